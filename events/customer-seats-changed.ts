@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { defineEvent } from './define.ts';
+import { connectionIdSchema } from './ids.ts';
+
+/** Seats bound how many records a sync may pull; every integration of the customer needs the new figure. */
+export const customerSeatsChanged = defineEvent({
+  source: 'app.billing',
+  detailType: 'customer.seats_changed',
+  description: "A customer's licensed seat count changed.",
+  detail: z.object({
+    customerId: connectionIdSchema,
+    seats: z.number().int().min(0).max(1_000_000),
+    changedAt: z.iso.datetime({ offset: true }),
+  }),
+  targets: (d) => ({ connectionId: d.customerId, integrations: 'all' }),
+  patch: (d) => ({ seats: d.seats, seatsChangedAt: d.changedAt }),
+});

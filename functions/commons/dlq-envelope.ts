@@ -1,0 +1,102 @@
+/**
+ * The DLQ envelope: what failed, why (Nango's StdError, parsed), for which connection, which events,
+ * and the original message bodies so the replay tool can send them back. Versioned JSON; message
+ * attributes repeat stage, error code and connection so the replay tool can filter without parsing.
+ * The secret key is never part of it: errors are built from response bodies, never from requests.
+ */
+import { z } from 'zod';
+import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
+import { eventRefSchema, type EventRef, type Target } from './patch-message.ts';
+
+export const stageSchema = z.enum(['route', 'apply']);
+export type Stage = z.output<typeof stageSchema>;
+
+export const failureSchema = z.object({
+  status: z.number().int().optional(),
+  code: z.string(),
+  message: z.string(),
+  errors: z.unknown().optional(),
+  retryable: z.boolean(),
+});
+export type Failure = z.output<typeof failureSchema>;
+
+export const originalSchema = z.object({
+  messageId: z.string(),
+  body: z.string(),
+  /** The body was cut to keep the envelope under SQS's message size limit. */
+  truncated: z.boolean().optional(),
+  messageGroupId: z.string().optional(),
+});
+
+export const dlqEnvelopeSchema = z.object({
+  v: z.literal(1),
+  kind: z.literal('nango-metadata-sync.failure'),
+  stage: stageSchema,
+  error: failureSchema,
+  target: z.object({ connectionId: z.string(), providerConfigKey: z.string() }).optional(),
+  patch: z.record(z.string(), z.json()).optional(),
+  events: z.array(eventRefSchema),
+  attempts: z.number().int().min(0),
+  firstFailureAt: z.string(),
+  lastFailureAt: z.string(),
+  originals: z.array(originalSchema),
+});
+export type DlqEnvelope = z.output<typeof dlqEnvelopeSchema>;
+
+export interface EnvelopeInput {
+  stage: Stage;
+  error: Failure;
+  target?: Target | undefined;
+  patch?: Record<string, unknown> | undefined;
+  events: EventRef[];
+  attempts: number;
+  firstFailureAt: Date;
+  lastFailureAt: Date;
+  originals: { messageId: string; body: string; messageGroupId?: string }[];
+}
+
+/** SQS accepts 1 MiB; keep headroom for attributes and the rest of the envelope. */
+export const MAX_ORIGINAL_BODY_CHARS = 200_000;
+
+export function buildEnvelope(input: EnvelopeInput): DlqEnvelope {
+  return {
+    v: 1,
+    kind: 'nango-metadata-sync.failure',
+    stage: input.stage,
+    error: input.error,
+    ...(input.target ? { target: { connectionId: input.target.connectionId, providerConfigKey: input.target.providerConfigKey } } : {}),
+    ...(input.patch ? { patch: input.patch as DlqEnvelope['patch'] } : {}),
+    events: input.events,
+    attempts: input.attempts,
+    firstFailureAt: input.firstFailureAt.toISOString(),
+    lastFailureAt: input.lastFailureAt.toISOString(),
+    originals: input.originals.map((o) =>
+      o.body.length > MAX_ORIGINAL_BODY_CHARS
+        ? { ...o, body: o.body.slice(0, MAX_ORIGINAL_BODY_CHARS), truncated: true }
+        : o,
+    ),
+  };
+}
+
+/** Attribute values are strings; SQS rejects empty ones, so absent fields are left out. */
+export function envelopeAttributes(env: DlqEnvelope): Record<string, MessageAttributeValue> {
+  const attrs: Record<string, string | undefined> = {
+    stage: env.stage,
+    errorCode: env.error.code,
+    connectionId: env.target?.connectionId,
+    providerConfigKey: env.target?.providerConfigKey,
+    eventType: env.events[0]?.detailType,
+  };
+  const out: Record<string, MessageAttributeValue> = {};
+  for (const [k, v] of Object.entries(attrs)) if (v) out[k] = { DataType: 'String', StringValue: v };
+  return out;
+}
+
+export function parseEnvelope(body: string): DlqEnvelope | undefined {
+  try {
+    const r = dlqEnvelopeSchema.safeParse(JSON.parse(body));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
