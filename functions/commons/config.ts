@@ -36,6 +36,8 @@ export const routeConfigSchema = z
 export const applyConfigSchema = z
   .object({
     ...shared,
+    /** The queue apply consumes: a 429's Retry-After becomes the visibility of its messages there. */
+    PATCHES_QUEUE_URL: z.url(),
     PATCHES_DLQ_URL: z.url(),
     /** Must equal the patches queue's redrive maxReceiveCount: the last attempt writes the DLQ envelope itself. */
     MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),

@@ -1,0 +1,200 @@
+/**
+ * The apply stage: patches FIFO records in, Nango PATCHes out, one connection (message group) at a
+ * time, groups in parallel.
+ *
+ * Per group, in order: the patches are coalesced into one PATCH (shallow merge, later wins) and sent
+ * with short retries inside the time left. Then:
+ * - success: every message of the group is done;
+ * - permanent error (400, 403, 404, 413, 415, a bad id, a second 401): a DLQ envelope with Nango's
+ *   error, and the messages are done (deleted) — later events for the connection still apply;
+ * - transient error (429, 5xx, timeout, reset): messages on their last allowed receive go to the DLQ
+ *   with the last error; the others are reported failed so SQS redelivers them in order, and a 429's
+ *   Retry-After becomes their visibility timeout.
+ * The returned ids are the records SQS must redeliver; everything else may be deleted.
+ */
+import { createHash } from 'node:crypto';
+import type { SQSRecord } from 'aws-lambda';
+import type { MetadataPatch } from '#events/define';
+import { logger } from '#powertools/logger';
+import { MetricName, MetricUnit, countBy, metrics } from '#powertools/metrics';
+import { coalesce } from '../coalesce.ts';
+import { buildEnvelope, envelopeAttributes, type Failure } from '../dlq-envelope.ts';
+import { NangoError, errorFromException } from '../nango/errors.ts';
+import type { NangoPort } from '../nango/port.ts';
+import { connectionKey, patchMessageSchema, type PatchMessage } from '../patch-message.ts';
+import type { QueuePort } from '../queues.ts';
+import { AttemptsExhausted, defaultRetry, withRetries } from '../retry.ts';
+
+export interface ApplyDeps {
+  nango: NangoPort;
+  queues: QueuePort;
+  patchesQueueUrl: string;
+  patchesDlqUrl: string;
+  maxReceiveCount: number;
+  groupConcurrency: number;
+  retry?: Partial<typeof defaultRetry>;
+}
+
+interface Parsed {
+  record: SQSRecord;
+  message: PatchMessage;
+}
+
+export interface ApplyResult {
+  failedRecordIds: string[];
+  applied: number;
+  dlq: number;
+}
+
+/** Messages grouped by MessageGroupId, each group in batch order (which is FIFO order). */
+export function groupRecords(records: readonly SQSRecord[]): SQSRecord[][] {
+  const groups = new Map<string, SQSRecord[]>();
+  for (const r of records) {
+    const g = r.attributes?.MessageGroupId ?? r.messageId;
+    let list = groups.get(g);
+    if (!list) groups.set(g, (list = []));
+    list.push(r);
+  }
+  return [...groups.values()];
+}
+
+export async function applyRecords(records: readonly SQSRecord[], deps: ApplyDeps, deadline: number): Promise<ApplyResult> {
+  const result: ApplyResult = { failedRecordIds: [], applied: 0, dlq: 0 };
+  const groups = groupRecords(records);
+  let next = 0;
+  const worker = async () => {
+    while (next < groups.length) {
+      const group = groups[next++]!;
+      await applyGroup(group, deps, deadline, result);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(deps.groupConcurrency, groups.length) }, worker));
+  return result;
+}
+
+async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: number, result: ApplyResult): Promise<void> {
+  // Out of time before starting: hand the whole group back untouched.
+  if (Date.now() + 500 > deadline) {
+    result.failedRecordIds.push(...records.map((r) => r.messageId));
+    return;
+  }
+  const parsed: Parsed[] = [];
+  for (const record of records) {
+    const m = parseMessage(record.body);
+    if (m.ok) parsed.push({ record, message: m.message });
+    else {
+      // Not a patch message: no retry can fix it; park it (a failed DLQ write retries it).
+      const ok = await writeDlq(deps, { code: 'invalid_patch_message', message: m.message, retryable: false }, [{ record }], 1);
+      if (ok) result.dlq++;
+      else result.failedRecordIds.push(record.messageId);
+    }
+  }
+  if (parsed.length === 0) return;
+
+  const target = parsed[0]!.message.target;
+  // The group id is the connection key, so one group is one target; guard anyway.
+  const run = parsed.filter((p) => p.message.target.connectionId === target.connectionId && p.message.target.providerConfigKey === target.providerConfigKey);
+  const strays = parsed.filter((p) => !run.includes(p));
+  for (const s of strays) {
+    const ok = await writeDlq(deps, { code: 'invalid_patch_message', message: 'message target does not match its message group', retryable: false }, [s], 1);
+    if (ok) result.dlq++;
+    else result.failedRecordIds.push(s.record.messageId);
+  }
+
+  const patch: MetadataPatch = coalesce(run.map((p) => p.message.patch as MetadataPatch));
+  const correlation_id = run[run.length - 1]!.message.event.id;
+  const started = performance.now();
+  try {
+    const { attempts } = await withRetries(() => deps.nango.patchMetadata(target, patch, { deadline }), { ...defaultRetry, ...deps.retry, deadline });
+    result.applied += run.length;
+    metrics.addMetric(MetricName.PatchesApplied, MetricUnit.Count, run.length);
+    if (run.length > 1) metrics.addMetric(MetricName.PatchesCoalesced, MetricUnit.Count, run.length - 1);
+    logger.info('metadata patched', { correlation_id, events: run.length, attempts, ms: Math.round(performance.now() - started) });
+    return;
+  } catch (e) {
+    const cause = e instanceof AttemptsExhausted ? e.cause : e;
+    const attempts = e instanceof AttemptsExhausted ? e.attempts : 1;
+    const err = cause instanceof NangoError ? cause : errorFromException(cause);
+    countBy(MetricName.NangoErrors, { code: err.code });
+    if (!err.retryable) {
+      logger.warn('patch refused by Nango; parked in the DLQ', { correlation_id, code: err.code, status: err.status, error: err.message });
+      if (await writeDlq(deps, err.toFailure(), run, attempts)) result.dlq += run.length;
+      else result.failedRecordIds.push(...run.map((p) => p.record.messageId));
+      return;
+    }
+    // Transient: the last allowed receive parks its messages with the last error; the rest go back.
+    const last = run.filter((p) => receiveCount(p.record) >= deps.maxReceiveCount);
+    const back = run.filter((p) => !last.includes(p));
+    if (last.length) {
+      logger.warn('transient failure on the last allowed attempt; parked in the DLQ', { correlation_id, code: err.code, error: err.message });
+      if (await writeDlq(deps, err.toFailure(), last, attempts)) result.dlq += last.length;
+      else back.unshift(...last);
+    }
+    logger.warn('transient failure; handed back to SQS', { correlation_id, code: err.code, error: err.message, messages: back.length, retryAfterMs: err.retryAfterMs });
+    result.failedRecordIds.push(...back.map((p) => p.record.messageId));
+    if (err.retryAfterMs !== undefined && back.length) {
+      const seconds = Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+      await Promise.all(
+        back.map((p) =>
+          deps.queues.changeVisibility(deps.patchesQueueUrl, p.record.receiptHandle, seconds).catch((ve: Error) => {
+            logger.warn('could not set visibility after 429; SQS default applies', { correlation_id, error: ve.message });
+          }),
+        ),
+      );
+    }
+  }
+}
+
+function receiveCount(r: SQSRecord): number {
+  const n = Number(r.attributes?.ApproximateReceiveCount);
+  return Number.isFinite(n) ? n : 1;
+}
+
+function parseMessage(body: string): { ok: true; message: PatchMessage } | { ok: false; message: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    return { ok: false, message: 'message body is not JSON' };
+  }
+  const r = patchMessageSchema.safeParse(raw);
+  return r.success ? { ok: true, message: r.data } : { ok: false, message: `not a patch message: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+}
+
+/** One envelope for the messages that failed together; true when the DLQ accepted it. */
+async function writeDlq(deps: ApplyDeps, error: Failure, items: { record: SQSRecord; message?: PatchMessage }[], attempts: number): Promise<boolean> {
+  const messages = items.map((i) => i.message).filter((m): m is PatchMessage => m !== undefined);
+  const target = messages[0]?.target;
+  const times = items.map((i) => Number(i.record.attributes?.ApproximateFirstReceiveTimestamp)).filter((n) => Number.isFinite(n) && n > 0);
+  const now = new Date();
+  const env = buildEnvelope({
+    stage: 'apply',
+    error,
+    target,
+    patch: messages.length ? coalesce(messages.map((m) => m.patch as MetadataPatch)) : undefined,
+    events: messages.map((m) => m.event),
+    attempts: Math.max(attempts, ...items.map((i) => receiveCount(i.record))),
+    firstFailureAt: times.length ? new Date(Math.min(...times)) : now,
+    lastFailureAt: now,
+    originals: items.map((i) => ({
+      messageId: i.record.messageId,
+      body: i.record.body,
+      ...(i.record.attributes?.MessageGroupId ? { messageGroupId: i.record.attributes.MessageGroupId } : {}),
+    })),
+  });
+  const group = target ? connectionKey(target) : (items[0]?.record.attributes?.MessageGroupId ?? 'unparseable');
+  try {
+    await deps.queues.send(deps.patchesDlqUrl, {
+      body: JSON.stringify(env),
+      attributes: envelopeAttributes(env),
+      groupId: group,
+      // Same messages parked twice within SQS's dedupe window (a crash after the write) count once.
+      deduplicationId: createHash('sha256').update(items.map((i) => i.record.messageId).join('\n')).digest('hex'),
+    });
+    countBy(MetricName.DlqWrites, { stage: 'apply', code: error.code });
+    return true;
+  } catch (e) {
+    logger.error('patches DLQ write failed; the messages will be retried', { error: (e as Error).message });
+    return false;
+  }
+}

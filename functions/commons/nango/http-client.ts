@@ -1,0 +1,166 @@
+/**
+ * The Nango adapter on undici: a keep-alive pool per origin, every request bounded by the caller's
+ * deadline, ids validated before sending, error bodies parsed leniently, X-RateLimit-* obeyed, and a
+ * 401 answered by fetching the key again once. Hand-written rather than @nangohq/node: the SDK goes
+ * through axios with no timeouts bound to the Lambda's remaining time and gives back raw axios errors.
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import type { MetadataPatch } from '#events/define';
+import type { Target } from '../patch-message.ts';
+import type { KeyProvider, NangoCredentials } from '../secrets.ts';
+import { NangoError, errorFromException, errorFromResponse } from './errors.ts';
+import { assertValidConnectionId, assertValidTarget } from './ids.ts';
+import type { CallOptions, NangoPort, RateLimitState } from './port.ts';
+import { RateLimitGate, readRateLimit, retryAfterMs } from './rate-limit.ts';
+
+export type EndpointStyle = 'current' | 'legacy';
+
+export interface HttpNangoClientOptions {
+  host: string;
+  endpoint: EndpointStyle;
+  keys: KeyProvider;
+  /** Cap of one request, further bounded by the deadline. */
+  timeoutMs: number;
+  dispatcher?: Dispatcher;
+  gate?: RateLimitGate;
+  /** Called after every response, for metrics. */
+  onResponse?: (info: { method: string; route: string; status: number; ms: number }) => void;
+}
+
+interface Sent {
+  status: number;
+  text: string;
+  contentType: string | undefined;
+  rateLimit: RateLimitState | undefined;
+  retryAfterMs: number | undefined;
+}
+
+/** Leave the Lambda a moment to record the outcome after a request is cut. */
+const MIN_REQUEST_MS = 50;
+
+export class HttpNangoClient implements NangoPort {
+  private readonly dispatcher: Dispatcher;
+  readonly gate: RateLimitGate;
+
+  constructor(private readonly opts: HttpNangoClientOptions) {
+    this.dispatcher = opts.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 32, pipelining: 1 });
+    this.gate = opts.gate ?? new RateLimitGate();
+  }
+
+  async patchMetadata(target: Target, patch: MetadataPatch, call: CallOptions): Promise<void> {
+    assertValidTarget(target);
+    const body = JSON.stringify(
+      this.opts.endpoint === 'current'
+        ? { connection_id: target.connectionId, provider_config_key: target.providerConfigKey, metadata: patch }
+        : patch,
+    );
+    const path =
+      this.opts.endpoint === 'current'
+        ? '/connections/metadata'
+        : `/connection/${encodeURIComponent(target.connectionId)}/metadata`;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.opts.endpoint === 'legacy') headers['provider-config-key'] = target.providerConfigKey;
+    const res = await this.send('PATCH', path, headers, body, call, 'metadata');
+    if (res.status < 200 || res.status >= 300) throw this.toError(res);
+  }
+
+  async listIntegrations(connectionId: string, call: CallOptions): Promise<string[]> {
+    assertValidConnectionId(connectionId);
+    const res = await this.send('GET', `/connections?connectionId=${encodeURIComponent(connectionId)}`, {}, undefined, call, 'connections');
+    if (res.status !== 200) throw this.toError(res);
+    const parsed = safeJson(res.text) as { connections?: { connection_id?: unknown; provider_config_key?: unknown }[] } | undefined;
+    if (!parsed || !Array.isArray(parsed.connections)) {
+      throw new NangoError('transient', 'unexpected_response', 'GET /connections did not return a connections list', res.status);
+    }
+    const keys = parsed.connections
+      .filter((c) => c.connection_id === connectionId && typeof c.provider_config_key === 'string')
+      .map((c) => c.provider_config_key as string);
+    return [...new Set(keys)].sort();
+  }
+
+  async getMetadata(target: Target, call: CallOptions): Promise<Record<string, unknown> | null> {
+    assertValidTarget(target);
+    const path = `/connections/${encodeURIComponent(target.connectionId)}?provider_config_key=${encodeURIComponent(target.providerConfigKey)}`;
+    const res = await this.send('GET', path, {}, undefined, call, 'connection');
+    if (res.status !== 200) throw this.toError(res);
+    const parsed = safeJson(res.text) as { metadata?: unknown } | undefined;
+    const m = parsed?.metadata;
+    return m && typeof m === 'object' && !Array.isArray(m) ? (m as Record<string, unknown>) : null;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  private toError(res: Sent): NangoError {
+    return errorFromResponse(res.status, res.contentType, res.text, res.retryAfterMs);
+  }
+
+  /** Send once; on 401, fetch the key again (single-flight) and send once more. */
+  private async send(method: string, path: string, headers: Record<string, string>, body: string | undefined, call: CallOptions, route: string): Promise<Sent> {
+    let creds = await this.opts.keys.get();
+    let res = await this.sendWith(creds, method, path, headers, body, call, route);
+    if (res.status === 401) {
+      creds = await this.opts.keys.refresh(creds);
+      res = await this.sendWith(creds, method, path, headers, body, call, route);
+      if (res.status === 401) {
+        const e = errorFromResponse(res.status, res.contentType, res.text);
+        // Still refused with a fresh key: a revoked or wrong key, fixed by an operator, then replayed.
+        throw new NangoError('permanent', e.code, `${e.message} (after fetching the secret key again)`, 401, e.errors);
+      }
+    }
+    return res;
+  }
+
+  private async sendWith(creds: NangoCredentials, method: string, path: string, headers: Record<string, string>, body: string | undefined, call: CallOptions, route: string): Promise<Sent> {
+    if (!(await this.gate.acquire(call.deadline - MIN_REQUEST_MS))) {
+      const s = this.gate.snapshot();
+      throw new NangoError('transient', 'rate_limited_locally', 'Nango rate limit window is spent; waiting for its reset would pass the deadline', undefined, undefined, Math.max(1000, (s?.resetAt ?? Date.now()) - Date.now()));
+    }
+    const timeout = Math.min(this.opts.timeoutMs, call.deadline - Date.now());
+    if (timeout < MIN_REQUEST_MS) {
+      this.gate.release(undefined);
+      throw new NangoError('transient', 'timeout', 'no time left for a request to Nango before the deadline');
+    }
+    const started = performance.now();
+    let observed: RateLimitState | undefined;
+    try {
+      const res = await request(new URL(path, creds.host ?? this.opts.host), {
+        method: method as Dispatcher.HttpMethod,
+        headers: { ...headers, authorization: `Bearer ${creds.secretKey}`, accept: 'application/json' },
+        body,
+        dispatcher: this.dispatcher,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+        signal: AbortSignal.timeout(timeout),
+      });
+      const text = await res.body.text();
+      observed = readRateLimit(res.headers);
+      const contentType = headerValue(res.headers['content-type']);
+      let retryAfter: number | undefined;
+      if (res.statusCode === 429) {
+        retryAfter = retryAfterMs(res.headers['retry-after']);
+        this.gate.block(Date.now() + retryAfter);
+        observed = undefined;
+      }
+      this.opts.onResponse?.({ method, route, status: res.statusCode, ms: performance.now() - started });
+      return { status: res.statusCode, text, contentType, rateLimit: observed, retryAfterMs: retryAfter };
+    } catch (e) {
+      throw errorFromException(e);
+    } finally {
+      this.gate.release(observed);
+    }
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

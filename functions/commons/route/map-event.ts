@@ -1,0 +1,47 @@
+/**
+ * Pure mapping from a parsed event to patch messages: catalog lookup, detail validation, the event
+ * type's targets and patch. Resolution of `'all'` targets happens in the processor (it needs Nango).
+ */
+import { z } from 'zod';
+import { eventKey, type EventDefinition, type MetadataPatch, type TargetSpec } from '#events/define';
+import type { DomainEvent } from '../event-envelope.ts';
+
+export type Mapped =
+  | { ok: true; def: EventDefinition; specs: TargetSpec[]; patch: MetadataPatch }
+  | { ok: false; code: string; message: string; errors?: unknown };
+
+const patchSchema = z.record(z.string(), z.json());
+
+export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDefinition>): Mapped {
+  const def = index.get(eventKey(event.source, event.detailType));
+  if (!def) {
+    return { ok: false, code: 'unknown_event_type', message: `no catalog entry for source "${event.source}" and detail-type "${event.detailType}"` };
+  }
+  const detail = def.detail.safeParse(event.detail);
+  if (!detail.success) {
+    return {
+      ok: false,
+      code: 'invalid_detail',
+      message: `${event.detailType}: ${z.prettifyError(detail.error)}`,
+      errors: detail.error.issues.map((i) => ({ path: i.path.map(String), code: i.code, message: i.message })),
+    };
+  }
+  let specs: TargetSpec[];
+  let patch: unknown;
+  try {
+    const t = def.targets(detail.data);
+    specs = Array.isArray(t) ? [...(t as readonly TargetSpec[])] : [t as TargetSpec];
+    patch = def.patch(detail.data);
+  } catch (e) {
+    return { ok: false, code: 'mapping_error', message: `${event.detailType}: the catalog's targets/patch threw: ${(e as Error).message}` };
+  }
+  const p = patchSchema.safeParse(patch);
+  if (!p.success) return { ok: false, code: 'mapping_error', message: `${event.detailType}: the patch is not a JSON object: ${z.prettifyError(p.error)}` };
+  if (Object.keys(p.data).length === 0) return { ok: false, code: 'empty_patch', message: `${event.detailType}: the patch is empty` };
+  return { ok: true, def, specs, patch: p.data as MetadataPatch };
+}
+
+/** Stable sort by event time: within a batch, patches go out in the order the events happened. */
+export function byEventTime<T extends { event: DomainEvent; index: number }>(items: T[]): T[] {
+  return [...items].sort((a, b) => a.event.time.localeCompare(b.event.time) || a.index - b.index);
+}

@@ -1,0 +1,162 @@
+/**
+ * The route stage: ingress records in, patch messages out (one per target connection, grouped by
+ * connection on the FIFO), invalid events to the ingress DLQ at once.
+ *
+ * Returns the ids of the records to retry. A record is retried only when one of its own sends (or
+ * its DLQ write, or a transient Nango lookup) failed; the batch goes on. Once a connection's send
+ * failed, later patches of that connection in this batch are held back too, so order holds.
+ */
+import type { SQSRecord } from 'aws-lambda';
+import type { EventDefinition } from '#events/define';
+import { logger } from '#powertools/logger';
+import { MetricName, countBy, metrics, MetricUnit } from '#powertools/metrics';
+import { buildEnvelope, envelopeAttributes, type Failure } from '../dlq-envelope.ts';
+import { parseEventBody, type DomainEvent } from '../event-envelope.ts';
+import { NangoError } from '../nango/errors.ts';
+import { connectionKey, deduplicationId, type PatchMessage } from '../patch-message.ts';
+import type { OutgoingMessage, QueuePort } from '../queues.ts';
+import type { TargetResolver } from '../targets.ts';
+import { byEventTime, mapEvent } from './map-event.ts';
+
+export interface RouteDeps {
+  catalog: ReadonlyMap<string, EventDefinition>;
+  targets: TargetResolver;
+  queues: QueuePort;
+  patchesQueueUrl: string;
+  ingressDlqUrl: string;
+}
+
+interface Incoming {
+  index: number;
+  recordId: string;
+  body: string;
+  event: DomainEvent;
+}
+
+export interface RouteResult {
+  failedRecordIds: string[];
+  enqueued: number;
+  invalid: number;
+}
+
+export async function routeRecords(records: readonly SQSRecord[], deps: RouteDeps, deadline: number): Promise<RouteResult> {
+  const failed = new Set<string>();
+  const valid: Incoming[] = [];
+  let invalid = 0;
+  metrics.addMetric(MetricName.EventsReceived, MetricUnit.Count, records.length);
+
+  const toDlq = async (recordId: string, body: string, event: DomainEvent | undefined, error: Failure) => {
+    invalid++;
+    logger.warn('event rejected', { correlation_id: event?.id ?? recordId, code: error.code, error: error.message });
+    countBy(MetricName.EventsInvalid, { code: error.code });
+    const now = new Date();
+    const env = buildEnvelope({
+      stage: 'route',
+      error,
+      events: event ? [{ id: event.id, source: event.source, detailType: event.detailType, time: event.time }] : [],
+      attempts: 1,
+      firstFailureAt: now,
+      lastFailureAt: now,
+      originals: [{ messageId: recordId, body }],
+    });
+    try {
+      await deps.queues.send(deps.ingressDlqUrl, { body: JSON.stringify(env), attributes: envelopeAttributes(env) });
+      countBy(MetricName.DlqWrites, { stage: 'route', code: error.code });
+    } catch (e) {
+      logger.error('ingress DLQ write failed; the record will be retried', { correlation_id: event?.id ?? recordId, error: (e as Error).message });
+      failed.add(recordId);
+    }
+  };
+
+  for (const [index, r] of records.entries()) {
+    const parsed = parseEventBody(r.body, { messageId: r.messageId, sentTimestamp: r.attributes?.SentTimestamp });
+    if (!parsed.ok) await toDlq(r.messageId, r.body, undefined, { code: parsed.code, message: parsed.message, errors: parsed.errors, retryable: false });
+    else valid.push({ index, recordId: r.messageId, body: r.body, event: parsed.event });
+  }
+
+  // Map and resolve in event-time order; collect the outgoing messages in that order.
+  const outgoing: { msg: OutgoingMessage; recordId: string; group: string }[] = [];
+  for (const item of byEventTime(valid)) {
+    const { event } = item;
+    const mapped = mapEvent(event, deps.catalog);
+    if (!mapped.ok) {
+      await toDlq(item.recordId, item.body, event, { code: mapped.code, message: mapped.message, errors: mapped.errors, retryable: false });
+      continue;
+    }
+    let targets;
+    try {
+      targets = await deps.targets.resolve(mapped.specs, deadline);
+    } catch (e) {
+      if (e instanceof NangoError && !e.retryable) {
+        await toDlq(item.recordId, item.body, event, e.toFailure());
+      } else {
+        logger.warn('target lookup failed; the record will be retried', { correlation_id: event.id, error: (e as Error).message });
+        failed.add(item.recordId);
+      }
+      continue;
+    }
+    if (targets.length === 0) {
+      await toDlq(item.recordId, item.body, event, {
+        code: 'no_connections',
+        message: `Nango has no connection with id "${mapped.specs.map((s) => s.connectionId).join('", "')}" in any integration`,
+        retryable: false,
+      });
+      continue;
+    }
+    const ref = { id: event.id, source: event.source, detailType: event.detailType, time: event.time };
+    for (const target of targets) {
+      const message: PatchMessage = { v: 1, target, patch: mapped.patch, event: ref };
+      const group = connectionKey(target);
+      outgoing.push({
+        recordId: item.recordId,
+        group,
+        msg: { id: String(outgoing.length), body: JSON.stringify(message), groupId: group, deduplicationId: deduplicationId(event.id, target) },
+      });
+    }
+    logger.debug('event mapped', { correlation_id: event.id, type: event.detailType, targets: targets.length });
+  }
+
+  // Send in order, 10 at a time; a failed connection holds back its later patches in this batch.
+  // (SQS may still accept a later entry of a group whose earlier entry in the same call failed; that
+  // needs a per-entry failure inside an accepted call, which SQS reports only for internal errors.)
+  const blockedGroups = new Set<string>();
+  let enqueued = 0;
+  for (let i = 0; i < outgoing.length; ) {
+    const chunk: typeof outgoing = [];
+    while (i < outgoing.length && chunk.length < 10) {
+      const o = outgoing[i++]!;
+      if (blockedGroups.has(o.group)) failed.add(o.recordId);
+      else chunk.push(o);
+    }
+    if (chunk.length === 0) continue;
+    const failures = await deps.queues.sendBatch(deps.patchesQueueUrl, chunk.map((c) => c.msg));
+    const failedIds = new Set(failures.map((f) => f.id));
+    for (const c of chunk) {
+      if (failedIds.has(c.msg.id) || blockedGroups.has(c.group)) {
+        failed.add(c.recordId);
+        blockedGroups.add(c.group);
+      } else enqueued++;
+    }
+    for (const f of failures) logger.warn('patch send failed; the record will be retried', { code: f.code, error: f.message });
+  }
+  metrics.addMetric(MetricName.PatchesEnqueued, MetricUnit.Count, enqueued);
+  return { failedRecordIds: [...failed], enqueued, invalid };
+}
+
+/** A direct EventBridge invocation carries one event; shaped as a record so one code path serves both. */
+export function recordFromEventBridge(event: unknown): SQSRecord {
+  const id = (event as { id?: unknown })?.id;
+  const messageId = typeof id === 'string' ? id : `eventbridge-${Date.now()}`;
+  return {
+    messageId,
+    receiptHandle: '',
+    body: JSON.stringify(event),
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'events.amazonaws.com', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:events',
+    eventSourceARN: '',
+    awsRegion: process.env.AWS_REGION ?? '',
+  };
+}
+

@@ -1,0 +1,86 @@
+/**
+ * The Nango secret key, from Secrets Manager through Powertools Parameters (cached for the TTL), or
+ * from NANGO_SECRET_KEY for local runs. The secret holds a bare key or JSON {"secretKey", "host"}.
+ * `refresh(stale)` is single-flight: when many message groups hit 401 at once after a rotation, one
+ * fetch serves them all.
+ */
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { NangoError } from './nango/errors.ts';
+
+export interface NangoCredentials {
+  secretKey: string;
+  /** Overrides NANGO_HOST when the secret says where its Nango lives. */
+  host?: string | undefined;
+}
+
+export interface KeyProvider {
+  get(): Promise<NangoCredentials>;
+  /** Fetch again unless someone already replaced `stale` since. */
+  refresh(stale: NangoCredentials): Promise<NangoCredentials>;
+}
+
+export function parseSecretValue(value: string): NangoCredentials {
+  const trimmed = value.trim();
+  if (trimmed.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      throw new NangoError('transient', 'secret_malformed', 'the Nango secret looks like JSON but does not parse');
+    }
+    const p = parsed as { secretKey?: unknown; host?: unknown };
+    if (typeof p.secretKey !== 'string' || !p.secretKey) {
+      throw new NangoError('transient', 'secret_malformed', 'the Nango secret JSON has no "secretKey" string');
+    }
+    return { secretKey: p.secretKey.trim(), host: typeof p.host === 'string' && p.host ? p.host : undefined };
+  }
+  if (!trimmed) throw new NangoError('transient', 'secret_empty', 'the Nango secret is empty: put the secret key in it');
+  return { secretKey: trimmed };
+}
+
+export function staticKeyProvider(secretKey: string): KeyProvider {
+  const creds = { secretKey };
+  return { get: async () => creds, refresh: async () => creds };
+}
+
+export function secretsManagerKeyProvider(secretId: string, ttlSeconds: number, provider = new SecretsProvider()): KeyProvider {
+  let current: NangoCredentials | undefined;
+  let inflight: Promise<NangoCredentials> | undefined;
+
+  const fetch = (forceFetch: boolean): Promise<NangoCredentials> => {
+    inflight ??= (async () => {
+      try {
+        const value = await provider.get(secretId, { maxAge: ttlSeconds, forceFetch });
+        if (typeof value !== 'string') {
+          throw new NangoError('transient', 'secret_unavailable', `secret ${secretId} has no SecretString`);
+        }
+        current = parseSecretValue(value);
+        return current;
+      } catch (e) {
+        if (e instanceof NangoError) throw e;
+        // SDK errors name the secret and the cause, never its value.
+        const name = (e as Error).name || 'Error';
+        throw new NangoError('transient', 'secret_unavailable', `could not read secret ${secretId}: ${name}: ${(e as Error).message}`);
+      } finally {
+        inflight = undefined;
+      }
+    })();
+    return inflight;
+  };
+
+  return {
+    // Powertools' cache answers within the TTL; past it, one fetch.
+    get: () => (inflight ? inflight : fetch(false)),
+    refresh: (stale) => {
+      if (inflight) return inflight;
+      if (current && current.secretKey !== stale.secretKey) return Promise.resolve(current);
+      return fetch(true);
+    },
+  };
+}
+
+export function keyProviderFromConfig(c: { NANGO_SECRET_KEY?: string | undefined; NANGO_SECRET_ID?: string | undefined; SECRET_CACHE_TTL_SECONDS: number }): KeyProvider {
+  if (c.NANGO_SECRET_KEY) return staticKeyProvider(c.NANGO_SECRET_KEY);
+  if (!c.NANGO_SECRET_ID) throw new Error('set NANGO_SECRET_ID or NANGO_SECRET_KEY');
+  return secretsManagerKeyProvider(c.NANGO_SECRET_ID, c.SECRET_CACHE_TTL_SECONDS);
+}

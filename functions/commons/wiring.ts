@@ -1,0 +1,36 @@
+/**
+ * Builds the adapters from configuration, once per cold start. Handlers stay thin: they turn the
+ * Lambda event into records, call a processor with these dependencies, and shape the response.
+ */
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
+import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
+import { HttpNangoClient } from './nango/http-client.ts';
+import { keyProviderFromConfig } from './secrets.ts';
+import { SqsQueues } from './queues.ts';
+import type { RouteConfig, ApplyConfig } from './config.ts';
+
+let sqs: SQSClient | undefined;
+export const sqsClient = (): SQSClient => (sqs ??= new SQSClient({}));
+
+export function nangoFromConfig(c: RouteConfig | ApplyConfig): HttpNangoClient {
+  return new HttpNangoClient({
+    host: c.NANGO_HOST,
+    endpoint: c.NANGO_ENDPOINT,
+    keys: keyProviderFromConfig(c),
+    timeoutMs: c.NANGO_TIMEOUT_MS,
+    onResponse: ({ ms }) => metrics.addMetric(MetricName.NangoLatency, MetricUnit.Milliseconds, ms),
+  });
+}
+
+export const queuesFromConfig = (): SqsQueues => new SqsQueues(sqsClient());
+
+/**
+ * The time this invocation may spend on work: what Lambda gives, less a margin to write DLQ
+ * envelopes and return before the timeout kills the batch.
+ */
+export function deadlineFrom(context: Pick<Context, 'getRemainingTimeInMillis'>): number {
+  const remaining = context.getRemainingTimeInMillis();
+  const margin = Math.min(5_000, Math.max(1_000, remaining * 0.1));
+  return Date.now() + Math.max(0, remaining - margin);
+}
