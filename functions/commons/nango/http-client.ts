@@ -4,7 +4,7 @@
  * 401 answered by fetching the key again once. Hand-written rather than @nangohq/node: the SDK goes
  * through axios with no timeouts bound to the Lambda's remaining time and gives back raw axios errors.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { MetadataPatch } from '#events/define';
 import type { Target } from '../patch-message.ts';
 import type { KeyProvider, NangoCredentials } from '../secrets.ts';
@@ -57,7 +57,7 @@ export class HttpNangoClient implements NangoPort {
     const path =
       this.opts.endpoint === 'current'
         ? '/connections/metadata'
-        : `/connection/${encodeURIComponent(target.connectionId)}/metadata`;
+        : `/connection/${encodePathSegment(target.connectionId)}/metadata`;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.opts.endpoint === 'legacy') headers['provider-config-key'] = target.providerConfigKey;
     const res = await this.send('PATCH', path, headers, body, call, 'metadata');
@@ -80,7 +80,7 @@ export class HttpNangoClient implements NangoPort {
 
   async getMetadata(target: Target, call: CallOptions): Promise<Record<string, unknown> | null> {
     assertValidTarget(target);
-    const path = `/connections/${encodeURIComponent(target.connectionId)}?provider_config_key=${encodeURIComponent(target.providerConfigKey)}`;
+    const path = `/connections/${encodePathSegment(target.connectionId)}?provider_config_key=${encodeURIComponent(target.providerConfigKey)}`;
     const res = await this.send('GET', path, {}, undefined, call, 'connection');
     if (res.status !== 200) throw this.toError(res);
     const parsed = safeJson(res.text) as { metadata?: unknown } | undefined;
@@ -125,11 +125,13 @@ export class HttpNangoClient implements NangoPort {
     const started = performance.now();
     let observed: RateLimitState | undefined;
     try {
-      const res = await request(new URL(path, creds.host ?? this.opts.host), {
+      // The raw path goes to the dispatcher as is: a URL object would resolve dot segments.
+      const res = await this.dispatcher.request({
+        origin: new URL(creds.host ?? this.opts.host).origin,
+        path: basePath(creds.host ?? this.opts.host) + path,
         method: method as Dispatcher.HttpMethod,
         headers: { ...headers, authorization: `Bearer ${creds.secretKey}`, accept: 'application/json' },
         body,
-        dispatcher: this.dispatcher,
         headersTimeout: timeout,
         bodyTimeout: timeout,
         signal: AbortSignal.timeout(timeout),
@@ -151,6 +153,20 @@ export class HttpNangoClient implements NangoPort {
       this.gate.release(observed);
     }
   }
+}
+
+/**
+ * encodeURIComponent leaves "." alone, and "." or ".." as a whole segment would be read as a path
+ * step by anything that normalises URLs; Nango (Express) decodes %2E back to a literal id.
+ */
+export function encodePathSegment(id: string): string {
+  const e = encodeURIComponent(id);
+  return /^\.+$/.test(e) ? e.replace(/\./g, '%2E') : e;
+}
+
+/** A host may carry a base path (a self-hosted Nango behind a prefix); never a trailing slash. */
+function basePath(host: string): string {
+  return new URL(host).pathname.replace(/\/+$/, '');
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
