@@ -1,0 +1,45 @@
+/**
+ * Nango's per-account rate limit: a fixed window that starts with the first request after the
+ * previous window ended (60 s on the real server; tests scale it down).
+ */
+export interface RateLimitConfig {
+  limit: number;
+  windowMs: number;
+}
+
+export interface RateDecision {
+  allowed: boolean;
+  headers: Record<string, string>;
+  /** Seconds, rounded down like the real server, so it can be 0. Only when not allowed. */
+  retryAfter?: number;
+}
+
+export class FixedWindow {
+  private start = 0;
+  private count = 0;
+
+  constructor(private readonly cfg: RateLimitConfig) {
+    if (!(cfg.limit >= 1) || !(cfg.windowMs >= 1)) throw new Error('rateLimit: limit and windowMs must be >= 1');
+  }
+
+  hit(now = Date.now()): RateDecision {
+    if (now >= this.start + this.cfg.windowMs) {
+      this.start = now;
+      this.count = 0;
+    }
+    this.count++;
+    const end = this.start + this.cfg.windowMs;
+    const headers = {
+      'X-RateLimit-Limit': String(this.cfg.limit),
+      'X-RateLimit-Remaining': String(Math.max(0, this.cfg.limit - this.count)),
+      'X-RateLimit-Reset': String(Math.ceil(end / 1000)),
+    };
+    if (this.count <= this.cfg.limit) return { allowed: true, headers };
+    return { allowed: false, headers, retryAfter: Math.max(0, Math.floor((end - now) / 1000)) };
+  }
+
+  reset(): void {
+    this.start = 0;
+    this.count = 0;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * What goes over the wire: Nango's validation rules for the current metadata endpoint, its error
+ * bodies, and Express's HTML 404 page. Kept independent of the project's own id rules on purpose:
+ * the stand-in encodes what the real server does, so a wrong rule in the project shows up in tests.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+
+// As observed on Nango 0.71.x (DESIGN.md "Nango, as observed on the real server").
+const CONNECTION_ID = /^[a-zA-Z0-9,.;:=+~[\]|@${}"'\\/_ -]+$/;
+const PROVIDER_CONFIG_KEY = /^[a-zA-Z0-9~:.@ _-]+$/;
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+export const isUuidV4 = (s: string): boolean => UUID_V4.test(s);
+
+const connectionIdSchema = z.string().regex(CONNECTION_ID).max(255);
+const providerConfigKeySchema = z.string().regex(PROVIDER_CONFIG_KEY).max(255);
+
+/** The server's zod schema for PATCH/POST /connections/metadata (strict: unknown keys rejected). */
+export const metadataBodySchema = z
+  .object({
+    connection_id: z.union([connectionIdSchema, z.array(connectionIdSchema)]),
+    provider_config_key: providerConfigKeySchema,
+    metadata: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+
+export interface ValidationIssue {
+  code: string;
+  message: string;
+  path: PropertyKey[];
+}
+
+/** Nango's zodErrorToHTTP: only code, message and path of each issue. */
+export const zodIssues = (err: z.ZodError): ValidationIssue[] =>
+  err.issues.map(({ code, message, path }) => ({ code, message, path }));
+
+export interface StdErrorBody {
+  error: { code: string; message?: string; errors?: unknown; payload?: unknown; [k: string]: unknown };
+}
+
+export const stdError = (code: string, extra: Omit<StdErrorBody['error'], 'code'> = {}): StdErrorBody => ({
+  error: { code, ...extra },
+});
+
+export const AUTH_MESSAGES = {
+  missing_auth_header: 'Authentication failed. The request is missing the Authorization header.',
+  invalid_secret_key_format: 'Authentication failed. The provided secret key is not a UUID v4.',
+  unknown_account: 'Authentication failed. The provided secret key does not match any account.',
+  forbidden: 'Forbidden: the secret key lacks the scope environment:connections:update.',
+} as const;
+
+/** The legacy route without Provider-Config-Key: a 500 with a support id and the extra keys the spec forbids. */
+export function genericErrorSupport(method: string, path: string): StdErrorBody {
+  const id = randomUUID();
+  return stdError('generic_error_support', {
+    message: `An error occurred. Please contact support with this unique id: ${id}`,
+    payload: id,
+    method,
+    path,
+  });
+}
+
+export const unknownConnection = (connectionId: string, providerConfigKey: string, several = false): StdErrorBody => {
+  const base = `Connection with connection id ${connectionId} and provider config key ${providerConfigKey} not found. Please make sure the connection exists in the Nango dashboard`;
+  return stdError('unknown_connection', {
+    message: several ? `${base}. No actions were taken on any of the connections as a result of this failure.` : base,
+  });
+};
+
+const escapeHtml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+
+/** Express's finalhandler page for an unmatched route. */
+export const expressNotFound = (method: string, path: string): string =>
+  '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n<body>\n' +
+  `<pre>Cannot ${escapeHtml(method)} ${escapeHtml(path)}</pre>\n</body>\n</html>\n`;
+
+/** What a proxy (nginx, a load balancer) sends when the upstream fails. */
+export const proxyErrorPage = (status: number): string => {
+  const text = status === 502 ? 'Bad Gateway' : status === 503 ? 'Service Temporarily Unavailable' : status === 504 ? 'Gateway Time-out' : 'Error';
+  return `<html>\r\n<head><title>${status} ${text}</title></head>\r\n<body>\r\n<center><h1>${status} ${text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
+};
