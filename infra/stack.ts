@@ -1,0 +1,57 @@
+/** The deployable stack: one NangoMetadataSync per stage, its event bus, and outputs the DLQ tool reads. */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import type { Construct } from 'constructs';
+import { NangoMetadataSync, type NangoMetadataSyncProps } from './nango-metadata-sync.ts';
+import { OutputKeys, replayCommand } from './outputs.ts';
+
+export interface NangoMetadataSyncStackProps extends StackProps {
+  /** Stage name (dev, prod, ...): names the service dimension, the dashboard and the bus it creates. */
+  readonly stage: string;
+  /** Name of an existing bus to listen on, or of the bus to create. @default the default bus, or `nango-metadata-sync-<stage>` when created */
+  readonly eventBusName?: string;
+  /** Create the event bus instead of using an existing one. @default false */
+  readonly createEventBus?: boolean;
+  /** Everything else goes to the construct unchanged (its eventBus is set here). */
+  readonly sync?: Omit<NangoMetadataSyncProps, 'eventBus'>;
+}
+
+export class NangoMetadataSyncStack extends Stack {
+  readonly sync: NangoMetadataSync;
+
+  constructor(scope: Construct, id: string, props: NangoMetadataSyncStackProps) {
+    super(scope, id, props);
+    if (!/^[A-Za-z0-9-]{1,32}$/.test(props.stage)) {
+      throw new Error(`stage must be 1-32 letters, digits or '-' (got "${props.stage}")`);
+    }
+    let eventBus: events.IEventBus | undefined;
+    if (props.createEventBus) {
+      eventBus = new events.EventBus(this, 'EventBus', { eventBusName: props.eventBusName ?? `nango-metadata-sync-${props.stage}` });
+    } else if (props.eventBusName && props.eventBusName !== 'default') {
+      eventBus = events.EventBus.fromEventBusName(this, 'EventBus', props.eventBusName);
+    }
+
+    this.sync = new NangoMetadataSync(this, 'Sync', {
+      serviceName: `nango-metadata-sync-${props.stage}`,
+      dashboardName: `nango-metadata-sync-${props.stage}`,
+      ...props.sync,
+      eventBus,
+    });
+
+    // Fixed output keys (stack-level ids give stable logical ids): the DLQ tool finds queues by them.
+    const s = this.sync;
+    const out = (key: string, value: string, description: string) => new CfnOutput(this, key, { value, description });
+    out(OutputKeys.IngressQueueUrl, s.ingressQueue.queueUrl, 'Ingress queue: producers may also SendMessage events here');
+    out(OutputKeys.IngressDlqUrl, s.ingressDlq.queueUrl, 'Route failures and undeliverable events');
+    out(OutputKeys.PatchesQueueUrl, s.patchesQueue.queueUrl, 'Patches FIFO queue (group = connection)');
+    out(OutputKeys.PatchesDlqUrl, s.patchesDlq.queueUrl, 'Apply failures, with Nango errors');
+    out(OutputKeys.RouteFunctionName, s.routeFunction.functionName, 'Route function');
+    out(OutputKeys.ApplyFunctionName, s.applyFunction.functionName, 'Apply function');
+    out(OutputKeys.EventBusName, s.eventBus.eventBusName, 'Event bus the rule listens on');
+    out(OutputKeys.EventRuleName, s.rule.ruleName, 'Rule whose pattern comes from the event catalog');
+    out(OutputKeys.SecretArn, s.secret.secretArn, 'Secret holding the Nango secret key (fill with put-secret-value)');
+    out(OutputKeys.AlarmTopicArn, s.alarmTopic.topicArn, 'SNS topic of the alarms');
+    out(OutputKeys.DashboardName, s.dashboard.dashboardName, 'CloudWatch dashboard');
+    out(OutputKeys.ReplayCommand, replayCommand(this.stackName), 'Inspect and replay DLQ messages (drop --dry-run to send)');
+  }
+}
