@@ -25,6 +25,7 @@ function init(): ApplyDeps {
     patchesDlqUrl: c.PATCHES_DLQ_URL,
     maxReceiveCount: c.MAX_RECEIVE_COUNT,
     groupConcurrency: c.APPLY_GROUP_CONCURRENCY,
+    ordering: c.ORDERING,
   };
 }
 

@@ -41,6 +41,12 @@ export const applyConfigSchema = z
     PATCHES_DLQ_URL: z.url(),
     /** Must equal the patches queue's redrive maxReceiveCount: the last attempt writes the DLQ envelope itself. */
     MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
+    /**
+     * `event-time` (default): a key is never overwritten by an older event, whatever the arrival order
+     * (one GET per connection and batch, versions kept in the metadata). `arrival`: patches apply in
+     * queue order, one request fewer.
+     */
+    ORDERING: z.enum(['event-time', 'arrival']).default('event-time'),
     /** Message groups (connections) applied concurrently within one invocation. */
     APPLY_GROUP_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
   })

@@ -18,6 +18,7 @@ import type { MetadataPatch } from '#events/define';
 import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, countBy, metrics } from '#powertools/metrics';
 import { coalesce } from '../coalesce.ts';
+import { planGuardedPatch, readVersions } from './ordering.ts';
 import { buildEnvelope, envelopeAttributes, type Failure } from '../dlq-envelope.ts';
 import { NangoError, errorFromException } from '../nango/errors.ts';
 import type { NangoPort } from '../nango/port.ts';
@@ -32,6 +33,7 @@ export interface ApplyDeps {
   patchesDlqUrl: string;
   maxReceiveCount: number;
   groupConcurrency: number;
+  ordering: 'event-time' | 'arrival';
   retry?: Partial<typeof defaultRetry>;
 }
 
@@ -101,15 +103,22 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
     else result.failedRecordIds.push(s.record.messageId);
   }
 
-  const patch: MetadataPatch = coalesce(run.map((p) => p.message.patch as MetadataPatch));
+  const messages = run.map((p) => p.message);
   const correlation_id = run[run.length - 1]!.message.event.id;
   const started = performance.now();
   try {
-    const { attempts } = await withRetries(() => deps.nango.patchMetadata(target, patch, { deadline }), { ...defaultRetry, ...deps.retry, deadline });
+    let staleKeys = 0;
+    const { attempts } = await withRetries(async () => {
+      if (deps.ordering === 'arrival') return deps.nango.patchMetadata(target, coalesce(messages.map((m) => m.patch as MetadataPatch)), { deadline });
+      const plan = planGuardedPatch(messages, readVersions(await deps.nango.getMetadata(target, { deadline })));
+      staleKeys = plan.staleKeys;
+      if (plan.patch) await deps.nango.patchMetadata(target, plan.patch, { deadline });
+    }, { ...defaultRetry, ...deps.retry, deadline });
     result.applied += run.length;
     metrics.addMetric(MetricName.PatchesApplied, MetricUnit.Count, run.length);
     if (run.length > 1) metrics.addMetric(MetricName.PatchesCoalesced, MetricUnit.Count, run.length - 1);
-    logger.info('metadata patched', { correlation_id, events: run.length, attempts, ms: Math.round(performance.now() - started) });
+    if (staleKeys) metrics.addMetric(MetricName.StaleKeysSkipped, MetricUnit.Count, staleKeys);
+    logger.info('metadata patched', { correlation_id, events: run.length, attempts, staleKeys, ms: Math.round(performance.now() - started) });
     return;
   } catch (e) {
     const cause = e instanceof AttemptsExhausted ? e.cause : e;

@@ -15,6 +15,7 @@ export const MetricName = {
   PatchesEnqueued: 'PatchesEnqueued',
   PatchesApplied: 'PatchesApplied',
   PatchesCoalesced: 'PatchesCoalesced',
+  StaleKeysSkipped: 'StaleKeysSkipped',
   NangoLatency: 'NangoLatency',
   NangoErrors: 'NangoErrors',
   DlqWrites: 'DlqWrites',

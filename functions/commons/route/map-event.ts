@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { eventKey, type EventDefinition, type MetadataPatch, type TargetSpec } from '#events/define';
 import type { DomainEvent } from '../event-envelope.ts';
+import { VERSIONS_KEY } from '../apply/ordering.ts';
 
 export type Mapped =
   | { ok: true; def: EventDefinition; specs: TargetSpec[]; patch: MetadataPatch }
@@ -37,6 +38,7 @@ export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDef
   }
   const p = patchSchema.safeParse(patch);
   if (!p.success) return { ok: false, code: 'mapping_error', message: `${event.detailType}: the patch is not a JSON object: ${z.prettifyError(p.error)}` };
+  if (Object.hasOwn(p.data, VERSIONS_KEY)) return { ok: false, code: 'mapping_error', message: `${event.detailType}: "${VERSIONS_KEY}" is reserved for ordering` };
   if (Object.keys(p.data).length === 0) return { ok: false, code: 'empty_patch', message: `${event.detailType}: the patch is empty` };
   return { ok: true, def, specs, patch: p.data as MetadataPatch };
 }
