@@ -1,0 +1,95 @@
+/**
+ * `replay --native`: SQS moves a whole DLQ back to its source queue itself (AWS only). No filters:
+ * SQS moves everything. SQS moves bodies as they are, so a DLQ holding failure envelopes gives the
+ * functions envelopes to consume; the tool says so and asks before it starts.
+ */
+import { createInterface } from 'node:readline/promises';
+import type { Stage } from '#commons/dlq-envelope';
+import { classify } from '../classify.ts';
+import type { Context } from '../context.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { hasCriteria } from '../filters.ts';
+import { Holder } from '../holder.ts';
+import { nativeRedrive } from '../native.ts';
+import { dlqsFor, type QueueUrls } from '../queues.ts';
+
+export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<number> {
+  const { args } = ctx;
+  if (hasCriteria(args.filter)) {
+    throw new CliError('--native moves every message of a DLQ; it takes no filters. Drop --native to replay a chosen subset.');
+  }
+  const dlqs = dlqsFor(urls, args.stages);
+  const holder = new Holder(ctx.sqs, Math.max(5, args.read.visibilitySeconds));
+  const plans: { stage: Stage; url: string; arn: string; approximate: number; envelopes: number; sampled: number }[] = [];
+  for (const d of dlqs) {
+    const attrs = await holder.attributes(d.url);
+    const arn = attrs.QueueArn;
+    if (!arn) throw new CliError(`SQS returned no QueueArn for ${d.url}`);
+    // A small sample shows whether the DLQ holds envelopes (which SQS would move as they are).
+    const sample = await holder.scan(d.url, { ...args.read, scanLimit: 10 });
+    await holder.releaseAll();
+    const kinds = sample.messages.map((m) => classify(m, d.stage).kind);
+    const approximate =
+      Number(attrs.ApproximateNumberOfMessages ?? 0) + Number(attrs.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(attrs.ApproximateNumberOfMessagesDelayed ?? 0);
+    plans.push({ ...d, arn, approximate, envelopes: kinds.filter((k) => k === 'envelope').length, sampled: kinds.length });
+  }
+  for (const p of plans) {
+    ctx.err(`${p.stage} DLQ ${p.url}: ~${p.approximate} message(s) to move back to its source queue with StartMessageMoveTask.`);
+    if (p.envelopes) {
+      ctx.err(
+        `  ${p.envelopes} of ${p.sampled} sampled message(s) are failure envelopes: SQS moves them as they are, so the ${p.stage} function receives ` +
+          'the envelope, not the original message. Plain `replay` (without --native) sends the originals.',
+      );
+    }
+  }
+  if (args.dryRun) {
+    if (args.json) ctx.json({ dryRun: true, native: true, queues: plans });
+    return EXIT.ok;
+  }
+  if (plans.some((p) => p.envelopes) && !args.yes) {
+    if (!ctx.io.stdin.isTTY) throw new CliError('the DLQ holds envelopes (see above); pass --yes to move them with --native anyway.');
+    if (!(await confirm(ctx, 'Start the move anyway? Type "move" to confirm: ', 'move'))) {
+      ctx.err('Not started; nothing moved.');
+      return EXIT.failed;
+    }
+  }
+
+  const results = [];
+  for (const p of plans) {
+    const res = await nativeRedrive(ctx.sqs, {
+      dlqUrl: p.url,
+      dlqArn: p.arn,
+      rate: args.rate,
+      pollMs: Number(ctx.io.env.DLQ_NATIVE_POLL_MS ?? 2000),
+      signal: ctx.io.signal,
+      onStatus: (t) =>
+        ctx.err(
+          `${p.stage}: ${t.Status ?? '?'}  moved ${t.ApproximateNumberOfMessagesMoved ?? 0}/${t.ApproximateNumberOfMessagesToMove ?? '?'}` +
+            (t.FailureReason ? `  (${t.FailureReason})` : ''),
+        ),
+    });
+    results.push({ stage: p.stage, url: p.url, taskHandle: res.taskHandle, status: res.final?.Status, moved: res.final?.ApproximateNumberOfMessagesMoved, failureReason: res.final?.FailureReason, detached: res.detached });
+    if (res.detached) {
+      ctx.err(
+        `Stopped watching; the move task goes on in AWS. Cancel it with: aws sqs cancel-message-move-task --task-handle '${res.taskHandle}'`,
+      );
+      break;
+    }
+  }
+  if (args.json) ctx.json({ native: true, tasks: results });
+  else for (const r of results) ctx.out(`${r.stage} DLQ: move task ${r.status ?? 'running'}${r.moved !== undefined ? `, ${r.moved} message(s) moved` : ''}${r.failureReason ? ` (${r.failureReason})` : ''}.`);
+  if (results.some((r) => r.detached)) return EXIT.interrupted;
+  return results.every((r) => r.status === 'COMPLETED') ? EXIT.ok : EXIT.failed;
+}
+
+export async function confirm(ctx: Context, question: string, word: string): Promise<boolean> {
+  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr, terminal: false });
+  try {
+    const answer = await rl.question(question, { signal: ctx.io.signal });
+    return answer.trim().toLowerCase() === word;
+  } catch {
+    return false;
+  } finally {
+    rl.close();
+  }
+}

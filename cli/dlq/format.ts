@@ -1,0 +1,127 @@
+/**
+ * Human-readable output. Values from DLQ messages are untrusted (a bare ingress message can hold
+ * anything), so every one passes through `safe` before reaching the terminal: no control
+ * characters, no escape sequences, bounded length.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { MetadataResult } from './nango.ts';
+import type { DlqItem } from './model.ts';
+import { ageBucket, type Summary } from './summary.ts';
+
+/** Control characters (C0, DEL, C1) shown as escapes; long values cut. */
+export function safe(v: unknown, max = 120): string {
+  const s = typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v) ?? String(v);
+  // eslint-disable-next-line no-control-regex
+  const clean = s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [fmt(headers), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
+}
+
+export function renderSummary(s: Summary): string {
+  if (s.total === 0) return 'No messages.';
+  const parts: string[] = [];
+  parts.push(`${s.total} message(s), ${s.replayable} replayable. Oldest failure ${s.oldest ?? '-'}, newest ${s.newest ?? '-'}.`);
+  const block = (title: string, rows: { key: string; count: number }[]) => {
+    if (rows.length) parts.push(table([title, 'count'], rows.map((r) => [safe(r.key, 80), String(r.count)])));
+  };
+  block('stage', s.byStage);
+  block('kind', s.byKind);
+  block('error code', s.byErrorCode);
+  block('event type', s.byEventType);
+  if (s.byConnection.length) {
+    parts.push(
+      table(
+        ['integration', 'connection', 'count'],
+        s.byConnection.map((c) => [safe(c.key.providerConfigKey, 40), safe(c.key.connectionId, 60), String(c.count)]),
+      ),
+    );
+  }
+  block('age', s.byAge);
+  return parts.join('\n\n');
+}
+
+export function renderList(items: readonly DlqItem[], now: Date): string {
+  if (!items.length) return '';
+  return table(
+    ['message id', 'stage', 'error code', 'status', 'event type', 'integration', 'connection', 'age', 'replay'],
+    items.map((i) => [
+      i.messageId,
+      i.stage,
+      safe(i.errorCode, 40),
+      i.status !== undefined ? String(i.status) : '-',
+      safe(i.eventType ?? '-', 40),
+      safe(i.providerConfigKey ?? '-', 30),
+      safe(i.connectionId ?? '-', 40),
+      ageBucket(i.failedAt, now),
+      i.replay.ok ? `${i.replay.messages.length} msg` : 'no',
+    ]),
+  );
+}
+
+export function renderItem(i: DlqItem): string {
+  const lines: string[] = [];
+  lines.push(`== ${i.messageId}  [${i.stage}, ${i.kind}${i.dlqStage !== i.stage ? `, found in the ${i.dlqStage} DLQ` : ''}]`);
+  lines.push(`error      ${safe(i.errorCode)}${i.status !== undefined ? ` (HTTP ${i.status})` : ''}${i.retryable ? ', retryable' : ''}`);
+  lines.push(`message    ${safe(i.errorMessage, 400)}`);
+  const details = i.envelope?.error.errors;
+  if (details !== undefined) lines.push(`details    ${safe(details, 800)}`);
+  if (i.connectionId !== undefined) lines.push(`target     ${safe(i.providerConfigKey ?? '-')} / ${safe(i.connectionId)}`);
+  if (i.eventType !== undefined || i.eventIds.length) {
+    lines.push(`events     ${safe(i.eventType ?? '-')} from ${safe(i.eventSource ?? '-')}: ${i.eventIds.map((e) => safe(e, 80)).join(', ') || '-'}`);
+  }
+  if (i.envelope) {
+    lines.push(`attempts   ${i.envelope.attempts}; first failure ${i.envelope.firstFailureAt}, last ${i.envelope.lastFailureAt}`);
+  } else {
+    lines.push(`enqueued   ${i.failedAt.toISOString()}`);
+  }
+  if (i.patch !== undefined) lines.push(`patch      ${safe(i.patch, 800)}`);
+  if (i.replay.ok) {
+    for (const m of i.replay.messages) {
+      lines.push(`replay  -> ${m.queue}${m.groupId ? ` (group ${m.groupId.slice(0, 12)}…)` : ''}: ${safe(m.body, 400)}`);
+    }
+  } else {
+    lines.push(`replay     not possible: ${safe(i.replay.reason)}`);
+    if (i.kind === 'malformed') lines.push(`body       ${safe(i.body, 800)}`);
+  }
+  return lines.join('\n');
+}
+
+export type KeyChange = 'new' | 'overwrites' | 'unchanged';
+
+export interface PatchComparison {
+  keys: { key: string; current: unknown; patch: unknown; change: KeyChange; present: boolean }[];
+  /** Keys the connection has that the patch leaves alone (shallow merge). */
+  untouched: number;
+}
+
+/** What a shallow merge of `patch` into `current` would change, key by key. */
+export function comparePatch(current: Record<string, unknown> | null, patch: Record<string, unknown>): PatchComparison {
+  const cur = current ?? {};
+  const keys = Object.keys(patch).map((key) => {
+    const present = Object.hasOwn(cur, key);
+    const change: KeyChange = !present ? 'new' : isDeepStrictEqual(cur[key], patch[key]) ? 'unchanged' : 'overwrites';
+    return { key, current: cur[key], patch: patch[key], change, present };
+  });
+  return { keys, untouched: Object.keys(cur).filter((k) => !Object.hasOwn(patch, k)).length };
+}
+
+export function renderComparison(patch: Record<string, unknown>, current: MetadataResult | undefined): string {
+  if (!current) {
+    return table(['key', 'patch'], Object.entries(patch).map(([k, v]) => [safe(k, 40), safe(v, 60)]));
+  }
+  if (!current.ok) {
+    const note =
+      current.code === 'unknown_connection'
+        ? 'Nango does not know this connection: the replay would fail again.'
+        : `could not read the current metadata: ${safe(current.code)}${current.status ? ` (HTTP ${current.status})` : ''} ${safe(current.message)}`;
+    return `${table(['key', 'patch'], Object.entries(patch).map(([k, v]) => [safe(k, 40), safe(v, 60)]))}\n  ! ${note}`;
+  }
+  const cmp = comparePatch(current.metadata, patch);
+  const rows = cmp.keys.map((k) => [safe(k.key, 40), k.present ? safe(k.current, 50) : '(absent)', safe(k.patch, 50), k.change]);
+  return `${table(['key', 'current (Nango)', 'patch', 'effect'], rows)}\n  ${cmp.untouched} other key(s) of the connection stay as they are.`;
+}
