@@ -5,7 +5,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type { LogLevel, NangoEndpoint } from './nango-metadata-sync.ts';
+import type { ApplyOrdering, LogLevel, NangoEndpoint } from './nango-metadata-sync.ts';
 import type { NangoMetadataSyncStackProps } from './stack.ts';
 
 /** Every key the app reads, with what it sets. The README's table is generated from the same words. */
@@ -29,6 +29,7 @@ export const SETTINGS = {
   applyMaxConcurrency: 'apply concurrent invocations: bounds the Nango request rate (default 2)',
   applyGroupConcurrency: 'connections applied concurrently per invocation (default 8)',
   applyTimeoutSeconds: 'apply timeout (default 60)',
+  applyOrdering: 'event-time | arrival (default event-time)',
   applyMemorySize: 'apply memory MB (default 512)',
   ingressMaxReceiveCount: 'ingress receives before its DLQ (default 5)',
   patchesMaxReceiveCount: 'patches receives before its DLQ, also MAX_RECEIVE_COUNT (default 5)',
@@ -108,6 +109,7 @@ export function readConfig(context: (key: string) => unknown, env: NodeJS.Proces
         groupConcurrency: int('applyGroupConcurrency'),
         timeout: secs('applyTimeoutSeconds'),
         memorySize: int('applyMemorySize'),
+        ordering: str('applyOrdering') as ApplyOrdering | undefined,
       },
       ingressQueue: { maxReceiveCount: int('ingressMaxReceiveCount') },
       patchesQueue: { maxReceiveCount: int('patchesMaxReceiveCount') },

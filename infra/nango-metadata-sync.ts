@@ -41,6 +41,7 @@ export const ESM_BANNER =
 
 export type NangoEndpoint = 'current' | 'legacy';
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+export type ApplyOrdering = 'event-time' | 'arrival';
 
 export interface RouteFunctionOptions {
   /** @default 30 seconds */
@@ -71,6 +72,11 @@ export interface ApplyFunctionOptions {
   readonly maxConcurrency?: number;
   /** Connections (message groups) applied concurrently in one invocation (APPLY_GROUP_CONCURRENCY). @default 8 */
   readonly groupConcurrency?: number;
+  /**
+   * ORDERING: `event-time` never lets an older event overwrite a key, whatever the arrival order
+   * (one GET per connection and batch); `arrival` applies in queue order, one request fewer. @default event-time
+   */
+  readonly ordering?: ApplyOrdering;
 }
 
 export interface QueueOptions {
@@ -149,6 +155,7 @@ export interface NangoMetadataSyncProps {
 
 const ENDPOINTS: readonly NangoEndpoint[] = ['current', 'legacy'];
 const LOG_LEVELS: readonly LogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+const ORDERINGS: readonly ApplyOrdering[] = ['event-time', 'arrival'];
 const FOUR_DAYS = Duration.days(4);
 
 export class NangoMetadataSync extends Construct {
@@ -240,10 +247,13 @@ export class NangoMetadataSync extends Construct {
       memorySize: cfg.apply.memorySize,
       environment: {
         ...shared,
+        // Apply sets a 429's Retry-After as the visibility of its messages on the queue it consumes.
+        PATCHES_QUEUE_URL: this.patchesQueue.queueUrl,
         PATCHES_DLQ_URL: this.patchesDlq.queueUrl,
         // Apply writes the DLQ envelope itself on the last attempt, so it must know the redrive limit.
         MAX_RECEIVE_COUNT: String(cfg.patches.maxReceiveCount),
         APPLY_GROUP_CONCURRENCY: String(cfg.apply.groupConcurrency),
+        ORDERING: cfg.apply.ordering,
       },
     });
 
@@ -607,6 +617,7 @@ export function resolveProps(props: NangoMetadataSyncProps): Resolved {
     batchSize: props.apply?.batchSize ?? 10,
     maxConcurrency: props.apply?.maxConcurrency ?? 2,
     groupConcurrency: props.apply?.groupConcurrency ?? 8,
+    ordering: props.apply?.ordering ?? 'event-time',
   };
   // Lambda's guidance: visibility >= 6x the function timeout (+ the batching window), so a throttled or retried batch is not redelivered while still running.
   const minIngressVisibility = route.timeout.toSeconds() * 6 + route.maxBatchingWindow.toSeconds();
@@ -694,6 +705,7 @@ export function resolveProps(props: NangoMetadataSyncProps): Resolved {
   c.int('route.maxConcurrency', route.maxConcurrency, 2, 1000);
   c.int('apply.maxConcurrency', apply.maxConcurrency, 2, 1000);
   c.int('apply.groupConcurrency', apply.groupConcurrency, 1, 100);
+  if (!ORDERINGS.includes(apply.ordering)) c.fail(`apply.ordering must be one of ${ORDERINGS.join(', ')} (got "${String(apply.ordering)}")`);
 
   const queues = [
     ['ingressQueue', ingress, minIngressVisibility, 'route.timeout x 6 + route.maxBatchingWindow'],
