@@ -1,0 +1,253 @@
+/**
+ * SQS on loopback: fauxqs's `buildApp` listening on 127.0.0.1 (its `startFauxqs` binds 0.0.0.0), and
+ * the pipeline's four queues created with the attributes the CDK construct deploys.
+ *
+ * Queue URLs: fauxqs 1.9.2 builds them in SqsStore.buildQueueUrl as `http://sqs.<region>.<host>:<port>/
+ * 000000000000/<name>` with `host` defaulting to "localhost" (`sqs.us-east-1.localhost` does not
+ * resolve), or from the request's Host header when `host` is empty. This stand-in empties it, so
+ * URLs are `http://127.0.0.1:<port>/000000000000/<name>`: they resolve, and a client that only has
+ * AWS_ENDPOINT_URL_SQS (the SDK then sends to the QueueUrl's host) reaches the same server. Queues
+ * are looked up by that exact URL: use the URLs returned, verbatim.
+ *
+ * AWS FIFO receive: fauxqs hands out at most one message per group per ReceiveMessage, where AWS
+ * returns several of one group, in order. With `awsFifoReceive` (default) the FIFO queues of this
+ * instance receive the AWS way, and messages handed back (visibility 0 or expiry) return to their
+ * group in sequence order, not reversed. Both touch fauxqs 1.9.2 internals, checked at start.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { buildApp } from 'fauxqs';
+
+export interface LocalSqsOptions {
+  /** Receive several messages of one FIFO group per call, like AWS (default true). */
+  awsFifoReceive?: boolean;
+}
+
+export interface PipelineQueueOptions {
+  /** Prepended to every queue name (default ''). */
+  prefix?: string;
+  /** Redrive maxReceiveCount of both source queues (default 5, the construct's default). */
+  maxReceiveCount?: number;
+  ingressVisibilitySeconds?: number;
+  patchesVisibilitySeconds?: number;
+}
+
+export interface PipelineQueues {
+  ingressUrl: string;
+  ingressDlqUrl: string;
+  patchesUrl: string;
+  patchesDlqUrl: string;
+}
+
+export interface LocalSqs {
+  /** http://127.0.0.1:<port>, for `endpoint` or AWS_ENDPOINT_URL_SQS. */
+  endpoint: string;
+  close(): Promise<void>;
+  /** One shared SQSClient pointed at the endpoint (destroyed by close()). */
+  client(): SQSClient;
+  createPipelineQueues(opts?: PipelineQueueOptions): Promise<PipelineQueues>;
+}
+
+// ---- fauxqs internals (1.9.2) used for the AWS-style FIFO receive ------------------------------
+
+interface FxMessage {
+  messageId: string;
+  body: string;
+  md5OfBody: string;
+  md5OfMessageAttributes?: string;
+  messageAttributes: Record<string, unknown>;
+  messageGroupId?: string;
+  sequenceNumber?: string;
+  approximateReceiveCount: number;
+  approximateFirstReceiveTimestamp?: number;
+}
+interface FxInflight {
+  message: FxMessage;
+  receiptHandle: string;
+  visibilityDeadline: number;
+}
+interface FxQueue {
+  name: string;
+  attributes: Record<string, string>;
+  fifoMessages: Map<string, FxMessage[]>;
+  fifoLockedGroups: Map<string, number>;
+  inflightMessages: Map<string, FxInflight>;
+  spy?: { addMessage(m: unknown): void };
+  isFifo(): boolean;
+  enqueue(m: FxMessage): void;
+  processTimers(): void;
+  changeVisibility(receiptHandle: string, seconds: number): void;
+  dequeueFifo(max: number, visibility: number | undefined, dlq?: (arn: string) => FxQueue | undefined): unknown[];
+}
+interface FxSqsStore {
+  host: string;
+  createQueue(name: string, url: string, arn: string, attributes?: Record<string, string>, tags?: Record<string, string>): FxQueue;
+}
+type Ctor<T> = new () => T;
+
+const FAUXQS_VERSION = '1.9.2';
+
+function fauxqsDir(): string {
+  // fauxqs exports only its entry point; its stores are reached by path, from the nearest node_modules.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'node_modules', 'fauxqs');
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('local SQS: node_modules/fauxqs not found');
+    dir = up;
+  }
+}
+
+async function loadStores(awsFifo: boolean): Promise<{ sqsStore: FxSqsStore; snsStore: unknown; s3Store: unknown }> {
+  const dir = fauxqsDir();
+  const version = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+  if (awsFifo && version !== FAUXQS_VERSION) {
+    throw new Error(`local SQS: awsFifoReceive patches fauxqs ${FAUXQS_VERSION} internals, found ${version}; re-check dist/sqs/sqsStore.js or pass awsFifoReceive: false`);
+  }
+  const load = async <T>(rel: string, name: string): Promise<Ctor<T>> =>
+    ((await import(pathToFileURL(join(dir, 'dist', rel)).href)) as Record<string, Ctor<T>>)[name]!;
+  const [SqsStore, SnsStore, S3Store] = await Promise.all([
+    load<FxSqsStore>('sqs/sqsStore.js', 'SqsStore'),
+    load<unknown>('sns/snsStore.js', 'SnsStore'),
+    load<unknown>('s3/s3Store.js', 'S3Store'),
+  ]);
+  return { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() };
+}
+
+/** fauxqs's dequeueFifo without its one-message-per-group `break`: fill from a group, in order. */
+function awsDequeueFifo(q: FxQueue, maxCount: number, visibilityOverride: number | undefined, dlqResolver?: (arn: string) => FxQueue | undefined) {
+  q.processTimers();
+  const visibility = visibilityOverride ?? parseInt(q.attributes['VisibilityTimeout'] ?? '30', 10);
+  let maxReceiveCount = Infinity;
+  let dlqArn: string | undefined;
+  if (q.attributes['RedrivePolicy']) {
+    try {
+      const p = JSON.parse(q.attributes['RedrivePolicy']) as { maxReceiveCount?: number; deadLetterTargetArn?: string };
+      maxReceiveCount = Number(p.maxReceiveCount ?? Infinity);
+      dlqArn = p.deadLetterTargetArn;
+    } catch {
+      // An invalid policy is ignored, as fauxqs does.
+    }
+  }
+  const result: Array<Record<string, unknown>> = [];
+  const count = Math.min(maxCount, 10);
+  for (const [groupId, msgs] of q.fifoMessages) {
+    if (result.length >= count) break;
+    if (q.fifoLockedGroups.has(groupId)) continue;
+    while (result.length < count && msgs.length > 0) {
+      const msg = msgs.shift()!;
+      msg.approximateReceiveCount++;
+      msg.approximateFirstReceiveTimestamp ??= Date.now();
+      if (dlqArn && dlqResolver && msg.approximateReceiveCount > maxReceiveCount) {
+        const dlq = dlqResolver(dlqArn);
+        if (dlq) {
+          q.spy?.addMessage({ service: 'sqs', queueName: q.name, messageId: msg.messageId, body: msg.body, messageAttributes: msg.messageAttributes, status: 'dlq', timestamp: Date.now() });
+          dlq.enqueue(msg);
+          continue;
+        }
+      }
+      const receiptHandle = randomUUID();
+      q.inflightMessages.set(receiptHandle, { message: msg, receiptHandle, visibilityDeadline: Date.now() + visibility * 1000 });
+      result.push({
+        MessageId: msg.messageId,
+        ReceiptHandle: receiptHandle,
+        MD5OfBody: msg.md5OfBody,
+        Body: msg.body,
+        ...(msg.md5OfMessageAttributes ? { MD5OfMessageAttributes: msg.md5OfMessageAttributes } : {}),
+        ...(Object.keys(msg.messageAttributes).length > 0 ? { MessageAttributes: msg.messageAttributes } : {}),
+      });
+      q.fifoLockedGroups.set(groupId, (q.fifoLockedGroups.get(groupId) ?? 0) + 1);
+    }
+    if (msgs.length === 0) q.fifoMessages.delete(groupId);
+  }
+  return result;
+}
+
+/** fauxqs puts handed-back messages at the front of their group one by one (reversing several); restore sequence order. */
+function sortGroups(q: FxQueue) {
+  for (const msgs of q.fifoMessages.values()) msgs.sort((a, b) => (a.sequenceNumber ?? '').localeCompare(b.sequenceNumber ?? ''));
+}
+
+function patchFifo(q: FxQueue) {
+  for (const m of ['fifoMessages', 'fifoLockedGroups', 'inflightMessages'] as const) {
+    if (!(q[m] instanceof Map)) throw new Error(`local SQS: fauxqs queue has no ${m} map; internals changed`);
+  }
+  const processTimers = q.processTimers.bind(q);
+  const changeVisibility = q.changeVisibility.bind(q);
+  q.dequeueFifo = (max, vis, dlq) => awsDequeueFifo(q, max, vis, dlq);
+  q.processTimers = () => {
+    processTimers();
+    sortGroups(q);
+  };
+  q.changeVisibility = (handle, seconds) => {
+    changeVisibility(handle, seconds);
+    sortGroups(q);
+  };
+}
+
+// ---- the stand-in ------------------------------------------------------------------------------
+
+export async function startLocalSqs(opts: LocalSqsOptions = {}): Promise<LocalSqs> {
+  const awsFifo = opts.awsFifoReceive ?? true;
+  const stores = await loadStores(awsFifo);
+  stores.sqsStore.host = ''; // queue URLs from the Host header: http://127.0.0.1:<port>/...
+  if (awsFifo) {
+    const create = stores.sqsStore.createQueue.bind(stores.sqsStore);
+    stores.sqsStore.createQueue = (...args) => {
+      const q = create(...args);
+      if (q.isFifo()) patchFifo(q);
+      return q;
+    };
+  }
+  const app = buildApp({ logger: false, stores: stores as never });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+
+  let shared: SQSClient | undefined;
+  const client = () =>
+    (shared ??= new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }));
+
+  return {
+    endpoint,
+    client,
+    async close() {
+      shared?.destroy();
+      shared = undefined;
+      await app.close();
+    },
+    async createPipelineQueues(o = {}) {
+      const sqs = client();
+      const prefix = o.prefix ?? '';
+      const maxReceiveCount = String(o.maxReceiveCount ?? 5);
+      const DLQ_RETENTION = String(14 * 24 * 3600);
+      const highThroughputFifo = { FifoQueue: 'true', DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' };
+      const create = async (name: string, Attributes: Record<string, string>) => {
+        const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}${name}`, Attributes }));
+        const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+        return { url: QueueUrl!, arn: attrs.Attributes!['QueueArn']! };
+      };
+      const redrive = (arn: string) => JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: Number(maxReceiveCount) });
+
+      const ingressDlq = await create('ingress-dlq', { MessageRetentionPeriod: DLQ_RETENTION });
+      const ingress = await create('ingress', {
+        VisibilityTimeout: String(o.ingressVisibilitySeconds ?? 30),
+        RedrivePolicy: redrive(ingressDlq.arn),
+      });
+      const patchesDlq = await create('patches-dlq.fifo', { ...highThroughputFifo, MessageRetentionPeriod: DLQ_RETENTION });
+      const patches = await create('patches.fifo', {
+        ...highThroughputFifo,
+        // Route sets explicit deduplication ids (event id + connection).
+        ContentBasedDeduplication: 'false',
+        VisibilityTimeout: String(o.patchesVisibilitySeconds ?? 30),
+        RedrivePolicy: redrive(patchesDlq.arn),
+      });
+      return { ingressUrl: ingress.url, ingressDlqUrl: ingressDlq.url, patchesUrl: patches.url, patchesDlqUrl: patchesDlq.url };
+    },
+  };
+}
