@@ -42,6 +42,7 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
       failedAt: validDate(env.lastFailureAt) ?? sentAt,
       attempts: env.attempts,
       patch: env.patch,
+      ...(env.stage === 'apply' && env.patch ? { keyTimes: keyTimesOf(env) } : {}),
       envelope: env,
       replay: planEnvelope(env, held.messageId),
     };
@@ -69,6 +70,7 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
       providerConfigKey: msg.target.providerConfigKey,
       failedAt: sentAt,
       patch: msg.patch,
+      keyTimes: Object.fromEntries(Object.keys(msg.patch).map((k) => [k, msg.event.time])),
       replay: { ok: true, messages: [patchOutgoing(msg, held.body, held.messageId, 0)] },
     };
   }
@@ -103,6 +105,21 @@ function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
     out.push(patchOutgoing(pm.data, o.body, dlqMessageId, i));
   }
   return { ok: true, messages: out };
+}
+
+/** Latest event time per key over the originals (what apply's ordering guard compares); else the envelope's events. */
+function keyTimesOf(env: DlqEnvelope): Record<string, string> {
+  const out: Record<string, string> = {};
+  const set = (k: string, t: string) => {
+    if (out[k] === undefined || t > out[k]) out[k] = t;
+  };
+  for (const o of env.originals) {
+    const pm = patchMessageSchema.safeParse(tryJson(o.body));
+    if (pm.success) for (const k of Object.keys(pm.data.patch)) set(k, pm.data.event.time);
+  }
+  const latest = env.events.map((e) => e.time).sort().at(-1);
+  if (latest) for (const k of Object.keys(env.patch ?? {})) if (out[k] === undefined) out[k] = latest;
+  return out;
 }
 
 function patchOutgoing(msg: PatchMessage, body: string, dlqMessageId: string, index: number): Outgoing {

@@ -4,6 +4,7 @@
  * characters, no escape sequences, bounded length.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { readVersions, VERSIONS_KEY } from '#commons/apply/ordering';
 import type { MetadataResult } from './nango.ts';
 import type { DlqItem } from './model.ts';
 import { ageBucket, type Summary } from './summary.ts';
@@ -91,26 +92,35 @@ export function renderItem(i: DlqItem): string {
   return lines.join('\n');
 }
 
-export type KeyChange = 'new' | 'overwrites' | 'unchanged';
+/** `stale`: Nango holds a value set by a newer event; apply's event-time guard keeps it (ORDERING=event-time). */
+export type KeyChange = 'new' | 'overwrites' | 'unchanged' | 'stale';
 
 export interface PatchComparison {
-  keys: { key: string; current: unknown; patch: unknown; change: KeyChange; present: boolean }[];
+  keys: { key: string; current: unknown; patch: unknown; change: KeyChange; present: boolean; newerEventAt?: string }[];
   /** Keys the connection has that the patch leaves alone (shallow merge). */
   untouched: number;
 }
 
 /** What a shallow merge of `patch` into `current` would change, key by key. */
-export function comparePatch(current: Record<string, unknown> | null, patch: Record<string, unknown>): PatchComparison {
+export function comparePatch(current: Record<string, unknown> | null, patch: Record<string, unknown>, keyTimes: Record<string, string> = {}): PatchComparison {
   const cur = current ?? {};
-  const keys = Object.keys(patch).map((key) => {
-    const present = Object.hasOwn(cur, key);
-    const change: KeyChange = !present ? 'new' : isDeepStrictEqual(cur[key], patch[key]) ? 'unchanged' : 'overwrites';
-    return { key, current: cur[key], patch: patch[key], change, present };
-  });
-  return { keys, untouched: Object.keys(cur).filter((k) => !Object.hasOwn(patch, k)).length };
+  const versions = readVersions(current);
+  const keys = Object.keys(patch)
+    .filter((k) => k !== VERSIONS_KEY)
+    .map((key) => {
+      const present = Object.hasOwn(cur, key);
+      const seen = versions[key];
+      const mine = keyTimes[key];
+      if (present && seen !== undefined && mine !== undefined && seen > mine && !isDeepStrictEqual(cur[key], patch[key])) {
+        return { key, current: cur[key], patch: patch[key], change: 'stale' as const, present, newerEventAt: seen };
+      }
+      const change: KeyChange = !present ? 'new' : isDeepStrictEqual(cur[key], patch[key]) ? 'unchanged' : 'overwrites';
+      return { key, current: cur[key], patch: patch[key], change, present };
+    });
+  return { keys, untouched: Object.keys(cur).filter((k) => k !== VERSIONS_KEY && !Object.hasOwn(patch, k)).length };
 }
 
-export function renderComparison(patch: Record<string, unknown>, current: MetadataResult | undefined): string {
+export function renderComparison(patch: Record<string, unknown>, current: MetadataResult | undefined, keyTimes: Record<string, string> = {}): string {
   if (!current) {
     return table(['key', 'patch'], Object.entries(patch).map(([k, v]) => [safe(k, 40), safe(v, 60)]));
   }
@@ -121,7 +131,12 @@ export function renderComparison(patch: Record<string, unknown>, current: Metada
         : `could not read the current metadata: ${safe(current.code)}${current.status ? ` (HTTP ${current.status})` : ''} ${safe(current.message)}`;
     return `${table(['key', 'patch'], Object.entries(patch).map(([k, v]) => [safe(k, 40), safe(v, 60)]))}\n  ! ${note}`;
   }
-  const cmp = comparePatch(current.metadata, patch);
-  const rows = cmp.keys.map((k) => [safe(k.key, 40), k.present ? safe(k.current, 50) : '(absent)', safe(k.patch, 50), k.change]);
+  const cmp = comparePatch(current.metadata, patch, keyTimes);
+  const rows = cmp.keys.map((k) => [
+    safe(k.key, 40),
+    k.present ? safe(k.current, 50) : '(absent)',
+    safe(k.patch, 50),
+    k.change === 'stale' ? `stale: kept, a newer event (${k.newerEventAt}) set it` : k.change,
+  ]);
   return `${table(['key', 'current (Nango)', 'patch', 'effect'], rows)}\n  ${cmp.untouched} other key(s) of the connection stay as they are.`;
 }

@@ -67,6 +67,8 @@ export interface DlqItem {
   sequenceNumber?: string | undefined;
   /** The merged patch (envelope) or the patch message's patch (bare apply message). */
   patch?: Record<string, unknown> | undefined;
+  /** Apply only: the event time behind each patch key (for the dry run's staleness check). */
+  keyTimes?: Record<string, string> | undefined;
   envelope?: DlqEnvelope | undefined;
   body: string;
   replay: ReplayPlan;

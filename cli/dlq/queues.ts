@@ -1,21 +1,23 @@
 /**
  * Where the queues are: explicit flags, else the CloudFormation stack's outputs (--stack), else the
- * environment variables the functions themselves use. The CDK stack must export the output keys
- * in OUTPUT_KEYS (a construct nested in a stack gets a hash suffix; that form is accepted too).
+ * environment variables the functions themselves use. Output keys come from infra/outputs.ts; a
+ * CfnOutput inside a construct gets CDK's hash suffix, and that form is accepted too.
  */
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import type { Stage } from '#commons/dlq-envelope';
+import { OutputKeys } from '../../infra/outputs.ts';
 import type { QueueFlags } from './args.ts';
 import { CliError, describeError } from './errors.ts';
 import { STAGE_QUEUES, type QueueRole } from './model.ts';
 
 export type QueueUrls = Partial<Record<QueueRole, string>>;
 
+/** The stack's output keys, from infra/outputs.ts (the contract with the CDK stack). */
 export const OUTPUT_KEYS: Record<QueueRole, string> = {
-  ingress: 'IngressQueueUrl',
-  ingressDlq: 'IngressDlqUrl',
-  patches: 'PatchesQueueUrl',
-  patchesDlq: 'PatchesDlqUrl',
+  ingress: OutputKeys.IngressQueueUrl,
+  ingressDlq: OutputKeys.IngressDlqUrl,
+  patches: OutputKeys.PatchesQueueUrl,
+  patchesDlq: OutputKeys.PatchesDlqUrl,
 };
 
 export const ENV_VARS: Record<QueueRole, string> = {

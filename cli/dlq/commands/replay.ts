@@ -148,7 +148,7 @@ async function dryRun(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
       out.push({
         ...itemJson(i, true),
         current: cur,
-        comparison: cur?.ok && i.patch ? comparePatch(cur.metadata, i.patch) : undefined,
+        comparison: cur?.ok && i.patch ? comparePatch(cur.metadata, i.patch, i.keyTimes) : undefined,
       });
     }
     ctx.json({ dryRun: true, queues: reports, selected: chosen.length, nango: access ? access.host : null, missingTargets: missing, items: out });
@@ -175,7 +175,7 @@ async function dryRun(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
     }
     if (i.stage === 'apply' && i.patch) {
       const cur = await current(i);
-      ctx.out(indent(renderComparison(i.patch, cur), '  '));
+      ctx.out(indent(renderComparison(i.patch, cur, i.keyTimes), '  '));
     }
   }
   return EXIT.ok;
