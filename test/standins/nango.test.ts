@@ -508,7 +508,7 @@ describe('recording', () => {
     expect(n.requests).toHaveLength(3);
     const [first, second, third] = n.requests;
     expect(first).toMatchObject({ n: 1, method: 'PATCH', path: '/connections/metadata', status: 200, body: { connection_id: 'c1', provider_config_key: 'hubspot', metadata: { b: 1 } } });
-    expect(first!.headers['authorization']).toBe('REDACTED');
+    expect(first!.headers['authorization']).toBe('Bearer REDACTED');
     expect(second!.headers['provider-config-key']).toBe('hubspot');
     expect(third).toMatchObject({ query: { connectionId: 'c1' }, status: 200 });
     expect(first!.endedAt!).toBeGreaterThanOrEqual(first!.startedAt);

@@ -57,7 +57,7 @@ export interface RecordedRequest {
   /** Raw path as sent (percent-encoding kept), without the query string. */
   path: string;
   query: Record<string, string>;
-  /** Lower-cased names; `authorization` is replaced by "REDACTED". */
+  /** Lower-cased names; `authorization` becomes "Bearer REDACTED" (or "REDACTED" without the scheme). */
   headers: Record<string, string>;
   /** Parsed JSON when it parsed, the text otherwise, undefined when empty. */
   body: unknown;
@@ -248,7 +248,10 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
     const params = new URLSearchParams(q >= 0 ? rawUrl.slice(q + 1) : '');
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) {
-      if (v !== undefined) headers[k] = k === 'authorization' ? 'REDACTED' : Array.isArray(v) ? v.join(', ') : v;
+      if (v === undefined) continue;
+      const value = Array.isArray(v) ? v.join(', ') : v;
+      // The key never enters the record; the scheme stays so contract checks can see "Bearer".
+      headers[k] = k === 'authorization' ? (value.startsWith('Bearer ') ? 'Bearer REDACTED' : 'REDACTED') : value;
     }
     const n = ++seq;
     const rec: RecordedRequest = { n, method, path, query: Object.fromEntries(params), headers, body: undefined, startedAt: Date.now() };
