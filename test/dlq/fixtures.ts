@@ -11,7 +11,7 @@ export function planEvent(id: string, customerId: string, plan: string, time = '
   return { id, source: 'app.billing', 'detail-type': 'customer.plan_changed', time, detail: { customerId, plan, changedAt: time } };
 }
 
-export function patchMessage(target: Target, patch: Record<string, string | number | null>, eventId = randomUUID(), time = '2026-11-20T12:00:00.000Z'): PatchMessage {
+export function patchMessage(target: Target, patch: Record<string, string | number | null>, eventId: string = randomUUID(), time = '2026-11-20T12:00:00.000Z'): PatchMessage {
   return { v: 1, target, patch, event: { id: eventId, source: 'app.billing', detailType: 'customer.plan_changed', time } };
 }
 
@@ -55,7 +55,7 @@ export function envelopeMessage(env: DlqEnvelope): { MessageBody: string; Messag
   };
 }
 
-export function held(body: string, attributes: Record<string, string> = {}, messageId = randomUUID()): HeldMessage {
+export function held(body: string, attributes: Record<string, string> = {}, messageId: string = randomUUID()): HeldMessage {
   return {
     queueUrl: 'http://127.0.0.1:1/000000000000/q',
     messageId,
