@@ -1,0 +1,105 @@
+/**
+ * The DLQ envelope survives a round trip: buildEnvelope -> JSON (the SQS body) -> parseEnvelope gives
+ * back the same envelope, for any error, target, patch, events and original bodies (unicode, huge,
+ * `__proto__` keys); only an over-long original is cut, and then it says so.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildEnvelope, envelopeAttributes, MAX_ORIGINAL_BODY_CHARS, parseEnvelope, type EnvelopeInput } from '#commons/dlq-envelope';
+import { canonical, jsonArb, patchArb, prototypeSnapshot } from './arbitraries.ts';
+
+const text = fc.string({ maxLength: 40, unit: 'binary' });
+const date = fc.date({ min: new Date('2000-01-01T00:00:00.000Z'), max: new Date('2100-01-01T00:00:00.000Z'), noInvalidDate: true });
+
+const bodyArb = fc.oneof(
+  { weight: 6, arbitrary: fc.string({ maxLength: 200, unit: 'binary' }) },
+  { weight: 2, arbitrary: patchArb.map((p) => JSON.stringify(p)) },
+  // Past the cut, by a little or a lot.
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('x', 'é', '€'), fc.integer({ min: -3, max: 50 })).map(([c, extra]) => c.repeat(MAX_ORIGINAL_BODY_CHARS + extra)) },
+);
+
+// Patches as the pipeline makes them: every zod step (route's patch schema, the patch message) drops
+// an own `__proto__` key, so no envelope ever carries one; that drop is pinned in its own test below.
+const pipelinePatchArb = patchArb.map((p) => Object.fromEntries(Object.entries(p).filter(([k]) => k !== '__proto__')));
+
+const inputArb: fc.Arbitrary<EnvelopeInput> = fc.record(
+  {
+    stage: fc.constantFrom('route', 'apply'),
+    error: fc.record(
+      {
+        status: fc.integer({ min: 100, max: 599 }),
+        code: text,
+        message: text,
+        errors: jsonArb,
+        retryable: fc.boolean(),
+      },
+      { requiredKeys: ['code', 'message', 'retryable'] },
+    ),
+    target: fc.record({ connectionId: text, providerConfigKey: text }),
+    patch: pipelinePatchArb,
+    events: fc.array(fc.record({ id: text, source: text, detailType: text, time: text }), { maxLength: 5 }),
+    attempts: fc.nat(1000),
+    firstFailureAt: date,
+    lastFailureAt: date,
+    originals: fc.array(
+      fc.record({ messageId: text, body: bodyArb, messageGroupId: fc.string({ minLength: 64, maxLength: 64, unit: fc.constantFrom(...'0123456789abcdef') }) }, { requiredKeys: ['messageId', 'body'] }),
+      { maxLength: 3 },
+    ),
+  },
+  { requiredKeys: ['stage', 'error', 'events', 'attempts', 'firstFailureAt', 'lastFailureAt', 'originals'] },
+) as fc.Arbitrary<EnvelopeInput>;
+
+describe('DLQ envelope round trip', () => {
+  it('buildEnvelope -> JSON -> parseEnvelope gives the same envelope back', () => {
+    const proto = prototypeSnapshot();
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const env = buildEnvelope(input);
+        const body = JSON.stringify(env);
+        const back = parseEnvelope(body);
+        expect(back, 'parseEnvelope refused an envelope buildEnvelope made').toBeDefined();
+        expect(canonical(back)).toBe(canonical(JSON.parse(body)));
+        // What the replay tool needs survives exactly.
+        expect(back!.stage).toBe(input.stage);
+        expect(back!.error.code).toBe(input.error.code);
+        expect(back!.events.map((e) => e.id)).toEqual(input.events.map((e) => e.id));
+        expect(back!.target).toEqual(input.target);
+        expect(back!.firstFailureAt).toBe(input.firstFailureAt.toISOString());
+        input.originals.forEach((o, i) => {
+          const b = back!.originals[i]!;
+          expect(b.messageId).toBe(o.messageId);
+          expect(b.messageGroupId).toBe(o.messageGroupId);
+          if (o.body.length > MAX_ORIGINAL_BODY_CHARS) {
+            expect(b.truncated).toBe(true);
+            expect(b.body).toBe(o.body.slice(0, MAX_ORIGINAL_BODY_CHARS));
+          } else {
+            expect(b.body).toBe(o.body);
+            expect(b.truncated).toBeUndefined();
+          }
+        });
+        // SQS refuses empty attribute values: every one present is a non-empty string.
+        for (const a of Object.values(envelopeAttributes(back!))) expect(a.StringValue).toMatch(/./s);
+      }),
+      { numRuns: 400 },
+    );
+    expect(prototypeSnapshot()).toEqual(proto);
+  });
+
+  it('a `__proto__` key in a patch is dropped on parse, never set as a prototype', () => {
+    const body = JSON.stringify(buildEnvelope({ stage: 'apply', error: { code: 'x', message: 'y', retryable: false }, patch: JSON.parse('{"__proto__":{"polluted":true},"plan":"pro"}'), events: [], attempts: 1, firstFailureAt: new Date(0), lastFailureAt: new Date(0), originals: [] }));
+    const back = parseEnvelope(body)!;
+    expect(Object.keys(back.patch!)).toEqual(['plan']);
+    expect(Object.getPrototypeOf(back.patch)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('parseEnvelope rejects what is not an envelope, without throwing', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), jsonArb.map((j) => JSON.stringify(j))), (body) => {
+        const r = parseEnvelope(body);
+        if (r !== undefined) expect(r.kind).toBe('nango-metadata-sync.failure');
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
