@@ -620,8 +620,9 @@ export function resolveProps(props: NangoMetadataSyncProps): Resolved {
     ordering: props.apply?.ordering ?? 'event-time',
   };
   // Lambda's guidance: visibility >= 6x the function timeout (+ the batching window), so a throttled or retried batch is not redelivered while still running.
-  const minIngressVisibility = route.timeout.toSeconds() * 6 + route.maxBatchingWindow.toSeconds();
-  const minPatchesVisibility = apply.timeout.toSeconds() * 6;
+  const secondsUp = (d: Duration) => Math.ceil(d.toMilliseconds() / 1000);
+  const minIngressVisibility = secondsUp(route.timeout) * 6 + secondsUp(route.maxBatchingWindow);
+  const minPatchesVisibility = secondsUp(apply.timeout) * 6;
   const queue = (o: QueueOptions | undefined, minVisibility: number) => ({
     retentionPeriod: o?.retentionPeriod ?? FOUR_DAYS,
     visibilityTimeout: o?.visibilityTimeout ?? Duration.seconds(minVisibility),
@@ -698,7 +699,7 @@ export function resolveProps(props: NangoMetadataSyncProps): Resolved {
   c.int('apply.memorySize', apply.memorySize, 128, 10_240);
   c.int('route.batchSize', route.batchSize, 1, 10_000);
   c.seconds('route.maxBatchingWindow', route.maxBatchingWindow, 0, 300);
-  if (route.batchSize > 10 && route.maxBatchingWindow.toSeconds() < 1) {
+  if (route.batchSize > 10 && route.maxBatchingWindow.toMilliseconds() < 1000) {
     c.fail(`route.maxBatchingWindow must be at least 1 second when route.batchSize is above 10 (got batchSize ${route.batchSize})`);
   }
   c.int('apply.batchSize', apply.batchSize, 1, 10);
@@ -715,11 +716,11 @@ export function resolveProps(props: NangoMetadataSyncProps): Resolved {
     c.seconds(`${name}.retentionPeriod`, q.retentionPeriod, 60, 1_209_600);
     c.seconds(`${name}.visibilityTimeout`, q.visibilityTimeout, 0, 43_200);
     c.int(`${name}.maxReceiveCount`, q.maxReceiveCount, 1, 1000);
-    if (!q.visibilityTimeout.isUnresolved() && q.visibilityTimeout.toSeconds() < minVisibility) {
-      c.fail(`${name}.visibilityTimeout must be at least ${rule} = ${minVisibility} seconds (got ${q.visibilityTimeout.toSeconds()})`);
+    if (!q.visibilityTimeout.isUnresolved() && q.visibilityTimeout.toMilliseconds() < minVisibility * 1000) {
+      c.fail(`${name}.visibilityTimeout must be at least ${rule} = ${minVisibility} seconds (got ${q.visibilityTimeout.toHumanString()})`);
     }
     if (!q.retentionPeriod.isUnresolved() && !resolved.dlqRetention.isUnresolved()) {
-      if (resolved.dlqRetention.toSeconds() <= q.retentionPeriod.toSeconds()) {
+      if (resolved.dlqRetention.toMilliseconds() <= q.retentionPeriod.toMilliseconds()) {
         c.fail(
           `dlqRetentionPeriod (${resolved.dlqRetention.toHumanString()}) must be longer than ${name}.retentionPeriod (${q.retentionPeriod.toHumanString()}): SQS keeps a standard message's first enqueue time when it moves it`,
         );

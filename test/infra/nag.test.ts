@@ -1,0 +1,66 @@
+/**
+ * cdk-nag 3 (AwsSolutions + Serverless) finds nothing unacknowledged, in the default stack and in
+ * variants that create or drop resources; and every acknowledgment answers a real finding.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Validations, type App } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { addNagChecks, nagPacks } from '../../infra/nag.ts';
+import { NangoMetadataSyncStack, type NangoMetadataSyncStackProps } from '../../infra/stack.ts';
+import { newApp, synthStack } from './helpers.ts';
+
+const findings = (app: App) =>
+  nagPacks().flatMap((pack) =>
+    pack.validateScope(app).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`)),
+  );
+
+const variants: [string, Partial<NangoMetadataSyncStackProps>][] = [
+  ['defaults (placeholder secret, default bus)', {}],
+  ['e-mail alarms, created bus, imported secret by name', { createEventBus: true, sync: { alarms: { email: 'ops@example.com' }, secretId: 'prod/nango' } }],
+  ['existing bus, secret by complete ARN, tracing off', {
+    eventBusName: 'domain-events',
+    sync: { secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-AbC123', tracing: lambda.Tracing.DISABLED },
+  }],
+];
+
+describe('cdk-nag', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each(variants)('no findings: %s', (_name, props) => {
+    const { app } = synthStack(props);
+    expect(findings(app)).toEqual([]);
+  });
+
+  it('synth with the packs as validation plugins succeeds and reports nothing', () => {
+    const { app } = synthStack({ sync: { alarms: { email: 'ops@example.com' } } });
+    addNagChecks(app);
+    const assembly = app.synth();
+    expect(assembly.stacks).toHaveLength(1);
+  });
+
+  it('control: synth with the plugins fails on a finding (an unencrypted queue)', () => {
+    const app = newApp();
+    const stack = new NangoMetadataSyncStack(app, 'Control', { stage: 'test' });
+    new sqs.Queue(stack, 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+    addNagChecks(app);
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS2/);
+  });
+
+  it('the packs do flag what an acknowledgment hides, and every acknowledgment is used', () => {
+    // Record acknowledgments instead of applying them, then match each to a finding.
+    const acks: { path: string; id: string; reason: string }[] = [];
+    vi.spyOn(Validations.prototype, 'acknowledge').mockImplementation(function (this: any, ...rules) {
+      for (const r of rules) acks.push({ path: this.scope.node.path, id: r.id, reason: r.reason });
+    });
+    const { app } = synthStack({ sync: { alarms: { email: 'ops@example.com' } } });
+    const raw = findings(app);
+    expect(raw.length).toBeGreaterThan(0);
+    expect(acks.length).toBeGreaterThan(0);
+    for (const ack of acks) {
+      const used = raw.some((f) => f.startsWith(`${ack.id} at ${ack.path}/`) || f === `${ack.id} at ${ack.path}`);
+      expect(used, `unused acknowledgment ${ack.id} on ${ack.path}`).toBe(true);
+      expect(ack.reason.length, `${ack.id} needs a real reason`).toBeGreaterThan(60);
+    }
+  });
+});

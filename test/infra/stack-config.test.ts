@@ -1,0 +1,141 @@
+/** The stack (outputs, bus, stage) and the app's configuration from context and NMS_* environment. */
+import { describe, expect, it } from 'vitest';
+import { Token } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { envName, readConfig, SETTINGS } from '../../infra/config.ts';
+import { OutputKeys } from '../../infra/outputs.ts';
+import { NangoMetadataSyncStack } from '../../infra/stack.ts';
+import { newApp, synthStack } from './helpers.ts';
+
+describe('NangoMetadataSyncStack', () => {
+  it('outputs every key the DLQ tool reads, with the replay command for this stack', () => {
+    const { template } = synthStack({}, 'NangoMetadataSync-qa');
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(Object.keys(outputs).sort()).toEqual(Object.values(OutputKeys).sort());
+    expect(outputs.ReplayCommand!.Value).toBe('npm run dlq -- replay --stack NangoMetadataSync-qa --dry-run');
+    expect(outputs.IngressQueueUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncIngress[0-9A-F]{8}$/) });
+    expect(outputs.PatchesDlqUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncPatchesDlq[0-9A-F]{8}$/) });
+    expect(outputs.EventBusName!.Value).toBe('default');
+  });
+
+  it('names the service and dashboard after the stage', () => {
+    const { template } = synthStack({ stage: 'prod' });
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'nango-metadata-sync-prod' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'nango-metadata-sync-prod' } },
+    });
+  });
+
+  it('createEventBus creates the bus (named after the stage by default) and the rule listens on it', () => {
+    const { template } = synthStack({ stage: 'qa', createEventBus: true });
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'nango-metadata-sync-qa' });
+    template.hasResourceProperties('AWS::Events::Rule', { EventBusName: { Ref: Match.stringLikeRegexp('^EventBus') } });
+    const named = synthStack({ createEventBus: true, eventBusName: 'domain' }).template;
+    named.hasResourceProperties('AWS::Events::EventBus', { Name: 'domain' });
+  });
+
+  it('eventBusName alone uses an existing bus; nothing is created', () => {
+    const { template } = synthStack({ eventBusName: 'domain' });
+    template.resourceCountIs('AWS::Events::EventBus', 0);
+    template.hasResourceProperties('AWS::Events::Rule', { EventBusName: 'domain' });
+  });
+
+  it('refuses a stage name that cannot name resources', () => {
+    expect(() => new NangoMetadataSyncStack(newApp(), 'S', { stage: 'has space' })).toThrow(/stage must be 1-32 letters, digits or '-' \(got "has space"\)/);
+  });
+
+  it('is environment-agnostic: no account or region baked in, so synth needs no credentials', () => {
+    const { stack } = synthStack();
+    expect(Token.isUnresolved(stack.account)).toBe(true);
+    expect(Token.isUnresolved(stack.region)).toBe(true);
+  });
+});
+
+describe('readConfig', () => {
+  const none = () => undefined;
+
+  it('defaults: stage dev, stack NangoMetadataSync-dev, everything else left to the construct', () => {
+    const c = readConfig(none, {});
+    expect(c.stackName).toBe('NangoMetadataSync-dev');
+    expect(c.props.stage).toBe('dev');
+    expect(c.props.sync?.route).toEqual({
+      batchSize: undefined,
+      maxBatchingWindow: undefined,
+      maxConcurrency: undefined,
+      timeout: undefined,
+      memorySize: undefined,
+    });
+    expect(c.props.sync?.secretId).toBeUndefined();
+  });
+
+  it('context strings (-c key=value) are parsed into the props', () => {
+    const ctx: Record<string, string> = {
+      stage: 'prod',
+      nangoHost: 'https://nango.example.com',
+      nangoEndpoint: 'legacy',
+      secretId: 'prod/nango',
+      eventBusName: 'domain',
+      createEventBus: 'true',
+      alarmEmail: 'ops@example.com',
+      routeBatchSize: '100',
+      routeMaxBatchingWindowSeconds: '3',
+      applyMaxConcurrency: '5',
+      applyOrdering: 'arrival',
+      patchesMaxReceiveCount: '8',
+      logRetentionDays: '90',
+      nangoTimeoutMs: '4000',
+    };
+    const c = readConfig((k) => ctx[k], {});
+    expect(c.stackName).toBe('NangoMetadataSync-prod');
+    expect(c.props).toMatchObject({ stage: 'prod', eventBusName: 'domain', createEventBus: true });
+    expect(c.props.sync).toMatchObject({
+      nangoHost: 'https://nango.example.com',
+      nangoEndpoint: 'legacy',
+      secretId: 'prod/nango',
+      logRetention: 90,
+      alarms: { email: 'ops@example.com' },
+      route: { batchSize: 100 },
+      apply: { maxConcurrency: 5, ordering: 'arrival' },
+      patchesQueue: { maxReceiveCount: 8 },
+    });
+    expect(c.props.sync?.route?.maxBatchingWindow?.toSeconds()).toBe(3);
+    expect(c.props.sync?.nangoTimeout?.toMilliseconds()).toBe(4000);
+  });
+
+  it('NMS_* environment variables fill what context does not give; context wins', () => {
+    expect(envName('routeMaxConcurrency')).toBe('NMS_ROUTE_MAX_CONCURRENCY');
+    const c = readConfig((k) => (k === 'stage' ? 'ctx' : undefined), { NMS_STAGE: 'env', NMS_SECRET_ID: 'from/env', NMS_STACK_NAME: 'Custom' });
+    expect(c.props.stage).toBe('ctx');
+    expect(c.props.sync?.secretId).toBe('from/env');
+    expect(c.stackName).toBe('Custom');
+  });
+
+  it('numbers from cdk.json stay numbers; booleans too', () => {
+    const c = readConfig((k) => ({ applyBatchSize: 5, createEventBus: false })[k as 'applyBatchSize'], {});
+    expect(c.props.sync?.apply?.batchSize).toBe(5);
+    expect(c.props.createEventBus).toBe(false);
+  });
+
+  it('bad values name the key and its environment variable, all at once', () => {
+    const ctx: Record<string, string> = { routeBatchSize: 'lots', createEventBus: 'yes', logRetentionDays: '31' };
+    let message = '';
+    try {
+      readConfig((k) => ctx[k], {});
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^invalid deployment configuration:/);
+    expect(message).toContain('routeBatchSize (context) / NMS_ROUTE_BATCH_SIZE (env) must be an integer (got "lots")');
+    expect(message).toContain('createEventBus (context) / NMS_CREATE_EVENT_BUS (env) must be true or false (got "yes")');
+    expect(message).toContain('logRetentionDays must be a CloudWatch Logs retention such as 1, 7, 30, 90, 365 (got 31)');
+  });
+
+  it('every documented setting is read (no key in SETTINGS is ignored)', () => {
+    const seen = new Set<string>();
+    readConfig((k) => {
+      seen.add(k);
+      return undefined;
+    }, {});
+    expect([...seen].sort()).toEqual(Object.keys(SETTINGS).sort());
+  });
+});
