@@ -1,0 +1,270 @@
+/**
+ * `npm start`: the whole pipeline on this machine, no AWS account needed. Starts fauxqs queues, the
+ * Secrets Manager and Nango stand-ins and the real route/apply handlers behind a local SQS event
+ * source, sends the sample events (or yours), waits until everything settled, and prints per event
+ * its patches and outcome, per connection its final metadata, and both DLQs with their errors.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
+import { duration, progressLine, stdoutOut, type Out } from './format.ts';
+import { buildEvents, dlqReport, renderReport, summarize, type ConnectionReport, type RunReport, type SentItem } from './local-report.ts';
+import type { LocalPipeline } from '../test/harness/pipeline.ts';
+import type { QueueCounts } from '../test/harness/event-source.ts';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const SAMPLES = join(ROOT, 'events', 'samples');
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+  'nango-url': { type: 'string', valueName: 'URL', description: 'use this Nango server instead of the local stand-in (key from NANGO_SECRET_KEY)' },
+  endpoint: { type: 'string', valueName: 'current|legacy', description: 'Nango metadata endpoint: PATCH /connections/metadata (current, default) or /connection/{id}/metadata' },
+  json: { type: 'boolean', description: 'print the result as JSON (for scripts)' },
+  verbose: { type: 'boolean', short: 'v', description: 'show the handlers\' JSON logs as they run (to stderr with --json)' },
+  'log-file': { type: 'string', valueName: 'PATH', description: 'where handler logs go without --verbose (default: a file in the temp directory)' },
+  timeout: { type: 'string', valueName: 'SECONDS', description: 'give up waiting for the queues to drain after this long (default 60)' },
+} satisfies OptionTable;
+
+const HELP = helpText({
+  usage: 'npm start -- [options] [event files or directories...]',
+  description:
+    'Runs the pipeline locally (fauxqs queues, Secrets Manager and Nango stand-ins, the real route and\n' +
+    'apply handlers behind a local SQS event source), sends events, waits until every queue drained, and\n' +
+    'prints what happened to each event, the final metadata of each connection, and both DLQs.\n' +
+    'Without arguments it sends events/samples/*.json. A file holds one event envelope or an array.',
+  options: OPTIONS,
+  sections: [
+    {
+      title: 'Examples',
+      lines: [
+        'npm start',
+        'npm start -- my-events.json more-events/',
+        'NANGO_SECRET_KEY=... npm start -- --nango-url http://localhost:3003 --endpoint legacy',
+        'npm start -- --json > result.json',
+      ],
+    },
+    { title: 'Exit status', lines: ['0 the run completed (events in a DLQ included)', '1 the run failed (queues did not drain, a component failed)', '2 bad command line or input'] },
+  ],
+});
+
+export interface MainIo {
+  /** Where results go (default process.stdout). */
+  out?: Out;
+  /** Where errors and progress go (default process.stderr). */
+  err?: Out;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+interface LoadedEvent {
+  origin: string;
+  value: unknown;
+}
+
+/** Reads event files (one envelope or an array each); directories contribute their *.json files, sorted. */
+export async function loadEvents(paths: readonly string[], cwd: string): Promise<LoadedEvent[]> {
+  const files: string[] = [];
+  for (const p of paths) {
+    const abs = resolve(cwd, p);
+    const st = await stat(abs).catch(() => undefined);
+    if (!st) throw new UsageError(`${p}: no such file or directory`);
+    if (st.isDirectory()) {
+      const names = (await readdir(abs)).filter((n) => n.endsWith('.json')).sort();
+      if (names.length === 0) throw new UsageError(`${p}: no .json files in this directory`);
+      files.push(...names.map((n) => join(abs, n)));
+    } else files.push(abs);
+  }
+  const events: LoadedEvent[] = [];
+  for (const f of files) {
+    const name = relative(cwd, f) || f;
+    let value: unknown;
+    try {
+      value = JSON.parse(await readFile(f, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`${name}: not valid JSON (${(e as Error).message})`);
+    }
+    if (Array.isArray(value)) {
+      if (value.length === 0) throw new UsageError(`${name}: an empty array holds no events`);
+      value.forEach((v, i) => events.push({ origin: `${name}#${i}`, value: v }));
+    } else events.push({ origin: name, value });
+  }
+  return events;
+}
+
+/** Redirects everything written to process.stdout/stderr (the handlers' JSON logs, EMF metrics) to a sink. */
+function captureProcessOutput(sink: (chunk: string | Uint8Array) => void): () => void {
+  const saved = { out: process.stdout.write, err: process.stderr.write };
+  const write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    sink(chunk);
+    const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    cb?.();
+    return true;
+  }) as typeof process.stdout.write;
+  process.stdout.write = write;
+  process.stderr.write = write;
+  return () => {
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+  };
+}
+
+const progressText = (counts: QueueCounts[], p: LocalPipeline, startedAt: number) => {
+  const [ing, pat] = counts;
+  const q = (c: QueueCounts | undefined) => (c ? `${c.visible} waiting, ${c.inFlight} in flight${c.delayed ? `, ${c.delayed} delayed` : ''}` : '?');
+  return `draining… ingress: ${q(ing)} | patches: ${q(pat)} | route ${p.route.stats().invocations}x, apply ${p.apply.stats().invocations}x | ${duration(Date.now() - startedAt)}`;
+};
+
+export async function main(argv: readonly string[], io: MainIo = {}): Promise<number> {
+  const out = io.out ?? stdoutOut(process.stdout);
+  const err = io.err ?? stdoutOut(process.stderr);
+  const env = io.env ?? process.env;
+  const cwd = io.cwd ?? process.cwd();
+  const fail = (message: string, code: number) => {
+    err.write(`npm start: ${message}\n`);
+    return code;
+  };
+
+  // 1. Command line and input: everything checked before anything starts.
+  let values: ReturnType<typeof parseCommandLine<typeof OPTIONS>>['values'];
+  let positionals: string[];
+  let events: LoadedEvent[];
+  try {
+    ({ values, positionals } = parseCommandLine(argv, OPTIONS));
+    if (values.help) {
+      out.write(HELP);
+      return 0;
+    }
+    if (values.endpoint !== undefined && values.endpoint !== 'current' && values.endpoint !== 'legacy') {
+      throw new UsageError(`--endpoint must be "current" or "legacy" (got "${values.endpoint}")`);
+    }
+    if (values['nango-url'] !== undefined) {
+      let u: URL;
+      try {
+        u = new URL(values['nango-url']);
+      } catch {
+        throw new UsageError(`--nango-url: not a URL: "${values['nango-url']}"`);
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError('--nango-url must be an http(s) URL');
+      if (!env.NANGO_SECRET_KEY) {
+        throw new UsageError('--nango-url needs the Nango secret key in NANGO_SECRET_KEY (the environment\'s secret key from the Nango dashboard)');
+      }
+    }
+    if (values.timeout !== undefined && !(Number(values.timeout) > 0)) throw new UsageError(`--timeout must be a positive number of seconds (got "${values.timeout}")`);
+    events = await loadEvents(positionals.length ? positionals : [SAMPLES], cwd);
+  } catch (e) {
+    if (e instanceof UsageError) return fail(`${e.message}\nRun "npm start -- --help" for usage.`, 2);
+    throw e;
+  }
+
+  const json = values.json ?? false;
+  const verbose = values.verbose ?? false;
+  const endpoint = (values.endpoint ?? 'current') as 'current' | 'legacy';
+  const realNango = values['nango-url'];
+  const timeoutMs = Number(values.timeout ?? (realNango ? 120 : 60)) * 1000;
+
+  // 2. Handler logs: to a file by default, so the report stays readable.
+  let logStream: WriteStream | undefined;
+  let logFile: string | undefined;
+  let restoreOutput: (() => void) | undefined;
+  if (!verbose) {
+    logFile = resolve(cwd, values['log-file'] ?? join(tmpdir(), `nango-metadata-sync-local-${new Date().toISOString().replace(/[:.]/g, '-')}.log`));
+    logStream = createWriteStream(logFile, { flags: 'w' });
+    await new Promise<void>((ok, ko) => logStream!.once('open', () => ok()).once('error', ko)).catch((e: Error) => {
+      throw new Error(`cannot write the log file ${logFile}: ${e.message}`);
+    });
+    const stream = logStream;
+    restoreOutput = captureProcessOutput((chunk) => stream.write(chunk));
+  } else if (json) {
+    // Keep stdout pure JSON: the handlers' logs go to stderr.
+    const toErr = process.stderr.write.bind(process.stderr);
+    restoreOutput = captureProcessOutput((chunk) => toErr(chunk));
+  }
+
+  const startedAt = Date.now();
+  let pipeline: LocalPipeline | undefined;
+  const progress = progressLine(err);
+  try {
+    const { startLocalPipeline } = await import('../test/harness/pipeline.ts');
+    pipeline = await startLocalPipeline({
+      endpoint,
+      ...(realNango ? { nangoUrl: realNango, nangoSecretKey: env.NANGO_SECRET_KEY! } : {}),
+    });
+    const p = pipeline;
+    if (!json) {
+      out.write(`Local pipeline: fauxqs queues, Secrets Manager stand-in, ${realNango ? `Nango at ${p.nangoUrl}` : `Nango stand-in with ${p.nango!.connections().length} connections`} (${endpoint} endpoint)\n`);
+      out.write(`Sending ${events.length} events${positionals.length ? '' : ` from ${relative(cwd, SAMPLES) || SAMPLES}`}.\n`);
+    }
+
+    const sent = await p.send(events.map((e) => e.value));
+    const items: SentItem[] = sent.map((s, i) => {
+      const v = events[i]!.value as { source?: unknown; 'detail-type'?: unknown } | null;
+      return {
+        ...s,
+        origin: events[i]!.origin,
+        ...(v && typeof v.source === 'string' ? { source: v.source } : {}),
+        ...(v && typeof v['detail-type'] === 'string' ? { detailType: v['detail-type'] } : {}),
+      };
+    });
+
+    try {
+      await p.drain({ timeoutMs, onProgress: (c) => progress.update(progressText(c, p, startedAt)) });
+    } finally {
+      progress.done();
+    }
+
+    // 3. Results: the DLQs, what apply saw, and the connections' final metadata.
+    const dlq = await p.dlq();
+    const evReports = buildEvents(items, p.patches(), dlq);
+    const dlqReports = dlq.map(dlqReport);
+    const touched = new Map<string, { connectionId: string; providerConfigKey: string }>();
+    for (const e of evReports) for (const x of e.patches) touched.set(`${x.providerConfigKey}\n${x.connectionId}`, x);
+    const all = new Map(touched);
+    for (const c of p.nango?.connections() ?? []) all.set(`${c.providerConfigKey}\n${c.connectionId}`, c);
+    const connections: ConnectionReport[] = [];
+    for (const [k, c] of [...all].sort(([a], [b]) => a.localeCompare(b))) {
+      connections.push({
+        connectionId: c.connectionId,
+        providerConfigKey: c.providerConfigKey,
+        metadata: await p.metadataOf(c.connectionId, c.providerConfigKey),
+        touched: touched.has(k),
+      });
+    }
+    const report: RunReport = {
+      nango: { url: p.nangoUrl, kind: p.nango ? 'stand-in' : 'real', endpoint },
+      events: evReports,
+      connections,
+      dlq: dlqReports,
+      summary: {
+        ...summarize(evReports),
+        ...(p.nango ? { nangoPatchRequests: p.nango.stats().patches } : {}),
+        routeInvocations: p.route.stats().invocations,
+        applyInvocations: p.apply.stats().invocations,
+        dlqMessages: { ingress: dlq.filter((d) => d.queue === 'ingress-dlq').length, patches: dlq.filter((d) => d.queue === 'patches-dlq').length },
+        durationMs: Date.now() - startedAt,
+      },
+      ...(logFile ? { logFile } : {}),
+    };
+    out.write(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${renderReport(report, out, { showVersions: verbose })}`);
+    return report.summary.pending > 0 ? fail(`${report.summary.pending} event(s) did not finish`, 1) : 0;
+  } catch (e) {
+    progress.done();
+    return fail(`${(e as Error).message}${logFile ? `\nhandler logs: ${logFile}` : ''}`, 1);
+  } finally {
+    await pipeline?.stop();
+    restoreOutput?.();
+    if (logStream) await new Promise<void>((r) => logStream!.end(() => r()));
+  }
+}
+
+// Run when executed directly (tsx cli/local.ts), not when imported by a test.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const code = await main(process.argv.slice(2)).catch((e: unknown) => {
+    process.stderr.write(`npm start: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  });
+  process.exitCode = code;
+}

@@ -1,0 +1,211 @@
+/**
+ * `npm start` end to end: cli/local.ts's main() in this process over the sample events (the real
+ * handlers behind the local event source, fauxqs, the stand-ins), and once as a child process with
+ * --json, a file of our own and the legacy endpoint. The expected final metadata and DLQ contents
+ * come from an independent oracle: the catalog's own schemas, targets and patches folded in
+ * event-time order over the seed connections, not from anything the pipeline computed.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalog } from '#events/catalog';
+import { VERSIONS_KEY } from '#commons/apply/ordering';
+import { loadEvents, main } from '../cli/local.ts';
+import type { RunReport } from '../cli/local-report.ts';
+import { loadSeedConnections } from './harness/pipeline.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+type Meta = Record<string, unknown>;
+
+interface Expected {
+  metadata: Map<string, Meta>;
+  /** Events route must park, by event id. */
+  routeDlq: Set<string>;
+  /** Targets apply must park with unknown_connection. */
+  unknownTargets: Set<string>;
+  appliedEvents: Set<string>;
+}
+
+const tkey = (connectionId: string, providerConfigKey: string) => `${connectionId} / ${providerConfigKey}`;
+
+/** The catalog folded over the seeds: what Nango must hold afterwards, and what must be parked. */
+async function oracle(events: unknown[]): Promise<Expected> {
+  const seeds = await loadSeedConnections();
+  const metadata = new Map(seeds.map((c) => [tkey(c.connectionId, c.providerConfigKey), { ...(c.metadata ?? {}) } as Meta]));
+  const out: Expected = { metadata, routeDlq: new Set(), unknownTargets: new Set(), appliedEvents: new Set() };
+  // An event without time takes its send time: after every sample's fixed time.
+  const timed = events
+    .map((e, i) => ({ e: e as { id?: string; source?: string; 'detail-type'?: string; time?: string; detail?: unknown }, i }))
+    .sort((a, b) => (a.e.time ?? '9999').localeCompare(b.e.time ?? '9999') || a.i - b.i);
+  for (const { e } of timed) {
+    const def = catalog.find((d) => d.source === e.source && d.detailType === e['detail-type']);
+    const parsed = def?.detail.safeParse(e.detail);
+    if (!def || !parsed?.success) {
+      if (e.id) out.routeDlq.add(e.id);
+      continue;
+    }
+    const specs = [def.targets(parsed.data)].flat();
+    const keys = specs.flatMap((s) =>
+      (s.integrations === 'all' ? seeds.filter((c) => c.connectionId === s.connectionId).map((c) => c.providerConfigKey) : s.integrations).map((k) =>
+        tkey(s.connectionId, k),
+      ),
+    );
+    if (keys.length === 0 && e.id) out.routeDlq.add(e.id);
+    const patch = def.patch(parsed.data);
+    for (const k of keys) {
+      const m = metadata.get(k);
+      if (m) Object.assign(m, patch);
+      else out.unknownTargets.add(k);
+    }
+    if (e.id && keys.length > 0 && keys.every((k) => metadata.has(k))) out.appliedEvents.add(e.id);
+  }
+  return out;
+}
+
+const capture = () => {
+  let text = '';
+  return { out: { write: (t: string) => void (text += t), isTTY: false }, text: () => text };
+};
+
+describe('npm start (in process, sample events)', () => {
+  let code: number;
+  let printed: string;
+  let expected: Expected;
+
+  beforeAll(async () => {
+    expected = await oracle((await loadEvents([join(ROOT, 'events', 'samples')], ROOT)).map((e) => e.value));
+    const out = capture();
+    const err = capture();
+    code = await main([], { out: out.out, err: err.out, cwd: ROOT });
+    printed = out.text();
+    if (code !== 0) throw new Error(`main exited ${code}: ${err.text()}`);
+  }, 120_000);
+
+  it('exits 0', () => {
+    expect(code).toBe(0);
+  });
+
+  it('prints each connection with the metadata the catalog implies', () => {
+    const section = printed.split('Connections: final metadata')[1]!.split('DLQ (route failures)')[0]!;
+    for (const [k, meta] of expected.metadata) {
+      const line = section.split('\n').find((l) => l.trim().startsWith(`${k} `) || l.trim() === k);
+      expect(line, `no line for ${k}`).toBeDefined();
+      const json = line!.slice(line!.indexOf('{'), line!.lastIndexOf('}') + 1);
+      expect(JSON.parse(json), k).toEqual(meta);
+    }
+    for (const k of expected.unknownTargets) expect(section).toMatch(new RegExp(`${k.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s+\\(no such connection\\)`));
+  });
+
+  it('prints the route DLQ with each rejected event and the patches DLQ with Nango\'s error per unknown connection', () => {
+    const ingress = printed.split('ingress DLQ (route failures): ')[1]!.split('patches DLQ')[0]!;
+    const patches = printed.split('patches DLQ (apply failures): ')[1]!.split('Summary')[0]!;
+    expect(ingress).toMatch(new RegExp(`^${expected.routeDlq.size} message`));
+    for (const id of expected.routeDlq) expect(ingress).toContain(id);
+    expect(patches).toMatch(new RegExp(`^${expected.unknownTargets.size} message`));
+    for (const k of expected.unknownTargets) expect(patches).toMatch(new RegExp(`unknown_connection \\(HTTP 404\\)\\s+\\[apply\\]\\s+${k.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+  });
+
+  it('prints per event its patches and outcome', () => {
+    const events = printed.split('Connections: final metadata')[0]!;
+    for (const id of expected.appliedEvents) expect(events).toMatch(new RegExp(`applied\\s+${id}`));
+    for (const id of expected.routeDlq) expect(events).toMatch(new RegExp(`DLQ\\s+${id}`));
+    expect(printed).toMatch(/0 pending/);
+  });
+});
+
+describe('npm start: bad input is refused before anything starts', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'local-cli-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const run = async (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+    const out = capture();
+    const err = capture();
+    const code = await main(argv, { out: out.out, err: err.out, env, cwd: dir });
+    return { code, out: out.text(), err: err.text() };
+  };
+
+  it('--help prints usage and exits 0', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Usage: npm start/);
+    expect(r.out).toContain('--nango-url URL');
+  });
+
+  it.each([
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['missing.json'], /missing\.json: no such file or directory/],
+    [['--endpoint', 'v2'], /--endpoint must be "current" or "legacy"/],
+    [['--nango-url', 'http://127.0.0.1:9'], /NANGO_SECRET_KEY/],
+    [['--nango-url', 'not a url'], /not a URL/],
+    [['--timeout=0'], /--timeout must be a positive number/],
+    [['--timeout', 'soon'], /--timeout must be a positive number/],
+  ])('%j exits 2 with a clear message', async (argv, message) => {
+    const r = await run(argv);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.err).toContain('--help');
+    expect(r.out).toBe('');
+  });
+
+  it('a file that is not JSON, or an empty array, exits 2 naming the file', async () => {
+    await writeFile(join(dir, 'broken.json'), '{"source": ');
+    await writeFile(join(dir, 'empty.json'), '[]');
+    expect(await run(['broken.json'])).toMatchObject({ code: 2, err: expect.stringMatching(/broken\.json: not valid JSON/) });
+    expect(await run(['empty.json'])).toMatchObject({ code: 2, err: expect.stringMatching(/empty\.json: an empty array/) });
+  });
+});
+
+describe('npm start as a process: --json, own events, legacy endpoint', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'local-cli-json-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints only JSON on stdout, matching the oracle, and exits by itself', async () => {
+    const events = [
+      { id: 'own-1', source: 'app.accounts', 'detail-type': 'customer.settings_changed', time: '2026-11-21T08:00:00Z', detail: { customerId: 'acme/eu x@y.com', region: 'ap' } },
+      { id: 'own-2', source: 'app.billing', 'detail-type': 'customer.plan_changed', time: '2026-11-21T08:01:00Z', detail: { customerId: 'globex', plan: 'free', changedAt: '2026-11-21T08:01:00Z' } },
+      { id: 'own-3', source: 'app.billing', 'detail-type': 'customer.seats_changed', time: '2026-11-21T08:02:00Z', detail: { customerId: 'globex', seats: -5 } },
+    ];
+    const file = join(dir, 'mine.json');
+    await writeFile(file, JSON.stringify(events));
+    const expected = await oracle(events);
+
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'local.ts'), '--json', '--endpoint', 'legacy', file], {
+      cwd: ROOT,
+      env: { ...process.env, NANGO_SECRET_KEY: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    // A process that does not exit by itself fails the test at vitest's timeout; kill it then.
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(0);
+
+    const report = JSON.parse(stdout) as RunReport;
+    expect(report.nango).toMatchObject({ kind: 'stand-in', endpoint: 'legacy' });
+    expect(report.summary).toMatchObject({ events: 3, pending: 0 });
+    for (const c of report.connections) {
+      const want = expected.metadata.get(tkey(c.connectionId, c.providerConfigKey));
+      const { [VERSIONS_KEY]: _versions, ...got } = c.metadata ?? {};
+      expect(got, tkey(c.connectionId, c.providerConfigKey)).toEqual(want);
+    }
+    expect(report.events.find((e) => e.eventId === 'own-3')).toMatchObject({ outcome: 'dlq', routeError: { stage: 'route' } });
+    expect(report.dlq.map((d) => d.eventIds).flat()).toEqual([...expected.routeDlq]);
+    for (const id of expected.appliedEvents) expect(report.events.find((e) => e.eventId === id)?.outcome).toBe('applied');
+    expect(report.logFile).toMatch(/\.log$/);
+  }, 120_000);
+});
