@@ -1,0 +1,34 @@
+// Runs a Lambda handler from a built bundle the way the Node.js runtime does: a fresh process, a
+// native ESM import of the .mjs, async handler calls. Events come as JSON on stdin; each result is
+// printed on a line starting with RESULT_MARK so the handler's own (JSON) logs can share stdout.
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+
+const RESULT_MARK = '@@invoke-result@@ ';
+const [bundle, functionName, timeoutMs] = process.argv.slice(2);
+
+let input = '';
+for await (const chunk of process.stdin) input += chunk;
+const events = JSON.parse(input);
+
+const mod = await import(pathToFileURL(bundle).href);
+if (typeof mod.handler !== 'function') throw new Error(`${bundle} exports no handler`);
+
+for (const event of events) {
+  const deadline = Date.now() + Number(timeoutMs);
+  const context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'bundle-test',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
+  const result = await mod.handler(event, context);
+  process.stdout.write(`${RESULT_MARK}${JSON.stringify(result ?? null)}\n`);
+}
+// Lambda freezes the process after the last invocation; keep-alive sockets must not hold this one open.
+process.stdout.write('', () => process.exit(0));
