@@ -1,6 +1,6 @@
 /**
- * Contract checks against Nango's own OpenAPI 3.1 spec (../shared/nango/openapi.yaml from the repo
- * root): does a recorded request match an operation, its parameters, headers and body schema?
+ * Contract checks against Nango's own OpenAPI 3.1 spec (test/contract/nango-openapi.yaml, a
+ * copy of ../shared/nango/openapi.yaml): does a recorded request match an operation, its parameters, headers and body schema?
  *
  * openapi-backend does the routing and the Ajv validation. Two gaps are handled here:
  * - its definition check knows OpenAPI 3.0 only and rejects this 3.1 file, so it runs in `quick`
@@ -38,7 +38,9 @@ export interface NangoContract {
 }
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const NANGO_OPENAPI_PATH = resolve(REPO_ROOT, '..', 'shared', 'nango', 'openapi.yaml');
+/** The vendored copy (a clone works without shared/); test/contract checks it against shared/ when that is present. */
+export const NANGO_OPENAPI_PATH = resolve(REPO_ROOT, 'test', 'contract', 'nango-openapi.yaml');
+export const SHARED_OPENAPI_PATH = resolve(REPO_ROOT, '..', 'shared', 'nango', 'openapi.yaml');
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
@@ -53,7 +55,7 @@ export function loadNangoContract(specPath = NANGO_OPENAPI_PATH): Promise<NangoC
 
 async function load(specPath: string): Promise<NangoContract> {
   if (!existsSync(specPath)) {
-    throw new Error(`Nango OpenAPI spec not found at ${specPath} (expected shared/nango/openapi.yaml beside the repository: ../shared/nango/openapi.yaml from its root)`);
+    throw new Error(`Nango OpenAPI spec not found at ${specPath} (copy ../shared/nango/openapi.yaml there)`);
   }
   // openapi-backend's own loader parses the YAML (no YAML dependency of ours).
   const doc = (await new OpenAPIBackend({ definition: specPath, quick: true }).loadDocument()) as Document;
