@@ -68,7 +68,7 @@ export function describeError(err: unknown, ctx: ErrorContext = {}): CliError {
   if (name === 'PurgeQueueInProgress' || code === 'AWS.SimpleQueueService.PurgeQueueInProgress') {
     return new CliError(`a purge of${queue} ran less than 60 seconds ago; SQS allows one per minute. Try again shortly.`, EXIT.failed);
   }
-  if (name === 'UnsupportedOperation' || name === 'UnknownOperationException' || /not (yet )?(supported|implemented)/i.test(message)) {
+  if (name === 'UnsupportedOperation' || name === 'UnknownOperationException' || name === 'InvalidAction' || /unknown action|not (yet )?(supported|implemented)/i.test(message)) {
     return new CliError(
       `this SQS endpoint does not support the operation (${name || code || 'unsupported'}). fauxqs and the local pipeline lack StartMessageMoveTask: use \`replay\` without --native.`,
     );

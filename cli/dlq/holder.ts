@@ -46,6 +46,8 @@ export class Holder {
   constructor(
     private readonly sqs: SQSClient,
     private readonly visibilitySeconds: number,
+    /** For error messages: where requests go (flag or AWS_ENDPOINT_URL_SQS). */
+    private readonly endpoint?: string | undefined,
   ) {}
 
   /** Receives until the queue has nothing visible left for us, deduplicating by MessageId. */
@@ -75,7 +77,7 @@ export class Holder {
         );
         got = r.Messages ?? [];
       } catch (e) {
-        throw describeError(e, { queueUrl });
+        throw describeError(e, { queueUrl, endpoint: this.endpoint });
       }
       if (!got.length) break;
       let fresh = 0;
@@ -115,7 +117,7 @@ export class Holder {
       );
       return r.Attributes ?? {};
     } catch (e) {
-      throw describeError(e, { queueUrl });
+      throw describeError(e, { queueUrl, endpoint: this.endpoint });
     }
   }
 

@@ -19,7 +19,7 @@ export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<numb
     throw new CliError('--native moves every message of a DLQ; it takes no filters. Drop --native to replay a chosen subset.');
   }
   const dlqs = dlqsFor(urls, args.stages);
-  const holder = new Holder(ctx.sqs, Math.max(5, args.read.visibilitySeconds));
+  const holder = new Holder(ctx.sqs, Math.max(5, args.read.visibilitySeconds), ctx.endpoint);
   const plans: { stage: Stage; url: string; arn: string; approximate: number; envelopes: number; sampled: number }[] = [];
   for (const d of dlqs) {
     const attrs = await holder.attributes(d.url);

@@ -10,7 +10,7 @@ export async function purgeCommand(ctx: Context): Promise<number> {
   const { args } = ctx;
   const urls = await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation);
   const dlqs = dlqsFor(urls, args.stages);
-  const holder = new Holder(ctx.sqs, args.read.visibilitySeconds);
+  const holder = new Holder(ctx.sqs, args.read.visibilitySeconds, ctx.endpoint);
   const plan = [];
   for (const d of dlqs) plan.push({ ...d, approximateMessages: await holder.count(d.url) });
   if (!args.yes) {

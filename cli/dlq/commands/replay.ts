@@ -23,7 +23,7 @@ export async function replayCommand(ctx: Context): Promise<number> {
   const urls = await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation);
   if (args.native) return nativeCommand(ctx, urls);
   const dlqs = dlqsFor(urls, args.stages);
-  const holder = new Holder(ctx.sqs, args.read.visibilitySeconds);
+  const holder = new Holder(ctx.sqs, args.read.visibilitySeconds, ctx.endpoint);
   holder.startRenewing();
   try {
     return args.dryRun ? await dryRun(ctx, holder, dlqs, urls) : await replay(ctx, holder, dlqs, urls);
