@@ -14,6 +14,7 @@ let p: LocalPipeline;
 let secretKey: string;
 const stdout: string[] = [];
 const realWrite = process.stdout.write.bind(process.stdout);
+const realErr = process.stderr.write.bind(process.stderr);
 
 const ev = (id: string, detailType: string, detail: Record<string, unknown>, time: string, source = 'app.billing') => ({ id, source, 'detail-type': detailType, time, detail });
 const withoutVersions = (m: Record<string, unknown> | null | undefined) => {
@@ -23,11 +24,14 @@ const withoutVersions = (m: Record<string, unknown> | null | undefined) => {
 };
 
 beforeAll(async () => {
-  // Every line the handlers log (Powertools writes JSON to stdout) is kept for the leak check.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    stdout.push(String(chunk));
-    return (realWrite as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof process.stdout.write;
+  // Every line the handlers write (Powertools: JSON to stdout, WARN/ERROR to stderr) is kept for the leak check.
+  const tee = (real: typeof realWrite) =>
+    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      stdout.push(String(chunk));
+      return (real as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stdout.write;
+  process.stdout.write = tee(realWrite);
+  process.stderr.write = tee(realErr);
   p = await startLocalPipeline({ env: { POWERTOOLS_LOG_LEVEL: 'DEBUG' } });
   const sm = new SecretsManagerClient({ endpoint: p.secrets.url });
   secretKey = (await sm.send(new GetSecretValueCommand({ SecretId: p.secretId }))).SecretString ?? '';
@@ -37,6 +41,7 @@ beforeEach(() => p.nango!.setFault(undefined));
 afterAll(async () => {
   await p?.stop();
   process.stdout.write = realWrite;
+  process.stderr.write = realErr;
 });
 
 describe('route', () => {
@@ -167,6 +172,22 @@ describe('partial batch responses', () => {
       makeContext('route', 'us-east-1', 30_000),
     );
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: "m2" }] });
+  });
+});
+
+describe('observability', () => {
+  it('emits EMF metrics by name, with error codes and DLQ writes as dimensions', () => {
+    const emf = stdout.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } } & Record<string, unknown>);
+    const names = new Set(emf.flatMap((e) => e._aws.CloudWatchMetrics.flatMap((m) => m.Metrics.map((x) => x.Name))));
+    for (const n of ['EventsReceived', 'EventsInvalid', 'PatchesEnqueued', 'PatchesApplied', 'PatchesCoalesced', 'NangoLatency', 'NangoErrors', 'DlqWrites']) expect(names, n).toContain(n);
+    const dlq = emf.filter((e) => e.DlqWrites !== undefined);
+    expect(dlq.some((e) => e.stage === 'apply' && e.code === 'unknown_connection')).toBe(true);
+    expect(dlq.some((e) => e.stage === 'route' && e.code === 'invalid_detail')).toBe(true);
+  });
+
+  it('logs JSON lines that carry the event id as correlation id', () => {
+    const lines = stdout.flatMap((l) => l.split('\n')).filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.some((l) => l.correlation_id === 'unknown-1' && l.level === 'WARN')).toBe(true);
   });
 });
 
