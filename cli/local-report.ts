@@ -226,8 +226,8 @@ export function renderReport(r: RunReport, out: Out, o: RenderOptions = {}): str
   const sorted = [...r.connections].sort((a, b) => a.connectionId.localeCompare(b.connectionId) || a.providerConfigKey.localeCompare(b.providerConfigKey));
   const rows = sorted.map((c) => [
     target(c.connectionId, c.providerConfigKey),
-    c.metadata === undefined ? s.red('(no such connection)') : compactJson(shownMetadata(c.metadata, o.showVersions ?? false), 400),
-    c.touched ? '' : s.dim('(no events)'),
+    (c.metadata === undefined ? s.red('(no such connection)') : compactJson(shownMetadata(c.metadata, o.showVersions ?? false), 400)) +
+      (c.touched ? '' : `  ${s.dim('(no events)')}`),
   ]);
   lines.push(...indent(columns(rows)));
 

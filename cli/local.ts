@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
-import { duration, progressLine, stdoutOut, type Out } from './format.ts';
+import { duration, plural, progressLine, stdoutOut, type Out } from './format.ts';
 import { buildEvents, dlqReport, renderReport, summarize, type ConnectionReport, type RunReport, type SentItem } from './local-report.ts';
 import type { LocalPipeline } from '../test/harness/pipeline.ts';
 import type { QueueCounts } from '../test/harness/event-source.ts';
@@ -195,7 +195,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     const p = pipeline;
     if (!json) {
       out.write(`Local pipeline: fauxqs queues, Secrets Manager stand-in, ${realNango ? `Nango at ${p.nangoUrl}` : `Nango stand-in with ${p.nango!.connections().length} connections`} (${endpoint} endpoint)\n`);
-      out.write(`Sending ${events.length} events${positionals.length ? '' : ` from ${relative(cwd, SAMPLES) || SAMPLES}`}.\n`);
+      out.write(`Sending ${plural(events.length, 'event')}${positionals.length ? '' : ` from ${relative(cwd, SAMPLES) || SAMPLES}`}.\n`);
     }
 
     const sent = await p.send(events.map((e) => e.value));

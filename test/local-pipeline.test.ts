@@ -6,7 +6,8 @@
  * event-time order over the seed connections, not from anything the pipeline computed.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,7 @@ import { VERSIONS_KEY } from '#commons/apply/ordering';
 import { loadEvents, main } from '../cli/local.ts';
 import type { RunReport } from '../cli/local-report.ts';
 import { loadSeedConnections } from './harness/pipeline.ts';
+import { startNangoStandin } from './standins/nango.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 type Meta = Record<string, unknown>;
@@ -75,14 +77,29 @@ describe('npm start (in process, sample events)', () => {
   let printed: string;
   let expected: Expected;
 
+  let dir: string;
+
   beforeAll(async () => {
     expected = await oracle((await loadEvents([join(ROOT, 'events', 'samples')], ROOT)).map((e) => e.value));
+    dir = await mkdtemp(join(tmpdir(), 'local-cli-run-'));
     const out = capture();
     const err = capture();
-    code = await main([], { out: out.out, err: err.out, cwd: ROOT });
+    code = await main(['--log-file', join(dir, 'handlers.log')], { out: out.out, err: err.out, cwd: ROOT });
     printed = out.text();
     if (code !== 0) throw new Error(`main exited ${code}: ${err.text()}`);
   }, 120_000);
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes the handlers\' JSON logs to the log file, not to the report', async () => {
+    // Everything the process wrote while the pipeline ran: the handlers' JSON lines (and Node warnings).
+    const logs = (await readFile(join(dir, 'handlers.log'), 'utf8')).split('\n').filter((l) => l.startsWith('{'));
+    const parsed = logs.map((l) => JSON.parse(l) as { level?: string; correlation_id?: string });
+    expect(parsed.some((l) => l.level === 'WARN' && l.correlation_id === [...expected.routeDlq][0])).toBe(true);
+    expect(printed).not.toContain('"level"');
+    expect(printed).toContain(`handler logs: ${join(dir, 'handlers.log')}`);
+  });
 
   it('exits 0', () => {
     expect(code).toBe(0);
@@ -163,6 +180,21 @@ describe('npm start: bad input is refused before anything starts', () => {
   });
 });
 
+/** Runs cli/local.ts in a child process; resolves when it exits by itself (a hang fails at the test timeout). */
+async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'local.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stdout, stderr };
+}
+
 describe('npm start as a process: --json, own events, legacy endpoint', () => {
   let dir: string;
   beforeAll(async () => {
@@ -182,17 +214,7 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
     await writeFile(file, JSON.stringify(events));
     const expected = await oracle(events);
 
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'local.ts'), '--json', '--endpoint', 'legacy', file], {
-      cwd: ROOT,
-      env: { ...process.env, NANGO_SECRET_KEY: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    // A process that does not exit by itself fails the test at vitest's timeout; kill it then.
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { code, stdout, stderr } = await runCli(['--json', '--endpoint', 'legacy', '--log-file', join(dir, 'json.log'), file], { NANGO_SECRET_KEY: '' });
     expect(code, stderr).toBe(0);
 
     const report = JSON.parse(stdout) as RunReport;
@@ -207,5 +229,44 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
     expect(report.dlq.map((d) => d.eventIds).flat()).toEqual([...expected.routeDlq]);
     for (const id of expected.appliedEvents) expect(report.events.find((e) => e.eventId === id)?.outcome).toBe('applied');
     expect(report.logFile).toMatch(/\.log$/);
+  }, 120_000);
+
+  it('--nango-url runs against another Nango server with the key from NANGO_SECRET_KEY, and never prints the key', async () => {
+    const key = randomUUID();
+    const seeds = await loadSeedConnections();
+    const nango = await startNangoStandin({ secretKey: key, connections: seeds });
+    try {
+      const events = [
+        { id: 'remote-1', source: 'app.billing', 'detail-type': 'customer.plan_changed', time: '2026-11-22T08:00:00Z', detail: { customerId: 'acme-corp', plan: 'enterprise', changedAt: '2026-11-22T08:00:00Z' } },
+        { id: 'remote-2', source: 'app.billing', 'detail-type': 'customer.plan_changed', time: '2026-11-22T08:01:00Z', detail: { customerId: 'initech', plan: 'free', changedAt: '2026-11-22T08:01:00Z' } },
+      ];
+      const file = join(dir, 'remote.json');
+      await writeFile(file, JSON.stringify(events));
+      const expected = await oracle(events);
+      const { code, stdout, stderr } = await runCli(['--json', '--nango-url', nango.url, '--log-file', join(dir, 'remote.log'), file], { NANGO_SECRET_KEY: key });
+      expect(code, stderr).toBe(0);
+      const report = JSON.parse(stdout) as RunReport;
+      expect(report.nango).toEqual({ url: nango.url, kind: 'real', endpoint: 'current' });
+      // With another server, the report lists the connections the events touched, read back over HTTP.
+      expect(report.connections.map((c) => tkey(c.connectionId, c.providerConfigKey)).sort()).toEqual(
+        ['acme-corp / hubspot', 'acme-corp / salesforce', 'initech / hubspot', 'initech / salesforce'],
+      );
+      for (const c of report.connections) {
+        const k = tkey(c.connectionId, c.providerConfigKey);
+        if (expected.unknownTargets.has(k)) expect(c.metadata, k).toBeUndefined();
+        else {
+          const { [VERSIONS_KEY]: _v, ...got } = c.metadata ?? {};
+          expect(got, k).toEqual(expected.metadata.get(k));
+          expect(nango.metadataOf(c.connectionId, c.providerConfigKey)).toEqual(c.metadata);
+        }
+      }
+      expect(report.dlq.filter((d) => d.code === 'unknown_connection').map((d) => tkey(d.connectionId!, d.providerConfigKey!)).sort()).toEqual([...expected.unknownTargets].sort());
+      expect(nango.requests.some((r) => r.method === 'PATCH')).toBe(true);
+      const logs = await readFile(report.logFile!, 'utf8');
+      expect(logs).toContain('remote-1');
+      for (const text of [stdout, stderr, logs]) expect(text).not.toContain(key);
+    } finally {
+      await nango.close();
+    }
   }, 120_000);
 });
