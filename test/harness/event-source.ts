@@ -361,7 +361,11 @@ export async function startEventSource(opts: EventSourceOptions): Promise<EventS
     const deletedIds = await deleteAll(msgs.filter((m) => !failed.has(m.MessageId ?? '')));
     stats.deleted += deletedIds.length;
     stats.inFlightInvocations--;
-    opts.onInvocation?.({ ...info, outcome, failedIds: [...failed], deletedIds, error, durationMs: Date.now() - started });
+    try {
+      opts.onInvocation?.({ ...info, outcome, failedIds: [...failed], deletedIds, error, durationMs: Date.now() - started });
+    } catch (err) {
+      onError(err); // an observer's bug must not stop the poller
+    }
   }
 
   async function poller(): Promise<void> {
