@@ -157,6 +157,8 @@ const ENDPOINTS: readonly NangoEndpoint[] = ['current', 'legacy'];
 const LOG_LEVELS: readonly LogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
 const ORDERINGS: readonly ApplyOrdering[] = ['event-time', 'arrival'];
 const FOUR_DAYS = Duration.days(4);
+/** PutRule's limit on EventPattern. */
+const MAX_EVENT_PATTERN_LENGTH = 4096;
 
 export class NangoMetadataSync extends Construct {
   readonly ingressQueue: sqs.Queue;
@@ -685,7 +687,13 @@ export function resolveProps(props: NangoMetadataSyncProps): Resolved {
 
   try {
     if (resolved.catalog.length === 0) c.fail('catalog must hold at least one event type');
-    else indexCatalog(resolved.catalog);
+    else {
+      indexCatalog(resolved.catalog);
+      const size = JSON.stringify(catalogEventPattern(resolved.catalog)).length;
+      if (size > MAX_EVENT_PATTERN_LENGTH) {
+        c.fail(`catalog: the rule pattern would be ${size} characters, over EventBridge's ${MAX_EVENT_PATTERN_LENGTH}; split the catalog over several constructs`);
+      }
+    }
   } catch (e) {
     c.fail(`catalog: ${(e as Error).message}`);
   }

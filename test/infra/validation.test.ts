@@ -32,6 +32,11 @@ const cases: [string, NangoMetadataSyncProps, RegExp][] = [
   ['secretCacheTtl too long', { secretCacheTtl: Duration.days(2) }, /^secretCacheTtl must be whole seconds from 0 to 86400/],
   ['empty catalog', { catalog: [] }, /^catalog must hold at least one event type/],
   ['duplicate catalog entry', { catalog: [event('a.b', 'x'), event('a.b', 'x')] }, /^catalog: catalog: duplicate event type a.b \/ x/],
+  [
+    'catalog too large for one rule pattern',
+    { catalog: Array.from({ length: 150 }, (_, i) => event(`app.source-${i}`, `thing.happened_${i}`)) },
+    /^catalog: the rule pattern would be \d+ characters, over EventBridge's 4096/,
+  ],
   ['rule retries', { rule: { retryAttempts: 186 } }, /^rule.retryAttempts must be an integer from 0 to 185 \(got 186\)/],
   ['rule age', { rule: { maxEventAge: Duration.hours(25) } }, /^rule.maxEventAge must be whole seconds from 60 to 86400/],
   ['route timeout', { route: { timeout: Duration.minutes(16) } }, /^route.timeout must be whole seconds from 1 to 900/],
