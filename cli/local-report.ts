@@ -47,9 +47,10 @@ export interface EventReport {
 export interface ConnectionReport {
   connectionId: string;
   providerConfigKey: string;
-  /** undefined: the connection does not exist in Nango. */
+  /** undefined: the connection does not exist in Nango (or could not be read: see readError). */
   metadata: Record<string, unknown> | null | undefined;
   touched: boolean;
+  readError?: string;
 }
 
 export interface DlqReport {
@@ -226,7 +227,11 @@ export function renderReport(r: RunReport, out: Out, o: RenderOptions = {}): str
   const sorted = [...r.connections].sort((a, b) => a.connectionId.localeCompare(b.connectionId) || a.providerConfigKey.localeCompare(b.providerConfigKey));
   const rows = sorted.map((c) => [
     target(c.connectionId, c.providerConfigKey),
-    (c.metadata === undefined ? s.red('(no such connection)') : compactJson(shownMetadata(c.metadata, o.showVersions ?? false), 400)) +
+    (c.readError
+      ? s.red(`(could not read it: ${c.readError})`)
+      : c.metadata === undefined
+        ? s.red('(no such connection)')
+        : compactJson(shownMetadata(c.metadata, o.showVersions ?? false), 400)) +
       (c.touched ? '' : `  ${s.dim('(no events)')}`),
   ]);
   lines.push(...indent(columns(rows)));

@@ -209,8 +209,12 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       };
     });
 
+    // A drain that times out still gets its report (events left pending), then exit 1.
+    let drainError: Error | undefined;
     try {
       await p.drain({ timeoutMs, onProgress: (c) => progress.update(progressText(c, p, startedAt)) });
+    } catch (e) {
+      drainError = e as Error;
     } finally {
       progress.done();
     }
@@ -225,11 +229,19 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     for (const c of p.nango?.connections() ?? []) all.set(`${c.providerConfigKey}\n${c.connectionId}`, c);
     const connections: ConnectionReport[] = [];
     for (const [k, c] of [...all].sort(([a], [b]) => a.localeCompare(b))) {
+      let metadata: ConnectionReport['metadata'];
+      let readError: string | undefined;
+      try {
+        metadata = await p.metadataOf(c.connectionId, c.providerConfigKey);
+      } catch (e) {
+        readError = (e as Error).message;
+      }
       connections.push({
         connectionId: c.connectionId,
         providerConfigKey: c.providerConfigKey,
-        metadata: await p.metadataOf(c.connectionId, c.providerConfigKey),
+        metadata,
         touched: touched.has(k),
+        ...(readError ? { readError } : {}),
       });
     }
     const report: RunReport = {
@@ -248,7 +260,8 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       ...(logFile ? { logFile } : {}),
     };
     out.write(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${renderReport(report, out, { showVersions: verbose })}`);
-    return report.summary.pending > 0 ? fail(`${report.summary.pending} event(s) did not finish`, 1) : 0;
+    if (drainError) return fail(`${drainError.message}${logFile ? `\nhandler logs: ${logFile}` : ''}`, 1);
+    return report.summary.pending > 0 ? fail(`${plural(report.summary.pending, 'event')} did not finish`, 1) : 0;
   } catch (e) {
     progress.done();
     return fail(`${(e as Error).message}${logFile ? `\nhandler logs: ${logFile}` : ''}`, 1);

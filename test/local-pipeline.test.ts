@@ -7,6 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -268,5 +270,23 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
     } finally {
       await nango.close();
     }
+  }, 120_000);
+
+  it('a Nango that cannot be reached: the report shows what is pending, and the exit is 1 with the reason', async () => {
+    const free = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    const file = join(dir, 'one.json');
+    await writeFile(file, JSON.stringify({ id: 'lost-1', source: 'app.billing', 'detail-type': 'customer.plan_changed', time: '2026-11-22T09:00:00Z', detail: { customerId: 'globex', plan: 'pro', changedAt: '2026-11-22T09:00:00Z' } }));
+    const { code, stdout, stderr } = await runCli(['--nango-url', `http://127.0.0.1:${free}`, '--timeout', '2', '--log-file', join(dir, 'down.log'), file], {
+      NANGO_SECRET_KEY: randomUUID(),
+    });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/queues not drained after 2000 ms \(.*patches\.fifo: 0 visible, 2 in flight/);
+    expect(stdout).toMatch(/pending\s+lost-1/);
+    expect(stdout).toMatch(/globex \/ salesforce\s+\(could not read it: .*ECONNREFUSED\)/);
   }, 120_000);
 });

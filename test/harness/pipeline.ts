@@ -282,7 +282,10 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     const metadataOf = async (connectionId: string, providerConfigKey: string) => {
       if (nango) return nango.metadataOf(connectionId, providerConfigKey);
       const url = `${nangoUrl}/connections/${encodeURIComponent(connectionId)}?provider_config_key=${encodeURIComponent(providerConfigKey)}`;
-      const res = await fetch(url, { headers: { authorization: `Bearer ${secretKey}` }, signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(url, { headers: { authorization: `Bearer ${secretKey}` }, signal: AbortSignal.timeout(10_000) }).catch((e: Error) => {
+        const cause = (e.cause as { code?: string; message?: string } | undefined) ?? {};
+        throw new Error(`GET connection ${connectionId} (${providerConfigKey}) from ${nangoUrl}: ${cause.code ?? cause.message ?? e.message}`);
+      });
       if (res.status === 404) return undefined;
       if (!res.ok) throw new Error(`GET connection ${connectionId} (${providerConfigKey}) from Nango: HTTP ${res.status}`);
       const body = (await res.json()) as { metadata?: Record<string, unknown> | null };
