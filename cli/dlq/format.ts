@@ -17,6 +17,9 @@ export function safe(v: unknown, max = 120): string {
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
 }
 
+/** A metadata value as JSON, so "5" and 5 read differently. */
+const val = (v: unknown, max: number) => safe(v === undefined ? '' : (JSON.stringify(v) ?? String(v)), max);
+
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
@@ -122,20 +125,20 @@ export function comparePatch(current: Record<string, unknown> | null, patch: Rec
 
 export function renderComparison(patch: Record<string, unknown>, current: MetadataResult | undefined, keyTimes: Record<string, string> = {}): string {
   if (!current) {
-    return table(['key', 'patch'], Object.entries(patch).map(([k, v]) => [safe(k, 40), safe(v, 60)]));
+    return table(['key', 'patch'], Object.entries(patch).map(([k, v]) => [safe(k, 40), val(v, 60)]));
   }
   if (!current.ok) {
     const note =
       current.code === 'unknown_connection'
         ? 'Nango does not know this connection: the replay would fail again.'
         : `could not read the current metadata: ${safe(current.code)}${current.status ? ` (HTTP ${current.status})` : ''} ${safe(current.message)}`;
-    return `${table(['key', 'patch'], Object.entries(patch).map(([k, v]) => [safe(k, 40), safe(v, 60)]))}\n  ! ${note}`;
+    return `${table(['key', 'patch'], Object.entries(patch).map(([k, v]) => [safe(k, 40), val(v, 60)]))}\n  ! ${note}`;
   }
   const cmp = comparePatch(current.metadata, patch, keyTimes);
   const rows = cmp.keys.map((k) => [
     safe(k.key, 40),
-    k.present ? safe(k.current, 50) : '(absent)',
-    safe(k.patch, 50),
+    k.present ? val(k.current, 50) : '(absent)',
+    val(k.patch, 50),
     k.change === 'stale' ? `stale: kept, a newer event (${k.newerEventAt}) set it` : k.change,
   ]);
   return `${table(['key', 'current (Nango)', 'patch', 'effect'], rows)}\n  ${cmp.untouched} other key(s) of the connection stay as they are.`;
