@@ -25,7 +25,7 @@ const OPTIONS = {
   json: { type: 'boolean', description: 'print the result as JSON (for scripts)' },
   verbose: { type: 'boolean', short: 'v', description: 'show the handlers\' JSON logs as they run (to stderr with --json)' },
   'log-file': { type: 'string', valueName: 'PATH', description: 'where handler logs go without --verbose (default: a file in the temp directory)' },
-  timeout: { type: 'string', valueName: 'SECONDS', description: 'give up waiting for the queues to drain after this long (default 60)' },
+  timeout: { type: 'string', valueName: 'SECONDS', description: 'give up waiting for the queues to drain after this long (default 60, 120 with --nango-url)' },
 } satisfies OptionTable;
 
 const HELP = helpText({
@@ -43,7 +43,7 @@ const HELP = helpText({
         'npm start',
         'npm start -- my-events.json more-events/',
         'NANGO_SECRET_KEY=... npm start -- --nango-url http://localhost:3003 --endpoint legacy',
-        'npm start -- --json > result.json',
+        'npm start --silent -- --json > result.json   (--silent: no npm banner in the JSON)',
       ],
     },
     { title: 'Exit status', lines: ['0 the run completed (events in a DLQ included)', '1 the run failed (queues did not drain, a component failed)', '2 bad command line or input'] },
