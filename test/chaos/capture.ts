@@ -26,6 +26,8 @@ export interface CaptureOptions {
   /** Also pass the output through to the real streams. Default false. */
   echo?: boolean;
   tailLines?: number;
+  /** Sees every complete line (Powertools writes one JSON line per call). */
+  onLine?: (line: string) => void;
 }
 
 // The stream's own write, taken before any capture replaces it.
@@ -63,6 +65,7 @@ export function captureOutput(o: CaptureOptions = {}): OutputCapture {
     carry = window.slice(Math.max(0, window.length - longest + 1));
     for (const l of text.split('\n')) {
       if (!l) continue;
+      o.onLine?.(l);
       tail.push(redact(l.length > 2000 ? `${l.slice(0, 2000)}…` : l));
       if (tail.length > tailMax) tail.shift();
     }

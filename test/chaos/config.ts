@@ -1,0 +1,56 @@
+/**
+ * The chaos run's settings: CI (a few minutes on 2 cores) and soak (50,000+ events). CHAOS_SEED
+ * replays a run; the seed is printed with every table.
+ */
+import type { ChaosRunOptions } from './run.ts';
+
+export function seedFromEnv(fallback: number): number {
+  const s = Number(process.env.CHAOS_SEED);
+  return Number.isInteger(s) && s > 0 ? s : fallback;
+}
+
+export function ciChaos(seed: number): ChaosRunOptions {
+  return {
+    title: `chaos (CI) seed ${seed}`,
+    workload: {
+      seed,
+      events: Number(process.env.CHAOS_EVENTS) || 2_000,
+      customers: 110,
+      invalidShare: 0.03,
+      ghostShare: 0.03,
+      duplicateShare: 0.06,
+      lateCustomerShare: 0.3,
+      cursedCustomers: 1,
+      cursedEvents: 4,
+    },
+    faults: {
+      rate: 0.35,
+      weights: { rateLimit429: 1, status500: 2, status502: 2, status503: 2, reset: 2, slow: 1, html: 2 },
+      maxRateLimits: 6,
+      rateLimitGapMs: 2_500,
+    },
+    clientTimeoutMs: 300,
+    nangoLatencyMs: 2,
+    route: { batchSize: 10, concurrency: 2, functionTimeoutMs: 3_000 },
+    apply: { batchSize: 10, concurrency: 4, functionTimeoutMs: 3_000 },
+    groupConcurrency: 8,
+    maxReceiveCount: 5,
+    rotateAtShare: 0.45,
+    crash: { atShare: 0.25, afterMs: 15, minRecords: 4 },
+    routeCrashInvocation: 7,
+    drainTimeoutMs: 150_000,
+  };
+}
+
+export function soakChaos(seed: number, events: number): ChaosRunOptions {
+  const ci = ciChaos(seed);
+  return {
+    ...ci,
+    title: `soak seed ${seed}`,
+    workload: { ...ci.workload, events, customers: Math.max(110, Math.round(events / 20)) },
+    // More 429s in absolute terms, the same spacing.
+    faults: { ...ci.faults, maxRateLimits: 60 },
+    drainTimeoutMs: 3_600_000,
+    progressEveryMs: 15_000,
+  };
+}

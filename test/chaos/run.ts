@@ -1,0 +1,192 @@
+/**
+ * One chaos run through the local pipeline (fauxqs, Secrets Manager and Nango stand-ins, the real
+ * route and apply handlers driven by the local event source): a seeded workload in two waves (the
+ * second holds older events sent after newer ones), faults on a share of Nango requests, one key
+ * rotation midway, one route invocation that dies before deleting its batch (redelivery, so
+ * duplicates reach the FIFO), one apply invocation that dies mid-batch; then the invariant table.
+ *
+ * Used by the CI suite (test/chaos/chaos.test.ts) and `npm run soak` (cli/soak.ts). One run per
+ * process: the handlers keep their first configuration, as a warm Lambda does.
+ */
+import { randomUUID } from 'node:crypto';
+import { waitUntilDrained, type InvocationResult } from '../harness/event-source.ts';
+import { startLocalPipeline, type LocalPipeline, type SentEvent } from '../harness/pipeline.ts';
+import { captureOutput, printAlways } from './capture.ts';
+import { chaosFaults, type ChaosFaultPlan } from './faults.ts';
+import { computeInvariants, formatInvariants, type InvariantInput, type InvariantReport } from './invariants.ts';
+import { buildWorkload, type WorkloadConfig } from './workload.ts';
+
+export interface StageTuning {
+  batchSize: number;
+  concurrency: number;
+  functionTimeoutMs: number;
+}
+
+export interface ChaosRunOptions {
+  title: string;
+  workload: WorkloadConfig;
+  faults: Pick<ChaosFaultPlan, 'rate' | 'weights' | 'maxRateLimits' | 'rateLimitGapMs'>;
+  /** NANGO_TIMEOUT_MS: a "slow" fault answers later than this. */
+  clientTimeoutMs: number;
+  nangoLatencyMs: number;
+  route: StageTuning;
+  apply: StageTuning;
+  groupConcurrency: number;
+  maxReceiveCount: number;
+  /** Rotate the key once apply has finished this share of the expected patch messages. */
+  rotateAtShare: number;
+  /** Kill the first apply invocation of at least `minRecords` records after this share, `afterMs` into it. */
+  crash: { atShare: number; afterMs: number; minRecords: number };
+  /** Route invocation (1-based) that dies after its handler returned, before its deletes. */
+  routeCrashInvocation: number;
+  drainTimeoutMs: number;
+  /** Progress lines (soak); silent when absent. */
+  progressEveryMs?: number;
+}
+
+export interface ChaosRunResult {
+  report: InvariantReport;
+  /** What the report was computed from, so a test can perturb it and see the invariants catch it. */
+  input: InvariantInput;
+  table: string;
+  elapsedMs: number;
+  rotated: boolean;
+  crashed: { invocation: number; records: number } | undefined;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
+  const started = Date.now();
+  const workload = buildWorkload(o.workload);
+  const expectedMessages = workload.events.reduce((n, e) => n + (e.expect.kind === 'routed' ? e.expect.targets.length : 0), 0);
+  const keyBefore = randomUUID();
+  const keyAfter = randomUUID();
+  let staleKeys = 0;
+  const capture = captureOutput({
+    watch: [keyBefore, keyAfter],
+    onLine: (l) => {
+      if (!l.includes('"metadata patched"')) return;
+      const m = /"staleKeys":(\d+)/.exec(l);
+      if (m) staleKeys += Number(m[1]);
+    },
+  });
+  const faults = chaosFaults({ ...o.faults, seed: o.workload.seed, clientTimeoutMs: o.clientTimeoutMs, cursed: workload.cursed });
+  const errors: string[] = [];
+  const errorText = (r: InvocationResult) => {
+    if (r.error === undefined) return;
+    const e = r.error as Error;
+    errors.push(`${e?.name ?? ''}: ${e?.message ?? String(r.error)}\n${e?.stack ?? ''}`);
+  };
+  let appliedMessages = 0;
+  let crashArmed = false;
+  let crashed: { invocation: number; records: number } | undefined;
+  let routeCrashed = false;
+
+  let pipeline: LocalPipeline | undefined;
+  let progress: NodeJS.Timeout | undefined;
+  let monitor: NodeJS.Timeout | undefined;
+  try {
+    pipeline = await startLocalPipeline({
+      nangoSecretKey: keyBefore,
+      connections: workload.connections,
+      nango: { latencyMs: o.nangoLatencyMs, fault: faults.hook },
+      maxReceiveCount: o.maxReceiveCount,
+      route: {
+        ...o.route,
+        maxBatchingWindowMs: 0,
+        crashAfter: (info) => {
+          if (routeCrashed || info.invocation !== o.routeCrashInvocation) return false;
+          routeCrashed = true;
+          return true;
+        },
+        onInvocation: errorText,
+      },
+      apply: {
+        ...o.apply,
+        maxBatchingWindowMs: 0,
+        crashAfter: (info) => {
+          if (crashed || !crashArmed || info.records.length < o.crash.minRecords) return false;
+          crashed = { invocation: info.invocation, records: info.records.length };
+          return o.crash.afterMs;
+        },
+        onInvocation: (r) => {
+          errorText(r);
+          appliedMessages += r.deletedIds.length;
+        },
+      },
+      env: {
+        NANGO_TIMEOUT_MS: String(o.clientTimeoutMs),
+        APPLY_GROUP_CONCURRENCY: String(o.groupConcurrency),
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+    });
+    const p = pipeline;
+    const nango = p.nango!;
+
+    // Rotation: Secrets Manager and Nango change the key at the same moment; cached keys go stale.
+    let rotated: { atRequest: number; atMs: number } | undefined;
+    monitor = setInterval(() => {
+      if (!crashArmed && appliedMessages >= expectedMessages * o.crash.atShare) crashArmed = true;
+      if (!rotated && appliedMessages >= expectedMessages * o.rotateAtShare) {
+        p.secrets.setSecret(p.secretId, keyAfter);
+        nango.setSecretKey(keyAfter);
+        rotated = { atRequest: nango.stats().requests, atMs: Date.now() - started };
+      }
+    }, 10);
+    if (o.progressEveryMs) {
+      progress = setInterval(() => {
+        const s = nango.stats();
+        printAlways(`[${Math.round((Date.now() - started) / 1000)} s] apply finished ${appliedMessages}/${expectedMessages} messages; Nango requests ${s.requests}, overlaps ${s.overlaps}`);
+      }, o.progressEveryMs);
+    }
+
+    const sent: SentEvent[] = [];
+    sent.push(...(await p.send(workload.wave1.map((e) => e.body))));
+    // Wave 2 (older events) only once route has taken wave 1: they arrive in later batches.
+    await waitUntilDrained(p.sqs, [p.queues.ingressUrl], { timeoutMs: o.drainTimeoutMs, quietMs: 100 });
+    sent.push(...(await p.send(workload.wave2.map((e) => e.body))));
+    await p.drain({ timeoutMs: o.drainTimeoutMs, quietMs: 500 });
+    // Let an abandoned (crashed) invocation settle before reading the end state.
+    await sleep(200);
+
+    const [dlq, patches] = [await p.dlq(), p.patches()];
+    const routeStats = p.route.stats();
+    const applyStats = p.apply.stats();
+    clearInterval(monitor);
+    if (progress) clearInterval(progress);
+    await p.stop();
+    pipeline = undefined;
+    capture.stop();
+
+    const input: InvariantInput = {
+      workload,
+      sent,
+      dlq,
+      patches,
+      nango,
+      keys: [keyBefore, keyAfter],
+      leaks: { logHits: capture.leaks(), logBytes: capture.bytes(), errors },
+      injected: faults.injected(),
+      route: routeStats,
+      apply: applyStats,
+      extra: {
+        seed: o.workload.seed,
+        'key rotation': rotated ? `at Nango request ${rotated.atRequest} (${(rotated.atMs / 1000).toFixed(1)} s)` : 'DID NOT HAPPEN',
+        'apply crash': crashed ? `invocation ${crashed.invocation} died ${o.crash.afterMs} ms in, ${crashed.records} records` : 'DID NOT HAPPEN',
+        'route crash': routeCrashed ? `invocation ${o.routeCrashInvocation} died before deleting its batch` : 'DID NOT HAPPEN',
+        'stale keys skipped': staleKeys,
+        'captured output': `${(capture.bytes() / 1e6).toFixed(1)} MB, ${capture.lines().toLocaleString('en-US')} lines`,
+        'elapsed': `${((Date.now() - started) / 1000).toFixed(1)} s`,
+      },
+    };
+    const report = computeInvariants(input);
+    const table = formatInvariants(report, o.title);
+    return { report, input, table, elapsedMs: Date.now() - started, rotated: rotated !== undefined, crashed };
+  } finally {
+    if (monitor) clearInterval(monitor);
+    if (progress) clearInterval(progress);
+    capture.stop();
+    await pipeline?.stop();
+  }
+}
