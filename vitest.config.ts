@@ -15,6 +15,8 @@ export default defineConfig({
       AWS_EC2_METADATA_DISABLED: 'true',
       POWERTOOLS_METRICS_NAMESPACE: 'NangoMetadataSyncTest',
       POWERTOOLS_SERVICE_NAME: 'nango-metadata-sync',
+      // Node 20 is what this machine has; the SDK's end-of-support notice is noise in test output.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
   },
 });
