@@ -40,10 +40,12 @@ export interface ReplayDeps {
   pacer: Pacer;
   signal: AbortSignal;
   progress?: Progress | undefined;
+  /** Connection groups held back after a failed send; shared across rounds of one run. */
+  blockedGroups?: Set<string> | undefined;
 }
 
 export async function replayItems(items: readonly DlqItem[], deps: ReplayDeps, out: ReplayOutcome = emptyOutcome()): Promise<ReplayOutcome> {
-  const blockedGroups = new Set<string>();
+  const blockedGroups = deps.blockedGroups ?? new Set<string>();
   const counts = (): ProgressCounts => ({ done: out.replayed.length + out.sentNotDeleted.length, failed: out.failed.length, skipped: out.skipped.length });
   for (const item of items) {
     if (deps.signal.aborted) {

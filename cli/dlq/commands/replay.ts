@@ -36,12 +36,14 @@ export async function replayCommand(ctx: Context): Promise<number> {
 async function replay(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: string }[], urls: QueueUrls): Promise<number> {
   const { args } = ctx;
   const processed = new Set<string>();
+  const blockedGroups = new Set<string>();
   const outcome = emptyOutcome();
   let remaining = args.filter.max ?? Number.POSITIVE_INFINITY;
   let selectedTotal = 0;
   let firstReports: QueueReport[] | undefined;
   let lastReports: QueueReport[] = [];
   let bar: ReturnType<typeof progressBar> | undefined;
+  const pace = pacer(args.rate);
   const fifo = dlqs.some((d) => /\.fifo$/.test(new URL(d.url).pathname));
 
   for (let round = 0; ; round++) {
@@ -63,7 +65,7 @@ async function replay(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
     const before = outcome.replayed.length;
     await replayItems(
       chosen,
-      { sqs: ctx.sqs, holder, targets: { ingress: urls.ingress, patches: urls.patches }, pacer: pacer(args.rate), signal: ctx.io.signal, progress: bar },
+      { sqs: ctx.sqs, holder, targets: { ingress: urls.ingress, patches: urls.patches }, pacer: pace, signal: ctx.io.signal, progress: bar, blockedGroups },
       outcome,
     );
     // Only deleting the head of a FIFO group uncovers more; a standard queue was read whole.
