@@ -77,12 +77,16 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
 
   // Ingress: any body is an event as far as we know; route validates it again on replay.
   const ev = isObject(json) ? json : undefined;
+  // The rule's target DLQ is this queue too: EventBridge adds RULE_ARN and ERROR_CODE when it could not deliver.
+  const eb = held.messageAttributes.RULE_ARN !== undefined && held.messageAttributes.ERROR_CODE !== undefined;
   return {
     ...base,
     stage: 'route',
     kind: 'bare',
-    errorCode: BARE_CODE,
-    errorMessage: 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)',
+    errorCode: eb ? held.messageAttributes.ERROR_CODE! : BARE_CODE,
+    errorMessage: eb
+      ? `EventBridge could not deliver the event to the ingress queue: ${held.messageAttributes.ERROR_MESSAGE ?? held.messageAttributes.ERROR_CODE}`
+      : 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)',
     eventType: typeof ev?.['detail-type'] === 'string' ? ev['detail-type'] : undefined,
     eventSource: typeof ev?.source === 'string' ? ev.source : undefined,
     eventIds: typeof ev?.id === 'string' ? [ev.id] : [],

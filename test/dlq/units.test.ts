@@ -47,6 +47,12 @@ describe('classify', () => {
     const item = classify(held(JSON.stringify(ev)), 'route');
     expect(item).toMatchObject({ kind: 'bare', errorCode: 'sqs_redrive', eventType: 'customer.plan_changed', eventIds: ['ev-3'] });
     expect(item.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(ev) }] });
+    const undelivered = classify(
+      { ...held(JSON.stringify(ev)), messageAttributes: { RULE_ARN: 'arn:aws:events:eu-west-1:1:rule/bus/r', TARGET_ARN: 'arn:aws:sqs:eu-west-1:1:ingress', ERROR_CODE: 'NO_PERMISSIONS', ERROR_MESSAGE: 'not authorized' } },
+      'route',
+    );
+    expect(undelivered).toMatchObject({ kind: 'bare', errorCode: 'NO_PERMISSIONS', errorMessage: expect.stringMatching(/EventBridge could not deliver.*not authorized/) });
+    expect(undelivered.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(ev) }] });
     const junk = classify(held('not json {'), 'route');
     expect(junk.kind).toBe('bare');
     expect(junk.replay.ok).toBe(true);
