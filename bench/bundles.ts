@@ -1,0 +1,192 @@
+/**
+ * Bundles each function the way the CDK construct does (infra/nango-metadata-sync.ts: NodejsFunction
+ * with ESM, the createRequire banner, minify, source maps without sources content, main fields
+ * module,main, @aws-sdk/* external, target node24), and a second time for running here: target node20
+ * with @aws-sdk bundled in (no Lambda runtime provides it locally). Each build writes esbuild's
+ * metafile; `analyze` says what dominates a bundle and flags code the function never runs.
+ */
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Metafile, type Plugin } from 'esbuild';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The construct's ESM_BANNER (kept in step by hand: infra/ exports it, but importing infra pulls in aws-cdk-lib). */
+export const ESM_BANNER =
+  "import { createRequire as __nmsCreateRequire } from 'module'; const require = __nmsCreateRequire(import.meta.url);";
+
+export const ENTRIES = {
+  route: 'functions/route.ts',
+  apply: 'functions/apply.ts',
+  hello: 'bench/handlers/hello.ts',
+  'sdk-consumer': 'bench/peers/sdk-consumer.ts',
+} as const;
+export type EntryName = keyof typeof ENTRIES;
+
+/**
+ * deploy: what the construct ships. local: the same code runnable here (node20, SDK bundled).
+ * whatif: local, plus the two import changes the report proposes (see WHATIF_PLUGINS), to measure
+ * what they would buy before anyone edits functions/.
+ */
+export type Variant = 'deploy' | 'local' | 'whatif';
+
+/**
+ * Proposed change 1: `import * as z from 'zod'` instead of `import { z } from 'zod'`. The named `z`
+ * is zod's whole namespace object, so esbuild keeps every export of it, locales included; a
+ * namespace import lets it drop what is never referenced.
+ */
+const zodNamespaceImport: Plugin = {
+  name: 'whatif-zod-namespace-import',
+  setup(b) {
+    b.onLoad({ filter: /\/(functions|events)\/.*\.ts$/ }, (args) => ({
+      contents: readFileSync(args.path, 'utf8').replace(/import \{ z \} from 'zod';/g, "import * as z from 'zod';"),
+      loader: 'ts',
+    }));
+  },
+};
+
+/**
+ * Proposed change 2: load only undici's Agent and request API (the client uses nothing else)
+ * instead of undici's index, which is CommonJS (never tree-shaken) and pulls in fetch, WebSocket,
+ * EventSource, mocks, caches and a second WASM parser.
+ */
+const undiciAgentOnly: Plugin = {
+  name: 'whatif-undici-agent-only',
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, (args) => (args.importer.includes('/functions/') ? { path: 'undici-agent-only', namespace: 'whatif' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'whatif' }, () => ({
+      resolveDir: ROOT,
+      loader: 'js',
+      contents: [
+        "import Agent from 'undici/lib/dispatcher/agent.js';",
+        "import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';",
+        "import api from 'undici/lib/api/index.js';",
+        // What undici's index does to give every dispatcher request(), stream(), pipeline()...
+        'Object.assign(Dispatcher.prototype, api);',
+        'export { Agent };',
+      ].join('\n'),
+    }));
+  },
+};
+
+const WHATIF_PLUGINS = [zodNamespaceImport, undiciAgentOnly];
+
+export interface BundleInfo {
+  name: EntryName;
+  variant: Variant;
+  file: string;
+  bytes: number;
+  mapBytes: number;
+  /** Bytes in the output by package (or project folder), largest first. */
+  byPackage: { name: string; bytes: number; share: number }[];
+  /** Project modules in the bundle. */
+  projectModules: string[];
+  /** Code in the bundle the function never runs, with why. */
+  neverRuns: { what: string; bytes: number; why: string }[];
+}
+
+export async function bundle(name: EntryName, variant: Variant, outDir: string): Promise<BundleInfo> {
+  const dir = join(outDir, variant, name);
+  mkdirSync(dir, { recursive: true });
+  const outfile = join(dir, 'index.mjs');
+  const result = await build({
+    entryPoints: [join(ROOT, ENTRIES[name])],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: variant === 'deploy' ? 'node24' : 'node20',
+    mainFields: ['module', 'main'],
+    banner: { js: ESM_BANNER },
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    external: variant === 'deploy' ? ['@aws-sdk/*'] : [],
+    tsconfig: join(ROOT, 'tsconfig.json'),
+    metafile: true,
+    logLevel: 'error',
+    absWorkingDir: ROOT,
+    plugins: variant === 'whatif' ? WHATIF_PLUGINS : [],
+  });
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
+  return { name, variant, file: outfile, bytes: statSync(outfile).size, mapBytes: statSync(`${outfile}.map`).size, ...analyze(name, result.metafile) };
+}
+
+/** The package a metafile input belongs to: `undici`, `@aws-sdk/client-sqs`, or a project folder. */
+export function packageOf(input: string): string {
+  const i = input.lastIndexOf('node_modules/');
+  if (i >= 0) {
+    const parts = input.slice(i + 'node_modules/'.length).split('/');
+    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+  }
+  const parts = input.split('/');
+  return parts.length > 1 ? `(project) ${parts.slice(0, -1).join('/')}` : `(project) ${input}`;
+}
+
+/**
+ * Areas of a dependency the functions never reach, by path. Each was checked against the code:
+ * the Nango client uses undici's Agent and request only (no fetch, WebSocket, EventSource, mocks,
+ * cache or proxy agents); zod's locales beyond English are never loaded by name.
+ */
+const NEVER_RUNS: { pkg: string; pattern: RegExp; why: string }[] = [
+  { pkg: 'undici', pattern: /undici\/lib\/web\//, why: 'fetch/WebSocket/EventSource/cache: the client uses Agent.request only' },
+  { pkg: 'undici', pattern: /undici\/lib\/mock\//, why: 'MockAgent: tests only' },
+  { pkg: 'undici', pattern: /undici\/lib\/cache\//, why: 'HTTP cache stores: never configured' },
+  { pkg: 'undici', pattern: /undici\/lib\/handler\/(cache|retry|redirect|decorator)/, why: 'interceptor handlers: never composed' },
+  { pkg: 'undici', pattern: /undici\/lib\/interceptor\//, why: 'interceptors: never composed' },
+  { pkg: 'undici', pattern: /undici\/lib\/dispatcher\/(proxy-agent|env-http-proxy-agent|retry-agent|balanced-pool|h2c-client|snapshot)/, why: 'proxy/retry/balanced dispatchers: never created' },
+  { pkg: 'undici', pattern: /undici\/lib\/util\/(cache|date)/, why: 'HTTP cache helpers: never configured' },
+  { pkg: 'undici', pattern: /undici\/lib\/dispatcher\/client-h2/, why: 'HTTP/2 client: allowH2 is off' },
+  { pkg: 'undici', pattern: /undici\/lib\/llhttp\/llhttp-wasm/, why: 'non-SIMD llhttp WASM fallback: Node on x86_64 and arm64 compiles the SIMD copy' },
+  { pkg: 'zod', pattern: /zod\/v4\/locales\/(?!en)/, why: 'non-English error locales' },
+];
+
+export function analyze(name: EntryName, meta: Metafile): Pick<BundleInfo, 'byPackage' | 'projectModules' | 'neverRuns'> {
+  const out = Object.values(meta.outputs).find((o) => o.entryPoint !== undefined);
+  if (!out) throw new Error(`${name}: no entry output in metafile`);
+  const total = out.bytes;
+  const pkgs = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {
+    const p = packageOf(input);
+    pkgs.set(p, (pkgs.get(p) ?? 0) + bytesInOutput);
+  }
+  const byPackage = [...pkgs.entries()].map(([n, bytes]) => ({ name: n, bytes, share: bytes / total })).sort((a, b) => b.bytes - a.bytes);
+  const projectModules = Object.keys(out.inputs).filter((i) => !i.includes('node_modules/')).sort();
+
+  const neverRuns: BundleInfo['neverRuns'] = [];
+  for (const rule of NEVER_RUNS) {
+    const bytes = Object.entries(out.inputs)
+      .filter(([i]) => rule.pattern.test(i))
+      .reduce((n, [, v]) => n + v.bytesInOutput, 0);
+    if (bytes > 0) neverRuns.push({ what: `${rule.pkg}: ${rule.pattern.source.replace(/\\\//g, '/')}`, bytes, why: rule.why });
+  }
+  // Project code of the other stage.
+  const otherStage =
+    name === 'route' ? /functions\/commons\/apply\/processor|functions\/apply\.ts/ : name === 'apply' ? /functions\/commons\/route\/|functions\/commons\/targets|events\/customer-/ : undefined;
+  if (otherStage) {
+    const hits = Object.entries(out.inputs).filter(([i]) => otherStage.test(i));
+    const bytes = hits.reduce((n, [, v]) => n + v.bytesInOutput, 0);
+    if (bytes > 0) neverRuns.push({ what: hits.map(([i]) => i).join(', '), bytes, why: `the other stage's code, unreachable from ${name}` });
+  }
+  return { byPackage, projectModules, neverRuns };
+}
+
+export async function bundleAll(outDir: string): Promise<BundleInfo[]> {
+  const out: BundleInfo[] = [];
+  for (const variant of ['deploy', 'local'] as const) {
+    for (const name of Object.keys(ENTRIES) as EntryName[]) out.push(await bundle(name, variant, outDir));
+  }
+  for (const name of ['route', 'apply'] as const) out.push(await bundle(name, 'whatif', outDir));
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const outDir = process.argv[2] ?? join(ROOT, 'bench', 'results', 'bundles');
+  const infos = await bundleAll(outDir);
+  for (const b of infos) {
+    console.log(`${b.variant.padEnd(6)} ${b.name.padEnd(13)} ${(b.bytes / 1024).toFixed(1).padStart(8)} KiB`);
+    for (const p of b.byPackage.slice(0, 8)) console.log(`    ${p.name.padEnd(48)} ${(p.bytes / 1024).toFixed(1).padStart(8)} KiB ${(p.share * 100).toFixed(1).padStart(5)}%`);
+    for (const n of b.neverRuns) console.log(`    never runs: ${n.what} ${(n.bytes / 1024).toFixed(1)} KiB — ${n.why}`);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Where the CPU goes: runs a bundle in the cpu mode of bench/child.mjs with the inspector's sampling
+ * profiler on around the measured calls only (not the import or the warm-up). The bundle is built
+ * without minification (same options otherwise) so every line of the bundle can be traced back to
+ * its module through esbuild's `// path` markers, and sums the profile's self time by package and
+ * by function.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { ESM_BANNER, ENTRIES, ROOT, packageOf, type EntryName } from './bundles.ts';
+import { runChild, type ChildJob } from './microbench.ts';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileSummary {
+  totalMs: number;
+  byPackage: { name: string; ms: number; share: number }[];
+  byFunction: { name: string; ms: number; share: number }[];
+}
+
+export async function readableBundle(name: EntryName, outDir: string): Promise<string> {
+  const outfile = join(outDir, `${name}.mjs`);
+  await build({
+    entryPoints: [join(ROOT, ENTRIES[name])],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    mainFields: ['module', 'main'],
+    banner: { js: ESM_BANNER },
+    minify: false,
+    tsconfig: join(ROOT, 'tsconfig.json'),
+    logLevel: 'error',
+    absWorkingDir: ROOT,
+  });
+  return outfile;
+}
+
+/** Line (0-based) -> module path, from esbuild's `// path` comments. */
+function moduleLines(bundleFile: string): (line: number) => string {
+  const starts: { line: number; path: string }[] = [];
+  readFileSync(bundleFile, 'utf8')
+    .split('\n')
+    .forEach((l, i) => {
+      const m = /^\/\/ ((?:node_modules|functions|events|bench)\/\S+)$/.exec(l);
+      if (m) starts.push({ line: i, path: m[1]! });
+    });
+  return (line) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    let found = '(bundle prelude)';
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (starts[mid]!.line <= line) {
+        found = starts[mid]!.path;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  };
+}
+
+export function summarize(profileFile: string, bundleFile: string): ProfileSummary {
+  const p = JSON.parse(readFileSync(profileFile, 'utf8')) as CpuProfile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  p.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+  const moduleOf = moduleLines(bundleFile);
+  const pkgs = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of selfUs) {
+    const n = byId.get(id)!;
+    const { url, functionName, lineNumber } = n.callFrame;
+    if (functionName === '(idle)') continue;
+    total += us;
+    let pkg: string;
+    if (url.endsWith(bundleFile.split('/').pop()!)) pkg = packageOf(moduleOf(lineNumber));
+    else if (url.startsWith('node:') || url === '') pkg = functionName.startsWith('(') ? functionName : `node internals ${url || ''}`.trim();
+    else pkg = url;
+    pkgs.set(pkg, (pkgs.get(pkg) ?? 0) + us);
+    const fn = `${functionName || '(anonymous)'} ${url.endsWith('.mjs') ? `[${packageOf(moduleOf(lineNumber))}]` : url ? `[${url}]` : ''}`.trim();
+    fns.set(fn, (fns.get(fn) ?? 0) + us);
+  }
+  const top = (m: Map<string, number>) =>
+    [...m.entries()].map(([name, us]) => ({ name, ms: us / 1000, share: us / total })).sort((a, b) => b.ms - a.ms).slice(0, 15);
+  return { totalMs: total / 1000, byPackage: top(pkgs), byFunction: top(fns) };
+}
+
+/** Profiles one cpu job on the readable bundle; returns the summary. */
+export async function profileJob(name: EntryName, job: Omit<ChildJob, 'bundle'>, env: Record<string, string>, workDir: string): Promise<ProfileSummary> {
+  const bundleFile = await readableBundle(name, join(workDir, 'readable'));
+  const profileOut = join(workDir, `${name}-${Date.now()}.cpuprofile`);
+  await runChild({ ...job, bundle: bundleFile, profileOut }, env, workDir);
+  return summarize(profileOut, bundleFile);
+}
