@@ -100,3 +100,16 @@ export function parseEnvelope(body: string): DlqEnvelope | undefined {
     return undefined;
   }
 }
+
+/**
+ * A message that is one of our own envelopes for this stage came back through SQS's native redrive
+ * (StartMessageMoveTask moves bodies unchanged): process its original messages instead of failing
+ * on the wrapper. Anything else is itself. A truncated original cannot be replayed as it was, so it
+ * stays wrapped and fails validation again with its envelope intact.
+ */
+export function unwrapOwnEnvelope(body: string, stage: Stage, messageId: string): { body: string; messageId: string }[] {
+  if (!body.includes('"nango-metadata-sync.failure"')) return [{ body, messageId }];
+  const env = parseEnvelope(body);
+  if (!env || env.stage !== stage || env.originals.length === 0 || env.originals.some((o) => o.truncated)) return [{ body, messageId }];
+  return env.originals.map((o) => ({ body: o.body, messageId: o.messageId }));
+}

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SQSRecord } from 'aws-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { connectionKey, type PatchMessage } from '#commons/patch-message';
+import { buildEnvelope } from '#commons/dlq-envelope';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { VERSIONS_KEY } from '#commons/apply/ordering';
 import { startLocalPipeline, type LocalPipeline } from '../harness/pipeline.ts';
 import { makeContext } from '../harness/event-source.ts';
@@ -118,6 +120,22 @@ describe('apply', () => {
     await p.send([ev('late-old', 'customer.plan_changed', { customerId: 'globex', plan: 'free', changedAt: '2026-11-21T09:00:00Z' }, '2026-11-21T09:00:00Z')]);
     await p.drain();
     expect(withoutVersions(await p.metadataOf('globex', 'hubspot'))).toMatchObject({ plan: 'enterprise', planChangedAt: '2026-11-21T10:00:00Z' });
+  });
+});
+
+describe('native redrive (StartMessageMoveTask moves bodies unchanged)', () => {
+  it('route and apply process the originals inside their own stage\'s envelope', async () => {
+    const event = ev('native-1', 'customer.plan_changed', { customerId: 'acme-corp', plan: 'enterprise', changedAt: '2026-11-23T00:00:00Z' }, '2026-11-23T00:00:00Z');
+    const routeEnv = buildEnvelope({ stage: 'route', error: { code: 'x', message: 'x', retryable: true }, events: [], attempts: 5, firstFailureAt: new Date(), lastFailureAt: new Date(), originals: [{ messageId: 'orig-1', body: JSON.stringify(event) }] });
+    const target = { connectionId: 'globex', providerConfigKey: 'zendesk' };
+    const patch: PatchMessage = { v: 1, target, patch: { tier: 'gold' }, event: { id: 'native-2', source: 'app.billing', detailType: 'customer.plan_changed', time: '2026-11-23T00:00:00.000Z' } };
+    const applyEnv = buildEnvelope({ stage: 'apply', error: { code: 'http_503', message: 'x', retryable: true }, target, events: [patch.event], attempts: 5, firstFailureAt: new Date(), lastFailureAt: new Date(), originals: [{ messageId: 'orig-2', body: JSON.stringify(patch), messageGroupId: connectionKey(target) }] });
+    await p.sqs.send(new SendMessageCommand({ QueueUrl: p.queues.ingressUrl, MessageBody: JSON.stringify(routeEnv) }));
+    await p.sqs.send(new SendMessageCommand({ QueueUrl: p.queues.patchesUrl, MessageBody: JSON.stringify(applyEnv), MessageGroupId: connectionKey(target), MessageDeduplicationId: 'native-2' }));
+    await p.drain();
+    expect(withoutVersions(await p.metadataOf('acme-corp', 'salesforce'))).toMatchObject({ plan: 'enterprise', planChangedAt: '2026-11-23T00:00:00Z' });
+    expect(withoutVersions(await p.metadataOf('globex', 'zendesk'))).toMatchObject({ tier: 'gold' });
+    expect((await p.dlq()).some((d) => d.envelope?.events.some((e) => e.id.startsWith('native-')) || d.body.includes('native-'))).toBe(false);
   });
 });
 

@@ -19,7 +19,7 @@ import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, countBy, metrics } from '#powertools/metrics';
 import { coalesce } from '../coalesce.ts';
 import { planGuardedPatch, readVersions } from './ordering.ts';
-import { buildEnvelope, envelopeAttributes, type Failure } from '../dlq-envelope.ts';
+import { buildEnvelope, envelopeAttributes, unwrapOwnEnvelope, type Failure } from '../dlq-envelope.ts';
 import { NangoError, errorFromException } from '../nango/errors.ts';
 import type { NangoPort } from '../nango/port.ts';
 import { connectionKey, patchMessageSchema, type PatchMessage } from '../patch-message.ts';
@@ -40,6 +40,9 @@ export interface ApplyDeps {
 interface Parsed {
   record: SQSRecord;
   message: PatchMessage;
+  /** The patch message itself: the record's body, or one original of an envelope it carried. */
+  body: string;
+  messageId: string;
 }
 
 export interface ApplyResult {
@@ -71,6 +74,8 @@ export async function applyRecords(records: readonly SQSRecord[], deps: ApplyDep
     }
   };
   await Promise.all(Array.from({ length: Math.min(deps.groupConcurrency, groups.length) }, worker));
+  // An envelope record carries several patches: name it once.
+  result.failedRecordIds = [...new Set(result.failedRecordIds)];
   return result;
 }
 
@@ -82,13 +87,15 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
   }
   const parsed: Parsed[] = [];
   for (const record of records) {
-    const m = parseMessage(record.body);
-    if (m.ok) parsed.push({ record, message: m.message });
-    else {
-      // Not a patch message: no retry can fix it; park it (a failed DLQ write retries it).
-      const ok = await writeDlq(deps, { code: 'invalid_patch_message', message: m.message, retryable: false }, [{ record }], 1);
-      if (ok) result.dlq++;
-      else result.failedRecordIds.push(record.messageId);
+    for (const one of unwrapOwnEnvelope(record.body, 'apply', record.messageId)) {
+      const m = parseMessage(one.body);
+      if (m.ok) parsed.push({ record, message: m.message, ...one });
+      else {
+        // Not a patch message: no retry can fix it; park it (a failed DLQ write retries it).
+        const ok = await writeDlq(deps, { code: 'invalid_patch_message', message: m.message, retryable: false }, [{ record, ...one }], 1);
+        if (ok) result.dlq++;
+        else result.failedRecordIds.push(record.messageId);
+      }
     }
   }
   if (parsed.length === 0) return;
@@ -171,7 +178,7 @@ function parseMessage(body: string): { ok: true; message: PatchMessage } | { ok:
 }
 
 /** One envelope for the messages that failed together; true when the DLQ accepted it. */
-async function writeDlq(deps: ApplyDeps, error: Failure, items: { record: SQSRecord; message?: PatchMessage }[], attempts: number): Promise<boolean> {
+async function writeDlq(deps: ApplyDeps, error: Failure, items: { record: SQSRecord; message?: PatchMessage; body: string; messageId: string }[], attempts: number): Promise<boolean> {
   const messages = items.map((i) => i.message).filter((m): m is PatchMessage => m !== undefined);
   const target = messages[0]?.target;
   const times = items.map((i) => Number(i.record.attributes?.ApproximateFirstReceiveTimestamp)).filter((n) => Number.isFinite(n) && n > 0);
@@ -186,8 +193,8 @@ async function writeDlq(deps: ApplyDeps, error: Failure, items: { record: SQSRec
     firstFailureAt: times.length ? new Date(Math.min(...times)) : now,
     lastFailureAt: now,
     originals: items.map((i) => ({
-      messageId: i.record.messageId,
-      body: i.record.body,
+      messageId: i.messageId,
+      body: i.body,
       ...(i.record.attributes?.MessageGroupId ? { messageGroupId: i.record.attributes.MessageGroupId } : {}),
     })),
   });
@@ -198,7 +205,7 @@ async function writeDlq(deps: ApplyDeps, error: Failure, items: { record: SQSRec
       attributes: envelopeAttributes(env),
       groupId: group,
       // Same messages parked twice within SQS's dedupe window (a crash after the write) count once.
-      deduplicationId: createHash('sha256').update(items.map((i) => i.record.messageId).join('\n')).digest('hex'),
+      deduplicationId: createHash('sha256').update(items.map((i) => `${i.record.messageId}/${i.messageId}`).join('\n')).digest('hex'),
     });
     countBy(MetricName.DlqWrites, { stage: 'apply', code: error.code });
     return true;

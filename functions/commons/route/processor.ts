@@ -10,7 +10,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { EventDefinition } from '#events/define';
 import { logger } from '#powertools/logger';
 import { MetricName, countBy, metrics, MetricUnit } from '#powertools/metrics';
-import { buildEnvelope, envelopeAttributes, type Failure } from '../dlq-envelope.ts';
+import { buildEnvelope, envelopeAttributes, unwrapOwnEnvelope, type Failure } from '../dlq-envelope.ts';
 import { parseEventBody, type DomainEvent } from '../event-envelope.ts';
 import { NangoError } from '../nango/errors.ts';
 import { connectionKey, deduplicationId, type PatchMessage } from '../patch-message.ts';
@@ -68,10 +68,13 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     }
   };
 
-  for (const [index, r] of records.entries()) {
-    const parsed = parseEventBody(r.body, { messageId: r.messageId, sentTimestamp: r.attributes?.SentTimestamp });
-    if (!parsed.ok) await toDlq(r.messageId, r.body, undefined, { code: parsed.code, message: parsed.message, errors: parsed.errors, retryable: false });
-    else valid.push({ index, recordId: r.messageId, body: r.body, event: parsed.event });
+  let index = 0;
+  for (const r of records) {
+    for (const one of unwrapOwnEnvelope(r.body, 'route', r.messageId)) {
+      const parsed = parseEventBody(one.body, { messageId: one.messageId, sentTimestamp: r.attributes?.SentTimestamp });
+      if (!parsed.ok) await toDlq(r.messageId, one.body, undefined, { code: parsed.code, message: parsed.message, errors: parsed.errors, retryable: false });
+      else valid.push({ index: index++, recordId: r.messageId, body: one.body, event: parsed.event });
+    }
   }
 
   // Map and resolve in event-time order; collect the outgoing messages in that order.
