@@ -130,15 +130,9 @@ describe('replay --native', () => {
       const dlqUrl = `${aws.url}/123456789012/sync-ingress-dlq`;
       const flags = ['replay', '--native', '--endpoint', aws.url, '--region', 'eu-west-1', '--ingress-dlq-url', dlqUrl, '--wait', '0'];
 
-      // Envelopes would reach route as they are: no terminal, no --yes: refused before any move.
-      const refused = await dlq(flags);
-      expect(refused.code).toBe(2);
-      expect(refused.stderr).toMatch(/1 of 2 sampled message\(s\) are failure envelopes/);
-      expect(refused.stderr).toMatch(/pass --yes/);
-      expect(aws.requests.map((r) => r.target)).not.toContain('StartMessageMoveTask');
-
-      aws.requests.length = 0;
-      const r = await dlq([...flags, '--yes', '--rate', '5']);
+      const r = await dlq([...flags, '--rate', '5']);
+      // The route function unwraps its own envelopes, so the move needs no confirmation.
+      expect(r.stderr).toMatch(/1 of 2 sampled message\(s\) are failure envelopes/);
       expect(r.stderr).toMatch(/route: RUNNING\s+moved 1\/3/);
       expect(r.stderr).toMatch(/route: COMPLETED\s+moved 3\/3/);
       expect(r.stdout).toMatch(/route DLQ: move task COMPLETED, 3 message\(s\) moved/);

@@ -1,7 +1,7 @@
 /**
  * `replay --native`: SQS moves a whole DLQ back to its source queue itself (AWS only). No filters:
- * SQS moves everything. SQS moves bodies as they are, so a DLQ holding failure envelopes gives the
- * functions envelopes to consume; the tool says so and asks before it starts.
+ * SQS moves everything. SQS moves bodies as they are; route and apply recognise their own stage's
+ * failure envelopes and process the original messages inside, so envelopes need no unwrapping here.
  */
 import { createInterface } from 'node:readline/promises';
 import type { Stage } from '#commons/dlq-envelope';
@@ -25,7 +25,7 @@ export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<numb
     const attrs = await holder.attributes(d.url);
     const arn = attrs.QueueArn;
     if (!arn) throw new CliError(`SQS returned no QueueArn for ${d.url}`);
-    // A small sample shows whether the DLQ holds envelopes (which SQS would move as they are).
+    // A small sample shows what the DLQ holds (envelopes, bare redriven messages), for the operator.
     const sample = await holder.scan(d.url, { ...args.read, scanLimit: 10 });
     await holder.releaseAll();
     const kinds = sample.messages.map((m) => classify(m, d.stage).kind);
@@ -37,8 +37,8 @@ export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<numb
     ctx.err(`${p.stage} DLQ ${p.url}: ~${p.approximate} message(s) to move back to its source queue with StartMessageMoveTask.`);
     if (p.envelopes) {
       ctx.err(
-        `  ${p.envelopes} of ${p.sampled} sampled message(s) are failure envelopes: SQS moves them as they are, so the ${p.stage} function receives ` +
-          'the envelope, not the original message. Plain `replay` (without --native) sends the originals.',
+        `  ${p.envelopes} of ${p.sampled} sampled message(s) are failure envelopes: SQS moves them as they are and the ${p.stage} function ` +
+          'processes the original messages inside. Use plain `replay` (without --native) to choose a subset or to preview with --dry-run.',
       );
     }
   }
@@ -46,14 +46,6 @@ export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<numb
     if (args.json) ctx.json({ dryRun: true, native: true, queues: plans });
     return EXIT.ok;
   }
-  if (plans.some((p) => p.envelopes) && !args.yes) {
-    if (!ctx.io.stdin.isTTY) throw new CliError('the DLQ holds envelopes (see above); pass --yes to move them with --native anyway.');
-    if (!(await confirm(ctx, 'Start the move anyway? Type "move" to confirm: ', 'move'))) {
-      ctx.err('Not started; nothing moved.');
-      return EXIT.failed;
-    }
-  }
-
   const results = [];
   for (const p of plans) {
     const res = await nativeRedrive(ctx.sqs, {
