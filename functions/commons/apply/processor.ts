@@ -173,7 +173,13 @@ function parseMessage(body: string): { ok: true; message: PatchMessage } | { ok:
   } catch {
     return { ok: false, message: 'message body is not JSON' };
   }
-  const r = patchMessageSchema.safeParse(raw);
+  let r: ReturnType<typeof patchMessageSchema.safeParse>;
+  try {
+    r = patchMessageSchema.safeParse(raw);
+  } catch (e) {
+    // z.json() recurses: a deeply nested patch overflows the stack (RangeError), which would fail the whole batch.
+    return { ok: false, message: `not a patch message: ${(e as Error).message}` };
+  }
   return r.success ? { ok: true, message: r.data } : { ok: false, message: `not a patch message: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
 }
 
