@@ -137,7 +137,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     if (o.progressEveryMs) {
       progress = setInterval(() => {
         const s = nango.stats();
-        printAlways(`[${Math.round((Date.now() - started) / 1000)} s] apply finished ${appliedMessages}/${expectedMessages} messages; Nango requests ${s.requests}, overlaps ${s.overlaps}`);
+        printAlways(`[${Math.round((Date.now() - started) / 1000)} s] apply finished ${appliedMessages}/${expectedMessages} messages; Nango requests ${s.requests}, stand-in overlaps (abandoned requests included) ${s.overlaps}`);
       }, o.progressEveryMs);
     }
 
