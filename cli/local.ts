@@ -14,6 +14,16 @@ import { duration, plural, progressLine, stdoutOut, type Out } from './format.ts
 import { buildEvents, dlqReport, renderReport, summarize, type ConnectionReport, type RunReport, type SentItem } from './local-report.ts';
 import type { LocalPipeline } from '../test/harness/pipeline.ts';
 import type { QueueCounts } from '../test/harness/event-source.ts';
+import { keepRunningText, watchUntilAborted } from './local-keep-running.ts';
+
+/** Aborts on the first Ctrl-C or SIGTERM. */
+function stopSignal(): AbortSignal {
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return ac.signal;
+}
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const SAMPLES = join(ROOT, 'events', 'samples');
@@ -25,6 +35,7 @@ const OPTIONS = {
   json: { type: 'boolean', description: 'print the result as JSON (for scripts)' },
   verbose: { type: 'boolean', short: 'v', description: 'show the handlers\' JSON logs as they run (to stderr with --json)' },
   'log-file': { type: 'string', valueName: 'PATH', description: 'where handler logs go without --verbose (default: a file in the temp directory)' },
+  'keep-running': { type: 'boolean', description: 'after the report, keep the pipeline up for the DLQ tool (npm run dlq) until Ctrl-C' },
   timeout: { type: 'string', valueName: 'SECONDS', description: 'give up waiting for the queues to drain after this long (default 60, 120 with --nango-url)' },
 } satisfies OptionTable;
 
@@ -44,6 +55,7 @@ const HELP = helpText({
         'npm start -- my-events.json more-events/',
         'NANGO_SECRET_KEY=... npm start -- --nango-url http://localhost:3003 --endpoint legacy',
         'npm start --silent -- --json > result.json   (--silent: no npm banner in the JSON)',
+        'npm start -- --keep-running   (then npm run dlq -- list / replay in another terminal)',
       ],
     },
     { title: 'Exit status', lines: ['0 the run completed (events in a DLQ included)', '1 the run failed (queues did not drain, a component failed)', '2 bad command line or input'] },
@@ -57,6 +69,8 @@ export interface MainIo {
   err?: Out;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Ends --keep-running (default: SIGINT or SIGTERM). */
+  signal?: AbortSignal;
 }
 
 interface LoadedEvent {
@@ -260,6 +274,12 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       ...(logFile ? { logFile } : {}),
     };
     out.write(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${renderReport(report, out, { showVersions: verbose })}`);
+    if (values['keep-running'] && !drainError) {
+      const unknown = dlqReports.length ? dlq.filter((d) => d.envelope?.error.code === 'unknown_connection' && d.envelope.target).map((d) => d.envelope!.target!) : [];
+      (json ? err : out).write(keepRunningText(p, unknown));
+      await watchUntilAborted(p, json ? err : out, io.signal ?? stopSignal());
+      (json ? err : out).write('Stopping.\n');
+    }
     if (drainError) return fail(`${drainError.message}${logFile ? `\nhandler logs: ${logFile}` : ''}`, 1);
     return report.summary.pending > 0 ? fail(`${plural(report.summary.pending, 'event')} did not finish`, 1) : 0;
   } catch (e) {

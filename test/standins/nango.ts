@@ -292,6 +292,22 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
     const text = size > BODY_LIMIT ? '' : Buffer.concat(chunks).toString('utf8');
     if (text) rec.body = text.length > RECORD_BODY_MAX ? `<${text.length} characters>` : text;
 
+    // Not Nango: lets a person running `npm start -- --keep-running` "create" a connection (the fix
+    // for an unknown_connection failure) before replaying it. Unauthenticated: it listens on 127.0.0.1 only.
+    if (path === '/_standin/connections' && method === 'POST') {
+      let c: Partial<SeedConnection> | undefined;
+      try {
+        c = JSON.parse(text) as Partial<SeedConnection>;
+      } catch {
+        c = undefined;
+      }
+      if (!c || typeof c.connectionId !== 'string' || typeof c.providerConfigKey !== 'string' || !c.connectionId || !c.providerConfigKey) {
+        return sendJson(400, stdError('invalid_body', { message: 'expected {"connectionId", "providerConfigKey", "metadata"?}' }));
+      }
+      addConnection({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey, metadata: c.metadata ?? null, ...(c.provider ? { provider: c.provider } : {}) });
+      return sendJson(201, { connection_id: c.connectionId, provider_config_key: c.providerConfigKey });
+    }
+
     const route = matchRoute(method, path);
     if (!route) {
       return sendRaw(404, 'text/html; charset=utf-8', expressNotFound(method, path), {
