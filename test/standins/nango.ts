@@ -6,8 +6,8 @@
  * the real server (`raceMode`), and injects faults that never apply the write.
  */
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import type { Fault, FaultHook } from './nango/faults.ts';
+import { listenOnLoopback } from './loopback-server.ts';
 import { FixedWindow, type RateLimitConfig } from './nango/rate-limit.ts';
 import {
   AUTH_MESSAGES,
@@ -528,8 +528,7 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
     }
   }
 
-  const sockets = new Set<Socket>();
-  const server = http.createServer((req, res) => {
+  const loopback = await listenOnLoopback((req, res) => {
     handle(req, res).catch((err: unknown) => {
       // A stand-in bug must be loud in the test, never a hung request.
       if (!res.headersSent && !res.destroyed) {
@@ -538,18 +537,9 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
       }
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: loopback.url,
     requests,
     async close() {
       if (closed) return;
@@ -559,9 +549,7 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
         s.resolve();
       }
       sleepers.clear();
-      const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      await done;
+      await loopback.close();
     },
     setSecretKey(k) {
       secretKey = requireKey(k);

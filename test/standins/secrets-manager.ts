@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from './loopback-server.ts';
 
 export interface SecretsManagerStandin {
   url: string;
@@ -110,29 +110,17 @@ export async function startSecretsManagerStandin(opts: { secrets: Record<string,
     });
   }
 
-  const server = http.createServer((req, res) => {
+  const loopback = await listenOnLoopback((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
   let closed = false;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: loopback.url,
     async close() {
       if (closed) return;
       closed = true;
-      const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      await done;
+      await loopback.close();
     },
     setSecret,
     arnOf: (name) => secrets.get(name)?.arn,
