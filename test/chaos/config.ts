@@ -51,6 +51,7 @@ export function soakChaos(seed: number, events: number): ChaosRunOptions {
     // More 429s in absolute terms, the same spacing.
     faults: { ...ci.faults, maxRateLimits: 60 },
     drainTimeoutMs: 3_600_000,
+    maxBacklog: 4_000,
     progressEveryMs: 15_000,
   };
 }

@@ -9,7 +9,7 @@
  * process: the handlers keep their first configuration, as a warm Lambda does.
  */
 import { randomUUID } from 'node:crypto';
-import { waitUntilDrained, type InvocationResult } from '../harness/event-source.ts';
+import { queueCounts, waitUntilDrained, type InvocationResult } from '../harness/event-source.ts';
 import { startLocalPipeline, type LocalPipeline, type SentEvent } from '../harness/pipeline.ts';
 import { captureOutput, printAlways } from './capture.ts';
 import { chaosFaults, type ChaosFaultPlan } from './faults.ts';
@@ -40,6 +40,11 @@ export interface ChaosRunOptions {
   /** Route invocation (1-based) that dies after its handler returned, before its deletes. */
   routeCrashInvocation: number;
   drainTimeoutMs: number;
+  /**
+   * A steady producer: wave 1 goes out in chunks, each once fewer than this many messages wait in
+   * the ingress and patches queues (a 90,000-message burst would measure the local SQS, not us).
+   */
+  maxBacklog?: number;
   /** Progress lines (soak); silent when absent. */
   progressEveryMs?: number;
 }
@@ -80,6 +85,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
   };
   let appliedMessages = 0;
   let crashArmed = false;
+  let crashPending: { invocation: number; records: number } | undefined;
   let crashed: { invocation: number; records: number } | undefined;
   let routeCrashed = false;
 
@@ -106,13 +112,18 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
         ...o.apply,
         maxBatchingWindowMs: 0,
         crashAfter: (info) => {
-          if (crashed || !crashArmed || info.records.length < o.crash.minRecords) return false;
-          crashed = { invocation: info.invocation, records: info.records.length };
+          if (crashed || crashPending || !crashArmed || info.records.length < o.crash.minRecords) return false;
+          crashPending = { invocation: info.invocation, records: info.records.length };
           return o.crash.afterMs;
         },
         onInvocation: (r) => {
           errorText(r);
           appliedMessages += r.deletedIds.length;
+          // The handler may finish before the crash timer: only a real death counts, else try the next one.
+          if (crashPending?.invocation === r.invocation) {
+            if (r.outcome === 'crash') crashed = crashPending;
+            crashPending = undefined;
+          }
         },
       },
       env: {
@@ -142,7 +153,15 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     }
 
     const sent: SentEvent[] = [];
-    sent.push(...(await p.send(workload.wave1.map((e) => e.body))));
+    const backlog = async () => {
+      const c = await Promise.all([p.queues.ingressUrl, p.queues.patchesUrl].map((u) => queueCounts(p.sqs, u)));
+      return c.reduce((n, x) => n + x.visible + x.inFlight + x.delayed, 0);
+    };
+    const chunk = o.maxBacklog ? Math.max(10, Math.floor(o.maxBacklog / 10)) : workload.wave1.length;
+    for (let at = 0; at < workload.wave1.length; at += chunk) {
+      while (o.maxBacklog && (await backlog()) > o.maxBacklog) await sleep(100);
+      sent.push(...(await p.send(workload.wave1.slice(at, at + chunk).map((e) => e.body))));
+    }
     // Wave 2 (older events) only once route has taken wave 1: they arrive in later batches.
     await waitUntilDrained(p.sqs, [p.queues.ingressUrl], { timeoutMs: o.drainTimeoutMs, quietMs: 100 });
     sent.push(...(await p.send(workload.wave2.map((e) => e.body))));
