@@ -21,7 +21,11 @@ export const ENTRIES = {
   apply: 'functions/apply.ts',
   hello: 'bench/handlers/hello.ts',
   'sdk-consumer': 'bench/peers/sdk-consumer.ts',
+  'floor-undici': 'bench/handlers/floor-undici.ts',
+  'floor-sqs': 'bench/handlers/floor-sqs.ts',
 } as const;
+/** Bundled for the cold-start and size rows; the floor handlers only serve the CPU table. */
+export const MEASURED_ENTRIES: EntryName[] = ['route', 'apply', 'hello', 'sdk-consumer'];
 export type EntryName = keyof typeof ENTRIES;
 
 /**
@@ -175,8 +179,9 @@ export function analyze(name: EntryName, meta: Metafile): Pick<BundleInfo, 'byPa
 export async function bundleAll(outDir: string): Promise<BundleInfo[]> {
   const out: BundleInfo[] = [];
   for (const variant of ['deploy', 'local'] as const) {
-    for (const name of Object.keys(ENTRIES) as EntryName[]) out.push(await bundle(name, variant, outDir));
+    for (const name of MEASURED_ENTRIES) out.push(await bundle(name, variant, outDir));
   }
+  for (const name of ['floor-undici', 'floor-sqs'] as const) out.push(await bundle(name, 'local', outDir));
   for (const name of ['route', 'apply'] as const) out.push(await bundle(name, 'whatif', outDir));
   return out;
 }

@@ -154,6 +154,17 @@ export function patchCount(connections: readonly SeedConnection[], events: reado
   return events.reduce((n, e) => n + targetsOf(e, integrationsOf).length, 0);
 }
 
+/** Requests the SDK consumer makes for these events: one PATCH per target, one list per customer with an `'all'` target (cached). */
+export function sdkCalls(connections: readonly SeedConnection[], events: readonly BenchEvent[]): number {
+  const lists = new Set<string>();
+  for (const e of events) {
+    const def = index.get(eventKey(e.source, e['detail-type']))!;
+    const t = def.targets(def.detail.parse(e.detail));
+    for (const spec of (Array.isArray(t) ? t : [t]) as TargetSpec[]) if (spec.integrations === 'all') lists.add(spec.connectionId);
+  }
+  return patchCount(connections, events) + lists.size;
+}
+
 export interface FinalStateCheck {
   connections: number;
   /** Connections whose final metadata differs from the event-time fold. */

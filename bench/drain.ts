@@ -12,7 +12,7 @@ import { startLocalPipeline } from '../test/harness/pipeline.ts';
 import { startEventSource, waitUntilDrained, queueCounts, type EventSourceStats } from '../test/harness/event-source.ts';
 import { startLocalSqs } from '../test/standins/sqs.ts';
 import { startNangoStandin, type NangoStandin, type RecordedRequest } from '../test/standins/nango.ts';
-import { checkFinalState, connectionKey, eventTimeFold, integrationsIndex, makeDataset, patchCount, targetsOf, type DatasetOptions } from './dataset.ts';
+import { checkFinalState, connectionKey, eventTimeFold, integrationsIndex, makeDataset, patchCount, sdkCalls, targetsOf, type DatasetOptions } from './dataset.ts';
 import { createSdkConsumer } from './peers/sdk-consumer.ts';
 
 export interface DrainScenario {
@@ -31,6 +31,8 @@ export interface DrainScenario {
   route?: { batchSize: number; maxBatchingWindowMs: number; concurrency: number; functionTimeoutMs: number };
   apply?: { batchSize: number; concurrency: number; functionTimeoutMs: number; groupConcurrency: number };
   peer?: { batchSize: number; concurrency: number; functionTimeoutMs: number };
+  /** Diagnostics: write every Nango request (method, kind, status, start, end) here as JSON lines. */
+  requestsLog?: string;
 }
 
 export interface DrainResult {
@@ -51,6 +53,17 @@ export interface DrainResult {
   finalState: { connections: number; wrongConnections: number; wrongKeys: number };
   overlaps: number;
   stages: Record<string, EventSourceStats>;
+  /**
+   * A sample (eventLimit) of a sequential consumer projected to the whole backlog: its time is
+   * linear in its calls, and the sample carries more than its share of the cached list calls.
+   */
+  projected?: { events: number; calls: number; wallMs: number; eventsPerSecond: number };
+  /**
+   * Rated runs: the stand-in's fixed windows rebuilt from when each request reached it (a window
+   * opens with the first request after the previous one ended), and how long the account sat idle
+   * between a window's end and the next request.
+   */
+  windows?: { count: number; meanIdleAfterEndMs: number; maxIdleAfterEndMs: number };
   /** Handler time per invocation of the Nango-facing stage (apply, or the peer), ms. */
   invocationMs: { count: number; mean: number; p50: number; p95: number };
 }
@@ -75,6 +88,24 @@ function summarize(xs: number[]): DrainResult['invocationMs'] {
   const s = [...xs].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
   return { count: s.length, mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length), p50: at(0.5), p95: at(0.95) };
+}
+
+function rebuildWindows(requests: readonly RecordedRequest[], windowMs: number): DrainResult['windows'] {
+  const starts = requests.map((r) => r.startedAt).sort((a, b) => a - b);
+  const opened: number[] = [];
+  for (const t of starts) if (opened.length === 0 || t >= opened[opened.length - 1]! + windowMs) opened.push(t);
+  const idle = opened.slice(1).map((t, i) => t - (opened[i]! + windowMs));
+  return {
+    count: opened.length,
+    meanIdleAfterEndMs: idle.length ? idle.reduce((a, b) => a + b, 0) / idle.length : 0,
+    maxIdleAfterEndMs: idle.length ? Math.max(...idle) : 0,
+  };
+}
+
+function project(sampleCalls: number, sampleWallMs: number, connections: Parameters<typeof sdkCalls>[0], all: Parameters<typeof sdkCalls>[1]): DrainResult['projected'] {
+  const calls = sdkCalls(connections, all);
+  const wallMs = (calls * sampleWallMs) / sampleCalls;
+  return { events: all.length, calls, wallMs, eventsPerSecond: all.length / (wallMs / 1000) };
 }
 
 export async function runDrain(s: DrainScenario): Promise<DrainResult> {
@@ -160,6 +191,10 @@ export async function runDrain(s: DrainScenario): Promise<DrainResult> {
     const lastAnswer = Math.max(t0, ...nango.requests.map((r) => r.endedAt ?? 0));
     const wallMs = lastAnswer - t0;
     const calls = classify(nango.requests);
+    if (s.requestsLog) {
+      const kind = (r: RecordedRequest) => (r.method === 'GET' ? (r.path === '/connections' ? 'list' : 'get') : r.method.toLowerCase());
+      writeFileSync(s.requestsLog, nango.requests.map((r) => JSON.stringify({ n: r.n, kind: kind(r), status: r.status, start: r.startedAt - t0, end: (r.endedAt ?? 0) - t0 })).join('\n'));
+    }
     const stats = nango.stats();
     const boundMs = s.rateLimit ? (calls.total * s.rateLimit.windowMs) / s.rateLimit.limit : undefined;
     return {
@@ -174,11 +209,12 @@ export async function runDrain(s: DrainScenario): Promise<DrainResult> {
       callsPerEvent: calls.total / events.length,
       rateLimited: stats.rateLimited,
       dlq: await dlqCount(),
-      ...(boundMs !== undefined ? { boundMs, wallOverBound: wallMs / boundMs } : {}),
+      ...(boundMs !== undefined ? { boundMs, wallOverBound: wallMs / boundMs, windows: rebuildWindows(nango.requests, s.rateLimit!.windowMs) } : {}),
       finalState: checkFinalState(expected, (id, k) => nango.metadataOf(id, k), checked),
       overlaps: stats.overlaps,
       stages: stages(),
       invocationMs: summarize(durations),
+      ...(s.eventLimit && s.system !== 'ours' ? { projected: project(calls.total, wallMs, data.connections, data.events) } : {}),
     };
   } finally {
     await stop();

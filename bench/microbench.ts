@@ -73,7 +73,8 @@ export async function startStandins(data: Dataset): Promise<Standins> {
 /** The environment one bundle runs with: ours take the key from Secrets Manager, the peer from its env. */
 export function envFor(name: EntryName, s: Standins): Record<string, string> {
   const { NANGO_SECRET_KEY_FOR_PEER, ...env } = s.env;
-  return name === 'sdk-consumer' ? { ...env, NANGO_SECRET_KEY: NANGO_SECRET_KEY_FOR_PEER!, PEER_MODE: 'sequential' } : env;
+  if (name === 'sdk-consumer' || name === 'floor-undici') return { ...env, NANGO_SECRET_KEY: NANGO_SECRET_KEY_FOR_PEER!, PEER_MODE: 'sequential' };
+  return env;
 }
 
 let seq = 0;
@@ -178,7 +179,7 @@ export interface ColdStartRow {
 }
 
 /** The first event each bundle serves: one realistic record. */
-export function firstEvents(data: Dataset): Record<EntryName, SQSEvent> {
+export function firstEvents(data: Dataset): Partial<Record<EntryName, SQSEvent>> {
   const seats = data.events.find((e) => e['detail-type'] === 'customer.seats_changed')!;
   const patch = [...patchGroups(data, [seats]).values()][0]!;
   return { route: sqsEvent(ingressRecords([seats])), apply: sqsEvent(patch.slice(0, 1)), hello: sqsEvent(ingressRecords([seats])), 'sdk-consumer': sqsEvent(ingressRecords([seats])) };
@@ -192,7 +193,9 @@ export async function coldStarts(bundles: BundleInfo[], s: Standins, data: Datas
   for (let i = 0; i < runs; i++) {
     for (const b of bundles) {
       const before = s.nango.requests.length;
-      const r = await runChild({ mode: 'cold', bundle: b.file, events: [first[b.name]] }, envFor(b.name, s), workDir);
+      const event = first[b.name];
+      if (!event) throw new Error(`no first event for ${b.name}`);
+      const r = await runChild({ mode: 'cold', bundle: b.file, events: [event] }, envFor(b.name, s), workDir);
       if (Number(r.failures)) throw new Error(`${b.name}: first invocation reported failures`);
       results.set(b, [...(results.get(b) ?? []), r]);
       requests.set(b, [...(requests.get(b) ?? []), s.nango.requests.length - before]);
@@ -213,8 +216,10 @@ export interface CpuRow {
   usPerRecord: number;
 }
 
+export type CpuJobName = 'route' | 'apply' | 'sdk-consumer' | 'floor-undici' | 'floor-sqs';
+
 export interface CpuJob {
-  name: 'route' | 'apply' | 'sdk-consumer';
+  name: CpuJobName;
   shape: string;
   job: Omit<ChildJob, 'bundle'>;
 }
@@ -244,10 +249,20 @@ export function cpuJobs(data: Dataset): CpuJob[] {
   const peerBatches: SQSEvent[] = [];
   for (let i = 0; i + 10 <= 1000; i += 10) peerBatches.push(sqsEvent(ingressRecords(data.events.slice(i, i + 10))));
   jobs.push({ name: 'sdk-consumer', shape: 'batch of 10 events (sequential)', job: { mode: 'cpu', warmup: sqsEvent(ingressRecords(warm)), events: peerBatches } });
+  // Floors: what one request costs through the same libraries, with nothing around it.
+  const gets: SQSEvent[] = [];
+  for (let i = 0; i < 100; i++) {
+    gets.push(sqsEvent(data.connections.slice((i * 10) % (data.connections.length - 10), ((i * 10) % (data.connections.length - 10)) + 10).map((c) => record(JSON.stringify({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey })))));
+  }
+  jobs.push({ name: 'floor-undici', shape: 'one GET per record (undici Agent alone)', job: { mode: 'cpu', warmup: gets[0]!, events: gets.slice(1) } });
+  const bodies = [...patchGroups(data, data.events.slice(0, 200)).values()].flat().map((r) => r.body);
+  const sends: SQSEvent[] = [];
+  for (let i = 0; i < 30; i++) sends.push(sqsEvent(Array.from({ length: 10 }, (_, j) => record(JSON.stringify(bodies.slice(((i * 10 + j) * 10) % 300, (((i * 10 + j) * 10) % 300) + 10))))));
+  jobs.push({ name: 'floor-sqs', shape: 'one SendMessageBatch of 10 per record (AWS SDK alone)', job: { mode: 'cpu', warmup: sends[0]!, events: sends.slice(1) } });
   return jobs;
 }
 
-export async function cpuCosts(bundles: Record<'route' | 'apply' | 'sdk-consumer', string>, s: Standins, data: Dataset, workDir: string): Promise<CpuRow[]> {
+export async function cpuCosts(bundles: Record<CpuJobName, string>, s: Standins, data: Dataset, workDir: string): Promise<CpuRow[]> {
   const rows: CpuRow[] = [];
   for (const j of cpuJobs(data)) {
     const r = await runChild({ ...j.job, bundle: bundles[j.name] }, envFor(j.name, s), workDir);

@@ -5,7 +5,7 @@
  * its module through esbuild's `// path` markers, and sums the profile's self time by package and
  * by function.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ESM_BANNER, ENTRIES, ROOT, packageOf, type EntryName } from './bundles.ts';
@@ -104,4 +104,14 @@ export async function profileJob(name: EntryName, job: Omit<ChildJob, 'bundle'>,
   const profileOut = join(workDir, `${name}-${Date.now()}.cpuprofile`);
   await runChild({ ...job, bundle: bundleFile, profileOut }, env, workDir);
   return summarize(profileOut, bundleFile);
+}
+
+/** Profiles a cold start (import + first invocation) of the readable bundle, the whole process sampled. */
+export async function profileColdStart(name: EntryName, job: Omit<ChildJob, 'bundle'>, env: Record<string, string>, workDir: string): Promise<ProfileSummary> {
+  const bundleFile = await readableBundle(name, join(workDir, 'readable'));
+  const profDir = join(workDir, `cold-prof-${name}-${Date.now()}`);
+  await runChild({ ...job, bundle: bundleFile }, env, workDir, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=100']);
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no CPU profile written for the ${name} cold start`);
+  return summarize(join(profDir, file), bundleFile);
 }

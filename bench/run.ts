@@ -15,11 +15,11 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { bundleAll, ROOT, type BundleInfo, type EntryName } from './bundles.ts';
+import { bundleAll, MEASURED_ENTRIES, ROOT, type BundleInfo, type EntryName } from './bundles.ts';
 import { DEFAULT_DATASET, makeDataset, type DatasetOptions } from './dataset.ts';
-import type { DrainResult, DrainScenario } from './drain.ts';
-import { coldStarts, cpuCosts, cpuJobs, envFor, memoryPeaks, startStandins } from './microbench.ts';
-import { profileJob } from './profile.ts';
+import { APPLY_DEPLOYED, type DrainResult, type DrainScenario } from './drain.ts';
+import { coldStarts, cpuCosts, cpuJobs, envFor, firstEvents, memoryPeaks, startStandins } from './microbench.ts';
+import { profileColdStart, profileJob } from './profile.ts';
 import { evaluate, render, type BenchResults } from './report.ts';
 
 const args = new Set(process.argv.slice(2));
@@ -37,6 +37,8 @@ export function scenarios(): { off: DrainScenario[]; on: DrainScenario[] } {
   const off: DrainScenario[] = [
     { ...base, name: 'ours, event-time', system: 'ours', ordering: 'event-time', dataset: MAIN },
     { ...base, name: 'ours, arrival', system: 'ours', ordering: 'arrival', dataset: MAIN },
+    // What-if: apply's event source at 5 concurrent invocations instead of the construct's default 2.
+    { ...base, name: 'ours, event-time, apply x5 (what-if)', system: 'ours', ordering: 'event-time', dataset: MAIN, apply: { ...APPLY_DEPLOYED, concurrency: 5 } },
     { ...base, name: 'SDK, parallel', system: 'sdk-parallel', dataset: MAIN },
     // Sequential calls at 20+ ms each: measured on the first events of the same backlog to keep the run short.
     { ...base, name: `SDK, sequential (first ${SEQUENTIAL_EVENTS})`, system: 'sdk-sequential', dataset: MAIN, eventLimit: SEQUENTIAL_EVENTS },
@@ -79,6 +81,8 @@ function commit(): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  // This process hosts SDK clients too (the local SQS); its Node version notice is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const dir = join(ROOT, 'bench', 'results', stamp);
   mkdirSync(dir, { recursive: true });
@@ -88,6 +92,7 @@ async function main(): Promise<void> {
     coldStart: [],
     cpu: [],
     cpuProfiles: {},
+    coldProfiles: {},
     memory: [],
     drains: [],
   };
@@ -102,14 +107,22 @@ async function main(): Promise<void> {
     const work = join(dir, 'work');
     try {
       process.stderr.write('cold starts...\n');
-      results.coldStart = await coldStarts(results.bundles.filter((b) => b.variant !== 'deploy'), standins, data, quick ? 3 : 7, work);
+      results.coldStart = await coldStarts(results.bundles.filter((b) => b.variant !== 'deploy' && MEASURED_ENTRIES.includes(b.name)), standins, data, quick ? 3 : 7, work);
+      const first = firstEvents(data);
+      for (const name of ['route', 'apply'] as const) {
+        results.coldProfiles[name] = await profileColdStart(name, { mode: 'cold', events: [first[name]!] }, envFor(name, standins), work);
+      }
       process.stderr.write('CPU per event...\n');
-      results.cpu = await cpuCosts({ route: file('route', 'local'), apply: file('apply', 'local'), 'sdk-consumer': file('sdk-consumer', 'local') }, standins, data, work);
+      results.cpu = await cpuCosts(
+        { route: file('route', 'local'), apply: file('apply', 'local'), 'sdk-consumer': file('sdk-consumer', 'local'), 'floor-undici': file('floor-undici', 'local'), 'floor-sqs': file('floor-sqs', 'local') },
+        standins,
+        data,
+        work,
+      );
       // Where the time goes, for the shapes that miss the target.
       for (const j of cpuJobs(data)) {
         const row = results.cpu.find((c) => c.name === j.name && c.shape === j.shape);
-        if (j.name === 'sdk-consumer' || !row || row.usPerRecord <= 100) continue;
-        if (j.shape.includes('of 10 events') || j.shape.includes('1 connection')) continue;
+        if ((j.name !== 'route' && j.name !== 'apply') || !row || row.usPerRecord <= 100) continue;
         results.cpuProfiles[`${j.name}, ${j.shape}`] = await profileJob(j.name, j.job, envFor(j.name, standins), work);
       }
       process.stderr.write('peak memory...\n');
