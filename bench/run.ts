@@ -46,6 +46,8 @@ export function scenarios(): { off: DrainScenario[]; on: DrainScenario[] } {
   const on: DrainScenario[] = [
     { ...base, name: 'ours, event-time, rated', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 } },
     { ...base, name: 'ours, arrival, rated', system: 'ours', ordering: 'arrival', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 } },
+    // What-if P3: the gate ends a window when the request that opened it says it ends, not at the rounded-up reset.
+    { ...base, name: 'ours, event-time, rated, gate learns window end (what-if)', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 }, gateWindowMs: 5000 },
     // Same rate in 2 s windows: X-RateLimit-Reset has 1 s resolution, which a short window magnifies.
     { ...base, name: 'ours, event-time, rated 2 s window', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 60, windowMs: 2000 } },
   ];
