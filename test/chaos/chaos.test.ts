@@ -44,7 +44,7 @@ describe('chaos through the local pipeline', () => {
     expect(x.misorderedConnections).toBe(0);
     expect(x.overlaps).toBe(0);
     expect(x.keyLeaks).toBe(0);
-    expect(x.pairsApplied + x.pairsInPatchesDlq).toBe(x.pairsExpected);
+    expect(x.pairsApplied + x.pairsInPatchesDlq + x.pairsInIngressDlq).toBe(x.pairsExpected);
     expect(x.handlerErrors).toBe(0);
     expect(invariantsHold(x)).toBe(true);
 

@@ -50,6 +50,9 @@ export function soakChaos(seed: number, events: number): ChaosRunOptions {
     workload: { ...ci.workload, events, customers: Math.max(110, Math.round(events / 20)) },
     // More 429s in absolute terms, the same spacing.
     faults: { ...ci.faults, maxRateLimits: 60 },
+    // More concurrent invocations (Lambda's maxConcurrency): a run waits on faults, not on CPU.
+    route: { ...ci.route, concurrency: 4 },
+    apply: { ...ci.apply, concurrency: 16 },
     drainTimeoutMs: 3_600_000,
     maxBacklog: 4_000,
     progressEveryMs: 15_000,

@@ -46,6 +46,9 @@ export interface InvariantReport {
   pairsExpected: number;
   pairsApplied: number;
   pairsInPatchesDlq: number;
+  /** Pairs of valid events that SQS redrove bare to the ingress DLQ (route's transient failures exhausted). */
+  pairsInIngressDlq: number;
+  validEventsBareInIngressDlq: number;
   eventsInRouteDlq: number;
   bareDlqMessages: number;
   lost: number;
@@ -75,6 +78,7 @@ export interface InvariantReport {
   extra: Record<string, string | number>;
 }
 
+const BARE_CODE = 'bare (SQS redrive)';
 const pairKey = (eventId: string, t: { connectionId: string; providerConfigKey: string }) => `${eventId}\u0000${t.providerConfigKey}\u0000${t.connectionId}`;
 export const connKey = (t: { connectionId: string; providerConfigKey: string }) => `${t.providerConfigKey}\u0000${t.connectionId}`;
 
@@ -113,7 +117,7 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
   const dlqByCode: Record<string, number> = {};
   let bare = 0;
   for (const m of i.dlq) {
-    const code = m.envelope?.error.code ?? 'bare (SQS redrive)';
+    const code = m.envelope?.error.code ?? BARE_CODE;
     dlqByCode[`${m.queue}: ${code}`] = (dlqByCode[`${m.queue}: ${code}`] ?? 0) + 1;
     if (!m.envelope) bare++;
     if (m.queue === 'ingress-dlq') {
@@ -153,12 +157,39 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     if (p.deleted && !pairDlq.has(k)) applied.add(k);
   }
 
+  // Nango's side of "applied": a write to the connection set the event's time on each of its keys,
+  // or a newer event's time is stored there (the event was stale and rightly dropped).
+  const written = new Map<string, Map<string, Set<string>>>();
+  const writesOf = (t: { connectionId: string; providerConfigKey: string }) => {
+    let w = written.get(connKey(t));
+    if (!w) {
+      w = new Map();
+      for (const h of i.nango.applyHistory(t.connectionId, t.providerConfigKey)) {
+        const v = h.patch[VERSIONS_KEY];
+        if (!v || typeof v !== 'object') continue;
+        for (const [key, time] of Object.entries(v as Record<string, unknown>)) {
+          if (typeof time !== 'string') continue;
+          if (!w.has(key)) w.set(key, new Set());
+          w.get(key)!.add(time);
+        }
+      }
+      written.set(connKey(t), w);
+    }
+    return w;
+  };
+  const witnessed = (t: { connectionId: string; providerConfigKey: string }, time: string, keys: string[]) => {
+    const w = writesOf(t);
+    return keys.every((key) => w.get(key)?.has(time) || [...(w.get(key) ?? [])].some((x) => x > time));
+  };
+
   // Every event's expectation against its outcome.
   let lost = 0;
   let unexpected = 0;
   let pairsExpected = 0;
   let pairsApplied = 0;
   let pairsDlq = 0;
+  let pairsIngressDlq = 0;
+  let validEventsBare = 0;
   const expectedPairs = new Set<string>();
   const appliedByConnection = new Map<string, AppliedPatch[]>();
   for (const e of i.workload.events) {
@@ -173,15 +204,24 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
       }
       continue;
     }
-    if (routeDlq.has(e.id)) {
+    // Route parks a valid event only bare, by SQS redrive, after its transient failures (a Nango lookup,
+    // a send) used every receive: the event sits in the DLQ, replayable. An envelope would mean route
+    // refused a valid event.
+    const routeParked = routeDlq.get(e.id);
+    if (routeParked !== undefined && routeParked !== BARE_CODE) {
       unexpected++;
-      note(`valid event ${e.id} was parked by route: ${routeDlq.get(e.id)}`);
+      note(`valid event ${e.id} was refused by route: ${routeParked}`);
     }
+    if (routeParked === BARE_CODE) validEventsBare++;
     for (const t of x.targets) {
       const k = pairKey(e.id, t);
       expectedPairs.add(k);
       pairsExpected++;
-      if (applied.has(k)) {
+      if (applied.has(k) && !witnessed(t, x.time, Object.keys(x.patch))) {
+        // Apply let go of it, no DLQ holds it, and no write at Nango ever carried it: lost.
+        lost++;
+        note(`event ${e.id} -> ${t.providerConfigKey}/${t.connectionId}: done by apply, in no DLQ, and no write at Nango carried it`);
+      } else if (applied.has(k)) {
         pairsApplied++;
         if (t.refused) {
           unexpected++;
@@ -196,6 +236,8 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
           unexpected++;
           note(`event ${e.id} -> ${t.providerConfigKey}/${t.connectionId}: unknown_connection for a connection Nango has`);
         }
+      } else if (routeParked === BARE_CODE) {
+        pairsIngressDlq++;
       } else {
         lost++;
         note(`event ${e.id} -> ${t.providerConfigKey}/${t.connectionId}: neither applied nor in a DLQ`);
@@ -238,6 +280,8 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     pairsExpected,
     pairsApplied,
     pairsInPatchesDlq: pairsDlq,
+    pairsInIngressDlq: pairsIngressDlq,
+    validEventsBareInIngressDlq: validEventsBare,
     eventsInRouteDlq: routeDlq.size,
     bareDlqMessages: bare,
     lost,
@@ -364,6 +408,7 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['pairs expected', `${fmt(r.pairsExpected)} (event x target connection)`],
     ['  applied', fmt(r.pairsApplied)],
     ['  in patches DLQ', fmt(r.pairsInPatchesDlq)],
+    ['  in ingress DLQ', `${fmt(r.pairsInIngressDlq)} (${fmt(r.validEventsBareInIngressDlq)} valid events redriven bare by SQS after route's retries)`],
     ['events in ingress DLQ', fmt(r.eventsInRouteDlq)],
     ['bare DLQ messages', fmt(r.bareDlqMessages)],
     ['DLQ by code', Object.entries(r.dlqByCode).sort().map(([k, v]) => `${k} ${v}`).join('; ') || '-'],
@@ -386,5 +431,5 @@ export function formatInvariants(r: InvariantReport, title: string): string {
 
 /** The four headline invariants plus exact balance. */
 export function invariantsHold(r: InvariantReport): boolean {
-  return r.lost === 0 && r.unexpected === 0 && r.misorderedConnections === 0 && r.overlaps === 0 && r.keyLeaks === 0 && r.pairsExpected === r.pairsApplied + r.pairsInPatchesDlq;
+  return r.lost === 0 && r.unexpected === 0 && r.misorderedConnections === 0 && r.overlaps === 0 && r.keyLeaks === 0 && r.pairsExpected === r.pairsApplied + r.pairsInPatchesDlq + r.pairsInIngressDlq;
 }
