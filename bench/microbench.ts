@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { connectionKey as groupOf, deduplicationId, type PatchMessage } from '#commons/patch-message';
@@ -158,7 +158,11 @@ export async function runChild(job: ChildJob, env: Record<string, string>, workD
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   if (code !== 0) throw new Error(`child ${job.mode} ${job.bundle} exited ${code}: ${stderr.slice(-2000)}`);
-  return JSON.parse(readFileSync(out, 'utf8')) as Record<string, number | string>;
+  const result = JSON.parse(readFileSync(out, 'utf8')) as Record<string, number | string>;
+  // The job files hold whole batches of events: megabytes each, of no use once read.
+  rmSync(jobFile, { force: true });
+  rmSync(out, { force: true });
+  return result;
 }
 
 const median = (xs: number[]) => {
