@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Nango's own rules for ids, as observed on a real server (see DESIGN.md): connection ids match

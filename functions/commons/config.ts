@@ -2,7 +2,7 @@
  * Runtime configuration, read once per cold start from the environment the CDK construct sets.
  * Parsed with zod so a misconfigured deployment fails at init with a message naming the variable.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const seconds = (def: number) => z.coerce.number().int().min(0).default(def);
 
@@ -17,6 +17,8 @@ const shared = {
   SECRET_CACHE_TTL_SECONDS: seconds(300),
   /** Upper bound of one Nango request; the Lambda's remaining time bounds it further. */
   NANGO_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Length of Nango's fixed rate-limit window; lets pacing resume at the window's true end. */
+  NANGO_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
 };
 
 const requireSecret = <T extends { NANGO_SECRET_ID?: string | undefined; NANGO_SECRET_KEY?: string | undefined }>(c: T) =>

@@ -4,7 +4,7 @@
  * attributes repeat stage, error code and connection so the replay tool can filter without parsing.
  * The secret key is never part of it: errors are built from response bodies, never from requests.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { eventRefSchema, type EventRef, type Target } from './patch-message.ts';
 

@@ -3,7 +3,7 @@
  * it arrived through a rule (as the SQS body) or was sent straight to the ingress queue. A missing
  * `id` falls back to the SQS message id, a missing `time` to SentTimestamp.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const eventEnvelopeSchema = z.object({
   id: z.string().min(1).max(256).optional(),

@@ -4,7 +4,7 @@
  * event id + key (a redelivered ingress message does not patch twice).
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { connectionIdSchema, providerConfigKeySchema } from '#events/ids';
 
 export const targetSchema = z.object({ connectionId: connectionIdSchema, providerConfigKey: providerConfigKeySchema });

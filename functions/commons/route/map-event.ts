@@ -2,7 +2,7 @@
  * Pure mapping from a parsed event to patch messages: catalog lookup, detail validation, the event
  * type's targets and patch. Resolution of `'all'` targets happens in the processor (it needs Nango).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { eventKey, type EventDefinition, type MetadataPatch, type TargetSpec } from '#events/define';
 import type { DomainEvent } from '../event-envelope.ts';
 import { VERSIONS_KEY } from '../apply/ordering.ts';
