@@ -16,6 +16,7 @@ import { NangoError } from '../nango/errors.ts';
 import { connectionKey, deduplicationId, type PatchMessage } from '../patch-message.ts';
 import type { OutgoingMessage, QueuePort } from '../queues.ts';
 import type { TargetResolver } from '../targets.ts';
+import { AttemptsExhausted, defaultRetry, withRetries } from '../retry.ts';
 import { byEventTime, mapEvent } from './map-event.ts';
 
 export interface RouteDeps {
@@ -88,8 +89,10 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     }
     let targets;
     try {
-      targets = await deps.targets.resolve(mapped.specs, deadline);
-    } catch (e) {
+      // Short retries here: handing the record back costs a whole ingress visibility timeout.
+      targets = (await withRetries(() => deps.targets.resolve(mapped.specs, deadline), { ...defaultRetry, deadline })).value;
+    } catch (x) {
+      const e = x instanceof AttemptsExhausted ? x.cause : x;
       if (e instanceof NangoError && !e.retryable) {
         await toDlq(item.recordId, item.body, event, e.toFailure());
       } else {
