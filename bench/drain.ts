@@ -12,7 +12,6 @@ import { startLocalPipeline } from '../test/harness/pipeline.ts';
 import { startEventSource, waitUntilDrained, queueCounts, type EventSourceStats } from '../test/harness/event-source.ts';
 import { startLocalSqs } from '../test/standins/sqs.ts';
 import { startNangoStandin, type NangoStandin, type RecordedRequest } from '../test/standins/nango.ts';
-import type { RateLimitState } from '../functions/commons/nango/port.ts';
 import { checkFinalState, connectionKey, eventTimeFold, integrationsIndex, makeDataset, patchCount, sdkCalls, targetsOf, type DatasetOptions } from './dataset.ts';
 import { createSdkConsumer } from './peers/sdk-consumer.ts';
 
@@ -33,10 +32,8 @@ export interface DrainScenario {
   apply?: { batchSize: number; concurrency: number; functionTimeoutMs: number; groupConcurrency: number };
   peer?: { batchSize: number; concurrency: number; functionTimeoutMs: number };
   /**
-   * What-if (measured without editing functions/): the rate-limit gate learns each window's true end
-   * from the request that opened it (the answer with remaining = limit - 1): the window ends at most
-   * `gateWindowMs` after that answer, often well before X-RateLimit-Reset, which is rounded up to
-   * the second. See bench/PERFORMANCE.md, proposal P3.
+   * NANGO_RATE_LIMIT_WINDOW_MS for the handlers: the stand-in's (scaled) window length, so the gate
+   * resumes at each window's true end rather than the rounded-up X-RateLimit-Reset.
    */
   gateWindowMs?: number;
   /** Diagnostics: write every Nango request (method, kind, status, start, end) here as JSON lines. */
@@ -98,21 +95,6 @@ function summarize(xs: number[]): DrainResult['invocationMs'] {
   return { count: s.length, mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length), p50: at(0.5), p95: at(0.95) };
 }
 
-/** Proposal P3 applied to RateLimitGate's prototype in this process (the handlers share the module). */
-async function learnWindowEnds(windowMs: number): Promise<void> {
-  const { RateLimitGate } = await import('../functions/commons/nango/rate-limit.ts');
-  type Gate = { state: RateLimitState | undefined; learned?: { reset: number; end: number } };
-  const release = RateLimitGate.prototype.release;
-  RateLimitGate.prototype.release = function (this: InstanceType<typeof RateLimitGate>, observed: RateLimitState | undefined) {
-    release.call(this, observed);
-    const g = this as unknown as Gate;
-    // The answer that opened the window: the server counted it before we read it, so the window ends by now + windowMs.
-    if (observed && observed.remaining === observed.limit - 1) g.learned = { reset: observed.resetAt, end: Math.min(observed.resetAt, Date.now() + windowMs) };
-    // Later answers of the same window carry the same rounded-up reset: keep the learned end.
-    if (g.state && g.learned && g.state.resetAt === g.learned.reset) g.state = { ...g.state, resetAt: g.learned.end };
-  };
-}
-
 function rebuildWindows(requests: readonly RecordedRequest[], windowMs: number): DrainResult['windows'] {
   const starts = requests.map((r) => r.startedAt).sort((a, b) => a - b);
   const opened: number[] = [];
@@ -150,7 +132,6 @@ export async function runDrain(s: DrainScenario): Promise<DrainResult> {
   const onInvocation = (r: { durationMs: number }) => void durations.push(r.durationMs);
 
   if (s.system === 'ours') {
-    if (s.gateWindowMs) await learnWindowEnds(s.gateWindowMs);
     const route = s.route ?? ROUTE_DEPLOYED;
     const apply = s.apply ?? APPLY_DEPLOYED;
     const p = await startLocalPipeline({
@@ -158,7 +139,13 @@ export async function runDrain(s: DrainScenario): Promise<DrainResult> {
       connections: data.connections,
       route: { ...route },
       apply: { batchSize: apply.batchSize, concurrency: apply.concurrency, functionTimeoutMs: apply.functionTimeoutMs, maxBatchingWindowMs: 0, onInvocation },
-      env: { ORDERING: s.ordering ?? 'event-time', APPLY_GROUP_CONCURRENCY: String(apply.groupConcurrency), POWERTOOLS_LOG_LEVEL: 'INFO' },
+      env: {
+        ORDERING: s.ordering ?? 'event-time',
+        APPLY_GROUP_CONCURRENCY: String(apply.groupConcurrency),
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        // Unset: the default 60 s, longer than the stand-in's scaled window, so the gate falls back to X-RateLimit-Reset.
+        ...(s.gateWindowMs ? { NANGO_RATE_LIMIT_WINDOW_MS: String(s.gateWindowMs) } : {}),
+      },
     });
     nango = p.nango!;
     stop = () => p.stop();

@@ -35,21 +35,22 @@ const SEQUENTIAL_EVENTS = quick ? 200 : 1000;
 export function scenarios(): { off: DrainScenario[]; on: DrainScenario[] } {
   const base = { ...NANGO, timeoutMs: 300_000 };
   const off: DrainScenario[] = [
-    { ...base, name: 'ours, event-time', system: 'ours', ordering: 'event-time', dataset: MAIN },
+    { ...base, name: 'ours, event-time, construct defaults (apply x2)', system: 'ours', ordering: 'event-time', dataset: MAIN },
+    // The setting for an account whose rate limit does not bind: apply's event source at 5 concurrent invocations.
+    { ...base, name: 'ours, event-time, applyMaxConcurrency=5', system: 'ours', ordering: 'event-time', dataset: MAIN, apply: { ...APPLY_DEPLOYED, concurrency: 5 } },
     { ...base, name: 'ours, arrival', system: 'ours', ordering: 'arrival', dataset: MAIN },
-    // What-if: apply's event source at 5 concurrent invocations instead of the construct's default 2.
-    { ...base, name: 'ours, event-time, apply x5 (what-if)', system: 'ours', ordering: 'event-time', dataset: MAIN, apply: { ...APPLY_DEPLOYED, concurrency: 5 } },
     { ...base, name: 'SDK, parallel', system: 'sdk-parallel', dataset: MAIN },
     // Sequential calls at 20+ ms each: measured on the first events of the same backlog to keep the run short.
     { ...base, name: `SDK, sequential (first ${SEQUENTIAL_EVENTS})`, system: 'sdk-sequential', dataset: MAIN, eventLimit: SEQUENTIAL_EVENTS },
   ];
+  // The stand-in's windows are scaled down; NANGO_RATE_LIMIT_WINDOW_MS tells the gate so (a deployment's default is Nango's 60 s).
   const on: DrainScenario[] = [
-    { ...base, name: 'ours, event-time, rated', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 } },
-    { ...base, name: 'ours, arrival, rated', system: 'ours', ordering: 'arrival', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 } },
-    // What-if P3: the gate ends a window when the request that opened it says it ends, not at the rounded-up reset.
-    { ...base, name: 'ours, event-time, rated, gate learns window end (what-if)', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 }, gateWindowMs: 5000 },
+    { ...base, name: 'ours, event-time, rated', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 }, gateWindowMs: 5000 },
+    { ...base, name: 'ours, arrival, rated', system: 'ours', ordering: 'arrival', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 }, gateWindowMs: 5000 },
     // Same rate in 2 s windows: X-RateLimit-Reset has 1 s resolution, which a short window magnifies.
-    { ...base, name: 'ours, event-time, rated 2 s window', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 60, windowMs: 2000 } },
+    { ...base, name: 'ours, event-time, rated 2 s window', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 60, windowMs: 2000 }, gateWindowMs: 2000 },
+    // For comparison: the gate told a wrong (longer) window waits for the rounded-up X-RateLimit-Reset, as before P3.
+    { ...base, name: 'ours, event-time, rated, window length not learned (what-if)', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 } },
   ];
   return { off, on };
 }

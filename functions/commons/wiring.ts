@@ -6,6 +6,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { HttpNangoClient } from './nango/http-client.ts';
+import { RateLimitGate } from './nango/rate-limit.ts';
 import { keyProviderFromConfig } from './secrets.ts';
 import { SqsQueues } from './queues.ts';
 import type { RouteConfig, ApplyConfig } from './config.ts';
@@ -19,6 +20,7 @@ export function nangoFromConfig(c: RouteConfig | ApplyConfig): HttpNangoClient {
     endpoint: c.NANGO_ENDPOINT,
     keys: keyProviderFromConfig(c),
     timeoutMs: c.NANGO_TIMEOUT_MS,
+    gate: new RateLimitGate(c.NANGO_RATE_LIMIT_WINDOW_MS),
     onResponse: ({ ms }) => metrics.addMetric(MetricName.NangoLatency, MetricUnit.Milliseconds, ms),
   });
 }

@@ -56,6 +56,20 @@ describe('rate limit headers', () => {
     expect(t0).toBeLessThan(resetAt);
   });
 
+  it('resumes at the window end learned from the answer that opened it, not the rounded-up reset', async () => {
+    const gate = new RateLimitGate(300);
+    const roundedReset = Date.now() + 1000;
+    expect(await gate.acquire(Date.now() + 5000)).toBe(true);
+    gate.release({ limit: 2, remaining: 1, resetAt: roundedReset });
+    expect(await gate.acquire(Date.now() + 5000)).toBe(true);
+    gate.release({ limit: 2, remaining: 0, resetAt: roundedReset });
+    const t0 = Date.now();
+    expect(await gate.acquire(Date.now() + 5000)).toBe(true);
+    const waited = Date.now() - t0;
+    expect(waited).toBeGreaterThan(150);
+    expect(waited).toBeLessThan(900);
+  });
+
   it('refuses to wait past the deadline', async () => {
     const gate = new RateLimitGate();
     gate.block(Date.now() + 10_000);

@@ -11,17 +11,30 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class RateLimitGate {
   private state: RateLimitState | undefined;
   private inFlight = 0;
+  /**
+   * X-RateLimit-Reset is whole seconds, rounded up: waiting for it idles the account up to a second
+   * per window. The answer that opened a window (remaining = limit - 1) was counted before we read
+   * it, so that window ends by now + windowMs: never early, and usually well before the rounded reset.
+   */
+  private learned: { reset: number; end: number } | undefined;
+
+  /** @param windowMs the server's fixed window (Nango: 60 s). */
+  constructor(private readonly windowMs = 60_000) {}
+
+  private resetOf(s: RateLimitState): number {
+    return this.learned && this.learned.reset === s.resetAt ? this.learned.end : s.resetAt;
+  }
 
   /** Wait until a request may go, or return false when that would pass the deadline. */
   async acquire(deadline: number, now = Date.now): Promise<boolean> {
     for (;;) {
       const s = this.state;
-      if (!s || now() >= s.resetAt) {
-        if (s && now() >= s.resetAt) this.state = undefined;
+      if (!s || now() >= this.resetOf(s)) {
+        if (s) this.state = undefined;
         break;
       }
       if (s.remaining - this.inFlight > 0) break;
-      const wait = s.resetAt - now() + Math.floor(Math.random() * 50);
+      const wait = this.resetOf(s) - now() + Math.floor(Math.random() * 50);
       if (now() + wait >= deadline) return false;
       await sleep(wait);
     }
@@ -33,6 +46,9 @@ export class RateLimitGate {
   /** Record the server's view after a response (or none, after a network error). */
   release(observed: RateLimitState | undefined): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
+    if (observed && observed.remaining === observed.limit - 1) {
+      this.learned = { reset: observed.resetAt, end: Math.min(observed.resetAt, Date.now() + this.windowMs) };
+    }
     if (observed) {
       // Remaining counts down within a window; a later reset means a new window.
       const s = this.state;
