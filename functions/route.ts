@@ -28,6 +28,7 @@ function init(): RouteDeps {
     queues: queuesFromConfig(),
     patchesQueueUrl: c.PATCHES_QUEUE_URL,
     ingressDlqUrl: c.INGRESS_DLQ_URL,
+    maxReceiveCount: c.MAX_RECEIVE_COUNT,
   };
 }
 

@@ -241,6 +241,8 @@ export class NangoMetadataSync extends Construct {
         ...shared,
         PATCHES_QUEUE_URL: this.patchesQueue.queueUrl,
         INGRESS_DLQ_URL: this.ingressDlq.queueUrl,
+        // Route parks a transient failure itself on the last receive, so it must know the redrive limit.
+        MAX_RECEIVE_COUNT: String(cfg.ingress.maxReceiveCount),
         CONNECTIONS_CACHE_TTL_SECONDS: String(cfg.route.connectionsCacheTtl.toSeconds()),
       },
     });

@@ -32,6 +32,8 @@ export const routeConfigSchema = z
     INGRESS_DLQ_URL: z.url(),
     /** How long `GET /connections?connectionId=` answers are reused for `integrations: 'all'`. */
     CONNECTIONS_CACHE_TTL_SECONDS: seconds(60),
+    /** Must equal the ingress queue's redrive maxReceiveCount: the last attempt writes the DLQ envelope itself. */
+    MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
   })
   .refine(requireSecret, secretMessage);
 

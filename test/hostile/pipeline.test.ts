@@ -55,11 +55,12 @@ const CASES: Case[] = [
   // __proto__ / constructor.
   { name: '__proto__ carrying the required envelope fields', body: `{"__proto__":{"source":"app.billing","detail-type":"customer.seats_changed"},"id":"p1","time":"${TIME}","detail":{}}`, expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' } },
   { name: '__proto__ carrying the required detail fields', body: env('customer.plan_changed', JSON.parse(`{"__proto__":{"plan":"pro","customerId":"acme","changedAt":"${TIME}"}}`)), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
-  { name: '__proto__ and constructor.prototype beside a valid detail', body: env('customer.plan_changed', JSON.parse(`{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"customerId":"acme","plan":"pro","changedAt":"${TIME}"}`)), expect: { applied: [{ connectionId: 'acme', providerConfigKey: 'salesforce', has: { plan: 'pro' } }, { connectionId: 'acme', providerConfigKey: 'hubspot', has: { plan: 'pro' } }] } },
+  // An own __proto__ key is refused wherever it stands: zod would drop it without a word.
+  { name: '__proto__ and constructor.prototype beside a valid detail', body: env('customer.plan_changed', JSON.parse(`{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"customerId":"acme","plan":"pro","changedAt":"${TIME}"}`)), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
+  { name: 'constructor.prototype beside a valid detail', body: env('customer.plan_changed', JSON.parse(`{"constructor":{"prototype":{"polluted":true}},"customerId":"acme","plan":"pro","changedAt":"${TIME}"}`)), expect: { applied: [{ connectionId: 'acme', providerConfigKey: 'salesforce', has: { plan: 'pro' } }, { connectionId: 'acme', providerConfigKey: 'hubspot', has: { plan: 'pro' } }] } },
   { name: 'a flag named constructor', body: env('customer.settings_changed', { customerId: 'acme/eu x@y.com', flags: { constructor: true, beta: false } }), expect: { applied: [sf('acme/eu x@y.com', { flags: { constructor: true, beta: false } })] } },
-  // zod 4 drops a `__proto__` record key instead of checking it against the flag-name pattern: the
-  // event applies with `flags: {}` (replacing the stored flags). Pinned here; see the report.
-  { name: 'a flag named __proto__ (dropped by zod: flags become {})', body: env('customer.settings_changed', JSON.parse('{"customerId":"b","flags":{"__proto__":true}}')), expect: { applied: [sf('b', { flags: {} })] } },
+  // zod 4 would drop a `__proto__` record key (flags would become {} and wipe the stored flags): refused instead.
+  { name: 'a flag named __proto__', body: env('customer.settings_changed', JSON.parse('{"customerId":"b","flags":{"__proto__":true}}')), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
   // Wrong types.
   { name: 'detail-type as an array', body: JSON.stringify({ id: 'w1', source: 'app.billing', 'detail-type': ['customer.seats_changed'], time: TIME, detail: {} }), expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' } },
   { name: 'id as an object', body: JSON.stringify({ id: { $ne: null }, source: 'app.billing', 'detail-type': 'customer.seats_changed', time: TIME, detail: {} }), expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' } },
@@ -81,8 +82,8 @@ const CASES: Case[] = [
   { name: 'customerId in unicode', body: seats('ünïcødé', 29), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
   { name: 'event id with CR/LF and unicode', body: seats('b', 30).replace(/"id":"[^"]+"/, '"id":"evt\\r\\nX-Injected: 1 ünï"'), expect: { applied: [sf('b', { seats: 30 })] } },
   { name: 'event id over 256 characters', body: seats('b', 31).replace(/"id":"[^"]+"/, `"id":"${'i'.repeat(257)}"`), expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' } },
-  { name: 'integration key with "../"', body: env('customer.settings_changed', { customerId: 'admin', region: 'eu', integrations: ['../salesforce'] }), expect: { dlq: 'patches-dlq', code: 'invalid_patch_message' } },
-  { name: 'integration key with CR/LF', body: env('customer.settings_changed', { customerId: 'admin', region: 'ap', integrations: ['salesforce\r\nx'] }), expect: { dlq: 'patches-dlq', code: 'invalid_patch_message' } },
+  { name: 'integration key with "../"', body: env('customer.settings_changed', { customerId: 'admin', region: 'eu', integrations: ['../salesforce'] }), expect: { dlq: 'ingress-dlq', code: 'invalid_target' } },
+  { name: 'integration key with CR/LF', body: env('customer.settings_changed', { customerId: 'admin', region: 'ap', integrations: ['salesforce\r\nx'] }), expect: { dlq: 'ingress-dlq', code: 'invalid_target' } },
 ];
 
 /** Hostile bodies straight on the patches FIFO (a replay, a bug, a hand-sent message). */

@@ -128,8 +128,9 @@ describe('functions', () => {
     expect(p).toMatchObject({ ...common, Timeout: 60, Role: arn('ApplyRole'), LoggingConfig: { LogGroup: ref('ApplyLogs') } });
   });
 
-  it('route environment: exactly the config.ts names, with the queue URLs and the secret', () => {
+  it('route environment: exactly the config.ts names, with the queue URLs and the secret; MAX_RECEIVE_COUNT equals the ingress redrive maxReceiveCount', () => {
     const env = resource(t, 'AWS::Lambda::Function', ids.Route!).Properties.Environment.Variables;
+    expect(env.MAX_RECEIVE_COUNT).toBe(String(resource(t, 'AWS::SQS::Queue', ids.Ingress!).Properties.RedrivePolicy.maxReceiveCount));
     expect(env).toEqual({
       NANGO_HOST: 'https://api.nango.dev',
       NANGO_ENDPOINT: 'current',
@@ -138,6 +139,7 @@ describe('functions', () => {
       SECRET_CACHE_TTL_SECONDS: '300',
       PATCHES_QUEUE_URL: ref('Patches'),
       INGRESS_DLQ_URL: ref('IngressDlq'),
+      MAX_RECEIVE_COUNT: '5',
       CONNECTIONS_CACHE_TTL_SECONDS: '60',
       POWERTOOLS_SERVICE_NAME: 'nango-metadata-sync',
       POWERTOOLS_METRICS_NAMESPACE: 'NangoMetadataSync',

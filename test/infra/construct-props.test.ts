@@ -171,6 +171,7 @@ describe('function and queue tuning', () => {
     expect(queue(t, 'IngressDlq').MessageRetentionPeriod).toBe(864_000);
     expect(queue(t, 'PatchesDlq').MessageRetentionPeriod).toBe(864_000);
     expect(fnEnv(t, 'SyncApply').Environment.Variables.MAX_RECEIVE_COUNT).toBe('12');
+    expect(fnEnv(t, 'SyncRoute').Environment.Variables.MAX_RECEIVE_COUNT).toBe('3');
   });
 });
 

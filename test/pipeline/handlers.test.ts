@@ -189,7 +189,28 @@ describe('partial batch responses', () => {
       ] },
       makeContext('route', 'us-east-1', 30_000),
     );
-    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: "m2" }] });
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
+  });
+
+  it('route parks a transient failure on the last allowed receive instead of leaving it to the redrive', async () => {
+    p.nango!.setFault((r) => (r.method === 'GET' && r.path === '/connections' ? { kind: 'status', status: 503 } : undefined));
+    const { handler } = await import('../../functions/route.ts');
+    const last = (e: object, id: string, count: string): SQSRecord => ({
+      ...record(id, msg('x', 'y', id, {})),
+      body: JSON.stringify(e),
+      attributes: { ApproximateReceiveCount: count, SentTimestamp: String(Date.now()), SenderId: 'local', ApproximateFirstReceiveTimestamp: String(Date.now() - 60_000) },
+    });
+    const res = await handler(
+      { Records: [
+        last(ev('r-last', 'customer.seats_changed', { customerId: 'someone-new', seats: 3, changedAt: '2026-11-22T00:00:00Z' }, '2026-11-22T00:00:00Z'), 'l1', '5'),
+        last(ev('r-not-yet', 'customer.seats_changed', { customerId: 'someone-else', seats: 4, changedAt: '2026-11-22T00:00:00Z' }, '2026-11-22T00:00:00Z'), 'l2', '4'),
+      ] },
+      makeContext('route', 'us-east-1', 30_000),
+    );
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'l2' }] });
+    const parked = (await p.dlq()).find((d) => d.envelope?.events.some((e) => e.id === 'r-last'))?.envelope;
+    expect(parked).toMatchObject({ stage: 'route', attempts: 5, error: { status: 503, retryable: true } });
+    expect(JSON.parse(parked!.originals[0]!.body)).toMatchObject({ id: 'r-last' });
   });
 });
 

@@ -18,6 +18,10 @@ export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDef
   if (!def) {
     return { ok: false, code: 'unknown_event_type', message: `no catalog entry for source "${event.source}" and detail-type "${event.detailType}"` };
   }
+  const proto = findProtoKey(event.detail);
+  if (proto !== undefined) {
+    return { ok: false, code: 'invalid_detail', message: `${event.detailType}: "__proto__" is not allowed as a key (at ${proto || 'detail'})` };
+  }
   const detail = def.detail.safeParse(event.detail);
   if (!detail.success) {
     return {
@@ -46,4 +50,21 @@ export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDef
 /** Stable sort by event time: within a batch, patches go out in the order the events happened. */
 export function byEventTime<T extends { event: DomainEvent; index: number }>(items: T[]): T[] {
   return [...items].sort((a, b) => a.event.time.localeCompare(b.event.time) || a.index - b.index);
+}
+
+/**
+ * The path of an own `__proto__` key anywhere in a parsed JSON value, or undefined. zod drops such a
+ * key without a word (so `{"flags": {"__proto__": true}}` would become `flags: {}` and wipe the stored
+ * flags); refusing the event is the only answer that loses nothing silently. Iterative: a deeply
+ * nested body cannot overflow the stack here.
+ */
+export function findProtoKey(value: unknown): string | undefined {
+  const stack: { v: unknown; path: string }[] = [{ v: value, path: '' }];
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (!v || typeof v !== 'object') continue;
+    if (Object.hasOwn(v, '__proto__')) return path ? `${path}.__proto__` : '__proto__';
+    for (const [k, child] of Object.entries(v)) if (child && typeof child === 'object') stack.push({ v: child, path: path ? `${path}.${k}` : k });
+  }
+  return undefined;
 }

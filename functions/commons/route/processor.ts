@@ -12,8 +12,9 @@ import { logger } from '#powertools/logger';
 import { MetricName, countBy, metrics, MetricUnit } from '#powertools/metrics';
 import { buildEnvelope, envelopeAttributes, unwrapOwnEnvelope, type Failure } from '../dlq-envelope.ts';
 import { parseEventBody, type DomainEvent } from '../event-envelope.ts';
-import { NangoError } from '../nango/errors.ts';
-import { connectionKey, deduplicationId, type PatchMessage } from '../patch-message.ts';
+import * as z from 'zod';
+import { NangoError, errorFromException } from '../nango/errors.ts';
+import { connectionKey, deduplicationId, targetSchema, type PatchMessage } from '../patch-message.ts';
 import type { OutgoingMessage, QueuePort } from '../queues.ts';
 import type { TargetResolver } from '../targets.ts';
 import { AttemptsExhausted, defaultRetry, withRetries } from '../retry.ts';
@@ -25,11 +26,13 @@ export interface RouteDeps {
   queues: QueuePort;
   patchesQueueUrl: string;
   ingressDlqUrl: string;
+  /** The ingress queue's redrive maxReceiveCount: its last receive parks transient failures itself. */
+  maxReceiveCount: number;
 }
 
 interface Incoming {
   index: number;
-  recordId: string;
+  record: SQSRecord;
   body: string;
   event: DomainEvent;
 }
@@ -40,51 +43,59 @@ export interface RouteResult {
   invalid: number;
 }
 
+const receiveCount = (r: SQSRecord) => Number(r.attributes?.ApproximateReceiveCount) || 1;
+
 export async function routeRecords(records: readonly SQSRecord[], deps: RouteDeps, deadline: number): Promise<RouteResult> {
   const failed = new Set<string>();
+  /** Events that failed transiently, by record: on a record's last allowed receive they are parked with their error. */
+  const retry = new Map<Incoming, Failure>();
   const valid: Incoming[] = [];
   let invalid = 0;
   metrics.addMetric(MetricName.EventsReceived, MetricUnit.Count, records.length);
 
-  const toDlq = async (recordId: string, body: string, event: DomainEvent | undefined, error: Failure) => {
-    invalid++;
-    logger.warn('event rejected', { correlation_id: event?.id ?? recordId, code: error.code, error: error.message });
-    countBy(MetricName.EventsInvalid, { code: error.code });
+  const park = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: Failure) => {
     const now = new Date();
+    const first = Number(record.attributes?.ApproximateFirstReceiveTimestamp);
     const env = buildEnvelope({
       stage: 'route',
       error,
       events: event ? [{ id: event.id, source: event.source, detailType: event.detailType, time: event.time }] : [],
-      attempts: 1,
-      firstFailureAt: now,
+      attempts: receiveCount(record),
+      firstFailureAt: first > 0 && error.retryable ? new Date(first) : now,
       lastFailureAt: now,
-      originals: [{ messageId: recordId, body }],
+      originals: [{ messageId: record.messageId, body }],
     });
     try {
       await deps.queues.send(deps.ingressDlqUrl, { body: JSON.stringify(env), attributes: envelopeAttributes(env) });
       countBy(MetricName.DlqWrites, { stage: 'route', code: error.code });
     } catch (e) {
-      logger.error('ingress DLQ write failed; the record will be retried', { correlation_id: event?.id ?? recordId, error: (e as Error).message });
-      failed.add(recordId);
+      logger.error('ingress DLQ write failed; the record will be retried', { correlation_id: event?.id ?? record.messageId, error: (e as Error).message });
+      failed.add(record.messageId);
     }
+  };
+  const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: Failure) => {
+    invalid++;
+    logger.warn('event rejected', { correlation_id: event?.id ?? record.messageId, code: error.code, error: error.message });
+    countBy(MetricName.EventsInvalid, { code: error.code });
+    await park(record, body, event, error);
   };
 
   let index = 0;
   for (const r of records) {
     for (const one of unwrapOwnEnvelope(r.body, 'route', r.messageId)) {
       const parsed = parseEventBody(one.body, { messageId: one.messageId, sentTimestamp: r.attributes?.SentTimestamp });
-      if (!parsed.ok) await toDlq(r.messageId, one.body, undefined, { code: parsed.code, message: parsed.message, errors: parsed.errors, retryable: false });
-      else valid.push({ index: index++, recordId: r.messageId, body: one.body, event: parsed.event });
+      if (!parsed.ok) await reject(r, one.body, undefined, { code: parsed.code, message: parsed.message, errors: parsed.errors, retryable: false });
+      else valid.push({ index: index++, record: r, body: one.body, event: parsed.event });
     }
   }
 
   // Map and resolve in event-time order; collect the outgoing messages in that order.
-  const outgoing: { msg: OutgoingMessage; recordId: string; group: string }[] = [];
+  const outgoing: { msg: OutgoingMessage; item: Incoming; group: string }[] = [];
   for (const item of byEventTime(valid)) {
     const { event } = item;
     const mapped = mapEvent(event, deps.catalog);
     if (!mapped.ok) {
-      await toDlq(item.recordId, item.body, event, { code: mapped.code, message: mapped.message, errors: mapped.errors, retryable: false });
+      await reject(item.record, item.body, event, { code: mapped.code, message: mapped.message, errors: mapped.errors, retryable: false });
       continue;
     }
     let targets;
@@ -93,31 +104,33 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       targets = (await withRetries(() => deps.targets.resolve(mapped.specs, deadline), { ...defaultRetry, deadline })).value;
     } catch (x) {
       const e = x instanceof AttemptsExhausted ? x.cause : x;
-      if (e instanceof NangoError && !e.retryable) {
-        await toDlq(item.recordId, item.body, event, e.toFailure());
-      } else {
-        logger.warn('target lookup failed; the record will be retried', { correlation_id: event.id, error: (e as Error).message });
-        failed.add(item.recordId);
+      const err = e instanceof NangoError ? e : errorFromException(e);
+      if (!err.retryable) await reject(item.record, item.body, event, err.toFailure());
+      else {
+        logger.warn('target lookup failed; the record will be retried', { correlation_id: event.id, code: err.code, error: err.message });
+        retry.set(item, err.toFailure());
       }
       continue;
     }
     if (targets.length === 0) {
-      await toDlq(item.recordId, item.body, event, {
+      await reject(item.record, item.body, event, {
         code: 'no_connections',
         message: `Nango has no connection with id "${mapped.specs.map((s) => s.connectionId).join('", "')}" in any integration`,
         retryable: false,
       });
       continue;
     }
+    // A target built from event data (an integration named in the event) is checked here, not at apply.
+    const bad = targets.map((t) => targetSchema.safeParse(t)).find((r) => !r.success);
+    if (bad && !bad.success) {
+      await reject(item.record, item.body, event, { code: 'invalid_target', message: `${event.detailType}: ${z.prettifyError(bad.error)}`, retryable: false });
+      continue;
+    }
     const ref = { id: event.id, source: event.source, detailType: event.detailType, time: event.time };
     for (const target of targets) {
       const message: PatchMessage = { v: 1, target, patch: mapped.patch, event: ref };
       const group = connectionKey(target);
-      outgoing.push({
-        recordId: item.recordId,
-        group,
-        msg: { id: String(outgoing.length), body: JSON.stringify(message), groupId: group, deduplicationId: deduplicationId(event.id, target) },
-      });
+      outgoing.push({ item, group, msg: { id: String(outgoing.length), body: JSON.stringify(message), groupId: group, deduplicationId: deduplicationId(event.id, target) } });
     }
     logger.debug('event mapped', { correlation_id: event.id, type: event.detailType, targets: targets.length });
   }
@@ -125,25 +138,37 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   // Send in order, 10 at a time; a failed connection holds back its later patches in this batch.
   // (SQS may still accept a later entry of a group whose earlier entry in the same call failed; that
   // needs a per-entry failure inside an accepted call, which SQS reports only for internal errors.)
-  const blockedGroups = new Set<string>();
+  const blockedGroups = new Map<string, Failure>();
   let enqueued = 0;
   for (let i = 0; i < outgoing.length; ) {
     const chunk: typeof outgoing = [];
     while (i < outgoing.length && chunk.length < 10) {
       const o = outgoing[i++]!;
-      if (blockedGroups.has(o.group)) failed.add(o.recordId);
+      const blocked = blockedGroups.get(o.group);
+      if (blocked) retry.set(o.item, blocked);
       else chunk.push(o);
     }
     if (chunk.length === 0) continue;
-    const failures = await deps.queues.sendBatch(deps.patchesQueueUrl, chunk.map((c) => c.msg));
-    const failedIds = new Set(failures.map((f) => f.id));
+    const failures = new Map((await deps.queues.sendBatch(deps.patchesQueueUrl, chunk.map((c) => c.msg))).map((f) => [f.id, f]));
     for (const c of chunk) {
-      if (failedIds.has(c.msg.id) || blockedGroups.has(c.group)) {
-        failed.add(c.recordId);
-        blockedGroups.add(c.group);
+      const f = failures.get(c.msg.id);
+      const blocked = blockedGroups.get(c.group);
+      if (f || blocked) {
+        const error: Failure = blocked ?? { code: 'patch_send_failed', message: `SendMessageBatch to the patches queue failed: ${f!.code}: ${f!.message}`, retryable: true };
+        retry.set(c.item, error);
+        blockedGroups.set(c.group, error);
       } else enqueued++;
     }
-    for (const f of failures) logger.warn('patch send failed; the record will be retried', { code: f.code, error: f.message });
+    for (const f of failures.values()) logger.warn('patch send failed; the record will be retried', { code: f.code, error: f.message });
+  }
+
+  // Transient failures: retried by SQS, except on the last allowed receive, where the event is parked
+  // with its error rather than moved bare by the redrive policy.
+  for (const [item, error] of retry) {
+    if (receiveCount(item.record) >= deps.maxReceiveCount) {
+      logger.warn('transient failure on the last allowed attempt; parked in the DLQ', { correlation_id: item.event.id, code: error.code, error: error.message });
+      await park(item.record, item.body, item.event, error);
+    } else failed.add(item.record.messageId);
   }
   metrics.addMetric(MetricName.PatchesEnqueued, MetricUnit.Count, enqueued);
   return { failedRecordIds: [...failed], enqueued, invalid };
