@@ -170,7 +170,14 @@ function awsDequeueFifo(q: FxQueue, maxCount: number, visibilityOverride: number
 
 /** fauxqs puts handed-back messages at the front of their group one by one (reversing several); restore sequence order. */
 function sortGroups(q: FxQueue) {
-  for (const msgs of q.fifoMessages.values()) msgs.sort((a, b) => (a.sequenceNumber ?? '').localeCompare(b.sequenceNumber ?? ''));
+  // Sequence numbers are fixed-width digit strings: plain comparison orders them, and most groups are
+  // already in order (checked in one pass), so a large backlog costs no sort per receive.
+  const seq = (m: { sequenceNumber?: string }) => m.sequenceNumber ?? '';
+  for (const msgs of q.fifoMessages.values()) {
+    let sorted = true;
+    for (let i = 1; i < msgs.length && sorted; i++) sorted = seq(msgs[i - 1]!) <= seq(msgs[i]!);
+    if (!sorted) msgs.sort((a, b) => (seq(a) < seq(b) ? -1 : seq(a) > seq(b) ? 1 : 0));
+  }
 }
 
 function patchFifo(q: FxQueue) {
