@@ -21,8 +21,37 @@ import { APPLY_DEPLOYED, type DrainResult, type DrainScenario } from './drain.ts
 import { coldStarts, cpuCosts, cpuJobs, envFor, firstEvents, memoryPeaks, startStandins } from './microbench.ts';
 import { profileColdStart, profileJob } from './profile.ts';
 import { evaluate, render, type BenchResults } from './report.ts';
+import { helpText, parseCommandLine, UsageError, type OptionTable } from '../cli/args.ts';
 
-const args = new Set(process.argv.slice(2));
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+  quick: { type: 'boolean', description: 'small backlog and fewer cold starts: a one-minute smoke run' },
+  'skip-drain': { type: 'boolean', description: 'skip the drains (bundles, cold start, CPU and memory only)' },
+  'skip-micro': { type: 'boolean', description: 'skip cold start, CPU and memory (drains only)' },
+} satisfies OptionTable;
+
+let parsed: ReturnType<typeof parseCommandLine<typeof OPTIONS>>['values'];
+try {
+  parsed = parseCommandLine(process.argv.slice(2), OPTIONS, { positionals: false }).values;
+} catch (e) {
+  if (!(e instanceof UsageError)) throw e;
+  process.stderr.write(`npm run bench: ${e.message}\nRun "npm run bench -- --help" for usage.\n`);
+  process.exit(2);
+}
+if (parsed.help) {
+  process.stdout.write(
+    helpText({
+      usage: 'npm run bench -- [options]',
+      description:
+        'Measures, in one run: the drain of a 5,000-event backlog through route and apply against the Nango\n' +
+        'stand-in (rate limit off and on) beside the official SDK consumer; per-event CPU; peak memory; cold\n' +
+        'start and bundle sizes. Prints one table and the targets as PASS/MISS; writes bench/results/.',
+      options: OPTIONS,
+    }),
+  );
+  process.exit(0);
+}
+const args = new Set(Object.entries(parsed).filter(([, v]) => v).map(([k]) => `--${k}`));
 const quick = args.has('--quick');
 
 /** The Nango stand-in for every drain: fixed latency, and race mode (the real server loses concurrent updates). */
