@@ -11,6 +11,7 @@
 import { catalog, indexCatalog } from '#events/catalog';
 import { eventKey, type MetadataPatch, type TargetSpec } from '#events/define';
 import type { SeedConnection } from '../test/standins/nango.ts';
+import { mulberry32 } from '../test/standins/nango/faults.ts';
 
 export interface BenchEvent {
   id: string;
@@ -40,17 +41,8 @@ export interface Dataset {
   events: BenchEvent[];
 }
 
-/** mulberry32: small, fast, deterministic. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The fault injector's seeded PRNG (mulberry32), so one seed means one dataset. */
+export const prng = mulberry32;
 
 /** Ids as real apps make them; a few with the characters Nango allows that need care on the wire. */
 export function customerId(i: number): string {
