@@ -74,7 +74,7 @@ export interface DrainResult {
 }
 
 export const ROUTE_DEPLOYED = { batchSize: 50, maxBatchingWindowMs: 1000, concurrency: 10, functionTimeoutMs: 30_000 };
-export const APPLY_DEPLOYED = { batchSize: 10, concurrency: 2, functionTimeoutMs: 60_000, groupConcurrency: 8 };
+export const APPLY_DEPLOYED = { batchSize: 10, concurrency: 2, functionTimeoutMs: 90_000, groupConcurrency: 8 };
 export const PEER_DEFAULT = { batchSize: 10, concurrency: 2, functionTimeoutMs: 60_000 };
 
 function classify(requests: readonly RecordedRequest[]) {

@@ -28,7 +28,7 @@ export const SETTINGS = {
   applyBatchSize: 'apply messages per invocation, at most 10 (default 10)',
   applyMaxConcurrency: 'apply concurrent invocations: bounds the Nango request rate (default 2)',
   applyGroupConcurrency: 'connections applied concurrently per invocation (default 8)',
-  applyTimeoutSeconds: 'apply timeout (default 60)',
+  applyTimeoutSeconds: 'apply timeout (default 90)',
   applyOrdering: 'event-time | arrival (default event-time)',
   applyMemorySize: 'apply memory MB (default 512)',
   ingressMaxReceiveCount: 'ingress receives before its DLQ (default 5)',

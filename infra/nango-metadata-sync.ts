@@ -616,7 +616,9 @@ export function resolveProps(props: NangoMetadataSyncProps): Resolved {
     connectionsCacheTtl: props.route?.connectionsCacheTtl ?? Duration.seconds(60),
   };
   const apply = {
-    timeout: props.apply?.timeout ?? Duration.seconds(60),
+    // Long enough to wait out Nango's 60 s rate-limit window plus one request inside one invocation:
+    // a hand-back instead would spend a receive on every message of the batch, and the last one parks it.
+    timeout: props.apply?.timeout ?? Duration.seconds(90),
     memorySize: props.apply?.memorySize ?? 512,
     batchSize: props.apply?.batchSize ?? 10,
     maxConcurrency: props.apply?.maxConcurrency ?? 2,

@@ -45,11 +45,12 @@ describe.each(['current', 'legacy'] as const)('%s endpoint', (endpoint) => {
       expect(r.valid).toBe(true);
       expect(req.status).toBeLessThan(300);
     }
+    // Metadata is read from the list endpoint: GET /connections/{id} returns (and may refresh) credentials.
     const ops = new Set(sent.map((r) => contract.validateRequest(r).operation));
     expect([...ops].sort()).toEqual(
       endpoint === 'current'
-        ? ['GET /connections', 'GET /connections/{connectionId}', 'PATCH /connections/metadata']
-        : ['GET /connections', 'GET /connections/{connectionId}', 'PATCH /connection/{connectionId}/metadata'],
+        ? ['GET /connections', 'PATCH /connections/metadata']
+        : ['GET /connections', 'PATCH /connection/{connectionId}/metadata'],
     );
   });
 });

@@ -79,7 +79,7 @@ describe('queues', () => {
       FifoThroughputLimit: 'perMessageGroupId',
       ContentBasedDeduplication: false,
       MessageRetentionPeriod: 345_600,
-      VisibilityTimeout: 360,
+      VisibilityTimeout: 540,
       RedrivePolicy: { deadLetterTargetArn: arn('PatchesDlq'), maxReceiveCount: 5 },
     });
   });
@@ -123,9 +123,9 @@ describe('functions', () => {
     expect(p.DeadLetterConfig).toBeUndefined();
   });
 
-  it('apply: nodejs24.x arm64, 60 s, 512 MB, own role and log group', () => {
+  it('apply: nodejs24.x arm64, 90 s (a whole rate-limit window fits), 512 MB, own role and log group', () => {
     const p = resource(t, 'AWS::Lambda::Function', ids.Apply!).Properties;
-    expect(p).toMatchObject({ ...common, Timeout: 60, Role: arn('ApplyRole'), LoggingConfig: { LogGroup: ref('ApplyLogs') } });
+    expect(p).toMatchObject({ ...common, Timeout: 90, Role: arn('ApplyRole'), LoggingConfig: { LogGroup: ref('ApplyLogs') } });
   });
 
   it('route environment: exactly the config.ts names, with the queue URLs and the secret; MAX_RECEIVE_COUNT equals the ingress redrive maxReceiveCount', () => {

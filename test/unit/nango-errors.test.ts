@@ -70,6 +70,41 @@ describe('rate limit headers', () => {
     expect(waited).toBeLessThan(900);
   });
 
+  it('lets exactly as many requests go as the server says remain (in-flight counted once)', async () => {
+    const gate = new RateLimitGate();
+    const resetAt = Date.now() + 60_000;
+    expect(await gate.acquire(Date.now() + 1000)).toBe(true);
+    gate.release({ limit: 20, remaining: 10, resetAt });
+    const quick = () => Promise.race([gate.acquire(Date.now() + 5000), new Promise<boolean>((r) => setTimeout(() => r(false), 30))]);
+    let went = 0;
+    for (let i = 0; i < 11; i++) if (await quick()) went++;
+    expect(went).toBe(10);
+  });
+
+  it('wakes a waiting request when an answer shows budget left', async () => {
+    const gate = new RateLimitGate();
+    const resetAt = Date.now() + 60_000;
+    expect(await gate.acquire(Date.now() + 1000)).toBe(true);
+    gate.release({ limit: 20, remaining: 1, resetAt });
+    expect(await gate.acquire(Date.now() + 1000)).toBe(true); // in flight: no budget left for now
+    const waiting = gate.acquire(Date.now() + 5000);
+    const t0 = Date.now();
+    gate.release({ limit: 20, remaining: 1, resetAt }); // the server had not counted it after all
+    expect(await waiting).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(500);
+  });
+
+  it('keeps a 429 block even when the learned window end is earlier', async () => {
+    const gate = new RateLimitGate(100);
+    const resetAt = Date.now() + 1000;
+    expect(await gate.acquire(Date.now() + 1000)).toBe(true);
+    gate.release({ limit: 5, remaining: 4, resetAt });
+    gate.block(Date.now() + 400);
+    const t0 = Date.now();
+    expect(await gate.acquire(Date.now() + 5000)).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
+  });
+
   it('refuses to wait past the deadline', async () => {
     const gate = new RateLimitGate();
     gate.block(Date.now() + 10_000);

@@ -65,27 +65,35 @@ export class HttpNangoClient implements NangoPort {
   }
 
   async listIntegrations(connectionId: string, call: CallOptions): Promise<string[]> {
-    assertValidConnectionId(connectionId);
-    const res = await this.send('GET', `/connections?connectionId=${encodeURIComponent(connectionId)}`, {}, undefined, call, 'connections');
-    if (res.status !== 200) throw this.toError(res);
-    const parsed = safeJson(res.text) as { connections?: { connection_id?: unknown; provider_config_key?: unknown }[] } | undefined;
-    if (!parsed || !Array.isArray(parsed.connections)) {
-      throw new NangoError('transient', 'unexpected_response', 'GET /connections did not return a connections list', res.status);
-    }
-    const keys = parsed.connections
-      .filter((c) => c.connection_id === connectionId && typeof c.provider_config_key === 'string')
-      .map((c) => c.provider_config_key as string);
+    const keys = (await this.listConnections(connectionId, call)).map((c) => c.provider_config_key);
     return [...new Set(keys)].sort();
   }
 
+  /**
+   * From the list endpoint, not `GET /connections/{id}`: that one returns (and may refresh) the
+   * connection's OAuth credentials and answers 424 when a refresh is exhausted, which has nothing to do
+   * with writing metadata. A connection that is not listed has no metadata yet; the PATCH that follows
+   * gets Nango's own 404.
+   */
   async getMetadata(target: Target, call: CallOptions): Promise<Record<string, unknown> | null> {
     assertValidTarget(target);
-    const path = `/connections/${encodePathSegment(target.connectionId)}?provider_config_key=${encodeURIComponent(target.providerConfigKey)}`;
-    const res = await this.send('GET', path, {}, undefined, call, 'connection');
-    if (res.status !== 200) throw this.toError(res);
-    const parsed = safeJson(res.text) as { metadata?: unknown } | undefined;
-    const m = parsed?.metadata;
+    const c = (await this.listConnections(target.connectionId, call)).find((x) => x.provider_config_key === target.providerConfigKey);
+    const m = c?.metadata;
     return m && typeof m === 'object' && !Array.isArray(m) ? (m as Record<string, unknown>) : null;
+  }
+
+  private async listConnections(connectionId: string, call: CallOptions): Promise<{ provider_config_key: string; metadata?: unknown }[]> {
+    assertValidConnectionId(connectionId);
+    const res = await this.send('GET', `/connections?connectionId=${encodeURIComponent(connectionId)}`, {}, undefined, call, 'connections');
+    if (res.status !== 200) throw this.toError(res);
+    const parsed = safeJson(res.text) as { connections?: { connection_id?: unknown; provider_config_key?: unknown; metadata?: unknown }[] } | undefined;
+    if (!parsed || !Array.isArray(parsed.connections)) {
+      // A 200 we cannot read must not pass for "no metadata": the ordering guard would trust it.
+      throw new NangoError('transient', 'unexpected_response', 'GET /connections did not return a connections list', res.status);
+    }
+    return parsed.connections.filter(
+      (c): c is { connection_id: string; provider_config_key: string; metadata?: unknown } => c.connection_id === connectionId && typeof c.provider_config_key === 'string',
+    );
   }
 
   async close(): Promise<void> {
@@ -114,8 +122,8 @@ export class HttpNangoClient implements NangoPort {
 
   private async sendWith(creds: NangoCredentials, method: string, path: string, headers: Record<string, string>, body: string | undefined, call: CallOptions, route: string): Promise<Sent> {
     if (!(await this.gate.acquire(call.deadline - MIN_REQUEST_MS))) {
-      const s = this.gate.snapshot();
-      throw new NangoError('transient', 'rate_limited_locally', 'Nango rate limit window is spent; waiting for its reset would pass the deadline', undefined, undefined, Math.max(1000, (s?.resetAt ?? Date.now()) - Date.now()));
+      const waitMs = Math.max(1000, this.gate.nextSlot() - Date.now());
+      throw new NangoError('transient', 'rate_limited_locally', 'Nango rate limit window is spent; waiting for its end would pass the deadline', undefined, undefined, waitMs);
     }
     const timeout = Math.min(this.opts.timeoutMs, call.deadline - Date.now());
     if (timeout < MIN_REQUEST_MS) {

@@ -22,6 +22,6 @@ export interface NangoPort {
   patchMetadata(target: Target, patch: MetadataPatch, opts: CallOptions): Promise<void>;
   /** Every integration (provider config key) that has a connection with this id. Throws NangoError. */
   listIntegrations(connectionId: string, opts: CallOptions): Promise<string[]>;
-  /** The connection's current metadata (null when it has none). Throws NangoError (404 when unknown). */
+  /** The connection's current metadata (null when it has none or is not listed). Throws NangoError. */
   getMetadata(target: Target, opts: CallOptions): Promise<Record<string, unknown> | null>;
 }
