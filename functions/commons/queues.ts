@@ -26,7 +26,7 @@ export interface SendFailure {
 }
 
 export interface QueuePort {
-  /** Send in order; returns the entries that were not accepted (the rest were). */
+  /** Send in order; returns the entries that were not accepted (the rest were). Stops at the first failure. */
   sendBatch(queueUrl: string, messages: OutgoingMessage[]): Promise<SendFailure[]>;
   send(queueUrl: string, message: Omit<OutgoingMessage, 'id'>): Promise<void>;
   changeVisibility(queueUrl: string, receiptHandle: string, seconds: number): Promise<void>;
@@ -42,6 +42,11 @@ export class SqsQueues implements QueuePort {
   async sendBatch(queueUrl: string, messages: OutgoingMessage[]): Promise<SendFailure[]> {
     const failures: SendFailure[] = [];
     for (const chunk of chunks(messages)) {
+      // After a failed part nothing more goes: a later patch of the same group must not overtake it.
+      if (failures.length) {
+        for (const m of chunk) failures.push({ id: m.id, code: 'not_sent', message: 'held back after an earlier entry of this batch failed' });
+        continue;
+      }
       try {
         const out = await this.client.send(
           new SendMessageBatchCommand({

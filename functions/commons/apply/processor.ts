@@ -85,30 +85,38 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
     result.failedRecordIds.push(...records.map((r) => r.messageId));
     return;
   }
+  // Unreadable messages (and, as a guard, any whose target is not the group's) are parked; no retry
+  // fixes them. If parking fails, that record and every later one of the group go back to SQS, in order.
   const parsed: Parsed[] = [];
-  for (const record of records) {
+  const unusable = async (record: SQSRecord, one: { body: string; messageId: string }, message: string): Promise<boolean> => {
+    if (await writeDlq(deps, { code: 'invalid_patch_message', message, retryable: false }, [{ record, ...one }], 1)) {
+      result.dlq++;
+      return true;
+    }
+    const from = records.indexOf(record);
+    result.failedRecordIds.push(...records.slice(from).map((r) => r.messageId));
+    return false;
+  };
+  let target: PatchMessage['target'] | undefined;
+  scan: for (const [i, record] of records.entries()) {
     for (const one of unwrapOwnEnvelope(record.body, 'apply', record.messageId)) {
       const m = parseMessage(one.body);
-      if (m.ok) parsed.push({ record, message: m.message, ...one });
-      else {
-        // Not a patch message: no retry can fix it; park it (a failed DLQ write retries it).
-        const ok = await writeDlq(deps, { code: 'invalid_patch_message', message: m.message, retryable: false }, [{ record, ...one }], 1);
-        if (ok) result.dlq++;
-        else result.failedRecordIds.push(record.messageId);
+      if (m.ok) {
+        target ??= m.message.target;
+        if (m.message.target.connectionId === target.connectionId && m.message.target.providerConfigKey === target.providerConfigKey) {
+          parsed.push({ record, message: m.message, ...one });
+          continue;
+        }
+      }
+      if (!(await unusable(record, one, m.ok ? 'message target does not match its message group' : m.message))) {
+        // Earlier records are still applied below; this one and the rest wait for redelivery.
+        records = records.slice(0, i);
+        break scan;
       }
     }
   }
-  if (parsed.length === 0) return;
-
-  const target = parsed[0]!.message.target;
-  // The group id is the connection key, so one group is one target; guard anyway.
-  const run = parsed.filter((p) => p.message.target.connectionId === target.connectionId && p.message.target.providerConfigKey === target.providerConfigKey);
-  const strays = parsed.filter((p) => !run.includes(p));
-  for (const s of strays) {
-    const ok = await writeDlq(deps, { code: 'invalid_patch_message', message: 'message target does not match its message group', retryable: false }, [s], 1);
-    if (ok) result.dlq++;
-    else result.failedRecordIds.push(s.record.messageId);
-  }
+  const run = parsed.filter((p) => records.includes(p.record));
+  if (run.length === 0 || !target) return;
 
   const messages = run.map((p) => p.message);
   const correlation_id = run[run.length - 1]!.message.event.id;

@@ -91,11 +91,18 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
 
   // Map and resolve in event-time order; collect the outgoing messages in that order.
   const outgoing: { msg: OutgoingMessage; item: Incoming; group: string }[] = [];
+  /** Connection ids whose lookup failed: their later events in this batch wait too, so order holds. */
+  const held = new Map<string, Failure>();
   for (const item of byEventTime(valid)) {
     const { event } = item;
     const mapped = mapEvent(event, deps.catalog);
     if (!mapped.ok) {
       await reject(item.record, item.body, event, { code: mapped.code, message: mapped.message, errors: mapped.errors, retryable: false });
+      continue;
+    }
+    const waiting = mapped.specs.map((sp) => held.get(sp.connectionId)).find((f) => f !== undefined);
+    if (waiting) {
+      retry.set(item, waiting);
       continue;
     }
     let targets;
@@ -109,6 +116,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       else {
         logger.warn('target lookup failed; the record will be retried', { correlation_id: event.id, code: err.code, error: err.message });
         retry.set(item, err.toFailure());
+        for (const sp of mapped.specs) held.set(sp.connectionId, err.toFailure());
       }
       continue;
     }
