@@ -43,7 +43,11 @@ export function staticKeyProvider(secretKey: string): KeyProvider {
   return { get: async () => creds, refresh: async () => creds };
 }
 
-export function secretsManagerKeyProvider(secretId: string, ttlSeconds: number, provider = new SecretsProvider()): KeyProvider {
+export function secretsManagerKeyProvider(
+  secretId: string,
+  ttlSeconds: number,
+  provider = new SecretsProvider({ clientConfig: { requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 } } }),
+): KeyProvider {
   let current: NangoCredentials | undefined;
   let inflight: Promise<NangoCredentials> | undefined;
 
@@ -71,9 +75,13 @@ export function secretsManagerKeyProvider(secretId: string, ttlSeconds: number, 
   return {
     // Powertools' cache answers within the TTL; past it, one fetch.
     get: () => (inflight ? inflight : fetch(false)),
-    refresh: (stale) => {
-      if (inflight) return inflight;
-      if (current && current.secretKey !== stale.secretKey) return Promise.resolve(current);
+    refresh: async (stale) => {
+      // A fetch already under way may be a cached read that still holds the stale key: then fetch anew.
+      if (inflight) {
+        const c = await inflight.catch(() => undefined);
+        if (c && c.secretKey !== stale.secretKey) return c;
+      }
+      if (current && current.secretKey !== stale.secretKey) return current;
       return fetch(true);
     },
   };

@@ -11,8 +11,14 @@ import { keyProviderFromConfig } from './secrets.ts';
 import { SqsQueues } from './queues.ts';
 import type { RouteConfig, ApplyConfig } from './config.ts';
 
+/**
+ * SDK calls run in the invocation's margin (DLQ writes, visibility changes): bounded, so a stalled
+ * connection fails the call (and its records are retried) rather than timing out the whole batch.
+ */
+export const AWS_REQUEST_HANDLER = { connectionTimeout: 1_000, requestTimeout: 5_000 } as const;
+
 let sqs: SQSClient | undefined;
-export const sqsClient = (): SQSClient => (sqs ??= new SQSClient({}));
+export const sqsClient = (): SQSClient => (sqs ??= new SQSClient({ requestHandler: AWS_REQUEST_HANDLER }));
 
 export function nangoFromConfig(c: RouteConfig | ApplyConfig): HttpNangoClient {
   return new HttpNangoClient({
