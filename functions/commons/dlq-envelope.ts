@@ -55,8 +55,12 @@ export interface EnvelopeInput {
   originals: { messageId: string; body: string; messageGroupId?: string }[];
 }
 
-/** SQS accepts 1 MiB; keep headroom for attributes and the rest of the envelope. */
-export const MAX_ORIGINAL_BODY_CHARS = 200_000;
+/**
+ * SQS accepts 1 MiB a message. The originals share this budget (an apply envelope may carry ten), so
+ * the envelope with its patch and error stays under the limit; a cut body is flagged `truncated`.
+ * Characters, not bytes: a body of multi-byte characters is cut at a quarter of the budget's bytes.
+ */
+export const MAX_ORIGINALS_CHARS = 200_000;
 
 export function buildEnvelope(input: EnvelopeInput): DlqEnvelope {
   return {
@@ -70,13 +74,19 @@ export function buildEnvelope(input: EnvelopeInput): DlqEnvelope {
     attempts: input.attempts,
     firstFailureAt: input.firstFailureAt.toISOString(),
     lastFailureAt: input.lastFailureAt.toISOString(),
-    originals: input.originals.map((o) =>
-      o.body.length > MAX_ORIGINAL_BODY_CHARS
-        ? { ...o, body: o.body.slice(0, MAX_ORIGINAL_BODY_CHARS), truncated: true }
-        : o,
-    ),
+    originals: fitOriginals(input.originals),
   };
 }
+
+function fitOriginals<T extends { body: string }>(originals: T[]): (T & { truncated?: boolean })[] {
+  const total = originals.reduce((n, o) => n + o.body.length, 0);
+  if (total <= MAX_ORIGINALS_CHARS) return originals;
+  const each = Math.floor(MAX_ORIGINALS_CHARS / originals.length);
+  return originals.map((o) => (o.body.length > each ? { ...o, body: o.body.slice(0, each), truncated: true } : o));
+}
+
+/** SQS accepts only XML characters in attribute values; an event's detail-type may hold others. */
+const xmlSafe = (v: string) => v.replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD]/g, '?').slice(0, 1024);
 
 /** Attribute values are strings; SQS rejects empty ones, so absent fields are left out. */
 export function envelopeAttributes(env: DlqEnvelope): Record<string, MessageAttributeValue> {
@@ -88,7 +98,7 @@ export function envelopeAttributes(env: DlqEnvelope): Record<string, MessageAttr
     eventType: env.events[0]?.detailType,
   };
   const out: Record<string, MessageAttributeValue> = {};
-  for (const [k, v] of Object.entries(attrs)) if (v) out[k] = { DataType: 'String', StringValue: v };
+  for (const [k, v] of Object.entries(attrs)) if (v) out[k] = { DataType: 'String', StringValue: xmlSafe(v) };
   return out;
 }
 
