@@ -11,6 +11,9 @@
  *   with the last error; the others are reported failed so SQS redelivers them in order, and a 429's
  *   Retry-After becomes their visibility timeout.
  * The returned ids are the records SQS must redeliver; everything else may be deleted.
+ *
+ * Not Powertools' SqsFifoPartialProcessor: it calls a handler per record, and coalescing needs the
+ * whole group at once (one PATCH for many records, one outcome for all of them).
  */
 import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';

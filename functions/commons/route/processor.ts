@@ -5,6 +5,9 @@
  * Returns the ids of the records to retry. A record is retried only when one of its own sends (or
  * its DLQ write, or a transient Nango lookup) failed; the batch goes on. Once a connection's send
  * failed, later patches of that connection in this batch are held back too, so order holds.
+ *
+ * Not Powertools' BatchProcessor: records are sorted by event time and their patches sent together
+ * with SendMessageBatch, which a per-record handler cannot do.
  */
 import type { SQSRecord } from 'aws-lambda';
 import type { EventDefinition } from '#events/define';
