@@ -123,6 +123,23 @@ describe('apply', () => {
   });
 });
 
+describe('direct EventBridge invocation', () => {
+  it('routes a valid event, parks an invalid one, and throws on a transient failure so EventBridge retries', async () => {
+    const { handler } = await import('../../functions/route.ts');
+    const ctx = makeContext('route', 'us-east-1', 30_000);
+    const eb = (id: string, detailType: string, detail: object) => ({ version: '0', id, source: 'app.billing', 'detail-type': detailType, account: '1', time: '2026-11-24T00:00:00Z', region: 'us-east-1', resources: [], detail });
+    await expect(handler({ ...eb('eb-1', 'customer.status_changed', { customerId: 'acme-corp', status: 'active', changedAt: '2026-11-24T00:00:00Z' }), source: 'app.accounts' } as never, ctx)).resolves.toBeUndefined();
+    await expect(handler(eb('eb-bad', 'customer.plan_changed', { customerId: 'acme-corp' }) as never, ctx)).resolves.toBeUndefined();
+    p.nango!.setFault((r) => (r.method === 'GET' && r.path === '/connections' ? { kind: 'status', status: 503 } : undefined));
+    // A customer the target cache has not seen: its lookup meets the fault.
+    await expect(handler(eb('eb-2', 'customer.seats_changed', { customerId: 'eb-uncached', seats: 5, changedAt: '2026-11-24T00:00:00Z' }) as never, ctx)).rejects.toThrow(/EventBridge will retry/);
+    p.nango!.setFault(undefined);
+    await p.drain();
+    expect(withoutVersions(await p.metadataOf('acme-corp', 'salesforce'))).toMatchObject({ status: 'active', active: true });
+    expect((await p.dlq()).find((d) => d.envelope?.events.some((e) => e.id === 'eb-bad'))?.envelope?.error.code).toBe('invalid_detail');
+  });
+});
+
 describe('native redrive (StartMessageMoveTask moves bodies unchanged)', () => {
   it('route and apply process the originals inside their own stage\'s envelope', async () => {
     const event = ev('native-1', 'customer.plan_changed', { customerId: 'acme-corp', plan: 'enterprise', changedAt: '2026-11-23T00:00:00Z' }, '2026-11-23T00:00:00Z');
