@@ -1,5 +1,5 @@
 /**
- * The printed table (Markdown, so PERFORMANCE.md can quote it as printed) and the targets of
+ * The printed table (Markdown, so the README's Performance section can quote it as printed) and the targets of
  * issue 6, each PASS or MISS with its figure. Pure: takes the measurements, returns text.
  */
 import type { BundleInfo } from './bundles.ts';
@@ -146,7 +146,7 @@ export function render(r: BenchResults): string {
         }),
       ),
       '',
-      'local: node20, @aws-sdk bundled (runs here). deployed: what the CDK construct ships (node24, @aws-sdk/* external, provided by the Lambda runtime). whatif: local plus the two import changes bench/PERFORMANCE.md proposes (zod namespace import; undici Agent + request API only).',
+      'local: node20, @aws-sdk bundled (runs here). deployed: what the CDK construct ships (node24, @aws-sdk/* external, provided by the Lambda runtime). whatif: local plus importing only undici's Agent and request API through its internal paths (not applied: not public API; see the README's Performance section).',
       '',
     );
     for (const [name, p] of Object.entries(r.coldProfiles)) {
