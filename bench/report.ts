@@ -146,7 +146,7 @@ export function render(r: BenchResults): string {
         }),
       ),
       '',
-      'local: node20, @aws-sdk bundled (runs here). deployed: what the CDK construct ships (node24, @aws-sdk/* external, provided by the Lambda runtime). whatif: local plus importing only the Agent and request API of undici through its internal paths (not applied: not public API; see the README's Performance section).',
+      'local: node20, @aws-sdk bundled (runs here). deployed: what the CDK construct ships (node24, @aws-sdk/* external, provided by the Lambda runtime). whatif: local plus importing only the Agent and request API of undici through its internal paths (not applied: not public API; see the Performance section of the README).',
       '',
     );
     for (const [name, p] of Object.entries(r.coldProfiles)) {
