@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { catalog, eventPattern, indexCatalog } from '#events/catalog';
 import { defineEvent } from '#events/define';
-import { byEventTime, mapEvent } from '#commons/route/map-event';
+import { mapEvent } from '#commons/route/map-event';
+import { inEventTimeOrder } from '#commons/event-time';
 import { parseEventBody } from '#commons/event-envelope';
 import { z } from 'zod';
 
@@ -71,7 +72,7 @@ describe('ordering and catalog', () => {
       { index: 1, event: { ...ev('a', {}), time: '2026-01-01T00:00:00.000Z' } },
       { index: 2, event: { ...ev('a', {}), time: '2026-01-02T00:00:00.000Z' } },
     ];
-    expect(byEventTime(items).map((i) => i.index)).toEqual([1, 0, 2]);
+    expect(inEventTimeOrder(items).map((i) => i.index)).toEqual([1, 0, 2]);
   });
 
   it('derives the rule pattern from the catalog', () => {

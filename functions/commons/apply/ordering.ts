@@ -7,6 +7,7 @@
  */
 import type { Json, MetadataPatch } from '#events/define';
 import type { PatchMessage } from '../patch-message.ts';
+import { inEventTimeOrder } from '../event-time.ts';
 
 export const VERSIONS_KEY = '_metadataSyncVersions';
 
@@ -25,14 +26,6 @@ export function readVersions(metadata: Record<string, unknown> | null): Versions
   const out: Versions = {};
   for (const [k, t] of Object.entries(v)) if (typeof t === 'string') out[k] = t;
   return out;
-}
-
-/** Messages in event-time order (stable: arrival order breaks ties). */
-export function inEventTimeOrder(messages: readonly PatchMessage[]): PatchMessage[] {
-  return messages
-    .map((m, i) => ({ m, i }))
-    .sort((a, b) => a.m.event.time.localeCompare(b.m.event.time) || a.i - b.i)
-    .map((x) => x.m);
 }
 
 /**

@@ -22,6 +22,7 @@ import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, countBy, metrics } from '#powertools/metrics';
 import { coalesce } from '../coalesce.ts';
 import { planGuardedPatch, readVersions } from './ordering.ts';
+import { receiveCount } from '../sqs-record.ts';
 import { buildEnvelope, envelopeAttributes, unwrapOwnEnvelope, type Failure } from '../dlq-envelope.ts';
 import { NangoError, errorFromException } from '../nango/errors.ts';
 import type { NangoPort } from '../nango/port.ts';
@@ -170,11 +171,6 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
       );
     }
   }
-}
-
-function receiveCount(r: SQSRecord): number {
-  const n = Number(r.attributes?.ApproximateReceiveCount);
-  return Number.isFinite(n) ? n : 1;
 }
 
 function parseMessage(body: string): { ok: true; message: PatchMessage } | { ok: false; message: string } {

@@ -47,11 +47,6 @@ export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDef
   return { ok: true, def, specs, patch: p.data as MetadataPatch };
 }
 
-/** Stable sort by event time: within a batch, patches go out in the order the events happened. */
-export function byEventTime<T extends { event: DomainEvent; index: number }>(items: T[]): T[] {
-  return [...items].sort((a, b) => a.event.time.localeCompare(b.event.time) || a.index - b.index);
-}
-
 /**
  * The path of an own `__proto__` key anywhere in a parsed JSON value, or undefined. zod drops such a
  * key without a word (so `{"flags": {"__proto__": true}}` would become `flags: {}` and wipe the stored

@@ -21,7 +21,9 @@ import { connectionKey, deduplicationId, targetSchema, type PatchMessage } from 
 import type { OutgoingMessage, QueuePort } from '../queues.ts';
 import type { TargetResolver } from '../targets.ts';
 import { AttemptsExhausted, defaultRetry, withRetries } from '../retry.ts';
-import { byEventTime, mapEvent } from './map-event.ts';
+import { mapEvent } from './map-event.ts';
+import { inEventTimeOrder } from '../event-time.ts';
+import { receiveCount } from '../sqs-record.ts';
 
 export interface RouteDeps {
   catalog: ReadonlyMap<string, EventDefinition>;
@@ -34,7 +36,6 @@ export interface RouteDeps {
 }
 
 interface Incoming {
-  index: number;
   record: SQSRecord;
   body: string;
   event: DomainEvent;
@@ -45,8 +46,6 @@ export interface RouteResult {
   enqueued: number;
   invalid: number;
 }
-
-const receiveCount = (r: SQSRecord) => Number(r.attributes?.ApproximateReceiveCount) || 1;
 
 export async function routeRecords(records: readonly SQSRecord[], deps: RouteDeps, deadline: number): Promise<RouteResult> {
   const failed = new Set<string>();
@@ -83,12 +82,11 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     await park(record, body, event, error);
   };
 
-  let index = 0;
   for (const r of records) {
     for (const one of unwrapOwnEnvelope(r.body, 'route', r.messageId)) {
       const parsed = parseEventBody(one.body, { messageId: one.messageId, sentTimestamp: r.attributes?.SentTimestamp });
       if (!parsed.ok) await reject(r, one.body, undefined, { code: parsed.code, message: parsed.message, errors: parsed.errors, retryable: false });
-      else valid.push({ index: index++, record: r, body: one.body, event: parsed.event });
+      else valid.push({ record: r, body: one.body, event: parsed.event });
     }
   }
 
@@ -96,7 +94,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const outgoing: { msg: OutgoingMessage; item: Incoming; group: string }[] = [];
   /** Connection ids whose lookup failed: their later events in this batch wait too, so order holds. */
   const held = new Map<string, Failure>();
-  for (const item of byEventTime(valid)) {
+  for (const item of inEventTimeOrder(valid)) {
     const { event } = item;
     const mapped = mapEvent(event, deps.catalog);
     if (!mapped.ok) {
