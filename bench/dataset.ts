@@ -10,8 +10,8 @@
  */
 import { catalog, indexCatalog } from '#events/catalog';
 import { eventKey, type MetadataPatch, type TargetSpec } from '#events/define';
-import type { SeedConnection } from '../test/standins/nango.ts';
-import { mulberry32 } from '../test/standins/nango/faults.ts';
+import type { SeedConnection } from '../local/standins/nango.ts';
+import { mulberry32 } from '../local/standins/nango/faults.ts';
 
 export interface BenchEvent {
   id: string;

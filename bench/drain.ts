@@ -8,10 +8,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { startLocalPipeline } from '../test/harness/pipeline.ts';
-import { startEventSource, waitUntilDrained, queueCounts, type EventSourceStats } from '../test/harness/event-source.ts';
-import { startLocalSqs } from '../test/standins/sqs.ts';
-import { startNangoStandin, type NangoStandin, type RecordedRequest } from '../test/standins/nango.ts';
+import { startLocalPipeline } from '../local/pipeline.ts';
+import { startEventSource, waitUntilDrained, queueCounts, type EventSourceStats } from '../local/event-source.ts';
+import { startLocalSqs } from '../local/standins/sqs.ts';
+import { startNangoStandin, type NangoStandin, type RecordedRequest } from '../local/standins/nango.ts';
 import { checkFinalState, connectionKey, eventTimeFold, integrationsIndex, makeDataset, patchCount, sdkCalls, targetsOf, type DatasetOptions } from './dataset.ts';
 import { createSdkConsumer } from './peers/sdk-consumer.ts';
 

@@ -10,9 +10,9 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { connectionKey as groupOf, deduplicationId, type PatchMessage } from '#commons/patch-message';
-import { startLocalSqs, type LocalSqs } from '../test/standins/sqs.ts';
-import { startSecretsManagerStandin, type SecretsManagerStandin } from '../test/standins/secrets-manager.ts';
-import { startNangoStandin, type NangoStandin } from '../test/standins/nango.ts';
+import { startLocalSqs, type LocalSqs } from '../local/standins/sqs.ts';
+import { startSecretsManagerStandin, type SecretsManagerStandin } from '../local/standins/secrets-manager.ts';
+import { startNangoStandin, type NangoStandin } from '../local/standins/nango.ts';
 import { ROOT, type BundleInfo, type EntryName } from './bundles.ts';
 import { integrationsIndex, makeDataset, targetsOf, type BenchEvent, type Dataset } from './dataset.ts';
 

@@ -5,8 +5,8 @@
  * changes, until Ctrl-C (or the given signal).
  */
 import type { Out } from './format.ts';
-import type { LocalPipeline } from '../test/harness/pipeline.ts';
-import { queueCounts } from '../test/harness/event-source.ts';
+import type { LocalPipeline } from '../local/pipeline.ts';
+import { queueCounts } from '../local/event-source.ts';
 
 const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 

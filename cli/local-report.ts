@@ -5,7 +5,7 @@
  * as JSON.
  */
 import { VERSIONS_KEY } from '#commons/apply/ordering';
-import type { DlqMessage, ObservedPatch, SentEvent } from '../test/harness/pipeline.ts';
+import type { DlqMessage, ObservedPatch, SentEvent } from '../local/pipeline.ts';
 import { colorWanted, columns, compactJson, duration, indent, plural, style, type Out } from './format.ts';
 
 export interface SentItem extends SentEvent {

@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
 import { duration, plural, progressLine, stdoutOut, type Out } from './format.ts';
 import { buildEvents, dlqReport, renderReport, summarize, type ConnectionReport, type RunReport, type SentItem } from './local-report.ts';
-import type { LocalPipeline } from '../test/harness/pipeline.ts';
-import type { QueueCounts } from '../test/harness/event-source.ts';
+import type { LocalPipeline } from '../local/pipeline.ts';
+import type { QueueCounts } from '../local/event-source.ts';
 import { keepRunningText, watchUntilAborted } from './local-keep-running.ts';
 
 /** Aborts on the first Ctrl-C or SIGTERM. */
@@ -201,7 +201,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   let pipeline: LocalPipeline | undefined;
   const progress = progressLine(err);
   try {
-    const { startLocalPipeline } = await import('../test/harness/pipeline.ts');
+    const { startLocalPipeline } = await import('../local/pipeline.ts');
     pipeline = await startLocalPipeline({
       endpoint,
       ...(realNango ? { nangoUrl: realNango, nangoSecretKey: env.NANGO_SECRET_KEY! } : {}),

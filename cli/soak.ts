@@ -6,10 +6,10 @@
  *   npm run soak -- [--events 50000] [--seed 12345]
  */
 import { parseArgs } from 'node:util';
-import { printAlways } from '../test/chaos/capture.ts';
-import { seedFromEnv, soakChaos } from '../test/chaos/config.ts';
-import { invariantsHold } from '../test/chaos/invariants.ts';
-import { runChaos } from '../test/chaos/run.ts';
+import { printAlways } from '../local/chaos/capture.ts';
+import { seedFromEnv, soakChaos } from '../local/chaos/config.ts';
+import { invariantsHold } from '../local/chaos/invariants.ts';
+import { runChaos } from '../local/chaos/run.ts';
 
 const { values } = parseArgs({
   options: { events: { type: 'string', default: '50000' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } },

@@ -18,8 +18,8 @@ import { catalog } from '#events/catalog';
 import { VERSIONS_KEY } from '#commons/apply/ordering';
 import { loadEvents, main } from '../cli/local.ts';
 import type { RunReport } from '../cli/local-report.ts';
-import { loadSeedConnections } from './harness/pipeline.ts';
-import { startNangoStandin } from './standins/nango.ts';
+import { loadSeedConnections } from '../local/pipeline.ts';
+import { startNangoStandin } from '../local/standins/nango.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 type Meta = Record<string, unknown>;

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { logger } from '#powertools/logger';
-import { captureOutput } from './capture.ts';
+import { captureOutput } from '../../local/chaos/capture.ts';
 
 describe('output capture', () => {
   it('counts a watched key printed by the Powertools logger, whole or split across writes', () => {

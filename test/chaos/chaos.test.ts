@@ -5,10 +5,10 @@
  * writes to one connection at once, and the key appears nowhere. Prints the invariant table.
  */
 import { describe, expect, it } from 'vitest';
-import { printAlways } from './capture.ts';
-import { ciChaos, seedFromEnv } from './config.ts';
-import { computeInvariants, invariantsHold } from './invariants.ts';
-import { runChaos } from './run.ts';
+import { printAlways } from '../../local/chaos/capture.ts';
+import { ciChaos, seedFromEnv } from '../../local/chaos/config.ts';
+import { computeInvariants, invariantsHold } from '../../local/chaos/invariants.ts';
+import { runChaos } from '../../local/chaos/run.ts';
 
 describe('chaos through the local pipeline', () => {
   it('loses nothing, misorders nothing, never overlaps writes, never leaks the key', { timeout: 240_000 }, async () => {

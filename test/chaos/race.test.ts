@@ -11,11 +11,11 @@ import { CreateQueueCommand, SendMessageBatchCommand, type SQSClient } from '@aw
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionKey, deduplicationId, type PatchMessage } from '#commons/patch-message';
-import { startEventSource, waitUntilDrained } from '../harness/event-source.ts';
-import { startNangoStandin, type NangoStandin, type SeedConnection } from '../standins/nango.ts';
-import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../standins/sqs.ts';
-import { captureOutput, printAlways, type OutputCapture } from './capture.ts';
-import { checkFold, connKey, writeOverlaps, type AppliedPatch } from './invariants.ts';
+import { startEventSource, waitUntilDrained } from '../../local/event-source.ts';
+import { startNangoStandin, type NangoStandin, type SeedConnection } from '../../local/standins/nango.ts';
+import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../../local/standins/sqs.ts';
+import { captureOutput, printAlways, type OutputCapture } from '../../local/chaos/capture.ts';
+import { checkFold, connKey, writeOverlaps, type AppliedPatch } from '../../local/chaos/invariants.ts';
 
 const KEY = randomUUID();
 const CONNECTIONS = 12;

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { staticKeyProvider } from '#commons/secrets';
-import { startNangoStandin, type NangoStandin } from '../standins/nango.ts';
+import { startNangoStandin, type NangoStandin } from '../../local/standins/nango.ts';
 import { loadNangoContract, NANGO_OPENAPI_PATH, SHARED_OPENAPI_PATH, type NangoContract } from '../support/openapi-contract.ts';
 
 const KEY = randomUUID();

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalSqs, type LocalSqs } from '../standins/sqs.ts';
+import { startLocalSqs, type LocalSqs } from '../../local/standins/sqs.ts';
 import { envelopeMessage, planEvent, routeEnvelope } from './fixtures.ts';
 import { counts, seed } from './queue-tools.ts';
 import { dlq } from './run-cli.ts';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../standins/sqs.ts';
+import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../../local/standins/sqs.ts';
 import { applyEnvelope, connectionKey, deduplicationId, envelopeMessage, patchMessage, planEvent, routeEnvelope } from './fixtures.ts';
 import { counts, drainQueue, seed } from './queue-tools.ts';
 import { dlq, spawnCli } from './run-cli.ts';

@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../standins/sqs.ts';
-import { startNangoStandin, type NangoStandin } from '../standins/nango.ts';
-import { startSecretsManagerStandin, type SecretsManagerStandin } from '../standins/secrets-manager.ts';
+import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../../local/standins/sqs.ts';
+import { startNangoStandin, type NangoStandin } from '../../local/standins/nango.ts';
+import { startSecretsManagerStandin, type SecretsManagerStandin } from '../../local/standins/secrets-manager.ts';
 import { applyEnvelope, envelopeMessage, patchMessage, planEvent, routeEnvelope } from './fixtures.ts';
 import { counts, seed } from './queue-tools.ts';
 import { dlq } from './run-cli.ts';

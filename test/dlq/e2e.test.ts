@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { VERSIONS_KEY } from '#commons/apply/ordering';
-import { startLocalPipeline, type LocalPipeline } from '../harness/pipeline.ts';
+import { startLocalPipeline, type LocalPipeline } from '../../local/pipeline.ts';
 import { dlq } from './run-cli.ts';
 
 let p: LocalPipeline;

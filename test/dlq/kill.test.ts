@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../standins/sqs.ts';
+import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../../local/standins/sqs.ts';
 import { applyEnvelope, connectionKey, envelopeMessage, patchMessage, planEvent, routeEnvelope } from './fixtures.ts';
 import { counts, drainQueue, seed } from './queue-tools.ts';
 import { spawnCli } from './run-cli.ts';

@@ -14,8 +14,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { startLocalSqs } from '../standins/sqs.ts';
-import { parseBatchResponse, startEventSource, waitUntilDrained, type EventSource, type InvocationResult, type SqsHandler } from './event-source.ts';
+import { startLocalSqs } from '../../local/standins/sqs.ts';
+import { parseBatchResponse, startEventSource, waitUntilDrained, type EventSource, type InvocationResult, type SqsHandler } from '../../local/event-source.ts';
 
 let local: Awaited<ReturnType<typeof startLocalSqs>>;
 let sqs: SQSClient;

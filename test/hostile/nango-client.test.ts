@@ -10,7 +10,7 @@ import { HttpNangoClient, type EndpointStyle } from '#commons/nango/http-client'
 import { NangoError } from '#commons/nango/errors';
 import { staticKeyProvider } from '#commons/secrets';
 import type { MetadataPatch } from '#events/define';
-import { startNangoStandin, type NangoStandin, type RecordedRequest } from '../standins/nango.ts';
+import { startNangoStandin, type NangoStandin, type RecordedRequest } from '../../local/standins/nango.ts';
 import { prototypeSnapshot } from '../properties/arbitraries.ts';
 
 const KEY = randomUUID();

@@ -10,9 +10,9 @@ import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_EVENT_BYTES } from '#commons/event-envelope';
 import { connectionKey } from '#commons/patch-message';
-import type { InvocationResult } from '../harness/event-source.ts';
-import { startLocalPipeline, type DlqMessage, type LocalPipeline, type SentEvent } from '../harness/pipeline.ts';
-import { captureOutput, type OutputCapture } from '../chaos/capture.ts';
+import type { InvocationResult } from '../../local/event-source.ts';
+import { startLocalPipeline, type DlqMessage, type LocalPipeline, type SentEvent } from '../../local/pipeline.ts';
+import { captureOutput, type OutputCapture } from '../../local/chaos/capture.ts';
 import { prototypeSnapshot } from '../properties/arbitraries.ts';
 
 const KEY = randomUUID();

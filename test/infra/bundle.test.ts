@@ -13,10 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { parseEnvelope } from '../../functions/commons/dlq-envelope.ts';
 import { ESM_BANNER, PROJECT_ROOT } from '../../infra/nango-metadata-sync.ts';
-import { toRecord } from '../harness/event-source.ts';
-import { startNangoStandin, type NangoStandin } from '../standins/nango.ts';
-import { startSecretsManagerStandin, type SecretsManagerStandin } from '../standins/secrets-manager.ts';
-import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../standins/sqs.ts';
+import { toRecord } from '../../local/event-source.ts';
+import { startNangoStandin, type NangoStandin } from '../../local/standins/nango.ts';
+import { startSecretsManagerStandin, type SecretsManagerStandin } from '../../local/standins/secrets-manager.ts';
+import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../../local/standins/sqs.ts';
 
 const STACK = 'NangoMetadataSync-bundletest';
 const RESULT_MARK = '@@invoke-result@@ ';

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpNangoClient, type EndpointStyle } from '#commons/nango/http-client';
 import { NangoError } from '#commons/nango/errors';
 import type { KeyProvider, NangoCredentials } from '#commons/secrets';
-import { startNangoStandin, type NangoStandin } from '../standins/nango.ts';
+import { startNangoStandin, type NangoStandin } from '../../local/standins/nango.ts';
 
 const KEY = randomUUID();
 const SPECIAL = 'acme/eu x@y.com';

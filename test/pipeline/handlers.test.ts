@@ -9,8 +9,8 @@ import { connectionKey, type PatchMessage } from '#commons/patch-message';
 import { buildEnvelope } from '#commons/dlq-envelope';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { VERSIONS_KEY } from '#commons/apply/ordering';
-import { startLocalPipeline, type LocalPipeline } from '../harness/pipeline.ts';
-import { makeContext } from '../harness/event-source.ts';
+import { startLocalPipeline, type LocalPipeline } from '../../local/pipeline.ts';
+import { makeContext } from '../../local/event-source.ts';
 
 let p: LocalPipeline;
 let secretKey: string;

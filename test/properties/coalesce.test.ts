@@ -10,7 +10,7 @@ import { coalesce } from '#commons/coalesce';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { staticKeyProvider } from '#commons/secrets';
 import type { MetadataPatch } from '#events/define';
-import { startNangoStandin, type NangoStandin } from '../standins/nango.ts';
+import { startNangoStandin, type NangoStandin } from '../../local/standins/nango.ts';
 import { canonical, patchArb, prototypeSnapshot, shallowMerge } from './arbitraries.ts';
 
 const startState = fc.option(patchArb, { nil: null });

@@ -20,7 +20,7 @@ import { connectionKey, type PatchMessage, type Target } from '#commons/patch-me
 import type { OutgoingMessage, QueuePort } from '#commons/queues';
 import type { MetadataPatch } from '#events/define';
 import { canonical, jsonArb, shallowMerge, timeArb } from './arbitraries.ts';
-import { silenceHandlerOutput } from '../chaos/capture.ts';
+import { silenceHandlerOutput } from '../../local/chaos/capture.ts';
 
 const smallPatch: fc.Arbitrary<MetadataPatch> = fc.dictionary(fc.constantFrom('plan', 'seats', 'status', 'region'), jsonArb, {
   minKeys: 1,

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { probabilityFaults, startNangoStandin, type NangoStandin, type NangoStandinOptions } from './nango.ts';
+import { probabilityFaults, startNangoStandin, type NangoStandin, type NangoStandinOptions } from '../../local/standins/nango.ts';
 import { call } from './http.ts';
 
 const KEY = randomUUID();

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadNangoContract, type ContractRequest } from '../support/openapi-contract.ts';
-import { startNangoStandin } from './nango.ts';
+import { startNangoStandin } from '../../local/standins/nango.ts';
 import { call } from './http.ts';
 
 const json = { 'content-type': 'application/json', authorization: 'Bearer REDACTED' };

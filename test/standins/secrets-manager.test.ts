@@ -5,7 +5,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { getSecret, SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSecretsManagerStandin, type SecretsManagerStandin } from './secrets-manager.ts';
+import { startSecretsManagerStandin, type SecretsManagerStandin } from '../../local/standins/secrets-manager.ts';
 
 let sm: SecretsManagerStandin | undefined;
 const clients: SecretsManagerClient[] = [];

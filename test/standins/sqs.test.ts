@@ -12,7 +12,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLocalSqs, type LocalSqs } from './sqs.ts';
+import { startLocalSqs, type LocalSqs } from '../../local/standins/sqs.ts';
 
 let local: LocalSqs | undefined;
 afterEach(async () => {

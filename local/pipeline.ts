@@ -14,14 +14,14 @@ import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parseEnvelope, type DlqEnvelope } from '#commons/dlq-envelope';
 import { patchMessageSchema, type PatchMessage } from '#commons/patch-message';
-import { startLocalSqs, type PipelineQueues } from '../standins/sqs.ts';
-import { startSecretsManagerStandin } from '../standins/secrets-manager.ts';
-import { startNangoStandin, type NangoStandin, type NangoStandinOptions, type SeedConnection } from '../standins/nango.ts';
+import { startLocalSqs, type PipelineQueues } from './standins/sqs.ts';
+import { startSecretsManagerStandin } from './standins/secrets-manager.ts';
+import { startNangoStandin, type NangoStandin, type NangoStandinOptions, type SeedConnection } from './standins/nango.ts';
 import { startEventSource, waitUntilDrained, type DrainOptions, type EventSource, type InvocationInfo, type InvocationResult, type QueueCounts } from './event-source.ts';
 import { captureFauxqsStores, peekQueue } from './fauxqs-store.ts';
 
 export const DEFAULT_SECRET_ID = 'nango-metadata-sync/secret-key';
-export const SEED_CONNECTIONS_FILE = new URL('../fixtures/connections.json', import.meta.url);
+export const SEED_CONNECTIONS_FILE = new URL('./fixtures/connections.json', import.meta.url);
 
 export interface StageOptions {
   batchSize: number;
@@ -38,7 +38,7 @@ export interface LocalPipelineOptions {
   nangoSecretKey?: string;
   /** Stand-in options (latency, rate limit, faults, race mode...). */
   nango?: Omit<NangoStandinOptions, 'secretKey' | 'connections'>;
-  /** Stand-in connections; default test/fixtures/connections.json. */
+  /** Stand-in connections; default local/fixtures/connections.json. */
   connections?: SeedConnection[];
   endpoint?: 'current' | 'legacy';
   /** Redrive limit of both source queues, and the apply stage's MAX_RECEIVE_COUNT. Default 5. */
@@ -194,8 +194,8 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     // The key goes through Secrets Manager as deployed; an inherited override would bypass it.
     setEnv('NANGO_SECRET_KEY', undefined);
 
-    const routeHandler = ((await import('../../functions/route.ts')) as { handler: Handler }).handler;
-    const applyHandler = ((await import('../../functions/apply.ts')) as { handler: Handler }).handler;
+    const routeHandler = ((await import('../functions/route.ts')) as { handler: Handler }).handler;
+    const applyHandler = ((await import('../functions/apply.ts')) as { handler: Handler }).handler;
 
     const observed = new Map<string, ObservedPatch>();
     const observe = (r: InvocationResult) => {

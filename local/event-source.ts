@@ -62,7 +62,7 @@ export interface EventSourceOptions {
   /** Long-poll wait per receive when idle. Lambda uses 20 s; short keeps stop() and idle CPU cheap. Default 1000. */
   pollWaitMs?: number;
   /**
-   * How messages are received. Default: ReceiveMessage over the wire (test/standins/sqs.ts makes
+   * How messages are received. Default: ReceiveMessage over the wire (local/standins/sqs.ts makes
    * fauxqs return several messages of one FIFO group per call, in order, as AWS does).
    */
   receiver?: Receiver;

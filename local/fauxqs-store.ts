@@ -1,7 +1,7 @@
 /**
  * Reads a fauxqs queue of this process without receiving from it (no receive count, no visibility
  * change), for reporting DLQ contents. fauxqs does not export its store, so this wraps its
- * SqsStore.prototype.createQueue (the module instance test/standins/sqs.ts loads) to remember which
+ * SqsStore.prototype.createQueue (the module instance local/standins/sqs.ts loads) to remember which
  * store created which queue. Call captureFauxqsStores() before the queues are created.
  */
 import { existsSync } from 'node:fs';

@@ -7,8 +7,8 @@
  */
 import { VERSIONS_KEY } from '#commons/apply/ordering';
 import { patchMessageSchema } from '#commons/patch-message';
-import type { DlqMessage, ObservedPatch, SentEvent } from '../harness/pipeline.ts';
-import type { EventSourceStats } from '../harness/event-source.ts';
+import type { DlqMessage, ObservedPatch, SentEvent } from '../pipeline.ts';
+import type { EventSourceStats } from '../event-source.ts';
 import type { NangoStandin, SeedConnection } from '../standins/nango.ts';
 import type { FaultKind } from './faults.ts';
 import type { Workload, WorkloadEvent } from './workload.ts';

@@ -9,8 +9,8 @@
  * process: the handlers keep their first configuration, as a warm Lambda does.
  */
 import { randomUUID } from 'node:crypto';
-import { queueCounts, waitUntilDrained, type InvocationResult } from '../harness/event-source.ts';
-import { startLocalPipeline, type LocalPipeline, type SentEvent } from '../harness/pipeline.ts';
+import { queueCounts, waitUntilDrained, type InvocationResult } from '../event-source.ts';
+import { startLocalPipeline, type LocalPipeline, type SentEvent } from '../pipeline.ts';
 import { captureOutput, printAlways } from './capture.ts';
 import { chaosFaults, type ChaosFaultPlan } from './faults.ts';
 import { computeInvariants, formatInvariants, type InvariantInput, type InvariantReport } from './invariants.ts';
