@@ -58,7 +58,9 @@ const zodNamespaceImport: Plugin = {
 const undiciAgentOnly: Plugin = {
   name: 'whatif-undici-agent-only',
   setup(b) {
-    b.onResolve({ filter: /^undici$/ }, (args) => (args.importer.includes('/functions/') ? { path: 'undici-agent-only', namespace: 'whatif' } : undefined));
+    b.onResolve({ filter: /^undici$/ }, (args) =>
+      args.importer.includes('/functions/') ? { path: 'undici-agent-only', namespace: 'whatif' } : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'whatif' }, () => ({
       resolveDir: ROOT,
       loader: 'js',
@@ -114,7 +116,14 @@ export async function bundle(name: EntryName, variant: Variant, outDir: string):
     plugins: variant === 'whatif' ? WHATIF_PLUGINS : [],
   });
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
-  return { name, variant, file: outfile, bytes: statSync(outfile).size, mapBytes: statSync(`${outfile}.map`).size, ...analyze(name, result.metafile) };
+  return {
+    name,
+    variant,
+    file: outfile,
+    bytes: statSync(outfile).size,
+    mapBytes: statSync(`${outfile}.map`).size,
+    ...analyze(name, result.metafile),
+  };
 }
 
 /** The package a metafile input belongs to: `undici`, `@aws-sdk/client-sqs`, or a project folder. */
@@ -139,10 +148,18 @@ const NEVER_RUNS: { pkg: string; pattern: RegExp; why: string }[] = [
   { pkg: 'undici', pattern: /undici\/lib\/cache\//, why: 'HTTP cache stores: never configured' },
   { pkg: 'undici', pattern: /undici\/lib\/handler\/(cache|retry|redirect|decorator)/, why: 'interceptor handlers: never composed' },
   { pkg: 'undici', pattern: /undici\/lib\/interceptor\//, why: 'interceptors: never composed' },
-  { pkg: 'undici', pattern: /undici\/lib\/dispatcher\/(proxy-agent|env-http-proxy-agent|retry-agent|balanced-pool|h2c-client|snapshot)/, why: 'proxy/retry/balanced dispatchers: never created' },
+  {
+    pkg: 'undici',
+    pattern: /undici\/lib\/dispatcher\/(proxy-agent|env-http-proxy-agent|retry-agent|balanced-pool|h2c-client|snapshot)/,
+    why: 'proxy/retry/balanced dispatchers: never created',
+  },
   { pkg: 'undici', pattern: /undici\/lib\/util\/(cache|date)/, why: 'HTTP cache helpers: never configured' },
   { pkg: 'undici', pattern: /undici\/lib\/dispatcher\/client-h2/, why: 'HTTP/2 client: allowH2 is off' },
-  { pkg: 'undici', pattern: /undici\/lib\/llhttp\/llhttp-wasm/, why: 'non-SIMD llhttp WASM fallback: Node on x86_64 and arm64 compiles the SIMD copy' },
+  {
+    pkg: 'undici',
+    pattern: /undici\/lib\/llhttp\/llhttp-wasm/,
+    why: 'non-SIMD llhttp WASM fallback: Node on x86_64 and arm64 compiles the SIMD copy',
+  },
   { pkg: 'zod', pattern: /zod\/v4\/locales\/(?!en)/, why: 'non-English error locales' },
 ];
 
@@ -156,7 +173,9 @@ export function analyze(name: EntryName, meta: Metafile): Pick<BundleInfo, 'byPa
     pkgs.set(p, (pkgs.get(p) ?? 0) + bytesInOutput);
   }
   const byPackage = [...pkgs.entries()].map(([n, bytes]) => ({ name: n, bytes, share: bytes / total })).sort((a, b) => b.bytes - a.bytes);
-  const projectModules = Object.keys(out.inputs).filter((i) => !i.includes('node_modules/')).sort();
+  const projectModules = Object.keys(out.inputs)
+    .filter((i) => !i.includes('node_modules/'))
+    .sort();
 
   const neverRuns: BundleInfo['neverRuns'] = [];
   for (const rule of NEVER_RUNS) {
@@ -167,11 +186,16 @@ export function analyze(name: EntryName, meta: Metafile): Pick<BundleInfo, 'byPa
   }
   // Project code of the other stage.
   const otherStage =
-    name === 'route' ? /functions\/commons\/apply\/processor|functions\/apply\.ts/ : name === 'apply' ? /functions\/commons\/route\/|functions\/commons\/targets|events\/customer-/ : undefined;
+    name === 'route'
+      ? /functions\/commons\/apply\/processor|functions\/apply\.ts/
+      : name === 'apply'
+        ? /functions\/commons\/route\/|functions\/commons\/targets|events\/customer-/
+        : undefined;
   if (otherStage) {
     const hits = Object.entries(out.inputs).filter(([i]) => otherStage.test(i));
     const bytes = hits.reduce((n, [, v]) => n + v.bytesInOutput, 0);
-    if (bytes > 0) neverRuns.push({ what: hits.map(([i]) => i).join(', '), bytes, why: `the other stage's code, unreachable from ${name}` });
+    if (bytes > 0)
+      neverRuns.push({ what: hits.map(([i]) => i).join(', '), bytes, why: `the other stage's code, unreachable from ${name}` });
   }
   return { byPackage, projectModules, neverRuns };
 }
@@ -191,7 +215,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const infos = await bundleAll(outDir);
   for (const b of infos) {
     console.log(`${b.variant.padEnd(6)} ${b.name.padEnd(13)} ${(b.bytes / 1024).toFixed(1).padStart(8)} KiB`);
-    for (const p of b.byPackage.slice(0, 8)) console.log(`    ${p.name.padEnd(48)} ${(p.bytes / 1024).toFixed(1).padStart(8)} KiB ${(p.share * 100).toFixed(1).padStart(5)}%`);
+    for (const p of b.byPackage.slice(0, 8))
+      console.log(`    ${p.name.padEnd(48)} ${(p.bytes / 1024).toFixed(1).padStart(8)} KiB ${(p.share * 100).toFixed(1).padStart(5)}%`);
     for (const n of b.neverRuns) console.log(`    never runs: ${n.what} ${(n.bytes / 1024).toFixed(1)} KiB — ${n.why}`);
   }
 }

@@ -46,7 +46,8 @@ if (job.mode === 'cold') {
   let records = 0;
   // Optional: profile only the measured calls (after import and warm-up).
   const session = job.profileOut ? new (await import('node:inspector')).Session() : undefined;
-  const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  const post = (method, params) =>
+    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
   if (session) {
     session.connect();
     await post('Profiler.enable');
@@ -64,7 +65,15 @@ if (job.mode === 'cold') {
     f += failures(res);
   }
   if (session) writeFileSync(job.profileOut, JSON.stringify((await post('Profiler.stop')).profile));
-  Object.assign(out, { invocations: job.events.length, records, userUs, systemUs, usPerRecord: (userUs + systemUs) / records, wallMs: performance.now() - started, failures: f });
+  Object.assign(out, {
+    invocations: job.events.length,
+    records,
+    userUs,
+    systemUs,
+    usPerRecord: (userUs + systemUs) / records,
+    wallMs: performance.now() - started,
+    failures: f,
+  });
 } else if (job.mode === 'memory') {
   const mod = await import(pathToFileURL(job.bundle).href);
   globalThis.gc?.();

@@ -32,7 +32,14 @@ export interface DatasetOptions {
   seed: number;
 }
 
-export const DEFAULT_DATASET: DatasetOptions = { events: 5000, customers: 200, thirdIntegrationEvery: 2, lateShare: 0.05, maxLateBy: 200, seed: 42 };
+export const DEFAULT_DATASET: DatasetOptions = {
+  events: 5000,
+  customers: 200,
+  thirdIntegrationEvery: 2,
+  lateShare: 0.05,
+  maxLateBy: 200,
+  seed: 42,
+};
 
 export interface Dataset {
   options: DatasetOptions;
@@ -58,9 +65,15 @@ export function makeDataset(o: Partial<DatasetOptions> = {}): Dataset {
   const connections: SeedConnection[] = [];
   for (let c = 0; c < opts.customers; c++) {
     const id = customerId(c);
-    connections.push({ connectionId: id, providerConfigKey: 'salesforce', provider: 'salesforce', metadata: { plan: 'starter', seats: 5 } });
+    connections.push({
+      connectionId: id,
+      providerConfigKey: 'salesforce',
+      provider: 'salesforce',
+      metadata: { plan: 'starter', seats: 5 },
+    });
     connections.push({ connectionId: id, providerConfigKey: 'hubspot', provider: 'hubspot', metadata: null });
-    if (c % opts.thirdIntegrationEvery === 0) connections.push({ connectionId: id, providerConfigKey: 'zendesk', provider: 'zendesk', metadata: { region: 'us' } });
+    if (c % opts.thirdIntegrationEvery === 0)
+      connections.push({ connectionId: id, providerConfigKey: 'zendesk', provider: 'zendesk', metadata: { region: 'us' } });
   }
 
   const t0 = Date.UTC(2026, 0, 1);
@@ -72,12 +85,29 @@ export function makeDataset(o: Partial<DatasetOptions> = {}): Dataset {
     const r = rnd();
     let e: Omit<BenchEvent, 'id' | 'time'>;
     if (r < 0.2) {
-      e = { source: 'app.billing', 'detail-type': 'customer.plan_changed', detail: { customerId: customer, plan: pick(['free', 'starter', 'pro', 'enterprise']), changedAt: time } };
+      e = {
+        source: 'app.billing',
+        'detail-type': 'customer.plan_changed',
+        detail: { customerId: customer, plan: pick(['free', 'starter', 'pro', 'enterprise']), changedAt: time },
+      };
     } else if (r < 0.5) {
-      e = { source: 'app.billing', 'detail-type': 'customer.seats_changed', detail: { customerId: customer, seats: 1 + Math.floor(rnd() * 500), changedAt: time } };
+      e = {
+        source: 'app.billing',
+        'detail-type': 'customer.seats_changed',
+        detail: { customerId: customer, seats: 1 + Math.floor(rnd() * 500), changedAt: time },
+      };
     } else if (r < 0.7) {
       const status = pick(['active', 'suspended', 'churned'] as const);
-      e = { source: 'app.accounts', 'detail-type': 'customer.status_changed', detail: { customerId: customer, status, ...(status !== 'active' ? { reason: pick(['payment failed', 'requested', 'fraud review']) } : {}), changedAt: time } };
+      e = {
+        source: 'app.accounts',
+        'detail-type': 'customer.status_changed',
+        detail: {
+          customerId: customer,
+          status,
+          ...(status !== 'active' ? { reason: pick(['payment failed', 'requested', 'fraud review']) } : {}),
+          changedAt: time,
+        },
+      };
     } else {
       const detail: Record<string, unknown> = { customerId: customer };
       if (rnd() < 0.7) detail.region = pick(['us', 'eu', 'ap']);
@@ -104,7 +134,10 @@ export const connectionKey = (connectionId: string, providerConfigKey: string): 
 const index = indexCatalog(catalog);
 
 /** The (connection, patch) pairs an event produces, resolving `'all'` from the seeded connections. */
-export function targetsOf(e: BenchEvent, integrationsOf: (connectionId: string) => string[]): { connectionId: string; providerConfigKey: string; patch: MetadataPatch }[] {
+export function targetsOf(
+  e: BenchEvent,
+  integrationsOf: (connectionId: string) => string[],
+): { connectionId: string; providerConfigKey: string; patch: MetadataPatch }[] {
   const def = index.get(eventKey(e.source, e['detail-type']));
   if (!def) throw new Error(`bench dataset: no catalog entry for ${e['detail-type']}`);
   const detail = def.detail.parse(e.detail);

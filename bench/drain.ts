@@ -12,7 +12,17 @@ import { startLocalPipeline } from '../local/pipeline.ts';
 import { startEventSource, waitUntilDrained, queueCounts, type EventSourceStats } from '../local/event-source.ts';
 import { startLocalSqs } from '../local/standins/sqs.ts';
 import { startNangoStandin, type NangoStandin, type RecordedRequest } from '../local/standins/nango.ts';
-import { checkFinalState, connectionKey, eventTimeFold, integrationsIndex, makeDataset, patchCount, sdkCalls, targetsOf, type DatasetOptions } from './dataset.ts';
+import {
+  checkFinalState,
+  connectionKey,
+  eventTimeFold,
+  integrationsIndex,
+  makeDataset,
+  patchCount,
+  sdkCalls,
+  targetsOf,
+  type DatasetOptions,
+} from './dataset.ts';
 import { createSdkConsumer } from './peers/sdk-consumer.ts';
 
 export interface DrainScenario {
@@ -107,7 +117,12 @@ function rebuildWindows(requests: readonly RecordedRequest[], windowMs: number):
   };
 }
 
-function project(sampleCalls: number, sampleWallMs: number, connections: Parameters<typeof sdkCalls>[0], all: Parameters<typeof sdkCalls>[1]): DrainResult['projected'] {
+function project(
+  sampleCalls: number,
+  sampleWallMs: number,
+  connections: Parameters<typeof sdkCalls>[0],
+  all: Parameters<typeof sdkCalls>[1],
+): DrainResult['projected'] {
   const calls = sdkCalls(connections, all);
   const wallMs = (calls * sampleWallMs) / sampleCalls;
   return { events: all.length, calls, wallMs, eventsPerSecond: all.length / (wallMs / 1000) };
@@ -117,10 +132,17 @@ export async function runDrain(s: DrainScenario): Promise<DrainResult> {
   const data = makeDataset(s.dataset);
   const events = s.eventLimit ? data.events.slice(0, s.eventLimit) : data.events;
   const integrationsOf = integrationsIndex(data.connections);
-  const touched = new Set(events.flatMap((e) => targetsOf(e, integrationsOf).map((t) => connectionKey(t.connectionId, t.providerConfigKey))));
+  const touched = new Set(
+    events.flatMap((e) => targetsOf(e, integrationsOf).map((t) => connectionKey(t.connectionId, t.providerConfigKey))),
+  );
   const checked = data.connections.filter((c) => touched.has(connectionKey(c.connectionId, c.providerConfigKey)));
   const expected = eventTimeFold(data.connections, events);
-  const nangoOptions = { latencyMs: s.latencyMs, raceMode: s.raceMode, raceDelayMs: s.raceDelayMs, ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}) };
+  const nangoOptions = {
+    latencyMs: s.latencyMs,
+    raceMode: s.raceMode,
+    raceDelayMs: s.raceDelayMs,
+    ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}),
+  };
 
   let nango: NangoStandin;
   let stop: () => Promise<void>;
@@ -138,7 +160,13 @@ export async function runDrain(s: DrainScenario): Promise<DrainResult> {
       nango: nangoOptions,
       connections: data.connections,
       route: { ...route },
-      apply: { batchSize: apply.batchSize, concurrency: apply.concurrency, functionTimeoutMs: apply.functionTimeoutMs, maxBatchingWindowMs: 0, onInvocation },
+      apply: {
+        batchSize: apply.batchSize,
+        concurrency: apply.concurrency,
+        functionTimeoutMs: apply.functionTimeoutMs,
+        maxBatchingWindowMs: 0,
+        onInvocation,
+      },
       env: {
         ORDERING: s.ordering ?? 'event-time',
         APPLY_GROUP_CONCURRENCY: String(apply.groupConcurrency),
@@ -177,7 +205,12 @@ export async function runDrain(s: DrainScenario): Promise<DrainResult> {
     send = async (evs) => {
       for (let i = 0; i < evs.length; i += 10) {
         const chunk = evs.slice(i, i + 10);
-        const r = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queues.ingressUrl, Entries: chunk.map((e, j) => ({ Id: String(j), MessageBody: JSON.stringify(e) })) }));
+        const r = await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: queues.ingressUrl,
+            Entries: chunk.map((e, j) => ({ Id: String(j), MessageBody: JSON.stringify(e) })),
+          }),
+        );
         if (r.Failed?.length) throw new Error(`ingress refused ${r.Failed.length} events`);
       }
     };
@@ -204,7 +237,12 @@ export async function runDrain(s: DrainScenario): Promise<DrainResult> {
     const calls = classify(nango.requests);
     if (s.requestsLog) {
       const kind = (r: RecordedRequest) => (r.method === 'GET' ? (r.path === '/connections' ? 'list' : 'get') : r.method.toLowerCase());
-      writeFileSync(s.requestsLog, nango.requests.map((r) => JSON.stringify({ n: r.n, kind: kind(r), status: r.status, start: r.startedAt - t0, end: (r.endedAt ?? 0) - t0 })).join('\n'));
+      writeFileSync(
+        s.requestsLog,
+        nango.requests
+          .map((r) => JSON.stringify({ n: r.n, kind: kind(r), status: r.status, start: r.startedAt - t0, end: (r.endedAt ?? 0) - t0 }))
+          .join('\n'),
+      );
     }
     const stats = nango.stats();
     const boundMs = s.rateLimit ? (calls.total * s.rateLimit.windowMs) / s.rateLimit.limit : undefined;
@@ -220,7 +258,9 @@ export async function runDrain(s: DrainScenario): Promise<DrainResult> {
       callsPerEvent: calls.total / events.length,
       rateLimited: stats.rateLimited,
       dlq: await dlqCount(),
-      ...(boundMs !== undefined ? { boundMs, wallOverBound: wallMs / boundMs, windows: rebuildWindows(nango.requests, s.rateLimit!.windowMs) } : {}),
+      ...(boundMs !== undefined
+        ? { boundMs, wallOverBound: wallMs / boundMs, windows: rebuildWindows(nango.requests, s.rateLimit!.windowMs) }
+        : {}),
       finalState: checkFinalState(expected, (id, k) => nango.metadataOf(id, k), checked),
       overlaps: stats.overlaps,
       stages: stages(),

@@ -73,7 +73,8 @@ export async function startStandins(data: Dataset): Promise<Standins> {
 /** The environment one bundle runs with: ours take the key from Secrets Manager, the peer from its env. */
 export function envFor(name: EntryName, s: Standins): Record<string, string> {
   const { NANGO_SECRET_KEY_FOR_PEER, ...env } = s.env;
-  if (name === 'sdk-consumer' || name === 'floor-undici') return { ...env, NANGO_SECRET_KEY: NANGO_SECRET_KEY_FOR_PEER!, PEER_MODE: 'sequential' };
+  if (name === 'sdk-consumer' || name === 'floor-undici')
+    return { ...env, NANGO_SECRET_KEY: NANGO_SECRET_KEY_FOR_PEER!, PEER_MODE: 'sequential' };
   return env;
 }
 
@@ -109,7 +110,12 @@ export function patchGroups(data: Dataset, events: readonly BenchEvent[]): Map<s
   for (const e of events) {
     for (const t of targetsOf(e, integrationsOf)) {
       const target = { connectionId: t.connectionId, providerConfigKey: t.providerConfigKey };
-      const m: PatchMessage = { v: 1, target, patch: t.patch, event: { id: e.id, source: e.source, detailType: e['detail-type'], time: e.time } };
+      const m: PatchMessage = {
+        v: 1,
+        target,
+        patch: t.patch,
+        event: { id: e.id, source: e.source, detailType: e['detail-type'], time: e.time },
+      };
       const g = groupOf(target);
       const r = record(JSON.stringify(m), g);
       r.attributes.MessageDeduplicationId = deduplicationId(e.id, target);
@@ -120,7 +126,12 @@ export function patchGroups(data: Dataset, events: readonly BenchEvent[]): Map<s
 }
 
 /** Apply batches: `perGroup` messages of one connection each, or one message from each of ten connections. */
-export function applyBatches(data: Dataset, events: readonly BenchEvent[], shape: 'one-connection' | 'ten-connections', count: number): SQSEvent[] {
+export function applyBatches(
+  data: Dataset,
+  events: readonly BenchEvent[],
+  shape: 'one-connection' | 'ten-connections',
+  count: number,
+): SQSEvent[] {
   const groups = [...patchGroups(data, events).values()];
   const out: SQSEvent[] = [];
   if (shape === 'one-connection') {
@@ -147,13 +158,22 @@ export interface ChildJob {
 }
 
 let jobs = 0;
-export async function runChild(job: ChildJob, env: Record<string, string>, workDir: string, nodeArgs: string[] = []): Promise<Record<string, number | string>> {
+export async function runChild(
+  job: ChildJob,
+  env: Record<string, string>,
+  workDir: string,
+  nodeArgs: string[] = [],
+): Promise<Record<string, number | string>> {
   mkdirSync(workDir, { recursive: true });
   const n = ++jobs;
   const jobFile = join(workDir, `job-${n}.json`);
   const out = join(workDir, `job-${n}.out.json`);
   writeFileSync(jobFile, JSON.stringify({ ...job, out }));
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bench', 'child.mjs'), jobFile], { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: workDir });
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bench', 'child.mjs'), jobFile], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: workDir,
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -186,10 +206,21 @@ export interface ColdStartRow {
 export function firstEvents(data: Dataset): Partial<Record<EntryName, SQSEvent>> {
   const seats = data.events.find((e) => e['detail-type'] === 'customer.seats_changed')!;
   const patch = [...patchGroups(data, [seats]).values()][0]!;
-  return { route: sqsEvent(ingressRecords([seats])), apply: sqsEvent(patch.slice(0, 1)), hello: sqsEvent(ingressRecords([seats])), 'sdk-consumer': sqsEvent(ingressRecords([seats])) };
+  return {
+    route: sqsEvent(ingressRecords([seats])),
+    apply: sqsEvent(patch.slice(0, 1)),
+    hello: sqsEvent(ingressRecords([seats])),
+    'sdk-consumer': sqsEvent(ingressRecords([seats])),
+  };
 }
 
-export async function coldStarts(bundles: BundleInfo[], s: Standins, data: Dataset, runs: number, workDir: string): Promise<ColdStartRow[]> {
+export async function coldStarts(
+  bundles: BundleInfo[],
+  s: Standins,
+  data: Dataset,
+  runs: number,
+  workDir: string,
+): Promise<ColdStartRow[]> {
   const first = firstEvents(data);
   const results = new Map<BundleInfo, Record<string, number | string>[]>();
   const requests = new Map<BundleInfo, number[]>();
@@ -208,7 +239,17 @@ export async function coldStarts(bundles: BundleInfo[], s: Standins, data: Datas
   return bundles.map((b) => {
     const rs = results.get(b)!;
     const m = (k: string) => median(rs.map((r) => Number(r[k])));
-    return { name: b.name, variant: b.variant, bytes: b.bytes, runs, bootMs: m('bootMs'), importMs: m('importMs'), invokeMs: m('invokeMs'), totalMs: m('totalMs'), requestsPerInvocation: median(requests.get(b)!) };
+    return {
+      name: b.name,
+      variant: b.variant,
+      bytes: b.bytes,
+      runs,
+      bootMs: m('bootMs'),
+      importMs: m('importMs'),
+      invokeMs: m('invokeMs'),
+      totalMs: m('totalMs'),
+      requestsPerInvocation: median(requests.get(b)!),
+    };
   });
 }
 
@@ -239,7 +280,11 @@ export function cpuJobs(data: Dataset): CpuJob[] {
   for (const size of [50, 10]) {
     const batches: SQSEvent[] = [];
     for (let i = 0; i + size <= 1000; i += size) batches.push(sqsEvent(ingressRecords(data.events.slice(i, i + size))));
-    jobs.push({ name: 'route', shape: `batch of ${size} events`, job: { mode: 'cpu', warmup: sqsEvent(ingressRecords(warm)), events: batches } });
+    jobs.push({
+      name: 'route',
+      shape: `batch of ${size} events`,
+      job: { mode: 'cpu', warmup: sqsEvent(ingressRecords(warm)), events: batches },
+    });
   }
   for (const shape of ['one-connection', 'ten-connections'] as const) {
     const batches = applyBatches(data, data.events, shape, 101);
@@ -252,17 +297,42 @@ export function cpuJobs(data: Dataset): CpuJob[] {
   // The peer, for scale: one SDK updateMetadata per target connection, in order.
   const peerBatches: SQSEvent[] = [];
   for (let i = 0; i + 10 <= 1000; i += 10) peerBatches.push(sqsEvent(ingressRecords(data.events.slice(i, i + 10))));
-  jobs.push({ name: 'sdk-consumer', shape: 'batch of 10 events (sequential)', job: { mode: 'cpu', warmup: sqsEvent(ingressRecords(warm)), events: peerBatches } });
+  jobs.push({
+    name: 'sdk-consumer',
+    shape: 'batch of 10 events (sequential)',
+    job: { mode: 'cpu', warmup: sqsEvent(ingressRecords(warm)), events: peerBatches },
+  });
   // Floors: what one request costs through the same libraries, with nothing around it.
   const gets: SQSEvent[] = [];
   for (let i = 0; i < 100; i++) {
-    gets.push(sqsEvent(data.connections.slice((i * 10) % (data.connections.length - 10), ((i * 10) % (data.connections.length - 10)) + 10).map((c) => record(JSON.stringify({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey })))));
+    gets.push(
+      sqsEvent(
+        data.connections
+          .slice((i * 10) % (data.connections.length - 10), ((i * 10) % (data.connections.length - 10)) + 10)
+          .map((c) => record(JSON.stringify({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey }))),
+      ),
+    );
   }
-  jobs.push({ name: 'floor-undici', shape: 'one GET per record (undici Agent alone)', job: { mode: 'cpu', warmup: gets[0]!, events: gets.slice(1) } });
+  jobs.push({
+    name: 'floor-undici',
+    shape: 'one GET per record (undici Agent alone)',
+    job: { mode: 'cpu', warmup: gets[0]!, events: gets.slice(1) },
+  });
   const bodies = [...patchGroups(data, data.events.slice(0, 200)).values()].flat().map((r) => r.body);
   const sends: SQSEvent[] = [];
-  for (let i = 0; i < 30; i++) sends.push(sqsEvent(Array.from({ length: 10 }, (_, j) => record(JSON.stringify(bodies.slice(((i * 10 + j) * 10) % 300, (((i * 10 + j) * 10) % 300) + 10))))));
-  jobs.push({ name: 'floor-sqs', shape: 'one SendMessageBatch of 10 per record (AWS SDK alone)', job: { mode: 'cpu', warmup: sends[0]!, events: sends.slice(1) } });
+  for (let i = 0; i < 30; i++)
+    sends.push(
+      sqsEvent(
+        Array.from({ length: 10 }, (_, j) =>
+          record(JSON.stringify(bodies.slice(((i * 10 + j) * 10) % 300, (((i * 10 + j) * 10) % 300) + 10))),
+        ),
+      ),
+    );
+  jobs.push({
+    name: 'floor-sqs',
+    shape: 'one SendMessageBatch of 10 per record (AWS SDK alone)',
+    job: { mode: 'cpu', warmup: sends[0]!, events: sends.slice(1) },
+  });
   return jobs;
 }
 
@@ -271,7 +341,13 @@ export async function cpuCosts(bundles: Record<CpuJobName, string>, s: Standins,
   for (const j of cpuJobs(data)) {
     const r = await runChild({ ...j.job, bundle: bundles[j.name] }, envFor(j.name, s), workDir);
     if (Number(r.failures)) throw new Error(`${j.name} cpu run (${j.shape}) reported failures`);
-    rows.push({ name: j.name, shape: j.shape, invocations: Number(r.invocations), records: Number(r.records), usPerRecord: Number(r.usPerRecord) });
+    rows.push({
+      name: j.name,
+      shape: j.shape,
+      invocations: Number(r.invocations),
+      records: Number(r.records),
+      usPerRecord: Number(r.usPerRecord),
+    });
   }
   return rows;
 }
@@ -285,7 +361,12 @@ export interface MemoryRow {
   heapDeltaMiB: number;
 }
 
-export async function memoryPeaks(bundles: Record<'route' | 'apply', string>, s: Standins, data: Dataset, workDir: string): Promise<MemoryRow[]> {
+export async function memoryPeaks(
+  bundles: Record<'route' | 'apply', string>,
+  s: Standins,
+  data: Dataset,
+  workDir: string,
+): Promise<MemoryRow[]> {
   const MiB = 1024 * 1024;
   const rows: MemoryRow[] = [];
   const jobsToRun: { name: 'route' | 'apply'; event: SQSEvent }[] = [

@@ -87,19 +87,29 @@ export function summarize(profileFile: string, bundleFile: string): ProfileSumma
     total += us;
     let pkg: string;
     if (url.endsWith(bundleFile.split('/').pop()!)) pkg = packageOf(moduleOf(lineNumber));
-    else if (url.startsWith('node:') || url === '') pkg = functionName.startsWith('(') ? functionName : `node internals ${url || ''}`.trim();
+    else if (url.startsWith('node:') || url === '')
+      pkg = functionName.startsWith('(') ? functionName : `node internals ${url || ''}`.trim();
     else pkg = url;
     pkgs.set(pkg, (pkgs.get(pkg) ?? 0) + us);
-    const fn = `${functionName || '(anonymous)'} ${url.endsWith('.mjs') ? `[${packageOf(moduleOf(lineNumber))}]` : url ? `[${url}]` : ''}`.trim();
+    const fn =
+      `${functionName || '(anonymous)'} ${url.endsWith('.mjs') ? `[${packageOf(moduleOf(lineNumber))}]` : url ? `[${url}]` : ''}`.trim();
     fns.set(fn, (fns.get(fn) ?? 0) + us);
   }
   const top = (m: Map<string, number>) =>
-    [...m.entries()].map(([name, us]) => ({ name, ms: us / 1000, share: us / total })).sort((a, b) => b.ms - a.ms).slice(0, 15);
+    [...m.entries()]
+      .map(([name, us]) => ({ name, ms: us / 1000, share: us / total }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 15);
   return { totalMs: total / 1000, byPackage: top(pkgs), byFunction: top(fns) };
 }
 
 /** Profiles one cpu job on the readable bundle; returns the summary. */
-export async function profileJob(name: EntryName, job: Omit<ChildJob, 'bundle'>, env: Record<string, string>, workDir: string): Promise<ProfileSummary> {
+export async function profileJob(
+  name: EntryName,
+  job: Omit<ChildJob, 'bundle'>,
+  env: Record<string, string>,
+  workDir: string,
+): Promise<ProfileSummary> {
   const bundleFile = await readableBundle(name, join(workDir, 'readable'));
   const profileOut = join(workDir, `${name}-${Date.now()}.cpuprofile`);
   await runChild({ ...job, bundle: bundleFile, profileOut }, env, workDir);
@@ -107,7 +117,12 @@ export async function profileJob(name: EntryName, job: Omit<ChildJob, 'bundle'>,
 }
 
 /** Profiles a cold start (import + first invocation) of the readable bundle, the whole process sampled. */
-export async function profileColdStart(name: EntryName, job: Omit<ChildJob, 'bundle'>, env: Record<string, string>, workDir: string): Promise<ProfileSummary> {
+export async function profileColdStart(
+  name: EntryName,
+  job: Omit<ChildJob, 'bundle'>,
+  env: Record<string, string>,
+  workDir: string,
+): Promise<ProfileSummary> {
   const bundleFile = await readableBundle(name, join(workDir, 'readable'));
   const profDir = join(workDir, `cold-prof-${name}-${Date.now()}`);
   await runChild({ ...job, bundle: bundleFile }, env, workDir, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=100']);

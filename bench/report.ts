@@ -43,13 +43,25 @@ export function evaluate(r: BenchResults): Target[] {
   const t: Target[] = [];
   const on = r.drains.filter((d) => d.scenario.rateLimit && d.scenario.system === 'ours' && !d.scenario.name.includes('what-if'));
   for (const d of on) {
-    t.push({ target: `rate limit on (${d.scenario.name}): wall <= 1.2x bound`, figure: `${x(d.wallOverBound ?? NaN)} (${f1(d.wallMs / 1000)} s / ${f1((d.boundMs ?? 0) / 1000)} s)`, pass: (d.wallOverBound ?? Infinity) <= 1.2 });
+    t.push({
+      target: `rate limit on (${d.scenario.name}): wall <= 1.2x bound`,
+      figure: `${x(d.wallOverBound ?? NaN)} (${f1(d.wallMs / 1000)} s / ${f1((d.boundMs ?? 0) / 1000)} s)`,
+      pass: (d.wallOverBound ?? Infinity) <= 1.2,
+    });
     if (d.windows && d.windows.count > 2) {
       // The idle time after each window is the gate's whole loss: projected onto Nango's real 60 s window.
       const projected = (60_000 + d.windows.meanIdleAfterEndMs) / 60_000;
-      t.push({ target: `rate limit on (${d.scenario.name}): wall <= 1.2x bound, projected to Nango's 60 s window`, figure: `${x(projected)} (projection: ${f0(d.windows.meanIdleAfterEndMs)} ms idle per window, measured)`, pass: projected <= 1.2 });
+      t.push({
+        target: `rate limit on (${d.scenario.name}): wall <= 1.2x bound, projected to Nango's 60 s window`,
+        figure: `${x(projected)} (projection: ${f0(d.windows.meanIdleAfterEndMs)} ms idle per window, measured)`,
+        pass: projected <= 1.2,
+      });
     }
-    t.push({ target: `rate limit on (${d.scenario.name}): no 429 ends in a DLQ`, figure: `${d.rateLimited} x 429, ${d.dlq} DLQ entries`, pass: d.dlq === 0 });
+    t.push({
+      target: `rate limit on (${d.scenario.name}): no 429 ends in a DLQ`,
+      figure: `${d.rateLimited} x 429, ${d.dlq} DLQ entries`,
+      pass: d.dlq === 0,
+    });
   }
   const seq = r.drains.find((d) => d.scenario.system === 'sdk-sequential' && !d.scenario.rateLimit);
   const seqRate = seq ? baselineRate(seq) : NaN;
@@ -68,11 +80,19 @@ export function evaluate(r: BenchResults): Target[] {
   const hello = r.coldStart.find((c) => c.name === 'hello' && c.variant === 'local');
   for (const c of r.coldStart.filter((c) => (c.name === 'route' || c.name === 'apply') && c.variant === 'local')) {
     if (!hello) break;
-    t.push({ target: `first invocation <= 1.5x hello-world (${c.name})`, figure: `${x(c.totalMs / hello.totalMs)} (${f0(c.totalMs)} vs ${f0(hello.totalMs)} ms from process start)`, pass: c.totalMs <= 1.5 * hello.totalMs });
+    t.push({
+      target: `first invocation <= 1.5x hello-world (${c.name})`,
+      figure: `${x(c.totalMs / hello.totalMs)} (${f0(c.totalMs)} vs ${f0(hello.totalMs)} ms from process start)`,
+      pass: c.totalMs <= 1.5 * hello.totalMs,
+    });
   }
   for (const b of r.bundles.filter((b) => (b.name === 'route' || b.name === 'apply') && b.variant === 'deploy')) {
     const never = b.neverRuns.reduce((n, v) => n + v.bytes, 0);
-    t.push({ target: `bundle holds nothing the function never runs (${b.name}, as deployed)`, figure: `${kib(b.bytes)}, of which ${kib(never)} never runs`, pass: never === 0 });
+    t.push({
+      target: `bundle holds nothing the function never runs (${b.name}, as deployed)`,
+      figure: `${kib(b.bytes)}, of which ${kib(never)} never runs`,
+      pass: never === 0,
+    });
   }
   return t;
 }
@@ -80,17 +100,39 @@ export function evaluate(r: BenchResults): Target[] {
 export function render(r: BenchResults): string {
   const out: string[] = [];
   const m = r.meta;
-  out.push(`# nango-metadata-sync benchmark`, '', `${m.date} · commit ${m.commit} · Node ${m.node} · ${m.cpu} (${m.cores} cores, load ${m.loadAverage.map((l) => l.toFixed(1)).join(' ')} at start)${m.wallSeconds ? ` · bench ran ${f0(m.wallSeconds)} s` : ''}`, '');
+  out.push(
+    `# nango-metadata-sync benchmark`,
+    '',
+    `${m.date} · commit ${m.commit} · Node ${m.node} · ${m.cpu} (${m.cores} cores, load ${m.loadAverage.map((l) => l.toFixed(1)).join(' ')} at start)${m.wallSeconds ? ` · bench ran ${f0(m.wallSeconds)} s` : ''}`,
+    '',
+  );
 
   // 1-2. Drains and peers.
   if (r.drains.length) {
     const seq = r.drains.find((d) => d.scenario.system === 'sdk-sequential' && !d.scenario.rateLimit);
     const seqRate = seq ? baselineRate(seq) : NaN;
     const s0 = r.drains[0]!.scenario;
-    out.push(`## 1-2. Drain: route + apply vs the official SDK (Nango stand-in: ${s0.latencyMs} ms latency, race mode on: a PATCH reads, waits ${s0.raceDelayMs} ms, writes)`, '');
+    out.push(
+      `## 1-2. Drain: route + apply vs the official SDK (Nango stand-in: ${s0.latencyMs} ms latency, race mode on: a PATCH reads, waits ${s0.raceDelayMs} ms, writes)`,
+      '',
+    );
     out.push(
       table(
-        ['scenario', 'events / connections', 'rate limit', 'wall s', 'events/s', 'vs seq. SDK', 'Nango calls (list / GET / PATCH)', 'calls/event', '429s', 'DLQ', 'bound s', 'wall / bound', 'wrong final state'],
+        [
+          'scenario',
+          'events / connections',
+          'rate limit',
+          'wall s',
+          'events/s',
+          'vs seq. SDK',
+          'Nango calls (list / GET / PATCH)',
+          'calls/event',
+          '429s',
+          'DLQ',
+          'bound s',
+          'wall / bound',
+          'wrong final state',
+        ],
         r.drains.map((d) => [
           d.scenario.name,
           `${d.events} / ${d.connections}`,
@@ -123,14 +165,32 @@ export function render(r: BenchResults): string {
   // 3. CPU and memory.
   if (r.cpu.length) {
     out.push('## 3. CPU per event (zero-latency stand-ins in another process; warm container)', '');
-    out.push(table(['function', 'shape', 'invocations', 'records', 'CPU us / record'], r.cpu.map((c) => [c.name, c.shape, c.invocations, c.records, f0(c.usPerRecord)])), '');
+    out.push(
+      table(
+        ['function', 'shape', 'invocations', 'records', 'CPU us / record'],
+        r.cpu.map((c) => [c.name, c.shape, c.invocations, c.records, f0(c.usPerRecord)]),
+      ),
+      '',
+    );
     for (const [name, p] of Object.entries(r.cpuProfiles)) {
-      out.push(`Profile of ${name} (${f0(p.totalMs)} ms sampled): ${p.byPackage.slice(0, 6).map((b) => `${b.name} ${f0(b.share * 100)}%`).join(', ')}.`, '');
+      out.push(
+        `Profile of ${name} (${f0(p.totalMs)} ms sampled): ${p.byPackage
+          .slice(0, 6)
+          .map((b) => `${b.name} ${f0(b.share * 100)}%`)
+          .join(', ')}.`,
+        '',
+      );
     }
   }
   if (r.memory.length) {
     out.push('## 3b. Peak memory of one invocation (fresh process per size)', '');
-    out.push(table(['function', 'batch', 'RSS after import MiB', 'peak RSS MiB', 'RSS delta MiB', 'heap delta MiB'], r.memory.map((mm) => [mm.name, mm.batch, f1(mm.baseRssMiB), f1(mm.peakRssMiB), f1(mm.rssDeltaMiB), f1(mm.heapDeltaMiB)])), '');
+    out.push(
+      table(
+        ['function', 'batch', 'RSS after import MiB', 'peak RSS MiB', 'RSS delta MiB', 'heap delta MiB'],
+        r.memory.map((mm) => [mm.name, mm.batch, f1(mm.baseRssMiB), f1(mm.peakRssMiB), f1(mm.rssDeltaMiB), f1(mm.heapDeltaMiB)]),
+      ),
+      '',
+    );
   }
 
   // 4. Cold start and bundles.
@@ -139,10 +199,32 @@ export function render(r: BenchResults): string {
     out.push(`## 4. Cold start (fresh node process, median of ${r.coldStart[0]!.runs}) and bundles`, '');
     out.push(
       table(
-        ['bundle', 'variant', 'size', 'deployed size', 'node boot ms', 'import ms', 'first invocation ms', 'process start to answer ms', 'vs hello-world', 'Nango requests'],
+        [
+          'bundle',
+          'variant',
+          'size',
+          'deployed size',
+          'node boot ms',
+          'import ms',
+          'first invocation ms',
+          'process start to answer ms',
+          'vs hello-world',
+          'Nango requests',
+        ],
         r.coldStart.map((c) => {
           const dep = r.bundles.find((b) => b.name === c.name && b.variant === 'deploy');
-          return [c.name, c.variant, kib(c.bytes), c.variant === 'local' && dep ? kib(dep.bytes) : '', f1(c.bootMs), f1(c.importMs), f1(c.invokeMs), f1(c.totalMs), hello ? x(c.totalMs / hello.totalMs) : '', c.requestsPerInvocation];
+          return [
+            c.name,
+            c.variant,
+            kib(c.bytes),
+            c.variant === 'local' && dep ? kib(dep.bytes) : '',
+            f1(c.bootMs),
+            f1(c.importMs),
+            f1(c.invokeMs),
+            f1(c.totalMs),
+            hello ? x(c.totalMs / hello.totalMs) : '',
+            c.requestsPerInvocation,
+          ];
         }),
       ),
       '',
@@ -150,12 +232,23 @@ export function render(r: BenchResults): string {
       '',
     );
     for (const [name, p] of Object.entries(r.coldProfiles)) {
-      out.push(`Cold-start profile of ${name} (${f0(p.totalMs)} ms sampled, unminified build): ${p.byPackage.slice(0, 8).map((b) => `${b.name} ${f0(b.share * 100)}%`).join(', ')}.`, '');
+      out.push(
+        `Cold-start profile of ${name} (${f0(p.totalMs)} ms sampled, unminified build): ${p.byPackage
+          .slice(0, 8)
+          .map((b) => `${b.name} ${f0(b.share * 100)}%`)
+          .join(', ')}.`,
+        '',
+      );
     }
     out.push('What dominates each deployed bundle (esbuild metafile):', '');
     for (const b of r.bundles.filter((b) => b.variant === 'deploy' || b.variant === 'whatif')) {
       const never = b.neverRuns.reduce((n, v) => n + v.bytes, 0);
-      out.push(`- ${b.name} (${b.variant}, ${kib(b.bytes)}): ${b.byPackage.slice(0, 4).map((p) => `${p.name} ${kib(p.bytes)}`).join(', ')}${never ? `; never runs: ${kib(never)} (${b.neverRuns.map((n) => `${n.what} ${kib(n.bytes)}`).join('; ')})` : ''}`);
+      out.push(
+        `- ${b.name} (${b.variant}, ${kib(b.bytes)}): ${b.byPackage
+          .slice(0, 4)
+          .map((p) => `${p.name} ${kib(p.bytes)}`)
+          .join(', ')}${never ? `; never runs: ${kib(never)} (${b.neverRuns.map((n) => `${n.what} ${kib(n.bytes)}`).join('; ')})` : ''}`,
+      );
     }
     out.push('');
   }
@@ -164,7 +257,13 @@ export function render(r: BenchResults): string {
   const targets = evaluate(r);
   if (targets.length) {
     out.push('## 5. Targets (issue 6)', '');
-    out.push(table(['target', 'measured', ''], targets.map((t) => [t.target, t.figure, t.pass ? 'PASS' : 'MISS'])), '');
+    out.push(
+      table(
+        ['target', 'measured', ''],
+        targets.map((t) => [t.target, t.figure, t.pass ? 'PASS' : 'MISS']),
+      ),
+      '',
+    );
   }
   return out.join('\n');
 }

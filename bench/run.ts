@@ -51,7 +51,11 @@ if (parsed.help) {
   );
   process.exit(0);
 }
-const args = new Set(Object.entries(parsed).filter(([, v]) => v).map(([k]) => `--${k}`));
+const args = new Set(
+  Object.entries(parsed)
+    .filter(([, v]) => v)
+    .map(([k]) => `--${k}`),
+);
 const quick = args.has('--quick');
 
 /** The Nango stand-in for every drain: fixed latency, and race mode (the real server loses concurrent updates). */
@@ -66,20 +70,64 @@ export function scenarios(): { off: DrainScenario[]; on: DrainScenario[] } {
   const off: DrainScenario[] = [
     { ...base, name: 'ours, event-time, construct defaults (apply x2)', system: 'ours', ordering: 'event-time', dataset: MAIN },
     // The setting for an account whose rate limit does not bind: apply's event source at 5 concurrent invocations.
-    { ...base, name: 'ours, event-time, applyMaxConcurrency=5', system: 'ours', ordering: 'event-time', dataset: MAIN, apply: { ...APPLY_DEPLOYED, concurrency: 5 } },
+    {
+      ...base,
+      name: 'ours, event-time, applyMaxConcurrency=5',
+      system: 'ours',
+      ordering: 'event-time',
+      dataset: MAIN,
+      apply: { ...APPLY_DEPLOYED, concurrency: 5 },
+    },
     { ...base, name: 'ours, arrival', system: 'ours', ordering: 'arrival', dataset: MAIN },
     { ...base, name: 'SDK, parallel', system: 'sdk-parallel', dataset: MAIN },
     // Sequential calls at 20+ ms each: measured on the first events of the same backlog to keep the run short.
-    { ...base, name: `SDK, sequential (first ${SEQUENTIAL_EVENTS})`, system: 'sdk-sequential', dataset: MAIN, eventLimit: SEQUENTIAL_EVENTS },
+    {
+      ...base,
+      name: `SDK, sequential (first ${SEQUENTIAL_EVENTS})`,
+      system: 'sdk-sequential',
+      dataset: MAIN,
+      eventLimit: SEQUENTIAL_EVENTS,
+    },
   ];
   // The stand-in's windows are scaled down; NANGO_RATE_LIMIT_WINDOW_MS tells the gate so (a deployment's default is Nango's 60 s).
   const on: DrainScenario[] = [
-    { ...base, name: 'ours, event-time, rated', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 }, gateWindowMs: 5000 },
-    { ...base, name: 'ours, arrival, rated', system: 'ours', ordering: 'arrival', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 }, gateWindowMs: 5000 },
+    {
+      ...base,
+      name: 'ours, event-time, rated',
+      system: 'ours',
+      ordering: 'event-time',
+      dataset: RATED,
+      rateLimit: { limit: 150, windowMs: 5000 },
+      gateWindowMs: 5000,
+    },
+    {
+      ...base,
+      name: 'ours, arrival, rated',
+      system: 'ours',
+      ordering: 'arrival',
+      dataset: RATED,
+      rateLimit: { limit: 150, windowMs: 5000 },
+      gateWindowMs: 5000,
+    },
     // Same rate in 2 s windows: X-RateLimit-Reset has 1 s resolution, which a short window magnifies.
-    { ...base, name: 'ours, event-time, rated 2 s window', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 60, windowMs: 2000 }, gateWindowMs: 2000 },
+    {
+      ...base,
+      name: 'ours, event-time, rated 2 s window',
+      system: 'ours',
+      ordering: 'event-time',
+      dataset: RATED,
+      rateLimit: { limit: 60, windowMs: 2000 },
+      gateWindowMs: 2000,
+    },
     // For comparison: the gate told a wrong (longer) window waits for the rounded-up X-RateLimit-Reset, as before P3.
-    { ...base, name: 'ours, event-time, rated, window length not learned (what-if)', system: 'ours', ordering: 'event-time', dataset: RATED, rateLimit: { limit: 150, windowMs: 5000 } },
+    {
+      ...base,
+      name: 'ours, event-time, rated, window length not learned (what-if)',
+      system: 'ours',
+      ordering: 'event-time',
+      dataset: RATED,
+      rateLimit: { limit: 150, windowMs: 5000 },
+    },
   ];
   return { off, on };
 }
@@ -99,7 +147,9 @@ async function runDrainProcess(s: DrainScenario, dir: string, i: number): Promis
   writeFileSync(log, stderr);
   if (code !== 0) throw new Error(`drain "${s.name}" exited ${code}: ${stderr.slice(-1500)}`);
   const r = JSON.parse(readFileSync(out, 'utf8')) as DrainResult;
-  process.stderr.write(`  ${s.name}: ${(r.wallMs / 1000).toFixed(1)} s, ${r.calls.total} calls, ${r.rateLimited} x 429, ${r.dlq} DLQ, ${r.finalState.wrongConnections} wrong\n`);
+  process.stderr.write(
+    `  ${s.name}: ${(r.wallMs / 1000).toFixed(1)} s, ${r.calls.total} calls, ${r.rateLimited} x 429, ${r.dlq} DLQ, ${r.finalState.wrongConnections} wrong\n`,
+  );
   return r;
 }
 
@@ -119,7 +169,14 @@ async function main(): Promise<void> {
   const dir = join(ROOT, 'bench', 'results', stamp);
   mkdirSync(dir, { recursive: true });
   const results: BenchResults = {
-    meta: { date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, loadAverage: os.loadavg(), commit: commit() },
+    meta: {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      loadAverage: os.loadavg(),
+      commit: commit(),
+    },
     bundles: [],
     coldStart: [],
     cpu: [],
@@ -129,9 +186,10 @@ async function main(): Promise<void> {
     drains: [],
   };
 
-  process.stderr.write('bundling (esbuild, the construct\'s options)...\n');
+  process.stderr.write("bundling (esbuild, the construct's options)...\n");
   results.bundles = await bundleAll(join(dir, 'bundles'));
-  const file = (name: EntryName, variant: BundleInfo['variant']) => results.bundles.find((b) => b.name === name && b.variant === variant)!.file;
+  const file = (name: EntryName, variant: BundleInfo['variant']) =>
+    results.bundles.find((b) => b.name === name && b.variant === variant)!.file;
 
   if (!args.has('--skip-micro')) {
     const data = makeDataset(MAIN.events! >= 1000 ? MAIN : { ...MAIN, events: 1000 });
@@ -139,14 +197,26 @@ async function main(): Promise<void> {
     const work = join(dir, 'work');
     try {
       process.stderr.write('cold starts...\n');
-      results.coldStart = await coldStarts(results.bundles.filter((b) => b.variant !== 'deploy' && MEASURED_ENTRIES.includes(b.name)), standins, data, quick ? 3 : 7, work);
+      results.coldStart = await coldStarts(
+        results.bundles.filter((b) => b.variant !== 'deploy' && MEASURED_ENTRIES.includes(b.name)),
+        standins,
+        data,
+        quick ? 3 : 7,
+        work,
+      );
       const first = firstEvents(data);
       for (const name of ['route', 'apply'] as const) {
         results.coldProfiles[name] = await profileColdStart(name, { mode: 'cold', events: [first[name]!] }, envFor(name, standins), work);
       }
       process.stderr.write('CPU per event...\n');
       results.cpu = await cpuCosts(
-        { route: file('route', 'local'), apply: file('apply', 'local'), 'sdk-consumer': file('sdk-consumer', 'local'), 'floor-undici': file('floor-undici', 'local'), 'floor-sqs': file('floor-sqs', 'local') },
+        {
+          route: file('route', 'local'),
+          apply: file('apply', 'local'),
+          'sdk-consumer': file('sdk-consumer', 'local'),
+          'floor-undici': file('floor-undici', 'local'),
+          'floor-sqs': file('floor-sqs', 'local'),
+        },
         standins,
         data,
         work,
@@ -182,7 +252,6 @@ async function main(): Promise<void> {
   copyFileSync(join(dir, 'report.md'), join(ROOT, 'bench', 'results', 'latest.md'));
   process.stdout.write(`${text}\n\nresults: ${join(dir, 'results.json')}\n`);
 }
-
 
 main().catch((e: unknown) => {
   process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);

@@ -16,7 +16,9 @@ let interrupts = 0;
 const onSignal = () => {
   interrupts++;
   if (interrupts === 1) {
-    process.stderr.write('\ninterrupted: finishing the message in flight and putting the rest back (again to quit at once; nothing is lost either way)\n');
+    process.stderr.write(
+      '\ninterrupted: finishing the message in flight and putting the rest back (again to quit at once; nothing is lost either way)\n',
+    );
     controller.abort();
   } else {
     process.exit(130);

@@ -44,7 +44,14 @@ export function keepRunningText(p: LocalPipeline, unknownConnections: { connecti
       lines.push(`  curl -sX POST ${p.nangoUrl}/_standin/connections -H 'content-type: application/json' -d ${shellQuote(body)}`);
     }
   }
-  lines.push('then look before you leap, and replay:', '  npm run dlq -- replay --dry-run', '  npm run dlq -- replay', '', 'Changes show up here as they happen.', '');
+  lines.push(
+    'then look before you leap, and replay:',
+    '  npm run dlq -- replay --dry-run',
+    '  npm run dlq -- replay',
+    '',
+    'Changes show up here as they happen.',
+    '',
+  );
   return lines.join('\n');
 }
 

@@ -116,7 +116,12 @@ export function dlqReport(m: DlqMessage): DlqReport {
   };
 }
 
-const errorOf = (d: DlqReport): ErrorInfo => ({ stage: d.stage, code: d.code, ...(d.status !== undefined ? { status: d.status } : {}), message: d.message });
+const errorOf = (d: DlqReport): ErrorInfo => ({
+  stage: d.stage,
+  code: d.code,
+  ...(d.status !== undefined ? { status: d.status } : {}),
+  message: d.message,
+});
 
 export function buildEvents(sent: readonly SentItem[], patches: readonly ObservedPatch[], dlq: readonly DlqMessage[]): EventReport[] {
   // Index the DLQ by the message ids it holds (envelope originals, or the bare message itself) and event ids.
@@ -171,7 +176,9 @@ export function buildEvents(sent: readonly SentItem[], patches: readonly Observe
   });
 }
 
-export function summarize(events: readonly EventReport[]): Pick<RunReport['summary'], 'events' | 'applied' | 'partial' | 'dlq' | 'pending' | 'patchMessages'> {
+export function summarize(
+  events: readonly EventReport[],
+): Pick<RunReport['summary'], 'events' | 'applied' | 'partial' | 'dlq' | 'pending' | 'patchMessages'> {
   const n = (o: EventReport['outcome']) => events.filter((e) => e.outcome === o).length;
   return {
     events: events.length,
@@ -205,7 +212,8 @@ export function renderReport(r: RunReport, out: Out, o: RenderOptions = {}): str
   const lines: string[] = [];
   const outcomeText = (o: EventReport['outcome'] | PatchReport['outcome']) =>
     o === 'applied' ? s.green('applied') : o === 'dlq' ? s.red('DLQ') : o === 'partial' ? s.yellow('partly applied') : s.yellow('pending');
-  const errText = (e: ErrorInfo) => `${e.stage} ${s.bold(e.code)}${e.status !== undefined ? ` (HTTP ${e.status})` : ''}: ${oneLine(e.message)}`;
+  const errText = (e: ErrorInfo) =>
+    `${e.stage} ${s.bold(e.code)}${e.status !== undefined ? ` (HTTP ${e.status})` : ''}: ${oneLine(e.message)}`;
 
   lines.push(s.bold(`Events (${r.events.length})`));
   for (const e of r.events) {
@@ -224,15 +232,16 @@ export function renderReport(r: RunReport, out: Out, o: RenderOptions = {}): str
   const hidden = !o.showVersions && r.connections.some((c) => c.metadata && VERSIONS_KEY in c.metadata);
   lines.push('', s.bold(`Connections: final metadata (${r.nango.kind === 'stand-in' ? 'Nango stand-in' : r.nango.url})`));
   if (hidden) lines.push(s.dim(`  (apply's event-time bookkeeping key ${VERSIONS_KEY} not shown; --verbose shows it)`));
-  const sorted = [...r.connections].sort((a, b) => a.connectionId.localeCompare(b.connectionId) || a.providerConfigKey.localeCompare(b.providerConfigKey));
+  const sorted = [...r.connections].sort(
+    (a, b) => a.connectionId.localeCompare(b.connectionId) || a.providerConfigKey.localeCompare(b.providerConfigKey),
+  );
   const rows = sorted.map((c) => [
     target(c.connectionId, c.providerConfigKey),
     (c.readError
       ? s.red(`(could not read it: ${c.readError})`)
       : c.metadata === undefined
         ? s.red('(no such connection)')
-        : compactJson(shownMetadata(c.metadata, o.showVersions ?? false), 400)) +
-      (c.touched ? '' : `  ${s.dim('(no events)')}`),
+        : compactJson(shownMetadata(c.metadata, o.showVersions ?? false), 400)) + (c.touched ? '' : `  ${s.dim('(no events)')}`),
   ]);
   lines.push(...indent(columns(rows)));
 
@@ -246,7 +255,12 @@ export function renderReport(r: RunReport, out: Out, o: RenderOptions = {}): str
     for (const d of list) {
       const where = d.connectionId !== undefined ? `  ${target(d.connectionId, d.providerConfigKey ?? '?')}` : '';
       lines.push(`  ${s.red(d.code)}${d.status !== undefined ? ` (HTTP ${d.status})` : ''}  [${d.stage}]${where}`);
-      lines.push(...indent([oneLine(d.message), `events: ${d.eventIds.join(', ') || '-'}${d.attempts !== undefined ? `  attempts: ${d.attempts}` : ''}`], 6).map(s.dim));
+      lines.push(
+        ...indent(
+          [oneLine(d.message), `events: ${d.eventIds.join(', ') || '-'}${d.attempts !== undefined ? `  attempts: ${d.attempts}` : ''}`],
+          6,
+        ).map(s.dim),
+      );
     }
   }
 

@@ -30,13 +30,29 @@ const SAMPLES = join(ROOT, 'events', 'samples');
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h', description: 'show this help' },
-  'nango-url': { type: 'string', valueName: 'URL', description: 'use this Nango server instead of the local stand-in (key from NANGO_SECRET_KEY)' },
-  endpoint: { type: 'string', valueName: 'current|legacy', description: 'Nango metadata endpoint: PATCH /connections/metadata (current, default) or /connection/{id}/metadata' },
+  'nango-url': {
+    type: 'string',
+    valueName: 'URL',
+    description: 'use this Nango server instead of the local stand-in (key from NANGO_SECRET_KEY)',
+  },
+  endpoint: {
+    type: 'string',
+    valueName: 'current|legacy',
+    description: 'Nango metadata endpoint: PATCH /connections/metadata (current, default) or /connection/{id}/metadata',
+  },
   json: { type: 'boolean', description: 'print the result as JSON (for scripts)' },
-  verbose: { type: 'boolean', short: 'v', description: 'show the handlers\' JSON logs as they run (to stderr with --json)' },
-  'log-file': { type: 'string', valueName: 'PATH', description: 'where handler logs go without --verbose (default: a file in the temp directory)' },
+  verbose: { type: 'boolean', short: 'v', description: "show the handlers' JSON logs as they run (to stderr with --json)" },
+  'log-file': {
+    type: 'string',
+    valueName: 'PATH',
+    description: 'where handler logs go without --verbose (default: a file in the temp directory)',
+  },
   'keep-running': { type: 'boolean', description: 'after the report, keep the pipeline up for the DLQ tool (npm run dlq) until Ctrl-C' },
-  timeout: { type: 'string', valueName: 'SECONDS', description: 'give up waiting for the queues to drain after this long (default 60, 120 with --nango-url)' },
+  timeout: {
+    type: 'string',
+    valueName: 'SECONDS',
+    description: 'give up waiting for the queues to drain after this long (default 60, 120 with --nango-url)',
+  },
 } satisfies OptionTable;
 
 const HELP = helpText({
@@ -58,7 +74,14 @@ const HELP = helpText({
         'npm start -- --keep-running   (then npm run dlq -- list / replay in another terminal)',
       ],
     },
-    { title: 'Exit status', lines: ['0 the run completed (events in a DLQ included)', '1 the run failed (queues did not drain, a component failed)', '2 bad command line or input'] },
+    {
+      title: 'Exit status',
+      lines: [
+        '0 the run completed (events in a DLQ included)',
+        '1 the run failed (queues did not drain, a component failed)',
+        '2 bad command line or input',
+      ],
+    },
   ],
 });
 
@@ -127,7 +150,8 @@ function captureProcessOutput(sink: (chunk: string | Uint8Array) => void): () =>
 
 const progressText = (counts: QueueCounts[], p: LocalPipeline, startedAt: number) => {
   const [ing, pat] = counts;
-  const q = (c: QueueCounts | undefined) => (c ? `${c.visible} waiting, ${c.inFlight} in flight${c.delayed ? `, ${c.delayed} delayed` : ''}` : '?');
+  const q = (c: QueueCounts | undefined) =>
+    c ? `${c.visible} waiting, ${c.inFlight} in flight${c.delayed ? `, ${c.delayed} delayed` : ''}` : '?';
   return `draining… ingress: ${q(ing)} | patches: ${q(pat)} | route ${p.route.stats().invocations}x, apply ${p.apply.stats().invocations}x | ${duration(Date.now() - startedAt)}`;
 };
 
@@ -163,10 +187,13 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       }
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError('--nango-url must be an http(s) URL');
       if (!env.NANGO_SECRET_KEY) {
-        throw new UsageError('--nango-url needs the Nango secret key in NANGO_SECRET_KEY (the environment\'s secret key from the Nango dashboard)');
+        throw new UsageError(
+          "--nango-url needs the Nango secret key in NANGO_SECRET_KEY (the environment's secret key from the Nango dashboard)",
+        );
       }
     }
-    if (values.timeout !== undefined && !(Number(values.timeout) > 0)) throw new UsageError(`--timeout must be a positive number of seconds (got "${values.timeout}")`);
+    if (values.timeout !== undefined && !(Number(values.timeout) > 0))
+      throw new UsageError(`--timeout must be a positive number of seconds (got "${values.timeout}")`);
     events = await loadEvents(positionals.length ? positionals : [SAMPLES], cwd);
   } catch (e) {
     if (e instanceof UsageError) return fail(`${e.message}\nRun "npm start -- --help" for usage.`, 2);
@@ -184,7 +211,10 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   let logFile: string | undefined;
   let restoreOutput: (() => void) | undefined;
   if (!verbose) {
-    logFile = resolve(cwd, values['log-file'] ?? join(tmpdir(), `nango-metadata-sync-local-${new Date().toISOString().replace(/[:.]/g, '-')}.log`));
+    logFile = resolve(
+      cwd,
+      values['log-file'] ?? join(tmpdir(), `nango-metadata-sync-local-${new Date().toISOString().replace(/[:.]/g, '-')}.log`),
+    );
     logStream = createWriteStream(logFile, { flags: 'w' });
     await new Promise<void>((ok, ko) => logStream!.once('open', () => ok()).once('error', ko)).catch((e: Error) => {
       throw new Error(`cannot write the log file ${logFile}: ${e.message}`);
@@ -208,7 +238,9 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     });
     const p = pipeline;
     if (!json) {
-      out.write(`Local pipeline: fauxqs queues, Secrets Manager stand-in, ${realNango ? `Nango at ${p.nangoUrl}` : `Nango stand-in with ${p.nango!.connections().length} connections`} (${endpoint} endpoint)\n`);
+      out.write(
+        `Local pipeline: fauxqs queues, Secrets Manager stand-in, ${realNango ? `Nango at ${p.nangoUrl}` : `Nango stand-in with ${p.nango!.connections().length} connections`} (${endpoint} endpoint)\n`,
+      );
       out.write(`Sending ${plural(events.length, 'event')}${positionals.length ? '' : ` from ${relative(cwd, SAMPLES) || SAMPLES}`}.\n`);
     }
 
@@ -268,14 +300,19 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
         ...(p.nango ? { nangoPatchRequests: p.nango.stats().patches } : {}),
         routeInvocations: p.route.stats().invocations,
         applyInvocations: p.apply.stats().invocations,
-        dlqMessages: { ingress: dlq.filter((d) => d.queue === 'ingress-dlq').length, patches: dlq.filter((d) => d.queue === 'patches-dlq').length },
+        dlqMessages: {
+          ingress: dlq.filter((d) => d.queue === 'ingress-dlq').length,
+          patches: dlq.filter((d) => d.queue === 'patches-dlq').length,
+        },
         durationMs: Date.now() - startedAt,
       },
       ...(logFile ? { logFile } : {}),
     };
     out.write(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${renderReport(report, out, { showVersions: verbose })}`);
     if (values['keep-running'] && !drainError) {
-      const unknown = dlqReports.length ? dlq.filter((d) => d.envelope?.error.code === 'unknown_connection' && d.envelope.target).map((d) => d.envelope!.target!) : [];
+      const unknown = dlqReports.length
+        ? dlq.filter((d) => d.envelope?.error.code === 'unknown_connection' && d.envelope.target).map((d) => d.envelope!.target!)
+        : [];
       (json ? err : out).write(keepRunningText(p, unknown));
       await watchUntilAborted(p, json ? err : out, io.signal ?? stopSignal());
       (json ? err : out).write('Stopping.\n');

@@ -34,10 +34,7 @@ function init(): RouteDeps {
 
 const isSqsEvent = (e: unknown): e is SQSEvent => Array.isArray((e as SQSEvent)?.Records);
 
-export const handler = async (
-  event: SQSEvent | EventBridgeEvent<string, unknown>,
-  context: Context,
-): Promise<SQSBatchResponse | void> => {
+export const handler = async (event: SQSEvent | EventBridgeEvent<string, unknown>, context: Context): Promise<SQSBatchResponse | void> => {
   logger.addContext(context);
   deps ??= init();
   try {
@@ -46,7 +43,8 @@ export const handler = async (
       return { batchItemFailures: r.failedRecordIds.map((itemIdentifier) => ({ itemIdentifier })) };
     }
     const r = await routeRecords([recordFromEventBridge(event)], deps, deadlineFrom(context));
-    if (r.failedRecordIds.length) throw new Error(`event ${(event as { id?: string }).id ?? ''} could not be enqueued; EventBridge will retry`);
+    if (r.failedRecordIds.length)
+      throw new Error(`event ${(event as { id?: string }).id ?? ''} could not be enqueued; EventBridge will retry`);
   } finally {
     metrics.publishStoredMetrics();
   }

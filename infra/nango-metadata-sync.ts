@@ -328,7 +328,8 @@ export class NangoMetadataSync extends Construct {
 
   private placeholderSecret(): sm.Secret {
     const secret = new sm.Secret(this, 'NangoSecret', {
-      description: 'Nango secret key for nango-metadata-sync: a bare key, or JSON {"secretKey": "...", "host": "..."}. Fill it with put-secret-value.',
+      description:
+        'Nango secret key for nango-metadata-sync: a bare key, or JSON {"secretKey": "...", "host": "..."}. Fill it with put-secret-value.',
     });
     // No generated value: the template never holds key material, and a random string would only fail with 401.
     (secret.node.defaultChild as sm.CfnSecret).addPropertyDeletionOverride('GenerateSecretString');
@@ -497,7 +498,8 @@ export class NangoMetadataSync extends Construct {
         period,
         label,
       });
-    const q = (queue: sqs.Queue, label: string) => queue.metricApproximateNumberOfMessagesVisible({ period, label, statistic: cw.Stats.MAXIMUM });
+    const q = (queue: sqs.Queue, label: string) =>
+      queue.metricApproximateNumberOfMessagesVisible({ period, label, statistic: cw.Stats.MAXIMUM });
     const fnMetrics = (f: lambda.IFunction, name: string, metric: 'Invocations' | 'Errors' | 'Throttles') =>
       f.metric(metric, { period, statistic: cw.Stats.SUM, label: `${name} ${metric.toLowerCase()}` });
 
@@ -681,7 +683,10 @@ export function resolveProps(props: NangoMetadataSyncProps): Resolved {
   if (!resolved.nangoTimeout.isUnresolved() && resolved.nangoTimeout.toMilliseconds() < 100) {
     c.fail(`nangoTimeout must be at least 100 milliseconds (got ${resolved.nangoTimeout.toHumanString()})`);
   }
-  for (const [name, fnTimeout] of [['route', route.timeout], ['apply', apply.timeout]] as const) {
+  for (const [name, fnTimeout] of [
+    ['route', route.timeout],
+    ['apply', apply.timeout],
+  ] as const) {
     if (!fnTimeout.isUnresolved() && resolved.nangoTimeout.toMilliseconds() >= fnTimeout.toMilliseconds()) {
       c.fail(`nangoTimeout (${resolved.nangoTimeout.toHumanString()}) must be shorter than ${name}.timeout (${fnTimeout.toHumanString()})`);
     }
@@ -695,7 +700,9 @@ export function resolveProps(props: NangoMetadataSyncProps): Resolved {
       indexCatalog(resolved.catalog);
       const size = JSON.stringify(catalogEventPattern(resolved.catalog)).length;
       if (size > MAX_EVENT_PATTERN_LENGTH) {
-        c.fail(`catalog: the rule pattern would be ${size} characters, over EventBridge's ${MAX_EVENT_PATTERN_LENGTH}; split the catalog over several constructs`);
+        c.fail(
+          `catalog: the rule pattern would be ${size} characters, over EventBridge's ${MAX_EVENT_PATTERN_LENGTH}; split the catalog over several constructs`,
+        );
       }
     }
   } catch (e) {
@@ -718,7 +725,8 @@ export function resolveProps(props: NangoMetadataSyncProps): Resolved {
   c.int('route.maxConcurrency', route.maxConcurrency, 2, 1000);
   c.int('apply.maxConcurrency', apply.maxConcurrency, 2, 1000);
   c.int('apply.groupConcurrency', apply.groupConcurrency, 1, 100);
-  if (!ORDERINGS.includes(apply.ordering)) c.fail(`apply.ordering must be one of ${ORDERINGS.join(', ')} (got "${String(apply.ordering)}")`);
+  if (!ORDERINGS.includes(apply.ordering))
+    c.fail(`apply.ordering must be one of ${ORDERINGS.join(', ')} (got "${String(apply.ordering)}")`);
 
   const queues = [
     ['ingressQueue', ingress, minIngressVisibility, 'route.timeout x 6 + route.maxBatchingWindow'],
@@ -741,7 +749,8 @@ export function resolveProps(props: NangoMetadataSyncProps): Resolved {
   }
   c.seconds('dlqRetentionPeriod', resolved.dlqRetention, 60, 1_209_600);
 
-  if (!LOG_LEVELS.includes(resolved.logLevel)) c.fail(`logLevel must be one of ${LOG_LEVELS.join(', ')} (got "${String(resolved.logLevel)}")`);
+  if (!LOG_LEVELS.includes(resolved.logLevel))
+    c.fail(`logLevel must be one of ${LOG_LEVELS.join(', ')} (got "${String(resolved.logLevel)}")`);
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(resolved.serviceName)) {
     c.fail(`serviceName must be 1-100 letters, digits, '.', '_' or '-' (got "${resolved.serviceName}")`);
   }

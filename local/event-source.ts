@@ -199,7 +199,10 @@ export function makeContext(functionName: string, region: string, timeoutMs: num
  * Lambda's reading of a partial batch response: null/undefined/empty list = all succeeded; anything
  * malformed, an empty/null identifier or one not in the batch = the whole batch failed.
  */
-export function parseBatchResponse(res: unknown, ids: ReadonlySet<string>): { ok: true; failed: Set<string> } | { ok: false; reason: string } {
+export function parseBatchResponse(
+  res: unknown,
+  ids: ReadonlySet<string>,
+): { ok: true; failed: Set<string> } | { ok: false; reason: string } {
   if (res === undefined || res === null) return { ok: true, failed: new Set() };
   if (typeof res !== 'object' || Array.isArray(res)) return { ok: false, reason: 'response is not an object' };
   const list = (res as { batchItemFailures?: unknown }).batchItemFailures;
@@ -215,11 +218,7 @@ export function parseBatchResponse(res: unknown, ids: ReadonlySet<string>): { ok
   return { ok: true, failed };
 }
 
-type Settled =
-  | { kind: 'returned'; value: unknown }
-  | { kind: 'threw'; error: unknown }
-  | { kind: 'timeout' }
-  | { kind: 'crash' };
+type Settled = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown } | { kind: 'timeout' } | { kind: 'crash' };
 
 export async function startEventSource(opts: EventSourceOptions): Promise<EventSource> {
   const fifo = opts.fifo ?? opts.queueUrl.endsWith('.fifo');
@@ -235,9 +234,9 @@ export async function startEventSource(opts: EventSourceOptions): Promise<EventS
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer (got ${concurrency})`);
 
   // Lambda refuses a mapping whose queue visibility is shorter than the function timeout.
-  const attrs = (
-    await opts.sqs.send(new GetQueueAttributesCommand({ QueueUrl: opts.queueUrl, AttributeNames: ['QueueArn', 'VisibilityTimeout'] }))
-  ).Attributes ?? {};
+  const attrs =
+    (await opts.sqs.send(new GetQueueAttributesCommand({ QueueUrl: opts.queueUrl, AttributeNames: ['QueueArn', 'VisibilityTimeout'] })))
+      .Attributes ?? {};
   const visibilityS = Number(attrs.VisibilityTimeout ?? '30');
   if (visibilityS * 1000 < timeoutMs) {
     throw new Error(`queue visibility timeout (${visibilityS} s) is less than the function timeout (${timeoutMs / 1000} s)`);

@@ -17,7 +17,15 @@ import { patchMessageSchema, type PatchMessage } from '#commons/patch-message';
 import { startLocalSqs, type PipelineQueues } from './standins/sqs.ts';
 import { startSecretsManagerStandin } from './standins/secrets-manager.ts';
 import { startNangoStandin, type NangoStandin, type NangoStandinOptions, type SeedConnection } from './standins/nango.ts';
-import { startEventSource, waitUntilDrained, type DrainOptions, type EventSource, type InvocationInfo, type InvocationResult, type QueueCounts } from './event-source.ts';
+import {
+  startEventSource,
+  waitUntilDrained,
+  type DrainOptions,
+  type EventSource,
+  type InvocationInfo,
+  type InvocationResult,
+  type QueueCounts,
+} from './event-source.ts';
 import { captureFauxqsStores, peekQueue } from './fauxqs-store.ts';
 
 export const DEFAULT_SECRET_ID = 'nango-metadata-sync/secret-key';
@@ -118,7 +126,9 @@ type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse |
 
 export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<LocalPipeline> {
   if (started) {
-    throw new Error('a local pipeline already ran in this process: the handlers keep their first configuration (as a warm Lambda does); start each pipeline in its own process');
+    throw new Error(
+      'a local pipeline already ran in this process: the handlers keep their first configuration (as a warm Lambda does); start each pipeline in its own process',
+    );
   }
   if (o.nangoUrl && !o.nangoSecretKey) throw new Error('nangoUrl needs nangoSecretKey');
   started = true;
@@ -254,9 +264,13 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       for (let i = 0; i < events.length; i += 10) {
         const chunk = events.slice(i, i + 10).map((e) => (typeof e === 'string' ? e : JSON.stringify(e)));
         const res = await sqs.send(
-          new SendMessageBatchCommand({ QueueUrl: queues.ingressUrl, Entries: chunk.map((body, j) => ({ Id: String(j), MessageBody: body })) }),
+          new SendMessageBatchCommand({
+            QueueUrl: queues.ingressUrl,
+            Entries: chunk.map((body, j) => ({ Id: String(j), MessageBody: body })),
+          }),
         );
-        if (res.Failed?.length) throw new Error(`ingress refused ${res.Failed.length} event(s): ${res.Failed.map((f) => f.Message).join('; ')}`);
+        if (res.Failed?.length)
+          throw new Error(`ingress refused ${res.Failed.length} event(s): ${res.Failed.map((f) => f.Message).join('; ')}`);
         for (const ok of res.Successful ?? []) {
           const body = chunk[Number(ok.Id)]!;
           out.push({ messageId: ok.MessageId!, eventId: eventIdOf(body) ?? ok.MessageId!, body });
@@ -273,7 +287,14 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
           const envelope = parseEnvelope(msg.body);
           const attributes: Record<string, string> = {};
           for (const [k, v] of Object.entries(msg.messageAttributes)) if (v.StringValue !== undefined) attributes[k] = v.StringValue;
-          return { queue, messageId: msg.messageId, body: msg.body, sentTimestamp: msg.sentTimestamp, attributes, ...(envelope ? { envelope } : {}) };
+          return {
+            queue,
+            messageId: msg.messageId,
+            body: msg.body,
+            sentTimestamp: msg.sentTimestamp,
+            attributes,
+            ...(envelope ? { envelope } : {}),
+          };
         });
       };
       return [...read(queues.ingressDlqUrl, 'ingress-dlq'), ...read(queues.patchesDlqUrl, 'patches-dlq')];
@@ -282,10 +303,14 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     const metadataOf = async (connectionId: string, providerConfigKey: string) => {
       if (nango) return nango.metadataOf(connectionId, providerConfigKey);
       const url = `${nangoUrl}/connections/${encodeURIComponent(connectionId)}?provider_config_key=${encodeURIComponent(providerConfigKey)}`;
-      const res = await fetch(url, { headers: { authorization: `Bearer ${secretKey}` }, signal: AbortSignal.timeout(10_000) }).catch((e: Error) => {
-        const cause = (e.cause as { code?: string; message?: string } | undefined) ?? {};
-        throw new Error(`GET connection ${connectionId} (${providerConfigKey}) from ${nangoUrl}: ${cause.code ?? cause.message ?? e.message}`);
-      });
+      const res = await fetch(url, { headers: { authorization: `Bearer ${secretKey}` }, signal: AbortSignal.timeout(10_000) }).catch(
+        (e: Error) => {
+          const cause = (e.cause as { code?: string; message?: string } | undefined) ?? {};
+          throw new Error(
+            `GET connection ${connectionId} (${providerConfigKey}) from ${nangoUrl}: ${cause.code ?? cause.message ?? e.message}`,
+          );
+        },
+      );
       if (res.status === 404) return undefined;
       if (!res.ok) throw new Error(`GET connection ${connectionId} (${providerConfigKey}) from Nango: HTTP ${res.status}`);
       const body = (await res.json()) as { metadata?: Record<string, unknown> | null };

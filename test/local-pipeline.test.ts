@@ -53,9 +53,10 @@ async function oracle(events: unknown[]): Promise<Expected> {
     }
     const specs = [def.targets(parsed.data)].flat();
     const keys = specs.flatMap((s) =>
-      (s.integrations === 'all' ? seeds.filter((c) => c.connectionId === s.connectionId).map((c) => c.providerConfigKey) : s.integrations).map((k) =>
-        tkey(s.connectionId, k),
-      ),
+      (s.integrations === 'all'
+        ? seeds.filter((c) => c.connectionId === s.connectionId).map((c) => c.providerConfigKey)
+        : s.integrations
+      ).map((k) => tkey(s.connectionId, k)),
     );
     if (keys.length === 0 && e.id) out.routeDlq.add(e.id);
     const patch = def.patch(parsed.data);
@@ -94,7 +95,7 @@ describe('npm start (in process, sample events)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('writes the handlers\' JSON logs to the log file, not to the report', async () => {
+  it("writes the handlers' JSON logs to the log file, not to the report", async () => {
     // Everything the process wrote while the pipeline ran: the handlers' JSON lines (and Node warnings).
     const logs = (await readFile(join(dir, 'handlers.log'), 'utf8')).split('\n').filter((l) => l.startsWith('{'));
     const parsed = logs.map((l) => JSON.parse(l) as { level?: string; correlation_id?: string });
@@ -115,16 +116,20 @@ describe('npm start (in process, sample events)', () => {
       const json = line!.slice(line!.indexOf('{'), line!.lastIndexOf('}') + 1);
       expect(JSON.parse(json), k).toEqual(meta);
     }
-    for (const k of expected.unknownTargets) expect(section).toMatch(new RegExp(`${k.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s+\\(no such connection\\)`));
+    for (const k of expected.unknownTargets)
+      expect(section).toMatch(new RegExp(`${k.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s+\\(no such connection\\)`));
   });
 
-  it('prints the route DLQ with each rejected event and the patches DLQ with Nango\'s error per unknown connection', () => {
+  it("prints the route DLQ with each rejected event and the patches DLQ with Nango's error per unknown connection", () => {
     const ingress = printed.split('ingress DLQ (route failures): ')[1]!.split('patches DLQ')[0]!;
     const patches = printed.split('patches DLQ (apply failures): ')[1]!.split('Summary')[0]!;
     expect(ingress).toMatch(new RegExp(`^${expected.routeDlq.size} message`));
     for (const id of expected.routeDlq) expect(ingress).toContain(id);
     expect(patches).toMatch(new RegExp(`^${expected.unknownTargets.size} message`));
-    for (const k of expected.unknownTargets) expect(patches).toMatch(new RegExp(`unknown_connection \\(HTTP 404\\)\\s+\\[apply\\]\\s+${k.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+    for (const k of expected.unknownTargets)
+      expect(patches).toMatch(
+        new RegExp(`unknown_connection \\(HTTP 404\\)\\s+\\[apply\\]\\s+${k.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`),
+      );
   });
 
   it('prints per event its patches and outcome', () => {
@@ -208,15 +213,35 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
 
   it('prints only JSON on stdout, matching the oracle, and exits by itself', async () => {
     const events = [
-      { id: 'own-1', source: 'app.accounts', 'detail-type': 'customer.settings_changed', time: '2026-11-21T08:00:00Z', detail: { customerId: 'acme/eu x@y.com', region: 'ap' } },
-      { id: 'own-2', source: 'app.billing', 'detail-type': 'customer.plan_changed', time: '2026-11-21T08:01:00Z', detail: { customerId: 'globex', plan: 'free', changedAt: '2026-11-21T08:01:00Z' } },
-      { id: 'own-3', source: 'app.billing', 'detail-type': 'customer.seats_changed', time: '2026-11-21T08:02:00Z', detail: { customerId: 'globex', seats: -5 } },
+      {
+        id: 'own-1',
+        source: 'app.accounts',
+        'detail-type': 'customer.settings_changed',
+        time: '2026-11-21T08:00:00Z',
+        detail: { customerId: 'acme/eu x@y.com', region: 'ap' },
+      },
+      {
+        id: 'own-2',
+        source: 'app.billing',
+        'detail-type': 'customer.plan_changed',
+        time: '2026-11-21T08:01:00Z',
+        detail: { customerId: 'globex', plan: 'free', changedAt: '2026-11-21T08:01:00Z' },
+      },
+      {
+        id: 'own-3',
+        source: 'app.billing',
+        'detail-type': 'customer.seats_changed',
+        time: '2026-11-21T08:02:00Z',
+        detail: { customerId: 'globex', seats: -5 },
+      },
     ];
     const file = join(dir, 'mine.json');
     await writeFile(file, JSON.stringify(events));
     const expected = await oracle(events);
 
-    const { code, stdout, stderr } = await runCli(['--json', '--endpoint', 'legacy', '--log-file', join(dir, 'json.log'), file], { NANGO_SECRET_KEY: '' });
+    const { code, stdout, stderr } = await runCli(['--json', '--endpoint', 'legacy', '--log-file', join(dir, 'json.log'), file], {
+      NANGO_SECRET_KEY: '',
+    });
     expect(code, stderr).toBe(0);
 
     const report = JSON.parse(stdout) as RunReport;
@@ -239,20 +264,37 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
     const nango = await startNangoStandin({ secretKey: key, connections: seeds });
     try {
       const events = [
-        { id: 'remote-1', source: 'app.billing', 'detail-type': 'customer.plan_changed', time: '2026-11-22T08:00:00Z', detail: { customerId: 'acme-corp', plan: 'enterprise', changedAt: '2026-11-22T08:00:00Z' } },
-        { id: 'remote-2', source: 'app.billing', 'detail-type': 'customer.plan_changed', time: '2026-11-22T08:01:00Z', detail: { customerId: 'initech', plan: 'free', changedAt: '2026-11-22T08:01:00Z' } },
+        {
+          id: 'remote-1',
+          source: 'app.billing',
+          'detail-type': 'customer.plan_changed',
+          time: '2026-11-22T08:00:00Z',
+          detail: { customerId: 'acme-corp', plan: 'enterprise', changedAt: '2026-11-22T08:00:00Z' },
+        },
+        {
+          id: 'remote-2',
+          source: 'app.billing',
+          'detail-type': 'customer.plan_changed',
+          time: '2026-11-22T08:01:00Z',
+          detail: { customerId: 'initech', plan: 'free', changedAt: '2026-11-22T08:01:00Z' },
+        },
       ];
       const file = join(dir, 'remote.json');
       await writeFile(file, JSON.stringify(events));
       const expected = await oracle(events);
-      const { code, stdout, stderr } = await runCli(['--json', '--nango-url', nango.url, '--log-file', join(dir, 'remote.log'), file], { NANGO_SECRET_KEY: key });
+      const { code, stdout, stderr } = await runCli(['--json', '--nango-url', nango.url, '--log-file', join(dir, 'remote.log'), file], {
+        NANGO_SECRET_KEY: key,
+      });
       expect(code, stderr).toBe(0);
       const report = JSON.parse(stdout) as RunReport;
       expect(report.nango).toEqual({ url: nango.url, kind: 'real', endpoint: 'current' });
       // With another server, the report lists the connections the events touched, read back over HTTP.
-      expect(report.connections.map((c) => tkey(c.connectionId, c.providerConfigKey)).sort()).toEqual(
-        ['acme-corp / hubspot', 'acme-corp / salesforce', 'initech / hubspot', 'initech / salesforce'],
-      );
+      expect(report.connections.map((c) => tkey(c.connectionId, c.providerConfigKey)).sort()).toEqual([
+        'acme-corp / hubspot',
+        'acme-corp / salesforce',
+        'initech / hubspot',
+        'initech / salesforce',
+      ]);
       for (const c of report.connections) {
         const k = tkey(c.connectionId, c.providerConfigKey);
         if (expected.unknownTargets.has(k)) expect(c.metadata, k).toBeUndefined();
@@ -262,7 +304,12 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
           expect(nango.metadataOf(c.connectionId, c.providerConfigKey)).toEqual(c.metadata);
         }
       }
-      expect(report.dlq.filter((d) => d.code === 'unknown_connection').map((d) => tkey(d.connectionId!, d.providerConfigKey!)).sort()).toEqual([...expected.unknownTargets].sort());
+      expect(
+        report.dlq
+          .filter((d) => d.code === 'unknown_connection')
+          .map((d) => tkey(d.connectionId!, d.providerConfigKey!))
+          .sort(),
+      ).toEqual([...expected.unknownTargets].sort());
       expect(nango.requests.some((r) => r.method === 'PATCH')).toBe(true);
       const logs = await readFile(report.logFile!, 'utf8');
       expect(logs).toContain('remote-1');
@@ -280,10 +327,22 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
       });
     });
     const file = join(dir, 'one.json');
-    await writeFile(file, JSON.stringify({ id: 'lost-1', source: 'app.billing', 'detail-type': 'customer.plan_changed', time: '2026-11-22T09:00:00Z', detail: { customerId: 'globex', plan: 'pro', changedAt: '2026-11-22T09:00:00Z' } }));
-    const { code, stdout, stderr } = await runCli(['--nango-url', `http://127.0.0.1:${free}`, '--timeout', '2', '--log-file', join(dir, 'down.log'), file], {
-      NANGO_SECRET_KEY: randomUUID(),
-    });
+    await writeFile(
+      file,
+      JSON.stringify({
+        id: 'lost-1',
+        source: 'app.billing',
+        'detail-type': 'customer.plan_changed',
+        time: '2026-11-22T09:00:00Z',
+        detail: { customerId: 'globex', plan: 'pro', changedAt: '2026-11-22T09:00:00Z' },
+      }),
+    );
+    const { code, stdout, stderr } = await runCli(
+      ['--nango-url', `http://127.0.0.1:${free}`, '--timeout', '2', '--log-file', join(dir, 'down.log'), file],
+      {
+        NANGO_SECRET_KEY: randomUUID(),
+      },
+    );
     expect(code).toBe(1);
     expect(stderr).toMatch(/queues not drained after 2000 ms \(.*patches\.fifo: 0 visible, 2 in flight/);
     expect(stdout).toMatch(/pending\s+lost-1/);

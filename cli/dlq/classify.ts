@@ -121,7 +121,10 @@ function keyTimesOf(env: DlqEnvelope): Record<string, string> {
     const pm = patchMessageSchema.safeParse(tryJson(o.body));
     if (pm.success) for (const k of Object.keys(pm.data.patch)) set(k, pm.data.event.time);
   }
-  const latest = env.events.map((e) => e.time).sort().at(-1);
+  const latest = env.events
+    .map((e) => e.time)
+    .sort()
+    .at(-1);
   if (latest) for (const k of Object.keys(env.patch ?? {})) if (out[k] === undefined) out[k] = latest;
   return out;
 }
@@ -144,7 +147,12 @@ export function replayDeduplicationId(originalBasis: string, dlqMessageId: strin
   return createHash('sha256').update(`replay\n${originalBasis}\n${dlqMessageId}\n${index}`).digest('hex');
 }
 
-function malformed(base: Omit<DlqItem, 'stage' | 'kind' | 'errorCode' | 'errorMessage' | 'eventIds' | 'failedAt' | 'replay'>, stage: Stage, sentAt: Date, why: string): DlqItem {
+function malformed(
+  base: Omit<DlqItem, 'stage' | 'kind' | 'errorCode' | 'errorMessage' | 'eventIds' | 'failedAt' | 'replay'>,
+  stage: Stage,
+  sentAt: Date,
+  why: string,
+): DlqItem {
   return {
     ...base,
     stage,

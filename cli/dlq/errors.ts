@@ -46,7 +46,11 @@ export function describeError(err: unknown, ctx: ErrorContext = {}): CliError {
   const message = e.message ?? String(err);
   const queue = ctx.queueUrl ? ` ${ctx.queueUrl}` : '';
 
-  if (name === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue' || name === 'AWS.SimpleQueueService.NonExistentQueue') {
+  if (
+    name === 'QueueDoesNotExist' ||
+    code === 'AWS.SimpleQueueService.NonExistentQueue' ||
+    name === 'AWS.SimpleQueueService.NonExistentQueue'
+  ) {
     return new CliError(
       `queue does not exist:${queue}. Check the queue URL (or --stack), the region, and AWS_ENDPOINT_URL_SQS for a local pipeline.`,
     );
@@ -68,14 +72,22 @@ export function describeError(err: unknown, ctx: ErrorContext = {}): CliError {
   if (name === 'PurgeQueueInProgress' || code === 'AWS.SimpleQueueService.PurgeQueueInProgress') {
     return new CliError(`a purge of${queue} ran less than 60 seconds ago; SQS allows one per minute. Try again shortly.`, EXIT.failed);
   }
-  if (name === 'UnsupportedOperation' || name === 'UnknownOperationException' || name === 'InvalidAction' || /unknown action|not (yet )?(supported|implemented)/i.test(message)) {
+  if (
+    name === 'UnsupportedOperation' ||
+    name === 'UnknownOperationException' ||
+    name === 'InvalidAction' ||
+    /unknown action|not (yet )?(supported|implemented)/i.test(message)
+  ) {
     return new CliError(
       `this SQS endpoint does not support the operation (${name || code || 'unsupported'}). fauxqs and the local pipeline lack StartMessageMoveTask: use \`replay\` without --native.`,
     );
   }
   const net = networkCode(err);
   if (net) {
-    return new CliError(`cannot reach ${ctx.endpoint ?? 'the AWS endpoint'} (${net}). Is the endpoint right and the server running?`, EXIT.failed);
+    return new CliError(
+      `cannot reach ${ctx.endpoint ?? 'the AWS endpoint'} (${net}). Is the endpoint right and the server running?`,
+      EXIT.failed,
+    );
   }
   const status = e.$metadata?.httpStatusCode;
   return new CliError(`${name || 'error'}${status ? ` (HTTP ${status})` : ''}: ${firstLine(message)}`, EXIT.failed);

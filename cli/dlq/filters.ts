@@ -83,6 +83,9 @@ export function parseTime(value: string, flag: string, now: Date = new Date()): 
 /** Repeatable flags also accept comma-separated values: --error-code a,b --error-code c. */
 export function splitList(values: readonly string[] | undefined): string[] | undefined {
   if (!values?.length) return undefined;
-  const out = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const out = values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
   return out.length ? out : undefined;
 }

@@ -11,7 +11,7 @@ import { ageBucket, type Summary } from './summary.ts';
 
 /** Control characters (C0, DEL, C1) shown as escapes; long values cut. */
 export function safe(v: unknown, max = 120): string {
-  const s = typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v) ?? String(v);
+  const s = typeof v === 'string' ? v : v === undefined ? '' : (JSON.stringify(v) ?? String(v));
   // eslint-disable-next-line no-control-regex
   const clean = s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
@@ -22,7 +22,11 @@ const val = (v: unknown, max: number) => safe(v === undefined ? '' : (JSON.strin
 
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [fmt(headers), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
 }
 
@@ -31,7 +35,13 @@ export function renderSummary(s: Summary): string {
   const parts: string[] = [];
   parts.push(`${s.total} message(s), ${s.replayable} replayable. Oldest failure ${s.oldest ?? '-'}, newest ${s.newest ?? '-'}.`);
   const block = (title: string, rows: { key: string; count: number }[]) => {
-    if (rows.length) parts.push(table([title, 'count'], rows.map((r) => [safe(r.key, 80), String(r.count)])));
+    if (rows.length)
+      parts.push(
+        table(
+          [title, 'count'],
+          rows.map((r) => [safe(r.key, 80), String(r.count)]),
+        ),
+      );
   };
   block('stage', s.byStage);
   block('kind', s.byKind);
@@ -76,7 +86,9 @@ export function renderItem(i: DlqItem): string {
   if (details !== undefined) lines.push(`details    ${safe(details, 800)}`);
   if (i.connectionId !== undefined) lines.push(`target     ${safe(i.providerConfigKey ?? '-')} / ${safe(i.connectionId)}`);
   if (i.eventType !== undefined || i.eventIds.length) {
-    lines.push(`events     ${safe(i.eventType ?? '-')} from ${safe(i.eventSource ?? '-')}: ${i.eventIds.map((e) => safe(e, 80)).join(', ') || '-'}`);
+    lines.push(
+      `events     ${safe(i.eventType ?? '-')} from ${safe(i.eventSource ?? '-')}: ${i.eventIds.map((e) => safe(e, 80)).join(', ') || '-'}`,
+    );
   }
   if (i.envelope) {
     lines.push(`attempts   ${i.envelope.attempts}; first failure ${i.envelope.firstFailureAt}, last ${i.envelope.lastFailureAt}`);
@@ -105,7 +117,11 @@ export interface PatchComparison {
 }
 
 /** What a shallow merge of `patch` into `current` would change, key by key. */
-export function comparePatch(current: Record<string, unknown> | null, patch: Record<string, unknown>, keyTimes: Record<string, string> = {}): PatchComparison {
+export function comparePatch(
+  current: Record<string, unknown> | null,
+  patch: Record<string, unknown>,
+  keyTimes: Record<string, string> = {},
+): PatchComparison {
   const cur = current ?? {};
   const versions = readVersions(current);
   const keys = Object.keys(patch)
@@ -123,16 +139,26 @@ export function comparePatch(current: Record<string, unknown> | null, patch: Rec
   return { keys, untouched: Object.keys(cur).filter((k) => k !== VERSIONS_KEY && !Object.hasOwn(patch, k)).length };
 }
 
-export function renderComparison(patch: Record<string, unknown>, current: MetadataResult | undefined, keyTimes: Record<string, string> = {}): string {
+export function renderComparison(
+  patch: Record<string, unknown>,
+  current: MetadataResult | undefined,
+  keyTimes: Record<string, string> = {},
+): string {
   if (!current) {
-    return table(['key', 'patch'], Object.entries(patch).map(([k, v]) => [safe(k, 40), val(v, 60)]));
+    return table(
+      ['key', 'patch'],
+      Object.entries(patch).map(([k, v]) => [safe(k, 40), val(v, 60)]),
+    );
   }
   if (!current.ok) {
     const note =
       current.code === 'unknown_connection'
         ? 'Nango does not know this connection: the replay would fail again.'
         : `could not read the current metadata: ${safe(current.code)}${current.status ? ` (HTTP ${current.status})` : ''} ${safe(current.message)}`;
-    return `${table(['key', 'patch'], Object.entries(patch).map(([k, v]) => [safe(k, 40), val(v, 60)]))}\n  ! ${note}`;
+    return `${table(
+      ['key', 'patch'],
+      Object.entries(patch).map(([k, v]) => [safe(k, 40), val(v, 60)]),
+    )}\n  ! ${note}`;
   }
   const cmp = comparePatch(current.metadata, patch, keyTimes);
   const rows = cmp.keys.map((k) => [

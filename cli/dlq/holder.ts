@@ -103,7 +103,9 @@ export class Holder {
   async count(queueUrl: string): Promise<number> {
     const a = await this.attributes(queueUrl);
     return (
-      Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
+      Number(a.ApproximateNumberOfMessages ?? 0) +
+      Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+      Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
     );
   }
 
@@ -112,7 +114,14 @@ export class Holder {
       const r = await this.sqs.send(
         new GetQueueAttributesCommand({
           QueueUrl: queueUrl,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed', 'QueueArn', 'FifoQueue', 'RedrivePolicy'],
+          AttributeNames: [
+            'ApproximateNumberOfMessages',
+            'ApproximateNumberOfMessagesNotVisible',
+            'ApproximateNumberOfMessagesDelayed',
+            'QueueArn',
+            'FifoQueue',
+            'RedrivePolicy',
+          ],
         }),
       );
       return r.Attributes ?? {};

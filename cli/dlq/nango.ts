@@ -45,7 +45,8 @@ function parseSecret(s: string): { key: string; host?: string | undefined } | un
   if (t.startsWith('{')) {
     try {
       const j = JSON.parse(t) as { secretKey?: unknown; host?: unknown };
-      if (typeof j.secretKey === 'string' && j.secretKey) return { key: j.secretKey, host: typeof j.host === 'string' ? j.host : undefined };
+      if (typeof j.secretKey === 'string' && j.secretKey)
+        return { key: j.secretKey, host: typeof j.host === 'string' ? j.host : undefined };
     } catch {
       /* not JSON: a bare key */
     }
@@ -55,11 +56,19 @@ function parseSecret(s: string): { key: string; host?: string | undefined } | un
 }
 
 /** `GET /connections/{id}?provider_config_key=` (id percent-encoded: ids may hold `/`, spaces, `@`). */
-export async function fetchMetadata(access: NangoAccess, connectionId: string, providerConfigKey: string, timeoutMs = 10_000): Promise<MetadataResult> {
+export async function fetchMetadata(
+  access: NangoAccess,
+  connectionId: string,
+  providerConfigKey: string,
+  timeoutMs = 10_000,
+): Promise<MetadataResult> {
   const url = `${access.host.replace(/\/+$/, '')}/connections/${encodeURIComponent(connectionId)}?provider_config_key=${encodeURIComponent(providerConfigKey)}`;
   let res: Response;
   try {
-    res = await fetch(url, { headers: { authorization: `Bearer ${access.key}`, accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, {
+      headers: { authorization: `Bearer ${access.key}`, accept: 'application/json' },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code;
     return { ok: false, code: 'network_error', message: `cannot reach ${access.host}${cause ? ` (${cause})` : ''}` };
@@ -82,6 +91,7 @@ export async function fetchMetadata(access: NangoAccess, connectionId: string, p
   }
   const md = (body as { metadata?: unknown } | undefined)?.metadata;
   if (md === null || md === undefined) return { ok: true, metadata: null };
-  if (typeof md !== 'object' || Array.isArray(md)) return { ok: false, status: res.status, code: 'unexpected_body', message: 'metadata is not an object' };
+  if (typeof md !== 'object' || Array.isArray(md))
+    return { ok: false, status: res.status, code: 'unexpected_body', message: 'metadata is not an object' };
   return { ok: true, metadata: md as Record<string, unknown> };
 }

@@ -3,7 +3,12 @@
  * in AWS. SQS moves every message back to the queue it came from, as it is; progress comes from
  * ListMessageMoveTasks. Interrupting stops the watching only: the task runs on in AWS.
  */
-import { ListMessageMoveTasksCommand, StartMessageMoveTaskCommand, type ListMessageMoveTasksResultEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ListMessageMoveTasksCommand,
+  StartMessageMoveTaskCommand,
+  type ListMessageMoveTasksResultEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from './errors.ts';
 

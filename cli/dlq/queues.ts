@@ -68,7 +68,12 @@ export async function resolveQueueUrls(
   } else {
     for (const role of ROLES) if (env[ENV_VARS[role]]) base[role] = env[ENV_VARS[role]];
   }
-  const explicit: QueueUrls = { ingress: flags.ingress, ingressDlq: flags.ingressDlq, patches: flags.patches, patchesDlq: flags.patchesDlq };
+  const explicit: QueueUrls = {
+    ingress: flags.ingress,
+    ingressDlq: flags.ingressDlq,
+    patches: flags.patches,
+    patchesDlq: flags.patchesDlq,
+  };
   const merged: QueueUrls = { ...base };
   for (const role of ROLES) if (explicit[role]) merged[role] = explicit[role];
   return merged;
@@ -94,6 +99,8 @@ export function dlqsFor(urls: QueueUrls, stages: readonly Stage[] | undefined): 
 }
 
 export function howToGive(role: QueueRole): string {
-  const flag = { ingress: '--ingress-url', ingressDlq: '--ingress-dlq-url', patches: '--patches-url', patchesDlq: '--patches-dlq-url' }[role];
+  const flag = { ingress: '--ingress-url', ingressDlq: '--ingress-dlq-url', patches: '--patches-url', patchesDlq: '--patches-dlq-url' }[
+    role
+  ];
   return `pass ${flag}, or --stack NAME with a ${OUTPUT_KEYS[role]} output, or set ${ENV_VARS[role]}`;
 }

@@ -31,7 +31,14 @@ export interface ReplayOutcome {
   interrupted: boolean;
 }
 
-export const emptyOutcome = (): ReplayOutcome => ({ replayed: [], messagesSent: 0, failed: [], skipped: [], sentNotDeleted: [], interrupted: false });
+export const emptyOutcome = (): ReplayOutcome => ({
+  replayed: [],
+  messagesSent: 0,
+  failed: [],
+  skipped: [],
+  sentNotDeleted: [],
+  interrupted: false,
+});
 
 export interface ReplayDeps {
   sqs: SQSClient;
@@ -44,9 +51,17 @@ export interface ReplayDeps {
   blockedGroups?: Set<string> | undefined;
 }
 
-export async function replayItems(items: readonly DlqItem[], deps: ReplayDeps, out: ReplayOutcome = emptyOutcome()): Promise<ReplayOutcome> {
+export async function replayItems(
+  items: readonly DlqItem[],
+  deps: ReplayDeps,
+  out: ReplayOutcome = emptyOutcome(),
+): Promise<ReplayOutcome> {
   const blockedGroups = deps.blockedGroups ?? new Set<string>();
-  const counts = (): ProgressCounts => ({ done: out.replayed.length + out.sentNotDeleted.length, failed: out.failed.length, skipped: out.skipped.length });
+  const counts = (): ProgressCounts => ({
+    done: out.replayed.length + out.sentNotDeleted.length,
+    failed: out.failed.length,
+    skipped: out.skipped.length,
+  });
   for (const item of items) {
     if (deps.signal.aborted) {
       out.interrupted = true;

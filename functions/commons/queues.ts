@@ -44,7 +44,8 @@ export class SqsQueues implements QueuePort {
     for (const chunk of chunks(messages)) {
       // After a failed part nothing more goes: a later patch of the same group must not overtake it.
       if (failures.length) {
-        for (const m of chunk) failures.push({ id: m.id, code: 'not_sent', message: 'held back after an earlier entry of this batch failed' });
+        for (const m of chunk)
+          failures.push({ id: m.id, code: 'not_sent', message: 'held back after an earlier entry of this batch failed' });
         continue;
       }
       try {
@@ -60,7 +61,8 @@ export class SqsQueues implements QueuePort {
             })),
           }),
         );
-        for (const f of out.Failed ?? []) failures.push({ id: f.Id ?? '', code: f.Code ?? 'send_failed', message: f.Message ?? 'SendMessageBatch entry failed' });
+        for (const f of out.Failed ?? [])
+          failures.push({ id: f.Id ?? '', code: f.Code ?? 'send_failed', message: f.Message ?? 'SendMessageBatch entry failed' });
       } catch (e) {
         for (const m of chunk) failures.push({ id: m.id, code: (e as Error).name || 'send_failed', message: (e as Error).message });
       }
@@ -82,7 +84,11 @@ export class SqsQueues implements QueuePort {
 
   async changeVisibility(queueUrl: string, receiptHandle: string, seconds: number): Promise<void> {
     await this.client.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.min(43_200, Math.max(0, Math.ceil(seconds))) }),
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: Math.min(43_200, Math.max(0, Math.ceil(seconds))),
+      }),
     );
   }
 }

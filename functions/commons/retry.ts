@@ -37,7 +37,10 @@ export async function withRetries<T>(fn: (attempt: number) => Promise<T>, o: Ret
 
 /** The attempt count travels with the error so the DLQ envelope can report it. */
 export class AttemptsExhausted extends Error {
-  constructor(override readonly cause: unknown, readonly attempts: number) {
+  constructor(
+    override readonly cause: unknown,
+    readonly attempts: number,
+  ) {
     super((cause as Error)?.message ?? String(cause));
   }
 }

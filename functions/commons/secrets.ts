@@ -87,7 +87,11 @@ export function secretsManagerKeyProvider(
   };
 }
 
-export function keyProviderFromConfig(c: { NANGO_SECRET_KEY?: string | undefined; NANGO_SECRET_ID?: string | undefined; SECRET_CACHE_TTL_SECONDS: number }): KeyProvider {
+export function keyProviderFromConfig(c: {
+  NANGO_SECRET_KEY?: string | undefined;
+  NANGO_SECRET_ID?: string | undefined;
+  SECRET_CACHE_TTL_SECONDS: number;
+}): KeyProvider {
   if (c.NANGO_SECRET_KEY) return staticKeyProvider(c.NANGO_SECRET_KEY);
   if (!c.NANGO_SECRET_ID) throw new Error('set NANGO_SECRET_ID or NANGO_SECRET_KEY');
   return secretsManagerKeyProvider(c.NANGO_SECRET_ID, c.SECRET_CACHE_TTL_SECONDS);

@@ -10,7 +10,11 @@ import type { Target } from './patch-message.ts';
 export class TargetResolver {
   private readonly cache = new Map<string, { at: number; value: Promise<string[]> }>();
 
-  constructor(private readonly nango: Pick<NangoPort, 'listIntegrations'>, private readonly ttlMs: number, private readonly now = Date.now) {}
+  constructor(
+    private readonly nango: Pick<NangoPort, 'listIntegrations'>,
+    private readonly ttlMs: number,
+    private readonly now = Date.now,
+  ) {}
 
   async resolve(specs: readonly TargetSpec[], deadline: number): Promise<Target[]> {
     const out: Target[] = [];

@@ -36,7 +36,16 @@ export interface ChaosFaults {
 
 export function chaosFaults(plan: ChaosFaultPlan): ChaosFaults {
   const rand = mulberry32(plan.seed ^ 0x5eed);
-  const counts: Record<FaultKind, number> = { rateLimit429: 0, status500: 0, status502: 0, status503: 0, reset: 0, slow: 0, html: 0, cursed503: 0 };
+  const counts: Record<FaultKind, number> = {
+    rateLimit429: 0,
+    status500: 0,
+    status502: 0,
+    status503: 0,
+    reset: 0,
+    slow: 0,
+    html: 0,
+    cursed503: 0,
+  };
   const kinds = Object.entries(plan.weights).filter(([, w]) => (w ?? 0) > 0) as [Exclude<FaultKind, 'cursed503'>, number][];
   const total = kinds.reduce((s, [, w]) => s + w, 0);
   const cursed = new Set(plan.cursed);

@@ -80,7 +80,8 @@ export interface InvariantReport {
 }
 
 const BARE_CODE = 'bare (SQS redrive)';
-const pairKey = (eventId: string, t: { connectionId: string; providerConfigKey: string }) => `${eventId}\u0000${t.providerConfigKey}\u0000${t.connectionId}`;
+const pairKey = (eventId: string, t: { connectionId: string; providerConfigKey: string }) =>
+  `${eventId}\u0000${t.providerConfigKey}\u0000${t.connectionId}`;
 export const connKey = (t: { connectionId: string; providerConfigKey: string }) => `${t.providerConfigKey}\u0000${t.connectionId}`;
 
 function count(haystack: string, needles: readonly string[]): number {
@@ -95,7 +96,10 @@ function count(haystack: string, needles: readonly string[]): number {
 function canonical(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'undefined';
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return `{${Object.keys(v)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+    .join(',')}}`;
 }
 
 export function computeInvariants(i: InvariantInput): InvariantReport {
@@ -124,7 +128,8 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     if (m.queue === 'ingress-dlq') {
       const env = m.envelope;
       const id = env?.events[0]?.id;
-      const e = (id !== undefined ? byId.get(id) : undefined) ?? byMessageId.get(env?.originals[0]?.messageId ?? m.messageId) ?? byBody.get(m.body);
+      const e =
+        (id !== undefined ? byId.get(id) : undefined) ?? byMessageId.get(env?.originals[0]?.messageId ?? m.messageId) ?? byBody.get(m.body);
       if (e) routeDlq.set(e.id, code);
       else note(`ingress DLQ message ${m.messageId} matches no sent event`);
       continue;
@@ -267,7 +272,10 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
   for (const m of i.dlq) keyLeaks += count(m.body, keys) + count(JSON.stringify(m.attributes), keys);
   for (const err of i.leaks.errors) keyLeaks += count(err, keys);
   for (const p of i.patches) keyLeaks += count(p.body, keys);
-  for (const r of i.nango.requests) keyLeaks += count(JSON.stringify({ ...r.headers, authorization: undefined }), keys) + count(typeof r.body === 'string' ? r.body : JSON.stringify(r.body ?? ''), keys);
+  for (const r of i.nango.requests)
+    keyLeaks +=
+      count(JSON.stringify({ ...r.headers, authorization: undefined }), keys) +
+      count(typeof r.body === 'string' ? r.body : JSON.stringify(r.body ?? ''), keys);
 
   const stats = i.nango.stats();
   const ov = writeOverlaps(i.nango);
@@ -305,7 +313,8 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     distinctPatchPairs: observedPairs.size,
     patchDeliveries: deliveries,
     dlqByCode,
-    handlerErrors: i.route.errors + i.apply.errors + i.route.invalidResponses + i.apply.invalidResponses + i.route.timeouts + i.apply.timeouts,
+    handlerErrors:
+      i.route.errors + i.apply.errors + i.route.invalidResponses + i.apply.invalidResponses + i.route.timeouts + i.apply.timeouts,
     crashes: i.route.crashes + i.apply.crashes,
     problems,
     extra: i.extra ?? {},
@@ -344,13 +353,16 @@ export function checkFold(
     const got = c.metadata ?? {};
     const { [VERSIONS_KEY]: gotVersions, ...gotRest } = got;
     let bad = 0;
-    for (const k of new Set([...Object.keys(want), ...Object.keys(gotRest)])) if (canonical(want[k]) !== canonical((gotRest as Record<string, unknown>)[k])) bad++;
+    for (const k of new Set([...Object.keys(want), ...Object.keys(gotRest)]))
+      if (canonical(want[k]) !== canonical((gotRest as Record<string, unknown>)[k])) bad++;
     if (list.length ? canonical(gotVersions) !== canonical(versions) : gotVersions !== undefined) bad++;
     if (bad) {
       connections++;
       keys += bad;
       if (problems.length < 5) {
-        problems.push(`connection ${c.providerConfigKey}/${c.connectionId}: ${bad} key(s) differ from the event-time fold (got ${canonical(c.metadata).slice(0, 300)}, want ${canonical(want).slice(0, 300)} with versions ${canonical(versions).slice(0, 200)})`);
+        problems.push(
+          `connection ${c.providerConfigKey}/${c.connectionId}: ${bad} key(s) differ from the event-time fold (got ${canonical(c.metadata).slice(0, 300)}, want ${canonical(want).slice(0, 300)} with versions ${canonical(versions).slice(0, 200)})`,
+        );
       }
     }
   }
@@ -362,7 +374,9 @@ function writeTarget(r: NangoStandin['requests'][number]): string | undefined {
   if (r.method !== 'PATCH' && r.method !== 'POST') return undefined;
   if (r.path === '/connections/metadata') {
     const b = r.body as { connection_id?: unknown; provider_config_key?: unknown } | undefined;
-    return typeof b?.connection_id === 'string' && typeof b.provider_config_key === 'string' ? `${b.provider_config_key}\u0000${b.connection_id}` : undefined;
+    return typeof b?.connection_id === 'string' && typeof b.provider_config_key === 'string'
+      ? `${b.provider_config_key}\u0000${b.connection_id}`
+      : undefined;
   }
   const m = /^\/connection\/([^/]+)\/metadata$/.exec(r.path);
   if (!m) return undefined;
@@ -407,24 +421,50 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 export function formatInvariants(r: InvariantReport, title: string): string {
   const rows: [string, string][] = [
-    ['events sent (distinct)', `${fmt(r.eventsSent)} over ${fmt(r.connections)} connections (${fmt(r.customers)} customers), 4 event types`],
+    [
+      'events sent (distinct)',
+      `${fmt(r.eventsSent)} over ${fmt(r.connections)} connections (${fmt(r.customers)} customers), 4 event types`,
+    ],
     ['copies sent', `${fmt(r.copiesSent)} (${fmt(r.duplicatesSent)} duplicates; ${fmt(r.lateEvents)} older events sent after newer ones)`],
     ['pairs expected', `${fmt(r.pairsExpected)} (event x target connection)`],
     ['  applied', fmt(r.pairsApplied)],
     ['  in patches DLQ', fmt(r.pairsInPatchesDlq)],
-    ['  in ingress DLQ', `${fmt(r.pairsInIngressDlq)} (${fmt(r.validEventsBareInIngressDlq)} valid events redriven bare by SQS after route's retries)`],
+    [
+      '  in ingress DLQ',
+      `${fmt(r.pairsInIngressDlq)} (${fmt(r.validEventsBareInIngressDlq)} valid events redriven bare by SQS after route's retries)`,
+    ],
     ['events in ingress DLQ', fmt(r.eventsInRouteDlq)],
     ['bare DLQ messages', fmt(r.bareDlqMessages)],
-    ['DLQ by code', Object.entries(r.dlqByCode).sort().map(([k, v]) => `${k} ${v}`).join('; ') || '-'],
-    ['Nango requests', `${fmt(r.requests)}, faulted ${fmt(r.faulted)} (${(r.faultRate * 100).toFixed(1)}%), 401 after rotation ${fmt(r.unauthorized401)}`],
-    ['faults by kind', Object.entries(r.faultsByKind).map(([k, v]) => `${k} ${v}`).join(', ')],
-    ['patch messages', `${fmt(r.patchMessages)} for ${fmt(r.distinctPatchPairs)} distinct pairs (repeats deduplicated by the FIFO), ${fmt(r.patchDeliveries)} deliveries`],
+    [
+      'DLQ by code',
+      Object.entries(r.dlqByCode)
+        .sort()
+        .map(([k, v]) => `${k} ${v}`)
+        .join('; ') || '-',
+    ],
+    [
+      'Nango requests',
+      `${fmt(r.requests)}, faulted ${fmt(r.faulted)} (${(r.faultRate * 100).toFixed(1)}%), 401 after rotation ${fmt(r.unauthorized401)}`,
+    ],
+    [
+      'faults by kind',
+      Object.entries(r.faultsByKind)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ],
+    [
+      'patch messages',
+      `${fmt(r.patchMessages)} for ${fmt(r.distinctPatchPairs)} distinct pairs (repeats deduplicated by the FIFO), ${fmt(r.patchDeliveries)} deliveries`,
+    ],
     ['handler errors / crashes', `${fmt(r.handlerErrors)} / ${fmt(r.crashes)}`],
     ...Object.entries(r.extra).map(([k, v]): [string, string] => [k, typeof v === 'number' ? fmt(v) : v]),
     ['LOST', fmt(r.lost)],
     ['UNEXPECTED OUTCOMES', fmt(r.unexpected)],
     ['MISORDERED', `${fmt(r.misorderedConnections)} connections (${fmt(r.misorderedKeys)} keys)`],
-    ['OVERLAPS', `${fmt(r.overlaps)} (the stand-in counted ${fmt(r.standinOverlaps)}: ${fmt(r.overlapsBesideAbandoned)} beside a request the client had abandoned at its timeout)`],
+    [
+      'OVERLAPS',
+      `${fmt(r.overlaps)} (the stand-in counted ${fmt(r.standinOverlaps)}: ${fmt(r.overlapsBesideAbandoned)} beside a request the client had abandoned at its timeout)`,
+    ],
     ['KEY LEAKS', fmt(r.keyLeaks)],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
@@ -435,5 +475,12 @@ export function formatInvariants(r: InvariantReport, title: string): string {
 
 /** The four headline invariants plus exact balance. */
 export function invariantsHold(r: InvariantReport): boolean {
-  return r.lost === 0 && r.unexpected === 0 && r.misorderedConnections === 0 && r.overlaps === 0 && r.keyLeaks === 0 && r.pairsExpected === r.pairsApplied + r.pairsInPatchesDlq + r.pairsInIngressDlq;
+  return (
+    r.lost === 0 &&
+    r.unexpected === 0 &&
+    r.misorderedConnections === 0 &&
+    r.overlaps === 0 &&
+    r.keyLeaks === 0 &&
+    r.pairsExpected === r.pairsApplied + r.pairsInPatchesDlq + r.pairsInIngressDlq
+  );
 }

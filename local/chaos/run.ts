@@ -148,7 +148,9 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     if (o.progressEveryMs) {
       progress = setInterval(() => {
         const s = nango.stats();
-        printAlways(`[${Math.round((Date.now() - started) / 1000)} s] apply finished ${appliedMessages}/${expectedMessages} messages; Nango requests ${s.requests}, stand-in overlaps (abandoned requests included) ${s.overlaps}`);
+        printAlways(
+          `[${Math.round((Date.now() - started) / 1000)} s] apply finished ${appliedMessages}/${expectedMessages} messages; Nango requests ${s.requests}, stand-in overlaps (abandoned requests included) ${s.overlaps}`,
+        );
       }, o.progressEveryMs);
     }
 
@@ -192,11 +194,13 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       extra: {
         seed: o.workload.seed,
         'key rotation': rotated ? `at Nango request ${rotated.atRequest} (${(rotated.atMs / 1000).toFixed(1)} s)` : 'DID NOT HAPPEN',
-        'apply crash': crashed ? `invocation ${crashed.invocation} died ${o.crash.afterMs} ms in, ${crashed.records} records` : 'DID NOT HAPPEN',
+        'apply crash': crashed
+          ? `invocation ${crashed.invocation} died ${o.crash.afterMs} ms in, ${crashed.records} records`
+          : 'DID NOT HAPPEN',
         'route crash': routeCrashed ? `invocation ${o.routeCrashInvocation} died before deleting its batch` : 'DID NOT HAPPEN',
         'stale keys skipped': staleKeys,
         'captured output': `${(capture.bytes() / 1e6).toFixed(1)} MB, ${capture.lines().toLocaleString('en-US')} lines`,
-        'elapsed': `${((Date.now() - started) / 1000).toFixed(1)} s`,
+        elapsed: `${((Date.now() - started) / 1000).toFixed(1)} s`,
       },
     };
     const report = computeInvariants(input);

@@ -129,7 +129,14 @@ export function buildWorkload(config: WorkloadConfig): Workload {
     const ghost = chance(config.ghostShare);
     const customer = cursedAt.get(index) ?? (ghost ? pick(ghosts) : pick(customers));
     const r = cursedAt.has(index) ? 0.4 : rand();
-    const type = r < 0.3 ? 'customer.plan_changed' : r < 0.55 ? 'customer.seats_changed' : r < 0.8 ? 'customer.status_changed' : 'customer.settings_changed';
+    const type =
+      r < 0.3
+        ? 'customer.plan_changed'
+        : r < 0.55
+          ? 'customer.seats_changed'
+          : r < 0.8
+            ? 'customer.status_changed'
+            : 'customer.settings_changed';
     const def = byType(type);
     let detail: Record<string, unknown>;
     switch (type) {
@@ -149,7 +156,17 @@ export function buildWorkload(config: WorkloadConfig): Workload {
         if (chance(0.15)) detail.integrations = chance(0.5) ? ['salesforce'] : ['salesforce', 'zendesk'];
       }
     }
-    const envelope = { version: '0', id, source: def.source, 'detail-type': def.detailType, account: '123456789012', time, region: 'us-east-1', resources: [], detail };
+    const envelope = {
+      version: '0',
+      id,
+      source: def.source,
+      'detail-type': def.detailType,
+      account: '123456789012',
+      time,
+      region: 'us-east-1',
+      resources: [],
+      detail,
+    };
     const parsed = def.detail.parse(detail);
     const patch = def.patch(parsed);
     const specs = [def.targets(parsed)].flat();
@@ -161,11 +178,22 @@ export function buildWorkload(config: WorkloadConfig): Workload {
         if (!known) noConnections = true;
         else for (const k of known) targets.push({ connectionId: spec.connectionId, providerConfigKey: k, refused: false });
       } else {
-        for (const k of spec.integrations) targets.push({ connectionId: spec.connectionId, providerConfigKey: k, refused: !known?.includes(k) });
+        for (const k of spec.integrations)
+          targets.push({ connectionId: spec.connectionId, providerConfigKey: k, refused: !known?.includes(k) });
       }
     }
-    const expect: Expect = noConnections ? { kind: 'no-connections' } : { kind: 'routed', targets, patch, time: new Date(time).toISOString() };
-    events.push({ index, id, body: JSON.stringify(envelope), detailType: type, expect, late: !ghost && late.has(customer) && index < config.events * 0.6 && chance(0.6), duplicated: chance(config.duplicateShare) });
+    const expect: Expect = noConnections
+      ? { kind: 'no-connections' }
+      : { kind: 'routed', targets, patch, time: new Date(time).toISOString() };
+    events.push({
+      index,
+      id,
+      body: JSON.stringify(envelope),
+      detailType: type,
+      expect,
+      late: !ghost && late.has(customer) && index < config.events * 0.6 && chance(0.6),
+      duplicated: chance(config.duplicateShare),
+    });
   }
 
   // Send order: time order with local shuffles (a producer's retries, several producers), late ones last.
@@ -191,7 +219,12 @@ export function buildWorkload(config: WorkloadConfig): Workload {
   return { config, connections, customers, ghosts, cursed, events, wave1, wave2 };
 }
 
-function invalidEvent(id: string, time: string, customer: string, rand: () => number): { body: string; detailType: string; expect: Expect } {
+function invalidEvent(
+  id: string,
+  time: string,
+  customer: string,
+  rand: () => number,
+): { body: string; detailType: string; expect: Expect } {
   const kinds = ['not-json', 'unknown-type', 'schema', 'wrong-types', 'bad-id', 'not-object'] as const;
   const kind = kinds[Math.floor(rand() * kinds.length)]!;
   const env = (detailType: string, detail: unknown, extra: Record<string, unknown> = {}) =>
@@ -200,13 +233,29 @@ function invalidEvent(id: string, time: string, customer: string, rand: () => nu
     case 'not-json':
       return { body: `{"id": "${id}", "source": "app.billing", truncated`, detailType: 'n/a', expect: { kind: 'invalid', reason: kind } };
     case 'unknown-type':
-      return { body: env('customer.deleted', { customerId: customer }), detailType: 'customer.deleted', expect: { kind: 'invalid', reason: kind } };
+      return {
+        body: env('customer.deleted', { customerId: customer }),
+        detailType: 'customer.deleted',
+        expect: { kind: 'invalid', reason: kind },
+      };
     case 'schema':
-      return { body: env('customer.seats_changed', { customerId: customer, seats: 'ten', changedAt: time }), detailType: 'customer.seats_changed', expect: { kind: 'invalid', reason: kind } };
+      return {
+        body: env('customer.seats_changed', { customerId: customer, seats: 'ten', changedAt: time }),
+        detailType: 'customer.seats_changed',
+        expect: { kind: 'invalid', reason: kind },
+      };
     case 'wrong-types':
-      return { body: env('customer.plan_changed', { customerId: 42, plan: ['pro'], changedAt: 7 }, { time: 12 }), detailType: 'customer.plan_changed', expect: { kind: 'invalid', reason: kind } };
+      return {
+        body: env('customer.plan_changed', { customerId: 42, plan: ['pro'], changedAt: 7 }, { time: 12 }),
+        detailType: 'customer.plan_changed',
+        expect: { kind: 'invalid', reason: kind },
+      };
     case 'bad-id':
-      return { body: env('customer.status_changed', { customerId: `${customer}\r\n../x`, status: 'active', changedAt: time }), detailType: 'customer.status_changed', expect: { kind: 'invalid', reason: kind } };
+      return {
+        body: env('customer.status_changed', { customerId: `${customer}\r\n../x`, status: 'active', changedAt: time }),
+        detailType: 'customer.status_changed',
+        expect: { kind: 'invalid', reason: kind },
+      };
     case 'not-object':
       return { body: JSON.stringify([id, 'customer.plan_changed']), detailType: 'n/a', expect: { kind: 'invalid', reason: kind } };
   }

@@ -209,7 +209,14 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
       sleepers.add(s);
     });
 
-  function applyWrite(n: number, route: AppliedWrite['route'], method: AppliedWrite['method'], conn: StoredConnection, patch: Metadata, before: Metadata | null) {
+  function applyWrite(
+    n: number,
+    route: AppliedWrite['route'],
+    method: AppliedWrite['method'],
+    conn: StoredConnection,
+    patch: Metadata,
+    before: Metadata | null,
+  ) {
     // Shallow merge for PATCH: null is stored, nested objects are replaced whole. POST replaces.
     const after = method === 'PATCH' ? { ...(before ?? {}), ...structuredClone(patch) } : structuredClone(patch);
     conn.metadata = after;
@@ -222,7 +229,13 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
   }
 
   /** Writes to several connections: atomic by default; read, wait, write in race mode. */
-  async function write(n: number, route: AppliedWrite['route'], method: AppliedWrite['method'], conns: StoredConnection[], patch: Metadata) {
+  async function write(
+    n: number,
+    route: AppliedWrite['route'],
+    method: AppliedWrite['method'],
+    conns: StoredConnection[],
+    patch: Metadata,
+  ) {
     const befores = conns.map((c) => (c.metadata === null ? null : structuredClone(c.metadata)));
     if (raceMode && method === 'PATCH') await sleep(raceDelayMs);
     if (closed) return;
@@ -304,7 +317,12 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
       if (!c || typeof c.connectionId !== 'string' || typeof c.providerConfigKey !== 'string' || !c.connectionId || !c.providerConfigKey) {
         return sendJson(400, stdError('invalid_body', { message: 'expected {"connectionId", "providerConfigKey", "metadata"?}' }));
       }
-      addConnection({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey, metadata: c.metadata ?? null, ...(c.provider ? { provider: c.provider } : {}) });
+      addConnection({
+        connectionId: c.connectionId,
+        providerConfigKey: c.providerConfigKey,
+        metadata: c.metadata ?? null,
+        ...(c.provider ? { provider: c.provider } : {}),
+      });
       return sendJson(201, { connection_id: c.connectionId, provider_config_key: c.providerConfigKey });
     }
 
@@ -324,7 +342,8 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
     const key = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : auth ? auth.trim() : '';
     if (!key) return sendJson(401, stdError('missing_auth_header', { message: AUTH_MESSAGES.missing_auth_header }));
     if (!isUuidV4(key)) return sendJson(401, stdError('invalid_secret_key_format', { message: AUTH_MESSAGES.invalid_secret_key_format }));
-    if (key !== secretKey && !forbidden.has(key)) return sendJson(401, stdError('unknown_account', { message: AUTH_MESSAGES.unknown_account }));
+    if (key !== secretKey && !forbidden.has(key))
+      return sendJson(401, stdError('unknown_account', { message: AUTH_MESSAGES.unknown_account }));
 
     if (window) {
       const decision = window.hit();
@@ -340,7 +359,10 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
     if (isWrite) {
       const ct = req.headers['content-type'];
       if ((ct && !ct.toLowerCase().includes('application/json')) || (!ct && text.length > 0)) {
-        return sendJson(415, stdError('invalid_content_type', { message: `The content type '${ct ?? ''}' is not supported, use application/json` }));
+        return sendJson(
+          415,
+          stdError('invalid_content_type', { message: `The content type '${ct ?? ''}' is not supported, use application/json` }),
+        );
       }
       if (text.trim().length > 0) {
         try {
@@ -425,8 +447,15 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
   ): Promise<boolean> {
     switch (fault.kind) {
       case 'status': {
-        const defaults: Record<number, string> = { 500: 'server_error', 502: 'bad_gateway', 503: 'service_unavailable', 504: 'gateway_timeout' };
-        const body = fault.body ?? stdError(fault.code ?? defaults[fault.status] ?? `http_${fault.status}`, { message: fault.message ?? 'Injected fault' });
+        const defaults: Record<number, string> = {
+          500: 'server_error',
+          502: 'bad_gateway',
+          503: 'service_unavailable',
+          504: 'gateway_timeout',
+        };
+        const body =
+          fault.body ??
+          stdError(fault.code ?? defaults[fault.status] ?? `http_${fault.status}`, { message: fault.message ?? 'Injected fault' });
         await sendJson(fault.status, body, fault.headers);
         return true;
       }
@@ -511,9 +540,12 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
       }
       case 'get': {
         if (!providerConfigKey) {
-          return sendJson(400, stdError('invalid_query_params', {
-            errors: [{ code: 'invalid_type', message: 'Required', path: ['provider_config_key'] }],
-          }));
+          return sendJson(
+            400,
+            stdError('invalid_query_params', {
+              errors: [{ code: 'invalid_type', message: 'Required', path: ['provider_config_key'] }],
+            }),
+          );
         }
         const c = store.get(keyOf(legacyId!, providerConfigKey));
         if (!c) return sendJson(404, unknownConnection(legacyId!, providerConfigKey));

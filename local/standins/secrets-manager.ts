@@ -83,7 +83,8 @@ export async function startSecretsManagerStandin(opts: { secrets: Record<string,
       return error(res, 'UnknownOperationException', `Unsupported request ${req.method} ${target}`);
     }
     const operation = target.slice('secretsmanager.'.length);
-    if (operation !== 'GetSecretValue') return error(res, 'UnknownOperationException', `Operation ${operation} is not supported by the stand-in`);
+    if (operation !== 'GetSecretValue')
+      return error(res, 'UnknownOperationException', `Operation ${operation} is not supported by the stand-in`);
     callCount++;
     if (throttle > 0) {
       throttle--;

@@ -107,7 +107,9 @@ async function loadStores(awsFifo: boolean): Promise<{ sqsStore: FxSqsStore; sns
   const dir = fauxqsDir();
   const version = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
   if (awsFifo && version !== FAUXQS_VERSION) {
-    throw new Error(`local SQS: awsFifoReceive patches fauxqs ${FAUXQS_VERSION} internals, found ${version}; re-check dist/sqs/sqsStore.js or pass awsFifoReceive: false`);
+    throw new Error(
+      `local SQS: awsFifoReceive patches fauxqs ${FAUXQS_VERSION} internals, found ${version}; re-check dist/sqs/sqsStore.js or pass awsFifoReceive: false`,
+    );
   }
   const load = async <T>(rel: string, name: string): Promise<Ctor<T>> =>
     ((await import(pathToFileURL(join(dir, 'dist', rel)).href)) as Record<string, Ctor<T>>)[name]!;
@@ -120,7 +122,12 @@ async function loadStores(awsFifo: boolean): Promise<{ sqsStore: FxSqsStore; sns
 }
 
 /** fauxqs's dequeueFifo without its one-message-per-group `break`: fill from a group, in order. */
-function awsDequeueFifo(q: FxQueue, maxCount: number, visibilityOverride: number | undefined, dlqResolver?: (arn: string) => FxQueue | undefined) {
+function awsDequeueFifo(
+  q: FxQueue,
+  maxCount: number,
+  visibilityOverride: number | undefined,
+  dlqResolver?: (arn: string) => FxQueue | undefined,
+) {
   q.processTimers();
   const visibility = visibilityOverride ?? parseInt(q.attributes['VisibilityTimeout'] ?? '30', 10);
   let maxReceiveCount = Infinity;
@@ -146,7 +153,15 @@ function awsDequeueFifo(q: FxQueue, maxCount: number, visibilityOverride: number
       if (dlqArn && dlqResolver && msg.approximateReceiveCount > maxReceiveCount) {
         const dlq = dlqResolver(dlqArn);
         if (dlq) {
-          q.spy?.addMessage({ service: 'sqs', queueName: q.name, messageId: msg.messageId, body: msg.body, messageAttributes: msg.messageAttributes, status: 'dlq', timestamp: Date.now() });
+          q.spy?.addMessage({
+            service: 'sqs',
+            queueName: q.name,
+            messageId: msg.messageId,
+            body: msg.body,
+            messageAttributes: msg.messageAttributes,
+            status: 'dlq',
+            timestamp: Date.now(),
+          });
           dlq.enqueue(msg);
           continue;
         }

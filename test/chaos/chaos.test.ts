@@ -54,7 +54,17 @@ describe('chaos through the local pipeline', () => {
     const touched = r.input.nango.connections().find((c) => c.metadata && Object.keys(c.metadata).length > 1)!;
     const tampered = computeInvariants({
       ...r.input,
-      nango: { ...r.input.nango, connections: () => r.input.nango.connections().map((c) => (c === touched || (c.connectionId === touched.connectionId && c.providerConfigKey === touched.providerConfigKey) ? { ...c, metadata: { ...c.metadata, seats: -1 } } : c)) },
+      nango: {
+        ...r.input.nango,
+        connections: () =>
+          r.input.nango
+            .connections()
+            .map((c) =>
+              c === touched || (c.connectionId === touched.connectionId && c.providerConfigKey === touched.providerConfigKey)
+                ? { ...c, metadata: { ...c.metadata, seats: -1 } }
+                : c,
+            ),
+      },
     });
     expect(tampered.misorderedConnections).toBe(1);
   });

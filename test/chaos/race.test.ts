@@ -64,7 +64,12 @@ function scenario(prefix: string) {
     nango.addConnection({ ...target, metadata: null });
     for (let j = 0; j < EVENTS_PER_CONNECTION; j++) {
       const time = new Date(Date.UTC(2026, 0, 1, 0, 0, j)).toISOString();
-      const m: PatchMessage = { v: 1, target, patch: { [`k${j}`]: j }, event: { id: `${prefix}-${c}-${j}`, source: 'app.billing', detailType: 'customer.seats_changed', time } };
+      const m: PatchMessage = {
+        v: 1,
+        target,
+        patch: { [`k${j}`]: j },
+        event: { id: `${prefix}-${c}-${j}`, source: 'app.billing', detailType: 'customer.seats_changed', time },
+      };
       messages.push({ body: JSON.stringify(m), group: connectionKey(target), dedupe: deduplicationId(m.event.id, target) });
       const list = applied.get(connKey(target)) ?? [];
       list.push({ time, index: j, patch: m.patch });
@@ -84,7 +89,11 @@ async function run(queueUrl: string, fifo: boolean, prefix: string) {
     await client.send(
       new SendMessageBatchCommand({
         QueueUrl: queueUrl,
-        Entries: chunk.map((m, j) => ({ Id: String(j), MessageBody: m.body, ...(fifo ? { MessageGroupId: m.group, MessageDeduplicationId: m.dedupe } : {}) })),
+        Entries: chunk.map((m, j) => ({
+          Id: String(j),
+          MessageBody: m.body,
+          ...(fifo ? { MessageGroupId: m.group, MessageDeduplicationId: m.dedupe } : {}),
+        })),
       }),
     );
   }
@@ -112,9 +121,13 @@ async function run(queueUrl: string, fifo: boolean, prefix: string) {
 
 describe('race mode: the invariants catch a concurrency regression', () => {
   it('un-grouped writes (a standard queue instead of the FIFO) lose updates and overlap; the checks say so', async () => {
-    const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: 'patches-standard', Attributes: { VisibilityTimeout: '10' } }));
+    const { QueueUrl } = await client.send(
+      new CreateQueueCommand({ QueueName: 'patches-standard', Attributes: { VisibilityTimeout: '10' } }),
+    );
     const r = await run(QueueUrl!, false, 'ungrouped');
-    printAlways(`race mode, un-grouped: handler reported ${r.handlerSaidApplied} applied; overlaps ${r.overlaps.live}; lost/misordered ${r.fold.connections} connections (${r.fold.keys} keys)`);
+    printAlways(
+      `race mode, un-grouped: handler reported ${r.handlerSaidApplied} applied; overlaps ${r.overlaps.live}; lost/misordered ${r.fold.connections} connections (${r.fold.keys} keys)`,
+    );
     // Every PATCH got a 200, so the handler believes all is well ...
     expect(r.failures).toBe(0);
     // ... and only the invariants notice.
@@ -124,7 +137,9 @@ describe('race mode: the invariants catch a concurrency regression', () => {
 
   it('the same messages through the patches FIFO lose nothing on the same racy server', async () => {
     const r = await run(queues.patchesUrl, true, 'grouped');
-    printAlways(`race mode, FIFO-grouped: overlaps ${r.overlaps.live}; lost/misordered ${r.fold.connections} connections (${r.fold.keys} keys)`);
+    printAlways(
+      `race mode, FIFO-grouped: overlaps ${r.overlaps.live}; lost/misordered ${r.fold.connections} connections (${r.fold.keys} keys)`,
+    );
     expect(r.fold.problems).toEqual([]);
     expect(r.overlaps.live).toBe(0);
     expect(nango.stats().overlaps).toBe(0);

@@ -19,7 +19,9 @@ beforeAll(async () => {
   contract = await loadNangoContract();
   nango = await startNangoStandin({
     secretKey: KEY,
-    connections: IDS.flatMap((connectionId) => ['salesforce', 'hub spot:eu'].map((providerConfigKey) => ({ connectionId, providerConfigKey, metadata: {} }))),
+    connections: IDS.flatMap((connectionId) =>
+      ['salesforce', 'hub spot:eu'].map((providerConfigKey) => ({ connectionId, providerConfigKey, metadata: {} })),
+    ),
   });
 });
 afterAll(() => nango.close());
@@ -56,11 +58,19 @@ describe.each(['current', 'legacy'] as const)('%s endpoint', (endpoint) => {
 });
 
 it('catches a request that breaks the contract (the check can fail)', () => {
-  const bad = contract.validateRequest({ method: 'PATCH', path: '/connections/metadata', headers: { authorization: 'Bearer x', 'content-type': 'application/json' }, body: { connection_id: 'a', provider_config_key: 'b' } });
+  const bad = contract.validateRequest({
+    method: 'PATCH',
+    path: '/connections/metadata',
+    headers: { authorization: 'Bearer x', 'content-type': 'application/json' },
+    body: { connection_id: 'a', provider_config_key: 'b' },
+  });
   expect(bad.valid).toBe(false);
 });
 
 it.skipIf(!existsSync(SHARED_OPENAPI_PATH))('the vendored spec is shared/nango/openapi.yaml unchanged', () => {
-  const vendored = readFileSync(NANGO_OPENAPI_PATH, 'utf8').split('\n').filter((l) => !l.startsWith('# Nango\'s OpenAPI spec, copied') && !l.startsWith('# Copyright Nango Inc.')).join('\n');
+  const vendored = readFileSync(NANGO_OPENAPI_PATH, 'utf8')
+    .split('\n')
+    .filter((l) => !l.startsWith("# Nango's OpenAPI spec, copied") && !l.startsWith('# Copyright Nango Inc.'))
+    .join('\n');
   expect(vendored).toBe(readFileSync(SHARED_OPENAPI_PATH, 'utf8'));
 });

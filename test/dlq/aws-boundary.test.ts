@@ -46,11 +46,26 @@ async function startFakeAws(o: { stacks: Record<string, Record<string, string>>;
         };
         switch (op) {
           case 'GetQueueAttributes':
-            return json({ Attributes: { QueueArn: DLQ_ARN, ApproximateNumberOfMessages: '3', ApproximateNumberOfMessagesNotVisible: '0', ApproximateNumberOfMessagesDelayed: '0' } });
+            return json({
+              Attributes: {
+                QueueArn: DLQ_ARN,
+                ApproximateNumberOfMessages: '3',
+                ApproximateNumberOfMessagesNotVisible: '0',
+                ApproximateNumberOfMessagesDelayed: '0',
+              },
+            });
           case 'ReceiveMessage': {
             // Each scan gets the sample, then an empty answer that ends it.
             sampled = !sampled;
-            const msgs = !sampled ? [] : o.sample.map((m, i) => ({ MessageId: `m${i}`, ReceiptHandle: `rh${i}`, Body: m.MessageBody, MD5OfBody: createHash('md5').update(m.MessageBody).digest('hex'), Attributes: { SentTimestamp: '1795600000000' } }));
+            const msgs = !sampled
+              ? []
+              : o.sample.map((m, i) => ({
+                  MessageId: `m${i}`,
+                  ReceiptHandle: `rh${i}`,
+                  Body: m.MessageBody,
+                  MD5OfBody: createHash('md5').update(m.MessageBody).digest('hex'),
+                  Attributes: { SentTimestamp: '1795600000000' },
+                }));
             return json({ Messages: msgs });
           }
           case 'ChangeMessageVisibilityBatch': {
@@ -143,7 +158,11 @@ describe('replay --native', () => {
       // No DestinationArn: SQS sends each message back to the queue it came from.
       expect(start.body).toEqual({ SourceArn: DLQ_ARN, MaxNumberOfMessagesPerSecond: 5 });
       // The sample was made visible again before the move: hidden messages would be skipped by it.
-      const release = aws.requests.findIndex((x) => x.target === 'ChangeMessageVisibilityBatch' && (x.body as { Entries: { VisibilityTimeout: number }[] }).Entries.every((e) => e.VisibilityTimeout === 0));
+      const release = aws.requests.findIndex(
+        (x) =>
+          x.target === 'ChangeMessageVisibilityBatch' &&
+          (x.body as { Entries: { VisibilityTimeout: number }[] }).Entries.every((e) => e.VisibilityTimeout === 0),
+      );
       expect(release).toBeGreaterThan(-1);
       expect(release).toBeLessThan(ops.indexOf('StartMessageMoveTask'));
       const lists = aws.requests.filter((x) => x.target === 'ListMessageMoveTasks');
@@ -174,7 +193,15 @@ describe('--stack', () => {
     const q = await local.createPipelineQueues({ prefix: 'stack-' });
     await seed(local.client(), q.ingressDlqUrl, [envelopeMessage(routeEnvelope(planEvent('s1', 'a', 'pro')))]);
     const aws = await startFakeAws({
-      stacks: { 'sync-prod': { IngressQueueUrl: q.ingressUrl, IngressDlqUrl: q.ingressDlqUrl, PatchesQueueUrl: q.patchesUrl, PatchesDlqUrl: q.patchesDlqUrl, ReplayCommand: 'npm run dlq' } },
+      stacks: {
+        'sync-prod': {
+          IngressQueueUrl: q.ingressUrl,
+          IngressDlqUrl: q.ingressDlqUrl,
+          PatchesQueueUrl: q.patchesUrl,
+          PatchesDlqUrl: q.patchesDlqUrl,
+          ReplayCommand: 'npm run dlq',
+        },
+      },
       sample: [],
     });
     process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = aws.url;
@@ -188,7 +215,10 @@ describe('--stack', () => {
         ['apply', q.patchesDlqUrl],
       ]);
       expect(j.read).toBe(1);
-      expect(aws.requests).toContainEqual({ target: 'cloudformation.DescribeStacks', body: expect.objectContaining({ StackName: 'sync-prod' }) });
+      expect(aws.requests).toContainEqual({
+        target: 'cloudformation.DescribeStacks',
+        body: expect.objectContaining({ StackName: 'sync-prod' }),
+      });
 
       const missing = await dlq(['list', '--stack', 'nope', '--endpoint', local.endpoint]);
       expect(missing.code).toBe(2);

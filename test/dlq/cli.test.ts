@@ -17,7 +17,18 @@ let local: LocalSqs;
 let n = 0;
 const fresh = async (): Promise<PipelineQueues> => local.createPipelineQueues({ prefix: `t${++n}-` });
 /** fauxqs answers a short poll with everything visible: `--wait 0` keeps tests fast (one test keeps the default). */
-const urlFlags = (q: PipelineQueues) => ['--wait', '0', '--ingress-url', q.ingressUrl, '--ingress-dlq-url', q.ingressDlqUrl, '--patches-url', q.patchesUrl, '--patches-dlq-url', q.patchesDlqUrl];
+const urlFlags = (q: PipelineQueues) => [
+  '--wait',
+  '0',
+  '--ingress-url',
+  q.ingressUrl,
+  '--ingress-dlq-url',
+  q.ingressDlqUrl,
+  '--patches-url',
+  q.patchesUrl,
+  '--patches-dlq-url',
+  q.patchesDlqUrl,
+];
 
 beforeAll(async () => {
   local = await startLocalSqs();
@@ -49,7 +60,11 @@ describe('list and inspect', () => {
     await seed(sqs, q.patchesDlqUrl, [
       ...[1, 2, 3].map((i) => envelopeMessage(applyEnvelope([patchMessage(acme, { n: i })], undefined, at(20 + i)))),
       envelopeMessage(applyEnvelope([patchMessage(globex, { plan: 'pro' })], forbidden, at(30))),
-      { MessageBody: JSON.stringify(patchMessage(initech, { plan: 'free' })), MessageGroupId: connectionKey(initech), MessageDeduplicationId: 'bare-p' },
+      {
+        MessageBody: JSON.stringify(patchMessage(initech, { plan: 'free' })),
+        MessageGroupId: connectionKey(initech),
+        MessageDeduplicationId: 'bare-p',
+      },
       { MessageBody: 'garbage', MessageGroupId: 'x', MessageDeduplicationId: 'garbage' },
     ]);
 
@@ -57,7 +72,12 @@ describe('list and inspect', () => {
     const r = await dlq(['list', '--json', '--ingress-dlq-url', q.ingressDlqUrl, '--patches-dlq-url', q.patchesDlqUrl]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.stdout) as { read: number; matched: number; summary: { byErrorCode: { key: string; count: number }[]; byStage: unknown; byConnection: unknown }; items: { messageId: string; kind: string }[] };
+    const j = JSON.parse(r.stdout) as {
+      read: number;
+      matched: number;
+      summary: { byErrorCode: { key: string; count: number }[]; byStage: unknown; byConnection: unknown };
+      items: { messageId: string; kind: string }[];
+    };
     expect(j.read).toBe(20);
     expect(new Set(j.items.map((i) => i.messageId)).size).toBe(20);
     expect(Object.fromEntries(j.summary.byErrorCode.map((c) => [c.key, c.count]))).toEqual({
@@ -67,7 +87,10 @@ describe('list and inspect', () => {
       sqs_redrive: 2,
       malformed_message: 2,
     });
-    expect(j.summary.byStage).toEqual([{ key: 'route', count: 14 }, { key: 'apply', count: 6 }]);
+    expect(j.summary.byStage).toEqual([
+      { key: 'route', count: 14 },
+      { key: 'apply', count: 6 },
+    ]);
     expect(j.summary.byConnection).toContainEqual({ key: acme, count: 3 });
 
     // Nothing consumed, nothing left hidden.
@@ -84,7 +107,9 @@ describe('list and inspect', () => {
     const insp = await dlq(['inspect', ...urlFlags(q), '--id', malformed.messageId]);
     expect(insp.code).toBe(0);
     expect(insp.stdout).toMatch(/replay\s+not possible: malformed/);
-    const inspJson = JSON.parse((await dlq(['inspect', '--json', ...urlFlags(q), '--error-code', 'forbidden'])).stdout) as { items: { envelope: { error: { code: string } }; replayMessages: unknown[] }[] };
+    const inspJson = JSON.parse((await dlq(['inspect', '--json', ...urlFlags(q), '--error-code', 'forbidden'])).stdout) as {
+      items: { envelope: { error: { code: string } }; replayMessages: unknown[] }[];
+    };
     expect(inspJson.items).toHaveLength(1);
     expect(inspJson.items[0]!.envelope.error.code).toBe('forbidden');
     expect(inspJson.items[0]!.replayMessages).toHaveLength(1);
@@ -98,15 +123,30 @@ describe('replay', () => {
     const sqs = local.client();
     const acmeMsgs = [1, 2, 3].map((i) => patchMessage(acme, { n: i }, undefined, at(i).toISOString()));
     const acmeEnvs = acmeMsgs.map((m, i) => applyEnvelope([m], undefined, at(10 + i)));
-    await seed(sqs, q.patchesDlqUrl, [...acmeEnvs.map(envelopeMessage), envelopeMessage(applyEnvelope([patchMessage(globex, { plan: 'pro' })], forbidden, at(5)))]);
+    await seed(sqs, q.patchesDlqUrl, [
+      ...acmeEnvs.map(envelopeMessage),
+      envelopeMessage(applyEnvelope([patchMessage(globex, { plan: 'pro' })], forbidden, at(5))),
+    ]);
     const plan = planEvent('ev-plan', 'acme', 'platinum');
     const seats = { ...planEvent('ev-seats', 'acme', 'x'), 'detail-type': 'customer.seats_changed' };
     const bare = planEvent('ev-bare', 'globex', 'pro');
-    await seed(sqs, q.ingressDlqUrl, [envelopeMessage(routeEnvelope(plan, undefined, at(1))), envelopeMessage(routeEnvelope(seats, undefined, at(2))), { MessageBody: JSON.stringify(bare) }]);
+    await seed(sqs, q.ingressDlqUrl, [
+      envelopeMessage(routeEnvelope(plan, undefined, at(1))),
+      envelopeMessage(routeEnvelope(seats, undefined, at(2))),
+      { MessageBody: JSON.stringify(bare) },
+    ]);
 
     const r1 = await dlq(['replay', '--json', '--rate', '0', '--error-code', 'unknown_connection', ...urlFlags(q)]);
     expect(r1.code).toBe(0);
-    expect(JSON.parse(r1.stdout)).toMatchObject({ selected: 3, replayed: 3, messagesSent: 3, failed: [], skipped: [], sentNotDeleted: [], interrupted: false });
+    expect(JSON.parse(r1.stdout)).toMatchObject({
+      selected: 3,
+      replayed: 3,
+      messagesSent: 3,
+      failed: [],
+      skipped: [],
+      sentNotDeleted: [],
+      interrupted: false,
+    });
     const sent = await drainQueue(sqs, q.patchesUrl);
     expect(sent.map((s) => s.body)).toEqual(acmeMsgs.map((m) => JSON.stringify(m)));
     expect(new Set(sent.map((s) => s.groupId))).toEqual(new Set([connectionKey(acme)]));
@@ -135,7 +175,11 @@ describe('replay', () => {
     const q = await fresh();
     const sqs = local.client();
     const msgs = Array.from({ length: 23 }, (_, i) => patchMessage(initech, { n: i }, undefined, at(i).toISOString()));
-    await seed(sqs, q.patchesDlqUrl, msgs.map((m, i) => envelopeMessage(applyEnvelope([m], undefined, at(i)))));
+    await seed(
+      sqs,
+      q.patchesDlqUrl,
+      msgs.map((m, i) => envelopeMessage(applyEnvelope([m], undefined, at(i)))),
+    );
     const before = await dlq(['list', '--json', '--stage', 'apply', ...urlFlags(q)]);
     const listed = JSON.parse(before.stdout) as { read: number; queues: { notReached: number }[] };
     // SQS hands a group out in order: only the first batch is readable while it is held.
@@ -175,7 +219,11 @@ describe('replay', () => {
   it('stops at Ctrl-C after the message in flight and puts the rest back', async () => {
     const q = await fresh();
     const sqs = local.client();
-    await seed(sqs, q.ingressDlqUrl, Array.from({ length: 6 }, (_, i) => envelopeMessage(routeEnvelope(planEvent(`c${i}`, 'a', 'pro'), undefined, at(i)))));
+    await seed(
+      sqs,
+      q.ingressDlqUrl,
+      Array.from({ length: 6 }, (_, i) => envelopeMessage(routeEnvelope(planEvent(`c${i}`, 'a', 'pro'), undefined, at(i)))),
+    );
     const ctl = new AbortController();
     // Two per second: abort once the first has been sent.
     const running = dlq(['replay', '--rate', '2', '--stage', 'route', ...urlFlags(q)], { signal: ctl.signal });
@@ -221,7 +269,9 @@ describe('bad input', () => {
     const unknown = q.ingressDlqUrl.replace(/ingress-dlq$/, 'no-such-queue');
     const r = await dlq(['list', '--ingress-dlq-url', unknown]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`dlq list: queue does not exist: ${unknown}. Check the queue URL (or --stack), the region, and AWS_ENDPOINT_URL_SQS for a local pipeline.\n`);
+    expect(r.stderr).toBe(
+      `dlq list: queue does not exist: ${unknown}. Check the queue URL (or --stack), the region, and AWS_ENDPOINT_URL_SQS for a local pipeline.\n`,
+    );
     const down = await dlq(['list', '--endpoint', 'http://127.0.0.1:9', '--ingress-dlq-url', 'http://127.0.0.1:9/000000000000/x']);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/^dlq list: cannot reach http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)/);
@@ -253,7 +303,11 @@ describe('bad input', () => {
     }
     const q = await fresh();
     await seed(local.client(), q.ingressDlqUrl, [envelopeMessage(routeEnvelope(planEvent('shim', 'a', 'b')))]);
-    const child = spawnCli(['list', '--ingress-dlq-url', q.ingressDlqUrl], { ...process.env, AWS_ENDPOINT_URL_SQS: local.endpoint }, 'shim');
+    const child = spawnCli(
+      ['list', '--ingress-dlq-url', q.ingressDlqUrl],
+      { ...process.env, AWS_ENDPOINT_URL_SQS: local.endpoint },
+      'shim',
+    );
     expect(await child.exited).toBe(0);
     expect(child.stdout()).toMatch(/invalid_event\s+1/);
     expect(child.stderr()).toBe('');

@@ -25,14 +25,26 @@ beforeAll(async () => {
   local = await startLocalSqs();
   nango = await startNangoStandin({
     secretKey: KEY,
-    connections: [{ ...acme, metadata: { plan: 'pro', seats: 5, region: 'eu', _metadataSyncVersions: { plan: '2026-11-20T13:00:00.000Z', seats: '2026-11-20T11:00:00.000Z' } } }],
+    connections: [
+      {
+        ...acme,
+        metadata: {
+          plan: 'pro',
+          seats: 5,
+          region: 'eu',
+          _metadataSyncVersions: { plan: '2026-11-20T13:00:00.000Z', seats: '2026-11-20T11:00:00.000Z' },
+        },
+      },
+    ],
   });
   secrets = await startSecretsManagerStandin({ secrets: { 'sync/nango': JSON.stringify({ secretKey: KEY, host: nango.url }) } });
   process.env.AWS_ENDPOINT_URL_SQS = local.endpoint;
   process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url;
   q = await local.createPipelineQueues();
   await seed(local.client(), q.patchesDlqUrl, [
-    envelopeMessage(applyEnvelope([patchMessage(acme, { plan: 'starter', seats: 7, tier: 'gold', region: 'eu' }, 'e-acme', '2026-11-20T12:00:00.000Z')])),
+    envelopeMessage(
+      applyEnvelope([patchMessage(acme, { plan: 'starter', seats: 7, tier: 'gold', region: 'eu' }, 'e-acme', '2026-11-20T12:00:00.000Z')]),
+    ),
     envelopeMessage(applyEnvelope([patchMessage(ghost, { plan: 'free' }, 'e-ghost')])),
   ]);
   await seed(local.client(), q.ingressDlqUrl, [envelopeMessage(routeEnvelope(planEvent('e-route', 'acme', 'platinum')))]);
@@ -46,7 +58,18 @@ afterAll(async () => {
   await secrets.close();
 });
 
-const flags = () => ['--wait', '0', '--ingress-url', q.ingressUrl, '--ingress-dlq-url', q.ingressDlqUrl, '--patches-url', q.patchesUrl, '--patches-dlq-url', q.patchesDlqUrl];
+const flags = () => [
+  '--wait',
+  '0',
+  '--ingress-url',
+  q.ingressUrl,
+  '--ingress-dlq-url',
+  q.ingressDlqUrl,
+  '--patches-url',
+  q.patchesUrl,
+  '--patches-dlq-url',
+  q.patchesDlqUrl,
+];
 
 it('shows each patch beside the current metadata, key by key, and changes nothing', async () => {
   process.env.NANGO_SECRET_KEY = KEY;
@@ -78,15 +101,38 @@ it('shows each patch beside the current metadata, key by key, and changes nothin
 
 it('takes the key (and host) from Secrets Manager; --json carries the comparison; no key means a note, not a failure', async () => {
   nango.reset();
-  const r = await dlq(['replay', '--dry-run', '--json', '--stage', 'apply', '--connection', acme.connectionId, '--nango-secret-id', 'sync/nango', ...flags()]);
+  const r = await dlq([
+    'replay',
+    '--dry-run',
+    '--json',
+    '--stage',
+    'apply',
+    '--connection',
+    acme.connectionId,
+    '--nango-secret-id',
+    'sync/nango',
+    ...flags(),
+  ]);
   expect(r.code).toBe(0);
   expect(r.stdout + r.stderr).not.toContain(KEY);
-  const j = JSON.parse(r.stdout) as { selected: number; nango: string; items: { current: { ok: boolean; metadata: Record<string, unknown> }; comparison: { keys: { key: string; change: string }[]; untouched: number } }[] };
+  const j = JSON.parse(r.stdout) as {
+    selected: number;
+    nango: string;
+    items: {
+      current: { ok: boolean; metadata: Record<string, unknown> };
+      comparison: { keys: { key: string; change: string }[]; untouched: number };
+    }[];
+  };
   expect(j.selected).toBe(1);
   expect(j.nango).toBe(nango.url);
   expect(j.items[0]!.current.ok).toBe(true);
   expect(j.items[0]!.current.metadata.plan).toBe('pro');
-  expect(Object.fromEntries(j.items[0]!.comparison.keys.map((k) => [k.key, k.change]))).toEqual({ plan: 'stale', seats: 'overwrites', tier: 'new', region: 'unchanged' });
+  expect(Object.fromEntries(j.items[0]!.comparison.keys.map((k) => [k.key, k.change]))).toEqual({
+    plan: 'stale',
+    seats: 'overwrites',
+    tier: 'new',
+    region: 'unchanged',
+  });
   expect(nango.requests.filter((x) => x.method === 'GET')).toHaveLength(1);
 
   const none = await dlq(['replay', '--dry-run', '--stage', 'apply', ...flags()]);

@@ -17,13 +17,25 @@ let p: LocalPipeline;
 /** While set, apply "crashes" (dies after the handler, before deleting) on batches holding this connection. */
 let crashOn: string | undefined;
 
-const sample = async (name: string) => JSON.parse(await readFile(new URL(`../../events/samples/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+const sample = async (name: string) =>
+  JSON.parse(await readFile(new URL(`../../events/samples/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 const plain = (m: Record<string, unknown> | null | undefined) => {
   if (!m) return m;
   const { [VERSIONS_KEY]: _v, ...rest } = m;
   return rest;
 };
-const flags = () => ['--wait', '0', '--ingress-url', p.queues.ingressUrl, '--ingress-dlq-url', p.queues.ingressDlqUrl, '--patches-url', p.queues.patchesUrl, '--patches-dlq-url', p.queues.patchesDlqUrl];
+const flags = () => [
+  '--wait',
+  '0',
+  '--ingress-url',
+  p.queues.ingressUrl,
+  '--ingress-dlq-url',
+  p.queues.ingressDlqUrl,
+  '--patches-url',
+  p.queues.patchesUrl,
+  '--patches-dlq-url',
+  p.queues.patchesDlqUrl,
+];
 
 beforeAll(async () => {
   p = await startLocalPipeline({
@@ -68,7 +80,8 @@ it('unknown connection -> DLQ -> connection created -> replay -> applied, DLQ em
   expect(key).toMatch(/^[0-9a-f-]{36}$/);
   expect(early.stdout + early.stderr).not.toContain(key);
 
-  for (const providerConfigKey of ['salesforce', 'hubspot']) p.nango!.addConnection({ connectionId: 'initech', providerConfigKey, metadata: { seats: 3 } });
+  for (const providerConfigKey of ['salesforce', 'hubspot'])
+    p.nango!.addConnection({ connectionId: 'initech', providerConfigKey, metadata: { seats: 3 } });
 
   const replay = await dlq(['replay', '--json', '--rate', '0', '--error-code', 'unknown_connection', ...flags()]);
   expect(replay.code).toBe(0);
@@ -85,7 +98,9 @@ it('unknown connection -> DLQ -> connection created -> replay -> applied, DLQ em
   expect(after.filter((d) => d.queue === 'patches-dlq')).toEqual([]);
   // Counts match: what left the DLQ is what Nango applied; the unrelated route failure stayed put.
   expect(applyFailures.length).toBe(r.replayed);
-  expect(after.filter((d) => d.queue === 'ingress-dlq').map((d) => d.messageId)).toEqual(before.filter((d) => d.queue === 'ingress-dlq').map((d) => d.messageId));
+  expect(after.filter((d) => d.queue === 'ingress-dlq').map((d) => d.messageId)).toEqual(
+    before.filter((d) => d.queue === 'ingress-dlq').map((d) => d.messageId),
+  );
 });
 
 it('a replay of a still-broken event comes back to the DLQ with its error, not lost', async () => {
@@ -106,7 +121,15 @@ it('a bare message moved by SQS redrive (apply crashed every time) is listed and
   crashOn = 'umbrella';
   p.nango!.addConnection({ connectionId: 'umbrella', providerConfigKey: 'salesforce', metadata: {} });
   p.nango!.addConnection({ connectionId: 'umbrella', providerConfigKey: 'hubspot', metadata: {} });
-  await p.send([{ id: 'crash-1', source: 'app.billing', 'detail-type': 'customer.plan_changed', time: '2026-11-21T08:00:00Z', detail: { customerId: 'umbrella', plan: 'enterprise', changedAt: '2026-11-21T08:00:00Z' } }]);
+  await p.send([
+    {
+      id: 'crash-1',
+      source: 'app.billing',
+      'detail-type': 'customer.plan_changed',
+      time: '2026-11-21T08:00:00Z',
+      detail: { customerId: 'umbrella', plan: 'enterprise', changedAt: '2026-11-21T08:00:00Z' },
+    },
+  ]);
   // Two receives (maxReceiveCount 2), each "crashing"; the third receive moves it to the DLQ.
   const deadline = Date.now() + 30_000;
   while ((await p.dlq()).filter((d) => d.queue === 'patches-dlq').length < 2) {
@@ -117,7 +140,9 @@ it('a bare message moved by SQS redrive (apply crashed every time) is listed and
   const bare = (await p.dlq()).filter((d) => d.queue === 'patches-dlq');
   expect(bare.every((d) => d.envelope === undefined)).toBe(true);
 
-  const listed = JSON.parse((await dlq(['list', '--json', '--stage', 'apply', ...flags()])).stdout) as { summary: { byKind: unknown; byErrorCode: unknown } };
+  const listed = JSON.parse((await dlq(['list', '--json', '--stage', 'apply', ...flags()])).stdout) as {
+    summary: { byKind: unknown; byErrorCode: unknown };
+  };
   expect(listed.summary.byKind).toEqual([{ key: 'bare', count: 2 }]);
   expect(listed.summary.byErrorCode).toEqual([{ key: 'sqs_redrive', count: 2 }]);
 
@@ -125,5 +150,6 @@ it('a bare message moved by SQS redrive (apply crashed every time) is listed and
   expect(JSON.parse(r.stdout)).toMatchObject({ selected: 2, replayed: 2 });
   await p.drain();
   expect((await p.dlq()).filter((d) => d.queue === 'patches-dlq')).toEqual([]);
-  for (const pck of ['salesforce', 'hubspot']) expect(plain(await p.metadataOf('umbrella', pck))).toEqual({ plan: 'enterprise', planChangedAt: '2026-11-21T08:00:00Z' });
+  for (const pck of ['salesforce', 'hubspot'])
+    expect(plain(await p.metadataOf('umbrella', pck))).toEqual({ plan: 'enterprise', planChangedAt: '2026-11-21T08:00:00Z' });
 });

@@ -11,12 +11,21 @@ export function planEvent(id: string, customerId: string, plan: string, time = '
   return { id, source: 'app.billing', 'detail-type': 'customer.plan_changed', time, detail: { customerId, plan, changedAt: time } };
 }
 
-export function patchMessage(target: Target, patch: Record<string, string | number | null>, eventId: string = randomUUID(), time = '2026-11-20T12:00:00.000Z'): PatchMessage {
+export function patchMessage(
+  target: Target,
+  patch: Record<string, string | number | null>,
+  eventId: string = randomUUID(),
+  time = '2026-11-20T12:00:00.000Z',
+): PatchMessage {
   return { v: 1, target, patch, event: { id: eventId, source: 'app.billing', detailType: 'customer.plan_changed', time } };
 }
 
 /** An apply failure for one or several (coalesced) patch messages of one connection. */
-export function applyEnvelope(messages: PatchMessage[], error: Failure = unknownConnection, at = new Date('2026-11-20T12:05:00Z')): DlqEnvelope {
+export function applyEnvelope(
+  messages: PatchMessage[],
+  error: Failure = unknownConnection,
+  at = new Date('2026-11-20T12:05:00Z'),
+): DlqEnvelope {
   return buildEnvelope({
     stage: 'apply',
     error,
@@ -30,7 +39,11 @@ export function applyEnvelope(messages: PatchMessage[], error: Failure = unknown
   });
 }
 
-export function routeEnvelope(event: unknown, error: Failure = { code: 'invalid_event', message: 'detail: plan: invalid enum', retryable: false }, at = new Date('2026-11-20T12:05:00Z')): DlqEnvelope {
+export function routeEnvelope(
+  event: unknown,
+  error: Failure = { code: 'invalid_event', message: 'detail: plan: invalid enum', retryable: false },
+  at = new Date('2026-11-20T12:05:00Z'),
+): DlqEnvelope {
   const e = event as { id?: string; source?: string; 'detail-type'?: string; time?: string };
   return buildEnvelope({
     stage: 'route',
@@ -44,7 +57,12 @@ export function routeEnvelope(event: unknown, error: Failure = { code: 'invalid_
 }
 
 /** What apply/route put on a DLQ: body, attributes and (FIFO) group and dedupe id. */
-export function envelopeMessage(env: DlqEnvelope): { MessageBody: string; MessageAttributes: Record<string, MessageAttributeValue>; MessageGroupId?: string; MessageDeduplicationId?: string } {
+export function envelopeMessage(env: DlqEnvelope): {
+  MessageBody: string;
+  MessageAttributes: Record<string, MessageAttributeValue>;
+  MessageGroupId?: string;
+  MessageDeduplicationId?: string;
+} {
   const body = JSON.stringify(env);
   if (env.stage === 'route') return { MessageBody: body, MessageAttributes: envelopeAttributes(env) };
   return {

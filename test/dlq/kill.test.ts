@@ -32,12 +32,35 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
   const q: PipelineQueues = await local.createPipelineQueues({ prefix: 'kill-' });
   const events = Array.from({ length: 20 }, (_, i) => planEvent(`ev-${i}`, `c${i}`, 'pro', at(i).toISOString()));
   const conns = [0, 1, 2, 3].map((c) => ({ connectionId: `conn ${c}/x`, providerConfigKey: 'salesforce' }));
-  const patches = conns.flatMap((t, c) => [0, 1, 2, 3, 4].map((i) => patchMessage(t, { step: i, conn: c }, `p-${c}-${i}`, at(i * 4 + c).toISOString())));
-  await seed(sqs, q.ingressDlqUrl, events.map((e, i) => envelopeMessage(routeEnvelope(e, undefined, at(i)))));
-  await seed(sqs, q.patchesDlqUrl, patches.map((p, i) => envelopeMessage(applyEnvelope([p], undefined, at(i)))));
+  const patches = conns.flatMap((t, c) =>
+    [0, 1, 2, 3, 4].map((i) => patchMessage(t, { step: i, conn: c }, `p-${c}-${i}`, at(i * 4 + c).toISOString())),
+  );
+  await seed(
+    sqs,
+    q.ingressDlqUrl,
+    events.map((e, i) => envelopeMessage(routeEnvelope(e, undefined, at(i)))),
+  );
+  await seed(
+    sqs,
+    q.patchesDlqUrl,
+    patches.map((p, i) => envelopeMessage(applyEnvelope([p], undefined, at(i)))),
+  );
 
   const env = { ...process.env, AWS_ENDPOINT_URL_SQS: local.endpoint };
-  const flags = ['--wait', '0', '--visibility', '5', '--ingress-url', q.ingressUrl, '--ingress-dlq-url', q.ingressDlqUrl, '--patches-url', q.patchesUrl, '--patches-dlq-url', q.patchesDlqUrl];
+  const flags = [
+    '--wait',
+    '0',
+    '--visibility',
+    '5',
+    '--ingress-url',
+    q.ingressUrl,
+    '--ingress-dlq-url',
+    q.ingressDlqUrl,
+    '--patches-url',
+    q.patchesUrl,
+    '--patches-dlq-url',
+    q.patchesDlqUrl,
+  ];
   const delivered = async () => (await counts(sqs, q.ingressUrl)).total + (await counts(sqs, q.patchesUrl)).total;
   const inDlq = async () => (await counts(sqs, q.ingressDlqUrl)).total + (await counts(sqs, q.patchesDlqUrl)).total;
 
@@ -77,7 +100,9 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
   // Patches: exactly once and in order per connection, because a re-sent DLQ message reuses its dedupe id.
   expect(fifo).toHaveLength(20);
   for (const t of conns) {
-    const mine = fifo.filter((m) => m.groupId === connectionKey(t)).map((m) => (JSON.parse(m.body) as { patch: { step: number } }).patch.step);
+    const mine = fifo
+      .filter((m) => m.groupId === connectionKey(t))
+      .map((m) => (JSON.parse(m.body) as { patch: { step: number } }).patch.step);
     expect(mine).toEqual([0, 1, 2, 3, 4]);
   }
   console.log(

@@ -9,7 +9,10 @@ import { afterAll, expect, it } from 'vitest';
 import { spawnCli } from './run-cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const local = spawn(process.execPath, ['--import', 'tsx', 'cli/local.ts', '--keep-running'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+const local = spawn(process.execPath, ['--import', 'tsx', 'cli/local.ts', '--keep-running'], {
+  cwd: ROOT,
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
 let out = '';
 local.stdout!.on('data', (d: Buffer) => (out += d.toString()));
 local.stderr!.on('data', () => {});
@@ -50,7 +53,10 @@ it('list shows the failure with its code; after the fix, replay applies it and e
   const replay = spawnCli(['replay', '--stage', 'apply'], env);
   expect(await replay.exited).toBe(0);
   expect(replay.stdout() + replay.stderr()).toMatch(/Replayed 2 of 2 chosen message\(s\): 2 message\(s\) sent/);
-  await until(() => new RegExp(`patches-dlq 0 \\| Nango: ${patchesBefore + 2} PATCH requests`).test(out), 'the replayed patches to be applied');
+  await until(
+    () => new RegExp(`patches-dlq 0 \\| Nango: ${patchesBefore + 2} PATCH requests`).test(out),
+    'the replayed patches to be applied',
+  );
 
   const after = spawnCli(['list', '--stage', 'apply', '--json'], env);
   expect(await after.exited).toBe(0);

@@ -23,8 +23,14 @@ export async function seed(sqs: SQSClient, url: string, messages: readonly Seed[
 }
 
 export async function counts(sqs: SQSClient, url: string): Promise<{ visible: number; hidden: number; total: number }> {
-  const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] })))
-    .Attributes!;
+  const a = (
+    await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    )
+  ).Attributes!;
   const visible = Number(a.ApproximateNumberOfMessages);
   const hidden = Number(a.ApproximateNumberOfMessagesNotVisible);
   return { visible, hidden, total: visible + hidden };
@@ -40,10 +46,15 @@ export interface Drained {
 export async function drainQueue(sqs: SQSClient, url: string): Promise<Drained[]> {
   const out: Drained[] = [];
   for (;;) {
-    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageSystemAttributeNames: ['All'] }));
+    const r = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageSystemAttributeNames: ['All'] }),
+    );
     const msgs = r.Messages ?? [];
     if (!msgs.length) return out;
-    for (const m of msgs) out.push({ body: m.Body!, groupId: m.Attributes?.MessageGroupId, deduplicationId: m.Attributes?.MessageDeduplicationId });
-    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    for (const m of msgs)
+      out.push({ body: m.Body!, groupId: m.Attributes?.MessageGroupId, deduplicationId: m.Attributes?.MessageDeduplicationId });
+    await sqs.send(
+      new DeleteMessageBatchCommand({ QueueUrl: url, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+    );
   }
 }

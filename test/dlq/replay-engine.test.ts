@@ -33,11 +33,13 @@ beforeAll(async () => {
       };
       if (op === 'SendMessage') {
         const text = String(body.MessageBody);
-        if (text.includes('REFUSE')) return reply(400, { __type: 'com.amazonaws.sqs#InvalidMessageContents', message: 'refused by the test' });
+        if (text.includes('REFUSE'))
+          return reply(400, { __type: 'com.amazonaws.sqs#InvalidMessageContents', message: 'refused by the test' });
         return reply(200, { MessageId: `sent-${calls.length}`, MD5OfMessageBody: createHash('md5').update(text).digest('hex') });
       }
       if (op === 'DeleteMessage') {
-        if (String(body.ReceiptHandle).startsWith('gone')) return reply(400, { __type: 'com.amazonaws.sqs#ReceiptHandleIsInvalid', message: 'receipt handle expired' });
+        if (String(body.ReceiptHandle).startsWith('gone'))
+          return reply(400, { __type: 'com.amazonaws.sqs#ReceiptHandleIsInvalid', message: 'receipt handle expired' });
         return reply(200, {});
       }
       return reply(400, { __type: 'com.amazonaws.sqs#InvalidAction', message: op });
@@ -56,8 +58,12 @@ it('a refused send keeps the message and holds back its connection; a refused de
     const acme = { connectionId: 'acme', providerConfigKey: 'salesforce' };
     const globex = { connectionId: 'globex', providerConfigKey: 'salesforce' };
     const at = (m: number) => new Date(Date.UTC(2026, 10, 20, 12, m));
-    const item = (env: ReturnType<typeof applyEnvelope> | ReturnType<typeof routeEnvelope>, id: string, stage: 'apply' | 'route', receipt = `rh-${id}`) =>
-      classify({ ...held(JSON.stringify(env), {}, id), receiptHandle: receipt, queueUrl: `${endpoint}/0/dlq` }, stage);
+    const item = (
+      env: ReturnType<typeof applyEnvelope> | ReturnType<typeof routeEnvelope>,
+      id: string,
+      stage: 'apply' | 'route',
+      receipt = `rh-${id}`,
+    ) => classify({ ...held(JSON.stringify(env), {}, id), receiptHandle: receipt, queueUrl: `${endpoint}/0/dlq` }, stage);
     const items = [
       item(applyEnvelope([patchMessage(acme, { plan: 'REFUSE' })], undefined, at(1)), 'a1', 'apply'),
       item(applyEnvelope([patchMessage(acme, { plan: 'pro' })], undefined, at(2)), 'a2', 'apply'),
@@ -73,7 +79,9 @@ it('a refused send keeps the message and holds back its connection; a refused de
       signal: new AbortController().signal,
     });
     expect(out.replayed.map((i) => i.messageId)).toEqual(['g1']);
-    expect(out.failed.map((f) => [f.item.messageId, f.error])).toEqual([['a1', expect.stringMatching(/InvalidMessageContents.*refused by the test/)]]);
+    expect(out.failed.map((f) => [f.item.messageId, f.error])).toEqual([
+      ['a1', expect.stringMatching(/InvalidMessageContents.*refused by the test/)],
+    ]);
     expect(out.skipped.map((s) => s.item.messageId)).toEqual(['a2', 'a3']);
     expect(out.skipped[0]!.reason).toMatch(/earlier message of this connection/);
     expect(out.sentNotDeleted.map((s) => [s.item.messageId, s.error])).toEqual([['r1', expect.stringMatching(/receipt handle expired/)]]);

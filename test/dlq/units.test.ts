@@ -19,7 +19,16 @@ describe('classify', () => {
     const m2 = patchMessage(acme, { seats: 5 }, 'e2', '2026-11-20T12:01:00.000Z');
     const env = applyEnvelope([m1, m2]);
     const item = classify(held(JSON.stringify(env), {}, 'dlq-1'), 'apply');
-    expect(item).toMatchObject({ kind: 'envelope', stage: 'apply', errorCode: 'unknown_connection', status: 404, connectionId: acme.connectionId, providerConfigKey: 'salesforce', eventType: 'customer.plan_changed', eventIds: ['e1', 'e2'] });
+    expect(item).toMatchObject({
+      kind: 'envelope',
+      stage: 'apply',
+      errorCode: 'unknown_connection',
+      status: 404,
+      connectionId: acme.connectionId,
+      providerConfigKey: 'salesforce',
+      eventType: 'customer.plan_changed',
+      eventIds: ['e1', 'e2'],
+    });
     expect(item.failedAt.toISOString()).toBe('2026-11-20T12:05:00.000Z');
     expect(item.keyTimes).toEqual({ plan: '2026-11-20T12:00:00.000Z', seats: '2026-11-20T12:01:00.000Z' });
     if (!item.replay.ok) throw new Error(item.replay.reason);
@@ -38,7 +47,13 @@ describe('classify', () => {
   it('replays a route envelope to ingress as the original event', () => {
     const ev = planEvent('ev-9', 'acme', 'platinum');
     const item = classify(held(JSON.stringify(routeEnvelope(ev))), 'route');
-    expect(item).toMatchObject({ kind: 'envelope', stage: 'route', errorCode: 'invalid_event', eventType: 'customer.plan_changed', eventIds: ['ev-9'] });
+    expect(item).toMatchObject({
+      kind: 'envelope',
+      stage: 'route',
+      errorCode: 'invalid_event',
+      eventType: 'customer.plan_changed',
+      eventIds: ['ev-9'],
+    });
     expect(item.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(ev) }] });
   });
 
@@ -48,10 +63,22 @@ describe('classify', () => {
     expect(item).toMatchObject({ kind: 'bare', errorCode: 'sqs_redrive', eventType: 'customer.plan_changed', eventIds: ['ev-3'] });
     expect(item.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(ev) }] });
     const undelivered = classify(
-      { ...held(JSON.stringify(ev)), messageAttributes: { RULE_ARN: 'arn:aws:events:eu-west-1:1:rule/bus/r', TARGET_ARN: 'arn:aws:sqs:eu-west-1:1:ingress', ERROR_CODE: 'NO_PERMISSIONS', ERROR_MESSAGE: 'not authorized' } },
+      {
+        ...held(JSON.stringify(ev)),
+        messageAttributes: {
+          RULE_ARN: 'arn:aws:events:eu-west-1:1:rule/bus/r',
+          TARGET_ARN: 'arn:aws:sqs:eu-west-1:1:ingress',
+          ERROR_CODE: 'NO_PERMISSIONS',
+          ERROR_MESSAGE: 'not authorized',
+        },
+      },
       'route',
     );
-    expect(undelivered).toMatchObject({ kind: 'bare', errorCode: 'NO_PERMISSIONS', errorMessage: expect.stringMatching(/EventBridge could not deliver.*not authorized/) });
+    expect(undelivered).toMatchObject({
+      kind: 'bare',
+      errorCode: 'NO_PERMISSIONS',
+      errorMessage: expect.stringMatching(/EventBridge could not deliver.*not authorized/),
+    });
     expect(undelivered.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(ev) }] });
     const junk = classify(held('not json {'), 'route');
     expect(junk.kind).toBe('bare');
@@ -85,10 +112,29 @@ describe('classify', () => {
 
 describe('filters', () => {
   const items = [
-    classify(held(JSON.stringify(applyEnvelope([patchMessage(acme, { plan: 'pro' })], undefined, new Date('2026-11-20T10:00:00Z'))), {}, 'a'), 'apply'),
-    classify(held(JSON.stringify(applyEnvelope([patchMessage(globex, { plan: 'pro' })], { code: 'forbidden', status: 403, message: 'no', retryable: false }, new Date('2026-11-20T11:00:00Z'))), {}, 'b'), 'apply'),
+    classify(
+      held(JSON.stringify(applyEnvelope([patchMessage(acme, { plan: 'pro' })], undefined, new Date('2026-11-20T10:00:00Z'))), {}, 'a'),
+      'apply',
+    ),
+    classify(
+      held(
+        JSON.stringify(
+          applyEnvelope(
+            [patchMessage(globex, { plan: 'pro' })],
+            { code: 'forbidden', status: 403, message: 'no', retryable: false },
+            new Date('2026-11-20T11:00:00Z'),
+          ),
+        ),
+        {},
+        'b',
+      ),
+      'apply',
+    ),
     classify(held(JSON.stringify(routeEnvelope(planEvent('r1', 'acme', 'x'))), {}, 'c'), 'route'),
-    classify(held(JSON.stringify(planEvent('r2', 'globex', 'pro')), { SentTimestamp: String(Date.parse('2026-11-19T00:00:00Z')) }, 'd'), 'route'),
+    classify(
+      held(JSON.stringify(planEvent('r2', 'globex', 'pro')), { SentTimestamp: String(Date.parse('2026-11-19T00:00:00Z')) }, 'd'),
+      'route',
+    ),
   ];
 
   it('selects exactly by each criterion and their conjunction', () => {
@@ -110,7 +156,8 @@ describe('filters', () => {
 
   it('orders a FIFO group by sequence number when failure times tie', () => {
     const at = new Date('2026-11-20T10:00:00Z');
-    const mk = (id: string, seq: string) => classify(held(JSON.stringify(applyEnvelope([patchMessage(acme, { n: id })], undefined, at)), { SequenceNumber: seq }, id), 'apply');
+    const mk = (id: string, seq: string) =>
+      classify(held(JSON.stringify(applyEnvelope([patchMessage(acme, { n: id })], undefined, at)), { SequenceNumber: seq }, id), 'apply');
     const sorted = [mk('x', '30000000000000000002'), mk('y', '9000000000000000001'), mk('z', '30000000000000000001')].sort(compareItems);
     expect(sorted.map((i) => i.messageId)).toEqual(['y', 'z', 'x']);
   });
@@ -128,17 +175,33 @@ describe('summary', () => {
   it('counts by stage, kind, error code, event type, connection and age', () => {
     const now = new Date('2026-11-20T12:30:00Z');
     const items = [
-      classify(held(JSON.stringify(applyEnvelope([patchMessage(acme, { plan: 'pro' })], undefined, new Date('2026-11-20T12:10:00Z')))), 'apply'),
-      classify(held(JSON.stringify(applyEnvelope([patchMessage(acme, { plan: 'free' })], undefined, new Date('2026-11-20T02:00:00Z')))), 'apply'),
+      classify(
+        held(JSON.stringify(applyEnvelope([patchMessage(acme, { plan: 'pro' })], undefined, new Date('2026-11-20T12:10:00Z')))),
+        'apply',
+      ),
+      classify(
+        held(JSON.stringify(applyEnvelope([patchMessage(acme, { plan: 'free' })], undefined, new Date('2026-11-20T02:00:00Z')))),
+        'apply',
+      ),
       classify(held(JSON.stringify(routeEnvelope(planEvent('r', 'a', 'b'))), {}), 'route'),
       classify(held('nope', { SentTimestamp: String(Date.parse('2026-11-01T00:00:00Z')) }), 'apply'),
     ];
     const s = summarize(items, now);
     expect(s.total).toBe(4);
     expect(s.replayable).toBe(3);
-    expect(s.byStage).toEqual([{ key: 'apply', count: 3 }, { key: 'route', count: 1 }]);
-    expect(s.byKind).toEqual([{ key: 'envelope', count: 3 }, { key: 'malformed', count: 1 }]);
-    expect(s.byErrorCode).toEqual([{ key: 'unknown_connection', count: 2 }, { key: 'invalid_event', count: 1 }, { key: 'malformed_message', count: 1 }]);
+    expect(s.byStage).toEqual([
+      { key: 'apply', count: 3 },
+      { key: 'route', count: 1 },
+    ]);
+    expect(s.byKind).toEqual([
+      { key: 'envelope', count: 3 },
+      { key: 'malformed', count: 1 },
+    ]);
+    expect(s.byErrorCode).toEqual([
+      { key: 'unknown_connection', count: 2 },
+      { key: 'invalid_event', count: 1 },
+      { key: 'malformed_message', count: 1 },
+    ]);
     expect(s.byConnection).toEqual([{ key: { providerConfigKey: 'salesforce', connectionId: 'acme/eu x@y.com' }, count: 2 }]);
     expect(s.byEventType[0]).toEqual({ key: 'customer.plan_changed', count: 3 });
     expect(s.byAge.map((b) => b.key)).toEqual(['< 1h', '1h-24h', '> 7d']);
@@ -148,7 +211,20 @@ describe('summary', () => {
 
 describe('arguments', () => {
   it('parses filters, keeps commas inside connection ids, and validates numbers, stages, times and URLs', () => {
-    const a = parseCommandLine(['replay', '--stage', 'apply', '--error-code', 'unknown_connection,forbidden', '--connection', 'a,b', '--max', '3', '--rate', '2.5', '--dry-run']);
+    const a = parseCommandLine([
+      'replay',
+      '--stage',
+      'apply',
+      '--error-code',
+      'unknown_connection,forbidden',
+      '--connection',
+      'a,b',
+      '--max',
+      '3',
+      '--rate',
+      '2.5',
+      '--dry-run',
+    ]);
     expect(a.filter).toMatchObject({ stages: ['apply'], errorCodes: ['unknown_connection', 'forbidden'], connectionIds: ['a,b'], max: 3 });
     expect(a.rate).toBe(2.5);
     expect(a.dryRun).toBe(true);
@@ -182,13 +258,21 @@ describe('arguments', () => {
 describe('queue URLs', () => {
   const o = (OutputKey: string, OutputValue: string) => ({ OutputKey, OutputValue });
   it('reads the stack outputs, exact or with the CDK construct hash suffix', () => {
-    expect(urlsFromOutputs([o('IngressDlqUrl', 'https://q/idlq'), o('PatchesDlqUrl', 'https://q/pdlq.fifo'), o('Other', 'x')])).toEqual({ ingressDlq: 'https://q/idlq', patchesDlq: 'https://q/pdlq.fifo' });
+    expect(urlsFromOutputs([o('IngressDlqUrl', 'https://q/idlq'), o('PatchesDlqUrl', 'https://q/pdlq.fifo'), o('Other', 'x')])).toEqual({
+      ingressDlq: 'https://q/idlq',
+      patchesDlq: 'https://q/pdlq.fifo',
+    });
     expect(urlsFromOutputs([o('SyncPatchesQueueUrlA1B2C3D4', 'https://q/p.fifo')])).toEqual({ patches: 'https://q/p.fifo' });
-    expect(() => urlsFromOutputs([o('APatchesQueueUrlA1B2C3D4', 'x'), o('BPatchesQueueUrlFFFFFFFF', 'y')])).toThrow(/several PatchesQueueUrl/);
+    expect(() => urlsFromOutputs([o('APatchesQueueUrlA1B2C3D4', 'x'), o('BPatchesQueueUrlFFFFFFFF', 'y')])).toThrow(
+      /several PatchesQueueUrl/,
+    );
   });
 
   it('prefers flags, then environment; and says what is missing', async () => {
-    const urls = await resolveQueueUrls({ patchesDlq: 'http://flag/pdlq.fifo' }, { PATCHES_DLQ_URL: 'http://env/x.fifo', INGRESS_DLQ_URL: 'http://env/idlq' });
+    const urls = await resolveQueueUrls(
+      { patchesDlq: 'http://flag/pdlq.fifo' },
+      { PATCHES_DLQ_URL: 'http://env/x.fifo', INGRESS_DLQ_URL: 'http://env/idlq' },
+    );
     expect(urls).toEqual({ patchesDlq: 'http://flag/pdlq.fifo', ingressDlq: 'http://env/idlq' });
     expect(dlqsFor({ patchesDlq: 'http://x/p.fifo' }, undefined)).toEqual([{ stage: 'apply', url: 'http://x/p.fifo' }]);
     expect(() => dlqsFor({ patchesDlq: 'http://x/p.fifo' }, ['route'])).toThrow(/no URL for the route stage's DLQ: pass --ingress-dlq-url/);
@@ -198,10 +282,15 @@ describe('queue URLs', () => {
 
 describe('errors', () => {
   it('maps SDK errors to one clear line and an exit code', () => {
-    const q = describeError(Object.assign(new Error('The specified queue does not exist.'), { name: 'QueueDoesNotExist' }), { queueUrl: 'http://h/q' });
+    const q = describeError(Object.assign(new Error('The specified queue does not exist.'), { name: 'QueueDoesNotExist' }), {
+      queueUrl: 'http://h/q',
+    });
     expect(q.message).toMatch(/queue does not exist: http:\/\/h\/q/);
     expect(q.exitCode).toBe(2);
-    expect(describeError(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })).message).toMatch(/no AWS credentials/);
+    expect(
+      describeError(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }))
+        .message,
+    ).toMatch(/no AWS credentials/);
     expect(describeError(new Error('Region is missing')).message).toMatch(/no AWS region/);
     const refused = describeError(Object.assign(new Error('x'), { cause: { code: 'ECONNREFUSED' } }), { endpoint: 'http://127.0.0.1:9' });
     expect(refused.message).toMatch(/cannot reach http:\/\/127.0.0.1:9 \(ECONNREFUSED\)/);
@@ -218,12 +307,28 @@ describe('output', () => {
   });
 
   it('compares a patch with the current metadata the way a shallow merge applies it', () => {
-    const cur = { plan: 'pro', seats: 5, region: 'eu', _metadataSyncVersions: { plan: '2026-11-20T13:00:00.000Z', seats: '2026-11-20T11:00:00.000Z' } };
-    const cmp = comparePatch(cur, { plan: 'starter', seats: 7, tier: 'a', region: 'eu' }, { plan: '2026-11-20T12:00:00.000Z', seats: '2026-11-20T12:00:00.000Z' });
-    expect(Object.fromEntries(cmp.keys.map((k) => [k.key, k.change]))).toEqual({ plan: 'stale', seats: 'overwrites', tier: 'new', region: 'unchanged' });
+    const cur = {
+      plan: 'pro',
+      seats: 5,
+      region: 'eu',
+      _metadataSyncVersions: { plan: '2026-11-20T13:00:00.000Z', seats: '2026-11-20T11:00:00.000Z' },
+    };
+    const cmp = comparePatch(
+      cur,
+      { plan: 'starter', seats: 7, tier: 'a', region: 'eu' },
+      { plan: '2026-11-20T12:00:00.000Z', seats: '2026-11-20T12:00:00.000Z' },
+    );
+    expect(Object.fromEntries(cmp.keys.map((k) => [k.key, k.change]))).toEqual({
+      plan: 'stale',
+      seats: 'overwrites',
+      tier: 'new',
+      region: 'unchanged',
+    });
     expect(cmp.untouched).toBe(0);
     expect(comparePatch(null, { a: 1 }).keys[0]).toMatchObject({ change: 'new', present: false });
-    expect(renderComparison({ a: 1 }, { ok: false, status: 404, code: 'unknown_connection', message: 'x' })).toMatch(/does not know this connection/);
+    expect(renderComparison({ a: 1 }, { ok: false, status: 404, code: 'unknown_connection', message: 'x' })).toMatch(
+      /does not know this connection/,
+    );
   });
 });
 

@@ -15,7 +15,14 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { startLocalSqs } from '../../local/standins/sqs.ts';
-import { parseBatchResponse, startEventSource, waitUntilDrained, type EventSource, type InvocationResult, type SqsHandler } from '../../local/event-source.ts';
+import {
+  parseBatchResponse,
+  startEventSource,
+  waitUntilDrained,
+  type EventSource,
+  type InvocationResult,
+  type SqsHandler,
+} from '../../local/event-source.ts';
 
 let local: Awaited<ReturnType<typeof startLocalSqs>>;
 let sqs: SQSClient;
@@ -35,7 +42,9 @@ async function queue(opts: { fifo?: boolean; visibility?: number; maxReceiveCoun
   let redrive: Record<string, string> = {};
   let dlqUrl: string | undefined;
   if (opts.maxReceiveCount) {
-    const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name.replace('.fifo', '')}-dlq${opts.fifo ? '.fifo' : ''}`, Attributes: fifoAttrs }));
+    const dlq = await sqs.send(
+      new CreateQueueCommand({ QueueName: `${name.replace('.fifo', '')}-dlq${opts.fifo ? '.fifo' : ''}`, Attributes: fifoAttrs }),
+    );
     dlqUrl = dlq.QueueUrl!;
     const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
     redrive = { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: opts.maxReceiveCount }) };
@@ -96,11 +105,15 @@ describe('records and context', () => {
     const q = await queue();
     await send(q.url, ['a', 'b', 'c']);
     const seen: { records: SQSRecord[]; ctx: Context; remaining: number[] }[] = [];
-    const { results } = await run(q.url, async (event, ctx) => {
-      const first = ctx.getRemainingTimeInMillis();
-      await new Promise((r) => setTimeout(r, 20));
-      seen.push({ records: event.Records, ctx, remaining: [first, ctx.getRemainingTimeInMillis()] });
-    }, { functionName: 'toy-fn', batchSize: 10, maxBatchingWindowMs: 100, concurrency: 1 });
+    const { results } = await run(
+      q.url,
+      async (event, ctx) => {
+        const first = ctx.getRemainingTimeInMillis();
+        await new Promise((r) => setTimeout(r, 20));
+        seen.push({ records: event.Records, ctx, remaining: [first, ctx.getRemainingTimeInMillis()] });
+      },
+      { functionName: 'toy-fn', batchSize: 10, maxBatchingWindowMs: 100, concurrency: 1 },
+    );
 
     const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn;
     const records = seen.flatMap((s) => s.records);
@@ -150,17 +163,21 @@ describe('failures', () => {
     await send(q.url, ['ok-1', 'fail-once', 'ok-2']);
     const deliveries: { body: string; count: string }[] = [];
     const failed = new Set<string>();
-    const { source } = await run(q.url, async (event): Promise<SQSBatchResponse> => {
-      const batchItemFailures = [];
-      for (const r of event.Records) {
-        deliveries.push({ body: r.body, count: r.attributes.ApproximateReceiveCount });
-        if (r.body === 'fail-once' && !failed.has(r.body)) {
-          failed.add(r.body);
-          batchItemFailures.push({ itemIdentifier: r.messageId });
+    const { source } = await run(
+      q.url,
+      async (event): Promise<SQSBatchResponse> => {
+        const batchItemFailures = [];
+        for (const r of event.Records) {
+          deliveries.push({ body: r.body, count: r.attributes.ApproximateReceiveCount });
+          if (r.body === 'fail-once' && !failed.has(r.body)) {
+            failed.add(r.body);
+            batchItemFailures.push({ itemIdentifier: r.messageId });
+          }
         }
-      }
-      return { batchItemFailures };
-    }, { maxBatchingWindowMs: 100, concurrency: 1 });
+        return { batchItemFailures };
+      },
+      { maxBatchingWindowMs: 100, concurrency: 1 },
+    );
     expect(deliveries.filter((d) => d.body === 'ok-1')).toEqual([{ body: 'ok-1', count: '1' }]);
     expect(deliveries.filter((d) => d.body === 'ok-2')).toEqual([{ body: 'ok-2', count: '1' }]);
     expect(deliveries.filter((d) => d.body === 'fail-once')).toEqual([
@@ -181,14 +198,18 @@ describe('failures', () => {
       await send(q.url, ['x', 'y']);
       const counts: Record<string, string[]> = {};
       let first = true;
-      const { results } = await run(q.url, async (event) => {
-        for (const r of event.Records) (counts[r.body] ??= []).push(r.attributes.ApproximateReceiveCount);
-        if (first && event.Records.length === 2) {
-          first = false;
-          return misbehave() as Promise<SQSBatchResponse | void>;
-        }
-        return { batchItemFailures: [] };
-      }, { maxBatchingWindowMs: 100, concurrency: 1 });
+      const { results } = await run(
+        q.url,
+        async (event) => {
+          for (const r of event.Records) (counts[r.body] ??= []).push(r.attributes.ApproximateReceiveCount);
+          if (first && event.Records.length === 2) {
+            first = false;
+            return misbehave() as Promise<SQSBatchResponse | void>;
+          }
+          return { batchItemFailures: [] };
+        },
+        { maxBatchingWindowMs: 100, concurrency: 1 },
+      );
       expect(counts).toEqual({ x: ['1', '2'], y: ['1', '2'] });
       const bad = results.find((r) => r.outcome !== 'ok');
       expect(bad?.failedIds).toHaveLength(2);
@@ -200,9 +221,13 @@ describe('failures', () => {
     const q = await queue();
     await send(q.url, ['p', 'q']);
     const processed: string[] = [];
-    const { results, source } = await run(q.url, async (event) => {
-      for (const r of event.Records) processed.push(`${r.body}#${r.attributes.ApproximateReceiveCount}`);
-    }, { maxBatchingWindowMs: 100, concurrency: 1, crashAfter: (i) => i.invocation === 1 });
+    const { results, source } = await run(
+      q.url,
+      async (event) => {
+        for (const r of event.Records) processed.push(`${r.body}#${r.attributes.ApproximateReceiveCount}`);
+      },
+      { maxBatchingWindowMs: 100, concurrency: 1, crashAfter: (i) => i.invocation === 1 },
+    );
     expect(results[0]?.outcome).toBe('crash');
     expect(processed.sort()).toEqual(['p#1', 'p#2', 'q#1', 'q#2']);
     expect(source.stats().crashes).toBe(1);
@@ -226,7 +251,10 @@ describe('failures', () => {
 describe('batching', () => {
   it('gathers more than one receive into a batch within the batching window', async () => {
     const q = await queue();
-    await send(q.url, Array.from({ length: 25 }, (_, i) => `m${i}`));
+    await send(
+      q.url,
+      Array.from({ length: 25 }, (_, i) => `m${i}`),
+    );
     const sizes: number[] = [];
     await run(q.url, async (event) => void sizes.push(event.Records.length), { batchSize: 25, maxBatchingWindowMs: 500, concurrency: 1 });
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(25);
@@ -235,7 +263,9 @@ describe('batching', () => {
 
   it('refuses a queue whose visibility is shorter than the function timeout, as Lambda does', async () => {
     const q = await queue({ visibility: 1 });
-    await expect(startEventSource({ sqs, queueUrl: q.url, handler: async () => {}, functionTimeoutMs: 5000 })).rejects.toThrow(/visibility timeout/);
+    await expect(startEventSource({ sqs, queueUrl: q.url, handler: async () => {}, functionTimeoutMs: 5000 })).rejects.toThrow(
+      /visibility timeout/,
+    );
   });
 
   it('waitUntilDrained times out naming what is left', async () => {
@@ -293,7 +323,9 @@ describe('FIFO', () => {
     expect(overlaps).toBe(0);
     for (const g of groups) expect(order[g]).toEqual(Array.from({ length: 15 }, (_, i) => i));
     // Batches hold runs of one group (AWS-like), ordered by sequence number.
-    expect(batches.some((b) => b.Records.filter((r) => r.attributes.MessageGroupId === b.Records[0]!.attributes.MessageGroupId).length > 1)).toBe(true);
+    expect(
+      batches.some((b) => b.Records.filter((r) => r.attributes.MessageGroupId === b.Records[0]!.attributes.MessageGroupId).length > 1),
+    ).toBe(true);
     for (const b of batches) {
       const seq = b.Records.map((r) => r.attributes.SequenceNumber!);
       for (const g of groups) {
@@ -335,7 +367,14 @@ describe('FIFO', () => {
       pollWaitMs: 20_000,
       concurrency: 3,
     });
-    const standard = await startEventSource({ sqs, queueUrl: (await queue()).url, handler: async () => {}, functionTimeoutMs: 1000, pollWaitMs: 20_000, concurrency: 3 });
+    const standard = await startEventSource({
+      sqs,
+      queueUrl: (await queue()).url,
+      handler: async () => {},
+      functionTimeoutMs: 1000,
+      pollWaitMs: 20_000,
+      concurrency: 3,
+    });
     // Let the pollers enter their long polls before stopping.
     await new Promise((r) => setTimeout(r, 100));
     await Promise.all([source.stop(), standard.stop()]);

@@ -107,23 +107,26 @@ const others = (except: string) =>
     .every((c) => (c.metadata as { marker?: string } | null)?.marker === c.connectionId && Object.keys(c.metadata ?? {}).length === 1);
 
 describe.each(['current', 'legacy'] as const)('hostile ids through the Nango client (%s endpoint)', (endpoint) => {
-  it.each(WEIRD_BUT_VALID.map((id) => [JSON.stringify(id).slice(0, 40), id]))('PATCH %s reaches exactly its own connection', async (_label, id) => {
-    await client(endpoint).patchMetadata({ connectionId: id, providerConfigKey: 'salesforce' }, { touched: true }, call());
-    expect(nango.requests).toHaveLength(1);
-    const r = nango.requests[0]!;
-    expect(r.status).toBe(200);
-    if (endpoint === 'current') {
-      expect(r.path).toBe('/connections/metadata');
-      expect(r.query).toEqual({});
-      expect((r.body as { connection_id: string }).connection_id).toBe(id);
-    } else {
-      expect(segmentOf(r, '/connection/', '/metadata')).toBe(id);
-      expect(r.headers['provider-config-key']).toBe('salesforce');
-    }
-    expect(nango.metadataOf(id, 'salesforce')).toEqual({ marker: id, touched: true });
-    expect(others(id)).toBe(true);
-    nango.addConnection({ connectionId: id, providerConfigKey: 'salesforce', metadata: { marker: id } });
-  });
+  it.each(WEIRD_BUT_VALID.map((id) => [JSON.stringify(id).slice(0, 40), id]))(
+    'PATCH %s reaches exactly its own connection',
+    async (_label, id) => {
+      await client(endpoint).patchMetadata({ connectionId: id, providerConfigKey: 'salesforce' }, { touched: true }, call());
+      expect(nango.requests).toHaveLength(1);
+      const r = nango.requests[0]!;
+      expect(r.status).toBe(200);
+      if (endpoint === 'current') {
+        expect(r.path).toBe('/connections/metadata');
+        expect(r.query).toEqual({});
+        expect((r.body as { connection_id: string }).connection_id).toBe(id);
+      } else {
+        expect(segmentOf(r, '/connection/', '/metadata')).toBe(id);
+        expect(r.headers['provider-config-key']).toBe('salesforce');
+      }
+      expect(nango.metadataOf(id, 'salesforce')).toEqual({ marker: id, touched: true });
+      expect(others(id)).toBe(true);
+      nango.addConnection({ connectionId: id, providerConfigKey: 'salesforce', metadata: { marker: id } });
+    },
+  );
 
   it.each(WEIRD_BUT_VALID.map((id) => [JSON.stringify(id).slice(0, 40), id]))('GET %s reads its own connection', async (_label, id) => {
     const m = await client(endpoint).getMetadata({ connectionId: id, providerConfigKey: 'salesforce' }, call());
@@ -137,7 +140,11 @@ describe.each(['current', 'legacy'] as const)('hostile ids through the Nango cli
   it.each(INVALID)('refuses a connection id with %s before any request', async (_label, id) => {
     const c = client(endpoint);
     const target = { connectionId: id, providerConfigKey: 'salesforce' };
-    for (const attempt of [() => c.patchMetadata(target, { touched: true }, call()), () => c.getMetadata(target, call()), () => c.listIntegrations(id, call())]) {
+    for (const attempt of [
+      () => c.patchMetadata(target, { touched: true }, call()),
+      () => c.getMetadata(target, call()),
+      () => c.listIntegrations(id, call()),
+    ]) {
       const e = await attempt().then(
         () => undefined,
         (x: unknown) => x,
@@ -165,7 +172,13 @@ describe.each(['current', 'legacy'] as const)('hostile ids through the Nango cli
   it('sends hostile patch content as data: __proto__/constructor keys, CR/LF and unicode values, deep and large values', async () => {
     const deep: unknown = JSON.parse(`${'['.repeat(500)}1${']'.repeat(500)}`);
     const patch = JSON.parse(
-      JSON.stringify({ header: 'x\r\nAuthorization: Bearer nope', 'ключ': '値😀', big: 'y'.repeat(1_000_000), deep, constructor: { prototype: { polluted: true } } }).replace(/^\{/, '{"__proto__":{"polluted":true},'),
+      JSON.stringify({
+        header: 'x\r\nAuthorization: Bearer nope',
+        ключ: '値😀',
+        big: 'y'.repeat(1_000_000),
+        deep,
+        constructor: { prototype: { polluted: true } },
+      }).replace(/^\{/, '{"__proto__":{"polluted":true},'),
     ) as MetadataPatch;
     await client(endpoint).patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, patch, call());
     expect(nango.requests).toHaveLength(1);

@@ -19,7 +19,9 @@ const KEY = randomUUID();
 const TIME = '2026-02-01T10:00:00.000Z';
 const SEEDED = ['nested', 'acme', 'acme/eu x@y.com', '..', '../admin', 'a/../../b', `o'brien "q" {x} $y|z`, 'x'.repeat(255), 'admin', 'b'];
 
-type Outcome = { dlq: 'ingress-dlq' | 'patches-dlq'; code: string } | { applied: { connectionId: string; providerConfigKey: string; has: Record<string, unknown> }[] };
+type Outcome =
+  | { dlq: 'ingress-dlq' | 'patches-dlq'; code: string }
+  | { applied: { connectionId: string; providerConfigKey: string; has: Record<string, unknown> }[] };
 
 interface Case {
   name: string;
@@ -28,8 +30,16 @@ interface Case {
 }
 
 const env = (detailType: string, detail: unknown, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ id: `h-${randomUUID()}`, source: detailType.startsWith('customer.status') || detailType.startsWith('customer.settings') ? 'app.accounts' : 'app.billing', 'detail-type': detailType, time: TIME, detail, ...extra });
-const seats = (customerId: unknown, n: unknown = 7, extra: Record<string, unknown> = {}) => env('customer.seats_changed', { customerId, seats: n, changedAt: TIME, ...extra });
+  JSON.stringify({
+    id: `h-${randomUUID()}`,
+    source: detailType.startsWith('customer.status') || detailType.startsWith('customer.settings') ? 'app.accounts' : 'app.billing',
+    'detail-type': detailType,
+    time: TIME,
+    detail,
+    ...extra,
+  });
+const seats = (customerId: unknown, n: unknown = 7, extra: Record<string, unknown> = {}) =>
+  env('customer.seats_changed', { customerId, seats: n, changedAt: TIME, ...extra });
 const sf = (connectionId: string, has: Record<string, unknown>) => ({ connectionId, providerConfigKey: 'salesforce', has });
 const deep = (n: number, leaf = '1') => `${'['.repeat(n)}${leaf}${']'.repeat(n)}`;
 /** JSON.stringify overflows the stack on such depth: the nesting is spliced into the text. */
@@ -45,54 +55,169 @@ const CASES: Case[] = [
   { name: 'JSON string', body: '"customer.seats_changed"', expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' } },
   { name: 'JSON number', body: '1e400', expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' } },
   // Huge.
-  { name: `over ${MAX_EVENT_BYTES} bytes`, body: seats('acme', 8, { pad: 'p'.repeat(MAX_EVENT_BYTES) }), expect: { dlq: 'ingress-dlq', code: 'event_too_large' } },
-  { name: 'large but allowed (unknown padding key)', body: seats('acme', 9, { pad: 'p'.repeat(200_000) }), expect: { applied: [sf('acme', { seats: 9 })] } },
+  {
+    name: `over ${MAX_EVENT_BYTES} bytes`,
+    body: seats('acme', 8, { pad: 'p'.repeat(MAX_EVENT_BYTES) }),
+    expect: { dlq: 'ingress-dlq', code: 'event_too_large' },
+  },
+  {
+    name: 'large but allowed (unknown padding key)',
+    body: seats('acme', 9, { pad: 'p'.repeat(200_000) }),
+    expect: { applied: [sf('acme', { seats: 9 })] },
+  },
   // Deeply nested.
-  { name: 'deeply nested detail', body: withDeep(env('customer.seats_changed', '__DEEP__')), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
-  { name: 'deeply nested unknown key in detail', body: withDeep(seats('a/../../b', 11, { extra: '__DEEP__' })), expect: { applied: [sf('a/../../b', { seats: 11 })] } },
-  { name: 'deeply nested unknown envelope key', body: withDeep(env('customer.seats_changed', { customerId: 'nested', seats: 12, changedAt: TIME }, { resources: '__DEEP__' })), expect: { applied: [sf('nested', { seats: 12 })] } },
-  { name: 'deeply nested in a typed field', body: withDeep(env('customer.settings_changed', { customerId: 'acme', flags: { beta: '__DEEP__' } })), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
+  {
+    name: 'deeply nested detail',
+    body: withDeep(env('customer.seats_changed', '__DEEP__')),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_detail' },
+  },
+  {
+    name: 'deeply nested unknown key in detail',
+    body: withDeep(seats('a/../../b', 11, { extra: '__DEEP__' })),
+    expect: { applied: [sf('a/../../b', { seats: 11 })] },
+  },
+  {
+    name: 'deeply nested unknown envelope key',
+    body: withDeep(env('customer.seats_changed', { customerId: 'nested', seats: 12, changedAt: TIME }, { resources: '__DEEP__' })),
+    expect: { applied: [sf('nested', { seats: 12 })] },
+  },
+  {
+    name: 'deeply nested in a typed field',
+    body: withDeep(env('customer.settings_changed', { customerId: 'acme', flags: { beta: '__DEEP__' } })),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_detail' },
+  },
   // __proto__ / constructor.
-  { name: '__proto__ carrying the required envelope fields', body: `{"__proto__":{"source":"app.billing","detail-type":"customer.seats_changed"},"id":"p1","time":"${TIME}","detail":{}}`, expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' } },
-  { name: '__proto__ carrying the required detail fields', body: env('customer.plan_changed', JSON.parse(`{"__proto__":{"plan":"pro","customerId":"acme","changedAt":"${TIME}"}}`)), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
+  {
+    name: '__proto__ carrying the required envelope fields',
+    body: `{"__proto__":{"source":"app.billing","detail-type":"customer.seats_changed"},"id":"p1","time":"${TIME}","detail":{}}`,
+    expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' },
+  },
+  {
+    name: '__proto__ carrying the required detail fields',
+    body: env('customer.plan_changed', JSON.parse(`{"__proto__":{"plan":"pro","customerId":"acme","changedAt":"${TIME}"}}`)),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_detail' },
+  },
   // An own __proto__ key is refused wherever it stands: zod would drop it without a word.
-  { name: '__proto__ and constructor.prototype beside a valid detail', body: env('customer.plan_changed', JSON.parse(`{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"customerId":"acme","plan":"pro","changedAt":"${TIME}"}`)), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
-  { name: 'constructor.prototype beside a valid detail', body: env('customer.plan_changed', JSON.parse(`{"constructor":{"prototype":{"polluted":true}},"customerId":"acme","plan":"pro","changedAt":"${TIME}"}`)), expect: { applied: [{ connectionId: 'acme', providerConfigKey: 'salesforce', has: { plan: 'pro' } }, { connectionId: 'acme', providerConfigKey: 'hubspot', has: { plan: 'pro' } }] } },
-  { name: 'a flag named constructor', body: env('customer.settings_changed', { customerId: 'acme/eu x@y.com', flags: { constructor: true, beta: false } }), expect: { applied: [sf('acme/eu x@y.com', { flags: { constructor: true, beta: false } })] } },
+  {
+    name: '__proto__ and constructor.prototype beside a valid detail',
+    body: env(
+      'customer.plan_changed',
+      JSON.parse(
+        `{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"customerId":"acme","plan":"pro","changedAt":"${TIME}"}`,
+      ),
+    ),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_detail' },
+  },
+  {
+    name: 'constructor.prototype beside a valid detail',
+    body: env(
+      'customer.plan_changed',
+      JSON.parse(`{"constructor":{"prototype":{"polluted":true}},"customerId":"acme","plan":"pro","changedAt":"${TIME}"}`),
+    ),
+    expect: {
+      applied: [
+        { connectionId: 'acme', providerConfigKey: 'salesforce', has: { plan: 'pro' } },
+        { connectionId: 'acme', providerConfigKey: 'hubspot', has: { plan: 'pro' } },
+      ],
+    },
+  },
+  {
+    name: 'a flag named constructor',
+    body: env('customer.settings_changed', { customerId: 'acme/eu x@y.com', flags: { constructor: true, beta: false } }),
+    expect: { applied: [sf('acme/eu x@y.com', { flags: { constructor: true, beta: false } })] },
+  },
   // zod 4 would drop a `__proto__` record key (flags would become {} and wipe the stored flags): refused instead.
-  { name: 'a flag named __proto__', body: env('customer.settings_changed', JSON.parse('{"customerId":"b","flags":{"__proto__":true}}')), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
+  {
+    name: 'a flag named __proto__',
+    body: env('customer.settings_changed', JSON.parse('{"customerId":"b","flags":{"__proto__":true}}')),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_detail' },
+  },
   // Wrong types.
-  { name: 'detail-type as an array', body: JSON.stringify({ id: 'w1', source: 'app.billing', 'detail-type': ['customer.seats_changed'], time: TIME, detail: {} }), expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' } },
-  { name: 'id as an object', body: JSON.stringify({ id: { $ne: null }, source: 'app.billing', 'detail-type': 'customer.seats_changed', time: TIME, detail: {} }), expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' } },
-  { name: 'time not a date', body: seats('acme', 1, {}).replace(`"time":"${TIME}"`, '"time":"yesterday"'), expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' } },
+  {
+    name: 'detail-type as an array',
+    body: JSON.stringify({ id: 'w1', source: 'app.billing', 'detail-type': ['customer.seats_changed'], time: TIME, detail: {} }),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' },
+  },
+  {
+    name: 'id as an object',
+    body: JSON.stringify({ id: { $ne: null }, source: 'app.billing', 'detail-type': 'customer.seats_changed', time: TIME, detail: {} }),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' },
+  },
+  {
+    name: 'time not a date',
+    body: seats('acme', 1, {}).replace(`"time":"${TIME}"`, '"time":"yesterday"'),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' },
+  },
   { name: 'detail null', body: env('customer.seats_changed', null), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
   { name: 'seats as a string', body: seats('acme', '10'), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
-  { name: 'seats overflowing to Infinity', body: seats('acme', 1).replace('"seats":1', '"seats":1e400'), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
+  {
+    name: 'seats overflowing to Infinity',
+    body: seats('acme', 1).replace('"seats":1', '"seats":1e400'),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_detail' },
+  },
   { name: 'customerId as a number', body: seats(42), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
-  { name: 'unknown detail-type', body: env('customer.deleted', { customerId: 'acme' }), expect: { dlq: 'ingress-dlq', code: 'unknown_event_type' } },
+  {
+    name: 'unknown detail-type',
+    body: env('customer.deleted', { customerId: 'acme' }),
+    expect: { dlq: 'ingress-dlq', code: 'unknown_event_type' },
+  },
   // Ids.
-  { name: 'customerId with "/" and spaces', body: seats('acme/eu x@y.com', 21), expect: { applied: [sf('acme/eu x@y.com', { seats: 21 })] } },
+  {
+    name: 'customerId with "/" and spaces',
+    body: seats('acme/eu x@y.com', 21),
+    expect: { applied: [sf('acme/eu x@y.com', { seats: 21 })] },
+  },
   { name: 'customerId ".."', body: seats('..', 22), expect: { applied: [sf('..', { seats: 22 })] } },
   { name: 'customerId "../admin"', body: seats('../admin', 23), expect: { applied: [sf('../admin', { seats: 23 })] } },
-  { name: 'customerId with quotes, braces, $ and |', body: seats(`o'brien "q" {x} $y|z`, 24), expect: { applied: [sf(`o'brien "q" {x} $y|z`, { seats: 24 })] } },
+  {
+    name: 'customerId with quotes, braces, $ and |',
+    body: seats(`o'brien "q" {x} $y|z`, 24),
+    expect: { applied: [sf(`o'brien "q" {x} $y|z`, { seats: 24 })] },
+  },
   { name: 'customerId of 255 characters', body: seats('x'.repeat(255), 25), expect: { applied: [sf('x'.repeat(255), { seats: 25 })] } },
   { name: 'customerId of 256 characters', body: seats('x'.repeat(256), 26), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
   { name: 'customerId with %', body: seats('..%2Fadmin', 27), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
   { name: 'customerId with CR/LF', body: seats('acme\r\nX-Injected: 1', 28), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
   { name: 'customerId in unicode', body: seats('ünïcødé', 29), expect: { dlq: 'ingress-dlq', code: 'invalid_detail' } },
-  { name: 'event id with CR/LF and unicode', body: seats('b', 30).replace(/"id":"[^"]+"/, '"id":"evt\\r\\nX-Injected: 1 ünï"'), expect: { applied: [sf('b', { seats: 30 })] } },
-  { name: 'event id over 256 characters', body: seats('b', 31).replace(/"id":"[^"]+"/, `"id":"${'i'.repeat(257)}"`), expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' } },
-  { name: 'integration key with "../"', body: env('customer.settings_changed', { customerId: 'admin', region: 'eu', integrations: ['../salesforce'] }), expect: { dlq: 'ingress-dlq', code: 'invalid_target' } },
-  { name: 'integration key with CR/LF', body: env('customer.settings_changed', { customerId: 'admin', region: 'ap', integrations: ['salesforce\r\nx'] }), expect: { dlq: 'ingress-dlq', code: 'invalid_target' } },
+  {
+    name: 'event id with CR/LF and unicode',
+    body: seats('b', 30).replace(/"id":"[^"]+"/, '"id":"evt\\r\\nX-Injected: 1 ünï"'),
+    expect: { applied: [sf('b', { seats: 30 })] },
+  },
+  {
+    name: 'event id over 256 characters',
+    body: seats('b', 31).replace(/"id":"[^"]+"/, `"id":"${'i'.repeat(257)}"`),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_envelope' },
+  },
+  {
+    name: 'integration key with "../"',
+    body: env('customer.settings_changed', { customerId: 'admin', region: 'eu', integrations: ['../salesforce'] }),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_target' },
+  },
+  {
+    name: 'integration key with CR/LF',
+    body: env('customer.settings_changed', { customerId: 'admin', region: 'ap', integrations: ['salesforce\r\nx'] }),
+    expect: { dlq: 'ingress-dlq', code: 'invalid_target' },
+  },
 ];
 
 /** Hostile bodies straight on the patches FIFO (a replay, a bug, a hand-sent message). */
 const PATCH_CASES: { name: string; body: string; group: string; expect: Outcome }[] = [
   { name: 'not JSON', body: 'not json at all', group: 'g-text', expect: { dlq: 'patches-dlq', code: 'invalid_patch_message' } },
-  { name: 'wrong version and types', body: JSON.stringify({ v: 2, target: 'acme', patch: [], event: null }), group: 'g-types', expect: { dlq: 'patches-dlq', code: 'invalid_patch_message' } },
+  {
+    name: 'wrong version and types',
+    body: JSON.stringify({ v: 2, target: 'acme', patch: [], event: null }),
+    group: 'g-types',
+    expect: { dlq: 'patches-dlq', code: 'invalid_patch_message' },
+  },
   {
     name: 'target id with CR/LF',
-    body: JSON.stringify({ v: 1, target: { connectionId: 'acme\r\n', providerConfigKey: 'salesforce' }, patch: { a: 1 }, event: { id: 'pm-1', source: 's', detailType: 'd', time: TIME } }),
+    body: JSON.stringify({
+      v: 1,
+      target: { connectionId: 'acme\r\n', providerConfigKey: 'salesforce' },
+      patch: { a: 1 },
+      event: { id: 'pm-1', source: 's', detailType: 'd', time: TIME },
+    }),
     group: 'g-crlf',
     expect: { dlq: 'patches-dlq', code: 'invalid_patch_message' },
   },
@@ -134,7 +259,12 @@ beforeAll(async () => {
     await p.sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: p.queues.patchesUrl,
-        Entries: PATCH_CASES.slice(i, i + 10).map((c, j) => ({ Id: String(j), MessageBody: c.body, MessageGroupId: c.group, MessageDeduplicationId: randomUUID() })),
+        Entries: PATCH_CASES.slice(i, i + 10).map((c, j) => ({
+          Id: String(j),
+          MessageBody: c.body,
+          MessageGroupId: c.group,
+          MessageDeduplicationId: randomUUID(),
+        })),
       }),
     );
   }
@@ -152,7 +282,13 @@ afterAll(async () => {
 function dlqFor(body: string): DlqMessage[] {
   const eventId = /"id":"(h-[0-9a-f-]{36})"/.exec(body)?.[1];
   return dlq.filter(
-    (m) => m.envelope?.originals.some((o) => o.body === body || (o.truncated === true && body.startsWith(o.body)) || (eventId !== undefined && o.body.includes(`"id":"${eventId}"`))) ?? m.body === body,
+    (m) =>
+      m.envelope?.originals.some(
+        (o) =>
+          o.body === body ||
+          (o.truncated === true && body.startsWith(o.body)) ||
+          (eventId !== undefined && o.body.includes(`"id":"${eventId}"`)),
+      ) ?? m.body === body,
   );
 }
 

@@ -68,13 +68,20 @@ beforeAll(async () => {
   mkdirSync(cacheDir, { recursive: true });
   // Under the project so the bundles resolve @aws-sdk/* from node_modules, as the Lambda runtime provides it.
   outdir = mkdtempSync(join(cacheDir, 'nms-bundle-test-'));
-  synth = await run(process.execPath, [join(PROJECT_ROOT, 'node_modules/aws-cdk/bin/cdk'), 'synth', '--quiet', '--output', outdir, '-c', 'stage=bundletest'], {
-    env: noCredentials({ CDK_HOME: join(outdir, '.cdk-home') }),
-    timeoutMs: 150_000,
-  });
+  synth = await run(
+    process.execPath,
+    [join(PROJECT_ROOT, 'node_modules/aws-cdk/bin/cdk'), 'synth', '--quiet', '--output', outdir, '-c', 'stage=bundletest'],
+    {
+      env: noCredentials({ CDK_HOME: join(outdir, '.cdk-home') }),
+      timeoutMs: 150_000,
+    },
+  );
   if (synth.code !== 0) throw new Error(`cdk synth failed (${synth.code}):\n${synth.stderr.slice(-4000)}`);
   template = JSON.parse(readFileSync(join(outdir, `${STACK}.template.json`), 'utf8'));
-  for (const [name, prefix] of [['route', 'SyncRoute'], ['apply', 'SyncApply']] as const) {
+  for (const [name, prefix] of [
+    ['route', 'SyncRoute'],
+    ['apply', 'SyncApply'],
+  ] as const) {
     const [, fn] = Object.entries(template.Resources).find(
       ([id, r]: [string, any]) => r.Type === 'AWS::Lambda::Function' && new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id),
     ) as [string, any];
@@ -140,9 +147,17 @@ async function invoke(name: 'route' | 'apply', events: unknown[]): Promise<{ res
 }
 
 async function receiveAll(url: string): Promise<Message[]> {
-  const out = await sqs.client().send(
-    new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
-  );
+  const out = await sqs
+    .client()
+    .send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
   return out.Messages ?? [];
 }
 

@@ -100,7 +100,12 @@ describe('queues', () => {
         Queues: [ref(q)],
         PolicyDocument: {
           Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Resource: arn(q) }),
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              Resource: arn(q),
+            }),
           ]),
         },
       });
@@ -174,7 +179,11 @@ describe('functions', () => {
       Object.fromEntries(
         Object.entries(env).map(([k, v]) => [
           k,
-          typeof v === 'string' ? v : k === 'NANGO_SECRET_ID' ? 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf' : 'https://sqs.us-east-1.amazonaws.com/123456789012/q',
+          typeof v === 'string'
+            ? v
+            : k === 'NANGO_SECRET_ID'
+              ? 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf'
+              : 'https://sqs.us-east-1.amazonaws.com/123456789012/q',
         ]),
       );
     for (const [fn, schema] of [
@@ -383,7 +392,14 @@ describe('alarms, topic, dashboard', () => {
     expect(dashboards).toHaveLength(1);
     expect(dashboards[0].Properties.DashboardName).toBeUndefined();
     const body = JSON.stringify(dashboards[0].Properties.DashboardBody);
-    for (const s of ['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage', 'Throttles', 'PatchesApplied', 'NangoLatency', 'NangoMetadataSync']) {
+    for (const s of [
+      'ApproximateNumberOfMessagesVisible',
+      'ApproximateAgeOfOldestMessage',
+      'Throttles',
+      'PatchesApplied',
+      'NangoLatency',
+      'NangoMetadataSync',
+    ]) {
       expect(body).toContain(s);
     }
   });

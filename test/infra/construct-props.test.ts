@@ -110,7 +110,9 @@ describe('event bus, catalog and rule', () => {
     const app = newApp();
     const stack = new Stack(app, 'T');
     const dlq = new sqs.Queue(stack, 'RuleDlq', { enforceSSL: true });
-    new NangoMetadataSync(stack, 'Sync', { rule: { retryAttempts: 3, maxEventAge: Duration.hours(1), deadLetterQueue: dlq, enabled: false } });
+    new NangoMetadataSync(stack, 'Sync', {
+      rule: { retryAttempts: 3, maxEventAge: Duration.hours(1), deadLetterQueue: dlq, enabled: false },
+    });
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::Events::Rule', {
       State: 'DISABLED',
@@ -166,8 +168,16 @@ describe('function and queue tuning', () => {
       patchesQueue: { retentionPeriod: Duration.days(7), visibilityTimeout: Duration.minutes(15), maxReceiveCount: 12 },
       dlqRetentionPeriod: Duration.days(10),
     });
-    expect(queue(t, 'Ingress')).toMatchObject({ MessageRetentionPeriod: 172_800, VisibilityTimeout: 600, RedrivePolicy: { maxReceiveCount: 3 } });
-    expect(queue(t, 'Patches')).toMatchObject({ MessageRetentionPeriod: 604_800, VisibilityTimeout: 900, RedrivePolicy: { maxReceiveCount: 12 } });
+    expect(queue(t, 'Ingress')).toMatchObject({
+      MessageRetentionPeriod: 172_800,
+      VisibilityTimeout: 600,
+      RedrivePolicy: { maxReceiveCount: 3 },
+    });
+    expect(queue(t, 'Patches')).toMatchObject({
+      MessageRetentionPeriod: 604_800,
+      VisibilityTimeout: 900,
+      RedrivePolicy: { maxReceiveCount: 12 },
+    });
     expect(queue(t, 'IngressDlq').MessageRetentionPeriod).toBe(864_000);
     expect(queue(t, 'PatchesDlq').MessageRetentionPeriod).toBe(864_000);
     expect(fnEnv(t, 'SyncApply').Environment.Variables.MAX_RECEIVE_COUNT).toBe('12');

@@ -27,7 +27,8 @@ export function synthStack(props: Partial<NangoMetadataSyncStackProps> = {}, id 
 /** The one resource of a type whose logical id starts with the prefix. */
 export function resource(template: Template, type: string, logicalIdPrefix: string): { id: string; Properties: Record<string, any> } {
   const found = Object.entries(template.findResources(type)).filter(([id]) => id.startsWith(logicalIdPrefix));
-  if (found.length !== 1) throw new Error(`expected one ${type} ${logicalIdPrefix}*, found ${found.map(([id]) => id).join(', ') || 'none'}`);
+  if (found.length !== 1)
+    throw new Error(`expected one ${type} ${logicalIdPrefix}*, found ${found.map(([id]) => id).join(', ') || 'none'}`);
   const [id, r] = found[0]!;
   return { id, Properties: (r as { Properties: Record<string, any> }).Properties };
 }

@@ -17,11 +17,17 @@ const findings = (app: App) =>
 
 const variants: [string, Partial<NangoMetadataSyncStackProps>][] = [
   ['defaults (placeholder secret, default bus)', {}],
-  ['e-mail alarms, created bus, imported secret by name', { createEventBus: true, sync: { alarms: { email: 'ops@example.com' }, secretId: 'prod/nango' } }],
-  ['existing bus, secret by complete ARN, tracing off', {
-    eventBusName: 'domain-events',
-    sync: { secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-AbC123', tracing: lambda.Tracing.DISABLED },
-  }],
+  [
+    'e-mail alarms, created bus, imported secret by name',
+    { createEventBus: true, sync: { alarms: { email: 'ops@example.com' }, secretId: 'prod/nango' } },
+  ],
+  [
+    'existing bus, secret by complete ARN, tracing off',
+    {
+      eventBusName: 'domain-events',
+      sync: { secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-AbC123', tracing: lambda.Tracing.DISABLED },
+    },
+  ],
 ];
 
 describe('cdk-nag', () => {

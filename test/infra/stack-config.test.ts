@@ -41,7 +41,9 @@ describe('NangoMetadataSyncStack', () => {
   });
 
   it('refuses a stage name that cannot name resources', () => {
-    expect(() => new NangoMetadataSyncStack(newApp(), 'S', { stage: 'has space' })).toThrow(/stage must be 1-32 letters, digits or '-' \(got "has space"\)/);
+    expect(() => new NangoMetadataSyncStack(newApp(), 'S', { stage: 'has space' })).toThrow(
+      /stage must be 1-32 letters, digits or '-' \(got "has space"\)/,
+    );
   });
 
   it('is environment-agnostic: no account or region baked in, so synth needs no credentials', () => {
@@ -104,7 +106,11 @@ describe('readConfig', () => {
 
   it('NMS_* environment variables fill what context does not give; context wins', () => {
     expect(envName('routeMaxConcurrency')).toBe('NMS_ROUTE_MAX_CONCURRENCY');
-    const c = readConfig((k) => (k === 'stage' ? 'ctx' : undefined), { NMS_STAGE: 'env', NMS_SECRET_ID: 'from/env', NMS_STACK_NAME: 'Custom' });
+    const c = readConfig((k) => (k === 'stage' ? 'ctx' : undefined), {
+      NMS_STAGE: 'env',
+      NMS_SECRET_ID: 'from/env',
+      NMS_STACK_NAME: 'Custom',
+    });
     expect(c.props.stage).toBe('ctx');
     expect(c.props.sync?.secretId).toBe('from/env');
     expect(c.stackName).toBe('Custom');

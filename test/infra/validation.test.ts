@@ -24,11 +24,19 @@ const event = (source: string, detailType: string) =>
 
 const cases: [string, NangoMetadataSyncProps, RegExp][] = [
   ['nangoHost not a URL', { nangoHost: 'nango.example.com' }, /^nangoHost must be an http\(s\) URL/],
-  ['nangoHost with credentials', { nangoHost: 'https://user:pw@nango.example.com' }, /^nangoHost must be an http\(s\) URL without credentials/],
+  [
+    'nangoHost with credentials',
+    { nangoHost: 'https://user:pw@nango.example.com' },
+    /^nangoHost must be an http\(s\) URL without credentials/,
+  ],
   ['nangoEndpoint unknown', { nangoEndpoint: 'v2' as never }, /^nangoEndpoint must be one of current, legacy \(got "v2"\)/],
   ['secretId malformed', { secretId: 'has spaces in it' }, /^secretId must be a Secrets Manager secret name or ARN/],
   ['nangoTimeout too small', { nangoTimeout: Duration.millis(50) }, /^nangoTimeout must be at least 100 milliseconds/],
-  ['nangoTimeout not under route timeout', { nangoTimeout: Duration.seconds(30) }, /^nangoTimeout \(30 seconds\) must be shorter than route.timeout/],
+  [
+    'nangoTimeout not under route timeout',
+    { nangoTimeout: Duration.seconds(30) },
+    /^nangoTimeout \(30 seconds\) must be shorter than route.timeout/,
+  ],
   ['secretCacheTtl too long', { secretCacheTtl: Duration.days(2) }, /^secretCacheTtl must be whole seconds from 0 to 86400/],
   ['empty catalog', { catalog: [] }, /^catalog must hold at least one event type/],
   ['duplicate catalog entry', { catalog: [event('a.b', 'x'), event('a.b', 'x')] }, /^catalog: catalog: duplicate event type a.b \/ x/],
@@ -43,23 +51,51 @@ const cases: [string, NangoMetadataSyncProps, RegExp][] = [
   ['route memory', { route: { memorySize: 64 } }, /^route.memorySize must be an integer from 128 to 10240/],
   ['route batch', { route: { batchSize: 10_001 } }, /^route.batchSize must be an integer from 1 to 10000/],
   ['route window', { route: { maxBatchingWindow: Duration.minutes(6) } }, /^route.maxBatchingWindow must be whole seconds from 0 to 300/],
-  ['route batch > 10 without window', { route: { batchSize: 20, maxBatchingWindow: Duration.seconds(0) } }, /^route.maxBatchingWindow must be at least 1 second when route.batchSize is above 10/],
+  [
+    'route batch > 10 without window',
+    { route: { batchSize: 20, maxBatchingWindow: Duration.seconds(0) } },
+    /^route.maxBatchingWindow must be at least 1 second when route.batchSize is above 10/,
+  ],
   ['route concurrency', { route: { maxConcurrency: 1 } }, /^route.maxConcurrency must be an integer from 2 to 1000 \(got 1\)/],
   ['apply batch above FIFO limit', { apply: { batchSize: 11 } }, /^apply.batchSize must be an integer from 1 to 10 \(got 11\)/],
   ['apply concurrency', { apply: { maxConcurrency: 1001 } }, /^apply.maxConcurrency must be an integer from 2 to 1000/],
   ['apply group concurrency', { apply: { groupConcurrency: 0 } }, /^apply.groupConcurrency must be an integer from 1 to 100/],
   ['apply ordering', { apply: { ordering: 'random' as never } }, /^apply.ordering must be one of event-time, arrival/],
   ['apply timeout fractional', { apply: { timeout: Duration.millis(61_500) } }, /^apply.timeout must be whole seconds/],
-  ['ingress visibility under 6x', { ingressQueue: { visibilityTimeout: Duration.seconds(180) } }, /^ingressQueue.visibilityTimeout must be at least route.timeout x 6 \+ route.maxBatchingWindow = 181 seconds \(got 3 minutes\)/],
-  ['patches visibility under 6x', { apply: { timeout: Duration.seconds(100) }, patchesQueue: { visibilityTimeout: Duration.seconds(360) } }, /^patchesQueue.visibilityTimeout must be at least apply.timeout x 6 = 600 seconds/],
+  [
+    'ingress visibility under 6x',
+    { ingressQueue: { visibilityTimeout: Duration.seconds(180) } },
+    /^ingressQueue.visibilityTimeout must be at least route.timeout x 6 \+ route.maxBatchingWindow = 181 seconds \(got 3 minutes\)/,
+  ],
+  [
+    'patches visibility under 6x',
+    { apply: { timeout: Duration.seconds(100) }, patchesQueue: { visibilityTimeout: Duration.seconds(360) } },
+    /^patchesQueue.visibilityTimeout must be at least apply.timeout x 6 = 600 seconds/,
+  ],
   ['maxReceiveCount', { patchesQueue: { maxReceiveCount: 0 } }, /^patchesQueue.maxReceiveCount must be an integer from 1 to 1000/],
-  ['queue retention', { ingressQueue: { retentionPeriod: Duration.seconds(30) } }, /^ingressQueue.retentionPeriod must be whole seconds from 60 to 1209600/],
-  ['DLQ retention not longer than source', { patchesQueue: { retentionPeriod: Duration.days(14) } }, /^dlqRetentionPeriod \(14 days\) must be longer than patchesQueue.retentionPeriod \(14 days\)/],
+  [
+    'queue retention',
+    { ingressQueue: { retentionPeriod: Duration.seconds(30) } },
+    /^ingressQueue.retentionPeriod must be whole seconds from 60 to 1209600/,
+  ],
+  [
+    'DLQ retention not longer than source',
+    { patchesQueue: { retentionPeriod: Duration.days(14) } },
+    /^dlqRetentionPeriod \(14 days\) must be longer than patchesQueue.retentionPeriod \(14 days\)/,
+  ],
   ['logLevel', { logLevel: 'TRACE' as never }, /^logLevel must be one of DEBUG, INFO, WARN, ERROR/],
   ['serviceName', { serviceName: 'has space' }, /^serviceName must be 1-100 letters/],
-  ['metricsNamespace AWS/', { metricsNamespace: 'AWS/Lambda' }, /^metricsNamespace must be a CloudWatch namespace not starting with "AWS\/"/],
+  [
+    'metricsNamespace AWS/',
+    { metricsNamespace: 'AWS/Lambda' },
+    /^metricsNamespace must be a CloudWatch namespace not starting with "AWS\/"/,
+  ],
   ['alarm email', { alarms: { email: 'not-an-address' } }, /^alarms.email must be an e-mail address/],
-  ['alarm age', { alarms: { ingressOldestMessageAge: Duration.seconds(30) } }, /^alarms.ingressOldestMessageAge must be whole seconds from 60/],
+  [
+    'alarm age',
+    { alarms: { ingressOldestMessageAge: Duration.seconds(30) } },
+    /^alarms.ingressOldestMessageAge must be whole seconds from 60/,
+  ],
   ['dashboardName', { dashboardName: 'bad name!' }, /^dashboardName must be 1-255 letters, digits/],
 ];
 
@@ -97,7 +133,9 @@ describe('props validation', () => {
     }
     expect(error).toBeInstanceOf(PropsError);
     expect((error as PropsError).problems).toHaveLength(3);
-    expect((error as Error).message).toMatch(/^NangoMetadataSync: invalid props:\n {2}- nangoEndpoint[\s\S]*\n {2}- apply.batchSize[\s\S]*\n {2}- alarms.email/);
+    expect((error as Error).message).toMatch(
+      /^NangoMetadataSync: invalid props:\n {2}- nangoEndpoint[\s\S]*\n {2}- apply.batchSize[\s\S]*\n {2}- alarms.email/,
+    );
     expect(stack.node.findAll().filter((c) => c !== stack && c.node.path.startsWith('T/Sync/'))).toEqual([]);
   });
 

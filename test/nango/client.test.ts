@@ -62,7 +62,11 @@ afterAll(async () => {
 describe.each(['current', 'legacy'] as const)('%s endpoint', (endpoint) => {
   it('shallow-merges: null stored, nested objects replaced', async () => {
     const before = nango.metadataOf('acme', 'salesforce');
-    await client(endpoint).patchMetadata({ connectionId: 'acme', providerConfigKey: 'salesforce' }, { plan: 'pro', nested: { b: 2 }, gone: null }, soon());
+    await client(endpoint).patchMetadata(
+      { connectionId: 'acme', providerConfigKey: 'salesforce' },
+      { plan: 'pro', nested: { b: 2 }, gone: null },
+      soon(),
+    );
     expect(nango.metadataOf('acme', 'salesforce')).toEqual({ ...before, plan: 'pro', nested: { b: 2 }, gone: null });
   });
 
@@ -81,7 +85,9 @@ describe.each(['current', 'legacy'] as const)('%s endpoint', (endpoint) => {
   });
 
   it('maps an unknown connection to a permanent unknown_connection error', async () => {
-    const e = await client(endpoint).patchMetadata({ connectionId: 'nobody', providerConfigKey: 'salesforce' }, { a: 1 }, soon()).catch((x) => x);
+    const e = await client(endpoint)
+      .patchMetadata({ connectionId: 'nobody', providerConfigKey: 'salesforce' }, { a: 1 }, soon())
+      .catch((x) => x);
     expect(e).toBeInstanceOf(NangoError);
     expect(e).toMatchObject({ kind: 'permanent', status: 404, code: 'unknown_connection' });
   });
@@ -89,7 +95,9 @@ describe.each(['current', 'legacy'] as const)('%s endpoint', (endpoint) => {
   it('refuses a newline or an over-long id before sending anything', async () => {
     const n = nango.requests.length;
     for (const connectionId of ['a\nb', 'x'.repeat(256)]) {
-      await expect(client(endpoint).patchMetadata({ connectionId, providerConfigKey: 'salesforce' }, { a: 1 }, soon())).rejects.toMatchObject({ code: 'invalid_connection_id', kind: 'permanent' });
+      await expect(
+        client(endpoint).patchMetadata({ connectionId, providerConfigKey: 'salesforce' }, { a: 1 }, soon()),
+      ).rejects.toMatchObject({ code: 'invalid_connection_id', kind: 'permanent' });
     }
     expect(nango.requests.length).toBe(n);
   });
@@ -109,7 +117,9 @@ describe('authentication', () => {
 
   it('makes a second 401 permanent, and never puts the key in the error', async () => {
     const wrong = randomUUID();
-    const e = await client('current', rotatingKeys(wrong).provider).patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon()).catch((x) => x);
+    const e = await client('current', rotatingKeys(wrong).provider)
+      .patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon())
+      .catch((x) => x);
     expect(e).toMatchObject({ kind: 'permanent', status: 401, code: 'unknown_account' });
     expect(JSON.stringify({ ...e, message: e.message, stack: e.stack })).not.toContain(wrong);
   });
@@ -123,21 +133,29 @@ describe('authentication', () => {
 describe('transient failures', () => {
   it('parses a 429 with Retry-After into a retryable error with the 1 s floor', async () => {
     nango.setFault(() => ({ kind: 'rateLimit', retryAfter: 0 }));
-    const e = await client('current').patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon()).catch((x) => x);
+    const e = await client('current')
+      .patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon())
+      .catch((x) => x);
     expect(e).toMatchObject({ kind: 'transient', status: 429, code: 'too_many_request', retryAfterMs: 1000 });
   });
 
   it('classifies a 502 HTML page and a reset as transient', async () => {
     nango.setFault(() => ({ kind: 'html', status: 502 }));
-    await expect(client('current').patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon())).rejects.toMatchObject({ kind: 'transient', status: 502, code: 'non_json_response' });
+    await expect(
+      client('current').patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon()),
+    ).rejects.toMatchObject({ kind: 'transient', status: 502, code: 'non_json_response' });
     nango.setFault(() => ({ kind: 'reset' }));
-    await expect(client('current').patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon())).rejects.toMatchObject({ kind: 'transient', code: 'network_error' });
+    await expect(
+      client('current').patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon()),
+    ).rejects.toMatchObject({ kind: 'transient', code: 'network_error' });
   });
 
   it('cuts a slow answer at the deadline, well before the client timeout', async () => {
     nango.setLatency(3000);
     const t0 = Date.now();
-    const e = await client('current', undefined, 10_000).patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, { deadline: Date.now() + 300 }).catch((x) => x);
+    const e = await client('current', undefined, 10_000)
+      .patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, { deadline: Date.now() + 300 })
+      .catch((x) => x);
     expect(e).toMatchObject({ kind: 'transient', code: 'timeout' });
     expect(Date.now() - t0).toBeLessThan(2500);
   });
@@ -149,7 +167,9 @@ describe('reads', () => {
     expect(await client('current').listIntegrations('nobody', soon())).toEqual([]);
   });
 
-  it('reads one connection\'s metadata', async () => {
-    expect(await client('current').getMetadata({ connectionId: SPECIAL, providerConfigKey: 'salesforce' }, soon())).toMatchObject({ region: expect.any(String) });
+  it("reads one connection's metadata", async () => {
+    expect(await client('current').getMetadata({ connectionId: SPECIAL, providerConfigKey: 'salesforce' }, soon())).toMatchObject({
+      region: expect.any(String),
+    });
   });
 });

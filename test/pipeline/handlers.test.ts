@@ -18,7 +18,13 @@ const stdout: string[] = [];
 const realWrite = process.stdout.write.bind(process.stdout);
 const realErr = process.stderr.write.bind(process.stderr);
 
-const ev = (id: string, detailType: string, detail: Record<string, unknown>, time: string, source = 'app.billing') => ({ id, source, 'detail-type': detailType, time, detail });
+const ev = (id: string, detailType: string, detail: Record<string, unknown>, time: string, source = 'app.billing') => ({
+  id,
+  source,
+  'detail-type': detailType,
+  time,
+  detail,
+});
 const withoutVersions = (m: Record<string, unknown> | null | undefined) => {
   if (!m) return m;
   const { [VERSIONS_KEY]: _v, ...rest } = m;
@@ -52,7 +58,12 @@ describe('route', () => {
       ev('bad-1', 'customer.plan_changed', { customerId: 'acme-corp', plan: 'platinum', changedAt: 'yesterday' }, '2026-11-20T12:00:00Z'),
       ev('bad-2', 'customer.deleted', { customerId: 'acme-corp' }, '2026-11-20T12:00:00Z'),
       'this is not json',
-      ev('good-1', 'customer.plan_changed', { customerId: 'globex', plan: 'pro', changedAt: '2026-11-20T12:00:00Z' }, '2026-11-20T12:00:00Z'),
+      ev(
+        'good-1',
+        'customer.plan_changed',
+        { customerId: 'globex', plan: 'pro', changedAt: '2026-11-20T12:00:00Z' },
+        '2026-11-20T12:00:00Z',
+      ),
     ]);
     await p.drain();
     const dlq = (await p.dlq()).filter((d) => d.queue === 'ingress-dlq');
@@ -67,8 +78,15 @@ describe('route', () => {
 });
 
 describe('apply', () => {
-  it('parks a patch for an unknown connection with Nango\'s StdError', async () => {
-    await p.send([ev('unknown-1', 'customer.plan_changed', { customerId: 'initech', plan: 'starter', changedAt: '2026-11-20T12:02:00Z' }, '2026-11-20T12:02:00Z')]);
+  it("parks a patch for an unknown connection with Nango's StdError", async () => {
+    await p.send([
+      ev(
+        'unknown-1',
+        'customer.plan_changed',
+        { customerId: 'initech', plan: 'starter', changedAt: '2026-11-20T12:02:00Z' },
+        '2026-11-20T12:02:00Z',
+      ),
+    ]);
     await p.drain();
     const env = (await p.dlq()).filter((d) => d.queue === 'patches-dlq' && d.envelope?.events.some((e) => e.id === 'unknown-1'));
     expect(env.map((d) => d.envelope!.target?.providerConfigKey).sort()).toEqual(['hubspot', 'salesforce']);
@@ -91,7 +109,14 @@ describe('apply', () => {
       retried ??= Date.now();
       return undefined;
     });
-    await p.send([ev('seats-429', 'customer.seats_changed', { customerId: 'globex', seats: 77, changedAt: '2026-11-20T13:00:00Z' }, '2026-11-20T13:00:00Z')]);
+    await p.send([
+      ev(
+        'seats-429',
+        'customer.seats_changed',
+        { customerId: 'globex', seats: 77, changedAt: '2026-11-20T13:00:00Z' },
+        '2026-11-20T13:00:00Z',
+      ),
+    ]);
     await p.drain();
     expect(withoutVersions(await p.metadataOf('globex', 'zendesk'))).toMatchObject({ seats: 77 });
     expect(retried! - first!).toBeGreaterThanOrEqual(950);
@@ -101,25 +126,56 @@ describe('apply', () => {
   it('coalesces two events for one connection in one batch into one PATCH', async () => {
     const before = p.nango!.requests.length;
     await p.send([
-      ev('burst-1', 'customer.seats_changed', { customerId: 'acme-corp', seats: 40, changedAt: '2026-11-20T14:00:00Z' }, '2026-11-20T14:00:00Z'),
-      ev('burst-2', 'customer.seats_changed', { customerId: 'acme-corp', seats: 42, changedAt: '2026-11-20T14:01:00Z' }, '2026-11-20T14:01:00Z'),
+      ev(
+        'burst-1',
+        'customer.seats_changed',
+        { customerId: 'acme-corp', seats: 40, changedAt: '2026-11-20T14:00:00Z' },
+        '2026-11-20T14:00:00Z',
+      ),
+      ev(
+        'burst-2',
+        'customer.seats_changed',
+        { customerId: 'acme-corp', seats: 42, changedAt: '2026-11-20T14:01:00Z' },
+        '2026-11-20T14:01:00Z',
+      ),
     ]);
     await p.drain();
-    const patches = p.nango!.requests.slice(before).filter((r) => r.method === 'PATCH' && (r.body as { provider_config_key?: string })?.provider_config_key === 'salesforce');
+    const patches = p
+      .nango!.requests.slice(before)
+      .filter((r) => r.method === 'PATCH' && (r.body as { provider_config_key?: string })?.provider_config_key === 'salesforce');
     const metadata = withoutVersions(await p.metadataOf('acme-corp', 'salesforce'));
     expect(metadata).toMatchObject({ seats: 42, seatsChangedAt: '2026-11-20T14:01:00Z' });
     // Both events reach apply in one batch when route sends them together; then exactly one PATCH.
-    const applied = p.patches().filter((x) => x.message?.event.id.startsWith('burst-') && x.message.target.providerConfigKey === 'salesforce');
+    const applied = p
+      .patches()
+      .filter((x) => x.message?.event.id.startsWith('burst-') && x.message.target.providerConfigKey === 'salesforce');
     expect(applied).toHaveLength(2);
     expect(patches).toHaveLength(1);
   });
 
   it('never lets an older event overwrite a newer one, whatever the arrival order', async () => {
-    await p.send([ev('late-new', 'customer.plan_changed', { customerId: 'globex', plan: 'enterprise', changedAt: '2026-11-21T10:00:00Z' }, '2026-11-21T10:00:00Z')]);
+    await p.send([
+      ev(
+        'late-new',
+        'customer.plan_changed',
+        { customerId: 'globex', plan: 'enterprise', changedAt: '2026-11-21T10:00:00Z' },
+        '2026-11-21T10:00:00Z',
+      ),
+    ]);
     await p.drain();
-    await p.send([ev('late-old', 'customer.plan_changed', { customerId: 'globex', plan: 'free', changedAt: '2026-11-21T09:00:00Z' }, '2026-11-21T09:00:00Z')]);
+    await p.send([
+      ev(
+        'late-old',
+        'customer.plan_changed',
+        { customerId: 'globex', plan: 'free', changedAt: '2026-11-21T09:00:00Z' },
+        '2026-11-21T09:00:00Z',
+      ),
+    ]);
     await p.drain();
-    expect(withoutVersions(await p.metadataOf('globex', 'hubspot'))).toMatchObject({ plan: 'enterprise', planChangedAt: '2026-11-21T10:00:00Z' });
+    expect(withoutVersions(await p.metadataOf('globex', 'hubspot'))).toMatchObject({
+      plan: 'enterprise',
+      planChangedAt: '2026-11-21T10:00:00Z',
+    });
   });
 });
 
@@ -127,12 +183,35 @@ describe('direct EventBridge invocation', () => {
   it('routes a valid event, parks an invalid one, and throws on a transient failure so EventBridge retries', async () => {
     const { handler } = await import('../../functions/route.ts');
     const ctx = makeContext('route', 'us-east-1', 30_000);
-    const eb = (id: string, detailType: string, detail: object) => ({ version: '0', id, source: 'app.billing', 'detail-type': detailType, account: '1', time: '2026-11-24T00:00:00Z', region: 'us-east-1', resources: [], detail });
-    await expect(handler({ ...eb('eb-1', 'customer.status_changed', { customerId: 'acme-corp', status: 'active', changedAt: '2026-11-24T00:00:00Z' }), source: 'app.accounts' } as never, ctx)).resolves.toBeUndefined();
+    const eb = (id: string, detailType: string, detail: object) => ({
+      version: '0',
+      id,
+      source: 'app.billing',
+      'detail-type': detailType,
+      account: '1',
+      time: '2026-11-24T00:00:00Z',
+      region: 'us-east-1',
+      resources: [],
+      detail,
+    });
+    await expect(
+      handler(
+        {
+          ...eb('eb-1', 'customer.status_changed', { customerId: 'acme-corp', status: 'active', changedAt: '2026-11-24T00:00:00Z' }),
+          source: 'app.accounts',
+        } as never,
+        ctx,
+      ),
+    ).resolves.toBeUndefined();
     await expect(handler(eb('eb-bad', 'customer.plan_changed', { customerId: 'acme-corp' }) as never, ctx)).resolves.toBeUndefined();
     p.nango!.setFault((r) => (r.method === 'GET' && r.path === '/connections' ? { kind: 'status', status: 503 } : undefined));
     // A customer the target cache has not seen: its lookup meets the fault.
-    await expect(handler(eb('eb-2', 'customer.seats_changed', { customerId: 'eb-uncached', seats: 5, changedAt: '2026-11-24T00:00:00Z' }) as never, ctx)).rejects.toThrow(/EventBridge will retry/);
+    await expect(
+      handler(
+        eb('eb-2', 'customer.seats_changed', { customerId: 'eb-uncached', seats: 5, changedAt: '2026-11-24T00:00:00Z' }) as never,
+        ctx,
+      ),
+    ).rejects.toThrow(/EventBridge will retry/);
     p.nango!.setFault(undefined);
     await p.drain();
     expect(withoutVersions(await p.metadataOf('acme-corp', 'salesforce'))).toMatchObject({ status: 'active', active: true });
@@ -141,18 +220,57 @@ describe('direct EventBridge invocation', () => {
 });
 
 describe('native redrive (StartMessageMoveTask moves bodies unchanged)', () => {
-  it('route and apply process the originals inside their own stage\'s envelope', async () => {
-    const event = ev('native-1', 'customer.plan_changed', { customerId: 'acme-corp', plan: 'enterprise', changedAt: '2026-11-23T00:00:00Z' }, '2026-11-23T00:00:00Z');
-    const routeEnv = buildEnvelope({ stage: 'route', error: { code: 'x', message: 'x', retryable: true }, events: [], attempts: 5, firstFailureAt: new Date(), lastFailureAt: new Date(), originals: [{ messageId: 'orig-1', body: JSON.stringify(event) }] });
+  it("route and apply process the originals inside their own stage's envelope", async () => {
+    const event = ev(
+      'native-1',
+      'customer.plan_changed',
+      { customerId: 'acme-corp', plan: 'enterprise', changedAt: '2026-11-23T00:00:00Z' },
+      '2026-11-23T00:00:00Z',
+    );
+    const routeEnv = buildEnvelope({
+      stage: 'route',
+      error: { code: 'x', message: 'x', retryable: true },
+      events: [],
+      attempts: 5,
+      firstFailureAt: new Date(),
+      lastFailureAt: new Date(),
+      originals: [{ messageId: 'orig-1', body: JSON.stringify(event) }],
+    });
     const target = { connectionId: 'globex', providerConfigKey: 'zendesk' };
-    const patch: PatchMessage = { v: 1, target, patch: { tier: 'gold' }, event: { id: 'native-2', source: 'app.billing', detailType: 'customer.plan_changed', time: '2026-11-23T00:00:00.000Z' } };
-    const applyEnv = buildEnvelope({ stage: 'apply', error: { code: 'http_503', message: 'x', retryable: true }, target, events: [patch.event], attempts: 5, firstFailureAt: new Date(), lastFailureAt: new Date(), originals: [{ messageId: 'orig-2', body: JSON.stringify(patch), messageGroupId: connectionKey(target) }] });
+    const patch: PatchMessage = {
+      v: 1,
+      target,
+      patch: { tier: 'gold' },
+      event: { id: 'native-2', source: 'app.billing', detailType: 'customer.plan_changed', time: '2026-11-23T00:00:00.000Z' },
+    };
+    const applyEnv = buildEnvelope({
+      stage: 'apply',
+      error: { code: 'http_503', message: 'x', retryable: true },
+      target,
+      events: [patch.event],
+      attempts: 5,
+      firstFailureAt: new Date(),
+      lastFailureAt: new Date(),
+      originals: [{ messageId: 'orig-2', body: JSON.stringify(patch), messageGroupId: connectionKey(target) }],
+    });
     await p.sqs.send(new SendMessageCommand({ QueueUrl: p.queues.ingressUrl, MessageBody: JSON.stringify(routeEnv) }));
-    await p.sqs.send(new SendMessageCommand({ QueueUrl: p.queues.patchesUrl, MessageBody: JSON.stringify(applyEnv), MessageGroupId: connectionKey(target), MessageDeduplicationId: 'native-2' }));
+    await p.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: p.queues.patchesUrl,
+        MessageBody: JSON.stringify(applyEnv),
+        MessageGroupId: connectionKey(target),
+        MessageDeduplicationId: 'native-2',
+      }),
+    );
     await p.drain();
-    expect(withoutVersions(await p.metadataOf('acme-corp', 'salesforce'))).toMatchObject({ plan: 'enterprise', planChangedAt: '2026-11-23T00:00:00Z' });
+    expect(withoutVersions(await p.metadataOf('acme-corp', 'salesforce'))).toMatchObject({
+      plan: 'enterprise',
+      planChangedAt: '2026-11-23T00:00:00Z',
+    });
     expect(withoutVersions(await p.metadataOf('globex', 'zendesk'))).toMatchObject({ tier: 'gold' });
-    expect((await p.dlq()).some((d) => d.envelope?.events.some((e) => e.id.startsWith('native-')) || d.body.includes('native-'))).toBe(false);
+    expect((await p.dlq()).some((d) => d.envelope?.events.some((e) => e.id.startsWith('native-')) || d.body.includes('native-'))).toBe(
+      false,
+    );
   });
 });
 
@@ -161,7 +279,13 @@ describe('partial batch responses', () => {
     messageId: id,
     receiptHandle: `rh-${id}`,
     body: JSON.stringify(m),
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'local', ApproximateFirstReceiveTimestamp: String(Date.now()), MessageGroupId: connectionKey(m.target) },
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(Date.now()),
+      SenderId: 'local',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+      MessageGroupId: connectionKey(m.target),
+    },
     messageAttributes: {},
     md5OfBody: '',
     eventSource: 'aws:sqs',
@@ -175,17 +299,21 @@ describe('partial batch responses', () => {
     event: { id, source: 'app.billing', detailType: 'customer.seats_changed', time: '2026-11-22T00:00:00.000Z' },
   });
 
-  it('apply names exactly the failing group\'s messages, in order, and nothing else', async () => {
-    p.nango!.setFault((r) => (r.connectionId === 'globex' && r.providerConfigKey === 'salesforce' ? { kind: 'status', status: 503 } : undefined));
+  it("apply names exactly the failing group's messages, in order, and nothing else", async () => {
+    p.nango!.setFault((r) =>
+      r.connectionId === 'globex' && r.providerConfigKey === 'salesforce' ? { kind: 'status', status: 503 } : undefined,
+    );
     const { handler } = await import('../../functions/apply.ts');
     const res = await handler(
-      { Records: [
-        record('a1', msg('acme-corp', 'hubspot', 'pa-1', { x: 1 })),
-        record('g1', msg('globex', 'salesforce', 'pg-1', { x: 1 })),
-        record('a2', msg('acme-corp', 'hubspot', 'pa-2', { x: 2 })),
-        record('g2', msg('globex', 'salesforce', 'pg-2', { x: 2 })),
-        record('bad', { ...msg('acme-corp', 'salesforce', 'pb', { x: 1 }), v: 2 } as unknown as PatchMessage),
-      ] },
+      {
+        Records: [
+          record('a1', msg('acme-corp', 'hubspot', 'pa-1', { x: 1 })),
+          record('g1', msg('globex', 'salesforce', 'pg-1', { x: 1 })),
+          record('a2', msg('acme-corp', 'hubspot', 'pa-2', { x: 2 })),
+          record('g2', msg('globex', 'salesforce', 'pg-2', { x: 2 })),
+          record('bad', { ...msg('acme-corp', 'salesforce', 'pb', { x: 1 }), v: 2 } as unknown as PatchMessage),
+        ],
+      },
       makeContext('apply', 'us-east-1', 30_000),
     );
     expect(res.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['g1', 'g2']);
@@ -197,13 +325,40 @@ describe('partial batch responses', () => {
   it('route names exactly the record whose target lookup failed transiently', async () => {
     p.nango!.setFault((r) => (r.method === 'GET' && r.path === '/connections' ? { kind: 'status', status: 502 } : undefined));
     const { handler } = await import('../../functions/route.ts');
-    const body = (e: object, id: string): SQSRecord => ({ ...record(id, msg('x', 'y', id, {})), body: JSON.stringify(e), attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'local', ApproximateFirstReceiveTimestamp: String(Date.now()) } });
+    const body = (e: object, id: string): SQSRecord => ({
+      ...record(id, msg('x', 'y', id, {})),
+      body: JSON.stringify(e),
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: String(Date.now()),
+        SenderId: 'local',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+      },
+    });
     const res = await handler(
-      { Records: [
-        body(ev('r-static', 'customer.plan_changed', { customerId: 'acme-corp', plan: 'pro', changedAt: '2026-11-22T00:00:00Z' }, '2026-11-22T00:00:00Z'), 'm1'),
-        body(ev('r-all', 'customer.seats_changed', { customerId: 'brand-new-customer', seats: 1, changedAt: '2026-11-22T00:00:00Z' }, '2026-11-22T00:00:00Z'), 'm2'),
-        body(ev('r-bad', 'customer.plan_changed', { customerId: 'acme-corp' }, '2026-11-22T00:00:00Z'), 'm3'),
-      ] },
+      {
+        Records: [
+          body(
+            ev(
+              'r-static',
+              'customer.plan_changed',
+              { customerId: 'acme-corp', plan: 'pro', changedAt: '2026-11-22T00:00:00Z' },
+              '2026-11-22T00:00:00Z',
+            ),
+            'm1',
+          ),
+          body(
+            ev(
+              'r-all',
+              'customer.seats_changed',
+              { customerId: 'brand-new-customer', seats: 1, changedAt: '2026-11-22T00:00:00Z' },
+              '2026-11-22T00:00:00Z',
+            ),
+            'm2',
+          ),
+          body(ev('r-bad', 'customer.plan_changed', { customerId: 'acme-corp' }, '2026-11-22T00:00:00Z'), 'm3'),
+        ],
+      },
       makeContext('route', 'us-east-1', 30_000),
     );
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
@@ -215,13 +370,38 @@ describe('partial batch responses', () => {
     const last = (e: object, id: string, count: string): SQSRecord => ({
       ...record(id, msg('x', 'y', id, {})),
       body: JSON.stringify(e),
-      attributes: { ApproximateReceiveCount: count, SentTimestamp: String(Date.now()), SenderId: 'local', ApproximateFirstReceiveTimestamp: String(Date.now() - 60_000) },
+      attributes: {
+        ApproximateReceiveCount: count,
+        SentTimestamp: String(Date.now()),
+        SenderId: 'local',
+        ApproximateFirstReceiveTimestamp: String(Date.now() - 60_000),
+      },
     });
     const res = await handler(
-      { Records: [
-        last(ev('r-last', 'customer.seats_changed', { customerId: 'someone-new', seats: 3, changedAt: '2026-11-22T00:00:00Z' }, '2026-11-22T00:00:00Z'), 'l1', '5'),
-        last(ev('r-not-yet', 'customer.seats_changed', { customerId: 'someone-else', seats: 4, changedAt: '2026-11-22T00:00:00Z' }, '2026-11-22T00:00:00Z'), 'l2', '4'),
-      ] },
+      {
+        Records: [
+          last(
+            ev(
+              'r-last',
+              'customer.seats_changed',
+              { customerId: 'someone-new', seats: 3, changedAt: '2026-11-22T00:00:00Z' },
+              '2026-11-22T00:00:00Z',
+            ),
+            'l1',
+            '5',
+          ),
+          last(
+            ev(
+              'r-not-yet',
+              'customer.seats_changed',
+              { customerId: 'someone-else', seats: 4, changedAt: '2026-11-22T00:00:00Z' },
+              '2026-11-22T00:00:00Z',
+            ),
+            'l2',
+            '4',
+          ),
+        ],
+      },
       makeContext('route', 'us-east-1', 30_000),
     );
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'l2' }] });
@@ -233,16 +413,38 @@ describe('partial batch responses', () => {
 
 describe('observability', () => {
   it('emits EMF metrics by name, with error codes and DLQ writes as dimensions', () => {
-    const emf = stdout.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } } & Record<string, unknown>);
+    const emf = stdout
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('"_aws"'))
+      .map(
+        (l) =>
+          JSON.parse(l) as { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } } & Record<
+            string,
+            unknown
+          >,
+      );
     const names = new Set(emf.flatMap((e) => e._aws.CloudWatchMetrics.flatMap((m) => m.Metrics.map((x) => x.Name))));
-    for (const n of ['EventsReceived', 'EventsInvalid', 'PatchesEnqueued', 'PatchesApplied', 'PatchesCoalesced', 'NangoLatency', 'NangoErrors', 'DlqWrites']) expect(names, n).toContain(n);
+    for (const n of [
+      'EventsReceived',
+      'EventsInvalid',
+      'PatchesEnqueued',
+      'PatchesApplied',
+      'PatchesCoalesced',
+      'NangoLatency',
+      'NangoErrors',
+      'DlqWrites',
+    ])
+      expect(names, n).toContain(n);
     const dlq = emf.filter((e) => e.DlqWrites !== undefined);
     expect(dlq.some((e) => e.stage === 'apply' && e.code === 'unknown_connection')).toBe(true);
     expect(dlq.some((e) => e.stage === 'route' && e.code === 'invalid_detail')).toBe(true);
   });
 
   it('logs JSON lines that carry the event id as correlation id', () => {
-    const lines = stdout.flatMap((l) => l.split('\n')).filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = stdout
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.startsWith('{"level"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.some((l) => l.correlation_id === 'unknown-1' && l.level === 'WARN')).toBe(true);
   });
 });

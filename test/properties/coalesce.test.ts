@@ -71,7 +71,9 @@ describe('coalescing (Nango stand-in over HTTP)', () => {
           const call = { deadline: Date.now() + 10_000 };
           for (const p of patches) await client.patchMetadata(a, p, call);
           await client.patchMetadata(b, coalesce(patches as MetadataPatch[]), call);
-          expect(canonical(nango.metadataOf(b.connectionId, b.providerConfigKey))).toBe(canonical(nango.metadataOf(a.connectionId, a.providerConfigKey)));
+          expect(canonical(nango.metadataOf(b.connectionId, b.providerConfigKey))).toBe(
+            canonical(nango.metadataOf(a.connectionId, a.providerConfigKey)),
+          );
         }),
         { numRuns: 40 },
       );

@@ -15,7 +15,12 @@ const bodyArb = fc.oneof(
   { weight: 6, arbitrary: fc.string({ maxLength: 200, unit: 'binary' }) },
   { weight: 2, arbitrary: patchArb.map((p) => JSON.stringify(p)) },
   // Past the cut, by a little or a lot.
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('x', 'é', '€'), fc.integer({ min: -3, max: 50 })).map(([c, extra]) => c.repeat(MAX_ORIGINALS_CHARS + extra)) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom('x', 'é', '€'), fc.integer({ min: -3, max: 50 }))
+      .map(([c, extra]) => c.repeat(MAX_ORIGINALS_CHARS + extra)),
+  },
 );
 
 // Patches as the pipeline makes them: every zod step (route's patch schema, the patch message) drops
@@ -42,7 +47,14 @@ const inputArb: fc.Arbitrary<EnvelopeInput> = fc.record(
     firstFailureAt: date,
     lastFailureAt: date,
     originals: fc.array(
-      fc.record({ messageId: text, body: bodyArb, messageGroupId: fc.string({ minLength: 64, maxLength: 64, unit: fc.constantFrom(...'0123456789abcdef') }) }, { requiredKeys: ['messageId', 'body'] }),
+      fc.record(
+        {
+          messageId: text,
+          body: bodyArb,
+          messageGroupId: fc.string({ minLength: 64, maxLength: 64, unit: fc.constantFrom(...'0123456789abcdef') }),
+        },
+        { requiredKeys: ['messageId', 'body'] },
+      ),
       { maxLength: 3 },
     ),
   },
@@ -89,7 +101,18 @@ describe('DLQ envelope round trip', () => {
   });
 
   it('a `__proto__` key in a patch is dropped on parse, never set as a prototype', () => {
-    const body = JSON.stringify(buildEnvelope({ stage: 'apply', error: { code: 'x', message: 'y', retryable: false }, patch: JSON.parse('{"__proto__":{"polluted":true},"plan":"pro"}'), events: [], attempts: 1, firstFailureAt: new Date(0), lastFailureAt: new Date(0), originals: [] }));
+    const body = JSON.stringify(
+      buildEnvelope({
+        stage: 'apply',
+        error: { code: 'x', message: 'y', retryable: false },
+        patch: JSON.parse('{"__proto__":{"polluted":true},"plan":"pro"}'),
+        events: [],
+        attempts: 1,
+        firstFailureAt: new Date(0),
+        lastFailureAt: new Date(0),
+        originals: [],
+      }),
+    );
     const back = parseEnvelope(body)!;
     expect(Object.keys(back.patch!)).toEqual(['plan']);
     expect(Object.getPrototypeOf(back.patch)).toBe(Object.prototype);
@@ -98,10 +121,16 @@ describe('DLQ envelope round trip', () => {
 
   it('parseEnvelope rejects what is not an envelope, without throwing', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary' }), jsonArb.map((j) => JSON.stringify(j))), (body) => {
-        const r = parseEnvelope(body);
-        if (r !== undefined) expect(r.kind).toBe('nango-metadata-sync.failure');
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary' }),
+          jsonArb.map((j) => JSON.stringify(j)),
+        ),
+        (body) => {
+          const r = parseEnvelope(body);
+          if (r !== undefined) expect(r.kind).toBe('nango-metadata-sync.failure');
+        },
+      ),
       { numRuns: 500 },
     );
   });

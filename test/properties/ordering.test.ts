@@ -35,10 +35,15 @@ interface Ev {
 }
 
 const eventsArb = (max: number) =>
-  fc.array(fc.tuple(timeArb, smallPatch), { minLength: 1, maxLength: max }).map((xs) => xs.map(([time, patch], i): Ev => ({ id: `e${i}`, time, patch })));
+  fc
+    .array(fc.tuple(timeArb, smallPatch), { minLength: 1, maxLength: max })
+    .map((xs) => xs.map(([time, patch], i): Ev => ({ id: `e${i}`, time, patch })));
 
 /** The reference: the fold of the events in event-time order, ties in the given (arrival) order. */
-function eventTimeFold(events: readonly Ev[], start: Record<string, unknown> | null = null): { metadata: Record<string, unknown>; versions: Record<string, string> } {
+function eventTimeFold(
+  events: readonly Ev[],
+  start: Record<string, unknown> | null = null,
+): { metadata: Record<string, unknown>; versions: Record<string, string> } {
   const sorted = events.map((e, i) => ({ e, i })).sort((a, b) => (a.e.time < b.e.time ? -1 : a.e.time > b.e.time ? 1 : a.i - b.i));
   let metadata: Record<string, unknown> = { ...(start ?? {}) };
   const versions: Record<string, string> = {};
@@ -55,13 +60,24 @@ const withoutVersions = (m: Record<string, unknown> | null) => {
 };
 
 const TARGET: Target = { connectionId: 'acme', providerConfigKey: 'salesforce' };
-const message = (e: Ev, target: Target = TARGET): PatchMessage => ({ v: 1, target, patch: e.patch, event: { id: e.id, source: 'app.billing', detailType: 'customer.plan_changed', time: e.time } });
+const message = (e: Ev, target: Target = TARGET): PatchMessage => ({
+  v: 1,
+  target,
+  patch: e.patch,
+  event: { id: e.id, source: 'app.billing', detailType: 'customer.plan_changed', time: e.time },
+});
 
 describe('planGuardedPatch equals the event-time fold', () => {
   it('for any split into batches and any arrival order', () => {
     fc.assert(
       fc.property(
-        eventsArb(12).chain((events) => fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }), fc.array(fc.nat(4), { minLength: events.length, maxLength: events.length }))),
+        eventsArb(12).chain((events) =>
+          fc.tuple(
+            fc.constant(events),
+            fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
+            fc.array(fc.nat(4), { minLength: events.length, maxLength: events.length }),
+          ),
+        ),
         ([, arrival, cuts]) => {
           // Cut the arrival sequence into consecutive batches.
           const batches: Ev[][] = [[]];
@@ -71,7 +87,10 @@ describe('planGuardedPatch equals the event-time fold', () => {
           });
           let stored: Record<string, unknown> | null = null;
           for (const b of batches) {
-            const plan = planGuardedPatch(b.map((e) => message(e)), readVersions(stored));
+            const plan = planGuardedPatch(
+              b.map((e) => message(e)),
+              readVersions(stored),
+            );
             if (plan.patch) stored = shallowMerge(stored, plan.patch);
           }
           const want = eventTimeFold(arrival);
@@ -86,8 +105,17 @@ describe('planGuardedPatch equals the event-time fold', () => {
   it('never sends an older value over a newer one for any key', () => {
     fc.assert(
       fc.property(eventsArb(6), eventsArb(6), (older, newer) => {
-        const stored = shallowMerge(null, planGuardedPatch(newer.map((e) => message(e)), {}).patch ?? {});
-        const plan = planGuardedPatch(older.map((e) => message(e)), readVersions(stored));
+        const stored = shallowMerge(
+          null,
+          planGuardedPatch(
+            newer.map((e) => message(e)),
+            {},
+          ).patch ?? {},
+        );
+        const plan = planGuardedPatch(
+          older.map((e) => message(e)),
+          readVersions(stored),
+        );
         const versions = readVersions(stored);
         for (const k of Object.keys(plan.patch ?? {})) {
           if (k === VERSIONS_KEY) continue;
@@ -127,7 +155,8 @@ function fakeNango(outcomes: readonly ('ok' | 'transient' | 'permanent')[]) {
   };
   const port: NangoPort = {
     getMetadata: (t) => guard(t, false, () => structuredClone(store.get(key(t)) ?? null)),
-    patchMetadata: (t, patch) => guard(t, true, () => void store.set(key(t), shallowMerge(store.get(key(t)) ?? null, structuredClone(patch)))),
+    patchMetadata: (t, patch) =>
+      guard(t, true, () => void store.set(key(t), shallowMerge(store.get(key(t)) ?? null, structuredClone(patch)))),
     listIntegrations: async () => [],
   };
   return { port, store, overlaps: () => overlaps };
@@ -169,7 +198,13 @@ describe('ordering within a message group (apply processor over a FIFO model)', 
                 const ev: Ev = { id: `e${i}`, time, patch };
                 const target = targets[t]!;
                 events.set(ev.id, { ev, target, seq: i });
-                queue.push({ messageId: `m${i}`, body: JSON.stringify(message(ev, target)), group: connectionKey(target), seq: i, receives: 0 });
+                queue.push({
+                  messageId: `m${i}`,
+                  body: JSON.stringify(message(ev, target)),
+                  group: connectionKey(target),
+                  seq: i,
+                  receives: 0,
+                });
               });
               const nango = fakeNango(outcomes);
               const dlq = sink();
@@ -193,17 +228,25 @@ describe('ordering within a message group (apply processor over a FIFO model)', 
                   for (const m of queue) if (m.group === group && taken.length < size) taken.push(m);
                 }
                 for (const m of taken) m.receives++;
-                const records = taken.map((m): SQSRecord => ({
-                  messageId: m.messageId,
-                  receiptHandle: `${m.messageId}-${m.receives}`,
-                  body: m.body,
-                  attributes: { ApproximateReceiveCount: String(m.receives), SentTimestamp: '1', SenderId: 'x', ApproximateFirstReceiveTimestamp: '1', MessageGroupId: m.group },
-                  messageAttributes: {},
-                  md5OfBody: '',
-                  eventSource: 'aws:sqs',
-                  eventSourceARN: 'arn',
-                  awsRegion: 'us-east-1',
-                }));
+                const records = taken.map(
+                  (m): SQSRecord => ({
+                    messageId: m.messageId,
+                    receiptHandle: `${m.messageId}-${m.receives}`,
+                    body: m.body,
+                    attributes: {
+                      ApproximateReceiveCount: String(m.receives),
+                      SentTimestamp: '1',
+                      SenderId: 'x',
+                      ApproximateFirstReceiveTimestamp: '1',
+                      MessageGroupId: m.group,
+                    },
+                    messageAttributes: {},
+                    md5OfBody: '',
+                    eventSource: 'aws:sqs',
+                    eventSourceARN: 'arn',
+                    awsRegion: 'us-east-1',
+                  }),
+                );
                 const r = await applyRecords(records, deps, Date.now() + 60_000);
                 const failed = new Set(r.failedRecordIds);
                 for (const group of groupRecords(records)) {
@@ -219,8 +262,14 @@ describe('ordering within a message group (apply processor over a FIFO model)', 
               expect(nango.overlaps()).toBe(0);
               const parked = new Set(dlq.sent.flatMap((s) => parseEnvelope(s.body)?.events.map((e) => e.id) ?? []));
               for (const target of targets) {
-                const applied = [...events.values()].filter((e) => e.target === target && !parked.has(e.ev.id)).sort((a, b) => a.seq - b.seq).map((e) => e.ev);
-                const want = ordering === 'event-time' ? eventTimeFold(applied).metadata : applied.reduce<Record<string, unknown>>((s, e) => shallowMerge(s, e.patch), {});
+                const applied = [...events.values()]
+                  .filter((e) => e.target === target && !parked.has(e.ev.id))
+                  .sort((a, b) => a.seq - b.seq)
+                  .map((e) => e.ev);
+                const want =
+                  ordering === 'event-time'
+                    ? eventTimeFold(applied).metadata
+                    : applied.reduce<Record<string, unknown>>((s, e) => shallowMerge(s, e.patch), {});
                 expect(canonical(withoutVersions(nango.store.get(connectionKey(target)) ?? null))).toBe(canonical(want));
               }
             },

@@ -127,8 +127,14 @@ describe('current endpoint: PATCH/POST /connections/metadata', () => {
 
   it('validates ids: pattern and 255-character limit, provider_config_key pattern, metadata an object', async () => {
     const long255 = 'x'.repeat(255);
-    const n = await start({ connections: [{ connectionId: long255, providerConfigKey: 'hubspot' }, { connectionId: ODD_ID, providerConfigKey: 'hubspot' }] });
-    const ok = (cid: unknown, pck: unknown, metadata: unknown = { v: 1 }) => patchCurrent(n, { connection_id: cid, provider_config_key: pck, metadata });
+    const n = await start({
+      connections: [
+        { connectionId: long255, providerConfigKey: 'hubspot' },
+        { connectionId: ODD_ID, providerConfigKey: 'hubspot' },
+      ],
+    });
+    const ok = (cid: unknown, pck: unknown, metadata: unknown = { v: 1 }) =>
+      patchCurrent(n, { connection_id: cid, provider_config_key: pck, metadata });
     expect((await ok(long255, 'hubspot')).status).toBe(200);
     expect((await ok(ODD_ID, 'hubspot')).status).toBe(200);
     const bad: Array<[unknown, unknown, unknown?]> = [
@@ -168,7 +174,10 @@ describe('current endpoint: PATCH/POST /connections/metadata', () => {
 
   it('404 unknown_connection for an unknown connection or integration', async () => {
     const n = await start();
-    for (const [cid, pck] of [['nope', 'hubspot'], ['c2', 'salesforce']]) {
+    for (const [cid, pck] of [
+      ['nope', 'hubspot'],
+      ['c2', 'salesforce'],
+    ]) {
       const r = await patchCurrent(n, { connection_id: cid, provider_config_key: pck, metadata: { b: 1 } });
       expect(r.status).toBe(404);
       expect(r.json.error.code).toBe('unknown_connection');
@@ -201,14 +210,22 @@ describe('legacy endpoint: PATCH /connection/{id}/metadata', () => {
     const n = await start();
     expect((await patchLegacy(n, ODD_ID, 'hubspot', { k: 1 })).status).toBe(200);
     expect(n.metadataOf(ODD_ID, 'hubspot')).toEqual({ k: 1 });
-    const dots = await call(n.url, 'PATCH', '/connection/..%2F/metadata', { key: KEY, body: { d: 1 }, headers: { 'provider-config-key': 'hubspot' } });
+    const dots = await call(n.url, 'PATCH', '/connection/..%2F/metadata', {
+      key: KEY,
+      body: { d: 1 },
+      headers: { 'provider-config-key': 'hubspot' },
+    });
     expect(dots.status).toBe(200);
     expect(n.metadataOf('../', 'hubspot')).toEqual({ d: 1 });
   });
 
   it('an unencoded "/" gives Express\'s HTML 404, not JSON', async () => {
     const n = await start();
-    const r = await call(n.url, 'PATCH', '/connection/acme/eu/metadata', { key: KEY, body: { k: 1 }, headers: { 'provider-config-key': 'hubspot' } });
+    const r = await call(n.url, 'PATCH', '/connection/acme/eu/metadata', {
+      key: KEY,
+      body: { k: 1 },
+      headers: { 'provider-config-key': 'hubspot' },
+    });
     expect(r.status).toBe(404);
     expect(String(r.headers['content-type'])).toMatch(/^text\/html/);
     expect(r.text).toContain('Cannot PATCH /connection/acme/eu/metadata');
@@ -245,7 +262,10 @@ describe('legacy endpoint: PATCH /connection/{id}/metadata', () => {
 
   it('404 unknown_connection for an unknown connection or integration', async () => {
     const n = await start();
-    for (const [cid, pck] of [['nope', 'hubspot'], ['c2', 'salesforce']] as const) {
+    for (const [cid, pck] of [
+      ['nope', 'hubspot'],
+      ['c2', 'salesforce'],
+    ] as const) {
       const r = await patchLegacy(n, cid, pck, { b: 1 });
       expect(r.status).toBe(404);
       expect(r.json.error.code).toBe('unknown_connection');
@@ -254,7 +274,11 @@ describe('legacy endpoint: PATCH /connection/{id}/metadata', () => {
 
   it('POST replaces and answers 201', async () => {
     const n = await start();
-    const r = await call(n.url, 'POST', '/connection/c1/metadata', { key: KEY, body: { r: 1 }, headers: { 'provider-config-key': 'hubspot' } });
+    const r = await call(n.url, 'POST', '/connection/c1/metadata', {
+      key: KEY,
+      body: { r: 1 },
+      headers: { 'provider-config-key': 'hubspot' },
+    });
     expect(r.status).toBe(201);
     expect(n.metadataOf('c1', 'hubspot')).toEqual({ r: 1 });
   });
@@ -262,17 +286,28 @@ describe('legacy endpoint: PATCH /connection/{id}/metadata', () => {
 
 describe('GET connections', () => {
   it('GET /connections?connectionId= lists exact matches across integrations', async () => {
-    const n = await start({ connections: [
-      { connectionId: 'c1', providerConfigKey: 'hubspot', metadata: { a: 1 } },
-      { connectionId: 'c1', providerConfigKey: 'salesforce', provider: 'salesforce-sandbox' },
-      { connectionId: 'c10', providerConfigKey: 'hubspot' },
-    ] });
+    const n = await start({
+      connections: [
+        { connectionId: 'c1', providerConfigKey: 'hubspot', metadata: { a: 1 } },
+        { connectionId: 'c1', providerConfigKey: 'salesforce', provider: 'salesforce-sandbox' },
+        { connectionId: 'c10', providerConfigKey: 'hubspot' },
+      ],
+    });
     const r = await call(n.url, 'GET', '/connections?connectionId=c1', { key: KEY });
     expect(r.status).toBe(200);
     const list = r.json.connections as Array<Record<string, unknown>>;
     expect(list.map((c) => c['provider_config_key']).sort()).toEqual(['hubspot', 'salesforce']);
     const sf = list.find((c) => c['provider_config_key'] === 'salesforce')!;
-    expect(Object.keys(sf).sort()).toEqual(['connection_id', 'created', 'errors', 'id', 'metadata', 'provider', 'provider_config_key', 'tags']);
+    expect(Object.keys(sf).sort()).toEqual([
+      'connection_id',
+      'created',
+      'errors',
+      'id',
+      'metadata',
+      'provider',
+      'provider_config_key',
+      'tags',
+    ]);
     expect(sf).toMatchObject({ connection_id: 'c1', provider: 'salesforce-sandbox', tags: {}, errors: [], metadata: null });
     const odd = await call(n.url, 'GET', `/connections?connectionId=${encodeURIComponent('nope')}`, { key: KEY });
     expect(odd.json.connections).toEqual([]);
@@ -298,9 +333,10 @@ describe('rate limit', () => {
     const seen: Array<{ status: number; remaining: string }> = [];
     for (let i = 0; i < 4; i++) {
       // Mix statuses: a 404 still counts and still carries the headers.
-      const r = i === 1
-        ? await patchCurrent(n, { connection_id: 'nope', provider_config_key: 'hubspot', metadata: {} })
-        : await patchCurrent(n, { connection_id: 'c1', provider_config_key: 'hubspot', metadata: { [`k${i}`]: i } });
+      const r =
+        i === 1
+          ? await patchCurrent(n, { connection_id: 'nope', provider_config_key: 'hubspot', metadata: {} })
+          : await patchCurrent(n, { connection_id: 'c1', provider_config_key: 'hubspot', metadata: { [`k${i}`]: i } });
       expect(r.headers['x-ratelimit-limit']).toBe('3');
       expect(Number(r.headers['x-ratelimit-reset'])).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000));
       seen.push({ status: r.status, remaining: String(r.headers['x-ratelimit-remaining']) });
@@ -345,7 +381,11 @@ describe('limits and latency', () => {
   it('413 for a body over 75 MB; a large body under it is accepted', async () => {
     const n = await start();
     const big = `{"blob":"${'x'.repeat(75 * 1024 * 1024)}"}`;
-    const r = await call(n.url, 'PATCH', '/connection/c1/metadata', { key: KEY, body: big, headers: { 'content-type': 'application/json', 'provider-config-key': 'hubspot' } });
+    const r = await call(n.url, 'PATCH', '/connection/c1/metadata', {
+      key: KEY,
+      body: big,
+      headers: { 'content-type': 'application/json', 'provider-config-key': 'hubspot' },
+    });
     expect(r.status).toBe(413);
     expect(n.metadataOf('c1', 'hubspot')).not.toHaveProperty('blob');
     const ok = await patchLegacy(n, 'c1', 'hubspot', { blob: 'y'.repeat(2 * 1024 * 1024) });
@@ -396,12 +436,16 @@ describe('fault injection', () => {
 
   it('delay faults outlast the client; the write is not applied unless apply is set', async () => {
     const n = await start({ fault: () => ({ kind: 'delay', ms: 400 }) });
-    await expect(call(n.url, 'PATCH', '/connections/metadata', { key: KEY, body: body('d'), timeoutMs: 100 })).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(call(n.url, 'PATCH', '/connections/metadata', { key: KEY, body: body('d'), timeoutMs: 100 })).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
     await expect.poll(() => n.requests.at(-1)?.status, { timeout: 5000 }).toBe(504);
     expect(n.metadataOf('c1', 'hubspot')).not.toHaveProperty('d');
 
     n.setFault(() => ({ kind: 'delay', ms: 300, apply: true }));
-    await expect(call(n.url, 'PATCH', '/connections/metadata', { key: KEY, body: body('late'), timeoutMs: 100 })).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(call(n.url, 'PATCH', '/connections/metadata', { key: KEY, body: body('late'), timeoutMs: 100 })).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
     // The server commits after the client gave up: the ambiguous timeout.
     await expect.poll(() => n.metadataOf('c1', 'hubspot')?.['late'], { timeout: 5000 }).toBe(true);
   });
@@ -441,7 +485,9 @@ describe('fault injection', () => {
 
   it('probabilityFaults is reproducible with a seed and honours rate 0 and 1', async () => {
     const run = async (seed: number) => {
-      const n = await start({ fault: probabilityFaults({ rate: 0.5, seed, faults: [{ kind: 'status', status: 500 }, [{ kind: 'status', status: 502 }, 2]] }) });
+      const n = await start({
+        fault: probabilityFaults({ rate: 0.5, seed, faults: [{ kind: 'status', status: 500 }, [{ kind: 'status', status: 502 }, 2]] }),
+      });
       const statuses: number[] = [];
       for (let i = 0; i < 30; i++) statuses.push((await patchCurrent(n, body(`p${i}`))).status);
       await n.close();
@@ -507,7 +553,13 @@ describe('recording', () => {
     await call(n.url, 'GET', '/connections?connectionId=c1', { key: KEY });
     expect(n.requests).toHaveLength(3);
     const [first, second, third] = n.requests;
-    expect(first).toMatchObject({ n: 1, method: 'PATCH', path: '/connections/metadata', status: 200, body: { connection_id: 'c1', provider_config_key: 'hubspot', metadata: { b: 1 } } });
+    expect(first).toMatchObject({
+      n: 1,
+      method: 'PATCH',
+      path: '/connections/metadata',
+      status: 200,
+      body: { connection_id: 'c1', provider_config_key: 'hubspot', metadata: { b: 1 } },
+    });
     expect(first!.headers['authorization']).toBe('Bearer REDACTED');
     expect(second!.headers['provider-config-key']).toBe('hubspot');
     expect(third).toMatchObject({ query: { connectionId: 'c1' }, status: 200 });
@@ -548,7 +600,7 @@ describe('close()', () => {
     nango = undefined;
   });
 
-  it('unmatched routes answer Express\'s HTML 404 before auth', async () => {
+  it("unmatched routes answer Express's HTML 404 before auth", async () => {
     const n = await start();
     const r = await call(n.url, 'DELETE', '/connections/metadata', { key: null });
     expect(r.status).toBe(404);

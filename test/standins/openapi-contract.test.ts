@@ -31,9 +31,9 @@ describe('Nango OpenAPI contract', () => {
     const one = c.validateRequest(current({ connection_id: 'acme/eu x@y.com', provider_config_key: 'hubspot', metadata: { plan: 'pro' } }));
     expect(one).toEqual({ valid: true, errors: [], operation: 'PATCH /connections/metadata' });
     expect(c.validateRequest(current({ connection_id: ['a', 'b'], provider_config_key: 'hubspot', metadata: {} })).valid).toBe(true);
-    expect(c.validateRequest(current({ connection_id: 'a', provider_config_key: 'hubspot', metadata: {} }, { method: 'POST' })).operation).toBe(
-      'POST /connections/metadata',
-    );
+    expect(
+      c.validateRequest(current({ connection_id: 'a', provider_config_key: 'hubspot', metadata: {} }, { method: 'POST' })).operation,
+    ).toBe('POST /connections/metadata');
   });
 
   it('accepts a correct legacy PATCH with a percent-encoded id and Provider-Config-Key', async () => {
@@ -77,7 +77,12 @@ describe('Nango OpenAPI contract', () => {
   it('accepts the GET connection routes the route stage uses', async () => {
     const c = await loadNangoContract();
     expect(c.validateRequest({ method: 'GET', path: '/connections', query: { connectionId: 'acme' }, headers: json }).valid).toBe(true);
-    const one = c.validateRequest({ method: 'GET', path: '/connections/acme%2Feu', query: { provider_config_key: 'hubspot' }, headers: json });
+    const one = c.validateRequest({
+      method: 'GET',
+      path: '/connections/acme%2Feu',
+      query: { provider_config_key: 'hubspot' },
+      headers: json,
+    });
     expect(one.errors).toEqual([]);
   });
 
@@ -85,8 +90,15 @@ describe('Nango OpenAPI contract', () => {
     const key = randomUUID();
     const nango = await startNangoStandin({ secretKey: key, connections: [{ connectionId: 'acme/eu', providerConfigKey: 'hubspot' }] });
     try {
-      await call(nango.url, 'PATCH', '/connections/metadata', { key, body: { connection_id: 'acme/eu', provider_config_key: 'hubspot', metadata: { a: 1 } } });
-      await call(nango.url, 'PATCH', `/connection/${encodeURIComponent('acme/eu')}/metadata`, { key, body: { b: 2 }, headers: { 'provider-config-key': 'hubspot' } });
+      await call(nango.url, 'PATCH', '/connections/metadata', {
+        key,
+        body: { connection_id: 'acme/eu', provider_config_key: 'hubspot', metadata: { a: 1 } },
+      });
+      await call(nango.url, 'PATCH', `/connection/${encodeURIComponent('acme/eu')}/metadata`, {
+        key,
+        body: { b: 2 },
+        headers: { 'provider-config-key': 'hubspot' },
+      });
       await call(nango.url, 'PATCH', `/connection/${encodeURIComponent('acme/eu')}/metadata`, { key, body: { c: 3 } });
       const c = await loadNangoContract();
       const results = nango.requests.map((r) => c.validateRequest(r));
@@ -98,6 +110,8 @@ describe('Nango OpenAPI contract', () => {
   });
 
   it('fails clearly when the spec file is absent', async () => {
-    await expect(loadNangoContract('/nonexistent/openapi.yaml')).rejects.toThrow(/Nango OpenAPI spec not found at \/nonexistent\/openapi.yaml/);
+    await expect(loadNangoContract('/nonexistent/openapi.yaml')).rejects.toThrow(
+      /Nango OpenAPI spec not found at \/nonexistent\/openapi.yaml/,
+    );
   });
 });

@@ -39,7 +39,8 @@ const receive = async (sqs: SQSClient, url: string, max = 10, VisibilityTimeout?
       }),
     )
   ).Messages ?? [];
-const del = (sqs: SQSClient, url: string, m: Message) => sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
+const del = (sqs: SQSClient, url: string, m: Message) =>
+  sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
 const handBack = (sqs: SQSClient, url: string, m: Message) =>
   sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
 const bodies = (ms: Message[]) => ms.map((m) => m.Body);
@@ -51,11 +52,22 @@ describe('local SQS', () => {
     const q = await l.createPipelineQueues({ prefix: 't-' });
     for (const url of Object.values(q)) expect(url.startsWith(`${l.endpoint}/`)).toBe(true);
     expect(q.patchesUrl).toMatch(/\/t-patches\.fifo$/);
-    const attrs = async (url: string) => (await l.client().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes!;
-    const [ingress, ingressDlq, patches, patchesDlq] = await Promise.all([attrs(q.ingressUrl), attrs(q.ingressDlqUrl), attrs(q.patchesUrl), attrs(q.patchesDlqUrl)]);
+    const attrs = async (url: string) =>
+      (await l.client().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes!;
+    const [ingress, ingressDlq, patches, patchesDlq] = await Promise.all([
+      attrs(q.ingressUrl),
+      attrs(q.ingressDlqUrl),
+      attrs(q.patchesUrl),
+      attrs(q.patchesDlqUrl),
+    ]);
     expect(ingress['FifoQueue']).toBeUndefined();
     expect(JSON.parse(ingress['RedrivePolicy']!)).toEqual({ deadLetterTargetArn: ingressDlq['QueueArn'], maxReceiveCount: 5 });
-    expect(patches).toMatchObject({ FifoQueue: 'true', DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId', ContentBasedDeduplication: 'false' });
+    expect(patches).toMatchObject({
+      FifoQueue: 'true',
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      ContentBasedDeduplication: 'false',
+    });
     expect(JSON.parse(patches['RedrivePolicy']!)).toEqual({ deadLetterTargetArn: patchesDlq['QueueArn'], maxReceiveCount: 5 });
     expect(patchesDlq).toMatchObject({ FifoQueue: 'true', MessageRetentionPeriod: String(14 * 24 * 3600) });
     expect(ingressDlq['MessageRetentionPeriod']).toBe(String(14 * 24 * 3600));
@@ -142,29 +154,33 @@ describe('local SQS', () => {
     await expect.poll(async () => bodies(await receive(sqs, patchesUrl)), { timeout: 5000, interval: 200 }).toEqual(['p0', 'p1']);
   });
 
-  it.each(['ingress', 'patches'] as const)('redrive: the %s queue moves a message to its DLQ after maxReceiveCount receives', async (which) => {
-    const l = await start();
-    const sqs = l.client();
-    const q = await l.createPipelineQueues({ maxReceiveCount: 3 });
-    const [url, dlqUrl] = which === 'ingress' ? [q.ingressUrl, q.ingressDlqUrl] : [q.patchesUrl, q.patchesDlqUrl];
-    if (which === 'ingress') await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'poison' }));
-    else await sendFifo(sqs, url, 'g', 'poison');
-    for (let i = 1; i <= 3; i++) {
-      const [m] = await receive(sqs, url);
-      expect(m?.Attributes?.['ApproximateReceiveCount']).toBe(String(i));
-      await handBack(sqs, url, m!);
-    }
-    expect(await receive(sqs, url)).toHaveLength(0); // the 4th receive redrives instead
-    const dead = await receive(sqs, dlqUrl);
-    expect(bodies(dead)).toEqual(['poison']);
-    if (which === 'patches') expect(dead[0]!.Attributes?.['MessageGroupId']).toBe('g');
-  });
+  it.each(['ingress', 'patches'] as const)(
+    'redrive: the %s queue moves a message to its DLQ after maxReceiveCount receives',
+    async (which) => {
+      const l = await start();
+      const sqs = l.client();
+      const q = await l.createPipelineQueues({ maxReceiveCount: 3 });
+      const [url, dlqUrl] = which === 'ingress' ? [q.ingressUrl, q.ingressDlqUrl] : [q.patchesUrl, q.patchesDlqUrl];
+      if (which === 'ingress') await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'poison' }));
+      else await sendFifo(sqs, url, 'g', 'poison');
+      for (let i = 1; i <= 3; i++) {
+        const [m] = await receive(sqs, url);
+        expect(m?.Attributes?.['ApproximateReceiveCount']).toBe(String(i));
+        await handBack(sqs, url, m!);
+      }
+      expect(await receive(sqs, url)).toHaveLength(0); // the 4th receive redrives instead
+      const dead = await receive(sqs, dlqUrl);
+      expect(bodies(dead)).toEqual(['poison']);
+      if (which === 'patches') expect(dead[0]!.Attributes?.['MessageGroupId']).toBe('g');
+    },
+  );
 
   it('FIFO deduplication drops a repeated deduplication id', async () => {
     const l = await start();
     const sqs = l.client();
     const { patchesUrl } = await l.createPipelineQueues();
-    const send = (body: string) => sqs.send(new SendMessageCommand({ QueueUrl: patchesUrl, MessageBody: body, MessageGroupId: 'g', MessageDeduplicationId: 'same' }));
+    const send = (body: string) =>
+      sqs.send(new SendMessageCommand({ QueueUrl: patchesUrl, MessageBody: body, MessageGroupId: 'g', MessageDeduplicationId: 'same' }));
     const first = await send('one');
     const second = await send('two');
     expect(second.MessageId).toBe(first.MessageId);

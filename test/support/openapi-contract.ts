@@ -90,7 +90,10 @@ async function load(specPath: string): Promise<NangoContract> {
 
       const requestBody = op.requestBody as { content?: Record<string, unknown> } | undefined;
       if (requestBody?.content && req.body !== undefined) {
-        const ct = String(headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        const ct = String(headers['content-type'] ?? '')
+          .split(';')[0]!
+          .trim()
+          .toLowerCase();
         if (!Object.keys(requestBody.content).some((t) => t.toLowerCase() === ct)) {
           errors.push(`content-type "${ct}" is not one of ${Object.keys(requestBody.content).join(', ')}`);
         }
@@ -105,7 +108,8 @@ async function load(specPath: string): Promise<NangoContract> {
       const declared = new Set(
         ((op.parameters ?? []) as Array<{ in?: string; name?: string }>).filter((p) => p.in === 'query').map((p) => p.name),
       );
-      for (const name of Object.keys(query)) if (!declared.has(name)) errors.push(`query parameter "${name}" is not declared by ${operation}`);
+      for (const name of Object.keys(query))
+        if (!declared.has(name)) errors.push(`query parameter "${name}" is not declared by ${operation}`);
 
       return { valid: errors.length === 0, errors, operation };
     },

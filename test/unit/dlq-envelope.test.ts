@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { buildEnvelope, envelopeAttributes, MAX_ORIGINALS_CHARS } from '#commons/dlq-envelope';
 
-const base = { stage: 'apply' as const, error: { code: 'http_503', message: 'x', retryable: true }, attempts: 5, firstFailureAt: new Date(0), lastFailureAt: new Date(0) };
+const base = {
+  stage: 'apply' as const,
+  error: { code: 'http_503', message: 'x', retryable: true },
+  attempts: 5,
+  firstFailureAt: new Date(0),
+  lastFailureAt: new Date(0),
+};
 
 describe('DLQ envelope limits', () => {
-  it('keeps ten large originals under SQS\'s 1 MiB together, each flagged when cut', () => {
+  it("keeps ten large originals under SQS's 1 MiB together, each flagged when cut", () => {
     const originals = Array.from({ length: 10 }, (_, i) => ({ messageId: `m${i}`, body: 'x'.repeat(150_000) }));
     const env = buildEnvelope({ ...base, events: [], originals });
     expect(Buffer.byteLength(JSON.stringify(env))).toBeLessThan(1024 * 1024);

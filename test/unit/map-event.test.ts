@@ -7,12 +7,22 @@ import { parseEventBody } from '#commons/event-envelope';
 import { z } from 'zod';
 
 const index = indexCatalog(catalog);
-const ev = (detailType: string, detail: unknown, source = 'app.billing') => ({ id: 'e1', source, detailType, time: '2026-11-20T09:00:00.000Z', detail });
+const ev = (detailType: string, detail: unknown, source = 'app.billing') => ({
+  id: 'e1',
+  source,
+  detailType,
+  time: '2026-11-20T09:00:00.000Z',
+  detail,
+});
 
 describe('mapEvent', () => {
   it('maps a valid plan change to its static targets and patch', () => {
     const m = mapEvent(ev('customer.plan_changed', { customerId: 'acme', plan: 'pro', changedAt: '2026-11-20T09:00:00Z' }), index);
-    expect(m).toMatchObject({ ok: true, specs: [{ connectionId: 'acme', integrations: ['salesforce', 'hubspot'] }], patch: { plan: 'pro', planChangedAt: '2026-11-20T09:00:00Z' } });
+    expect(m).toMatchObject({
+      ok: true,
+      specs: [{ connectionId: 'acme', integrations: ['salesforce', 'hubspot'] }],
+      patch: { plan: 'pro', planChangedAt: '2026-11-20T09:00:00Z' },
+    });
   });
 
   it('rejects an unknown detail-type with a code naming it', () => {
@@ -32,7 +42,10 @@ describe('mapEvent', () => {
 
   it('rejects connection ids Nango would refuse (newline, over 255 chars)', () => {
     for (const customerId of ['a\nb', 'x'.repeat(256), '']) {
-      expect(mapEvent(ev('customer.plan_changed', { customerId, plan: 'pro', changedAt: '2026-11-20T09:00:00Z' }), index)).toMatchObject({ ok: false, code: 'invalid_detail' });
+      expect(mapEvent(ev('customer.plan_changed', { customerId, plan: 'pro', changedAt: '2026-11-20T09:00:00Z' }), index)).toMatchObject({
+        ok: false,
+        code: 'invalid_detail',
+      });
     }
   });
 
@@ -54,7 +67,10 @@ describe('mapEvent', () => {
 
 describe('event envelope', () => {
   it('falls back to the SQS message id and SentTimestamp', () => {
-    const r = parseEventBody(JSON.stringify({ source: 'a', 'detail-type': 'b', detail: {} }), { messageId: 'm-1', sentTimestamp: '1763629200000' });
+    const r = parseEventBody(JSON.stringify({ source: 'a', 'detail-type': 'b', detail: {} }), {
+      messageId: 'm-1',
+      sentTimestamp: '1763629200000',
+    });
     expect(r).toMatchObject({ ok: true, event: { id: 'm-1', time: new Date(1763629200000).toISOString() } });
   });
 

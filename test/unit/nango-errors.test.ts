@@ -7,12 +7,25 @@ import { withRetries, AttemptsExhausted } from '#commons/retry';
 
 describe('error classification (DESIGN.md failure table)', () => {
   it.each([
-    [400, 'permanent'], [403, 'permanent'], [404, 'permanent'], [413, 'permanent'], [415, 'permanent'],
-    [401, 'auth'], [408, 'transient'], [429, 'transient'], [500, 'transient'], [502, 'transient'], [503, 'transient'],
+    [400, 'permanent'],
+    [403, 'permanent'],
+    [404, 'permanent'],
+    [413, 'permanent'],
+    [415, 'permanent'],
+    [401, 'auth'],
+    [408, 'transient'],
+    [429, 'transient'],
+    [500, 'transient'],
+    [502, 'transient'],
+    [503, 'transient'],
   ] as const)('%i is %s', (status, kind) => expect(kindForStatus(status)).toBe(kind));
 
   it('parses a real StdError leniently, extra keys and all', () => {
-    const e = errorFromResponse(404, 'application/json', JSON.stringify({ error: { code: 'unknown_connection', message: 'No connection', payload: {}, method: 'PATCH', path: '/x' } }));
+    const e = errorFromResponse(
+      404,
+      'application/json',
+      JSON.stringify({ error: { code: 'unknown_connection', message: 'No connection', payload: {}, method: 'PATCH', path: '/x' } }),
+    );
     expect(e.toFailure()).toEqual({ status: 404, code: 'unknown_connection', message: 'No connection', retryable: false });
   });
 
@@ -23,21 +36,35 @@ describe('error classification (DESIGN.md failure table)', () => {
   });
 
   it('turns an HTML page into a synthetic code with a short tag-free excerpt', () => {
-    const e = errorFromResponse(404, 'text/html; charset=utf-8', '<!DOCTYPE html><html><body><pre>Cannot PATCH /connection/a/b/metadata</pre></body></html>');
+    const e = errorFromResponse(
+      404,
+      'text/html; charset=utf-8',
+      '<!DOCTYPE html><html><body><pre>Cannot PATCH /connection/a/b/metadata</pre></body></html>',
+    );
     expect(e.code).toBe('non_json_response');
     expect(e.message).toContain('Cannot PATCH /connection/a/b/metadata');
     expect(e.message).not.toContain('<pre>');
   });
 
   it('treats resets and timeouts as transient', () => {
-    expect(errorFromException(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))).toMatchObject({ kind: 'transient', code: 'network_error' });
-    expect(errorFromException(Object.assign(new Error('timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' }))).toMatchObject({ kind: 'transient', code: 'timeout' });
+    expect(errorFromException(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))).toMatchObject({
+      kind: 'transient',
+      code: 'network_error',
+    });
+    expect(errorFromException(Object.assign(new Error('timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' }))).toMatchObject({
+      kind: 'transient',
+      code: 'timeout',
+    });
   });
 });
 
 describe('rate limit headers', () => {
   it('reads X-RateLimit-* and floors Retry-After at 1 s', () => {
-    expect(readRateLimit({ 'x-ratelimit-limit': '200', 'x-ratelimit-remaining': '3', 'x-ratelimit-reset': '1763629260' })).toEqual({ limit: 200, remaining: 3, resetAt: 1763629260000 });
+    expect(readRateLimit({ 'x-ratelimit-limit': '200', 'x-ratelimit-remaining': '3', 'x-ratelimit-reset': '1763629260' })).toEqual({
+      limit: 200,
+      remaining: 3,
+      resetAt: 1763629260000,
+    });
     expect(readRateLimit({})).toBeUndefined();
     expect(retryAfterMs('0')).toBe(1000);
     expect(retryAfterMs('2')).toBe(2000);
@@ -139,20 +166,27 @@ describe('withRetries', () => {
 
   it('does not retry permanent errors', async () => {
     let n = 0;
-    await expect(withRetries(async () => {
-      n++;
-      throw new NangoError('permanent', 'unknown_connection', 'x', 404);
-    }, opts)).rejects.toBeInstanceOf(AttemptsExhausted);
+    await expect(
+      withRetries(async () => {
+        n++;
+        throw new NangoError('permanent', 'unknown_connection', 'x', 404);
+      }, opts),
+    ).rejects.toBeInstanceOf(AttemptsExhausted);
     expect(n).toBe(1);
   });
 
   it('stops when Retry-After would pass the deadline', async () => {
     let n = 0;
     const t0 = Date.now();
-    await expect(withRetries(async () => {
-      n++;
-      throw new NangoError('transient', 'too_many_request', 'x', 429, undefined, 5000);
-    }, { ...opts, deadline: Date.now() + 1000 })).rejects.toMatchObject({ attempts: 1 });
+    await expect(
+      withRetries(
+        async () => {
+          n++;
+          throw new NangoError('transient', 'too_many_request', 'x', 429, undefined, 5000);
+        },
+        { ...opts, deadline: Date.now() + 1000 },
+      ),
+    ).rejects.toMatchObject({ attempts: 1 });
     expect(n).toBe(1);
     expect(Date.now() - t0).toBeLessThan(900);
   });

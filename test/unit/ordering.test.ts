@@ -11,8 +11,15 @@ const msg = (time: string, patch: PatchMessage['patch'], id = time): PatchMessag
 
 describe('event-time guard', () => {
   it('folds a batch in event-time order whatever the arrival order', () => {
-    const plan = planGuardedPatch([msg('2026-01-02T00:00:00.000Z', { plan: 'pro' }), msg('2026-01-01T00:00:00.000Z', { plan: 'free', seats: 3 })], {});
-    expect(plan.patch).toEqual({ plan: 'pro', seats: 3, [VERSIONS_KEY]: { plan: '2026-01-02T00:00:00.000Z', seats: '2026-01-01T00:00:00.000Z' } });
+    const plan = planGuardedPatch(
+      [msg('2026-01-02T00:00:00.000Z', { plan: 'pro' }), msg('2026-01-01T00:00:00.000Z', { plan: 'free', seats: 3 })],
+      {},
+    );
+    expect(plan.patch).toEqual({
+      plan: 'pro',
+      seats: 3,
+      [VERSIONS_KEY]: { plan: '2026-01-02T00:00:00.000Z', seats: '2026-01-01T00:00:00.000Z' },
+    });
   });
 
   it('drops keys a newer event already wrote, keeps the others', () => {

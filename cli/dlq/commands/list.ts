@@ -20,7 +20,13 @@ export async function listCommand(ctx: Context, mode: 'list' | 'inspect'): Promi
     const now = ctx.now;
     const summary = summarize(chosen, now);
     if (args.json) {
-      ctx.json({ queues: reports, matched: chosen.length, read: items.length, summary, items: chosen.map((i) => itemJson(i, mode === 'inspect')) });
+      ctx.json({
+        queues: reports,
+        matched: chosen.length,
+        read: items.length,
+        summary,
+        items: chosen.map((i) => itemJson(i, mode === 'inspect')),
+      });
       return EXIT.ok;
     }
     ctx.out(renderReports(reports));

@@ -30,7 +30,9 @@ export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<numb
     await holder.releaseAll();
     const kinds = sample.messages.map((m) => classify(m, d.stage).kind);
     const approximate =
-      Number(attrs.ApproximateNumberOfMessages ?? 0) + Number(attrs.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(attrs.ApproximateNumberOfMessagesDelayed ?? 0);
+      Number(attrs.ApproximateNumberOfMessages ?? 0) +
+      Number(attrs.ApproximateNumberOfMessagesNotVisible ?? 0) +
+      Number(attrs.ApproximateNumberOfMessagesDelayed ?? 0);
     plans.push({ ...d, arn, approximate, envelopes: kinds.filter((k) => k === 'envelope').length, sampled: kinds.length });
   }
   for (const p of plans) {
@@ -60,7 +62,15 @@ export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<numb
             (t.FailureReason ? `  (${t.FailureReason})` : ''),
         ),
     });
-    results.push({ stage: p.stage, url: p.url, taskHandle: res.taskHandle, status: res.final?.Status, moved: res.final?.ApproximateNumberOfMessagesMoved, failureReason: res.final?.FailureReason, detached: res.detached });
+    results.push({
+      stage: p.stage,
+      url: p.url,
+      taskHandle: res.taskHandle,
+      status: res.final?.Status,
+      moved: res.final?.ApproximateNumberOfMessagesMoved,
+      failureReason: res.final?.FailureReason,
+      detached: res.detached,
+    });
     if (res.detached) {
       ctx.err(
         `Stopped watching; the move task goes on in AWS. Cancel it with: aws sqs cancel-message-move-task --task-handle '${res.taskHandle}'`,
@@ -69,7 +79,11 @@ export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<numb
     }
   }
   if (args.json) ctx.json({ native: true, tasks: results });
-  else for (const r of results) ctx.out(`${r.stage} DLQ: move task ${r.status ?? 'running'}${r.moved !== undefined ? `, ${r.moved} message(s) moved` : ''}${r.failureReason ? ` (${r.failureReason})` : ''}.`);
+  else
+    for (const r of results)
+      ctx.out(
+        `${r.stage} DLQ: move task ${r.status ?? 'running'}${r.moved !== undefined ? `, ${r.moved} message(s) moved` : ''}${r.failureReason ? ` (${r.failureReason})` : ''}.`,
+      );
   if (results.some((r) => r.detached)) return EXIT.interrupted;
   return results.every((r) => r.status === 'COMPLETED') ? EXIT.ok : EXIT.failed;
 }

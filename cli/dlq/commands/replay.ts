@@ -65,7 +65,15 @@ async function replay(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
     const before = outcome.replayed.length;
     await replayItems(
       chosen,
-      { sqs: ctx.sqs, holder, targets: { ingress: urls.ingress, patches: urls.patches }, pacer: pace, signal: ctx.io.signal, progress: bar, blockedGroups },
+      {
+        sqs: ctx.sqs,
+        holder,
+        targets: { ingress: urls.ingress, patches: urls.patches },
+        pacer: pace,
+        signal: ctx.io.signal,
+        progress: bar,
+        blockedGroups,
+      },
       outcome,
     );
     // Only deleting the head of a FIFO group uncovers more; a standard queue was read whole.
@@ -73,7 +81,9 @@ async function replay(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
   }
 
   bar?.finish(counts(outcome));
-  const after = await Promise.all(dlqs.map(async (d) => ({ stage: d.stage, url: d.url, approximateMessages: await holder.count(d.url).catch(() => undefined) })));
+  const after = await Promise.all(
+    dlqs.map(async (d) => ({ stage: d.stage, url: d.url, approximateMessages: await holder.count(d.url).catch(() => undefined) })),
+  );
   if (args.json) {
     ctx.json({
       selected: selectedTotal,
@@ -104,7 +114,11 @@ function checkTargets(items: readonly DlqItem[], urls: QueueUrls): void {
   }
 }
 
-const counts = (o: ReplayOutcome) => ({ done: o.replayed.length + o.sentNotDeleted.length, failed: o.failed.length, skipped: o.skipped.length });
+const counts = (o: ReplayOutcome) => ({
+  done: o.replayed.length + o.sentNotDeleted.length,
+  failed: o.failed.length,
+  skipped: o.skipped.length,
+});
 
 function renderOutcome(selected: number, o: ReplayOutcome, after: { stage: Stage; approximateMessages: number | undefined }[]): string {
   const lines: string[] = [];
@@ -118,7 +132,8 @@ function renderOutcome(selected: number, o: ReplayOutcome, after: { stage: Stage
   }
   for (const f of o.failed) lines.push(`  failed   ${f.item.messageId}: ${safe(f.error, 300)}`);
   for (const s of o.skipped) lines.push(`  skipped  ${s.item.messageId}: ${safe(s.reason, 300)}`);
-  for (const s of o.sentNotDeleted) lines.push(`  sent, not deleted (a later replay sends it again) ${s.item.messageId}: ${safe(s.error, 300)}`);
+  for (const s of o.sentNotDeleted)
+    lines.push(`  sent, not deleted (a later replay sends it again) ${s.item.messageId}: ${safe(s.error, 300)}`);
   if (o.interrupted) lines.push('Every message not replayed is still in the DLQ; run the same command again to go on.');
   lines.push(after.map((a) => `${a.stage} DLQ now holds ~${a.approximateMessages ?? '?'} message(s).`).join(' '));
   return lines.join('\n');
@@ -153,15 +168,26 @@ async function dryRun(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
         comparison: cur?.ok && i.patch ? comparePatch(cur.metadata, i.patch, i.keyTimes) : undefined,
       });
     }
-    ctx.json({ dryRun: true, queues: reports, selected: chosen.length, nango: access ? access.host : null, missingTargets: missing, items: out });
+    ctx.json({
+      dryRun: true,
+      queues: reports,
+      selected: chosen.length,
+      nango: access ? access.host : null,
+      missingTargets: missing,
+      items: out,
+    });
     return EXIT.ok;
   }
 
   ctx.out(renderReports(reports));
-  ctx.out(`Dry run: ${chosen.length} message(s) chosen, ${chosen.filter((i) => i.replay.ok).length} replayable. Nothing is sent or removed.`);
+  ctx.out(
+    `Dry run: ${chosen.length} message(s) chosen, ${chosen.filter((i) => i.replay.ok).length} replayable. Nothing is sent or removed.`,
+  );
   if (missing.length) ctx.out(`Before a real replay, give the queue URL for: ${missing.join('; ')}`);
   if (needsNango && !access) {
-    ctx.out('(No Nango key: set NANGO_SECRET_KEY, or NANGO_SECRET_ID / --nango-secret-id, to see each connection\'s current metadata; --no-nango hides this note.)');
+    ctx.out(
+      "(No Nango key: set NANGO_SECRET_KEY, or NANGO_SECRET_ID / --nango-secret-id, to see each connection's current metadata; --no-nango hides this note.)",
+    );
   }
   for (const i of chosen) {
     ctx.out('');
@@ -173,7 +199,9 @@ async function dryRun(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
       continue;
     }
     for (const m of i.replay.messages) {
-      ctx.out(`  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${i.stage === 'route' ? `: ${safe(m.body, 300)}` : ''}`);
+      ctx.out(
+        `  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${i.stage === 'route' ? `: ${safe(m.body, 300)}` : ''}`,
+      );
     }
     if (i.stage === 'apply' && i.patch) {
       const cur = await current(i);

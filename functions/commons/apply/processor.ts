@@ -127,17 +127,27 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
   const started = performance.now();
   try {
     let staleKeys = 0;
-    const { attempts } = await withRetries(async () => {
-      if (deps.ordering === 'arrival') return deps.nango.patchMetadata(target, coalesce(messages.map((m) => m.patch as MetadataPatch)), { deadline });
-      const plan = planGuardedPatch(messages, readVersions(await deps.nango.getMetadata(target, { deadline })));
-      staleKeys = plan.staleKeys;
-      if (plan.patch) await deps.nango.patchMetadata(target, plan.patch, { deadline });
-    }, { ...defaultRetry, ...deps.retry, deadline });
+    const { attempts } = await withRetries(
+      async () => {
+        if (deps.ordering === 'arrival')
+          return deps.nango.patchMetadata(target, coalesce(messages.map((m) => m.patch as MetadataPatch)), { deadline });
+        const plan = planGuardedPatch(messages, readVersions(await deps.nango.getMetadata(target, { deadline })));
+        staleKeys = plan.staleKeys;
+        if (plan.patch) await deps.nango.patchMetadata(target, plan.patch, { deadline });
+      },
+      { ...defaultRetry, ...deps.retry, deadline },
+    );
     result.applied += run.length;
     metrics.addMetric(MetricName.PatchesApplied, MetricUnit.Count, run.length);
     if (run.length > 1) metrics.addMetric(MetricName.PatchesCoalesced, MetricUnit.Count, run.length - 1);
     if (staleKeys) metrics.addMetric(MetricName.StaleKeysSkipped, MetricUnit.Count, staleKeys);
-    logger.info('metadata patched', { correlation_id, events: run.length, attempts, staleKeys, ms: Math.round(performance.now() - started) });
+    logger.info('metadata patched', {
+      correlation_id,
+      events: run.length,
+      attempts,
+      staleKeys,
+      ms: Math.round(performance.now() - started),
+    });
     return;
   } catch (e) {
     const cause = e instanceof AttemptsExhausted ? e.cause : e;
@@ -154,11 +164,21 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
     const last = run.filter((p) => receiveCount(p.record) >= deps.maxReceiveCount);
     const back = run.filter((p) => !last.includes(p));
     if (last.length) {
-      logger.warn('transient failure on the last allowed attempt; parked in the DLQ', { correlation_id, code: err.code, error: err.message });
+      logger.warn('transient failure on the last allowed attempt; parked in the DLQ', {
+        correlation_id,
+        code: err.code,
+        error: err.message,
+      });
       if (await writeDlq(deps, err.toFailure(), last, attempts)) result.dlq += last.length;
       else back.unshift(...last);
     }
-    logger.warn('transient failure; handed back to SQS', { correlation_id, code: err.code, error: err.message, messages: back.length, retryAfterMs: err.retryAfterMs });
+    logger.warn('transient failure; handed back to SQS', {
+      correlation_id,
+      code: err.code,
+      error: err.message,
+      messages: back.length,
+      retryAfterMs: err.retryAfterMs,
+    });
     result.failedRecordIds.push(...back.map((p) => p.record.messageId));
     if (err.retryAfterMs !== undefined && back.length) {
       const seconds = Math.max(1, Math.ceil(err.retryAfterMs / 1000));
@@ -187,11 +207,18 @@ function parseMessage(body: string): { ok: true; message: PatchMessage } | { ok:
     // z.json() recurses: a deeply nested patch overflows the stack (RangeError), which would fail the whole batch.
     return { ok: false, message: `not a patch message: ${(e as Error).message}` };
   }
-  return r.success ? { ok: true, message: r.data } : { ok: false, message: `not a patch message: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  return r.success
+    ? { ok: true, message: r.data }
+    : { ok: false, message: `not a patch message: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
 }
 
 /** One envelope for the messages that failed together; true when the DLQ accepted it. */
-async function writeDlq(deps: ApplyDeps, error: Failure, items: { record: SQSRecord; message?: PatchMessage; body: string; messageId: string }[], attempts: number): Promise<boolean> {
+async function writeDlq(
+  deps: ApplyDeps,
+  error: Failure,
+  items: { record: SQSRecord; message?: PatchMessage; body: string; messageId: string }[],
+  attempts: number,
+): Promise<boolean> {
   const messages = items.map((i) => i.message).filter((m): m is PatchMessage => m !== undefined);
   const target = messages[0]?.target;
   const times = items.map((i) => Number(i.record.attributes?.ApproximateFirstReceiveTimestamp)).filter((n) => Number.isFinite(n) && n > 0);
@@ -218,7 +245,9 @@ async function writeDlq(deps: ApplyDeps, error: Failure, items: { record: SQSRec
       attributes: envelopeAttributes(env),
       groupId: group,
       // Same messages parked twice within SQS's dedupe window (a crash after the write) count once.
-      deduplicationId: createHash('sha256').update(items.map((i) => `${i.record.messageId}/${i.messageId}`).join('\n')).digest('hex'),
+      deduplicationId: createHash('sha256')
+        .update(items.map((i) => `${i.record.messageId}/${i.messageId}`).join('\n'))
+        .digest('hex'),
     });
     countBy(MetricName.DlqWrites, { stage: 'apply', code: error.code });
     return true;

@@ -68,10 +68,21 @@ export function errorFromResponse(status: number, contentType: string | undefine
   }
   if (typeof err === 'string') return new NangoError(kind, `http_${status}`, err.slice(0, 2000), status, undefined, retryAfterMs);
   if (json && typeof json === 'object' && typeof (json as { message?: unknown }).message === 'string') {
-    return new NangoError(kind, `http_${status}`, String((json as { message: string }).message).slice(0, 2000), status, undefined, retryAfterMs);
+    return new NangoError(
+      kind,
+      `http_${status}`,
+      String((json as { message: string }).message).slice(0, 2000),
+      status,
+      undefined,
+      retryAfterMs,
+    );
   }
   // Not JSON: an HTML page from Express ("Cannot PATCH ...") or a proxy. Keep a short, tag-free excerpt.
-  const excerpt = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, MAX_TEXT);
+  const excerpt = text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, MAX_TEXT);
   return new NangoError(
     kind,
     'non_json_response',
@@ -88,5 +99,9 @@ export function errorFromException(e: unknown): NangoError {
   const err = e as { code?: string; name?: string; message?: string };
   const code = err.code ?? err.name ?? 'network_error';
   const timeout = /TIMEOUT|TimeoutError|AbortError/i.test(`${code} ${err.name ?? ''}`);
-  return new NangoError('transient', timeout ? 'timeout' : 'network_error', `request to Nango failed: ${code}${err.message ? ` (${err.message})` : ''}`);
+  return new NangoError(
+    'transient',
+    timeout ? 'timeout' : 'network_error',
+    `request to Nango failed: ${code}${err.message ? ` (${err.message})` : ''}`,
+  );
 }

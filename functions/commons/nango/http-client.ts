@@ -55,9 +55,7 @@ export class HttpNangoClient implements NangoPort {
         : patch,
     );
     const path =
-      this.opts.endpoint === 'current'
-        ? '/connections/metadata'
-        : `/connection/${encodePathSegment(target.connectionId)}/metadata`;
+      this.opts.endpoint === 'current' ? '/connections/metadata' : `/connection/${encodePathSegment(target.connectionId)}/metadata`;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.opts.endpoint === 'legacy') headers['provider-config-key'] = target.providerConfigKey;
     const res = await this.send('PATCH', path, headers, body, call, 'metadata');
@@ -86,13 +84,16 @@ export class HttpNangoClient implements NangoPort {
     assertValidConnectionId(connectionId);
     const res = await this.send('GET', `/connections?connectionId=${encodeURIComponent(connectionId)}`, {}, undefined, call, 'connections');
     if (res.status !== 200) throw this.toError(res);
-    const parsed = safeJson(res.text) as { connections?: { connection_id?: unknown; provider_config_key?: unknown; metadata?: unknown }[] } | undefined;
+    const parsed = safeJson(res.text) as
+      | { connections?: { connection_id?: unknown; provider_config_key?: unknown; metadata?: unknown }[] }
+      | undefined;
     if (!parsed || !Array.isArray(parsed.connections)) {
       // A 200 we cannot read must not pass for "no metadata": the ordering guard would trust it.
       throw new NangoError('transient', 'unexpected_response', 'GET /connections did not return a connections list', res.status);
     }
     return parsed.connections.filter(
-      (c): c is { connection_id: string; provider_config_key: string; metadata?: unknown } => c.connection_id === connectionId && typeof c.provider_config_key === 'string',
+      (c): c is { connection_id: string; provider_config_key: string; metadata?: unknown } =>
+        c.connection_id === connectionId && typeof c.provider_config_key === 'string',
     );
   }
 
@@ -105,7 +106,14 @@ export class HttpNangoClient implements NangoPort {
   }
 
   /** Send once; on 401, fetch the key again (single-flight) and send once more. */
-  private async send(method: string, path: string, headers: Record<string, string>, body: string | undefined, call: CallOptions, route: string): Promise<Sent> {
+  private async send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    call: CallOptions,
+    route: string,
+  ): Promise<Sent> {
     let creds = await this.opts.keys.get();
     let res = await this.sendWith(creds, method, path, headers, body, call, route);
     if (res.status === 401) {
@@ -120,10 +128,25 @@ export class HttpNangoClient implements NangoPort {
     return res;
   }
 
-  private async sendWith(creds: NangoCredentials, method: string, path: string, headers: Record<string, string>, body: string | undefined, call: CallOptions, route: string): Promise<Sent> {
+  private async sendWith(
+    creds: NangoCredentials,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    call: CallOptions,
+    route: string,
+  ): Promise<Sent> {
     if (!(await this.gate.acquire(call.deadline - MIN_REQUEST_MS))) {
       const waitMs = Math.max(1000, this.gate.nextSlot() - Date.now());
-      throw new NangoError('transient', 'rate_limited_locally', 'Nango rate limit window is spent; waiting for its end would pass the deadline', undefined, undefined, waitMs);
+      throw new NangoError(
+        'transient',
+        'rate_limited_locally',
+        'Nango rate limit window is spent; waiting for its end would pass the deadline',
+        undefined,
+        undefined,
+        waitMs,
+      );
     }
     const timeout = Math.min(this.opts.timeoutMs, call.deadline - Date.now());
     if (timeout < MIN_REQUEST_MS) {

@@ -7,7 +7,11 @@ export function assertValidTarget(t: Target): void {
   assertValidConnectionId(t.connectionId);
   const k = providerConfigKeySchema.safeParse(t.providerConfigKey);
   if (!k.success) {
-    throw new NangoError('permanent', 'invalid_provider_config_key', `provider config key rejected before sending: ${k.error.issues[0]?.message}`);
+    throw new NangoError(
+      'permanent',
+      'invalid_provider_config_key',
+      `provider config key rejected before sending: ${k.error.issues[0]?.message}`,
+    );
   }
 }
 

@@ -16,11 +16,19 @@ const patchSchema = z.record(z.string(), z.json());
 export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDefinition>): Mapped {
   const def = index.get(eventKey(event.source, event.detailType));
   if (!def) {
-    return { ok: false, code: 'unknown_event_type', message: `no catalog entry for source "${event.source}" and detail-type "${event.detailType}"` };
+    return {
+      ok: false,
+      code: 'unknown_event_type',
+      message: `no catalog entry for source "${event.source}" and detail-type "${event.detailType}"`,
+    };
   }
   const proto = findProtoKey(event.detail);
   if (proto !== undefined) {
-    return { ok: false, code: 'invalid_detail', message: `${event.detailType}: "__proto__" is not allowed as a key (at ${proto || 'detail'})` };
+    return {
+      ok: false,
+      code: 'invalid_detail',
+      message: `${event.detailType}: "__proto__" is not allowed as a key (at ${proto || 'detail'})`,
+    };
   }
   const detail = def.detail.safeParse(event.detail);
   if (!detail.success) {
@@ -41,8 +49,14 @@ export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDef
     return { ok: false, code: 'mapping_error', message: `${event.detailType}: the catalog's targets/patch threw: ${(e as Error).message}` };
   }
   const p = patchSchema.safeParse(patch);
-  if (!p.success) return { ok: false, code: 'mapping_error', message: `${event.detailType}: the patch is not a JSON object: ${z.prettifyError(p.error)}` };
-  if (Object.hasOwn(p.data, VERSIONS_KEY)) return { ok: false, code: 'mapping_error', message: `${event.detailType}: "${VERSIONS_KEY}" is reserved for ordering` };
+  if (!p.success)
+    return {
+      ok: false,
+      code: 'mapping_error',
+      message: `${event.detailType}: the patch is not a JSON object: ${z.prettifyError(p.error)}`,
+    };
+  if (Object.hasOwn(p.data, VERSIONS_KEY))
+    return { ok: false, code: 'mapping_error', message: `${event.detailType}: "${VERSIONS_KEY}" is reserved for ordering` };
   if (Object.keys(p.data).length === 0) return { ok: false, code: 'empty_patch', message: `${event.detailType}: the patch is empty` };
   return { ok: true, def, specs, patch: p.data as MetadataPatch };
 }
@@ -59,7 +73,8 @@ export function findProtoKey(value: unknown): string | undefined {
     const { v, path } = stack.pop()!;
     if (!v || typeof v !== 'object') continue;
     if (Object.hasOwn(v, '__proto__')) return path ? `${path}.__proto__` : '__proto__';
-    for (const [k, child] of Object.entries(v)) if (child && typeof child === 'object') stack.push({ v: child, path: path ? `${path}.${k}` : k });
+    for (const [k, child] of Object.entries(v))
+      if (child && typeof child === 'object') stack.push({ v: child, path: path ? `${path}.${k}` : k });
   }
   return undefined;
 }

@@ -71,7 +71,10 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       await deps.queues.send(deps.ingressDlqUrl, { body: JSON.stringify(env), attributes: envelopeAttributes(env) });
       countBy(MetricName.DlqWrites, { stage: 'route', code: error.code });
     } catch (e) {
-      logger.error('ingress DLQ write failed; the record will be retried', { correlation_id: event?.id ?? record.messageId, error: (e as Error).message });
+      logger.error('ingress DLQ write failed; the record will be retried', {
+        correlation_id: event?.id ?? record.messageId,
+        error: (e as Error).message,
+      });
       failed.add(record.messageId);
     }
   };
@@ -85,7 +88,8 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   for (const r of records) {
     for (const one of unwrapOwnEnvelope(r.body, 'route', r.messageId)) {
       const parsed = parseEventBody(one.body, { messageId: one.messageId, sentTimestamp: r.attributes?.SentTimestamp });
-      if (!parsed.ok) await reject(r, one.body, undefined, { code: parsed.code, message: parsed.message, errors: parsed.errors, retryable: false });
+      if (!parsed.ok)
+        await reject(r, one.body, undefined, { code: parsed.code, message: parsed.message, errors: parsed.errors, retryable: false });
       else valid.push({ record: r, body: one.body, event: parsed.event });
     }
   }
@@ -132,14 +136,27 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     // A target built from event data (an integration named in the event) is checked here, not at apply.
     const bad = targets.map((t) => targetSchema.safeParse(t)).find((r) => !r.success);
     if (bad && !bad.success) {
-      await reject(item.record, item.body, event, { code: 'invalid_target', message: `${event.detailType}: ${z.prettifyError(bad.error)}`, retryable: false });
+      await reject(item.record, item.body, event, {
+        code: 'invalid_target',
+        message: `${event.detailType}: ${z.prettifyError(bad.error)}`,
+        retryable: false,
+      });
       continue;
     }
     const ref = { id: event.id, source: event.source, detailType: event.detailType, time: event.time };
     for (const target of targets) {
       const message: PatchMessage = { v: 1, target, patch: mapped.patch, event: ref };
       const group = connectionKey(target);
-      outgoing.push({ item, group, msg: { id: String(outgoing.length), body: JSON.stringify(message), groupId: group, deduplicationId: deduplicationId(event.id, target) } });
+      outgoing.push({
+        item,
+        group,
+        msg: {
+          id: String(outgoing.length),
+          body: JSON.stringify(message),
+          groupId: group,
+          deduplicationId: deduplicationId(event.id, target),
+        },
+      });
     }
     logger.debug('event mapped', { correlation_id: event.id, type: event.detailType, targets: targets.length });
   }
@@ -158,12 +175,23 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       else chunk.push(o);
     }
     if (chunk.length === 0) continue;
-    const failures = new Map((await deps.queues.sendBatch(deps.patchesQueueUrl, chunk.map((c) => c.msg))).map((f) => [f.id, f]));
+    const failures = new Map(
+      (
+        await deps.queues.sendBatch(
+          deps.patchesQueueUrl,
+          chunk.map((c) => c.msg),
+        )
+      ).map((f) => [f.id, f]),
+    );
     for (const c of chunk) {
       const f = failures.get(c.msg.id);
       const blocked = blockedGroups.get(c.group);
       if (f || blocked) {
-        const error: Failure = blocked ?? { code: 'patch_send_failed', message: `SendMessageBatch to the patches queue failed: ${f!.code}: ${f!.message}`, retryable: true };
+        const error: Failure = blocked ?? {
+          code: 'patch_send_failed',
+          message: `SendMessageBatch to the patches queue failed: ${f!.code}: ${f!.message}`,
+          retryable: true,
+        };
         retry.set(c.item, error);
         blockedGroups.set(c.group, error);
       } else enqueued++;
@@ -175,7 +203,11 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   // with its error rather than moved bare by the redrive policy.
   for (const [item, error] of retry) {
     if (receiveCount(item.record) >= deps.maxReceiveCount) {
-      logger.warn('transient failure on the last allowed attempt; parked in the DLQ', { correlation_id: item.event.id, code: error.code, error: error.message });
+      logger.warn('transient failure on the last allowed attempt; parked in the DLQ', {
+        correlation_id: item.event.id,
+        code: error.code,
+        error: error.message,
+      });
       await park(item.record, item.body, item.event, error);
     } else failed.add(item.record.messageId);
   }
@@ -191,7 +223,12 @@ export function recordFromEventBridge(event: unknown): SQSRecord {
     messageId,
     receiptHandle: '',
     body: JSON.stringify(event),
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'events.amazonaws.com', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(Date.now()),
+      SenderId: 'events.amazonaws.com',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
     messageAttributes: {},
     md5OfBody: '',
     eventSource: 'aws:events',
@@ -199,4 +236,3 @@ export function recordFromEventBridge(event: unknown): SQSRecord {
     awsRegion: process.env.AWS_REGION ?? '',
   };
 }
-

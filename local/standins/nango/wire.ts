@@ -32,8 +32,7 @@ export interface ValidationIssue {
 }
 
 /** Nango's zodErrorToHTTP: only code, message and path of each issue. */
-export const zodIssues = (err: z.ZodError): ValidationIssue[] =>
-  err.issues.map(({ code, message, path }) => ({ code, message, path }));
+export const zodIssues = (err: z.ZodError): ValidationIssue[] => err.issues.map(({ code, message, path }) => ({ code, message, path }));
 
 export interface StdErrorBody {
   error: { code: string; message?: string; errors?: unknown; payload?: unknown; [k: string]: unknown };
@@ -78,6 +77,7 @@ export const expressNotFound = (method: string, path: string): string =>
 
 /** What a proxy (nginx, a load balancer) sends when the upstream fails. */
 export const proxyErrorPage = (status: number): string => {
-  const text = status === 502 ? 'Bad Gateway' : status === 503 ? 'Service Temporarily Unavailable' : status === 504 ? 'Gateway Time-out' : 'Error';
+  const text =
+    status === 502 ? 'Bad Gateway' : status === 503 ? 'Service Temporarily Unavailable' : status === 504 ? 'Gateway Time-out' : 'Error';
   return `<html>\r\n<head><title>${status} ${text}</title></head>\r\n<body>\r\n<center><h1>${status} ${text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
 };
