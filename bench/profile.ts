@@ -75,7 +75,9 @@ export function summarize(profileFile: string, bundleFile: string): ProfileSumma
   const p = JSON.parse(readFileSync(profileFile, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
-  p.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+  p.samples.forEach((id, i) => {
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
+  });
   const moduleOf = moduleLines(bundleFile);
   const pkgs = new Map<string, number>();
   const fns = new Map<string, number>();

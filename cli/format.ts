@@ -45,7 +45,11 @@ export function columns(rows: readonly (readonly string[])[], gap = 2): string[]
   // eslint-disable-next-line no-control-regex
   const visible = (s: string) => s.replace(/\u001b\[\d+m/g, '').length;
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(c))));
+  for (const r of rows) {
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, visible(c));
+    });
+  }
   return rows.map((r) =>
     r
       .map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat((widths[i] ?? 0) - visible(c) + gap)))

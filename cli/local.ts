@@ -125,7 +125,9 @@ export async function loadEvents(paths: readonly string[], cwd: string): Promise
     }
     if (Array.isArray(value)) {
       if (value.length === 0) throw new UsageError(`${name}: an empty array holds no events`);
-      value.forEach((v, i) => events.push({ origin: `${name}#${i}`, value: v }));
+      value.forEach((v, i) => {
+        events.push({ origin: `${name}#${i}`, value: v });
+      });
     } else events.push({ origin: name, value });
   }
   return events;

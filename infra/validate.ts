@@ -2,7 +2,7 @@
  * Props checks in the style of AWS Solutions Constructs: every problem is collected, then one
  * error lists them all, each naming the prop, so a deployer fixes everything in one pass.
  */
-import { Duration, Token } from 'aws-cdk-lib';
+import { type Duration, Token } from 'aws-cdk-lib';
 
 export class PropsError extends Error {
   constructor(readonly problems: string[]) {

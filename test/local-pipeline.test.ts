@@ -253,7 +253,7 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
       expect(got, tkey(c.connectionId, c.providerConfigKey)).toEqual(want);
     }
     expect(report.events.find((e) => e.eventId === 'own-3')).toMatchObject({ outcome: 'dlq', routeError: { stage: 'route' } });
-    expect(report.dlq.map((d) => d.eventIds).flat()).toEqual([...expected.routeDlq]);
+    expect(report.dlq.flatMap((d) => d.eventIds)).toEqual([...expected.routeDlq]);
     for (const id of expected.appliedEvents) expect(report.events.find((e) => e.eventId === id)?.outcome).toBe('applied');
     expect(report.logFile).toMatch(/\.log$/);
   }, 120_000);

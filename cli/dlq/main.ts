@@ -10,7 +10,7 @@ export type { Io } from './context.ts';
 export { EXIT } from './errors.ts';
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  let args;
+  let args: ReturnType<typeof parseCommandLine>;
   try {
     args = parseCommandLine(argv, io.now?.() ?? new Date());
   } catch (e) {

@@ -5,7 +5,7 @@
  * request, counts concurrent writes per connection (the lost-update hazard), can lose updates like
  * the real server (`raceMode`), and injects faults that never apply the write.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { Fault, FaultHook } from './nango/faults.ts';
 import { listenOnLoopback } from './loopback-server.ts';
 import { FixedWindow, type RateLimitConfig } from './nango/rate-limit.ts';
@@ -239,7 +239,9 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
     const befores = conns.map((c) => (c.metadata === null ? null : structuredClone(c.metadata)));
     if (raceMode && method === 'PATCH') await sleep(raceDelayMs);
     if (closed) return;
-    conns.forEach((c, i) => applyWrite(n, route, method, c, patch, befores[i] ?? null));
+    conns.forEach((c, i) => {
+      applyWrite(n, route, method, c, patch, befores[i] ?? null);
+    });
   }
 
   const connectionJson = (c: StoredConnection) => ({

@@ -4,7 +4,7 @@
  * Secrets are found by name, full ARN or partial ARN (without the random suffix).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
 import { listenOnLoopback } from './loopback-server.ts';
 
 export interface SecretsManagerStandin {

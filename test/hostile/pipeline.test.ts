@@ -355,7 +355,7 @@ describe('hostile input through the real handlers', () => {
   it('left Object.prototype as it was and never printed the key', () => {
     expect(prototypeSnapshot()).toEqual(proto);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
-    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'plan')).toBe(false);
+    expect(Object.hasOwn(Object.prototype, 'plan')).toBe(false);
     expect(capture.leaks()).toBe(0);
     for (const m of dlq) expect(m.body).not.toContain(KEY);
   });

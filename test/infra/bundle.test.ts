@@ -147,17 +147,15 @@ async function invoke(name: 'route' | 'apply', events: unknown[]): Promise<{ res
 }
 
 async function receiveAll(url: string): Promise<Message[]> {
-  const out = await sqs
-    .client()
-    .send(
-      new ReceiveMessageCommand({
-        QueueUrl: url,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1,
-        MessageSystemAttributeNames: ['All'],
-        MessageAttributeNames: ['All'],
-      }),
-    );
+  const out = await sqs.client().send(
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 1,
+      MessageSystemAttributeNames: ['All'],
+      MessageAttributeNames: ['All'],
+    }),
+  );
   return out.Messages ?? [];
 }
 

@@ -110,7 +110,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       retry.set(item, waiting);
       continue;
     }
-    let targets;
+    let targets: Awaited<ReturnType<typeof deps.targets.resolve>>;
     try {
       // Short retries here: handing the record back costs a whole ingress visibility timeout.
       targets = (await withRetries(() => deps.targets.resolve(mapped.specs, deadline), { ...defaultRetry, deadline })).value;
