@@ -12,13 +12,29 @@ export const metrics = new Metrics({
 export const MetricName = {
   EventsReceived: 'EventsReceived',
   EventsInvalid: 'EventsInvalid',
-  PatchesEnqueued: 'PatchesEnqueued',
-  PatchesApplied: 'PatchesApplied',
-  PatchesCoalesced: 'PatchesCoalesced',
-  StaleKeysSkipped: 'StaleKeysSkipped',
+  /** Desired-state keys written (newer than what was stored). */
+  KeysWritten: 'KeysWritten',
+  /** Keys dropped at route because a newer version was already stored. */
+  KeysStale: 'KeysStale',
+  /** A subject's state changed while it had no connection yet: it waits for a webhook or reconcile. */
+  SubjectsWithoutConnections: 'SubjectsWithoutConnections',
+  ConnectionLookups: 'ConnectionLookups',
+  SyncsEnqueued: 'SyncsEnqueued',
+  /** Connections PATCHed by apply. */
+  SyncsApplied: 'SyncsApplied',
+  /** Syncs that found nothing to send (Nango already had every key). */
+  SyncsNoop: 'SyncsNoop',
+  KeysApplied: 'KeysApplied',
   NangoLatency: 'NangoLatency',
   NangoErrors: 'NangoErrors',
   DlqWrites: 'DlqWrites',
+  WebhooksReceived: 'WebhooksReceived',
+  WebhookSignatureRejected: 'WebhookSignatureRejected',
+  WebhookSeedsEnqueued: 'WebhookSeedsEnqueued',
+  WebhookSeedFailures: 'WebhookSeedFailures',
+  ReconcileConnectionsChecked: 'ReconcileConnectionsChecked',
+  ReconcileDriftedConnections: 'ReconcileDriftedConnections',
+  ReconcileDriftedKeys: 'ReconcileDriftedKeys',
 } as const;
 
 export { MetricUnit };
