@@ -25,8 +25,16 @@ export function indexCatalog(entries: Catalog): ReadonlyMap<string, EventDefinit
   return map;
 }
 
-/** The EventBridge pattern that matches exactly the catalog's event types (used by the CDK rule). */
-export function eventPattern(entries: Catalog = catalog): { source: string[]; detailType: string[] } {
-  const uniq = (xs: string[]) => [...new Set(xs)].sort();
-  return { source: uniq(entries.map((e) => e.source)), detailType: uniq(entries.map((e) => e.detailType)) };
+/** The tag-key sets subjects are addressed by: a connection belongs to one subject per set its tags cover. */
+export function subjectTagKeySets(entries: Catalog = catalog): string[][] {
+  const sets = new Map<string, string[]>();
+  for (const e of entries)
+    if (e.subject.by === 'tags') {
+      const keys = [...e.subject.tagKeys].sort();
+      sets.set(keys.join('\n'), keys);
+    }
+  return [...sets.values()];
 }
+
+/** Whether any entry addresses connections by id (then every connection is also the subject of its own id). */
+export const usesConnectionIdSubjects = (entries: Catalog = catalog): boolean => entries.some((e) => e.subject.by === 'connectionId');

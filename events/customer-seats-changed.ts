@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { defineEvent } from './define.ts';
-import { connectionIdSchema } from './ids.ts';
+import { tagValueSchema } from './ids.ts';
 
 /** Seats bound how many records a sync may pull; every integration of the customer needs the new figure. */
 export const customerSeatsChanged = defineEvent({
@@ -8,10 +8,11 @@ export const customerSeatsChanged = defineEvent({
   detailType: 'customer.seats_changed',
   description: "A customer's licensed seat count changed.",
   detail: z.object({
-    customerId: connectionIdSchema,
+    organizationId: tagValueSchema,
     seats: z.number().int().min(0).max(1_000_000),
     changedAt: z.iso.datetime({ offset: true }),
   }),
-  targets: (d) => ({ connectionId: d.customerId, integrations: 'all' }),
+  subject: { by: 'tags', tagKeys: ['organization_id'], tags: (d) => ({ organization_id: d.organizationId }), integrations: 'all' },
   patch: (d) => ({ seats: d.seats, seatsChangedAt: d.changedAt }),
+  version: (d) => Date.parse(d.changedAt),
 });

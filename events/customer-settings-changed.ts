@@ -1,8 +1,12 @@
 import * as z from 'zod';
 import { defineEvent } from './define.ts';
-import { connectionIdSchema } from './ids.ts';
+import { connectionIdSchema, providerConfigKeySchema } from './ids.ts';
 
-/** Data residency: scripts pick the regional endpoint and feature flags from metadata. */
+/**
+ * Data residency: scripts pick the regional endpoint and feature flags from metadata. Addressed by
+ * connection id (connections whose id is the customer id), the scheme of apps that create
+ * connections with their own ids.
+ */
 export const customerSettingsChanged = defineEvent({
   source: 'app.accounts',
   detailType: 'customer.settings_changed',
@@ -12,13 +16,18 @@ export const customerSettingsChanged = defineEvent({
       customerId: connectionIdSchema,
       region: z.enum(['us', 'eu', 'ap']).optional(),
       flags: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,63}$/), z.boolean()).optional(),
-      integrations: z.array(z.string().min(1)).min(1).optional(),
+      // Bounded here; the deployment's cap (MAX_INTEGRATIONS_PER_EVENT) may be lower.
+      integrations: z.array(providerConfigKeySchema).min(1).max(100).optional(),
+      sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     })
     .refine((d) => d.region !== undefined || d.flags !== undefined, { message: 'region or flags is required' }),
-  targets: (d) => ({ connectionId: d.customerId, integrations: d.integrations ?? 'all' }),
+  subject: { by: 'connectionId', connectionId: (d) => d.customerId, integrations: (d) => d.integrations ?? 'all' },
   // Flags are one nested object: Nango replaces nested objects whole, so the event carries the full set.
   patch: (d) => ({
     ...(d.region !== undefined ? { region: d.region } : {}),
     ...(d.flags !== undefined ? { flags: d.flags } : {}),
   }),
+  // The settings service numbers its changes: the order holds whatever the clocks say.
+  version: (d) => d.sequence,
+  versionKind: 'sequence',
 });

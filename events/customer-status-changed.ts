@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { defineEvent } from './define.ts';
-import { connectionIdSchema } from './ids.ts';
+import { tagValueSchema } from './ids.ts';
 
 /** Suspended or churned customers must stop syncing: scripts read `active` before each run. */
 export const customerStatusChanged = defineEvent({
@@ -8,11 +8,11 @@ export const customerStatusChanged = defineEvent({
   detailType: 'customer.status_changed',
   description: 'A customer was activated, suspended or churned.',
   detail: z.object({
-    customerId: connectionIdSchema,
+    organizationId: tagValueSchema,
     status: z.enum(['active', 'suspended', 'churned']),
     reason: z.string().max(500).optional(),
-    changedAt: z.iso.datetime({ offset: true }),
   }),
-  targets: (d) => ({ connectionId: d.customerId, integrations: 'all' }),
+  // No version: the event's own time orders these writes (ties broken by event id).
+  subject: { by: 'tags', tagKeys: ['organization_id'], tags: (d) => ({ organization_id: d.organizationId }), integrations: 'all' },
   patch: (d) => ({ status: d.status, active: d.status === 'active', statusReason: d.reason ?? null }),
 });

@@ -21,3 +21,6 @@ export const providerConfigKeySchema = z
   .min(1)
   .max(MAX_ID_LENGTH)
   .regex(PROVIDER_CONFIG_KEY_RE, 'provider config key has characters Nango does not allow');
+
+/** Nango tag values: strings of at most 255 characters (keys are lowercase, declared in the catalog). */
+export const tagValueSchema = z.string().min(1).max(MAX_ID_LENGTH);

@@ -1,0 +1,76 @@
+/**
+ * What a connection should receive: the desired state of its subjects, in scope for its integration,
+ * less what it was last sent. Pure: apply and reconcile both decide with it.
+ */
+import type { Integrations, Json, MetadataPatch } from '#events/define';
+import type { EventRef } from '../sync/message.ts';
+import { inScope } from './subject.ts';
+
+/** One key of one subject's desired state. */
+export interface DesiredKey {
+  subject: string;
+  key: string;
+  value: Json;
+  order: string;
+  integrations: Integrations;
+  event: EventRef;
+}
+
+/** For each key in scope, the newest write across the connection's subjects. */
+export function desiredFor(keys: readonly DesiredKey[], providerConfigKey: string): Map<string, DesiredKey> {
+  const out = new Map<string, DesiredKey>();
+  for (const k of keys) {
+    if (!inScope(k.integrations, providerConfigKey)) continue;
+    const prev = out.get(k.key);
+    if (!prev || k.order > prev.order) out.set(k.key, k);
+  }
+  return out;
+}
+
+export interface Plan {
+  /** Undefined when there is nothing to send. */
+  patch: MetadataPatch | undefined;
+  /** The applied state to record once the patch succeeded: key -> order. */
+  applied: Record<string, string>;
+  keys: DesiredKey[];
+}
+
+/**
+ * The keys whose desired order is newer than the applied one (all of them when `force`, for a seed
+ * or a repair, since Nango's copy may differ whatever we last sent).
+ */
+export function planSync(desired: ReadonlyMap<string, DesiredKey>, applied: Readonly<Record<string, string>>, force: boolean): Plan {
+  const keys = [...desired.values()].filter((d) => force || applied[d.key] === undefined || d.order > applied[d.key]!);
+  if (keys.length === 0) return { patch: undefined, applied: {}, keys };
+  return {
+    patch: Object.fromEntries(keys.map((k) => [k.key, k.value])),
+    applied: Object.fromEntries(keys.map((k) => [k.key, k.order])),
+    keys,
+  };
+}
+
+export interface Drift {
+  key: string;
+  atNango: unknown;
+  desired: Json;
+}
+
+/** Keys we own whose value at Nango differs from the desired one (deep, key-order insensitive). */
+export function driftOf(desired: ReadonlyMap<string, DesiredKey>, metadata: Record<string, unknown> | null | undefined): Drift[] {
+  const out: Drift[] = [];
+  for (const d of desired.values()) {
+    const at = metadata?.[d.key];
+    if (!jsonEqual(at, d.value)) out.push({ key: d.key, atNango: at, desired: d.value });
+  }
+  return out;
+}
+
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((v, i) => jsonEqual(v, (b as unknown[])[i]));
+  const ka = Object.keys(a as object);
+  const kb = Object.keys(b as object);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b as object, k) && jsonEqual((a as never)[k], (b as never)[k]));
+}

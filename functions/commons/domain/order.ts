@@ -1,0 +1,24 @@
+/**
+ * The order of two writes of one key, as one string that DynamoDB can compare in a condition:
+ * version (zero-padded), then event id, then a digest of the value. So a tie on version is broken
+ * by event id, and one event id carrying two bodies by the value: deterministically, never by arrival.
+ * A write whose order equals the stored one is the same write again (a retry), and is accepted.
+ */
+import { createHash } from 'node:crypto';
+
+const VERSION_DIGITS = 16;
+export const MAX_VERSION = Number.MAX_SAFE_INTEGER;
+
+export function orderOf(version: number, eventId: string, value: unknown): string {
+  if (!Number.isSafeInteger(version) || version < 0) throw new RangeError(`version must be a non-negative safe integer (got ${version})`);
+  const digest = createHash('sha256')
+    .update(JSON.stringify(value ?? null))
+    .digest('hex')
+    .slice(0, 16);
+  return `${String(version).padStart(VERSION_DIGITS, '0')}#${eventId}#${digest}`;
+}
+
+/** The version part of an order string. */
+export const versionOf = (order: string): number => Number(order.slice(0, VERSION_DIGITS));
+
+export const isNewer = (a: string, b: string | undefined): boolean => b === undefined || a > b;

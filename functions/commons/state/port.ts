@@ -1,0 +1,43 @@
+/**
+ * The state store port: desired state per subject, applied state per connection, and each subject's
+ * connection index. One adapter (DynamoDB, a single table); tests run it against dynalite.
+ */
+import type { Integrations, Json } from '#events/define';
+import type { DesiredKey } from '../domain/desired.ts';
+import type { EventRef, Target } from '../sync/message.ts';
+
+export interface KeyWrite {
+  key: string;
+  value: Json;
+  order: string;
+  integrations: Integrations;
+  event: EventRef;
+}
+
+export interface WriteOutcome {
+  /** Keys stored by this call, or already stored by an earlier attempt of the same write. */
+  written: string[];
+  /** Keys a newer write already holds. */
+  stale: string[];
+}
+
+export interface IndexEntry {
+  connections: Target[];
+  /** When Nango was last asked (epoch ms); undefined when only webhooks filled it. */
+  fetchedAt: number | undefined;
+}
+
+export interface StatePort {
+  /** Each key is written only when its order is newer than (or equal to) the stored one. */
+  writeDesired(subject: string, writes: readonly KeyWrite[]): Promise<WriteOutcome>;
+  /** Strongly consistent. */
+  readDesired(subject: string): Promise<DesiredKey[]>;
+  /** key -> order last sent to Nango. Strongly consistent. */
+  readApplied(target: Target): Promise<Record<string, string>>;
+  recordApplied(target: Target, applied: Readonly<Record<string, string>>): Promise<void>;
+  readIndex(subject: string): Promise<IndexEntry | undefined>;
+  /** Replaces the index with what Nango listed. */
+  replaceIndex(subject: string, connections: readonly Target[], fetchedAt: number): Promise<void>;
+  addToIndex(subject: string, target: Target): Promise<void>;
+  removeFromIndex(subject: string, target: Target): Promise<void>;
+}

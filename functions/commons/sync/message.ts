@@ -1,0 +1,67 @@
+/**
+ * The message on the sync FIFO queue: "bring this connection in step with these subjects". Small on
+ * purpose: it names no values, so apply always sends the latest desired state and a replayed or
+ * late message can never write old data. Group = connection (Nango loses one of two concurrent
+ * PATCHes to a connection); deduplication = what caused it, so a retried producer sends it once.
+ */
+import { createHash } from 'node:crypto';
+import * as z from 'zod';
+import { connectionIdSchema, providerConfigKeySchema } from '#events/ids';
+
+export const targetSchema = z.object({ connectionId: connectionIdSchema, providerConfigKey: providerConfigKeySchema });
+export type Target = z.output<typeof targetSchema>;
+
+export const eventRefSchema = z.object({
+  id: z.string().max(512),
+  source: z.string().max(256),
+  detailType: z.string().max(256),
+  time: z.string().max(64),
+});
+export type EventRef = z.output<typeof eventRefSchema>;
+
+/** `change`: keys changed at route; `seed`: a new connection (webhook); `repair`: drift found by reconcile; `replay`: sent again by the DLQ tool. */
+export const SYNC_REASONS = ['change', 'seed', 'repair', 'replay'] as const;
+export type SyncReason = (typeof SYNC_REASONS)[number];
+
+export const MAX_SUBJECTS_PER_SYNC = 20;
+
+export const syncMessageSchema = z.object({
+  v: z.literal(2),
+  kind: z.literal('sync'),
+  target: targetSchema,
+  subjects: z.array(z.string().min(1).max(1_100)).min(1).max(MAX_SUBJECTS_PER_SYNC),
+  reason: z.enum(SYNC_REASONS),
+  /** The events behind a `change`, for the DLQ envelope and logs (at most a few). */
+  events: z.array(eventRefSchema).max(10).default([]),
+});
+export type SyncMessage = z.output<typeof syncMessageSchema>;
+
+/** Seeds and repairs send every key in scope, whatever the applied state says. */
+export const forcesFullSync = (m: Pick<SyncMessage, 'reason'>): boolean => m.reason === 'seed' || m.reason === 'repair';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/**
+ * SQS group ids allow 128 printable ASCII characters; connection ids allow spaces and 255
+ * characters, so the group is a digest of the pair (stable, collision-free in practice).
+ */
+export const connectionKey = (t: Target): string => sha256(`${t.providerConfigKey}\n${t.connectionId}`);
+
+/** A deduplication id from the connection and what caused the sync (at most 128 characters of [!-~]). */
+export const syncDeduplicationId = (t: Target, cause: string): string => sha256(`${connectionKey(t)}\n${cause}`);
+
+export function syncMessage(
+  target: Target,
+  subjects: readonly string[],
+  reason: SyncReason,
+  events: readonly EventRef[] = [],
+): SyncMessage {
+  return {
+    v: 2,
+    kind: 'sync',
+    target,
+    subjects: [...new Set(subjects)].slice(0, MAX_SUBJECTS_PER_SYNC),
+    reason,
+    events: events.slice(0, 10),
+  };
+}

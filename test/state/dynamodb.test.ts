@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderOf } from '#commons/domain/order';
+import { DynamoStateStore } from '#commons/state/dynamodb';
+import { startLocalDynamo, type LocalDynamo } from '../../local/standins/dynamodb.ts';
+
+const ev = (id: string) => ({ id, source: 'app.test', detailType: 't', time: '2026-11-20T09:00:00.000Z' });
+const target = { connectionId: '6f1c2b7e-6b0a-4f7e-9a51-0c1d2e3f4a5b', providerConfigKey: 'salesforce' };
+
+describe('DynamoStateStore over dynalite', () => {
+  let db: LocalDynamo;
+  let store: DynamoStateStore;
+  beforeAll(async () => {
+    db = await startLocalDynamo();
+    await db.createStateTable('state');
+    store = new DynamoStateStore(db.client(), 'state');
+  });
+  afterAll(() => db.close());
+
+  it('writes a key only when its order is newer, accepts the same write again, refuses an older one', async () => {
+    const s = 'tags:organization_id=acme';
+    const o1 = orderOf(1000, 'e1', 'pro');
+    const o2 = orderOf(2000, 'e2', 'enterprise');
+    expect(await store.writeDesired(s, [{ key: 'plan', value: 'pro', order: o1, integrations: 'all', event: ev('e1') }])).toEqual({
+      written: ['plan'],
+      stale: [],
+    });
+    expect(
+      await store.writeDesired(s, [{ key: 'plan', value: 'enterprise', order: o2, integrations: ['salesforce'], event: ev('e2') }]),
+    ).toEqual({
+      written: ['plan'],
+      stale: [],
+    });
+    expect(await store.writeDesired(s, [{ key: 'plan', value: 'pro', order: o1, integrations: 'all', event: ev('e1') }])).toEqual({
+      written: [],
+      stale: ['plan'],
+    });
+    // The same write again (a retried record) is accepted: its syncs must still go out.
+    expect(
+      await store.writeDesired(s, [{ key: 'plan', value: 'enterprise', order: o2, integrations: ['salesforce'], event: ev('e2') }]),
+    ).toEqual({
+      written: ['plan'],
+      stale: [],
+    });
+    const desired = await store.readDesired(s);
+    expect(desired).toEqual([{ subject: s, key: 'plan', value: 'enterprise', order: o2, integrations: ['salesforce'], event: ev('e2') }]);
+  });
+
+  it('keeps JSON values exactly, including nested objects, nulls and keys with odd characters', async () => {
+    const s = 'connection:acme%2Feu';
+    const value = { nested: { a: [1, 2.5, null, { b: '' }] }, empty: {} };
+    await store.writeDesired(s, [
+      { key: 'flags', value, order: orderOf(1, 'e', value), integrations: 'all', event: ev('e') },
+      { key: 'a.b #c', value: null, order: orderOf(1, 'e', null), integrations: 'all', event: ev('e') },
+    ]);
+    const got = Object.fromEntries((await store.readDesired(s)).map((d) => [d.key, d.value]));
+    expect(got).toEqual({ flags: value, 'a.b #c': null });
+  });
+
+  it('records applied orders per key and reads them back merged', async () => {
+    expect(await store.readApplied(target)).toEqual({});
+    await store.recordApplied(target, { plan: 'o1', 'seats.x': 'o2' });
+    await store.recordApplied(target, { plan: 'o3' });
+    expect(await store.readApplied(target)).toEqual({ plan: 'o3', 'seats.x': 'o2' });
+  });
+
+  it('keeps an index: replace, add, remove, and an empty index that is not a miss', async () => {
+    const s = 'tags:organization_id=globex';
+    expect(await store.readIndex(s)).toBeUndefined();
+    await store.replaceIndex(s, [], 123);
+    expect(await store.readIndex(s)).toEqual({ connections: [], fetchedAt: 123 });
+    await store.addToIndex(s, target);
+    await store.addToIndex(s, target);
+    await store.addToIndex(s, { connectionId: 'x', providerConfigKey: 'hubspot' });
+    expect((await store.readIndex(s))?.connections).toHaveLength(2);
+    await store.removeFromIndex(s, target);
+    expect(await store.readIndex(s)).toEqual({ connections: [{ connectionId: 'x', providerConfigKey: 'hubspot' }], fetchedAt: 123 });
+    await store.removeFromIndex('tags:none=1', target);
+  });
+});
