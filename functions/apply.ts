@@ -1,18 +1,18 @@
 /**
- * Apply: the patches FIFO queue's consumer. For each connection (message group), in order, it
- * coalesces the patches and sends one PATCH to Nango's metadata endpoint.
+ * Apply: the sync FIFO queue's consumer. For each connection (message group) it sends the keys of
+ * the desired state the connection lacks, in one PATCH, and records what it sent.
  *
- * Returns `batchItemFailures` naming the records SQS must redeliver: a group's first message that
- * failed transiently and every later message of that group (FIFO order). Records not named are
- * done — applied, or parked in the patches DLQ with Nango's error. It throws only when it cannot
- * start (bad configuration); SQS then retries the batch and its redrive is the safety net.
+ * Returns `batchItemFailures` naming the records SQS must redeliver: a group that failed transiently
+ * (all its records, in FIFO order). Records not named are done: applied, nothing to send, or parked
+ * in the sync DLQ with Nango's error. It throws only when it cannot start (bad configuration); SQS
+ * then retries the batch and its redrive is the safety net.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { logger } from '#powertools/logger';
 import { metrics } from '#powertools/metrics';
 import { applyConfigSchema, loadConfig } from '#commons/config';
 import { applyRecords, type ApplyDeps } from '#commons/apply/processor';
-import { deadlineFrom, nangoFromConfig, queuesFromConfig } from '#commons/wiring';
+import { deadlineFrom, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
 
 let deps: ApplyDeps | undefined;
 
@@ -20,12 +20,12 @@ function init(): ApplyDeps {
   const c = loadConfig(applyConfigSchema);
   return {
     nango: nangoFromConfig(c),
+    state: stateFromConfig(c),
     queues: queuesFromConfig(),
-    patchesQueueUrl: c.PATCHES_QUEUE_URL,
-    patchesDlqUrl: c.PATCHES_DLQ_URL,
+    syncQueueUrl: c.SYNC_QUEUE_URL,
+    syncDlqUrl: c.SYNC_DLQ_URL,
     maxReceiveCount: c.MAX_RECEIVE_COUNT,
     groupConcurrency: c.APPLY_GROUP_CONCURRENCY,
-    ordering: c.ORDERING,
   };
 }
 

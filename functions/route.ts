@@ -1,40 +1,52 @@
 /**
  * Route: the ingress queue's consumer (and a direct EventBridge target). Validates each event
- * against the catalog, resolves its target connections, and enqueues one patch per connection on
- * the patches FIFO queue (group = connection).
+ * against the catalog, writes the desired state, and enqueues one sync per affected connection on
+ * the sync FIFO queue (group = connection).
  *
- * Returns `batchItemFailures` naming only the records whose sends failed: SQS redelivers those and
- * deletes the rest. Invalid events are not failures: they are parked in the ingress DLQ with their
- * error. It throws only when it cannot start (bad configuration) — then SQS retries the whole batch
+ * Returns `batchItemFailures` naming only the records that failed transiently: SQS redelivers those
+ * and deletes the rest. Invalid events are not failures: they are parked in the ingress DLQ with
+ * their error. It throws only when it cannot start (bad configuration); then SQS retries the batch
  * and, past maxReceiveCount, its redrive parks the messages as the safety net. A direct EventBridge
- * invocation throws when its send fails, so EventBridge's retry policy applies.
+ * invocation throws when its event failed transiently, so EventBridge's retry policy applies.
  */
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { catalog, indexCatalog } from '#events/catalog';
 import { logger } from '#powertools/logger';
 import { metrics } from '#powertools/metrics';
 import { loadConfig, routeConfigSchema } from '#commons/config';
-import { recordFromEventBridge, routeRecords, type RouteDeps } from '#commons/route/processor';
-import { TargetResolver } from '#commons/targets';
-import { deadlineFrom, nangoFromConfig, queuesFromConfig } from '#commons/wiring';
+import { ConnectionIndex } from '#commons/route/connections';
+import { routeRecords, type RouteDeps } from '#commons/route/processor';
+import { recordFromEventBridge } from '#commons/sqs-record';
+import { deadlineFrom, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
 
 let deps: RouteDeps | undefined;
 
 function init(): RouteDeps {
   const c = loadConfig(routeConfigSchema);
+  const state = stateFromConfig(c);
   return {
     catalog: indexCatalog(catalog),
-    targets: new TargetResolver(nangoFromConfig(c), c.CONNECTIONS_CACHE_TTL_SECONDS * 1000),
+    state,
+    index: new ConnectionIndex(state, nangoFromConfig(c), {
+      ttlMs: c.INDEX_TTL_SECONDS * 1000,
+      emptyTtlMs: c.INDEX_EMPTY_TTL_SECONDS * 1000,
+      maxConnections: c.MAX_CONNECTIONS_PER_SUBJECT,
+    }),
     queues: queuesFromConfig(),
-    patchesQueueUrl: c.PATCHES_QUEUE_URL,
+    syncQueueUrl: c.SYNC_QUEUE_URL,
+    ingressQueueUrl: c.INGRESS_QUEUE_URL,
     ingressDlqUrl: c.INGRESS_DLQ_URL,
     maxReceiveCount: c.MAX_RECEIVE_COUNT,
+    limits: { maxIntegrationsPerEvent: c.MAX_INTEGRATIONS_PER_EVENT, maxFutureSkewMs: c.MAX_FUTURE_SKEW_SECONDS * 1000 },
   };
 }
 
 const isSqsEvent = (e: unknown): e is SQSEvent => Array.isArray((e as SQSEvent)?.Records);
 
-export const handler = async (event: SQSEvent | EventBridgeEvent<string, unknown>, context: Context): Promise<SQSBatchResponse | void> => {
+export const handler = async (
+  event: SQSEvent | EventBridgeEvent<string, unknown>,
+  context: Context,
+): Promise<SQSBatchResponse | undefined> => {
   logger.addContext(context);
   deps ??= init();
   try {
@@ -44,7 +56,8 @@ export const handler = async (event: SQSEvent | EventBridgeEvent<string, unknown
     }
     const r = await routeRecords([recordFromEventBridge(event)], deps, deadlineFrom(context));
     if (r.failedRecordIds.length)
-      throw new Error(`event ${(event as { id?: string }).id ?? ''} could not be enqueued; EventBridge will retry`);
+      throw new Error(`event ${(event as { id?: string }).id ?? ''} could not be routed; EventBridge will retry`);
+    return undefined;
   } finally {
     metrics.publishStoredMetrics();
   }

@@ -38,6 +38,10 @@ export const SETTINGS = {
   },
   SYNC_QUEUE_URL: { schema: z.url(), doc: 'the sync FIFO queue (one message group per connection)' },
   SYNC_DLQ_URL: { schema: z.url(), doc: "apply's dead-letter queue (FIFO)" },
+  INGRESS_QUEUE_URL: {
+    schema: z.url().optional(),
+    doc: 'the ingress queue route consumes: a Retry-After becomes the visibility of its records there',
+  },
   INGRESS_DLQ_URL: { schema: z.url(), doc: "route's dead-letter queue" },
   MAX_RECEIVE_COUNT: {
     schema: int(1, 1000, 5),
@@ -89,6 +93,7 @@ export const FUNCTION_SETTINGS = {
     ...NANGO,
     'STATE_TABLE_NAME',
     'SYNC_QUEUE_URL',
+    'INGRESS_QUEUE_URL',
     'INGRESS_DLQ_URL',
     'MAX_RECEIVE_COUNT',
     'INDEX_TTL_SECONDS',

@@ -6,7 +6,9 @@
  */
 import * as z from 'zod';
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { eventRefSchema, type EventRef, type Target } from './patch-message.ts';
+import { boundErrors } from './nango/errors.ts';
+import { redactAll } from './redact.ts';
+import { eventRefSchema, type EventRef, type Target } from './sync/message.ts';
 
 export const stageSchema = z.enum(['route', 'apply']);
 export type Stage = z.output<typeof stageSchema>;
@@ -29,12 +31,16 @@ export const originalSchema = z.object({
 });
 
 export const dlqEnvelopeSchema = z.object({
-  v: z.literal(1),
+  /** 1: version 1's patch messages; 2: sync messages (what to replay names no values). */
+  v: z.union([z.literal(1), z.literal(2)]),
   kind: z.literal('nango-metadata-sync.failure'),
   stage: stageSchema,
   error: failureSchema,
   target: z.object({ connectionId: z.string(), providerConfigKey: z.string() }).optional(),
   patch: z.record(z.string(), z.json()).optional(),
+  /** The subjects whose desired state the failed sync was to send, and the keys it tried. */
+  subjects: z.array(z.string()).optional(),
+  keys: z.array(z.string()).optional(),
   events: z.array(eventRefSchema),
   attempts: z.number().int().min(0),
   firstFailureAt: z.string(),
@@ -47,7 +53,8 @@ export interface EnvelopeInput {
   stage: Stage;
   error: Failure;
   target?: Target | undefined;
-  patch?: Record<string, unknown> | undefined;
+  subjects?: string[] | undefined;
+  keys?: string[] | undefined;
   events: EventRef[];
   attempts: number;
   firstFailureAt: Date;
@@ -56,32 +63,68 @@ export interface EnvelopeInput {
 }
 
 /**
- * SQS accepts 1 MiB a message. The originals share this budget (an apply envelope may carry ten), so
- * the envelope with its patch and error stays under the limit; a cut body is flagged `truncated`.
- * Characters, not bytes: a body of multi-byte characters is cut at a quarter of the budget's bytes.
+ * The originals share this budget (an apply envelope may carry ten small sync messages; a route
+ * envelope one event of at most 256 KiB, kept whole so it can be replayed). A cut body is flagged
+ * `truncated`; `fitEnvelope` checks the encoded bytes.
  */
-export const MAX_ORIGINALS_CHARS = 200_000;
+export const MAX_ORIGINALS_CHARS = 300_000;
 
+/** SQS takes 1 MiB a message, attributes included: the envelope stays well inside. */
+export const MAX_ENVELOPE_BYTES = 900 * 1024;
+const MAX_LIST = 100;
+
+/**
+ * Builds the envelope, scrubbed of every known secret and bounded by construction (error text and
+ * `errors`, lists, originals); `fitEnvelope` then checks the encoded size and shrinks, never drops.
+ */
 export function buildEnvelope(input: EnvelopeInput): DlqEnvelope {
-  return {
-    v: 1,
+  const error = redactAll(boundFailure(input.error));
+  return fitEnvelope({
+    v: 2,
     kind: 'nango-metadata-sync.failure',
     stage: input.stage,
-    error: input.error,
+    error,
     ...(input.target ? { target: { connectionId: input.target.connectionId, providerConfigKey: input.target.providerConfigKey } } : {}),
-    ...(input.patch ? { patch: input.patch as DlqEnvelope['patch'] } : {}),
-    events: input.events,
+    ...(input.subjects ? { subjects: input.subjects.slice(0, MAX_LIST) } : {}),
+    ...(input.keys ? { keys: input.keys.slice(0, MAX_LIST) } : {}),
+    events: input.events.slice(0, MAX_LIST),
     attempts: input.attempts,
     firstFailureAt: input.firstFailureAt.toISOString(),
     lastFailureAt: input.lastFailureAt.toISOString(),
     originals: fitOriginals(input.originals),
+  });
+}
+
+/** A failure as stored and logged: message and code capped, `errors` bounded (first entries, a count of the rest). */
+export function boundFailure(f: Failure): Failure {
+  const errors = f.errors === undefined ? undefined : boundErrors(f.errors);
+  return {
+    ...(f.status !== undefined ? { status: f.status } : {}),
+    code: f.code.slice(0, 200),
+    message: f.message.length > 2_000 ? `${f.message.slice(0, 2_000)}… (${f.message.length} characters)` : f.message,
+    ...(errors !== undefined ? { errors } : {}),
+    retryable: f.retryable,
   };
 }
 
-function fitOriginals<T extends { body: string }>(originals: T[]): (T & { truncated?: boolean })[] {
+export const envelopeBytes = (env: DlqEnvelope): number => Buffer.byteLength(JSON.stringify(env), 'utf8');
+
+/** Shrinks an envelope that would not fit its queue: first `errors`, then the originals' bodies (flagged `truncated`). */
+export function fitEnvelope(env: DlqEnvelope): DlqEnvelope {
+  let out = env;
+  if (envelopeBytes(out) <= MAX_ENVELOPE_BYTES) return out;
+  const { errors: _dropped, ...error } = out.error;
+  out = { ...out, error: { ...error, message: error.message.slice(0, 500) } };
+  for (let budget = MAX_ORIGINALS_CHARS / 2; envelopeBytes(out) > MAX_ENVELOPE_BYTES && budget >= 64; budget /= 2) {
+    out = { ...out, originals: fitOriginals(out.originals, budget) };
+  }
+  return out;
+}
+
+function fitOriginals<T extends { body: string }>(originals: T[], budget = MAX_ORIGINALS_CHARS): (T & { truncated?: boolean })[] {
   const total = originals.reduce((n, o) => n + o.body.length, 0);
-  if (total <= MAX_ORIGINALS_CHARS) return originals;
-  const each = Math.floor(MAX_ORIGINALS_CHARS / originals.length);
+  if (total <= budget) return originals;
+  const each = Math.floor(budget / originals.length);
   return originals.map((o) => (o.body.length > each ? { ...o, body: o.body.slice(0, each), truncated: true } : o));
 }
 

@@ -6,6 +6,10 @@
  */
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { NangoError } from './nango/errors.ts';
+import { registerSecret } from './redact.ts';
+
+/** Nango secret keys are UUIDs: anything else is a misconfigured secret, which no retry mends. */
+const KEY_FORMAT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface NangoCredentials {
   secretKey: string;
@@ -20,25 +24,40 @@ export interface KeyProvider {
 }
 
 export function parseSecretValue(value: string): NangoCredentials {
+  const creds = parseSecretShape(value);
+  registerSecret(creds.secretKey);
+  if (!KEY_FORMAT.test(creds.secretKey)) {
+    throw new NangoError(
+      'permanent',
+      'invalid_secret_key_format',
+      "the Nango secret key is not a UUID: put the environment's secret key in the secret",
+    );
+  }
+  return creds;
+}
+
+function parseSecretShape(value: string): NangoCredentials {
+  registerSecret(value.trim());
   const trimmed = value.trim();
   if (trimmed.startsWith('{')) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(trimmed);
     } catch {
-      throw new NangoError('transient', 'secret_malformed', 'the Nango secret looks like JSON but does not parse');
+      throw new NangoError('permanent', 'secret_malformed', 'the Nango secret looks like JSON but does not parse');
     }
     const p = parsed as { secretKey?: unknown; host?: unknown };
     if (typeof p.secretKey !== 'string' || !p.secretKey) {
-      throw new NangoError('transient', 'secret_malformed', 'the Nango secret JSON has no "secretKey" string');
+      throw new NangoError('permanent', 'secret_malformed', 'the Nango secret JSON has no "secretKey" string');
     }
     return { secretKey: p.secretKey.trim(), host: typeof p.host === 'string' && p.host ? p.host : undefined };
   }
-  if (!trimmed) throw new NangoError('transient', 'secret_empty', 'the Nango secret is empty: put the secret key in it');
+  if (!trimmed) throw new NangoError('permanent', 'secret_empty', 'the Nango secret is empty: put the secret key in it');
   return { secretKey: trimmed };
 }
 
 export function staticKeyProvider(secretKey: string): KeyProvider {
+  registerSecret(secretKey);
   const creds = { secretKey };
   return { get: async () => creds, refresh: async () => creds };
 }

@@ -5,3 +5,25 @@ export function receiveCount(r: SQSRecord): number {
   const n = Number(r.attributes?.ApproximateReceiveCount);
   return Number.isFinite(n) && n >= 1 ? n : 1;
 }
+
+/** A direct EventBridge invocation carries one event; shaped as a record so one code path serves both. */
+export function recordFromEventBridge(event: unknown): SQSRecord {
+  const id = (event as { id?: unknown })?.id;
+  const now = String(Date.now());
+  return {
+    messageId: typeof id === 'string' ? id : `eventbridge-${now}`,
+    receiptHandle: '',
+    body: JSON.stringify(event),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: now,
+      SenderId: 'events.amazonaws.com',
+      ApproximateFirstReceiveTimestamp: now,
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:events',
+    eventSourceARN: '',
+    awsRegion: process.env.AWS_REGION ?? '',
+  };
+}

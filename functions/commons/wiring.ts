@@ -2,6 +2,7 @@
  * Builds the adapters from configuration, once per cold start. Handlers stay thin: they turn the
  * Lambda event into records, call a processor with these dependencies, and shape the response.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
@@ -9,7 +10,8 @@ import { HttpNangoClient } from './nango/http-client.ts';
 import { RateLimitGate } from './nango/rate-limit.ts';
 import { keyProviderFromConfig } from './secrets.ts';
 import { SqsQueues } from './queues.ts';
-import type { RouteConfig, ApplyConfig } from './config.ts';
+import type { NangoConfig } from './config.ts';
+import { DynamoStateStore } from './state/dynamodb.ts';
 
 /**
  * SDK calls run in the invocation's margin (DLQ writes, visibility changes): bounded, so a stalled
@@ -20,7 +22,7 @@ export const AWS_REQUEST_HANDLER = { connectionTimeout: 1_000, requestTimeout: 5
 let sqs: SQSClient | undefined;
 export const sqsClient = (): SQSClient => (sqs ??= new SQSClient({ requestHandler: AWS_REQUEST_HANDLER }));
 
-export function nangoFromConfig(c: RouteConfig | ApplyConfig): HttpNangoClient {
+export function nangoFromConfig(c: NangoConfig): HttpNangoClient {
   return new HttpNangoClient({
     host: c.NANGO_HOST,
     endpoint: c.NANGO_ENDPOINT,
@@ -32,6 +34,10 @@ export function nangoFromConfig(c: RouteConfig | ApplyConfig): HttpNangoClient {
 }
 
 export const queuesFromConfig = (): SqsQueues => new SqsQueues(sqsClient());
+
+let dynamo: DynamoDBClient | undefined;
+export const stateFromConfig = (c: { STATE_TABLE_NAME: string }): DynamoStateStore =>
+  new DynamoStateStore((dynamo ??= new DynamoDBClient({ requestHandler: AWS_REQUEST_HANDLER })), c.STATE_TABLE_NAME);
 
 /**
  * The time this invocation may spend on work: what Lambda gives, less a margin to write DLQ

@@ -1,258 +1,194 @@
 /**
- * The apply stage: patches FIFO records in, Nango PATCHes out, one connection (message group) at a
- * time, groups in parallel.
+ * The apply stage: sync messages in, at most one PATCH per connection (message group) and batch out.
  *
- * Per group, in order: the patches are coalesced into one PATCH (shallow merge, later wins) and sent
- * with short retries inside the time left. Then:
- * - success: every message of the group is done;
- * - permanent error (400, 403, 404, 413, 415, a bad id, a second 401): a DLQ envelope with Nango's
- *   error, and the messages are done (deleted) — later events for the connection still apply;
- * - transient error (429, 5xx, timeout, reset): messages on their last allowed receive go to the DLQ
- *   with the last error; the others are reported failed so SQS redelivers them in order, and a 429's
- *   Retry-After becomes their visibility timeout.
- * The returned ids are the records SQS must redeliver; everything else may be deleted.
+ * Per connection: read the desired state of the subjects its messages name (strongly consistent)
+ * and what it was last sent; the keys in scope whose version is newer (every key in scope for a seed
+ * or a repair) are the patch; no such key, no call. One PATCH, then the applied versions are
+ * recorded. No GET to Nango, no bookkeeping key in the customer's metadata. Outcomes follow the
+ * failure policy; a 404 `unknown_connection` drops the connection from the index and is parked only
+ * where a subject names that connection explicitly (by id).
  *
- * Not Powertools' SqsFifoPartialProcessor: it calls a handler per record, and coalescing needs the
- * whole group at once (one PATCH for many records, one outcome for all of them).
+ * Returns the ids of the records SQS must redeliver; every other record is done (applied, nothing to
+ * send, or parked with its error).
+ *
+ * Not Powertools' SqsFifoPartialProcessor: it calls a handler per record, and one PATCH must serve
+ * the whole group.
  */
-import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
-import type { MetadataPatch } from '#events/define';
 import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, countBy, metrics } from '#powertools/metrics';
-import { coalesce } from '../coalesce.ts';
-import { planGuardedPatch, readVersions } from './ordering.ts';
-import { receiveCount } from '../sqs-record.ts';
-import { buildEnvelope, envelopeAttributes, unwrapOwnEnvelope, type Failure } from '../dlq-envelope.ts';
-import { NangoError, errorFromException } from '../nango/errors.ts';
+import { mapConcurrent } from '../concurrency.ts';
+import { desiredFor, planSync } from '../domain/desired.ts';
+import { unwrapOwnEnvelope } from '../dlq-envelope.ts';
+import { attemptsOf, classify, settle } from '../failure.ts';
 import type { NangoPort } from '../nango/port.ts';
-import { connectionKey, patchMessageSchema, type PatchMessage } from '../patch-message.ts';
 import type { QueuePort } from '../queues.ts';
-import { AttemptsExhausted, defaultRetry, withRetries } from '../retry.ts';
+import { defaultRetry, withRetries } from '../retry.ts';
+import type { StatePort } from '../state/port.ts';
+import { forcesFullSync, syncMessageSchema, type Target } from '../sync/message.ts';
+import { parkSyncs, type Unit } from './park.ts';
 
 export interface ApplyDeps {
-  nango: NangoPort;
+  nango: Pick<NangoPort, 'patchMetadata'>;
+  state: StatePort;
   queues: QueuePort;
-  patchesQueueUrl: string;
-  patchesDlqUrl: string;
+  syncQueueUrl: string;
+  syncDlqUrl: string;
   maxReceiveCount: number;
   groupConcurrency: number;
-  ordering: 'event-time' | 'arrival';
   retry?: Partial<typeof defaultRetry>;
-}
-
-interface Parsed {
-  record: SQSRecord;
-  message: PatchMessage;
-  /** The patch message itself: the record's body, or one original of an envelope it carried. */
-  body: string;
-  messageId: string;
 }
 
 export interface ApplyResult {
   failedRecordIds: string[];
-  applied: number;
+  /** Connections PATCHed. */
+  patched: number;
+  noop: number;
   dlq: number;
 }
 
-/** Messages grouped by MessageGroupId, each group in batch order (which is FIFO order). */
+/** Records grouped by MessageGroupId, each group in batch order (which is FIFO order). */
 export function groupRecords(records: readonly SQSRecord[]): SQSRecord[][] {
   const groups = new Map<string, SQSRecord[]>();
   for (const r of records) {
     const g = r.attributes?.MessageGroupId ?? r.messageId;
-    let list = groups.get(g);
-    if (!list) groups.set(g, (list = []));
+    const list = groups.get(g) ?? [];
     list.push(r);
+    groups.set(g, list);
   }
   return [...groups.values()];
 }
 
 export async function applyRecords(records: readonly SQSRecord[], deps: ApplyDeps, deadline: number): Promise<ApplyResult> {
-  const result: ApplyResult = { failedRecordIds: [], applied: 0, dlq: 0 };
-  const groups = groupRecords(records);
-  let next = 0;
-  const worker = async () => {
-    while (next < groups.length) {
-      const group = groups[next++]!;
-      await applyGroup(group, deps, deadline, result);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(deps.groupConcurrency, groups.length) }, worker));
-  // An envelope record carries several patches: name it once.
+  const result: ApplyResult = { failedRecordIds: [], patched: 0, noop: 0, dlq: 0 };
+  await mapConcurrent(groupRecords(records), deps.groupConcurrency, (group) => applyGroup(group, deps, deadline, result));
+  // An envelope record carries several syncs: name it once.
   result.failedRecordIds = [...new Set(result.failedRecordIds)];
   return result;
 }
 
+/** The group's usable syncs; unreadable ones are parked. Stops (handing back the rest) if parking fails. */
+async function readGroup(records: SQSRecord[], deps: ApplyDeps, result: ApplyResult): Promise<Unit[]> {
+  const units: Unit[] = [];
+  let target: Target | undefined;
+  for (const [i, record] of records.entries()) {
+    for (const one of unwrapOwnEnvelope(record.body, 'apply', record.messageId)) {
+      const parsed = parseSync(one.body);
+      const sameTarget = parsed.ok && (target ??= parsed.message.target) && sameConnection(target, parsed.message.target);
+      if (parsed.ok && sameTarget) {
+        units.push({ record, ...one, message: parsed.message });
+        continue;
+      }
+      const message = parsed.ok ? 'sync message target does not match its message group' : parsed.error;
+      if (await parkSyncs(deps, { code: 'invalid_sync_message', message, retryable: false }, [{ record, ...one }], 1)) {
+        result.dlq++;
+        continue;
+      }
+      // Earlier records are still applied; this one and the rest wait for redelivery, in order.
+      result.failedRecordIds.push(...records.slice(i).map((r) => r.messageId));
+      return units.filter((u) => records.indexOf(u.record) < i);
+    }
+  }
+  return units;
+}
+
 async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: number, result: ApplyResult): Promise<void> {
-  // Out of time before starting: hand the whole group back untouched.
   if (Date.now() + 500 > deadline) {
     result.failedRecordIds.push(...records.map((r) => r.messageId));
     return;
   }
-  // Unreadable messages (and, as a guard, any whose target is not the group's) are parked; no retry
-  // fixes them. If parking fails, that record and every later one of the group go back to SQS, in order.
-  const parsed: Parsed[] = [];
-  const unusable = async (record: SQSRecord, one: { body: string; messageId: string }, message: string): Promise<boolean> => {
-    if (await writeDlq(deps, { code: 'invalid_patch_message', message, retryable: false }, [{ record, ...one }], 1)) {
-      result.dlq++;
-      return true;
-    }
-    const from = records.indexOf(record);
-    result.failedRecordIds.push(...records.slice(from).map((r) => r.messageId));
-    return false;
-  };
-  let target: PatchMessage['target'] | undefined;
-  scan: for (const [i, record] of records.entries()) {
-    for (const one of unwrapOwnEnvelope(record.body, 'apply', record.messageId)) {
-      const m = parseMessage(one.body);
-      if (m.ok) {
-        target ??= m.message.target;
-        if (m.message.target.connectionId === target.connectionId && m.message.target.providerConfigKey === target.providerConfigKey) {
-          parsed.push({ record, message: m.message, ...one });
-          continue;
-        }
-      }
-      if (!(await unusable(record, one, m.ok ? 'message target does not match its message group' : m.message))) {
-        // Earlier records are still applied below; this one and the rest wait for redelivery.
-        records = records.slice(0, i);
-        break scan;
-      }
-    }
-  }
-  const run = parsed.filter((p) => records.includes(p.record));
-  if (run.length === 0 || !target) return;
-
-  const messages = run.map((p) => p.message);
-  const correlation_id = run[run.length - 1]!.message.event.id;
-  const started = performance.now();
+  const units = await readGroup(records, deps, result);
+  const messages = units.map((u) => u.message!);
+  const target = messages[0]?.target;
+  if (!target) return;
+  const subjects = [...new Set(messages.flatMap((m) => m.subjects))];
+  const force = messages.some(forcesFullSync);
+  const correlation_id = messages.flatMap((m) => m.events).at(-1)?.id ?? units[0]!.messageId;
+  let keys: string[] | undefined;
   try {
-    let staleKeys = 0;
     const { attempts } = await withRetries(
       async () => {
-        if (deps.ordering === 'arrival')
-          return deps.nango.patchMetadata(target, coalesce(messages.map((m) => m.patch as MetadataPatch)), { deadline });
-        const plan = planGuardedPatch(messages, readVersions(await deps.nango.getMetadata(target, { deadline })));
-        staleKeys = plan.staleKeys;
-        if (plan.patch) await deps.nango.patchMetadata(target, plan.patch, { deadline });
+        const [desired, applied] = await Promise.all([
+          Promise.all(subjects.map((s) => deps.state.readDesired(s))),
+          deps.state.readApplied(target),
+        ]);
+        const plan = planSync(desiredFor(desired.flat(), target.providerConfigKey), applied, force);
+        keys = plan.keys.map((k) => k.key);
+        if (!plan.patch) return;
+        await deps.nango.patchMetadata(target, plan.patch, { deadline });
+        await deps.state.recordApplied(target, plan.applied);
       },
       { ...defaultRetry, ...deps.retry, deadline },
     );
-    result.applied += run.length;
-    metrics.addMetric(MetricName.PatchesApplied, MetricUnit.Count, run.length);
-    if (run.length > 1) metrics.addMetric(MetricName.PatchesCoalesced, MetricUnit.Count, run.length - 1);
-    if (staleKeys) metrics.addMetric(MetricName.StaleKeysSkipped, MetricUnit.Count, staleKeys);
-    logger.info('metadata patched', {
-      correlation_id,
-      events: run.length,
-      attempts,
-      staleKeys,
-      ms: Math.round(performance.now() - started),
-    });
-    return;
+    if (keys?.length) {
+      result.patched++;
+      metrics.addMetric(MetricName.SyncsApplied, MetricUnit.Count, 1);
+      metrics.addMetric(MetricName.KeysApplied, MetricUnit.Count, keys.length);
+      logger.info('metadata patched', { correlation_id, syncs: units.length, keys, attempts, force });
+    } else {
+      result.noop++;
+      metrics.addMetric(MetricName.SyncsNoop, MetricUnit.Count, 1);
+      logger.debug('nothing to send: the connection has every key', { correlation_id, syncs: units.length });
+    }
   } catch (e) {
-    const cause = e instanceof AttemptsExhausted ? e.cause : e;
-    const attempts = e instanceof AttemptsExhausted ? e.attempts : 1;
-    const err = cause instanceof NangoError ? cause : errorFromException(cause);
-    countBy(MetricName.NangoErrors, { code: err.code });
-    if (!err.retryable) {
-      logger.warn('patch refused by Nango; parked in the DLQ', { correlation_id, code: err.code, status: err.status, error: err.message });
-      if (await writeDlq(deps, err.toFailure(), run, attempts)) result.dlq += run.length;
-      else result.failedRecordIds.push(...run.map((p) => p.record.messageId));
-      return;
+    const error = classify(e);
+    countBy(MetricName.NangoErrors, { code: error.code });
+    if (error.code === 'unknown_connection') {
+      await Promise.all(subjects.map((s) => deps.state.removeFromIndex(s, target).catch(() => undefined)));
+      if (!subjects.some((s) => s.startsWith('connection:'))) {
+        logger.warn('connection gone from Nango: dropped from the index', { correlation_id, subjects });
+        return;
+      }
     }
-    // Transient: the last allowed receive parks its messages with the last error; the rest go back.
-    const last = run.filter((p) => receiveCount(p.record) >= deps.maxReceiveCount);
-    const back = run.filter((p) => !last.includes(p));
-    if (last.length) {
-      logger.warn('transient failure on the last allowed attempt; parked in the DLQ', {
-        correlation_id,
-        code: err.code,
-        error: err.message,
-      });
-      if (await writeDlq(deps, err.toFailure(), last, attempts)) result.dlq += last.length;
-      else back.unshift(...last);
-    }
-    logger.warn('transient failure; handed back to SQS', {
-      correlation_id,
-      code: err.code,
-      error: err.message,
-      messages: back.length,
-      retryAfterMs: err.retryAfterMs,
-    });
-    result.failedRecordIds.push(...back.map((p) => p.record.messageId));
-    if (err.retryAfterMs !== undefined && back.length) {
-      const seconds = Math.max(1, Math.ceil(err.retryAfterMs / 1000));
-      await Promise.all(
-        back.map((p) =>
-          deps.queues.changeVisibility(deps.patchesQueueUrl, p.record.receiptHandle, seconds).catch((ve: Error) => {
-            logger.warn('could not set visibility after 429; SQS default applies', { correlation_id, error: ve.message });
-          }),
-        ),
+    const { park, handBack, visibilitySeconds } = settle(units, error, (u) => u.record, deps.maxReceiveCount);
+    if (park.length) {
+      logger.warn(
+        error.retryable ? 'transient failure on the last allowed attempt; parked in the DLQ' : 'sync refused; parked in the DLQ',
+        {
+          correlation_id,
+          code: error.code,
+          status: error.status,
+          error: error.message,
+        },
       );
+      if (await parkSyncs(deps, error.toFailure(), park, attemptsOf(e), keys)) result.dlq += park.length;
+      else handBack.unshift(...park);
     }
+    if (!handBack.length) return;
+    logger.warn('transient failure; handed back to SQS', { correlation_id, code: error.code, error: error.message, visibilitySeconds });
+    result.failedRecordIds.push(...handBack.map((u) => u.record.messageId));
+    if (visibilitySeconds === undefined) return;
+    const handles = [...new Set(handBack.map((u) => u.record.receiptHandle))];
+    await Promise.all(
+      handles.map((h) =>
+        deps.queues.changeVisibility(deps.syncQueueUrl, h, visibilitySeconds).catch((ve: Error) => {
+          logger.warn('could not set the visibility Retry-After asked for; the queue default applies', {
+            correlation_id,
+            error: ve.message,
+          });
+        }),
+      ),
+    );
   }
 }
 
-function parseMessage(body: string): { ok: true; message: PatchMessage } | { ok: false; message: string } {
+const sameConnection = (a: Target, b: Target) => a.connectionId === b.connectionId && a.providerConfigKey === b.providerConfigKey;
+
+function parseSync(body: string): { ok: true; message: ReturnType<typeof syncMessageSchema.parse> } | { ok: false; error: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(body);
   } catch {
-    return { ok: false, message: 'message body is not JSON' };
+    return { ok: false, error: 'message body is not JSON' };
   }
-  let r: ReturnType<typeof patchMessageSchema.safeParse>;
-  try {
-    r = patchMessageSchema.safeParse(raw);
-  } catch (e) {
-    // z.json() recurses: a deeply nested patch overflows the stack (RangeError), which would fail the whole batch.
-    return { ok: false, message: `not a patch message: ${(e as Error).message}` };
-  }
+  const r = syncMessageSchema.safeParse(raw);
   return r.success
     ? { ok: true, message: r.data }
-    : { ok: false, message: `not a patch message: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
-}
-
-/** One envelope for the messages that failed together; true when the DLQ accepted it. */
-async function writeDlq(
-  deps: ApplyDeps,
-  error: Failure,
-  items: { record: SQSRecord; message?: PatchMessage; body: string; messageId: string }[],
-  attempts: number,
-): Promise<boolean> {
-  const messages = items.map((i) => i.message).filter((m): m is PatchMessage => m !== undefined);
-  const target = messages[0]?.target;
-  const times = items.map((i) => Number(i.record.attributes?.ApproximateFirstReceiveTimestamp)).filter((n) => Number.isFinite(n) && n > 0);
-  const now = new Date();
-  const env = buildEnvelope({
-    stage: 'apply',
-    error,
-    target,
-    patch: messages.length ? coalesce(messages.map((m) => m.patch as MetadataPatch)) : undefined,
-    events: messages.map((m) => m.event),
-    attempts: Math.max(attempts, ...items.map((i) => receiveCount(i.record))),
-    firstFailureAt: times.length ? new Date(Math.min(...times)) : now,
-    lastFailureAt: now,
-    originals: items.map((i) => ({
-      messageId: i.messageId,
-      body: i.body,
-      ...(i.record.attributes?.MessageGroupId ? { messageGroupId: i.record.attributes.MessageGroupId } : {}),
-    })),
-  });
-  const group = target ? connectionKey(target) : (items[0]?.record.attributes?.MessageGroupId ?? 'unparseable');
-  try {
-    await deps.queues.send(deps.patchesDlqUrl, {
-      body: JSON.stringify(env),
-      attributes: envelopeAttributes(env),
-      groupId: group,
-      // Same messages parked twice within SQS's dedupe window (a crash after the write) count once.
-      deduplicationId: createHash('sha256')
-        .update(items.map((i) => `${i.record.messageId}/${i.messageId}`).join('\n'))
-        .digest('hex'),
-    });
-    countBy(MetricName.DlqWrites, { stage: 'apply', code: error.code });
-    return true;
-  } catch (e) {
-    logger.error('patches DLQ write failed; the messages will be retried', { error: (e as Error).message });
-    return false;
-  }
+    : {
+        ok: false,
+        error: `not a sync message: ${r.error.issues
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; ')
+          .slice(0, 1_000)}`,
+      };
 }

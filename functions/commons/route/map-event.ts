@@ -1,64 +1,109 @@
 /**
- * Pure mapping from a parsed event to patch messages: catalog lookup, detail validation, the event
- * type's targets and patch. Resolution of `'all'` targets happens in the processor (it needs Nango).
+ * Pure mapping from a parsed event to desired-state writes: catalog lookup, detail validation, the
+ * event type's subject, patch and version, and the bounds a deployment sets (integrations per event,
+ * how far in the future an event may be timed). Nothing here calls out.
  */
 import * as z from 'zod';
-import { eventKey, type EventDefinition, type MetadataPatch, type TargetSpec } from '#events/define';
+import { eventKey, type EventDefinition, type Integrations, type MetadataPatch, type SubjectSpec } from '#events/define';
+import { PROVIDER_CONFIG_KEY_RE } from '#events/ids';
+import { MAX_VERSION, orderOf } from '../domain/order.ts';
+import { subjectOf, type Subject } from '../domain/subject.ts';
 import type { DomainEvent } from '../event-envelope.ts';
-import { VERSIONS_KEY } from '../apply/ordering.ts';
+import type { KeyWrite } from '../state/port.ts';
+import type { EventRef } from '../sync/message.ts';
+
+export interface MapLimits {
+  maxIntegrationsPerEvent: number;
+  maxFutureSkewMs: number;
+  now: number;
+}
 
 export type Mapped =
-  | { ok: true; def: EventDefinition; specs: TargetSpec[]; patch: MetadataPatch }
+  | { ok: true; def: EventDefinition; subject: Subject; writes: KeyWrite[]; ref: EventRef }
   | { ok: false; code: string; message: string; errors?: unknown };
 
-const patchSchema = z.record(z.string(), z.json());
+const patchSchema = z.record(z.string().min(1).max(1_024), z.json());
+const fail = (code: string, message: string, errors?: unknown): Mapped => ({ ok: false, code, message, ...(errors ? { errors } : {}) });
 
-export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDefinition>): Mapped {
+export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDefinition>, limits: MapLimits): Mapped {
   const def = index.get(eventKey(event.source, event.detailType));
-  if (!def) {
-    return {
-      ok: false,
-      code: 'unknown_event_type',
-      message: `no catalog entry for source "${event.source}" and detail-type "${event.detailType}"`,
-    };
-  }
+  if (!def) return fail('unknown_event_type', `no catalog entry for source "${event.source}" and detail-type "${event.detailType}"`);
   const proto = findProtoKey(event.detail);
-  if (proto !== undefined) {
-    return {
-      ok: false,
-      code: 'invalid_detail',
-      message: `${event.detailType}: "__proto__" is not allowed as a key (at ${proto || 'detail'})`,
-    };
-  }
+  if (proto !== undefined)
+    return fail('invalid_detail', `${event.detailType}: "__proto__" is not allowed as a key (at ${proto || 'detail'})`);
   const detail = def.detail.safeParse(event.detail);
   if (!detail.success) {
-    return {
-      ok: false,
-      code: 'invalid_detail',
-      message: `${event.detailType}: ${z.prettifyError(detail.error)}`,
-      errors: detail.error.issues.map((i) => ({ path: i.path.map(String), code: i.code, message: i.message })),
-    };
+    return fail(
+      'invalid_detail',
+      `${event.detailType}: ${z.prettifyError(detail.error)}`,
+      detail.error.issues.map((i) => ({ path: i.path.map(String), code: i.code, message: i.message })),
+    );
   }
-  let specs: TargetSpec[];
+  let spec: SubjectSpec;
   let patch: unknown;
+  let version: number;
   try {
-    const t = def.targets(detail.data);
-    specs = Array.isArray(t) ? [...(t as readonly TargetSpec[])] : [t as TargetSpec];
+    spec = subjectSpec(def, detail.data);
     patch = def.patch(detail.data);
+    version = def.version ? def.version(detail.data) : Date.parse(event.time);
   } catch (e) {
-    return { ok: false, code: 'mapping_error', message: `${event.detailType}: the catalog's targets/patch threw: ${(e as Error).message}` };
+    return fail('mapping_error', `${event.detailType}: the catalog's subject, patch or version threw: ${(e as Error).message}`);
   }
   const p = patchSchema.safeParse(patch);
-  if (!p.success)
-    return {
-      ok: false,
-      code: 'mapping_error',
-      message: `${event.detailType}: the patch is not a JSON object: ${z.prettifyError(p.error)}`,
-    };
-  if (Object.hasOwn(p.data, VERSIONS_KEY))
-    return { ok: false, code: 'mapping_error', message: `${event.detailType}: "${VERSIONS_KEY}" is reserved for ordering` };
-  if (Object.keys(p.data).length === 0) return { ok: false, code: 'empty_patch', message: `${event.detailType}: the patch is empty` };
-  return { ok: true, def, specs, patch: p.data as MetadataPatch };
+  if (!p.success) return fail('mapping_error', `${event.detailType}: the patch is not a JSON object: ${z.prettifyError(p.error)}`);
+  if (Object.keys(p.data).length === 0) return fail('empty_patch', `${event.detailType}: the patch is empty`);
+  if (!Number.isSafeInteger(version) || version < 0 || version > MAX_VERSION) {
+    return fail('invalid_version', `${event.detailType}: the version must be a non-negative integer (got ${version})`);
+  }
+  const bad = checkIntegrations(spec.integrations, limits.maxIntegrationsPerEvent);
+  if (bad) return fail(bad.code, `${event.detailType}: ${bad.message}`);
+  const eventMs = Date.parse(event.time);
+  const timeVersion = def.versionKind !== 'sequence' && def.version !== undefined;
+  for (const [what, ms] of [['time', eventMs], ...(timeVersion ? [['version', version] as const] : [])] as const) {
+    if (ms > limits.now + limits.maxFutureSkewMs) {
+      return fail(
+        'event_time_in_future',
+        `${event.detailType}: event ${what} ${new Date(ms).toISOString()} is more than ${limits.maxFutureSkewMs / 1000} s ahead of now; it would lock its keys against every later change`,
+      );
+    }
+  }
+  const ref: EventRef = { id: event.id, source: event.source, detailType: event.detailType, time: event.time };
+  const data = p.data as MetadataPatch;
+  const writes = Object.entries(data).map(([key, value]) => ({
+    key,
+    value,
+    order: orderOf(version, event.id, value),
+    integrations: spec.integrations,
+    event: ref,
+  }));
+  return { ok: true, def, subject: subjectOf(spec), writes, ref };
+}
+
+function subjectSpec(def: EventDefinition, detail: unknown): SubjectSpec {
+  const rule = def.subject;
+  const named = typeof rule.integrations === 'function' ? rule.integrations(detail) : rule.integrations;
+  // A repeat names nothing more: de-duplicated, so it cannot multiply the fan-out.
+  const integrations = named === 'all' ? 'all' : [...new Set(named)];
+  if (rule.by === 'connectionId') return { by: 'connectionId', connectionId: rule.connectionId(detail), integrations };
+  const tags = rule.tags(detail);
+  const keys = Object.keys(tags).sort();
+  if (keys.join('\n') !== [...rule.tagKeys].sort().join('\n'))
+    throw new Error(`tags must have exactly the keys ${rule.tagKeys.join(', ')}`);
+  if (Object.values(tags).some((v) => typeof v !== 'string' || v === '' || v.length > 255))
+    throw new Error('tag values must be 1-255 characters');
+  return { by: 'tags', tags, integrations };
+}
+
+/** Integration lists are bounded and valid provider config keys (already de-duplicated). */
+function checkIntegrations(integrations: Integrations, max: number): { code: string; message: string } | undefined {
+  if (integrations === 'all') return undefined;
+  if (integrations.length === 0) return { code: 'invalid_integrations', message: 'the integration list is empty' };
+  if (integrations.length > max)
+    return { code: 'too_many_integrations', message: `${integrations.length} integrations named; the cap is ${max}` };
+  const wrong = integrations.find((i) => typeof i !== 'string' || !PROVIDER_CONFIG_KEY_RE.test(i) || i.length > 255);
+  if (wrong !== undefined)
+    return { code: 'invalid_integrations', message: `"${String(wrong).slice(0, 100)}" is not a valid provider config key` };
+  return undefined;
 }
 
 /**

@@ -1,0 +1,121 @@
+/**
+ * Reconcile: pages through Nango's connections (metadata and tags included, one call per page),
+ * compares the keys we own with the desired state of each connection's subjects, and, unless it is
+ * a dry run, enqueues a repair sync for each connection that drifted (and makes sure the index knows
+ * it). Used by the scheduled function and by `npm run reconcile`.
+ */
+import { desiredFor, type Drift, driftOf } from '../domain/desired.ts';
+import { type Subject, subjectsOfConnection } from '../domain/subject.ts';
+import type { ConnectionFilter, ListedConnection, NangoPort } from '../nango/port.ts';
+import type { QueuePort } from '../queues.ts';
+import type { StatePort } from '../state/port.ts';
+import { connectionKey, syncDeduplicationId, syncMessage, type Target } from '../sync/message.ts';
+
+export interface ReconcileDeps {
+  nango: Pick<NangoPort, 'listConnections'>;
+  state: Pick<StatePort, 'readDesired' | 'addToIndex'>;
+  queues: Pick<QueuePort, 'sendBatch'>;
+  syncQueueUrl: string;
+  tagKeySets: readonly (readonly string[])[];
+  byConnectionId: boolean;
+}
+
+export interface ReconcileOptions {
+  /** Only these subject ids (`tags:organization_id=acme`, `connection:acme-corp`). */
+  subjects?: readonly string[];
+  /** Only connections of these integrations. */
+  integrations?: readonly string[];
+  dryRun: boolean;
+  /** Connections per page (1..1000). */
+  pageSize?: number;
+  deadline: number;
+  /** Distinguishes this run's repairs from another's (SQS deduplication). */
+  runId: string;
+  onProgress?: (p: { pages: number; checked: number; drifted: number }) => void;
+}
+
+export interface DriftedConnection extends Target {
+  subjects: string[];
+  drift: Drift[];
+}
+
+export interface ReconcileReport {
+  pages: number;
+  checked: number;
+  drifted: DriftedConnection[];
+  driftedKeys: number;
+  repairsEnqueued: number;
+  repairsFailed: number;
+  /** The deadline came before the last page. */
+  incomplete: boolean;
+}
+
+export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promise<ReconcileReport> {
+  const pageSize = Math.min(1_000, Math.max(1, o.pageSize ?? 1_000));
+  const report: ReconcileReport = {
+    pages: 0,
+    checked: 0,
+    drifted: [],
+    driftedKeys: 0,
+    repairsEnqueued: 0,
+    repairsFailed: 0,
+    incomplete: false,
+  };
+  const desiredCache = new Map<string, ReturnType<StatePort['readDesired']>>();
+  const desiredOf = (s: string) => {
+    let p = desiredCache.get(s);
+    if (!p) desiredCache.set(s, (p = deps.state.readDesired(s)));
+    return p;
+  };
+  const wanted = o.subjects ? new Set(o.subjects) : undefined;
+  const filter: ConnectionFilter = o.integrations?.length ? { integrationIds: o.integrations } : {};
+
+  for (let page = 0; ; page++) {
+    if (Date.now() >= o.deadline) {
+      report.incomplete = true;
+      break;
+    }
+    const batch = await deps.nango.listConnections(filter, { limit: pageSize, page }, { deadline: o.deadline });
+    report.pages++;
+    const repairs: DriftedConnection[] = [];
+    for (const c of batch) {
+      const subjects = subjectsOfConnection(c, deps.tagKeySets, deps.byConnectionId).filter((s) => !wanted || wanted.has(s.id));
+      if (subjects.length === 0) continue;
+      report.checked++;
+      const drift = await driftOfConnection(c, subjects, desiredOf);
+      if (drift.length === 0) continue;
+      const d = { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey, subjects: subjects.map((s) => s.id), drift };
+      report.drifted.push(d);
+      report.driftedKeys += drift.length;
+      repairs.push(d);
+    }
+    if (!o.dryRun && repairs.length) await repair(deps, repairs, o.runId, report);
+    o.onProgress?.({ pages: report.pages, checked: report.checked, drifted: report.drifted.length });
+    if (batch.length < pageSize) break;
+  }
+  return report;
+}
+
+async function driftOfConnection(c: ListedConnection, subjects: Subject[], desiredOf: (s: string) => ReturnType<StatePort['readDesired']>) {
+  const keys = (await Promise.all(subjects.map((s) => desiredOf(s.id)))).flat();
+  return driftOf(desiredFor(keys, c.providerConfigKey), c.metadata);
+}
+
+async function repair(deps: ReconcileDeps, repairs: DriftedConnection[], runId: string, report: ReconcileReport): Promise<void> {
+  for (const r of repairs) {
+    const target = { connectionId: r.connectionId, providerConfigKey: r.providerConfigKey };
+    await Promise.all(r.subjects.map((s) => deps.state.addToIndex(s, target)));
+  }
+  const messages = repairs.map((r, i) => {
+    const target = { connectionId: r.connectionId, providerConfigKey: r.providerConfigKey };
+    return {
+      id: String(i),
+      body: JSON.stringify(syncMessage(target, r.subjects, 'repair')),
+      groupId: connectionKey(target),
+      deduplicationId: syncDeduplicationId(target, `repair\n${runId}`),
+    };
+  });
+  const failures = await deps.queues.sendBatch(deps.syncQueueUrl, messages);
+  report.repairsFailed += failures.length;
+  report.repairsEnqueued += messages.length - failures.length;
+}

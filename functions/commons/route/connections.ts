@@ -1,0 +1,63 @@
+/**
+ * Finds a subject's connections: the index in the state table while it is fresh, else Nango's list
+ * endpoint (paged, capped), whose answer replaces the index. An empty answer is trusted only briefly,
+ * so a connection created meanwhile is found soon even without its webhook. Concurrent lookups of one
+ * subject in a container share one request.
+ */
+import type { Subject } from '../domain/subject.ts';
+import { listAllConnections } from '../nango/list.ts';
+import type { ConnectionFilter, NangoPort } from '../nango/port.ts';
+import type { StatePort } from '../state/port.ts';
+import type { Target } from '../sync/message.ts';
+
+export interface IndexOptions {
+  ttlMs: number;
+  emptyTtlMs: number;
+  maxConnections: number;
+  now?: () => number;
+}
+
+/** Nango pages of this size: a subject rarely has more, so one request answers a miss. */
+const PAGE_SIZE = 1_000;
+
+export class ConnectionIndex {
+  private readonly pending = new Map<string, Promise<{ targets: Target[]; fromNango: boolean }>>();
+
+  constructor(
+    private readonly state: StatePort,
+    private readonly nango: Pick<NangoPort, 'listConnections'>,
+    private readonly o: IndexOptions,
+  ) {}
+
+  /** The subject's connections, and whether Nango was asked for them. */
+  connectionsOf(subject: Subject, deadline: number): Promise<{ targets: Target[]; fromNango: boolean }> {
+    let p = this.pending.get(subject.id);
+    if (!p) {
+      p = this.lookup(subject, deadline).finally(() => this.pending.delete(subject.id));
+      this.pending.set(subject.id, p);
+    }
+    return p;
+  }
+
+  private async lookup(subject: Subject, deadline: number): Promise<{ targets: Target[]; fromNango: boolean }> {
+    const now = (this.o.now ?? Date.now)();
+    const entry = await this.state.readIndex(subject.id);
+    if (entry?.fetchedAt !== undefined) {
+      const ttl = entry.connections.length > 0 ? this.o.ttlMs : this.o.emptyTtlMs;
+      if (now - entry.fetchedAt < ttl) return { targets: entry.connections, fromNango: false };
+    }
+    const listed = await listAllConnections(this.nango, filterOf(subject), { pageSize: PAGE_SIZE, max: this.o.maxConnections, deadline });
+    const targets = listed.map((c) => ({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey }));
+    await this.state.replaceIndex(subject.id, targets, now);
+    return { targets, fromNango: true };
+  }
+}
+
+/**
+ * Every integration: the index serves every event type of the subject, whose keys have different
+ * integration scopes; scope is applied per key when the syncs are built.
+ */
+export function filterOf(subject: Subject): ConnectionFilter {
+  const s = subject.spec;
+  return s.by === 'tags' ? { tags: s.tags } : { connectionId: s.connectionId };
+}

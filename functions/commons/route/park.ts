@@ -1,0 +1,63 @@
+/**
+ * Parks an event in the ingress DLQ with its error. What is parked is the event as route resolved
+ * it: an event sent without `id` or `time` gets the ones route gave it (the SQS message id and sent
+ * time), so a replay cannot re-stamp it and let old data win.
+ */
+import type { SQSRecord } from 'aws-lambda';
+import { logger } from '#powertools/logger';
+import { MetricName, countBy } from '#powertools/metrics';
+import { buildEnvelope, envelopeAttributes, type Failure } from '../dlq-envelope.ts';
+import type { DomainEvent } from '../event-envelope.ts';
+import type { QueuePort } from '../queues.ts';
+import { receiveCount } from '../sqs-record.ts';
+
+export interface ParkDeps {
+  queues: QueuePort;
+  ingressDlqUrl: string;
+}
+
+/** The body with the resolved id and time filled in where it lacked them; anything unparseable stays as it was. */
+export function resolvedBody(body: string, event: DomainEvent): string {
+  try {
+    const raw = JSON.parse(body) as Record<string, unknown>;
+    if (raw && typeof raw === 'object' && !Array.isArray(raw) && (raw.id === undefined || raw.time === undefined)) {
+      return JSON.stringify({ ...raw, id: raw.id ?? event.id, time: raw.time ?? event.time });
+    }
+  } catch {
+    // kept as it came
+  }
+  return body;
+}
+
+/** True when the DLQ accepted the envelope; false means the record must be retried. */
+export async function parkEvent(
+  deps: ParkDeps,
+  record: SQSRecord,
+  body: string,
+  event: DomainEvent | undefined,
+  error: Failure,
+  attempts: number,
+): Promise<boolean> {
+  const now = new Date();
+  const first = Number(record.attributes?.ApproximateFirstReceiveTimestamp);
+  const env = buildEnvelope({
+    stage: 'route',
+    error,
+    events: event ? [{ id: event.id, source: event.source, detailType: event.detailType, time: event.time }] : [],
+    attempts: Math.max(attempts, receiveCount(record)),
+    firstFailureAt: first > 0 && error.retryable ? new Date(first) : now,
+    lastFailureAt: now,
+    originals: [{ messageId: record.messageId, body: event ? resolvedBody(body, event) : body }],
+  });
+  try {
+    await deps.queues.send(deps.ingressDlqUrl, { body: JSON.stringify(env), attributes: envelopeAttributes(env) });
+    countBy(MetricName.DlqWrites, { stage: 'route', code: env.error.code });
+    return true;
+  } catch (e) {
+    logger.error('ingress DLQ write failed; the record will be retried', {
+      correlation_id: event?.id ?? record.messageId,
+      error: (e as Error).message,
+    });
+    return false;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Nango signs each webhook with the environment's webhook signing key (not the API key): header
+ * `X-Nango-Hmac-Sha256` = hex HMAC-SHA256 of the raw body. Checked in constant time; the key is read
+ * from Secrets Manager (bare, or JSON `{"signingKey": ...}`) through Powertools Parameters' cache.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { NangoError } from '../nango/errors.ts';
+import { registerSecret } from '../redact.ts';
+
+export const SIGNATURE_HEADER = 'x-nango-hmac-sha256';
+
+export const sign = (body: Buffer | string, key: string): string => createHmac('sha256', key).update(body).digest('hex');
+
+export function verifySignature(body: Buffer, header: string | undefined, key: string): boolean {
+  if (!header || !/^[0-9a-f]{64}$/i.test(header.trim())) return false;
+  const expected = Buffer.from(sign(body, key), 'hex');
+  return timingSafeEqual(expected, Buffer.from(header.trim(), 'hex'));
+}
+
+export type SigningKeySource = () => Promise<string>;
+
+export function parseSigningKey(value: string): string {
+  const trimmed = value.trim();
+  let key = trimmed;
+  if (trimmed.startsWith('{')) {
+    try {
+      key = String((JSON.parse(trimmed) as { signingKey?: unknown }).signingKey ?? '');
+    } catch {
+      key = '';
+    }
+  }
+  registerSecret(key);
+  if (!key) throw new NangoError('permanent', 'signing_key_missing', 'the webhook signing-key secret is empty or has no "signingKey"');
+  return key;
+}
+
+export function signingKeyFromConfig(
+  c: { WEBHOOK_SIGNING_KEY?: string | undefined; WEBHOOK_SECRET_ID?: string | undefined; SECRET_CACHE_TTL_SECONDS: number },
+  provider = new SecretsProvider({ clientConfig: { requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 } } }),
+): SigningKeySource {
+  if (c.WEBHOOK_SIGNING_KEY) {
+    const key = parseSigningKey(c.WEBHOOK_SIGNING_KEY);
+    return async () => key;
+  }
+  const id = c.WEBHOOK_SECRET_ID;
+  if (!id) throw new Error('set WEBHOOK_SECRET_ID or WEBHOOK_SIGNING_KEY');
+  return async () => {
+    const value = await provider.get(id, { maxAge: c.SECRET_CACHE_TTL_SECONDS });
+    if (typeof value !== 'string') throw new NangoError('transient', 'secret_unavailable', `secret ${id} has no SecretString`);
+    return parseSigningKey(value);
+  };
+}

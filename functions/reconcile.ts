@@ -1,0 +1,51 @@
+/**
+ * Reconcile, on a schedule: finds connections whose owned keys drifted from the desired state
+ * (Nango's dashboard and functions may replace metadata whole) and enqueues a repair sync for each.
+ * Publishes what it found as metrics (an alarm watches drift). Throws when it could not finish, so
+ * the failure shows in the function's errors.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { catalog, subjectTagKeySets, usesConnectionIdSubjects } from '#events/catalog';
+import { logger } from '#powertools/logger';
+import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
+import { loadConfig, reconcileConfigSchema } from '#commons/config';
+import { reconcile, type ReconcileDeps } from '#commons/reconcile/run';
+import { deadlineFrom, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+
+let deps: ReconcileDeps | undefined;
+
+function init(): ReconcileDeps {
+  const c = loadConfig(reconcileConfigSchema);
+  return {
+    nango: nangoFromConfig(c),
+    state: stateFromConfig(c),
+    queues: queuesFromConfig(),
+    syncQueueUrl: c.SYNC_QUEUE_URL,
+    tagKeySets: subjectTagKeySets(catalog),
+    byConnectionId: usesConnectionIdSubjects(catalog),
+  };
+}
+
+export const handler = async (_event: unknown, context: Context): Promise<{ checked: number; drifted: number; incomplete: boolean }> => {
+  logger.addContext(context);
+  deps ??= init();
+  try {
+    const r = await reconcile(deps, { dryRun: false, deadline: deadlineFrom(context), runId: context.awsRequestId || randomUUID() });
+    metrics.addMetric(MetricName.ReconcileConnectionsChecked, MetricUnit.Count, r.checked);
+    metrics.addMetric(MetricName.ReconcileDriftedConnections, MetricUnit.Count, r.drifted.length);
+    metrics.addMetric(MetricName.ReconcileDriftedKeys, MetricUnit.Count, r.driftedKeys);
+    logger.info('reconcile done', {
+      pages: r.pages,
+      checked: r.checked,
+      drifted: r.drifted.length,
+      keys: r.driftedKeys,
+      repairs: r.repairsEnqueued,
+    });
+    if (r.incomplete || r.repairsFailed)
+      throw new Error(`reconcile incomplete: ${r.incomplete ? 'ran out of time' : `${r.repairsFailed} repair(s) not enqueued`}`);
+    return { checked: r.checked, drifted: r.drifted.length, incomplete: r.incomplete };
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};
