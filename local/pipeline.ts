@@ -1,68 +1,36 @@
 /**
- * The whole pipeline in one process, with no AWS account: fauxqs queues on 127.0.0.1 (ingress,
- * patches FIFO, both DLQs, redrive as deployed), the Secrets Manager stand-in holding a UUID v4 key,
- * the Nango stand-in seeded with connections (or a real Nango), and two local event sources invoking
- * the real route and apply handlers the way Lambda's SQS event source does.
+ * The whole pipeline in one process, with no AWS account: fauxqs queues and dynalite on 127.0.0.1
+ * (ingress, sync FIFO, both DLQs, redrive as deployed; the state table), the Secrets Manager
+ * stand-in holding a UUID v4 key, the Nango stand-in seeded with connections (or a real Nango), the
+ * webhook function behind a local URL that the stand-in calls when a connection is created, and two
+ * local event sources invoking the real route and apply handlers as Lambda's SQS event source does.
  *
  * The handlers read their configuration from process.env once per cold start, as on Lambda, and
- * their SQS client is a module singleton: so one pipeline per process (vitest runs each test file in
+ * their clients are module singletons: so one pipeline per process (vitest runs each test file in
  * its own fork). A second start in the same process throws rather than run against stale URLs.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { parseEnvelope, type DlqEnvelope } from '#commons/dlq-envelope';
-import { patchMessageSchema, type PatchMessage } from '#commons/patch-message';
-import { startLocalSqs, type PipelineQueues } from './standins/sqs.ts';
+import { ENV } from '#commons/config';
+import { DynamoStateStore } from '#commons/state/dynamodb';
+import { startEventSource, waitUntilDrained, type DrainOptions, type EventSource, type QueueCounts } from './event-source.ts';
+import { captureFauxqsStores } from './fauxqs-store.ts';
+import { type DlqMessage, metadataFromNango, type ObservedSync, readDlqs, syncObserver } from './observe.ts';
+import { localReconcile, type LocalReconcile } from './reconcile.ts';
+import { startLocalDynamo } from './standins/dynamodb.ts';
+import { startNangoStandin, type NangoStandin, type SeedConnection } from './standins/nango.ts';
 import { startSecretsManagerStandin } from './standins/secrets-manager.ts';
-import { startNangoStandin, type NangoStandin, type NangoStandinOptions, type SeedConnection } from './standins/nango.ts';
-import {
-  startEventSource,
-  waitUntilDrained,
-  type DrainOptions,
-  type EventSource,
-  type InvocationInfo,
-  type InvocationResult,
-  type QueueCounts,
-} from './event-source.ts';
-import { captureFauxqsStores, peekQueue } from './fauxqs-store.ts';
+import { startLocalSqs, type PipelineQueues } from './standins/sqs.ts';
+import { processEnv, type LocalPipelineOptions, type StageOptions, stageDefaults } from './options.ts';
+import { startWebhookServer, type LocalWebhook } from './webhook-server.ts';
+
+export type { DlqMessage, LocalPipelineOptions, ObservedSync, PipelineQueues, StageOptions };
 
 export const DEFAULT_SECRET_ID = 'nango-metadata-sync/secret-key';
+export const STATE_TABLE = 'nango-metadata-sync-state';
 export const SEED_CONNECTIONS_FILE = new URL('./fixtures/connections.json', import.meta.url);
-
-export interface StageOptions {
-  batchSize: number;
-  maxBatchingWindowMs: number;
-  functionTimeoutMs: number;
-  concurrency: number;
-  crashAfter?: (info: InvocationInfo) => boolean | number;
-  onInvocation?: (r: InvocationResult) => void;
-}
-
-export interface LocalPipelineOptions {
-  /** Use this Nango instead of the stand-in (with nangoSecretKey). */
-  nangoUrl?: string;
-  nangoSecretKey?: string;
-  /** Stand-in options (latency, rate limit, faults, race mode...). */
-  nango?: Omit<NangoStandinOptions, 'secretKey' | 'connections'>;
-  /** Stand-in connections; default local/fixtures/connections.json. */
-  connections?: SeedConnection[];
-  endpoint?: 'current' | 'legacy';
-  /** Redrive limit of both source queues, and the apply stage's MAX_RECEIVE_COUNT. Default 5. */
-  maxReceiveCount?: number;
-  /** Default: the stage's function timeout (AWS requires at least that). */
-  ingressVisibilitySeconds?: number;
-  patchesVisibilitySeconds?: number;
-  route?: Partial<StageOptions>;
-  apply?: Partial<StageOptions>;
-  queuePrefix?: string;
-  secretId?: string;
-  /** Extra handler environment (e.g. APPLY_GROUP_CONCURRENCY, NANGO_TIMEOUT_MS). */
-  env?: Record<string, string>;
-}
-
-export type { PipelineQueues };
 
 export interface SentEvent {
   /** SQS message id on the ingress queue. */
@@ -72,36 +40,20 @@ export interface SentEvent {
   body: string;
 }
 
-/** One patch message as the apply stage saw it. */
-export interface ObservedPatch {
-  messageId: string;
-  body: string;
-  /** Undefined when the body is not a valid patch message. */
-  message?: PatchMessage;
-  deliveries: number;
-  /** Deleted from the patches queue after an invocation (applied, or parked in the DLQ by apply). */
-  deleted: boolean;
-}
-
-export interface DlqMessage {
-  queue: 'ingress-dlq' | 'patches-dlq';
-  messageId: string;
-  body: string;
-  sentTimestamp: number;
-  attributes: Record<string, string>;
-  /** Undefined for a bare message SQS's redrive moved (or anything else that is not an envelope). */
-  envelope?: DlqEnvelope;
-}
-
 export interface LocalPipeline {
   sqs: SQSClient;
   queues: PipelineQueues;
   /** The stand-in, unless a real Nango is used. */
   nango?: NangoStandin;
   nangoUrl: string;
+  /** The state table, read as the functions read it. */
+  state: DynamoStateStore;
+  /** The webhook function's local URL (the stand-in posts auth webhooks to it). */
+  webhook: LocalWebhook;
+  webhookSigningKey: string;
   secrets: Awaited<ReturnType<typeof startSecretsManagerStandin>>;
   secretId: string;
-  /** The handler environment this pipeline set (the key itself is never in it). */
+  /** The handler environment this pipeline set (the Nango key itself is never in it). */
   env: Record<string, string>;
   route: EventSource;
   apply: EventSource;
@@ -110,9 +62,10 @@ export interface LocalPipeline {
   drain(o?: DrainOptions): Promise<QueueCounts[]>;
   /** Both DLQs' messages, read without receiving them (oldest first). */
   dlq(): Promise<DlqMessage[]>;
-  patches(): ObservedPatch[];
-  /** The stored metadata of a connection (stand-in, or GET from the real Nango). */
+  syncs(): ObservedSync[];
+  /** The stored metadata of a connection (stand-in, or the list endpoint of the real Nango). */
   metadataOf(connectionId: string, providerConfigKey: string): Promise<Record<string, unknown> | null | undefined>;
+  reconcile: LocalReconcile;
   stop(): Promise<void>;
 }
 
@@ -122,7 +75,7 @@ export async function loadSeedConnections(file: URL | string = SEED_CONNECTIONS_
   return JSON.parse(await readFile(file, 'utf8')) as SeedConnection[];
 }
 
-type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
+type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
 
 export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<LocalPipeline> {
   if (started) {
@@ -133,144 +86,118 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
   if (o.nangoUrl && !o.nangoSecretKey) throw new Error('nangoUrl needs nangoSecretKey');
   started = true;
 
-  const route: StageOptions = { batchSize: 10, maxBatchingWindowMs: 0, functionTimeoutMs: 10_000, concurrency: 2, ...o.route };
-  const apply: StageOptions = { batchSize: 10, maxBatchingWindowMs: 0, functionTimeoutMs: 10_000, concurrency: 2, ...o.apply };
+  const route = stageDefaults(o.route);
+  const apply = stageDefaults(o.apply);
   const maxReceiveCount = o.maxReceiveCount ?? 5;
   const secretId = o.secretId ?? DEFAULT_SECRET_ID;
   const secretKey = o.nangoSecretKey ?? randomUUID();
+  const webhookSigningKey = randomUUID();
   const stops: (() => Promise<unknown>)[] = [];
-  const savedEnv = new Map<string, string | undefined>();
-  const setEnv = (k: string, v: string | undefined) => {
-    if (!savedEnv.has(k)) savedEnv.set(k, process.env[k]);
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  };
+  const env = processEnv();
   const stopAll = async () => {
     for (const s of stops.reverse()) await s().catch(() => {});
-    for (const [k, v] of savedEnv) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    env.restore();
   };
 
   try {
     await captureFauxqsStores();
     const local = await startLocalSqs();
     stops.push(() => local.close());
-    const queues: PipelineQueues = await local.createPipelineQueues({
+    const queues = await local.createPipelineQueues({
       maxReceiveCount,
       ingressVisibilitySeconds: o.ingressVisibilitySeconds ?? Math.ceil(route.functionTimeoutMs / 1000),
-      patchesVisibilitySeconds: o.patchesVisibilitySeconds ?? Math.ceil(apply.functionTimeoutMs / 1000),
+      syncVisibilitySeconds: o.syncVisibilitySeconds ?? Math.ceil(apply.functionTimeoutMs / 1000),
       ...(o.queuePrefix ? { prefix: o.queuePrefix } : {}),
     });
     const sqs = local.client();
 
+    const dynamo = await startLocalDynamo();
+    stops.push(() => dynamo.close());
+    await dynamo.createStateTable(STATE_TABLE);
+
     const secrets = await startSecretsManagerStandin({ secrets: { [secretId]: secretKey } });
     stops.push(() => secrets.close());
+
+    const handlerEnv: Record<string, string> = {
+      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+      AWS_ENDPOINT_URL_SQS: local.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+      [ENV.NANGO_ENDPOINT]: o.endpoint ?? 'current',
+      [ENV.NANGO_SECRET_ID]: secretId,
+      [ENV.STATE_TABLE_NAME]: STATE_TABLE,
+      [ENV.SYNC_QUEUE_URL]: queues.syncUrl,
+      [ENV.SYNC_DLQ_URL]: queues.syncDlqUrl,
+      [ENV.INGRESS_QUEUE_URL]: queues.ingressUrl,
+      [ENV.INGRESS_DLQ_URL]: queues.ingressDlqUrl,
+      [ENV.MAX_RECEIVE_COUNT]: String(maxReceiveCount),
+      [ENV.WEBHOOK_SIGNING_KEY]: webhookSigningKey,
+      POWERTOOLS_SERVICE_NAME: process.env.POWERTOOLS_SERVICE_NAME ?? 'nango-metadata-sync',
+      POWERTOOLS_METRICS_NAMESPACE: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'NangoMetadataSyncLocal',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...o.env,
+    };
+    env.setAll(handlerEnv);
+    // The key goes through Secrets Manager as deployed; an inherited override would bypass it.
+    env.set(ENV.NANGO_SECRET_KEY, undefined);
+
+    const webhookHandler = (await import('../functions/webhook.ts')).handler;
+    const webhook = await startWebhookServer(webhookHandler);
+    stops.push(() => webhook.close());
 
     let nango: NangoStandin | undefined;
     let nangoUrl: string;
     if (o.nangoUrl) {
       nangoUrl = o.nangoUrl.replace(/\/+$/, '');
     } else {
-      nango = await startNangoStandin({ ...o.nango, secretKey, connections: o.connections ?? (await loadSeedConnections()) });
+      nango = await startNangoStandin({
+        ...o.nango,
+        secretKey,
+        connections: o.connections ?? (await loadSeedConnections()),
+        webhook: { url: webhook.url, signingKey: webhookSigningKey },
+      });
       stops.push(() => nango!.close());
       nangoUrl = nango.url;
     }
+    env.set(ENV.NANGO_HOST, nangoUrl);
+    handlerEnv[ENV.NANGO_HOST] = nangoUrl;
 
-    const env: Record<string, string> = {
-      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-      AWS_ENDPOINT_URL_SQS: local.endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-      NANGO_HOST: nangoUrl,
-      NANGO_ENDPOINT: o.endpoint ?? 'current',
-      NANGO_SECRET_ID: secretId,
-      PATCHES_QUEUE_URL: queues.patchesUrl,
-      INGRESS_DLQ_URL: queues.ingressDlqUrl,
-      PATCHES_DLQ_URL: queues.patchesDlqUrl,
-      MAX_RECEIVE_COUNT: String(maxReceiveCount),
-      POWERTOOLS_SERVICE_NAME: process.env.POWERTOOLS_SERVICE_NAME ?? 'nango-metadata-sync',
-      POWERTOOLS_METRICS_NAMESPACE: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'NangoMetadataSyncLocal',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...o.env,
-    };
-    for (const [k, v] of Object.entries(env)) setEnv(k, v);
-    // Never reach AWS: loopback endpoints, and placeholder credentials when none are set.
-    if (!process.env.AWS_ACCESS_KEY_ID) {
-      setEnv('AWS_ACCESS_KEY_ID', 'local');
-      setEnv('AWS_SECRET_ACCESS_KEY', 'local');
-      setEnv('AWS_SESSION_TOKEN', undefined);
-    }
-    // The key goes through Secrets Manager as deployed; an inherited override would bypass it.
-    setEnv('NANGO_SECRET_KEY', undefined);
-
-    const routeHandler = ((await import('../functions/route.ts')) as { handler: Handler }).handler;
-    const applyHandler = ((await import('../functions/apply.ts')) as { handler: Handler }).handler;
-
-    const observed = new Map<string, ObservedPatch>();
-    const observe = (r: InvocationResult) => {
-      const deleted = new Set(r.deletedIds);
-      for (const rec of r.records) {
-        let p = observed.get(rec.messageId);
-        if (!p) {
-          let message: PatchMessage | undefined;
-          try {
-            const parsed = patchMessageSchema.safeParse(JSON.parse(rec.body));
-            if (parsed.success) message = parsed.data;
-          } catch {
-            // not JSON: recorded without a message
-          }
-          p = { messageId: rec.messageId, body: rec.body, deliveries: 0, deleted: false, ...(message ? { message } : {}) };
-          observed.set(rec.messageId, p);
-        }
-        p.deliveries++;
-        if (deleted.has(rec.messageId)) p.deleted = true;
-      }
-      apply.onInvocation?.(r);
-    };
-
-    const routeSource = await startEventSource({
-      sqs,
-      queueUrl: queues.ingressUrl,
-      handler: routeHandler,
-      functionName: 'nango-metadata-sync-route',
-      batchSize: route.batchSize,
-      maxBatchingWindowMs: route.maxBatchingWindowMs,
-      functionTimeoutMs: route.functionTimeoutMs,
-      concurrency: route.concurrency,
-      ...(route.crashAfter ? { crashAfter: route.crashAfter } : {}),
-      ...(route.onInvocation ? { onInvocation: route.onInvocation } : {}),
-    });
+    const routeHandler = (await import('../functions/route.ts')).handler as SqsHandler;
+    const applyHandler = (await import('../functions/apply.ts')).handler as SqsHandler;
+    const observer = syncObserver();
+    const source = (name: string, url: string, handler: SqsHandler, s: StageOptions, fifo: boolean) =>
+      startEventSource({
+        sqs,
+        queueUrl: url,
+        handler,
+        functionName: `nango-metadata-sync-${name}`,
+        batchSize: s.batchSize,
+        maxBatchingWindowMs: s.maxBatchingWindowMs,
+        functionTimeoutMs: s.functionTimeoutMs,
+        concurrency: s.concurrency,
+        // startLocalSqs makes fauxqs receive several messages of one group in order, as AWS does.
+        fifo,
+        ...(s.crashAfter ? { crashAfter: s.crashAfter } : {}),
+        onInvocation: (r) => {
+          if (fifo) observer.observe(r);
+          s.onInvocation?.(r);
+        },
+      });
+    const routeSource = await source('route', queues.ingressUrl, routeHandler, route, false);
     stops.push(() => routeSource.stop());
-    const applySource = await startEventSource({
-      sqs,
-      queueUrl: queues.patchesUrl,
-      handler: applyHandler,
-      functionName: 'nango-metadata-sync-apply',
-      batchSize: apply.batchSize,
-      maxBatchingWindowMs: apply.maxBatchingWindowMs,
-      functionTimeoutMs: apply.functionTimeoutMs,
-      concurrency: apply.concurrency,
-      // startLocalSqs makes fauxqs receive several messages of one group in order, as AWS does.
-      fifo: true,
-      ...(apply.crashAfter ? { crashAfter: apply.crashAfter } : {}),
-      onInvocation: observe,
-    });
+    const applySource = await source('apply', queues.syncUrl, applyHandler, apply, true);
     stops.push(() => applySource.stop());
     // Event sources stop first (reverse order): no handler runs against a closed queue or stand-in.
 
+    const state = new DynamoStateStore(dynamo.client(), STATE_TABLE);
     const send = async (events: readonly unknown[]): Promise<SentEvent[]> => {
       const out: SentEvent[] = [];
       for (let i = 0; i < events.length; i += 10) {
         const chunk = events.slice(i, i + 10).map((e) => (typeof e === 'string' ? e : JSON.stringify(e)));
         const res = await sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: queues.ingressUrl,
-            Entries: chunk.map((body, j) => ({ Id: String(j), MessageBody: body })),
-          }),
+          new SendMessageBatchCommand({ QueueUrl: queues.ingressUrl, Entries: chunk.map((body, j) => ({ Id: String(j), MessageBody: body })) }),
         );
-        if (res.Failed?.length)
-          throw new Error(`ingress refused ${res.Failed.length} event(s): ${res.Failed.map((f) => f.Message).join('; ')}`);
+        if (res.Failed?.length) throw new Error(`ingress refused ${res.Failed.length} event(s): ${res.Failed.map((f) => f.Message).join('; ')}`);
         for (const ok of res.Successful ?? []) {
           const body = chunk[Number(ok.Id)]!;
           out.push({ messageId: ok.MessageId!, eventId: eventIdOf(body) ?? ok.MessageId!, body });
@@ -279,60 +206,30 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       return out;
     };
 
-    const dlq = async (): Promise<DlqMessage[]> => {
-      const read = (url: string, queue: DlqMessage['queue']): DlqMessage[] => {
-        const msgs = peekQueue(url);
-        if (!msgs) throw new Error(`cannot inspect ${url}: not a fauxqs queue of this process`);
-        return msgs.map((msg) => {
-          const envelope = parseEnvelope(msg.body);
-          const attributes: Record<string, string> = {};
-          for (const [k, v] of Object.entries(msg.messageAttributes)) if (v.StringValue !== undefined) attributes[k] = v.StringValue;
-          return {
-            queue,
-            messageId: msg.messageId,
-            body: msg.body,
-            sentTimestamp: msg.sentTimestamp,
-            attributes,
-            ...(envelope ? { envelope } : {}),
-          };
-        });
-      };
-      return [...read(queues.ingressDlqUrl, 'ingress-dlq'), ...read(queues.patchesDlqUrl, 'patches-dlq')];
-    };
-
-    const metadataOf = async (connectionId: string, providerConfigKey: string) => {
-      if (nango) return nango.metadataOf(connectionId, providerConfigKey);
-      const url = `${nangoUrl}/connections/${encodeURIComponent(connectionId)}?provider_config_key=${encodeURIComponent(providerConfigKey)}`;
-      const res = await fetch(url, { headers: { authorization: `Bearer ${secretKey}` }, signal: AbortSignal.timeout(10_000) }).catch(
-        (e: Error) => {
-          const cause = (e.cause as { code?: string; message?: string } | undefined) ?? {};
-          throw new Error(
-            `GET connection ${connectionId} (${providerConfigKey}) from ${nangoUrl}: ${cause.code ?? cause.message ?? e.message}`,
-          );
-        },
-      );
-      if (res.status === 404) return undefined;
-      if (!res.ok) throw new Error(`GET connection ${connectionId} (${providerConfigKey}) from Nango: HTTP ${res.status}`);
-      const body = (await res.json()) as { metadata?: Record<string, unknown> | null };
-      return body.metadata ?? null;
-    };
-
     let stopping: Promise<void> | undefined;
     return {
       sqs,
       queues,
       ...(nango ? { nango } : {}),
       nangoUrl,
+      state,
+      webhook,
+      webhookSigningKey,
       secrets,
       secretId,
-      env,
+      env: handlerEnv,
       route: routeSource,
       apply: applySource,
       send,
-      drain: (d) => waitUntilDrained(sqs, [queues.ingressUrl, queues.patchesUrl], d),
-      dlq,
-      patches: () => [...observed.values()],
-      metadataOf,
+      drain: async (d) => {
+        await nango?.webhooksSettled();
+        return waitUntilDrained(sqs, [queues.ingressUrl, queues.syncUrl], d);
+      },
+      dlq: async () => readDlqs(queues),
+      syncs: observer.syncs,
+      metadataOf: (connectionId, providerConfigKey) =>
+        nango ? Promise.resolve(nango.metadataOf(connectionId, providerConfigKey)) : metadataFromNango(nangoUrl, secretKey, connectionId, providerConfigKey),
+      reconcile: localReconcile({ nangoUrl, secretKey, state, sqs, syncQueueUrl: queues.syncUrl }),
       stop: () => (stopping ??= stopAll()),
     };
   } catch (e) {

@@ -33,14 +33,14 @@ export interface PipelineQueueOptions {
   /** Redrive maxReceiveCount of both source queues (default 5, the construct's default). */
   maxReceiveCount?: number;
   ingressVisibilitySeconds?: number;
-  patchesVisibilitySeconds?: number;
+  syncVisibilitySeconds?: number;
 }
 
 export interface PipelineQueues {
   ingressUrl: string;
   ingressDlqUrl: string;
-  patchesUrl: string;
-  patchesDlqUrl: string;
+  syncUrl: string;
+  syncDlqUrl: string;
 }
 
 export interface LocalSqs {
@@ -261,15 +261,15 @@ export async function startLocalSqs(opts: LocalSqsOptions = {}): Promise<LocalSq
         VisibilityTimeout: String(o.ingressVisibilitySeconds ?? 30),
         RedrivePolicy: redrive(ingressDlq.arn),
       });
-      const patchesDlq = await create('patches-dlq.fifo', { ...highThroughputFifo, MessageRetentionPeriod: DLQ_RETENTION });
-      const patches = await create('patches.fifo', {
+      const syncDlq = await create('sync-dlq.fifo', { ...highThroughputFifo, MessageRetentionPeriod: DLQ_RETENTION });
+      const sync = await create('sync.fifo', {
         ...highThroughputFifo,
         // Route sets explicit deduplication ids (event id + connection).
         ContentBasedDeduplication: 'false',
-        VisibilityTimeout: String(o.patchesVisibilitySeconds ?? 30),
-        RedrivePolicy: redrive(patchesDlq.arn),
+        VisibilityTimeout: String(o.syncVisibilitySeconds ?? 30),
+        RedrivePolicy: redrive(syncDlq.arn),
       });
-      return { ingressUrl: ingress.url, ingressDlqUrl: ingressDlq.url, patchesUrl: patches.url, patchesDlqUrl: patchesDlq.url };
+      return { ingressUrl: ingress.url, ingressDlqUrl: ingressDlq.url, syncUrl: sync.url, syncDlqUrl: syncDlq.url };
     },
   };
 }

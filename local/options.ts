@@ -1,0 +1,70 @@
+/** Options of the local pipeline, their defaults, and the process environment it sets and restores. */
+import type { InvocationInfo, InvocationResult } from './event-source.ts';
+import type { NangoStandinOptions, SeedConnection } from './standins/nango.ts';
+
+export interface StageOptions {
+  batchSize: number;
+  maxBatchingWindowMs: number;
+  functionTimeoutMs: number;
+  concurrency: number;
+  crashAfter?: (info: InvocationInfo) => boolean | number;
+  onInvocation?: (r: InvocationResult) => void;
+}
+
+export interface LocalPipelineOptions {
+  /** Use this Nango instead of the stand-in (with nangoSecretKey). */
+  nangoUrl?: string;
+  nangoSecretKey?: string;
+  /** Stand-in options (latency, rate limit, faults, race mode...). */
+  nango?: Omit<NangoStandinOptions, 'secretKey' | 'connections' | 'webhook'>;
+  /** Stand-in connections; default local/fixtures/connections.json. */
+  connections?: SeedConnection[];
+  endpoint?: 'current' | 'legacy';
+  /** Redrive limit of both source queues, and the functions' MAX_RECEIVE_COUNT. Default 5. */
+  maxReceiveCount?: number;
+  /** Default: the stage's function timeout (AWS requires at least that). */
+  ingressVisibilitySeconds?: number;
+  syncVisibilitySeconds?: number;
+  route?: Partial<StageOptions>;
+  apply?: Partial<StageOptions>;
+  queuePrefix?: string;
+  secretId?: string;
+  /** Extra handler environment (e.g. APPLY_GROUP_CONCURRENCY, NANGO_TIMEOUT_MS). */
+  env?: Record<string, string>;
+}
+
+export const stageDefaults = (s: Partial<StageOptions> = {}): StageOptions => ({
+  batchSize: 10,
+  maxBatchingWindowMs: 0,
+  functionTimeoutMs: 10_000,
+  concurrency: 2,
+  ...s,
+});
+
+/** Sets process.env for the handlers and puts back what was there before on restore(). */
+export function processEnv() {
+  const saved = new Map<string, string | undefined>();
+  const set = (k: string, v: string | undefined) => {
+    if (!saved.has(k)) saved.set(k, process.env[k]);
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  };
+  return {
+    set,
+    setAll(vars: Record<string, string>) {
+      for (const [k, v] of Object.entries(vars)) set(k, v);
+      // Never reach AWS: loopback endpoints, and placeholder credentials when none are set.
+      if (!process.env.AWS_ACCESS_KEY_ID) {
+        set('AWS_ACCESS_KEY_ID', 'local');
+        set('AWS_SECRET_ACCESS_KEY', 'local');
+        set('AWS_SESSION_TOKEN', undefined);
+      }
+    },
+    restore() {
+      for (const [k, v] of saved) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    },
+  };
+}

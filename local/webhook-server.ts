@@ -1,0 +1,56 @@
+/**
+ * The webhook function behind a local "function URL": an HTTP server on 127.0.0.1 that turns each
+ * request into the event Lambda's function URLs send and answers with the handler's result.
+ */
+import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import { listenOnLoopback, type LoopbackServer } from './standins/loopback-server.ts';
+import { makeContext } from './event-source.ts';
+
+type UrlHandler = (event: LambdaFunctionURLEvent, context: Context) => Promise<LambdaFunctionURLResult>;
+
+export interface WebhookDelivery {
+  at: number;
+  status: number;
+  body: string;
+}
+
+export interface LocalWebhook extends LoopbackServer {
+  deliveries(): WebhookDelivery[];
+}
+
+export async function startWebhookServer(handler: UrlHandler, o: { timeoutMs?: number; maxBodyBytes?: number } = {}): Promise<LocalWebhook> {
+  const seen: WebhookDelivery[] = [];
+  const server = await listenOnLoopback((req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      // Function URLs refuse payloads over 6 MB before the function runs.
+      if (size <= 6 * 1024 * 1024) chunks.push(c);
+    });
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks);
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
+      const event = {
+        version: '2.0',
+        rawPath: req.url ?? '/',
+        rawQueryString: '',
+        headers,
+        isBase64Encoded: true,
+        body: body.toString('base64'),
+        requestContext: { http: { method: req.method ?? 'POST', path: req.url ?? '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: '' } },
+      } as unknown as LambdaFunctionURLEvent;
+      let result: LambdaFunctionURLResult;
+      try {
+        result = size > 6 * 1024 * 1024 ? { statusCode: 413, body: '' } : await handler(event, makeContext('nango-metadata-sync-webhook', 'local', o.timeoutMs ?? 10_000));
+      } catch {
+        result = { statusCode: 502, body: '' };
+      }
+      const r = typeof result === 'string' ? { statusCode: 200, body: result } : result;
+      seen.push({ at: Date.now(), status: r.statusCode ?? 200, body: String(r.body ?? '') });
+      res.writeHead(r.statusCode ?? 200, { 'content-type': 'application/json' });
+      res.end(r.body ?? '');
+    });
+  });
+  return { ...server, deliveries: () => [...seen] };
+}
