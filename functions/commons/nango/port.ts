@@ -13,15 +13,38 @@ export interface CallOptions {
 export interface RateLimitState {
   limit: number;
   remaining: number;
-  /** Epoch ms. */
+  /** Epoch ms, from X-RateLimit-Reset (whole seconds, rounded down by the server). */
   resetAt: number;
+}
+
+/** Which connections: all given criteria must hold (tags are an AND of every pair). */
+export interface ConnectionFilter {
+  tags?: Record<string, string>;
+  connectionId?: string;
+  /** Provider config keys; a connection of any of them matches. */
+  integrationIds?: readonly string[];
+}
+
+/** One connection as listed: no credentials, ever. */
+export interface ListedConnection {
+  connectionId: string;
+  providerConfigKey: string;
+  provider?: string;
+  tags: Record<string, string>;
+  metadata: Record<string, unknown> | null;
+  created?: string;
+}
+
+export interface PageRequest {
+  /** 1..2000. */
+  limit: number;
+  /** 0-based, as Nango counts. */
+  page: number;
 }
 
 export interface NangoPort {
   /** Shallow-merge `patch` into the connection's metadata. Throws NangoError. */
   patchMetadata(target: Target, patch: MetadataPatch, opts: CallOptions): Promise<void>;
-  /** Every integration (provider config key) that has a connection with this id. Throws NangoError. */
-  listIntegrations(connectionId: string, opts: CallOptions): Promise<string[]>;
-  /** The connection's current metadata (null when it has none or is not listed). Throws NangoError. */
-  getMetadata(target: Target, opts: CallOptions): Promise<Record<string, unknown> | null>;
+  /** One page of GET /connections with the filter (tags[k]=v AND-filter, connectionId, integrationId comma list, limit, page). */
+  listConnections(filter: ConnectionFilter, page: PageRequest, opts: CallOptions): Promise<ListedConnection[]>;
 }

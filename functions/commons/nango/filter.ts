@@ -1,0 +1,77 @@
+/**
+ * The GET /connections filter: checked before sending (a bad value is a permanent error naming it,
+ * never a request that lists other customers' connections), written as Nango's query string, and
+ * checked again against what came back, since a server that ignored a filter would hand us the
+ * connections of other customers.
+ */
+import * as z from 'zod';
+import { connectionIdSchema, providerConfigKeySchema } from '#events/ids';
+import { NangoError } from './errors.ts';
+import type { ConnectionFilter, ListedConnection, PageRequest } from './port.ts';
+
+/** Nango's tag rules: at most 10 keys, keys normalised to lowercase, values 1 to 255 characters. */
+export const MAX_TAGS = 10;
+export const MAX_TAG_VALUE = 255;
+/** Nango's key pattern and length; we also require the lowercase form Nango stores, so a match is exact. */
+const TAG_KEY = /^[a-z][a-z0-9_\-./]*$/;
+const MAX_TAG_KEY = 64;
+export const MAX_PAGE_SIZE = 2000;
+
+const tagsSchema = z
+  .record(
+    z.string().max(MAX_TAG_KEY, 'tag key longer than 64 characters').regex(TAG_KEY, 'tag key must be lowercase: a letter, then a-z 0-9 _ - . /'),
+    z.string().min(1, 'tag value is empty').max(MAX_TAG_VALUE, 'tag value longer than 255 characters'),
+  )
+  .refine((t) => Object.keys(t).length <= MAX_TAGS, `at most ${MAX_TAGS} tags`);
+
+const filterSchema = z.strictObject({
+  tags: tagsSchema.optional(),
+  connectionId: connectionIdSchema.optional(),
+  // Nango splits the list on commas and trims each id: an id with outer spaces would be changed.
+  integrationIds: z
+    .array(providerConfigKeySchema.refine((k) => k === k.trim(), 'provider config key with leading or trailing spaces'))
+    .min(1, 'integrationIds is empty: leave it out to list every integration')
+    .optional(),
+});
+
+export function assertValidFilter(filter: ConnectionFilter): void {
+  const r = filterSchema.safeParse(filter);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue?.path.length ? `${issue.path.map(String).join('.')}: ` : '';
+    throw new NangoError('permanent', 'invalid_filter', `connection filter rejected before sending: ${where}${issue?.message ?? 'invalid'}`);
+  }
+}
+
+export function assertValidPage(page: PageRequest): void {
+  if (!Number.isInteger(page.limit) || page.limit < 1 || page.limit > MAX_PAGE_SIZE || !Number.isInteger(page.page) || page.page < 0) {
+    throw new NangoError('permanent', 'invalid_page', `page rejected before sending: limit must be 1..${MAX_PAGE_SIZE}, page 0 or more`);
+  }
+}
+
+/** The query string (without "?"): tags as tags[key]=value (the deepObject form Nango's parser reads). */
+export function connectionsQuery(filter: ConnectionFilter, page: PageRequest): string {
+  const q = new URLSearchParams();
+  if (filter.connectionId !== undefined) q.append('connectionId', filter.connectionId);
+  if (filter.integrationIds !== undefined) q.append('integrationId', filter.integrationIds.join(','));
+  for (const [k, v] of Object.entries(filter.tags ?? {})) q.append(`tags[${k}]`, v);
+  q.append('limit', String(page.limit));
+  q.append('page', String(page.page));
+  return q.toString();
+}
+
+export function matchesFilter(c: ListedConnection, filter: ConnectionFilter): boolean {
+  if (filter.connectionId !== undefined && c.connectionId !== filter.connectionId) return false;
+  if (filter.integrationIds !== undefined && !filter.integrationIds.includes(c.providerConfigKey)) return false;
+  return Object.entries(filter.tags ?? {}).every(([k, v]) => c.tags[k] === v);
+}
+
+/** For messages: what was asked, short. */
+export function describeFilter(filter: ConnectionFilter): string {
+  const parts: string[] = [];
+  const tags = Object.entries(filter.tags ?? {});
+  if (tags.length) parts.push(`tags ${tags.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' AND ')}`);
+  if (filter.connectionId !== undefined) parts.push(`connection id ${JSON.stringify(filter.connectionId)}`);
+  if (filter.integrationIds?.length) parts.push(`integrations ${filter.integrationIds.join(', ')}`);
+  return parts.length ? parts.join(', ') : 'no filter (every connection)';
+}
