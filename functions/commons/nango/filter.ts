@@ -19,7 +19,10 @@ export const MAX_PAGE_SIZE = 2000;
 
 const tagsSchema = z
   .record(
-    z.string().max(MAX_TAG_KEY, 'tag key longer than 64 characters').regex(TAG_KEY, 'tag key must be lowercase: a letter, then a-z 0-9 _ - . /'),
+    z
+      .string()
+      .max(MAX_TAG_KEY, 'tag key longer than 64 characters')
+      .regex(TAG_KEY, 'tag key must be lowercase: a letter, then a-z 0-9 _ - . /'),
     z.string().min(1, 'tag value is empty').max(MAX_TAG_VALUE, 'tag value longer than 255 characters'),
   )
   .refine((t) => Object.keys(t).length <= MAX_TAGS, `at most ${MAX_TAGS} tags`);
@@ -39,7 +42,11 @@ export function assertValidFilter(filter: ConnectionFilter): void {
   if (!r.success) {
     const issue = r.error.issues[0];
     const where = issue?.path.length ? `${issue.path.map(String).join('.')}: ` : '';
-    throw new NangoError('permanent', 'invalid_filter', `connection filter rejected before sending: ${where}${issue?.message ?? 'invalid'}`);
+    throw new NangoError(
+      'permanent',
+      'invalid_filter',
+      `connection filter rejected before sending: ${where}${issue?.message ?? 'invalid'}`,
+    );
   }
 }
 

@@ -124,7 +124,9 @@ export class HttpNangoClient implements NangoPort {
       if (res.status === 401) {
         const e = this.toError(res);
         // Still refused with a fresh key: a revoked or wrong key, fixed by an operator, then replayed.
-        throw new NangoError('permanent', e.code, `${e.message} (after fetching the secret key again)`, 401, e.errors, undefined, [res.key]);
+        throw new NangoError('permanent', e.code, `${e.message} (after fetching the secret key again)`, 401, e.errors, undefined, [
+          res.key,
+        ]);
       }
     }
     return res;

@@ -38,7 +38,11 @@ export async function listAllConnections(
     if (batch.length < opts.pageSize) break;
     if (seen.size === before) {
       // A full page with nothing new: the server ignores `page`, and paging would never end.
-      throw new NangoError('transient', 'unexpected_response', `GET /connections page ${page} repeated earlier pages for ${describeFilter(filter)}`);
+      throw new NangoError(
+        'transient',
+        'unexpected_response',
+        `GET /connections page ${page} repeated earlier pages for ${describeFilter(filter)}`,
+      );
     }
   }
   return [...seen.values()];
