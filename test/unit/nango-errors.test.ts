@@ -5,7 +5,7 @@ import { coalesce } from '#commons/coalesce';
 import { NangoError } from '#commons/nango/errors';
 import { withRetries, AttemptsExhausted } from '#commons/retry';
 
-describe('error classification (DESIGN.md failure table)', () => {
+describe('error classification (the failure table)', () => {
   it.each([
     [400, 'permanent'],
     [403, 'permanent'],
