@@ -42,10 +42,12 @@ export function assertValidFilter(filter: ConnectionFilter): void {
   if (!r.success) {
     const issue = r.error.issues[0];
     const where = issue?.path.length ? `${issue.path.map(String).join('.')}: ` : '';
+    // A bad record key is reported as "Invalid key in record", with the reason nested.
+    const inner = issue?.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
     throw new NangoError(
       'permanent',
       'invalid_filter',
-      `connection filter rejected before sending: ${where}${issue?.message ?? 'invalid'}`,
+      `connection filter rejected before sending: ${where}${inner ?? issue?.message ?? 'invalid'}`,
     );
   }
 }
