@@ -211,14 +211,16 @@ describe('listConnections', () => {
       [{ tags: { organization_id: '' } }, /empty/],
       [{ tags: { k: 'v'.repeat(256) } }, /255/],
       [{ tags: Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, 'v'])) }, /at most 10 tags/],
-      [{ connectionId: 'a\nb' }, /connectionId/],
-      [{ integrationIds: ['sales/force'] }, /integrationIds/],
+      [{ connectionId: 'a\nb' }, /connection id: connection id has characters/],
+      [{ integrationIds: ['sales/force'] }, /provider config key: provider config key has characters/],
       [{ integrationIds: [' hubspot'] }, /spaces/],
       [{ integrationIds: [] }, /empty/],
     ];
+    const codes = { connectionId: 'invalid_connection_id', integrationIds: 'invalid_provider_config_key', tags: 'invalid_filter' };
     for (const [filter, message] of bad) {
       const e = await c.listConnections(filter, { limit: 10, page: 0 }, soon()).catch((x) => x);
-      expect(e, JSON.stringify(filter)).toMatchObject({ code: 'invalid_filter', kind: 'permanent' });
+      const field = Object.keys(filter)[0] as keyof typeof codes;
+      expect(e, JSON.stringify(filter)).toMatchObject({ code: codes[field], kind: 'permanent' });
       expect(e.message).toMatch(message);
     }
     for (const page of [
