@@ -1,8 +1,9 @@
 /**
- * Hostile ids and patches through the real Nango client (undici) against the stand-in, on both
- * endpoints and all three calls (PATCH metadata, GET connection, GET connections list). Each id is
+ * Hostile ids, tag values and patches through the real Nango client (undici) against the stand-in,
+ * on both endpoints and both calls (PATCH metadata, GET /connections list). Each id or tag value is
  * either sent correctly encoded and reaches exactly its own connection, or refused before any
- * request with a permanent error; nothing ever reaches another path; no prototype is touched.
+ * request with a permanent error; nothing ever reaches another path or another customer's
+ * connections; no prototype is touched.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -57,6 +58,19 @@ const INVALID_KEYS = [
   ['256 chars', 's'.repeat(256)],
 ] as const;
 
+/** Tag values Nango stores as given (1..255 characters): each must select only its own connection. */
+const HOSTILE_TAG_VALUES = [
+  'a&b=c',
+  'x]y[z',
+  '#frag?q=1',
+  '100%',
+  'ünï 😀',
+  ' spaced ',
+  'tags[organization_id]=acme',
+  '+plus+',
+  'v'.repeat(255),
+];
+
 let nango: NangoStandin;
 const clients: HttpNangoClient[] = [];
 let proto: string[];
@@ -71,7 +85,8 @@ beforeAll(async () => {
       { connectionId: 'admin', providerConfigKey: 'salesforce', metadata: { marker: 'admin' } },
       { connectionId: 'b', providerConfigKey: 'salesforce', metadata: { marker: 'b' } },
       { connectionId: 'acme', providerConfigKey: 'salesforce', metadata: { marker: 'acme' } },
-      { connectionId: 'acme', providerConfigKey: 'hubspot', metadata: { marker: 'acme' } },
+      { connectionId: 'acme', providerConfigKey: 'hubspot', metadata: { marker: 'acme' }, tags: { organization_id: 'acme' } },
+      ...HOSTILE_TAG_VALUES.map((v) => ({ connectionId: `tagged:${v}`, providerConfigKey: 'hubspot', tags: { organization_id: v } })),
     ],
   });
 });
@@ -103,6 +118,7 @@ function segmentOf(r: RecordedRequest, prefix: string, suffix: string): string {
 const others = (except: string) =>
   nango
     .connections()
+    .filter((c) => !c.connectionId.startsWith('tagged:'))
     .filter((c) => !(c.connectionId === except && c.providerConfigKey === 'salesforce'))
     .every((c) => (c.metadata as { marker?: string } | null)?.marker === c.connectionId && Object.keys(c.metadata ?? {}).length === 1);
 
@@ -128,22 +144,34 @@ describe.each(['current', 'legacy'] as const)('hostile ids through the Nango cli
     },
   );
 
-  it.each(WEIRD_BUT_VALID.map((id) => [JSON.stringify(id).slice(0, 40), id]))('GET %s reads its own connection', async (_label, id) => {
-    const m = await client(endpoint).getMetadata({ connectionId: id, providerConfigKey: 'salesforce' }, call());
-    expect(m).toEqual({ marker: id });
-    // Read from the list endpoint (no credentials): the id travels as one query value, exactly.
+  it.each(WEIRD_BUT_VALID.map((id) => [JSON.stringify(id).slice(0, 40), id]))('list %s reads its own connection', async (_label, id) => {
+    const listed = await client(endpoint).listConnections(
+      { connectionId: id, integrationIds: ['salesforce'] },
+      { limit: 10, page: 0 },
+      call(),
+    );
+    expect(listed.map((c) => [c.connectionId, c.metadata])).toEqual([[id, { marker: id }]]);
+    // The list endpoint (no credentials): the id travels as one query value, exactly.
     const r = nango.requests[0]!;
     expect(r.path).toBe('/connections');
-    expect(r.query).toEqual({ connectionId: id });
+    expect(r.query).toEqual({ connectionId: id, integrationId: 'salesforce', limit: '10', page: '0' });
   });
+
+  it.each(HOSTILE_TAG_VALUES.map((v) => [JSON.stringify(v).slice(0, 40), v]))(
+    'tag value %s selects exactly its own connection',
+    async (_label, v) => {
+      const listed = await client(endpoint).listConnections({ tags: { organization_id: v } }, { limit: 10, page: 0 }, call());
+      expect(listed.map((c) => c.connectionId)).toEqual([`tagged:${v}`]);
+      expect(nango.requests[0]!.query['tags[organization_id]']).toBe(v);
+    },
+  );
 
   it.each(INVALID)('refuses a connection id with %s before any request', async (_label, id) => {
     const c = client(endpoint);
     const target = { connectionId: id, providerConfigKey: 'salesforce' };
     for (const attempt of [
       () => c.patchMetadata(target, { touched: true }, call()),
-      () => c.getMetadata(target, call()),
-      () => c.listIntegrations(id, call()),
+      () => c.listConnections({ connectionId: id }, { limit: 10, page: 0 }, call()),
     ]) {
       const e = await attempt().then(
         () => undefined,
@@ -191,6 +219,11 @@ describe.each(['current', 'legacy'] as const)('hostile ids through the Nango cli
     expect(stored['constructor']).toEqual({ prototype: { polluted: true } });
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     expect(prototypeSnapshot()).toEqual(proto);
-    nango.addConnection({ connectionId: 'acme', providerConfigKey: 'hubspot', metadata: { marker: 'acme' } });
+    nango.addConnection({
+      connectionId: 'acme',
+      providerConfigKey: 'hubspot',
+      metadata: { marker: 'acme' },
+      tags: { organization_id: 'acme' },
+    });
   });
 });

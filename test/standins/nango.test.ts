@@ -1,5 +1,5 @@
 /**
- * The Nango stand-in against DESIGN.md's "Nango, as observed on the real server", fact by fact,
+ * The Nango stand-in against what a real Nango server (0.71.x) does, fact by fact,
  * over real HTTP with undici.
  */
 import { randomUUID } from 'node:crypto';
@@ -301,6 +301,7 @@ describe('GET connections', () => {
     expect(Object.keys(sf).sort()).toEqual([
       'connection_id',
       'created',
+      'end_user',
       'errors',
       'id',
       'metadata',
@@ -308,7 +309,8 @@ describe('GET connections', () => {
       'provider_config_key',
       'tags',
     ]);
-    expect(sf).toMatchObject({ connection_id: 'c1', provider: 'salesforce-sandbox', tags: {}, errors: [], metadata: null });
+    expect(sf).toMatchObject({ connection_id: 'c1', provider: 'salesforce-sandbox', tags: {}, errors: [], metadata: null, end_user: null });
+    expect(typeof sf['id']).toBe('number');
     const odd = await call(n.url, 'GET', `/connections?connectionId=${encodeURIComponent('nope')}`, { key: KEY });
     expect(odd.json.connections).toEqual([]);
   });
@@ -338,7 +340,9 @@ describe('rate limit', () => {
           ? await patchCurrent(n, { connection_id: 'nope', provider_config_key: 'hubspot', metadata: {} })
           : await patchCurrent(n, { connection_id: 'c1', provider_config_key: 'hubspot', metadata: { [`k${i}`]: i } });
       expect(r.headers['x-ratelimit-limit']).toBe('3');
-      expect(Number(r.headers['x-ratelimit-reset'])).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000));
+      // The window's end in seconds rounded down: never after the real end, possibly before it.
+      expect(Number(r.headers['x-ratelimit-reset'])).toBeLessThanOrEqual(Math.floor((Date.now() + 400) / 1000));
+      expect(Number(r.headers['x-ratelimit-reset'])).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) - 1);
       seen.push({ status: r.status, remaining: String(r.headers['x-ratelimit-remaining']) });
       if (r.status === 429) {
         expect(r.json).toEqual({ error: { code: 'too_many_request' } });
@@ -580,7 +584,9 @@ describe('recording', () => {
   it('connections(), addConnection and removeConnection manage the seed', async () => {
     const n = await start({ connections: [] });
     n.addConnection({ connectionId: 'z', providerConfigKey: 'hubspot', metadata: { q: 1 } });
-    expect(n.connections()).toEqual([{ connectionId: 'z', providerConfigKey: 'hubspot', provider: 'hubspot', metadata: { q: 1 } }]);
+    expect(n.connections()).toEqual([
+      { connectionId: 'z', providerConfigKey: 'hubspot', provider: 'hubspot', metadata: { q: 1 }, tags: {}, created: expect.any(String) },
+    ]);
     n.removeConnection('z', 'hubspot');
     expect(n.metadataOf('z', 'hubspot')).toBeUndefined();
     expect((await patchLegacy(n, 'z', 'hubspot', { q: 2 })).status).toBe(404);

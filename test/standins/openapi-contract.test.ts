@@ -86,6 +86,28 @@ describe('Nango OpenAPI contract', () => {
     expect(one.errors).toEqual([]);
   });
 
+  it('accepts the list with deepObject tags and paging, and an import with tags; refuses 11 tags', async () => {
+    const c = await loadNangoContract();
+    const list = (query: Record<string, unknown>) =>
+      c.validateRequest({ method: 'GET', path: '/connections', query: query as Record<string, string>, headers: json });
+    expect(list({ tags: { organization_id: 'acme', end_user_id: 'u1' }, limit: '2000', page: '0' }).errors).toEqual([]);
+    expect(list({ tags: Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, 'v'])) }).valid).toBe(false);
+    const imported = c.validateRequest({
+      method: 'POST',
+      path: '/connections',
+      query: {},
+      headers: json,
+      body: {
+        provider_config_key: 'hubspot',
+        connection_id: 'acme',
+        credentials: { type: 'OAUTH2', access_token: 't' },
+        tags: { organization_id: 'acme' },
+      },
+    });
+    expect(imported.errors).toEqual([]);
+    expect(imported.operation).toBe('POST /connections');
+  });
+
   it('checks requests recorded by the Nango stand-in', async () => {
     const key = randomUUID();
     const nango = await startNangoStandin({ secretKey: key, connections: [{ connectionId: 'acme/eu', providerConfigKey: 'hubspot' }] });

@@ -37,17 +37,26 @@ const filterSchema = z.strictObject({
     .optional(),
 });
 
+/** The filter field a rejection is about, named as the rest of the adapter names it, with the same codes. */
+const FIELDS: Record<string, { code: string; name: string }> = {
+  connectionId: { code: 'invalid_connection_id', name: 'connection id' },
+  integrationIds: { code: 'invalid_provider_config_key', name: 'provider config key' },
+};
+
 export function assertValidFilter(filter: ConnectionFilter): void {
   const r = filterSchema.safeParse(filter);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue?.path.length ? `${issue.path.map(String).join('.')}: ` : '';
-    throw new NangoError(
-      'permanent',
-      'invalid_filter',
-      `connection filter rejected before sending: ${where}${issue?.message ?? 'invalid'}`,
-    );
-  }
+  if (r.success) return;
+  const issue = r.error.issues[0];
+  const [field, ...rest] = issue?.path.map(String) ?? [];
+  const known = field !== undefined ? FIELDS[field] : undefined;
+  const where = known ? `${known.name}: ` : field !== undefined ? `${[field, ...rest].join('.')}: ` : '';
+  // A bad record key is reported as "Invalid key in record", with the reason nested.
+  const inner = issue?.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
+  throw new NangoError(
+    'permanent',
+    known?.code ?? 'invalid_filter',
+    `connection filter rejected before sending: ${where}${inner ?? issue?.message ?? 'invalid'}`,
+  );
 }
 
 export function assertValidPage(page: PageRequest): void {

@@ -1,17 +1,22 @@
 /**
  * The Nango adapter on undici: a keep-alive pool per origin, every request bounded by the caller's
- * deadline, ids validated before sending, error bodies parsed leniently, X-RateLimit-* obeyed, and a
- * 401 answered by fetching the key again once. Hand-written rather than @nangohq/node: the SDK goes
- * through axios with no timeouts bound to the Lambda's remaining time and gives back raw axios errors.
+ * deadline, ids and filters validated before sending, error bodies parsed leniently and scrubbed of
+ * the key, X-RateLimit-* obeyed, and a 401 answered by fetching the key again once. Hand-written
+ * rather than @nangohq/node: the SDK goes through axios with no timeouts bound to the Lambda's
+ * remaining time, has no tag filter on its list call, and gives back raw axios errors (request
+ * headers, so the key, included).
  */
 import { Agent, type Dispatcher } from 'undici';
 import type { MetadataPatch } from '#events/define';
 import type { Target } from '../patch-message.ts';
 import type { KeyProvider, NangoCredentials } from '../secrets.ts';
+import { registerSecret } from '../redact.ts';
 import { NangoError, errorFromException, errorFromResponse } from './errors.ts';
-import { assertValidConnectionId, assertValidTarget } from './ids.ts';
-import type { CallOptions, NangoPort, RateLimitState } from './port.ts';
-import { RateLimitGate, readRateLimit, retryAfterMs } from './rate-limit.ts';
+import { assertValidFilter, assertValidPage, connectionsQuery, describeFilter, matchesFilter } from './filter.ts';
+import { assertValidTarget } from './ids.ts';
+import { parseConnections } from './listed.ts';
+import type { CallOptions, ConnectionFilter, ListedConnection, NangoPort, PageRequest, RateLimitState } from './port.ts';
+import { RateLimitGate, readRateLimit } from './rate-limit.ts';
 
 export type EndpointStyle = 'current' | 'legacy';
 
@@ -28,6 +33,8 @@ export interface HttpNangoClientOptions {
 }
 
 interface Sent {
+  /** The key the request carried: scrubbed from any error built from the answer. */
+  key: string;
   status: number;
   text: string;
   contentType: string | undefined;
@@ -62,39 +69,27 @@ export class HttpNangoClient implements NangoPort {
     if (res.status < 200 || res.status >= 300) throw this.toError(res);
   }
 
-  async listIntegrations(connectionId: string, call: CallOptions): Promise<string[]> {
-    const keys = (await this.listConnections(connectionId, call)).map((c) => c.provider_config_key);
-    return [...new Set(keys)].sort();
-  }
-
-  /**
-   * From the list endpoint, not `GET /connections/{id}`: that one returns (and may refresh) the
-   * connection's OAuth credentials and answers 424 when a refresh is exhausted, which has nothing to do
-   * with writing metadata. A connection that is not listed has no metadata yet; the PATCH that follows
-   * gets Nango's own 404.
-   */
-  async getMetadata(target: Target, call: CallOptions): Promise<Record<string, unknown> | null> {
-    assertValidTarget(target);
-    const c = (await this.listConnections(target.connectionId, call)).find((x) => x.provider_config_key === target.providerConfigKey);
-    const m = c?.metadata;
-    return m && typeof m === 'object' && !Array.isArray(m) ? (m as Record<string, unknown>) : null;
-  }
-
-  private async listConnections(connectionId: string, call: CallOptions): Promise<{ provider_config_key: string; metadata?: unknown }[]> {
-    assertValidConnectionId(connectionId);
-    const res = await this.send('GET', `/connections?connectionId=${encodeURIComponent(connectionId)}`, {}, undefined, call, 'connections');
+  async listConnections(filter: ConnectionFilter, page: PageRequest, call: CallOptions): Promise<ListedConnection[]> {
+    assertValidFilter(filter);
+    assertValidPage(page);
+    const res = await this.send('GET', `/connections?${connectionsQuery(filter, page)}`, {}, undefined, call, 'connections');
     if (res.status !== 200) throw this.toError(res);
-    const parsed = safeJson(res.text) as
-      | { connections?: { connection_id?: unknown; provider_config_key?: unknown; metadata?: unknown }[] }
-      | undefined;
-    if (!parsed || !Array.isArray(parsed.connections)) {
-      // A 200 we cannot read must not pass for "no metadata": the ordering guard would trust it.
-      throw new NangoError('transient', 'unexpected_response', 'GET /connections did not return a connections list', res.status);
+    const listed = parseConnections(res.text);
+    if (!listed) {
+      // A 200 we cannot read must not pass for "no connections": the subject would look empty.
+      throw new NangoError('transient', 'unexpected_response', 'GET /connections did not return a readable connections list', res.status);
     }
-    return parsed.connections.filter(
-      (c): c is { connection_id: string; provider_config_key: string; metadata?: unknown } =>
-        c.connection_id === connectionId && typeof c.provider_config_key === 'string',
-    );
+    const stray = listed.find((c) => !matchesFilter(c, filter));
+    if (stray) {
+      // A server that ignored a filter lists other customers' connections: never write to those.
+      throw new NangoError(
+        'permanent',
+        'filter_ignored',
+        `GET /connections answered a connection outside the filter (${describeFilter(filter)}): does this Nango support tag filters?`,
+        res.status,
+      );
+    }
+    return listed;
   }
 
   async close(): Promise<void> {
@@ -102,7 +97,14 @@ export class HttpNangoClient implements NangoPort {
   }
 
   private toError(res: Sent): NangoError {
-    return errorFromResponse(res.status, res.contentType, res.text, res.retryAfterMs);
+    return errorFromResponse(res.status, res.contentType, res.text, res.retryAfterMs, [res.key]);
+  }
+
+  private async credentials(read: Promise<NangoCredentials>): Promise<NangoCredentials> {
+    const creds = await read;
+    // From here on, any text this process logs or stores is scrubbed of it.
+    registerSecret(creds.secretKey);
+    return creds;
   }
 
   /** Send once; on 401, fetch the key again (single-flight) and send once more. */
@@ -114,15 +116,17 @@ export class HttpNangoClient implements NangoPort {
     call: CallOptions,
     route: string,
   ): Promise<Sent> {
-    let creds = await this.opts.keys.get();
+    let creds = await this.credentials(this.opts.keys.get());
     let res = await this.sendWith(creds, method, path, headers, body, call, route);
     if (res.status === 401) {
-      creds = await this.opts.keys.refresh(creds);
+      creds = await this.credentials(this.opts.keys.refresh(creds));
       res = await this.sendWith(creds, method, path, headers, body, call, route);
       if (res.status === 401) {
-        const e = errorFromResponse(res.status, res.contentType, res.text);
+        const e = this.toError(res);
         // Still refused with a fresh key: a revoked or wrong key, fixed by an operator, then replayed.
-        throw new NangoError('permanent', e.code, `${e.message} (after fetching the secret key again)`, 401, e.errors);
+        throw new NangoError('permanent', e.code, `${e.message} (after fetching the secret key again)`, 401, e.errors, undefined, [
+          res.key,
+        ]);
       }
     }
     return res;
@@ -155,13 +159,15 @@ export class HttpNangoClient implements NangoPort {
     }
     const started = performance.now();
     let observed: RateLimitState | undefined;
+    let answered = false;
+    const key = creds.secretKey;
     try {
       // The raw path goes to the dispatcher as is: a URL object would resolve dot segments.
       const res = await this.dispatcher.request({
         origin: new URL(creds.host ?? this.opts.host).origin,
         path: basePath(creds.host ?? this.opts.host) + path,
         method: method as Dispatcher.HttpMethod,
-        headers: { ...headers, authorization: `Bearer ${creds.secretKey}`, accept: 'application/json' },
+        headers: { ...headers, authorization: `Bearer ${key}`, accept: 'application/json' },
         body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
@@ -169,19 +175,15 @@ export class HttpNangoClient implements NangoPort {
       });
       const text = await res.body.text();
       observed = readRateLimit(res.headers);
+      answered = res.statusCode >= 200 && res.statusCode < 300;
       const contentType = headerValue(res.headers['content-type']);
-      let retryAfter: number | undefined;
-      if (res.statusCode === 429) {
-        retryAfter = retryAfterMs(res.headers['retry-after']);
-        this.gate.block(Date.now() + retryAfter);
-        observed = undefined;
-      }
+      const retryAfterMs = res.statusCode === 429 ? this.gate.tooManyRequests(res.headers['retry-after'], observed) : undefined;
       this.opts.onResponse?.({ method, route, status: res.statusCode, ms: performance.now() - started });
-      return { status: res.statusCode, text, contentType, rateLimit: observed, retryAfterMs: retryAfter };
+      return { key, status: res.statusCode, text, contentType, rateLimit: observed, retryAfterMs };
     } catch (e) {
-      throw errorFromException(e);
+      throw errorFromException(e, [key]);
     } finally {
-      this.gate.release(observed);
+      this.gate.release(observed, answered);
     }
   }
 }
@@ -202,12 +204,4 @@ function basePath(host: string): string {
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -29,7 +29,12 @@ export type Fault =
   /** Hold the answer for `ms` (longer than the client's timeout), then 504 unless `apply` is set. */
   | { kind: 'delay'; ms: number; apply?: boolean }
   /** An HTML error page, as a proxy in front of Nango would send (default 502 Bad Gateway). */
-  | { kind: 'html'; status?: number; body?: string };
+  | { kind: 'html'; status?: number; body?: string }
+  /**
+   * A server, proxy or WAF that quotes the request's Authorization header in its error: in a JSON
+   * StdError (message and errors) or an HTML page. Default 400.
+   */
+  | { kind: 'echoAuth'; format: 'json' | 'html'; status?: number };
 
 export type FaultHook = (req: FaultRequest) => Fault | undefined;
 

@@ -1,6 +1,8 @@
 /**
  * Nango's per-account rate limit: a fixed window that starts with the first request after the
- * previous window ended (60 s on the real server; tests scale it down).
+ * previous window ended (60 s on the real server; tests scale it down). Like the real server, the
+ * reset header is the window's end in epoch seconds rounded DOWN, and Retry-After the whole seconds
+ * left, rounded down: both can name a moment before the window really ends.
  */
 export interface RateLimitConfig {
   limit: number;
@@ -32,7 +34,7 @@ export class FixedWindow {
     const headers = {
       'X-RateLimit-Limit': String(this.cfg.limit),
       'X-RateLimit-Remaining': String(Math.max(0, this.cfg.limit - this.count)),
-      'X-RateLimit-Reset': String(Math.ceil(end / 1000)),
+      'X-RateLimit-Reset': String(Math.floor(end / 1000)),
     };
     if (this.count <= this.cfg.limit) return { allowed: true, headers };
     return { allowed: false, headers, retryAfter: Math.max(0, Math.floor((end - now) / 1000)) };

@@ -4,17 +4,47 @@
  * the stand-in encodes what the real server does, so a wrong rule in the project shows up in tests.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
-// As observed on Nango 0.71.x (DESIGN.md "Nango, as observed on the real server").
+// As observed on a real Nango server (0.71.x).
 const CONNECTION_ID = /^[a-zA-Z0-9,.;:=+~[\]|@${}"'\\/_ -]+$/;
 const PROVIDER_CONFIG_KEY = /^[a-zA-Z0-9~:.@ _-]+$/;
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
 export const isUuidV4 = (s: string): boolean => UUID_V4.test(s);
 
-const connectionIdSchema = z.string().regex(CONNECTION_ID).max(255);
-const providerConfigKeySchema = z.string().regex(PROVIDER_CONFIG_KEY).max(255);
+export const connectionIdSchema = z.string().regex(CONNECTION_ID).max(255);
+export const providerConfigKeySchema = z.string().regex(PROVIDER_CONFIG_KEY).max(255);
+
+// Nango's connection tags: at most 10 keys; keys start with a letter, then letters, digits and
+// _ - . / up to 64 characters, normalised to lowercase (two keys equal after that are refused);
+// values 1..255 characters, case kept.
+const TAG_KEY = /^[a-zA-Z][a-zA-Z0-9_\-./]*$/;
+export const tagsSchema = z
+  .record(
+    z
+      .string()
+      .regex(TAG_KEY, 'Tag keys must start with a letter and contain only alphanumerics, underscores, hyphens, periods, or slashes')
+      .max(64),
+    z.string().min(1).max(255),
+  )
+  .check((ctx) => {
+    const keys = Object.keys(ctx.value);
+    if (keys.length > 10) ctx.issues.push({ code: 'custom', message: 'Tags cannot contain more than 10 keys', input: ctx.value });
+    const seen = new Set<string>();
+    for (const k of keys) {
+      const lower = k.toLowerCase();
+      if (seen.has(lower))
+        ctx.issues.push({ code: 'custom', message: `Duplicate tag key after case normalization: "${lower}"`, input: ctx.value });
+      seen.add(lower);
+    }
+  })
+  .transform((t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k.toLowerCase(), v])));
+
+export function parseTags(tags: unknown): { ok: true; value: Record<string, string> } | { ok: false; message: string } {
+  const r = tagsSchema.safeParse(tags);
+  return r.success ? { ok: true, value: r.data } : { ok: false, message: r.error.issues.map((i) => i.message).join('; ') };
+}
 
 /** The server's zod schema for PATCH/POST /connections/metadata (strict: unknown keys rejected). */
 export const metadataBodySchema = z
@@ -67,7 +97,7 @@ export const unknownConnection = (connectionId: string, providerConfigKey: strin
   });
 };
 
-const escapeHtml = (s: string) =>
+export const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 /** Express's finalhandler page for an unmatched route. */
