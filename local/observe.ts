@@ -64,7 +64,14 @@ export function readDlqs(queues: PipelineQueues): DlqMessage[] {
       const envelope = parseEnvelope(msg.body);
       const attributes: Record<string, string> = {};
       for (const [k, v] of Object.entries(msg.messageAttributes)) if (v.StringValue !== undefined) attributes[k] = v.StringValue;
-      return { queue, messageId: msg.messageId, body: msg.body, sentTimestamp: msg.sentTimestamp, attributes, ...(envelope ? { envelope } : {}) };
+      return {
+        queue,
+        messageId: msg.messageId,
+        body: msg.body,
+        sentTimestamp: msg.sentTimestamp,
+        attributes,
+        ...(envelope ? { envelope } : {}),
+      };
     });
   };
   return [...read(queues.ingressDlqUrl, 'ingress-dlq'), ...read(queues.syncDlqUrl, 'sync-dlq')];
@@ -73,14 +80,17 @@ export function readDlqs(queues: PipelineQueues): DlqMessage[] {
 /** A real Nango's view of one connection, from the list endpoint (never GET /connections/{id}, which returns and may refresh credentials). */
 export async function metadataFromNango(nangoUrl: string, key: string, connectionId: string, providerConfigKey: string) {
   const q = new URLSearchParams({ connectionId, integrationId: providerConfigKey });
-  const res = await fetch(`${nangoUrl}/connections?${q}`, { headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(10_000) }).catch(
-    (e: Error) => {
-      const cause = (e.cause as { code?: string } | undefined)?.code;
-      throw new Error(`listing connection ${connectionId} (${providerConfigKey}) at ${nangoUrl}: ${cause ?? e.name}`);
-    },
-  );
+  const res = await fetch(`${nangoUrl}/connections?${q}`, {
+    headers: { authorization: `Bearer ${key}` },
+    signal: AbortSignal.timeout(10_000),
+  }).catch((e: Error) => {
+    const cause = (e.cause as { code?: string } | undefined)?.code;
+    throw new Error(`listing connection ${connectionId} (${providerConfigKey}) at ${nangoUrl}: ${cause ?? e.name}`);
+  });
   if (!res.ok) throw new Error(`listing connection ${connectionId} (${providerConfigKey}) at Nango: HTTP ${res.status}`);
-  const body = (await res.json()) as { connections?: { connection_id?: string; provider_config_key?: string; metadata?: Record<string, unknown> | null }[] };
+  const body = (await res.json()) as {
+    connections?: { connection_id?: string; provider_config_key?: string; metadata?: Record<string, unknown> | null }[];
+  };
   const c = body.connections?.find((x) => x.connection_id === connectionId && x.provider_config_key === providerConfigKey);
   return c ? (c.metadata ?? null) : undefined;
 }

@@ -195,9 +195,13 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       for (let i = 0; i < events.length; i += 10) {
         const chunk = events.slice(i, i + 10).map((e) => (typeof e === 'string' ? e : JSON.stringify(e)));
         const res = await sqs.send(
-          new SendMessageBatchCommand({ QueueUrl: queues.ingressUrl, Entries: chunk.map((body, j) => ({ Id: String(j), MessageBody: body })) }),
+          new SendMessageBatchCommand({
+            QueueUrl: queues.ingressUrl,
+            Entries: chunk.map((body, j) => ({ Id: String(j), MessageBody: body })),
+          }),
         );
-        if (res.Failed?.length) throw new Error(`ingress refused ${res.Failed.length} event(s): ${res.Failed.map((f) => f.Message).join('; ')}`);
+        if (res.Failed?.length)
+          throw new Error(`ingress refused ${res.Failed.length} event(s): ${res.Failed.map((f) => f.Message).join('; ')}`);
         for (const ok of res.Successful ?? []) {
           const body = chunk[Number(ok.Id)]!;
           out.push({ messageId: ok.MessageId!, eventId: eventIdOf(body) ?? ok.MessageId!, body });
@@ -228,7 +232,9 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       dlq: async () => readDlqs(queues),
       syncs: observer.syncs,
       metadataOf: (connectionId, providerConfigKey) =>
-        nango ? Promise.resolve(nango.metadataOf(connectionId, providerConfigKey)) : metadataFromNango(nangoUrl, secretKey, connectionId, providerConfigKey),
+        nango
+          ? Promise.resolve(nango.metadataOf(connectionId, providerConfigKey))
+          : metadataFromNango(nangoUrl, secretKey, connectionId, providerConfigKey),
       reconcile: localReconcile({ nangoUrl, secretKey, state, sqs, syncQueueUrl: queues.syncUrl }),
       stop: () => (stopping ??= stopAll()),
     };

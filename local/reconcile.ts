@@ -8,9 +8,17 @@ import { reconcile, type ReconcileOptions, type ReconcileReport } from '#commons
 import { staticKeyProvider } from '#commons/secrets';
 import type { StatePort } from '#commons/state/port';
 
-export type LocalReconcile = (o?: Partial<Omit<ReconcileOptions, 'deadline' | 'runId'>> & { timeoutMs?: number }) => Promise<ReconcileReport>;
+export type LocalReconcile = (
+  o?: Partial<Omit<ReconcileOptions, 'deadline' | 'runId'>> & { timeoutMs?: number },
+) => Promise<ReconcileReport>;
 
-export function localReconcile(c: { nangoUrl: string; secretKey: string; state: StatePort; sqs: SQSClient; syncQueueUrl: string }): LocalReconcile {
+export function localReconcile(c: {
+  nangoUrl: string;
+  secretKey: string;
+  state: StatePort;
+  sqs: SQSClient;
+  syncQueueUrl: string;
+}): LocalReconcile {
   const nango = new HttpNangoClient({ host: c.nangoUrl, endpoint: 'current', keys: staticKeyProvider(c.secretKey), timeoutMs: 10_000 });
   const deps = {
     nango,

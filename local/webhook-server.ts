@@ -18,7 +18,10 @@ export interface LocalWebhook extends LoopbackServer {
   deliveries(): WebhookDelivery[];
 }
 
-export async function startWebhookServer(handler: UrlHandler, o: { timeoutMs?: number; maxBodyBytes?: number } = {}): Promise<LocalWebhook> {
+export async function startWebhookServer(
+  handler: UrlHandler,
+  o: { timeoutMs?: number; maxBodyBytes?: number } = {},
+): Promise<LocalWebhook> {
   const seen: WebhookDelivery[] = [];
   const server = await listenOnLoopback((req, res) => {
     const chunks: Buffer[] = [];
@@ -38,11 +41,16 @@ export async function startWebhookServer(handler: UrlHandler, o: { timeoutMs?: n
         headers,
         isBase64Encoded: true,
         body: body.toString('base64'),
-        requestContext: { http: { method: req.method ?? 'POST', path: req.url ?? '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: '' } },
+        requestContext: {
+          http: { method: req.method ?? 'POST', path: req.url ?? '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: '' },
+        },
       } as unknown as LambdaFunctionURLEvent;
       let result: LambdaFunctionURLResult;
       try {
-        result = size > 6 * 1024 * 1024 ? { statusCode: 413, body: '' } : await handler(event, makeContext('nango-metadata-sync-webhook', 'local', o.timeoutMs ?? 10_000));
+        result =
+          size > 6 * 1024 * 1024
+            ? { statusCode: 413, body: '' }
+            : await handler(event, makeContext('nango-metadata-sync-webhook', 'local', o.timeoutMs ?? 10_000));
       } catch {
         result = { statusCode: 502, body: '' };
       }

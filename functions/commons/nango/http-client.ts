@@ -8,7 +8,7 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import type { MetadataPatch } from '#events/define';
-import type { Target } from '../patch-message.ts';
+import type { Target } from '../sync/message.ts';
 import type { KeyProvider, NangoCredentials } from '../secrets.ts';
 import { registerSecret } from '../redact.ts';
 import { NangoError, errorFromException, errorFromResponse } from './errors.ts';

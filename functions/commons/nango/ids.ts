@@ -1,6 +1,6 @@
 /** Ids are checked before any request: a bad id is a permanent error with a clear message, never a request elsewhere. */
 import { connectionIdSchema, providerConfigKeySchema } from '#events/ids';
-import type { Target } from '../patch-message.ts';
+import type { Target } from '../sync/message.ts';
 import { NangoError } from './errors.ts';
 
 export function assertValidTarget(t: Target): void {

@@ -3,7 +3,7 @@
  * against the local Nango stand-in, so the protocol is always exercised.
  */
 import type { MetadataPatch } from '#events/define';
-import type { Target } from '../patch-message.ts';
+import type { Target } from '../sync/message.ts';
 
 export interface CallOptions {
   /** Epoch ms after which no request may still be running (the Lambda's remaining time, less a margin). */
