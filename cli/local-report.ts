@@ -182,7 +182,7 @@ export function renderReport(r: RunReport, out: Out): string {
     `  ${plural(m.events, 'event')}: ${s.green(`${m.setState} set state`)}, ${m.superseded} superseded by newer ones, ${m.dlq ? s.red(`${m.dlq} in the ingress DLQ`) : '0 in the ingress DLQ'}${m.pending ? `, ${s.yellow(`${m.pending} pending`)}` : ''}`,
     `  ${plural(m.syncMessages, 'sync message')} (${m.connectionsSeeded} seeds of connections created later) -> ${touched} connections in step`,
     ...(m.nango
-      ? [`  Nango: ${plural(m.nango.patches, 'PATCH')} (floor: one per connection touched = ${touched}), ${plural(m.nango.lists, 'list lookup')}, ${m.nango.other} other requests`]
+      ? [`  Nango: ${plural(m.nango.patches, 'PATCH', 'PATCHes')} (floor: one per connection touched = ${touched}), ${plural(m.nango.lists, 'list lookup')}, ${m.nango.other} other requests`]
       : []),
     `  route ran ${plural(m.routeInvocations, 'time')}, apply ${plural(m.applyInvocations, 'time')}; ${duration(m.durationMs)}`,
   );
