@@ -37,12 +37,16 @@ export function keepRunningText(p: LocalPipeline): string {
     'The pipeline keeps running until Ctrl-C. In another terminal, the operator tools work against it:',
     '',
     ...exportsFor(p).map((l) => `  ${l}`),
-    '  npm run dlq -- list                      # what failed, with Nango\'s errors',
+    "  npm run dlq -- list                      # what failed, with Nango's errors",
     '  npm run reconcile -- --dry-run           # drift between Nango and the desired state',
     `  npm run send -- events/samples/01-plan-changed-acme.json --queue-url ${shellQuote(p.queues.ingressUrl)}`,
   ];
   if (p.nango) {
-    const body = JSON.stringify({ connectionId: 'f3e1c2d4-0000-4000-8000-000000000001', providerConfigKey: 'hubspot', tags: { organization_id: 'globex' } });
+    const body = JSON.stringify({
+      connectionId: 'f3e1c2d4-0000-4000-8000-000000000001',
+      providerConfigKey: 'hubspot',
+      tags: { organization_id: 'globex' },
+    });
     lines.push(
       '',
       'Connect a customer as the Connect UI would (the stand-in sends the auth webhook; the connection is seeded):',

@@ -83,7 +83,14 @@ export interface RunReport {
 
 export function dlqReport(m: DlqMessage): DlqReport {
   const env = m.envelope;
-  if (!env) return { queue: m.queue, code: 'redriven_by_sqs', message: 'moved by SQS after maxReceiveCount (no envelope)', eventIds: [], bare: true };
+  if (!env)
+    return {
+      queue: m.queue,
+      code: 'redriven_by_sqs',
+      message: 'moved by SQS after maxReceiveCount (no envelope)',
+      eventIds: [],
+      bare: true,
+    };
   return {
     queue: m.queue,
     code: env.error.code,
@@ -99,13 +106,21 @@ export function dlqReport(m: DlqMessage): DlqReport {
 const index = indexCatalog(catalog);
 
 /** Per event: its subject (as route maps it) and which of its keys the state table says it set. */
-export function buildEvents(sent: readonly SentItem[], desired: readonly DesiredKey[], syncs: readonly ObservedSync[], dlq: readonly DlqReport[]): EventReport[] {
+export function buildEvents(
+  sent: readonly SentItem[],
+  desired: readonly DesiredKey[],
+  syncs: readonly ObservedSync[],
+  dlq: readonly DlqReport[],
+  drained = true,
+): EventReport[] {
   const parked = new Map<string, DlqReport>();
   for (const d of dlq) for (const id of d.eventIds) if (d.queue === 'ingress-dlq') parked.set(id, d);
   const setBy = new Map<string, string>(desired.map((d) => [`${d.subject}\n${d.key}`, d.event.id]));
   return sent.map((s) => {
     const parsed = parseEventBody(s.body, { messageId: s.messageId });
-    const mapped = parsed.ok ? mapEvent(parsed.event, index, { maxIntegrationsPerEvent: 1_000, maxFutureSkewMs: Number.MAX_SAFE_INTEGER, now: 0 }) : undefined;
+    const mapped = parsed.ok
+      ? mapEvent(parsed.event, index, { maxIntegrationsPerEvent: 1_000, maxFutureSkewMs: Number.MAX_SAFE_INTEGER, now: 0 })
+      : undefined;
     const base = { eventId: s.eventId, origin: s.origin, ...(parsed.ok ? { detailType: parsed.event.detailType } : {}) };
     const p = parked.get(s.eventId) ?? parked.get(s.messageId);
     if (p) return { ...base, outcome: 'dlq', keysSet: [], keysSuperseded: [], syncedTo: 0, error: { code: p.code, message: p.message } };
@@ -113,6 +128,9 @@ export function buildEvents(sent: readonly SentItem[], desired: readonly Desired
     const keys = mapped.writes.map((w) => w.key);
     const keysSet = keys.filter((k) => setBy.get(`${mapped.subject.id}\n${k}`) === s.eventId);
     const syncedTo = syncs.filter((x) => x.message?.events.some((e) => e.id === s.eventId)).length;
+    // Not drained: an event that reached no connection may still be waiting for its lookup.
+    if (!drained && syncedTo === 0)
+      return { ...base, subject: mapped.subject.id, outcome: 'pending', keysSet, keysSuperseded: [], syncedTo };
     return {
       ...base,
       subject: mapped.subject.id,
@@ -147,7 +165,13 @@ export function renderReport(r: RunReport, out: Out): string {
   lines.push('', s.bold(`Subjects: desired state (${r.subjects.length})`));
   for (const sub of r.subjects) {
     lines.push(`  ${s.bold(sub.subject)}  ${s.dim(`${plural(sub.connections, 'connection')} known`)}`);
-    const rows = sub.keys.map((k) => [k.key, compactJson(k.value, 60), s.dim(`v${k.version}`), s.dim(k.integrations), s.dim(`by ${k.event}`)]);
+    const rows = sub.keys.map((k) => [
+      k.key,
+      compactJson(k.value, 60),
+      s.dim(`v${k.version}`),
+      s.dim(k.integrations),
+      s.dim(`by ${k.event}`),
+    ]);
     lines.push(...indent(columns(rows), 6));
   }
 
@@ -170,7 +194,12 @@ export function renderReport(r: RunReport, out: Out): string {
     lines.push('', s.bold(`${title}: ${plural(list.length, 'message')}`));
     for (const d of list) {
       lines.push(`  ${s.red(d.code)}${d.status !== undefined ? ` (HTTP ${d.status})` : ''}${d.target ? `  ${d.target}` : ''}`);
-      lines.push(...indent([oneLine(d.message), `events: ${d.eventIds.join(', ') || '-'}${d.attempts !== undefined ? `  attempts: ${d.attempts}` : ''}`], 6).map(s.dim));
+      lines.push(
+        ...indent(
+          [oneLine(d.message), `events: ${d.eventIds.join(', ') || '-'}${d.attempts !== undefined ? `  attempts: ${d.attempts}` : ''}`],
+          6,
+        ).map(s.dim),
+      );
     }
   }
 
@@ -182,7 +211,9 @@ export function renderReport(r: RunReport, out: Out): string {
     `  ${plural(m.events, 'event')}: ${s.green(`${m.setState} set state`)}, ${m.superseded} superseded by newer ones, ${m.dlq ? s.red(`${m.dlq} in the ingress DLQ`) : '0 in the ingress DLQ'}${m.pending ? `, ${s.yellow(`${m.pending} pending`)}` : ''}`,
     `  ${plural(m.syncMessages, 'sync message')} (${m.connectionsSeeded} seeds of connections created later) -> ${touched} connections in step`,
     ...(m.nango
-      ? [`  Nango: ${plural(m.nango.patches, 'PATCH', 'PATCHes')} (floor: one per connection touched = ${touched}), ${plural(m.nango.lists, 'list lookup')}, ${m.nango.other} other requests`]
+      ? [
+          `  Nango: ${plural(m.nango.patches, 'PATCH', 'PATCHes')} (floor: one per connection touched = ${touched}), ${plural(m.nango.lists, 'list lookup')}, ${m.nango.other} other requests`,
+        ]
       : []),
     `  route ran ${plural(m.routeInvocations, 'time')}, apply ${plural(m.applyInvocations, 'time')}; ${duration(m.durationMs)}`,
   );

@@ -289,7 +289,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     for (const e of evFirst) if (e.subject) subjectIds.add(e.subject);
     const desired = (await Promise.all([...subjectIds].map((id) => p.state.readDesired(id)))).flat();
     const syncs = p.syncs();
-    const evReports = buildEvents(items, desired, syncs, dlq);
+    const evReports = buildEvents(items, desired, syncs, dlq, !drainError);
     const subjects = await Promise.all(
       [...subjectIds].sort().map(async (id) =>
         subjectReport(
@@ -300,9 +300,19 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       ),
     );
     const laterKeys = new Set(later.map((c) => `${c.providerConfigKey}\n${c.connectionId}`));
-    const known = p.nango ? p.nango.connections() : [...new Map(syncs.flatMap((x) => (x.message ? [[`${x.message.target.providerConfigKey}\n${x.message.target.connectionId}`, x.message.target]] : []))).values()];
+    const known = p.nango
+      ? p.nango.connections()
+      : [
+          ...new Map(
+            syncs.flatMap((x) =>
+              x.message ? [[`${x.message.target.providerConfigKey}\n${x.message.target.connectionId}`, x.message.target]] : [],
+            ),
+          ).values(),
+        ];
     const connections: ConnectionReport[] = [];
-    for (const c of [...known].sort((a, b) => a.connectionId.localeCompare(b.connectionId) || a.providerConfigKey.localeCompare(b.providerConfigKey))) {
+    for (const c of [...known].sort(
+      (a, b) => a.connectionId.localeCompare(b.connectionId) || a.providerConfigKey.localeCompare(b.providerConfigKey),
+    )) {
       const target = { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey };
       let metadata: ConnectionReport['metadata'];
       let readError: string | undefined;
