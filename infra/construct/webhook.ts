@@ -6,7 +6,6 @@
  * limit, throttled by the function's reserved concurrency. Auth type NONE because Nango cannot sign
  * requests with SigV4; the handler verifies Nango's HMAC (X-Nango-Hmac-Sha256) itself.
  */
-import { Validations } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
@@ -31,14 +30,5 @@ export function createWebhook(scope: Construct, cfg: Resolved, environment: Reco
       'Invoked only synchronously through its function URL; Nango retries a failed webhook twice and reconcile repairs any connection it missed.',
   });
   const url = fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
-  for (const child of fn.node.findAll()) {
-    if (child instanceof lambda.CfnPermission) {
-      Validations.of(child).acknowledge({
-        id: 'Serverless-LambdaStarPermissions',
-        reason:
-          'A public function URL for Nango webhooks: Nango cannot sign with SigV4, so every request is checked against the HMAC of the webhook signing key by the handler.',
-      });
-    }
-  }
   return { fn, url };
 }
