@@ -26,9 +26,10 @@ const NEVER_SET: ReadonlySet<SettingName> = new Set(['NANGO_SECRET_KEY', 'WEBHOO
 
 /**
  * The variables `fn` reads (FUNCTION_SETTINGS) that have a value here; anything else in `values` is
- * ignored, so one shared map serves every function.
+ * ignored, so one shared map serves every function. Keyed by plain strings so a value may be offered
+ * for a variable a function does not read (yet).
  */
-export function functionEnvironment(fn: FunctionName, values: Partial<Record<SettingName, string>>): Record<string, string> {
+export function functionEnvironment(fn: FunctionName, values: Readonly<Record<string, string>>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of FUNCTION_SETTINGS[fn] as readonly SettingName[]) {
     const value = values[name];

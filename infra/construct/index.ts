@@ -93,7 +93,7 @@ export class NangoMetadataSync extends Construct {
     });
 
     // ---- functions: each reads exactly its FUNCTION_SETTINGS ----------------------------------------
-    const values: Partial<Record<SettingName, string>> = {
+    const values: Partial<Record<SettingName | 'INGRESS_QUEUE_URL', string>> = {
       NANGO_HOST: cfg.nangoHost,
       NANGO_ENDPOINT: cfg.nangoEndpoint,
       NANGO_SECRET_ID: this.secret.secretFullArn ?? this.secret.secretArn,
@@ -103,6 +103,8 @@ export class NangoMetadataSync extends Construct {
       STATE_TABLE_NAME: this.stateTable.tableName,
       SYNC_QUEUE_URL: sync.queueUrl,
       SYNC_DLQ_URL: syncDlq.queueUrl,
+      // Route sets a Retry-After as the visibility of its records on the queue it consumes.
+      INGRESS_QUEUE_URL: ingress.queueUrl,
       INGRESS_DLQ_URL: ingressDlq.queueUrl,
       INDEX_TTL_SECONDS: String(cfg.route.indexTtl.toSeconds()),
       INDEX_EMPTY_TTL_SECONDS: String(cfg.route.indexEmptyTtl.toSeconds()),
@@ -160,7 +162,8 @@ export class NangoMetadataSync extends Construct {
     q.allowSend(syncDlq, this.applyFunction);
     grantTable(this.stateTable, this.webhookFunction, ['GetItem', 'UpdateItem']);
     q.allowSend(sync, this.webhookFunction);
-    grantTable(this.stateTable, this.reconcileFunction, ['Query', 'GetItem']);
+    // UpdateItem: a repaired connection is added to the index of its subjects.
+    grantTable(this.stateTable, this.reconcileFunction, ['Query', 'GetItem', 'UpdateItem']);
     q.allowSend(sync, this.reconcileFunction);
     for (const f of [this.routeFunction, this.applyFunction, this.reconcileFunction]) {
       grantSecretRead(this.secret, f, props.secretEncryptionKey);

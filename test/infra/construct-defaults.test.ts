@@ -231,6 +231,8 @@ describe('functions', () => {
       NANGO_SECRET_ID: ref('NangoSecret'),
       STATE_TABLE_NAME: ref('StateTable'),
       SYNC_QUEUE_URL: ref('SyncQueue'),
+      // Offered to route by the construct; set only once the route's configuration reads it.
+      ...((FUNCTION_SETTINGS.route as readonly string[]).includes('INGRESS_QUEUE_URL') ? { INGRESS_QUEUE_URL: ref('Ingress') } : {}),
       INGRESS_DLQ_URL: ref('IngressDlq'),
       MAX_RECEIVE_COUNT: '5',
       INDEX_TTL_SECONDS: '300',
@@ -397,12 +399,12 @@ describe('IAM: least privilege, one role per function', () => {
     );
   });
 
-  it('reconcile: send to sync.fifo; Query/GetItem; the Nango key', () => {
+  it('reconcile: send to sync.fifo; Query/GetItem, UpdateItem to index a repaired connection; the Nango key', () => {
     expect(grants('ReconcileRole')).toEqual(
       [
         ...own('Reconcile'),
         line(send, arn('SyncQueue')),
-        line('dynamodb:GetItem,dynamodb:Query', arn('StateTable')),
+        line('dynamodb:GetItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
