@@ -17,10 +17,12 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 
-export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void> | SQSBatchResponse | void;
+import { ACCOUNT, makeContext, parseBatchResponse, type Receiver, sleep, toRecord, wireReceiver } from './lambda-shapes.ts';
 
-/** Receives up to `max` messages (system attributes included), waiting up to `waitMs` for the first. */
-export type Receiver = (max: number, waitMs: number, signal: AbortSignal) => Promise<Message[]>;
+export { makeContext, parseBatchResponse, type Receiver, toRecord, wireReceiver } from './lambda-shapes.ts';
+export { type DrainOptions, type QueueCounts, queueCounts, waitUntilDrained } from './drain.ts';
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void> | SQSBatchResponse | void;
 
 export type InvocationOutcome = 'ok' | 'partial' | 'error' | 'invalid-response' | 'timeout' | 'crash';
 
@@ -94,128 +96,6 @@ export interface EventSourceStats {
 export interface EventSource {
   stop(): Promise<void>;
   stats(): EventSourceStats;
-}
-
-const ACCOUNT = '000000000000';
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-
-/** ReceiveMessage over the wire, as the ESM's pollers do. */
-export function wireReceiver(sqs: SQSClient, queueUrl: string): Receiver {
-  return async (max, waitMs, signal) => {
-    const waitSeconds = Math.min(20, Math.floor(waitMs / 1000));
-    try {
-      const out = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: Math.max(1, Math.min(10, max)),
-          WaitTimeSeconds: waitSeconds,
-          AttributeNames: ['All'],
-          MessageSystemAttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }),
-        { abortSignal: signal },
-      );
-      const msgs = out.Messages ?? [];
-      // Sub-second waits: a short poll answered at once; do not spin.
-      if (msgs.length === 0 && waitSeconds === 0 && waitMs > 0) await sleep(Math.min(waitMs, 25), signal);
-      return msgs;
-    } catch (err) {
-      if (signal.aborted) return [];
-      throw err;
-    }
-  };
-}
-
-/** Lambda's SQSRecord from an SQS message (string/binary attribute values, empty list values). */
-export function toRecord(m: Message, eventSourceARN: string, awsRegion: string): SQSRecord {
-  const a = m.Attributes ?? {};
-  const attributes: SQSRecord['attributes'] = {
-    ApproximateReceiveCount: a.ApproximateReceiveCount ?? '1',
-    SentTimestamp: a.SentTimestamp ?? String(Date.now()),
-    SenderId: a.SenderId ?? ACCOUNT,
-    ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-  };
-  for (const k of ['SequenceNumber', 'MessageGroupId', 'MessageDeduplicationId', 'AWSTraceHeader'] as const) {
-    const v = a[k];
-    if (v !== undefined) attributes[k] = v;
-  }
-  const messageAttributes: SQSMessageAttributes = {};
-  for (const [name, v] of Object.entries(m.MessageAttributes ?? {})) {
-    messageAttributes[name] = {
-      ...(v.StringValue !== undefined ? { stringValue: v.StringValue } : {}),
-      ...(v.BinaryValue !== undefined ? { binaryValue: Buffer.from(v.BinaryValue).toString('base64') } : {}),
-      stringListValues: [],
-      binaryListValues: [],
-      dataType: v.DataType ?? 'String',
-    };
-  }
-  return {
-    messageId: m.MessageId ?? '',
-    receiptHandle: m.ReceiptHandle ?? '',
-    body: m.Body ?? '',
-    attributes,
-    messageAttributes,
-    md5OfBody: m.MD5OfBody ?? '',
-    ...(m.MD5OfMessageAttributes ? { md5OfMessageAttributes: m.MD5OfMessageAttributes } : {}),
-    eventSource: 'aws:sqs',
-    eventSourceARN,
-    awsRegion,
-  };
-}
-
-export function makeContext(functionName: string, region: string, timeoutMs: number): Context {
-  const deadline = Date.now() + timeoutMs;
-  const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
-  const legacy = () => {
-    throw new Error('callback-style context methods are not supported by Node 24 async handlers');
-  };
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${region}:${ACCOUNT}:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `${day}/[$LATEST]${randomBytes(16).toString('hex')}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: legacy,
-    fail: legacy,
-    succeed: legacy,
-  };
-}
-
-/**
- * Lambda's reading of a partial batch response: null/undefined/empty list = all succeeded; anything
- * malformed, an empty/null identifier or one not in the batch = the whole batch failed.
- */
-export function parseBatchResponse(
-  res: unknown,
-  ids: ReadonlySet<string>,
-): { ok: true; failed: Set<string> } | { ok: false; reason: string } {
-  if (res === undefined || res === null) return { ok: true, failed: new Set() };
-  if (typeof res !== 'object' || Array.isArray(res)) return { ok: false, reason: 'response is not an object' };
-  const list = (res as { batchItemFailures?: unknown }).batchItemFailures;
-  if (list === undefined || list === null) return { ok: true, failed: new Set() };
-  if (!Array.isArray(list)) return { ok: false, reason: 'batchItemFailures is not an array' };
-  const failed = new Set<string>();
-  for (const item of list) {
-    const id = item && typeof item === 'object' ? (item as { itemIdentifier?: unknown }).itemIdentifier : undefined;
-    if (typeof id !== 'string' || id === '') return { ok: false, reason: `invalid itemIdentifier ${JSON.stringify(id)}` };
-    if (!ids.has(id)) return { ok: false, reason: `itemIdentifier ${id} is not in the batch` };
-    failed.add(id);
-  }
-  return { ok: true, failed };
 }
 
 type Settled = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown } | { kind: 'timeout' } | { kind: 'crash' };
@@ -395,63 +275,4 @@ export async function startEventSource(opts: EventSourceOptions): Promise<EventS
       return stopping;
     },
   };
-}
-
-export interface QueueCounts {
-  url: string;
-  visible: number;
-  inFlight: number;
-  delayed: number;
-}
-
-export async function queueCounts(sqs: SQSClient, url: string): Promise<QueueCounts> {
-  const a =
-    (
-      await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: url,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-        }),
-      )
-    ).Attributes ?? {};
-  return {
-    url,
-    visible: Number(a.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
-    delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
-  };
-}
-
-export interface DrainOptions {
-  /** All queues must read empty for this long (a handler may be about to send). Default 300. */
-  quietMs?: number;
-  /** Give up after this long with an error naming what is left. Default 60 s. */
-  timeoutMs?: number;
-  intervalMs?: number;
-  onProgress?: (counts: QueueCounts[]) => void;
-  signal?: AbortSignal;
-}
-
-/** Resolves once every queue has no visible, in-flight or delayed message for `quietMs`. */
-export async function waitUntilDrained(sqs: SQSClient, urls: readonly string[], o: DrainOptions = {}): Promise<QueueCounts[]> {
-  const quietMs = o.quietMs ?? 300;
-  const timeoutMs = o.timeoutMs ?? 60_000;
-  const intervalMs = o.intervalMs ?? 50;
-  const deadline = Date.now() + timeoutMs;
-  let quietSince: number | undefined;
-  for (;;) {
-    const counts = await Promise.all(urls.map((u) => queueCounts(sqs, u)));
-    o.onProgress?.(counts);
-    const empty = counts.every((c) => c.visible + c.inFlight + c.delayed === 0);
-    const now = Date.now();
-    if (!empty) quietSince = undefined;
-    else if (quietSince === undefined) quietSince = now;
-    else if (now - quietSince >= quietMs) return counts;
-    if (now > deadline) {
-      const left = counts.map((c) => `${c.url.split('/').pop()}: ${c.visible} visible, ${c.inFlight} in flight, ${c.delayed} delayed`);
-      throw new Error(`queues not drained after ${timeoutMs} ms (${left.join('; ')})`);
-    }
-    if (o.signal?.aborted) throw new Error('drain aborted');
-    await sleep(intervalMs, o.signal);
-  }
 }
