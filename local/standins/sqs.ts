@@ -89,6 +89,10 @@ interface FxSqsStore {
 }
 type Ctor<T> = new () => T;
 
+/**
+ * Pinned: fauxqs 2.x receives several messages of a FIFO group at once (one of the two patches here),
+ * but it imports node:sqlite and declares Node >= 22.5, and this project runs on Node 20.
+ */
 const FAUXQS_VERSION = '1.9.2';
 
 function fauxqsDir(): string {
