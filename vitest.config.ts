@@ -9,7 +9,7 @@ export const PROJECTS = {
   /** Pure code and in-process stores: no HTTP server, no pipeline. The inner loop (under 15 s). */
   unit: ['test/unit/**', 'test/properties/**', 'test/state/**', 'test/docs/**', 'test/domain/**', 'test/events/**'],
   /** The stand-ins and what our clients send, checked against the real protocols and Nango's OpenAPI spec. */
-  contract: ['test/contract/**', 'test/standins/**', 'test/support/**'],
+  contract: ['test/contract/**', 'test/standins/**'],
   /** The CDK construct: synth, cdk-nag, bundles. */
   infra: ['test/infra/**'],
   /** Handlers and tools over real protocols: the local pipeline, the Nango client, the CLIs. */
