@@ -53,7 +53,14 @@ export default defineConfig({
     projects: [
       ...Object.entries(PROJECTS).map(([name, globs]) => ({
         extends: true as const,
-        test: { name, include: testFiles(globs) },
+        test: {
+          name,
+          include: testFiles(globs),
+          // Unit files share a process (no fork and re-import per file): about a third less CPU. Safe
+          // because they call no handler and keep no module state; a test needing a cold start
+          // belongs in another project.
+          ...(name === 'unit' ? { isolate: false } : {}),
+        },
       })),
       {
         extends: true as const,
