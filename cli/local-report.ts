@@ -1,47 +1,39 @@
 /**
- * What a local run did, joined from three sources that do not depend on log parsing: the events the
- * CLI sent, the patch messages the apply stage received (and whether they were deleted), and the
- * DLQ contents (envelopes name the events and original messages they hold). Rendered for people or
- * as JSON.
+ * What a local run did, joined from sources that do not depend on log parsing: the events the CLI
+ * sent (mapped with the catalog, as route maps them), the state table (which event set each key),
+ * the sync messages apply received, Nango's final metadata and the DLQs. Rendered for people or as JSON.
  */
-import { VERSIONS_KEY } from '#commons/apply/ordering';
-import type { DlqMessage, ObservedPatch, SentEvent } from '../local/pipeline.ts';
+import { catalog, indexCatalog } from '#events/catalog';
+import { versionOf } from '#commons/domain/order';
+import type { DesiredKey } from '#commons/domain/desired';
+import { parseEventBody } from '#commons/event-envelope';
+import { mapEvent } from '#commons/route/map-event';
+import type { DlqMessage, ObservedSync, SentEvent } from '../local/pipeline.ts';
 import { colorWanted, columns, compactJson, duration, indent, plural, style, type Out } from './format.ts';
 
 export interface SentItem extends SentEvent {
   /** Where the event came from, e.g. `events/samples/02-acme-burst.json#1`. */
   origin: string;
-  source?: string;
-  detailType?: string;
-}
-
-export interface ErrorInfo {
-  stage: 'route' | 'apply';
-  code: string;
-  status?: number;
-  message: string;
-}
-
-export interface PatchReport {
-  connectionId: string;
-  providerConfigKey: string;
-  patch: Record<string, unknown>;
-  outcome: 'applied' | 'dlq' | 'pending';
-  deliveries: number;
-  error?: ErrorInfo;
 }
 
 export interface EventReport {
   eventId: string;
-  messageId: string;
   origin: string;
-  source?: string;
   detailType?: string;
-  /** applied: every patch applied; dlq: nothing applied; partial: some of each; pending: not finished. */
-  outcome: 'applied' | 'partial' | 'dlq' | 'pending';
-  patches: PatchReport[];
-  /** Set when route parked the event itself. */
-  routeError?: ErrorInfo;
+  subject?: string;
+  /** state: it set at least one key; superseded: every key it carried holds a newer write; dlq: route parked it. */
+  outcome: 'state' | 'superseded' | 'dlq' | 'pending';
+  keysSet: string[];
+  keysSuperseded: string[];
+  /** Connections whose syncs named this event. */
+  syncedTo: number;
+  error?: { code: string; message: string };
+}
+
+export interface SubjectReport {
+  subject: string;
+  keys: { key: string; value: unknown; version: number; integrations: string; event: string }[];
+  connections: number;
 }
 
 export interface ConnectionReport {
@@ -49,212 +41,159 @@ export interface ConnectionReport {
   providerConfigKey: string;
   /** undefined: the connection does not exist in Nango (or could not be read: see readError). */
   metadata: Record<string, unknown> | null | undefined;
-  touched: boolean;
+  /** key -> version last sent. */
+  applied: Record<string, number>;
+  createdLater: boolean;
   readError?: string;
 }
 
 export interface DlqReport {
   queue: DlqMessage['queue'];
-  messageId: string;
-  stage: 'route' | 'apply';
   code: string;
   status?: number;
   message: string;
-  retryable?: boolean;
-  connectionId?: string;
-  providerConfigKey?: string;
+  target?: string;
   eventIds: string[];
   attempts?: number;
-  /** SQS's redrive moved it: no envelope, no error. */
   bare: boolean;
 }
 
 export interface RunReport {
   nango: { url: string; kind: 'stand-in' | 'real'; endpoint: 'current' | 'legacy' };
   events: EventReport[];
+  subjects: SubjectReport[];
   connections: ConnectionReport[];
   dlq: DlqReport[];
   summary: {
     events: number;
-    applied: number;
-    partial: number;
+    setState: number;
+    superseded: number;
     dlq: number;
     pending: number;
-    patchMessages: number;
-    /** PATCH requests the Nango stand-in received (undefined with a real Nango). */
-    nangoPatchRequests?: number;
+    syncMessages: number;
+    connectionsSeeded: number;
+    /** Requests the Nango stand-in received (undefined with a real Nango). */
+    nango?: { patches: number; lists: number; other: number };
     routeInvocations: number;
     applyInvocations: number;
-    dlqMessages: { ingress: number; patches: number };
     durationMs: number;
   };
   logFile?: string;
 }
 
-const BARE: Omit<DlqReport, 'queue' | 'messageId' | 'stage' | 'eventIds'> = {
-  code: 'redriven_by_sqs',
-  message: 'moved by SQS after maxReceiveCount (no envelope: the function crashed or timed out on every attempt)',
-  bare: true,
-};
-
 export function dlqReport(m: DlqMessage): DlqReport {
-  const stage = m.queue === 'ingress-dlq' ? 'route' : 'apply';
   const env = m.envelope;
-  if (!env) return { queue: m.queue, messageId: m.messageId, stage, eventIds: [], ...BARE };
+  if (!env)
+    return {
+      queue: m.queue,
+      code: 'redriven_by_sqs',
+      message: 'moved by SQS after maxReceiveCount (no envelope)',
+      eventIds: [],
+      bare: true,
+    };
   return {
     queue: m.queue,
-    messageId: m.messageId,
-    stage: env.stage,
     code: env.error.code,
     ...(env.error.status !== undefined ? { status: env.error.status } : {}),
     message: env.error.message,
-    retryable: env.error.retryable,
-    ...(env.target ? { connectionId: env.target.connectionId, providerConfigKey: env.target.providerConfigKey } : {}),
+    ...(env.target ? { target: `${env.target.connectionId} / ${env.target.providerConfigKey}` } : {}),
     eventIds: env.events.map((e) => e.id),
     attempts: env.attempts,
     bare: false,
   };
 }
 
-const errorOf = (d: DlqReport): ErrorInfo => ({
-  stage: d.stage,
-  code: d.code,
-  ...(d.status !== undefined ? { status: d.status } : {}),
-  message: d.message,
-});
+const index = indexCatalog(catalog);
 
-export function buildEvents(sent: readonly SentItem[], patches: readonly ObservedPatch[], dlq: readonly DlqMessage[]): EventReport[] {
-  // Index the DLQ by the message ids it holds (envelope originals, or the bare message itself) and event ids.
-  const byOriginal = new Map<string, DlqReport>();
-  const routeByEvent = new Map<string, DlqReport>();
-  for (const m of dlq) {
-    const r = dlqReport(m);
-    byOriginal.set(m.messageId, r);
-    for (const o of m.envelope?.originals ?? []) byOriginal.set(o.messageId, r);
-    if (r.stage === 'route') for (const id of r.eventIds) routeByEvent.set(id, r);
-  }
-  const patchesByEvent = new Map<string, ObservedPatch[]>();
-  for (const p of patches) {
-    const id = p.message?.event.id;
-    if (id === undefined) continue;
-    let list = patchesByEvent.get(id);
-    if (!list) patchesByEvent.set(id, (list = []));
-    list.push(p);
-  }
-
+/** Per event: its subject (as route maps it) and which of its keys the state table says it set. */
+export function buildEvents(
+  sent: readonly SentItem[],
+  desired: readonly DesiredKey[],
+  syncs: readonly ObservedSync[],
+  dlq: readonly DlqReport[],
+  drained = true,
+): EventReport[] {
+  const parked = new Map<string, DlqReport>();
+  for (const d of dlq) for (const id of d.eventIds) if (d.queue === 'ingress-dlq') parked.set(id, d);
+  const setBy = new Map<string, string>(desired.map((d) => [`${d.subject}\n${d.key}`, d.event.id]));
   return sent.map((s) => {
-    const route = byOriginal.get(s.messageId) ?? routeByEvent.get(s.eventId);
-    const ps: PatchReport[] = (patchesByEvent.get(s.eventId) ?? []).map((p) => {
-      const d = byOriginal.get(p.messageId);
-      const outcome: PatchReport['outcome'] = d ? 'dlq' : p.deleted ? 'applied' : 'pending';
-      return {
-        connectionId: p.message!.target.connectionId,
-        providerConfigKey: p.message!.target.providerConfigKey,
-        patch: p.message!.patch,
-        outcome,
-        deliveries: p.deliveries,
-        ...(d ? { error: errorOf(d) } : {}),
-      };
-    });
-    let outcome: EventReport['outcome'];
-    if (route && route.stage === 'route') outcome = 'dlq';
-    else if (ps.length === 0) outcome = 'pending';
-    else if (ps.some((p) => p.outcome === 'pending')) outcome = 'pending';
-    else if (ps.every((p) => p.outcome === 'applied')) outcome = 'applied';
-    else if (ps.every((p) => p.outcome === 'dlq')) outcome = 'dlq';
-    else outcome = 'partial';
+    const parsed = parseEventBody(s.body, { messageId: s.messageId });
+    const mapped = parsed.ok
+      ? mapEvent(parsed.event, index, { maxIntegrationsPerEvent: 1_000, maxFutureSkewMs: Number.MAX_SAFE_INTEGER, now: 0 })
+      : undefined;
+    const base = { eventId: s.eventId, origin: s.origin, ...(parsed.ok ? { detailType: parsed.event.detailType } : {}) };
+    const p = parked.get(s.eventId) ?? parked.get(s.messageId);
+    if (p) return { ...base, outcome: 'dlq', keysSet: [], keysSuperseded: [], syncedTo: 0, error: { code: p.code, message: p.message } };
+    if (!mapped?.ok) return { ...base, outcome: 'pending', keysSet: [], keysSuperseded: [], syncedTo: 0 };
+    const keys = mapped.writes.map((w) => w.key);
+    const keysSet = keys.filter((k) => setBy.get(`${mapped.subject.id}\n${k}`) === s.eventId);
+    const syncedTo = syncs.filter((x) => x.message?.events.some((e) => e.id === s.eventId)).length;
+    // Not drained: an event that reached no connection may still be waiting for its lookup.
+    if (!drained && syncedTo === 0)
+      return { ...base, subject: mapped.subject.id, outcome: 'pending', keysSet, keysSuperseded: [], syncedTo };
     return {
-      eventId: s.eventId,
-      messageId: s.messageId,
-      origin: s.origin,
-      ...(s.source ? { source: s.source } : {}),
-      ...(s.detailType ? { detailType: s.detailType } : {}),
-      outcome,
-      patches: ps,
-      ...(route && route.stage === 'route' ? { routeError: errorOf(route) } : {}),
+      ...base,
+      subject: mapped.subject.id,
+      outcome: keysSet.length ? 'state' : 'superseded',
+      keysSet,
+      keysSuperseded: keys.filter((k) => !keysSet.includes(k)),
+      syncedTo,
     };
   });
 }
 
-export function summarize(
-  events: readonly EventReport[],
-): Pick<RunReport['summary'], 'events' | 'applied' | 'partial' | 'dlq' | 'pending' | 'patchMessages'> {
-  const n = (o: EventReport['outcome']) => events.filter((e) => e.outcome === o).length;
-  return {
-    events: events.length,
-    applied: n('applied'),
-    partial: n('partial'),
-    dlq: n('dlq'),
-    pending: n('pending'),
-    patchMessages: events.reduce((a, e) => a + e.patches.length, 0),
-  };
-}
-
-const target = (connectionId: string, providerConfigKey: string) => `${connectionId} / ${providerConfigKey}`;
-
-/** Error messages (zod's are multi-line) on one line. */
 const oneLine = (m: string) => m.replace(/\s*\n\s*/g, '; ').trim();
 
-/** The metadata without apply's ordering bookkeeping, unless asked for. */
-function shownMetadata(m: Record<string, unknown> | null, all: boolean): Record<string, unknown> | null {
-  if (all || !m || !(VERSIONS_KEY in m)) return m;
-  const { [VERSIONS_KEY]: _hidden, ...rest } = m;
-  return rest;
-}
-
-export interface RenderOptions {
-  /** Show apply's per-key event-time versions stored in the metadata. */
-  showVersions?: boolean;
-}
-
-export function renderReport(r: RunReport, out: Out, o: RenderOptions = {}): string {
+export function renderReport(r: RunReport, out: Out): string {
   const s = style(colorWanted(out));
   const lines: string[] = [];
-  const outcomeText = (o: EventReport['outcome'] | PatchReport['outcome']) =>
-    o === 'applied' ? s.green('applied') : o === 'dlq' ? s.red('DLQ') : o === 'partial' ? s.yellow('partly applied') : s.yellow('pending');
-  const errText = (e: ErrorInfo) =>
-    `${e.stage} ${s.bold(e.code)}${e.status !== undefined ? ` (HTTP ${e.status})` : ''}: ${oneLine(e.message)}`;
+  const outcome = (o: EventReport['outcome']) =>
+    o === 'state' ? s.green('state') : o === 'dlq' ? s.red('DLQ') : o === 'superseded' ? s.yellow('superseded') : s.yellow('pending');
 
   lines.push(s.bold(`Events (${r.events.length})`));
   for (const e of r.events) {
-    const type = e.detailType ? `${e.source ?? '?'} ${e.detailType}` : '(no detail-type)';
-    const id = e.eventId === e.messageId ? `${s.bold(e.eventId)} ${s.dim('(no id: the SQS message id)')}` : s.bold(e.eventId);
-    lines.push(`  ${outcomeText(e.outcome)}  ${id}  ${type}  ${s.dim(e.origin)}`);
-    if (e.routeError) lines.push(...indent([`${s.red('x')} ${errText(e.routeError)}`], 6));
-    const rows = e.patches.map((p) => [
-      `-> ${target(p.connectionId, p.providerConfigKey)}`,
-      compactJson(p.patch, 100),
-      p.outcome === 'dlq' && p.error ? `${outcomeText('dlq')} ${errText(p.error)}` : outcomeText(p.outcome),
+    lines.push(`  ${outcome(e.outcome)}  ${s.bold(e.eventId)}  ${e.detailType ?? '(unreadable)'}  ${s.dim(e.origin)}`);
+    if (e.error) lines.push(...indent([`${s.red('x')} ${s.bold(e.error.code)}: ${oneLine(e.error.message)}`], 6));
+    else if (e.subject) {
+      const parts = [`-> ${e.subject}`, e.keysSet.length ? `set ${e.keysSet.join(', ')}` : ''];
+      if (e.keysSuperseded.length) parts.push(s.dim(`(newer already stored: ${e.keysSuperseded.join(', ')})`));
+      parts.push(s.dim(e.syncedTo ? `synced to ${plural(e.syncedTo, 'connection')}` : 'no connection yet'));
+      lines.push(...indent([parts.filter(Boolean).join('  ')], 6));
+    }
+  }
+
+  lines.push('', s.bold(`Subjects: desired state (${r.subjects.length})`));
+  for (const sub of r.subjects) {
+    lines.push(`  ${s.bold(sub.subject)}  ${s.dim(`${plural(sub.connections, 'connection')} known`)}`);
+    const rows = sub.keys.map((k) => [
+      k.key,
+      compactJson(k.value, 60),
+      s.dim(`v${k.version}`),
+      s.dim(k.integrations),
+      s.dim(`by ${k.event}`),
     ]);
     lines.push(...indent(columns(rows), 6));
   }
 
-  const hidden = !o.showVersions && r.connections.some((c) => c.metadata && VERSIONS_KEY in c.metadata);
-  lines.push('', s.bold(`Connections: final metadata (${r.nango.kind === 'stand-in' ? 'Nango stand-in' : r.nango.url})`));
-  if (hidden) lines.push(s.dim(`  (apply's event-time bookkeeping key ${VERSIONS_KEY} not shown; --verbose shows it)`));
-  const sorted = [...r.connections].sort(
-    (a, b) => a.connectionId.localeCompare(b.connectionId) || a.providerConfigKey.localeCompare(b.providerConfigKey),
-  );
-  const rows = sorted.map((c) => [
-    target(c.connectionId, c.providerConfigKey),
-    (c.readError
+  lines.push('', s.bold(`Connections: final metadata at ${r.nango.kind === 'stand-in' ? 'the Nango stand-in' : r.nango.url}`));
+  const rows = r.connections.map((c) => [
+    `${c.connectionId} / ${c.providerConfigKey}${c.createdLater ? s.dim(' (created later)') : ''}`,
+    c.readError
       ? s.red(`(could not read it: ${c.readError})`)
       : c.metadata === undefined
         ? s.red('(no such connection)')
-        : compactJson(shownMetadata(c.metadata, o.showVersions ?? false), 400)) + (c.touched ? '' : `  ${s.dim('(no events)')}`),
+        : compactJson(c.metadata, 300),
   ]);
   lines.push(...indent(columns(rows)));
 
-  const ingress = r.dlq.filter((d) => d.queue === 'ingress-dlq');
-  const patches = r.dlq.filter((d) => d.queue === 'patches-dlq');
-  for (const [title, list] of [
-    ['ingress DLQ (route failures)', ingress],
-    ['patches DLQ (apply failures)', patches],
+  for (const [title, queue] of [
+    ['ingress DLQ (route failures)', 'ingress-dlq'],
+    ['sync DLQ (apply failures)', 'sync-dlq'],
   ] as const) {
+    const list = r.dlq.filter((d) => d.queue === queue);
     lines.push('', s.bold(`${title}: ${plural(list.length, 'message')}`));
     for (const d of list) {
-      const where = d.connectionId !== undefined ? `  ${target(d.connectionId, d.providerConfigKey ?? '?')}` : '';
-      lines.push(`  ${s.red(d.code)}${d.status !== undefined ? ` (HTTP ${d.status})` : ''}  [${d.stage}]${where}`);
+      lines.push(`  ${s.red(d.code)}${d.status !== undefined ? ` (HTTP ${d.status})` : ''}${d.target ? `  ${d.target}` : ''}`);
       lines.push(
         ...indent(
           [oneLine(d.message), `events: ${d.eventIds.join(', ') || '-'}${d.attempts !== undefined ? `  attempts: ${d.attempts}` : ''}`],
@@ -265,13 +204,39 @@ export function renderReport(r: RunReport, out: Out, o: RenderOptions = {}): str
   }
 
   const m = r.summary;
+  const touched = r.connections.filter((c) => Object.keys(c.applied).length > 0).length;
   lines.push(
     '',
     s.bold('Summary'),
-    `  ${plural(m.events, 'event')}: ${s.green(`${m.applied} applied`)}, ${m.partial} partly applied, ${m.dlq ? s.red(`${m.dlq} in a DLQ`) : '0 in a DLQ'}, ${m.pending ? s.yellow(`${m.pending} pending`) : '0 pending'}`,
-    `  ${plural(m.patchMessages, 'patch message')}${m.nangoPatchRequests !== undefined ? ` -> ${plural(m.nangoPatchRequests, 'PATCH request')} to Nango` : ''}; route ran ${plural(m.routeInvocations, 'time')}, apply ${plural(m.applyInvocations, 'time')}; ${duration(m.durationMs)}`,
-    `  DLQ: ${m.dlqMessages.ingress} in ingress-dlq, ${m.dlqMessages.patches} in patches-dlq.fifo`,
+    `  ${plural(m.events, 'event')}: ${s.green(`${m.setState} set state`)}, ${m.superseded} superseded by newer ones, ${m.dlq ? s.red(`${m.dlq} in the ingress DLQ`) : '0 in the ingress DLQ'}${m.pending ? `, ${s.yellow(`${m.pending} pending`)}` : ''}`,
+    `  ${plural(m.syncMessages, 'sync message')} (${m.connectionsSeeded} seeds of connections created later) -> ${touched} connections in step`,
+    ...(m.nango
+      ? [
+          `  Nango: ${plural(m.nango.patches, 'PATCH', 'PATCHes')} (floor: one per connection touched = ${touched}), ${plural(m.nango.lists, 'list lookup')}, ${m.nango.other} other requests`,
+        ]
+      : []),
+    `  route ran ${plural(m.routeInvocations, 'time')}, apply ${plural(m.applyInvocations, 'time')}; ${duration(m.durationMs)}`,
   );
   if (r.logFile) lines.push(`  handler logs: ${r.logFile}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
+
+/** A subject's desired state, for the report. */
+export function subjectReport(subject: string, keys: readonly DesiredKey[], connections: number): SubjectReport {
+  return {
+    subject,
+    connections,
+    keys: [...keys]
+      .sort((a, b) => a.key.localeCompare(b.key))
+      .map((k) => ({
+        key: k.key,
+        value: k.value,
+        version: versionOf(k.order),
+        integrations: k.integrations === 'all' ? 'all integrations' : k.integrations.join(', '),
+        event: k.event.id,
+      })),
+  };
+}
+
+export const appliedVersions = (applied: Record<string, string>): Record<string, number> =>
+  Object.fromEntries(Object.entries(applied).map(([k, o]) => [k, versionOf(o)]));

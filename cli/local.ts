@@ -11,8 +11,18 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
 import { duration, plural, progressLine, stdoutOut, type Out } from './format.ts';
-import { buildEvents, dlqReport, renderReport, summarize, type ConnectionReport, type RunReport, type SentItem } from './local-report.ts';
-import type { LocalPipeline } from '../local/pipeline.ts';
+import {
+  appliedVersions,
+  buildEvents,
+  dlqReport,
+  type ConnectionReport,
+  type EventReport,
+  renderReport,
+  type RunReport,
+  type SentItem,
+  subjectReport,
+} from './local-report.ts';
+import { loadSeedConnections, type LocalPipeline } from '../local/pipeline.ts';
 import type { QueueCounts } from '../local/event-source.ts';
 import { keepRunningText, watchUntilAborted } from './local-keep-running.ts';
 
@@ -27,6 +37,7 @@ function stopSignal(): AbortSignal {
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const SAMPLES = join(ROOT, 'events', 'samples');
+const LATER_CONNECTIONS = join(ROOT, 'local', 'fixtures', 'connections-created-later.json');
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h', description: 'show this help' },
@@ -154,7 +165,7 @@ const progressText = (counts: QueueCounts[], p: LocalPipeline, startedAt: number
   const [ing, pat] = counts;
   const q = (c: QueueCounts | undefined) =>
     c ? `${c.visible} waiting, ${c.inFlight} in flight${c.delayed ? `, ${c.delayed} delayed` : ''}` : '?';
-  return `draining… ingress: ${q(ing)} | patches: ${q(pat)} | route ${p.route.stats().invocations}x, apply ${p.apply.stats().invocations}x | ${duration(Date.now() - startedAt)}`;
+  return `draining… ingress: ${q(ing)} | sync: ${q(pat)} | route ${p.route.stats().invocations}x, apply ${p.apply.stats().invocations}x | ${duration(Date.now() - startedAt)}`;
 };
 
 export async function main(argv: readonly string[], io: MainIo = {}): Promise<number> {
@@ -247,36 +258,62 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     }
 
     const sent = await p.send(events.map((e) => e.value));
-    const items: SentItem[] = sent.map((s, i) => {
-      const v = events[i]!.value as { source?: unknown; 'detail-type'?: unknown } | null;
-      return {
-        ...s,
-        origin: events[i]!.origin,
-        ...(v && typeof v.source === 'string' ? { source: v.source } : {}),
-        ...(v && typeof v['detail-type'] === 'string' ? { detailType: v['detail-type'] } : {}),
-      };
-    });
+    const items: SentItem[] = sent.map((s, i) => ({ ...s, origin: events[i]!.origin }));
 
     // A drain that times out still gets its report (events left pending), then exit 1.
     let drainError: Error | undefined;
-    try {
-      await p.drain({ timeoutMs, onProgress: (c) => progress.update(progressText(c, p, startedAt)) });
-    } catch (e) {
-      drainError = e as Error;
-    } finally {
-      progress.done();
+    const drain = async () => {
+      try {
+        await p.drain({ timeoutMs, onProgress: (c) => progress.update(progressText(c, p, startedAt)) });
+      } catch (e) {
+        drainError = e as Error;
+      } finally {
+        progress.done();
+      }
+    };
+    await drain();
+
+    // 3. With the samples: customers connect after their events, as in the Connect UI; Nango's auth
+    // webhook seeds each new connection with its subjects' state.
+    const later = !positionals.length && p.nango && !drainError ? await loadSeedConnections(LATER_CONNECTIONS) : [];
+    if (later.length) {
+      if (!json) out.write(`Creating ${plural(later.length, 'connection')} after the events (Nango sends an auth webhook for each).\n`);
+      for (const c of later) p.nango!.createConnection(c);
+      await drain();
     }
 
-    // 3. Results: the DLQs, what apply saw, and the connections' final metadata.
-    const dlq = await p.dlq();
-    const evReports = buildEvents(items, p.patches(), dlq);
-    const dlqReports = dlq.map(dlqReport);
-    const touched = new Map<string, { connectionId: string; providerConfigKey: string }>();
-    for (const e of evReports) for (const x of e.patches) touched.set(`${x.providerConfigKey}\n${x.connectionId}`, x);
-    const all = new Map(touched);
-    for (const c of p.nango?.connections() ?? []) all.set(`${c.providerConfigKey}\n${c.connectionId}`, c);
+    // 4. Results: the DLQs, the state table, what apply saw, and the connections' final metadata.
+    const dlq = (await p.dlq()).map(dlqReport);
+    const subjectIds = new Set<string>();
+    const evFirst = buildEvents(items, [], [], dlq);
+    for (const e of evFirst) if (e.subject) subjectIds.add(e.subject);
+    const desired = (await Promise.all([...subjectIds].map((id) => p.state.readDesired(id)))).flat();
+    const syncs = p.syncs();
+    const evReports = buildEvents(items, desired, syncs, dlq, !drainError);
+    const subjects = await Promise.all(
+      [...subjectIds].sort().map(async (id) =>
+        subjectReport(
+          id,
+          desired.filter((d) => d.subject === id),
+          (await p.state.readIndex(id))?.connections.length ?? 0,
+        ),
+      ),
+    );
+    const laterKeys = new Set(later.map((c) => `${c.providerConfigKey}\n${c.connectionId}`));
+    const known = p.nango
+      ? p.nango.connections()
+      : [
+          ...new Map(
+            syncs.flatMap((x) =>
+              x.message ? [[`${x.message.target.providerConfigKey}\n${x.message.target.connectionId}`, x.message.target]] : [],
+            ),
+          ).values(),
+        ];
     const connections: ConnectionReport[] = [];
-    for (const [k, c] of [...all].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const c of [...known].sort(
+      (a, b) => a.connectionId.localeCompare(b.connectionId) || a.providerConfigKey.localeCompare(b.providerConfigKey),
+    )) {
+      const target = { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey };
       let metadata: ConnectionReport['metadata'];
       let readError: string | undefined;
       try {
@@ -285,37 +322,47 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
         readError = (e as Error).message;
       }
       connections.push({
-        connectionId: c.connectionId,
-        providerConfigKey: c.providerConfigKey,
+        ...target,
         metadata,
-        touched: touched.has(k),
+        applied: appliedVersions(await p.state.readApplied(target)),
+        createdLater: laterKeys.has(`${c.providerConfigKey}\n${c.connectionId}`),
         ...(readError ? { readError } : {}),
       });
     }
+    const n = (o: EventReport['outcome']) => evReports.filter((e) => e.outcome === o).length;
+    const requests = p.nango?.requests ?? [];
     const report: RunReport = {
       nango: { url: p.nangoUrl, kind: p.nango ? 'stand-in' : 'real', endpoint },
       events: evReports,
+      subjects,
       connections,
-      dlq: dlqReports,
+      dlq,
       summary: {
-        ...summarize(evReports),
-        ...(p.nango ? { nangoPatchRequests: p.nango.stats().patches } : {}),
+        events: evReports.length,
+        setState: n('state'),
+        superseded: n('superseded'),
+        dlq: n('dlq'),
+        pending: n('pending'),
+        syncMessages: syncs.length,
+        connectionsSeeded: syncs.filter((x) => x.message?.reason === 'seed').length,
+        ...(p.nango
+          ? {
+              nango: {
+                patches: requests.filter((r) => r.method === 'PATCH').length,
+                lists: requests.filter((r) => r.method === 'GET' && r.path === '/connections').length,
+                other: requests.filter((r) => r.method !== 'PATCH' && !(r.method === 'GET' && r.path === '/connections')).length,
+              },
+            }
+          : {}),
         routeInvocations: p.route.stats().invocations,
         applyInvocations: p.apply.stats().invocations,
-        dlqMessages: {
-          ingress: dlq.filter((d) => d.queue === 'ingress-dlq').length,
-          patches: dlq.filter((d) => d.queue === 'patches-dlq').length,
-        },
         durationMs: Date.now() - startedAt,
       },
       ...(logFile ? { logFile } : {}),
     };
-    out.write(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${renderReport(report, out, { showVersions: verbose })}`);
+    out.write(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${renderReport(report, out)}`);
     if (values['keep-running'] && !drainError) {
-      const unknown = dlqReports.length
-        ? dlq.filter((d) => d.envelope?.error.code === 'unknown_connection' && d.envelope.target).map((d) => d.envelope!.target!)
-        : [];
-      (json ? err : out).write(keepRunningText(p, unknown));
+      (json ? err : out).write(keepRunningText(p));
       await watchUntilAborted(p, json ? err : out, io.signal ?? stopSignal());
       (json ? err : out).write('Stopping.\n');
     }

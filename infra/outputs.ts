@@ -1,17 +1,32 @@
 /**
- * CloudFormation output keys of the stack: a contract with the DLQ tool, which finds queue URLs by
- * stack name. Kept free of CDK imports so the CLI can import it cheaply.
+ * CloudFormation output keys of the stack: a contract with the CLI (DLQ tool, reconcile), which finds
+ * the stack's resources by these keys. Keep the names stable. Kept free of CDK imports so the CLI can
+ * import it cheaply.
  */
 export const OutputKeys = {
+  /** Ingress queue: producers may SendMessage events here (after grantSend). */
   IngressQueueUrl: 'IngressQueueUrl',
+  /** Route failures and undeliverable events. */
   IngressDlqUrl: 'IngressDlqUrl',
-  PatchesQueueUrl: 'PatchesQueueUrl',
-  PatchesDlqUrl: 'PatchesDlqUrl',
+  /** sync.fifo: one message group per connection. */
+  SyncQueueUrl: 'SyncQueueUrl',
+  /** Apply failures, with Nango's error. */
+  SyncDlqUrl: 'SyncDlqUrl',
+  /** DynamoDB state table: desired state, applied state, connection index. */
+  StateTableName: 'StateTableName',
+  /** The function URL to register as the Nango environment's webhook URL. */
+  WebhookUrl: 'WebhookUrl',
+  /** Secret holding Nango's webhook signing key. */
+  WebhookSecretArn: 'WebhookSecretArn',
+  /** Secret holding the Nango secret key. */
+  SecretArn: 'SecretArn',
   RouteFunctionName: 'RouteFunctionName',
   ApplyFunctionName: 'ApplyFunctionName',
+  WebhookFunctionName: 'WebhookFunctionName',
+  /** Always output: the CLI may invoke reconcile even when it has no schedule. */
+  ReconcileFunctionName: 'ReconcileFunctionName',
   EventBusName: 'EventBusName',
   EventRuleName: 'EventRuleName',
-  SecretArn: 'SecretArn',
   AlarmTopicArn: 'AlarmTopicArn',
   DashboardName: 'DashboardName',
   ReplayCommand: 'ReplayCommand',

@@ -1,8 +1,8 @@
-/** The deployable stack: one NangoMetadataSync per stage, its event bus, and outputs the DLQ tool reads. */
+/** The deployable stack: one NangoMetadataSync per stage, its event bus, and outputs the CLI reads. */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
-import { NangoMetadataSync, type NangoMetadataSyncProps } from './nango-metadata-sync.ts';
+import { NangoMetadataSync, type NangoMetadataSyncProps } from './construct/index.ts';
 import { OutputKeys, replayCommand } from './outputs.ts';
 
 export interface NangoMetadataSyncStackProps extends StackProps {
@@ -38,18 +38,23 @@ export class NangoMetadataSyncStack extends Stack {
       eventBus,
     });
 
-    // Fixed output keys (stack-level ids give stable logical ids): the DLQ tool finds queues by them.
+    // Fixed output keys (stack-level ids give stable logical ids): the CLI finds resources by them.
     const s = this.sync;
     const out = (key: string, value: string, description: string) => new CfnOutput(this, key, { value, description });
     out(OutputKeys.IngressQueueUrl, s.ingressQueue.queueUrl, 'Ingress queue: producers may also SendMessage events here');
     out(OutputKeys.IngressDlqUrl, s.ingressDlq.queueUrl, 'Route failures and undeliverable events');
-    out(OutputKeys.PatchesQueueUrl, s.patchesQueue.queueUrl, 'Patches FIFO queue (group = connection)');
-    out(OutputKeys.PatchesDlqUrl, s.patchesDlq.queueUrl, 'Apply failures, with Nango errors');
+    out(OutputKeys.SyncQueueUrl, s.syncQueue.queueUrl, 'Sync FIFO queue (group = connection)');
+    out(OutputKeys.SyncDlqUrl, s.syncDlq.queueUrl, 'Apply failures, with Nango errors');
+    out(OutputKeys.StateTableName, s.stateTable.tableName, 'State table (desired and applied state, connection index)');
+    out(OutputKeys.WebhookUrl, s.webhookUrl.url, "Register as the Nango environment's webhook URL");
+    out(OutputKeys.WebhookSecretArn, s.webhookSecret.secretArn, "Secret holding Nango's webhook signing key (fill with put-secret-value)");
+    out(OutputKeys.SecretArn, s.secret.secretArn, 'Secret holding the Nango secret key (fill with put-secret-value)');
     out(OutputKeys.RouteFunctionName, s.routeFunction.functionName, 'Route function');
     out(OutputKeys.ApplyFunctionName, s.applyFunction.functionName, 'Apply function');
+    out(OutputKeys.WebhookFunctionName, s.webhookFunction.functionName, 'Webhook function');
+    out(OutputKeys.ReconcileFunctionName, s.reconcileFunction.functionName, 'Reconcile function (scheduled, or run by the CLI)');
     out(OutputKeys.EventBusName, s.eventBus.eventBusName, 'Event bus the rule listens on');
     out(OutputKeys.EventRuleName, s.rule.ruleName, 'Rule whose pattern comes from the event catalog');
-    out(OutputKeys.SecretArn, s.secret.secretArn, 'Secret holding the Nango secret key (fill with put-secret-value)');
     out(OutputKeys.AlarmTopicArn, s.alarmTopic.topicArn, 'SNS topic of the alarms');
     out(OutputKeys.DashboardName, s.dashboard.dashboardName, 'CloudWatch dashboard');
     out(OutputKeys.ReplayCommand, replayCommand(this.stackName), 'Inspect and replay DLQ messages (drop --dry-run to send)');

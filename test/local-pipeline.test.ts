@@ -1,9 +1,9 @@
 /**
  * `npm start` end to end: cli/local.ts's main() in this process over the sample events (the real
- * handlers behind the local event source, fauxqs, the stand-ins), and once as a child process with
- * --json, a file of our own and the legacy endpoint. The expected final metadata and DLQ contents
- * come from an independent oracle: the catalog's own schemas, targets and patches folded in
- * event-time order over the seed connections, not from anything the pipeline computed.
+ * handlers behind the local event sources, fauxqs, dynalite, the stand-ins, the webhook), and as a
+ * child process with --json, a file of our own and the legacy endpoint. The expected final metadata
+ * comes from an independent oracle: the catalog's schemas, subjects, patches and versions folded by
+ * version over the seed connections (and those created later), not from anything the pipeline computed.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -15,57 +15,68 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalog } from '#events/catalog';
-import { VERSIONS_KEY } from '#commons/apply/ordering';
 import { loadEvents, main } from '../cli/local.ts';
 import type { RunReport } from '../cli/local-report.ts';
 import { loadSeedConnections } from '../local/pipeline.ts';
-import { startNangoStandin } from '../local/standins/nango.ts';
+import { startNangoStandin, type SeedConnection } from '../local/standins/nango.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const LATER = join(ROOT, 'local', 'fixtures', 'connections-created-later.json');
 type Meta = Record<string, unknown>;
-
-interface Expected {
-  metadata: Map<string, Meta>;
-  /** Events route must park, by event id. */
-  routeDlq: Set<string>;
-  /** Targets apply must park with unknown_connection. */
-  unknownTargets: Set<string>;
-  appliedEvents: Set<string>;
-}
+type Ev = { id?: string; source?: string; 'detail-type'?: string; time?: string; detail?: unknown };
 
 const tkey = (connectionId: string, providerConfigKey: string) => `${connectionId} / ${providerConfigKey}`;
 
-/** The catalog folded over the seeds: what Nango must hold afterwards, and what must be parked. */
-async function oracle(events: unknown[]): Promise<Expected> {
-  const seeds = await loadSeedConnections();
-  const metadata = new Map(seeds.map((c) => [tkey(c.connectionId, c.providerConfigKey), { ...(c.metadata ?? {}) } as Meta]));
-  const out: Expected = { metadata, routeDlq: new Set(), unknownTargets: new Set(), appliedEvents: new Set() };
-  // An event without time takes its send time: after every sample's fixed time.
-  const timed = events
-    .map((e, i) => ({ e: e as { id?: string; source?: string; 'detail-type'?: string; time?: string; detail?: unknown }, i }))
-    .sort((a, b) => (a.e.time ?? '9999').localeCompare(b.e.time ?? '9999') || a.i - b.i);
-  for (const { e } of timed) {
-    const def = catalog.find((d) => d.source === e.source && d.detailType === e['detail-type']);
-    const parsed = def?.detail.safeParse(e.detail);
-    if (!def || !parsed?.success) {
-      if (e.id) out.routeDlq.add(e.id);
+interface Expected {
+  metadata: Map<string, Meta | null>;
+  /** Events route must park, by event id. */
+  routeDlq: Set<string>;
+  /** Connections some event's keys reach. */
+  touched: Set<string>;
+}
+
+/**
+ * The catalog folded over the connections: for each connection, each key in scope takes the value of
+ * the event with the highest (version, event id). An event without time is stamped when sent (after
+ * every sample); one timed more than five minutes ahead is refused.
+ */
+function oracle(events: unknown[], connections: SeedConnection[], sentAt = Date.now()): Expected {
+  const out: Expected = { metadata: new Map(), routeDlq: new Set(), touched: new Set() };
+  const won = new Map<string, { version: number; id: string; value: unknown }>();
+  for (const raw of events as Ev[]) {
+    const def = catalog.find((d) => d.source === raw.source && d.detailType === raw['detail-type']);
+    const parsed = def?.detail.safeParse(raw.detail);
+    const time = raw.time ? Date.parse(raw.time) : sentAt;
+    if (!def || !parsed?.success || time > Date.now() + 300_000) {
+      if (raw.id) out.routeDlq.add(raw.id);
       continue;
     }
-    const specs = [def.targets(parsed.data)].flat();
-    const keys = specs.flatMap((s) =>
-      (s.integrations === 'all'
-        ? seeds.filter((c) => c.connectionId === s.connectionId).map((c) => c.providerConfigKey)
-        : s.integrations
-      ).map((k) => tkey(s.connectionId, k)),
-    );
-    if (keys.length === 0 && e.id) out.routeDlq.add(e.id);
-    const patch = def.patch(parsed.data);
-    for (const k of keys) {
-      const m = metadata.get(k);
-      if (m) Object.assign(m, patch);
-      else out.unknownTargets.add(k);
+    const d = parsed.data;
+    const rule = def.subject;
+    const integrations = typeof rule.integrations === 'function' ? rule.integrations(d) : rule.integrations;
+    const reached = connections.filter((c) => {
+      const inScope = integrations === 'all' || integrations.includes(c.providerConfigKey);
+      if (rule.by === 'connectionId') return inScope && c.connectionId === rule.connectionId(d);
+      return inScope && Object.entries(rule.tags(d)).every(([k, v]) => c.tags?.[k] === v);
+    });
+    const version = def.version ? def.version(d) : time;
+    for (const c of reached) {
+      out.touched.add(tkey(c.connectionId, c.providerConfigKey));
+      for (const [key, value] of Object.entries(def.patch(d))) {
+        const k = `${tkey(c.connectionId, c.providerConfigKey)}\n${key}`;
+        const prev = won.get(k);
+        const id = raw.id ?? '';
+        if (!prev || version > prev.version || (version === prev.version && id > prev.id)) won.set(k, { version, id, value });
+      }
     }
-    if (e.id && keys.length > 0 && keys.every((k) => metadata.has(k))) out.appliedEvents.add(e.id);
+  }
+  // A connection created without metadata has none (null) until its first PATCH.
+  for (const c of connections) out.metadata.set(tkey(c.connectionId, c.providerConfigKey), c.metadata ? { ...c.metadata } : null);
+  for (const [k, w] of won) {
+    const [conn, key] = k.split('\n') as [string, string];
+    const m = out.metadata.get(conn) ?? {};
+    m[key] = w.value;
+    out.metadata.set(conn, m);
   }
   return out;
 }
@@ -75,15 +86,16 @@ const capture = () => {
   return { out: { write: (t: string) => void (text += t), isTTY: false }, text: () => text };
 };
 
-describe('npm start (in process, sample events)', () => {
+describe('npm start (in process, sample events, connections created later)', () => {
   let code: number;
   let printed: string;
   let expected: Expected;
-
   let dir: string;
 
   beforeAll(async () => {
-    expected = await oracle((await loadEvents([join(ROOT, 'events', 'samples')], ROOT)).map((e) => e.value));
+    const later = JSON.parse(await readFile(LATER, 'utf8')) as SeedConnection[];
+    const events = (await loadEvents([join(ROOT, 'events', 'samples')], ROOT)).map((e) => e.value);
+    expected = oracle(events, [...(await loadSeedConnections()), ...later]);
     dir = await mkdtemp(join(tmpdir(), 'local-cli-run-'));
     const out = capture();
     const err = capture();
@@ -95,8 +107,11 @@ describe('npm start (in process, sample events)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('exits 0', () => {
+    expect(code).toBe(0);
+  });
+
   it("writes the handlers' JSON logs to the log file, not to the report", async () => {
-    // Everything the process wrote while the pipeline ran: the handlers' JSON lines (and Node warnings).
     const logs = (await readFile(join(dir, 'handlers.log'), 'utf8')).split('\n').filter((l) => l.startsWith('{'));
     const parsed = logs.map((l) => JSON.parse(l) as { level?: string; correlation_id?: string });
     expect(parsed.some((l) => l.level === 'WARN' && l.correlation_id === [...expected.routeDlq][0])).toBe(true);
@@ -104,39 +119,38 @@ describe('npm start (in process, sample events)', () => {
     expect(printed).toContain(`handler logs: ${join(dir, 'handlers.log')}`);
   });
 
-  it('exits 0', () => {
-    expect(code).toBe(0);
-  });
-
-  it('prints each connection with the metadata the catalog implies', () => {
-    const section = printed.split('Connections: final metadata')[1]!.split('DLQ (route failures)')[0]!;
-    for (const [k, meta] of expected.metadata) {
-      const line = section.split('\n').find((l) => l.trim().startsWith(`${k} `) || l.trim() === k);
-      expect(line, `no line for ${k}`).toBeDefined();
-      const json = line!.slice(line!.indexOf('{'), line!.lastIndexOf('}') + 1);
-      expect(JSON.parse(json), k).toEqual(meta);
+  it('prints every connection (UUID ids found by tags, and those created later) with the metadata the catalog implies', () => {
+    const section = printed.split('Connections: final metadata')[1]!.split('ingress DLQ')[0]!;
+    expect(expected.metadata.size).toBe(9);
+    for (const [k, want] of expected.metadata) {
+      const line = section.split('\n').find((l) => l.trim().startsWith(`${k} `));
+      expect(line, k).toBeDefined();
+      expect(JSON.parse(line!.slice(line!.indexOf('{'))), k).toEqual(want);
     }
-    for (const k of expected.unknownTargets)
-      expect(section).toMatch(new RegExp(`${k.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s+\\(no such connection\\)`));
+    expect(printed).not.toContain('_metadataSyncVersions');
   });
 
-  it("prints the route DLQ with each rejected event and the patches DLQ with Nango's error per unknown connection", () => {
-    const ingress = printed.split('ingress DLQ (route failures): ')[1]!.split('patches DLQ')[0]!;
-    const patches = printed.split('patches DLQ (apply failures): ')[1]!.split('Summary')[0]!;
-    expect(ingress).toMatch(new RegExp(`^${expected.routeDlq.size} message`));
+  it('prints the ingress DLQ with each rejected event, and an empty sync DLQ', () => {
+    const ingress = printed.split('ingress DLQ (route failures): ')[1]!.split('sync DLQ')[0]!;
+    expect(ingress).toMatch(/^3 messages/);
     for (const id of expected.routeDlq) expect(ingress).toContain(id);
-    expect(patches).toMatch(new RegExp(`^${expected.unknownTargets.size} message`));
-    for (const k of expected.unknownTargets)
-      expect(patches).toMatch(
-        new RegExp(`unknown_connection \\(HTTP 404\\)\\s+\\[apply\\]\\s+${k.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`),
-      );
+    for (const code of ['unknown_event_type', 'invalid_detail', 'event_time_in_future']) expect(ingress).toContain(code);
+    expect(printed).toContain('sync DLQ (apply failures): 0 messages');
   });
 
-  it('prints per event its patches and outcome', () => {
-    const events = printed.split('Connections: final metadata')[0]!;
-    for (const id of expected.appliedEvents) expect(events).toMatch(new RegExp(`applied\\s+${id}`));
-    for (const id of expected.routeDlq) expect(events).toMatch(new RegExp(`DLQ\\s+${id}`));
-    expect(printed).toMatch(/0 pending/);
+  it('prints per event its subject, and which keys a newer event already held', () => {
+    const events = printed.split('Subjects: desired state')[0]!;
+    expect(events).toMatch(/state {2}7f3c1b2e-0d1a-4c59-9a3e-000000000001 {2}customer\.plan_changed/);
+    expect(events).toContain('-> tags:organization_id=acme  set plan, planChangedAt  synced to 2 connections');
+    // seats 40 (changedAt .400) arrived after seats 42 (changedAt .900): superseded, whatever the arrival order.
+    expect(events).toMatch(/superseded {2}7f3c1b2e-0d1a-4c59-9a3e-000000000002[^\n]*\n[^\n]*newer already stored: seats, seatsChangedAt/);
+    expect(events).toMatch(/tags:organization_id=initech {2}set plan, planChangedAt {2}no connection yet/);
+  });
+
+  it('sends one PATCH per connection touched: the floor', () => {
+    expect(expected.touched.size).toBe(9);
+    expect(printed).toMatch(/Nango: 9 PATCHes \(floor: one per connection touched = 9\)/);
+    expect(printed).toMatch(/\(3 seeds of connections created later\)/);
   });
 });
 
@@ -218,26 +232,26 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
         source: 'app.accounts',
         'detail-type': 'customer.settings_changed',
         time: '2026-11-21T08:00:00Z',
-        detail: { customerId: 'acme/eu x@y.com', region: 'ap' },
+        detail: { customerId: 'acme/eu x@y.com', region: 'ap', sequence: 3 },
       },
       {
         id: 'own-2',
         source: 'app.billing',
         'detail-type': 'customer.plan_changed',
         time: '2026-11-21T08:01:00Z',
-        detail: { customerId: 'globex', plan: 'free', changedAt: '2026-11-21T08:01:00Z' },
+        detail: { organizationId: 'globex', plan: 'free', changedAt: '2026-11-21T08:01:00Z' },
       },
       {
         id: 'own-3',
         source: 'app.billing',
         'detail-type': 'customer.seats_changed',
         time: '2026-11-21T08:02:00Z',
-        detail: { customerId: 'globex', seats: -5 },
+        detail: { organizationId: 'globex', seats: -5 },
       },
     ];
     const file = join(dir, 'mine.json');
     await writeFile(file, JSON.stringify(events));
-    const expected = await oracle(events);
+    const expected = oracle(events, await loadSeedConnections());
 
     const { code, stdout, stderr } = await runCli(['--json', '--endpoint', 'legacy', '--log-file', join(dir, 'json.log'), file], {
       NANGO_SECRET_KEY: '',
@@ -246,15 +260,15 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
 
     const report = JSON.parse(stdout) as RunReport;
     expect(report.nango).toMatchObject({ kind: 'stand-in', endpoint: 'legacy' });
-    expect(report.summary).toMatchObject({ events: 3, pending: 0 });
-    for (const c of report.connections) {
-      const want = expected.metadata.get(tkey(c.connectionId, c.providerConfigKey));
-      const { [VERSIONS_KEY]: _versions, ...got } = c.metadata ?? {};
-      expect(got, tkey(c.connectionId, c.providerConfigKey)).toEqual(want);
-    }
-    expect(report.events.find((e) => e.eventId === 'own-3')).toMatchObject({ outcome: 'dlq', routeError: { stage: 'route' } });
+    expect(report.summary).toMatchObject({ events: 3, pending: 0, dlq: 1, setState: 2, connectionsSeeded: 0 });
+    for (const c of report.connections)
+      expect(c.metadata, tkey(c.connectionId, c.providerConfigKey)).toEqual(
+        expected.metadata.get(tkey(c.connectionId, c.providerConfigKey)),
+      );
+    expect(report.events.find((e) => e.eventId === 'own-3')).toMatchObject({ outcome: 'dlq', error: { code: 'invalid_detail' } });
     expect(report.dlq.flatMap((d) => d.eventIds)).toEqual([...expected.routeDlq]);
-    for (const id of expected.appliedEvents) expect(report.events.find((e) => e.eventId === id)?.outcome).toBe('applied');
+    // Two connections reached (globex's salesforce and hubspot for the plan, acme/eu for settings): three PATCHes.
+    expect(report.summary.nango?.patches).toBe(expected.touched.size);
     expect(report.logFile).toMatch(/\.log$/);
   }, 120_000);
 
@@ -269,48 +283,34 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
           source: 'app.billing',
           'detail-type': 'customer.plan_changed',
           time: '2026-11-22T08:00:00Z',
-          detail: { customerId: 'acme-corp', plan: 'enterprise', changedAt: '2026-11-22T08:00:00Z' },
+          detail: { organizationId: 'acme', plan: 'enterprise', changedAt: '2026-11-22T08:00:00Z' },
         },
         {
           id: 'remote-2',
           source: 'app.billing',
           'detail-type': 'customer.plan_changed',
           time: '2026-11-22T08:01:00Z',
-          detail: { customerId: 'initech', plan: 'free', changedAt: '2026-11-22T08:01:00Z' },
+          detail: { organizationId: 'nobody-yet', plan: 'free', changedAt: '2026-11-22T08:01:00Z' },
         },
       ];
       const file = join(dir, 'remote.json');
       await writeFile(file, JSON.stringify(events));
-      const expected = await oracle(events);
+      const expected = oracle(events, seeds);
       const { code, stdout, stderr } = await runCli(['--json', '--nango-url', nango.url, '--log-file', join(dir, 'remote.log'), file], {
         NANGO_SECRET_KEY: key,
       });
       expect(code, stderr).toBe(0);
       const report = JSON.parse(stdout) as RunReport;
       expect(report.nango).toEqual({ url: nango.url, kind: 'real', endpoint: 'current' });
-      // With another server, the report lists the connections the events touched, read back over HTTP.
-      expect(report.connections.map((c) => tkey(c.connectionId, c.providerConfigKey)).sort()).toEqual([
-        'acme-corp / hubspot',
-        'acme-corp / salesforce',
-        'initech / hubspot',
-        'initech / salesforce',
-      ]);
+      // With another server, the report lists the connections syncs reached, read back with the list endpoint.
+      expect(report.connections.map((c) => tkey(c.connectionId, c.providerConfigKey)).sort()).toEqual([...expected.touched].sort());
       for (const c of report.connections) {
         const k = tkey(c.connectionId, c.providerConfigKey);
-        if (expected.unknownTargets.has(k)) expect(c.metadata, k).toBeUndefined();
-        else {
-          const { [VERSIONS_KEY]: _v, ...got } = c.metadata ?? {};
-          expect(got, k).toEqual(expected.metadata.get(k));
-          expect(nango.metadataOf(c.connectionId, c.providerConfigKey)).toEqual(c.metadata);
-        }
+        expect(c.metadata, k).toEqual(expected.metadata.get(k));
+        expect(nango.metadataOf(c.connectionId, c.providerConfigKey)).toEqual(c.metadata);
       }
-      expect(
-        report.dlq
-          .filter((d) => d.code === 'unknown_connection')
-          .map((d) => tkey(d.connectionId!, d.providerConfigKey!))
-          .sort(),
-      ).toEqual([...expected.unknownTargets].sort());
-      expect(nango.requests.some((r) => r.method === 'PATCH')).toBe(true);
+      // Never GET /connections/{id}: it returns credentials and may refresh them.
+      expect(nango.requests.filter((r) => r.method === 'GET' && r.path !== '/connections')).toEqual([]);
       const logs = await readFile(report.logFile!, 'utf8');
       expect(logs).toContain('remote-1');
       for (const text of [stdout, stderr, logs]) expect(text).not.toContain(key);
@@ -334,7 +334,7 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
         source: 'app.billing',
         'detail-type': 'customer.plan_changed',
         time: '2026-11-22T09:00:00Z',
-        detail: { customerId: 'globex', plan: 'pro', changedAt: '2026-11-22T09:00:00Z' },
+        detail: { organizationId: 'globex', plan: 'pro', changedAt: '2026-11-22T09:00:00Z' },
       }),
     );
     const { code, stdout, stderr } = await runCli(
@@ -344,8 +344,8 @@ describe('npm start as a process: --json, own events, legacy endpoint', () => {
       },
     );
     expect(code).toBe(1);
-    expect(stderr).toMatch(/queues not drained after 2000 ms \(.*patches\.fifo: 0 visible, 2 in flight/);
+    // Route keeps the state and retries its connection lookup: the event waits in the ingress queue.
+    expect(stderr).toMatch(/queues not drained after 2000 ms \(.*ingress: 0 visible, 1 in flight/);
     expect(stdout).toMatch(/pending\s+lost-1/);
-    expect(stdout).toMatch(/globex \/ salesforce\s+\(could not read it: .*ECONNREFUSED\)/);
   }, 120_000);
 });

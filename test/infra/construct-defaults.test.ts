@@ -5,31 +5,42 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { catalog } from '../../events/catalog.ts';
-import { applyConfigSchema, routeConfigSchema } from '../../functions/commons/config.ts';
+import { FUNCTION_SETTINGS, type FunctionName } from '../../functions/commons/config.ts';
 import { patternPairs, type CatalogEventPattern } from '../../infra/event-pattern.ts';
 import { resource, synthConstruct } from './helpers.ts';
 
 let t: Template;
 const ids: Record<string, string> = {};
+const NAMES = [
+  ['Ingress', 'AWS::SQS::Queue'],
+  ['IngressDlq', 'AWS::SQS::Queue'],
+  ['SyncQueue', 'AWS::SQS::Queue'],
+  ['SyncDlq', 'AWS::SQS::Queue'],
+  ['StateTable', 'AWS::DynamoDB::Table'],
+  ['Route', 'AWS::Lambda::Function'],
+  ['Apply', 'AWS::Lambda::Function'],
+  ['Webhook', 'AWS::Lambda::Function'],
+  ['Reconcile', 'AWS::Lambda::Function'],
+  ['RouteRole', 'AWS::IAM::Role'],
+  ['ApplyRole', 'AWS::IAM::Role'],
+  ['WebhookRole', 'AWS::IAM::Role'],
+  ['ReconcileRole', 'AWS::IAM::Role'],
+  ['RouteLogs', 'AWS::Logs::LogGroup'],
+  ['ApplyLogs', 'AWS::Logs::LogGroup'],
+  ['WebhookLogs', 'AWS::Logs::LogGroup'],
+  ['ReconcileLogs', 'AWS::Logs::LogGroup'],
+  ['NangoSecret', 'AWS::SecretsManager::Secret'],
+  ['WebhookSecret', 'AWS::SecretsManager::Secret'],
+  ['AlarmTopic', 'AWS::SNS::Topic'],
+  ['AlarmTopicKey', 'AWS::KMS::Key'],
+  ['Rule', 'AWS::Events::Rule'],
+  ['ReconcileSchedule', 'AWS::Events::Rule'],
+  ['WebhookFunctionUrl', 'AWS::Lambda::Url'],
+] as const;
 
 beforeAll(() => {
   t = synthConstruct().template;
-  for (const [name, type] of [
-    ['Ingress', 'AWS::SQS::Queue'],
-    ['IngressDlq', 'AWS::SQS::Queue'],
-    ['Patches', 'AWS::SQS::Queue'],
-    ['PatchesDlq', 'AWS::SQS::Queue'],
-    ['Route', 'AWS::Lambda::Function'],
-    ['Apply', 'AWS::Lambda::Function'],
-    ['RouteRole', 'AWS::IAM::Role'],
-    ['ApplyRole', 'AWS::IAM::Role'],
-    ['RouteLogs', 'AWS::Logs::LogGroup'],
-    ['ApplyLogs', 'AWS::Logs::LogGroup'],
-    ['NangoSecret', 'AWS::SecretsManager::Secret'],
-    ['AlarmTopic', 'AWS::SNS::Topic'],
-    ['AlarmTopicKey', 'AWS::KMS::Key'],
-    ['Rule', 'AWS::Events::Rule'],
-  ] as const) {
+  for (const [name, type] of NAMES) {
     // Logical ids are Sync<Name><hash>; "Ingress" must not pick "IngressDlq".
     const all = Object.keys(t.findResources(type)).filter((id) => new RegExp(`^Sync${name}[0-9A-F]{8}$`).test(id));
     expect(all, `${type} ${name}`).toHaveLength(1);
@@ -39,8 +50,9 @@ beforeAll(() => {
 
 const arn = (name: string) => ({ 'Fn::GetAtt': [ids[name], 'Arn'] });
 const ref = (name: string) => ({ Ref: ids[name] });
+const raw = (type: string, name: string) => t.toJSON().Resources[ids[name]!] as { Properties: any; DeletionPolicy?: string };
 
-/** A role's policy statements as "action,action -> resource" lines, so extra grants show up as a diff. */
+/** A role's policy statements as "action,action -> resource" lines, so an extra grant shows up as a diff. */
 function grants(roleName: string): string[] {
   const policies = Object.values(t.findResources('AWS::IAM::Policy')).filter((p: any) =>
     p.Properties.Roles.some((r: any) => r.Ref === ids[roleName]),
@@ -58,7 +70,7 @@ function grants(roleName: string): string[] {
 describe('queues', () => {
   it('creates exactly four queues, all SQS-managed SSE', () => {
     t.resourceCountIs('AWS::SQS::Queue', 4);
-    for (const q of ['Ingress', 'IngressDlq', 'Patches', 'PatchesDlq']) {
+    for (const q of ['Ingress', 'IngressDlq', 'SyncQueue', 'SyncDlq']) {
       expect(resource(t, 'AWS::SQS::Queue', ids[q]!).Properties.SqsManagedSseEnabled).toBe(true);
     }
   });
@@ -71,8 +83,8 @@ describe('queues', () => {
     expect(p.RedrivePolicy).toEqual({ deadLetterTargetArn: arn('IngressDlq'), maxReceiveCount: 5 });
   });
 
-  it('patches is high-throughput FIFO with explicit deduplication, visibility 6 x 60 s, redrive after 5', () => {
-    const p = resource(t, 'AWS::SQS::Queue', ids.Patches!).Properties;
+  it('sync.fifo is high-throughput FIFO without content-based deduplication, visibility 6 x 90 s, redrive after 5', () => {
+    const p = resource(t, 'AWS::SQS::Queue', ids.SyncQueue!).Properties;
     expect(p).toMatchObject({
       FifoQueue: true,
       DeduplicationScope: 'messageGroup',
@@ -80,22 +92,34 @@ describe('queues', () => {
       ContentBasedDeduplication: false,
       MessageRetentionPeriod: 345_600,
       VisibilityTimeout: 540,
-      RedrivePolicy: { deadLetterTargetArn: arn('PatchesDlq'), maxReceiveCount: 5 },
+      RedrivePolicy: { deadLetterTargetArn: arn('SyncDlq'), maxReceiveCount: 5 },
     });
   });
 
-  it('DLQs keep messages 14 days, longer than their sources; the patches DLQ is FIFO too', () => {
+  it('DLQs keep messages 14 days, longer than their sources; the sync DLQ is high-throughput FIFO too', () => {
     const ingressDlq = resource(t, 'AWS::SQS::Queue', ids.IngressDlq!).Properties;
-    const patchesDlq = resource(t, 'AWS::SQS::Queue', ids.PatchesDlq!).Properties;
+    const syncDlq = resource(t, 'AWS::SQS::Queue', ids.SyncDlq!).Properties;
     expect(ingressDlq.MessageRetentionPeriod).toBe(1_209_600);
     expect(ingressDlq.FifoQueue).toBeUndefined();
-    expect(patchesDlq).toMatchObject({ FifoQueue: true, MessageRetentionPeriod: 1_209_600, DeduplicationScope: 'messageGroup' });
+    expect(syncDlq).toMatchObject({
+      FifoQueue: true,
+      MessageRetentionPeriod: 1_209_600,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+    });
     expect(ingressDlq.RedrivePolicy).toBeUndefined();
-    expect(patchesDlq.RedrivePolicy).toBeUndefined();
+    expect(syncDlq.RedrivePolicy).toBeUndefined();
+  });
+
+  it('the DLQs are retained on stack deletion; the queues of work in flight are not', () => {
+    expect(raw('AWS::SQS::Queue', 'IngressDlq').DeletionPolicy).toBe('Retain');
+    expect(raw('AWS::SQS::Queue', 'SyncDlq').DeletionPolicy).toBe('Retain');
+    expect(raw('AWS::SQS::Queue', 'Ingress').DeletionPolicy).toBe('Delete');
+    expect(raw('AWS::SQS::Queue', 'SyncQueue').DeletionPolicy).toBe('Delete');
   });
 
   it('every queue refuses plain HTTP', () => {
-    for (const q of ['Ingress', 'IngressDlq', 'Patches', 'PatchesDlq']) {
+    for (const q of ['Ingress', 'IngressDlq', 'SyncQueue', 'SyncDlq']) {
       t.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [ref(q)],
         PolicyDocument: {
@@ -111,97 +135,168 @@ describe('queues', () => {
       });
     }
   });
+
+  it('each queue denies SendMessage to everyone but its senders: the functions that write it and the rule', () => {
+    const deny = (q: string) => {
+      const policy = Object.values(t.findResources('AWS::SQS::QueuePolicy')).find((p: any) => p.Properties.Queues[0].Ref === ids[q]) as any;
+      return policy.Properties.PolicyDocument.Statement.find((s: any) => s.Sid === 'OnlyPipelineSenders');
+    };
+    const roles = (...names: string[]) => names.map(arn);
+    for (const [q, senders, viaRule] of [
+      ['Ingress', [], true],
+      ['IngressDlq', ['RouteRole'], true],
+      ['SyncQueue', ['RouteRole', 'WebhookRole', 'ReconcileRole'], false],
+      ['SyncDlq', ['ApplyRole'], false],
+    ] as const) {
+      const s = deny(q);
+      expect(s, q).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sqs:SendMessage', Resource: arn(q) });
+      const expected: Record<string, unknown> = {};
+      if (senders.length > 0) expected['aws:PrincipalArn'] = roles(...senders);
+      if (viaRule) expected['aws:SourceArn'] = arn('Rule');
+      expect(s.Condition, q).toEqual({ ArnNotEquals: expected });
+    }
+  });
 });
 
-describe('functions', () => {
-  const common = {
-    Runtime: 'nodejs24.x',
-    Architectures: ['arm64'],
-    Handler: 'index.handler',
-    MemorySize: 512,
-    TracingConfig: { Mode: 'Active' },
-  };
-
-  it('route: nodejs24.x arm64, 30 s, 512 MB, own role and log group', () => {
-    const p = resource(t, 'AWS::Lambda::Function', ids.Route!).Properties;
-    expect(p).toMatchObject({ ...common, Timeout: 30, Role: arn('RouteRole'), LoggingConfig: { LogGroup: ref('RouteLogs') } });
-    expect(p.DeadLetterConfig).toBeUndefined();
-  });
-
-  it('apply: nodejs24.x arm64, 90 s (a whole rate-limit window fits), 512 MB, own role and log group', () => {
-    const p = resource(t, 'AWS::Lambda::Function', ids.Apply!).Properties;
-    expect(p).toMatchObject({ ...common, Timeout: 90, Role: arn('ApplyRole'), LoggingConfig: { LogGroup: ref('ApplyLogs') } });
-  });
-
-  it('route environment: exactly the config.ts names, with the queue URLs and the secret; MAX_RECEIVE_COUNT equals the ingress redrive maxReceiveCount', () => {
-    const env = resource(t, 'AWS::Lambda::Function', ids.Route!).Properties.Environment.Variables;
-    expect(env.MAX_RECEIVE_COUNT).toBe(String(resource(t, 'AWS::SQS::Queue', ids.Ingress!).Properties.RedrivePolicy.maxReceiveCount));
-    expect(env).toEqual({
-      NANGO_HOST: 'https://api.nango.dev',
-      NANGO_ENDPOINT: 'current',
-      NANGO_SECRET_ID: ref('NangoSecret'),
-      NANGO_TIMEOUT_MS: '10000',
-      SECRET_CACHE_TTL_SECONDS: '300',
-      PATCHES_QUEUE_URL: ref('Patches'),
-      INGRESS_DLQ_URL: ref('IngressDlq'),
-      MAX_RECEIVE_COUNT: '5',
-      CONNECTIONS_CACHE_TTL_SECONDS: '60',
-      POWERTOOLS_SERVICE_NAME: 'nango-metadata-sync',
-      POWERTOOLS_METRICS_NAMESPACE: 'NangoMetadataSync',
-      POWERTOOLS_LOG_LEVEL: 'INFO',
-      NODE_OPTIONS: '--enable-source-maps',
-    });
-  });
-
-  it('apply environment: exactly the config.ts names; MAX_RECEIVE_COUNT equals the patches redrive maxReceiveCount', () => {
-    const env = resource(t, 'AWS::Lambda::Function', ids.Apply!).Properties.Environment.Variables;
-    expect(env).toEqual({
-      NANGO_HOST: 'https://api.nango.dev',
-      NANGO_ENDPOINT: 'current',
-      NANGO_SECRET_ID: ref('NangoSecret'),
-      NANGO_TIMEOUT_MS: '10000',
-      SECRET_CACHE_TTL_SECONDS: '300',
-      PATCHES_QUEUE_URL: ref('Patches'),
-      PATCHES_DLQ_URL: ref('PatchesDlq'),
-      MAX_RECEIVE_COUNT: '5',
-      APPLY_GROUP_CONCURRENCY: '8',
-      ORDERING: 'event-time',
-      POWERTOOLS_SERVICE_NAME: 'nango-metadata-sync',
-      POWERTOOLS_METRICS_NAMESPACE: 'NangoMetadataSync',
-      POWERTOOLS_LOG_LEVEL: 'INFO',
-      NODE_OPTIONS: '--enable-source-maps',
-    });
-    expect(env.MAX_RECEIVE_COUNT).toBe(String(resource(t, 'AWS::SQS::Queue', ids.Patches!).Properties.RedrivePolicy.maxReceiveCount));
-  });
-
-  it('the handlers accept the environment the construct sets (config.ts schemas, tokens replaced)', () => {
-    const concrete = (env: Record<string, unknown>) =>
-      Object.fromEntries(
-        Object.entries(env).map(([k, v]) => [
-          k,
-          typeof v === 'string'
-            ? v
-            : k === 'NANGO_SECRET_ID'
-              ? 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf'
-              : 'https://sqs.us-east-1.amazonaws.com/123456789012/q',
-        ]),
-      );
-    for (const [fn, schema] of [
-      ['Route', routeConfigSchema],
-      ['Apply', applyConfigSchema],
-    ] as const) {
-      const env = resource(t, 'AWS::Lambda::Function', ids[fn]!).Properties.Environment.Variables;
-      expect(schema.safeParse(concrete(env)).success, fn).toBe(true);
-      const known = new Set(Object.keys(schema.shape));
-      const unknown = Object.keys(env).filter((k) => !known.has(k) && !k.startsWith('POWERTOOLS_') && k !== 'NODE_OPTIONS');
-      expect(unknown, `${fn} sets variables config.ts does not read`).toEqual([]);
+describe('state table', () => {
+  it('pk/sk strings, on demand, point-in-time recovery, AWS managed KMS key, deletion protection, no index/stream/TTL', () => {
+    const p = resource(t, 'AWS::DynamoDB::Table', ids.StateTable!).Properties;
+    expect(p.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect(p.AttributeDefinitions).toEqual([
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ]);
+    expect(p.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(p.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    // SSEEnabled without a key or type is KMS with the AWS managed key (aws/dynamodb), not the AWS owned default.
+    expect(p.SSESpecification).toEqual({ SSEEnabled: true });
+    expect(p.DeletionProtectionEnabled).toBe(true);
+    for (const absent of [
+      'GlobalSecondaryIndexes',
+      'LocalSecondaryIndexes',
+      'StreamSpecification',
+      'TimeToLiveSpecification',
+      'TableName',
+    ]) {
+      expect(p[absent], absent).toBeUndefined();
     }
   });
 
+  it('is retained on stack deletion', () => {
+    expect(raw('AWS::DynamoDB::Table', 'StateTable').DeletionPolicy).toBe('Retain');
+  });
+});
+
+describe('functions', () => {
+  const common = { Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } };
+  const fnProps = (name: string) => resource(t, 'AWS::Lambda::Function', ids[name]!).Properties;
+
+  it.each([
+    ['Route', 30, 512],
+    ['Apply', 90, 512],
+    ['Webhook', 10, 256],
+    ['Reconcile', 300, 512],
+  ] as const)('%s: nodejs24.x arm64, %i s, %i MB, own role and log group, no async DLQ', (name, timeout, memory) => {
+    const p = fnProps(name);
+    expect(p).toMatchObject({
+      ...common,
+      Timeout: timeout,
+      MemorySize: memory,
+      Role: arn(`${name}Role`),
+      LoggingConfig: { LogGroup: ref(`${name}Logs`) },
+    });
+    expect(p.DeadLetterConfig).toBeUndefined();
+  });
+
+  const powertools = {
+    POWERTOOLS_SERVICE_NAME: 'nango-metadata-sync',
+    POWERTOOLS_METRICS_NAMESPACE: 'NangoMetadataSync',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+    NODE_OPTIONS: '--enable-source-maps',
+  };
+  const nango = {
+    NANGO_HOST: 'https://api.nango.dev',
+    NANGO_ENDPOINT: 'current',
+    NANGO_SECRET_ID: { Ref: 'placeholder' },
+    SECRET_CACHE_TTL_SECONDS: '300',
+    NANGO_TIMEOUT_MS: '10000',
+    NANGO_RATE_LIMIT_WINDOW_MS: '60000',
+  };
+  const expectedEnv = (): Record<FunctionName, Record<string, unknown>> => ({
+    route: {
+      ...nango,
+      NANGO_SECRET_ID: ref('NangoSecret'),
+      STATE_TABLE_NAME: ref('StateTable'),
+      SYNC_QUEUE_URL: ref('SyncQueue'),
+      // Offered to route by the construct; set only once the route's configuration reads it.
+      ...((FUNCTION_SETTINGS.route as readonly string[]).includes('INGRESS_QUEUE_URL') ? { INGRESS_QUEUE_URL: ref('Ingress') } : {}),
+      INGRESS_DLQ_URL: ref('IngressDlq'),
+      MAX_RECEIVE_COUNT: '5',
+      INDEX_TTL_SECONDS: '300',
+      INDEX_EMPTY_TTL_SECONDS: '5',
+      MAX_CONNECTIONS_PER_SUBJECT: '100',
+      MAX_INTEGRATIONS_PER_EVENT: '25',
+      MAX_FUTURE_SKEW_SECONDS: '300',
+      ...powertools,
+    },
+    apply: {
+      ...nango,
+      NANGO_SECRET_ID: ref('NangoSecret'),
+      STATE_TABLE_NAME: ref('StateTable'),
+      SYNC_QUEUE_URL: ref('SyncQueue'),
+      SYNC_DLQ_URL: ref('SyncDlq'),
+      MAX_RECEIVE_COUNT: '5',
+      APPLY_GROUP_CONCURRENCY: '8',
+      ...powertools,
+    },
+    webhook: {
+      STATE_TABLE_NAME: ref('StateTable'),
+      SYNC_QUEUE_URL: ref('SyncQueue'),
+      WEBHOOK_SECRET_ID: ref('WebhookSecret'),
+      WEBHOOK_MAX_BODY_BYTES: '65536',
+      SECRET_CACHE_TTL_SECONDS: '300',
+      ...powertools,
+    },
+    reconcile: {
+      ...nango,
+      NANGO_SECRET_ID: ref('NangoSecret'),
+      STATE_TABLE_NAME: ref('StateTable'),
+      SYNC_QUEUE_URL: ref('SyncQueue'),
+      ...powertools,
+    },
+  });
+
+  it.each(['route', 'apply', 'webhook', 'reconcile'] as const)('%s environment: exactly the values expected', (fn) => {
+    const name = fn[0]!.toUpperCase() + fn.slice(1);
+    expect(fnProps(name).Environment.Variables).toEqual(expectedEnv()[fn]);
+  });
+
+  it.each(['route', 'apply', 'webhook', 'reconcile'] as const)(
+    '%s environment: exactly the variables FUNCTION_SETTINGS lists, never a key itself',
+    (fn) => {
+      const name = fn[0]!.toUpperCase() + fn.slice(1);
+      const env = fnProps(name).Environment.Variables as Record<string, unknown>;
+      const own = Object.keys(env).filter((k) => !k.startsWith('POWERTOOLS_') && k !== 'NODE_OPTIONS');
+      const listed = FUNCTION_SETTINGS[fn].filter((k: string) => k !== 'NANGO_SECRET_KEY' && k !== 'WEBHOOK_SIGNING_KEY');
+      expect(own.sort()).toEqual([...listed].sort());
+      expect(env).not.toHaveProperty('NANGO_SECRET_KEY');
+      expect(env).not.toHaveProperty('WEBHOOK_SIGNING_KEY');
+    },
+  );
+
+  it('MAX_RECEIVE_COUNT of route and apply equals the redrive maxReceiveCount of the queue each consumes', () => {
+    const rc = (q: string) => String(resource(t, 'AWS::SQS::Queue', ids[q]!).Properties.RedrivePolicy.maxReceiveCount);
+    expect(fnProps('Route').Environment.Variables.MAX_RECEIVE_COUNT).toBe(rc('Ingress'));
+    expect(fnProps('Apply').Environment.Variables.MAX_RECEIVE_COUNT).toBe(rc('SyncQueue'));
+  });
+
   it('log groups keep 30 days and are retained', () => {
-    for (const g of ['RouteLogs', 'ApplyLogs']) {
-      t.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
+    for (const g of ['RouteLogs', 'ApplyLogs', 'WebhookLogs', 'ReconcileLogs']) {
       expect(resource(t, 'AWS::Logs::LogGroup', ids[g]!).Properties.RetentionInDays).toBe(30);
+      expect(raw('AWS::Logs::LogGroup', g).DeletionPolicy).toBe('Retain');
     }
   });
 
@@ -217,18 +312,46 @@ describe('functions', () => {
     });
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: ref('Apply'),
-      EventSourceArn: arn('Patches'),
+      EventSourceArn: arn('SyncQueue'),
       BatchSize: 10,
       MaximumBatchingWindowInSeconds: Match.absent(),
       ScalingConfig: { MaximumConcurrency: 2 },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
   });
+
+  it('webhook: a function URL with auth NONE, throttled by 5 reserved concurrent executions', () => {
+    expect(resource(t, 'AWS::Lambda::Url', ids.WebhookFunctionUrl!).Properties).toMatchObject({
+      AuthType: 'NONE',
+      TargetFunctionArn: arn('Webhook'),
+    });
+    expect(fnProps('Webhook').ReservedConcurrentExecutions).toBe(5);
+    for (const f of ['Route', 'Apply', 'Reconcile']) expect(fnProps(f).ReservedConcurrentExecutions).toBeUndefined();
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunctionUrl',
+      FunctionName: arn('Webhook'),
+      Principal: '*',
+      FunctionUrlAuthType: 'NONE',
+    });
+  });
+
+  it('reconcile runs daily by default, without EventBridge retries', () => {
+    const p = resource(t, 'AWS::Events::Rule', ids.ReconcileSchedule!).Properties;
+    expect(p.ScheduleExpression).toBe('rate(1 day)');
+    expect(p.State).toBe('ENABLED');
+    expect(p.Targets).toEqual([expect.objectContaining({ Arn: arn('Reconcile'), RetryPolicy: { MaximumRetryAttempts: 0 } })]);
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: arn('Reconcile'),
+      Principal: 'events.amazonaws.com',
+      SourceArn: arn('ReconcileSchedule'),
+    });
+  });
 });
 
-describe('IAM: least privilege', () => {
+describe('IAM: least privilege, one role per function', () => {
   it('roles carry no managed policies (no AWSLambdaBasicExecutionRole)', () => {
-    for (const r of ['RouteRole', 'ApplyRole']) {
+    for (const r of ['RouteRole', 'ApplyRole', 'WebhookRole', 'ReconcileRole']) {
       expect(resource(t, 'AWS::IAM::Role', ids[r]!).Properties.ManagedPolicyArns).toBeUndefined();
     }
   });
@@ -238,39 +361,65 @@ describe('IAM: least privilege', () => {
   const logsWrite = 'logs:CreateLogStream,logs:PutLogEvents';
   const xray = 'xray:PutTelemetryRecords,xray:PutTraceSegments';
   const line = (actions: string, res: unknown) => `${actions} -> ${JSON.stringify(res)}`;
+  const own = (name: string) => [line(logsWrite, arn(`${name}Logs`)), line(xray, '*')];
 
-  it('route: consume ingress, send to patches and ingress-dlq, read the secret, write its logs; nothing else', () => {
+  it('route: consume ingress; send to sync.fifo and ingress-dlq; Query/GetItem/PutItem/UpdateItem; the Nango key', () => {
     expect(grants('RouteRole')).toEqual(
       [
-        line(logsWrite, arn('RouteLogs')),
-        line(xray, '*'),
+        ...own('Route'),
         line(consume, arn('Ingress')),
         line(send, arn('IngressDlq')),
-        line(send, arn('Patches')),
+        line(send, arn('SyncQueue')),
+        line('dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
   });
 
-  it('apply: consume patches (incl. ChangeMessageVisibility), send to patches-dlq, read the secret; nothing else', () => {
+  it('apply: consume sync.fifo (ChangeMessageVisibility for Retry-After); send to sync-dlq; Query/GetItem/UpdateItem; the Nango key', () => {
     expect(grants('ApplyRole')).toEqual(
       [
-        line(logsWrite, arn('ApplyLogs')),
-        line(xray, '*'),
-        line(consume, arn('Patches')),
-        line(send, arn('PatchesDlq')),
+        ...own('Apply'),
+        line(consume, arn('SyncQueue')),
+        line(send, arn('SyncDlq')),
+        line('dynamodb:GetItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
+        line('secretsmanager:GetSecretValue', ref('NangoSecret')),
+      ].sort(),
+    );
+  });
+
+  it('webhook: send to sync.fifo; GetItem/UpdateItem; the webhook signing key only', () => {
+    expect(grants('WebhookRole')).toEqual(
+      [
+        ...own('Webhook'),
+        line(send, arn('SyncQueue')),
+        line('dynamodb:GetItem,dynamodb:UpdateItem', arn('StateTable')),
+        line('secretsmanager:GetSecretValue', ref('WebhookSecret')),
+      ].sort(),
+    );
+  });
+
+  it('reconcile: send to sync.fifo; Query/GetItem, UpdateItem to index a repaired connection; the Nango key', () => {
+    expect(grants('ReconcileRole')).toEqual(
+      [
+        ...own('Reconcile'),
+        line(send, arn('SyncQueue')),
+        line('dynamodb:GetItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
   });
 });
 
-describe('secret', () => {
-  it('creates an empty placeholder: no value and no generated value in the template', () => {
-    const p = resource(t, 'AWS::SecretsManager::Secret', ids.NangoSecret!).Properties;
-    expect(p.SecretString).toBeUndefined();
-    expect(p.GenerateSecretString).toBeUndefined();
-    expect(p.Description).toMatch(/put-secret-value/);
+describe('secrets', () => {
+  it('creates two empty placeholders (Nango key, webhook signing key): no value and no generated value in the template', () => {
+    t.resourceCountIs('AWS::SecretsManager::Secret', 2);
+    for (const s of ['NangoSecret', 'WebhookSecret']) {
+      const p = resource(t, 'AWS::SecretsManager::Secret', ids[s]!).Properties;
+      expect(p.SecretString).toBeUndefined();
+      expect(p.GenerateSecretString).toBeUndefined();
+      expect(p.Description).toMatch(/put-secret-value/);
+    }
   });
 });
 
@@ -281,8 +430,6 @@ describe('EventBridge rule', () => {
     expect(p.State).toBe('ENABLED');
     const expected = catalog.map((e) => `${e.source} ${e.detailType}`).sort();
     expect(patternPairs(p.EventPattern as CatalogEventPattern)).toEqual(expected);
-    // The catalog has two sources: a plain source x detail-type list would match pairs nobody emits.
-    expect(Object.keys(p.EventPattern)).toEqual(['$or']);
   });
 
   it('targets the ingress queue with retries and the ingress DLQ as the target DLQ', () => {
@@ -293,10 +440,9 @@ describe('EventBridge rule', () => {
       DeadLetterConfig: { Arn: arn('IngressDlq') },
       RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 },
     });
-    expect(p.Targets[0].SqsParameters).toBeUndefined();
   });
 
-  it('only this rule may send to the ingress queue and, on failure, to the ingress DLQ', () => {
+  it('the rule is allowed to send to the ingress queue and its DLQ, by aws:SourceArn', () => {
     for (const q of ['Ingress', 'IngressDlq']) {
       t.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [ref(q)],
@@ -305,7 +451,6 @@ describe('EventBridge rule', () => {
             Match.objectLike({
               Effect: 'Allow',
               Principal: { Service: 'events.amazonaws.com' },
-              Action: Match.anyValue(),
               Condition: { ArnEquals: { 'aws:SourceArn': arn('Rule') } },
             }),
           ]),
@@ -315,92 +460,167 @@ describe('EventBridge rule', () => {
   });
 });
 
-describe('alarms, topic, dashboard', () => {
-  it('an encrypted topic (rotating customer key CloudWatch may use), SSL enforced, no subscription', () => {
+describe('alarm topic', () => {
+  it('encrypted with a rotating customer key that CloudWatch may use only for this account’s alarms', () => {
     expect(resource(t, 'AWS::SNS::Topic', ids.AlarmTopic!).Properties.KmsMasterKeyId).toEqual(arn('AlarmTopicKey'));
     const key = resource(t, 'AWS::KMS::Key', ids.AlarmTopicKey!).Properties;
     expect(key.EnableKeyRotation).toBe(true);
-    expect(key.KeyPolicy.Statement).toContainEqual(
-      expect.objectContaining({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
-    );
+    const services = key.KeyPolicy.Statement.filter((s: any) => s.Principal?.Service);
+    expect(services).toHaveLength(1);
+    expect(services[0]).toMatchObject({
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': expect.anything() },
+      },
+    });
+    expect(JSON.stringify(services[0].Condition.ArnLike)).toContain(':alarm:*');
+  });
+
+  it('SSL enforced; CloudWatch may publish, for this account only; no subscription by default', () => {
     t.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [ref('AlarmTopic')],
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish' }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+          }),
         ]),
       },
     });
     t.resourceCountIs('AWS::SNS::Subscription', 0);
   });
+});
 
-  it('eight alarms, each notifying the topic on ALARM and OK', () => {
-    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')) as any[];
-    expect(alarms).toHaveLength(8);
-    for (const a of alarms) {
+describe('alarms', () => {
+  const alarms = () => t.findResources('AWS::CloudWatch::Alarm') as Record<string, { Properties: any }>;
+  const byId = (name: string) => {
+    const found = Object.entries(alarms()).filter(([id]) => new RegExp(`^Sync${name}[0-9A-F]{8}$`).test(id));
+    expect(found, name).toHaveLength(1);
+    return found[0]![1].Properties;
+  };
+
+  it('twenty alarms (6 DLQ, 2 queue age, 8 function, 3 own metrics, 1 schedule), each notifying the topic, missing data not breaching', () => {
+    expect(Object.keys(alarms())).toHaveLength(20);
+    for (const a of Object.values(alarms())) {
       expect(a.Properties.AlarmActions).toEqual([ref('AlarmTopic')]);
-      expect(a.Properties.OKActions).toEqual([ref('AlarmTopic')]);
       expect(a.Properties.TreatMissingData).toBe('notBreaching');
     }
   });
 
-  it('each DLQ alarms when not empty', () => {
-    for (const q of ['IngressDlq', 'PatchesDlq']) {
-      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+  it('each DLQ: messages sent in a 5-minute period (Sum > 0), so every new failure period notifies again', () => {
+    for (const q of ['IngressDlq', 'SyncDlq']) {
+      expect(byId(`${q}MessagesSent`)).toMatchObject({
         Namespace: 'AWS/SQS',
-        MetricName: 'ApproximateNumberOfMessagesVisible',
+        MetricName: 'NumberOfMessagesSent',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [ids[q], 'QueueName'] } }],
-        Statistic: 'Maximum',
-        Period: 60,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+      expect(byId(`${q}MessagesSent`).OKActions).toBeUndefined();
+    }
+  });
+
+  it('each DLQ: growth of its depth (DIFF > 0), for messages moved by the redrive policy', () => {
+    for (const q of ['IngressDlq', 'SyncDlq']) {
+      const a = byId(`${q}Growing`);
+      expect(a).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+      const expr = a.Metrics.find((m: any) => m.Expression);
+      expect(expr.Expression).toBe('DIFF(visible)');
+      const visible = a.Metrics.find((m: any) => m.Id === 'visible');
+      expect(visible.MetricStat).toMatchObject({
+        Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' },
+        Period: 300,
+        Stat: 'Maximum',
       });
     }
   });
 
-  it('ingress oldest message over 10 minutes, patches over 1 hour', () => {
-    for (const [q, threshold] of [
-      ['Ingress', 600],
-      ['Patches', 3600],
-    ] as const) {
-      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+  it('each DLQ: oldest message over 10 of its 14 days, before retention drops it', () => {
+    for (const q of ['IngressDlq', 'SyncDlq']) {
+      expect(byId(`${q}OldestMessageAge`)).toMatchObject({
         MetricName: 'ApproximateAgeOfOldestMessage',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [ids[q], 'QueueName'] } }],
-        Threshold: threshold,
+        Threshold: 864_000,
+        OKActions: [ref('AlarmTopic')],
       });
     }
   });
 
-  it('errors and throttles of each function', () => {
-    for (const fn of ['Route', 'Apply']) {
+  it('ingress oldest message over 10 minutes, sync over 1 hour', () => {
+    expect(byId('IngressOldestMessageAge')).toMatchObject({ MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 600 });
+    expect(byId('SyncOldestMessageAge')).toMatchObject({ MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 3600 });
+  });
+
+  it('errors and throttles of each of the four functions', () => {
+    for (const fn of ['Route', 'Apply', 'Webhook', 'Reconcile']) {
       for (const metric of ['Errors', 'Throttles']) {
-        t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        expect(byId(`${fn}${metric}`)).toMatchObject({
           Namespace: 'AWS/Lambda',
           MetricName: metric,
           Dimensions: [{ Name: 'FunctionName', Value: ref(fn) }],
           Statistic: 'Sum',
           Period: 300,
-          Threshold: 1,
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
         });
       }
     }
   });
 
-  it('a dashboard with queue, function and the functions’ own metrics', () => {
+  it("the functions' own metrics: bad webhook signatures, failed seeds, drift found by reconcile", () => {
+    for (const name of ['WebhookSignatureRejected', 'WebhookSeedFailures', 'ReconcileDriftedConnections']) {
+      expect(byId(name)).toMatchObject({
+        Namespace: 'NangoMetadataSync',
+        MetricName: name,
+        Dimensions: [{ Name: 'service', Value: 'nango-metadata-sync' }],
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    }
+  });
+
+  it('failed schedule invocations of reconcile', () => {
+    expect(byId('ReconcileScheduleFailures')).toMatchObject({
+      Namespace: 'AWS/Events',
+      MetricName: 'FailedInvocations',
+      Dimensions: [{ Name: 'RuleName', Value: ref('ReconcileSchedule') }],
+      Threshold: 0,
+    });
+  });
+});
+
+describe('dashboard', () => {
+  it('queues, DLQs, all four functions, and the v2 metrics', () => {
     const dashboards = Object.values(t.findResources('AWS::CloudWatch::Dashboard')) as any[];
     expect(dashboards).toHaveLength(1);
     expect(dashboards[0].Properties.DashboardName).toBeUndefined();
     const body = JSON.stringify(dashboards[0].Properties.DashboardBody);
     for (const s of [
       'ApproximateNumberOfMessagesVisible',
+      'NumberOfMessagesSent',
       'ApproximateAgeOfOldestMessage',
       'Throttles',
-      'PatchesApplied',
+      'KeysWritten',
+      'SyncsApplied',
+      'WebhookSignatureRejected',
+      'ReconcileDriftedConnections',
       'NangoLatency',
       'NangoMetadataSync',
+      ids.Webhook!,
+      ids.Reconcile!,
     ]) {
       expect(body).toContain(s);
     }
+    expect(body).not.toMatch(/patch/i);
   });
 });

@@ -1,120 +1,172 @@
-/** NangoMetadataSync: every prop changes what it says in the template. */
-import { describe, expect, it } from 'vitest';
+/**
+ * NangoMetadataSync: every prop changes what it says in the template. Two synths cover them all
+ * (each prop set to a non-default value in one of them), to keep the file fast.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sm from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { NangoMetadataSync } from '../../infra/nango-metadata-sync.ts';
-import { newApp, synthConstruct } from './helpers.ts';
+import { NangoMetadataSync } from '../../infra/construct/index.ts';
+import { ENTRY_FALLBACKS, newApp } from './helpers.ts';
 
-const fnEnv = (t: Template, idPrefix: 'SyncRoute' | 'SyncApply') => {
-  const fns = Object.entries(t.findResources('AWS::Lambda::Function')).filter(([id]) => /^Sync(Route|Apply)[0-9A-F]{8}$/.test(id));
-  const found = fns.find(([id]) => id.startsWith(idPrefix));
-  if (!found) throw new Error(`no ${idPrefix}`);
-  return (found[1] as any).Properties as Record<string, any>;
+const WEBHOOK_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-webhook-AbC123';
+const WEBHOOK_SECRET_PARTIAL = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-webhook';
+const IMPORTED_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+const PRODUCER = 'arn:aws:iam::123456789012:role/producer';
+
+let a: Template; // every tunable changed
+let b: Template; // given secrets and topic, no schedule, no tracing, grants
+let bIds: { secretKey: string; replayer: string };
+let syncB: NangoMetadataSync;
+
+beforeAll(() => {
+  const appA = newApp();
+  const stackA = new Stack(appA, 'A');
+  const bus = new events.EventBus(stackA, 'Bus', { eventBusName: 'domain-events' });
+  const ruleDlq = new sqs.Queue(stackA, 'RuleDlq', { enforceSSL: true });
+  new NangoMetadataSync(stackA, 'Sync', {
+    entries: ENTRY_FALLBACKS,
+    nangoHost: 'https://nango.internal.example.com',
+    nangoEndpoint: 'legacy',
+    nangoTimeout: Duration.seconds(5),
+    nangoRateLimitWindow: Duration.seconds(30),
+    secretCacheTtl: Duration.minutes(1),
+    secretId: 'prod/nango',
+    webhookSecretId: WEBHOOK_SECRET_ARN,
+    eventBus: bus,
+    rule: { retryAttempts: 3, maxEventAge: Duration.hours(1), deadLetterQueue: ruleDlq, enabled: false },
+    route: {
+      timeout: Duration.seconds(20),
+      memorySize: 1024,
+      batchSize: 100,
+      maxBatchingWindow: Duration.seconds(5),
+      maxConcurrency: 50,
+      indexTtl: Duration.minutes(10),
+      indexEmptyTtl: Duration.seconds(30),
+      maxConnectionsPerSubject: 7,
+      maxIntegrationsPerEvent: 3,
+      maxFutureSkew: Duration.minutes(1),
+    },
+    apply: { timeout: Duration.seconds(60), memorySize: 768, batchSize: 5, maxConcurrency: 8, groupConcurrency: 4 },
+    webhook: { timeout: Duration.seconds(15), memorySize: 384, reservedConcurrency: 20, maxBodyBytes: 131_072 },
+    reconcile: { schedule: 'cron(0 3 * * ? *)', timeout: Duration.minutes(10), memorySize: 1024 },
+    ingressQueue: { retentionPeriod: Duration.days(2), visibilityTimeout: Duration.minutes(10), maxReceiveCount: 3 },
+    syncQueue: { retentionPeriod: Duration.days(7), visibilityTimeout: Duration.minutes(15), maxReceiveCount: 12 },
+    dlqRetentionPeriod: Duration.days(10),
+    table: { deletionProtection: false, tableName: 'nango-sync-state' },
+    logRetention: logs.RetentionDays.ONE_WEEK,
+    logLevel: 'DEBUG',
+    serviceName: 'nms-prod',
+    metricsNamespace: 'Acme/NangoSync',
+    alarms: {
+      email: 'ops@example.com',
+      ingressOldestMessageAge: Duration.minutes(2),
+      syncOldestMessageAge: Duration.minutes(30),
+      dlqOldestMessageAge: Duration.days(7),
+    },
+    dashboardName: 'nango-sync-prod',
+  });
+  a = Template.fromStack(stackA);
+
+  const appB = newApp();
+  const stackB = new Stack(appB, 'B');
+  const key = new kms.Key(stackB, 'SecretKey');
+  const secret = new sm.Secret(stackB, 'Mine', { encryptionKey: key });
+  const topic = sns.Topic.fromTopicArn(stackB, 'Ops', 'arn:aws:sns:eu-west-1:123456789012:ops');
+  const sync = new NangoMetadataSync(stackB, 'Sync', {
+    entries: ENTRY_FALLBACKS,
+    secret,
+    webhookSecretId: WEBHOOK_SECRET_PARTIAL,
+    webhookSecretEncryptionKey: kms.Key.fromKeyArn(stackB, 'WebhookKey', IMPORTED_KEY),
+    reconcile: { schedule: false },
+    tracing: lambda.Tracing.DISABLED,
+    alarms: { topic },
+  });
+  const replayer = new iam.Role(stackB, 'Replayer', { assumedBy: new iam.AccountRootPrincipal() });
+  sync.grantReplay(replayer);
+  sync.grantSend(iam.Role.fromRoleArn(stackB, 'Producer', PRODUCER));
+  syncB = sync;
+  b = Template.fromStack(stackB);
+  const idOf = (t: Template, type: string, prefix: string) => Object.keys(t.findResources(type)).find((id) => id.startsWith(prefix))!;
+  bIds = { secretKey: idOf(b, 'AWS::KMS::Key', 'SecretKey'), replayer: idOf(b, 'AWS::IAM::Role', 'Replayer') };
+});
+
+const find = (t: Template, type: string, name: string) => {
+  const found = Object.entries(t.findResources(type)).filter(([id]) => new RegExp(`^Sync${name}[0-9A-F]{8}$`).test(id));
+  if (found.length !== 1) throw new Error(`expected one ${type} ${name}, found ${found.length}`);
+  return { id: found[0]![0], ...(found[0]![1] as { Properties: any; DeletionPolicy?: string }) };
 };
-const queue = (t: Template, name: 'Ingress' | 'Patches' | 'IngressDlq' | 'PatchesDlq') => {
-  const found = Object.entries(t.findResources('AWS::SQS::Queue')).find(([id]) => new RegExp(`^Sync${name}[0-9A-F]{8}$`).test(id));
-  if (!found) throw new Error(`no ${name}`);
-  return (found[1] as any).Properties as Record<string, any>;
-};
-const policyStatements = (t: Template) =>
+const fn = (t: Template, name: string) => find(t, 'AWS::Lambda::Function', name).Properties;
+const env = (t: Template, name: string) => fn(t, name).Environment.Variables as Record<string, unknown>;
+const queue = (t: Template, name: string) => find(t, 'AWS::SQS::Queue', name).Properties;
+const statements = (t: Template) =>
   Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
-const secretStatements = (t: Template) => policyStatements(t).filter((s: any) => s.Action === 'secretsmanager:GetSecretValue');
+const roleStatements = (t: Template, role: string) =>
+  Object.values(t.findResources('AWS::IAM::Policy'))
+    .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === role))
+    .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+const NANGO_FUNCTIONS = ['Route', 'Apply', 'Reconcile'];
 
 describe('Nango settings', () => {
-  it('nangoHost, nangoEndpoint, nangoTimeout, secretCacheTtl reach both functions', () => {
-    const { template: t } = synthConstruct({
-      nangoHost: 'https://nango.internal.example.com',
-      nangoEndpoint: 'legacy',
-      nangoTimeout: Duration.seconds(5),
-      secretCacheTtl: Duration.minutes(1),
-    });
-    for (const fn of ['SyncRoute', 'SyncApply'] as const) {
-      expect(fnEnv(t, fn).Environment.Variables).toMatchObject({
+  it('nangoHost, nangoEndpoint, nangoTimeout, nangoRateLimitWindow, secretCacheTtl reach every function that reads them', () => {
+    for (const f of NANGO_FUNCTIONS) {
+      expect(env(a, f)).toMatchObject({
         NANGO_HOST: 'https://nango.internal.example.com',
         NANGO_ENDPOINT: 'legacy',
         NANGO_TIMEOUT_MS: '5000',
+        NANGO_RATE_LIMIT_WINDOW_MS: '30000',
         SECRET_CACHE_TTL_SECONDS: '60',
       });
     }
+    expect(env(a, 'Webhook').SECRET_CACHE_TTL_SECONDS).toBe('60');
+    expect(env(a, 'Webhook')).not.toHaveProperty('NANGO_HOST');
   });
 });
 
-describe('secret', () => {
-  it('secretId as a name: imported (no secret created), GetSecretValue on name-?????? only', () => {
-    const { template: t } = synthConstruct({ secretId: 'prod/nango' });
-    t.resourceCountIs('AWS::SecretsManager::Secret', 0);
-    const statements = secretStatements(t);
-    expect(statements).toHaveLength(2);
-    for (const s of statements) {
-      const joined = JSON.stringify(s.Resource);
-      expect(joined).toContain(':secret:prod/nango-??????');
-      expect(joined).not.toContain('*');
+describe('secrets', () => {
+  it('secretId as a name and webhookSecretId as a complete ARN: imported, nothing created, exact resources', () => {
+    a.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    const reads = statements(a).filter((s: any) => s.Action === 'secretsmanager:GetSecretValue');
+    expect(reads).toHaveLength(4);
+    for (const s of reads.filter((s: any) => s.Resource !== WEBHOOK_SECRET_ARN)) {
+      expect(JSON.stringify(s.Resource)).toContain(':secret:prod/nango-??????');
     }
-    // The functions get the (partial) ARN, which GetSecretValue accepts.
-    expect(JSON.stringify(fnEnv(t, 'SyncRoute').Environment.Variables.NANGO_SECRET_ID)).toContain(':secret:prod/nango"');
+    expect(reads.filter((s: any) => s.Resource === WEBHOOK_SECRET_ARN)).toHaveLength(1);
+    expect(JSON.stringify(env(a, 'Route').NANGO_SECRET_ID)).toContain(':secret:prod/nango"');
+    expect(env(a, 'Webhook').WEBHOOK_SECRET_ID).toBe(WEBHOOK_SECRET_ARN);
   });
 
-  it('secretId as a complete ARN: exactly that ARN', () => {
-    const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-AbC123';
-    const { template: t } = synthConstruct({ secretId: secretArn });
-    for (const s of secretStatements(t)) expect(s.Resource).toBe(secretArn);
-    expect(fnEnv(t, 'SyncApply').Environment.Variables.NANGO_SECRET_ID).toBe(secretArn);
+  it('secret as an ISecret with a customer key: used as given, the three Nango callers may decrypt with it', () => {
+    b.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    const decrypts = statements(b).filter((s: any) => [s.Action].flat().includes('kms:Decrypt'));
+    const own = decrypts.filter((s: any) => JSON.stringify(s.Resource).includes(bIds.secretKey));
+    expect(own).toHaveLength(3);
   });
 
-  it('secretId as a partial ARN: that ARN plus the -?????? suffix', () => {
-    const partial = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango';
-    const { template: t } = synthConstruct({ secretId: partial });
-    for (const s of secretStatements(t)) expect(s.Resource).toBe(`${partial}-??????`);
-    expect(fnEnv(t, 'SyncRoute').Environment.Variables.NANGO_SECRET_ID).toBe(partial);
-  });
-
-  it('secret (an ISecret) is used as given; its customer key, or secretEncryptionKey, gets kms:Decrypt', () => {
-    const app = newApp();
-    const stack = new Stack(app, 'T');
-    const key = new kms.Key(stack, 'SecretKey');
-    const secret = new sm.Secret(stack, 'Mine', { encryptionKey: key });
-    new NangoMetadataSync(stack, 'Sync', { secret });
-    const t = Template.fromStack(stack);
-    t.resourceCountIs('AWS::SecretsManager::Secret', 1);
-    const keyId = Object.keys(t.findResources('AWS::KMS::Key')).find((id) => id.startsWith('SecretKey'));
-    const decrypts = policyStatements(t).filter((s: any) => [s.Action].flat().includes('kms:Decrypt'));
-    expect(decrypts).toHaveLength(2);
-    for (const s of decrypts) expect(s.Resource).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
-
-    const imported = newApp();
-    const stack2 = new Stack(imported, 'T2');
-    const key2 = kms.Key.fromKeyArn(stack2, 'K', 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555');
-    new NangoMetadataSync(stack2, 'Sync', { secretId: 'prod/nango', secretEncryptionKey: key2 });
-    const decrypts2 = policyStatements(Template.fromStack(stack2)).filter((s: any) => [s.Action].flat().includes('kms:Decrypt'));
-    expect(decrypts2.map((s: any) => s.Resource)).toEqual([key2.keyArn, key2.keyArn]);
+  it('webhookSecretId as a partial ARN (+ -??????) and webhookSecretEncryptionKey: only the webhook role gets them', () => {
+    const webhookRole = find(b, 'AWS::IAM::Role', 'WebhookRole').id;
+    const s = roleStatements(b, webhookRole);
+    expect(s.filter((x: any) => x.Action === 'secretsmanager:GetSecretValue').map((x: any) => x.Resource)).toEqual([
+      `${WEBHOOK_SECRET_PARTIAL}-??????`,
+    ]);
+    expect(s.filter((x: any) => [x.Action].flat().includes('kms:Decrypt')).map((x: any) => x.Resource)).toEqual([IMPORTED_KEY]);
+    const elsewhere = statements(b).filter((x: any) => x.Resource === IMPORTED_KEY);
+    expect(elsewhere).toHaveLength(1);
+    expect(env(b, 'Webhook').WEBHOOK_SECRET_ID).toBe(WEBHOOK_SECRET_PARTIAL);
   });
 });
 
-describe('event bus, catalog and rule', () => {
-  it('eventBus: the rule listens on it', () => {
-    const app = newApp();
-    const stack = new Stack(app, 'T');
-    const bus = new events.EventBus(stack, 'Bus', { eventBusName: 'domain-events' });
-    new NangoMetadataSync(stack, 'Sync', { eventBus: bus });
-    Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', { EventBusName: { Ref: Match.stringLikeRegexp('^Bus') } });
-  });
-
-  it('rule options: retries, age, own DLQ, disabled', () => {
-    const app = newApp();
-    const stack = new Stack(app, 'T');
-    const dlq = new sqs.Queue(stack, 'RuleDlq', { enforceSSL: true });
-    new NangoMetadataSync(stack, 'Sync', {
-      rule: { retryAttempts: 3, maxEventAge: Duration.hours(1), deadLetterQueue: dlq, enabled: false },
-    });
-    const t = Template.fromStack(stack);
-    t.hasResourceProperties('AWS::Events::Rule', {
+describe('event bus and rule', () => {
+  it('eventBus, retries, age, own DLQ, disabled', () => {
+    a.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: Match.stringLikeRegexp('^Bus') },
       State: 'DISABLED',
       Targets: [
         Match.objectLike({
@@ -127,117 +179,151 @@ describe('event bus, catalog and rule', () => {
 });
 
 describe('function and queue tuning', () => {
-  it('route options: timeout, memory, batch, window, concurrency, connections cache; ingress visibility follows', () => {
-    const { template: t } = synthConstruct({
-      route: {
-        timeout: Duration.seconds(20),
-        memorySize: 1024,
-        batchSize: 100,
-        maxBatchingWindow: Duration.seconds(5),
-        maxConcurrency: 50,
-        connectionsCacheTtl: Duration.seconds(10),
-      },
+  it('route: timeout, memory, batch, window, concurrency, index TTLs, limits; ingress visibility is the prop', () => {
+    expect(fn(a, 'Route')).toMatchObject({ Timeout: 20, MemorySize: 1024 });
+    expect(env(a, 'Route')).toMatchObject({
+      INDEX_TTL_SECONDS: '600',
+      INDEX_EMPTY_TTL_SECONDS: '30',
+      MAX_CONNECTIONS_PER_SUBJECT: '7',
+      MAX_INTEGRATIONS_PER_EVENT: '3',
+      MAX_FUTURE_SKEW_SECONDS: '60',
+      MAX_RECEIVE_COUNT: '3',
     });
-    const fn = fnEnv(t, 'SyncRoute');
-    expect(fn.Timeout).toBe(20);
-    expect(fn.MemorySize).toBe(1024);
-    expect(fn.Environment.Variables.CONNECTIONS_CACHE_TTL_SECONDS).toBe('10');
-    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    a.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: 100,
       MaximumBatchingWindowInSeconds: 5,
       ScalingConfig: { MaximumConcurrency: 50 },
     });
-    expect(queue(t, 'Ingress').VisibilityTimeout).toBe(20 * 6 + 5);
   });
 
-  it('apply options: timeout, memory, batch, concurrency, group concurrency, ordering; patches visibility follows', () => {
-    const { template: t } = synthConstruct({
-      apply: { timeout: Duration.seconds(90), memorySize: 256, batchSize: 5, maxConcurrency: 8, groupConcurrency: 4, ordering: 'arrival' },
-    });
-    const fn = fnEnv(t, 'SyncApply');
-    expect(fn.Timeout).toBe(90);
-    expect(fn.MemorySize).toBe(256);
-    expect(fn.Environment.Variables).toMatchObject({ APPLY_GROUP_CONCURRENCY: '4', ORDERING: 'arrival' });
-    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 5, ScalingConfig: { MaximumConcurrency: 8 } });
-    expect(queue(t, 'Patches').VisibilityTimeout).toBe(540);
+  it('apply: timeout, memory, batch, concurrency, group concurrency', () => {
+    expect(fn(a, 'Apply')).toMatchObject({ Timeout: 60, MemorySize: 768 });
+    expect(env(a, 'Apply')).toMatchObject({ APPLY_GROUP_CONCURRENCY: '4', MAX_RECEIVE_COUNT: '12' });
+    a.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 5, ScalingConfig: { MaximumConcurrency: 8 } });
   });
 
-  it('queue options: retention, visibility, maxReceiveCount (and apply learns the patches count)', () => {
-    const { template: t } = synthConstruct({
-      ingressQueue: { retentionPeriod: Duration.days(2), visibilityTimeout: Duration.minutes(10), maxReceiveCount: 3 },
-      patchesQueue: { retentionPeriod: Duration.days(7), visibilityTimeout: Duration.minutes(15), maxReceiveCount: 12 },
-      dlqRetentionPeriod: Duration.days(10),
-    });
-    expect(queue(t, 'Ingress')).toMatchObject({
+  it('webhook: timeout, memory, reserved concurrency, body limit', () => {
+    expect(fn(a, 'Webhook')).toMatchObject({ Timeout: 15, MemorySize: 384, ReservedConcurrentExecutions: 20 });
+    expect(env(a, 'Webhook').WEBHOOK_MAX_BODY_BYTES).toBe('131072');
+  });
+
+  it('reconcile: timeout, memory, a cron schedule; `false` deploys the function with no schedule (and no schedule alarm)', () => {
+    expect(fn(a, 'Reconcile')).toMatchObject({ Timeout: 600, MemorySize: 1024 });
+    expect(find(a, 'AWS::Events::Rule', 'ReconcileSchedule').Properties.ScheduleExpression).toBe('cron(0 3 * * ? *)');
+    expect(fn(b, 'Reconcile')).toBeDefined();
+    expect(Object.keys(b.findResources('AWS::Events::Rule')).filter((id) => id.startsWith('SyncReconcileSchedule'))).toEqual([]);
+    expect(JSON.stringify(b.findResources('AWS::CloudWatch::Alarm'))).not.toContain('FailedInvocations');
+    expect(JSON.stringify(a.findResources('AWS::CloudWatch::Alarm'))).toContain('FailedInvocations');
+  });
+
+  it('queues: retention, visibility, maxReceiveCount; DLQ retention', () => {
+    expect(queue(a, 'Ingress')).toMatchObject({
       MessageRetentionPeriod: 172_800,
       VisibilityTimeout: 600,
       RedrivePolicy: { maxReceiveCount: 3 },
     });
-    expect(queue(t, 'Patches')).toMatchObject({
+    expect(queue(a, 'SyncQueue')).toMatchObject({
       MessageRetentionPeriod: 604_800,
       VisibilityTimeout: 900,
       RedrivePolicy: { maxReceiveCount: 12 },
     });
-    expect(queue(t, 'IngressDlq').MessageRetentionPeriod).toBe(864_000);
-    expect(queue(t, 'PatchesDlq').MessageRetentionPeriod).toBe(864_000);
-    expect(fnEnv(t, 'SyncApply').Environment.Variables.MAX_RECEIVE_COUNT).toBe('12');
-    expect(fnEnv(t, 'SyncRoute').Environment.Variables.MAX_RECEIVE_COUNT).toBe('3');
+    expect(queue(a, 'IngressDlq').MessageRetentionPeriod).toBe(864_000);
+    expect(queue(a, 'SyncDlq').MessageRetentionPeriod).toBe(864_000);
+  });
+
+  it('table: deletion protection off and a fixed name; still retained', () => {
+    const t = find(a, 'AWS::DynamoDB::Table', 'StateTable');
+    expect(t.Properties).toMatchObject({ DeletionProtectionEnabled: false, TableName: 'nango-sync-state' });
+    expect(t.DeletionPolicy).toBe('Retain');
+  });
+
+  it('entries: a function is built from the entry it is given', () => {
+    const stack = new Stack(newApp(), 'E');
+    expect(() => new NangoMetadataSync(stack, 'Sync', { entries: { ...ENTRY_FALLBACKS, apply: '/nonexistent/apply.ts' } })).toThrow(
+      /\/nonexistent\/apply\.ts/,
+    );
   });
 });
 
 describe('observability', () => {
-  it('logRetention, logLevel, serviceName, metricsNamespace', () => {
-    const { template: t } = synthConstruct({
-      logRetention: logs.RetentionDays.ONE_WEEK,
-      logLevel: 'DEBUG',
-      serviceName: 'nms-prod',
-      metricsNamespace: 'Acme/NangoSync',
-    });
-    const groups = Object.values(t.findResources('AWS::Logs::LogGroup')) as any[];
-    expect(groups.map((g) => g.Properties.RetentionInDays)).toEqual([7, 7]);
-    for (const fn of ['SyncRoute', 'SyncApply'] as const) {
-      expect(fnEnv(t, fn).Environment.Variables).toMatchObject({
+  it('logRetention, logLevel, serviceName, metricsNamespace (also in the dashboard and custom-metric alarms)', () => {
+    const groups = Object.values(a.findResources('AWS::Logs::LogGroup')) as any[];
+    expect(groups.map((g) => g.Properties.RetentionInDays)).toEqual([7, 7, 7, 7]);
+    for (const f of ['Route', 'Apply', 'Webhook', 'Reconcile']) {
+      expect(env(a, f)).toMatchObject({
         POWERTOOLS_LOG_LEVEL: 'DEBUG',
         POWERTOOLS_SERVICE_NAME: 'nms-prod',
         POWERTOOLS_METRICS_NAMESPACE: 'Acme/NangoSync',
       });
     }
-    const body = JSON.stringify((Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0] as any).Properties.DashboardBody);
+    const body = JSON.stringify((Object.values(a.findResources('AWS::CloudWatch::Dashboard'))[0] as any).Properties.DashboardBody);
     expect(body).toContain('Acme/NangoSync');
     expect(body).toContain('nms-prod');
+    a.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Acme/NangoSync',
+      MetricName: 'WebhookSignatureRejected',
+      Dimensions: [{ Name: 'service', Value: 'nms-prod' }],
+    });
   });
 
   it('tracing DISABLED: no tracing config and no X-Ray grant', () => {
-    const { template: t } = synthConstruct({ tracing: lambda.Tracing.DISABLED });
-    for (const fn of ['SyncRoute', 'SyncApply'] as const) expect(fnEnv(t, fn).TracingConfig).toBeUndefined();
-    expect(JSON.stringify(policyStatements(t))).not.toContain('xray:');
+    for (const f of ['Route', 'Apply', 'Webhook', 'Reconcile']) expect(fn(b, f).TracingConfig).toBeUndefined();
+    expect(JSON.stringify(statements(b))).not.toContain('xray:');
   });
 
   it('alarms.email subscribes the address; age thresholds are props', () => {
-    const { template: t } = synthConstruct({
-      alarms: { email: 'ops@example.com', ingressOldestMessageAge: Duration.minutes(2), patchesOldestMessageAge: Duration.minutes(30) },
-    });
-    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 120 });
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 1800 });
+    a.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    for (const threshold of [120, 1800, 7 * 86_400]) {
+      a.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: threshold });
+    }
   });
 
   it('alarms.topic: no topic or key is created; alarms notify the given topic', () => {
-    const app = newApp();
-    const stack = new Stack(app, 'T');
-    const topic = sns.Topic.fromTopicArn(stack, 'Ops', 'arn:aws:sns:eu-west-1:123456789012:ops');
-    new NangoMetadataSync(stack, 'Sync', { alarms: { topic } });
-    const t = Template.fromStack(stack);
-    t.resourceCountIs('AWS::SNS::Topic', 0);
-    t.resourceCountIs('AWS::KMS::Key', 0);
-    for (const a of Object.values(t.findResources('AWS::CloudWatch::Alarm')) as any[]) {
-      expect(a.Properties.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:ops']);
+    b.resourceCountIs('AWS::SNS::Topic', 0);
+    expect(Object.keys(b.findResources('AWS::KMS::Key'))).toEqual([bIds.secretKey]);
+    for (const alarm of Object.values(b.findResources('AWS::CloudWatch::Alarm')) as any[]) {
+      expect(alarm.Properties.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:ops']);
     }
   });
 
   it('dashboardName', () => {
-    synthConstruct({ dashboardName: 'nango-sync-prod' }).template.hasResourceProperties('AWS::CloudWatch::Dashboard', {
-      DashboardName: 'nango-sync-prod',
-    });
+    a.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'nango-sync-prod' });
+  });
+});
+
+describe('grantSend and grantReplay', () => {
+  const denyOf = (q: string) => {
+    const id = find(b, 'AWS::SQS::Queue', q).id;
+    const policy = Object.values(b.findResources('AWS::SQS::QueuePolicy')).find((p: any) => p.Properties.Queues[0].Ref === id) as any;
+    return policy.Properties.PolicyDocument.Statement.find((s: any) => s.Sid === 'OnlyPipelineSenders');
+  };
+  const replayer = () => ({ 'Fn::GetAtt': [bIds.replayer, 'Arn'] });
+
+  it('a producer given grantSend may send to ingress: IAM grant and an exception in the Deny', () => {
+    expect(denyOf('Ingress').Condition.ArnNotEquals['aws:PrincipalArn']).toEqual(expect.arrayContaining([PRODUCER]));
+    expect(denyOf('SyncQueue').Condition.ArnNotEquals['aws:PrincipalArn']).not.toContain(PRODUCER);
+  });
+
+  it('grantReplay: receive and delete on both DLQs, send to their source queues (and past their Deny)', () => {
+    const lines = roleStatements(b, bIds.replayer).flatMap((s: any) =>
+      [s.Resource].flat().map((r: any) => `${[s.Action].flat().sort().join(',')} -> ${JSON.stringify(r)}`),
+    );
+    const arn = (q: string) => JSON.stringify({ 'Fn::GetAtt': [find(b, 'AWS::SQS::Queue', q).id, 'Arn'] });
+    const consume = 'sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage';
+    const send = 'sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage';
+    expect(lines.sort()).toEqual(
+      [
+        `${consume} -> ${arn('IngressDlq')}`,
+        `${consume} -> ${arn('SyncDlq')}`,
+        `${send} -> ${arn('Ingress')}`,
+        `${send} -> ${arn('SyncQueue')}`,
+      ].sort(),
+    );
+    for (const q of ['Ingress', 'SyncQueue']) expect(denyOf(q).Condition.ArnNotEquals['aws:PrincipalArn']).toContainEqual(replayer());
+    for (const q of ['IngressDlq', 'SyncDlq']) expect(denyOf(q).Condition.ArnNotEquals['aws:PrincipalArn']).not.toContainEqual(replayer());
+  });
+
+  it('a service principal cannot be granted (it has no aws:PrincipalArn to except)', () => {
+    expect(() => syncB.grantSend(new iam.ServicePrincipal('sns.amazonaws.com'))).toThrow(/one IAM role or user/);
   });
 });

@@ -1,16 +1,15 @@
 /** The rule pattern is derived from the catalog: change the catalog and the rule changes with it. */
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { catalog } from '../../events/catalog.ts';
-import { defineEvent } from '../../events/define.ts';
+import { type Catalog, catalog } from '../../events/catalog.ts';
 import { catalogEventPattern, patternPairs } from '../../infra/event-pattern.ts';
 import { synthConstruct } from './helpers.ts';
 
-const event = (source: string, detailType: string) =>
-  defineEvent({ source, detailType, description: 'test', detail: z.object({}), targets: () => [], patch: () => ({}) });
+/** Only source and detail-type matter to the pattern; the rest of an entry is the catalog's business. */
+const event = (source: string, detailType: string) => ({ source, detailType }) as unknown as Catalog[number];
 
 const rulePattern = (entries: Parameters<typeof catalogEventPattern>[0]) => {
-  const rules = Object.values(synthConstruct({ catalog: entries }).template.findResources('AWS::Events::Rule')) as any[];
+  const { template } = synthConstruct({ catalog: entries, reconcile: { schedule: false } });
+  const rules = Object.values(template.findResources('AWS::Events::Rule')) as any[];
   expect(rules).toHaveLength(1);
   return rules[0].Properties.EventPattern;
 };
@@ -46,12 +45,9 @@ describe('catalogEventPattern', () => {
 });
 
 describe('the construct follows the catalog it is given', () => {
-  it('the real catalog by default', () => {
-    expect(patternPairs(rulePattern(catalog))).toEqual(catalog.map((e) => `${e.source} ${e.detailType}`).sort());
-  });
-
   it('adding an event type adds exactly its pair to the rule', () => {
-    const before = patternPairs(rulePattern(catalog));
+    const before = patternPairs(catalogEventPattern(catalog));
+    expect(before).toEqual(catalog.map((e) => `${e.source} ${e.detailType}`).sort());
     const after = patternPairs(rulePattern([...catalog, event('app.crm', 'account.owner_changed')]));
     expect(after.filter((p) => !before.includes(p))).toEqual(['app.crm account.owner_changed']);
     expect(before.filter((p) => !after.includes(p))).toEqual([]);

@@ -1,17 +1,20 @@
 // Runs a Lambda handler from a built bundle the way the Node.js runtime does: a fresh process, a
 // native ESM import of the .mjs, async handler calls. Events come as JSON on stdin; each result is
 // printed on a line starting with RESULT_MARK so the handler's own (JSON) logs can share stdout.
+// With no events it only imports the bundle and reports the type of its `handler` export.
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
 const RESULT_MARK = '@@invoke-result@@ ';
+const IMPORTED_MARK = '@@imported@@ ';
 const [bundle, functionName, timeoutMs] = process.argv.slice(2);
 
 let input = '';
 for await (const chunk of process.stdin) input += chunk;
-const events = JSON.parse(input);
+const events = JSON.parse(input || '[]');
 
 const mod = await import(pathToFileURL(bundle).href);
+process.stdout.write(`${IMPORTED_MARK}${typeof mod.handler}\n`);
 if (typeof mod.handler !== 'function') throw new Error(`${bundle} exports no handler`);
 
 for (const event of events) {

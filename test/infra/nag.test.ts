@@ -8,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { addNagChecks, nagPacks } from '../../infra/nag.ts';
 import { NangoMetadataSyncStack, type NangoMetadataSyncStackProps } from '../../infra/stack.ts';
-import { newApp, synthStack } from './helpers.ts';
+import { ENTRY_FALLBACKS, newApp, synthStack } from './helpers.ts';
 
 const findings = (app: App) =>
   nagPacks().flatMap((pack) =>
@@ -18,14 +18,28 @@ const findings = (app: App) =>
 const variants: [string, Partial<NangoMetadataSyncStackProps>][] = [
   ['defaults (placeholder secret, default bus)', {}],
   [
-    'e-mail alarms, created bus, imported secret by name',
-    { createEventBus: true, sync: { alarms: { email: 'ops@example.com' }, secretId: 'prod/nango' } },
+    'e-mail alarms, created bus, imported secrets by name, cron reconcile',
+    {
+      createEventBus: true,
+      sync: {
+        alarms: { email: 'ops@example.com' },
+        secretId: 'prod/nango',
+        webhookSecretId: 'prod/nango-webhook',
+        reconcile: { schedule: 'cron(0 3 * * ? *)' },
+      },
+    },
   ],
   [
-    'existing bus, secret by complete ARN, tracing off',
+    'existing bus, secrets by complete and partial ARN, tracing off, no reconcile schedule, no deletion protection',
     {
       eventBusName: 'domain-events',
-      sync: { secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-AbC123', tracing: lambda.Tracing.DISABLED },
+      sync: {
+        secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-AbC123',
+        webhookSecretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-webhook',
+        tracing: lambda.Tracing.DISABLED,
+        reconcile: { schedule: false },
+        table: { deletionProtection: false },
+      },
     },
   ],
 ];
@@ -47,7 +61,7 @@ describe('cdk-nag', () => {
 
   it('control: synth with the plugins fails on a finding (an unencrypted queue)', () => {
     const app = newApp();
-    const stack = new NangoMetadataSyncStack(app, 'Control', { stage: 'test' });
+    const stack = new NangoMetadataSyncStack(app, 'Control', { stage: 'test', sync: { entries: ENTRY_FALLBACKS } });
     new sqs.Queue(stack, 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
     addNagChecks(app);
     expect(() => app.synth()).toThrow(/AwsSolutions-SQS2/);

@@ -14,7 +14,15 @@ describe('NangoMetadataSyncStack', () => {
     expect(Object.keys(outputs).sort()).toEqual(Object.values(OutputKeys).sort());
     expect(outputs.ReplayCommand!.Value).toBe('npm run dlq -- replay --stack NangoMetadataSync-qa --dry-run');
     expect(outputs.IngressQueueUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncIngress[0-9A-F]{8}$/) });
-    expect(outputs.PatchesDlqUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncPatchesDlq[0-9A-F]{8}$/) });
+    expect(outputs.SyncQueueUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncSyncQueue[0-9A-F]{8}$/) });
+    expect(outputs.SyncDlqUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncSyncDlq[0-9A-F]{8}$/) });
+    expect(outputs.StateTableName!.Value).toEqual({ Ref: expect.stringMatching(/^SyncStateTable[0-9A-F]{8}$/) });
+    expect(outputs.WebhookUrl!.Value).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^SyncWebhookFunctionUrl[0-9A-F]{8}$/), 'FunctionUrl'],
+    });
+    expect(outputs.WebhookSecretArn!.Value).toEqual({ Ref: expect.stringMatching(/^SyncWebhookSecret[0-9A-F]{8}$/) });
+    expect(outputs.ReconcileFunctionName!.Value).toEqual({ Ref: expect.stringMatching(/^SyncReconcile[0-9A-F]{8}$/) });
+    expect(JSON.stringify(outputs)).not.toMatch(/patch/i);
     expect(outputs.EventBusName!.Value).toBe('default');
   });
 
@@ -67,6 +75,8 @@ describe('readConfig', () => {
       timeout: undefined,
       memorySize: undefined,
     });
+    expect(c.props.sync?.reconcile).toEqual({ schedule: undefined, timeout: undefined });
+    expect(c.props.sync?.table).toEqual({ deletionProtection: undefined, tableName: undefined });
     expect(c.props.sync?.secretId).toBeUndefined();
   });
 
@@ -82,8 +92,14 @@ describe('readConfig', () => {
       routeBatchSize: '100',
       routeMaxBatchingWindowSeconds: '3',
       applyMaxConcurrency: '5',
-      applyOrdering: 'arrival',
-      patchesMaxReceiveCount: '8',
+      syncMaxReceiveCount: '8',
+      webhookSecretId: 'prod/nango-webhook',
+      webhookReservedConcurrency: '12',
+      webhookTimeoutSeconds: '8',
+      reconcileSchedule: 'rate(6 hours)',
+      reconcileTimeoutSeconds: '120',
+      tableDeletionProtection: 'false',
+      tableName: 'nango-state',
       logRetentionDays: '90',
       nangoTimeoutMs: '4000',
     };
@@ -97,9 +113,15 @@ describe('readConfig', () => {
       logRetention: 90,
       alarms: { email: 'ops@example.com' },
       route: { batchSize: 100 },
-      apply: { maxConcurrency: 5, ordering: 'arrival' },
-      patchesQueue: { maxReceiveCount: 8 },
+      webhookSecretId: 'prod/nango-webhook',
+      apply: { maxConcurrency: 5 },
+      syncQueue: { maxReceiveCount: 8 },
+      webhook: { reservedConcurrency: 12 },
+      reconcile: { schedule: 'rate(6 hours)' },
+      table: { deletionProtection: false, tableName: 'nango-state' },
     });
+    expect(c.props.sync?.webhook?.timeout?.toSeconds()).toBe(8);
+    expect(c.props.sync?.reconcile?.timeout?.toSeconds()).toBe(120);
     expect(c.props.sync?.route?.maxBatchingWindow?.toSeconds()).toBe(3);
     expect(c.props.sync?.nangoTimeout?.toMilliseconds()).toBe(4000);
   });
@@ -114,6 +136,12 @@ describe('readConfig', () => {
     expect(c.props.stage).toBe('ctx');
     expect(c.props.sync?.secretId).toBe('from/env');
     expect(c.stackName).toBe('Custom');
+  });
+
+  it('reconcileSchedule false turns the schedule off (string from -c, boolean from cdk.json)', () => {
+    expect(readConfig((k) => (k === 'reconcileSchedule' ? 'false' : undefined), {}).props.sync?.reconcile?.schedule).toBe(false);
+    expect(readConfig((k) => (k === 'reconcileSchedule' ? false : undefined), {}).props.sync?.reconcile?.schedule).toBe(false);
+    expect(readConfig(() => undefined, { NMS_RECONCILE_SCHEDULE: 'false' }).props.sync?.reconcile?.schedule).toBe(false);
   });
 
   it('numbers from cdk.json stay numbers; booleans too', () => {

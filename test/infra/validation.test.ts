@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as sm from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { z } from 'zod';
-import { defineEvent } from '../../events/define.ts';
-import { NangoMetadataSync, resolveProps, type NangoMetadataSyncProps } from '../../infra/nango-metadata-sync.ts';
+import type { Catalog } from '../../events/catalog.ts';
+import { DEFAULTS, NangoMetadataSync, type NangoMetadataSyncProps, resolveProps } from '../../infra/construct/index.ts';
 import { PropsError } from '../../infra/validate.ts';
 import { newApp } from './helpers.ts';
 
@@ -19,8 +18,8 @@ const problemsOf = (props: NangoMetadataSyncProps): string[] => {
   return [];
 };
 
-const event = (source: string, detailType: string) =>
-  defineEvent({ source, detailType, description: 'x', detail: z.object({}), targets: () => [], patch: () => ({}) });
+/** Only source and detail-type matter to the construct; the rest of an entry is the catalog's business. */
+const event = (source: string, detailType: string) => ({ source, detailType }) as unknown as Catalog[number];
 
 const cases: [string, NangoMetadataSyncProps, RegExp][] = [
   ['nangoHost not a URL', { nangoHost: 'nango.example.com' }, /^nangoHost must be an http\(s\) URL/],
@@ -31,15 +30,26 @@ const cases: [string, NangoMetadataSyncProps, RegExp][] = [
   ],
   ['nangoEndpoint unknown', { nangoEndpoint: 'v2' as never }, /^nangoEndpoint must be one of current, legacy \(got "v2"\)/],
   ['secretId malformed', { secretId: 'has spaces in it' }, /^secretId must be a Secrets Manager secret name or ARN/],
+  ['webhookSecretId malformed', { webhookSecretId: 'has spaces' }, /^webhookSecretId must be a Secrets Manager secret name or ARN/],
   ['nangoTimeout too small', { nangoTimeout: Duration.millis(50) }, /^nangoTimeout must be at least 100 milliseconds/],
   [
     'nangoTimeout not under route timeout',
     { nangoTimeout: Duration.seconds(30) },
     /^nangoTimeout \(30 seconds\) must be shorter than route.timeout/,
   ],
+  [
+    'nangoTimeout not under reconcile timeout',
+    { nangoTimeout: Duration.seconds(20), route: { timeout: Duration.seconds(25) }, reconcile: { timeout: Duration.seconds(20) } },
+    /^nangoTimeout \(20 seconds\) must be shorter than reconcile.timeout/,
+  ],
+  [
+    'nangoRateLimitWindow out of the schema range',
+    { nangoRateLimitWindow: Duration.millis(500) },
+    /^nangoRateLimitWindow \(NANGO_RATE_LIMIT_WINDOW_MS\) is invalid: .* \(got 500\)/,
+  ],
   ['secretCacheTtl too long', { secretCacheTtl: Duration.days(2) }, /^secretCacheTtl must be whole seconds from 0 to 86400/],
   ['empty catalog', { catalog: [] }, /^catalog must hold at least one event type/],
-  ['duplicate catalog entry', { catalog: [event('a.b', 'x'), event('a.b', 'x')] }, /^catalog: catalog: duplicate event type a.b \/ x/],
+  ['duplicate catalog entry', { catalog: [event('a.b', 'x'), event('a.b', 'x')] }, /^catalog: .*duplicate event type a.b \/ x/],
   [
     'catalog too large for one rule pattern',
     { catalog: Array.from({ length: 150 }, (_, i) => event(`app.source-${i}`, `thing.happened_${i}`)) },
@@ -57,22 +67,52 @@ const cases: [string, NangoMetadataSyncProps, RegExp][] = [
     /^route.maxBatchingWindow must be at least 1 second when route.batchSize is above 10/,
   ],
   ['route concurrency', { route: { maxConcurrency: 1 } }, /^route.maxConcurrency must be an integer from 2 to 1000 \(got 1\)/],
+  ['route index TTL', { route: { indexTtl: Duration.days(2) } }, /^route.indexTtl must be whole seconds from 0 to 86400/],
+  ['route empty index TTL', { route: { indexEmptyTtl: Duration.hours(2) } }, /^route.indexEmptyTtl must be whole seconds from 0 to 3600/],
+  ['route future skew', { route: { maxFutureSkew: Duration.days(2) } }, /^route.maxFutureSkew must be whole seconds from 0 to 86400/],
+  [
+    'route connections per subject (schema range)',
+    { route: { maxConnectionsPerSubject: 0 } },
+    /^route.maxConnectionsPerSubject \(MAX_CONNECTIONS_PER_SUBJECT\) is invalid: .*\(got 0\)/,
+  ],
+  [
+    'route integrations per event (schema range)',
+    { route: { maxIntegrationsPerEvent: 1001 } },
+    /^route.maxIntegrationsPerEvent \(MAX_INTEGRATIONS_PER_EVENT\) is invalid/,
+  ],
   ['apply batch above FIFO limit', { apply: { batchSize: 11 } }, /^apply.batchSize must be an integer from 1 to 10 \(got 11\)/],
   ['apply concurrency', { apply: { maxConcurrency: 1001 } }, /^apply.maxConcurrency must be an integer from 2 to 1000/],
-  ['apply group concurrency', { apply: { groupConcurrency: 0 } }, /^apply.groupConcurrency must be an integer from 1 to 100/],
-  ['apply ordering', { apply: { ordering: 'random' as never } }, /^apply.ordering must be one of event-time, arrival/],
+  ['apply group concurrency', { apply: { groupConcurrency: 0 } }, /^apply.groupConcurrency \(APPLY_GROUP_CONCURRENCY\) is invalid/],
   ['apply timeout fractional', { apply: { timeout: Duration.millis(61_500) } }, /^apply.timeout must be whole seconds/],
+  [
+    'webhook reserved concurrency',
+    { webhook: { reservedConcurrency: 0 } },
+    /^webhook.reservedConcurrency must be an integer from 1 to 1000/,
+  ],
+  [
+    'webhook timeout over Nango’s',
+    { webhook: { timeout: Duration.seconds(20) } },
+    /^webhook.timeout must be under Nango's 20 second webhook timeout/,
+  ],
+  ['webhook body limit', { webhook: { maxBodyBytes: 100 } }, /^webhook.maxBodyBytes \(WEBHOOK_MAX_BODY_BYTES\) is invalid/],
+  ['webhook memory', { webhook: { memorySize: 100 } }, /^webhook.memorySize must be an integer from 128 to 10240/],
+  [
+    'reconcile schedule',
+    { reconcile: { schedule: 'every day' } },
+    /^reconcile.schedule must be an EventBridge rate\(...\) or cron\(...\) expression, or false/,
+  ],
+  ['reconcile schedule true', { reconcile: { schedule: true as never } }, /^reconcile.schedule must be/],
+  ['reconcile timeout', { reconcile: { timeout: Duration.minutes(20) } }, /^reconcile.timeout must be whole seconds from 1 to 900/],
   [
     'ingress visibility under 6x',
     { ingressQueue: { visibilityTimeout: Duration.seconds(180) } },
     /^ingressQueue.visibilityTimeout must be at least route.timeout x 6 \+ route.maxBatchingWindow = 181 seconds \(got 3 minutes\)/,
   ],
   [
-    'patches visibility under 6x',
-    { apply: { timeout: Duration.seconds(100) }, patchesQueue: { visibilityTimeout: Duration.seconds(360) } },
-    /^patchesQueue.visibilityTimeout must be at least apply.timeout x 6 = 600 seconds/,
+    'sync visibility under 6x',
+    { apply: { timeout: Duration.seconds(100) }, syncQueue: { visibilityTimeout: Duration.seconds(360) } },
+    /^syncQueue.visibilityTimeout must be at least apply.timeout x 6 = 600 seconds/,
   ],
-  ['maxReceiveCount', { patchesQueue: { maxReceiveCount: 0 } }, /^patchesQueue.maxReceiveCount must be an integer from 1 to 1000/],
   [
     'queue retention',
     { ingressQueue: { retentionPeriod: Duration.seconds(30) } },
@@ -80,9 +120,10 @@ const cases: [string, NangoMetadataSyncProps, RegExp][] = [
   ],
   [
     'DLQ retention not longer than source',
-    { patchesQueue: { retentionPeriod: Duration.days(14) } },
-    /^dlqRetentionPeriod \(14 days\) must be longer than patchesQueue.retentionPeriod \(14 days\)/,
+    { syncQueue: { retentionPeriod: Duration.days(14) } },
+    /^dlqRetentionPeriod \(14 days\) must be longer than syncQueue.retentionPeriod \(14 days\)/,
   ],
+  ['table name', { table: { tableName: 'no spaces allowed' } }, /^table.tableName must be 3-255 letters/],
   ['logLevel', { logLevel: 'TRACE' as never }, /^logLevel must be one of DEBUG, INFO, WARN, ERROR/],
   ['serviceName', { serviceName: 'has space' }, /^serviceName must be 1-100 letters/],
   [
@@ -96,6 +137,11 @@ const cases: [string, NangoMetadataSyncProps, RegExp][] = [
     { alarms: { ingressOldestMessageAge: Duration.seconds(30) } },
     /^alarms.ingressOldestMessageAge must be whole seconds from 60/,
   ],
+  [
+    'DLQ age alarm not before expiry',
+    { alarms: { dlqOldestMessageAge: Duration.days(14) } },
+    /^alarms.dlqOldestMessageAge \(14 days\) must be shorter than dlqRetentionPeriod \(14 days\)/,
+  ],
   ['dashboardName', { dashboardName: 'bad name!' }, /^dashboardName must be 1-255 letters, digits/],
 ];
 
@@ -106,16 +152,17 @@ describe('props validation', () => {
     expect(problems[0]).toMatch(message);
   });
 
-  it('secret and secretId together are refused', () => {
-    const app = newApp();
-    const stack = new Stack(app, 'T');
+  it('secret and secretId, webhookSecret and webhookSecretId together are refused', () => {
+    const stack = new Stack(newApp(), 'T');
     const secret = sm.Secret.fromSecretNameV2(stack, 'S', 'x');
-    expect(problemsOf({ secret, secretId: 'y' })).toEqual(['give at most one of secret, secretId (got secret and secretId)']);
+    expect(problemsOf({ secret, secretId: 'y', webhookSecret: secret, webhookSecretId: 'z' })).toEqual([
+      'give at most one of secret, secretId (got secret and secretId)',
+      'give at most one of webhookSecret, webhookSecretId (got webhookSecret and webhookSecretId)',
+    ]);
   });
 
   it('alarms.email and alarms.topic together are refused', () => {
-    const app = newApp();
-    const stack = new Stack(app, 'T');
+    const stack = new Stack(newApp(), 'T');
     const topic = sns.Topic.fromTopicArn(stack, 'S', 'arn:aws:sns:eu-west-1:123456789012:ops');
     expect(problemsOf({ alarms: { topic, email: 'a@example.com' } })).toEqual([
       'give at most one of alarms.email, alarms.topic (got alarms.email and alarms.topic)',
@@ -123,8 +170,7 @@ describe('props validation', () => {
   });
 
   it('reports every problem in one error, and the construct throws it before creating anything', () => {
-    const app = newApp();
-    const stack = new Stack(app, 'T');
+    const stack = new Stack(newApp(), 'T');
     let error: unknown;
     try {
       new NangoMetadataSync(stack, 'Sync', { nangoEndpoint: 'x' as never, apply: { batchSize: 20 }, alarms: { email: 'nope' } });
@@ -139,15 +185,31 @@ describe('props validation', () => {
     expect(stack.node.findAll().filter((c) => c !== stack && c.node.path.startsWith('T/Sync/'))).toEqual([]);
   });
 
-  it('valid edge values pass', () => {
+  it('the defaults pass, and so do valid edge values', () => {
+    expect(problemsOf({})).toEqual([]);
     expect(
       problemsOf({
         nangoHost: 'http://127.0.0.1:3003',
-        route: { batchSize: 10, maxBatchingWindow: Duration.seconds(0), maxConcurrency: 2 },
-        apply: { batchSize: 1, maxConcurrency: 1000, timeout: Duration.seconds(900) },
-        patchesQueue: { visibilityTimeout: Duration.seconds(5400) },
+        route: { batchSize: 10, maxBatchingWindow: Duration.seconds(0), maxConcurrency: 2, maxConnectionsPerSubject: 10_000 },
+        apply: { batchSize: 1, maxConcurrency: 1000, timeout: Duration.seconds(900), groupConcurrency: 100 },
+        webhook: { timeout: Duration.seconds(19), reservedConcurrency: 1 },
+        reconcile: { schedule: false },
+        syncQueue: { visibilityTimeout: Duration.seconds(5400) },
         secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-AbC123',
+        webhookSecretId: 'prod/nango-webhook',
+        alarms: { dlqOldestMessageAge: Duration.days(13) },
       }),
     ).toEqual([]);
+    expect(problemsOf({ reconcile: { schedule: 'cron(0 3 * * ? *)' } })).toEqual([]);
+  });
+
+  it('function-setting defaults come from the functions’ configuration module', () => {
+    const r = resolveProps({});
+    expect(r.route.maxConnectionsPerSubject).toBe(100);
+    expect(r.route.indexTtl.toSeconds()).toBe(300);
+    expect(r.apply.groupConcurrency).toBe(8);
+    expect(r.nangoTimeout.toMilliseconds()).toBe(10_000);
+    expect(DEFAULTS.reconcile.schedule).toBe('rate(1 day)');
+    expect(DEFAULTS.table.deletionProtection).toBe(true);
   });
 });

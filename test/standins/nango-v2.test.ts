@@ -202,6 +202,37 @@ describe('auth webhooks and the admin API', () => {
     });
   });
 
+  it('an import over an existing connection keeps its id and creation time and sends an override', async () => {
+    const rx = await startReceiver();
+    const n = await start({ webhook: { url: rx.url, signingKey: SIGNING } });
+    const before = (await list(n, '?connectionId=u-1')).json.connections[0];
+    const r = await call(n.url, 'POST', '/connections', {
+      key: KEY,
+      body: { provider_config_key: 'hubspot', connection_id: 'u-1', credentials: { type: 'NONE' }, tags: { organization_id: 'initech' } },
+    });
+    expect(r.status).toBe(201);
+    const after = (await list(n, '?connectionId=u-1')).json.connections[0];
+    expect(after).toMatchObject({ id: before.id, created: before.created, tags: { organization_id: 'initech' } });
+    await n.webhooksSettled();
+    expect(n.webhookDeliveries().map((d) => [d.body.operation, d.body.authMode])).toEqual([['override', 'NONE']]);
+  });
+
+  it("the operator's /_standin/connections creates a connection and announces it", async () => {
+    const rx = await startReceiver();
+    const n = await start({ webhook: { url: rx.url, signingKey: SIGNING } });
+    const r = await call(n.url, 'POST', '/_standin/connections', {
+      body: { connectionId: 'by-hand', providerConfigKey: 'hubspot', tags: { organization_id: 'acme' } },
+    });
+    expect(r.status).toBe(201);
+    expect(ids(await list(n, '?tags[organization_id]=acme'))).toContain('by-hand');
+    await n.webhooksSettled();
+    expect(rx.got.map((g) => JSON.parse(g.raw).connectionId)).toEqual(['by-hand']);
+    const bad = await call(n.url, 'POST', '/_standin/connections', {
+      body: { connectionId: 'x', providerConfigKey: 'hubspot', tags: { '1': 'v' } },
+    });
+    expect(bad.status).toBe(400);
+  });
+
   it('setMetadataBehindOurBack replaces the metadata whole, as the dashboard does, and is recorded', async () => {
     const n = await start();
     n.setMetadataBehindOurBack('u-1', 'hubspot', { theirs: true });

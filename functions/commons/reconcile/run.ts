@@ -82,9 +82,9 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
       const subjects = subjectsOfConnection(c, deps.tagKeySets, deps.byConnectionId).filter((s) => !wanted || wanted.has(s.id));
       if (subjects.length === 0) continue;
       report.checked++;
-      const drift = await driftOfConnection(c, subjects, desiredOf);
+      const { drift, owners } = await driftOfConnection(c, subjects, desiredOf);
       if (drift.length === 0) continue;
-      const d = { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey, subjects: subjects.map((s) => s.id), drift };
+      const d = { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey, subjects: owners, drift };
       report.drifted.push(d);
       report.driftedKeys += drift.length;
       repairs.push(d);
@@ -96,9 +96,12 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
   return report;
 }
 
+/** The drifted keys, and the subjects that hold state for this connection (the ones a repair must read). */
 async function driftOfConnection(c: ListedConnection, subjects: Subject[], desiredOf: (s: string) => ReturnType<StatePort['readDesired']>) {
   const keys = (await Promise.all(subjects.map((s) => desiredOf(s.id)))).flat();
-  return driftOf(desiredFor(keys, c.providerConfigKey), c.metadata);
+  const desired = desiredFor(keys, c.providerConfigKey);
+  const owners = subjects.map((s) => s.id).filter((id) => [...desired.values()].some((k) => k.subject === id));
+  return { drift: driftOf(desired, c.metadata), owners };
 }
 
 async function repair(deps: ReconcileDeps, repairs: DriftedConnection[], runId: string, report: ReconcileReport): Promise<void> {

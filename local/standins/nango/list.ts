@@ -7,7 +7,7 @@ import * as z from 'zod';
 import type { StoredConnection } from './store.ts';
 import { tagsSchema, zodIssues, type ValidationIssue } from './wire.ts';
 
-/** Nango answers up to this many when no limit is given. */
+/** When no limit is given: 10,000, the default Nango's list controller names where it names one. */
 export const DEFAULT_LIST_LIMIT = 10_000;
 
 const querySchema = z.strictObject({

@@ -23,13 +23,15 @@ export class ConnectionStore {
   private readonly history = new Map<string, AppliedWrite[]>();
   private nextId = 1;
 
-  /** Creates or replaces; throws on tags Nango would refuse (a test bug, loud). */
+  /** Creates or replaces (same id); throws on tags Nango would refuse (a test bug, loud). */
   put(c: SeedConnection): StoredConnection {
     const tags = parseTags(c.tags ?? {});
     if (!tags.ok) throw new Error(`Nango stand-in: invalid tags for ${c.connectionId}: ${tags.message}`);
     const now = new Date().toISOString();
+    // An upsert keeps the connection's id, as Nango's does.
+    const existing = this.get(c.connectionId, c.providerConfigKey);
     const stored: StoredConnection = {
-      id: this.nextId++,
+      id: existing?.id ?? this.nextId++,
       connectionId: c.connectionId,
       providerConfigKey: c.providerConfigKey,
       provider: c.provider ?? c.providerConfigKey,

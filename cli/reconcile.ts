@@ -1,0 +1,208 @@
+/**
+ * `npm run reconcile`: compares what Nango holds for the keys we own with the desired state, prints
+ * the drift (connection, key, value at Nango, desired value) and, unless --dry-run, enqueues a repair
+ * sync for each drifted connection. The same code as the scheduled function, run from a terminal.
+ */
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { catalog, subjectTagKeySets, usesConnectionIdSubjects } from '#events/catalog';
+import { ENV } from '#commons/config';
+import { HttpNangoClient } from '#commons/nango/http-client';
+import { SqsQueues } from '#commons/queues';
+import { reconcile, type ReconcileReport } from '#commons/reconcile/run';
+import { redact } from '#commons/redact';
+import { parseSecretValue, staticKeyProvider } from '#commons/secrets';
+import { DynamoStateStore } from '#commons/state/dynamodb';
+import { OutputKeys } from '../infra/outputs.ts';
+import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
+import { compactJson, plural, progressLine, stdoutOut, type Out } from './format.ts';
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+  'dry-run': { type: 'boolean', description: 'report the drift, enqueue nothing' },
+  json: { type: 'boolean', description: 'print the report as JSON (for scripts)' },
+  subject: {
+    type: 'string',
+    multiple: true,
+    valueName: 'ID',
+    description: 'only this subject: organization_id=acme, tags:organization_id=acme or connection:<id> (repeatable)',
+  },
+  integration: { type: 'string', multiple: true, valueName: 'KEY', description: 'only connections of this integration (repeatable)' },
+  stack: { type: 'string', valueName: 'NAME', description: "read the table, the sync queue and the key secret from this stack's outputs" },
+  'nango-host': {
+    type: 'string',
+    valueName: 'URL',
+    description: "Nango API base URL (default NANGO_HOST, the secret's host, or https://api.nango.dev)",
+  },
+  'page-size': { type: 'string', valueName: 'N', description: 'connections per Nango request, 1-1000 (default 1000)' },
+  timeout: { type: 'string', valueName: 'SECONDS', description: 'stop after this long (default 600)' },
+} satisfies OptionTable;
+
+const HELP = helpText({
+  usage: 'npm run reconcile -- [--dry-run] [--json] [--subject ID]... [--integration KEY]... [--stack NAME]',
+  description:
+    "Pages through Nango's connections (metadata and tags included, one request per page, paced by the\n" +
+    'rate-limit headers), compares the keys this deployment owns with the desired state in the state table,\n' +
+    'prints what drifted and, unless --dry-run, enqueues a repair sync for each drifted connection.\n' +
+    'Where things are: --stack, else the environment (STATE_TABLE_NAME, SYNC_QUEUE_URL, NANGO_SECRET_KEY or\n' +
+    'NANGO_SECRET_ID, NANGO_HOST), as `npm start -- --keep-running` prints them.',
+  options: OPTIONS,
+  sections: [
+    {
+      title: 'Examples',
+      lines: ['npm run reconcile -- --dry-run', 'npm run reconcile -- --stack NangoMetadataSync-prod --subject organization_id=acme'],
+    },
+    {
+      title: 'Exit status',
+      lines: [
+        '0 nothing drifted, or every drifted connection was queued for repair',
+        '1 drift found with --dry-run, or repairs not enqueued, or the run did not finish',
+        '2 bad command line or configuration',
+      ],
+    },
+  ],
+});
+
+interface Io {
+  out?: Out;
+  err?: Out;
+  env?: NodeJS.ProcessEnv;
+}
+
+class ConfigError extends Error {}
+
+/** `organization_id=acme` is short for `tags:organization_id=acme`; ids are stored percent-encoded. */
+export function subjectArg(s: string): string {
+  if (s.startsWith('tags:') || s.startsWith('connection:')) return s;
+  const pairs = s.split('&').map((p) => p.split('='));
+  if (pairs.some((p) => p.length !== 2 || !p[0] || !p[1]))
+    throw new UsageError(`--subject: expected tag=value, tags:..., or connection:<id> (got "${s}")`);
+  return `tags:${pairs
+    .sort(([a], [b]) => a!.localeCompare(b!))
+    .map(([k, v]) => `${encodeURIComponent(k!)}=${encodeURIComponent(v!)}`)
+    .join('&')}`;
+}
+
+async function where(values: { stack?: string | undefined; 'nango-host'?: string | undefined }, env: NodeJS.ProcessEnv) {
+  let outputs: Record<string, string> = {};
+  if (values.stack) {
+    const r = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: values.stack }));
+    outputs = Object.fromEntries((r.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+  }
+  const table = outputs[OutputKeys.StateTableName] ?? env[ENV.STATE_TABLE_NAME];
+  const queue = outputs[OutputKeys.SyncQueueUrl] ?? env[ENV.SYNC_QUEUE_URL];
+  if (!table) throw new ConfigError('no state table: pass --stack or set STATE_TABLE_NAME');
+  if (!queue) throw new ConfigError('no sync queue: pass --stack or set SYNC_QUEUE_URL');
+  let key = env[ENV.NANGO_SECRET_KEY];
+  let secretHost: string | undefined;
+  const secretId = outputs[OutputKeys.SecretArn] ?? env[ENV.NANGO_SECRET_ID];
+  if (!key) {
+    if (!secretId) throw new ConfigError('no Nango key: set NANGO_SECRET_KEY or NANGO_SECRET_ID, or pass --stack');
+    const value = (await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString ?? '';
+    const creds = parseSecretValue(value);
+    key = creds.secretKey;
+    secretHost = creds.host;
+  }
+  const host = values['nango-host'] ?? env[ENV.NANGO_HOST] ?? secretHost ?? 'https://api.nango.dev';
+  return { table, queue, key: parseSecretValue(key).secretKey, host };
+}
+
+export async function main(argv: readonly string[], io: Io = {}): Promise<number> {
+  const out = io.out ?? stdoutOut(process.stdout);
+  const err = io.err ?? stdoutOut(process.stderr);
+  const env = io.env ?? process.env;
+  const fail = (message: string, code: number) => {
+    err.write(`npm run reconcile: ${redact(message)}\n`);
+    return code;
+  };
+  let values: ReturnType<typeof parseCommandLine<typeof OPTIONS>>['values'];
+  let subjects: string[] | undefined;
+  let pageSize: number;
+  let timeoutMs: number;
+  try {
+    ({ values } = parseCommandLine(argv, OPTIONS));
+    if (values.help) {
+      out.write(HELP);
+      return 0;
+    }
+    subjects = values.subject?.map(subjectArg);
+    pageSize = Number(values['page-size'] ?? 1000);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000)
+      throw new UsageError(`--page-size must be 1-1000 (got "${values['page-size']}")`);
+    timeoutMs = Number(values.timeout ?? 600) * 1000;
+    if (!(timeoutMs > 0)) throw new UsageError(`--timeout must be a positive number of seconds (got "${values.timeout}")`);
+  } catch (e) {
+    if (e instanceof UsageError) return fail(`${e.message}\nRun "npm run reconcile -- --help" for usage.`, 2);
+    throw e;
+  }
+  const progress = progressLine(err);
+  let report: ReconcileReport;
+  try {
+    const w = await where(values, env);
+    const nango = new HttpNangoClient({ host: w.host, endpoint: 'current', keys: staticKeyProvider(w.key), timeoutMs: 30_000 });
+    report = await reconcile(
+      {
+        nango,
+        state: new DynamoStateStore(new DynamoDBClient({}), w.table),
+        queues: new SqsQueues(new SQSClient({})),
+        syncQueueUrl: w.queue,
+        tagKeySets: subjectTagKeySets(catalog),
+        byConnectionId: usesConnectionIdSubjects(catalog),
+      },
+      {
+        dryRun: values['dry-run'] ?? false,
+        ...(subjects ? { subjects } : {}),
+        ...(values.integration ? { integrations: values.integration } : {}),
+        pageSize,
+        deadline: Date.now() + timeoutMs,
+        runId: randomUUID(),
+        onProgress: (p) =>
+          progress.update(`reconcile: ${plural(p.pages, 'page')}, ${plural(p.checked, 'connection')} checked, ${p.drifted} drifted`),
+      },
+    );
+  } catch (e) {
+    progress.done();
+    return fail((e as Error).message, e instanceof ConfigError ? 2 : 1);
+  }
+  progress.done();
+  if (values.json) out.write(`${JSON.stringify(report, null, 2)}\n`);
+  else out.write(render(report, values['dry-run'] ?? false));
+  if (report.incomplete || report.repairsFailed) return 1;
+  return values['dry-run'] && report.drifted.length ? 1 : 0;
+}
+
+function render(r: ReconcileReport, dryRun: boolean): string {
+  const lines: string[] = [];
+  for (const d of r.drifted) {
+    lines.push(`${d.connectionId} / ${d.providerConfigKey}  (${d.subjects.join(', ')})`);
+    for (const k of d.drift)
+      lines.push(
+        `    ${k.key}: at Nango ${k.atNango === undefined ? '(absent)' : compactJson(k.atNango, 80)} -> desired ${compactJson(k.desired, 80)}`,
+      );
+  }
+  lines.push(
+    `${plural(r.checked, 'connection')} checked in ${plural(r.pages, 'page')}: ${plural(r.drifted.length, 'connection')} drifted (${plural(r.driftedKeys, 'key')}).`,
+  );
+  if (dryRun) lines.push(r.drifted.length ? 'Dry run: nothing enqueued. Run without --dry-run to repair.' : 'Dry run: nothing to repair.');
+  else
+    lines.push(
+      `${plural(r.repairsEnqueued, 'repair sync')} enqueued${r.repairsFailed ? `, ${r.repairsFailed} could not be enqueued` : ''}.`,
+    );
+  if (r.incomplete) lines.push('Stopped at the timeout before the last page: run again to check the rest.');
+  return `${lines.join('\n')}\n`;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      process.stderr.write(`npm run reconcile: ${redact(e.message)}\n`);
+      process.exit(1);
+    },
+  );
+}

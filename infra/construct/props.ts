@@ -1,0 +1,209 @@
+/**
+ * The construct's props and every default in one object (AWS Solutions Constructs style): a default
+ * is changed here and nowhere else. Function settings take their defaults from the functions' own
+ * configuration module, so the construct and the handlers cannot disagree.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sm from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Catalog } from '#events/catalog';
+import { defaultOf, type FunctionName, NANGO_ENDPOINTS, type NangoEndpoint } from '#commons/config';
+
+export { NANGO_ENDPOINTS, type NangoEndpoint, type FunctionName };
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface FunctionOptions {
+  readonly timeout?: Duration;
+  readonly memorySize?: number;
+}
+
+export interface RouteFunctionOptions extends FunctionOptions {
+  /** Records per invocation (1-10000; above 10 needs a batching window). */
+  readonly batchSize?: number;
+  /** How long Lambda gathers records before invoking (0-300 s). */
+  readonly maxBatchingWindow?: Duration;
+  /** Concurrent invocations the event source may run (2-1000). */
+  readonly maxConcurrency?: number;
+  /** How long a subject's connection index is trusted (INDEX_TTL_SECONDS). */
+  readonly indexTtl?: Duration;
+  /** How long an empty connection lookup is trusted (INDEX_EMPTY_TTL_SECONDS). */
+  readonly indexEmptyTtl?: Duration;
+  /** A subject resolving to more connections is refused (MAX_CONNECTIONS_PER_SUBJECT). */
+  readonly maxConnectionsPerSubject?: number;
+  /** An event naming more integrations is refused (MAX_INTEGRATIONS_PER_EVENT). */
+  readonly maxIntegrationsPerEvent?: number;
+  /** An event timed further in the future is refused (MAX_FUTURE_SKEW_SECONDS). */
+  readonly maxFutureSkew?: Duration;
+}
+
+export interface ApplyFunctionOptions extends FunctionOptions {
+  /** Messages per invocation (1-10: the FIFO limit). */
+  readonly batchSize?: number;
+  /** Concurrent invocations (2-1000): bounds the request rate to Nango, whose rate limit is per account. */
+  readonly maxConcurrency?: number;
+  /** Connections applied concurrently in one invocation (APPLY_GROUP_CONCURRENCY). */
+  readonly groupConcurrency?: number;
+}
+
+export interface WebhookFunctionOptions extends FunctionOptions {
+  /** Reserved concurrency: the only throttle in front of a public function URL (1-1000). */
+  readonly reservedConcurrency?: number;
+  /** Larger webhook bodies are refused with 413 (WEBHOOK_MAX_BODY_BYTES). */
+  readonly maxBodyBytes?: number;
+}
+
+export interface ReconcileFunctionOptions extends FunctionOptions {
+  /**
+   * When reconcile runs: an EventBridge schedule expression (`rate(...)` or `cron(...)`), or `false`
+   * for no schedule (the function is still deployed, for the CLI). @default rate(1 day)
+   */
+  readonly schedule?: string | false;
+}
+
+export interface QueueOptions {
+  readonly retentionPeriod?: Duration;
+  /** At least six times the consumer's timeout (plus its batching window). @default that minimum */
+  readonly visibilityTimeout?: Duration;
+  /** Receives before SQS moves a message to the DLQ (1-1000); also the functions' MAX_RECEIVE_COUNT. */
+  readonly maxReceiveCount?: number;
+}
+
+export interface TableOptions {
+  /** CloudFormation and the console refuse to delete the table while this is on. @default true */
+  readonly deletionProtection?: boolean;
+  /** @default a CloudFormation-generated name */
+  readonly tableName?: string;
+}
+
+export interface EventRuleOptions {
+  /** Retries of a failed delivery to the ingress queue (0-185). */
+  readonly retryAttempts?: number;
+  /** Oldest event EventBridge still tries to deliver (60 s - 24 h). */
+  readonly maxEventAge?: Duration;
+  /** Where undeliverable events go. @default the ingress DLQ (same body as an ingress message, so replay handles it) */
+  readonly deadLetterQueue?: sqs.IQueue;
+  readonly enabled?: boolean;
+}
+
+export interface AlarmOptions {
+  /** Subscribe this address to the alarm topic (the recipient must confirm). @default no subscription */
+  readonly email?: string;
+  /** Send alarms to this topic instead of creating one. @default a new KMS-encrypted topic */
+  readonly topic?: sns.ITopic;
+  readonly ingressOldestMessageAge?: Duration;
+  readonly syncOldestMessageAge?: Duration;
+  /** Alarm before a DLQ message expires: must be shorter than dlqRetentionPeriod. */
+  readonly dlqOldestMessageAge?: Duration;
+}
+
+export interface NangoMetadataSyncProps {
+  /** Nango API base URL (NANGO_HOST). */
+  readonly nangoHost?: string;
+  /** `current` = PATCH /connections/metadata; `legacy` = PATCH /connection/{id}/metadata (NANGO_ENDPOINT). */
+  readonly nangoEndpoint?: NangoEndpoint;
+  /** Upper bound of one Nango request (NANGO_TIMEOUT_MS). */
+  readonly nangoTimeout?: Duration;
+  /** Length of Nango's fixed rate-limit window (NANGO_RATE_LIMIT_WINDOW_MS). */
+  readonly nangoRateLimitWindow?: Duration;
+  /** The secret holding the Nango secret key. At most one of `secret` and `secretId`. @default an empty placeholder you fill */
+  readonly secret?: sm.ISecret;
+  /** Name, complete ARN or partial ARN of an existing secret holding the Nango secret key. */
+  readonly secretId?: string;
+  /** The customer-managed KMS key of an imported Nango secret, if it has one. @default none (aws/secretsmanager) */
+  readonly secretEncryptionKey?: kms.IKey;
+  /** The secret holding Nango's webhook signing key. At most one of `webhookSecret` and `webhookSecretId`. @default an empty placeholder */
+  readonly webhookSecret?: sm.ISecret;
+  /** Name or ARN of an existing secret holding Nango's webhook signing key. */
+  readonly webhookSecretId?: string;
+  /** The customer-managed KMS key of an imported webhook secret, if it has one. */
+  readonly webhookSecretEncryptionKey?: kms.IKey;
+  /** How long a secret read is reused (SECRET_CACHE_TTL_SECONDS). */
+  readonly secretCacheTtl?: Duration;
+  /** The bus whose events the rule matches. @default the account's default event bus */
+  readonly eventBus?: events.IEventBus;
+  /** The event catalog the rule pattern is derived from. @default events/catalog.ts */
+  readonly catalog?: Catalog;
+  /** Handler entry files by function, for a fork with its own handlers. @default functions/<name>.ts */
+  readonly entries?: Partial<Record<FunctionName, string>>;
+  readonly rule?: EventRuleOptions;
+  readonly route?: RouteFunctionOptions;
+  readonly apply?: ApplyFunctionOptions;
+  readonly webhook?: WebhookFunctionOptions;
+  readonly reconcile?: ReconcileFunctionOptions;
+  readonly ingressQueue?: QueueOptions;
+  readonly syncQueue?: QueueOptions;
+  /** Retention of both DLQs; must be longer than their source queues'. */
+  readonly dlqRetentionPeriod?: Duration;
+  readonly table?: TableOptions;
+  readonly logRetention?: logs.RetentionDays;
+  /** POWERTOOLS_LOG_LEVEL. */
+  readonly logLevel?: LogLevel;
+  /** POWERTOOLS_SERVICE_NAME: also the `service` dimension of the functions' metrics. */
+  readonly serviceName?: string;
+  /** POWERTOOLS_METRICS_NAMESPACE. */
+  readonly metricsNamespace?: string;
+  readonly tracing?: lambda.Tracing;
+  readonly alarms?: AlarmOptions;
+  /** @default a CloudFormation-generated name */
+  readonly dashboardName?: string;
+  /** Merged over the default esbuild options (ESM, minified, source maps, @aws-sdk/* external). */
+  readonly bundling?: BundlingOptions;
+}
+
+const seconds = (name: Parameters<typeof defaultOf>[0]) => Duration.seconds(defaultOf(name) as number);
+const millis = (name: Parameters<typeof defaultOf>[0]) => Duration.millis(defaultOf(name) as number);
+
+/** Every default, in one place. */
+export const DEFAULTS = {
+  nangoHost: defaultOf('NANGO_HOST'),
+  nangoEndpoint: defaultOf('NANGO_ENDPOINT'),
+  nangoTimeout: millis('NANGO_TIMEOUT_MS'),
+  nangoRateLimitWindow: millis('NANGO_RATE_LIMIT_WINDOW_MS'),
+  secretCacheTtl: seconds('SECRET_CACHE_TTL_SECONDS'),
+  rule: { retryAttempts: 185, maxEventAge: Duration.hours(24), enabled: true },
+  route: {
+    timeout: Duration.seconds(30),
+    memorySize: 512,
+    batchSize: 50,
+    maxBatchingWindow: Duration.seconds(1),
+    maxConcurrency: 10,
+    indexTtl: seconds('INDEX_TTL_SECONDS'),
+    indexEmptyTtl: seconds('INDEX_EMPTY_TTL_SECONDS'),
+    maxConnectionsPerSubject: defaultOf('MAX_CONNECTIONS_PER_SUBJECT'),
+    maxIntegrationsPerEvent: defaultOf('MAX_INTEGRATIONS_PER_EVENT'),
+    maxFutureSkew: seconds('MAX_FUTURE_SKEW_SECONDS'),
+  },
+  apply: {
+    // A whole 60 s rate-limit window plus one request fits one invocation: handing the batch back
+    // instead would spend a receive on every message, and the last receive parks it.
+    timeout: Duration.seconds(90),
+    memorySize: 512,
+    batchSize: 10,
+    maxConcurrency: 2,
+    groupConcurrency: defaultOf('APPLY_GROUP_CONCURRENCY'),
+  },
+  // Nango gives a webhook 20 s; a verify, a table read and one enqueue need far less.
+  webhook: { timeout: Duration.seconds(10), memorySize: 256, reservedConcurrency: 5, maxBodyBytes: defaultOf('WEBHOOK_MAX_BODY_BYTES') },
+  // One list call per 1,000 connections, each bounded by nangoTimeout and the rate limit.
+  reconcile: { timeout: Duration.minutes(5), memorySize: 512, schedule: 'rate(1 day)' as string | false },
+  queue: { retentionPeriod: Duration.days(4), maxReceiveCount: defaultOf('MAX_RECEIVE_COUNT') },
+  dlqRetentionPeriod: Duration.days(14),
+  table: { deletionProtection: true },
+  logRetention: logs.RetentionDays.ONE_MONTH,
+  logLevel: 'INFO' as LogLevel,
+  serviceName: 'nango-metadata-sync',
+  metricsNamespace: 'NangoMetadataSync',
+  tracing: lambda.Tracing.ACTIVE,
+  alarms: {
+    ingressOldestMessageAge: Duration.minutes(10),
+    syncOldestMessageAge: Duration.hours(1),
+    dlqOldestMessageAge: Duration.days(10),
+  },
+} as const;
