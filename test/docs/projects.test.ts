@@ -37,4 +37,19 @@ describe('test projects', () => {
     for (const name of Object.keys(PROJECTS)) expect(scripts[`test:${name}`]).toBe(`vitest run --project ${name}`);
     expect(scripts.test).toBe('tsc -p tsconfig.json && vitest run');
   });
+
+  it("CONTRIBUTING.md's table names each project's folders and command", () => {
+    const rows = readFileSync(new URL('CONTRIBUTING.md', root), 'utf8')
+      .split('\n')
+      .filter((l) => /^\| (unit|contract|infra|pipeline|chaos|other) \|/.test(l))
+      .map((l) => l.split('|').map((c) => c.trim()));
+    const documented = Object.fromEntries(
+      rows.map((c) => [c[1], { globs: [...c[2]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!), command: c[3]! }]),
+    );
+    for (const [name, globs] of Object.entries(PROJECTS)) {
+      expect(documented[name]?.globs, name).toEqual(globs.map((g) => g.replace(/\/\*\*$/, '')));
+      expect(documented[name]?.command, name).toContain(`npm run test:${name}`);
+    }
+    expect(Object.keys(documented).sort()).toEqual(Object.keys(PROJECTS).sort());
+  });
 });
