@@ -23,6 +23,8 @@ export const PROJECTS = {
     'test/nango/**',
     'test/harness/**',
     'test/cli/**',
+    'test/route/**',
+    'test/functions/**',
     'test/local-pipeline.test.ts',
   ],
   /** Fault injection and races at volume. */

@@ -53,16 +53,21 @@ export async function handleDelivery(d: Delivery, deps: WebhookDeps): Promise<An
   metrics.addMetric(MetricName.WebhooksReceived, MetricUnit.Count, 1);
   if (d.method !== 'POST') return { status: 405, body: { error: 'method_not_allowed' } };
   if (d.body.length > deps.maxBodyBytes) return { status: 413, body: { error: 'payload_too_large' } };
-  let key: string;
+  let verified: boolean;
   try {
-    key = await deps.signingKey();
+    verified = verifySignature(d.body, d.signature, await deps.signingKey.get());
+    // The key may have been rotated since it was cached: one fresh read (rate-limited) before refusing.
+    if (!verified && d.signature) {
+      const fresh = await deps.signingKey.refresh();
+      verified = fresh !== undefined && verifySignature(d.body, d.signature, fresh);
+    }
   } catch (e) {
     const err = classify(e);
     logger.error('webhook signing key unavailable', { code: err.code, error: err.message });
     metrics.addMetric(MetricName.WebhookSeedFailures, MetricUnit.Count, 1);
     return { status: 503, body: { error: 'unavailable' } };
   }
-  if (!verifySignature(d.body, d.signature, key)) {
+  if (!verified) {
     metrics.addMetric(MetricName.WebhookSignatureRejected, MetricUnit.Count, 1);
     logger.warn('webhook signature rejected', { bytes: d.body.length, signed: d.signature !== undefined });
     return { status: 401, body: {} };

@@ -18,7 +18,17 @@ export function verifySignature(body: Buffer, header: string | undefined, key: s
   return timingSafeEqual(expected, Buffer.from(header.trim(), 'hex'));
 }
 
-export type SigningKeySource = () => Promise<string>;
+export interface SigningKeySource {
+  get(): Promise<string>;
+  /**
+   * Reads the secret again, at most once per REFRESH_INTERVAL_MS: after a rotation the first deliveries
+   * signed with the new key fail against the cached one. Bounded, so a flood of bad signatures cannot
+   * turn into a flood of Secrets Manager calls.
+   */
+  refresh(): Promise<string | undefined>;
+}
+
+const REFRESH_INTERVAL_MS = 30_000;
 
 export function parseSigningKey(value: string): string {
   const trimmed = value.trim();
@@ -38,16 +48,26 @@ export function parseSigningKey(value: string): string {
 export function signingKeyFromConfig(
   c: { WEBHOOK_SIGNING_KEY?: string | undefined; WEBHOOK_SECRET_ID?: string | undefined; SECRET_CACHE_TTL_SECONDS: number },
   provider = new SecretsProvider({ clientConfig: { requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 } } }),
+  now = Date.now,
 ): SigningKeySource {
   if (c.WEBHOOK_SIGNING_KEY) {
     const key = parseSigningKey(c.WEBHOOK_SIGNING_KEY);
-    return async () => key;
+    return { get: async () => key, refresh: async () => undefined };
   }
   const id = c.WEBHOOK_SECRET_ID;
   if (!id) throw new Error('set WEBHOOK_SECRET_ID or WEBHOOK_SIGNING_KEY');
-  return async () => {
-    const value = await provider.get(id, { maxAge: c.SECRET_CACHE_TTL_SECONDS });
+  const read = async (forceFetch: boolean) => {
+    const value = await provider.get(id, { maxAge: c.SECRET_CACHE_TTL_SECONDS, forceFetch });
     if (typeof value !== 'string') throw new NangoError('transient', 'secret_unavailable', `secret ${id} has no SecretString`);
     return parseSigningKey(value);
+  };
+  let lastRefresh = Number.NEGATIVE_INFINITY;
+  return {
+    get: () => read(false),
+    refresh: async () => {
+      if (now() - lastRefresh < REFRESH_INTERVAL_MS) return undefined;
+      lastRefresh = now();
+      return read(true);
+    },
   };
 }
