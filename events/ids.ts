@@ -1,7 +1,7 @@
 import * as z from 'zod';
 
 /**
- * Nango's own rules for ids, as observed on a real server (see DESIGN.md): connection ids match
+ * Nango's own rules for ids, as observed on a real server: connection ids match
  * CONNECTION_ID_RE and are at most 255 characters; integration ids (provider config keys) match
  * PROVIDER_CONFIG_KEY_RE. Checked before any request so a bad id is a clear DLQ error, never a
  * request to another path.
