@@ -74,8 +74,8 @@ async function readGroup(records: SQSRecord[], deps: ApplyDeps, result: ApplyRes
   for (const [i, record] of records.entries()) {
     for (const one of unwrapOwnEnvelope(record.body, 'apply', record.messageId)) {
       const parsed = parseSync(one.body);
-      const sameTarget = parsed.ok && (target ??= parsed.message.target) && sameConnection(target, parsed.message.target);
-      if (parsed.ok && sameTarget) {
+      if (parsed.ok) target ??= parsed.message.target;
+      if (parsed.ok && target && sameConnection(target, parsed.message.target)) {
         units.push({ record, ...one, message: parsed.message });
         continue;
       }
