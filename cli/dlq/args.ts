@@ -19,8 +19,9 @@ const queueOptions = {
   endpoint: { type: 'string' },
   'ingress-url': { type: 'string' },
   'ingress-dlq-url': { type: 'string' },
-  'patches-url': { type: 'string' },
-  'patches-dlq-url': { type: 'string' },
+  'sync-url': { type: 'string' },
+  'sync-dlq-url': { type: 'string' },
+  'nango-secret-id': { type: 'string' },
   stage: { type: 'string', multiple: true },
   json: { type: 'boolean' },
 } satisfies Options;
@@ -45,7 +46,7 @@ const replayOptions = {
   native: { type: 'boolean' },
   'no-nango': { type: 'boolean' },
   'nango-host': { type: 'string' },
-  'nango-secret-id': { type: 'string' },
+  force: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
 } satisfies Options;
 
@@ -64,8 +65,8 @@ export interface QueueFlags {
   endpoint?: string | undefined;
   ingress?: string | undefined;
   ingressDlq?: string | undefined;
-  patches?: string | undefined;
-  patchesDlq?: string | undefined;
+  sync?: string | undefined;
+  syncDlq?: string | undefined;
 }
 
 export interface ReadFlags {
@@ -88,6 +89,8 @@ export interface ParsedArgs {
   /** Messages sent per second; 0 = unlimited. */
   rate: number;
   nango: { skip: boolean; host?: string | undefined; secretId?: string | undefined };
+  /** Replay even where the destination queue's redrive policy does not name the DLQ. */
+  force: boolean;
   yes: boolean;
 }
 
@@ -152,8 +155,8 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
       endpoint,
       ingress: url('ingress-url'),
       ingressDlq: url('ingress-dlq-url'),
-      patches: url('patches-url'),
-      patchesDlq: url('patches-dlq-url'),
+      sync: url('sync-url'),
+      syncDlq: url('sync-dlq-url'),
     },
     read: {
       visibilitySeconds: str('visibility') !== undefined ? int(str('visibility')!, '--visibility', 5, 43_200) : DEFAULTS.visibilitySeconds,
@@ -165,6 +168,7 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
     native: bool('native'),
     rate: str('rate') !== undefined ? num(str('rate')!, '--rate') : DEFAULTS.rate,
     nango: { skip: bool('no-nango'), host: str('nango-host'), secretId: str('nango-secret-id') },
+    force: bool('force'),
     yes: bool('yes'),
   };
   if (parsed.nango.host !== undefined) checkUrl(parsed.nango.host, '--nango-host');
@@ -181,6 +185,7 @@ function empty(): Omit<ParsedArgs, 'command' | 'help'> {
     native: false,
     rate: DEFAULTS.rate,
     nango: { skip: false },
+    force: false,
     yes: false,
   };
 }
@@ -213,14 +218,19 @@ function checkUrl(v: string, flag: string): void {
 
 const QUEUE_HELP = `Queues (flags win over --stack, --stack over environment variables):
   --stack NAME               read the queue URLs from the CloudFormation stack's outputs
-                             (IngressQueueUrl, IngressDlqUrl, PatchesQueueUrl, PatchesDlqUrl)
-  --ingress-dlq-url URL      the route stage's DLQ           (env INGRESS_DLQ_URL)
-  --patches-dlq-url URL      the apply stage's DLQ (FIFO)    (env PATCHES_DLQ_URL)
-  --ingress-url URL          where route failures go back to (env INGRESS_QUEUE_URL)
-  --patches-url URL          where apply failures go back to (env PATCHES_QUEUE_URL)
+                             (IngressQueueUrl, IngressDlqUrl, SyncQueueUrl, SyncDlqUrl)
+  --ingress-dlq-url URL      the route stage's DLQ              (env INGRESS_DLQ_URL)
+  --sync-dlq-url URL         the apply stage's DLQ, sync-dlq.fifo (env SYNC_DLQ_URL)
+  --ingress-url URL          where route failures go back to    (env INGRESS_QUEUE_URL)
+  --sync-url URL             where apply failures go back to, sync.fifo (env SYNC_QUEUE_URL)
   --stage route|apply        only this stage's DLQ (default: both)
   --region REGION            AWS region (default: AWS_REGION / your profile)
-  --endpoint URL             SQS endpoint (default: AWS_ENDPOINT_URL_SQS, e.g. the local pipeline)`;
+  --endpoint URL             SQS endpoint (default: AWS_ENDPOINT_URL_SQS, e.g. the local pipeline)
+  --nango-secret-id ID       Secrets Manager secret with the Nango key (default NANGO_SECRET_ID;
+                             NANGO_SECRET_KEY wins if set): read so that the key is scrubbed from
+                             everything printed, should a stored error text hold it. Never printed.
+  A version 1 stack (PatchesQueueUrl, PatchesDlqUrl) or environment (PATCHES_QUEUE_URL,
+  PATCHES_DLQ_URL) is read too.`;
 
 const FILTER_HELP = `Filters (all given must match; repeat a flag for several values):
   --error-code CODE          Nango's or the tool's error code (unknown_connection, invalid_event,
@@ -244,7 +254,7 @@ Usage: npm run dlq -- <command> [options]      (or: npx tsx cli/dlq.ts <command>
 
 Commands:
   list      summary by stage, error code, event type, connection and age, then one line per message
-  inspect   every chosen message in full: the envelope with Nango's error, the patch, the events
+  inspect   every chosen message in full: the envelope with Nango's error, the target, the events
   replay    send chosen messages back to their stage's queue, then delete them from the DLQ
             (--dry-run to preview with each connection's current metadata; --native for SQS's own redrive)
   purge     delete every message of a DLQ (asks first; --yes to skip)
@@ -267,8 +277,8 @@ ${FILTER_HELP}`,
   inspect: `Usage: dlq inspect [options]
 
 Prints each chosen DLQ message in full: the error (status, code, message, Nango's details), the
-target connection, the patch, the events it came from, attempts, failure times, and what replay
-would send. Nothing is removed.
+target connection, the patch (version 1 envelopes), the events it came from, attempts, failure
+times, and what replay would send. Nothing is removed.
 
   --json                     the items as JSON (envelope included)
 
@@ -280,22 +290,31 @@ ${FILTER_HELP}`,
 
 Sends each chosen message back to its stage's source queue and deletes it from the DLQ only once
 the send succeeded: route failures go to the ingress queue as the original event; apply failures
-to the patches FIFO queue with the connection's message group and a new deduplication id. Each
+to the sync FIFO queue as the original sync message, in the connection's message group, with a new
+deduplication id (apply then writes the connection's LATEST desired state, never old data). Each
 connection's messages keep their order; if one fails to send, that connection's later ones wait.
 Ctrl-C stops after the message in flight: every message is then either sent or still in the DLQ.
 
+Before sending, each destination queue is checked: its redrive policy must name the DLQ being
+replayed, and both must be FIFO or both standard; otherwise replay refuses (exit 2).
+
   --dry-run                  show what would be sent; for apply failures, the connection's current
-                             metadata from Nango beside the patch. Nothing is sent or removed.
+                             metadata from Nango (GET /connections, which returns no credentials)
+                             beside the patch. Nothing is sent or removed.
   --rate N                   messages sent per second (default ${DEFAULTS.rate}; 0 = no limit)
   --native                   move the whole DLQ back with SQS's StartMessageMoveTask (AWS only; no
-                             filters), showing progress from ListMessageMoveTasks (polled every
-                             DLQ_NATIVE_POLL_MS, default 2000). SQS moves bodies as they are: it asks
-                             before moving failure envelopes (--yes to skip the question)
+                             filters) to the stage's source queue, named explicitly (messages the
+                             functions wrote have no source SQS knows of), showing progress from
+                             ListMessageMoveTasks (polled every DLQ_NATIVE_POLL_MS, default 2000).
+                             The functions unwrap their own failure envelopes.
+  --force                    replay even when a destination queue's redrive policy does not name
+                             the DLQ (or the FIFO types differ). Use with care.
   --no-nango                 --dry-run without asking Nango
   --nango-host URL           default NANGO_HOST, the secret's host, else https://api.nango.dev
-  --nango-secret-id ID       Secrets Manager secret with the key (default NANGO_SECRET_ID);
-                             NANGO_SECRET_KEY wins if set. The key is never printed.
   --json                     the closing summary (or the dry-run plan) as JSON on stdout
+
+Exit codes: 0 every chosen message replayed, 1 some failed or were skipped (the summary says which
+and why; they stay in the DLQ), 2 bad input or a destination check failed, 130 interrupted.
 
 ${QUEUE_HELP}
 

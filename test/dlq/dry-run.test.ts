@@ -65,9 +65,9 @@ const flags = () => [
   q.ingressUrl,
   '--ingress-dlq-url',
   q.ingressDlqUrl,
-  '--patches-url',
+  '--sync-url',
   q.patchesUrl,
-  '--patches-dlq-url',
+  '--sync-dlq-url',
   q.patchesDlqUrl,
 ];
 
