@@ -1,5 +1,6 @@
 /** Dispatch: parse, run the command, turn any error into one clear line and an exit code. */
-import { HELP, parseCommandLine } from './args.ts';
+import { parseCommandLine } from './args.ts';
+import { HELP } from './help.ts';
 import { listCommand } from './commands/list.ts';
 import { purgeCommand } from './commands/purge.ts';
 import { replayCommand } from './commands/replay.ts';

@@ -44,7 +44,7 @@ export const FLAGS: Record<QueueRole, string> = {
 
 const ROLES = Object.keys(OUTPUT_KEYS) as QueueRole[];
 
-function findOutput(outputs: readonly Output[], key: string): string | undefined {
+export function findOutput(outputs: readonly Output[], key: string): string | undefined {
   const exact = outputs.find((o) => o.OutputKey === key);
   const nested = outputs.filter((o) => o.OutputKey !== undefined && new RegExp(`${key}[0-9A-F]{8}$`).test(o.OutputKey));
   if (nested.length > 1 && !exact) {
