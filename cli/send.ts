@@ -11,5 +11,4 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.exitCode = await runSend(process.argv.slice(2), {
   stdout: stdoutOut(process.stdout),
   stderr: stdoutOut(process.stderr),
-  env: process.env,
 });

@@ -17,7 +17,6 @@ import { type EventFileEntry, expandPaths, readEventFile } from './read.ts';
 export interface SendIo {
   stdout: Out;
   stderr: Out;
-  env: NodeJS.ProcessEnv;
   retry?: RetryPolicy;
 }
 

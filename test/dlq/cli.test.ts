@@ -171,6 +171,26 @@ describe('replay', () => {
     expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(1);
   });
 
+  it('replays a version 2 apply envelope by re-sending its small sync messages unchanged, in their group, then deletes it', async () => {
+    const q = await fresh();
+    const sqs = local.client();
+    const env = applyEnvelope([patchMessage(acme, { plan: 'ignored' })], undefined, at(1));
+    const syncs = [JSON.stringify({ v: 2, target: acme }), JSON.stringify({ v: 2, target: acme, reason: 'webhook' })];
+    const v2 = {
+      ...env,
+      patch: undefined,
+      originals: syncs.map((body, i) => ({ messageId: `o${i}`, body, messageGroupId: connectionKey(acme) })),
+    };
+    await seed(sqs, q.patchesDlqUrl, [{ ...envelopeMessage(env), MessageBody: JSON.stringify(v2) }]);
+    const r = await dlq(['replay', '--json', '--rate', '0', '--stage', 'apply', ...urlFlags(q)]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ selected: 1, replayed: 1, messagesSent: 2 });
+    const sent = await drainQueue(sqs, q.patchesUrl);
+    expect(sent.map((m) => m.body)).toEqual(syncs);
+    expect(new Set(sent.map((m) => m.groupId))).toEqual(new Set([connectionKey(acme)]));
+    expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(0);
+  });
+
   it('reaches messages queued behind others of the same FIFO group (more than one receive batch)', async () => {
     const q = await fresh();
     const sqs = local.client();

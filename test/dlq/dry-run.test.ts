@@ -169,6 +169,33 @@ const neverReadsOne = () => {
   for (const r of nango.requests) expect(r.path).toBe('/connections');
 };
 
+it('for a version 2 envelope (sync messages, no patch) shows what Nango holds now: the replay sends the latest state', async () => {
+  process.env.NANGO_SECRET_KEY = KEY;
+  nango.reset();
+  const q3 = await local.createPipelineQueues({ prefix: 'v2dry-' });
+  const env = applyEnvelope([patchMessage(acme, { plan: 'old' })]);
+  const v2 = { ...env, patch: undefined, originals: [{ messageId: 'o1', body: JSON.stringify({ v: 2, target: acme }) }] };
+  await seed(local.client(), q3.patchesDlqUrl, [{ ...envelopeMessage(env), MessageBody: JSON.stringify(v2) }]);
+  const r = await dlq([
+    'replay',
+    '--dry-run',
+    '--nango-host',
+    nango.url,
+    '--wait',
+    '0',
+    '--sync-dlq-url',
+    q3.patchesDlqUrl,
+    '--sync-url',
+    q3.patchesUrl,
+  ]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/-> sync group /);
+  expect(r.stdout).toMatch(/current metadata \(Nango\):\n\s+key\s+value[\s\S]*plan\s+"pro"[\s\S]*seats\s+5/);
+  expect(r.stdout).not.toContain('_metadataSyncVersions');
+  expect(nango.requests.map((x) => [x.method, x.path])).toEqual([['GET', '/connections']]);
+  expect(await counts(local.client(), q3.patchesDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
+});
+
 it('never prints the key when Nango (or a proxy) echoes the Authorization header in JSON, in `errors`, or in an HTML page', async () => {
   process.env.NANGO_SECRET_KEY = KEY;
   const pages = [

@@ -16,7 +16,6 @@ export async function send(argv: string[], retry = { attempts: 5, baseMs: 5, max
   const code = await runSend(argv, {
     stdout: { write: (t) => void (out += t), isTTY: false },
     stderr: { write: (t) => void (err += t), isTTY: false },
-    env: process.env,
     retry,
   });
   return { code, stdout: out, stderr: err };

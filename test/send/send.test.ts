@@ -119,6 +119,15 @@ describe('to the bus', () => {
     expect(eb.requests.map((x) => x.entries)).toEqual([2, 1, 1]);
   });
 
+  it('as its own process: progress on stderr, the summary on stdout, exit 1 when an event failed', async () => {
+    const file = write('child.json', [event(1), event(2, { detail: { customerId: 'bad' } })]);
+    eb.setFault((e) => (e.detail?.includes('"bad"') ? { code: 'AccessDeniedException', message: 'not allowed' } : undefined));
+    const r = await spawnSend([file, ...bus()], { ...process.env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^send: 2\/2 {2}sent 1 {2}failed 1 {2}retried 0\n$/);
+    expect(r.stdout).toMatch(/^Sent 1 of 2 events to bus sync-bus\.\nFailed 1: AccessDeniedException x1\n/);
+  });
+
   it('--dry-run reads and checks, says where the events would go, and sends nothing', async () => {
     const r = await send([write('dry.json', [event(1), event(2)]), ...bus(), '--dry-run']);
     expect(r.code).toBe(0);
