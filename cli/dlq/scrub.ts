@@ -8,10 +8,14 @@
  */
 import { REDACTED, redact, redactAll } from '#commons/redact';
 
-/** `Bearer <token>` / `Basic <token>`, as a header value or quoted in text. */
-const SCHEME_TOKEN = /\b(Bearer|Basic)(\s+|%20)[A-Za-z0-9._~+/=-]{8,}/gi;
+/**
+ * `Bearer <token>` / `Basic <token>`, as a header value or quoted in text. A token holds a digit
+ * (Nango's keys are UUIDs), so prose such as "Basic authentication failed" is left alone.
+ */
+const SCHEME_TOKEN = /\b(Bearer|Basic)(\s+|%20)(?=[A-Za-z._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}/gi;
 /** `authorization: <value>`, `"authorization":"<value>"`, `Authorization=<value>` without a scheme. */
-const HEADER_VALUE = /(authorization\\?["']?\s*[:=]\s*\\?["']?)(?!\[REDACTED\]|Bearer\b|Basic\b)[A-Za-z0-9._~+/=-]{8,}/gi;
+const HEADER_VALUE =
+  /(authorization\\?["']?\s*[:=]\s*\\?["']?)(?!\[REDACTED\]|Bearer\b|Basic\b)(?=[A-Za-z._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}/gi;
 
 export function scrub(text: string): string {
   return redact(text)

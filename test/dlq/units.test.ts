@@ -370,7 +370,10 @@ describe('output', () => {
     }
     expect(renderItem(item)).toMatch(/Bearer \[REDACTED\]; also \[REDACTED\]/);
     // Ordinary text stays as it is.
-    expect(scrub('Bearer token missing; authorization header absent')).toBe('Bearer token missing; authorization header absent');
+    for (const prose of ['Bearer token missing; authorization header absent', 'Basic authentication failed', 'Authorization: required']) {
+      expect(scrub(prose)).toBe(prose);
+    }
+    expect(scrub('authorization=sk_live_4eC39HqLyjWD')).toBe('authorization=[REDACTED]');
     // What is sent stays what was stored.
     expect(item.replay.ok && item.replay.messages[0]!.body).toBe(env.originals[0]!.body);
   });
