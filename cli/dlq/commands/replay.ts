@@ -1,6 +1,7 @@
 /**
  * `replay`: choose DLQ messages with the filters and send them back (or, with --dry-run, show what
- * would be sent beside Nango's current metadata). A FIFO DLQ hands out a message group in order
+ * would be sent beside Nango's current metadata). Before anything is read or sent, each destination
+ * is checked against the DLQ (destination.ts). A FIFO DLQ hands out a message group in order
  * only, so after deleting the replayed heads of groups we read again, until nothing new appears.
  */
 import type { Stage } from '#commons/dlq-envelope';
@@ -173,6 +174,7 @@ async function dryRun(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
   const chosen = select(items, args.filter);
   const needsNango = !args.nango.skip && chosen.some((i) => i.stage === 'apply' && i.connectionId !== undefined);
   const access: NangoAccess | undefined = needsNango ? await resolveNangoAccess(args.nango, ctx.io.env, ctx.secrets) : undefined;
+  if (!needsNango && !args.nango.skip) await ctx.learnNangoKey();
   const reader = access ? new NangoReader(access) : undefined;
   try {
     return await showPlan(ctx, chosen, reports, urls, reader, needsNango, await checkDestinations(holder, dlqs, urls));
