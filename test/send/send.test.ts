@@ -4,7 +4,7 @@
  * queue), or straight onto the queue with SendMessageBatch. Batches of 10, failed entries retried,
  * bad input refused with its file and place before anything is sent.
  */
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -54,6 +54,7 @@ afterEach(async () => {
 afterAll(async () => {
   await eb.close();
   await local.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const bus = () => ['--bus', BUS, '--endpoint-url', eb.url];
