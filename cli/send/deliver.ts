@@ -3,7 +3,8 @@
  * EventBridge's retryable codes are ThrottlingException and InternalFailure, SQS marks its own
  * faults with SenderFault false; those entries are sent again, alone, with exponential backoff
  * and jitter, up to a few attempts. Anything else fails at once with its code. A whole request the
- * SDK gave up on (after its own retries) fails its entries with the error's name.
+ * SDK gave up on (after its own retries: no network, no credentials, access denied) stops the run:
+ * later requests would fail the same way, so they are not made, and the error is reported once.
  */
 import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -20,6 +21,10 @@ export interface DeliveryResult {
   sent: number;
   failed: Failure[];
   retried: number;
+  /** Events not attempted after a request failed as a whole. */
+  notSent: number;
+  /** That request's error. */
+  stoppedBy?: unknown;
 }
 
 export interface EntryOutcome {
@@ -46,16 +51,18 @@ export async function deliver<T>(
   policy: RetryPolicy,
   onProgress: (r: DeliveryResult) => void,
 ): Promise<DeliveryResult> {
-  const result: DeliveryResult = { sent: 0, failed: [], retried: 0 };
-  for (const batch of batches) {
+  const result: DeliveryResult = { sent: 0, failed: [], retried: 0, notSent: 0 };
+  for (const [b, batch] of batches.entries()) {
     let pending = [...batch];
     for (let attempt = 1; pending.length; attempt++) {
       let outcomes: EntryOutcome[];
       try {
         outcomes = await send(pending);
       } catch (e) {
-        const err = e as { name?: string; message?: string };
-        outcomes = pending.map(() => ({ ok: false, retryable: false, code: err.name ?? 'Error', message: err.message ?? String(e) }));
+        result.stoppedBy = e;
+        result.notSent = pending.length + batches.slice(b + 1).reduce((n, x) => n + x.length, 0);
+        onProgress(result);
+        return result;
       }
       const again: Item<T>[] = [];
       pending.forEach((item, i) => {

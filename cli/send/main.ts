@@ -45,6 +45,11 @@ export async function runSend(argv: readonly string[], io: SendIo): Promise<numb
     }
     const result = await send(args, dest, planned, io);
     say(summary(result, events.length, where));
+    if (result.stoppedBy !== undefined) {
+      const err = describeError(result.stoppedBy, { endpoint: args.endpointUrl ?? 'the AWS endpoint' });
+      io.stderr.write(`send: stopped, ${plural(result.notSent, 'event')} not sent: ${scrub(err.message)}\n`);
+      return Math.max(err.exitCode, EXIT.failed);
+    }
     return result.failed.length ? EXIT.failed : EXIT.ok;
   } catch (e) {
     const err = e instanceof UsageError ? new CliError(`${e.message} (see --help)`, EXIT.usage) : describeError(e);
@@ -58,7 +63,7 @@ async function send(args: SendArgs, dest: Destination, planned: Item<unknown>[][
   const total = planned.reduce((n, b) => n + b.length, 0);
   const bar = progressLine(io.stderr);
   const progress = (r: DeliveryResult) =>
-    bar.update(`send: ${r.sent + r.failed.length}/${total}  sent ${r.sent}  failed ${r.failed.length}  retried ${r.retried}`);
+    bar.update(`send: ${r.sent + r.failed.length + r.notSent}/${total}  sent ${r.sent}  failed ${r.failed.length}  retried ${r.retried}`);
   const policy = io.retry ?? DEFAULT_RETRY;
   if (dest.kind === 'bus') {
     const client = new EventBridgeClient(config);

@@ -129,6 +129,17 @@ describe('to the bus', () => {
     expect(r.stdout).toMatch(/^Sent 1 of 2 events to bus sync-bus\.\nFailed 1: AccessDeniedException x1\n/);
   });
 
+  it('stops at a request that fails as a whole (endpoint down): the error once, how many were not sent, exit 1', async () => {
+    const file = write(
+      'down.json',
+      Array.from({ length: 25 }, (_, i) => event(i)),
+    );
+    const r = await send([file, '--bus', BUS, '--endpoint-url', 'http://127.0.0.1:9']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(`Sent 0 of 25 events to bus ${BUS}.\n`);
+    expect(r.stderr).toMatch(/send: stopped, 25 events not sent: cannot reach http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)/);
+  });
+
   it('--dry-run reads and checks, says where the events would go, and sends nothing', async () => {
     const r = await send([write('dry.json', [event(1), event(2)]), ...bus(), '--dry-run']);
     expect(r.code).toBe(0);
