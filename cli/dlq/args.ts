@@ -1,5 +1,5 @@
 /**
- * Command-line parsing (node:util parseArgs, strict) and the help texts. Parsing yields plain
+ * Command-line parsing (node:util parseArgs, strict); the help texts are in help.ts. Parsing yields plain
  * option objects; nothing here touches AWS, so bad input fails before any request is made.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -19,8 +19,9 @@ const queueOptions = {
   endpoint: { type: 'string' },
   'ingress-url': { type: 'string' },
   'ingress-dlq-url': { type: 'string' },
-  'patches-url': { type: 'string' },
-  'patches-dlq-url': { type: 'string' },
+  'sync-url': { type: 'string' },
+  'sync-dlq-url': { type: 'string' },
+  'nango-secret-id': { type: 'string' },
   stage: { type: 'string', multiple: true },
   json: { type: 'boolean' },
 } satisfies Options;
@@ -45,7 +46,7 @@ const replayOptions = {
   native: { type: 'boolean' },
   'no-nango': { type: 'boolean' },
   'nango-host': { type: 'string' },
-  'nango-secret-id': { type: 'string' },
+  force: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
 } satisfies Options;
 
@@ -64,8 +65,8 @@ export interface QueueFlags {
   endpoint?: string | undefined;
   ingress?: string | undefined;
   ingressDlq?: string | undefined;
-  patches?: string | undefined;
-  patchesDlq?: string | undefined;
+  sync?: string | undefined;
+  syncDlq?: string | undefined;
 }
 
 export interface ReadFlags {
@@ -88,6 +89,8 @@ export interface ParsedArgs {
   /** Messages sent per second; 0 = unlimited. */
   rate: number;
   nango: { skip: boolean; host?: string | undefined; secretId?: string | undefined };
+  /** Replay even where the destination queue's redrive policy does not name the DLQ. */
+  force: boolean;
   yes: boolean;
 }
 
@@ -152,8 +155,8 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
       endpoint,
       ingress: url('ingress-url'),
       ingressDlq: url('ingress-dlq-url'),
-      patches: url('patches-url'),
-      patchesDlq: url('patches-dlq-url'),
+      sync: url('sync-url'),
+      syncDlq: url('sync-dlq-url'),
     },
     read: {
       visibilitySeconds: str('visibility') !== undefined ? int(str('visibility')!, '--visibility', 5, 43_200) : DEFAULTS.visibilitySeconds,
@@ -165,6 +168,7 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
     native: bool('native'),
     rate: str('rate') !== undefined ? num(str('rate')!, '--rate') : DEFAULTS.rate,
     nango: { skip: bool('no-nango'), host: str('nango-host'), secretId: str('nango-secret-id') },
+    force: bool('force'),
     yes: bool('yes'),
   };
   if (parsed.nango.host !== undefined) checkUrl(parsed.nango.host, '--nango-host');
@@ -181,6 +185,7 @@ function empty(): Omit<ParsedArgs, 'command' | 'help'> {
     native: false,
     rate: DEFAULTS.rate,
     nango: { skip: false },
+    force: false,
     yes: false,
   };
 }
@@ -210,104 +215,3 @@ function checkUrl(v: string, flag: string): void {
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new CliError(`${flag} must be an http(s) URL (got "${v}")`);
 }
-
-const QUEUE_HELP = `Queues (flags win over --stack, --stack over environment variables):
-  --stack NAME               read the queue URLs from the CloudFormation stack's outputs
-                             (IngressQueueUrl, IngressDlqUrl, PatchesQueueUrl, PatchesDlqUrl)
-  --ingress-dlq-url URL      the route stage's DLQ           (env INGRESS_DLQ_URL)
-  --patches-dlq-url URL      the apply stage's DLQ (FIFO)    (env PATCHES_DLQ_URL)
-  --ingress-url URL          where route failures go back to (env INGRESS_QUEUE_URL)
-  --patches-url URL          where apply failures go back to (env PATCHES_QUEUE_URL)
-  --stage route|apply        only this stage's DLQ (default: both)
-  --region REGION            AWS region (default: AWS_REGION / your profile)
-  --endpoint URL             SQS endpoint (default: AWS_ENDPOINT_URL_SQS, e.g. the local pipeline)`;
-
-const FILTER_HELP = `Filters (all given must match; repeat a flag for several values):
-  --error-code CODE          Nango's or the tool's error code (unknown_connection, invalid_event,
-                             sqs_redrive for bare messages SQS moved, malformed_message, ...)
-  --event-type TYPE          the event's detail-type (customer.plan_changed, ...)
-  --connection ID            Nango connection id
-  --provider-config-key KEY  Nango integration id
-  --id MESSAGE_ID            a DLQ message id (as list shows it)
-  --since TIME, --until TIME failure time range: ISO-8601 or an age (30m, 2h, 7d)
-  --max N                    at most N messages, oldest first
-
-Reading (messages stay in the DLQ; they are hidden from other readers while the tool runs):
-  --visibility SECONDS       how long read messages stay hidden, renewed while running (default ${DEFAULTS.visibilitySeconds})
-  --wait SECONDS             long-poll wait that ends a scan (default ${DEFAULTS.waitSeconds})
-  --scan-limit N             read at most N messages per DLQ (default ${DEFAULTS.scanLimit})`;
-
-export const HELP: Record<Command | 'help', string> = {
-  help: `nango-metadata-sync DLQ tool: see what failed and why, replay it once fixed, never lose a message.
-
-Usage: npm run dlq -- <command> [options]      (or: npx tsx cli/dlq.ts <command>)
-
-Commands:
-  list      summary by stage, error code, event type, connection and age, then one line per message
-  inspect   every chosen message in full: the envelope with Nango's error, the patch, the events
-  replay    send chosen messages back to their stage's queue, then delete them from the DLQ
-            (--dry-run to preview with each connection's current metadata; --native for SQS's own redrive)
-  purge     delete every message of a DLQ (asks first; --yes to skip)
-
-Run \`<command> --help\` for its options. Exit codes: 0 ok, 1 some messages failed, 2 bad input
-or environment (unknown queue, no credentials), 130 interrupted.`,
-
-  list: `Usage: dlq list [options]
-
-Reads both DLQs without removing anything and prints a summary (by stage, error code, event type,
-connection and age) and one line per message. Bare messages (moved by SQS's own redrive, no
-envelope) are shown with error code sqs_redrive; unreadable ones as malformed_message.
-
-  --json                     machine-readable output on stdout
-
-${QUEUE_HELP}
-
-${FILTER_HELP}`,
-
-  inspect: `Usage: dlq inspect [options]
-
-Prints each chosen DLQ message in full: the error (status, code, message, Nango's details), the
-target connection, the patch, the events it came from, attempts, failure times, and what replay
-would send. Nothing is removed.
-
-  --json                     the items as JSON (envelope included)
-
-${QUEUE_HELP}
-
-${FILTER_HELP}`,
-
-  replay: `Usage: dlq replay [options]
-
-Sends each chosen message back to its stage's source queue and deletes it from the DLQ only once
-the send succeeded: route failures go to the ingress queue as the original event; apply failures
-to the patches FIFO queue with the connection's message group and a new deduplication id. Each
-connection's messages keep their order; if one fails to send, that connection's later ones wait.
-Ctrl-C stops after the message in flight: every message is then either sent or still in the DLQ.
-
-  --dry-run                  show what would be sent; for apply failures, the connection's current
-                             metadata from Nango beside the patch. Nothing is sent or removed.
-  --rate N                   messages sent per second (default ${DEFAULTS.rate}; 0 = no limit)
-  --native                   move the whole DLQ back with SQS's StartMessageMoveTask (AWS only; no
-                             filters), showing progress from ListMessageMoveTasks (polled every
-                             DLQ_NATIVE_POLL_MS, default 2000). SQS moves bodies as they are: it asks
-                             before moving failure envelopes (--yes to skip the question)
-  --no-nango                 --dry-run without asking Nango
-  --nango-host URL           default NANGO_HOST, the secret's host, else https://api.nango.dev
-  --nango-secret-id ID       Secrets Manager secret with the key (default NANGO_SECRET_ID);
-                             NANGO_SECRET_KEY wins if set. The key is never printed.
-  --json                     the closing summary (or the dry-run plan) as JSON on stdout
-
-${QUEUE_HELP}
-
-${FILTER_HELP}`,
-
-  purge: `Usage: dlq purge [options]
-
-Deletes every message of the chosen DLQ(s) with SQS PurgeQueue. Asks for confirmation on a
-terminal; without a terminal it refuses unless --yes is given. Nothing can be replayed afterwards.
-
-  --yes, -y                  do not ask
-  --json                     report as JSON
-
-${QUEUE_HELP}`,
-};

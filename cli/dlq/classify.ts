@@ -2,12 +2,18 @@
  * Turns a raw DLQ message into a DlqItem: an envelope (route/apply wrote it, with the error), a bare
  * message (SQS's redrive moved it after maxReceiveCount), or malformed (shown, never replayed).
  * Also decides how each is replayed: route failures go to ingress as the original event; apply
- * failures go to the patches FIFO with group = connectionKey(target) and a new deduplication id.
+ * failures go to the sync FIFO as the original message bodies, unchanged, in their own message group
+ * with a new deduplication id. Bodies are only moved, never rebuilt, so this works for the sync
+ * messages of version 2 (apply then writes the latest desired state) and the patch messages of
+ * version 1 alike; fields of a body are read leniently, for display only.
+ * What is shown is scrubbed of keys (an older version may have stored an echoed Authorization
+ * header in an error text); what is sent is the body as stored.
  */
 import { createHash } from 'node:crypto';
 import { parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
-import { connectionKey, deduplicationId, patchMessageSchema, type PatchMessage } from '#commons/patch-message';
+import { connectionKey } from '#commons/patch-message';
 import { BARE_CODE, MALFORMED_CODE, type DlqItem, type HeldMessage, type Outgoing, type ReplayPlan } from './model.ts';
+import { scrub, scrubValue } from './scrub.ts';
 
 const ENVELOPE_KIND = 'nango-metadata-sync.failure';
 
@@ -25,25 +31,27 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
 
   const env = parseEnvelope(held.body);
   if (env) {
-    const first = env.events[0];
+    const shown = scrubValue(env);
+    const first = shown.events[0];
+    const keyTimes = env.stage === 'apply' && env.patch ? keyTimesOf(env) : undefined;
     return {
       ...base,
       stage: env.stage,
       kind: 'envelope',
-      errorCode: env.error.code,
-      errorMessage: env.error.message,
+      errorCode: shown.error.code,
+      errorMessage: shown.error.message,
       status: env.error.status,
       retryable: env.error.retryable,
       eventType: first?.detailType,
       eventSource: first?.source,
-      eventIds: env.events.map((e) => e.id),
+      eventIds: shown.events.map((e) => e.id),
       connectionId: env.target?.connectionId,
       providerConfigKey: env.target?.providerConfigKey,
       failedAt: validDate(env.lastFailureAt) ?? sentAt,
       attempts: env.attempts,
-      patch: env.patch,
-      ...(env.stage === 'apply' && env.patch ? { keyTimes: keyTimesOf(env) } : {}),
-      envelope: env,
+      patch: shown.patch,
+      ...(keyTimes ? { keyTimes } : {}),
+      envelope: shown,
       replay: planEnvelope(env, held.messageId),
     };
   }
@@ -54,24 +62,29 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
   }
 
   if (dlqStage === 'apply') {
-    const pm = patchMessageSchema.safeParse(json);
-    if (!pm.success) return malformed(base, dlqStage, sentAt, json === undefined ? 'not JSON' : 'not a patch message');
-    const msg = pm.data;
+    if (!isObject(json)) return malformed(base, dlqStage, sentAt, json === undefined ? 'not JSON' : 'not a JSON object');
+    const msg = readMessage(json);
+    // SQS's redrive keeps the message's group: the connection it belongs to.
+    const groupId = held.attributes.MessageGroupId ?? (msg.target ? connectionKey(msg.target) : undefined);
+    if (!msg.target || !groupId) return malformed(base, dlqStage, sentAt, 'not a sync message (it names no connection)');
     return {
       ...base,
       stage: 'apply',
       kind: 'bare',
       errorCode: BARE_CODE,
       errorMessage: 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)',
-      eventType: msg.event.detailType,
-      eventSource: msg.event.source,
-      eventIds: [msg.event.id],
+      eventType: msg.event?.detailType,
+      eventSource: msg.event?.source,
+      eventIds: msg.event ? [msg.event.id] : [],
       connectionId: msg.target.connectionId,
       providerConfigKey: msg.target.providerConfigKey,
       failedAt: sentAt,
-      patch: msg.patch,
-      keyTimes: Object.fromEntries(Object.keys(msg.patch).map((k) => [k, msg.event.time])),
-      replay: { ok: true, messages: [patchOutgoing(msg, held.body, held.messageId, 0)] },
+      ...(msg.patch ? { patch: scrubValue(msg.patch) } : {}),
+      ...(msg.patch && msg.event ? { keyTimes: Object.fromEntries(Object.keys(msg.patch).map((k) => [k, msg.event!.time])) } : {}),
+      replay: {
+        ok: true,
+        messages: [{ queue: 'sync', body: held.body, groupId, deduplicationId: replayDeduplicationId(held.messageId, held.messageId, 0) }],
+      },
     };
   }
 
@@ -85,7 +98,9 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
     kind: 'bare',
     errorCode: eb ? held.messageAttributes.ERROR_CODE! : BARE_CODE,
     errorMessage: eb
-      ? `EventBridge could not deliver the event to the ingress queue: ${held.messageAttributes.ERROR_MESSAGE ?? held.messageAttributes.ERROR_CODE}`
+      ? scrub(
+          `EventBridge could not deliver the event to the ingress queue: ${held.messageAttributes.ERROR_MESSAGE ?? held.messageAttributes.ERROR_CODE}`,
+        )
       : 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)',
     eventType: typeof ev?.['detail-type'] === 'string' ? ev['detail-type'] : undefined,
     eventSource: typeof ev?.source === 'string' ? ev.source : undefined,
@@ -104,22 +119,26 @@ function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
   }
   const out: Outgoing[] = [];
   for (const [i, o] of env.originals.entries()) {
-    const pm = patchMessageSchema.safeParse(tryJson(o.body));
-    if (!pm.success) return { ok: false, reason: `original message ${i + 1} is not a valid patch message` };
-    out.push(patchOutgoing(pm.data, o.body, dlqMessageId, i));
+    const json = tryJson(o.body);
+    if (!isObject(json)) return { ok: false, reason: `original message ${i + 1} is not a JSON object` };
+    const target = readMessage(json).target ?? env.target;
+    const groupId = o.messageGroupId ?? (target ? connectionKey(target) : undefined);
+    if (!groupId) return { ok: false, reason: `original message ${i + 1} has no message group and the envelope names no connection` };
+    out.push({ queue: 'sync', body: o.body, groupId, deduplicationId: replayDeduplicationId(o.messageId, dlqMessageId, i) });
   }
   return { ok: true, messages: out };
 }
 
-/** Latest event time per key over the originals (what apply's ordering guard compares); else the envelope's events. */
+/** Version 1: latest event time per patched key over the originals; else the envelope's events. */
 function keyTimesOf(env: DlqEnvelope): Record<string, string> {
   const out: Record<string, string> = {};
   const set = (k: string, t: string) => {
     if (out[k] === undefined || t > out[k]) out[k] = t;
   };
   for (const o of env.originals) {
-    const pm = patchMessageSchema.safeParse(tryJson(o.body));
-    if (pm.success) for (const k of Object.keys(pm.data.patch)) set(k, pm.data.event.time);
+    const json = tryJson(o.body);
+    const m = isObject(json) ? readMessage(json) : {};
+    if (m.patch && m.event) for (const k of Object.keys(m.patch)) set(k, m.event.time);
   }
   const latest = env.events
     .map((e) => e.time)
@@ -129,13 +148,25 @@ function keyTimesOf(env: DlqEnvelope): Record<string, string> {
   return out;
 }
 
-function patchOutgoing(msg: PatchMessage, body: string, dlqMessageId: string, index: number): Outgoing {
-  return {
-    queue: 'patches',
-    body,
-    groupId: connectionKey(msg.target),
-    deduplicationId: replayDeduplicationId(deduplicationId(msg.event.id, msg.target), dlqMessageId, index),
-  };
+interface MessageView {
+  target?: { connectionId: string; providerConfigKey: string } | undefined;
+  patch?: Record<string, unknown> | undefined;
+  event?: { id: string; source?: string | undefined; detailType?: string | undefined; time: string } | undefined;
+}
+
+/** What a sync (or version 1 patch) message says about itself, where it says it; nothing is required. */
+function readMessage(json: Record<string, unknown>): MessageView {
+  const t = isObject(json.target) ? json.target : json;
+  const target =
+    typeof t.connectionId === 'string' && typeof t.providerConfigKey === 'string'
+      ? { connectionId: t.connectionId, providerConfigKey: t.providerConfigKey }
+      : undefined;
+  const e = isObject(json.event) ? json.event : undefined;
+  const event =
+    e && typeof e.id === 'string' && typeof e.time === 'string'
+      ? { id: e.id, time: e.time, source: str(e.source), detailType: str(e.detailType) }
+      : undefined;
+  return { target, patch: isObject(json.patch) ? json.patch : undefined, event };
 }
 
 /**
@@ -173,6 +204,7 @@ function tryJson(s: string): unknown {
   }
 }
 
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function validDate(s: string): Date | undefined {

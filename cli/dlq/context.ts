@@ -8,6 +8,8 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { ParsedArgs } from './args.ts';
 import { secretsClient, sqsClient, sqsEndpoint } from './aws.ts';
+import { readNangoKey } from './nango.ts';
+import { scrub } from './scrub.ts';
 
 export interface Io {
   stdout: NodeJS.WritableStream;
@@ -50,12 +52,28 @@ export class Context {
     return sqsEndpoint(this.args.queues, this.io.env);
   }
 
+  /** Everything printed passes through `scrub`: no Nango key reaches the terminal, whatever a stored error text holds. */
   out(text: string): void {
-    this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    const t = scrub(text);
+    this.io.stdout.write(t.endsWith('\n') ? t : `${t}\n`);
   }
 
   err(text: string): void {
-    this.io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    const t = scrub(text);
+    this.io.stderr.write(t.endsWith('\n') ? t : `${t}\n`);
+  }
+
+  /**
+   * Reads the configured Nango key only to scrub it from what is printed (an older version could
+   * store an echoed Authorization header in an envelope). Not finding it is no reason to stop: the
+   * pattern scrub still applies.
+   */
+  async learnNangoKey(): Promise<void> {
+    try {
+      await readNangoKey(this.args.nango, this.io.env, this.secrets);
+    } catch (e) {
+      this.err(`note: ${(e as Error).message}; printing without it (credentials after "Bearer" are still hidden).`);
+    }
   }
 
   json(value: unknown): void {

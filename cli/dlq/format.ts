@@ -1,17 +1,29 @@
 /**
  * Human-readable output. Values from DLQ messages are untrusted (a bare ingress message can hold
- * anything), so every one passes through `safe` before reaching the terminal: no control
- * characters, no escape sequences, bounded length.
+ * anything), so every one passes through `safe` before reaching the terminal: keys scrubbed, no
+ * control characters, no escape sequences, bounded length.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { readVersions, VERSIONS_KEY } from '#commons/apply/ordering';
 import type { MetadataResult } from './nango.ts';
 import type { DlqItem } from './model.ts';
+import { scrub } from './scrub.ts';
 import { ageBucket, type Summary } from './summary.ts';
 
-/** Control characters (C0, DEL, C1) shown as escapes; long values cut. */
+/**
+ * Version 1 kept per-key event times in the connection's metadata under this key; version 2 keeps
+ * none. Read only to explain a version 1 patch in a dry run.
+ */
+const VERSIONS_KEY = '_metadataSyncVersions';
+
+function readVersions(metadata: Record<string, unknown> | null): Record<string, string> {
+  const v = metadata?.[VERSIONS_KEY];
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+  return Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+/** Keys scrubbed first (a cut must not leave a key's prefix), control characters (C0, DEL, C1) shown as escapes; long values cut. */
 export function safe(v: unknown, max = 120): string {
-  const s = typeof v === 'string' ? v : v === undefined ? '' : (JSON.stringify(v) ?? String(v));
+  const s = scrub(typeof v === 'string' ? v : v === undefined ? '' : (JSON.stringify(v) ?? String(v)));
   // eslint-disable-next-line no-control-regex
   const clean = s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
@@ -151,14 +163,10 @@ export function renderComparison(
     );
   }
   if (!current.ok) {
-    const note =
-      current.code === 'unknown_connection'
-        ? 'Nango does not know this connection: the replay would fail again.'
-        : `could not read the current metadata: ${safe(current.code)}${current.status ? ` (HTTP ${current.status})` : ''} ${safe(current.message)}`;
     return `${table(
       ['key', 'patch'],
       Object.entries(patch).map(([k, v]) => [safe(k, 40), val(v, 60)]),
-    )}\n  ! ${note}`;
+    )}\n  ! ${readFailure(current)}`;
   }
   const cmp = comparePatch(current.metadata, patch, keyTimes);
   const rows = cmp.keys.map((k) => [
@@ -168,4 +176,23 @@ export function renderComparison(
     k.change === 'stale' ? `stale: kept, a newer event (${k.newerEventAt}) set it` : k.change,
   ]);
   return `${table(['key', 'current (Nango)', 'patch', 'effect'], rows)}\n  ${cmp.untouched} other key(s) of the connection stay as they are.`;
+}
+
+/** Why the current metadata could not be read, with Nango's details when it sent any (scrubbed by `safe`). */
+function readFailure(f: Extract<MetadataResult, { ok: false }>): string {
+  if (f.code === 'unknown_connection') return 'Nango does not know this connection: the replay would fail again.';
+  const head = `could not read the current metadata: ${safe(f.code)}${f.status ? ` (HTTP ${f.status})` : ''} ${safe(f.message, 300)}`;
+  return f.errors !== undefined ? `${head}\n    details ${safe(f.errors, 400)}` : head;
+}
+
+/** A sync replay sends the connection's latest desired state: show what Nango holds now, key by key. */
+export function renderCurrent(current: MetadataResult | undefined): string {
+  if (!current) return '(current metadata not read)';
+  if (!current.ok) return `! ${readFailure(current)}`;
+  const entries = Object.entries(current.metadata ?? {}).filter(([k]) => k !== VERSIONS_KEY);
+  if (!entries.length) return 'current metadata (Nango): none';
+  return `current metadata (Nango):\n${table(
+    ['key', 'value'],
+    entries.map(([k, v]) => [safe(k, 40), val(v, 60)]),
+  )}`;
 }

@@ -1,10 +1,12 @@
 /** Dispatch: parse, run the command, turn any error into one clear line and an exit code. */
-import { HELP, parseCommandLine } from './args.ts';
+import { parseCommandLine } from './args.ts';
+import { HELP } from './help.ts';
 import { listCommand } from './commands/list.ts';
 import { purgeCommand } from './commands/purge.ts';
 import { replayCommand } from './commands/replay.ts';
 import { Context, type Io } from './context.ts';
 import { describeError, EXIT } from './errors.ts';
+import { scrub } from './scrub.ts';
 
 export type { Io } from './context.ts';
 export { EXIT } from './errors.ts';
@@ -15,7 +17,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     args = parseCommandLine(argv, io.now?.() ?? new Date());
   } catch (e) {
     const err = describeError(e);
-    io.stderr.write(`dlq: ${err.message}\n`);
+    io.stderr.write(`dlq: ${scrub(err.message)}\n`);
     return err.exitCode;
   }
   if (args.help) {
@@ -38,7 +40,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     }
   } catch (e) {
     const err = describeError(e, { endpoint: ctx.endpoint });
-    io.stderr.write(`dlq ${args.command}: ${err.message}\n`);
+    io.stderr.write(`dlq ${args.command}: ${scrub(err.message)}\n`);
     return err.exitCode;
   } finally {
     ctx.destroy();

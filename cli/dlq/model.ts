@@ -5,12 +5,13 @@
  */
 import type { DlqEnvelope, Stage } from '#commons/dlq-envelope';
 
-/** Which of the two DLQs; each stage has one source queue and one DLQ. */
-export type QueueRole = 'ingress' | 'ingressDlq' | 'patches' | 'patchesDlq';
+/** The pipeline's queues; each stage has one source queue and one DLQ. */
+export type QueueRole = 'ingress' | 'ingressDlq' | 'sync' | 'syncDlq';
+export type SourceRole = 'ingress' | 'sync';
 
-export const STAGE_QUEUES: Record<Stage, { dlq: QueueRole; source: QueueRole }> = {
+export const STAGE_QUEUES: Record<Stage, { dlq: QueueRole; source: SourceRole }> = {
   route: { dlq: 'ingressDlq', source: 'ingress' },
-  apply: { dlq: 'patchesDlq', source: 'patches' },
+  apply: { dlq: 'syncDlq', source: 'sync' },
 };
 
 /** A message received from a DLQ and held invisible until we delete or release it. */
@@ -33,7 +34,7 @@ export type ItemKind = 'envelope' | 'bare' | 'malformed';
 
 /** One message to put back on a source queue. */
 export interface Outgoing {
-  queue: 'ingress' | 'patches';
+  queue: SourceRole;
   body: string;
   /** FIFO only: the connection key. */
   groupId?: string;
@@ -65,7 +66,7 @@ export interface DlqItem {
   /** How often the DLQ message itself was received (each inspection counts one). */
   dlqReceiveCount: number;
   sequenceNumber?: string | undefined;
-  /** The merged patch (envelope) or the patch message's patch (bare apply message). */
+  /** Version 1 only: the merged patch (envelope) or the patch message's patch (bare apply message). */
   patch?: Record<string, unknown> | undefined;
   /** Apply only: the event time behind each patch key (for the dry run's staleness check). */
   keyTimes?: Record<string, string> | undefined;

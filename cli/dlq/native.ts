@@ -1,6 +1,6 @@
 /**
  * `replay --native`: SQS's own DLQ redrive (StartMessageMoveTask), for an unfiltered bulk move
- * in AWS. SQS moves every message back to the queue it came from, as it is; progress comes from
+ * in AWS. SQS moves every message, as it is, to the destination named; progress comes from
  * ListMessageMoveTasks. Interrupting stops the watching only: the task runs on in AWS.
  */
 import {
@@ -15,6 +15,11 @@ import { describeError } from './errors.ts';
 export interface NativeOptions {
   dlqUrl: string;
   dlqArn: string;
+  /**
+   * Always given: without it SQS sends each message back to the queue it came from, which it knows
+   * only for messages its own redrive moved, not for envelopes a function sent to the DLQ.
+   */
+  destinationArn: string;
   /** Messages per second; undefined = SQS's own pace. */
   rate?: number | undefined;
   pollMs: number;
@@ -37,6 +42,7 @@ export async function nativeRedrive(sqs: SQSClient, o: NativeOptions): Promise<N
     const r = await sqs.send(
       new StartMessageMoveTaskCommand({
         SourceArn: o.dlqArn,
+        DestinationArn: o.destinationArn,
         // SQS caps this at 500 per second.
         ...(o.rate !== undefined && o.rate > 0 ? { MaxNumberOfMessagesPerSecond: Math.max(1, Math.min(500, Math.floor(o.rate))) } : {}),
       }),

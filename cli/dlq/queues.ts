@@ -1,10 +1,12 @@
 /**
  * Where the queues are: explicit flags, else the CloudFormation stack's outputs (--stack), else the
- * environment variables the functions themselves use. Output keys come from infra/outputs.ts; a
- * CfnOutput inside a construct gets CDK's hash suffix, and that form is accepted too.
+ * environment variables the functions themselves use. A CfnOutput inside a construct gets CDK's hash
+ * suffix, and that form is accepted too. A version 1 stack or environment (patches queue) is still
+ * read, so its DLQ can be drained after an upgrade.
  */
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import type { Stage } from '#commons/dlq-envelope';
+import { ENV } from '#commons/config';
 import { OutputKeys } from '../../infra/outputs.ts';
 import type { QueueFlags } from './args.ts';
 import { CliError, describeError } from './errors.ts';
@@ -12,35 +14,52 @@ import { STAGE_QUEUES, type QueueRole } from './model.ts';
 
 export type QueueUrls = Partial<Record<QueueRole, string>>;
 
-/** The stack's output keys, from infra/outputs.ts (the contract with the CDK stack). */
+/**
+ * The stack's output keys (the contract with the CDK stack). The sync queue's keys are spelled here
+ * until infra/outputs.ts carries them; the version 1 names are fallbacks.
+ */
 export const OUTPUT_KEYS: Record<QueueRole, string> = {
   ingress: OutputKeys.IngressQueueUrl,
   ingressDlq: OutputKeys.IngressDlqUrl,
-  patches: OutputKeys.PatchesQueueUrl,
-  patchesDlq: OutputKeys.PatchesDlqUrl,
+  sync: 'SyncQueueUrl',
+  syncDlq: 'SyncDlqUrl',
 };
+const LEGACY_OUTPUT_KEYS: Partial<Record<QueueRole, string>> = { sync: 'PatchesQueueUrl', syncDlq: 'PatchesDlqUrl' };
 
+/** Ingress has no entry in the function settings (no function sends to it): spelled here. */
 export const ENV_VARS: Record<QueueRole, string> = {
   ingress: 'INGRESS_QUEUE_URL',
-  ingressDlq: 'INGRESS_DLQ_URL',
-  patches: 'PATCHES_QUEUE_URL',
-  patchesDlq: 'PATCHES_DLQ_URL',
+  ingressDlq: ENV.INGRESS_DLQ_URL,
+  sync: ENV.SYNC_QUEUE_URL,
+  syncDlq: ENV.SYNC_DLQ_URL,
+};
+const LEGACY_ENV_VARS: Partial<Record<QueueRole, string>> = { sync: 'PATCHES_QUEUE_URL', syncDlq: 'PATCHES_DLQ_URL' };
+
+export const FLAGS: Record<QueueRole, string> = {
+  ingress: '--ingress-url',
+  ingressDlq: '--ingress-dlq-url',
+  sync: '--sync-url',
+  syncDlq: '--sync-dlq-url',
 };
 
 const ROLES = Object.keys(OUTPUT_KEYS) as QueueRole[];
+
+export function findOutput(outputs: readonly Output[], key: string): string | undefined {
+  const exact = outputs.find((o) => o.OutputKey === key);
+  const nested = outputs.filter((o) => o.OutputKey !== undefined && new RegExp(`${key}[0-9A-F]{8}$`).test(o.OutputKey));
+  if (nested.length > 1 && !exact) {
+    throw new CliError(`the stack has several ${key} outputs (${nested.map((o) => o.OutputKey).join(', ')}); pass the URLs explicitly`);
+  }
+  return (exact ?? (nested.length === 1 ? nested[0] : undefined))?.OutputValue || undefined;
+}
 
 /** Exact key, or CDK's `<ConstructPath><Key><8 hex>` form for outputs defined inside a construct. */
 export function urlsFromOutputs(outputs: readonly Output[]): QueueUrls {
   const out: QueueUrls = {};
   for (const role of ROLES) {
-    const key = OUTPUT_KEYS[role];
-    const exact = outputs.find((o) => o.OutputKey === key);
-    const nested = outputs.filter((o) => o.OutputKey !== undefined && new RegExp(`${key}[0-9A-F]{8}$`).test(o.OutputKey));
-    const hit = exact ?? (nested.length === 1 ? nested[0] : undefined);
-    if (nested.length > 1 && !exact) {
-      throw new CliError(`the stack has several ${key} outputs (${nested.map((o) => o.OutputKey).join(', ')}); pass the URLs explicitly`);
-    }
-    if (hit?.OutputValue) out[role] = hit.OutputValue;
+    const legacy = LEGACY_OUTPUT_KEYS[role];
+    const v = findOutput(outputs, OUTPUT_KEYS[role]) ?? (legacy ? findOutput(outputs, legacy) : undefined);
+    if (v) out[role] = v;
   }
   return out;
 }
@@ -60,20 +79,19 @@ export async function resolveQueueUrls(
       throw describeError(e, { stack: flags.stack });
     }
     base = urlsFromOutputs(outputs);
-    if (!base.ingressDlq && !base.patchesDlq) {
+    if (!base.ingressDlq && !base.syncDlq) {
       throw new CliError(
-        `stack ${flags.stack} has no ${OUTPUT_KEYS.ingressDlq} or ${OUTPUT_KEYS.patchesDlq} output; pass --ingress-dlq-url / --patches-dlq-url`,
+        `stack ${flags.stack} has no ${OUTPUT_KEYS.ingressDlq} or ${OUTPUT_KEYS.syncDlq} output; pass ${FLAGS.ingressDlq} / ${FLAGS.syncDlq}`,
       );
     }
   } else {
-    for (const role of ROLES) if (env[ENV_VARS[role]]) base[role] = env[ENV_VARS[role]];
+    for (const role of ROLES) {
+      const legacy = LEGACY_ENV_VARS[role];
+      const v = env[ENV_VARS[role]] || (legacy ? env[legacy] : undefined);
+      if (v) base[role] = v;
+    }
   }
-  const explicit: QueueUrls = {
-    ingress: flags.ingress,
-    ingressDlq: flags.ingressDlq,
-    patches: flags.patches,
-    patchesDlq: flags.patchesDlq,
-  };
+  const explicit: QueueUrls = { ingress: flags.ingress, ingressDlq: flags.ingressDlq, sync: flags.sync, syncDlq: flags.syncDlq };
   const merged: QueueUrls = { ...base };
   for (const role of ROLES) if (explicit[role]) merged[role] = explicit[role];
   return merged;
@@ -91,7 +109,7 @@ export function dlqsFor(urls: QueueUrls, stages: readonly Stage[] | undefined): 
   }
   if (!out.length) {
     throw new CliError(
-      `no DLQ to read: pass --stack NAME, or --ingress-dlq-url / --patches-dlq-url (or set ${ENV_VARS.ingressDlq} / ${ENV_VARS.patchesDlq}). ` +
+      `no DLQ to read: pass --stack NAME, or ${FLAGS.ingressDlq} / ${FLAGS.syncDlq} (or set ${ENV_VARS.ingressDlq} / ${ENV_VARS.syncDlq}). ` +
         'For the local pipeline also set AWS_ENDPOINT_URL_SQS.',
     );
   }
@@ -99,8 +117,5 @@ export function dlqsFor(urls: QueueUrls, stages: readonly Stage[] | undefined): 
 }
 
 export function howToGive(role: QueueRole): string {
-  const flag = { ingress: '--ingress-url', ingressDlq: '--ingress-dlq-url', patches: '--patches-url', patchesDlq: '--patches-dlq-url' }[
-    role
-  ];
-  return `pass ${flag}, or --stack NAME with a ${OUTPUT_KEYS[role]} output, or set ${ENV_VARS[role]}`;
+  return `pass ${FLAGS[role]}, or --stack NAME with a ${OUTPUT_KEYS[role]} output, or set ${ENV_VARS[role]}`;
 }

@@ -3,7 +3,7 @@
  * stage's source queue, and only when every send succeeded delete it from the DLQ. A process that
  * dies anywhere in between leaves the message in the DLQ (sent or not): at least once, never lost.
  * An apply message whose send fails holds back the later messages of its connection, so a
- * connection's patches are never replayed out of order.
+ * connection's messages are never replayed out of order.
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { describeError } from './errors.ts';
@@ -14,13 +14,13 @@ import type { Progress, ProgressCounts } from './progress.ts';
 
 export interface ReplayTargets {
   ingress?: string | undefined;
-  patches?: string | undefined;
+  sync?: string | undefined;
 }
 
 export interface ReplayOutcome {
   /** Sent and deleted from the DLQ. */
   replayed: DlqItem[];
-  /** Messages put on source queues (an envelope of coalesced patches holds several). */
+  /** Messages put on source queues (an envelope of several originals holds several). */
   messagesSent: number;
   /** Not sent (or only partly); still in the DLQ. */
   failed: { item: DlqItem; error: string }[];

@@ -25,6 +25,16 @@ interface FakeAws {
 }
 
 const DLQ_ARN = 'arn:aws:sqs:eu-west-1:123456789012:sync-ingress-dlq';
+const SOURCE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:sync-ingress';
+/** Queues by URL path: the source's redrive policy names the DLQ; `stray` names another DLQ. */
+const QUEUES: Record<string, Record<string, string>> = {
+  'sync-ingress-dlq': { QueueArn: DLQ_ARN },
+  'sync-ingress': { QueueArn: SOURCE_ARN, RedrivePolicy: JSON.stringify({ deadLetterTargetArn: DLQ_ARN, maxReceiveCount: 5 }) },
+  stray: {
+    QueueArn: 'arn:aws:sqs:eu-west-1:123456789012:stray',
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: 'arn:aws:sqs:eu-west-1:123456789012:stray-dlq', maxReceiveCount: 5 }),
+  },
+};
 
 /** SQS (awsJson1_0) for the native move, and CloudFormation (awsQuery) DescribeStacks. */
 async function startFakeAws(o: { stacks: Record<string, Record<string, string>>; sample: { MessageBody: string }[] }): Promise<FakeAws> {
@@ -48,7 +58,7 @@ async function startFakeAws(o: { stacks: Record<string, Record<string, string>>;
           case 'GetQueueAttributes':
             return json({
               Attributes: {
-                QueueArn: DLQ_ARN,
+                ...QUEUES[String(body.QueueUrl).split('/').pop()!],
                 ApproximateNumberOfMessages: '3',
                 ApproximateNumberOfMessagesNotVisible: '0',
                 ApproximateNumberOfMessagesDelayed: '0',
@@ -144,6 +154,19 @@ describe('replay --native', () => {
     try {
       const dlqUrl = `${aws.url}/123456789012/sync-ingress-dlq`;
       const flags = ['replay', '--native', '--endpoint', aws.url, '--region', 'eu-west-1', '--ingress-dlq-url', dlqUrl, '--wait', '0'];
+      const sourceUrl = `${aws.url}/123456789012/sync-ingress`;
+
+      // The destination must be given, and must be the queue whose failures land in this DLQ.
+      const none = await dlq(flags);
+      expect(none.code).toBe(2);
+      expect(none.stderr).toMatch(/no URL for the ingress queue that route failures go back to: pass --ingress-url/);
+      const stray = await dlq([...flags, '--ingress-url', `${aws.url}/123456789012/stray`]);
+      expect(stray.code).toBe(2);
+      expect(stray.stderr).toMatch(
+        /stray sends its failures to \S+stray-dlq, not to the DLQ being replayed \(arn:aws:sqs:eu-west-1:123456789012:sync-ingress-dlq\)/,
+      );
+      expect(aws.requests.filter((x) => x.target === 'StartMessageMoveTask')).toEqual([]);
+      flags.push('--ingress-url', sourceUrl);
 
       const r = await dlq([...flags, '--rate', '5']);
       // The route function unwraps its own envelopes, so the move needs no confirmation.
@@ -155,8 +178,8 @@ describe('replay --native', () => {
 
       const ops = aws.requests.map((x) => x.target);
       const start = aws.requests.find((x) => x.target === 'StartMessageMoveTask')!;
-      // No DestinationArn: SQS sends each message back to the queue it came from.
-      expect(start.body).toEqual({ SourceArn: DLQ_ARN, MaxNumberOfMessagesPerSecond: 5 });
+      // Named explicitly: SQS does not know the source of messages a function sent to the DLQ.
+      expect(start.body).toEqual({ SourceArn: DLQ_ARN, DestinationArn: SOURCE_ARN, MaxNumberOfMessagesPerSecond: 5 });
       // The sample was made visible again before the move: hidden messages would be skipped by it.
       const release = aws.requests.findIndex(
         (x) =>
@@ -181,7 +204,18 @@ describe('replay --native', () => {
 
     const q = await local.createPipelineQueues({ prefix: 'native-' });
     await seed(local.client(), q.ingressDlqUrl, [{ MessageBody: JSON.stringify(planEvent('x', 'a', 'pro')) }]);
-    const r = await dlq(['replay', '--native', '--endpoint', local.endpoint, '--ingress-dlq-url', q.ingressDlqUrl, '--wait', '0']);
+    const r = await dlq([
+      'replay',
+      '--native',
+      '--endpoint',
+      local.endpoint,
+      '--ingress-dlq-url',
+      q.ingressDlqUrl,
+      '--ingress-url',
+      q.ingressUrl,
+      '--wait',
+      '0',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/does not support the operation .*use `replay` without --native/);
     expect(await counts(local.client(), q.ingressDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
@@ -197,8 +231,8 @@ describe('--stack', () => {
         'sync-prod': {
           IngressQueueUrl: q.ingressUrl,
           IngressDlqUrl: q.ingressDlqUrl,
-          PatchesQueueUrl: q.patchesUrl,
-          PatchesDlqUrl: q.patchesDlqUrl,
+          SyncQueueUrl: q.patchesUrl,
+          SyncDlqUrl: q.patchesDlqUrl,
           ReplayCommand: 'npm run dlq',
         },
       },

@@ -24,9 +24,9 @@ const urlFlags = (q: PipelineQueues) => [
   q.ingressUrl,
   '--ingress-dlq-url',
   q.ingressDlqUrl,
-  '--patches-url',
+  '--sync-url',
   q.patchesUrl,
-  '--patches-dlq-url',
+  '--sync-dlq-url',
   q.patchesDlqUrl,
 ];
 
@@ -69,7 +69,7 @@ describe('list and inspect', () => {
     ]);
 
     // The default long-poll scan, as against AWS.
-    const r = await dlq(['list', '--json', '--ingress-dlq-url', q.ingressDlqUrl, '--patches-dlq-url', q.patchesDlqUrl]);
+    const r = await dlq(['list', '--json', '--ingress-dlq-url', q.ingressDlqUrl, '--sync-dlq-url', q.patchesDlqUrl]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as {
@@ -171,6 +171,26 @@ describe('replay', () => {
     expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(1);
   });
 
+  it('replays a version 2 apply envelope by re-sending its small sync messages unchanged, in their group, then deletes it', async () => {
+    const q = await fresh();
+    const sqs = local.client();
+    const env = applyEnvelope([patchMessage(acme, { plan: 'ignored' })], undefined, at(1));
+    const syncs = [JSON.stringify({ v: 2, target: acme }), JSON.stringify({ v: 2, target: acme, reason: 'webhook' })];
+    const v2 = {
+      ...env,
+      patch: undefined,
+      originals: syncs.map((body, i) => ({ messageId: `o${i}`, body, messageGroupId: connectionKey(acme) })),
+    };
+    await seed(sqs, q.patchesDlqUrl, [{ ...envelopeMessage(env), MessageBody: JSON.stringify(v2) }]);
+    const r = await dlq(['replay', '--json', '--rate', '0', '--stage', 'apply', ...urlFlags(q)]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ selected: 1, replayed: 1, messagesSent: 2 });
+    const sent = await drainQueue(sqs, q.patchesUrl);
+    expect(sent.map((m) => m.body)).toEqual(syncs);
+    expect(new Set(sent.map((m) => m.groupId))).toEqual(new Set([connectionKey(acme)]));
+    expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(0);
+  });
+
   it('reaches messages queued behind others of the same FIFO group (more than one receive batch)', async () => {
     const q = await fresh();
     const sqs = local.client();
@@ -200,9 +220,10 @@ describe('replay', () => {
       envelopeMessage(applyEnvelope([ok])),
     ]);
     const r = await dlq(['replay', '--rate', '0', ...urlFlags(q)]);
-    expect(r.code).toBe(0);
+    // Something was left behind: not a success.
+    expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/Replayed 1 of 2 chosen message\(s\): 1 message\(s\) sent to source queues, 0 failed, 1 skipped/);
-    expect(r.stdout).toMatch(/skipped\s+\S+: malformed: not a patch message/);
+    expect(r.stdout).toMatch(/skipped\s+\S+: malformed: not a sync message \(it names no connection\)/);
     expect((await drainQueue(sqs, q.patchesUrl)).map((s) => s.body)).toEqual([JSON.stringify(ok)]);
     expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(1);
   });
@@ -210,10 +231,64 @@ describe('replay', () => {
   it('refuses to start when a chosen message has nowhere to go, before sending anything', async () => {
     const q = await fresh();
     await seed(local.client(), q.patchesDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(globex, { a: 1 })]))]);
-    const r = await dlq(['replay', '--patches-dlq-url', q.patchesDlqUrl]);
+    const r = await dlq(['replay', '--sync-dlq-url', q.patchesDlqUrl]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/no URL for the patches queue that apply failures go back to: pass --patches-url/);
+    expect(r.stderr).toMatch(/no URL for the sync queue that apply failures go back to: pass --sync-url/);
     expect(await counts(local.client(), q.patchesDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
+  });
+
+  it('refuses a destination whose redrive policy does not name the DLQ (or of the other FIFO type), before sending; --force overrides loudly', async () => {
+    const q = await fresh();
+    const other = await fresh();
+    const sqs = local.client();
+    await seed(sqs, q.patchesDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(globex, { a: 1 })]))]);
+    await seed(sqs, q.ingressDlqUrl, [envelopeMessage(routeEnvelope(planEvent('w1', 'a', 'pro')))]);
+    const flags = (sync: string, ingress: string) => [
+      '--wait',
+      '0',
+      '--rate',
+      '0',
+      '--sync-dlq-url',
+      q.patchesDlqUrl,
+      '--ingress-dlq-url',
+      q.ingressDlqUrl,
+      '--sync-url',
+      sync,
+      '--ingress-url',
+      ingress,
+    ];
+    const untouched = async () => {
+      expect(await counts(sqs, q.patchesDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
+      expect(await counts(sqs, q.ingressDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
+      for (const u of [q.patchesUrl, q.ingressUrl, other.patchesUrl, other.ingressUrl]) expect((await counts(sqs, u)).total).toBe(0);
+    };
+
+    // Another pipeline's queue: its failures go to another DLQ.
+    const wrong = await dlq(['replay', ...flags(other.patchesUrl, q.ingressUrl)]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/refusing to replay, nothing was sent/);
+    expect(wrong.stderr).toMatch(
+      /apply: \S+t\d+-patches\.fifo sends its failures to \S+t\d+-patches-dlq\.fifo, not to the DLQ being replayed/,
+    );
+    await untouched();
+
+    // Swapped: the standard ingress queue for the FIFO sync queue, and the DLQ itself (no redrive policy).
+    const swapped = await dlq(['replay', ...flags(q.ingressUrl, q.ingressDlqUrl)]);
+    expect(swapped.code).toBe(2);
+    expect(swapped.stderr).toMatch(/the DLQ is FIFO but \S+ingress is standard/);
+    expect(swapped.stderr).toMatch(/route: \S+ingress-dlq has no redrive policy/);
+    await untouched();
+
+    // The dry run says so too, without refusing.
+    const dry = await dlq(['replay', '--dry-run', '--no-nango', ...flags(other.patchesUrl, q.ingressUrl)]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/A real replay would refuse \(without --force\):\napply: /);
+
+    const forced = await dlq(['replay', '--force', '--stage', 'apply', ...flags(other.patchesUrl, q.ingressUrl)]);
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toMatch(/WARNING: --force given: replaying although\napply: /);
+    expect((await counts(sqs, other.patchesUrl)).total).toBe(1);
+    expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(0);
   });
 
   it('stops at Ctrl-C after the message in flight and puts the rest back', async () => {

@@ -1,16 +1,20 @@
 /**
  * `replay --dry-run`: what would be sent, beside each connection's current metadata read from the
- * Nango stand-in (GET /connections/{id}, id percent-encoded), the key taken from NANGO_SECRET_KEY or
- * Secrets Manager and never printed; nothing sent, nothing removed.
+ * Nango stand-in with the list endpoint (GET /connections?connectionId=&integrationId=, never
+ * GET /connections/{id}, which returns credentials and refreshes tokens), the key taken from
+ * NANGO_SECRET_KEY or Secrets Manager and never printed, not even when Nango or a proxy echoes it;
+ * nothing sent, nothing removed.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../../local/standins/sqs.ts';
 import { startNangoStandin, type NangoStandin } from '../../local/standins/nango.ts';
 import { startSecretsManagerStandin, type SecretsManagerStandin } from '../../local/standins/secrets-manager.ts';
 import { applyEnvelope, envelopeMessage, patchMessage, planEvent, routeEnvelope } from './fixtures.ts';
 import { counts, seed } from './queue-tools.ts';
-import { dlq } from './run-cli.ts';
+import { dlq, spawnCli } from './run-cli.ts';
 
 const KEY = randomUUID();
 const acme = { connectionId: 'acme/eu x@y.com', providerConfigKey: 'salesforce' };
@@ -65,9 +69,9 @@ const flags = () => [
   q.ingressUrl,
   '--ingress-dlq-url',
   q.ingressDlqUrl,
-  '--patches-url',
+  '--sync-url',
   q.patchesUrl,
-  '--patches-dlq-url',
+  '--sync-dlq-url',
   q.patchesDlqUrl,
 ];
 
@@ -88,8 +92,13 @@ it('shows each patch beside the current metadata, key by key, and changes nothin
     expect(r.stdout + r.stderr).not.toContain(KEY);
 
     const gets = nango.requests.filter((x) => x.method === 'GET');
-    expect(gets.map((g) => g.path).sort()).toEqual(['/connections/acme%2Feu%20x%40y.com', '/connections/initech']);
-    expect(gets.find((g) => g.path.startsWith('/connections/acme'))!.query).toEqual({ provider_config_key: 'salesforce' });
+    expect(gets.map((g) => g.path)).toEqual(['/connections', '/connections']);
+    expect(gets.map((g) => g.query)).toEqual(
+      expect.arrayContaining([
+        { connectionId: acme.connectionId, integrationId: 'salesforce' },
+        { connectionId: 'initech', integrationId: 'salesforce' },
+      ]),
+    );
     expect(nango.requests.filter((x) => x.method !== 'GET')).toEqual([]);
     expect(await counts(local.client(), q.patchesDlqUrl)).toEqual({ visible: 2, hidden: 0, total: 2 });
     expect(await counts(local.client(), q.ingressDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
@@ -134,6 +143,10 @@ it('takes the key (and host) from Secrets Manager; --json carries the comparison
     region: 'unchanged',
   });
   expect(nango.requests.filter((x) => x.method === 'GET')).toHaveLength(1);
+  expect(nango.requests[0]).toMatchObject({
+    path: '/connections',
+    query: { connectionId: acme.connectionId, integrationId: 'salesforce' },
+  });
 
   const none = await dlq(['replay', '--dry-run', '--stage', 'apply', ...flags()]);
   expect(none.code).toBe(0);
@@ -144,4 +157,229 @@ it('takes the key (and host) from Secrets Manager; --json carries the comparison
   expect(badSecret.code).not.toBe(0);
   expect(badSecret.stderr).toMatch(/reading the Nango key from Secrets Manager \(no\/such\/secret\)/);
   expect(await counts(local.client(), q.patchesDlqUrl)).toEqual({ visible: 2, hidden: 0, total: 2 });
+});
+
+afterEach(() => {
+  delete process.env.NANGO_SECRET_KEY;
+  nango.setFault(undefined);
+});
+
+/** Every request the stand-in saw for one connection; none may be GET /connections/{id}. */
+const neverReadsOne = () => {
+  for (const r of nango.requests) expect(r.path).toBe('/connections');
+};
+
+it('for a version 2 envelope (sync messages, no patch) shows what Nango holds now: the replay sends the latest state', async () => {
+  process.env.NANGO_SECRET_KEY = KEY;
+  nango.reset();
+  const q3 = await local.createPipelineQueues({ prefix: 'v2dry-' });
+  const env = applyEnvelope([patchMessage(acme, { plan: 'old' })]);
+  const v2 = { ...env, patch: undefined, originals: [{ messageId: 'o1', body: JSON.stringify({ v: 2, target: acme }) }] };
+  await seed(local.client(), q3.patchesDlqUrl, [{ ...envelopeMessage(env), MessageBody: JSON.stringify(v2) }]);
+  const r = await dlq([
+    'replay',
+    '--dry-run',
+    '--nango-host',
+    nango.url,
+    '--wait',
+    '0',
+    '--sync-dlq-url',
+    q3.patchesDlqUrl,
+    '--sync-url',
+    q3.patchesUrl,
+  ]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/-> sync group /);
+  expect(r.stdout).toMatch(/current metadata \(Nango\):\n\s+key\s+value[\s\S]*plan\s+"pro"[\s\S]*seats\s+5/);
+  expect(r.stdout).not.toContain('_metadataSyncVersions');
+  expect(nango.requests.map((x) => [x.method, x.path])).toEqual([['GET', '/connections']]);
+  expect(await counts(local.client(), q3.patchesDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
+});
+
+it('never prints the key when Nango (or a proxy) echoes the Authorization header in JSON, in `errors`, or in an HTML page', async () => {
+  process.env.NANGO_SECRET_KEY = KEY;
+  const pages = [
+    {
+      kind: 'status' as const,
+      status: 400,
+      body: {
+        error: {
+          code: 'invalid_request',
+          message: `rejected header Authorization: Bearer ${KEY}`,
+          errors: [{ header: 'authorization', value: `Bearer ${KEY}` }, { raw: KEY }],
+        },
+      },
+    },
+    { kind: 'html' as const, status: 403, body: `<html><body><h1>403 Forbidden</h1><pre>Authorization: Bearer ${KEY}</pre></body></html>` },
+    { kind: 'status' as const, status: 502, body: { message: `upstream saw Bearer ${KEY}` } },
+  ];
+  for (const fault of pages) {
+    nango.reset();
+    nango.setFault(() => fault);
+    for (const json of [false, true]) {
+      const r = await dlq(['replay', '--dry-run', ...(json ? ['--json'] : []), '--stage', 'apply', '--nango-host', nango.url, ...flags()]);
+      expect(r.code).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(KEY);
+      expect(r.stdout + r.stderr).not.toContain(KEY.slice(0, 8));
+      expect(r.stdout).toContain('[REDACTED]');
+    }
+    neverReadsOne();
+  }
+  // The details reached the operator, scrubbed.
+  nango.setFault(() => pages[0]);
+  const r = await dlq([
+    'replay',
+    '--dry-run',
+    '--stage',
+    'apply',
+    '--connection',
+    acme.connectionId,
+    '--nango-host',
+    nango.url,
+    ...flags(),
+  ]);
+  expect(r.stdout).toMatch(
+    /could not read the current metadata: invalid_request \(HTTP 400\) rejected header Authorization: Bearer \[REDACTED\]/,
+  );
+  expect(r.stdout).toMatch(/details \[\{"header":"authorization","value":"Bearer \[REDACTED\]"\},\{"raw":"\[REDACTED\]"\}\]/);
+  nango.setFault(() => pages[1]);
+  const html = await dlq([
+    'replay',
+    '--dry-run',
+    '--stage',
+    'apply',
+    '--connection',
+    acme.connectionId,
+    '--nango-host',
+    nango.url,
+    ...flags(),
+  ]);
+  expect(html.stdout).toMatch(
+    /could not read the current metadata: http_403 \(HTTP 403\) 403 Forbidden Authorization: Bearer \[REDACTED\]/,
+  );
+});
+
+it('scrubs a server that really echoes the header it was sent (a tiny HTTP server on 127.0.0.1)', async () => {
+  process.env.NANGO_SECRET_KEY = KEY;
+  const seen: string[] = [];
+  const echo = http.createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({ error: { code: 'unknown_account', message: `no account for ${req.headers.authorization}`, payload: req.headers } }),
+    );
+  });
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    for (const json of [false, true]) {
+      const r = await dlq(['replay', '--dry-run', ...(json ? ['--json'] : []), '--stage', 'apply', '--nango-host', url, ...flags()]);
+      expect(r.code).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(KEY);
+      expect(r.stdout).toMatch(/unknown_account/);
+      expect(r.stdout).toMatch(/no account for Bearer \[REDACTED\]/);
+    }
+    expect(seen.every((u) => u.startsWith('/connections?'))).toBe(true);
+  } finally {
+    await new Promise<void>((resolve) => echo.close(() => resolve()));
+  }
+});
+
+it('scrubs envelopes that already hold the key in their stored error text: list, list --json, inspect, inspect --json, dry run', async () => {
+  const q2 = await local.createPipelineQueues({ prefix: 'leak-' });
+  const leaky = {
+    status: 401,
+    code: 'unknown_account',
+    message: `echo: Authorization: Bearer ${KEY}`,
+    errors: { headers: { authorization: `Bearer ${KEY}` }, key: KEY },
+    retryable: false,
+  };
+  await seed(local.client(), q2.patchesDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(acme, { plan: 'pro' }, 'e-leak')], leaky))]);
+  await seed(local.client(), q2.ingressDlqUrl, [
+    envelopeMessage(
+      routeEnvelope(planEvent('e-leak-route', 'acme', 'pro'), { code: 'invalid_event', message: `token ${KEY}`, retryable: false }),
+    ),
+  ]);
+  const f = [
+    '--wait',
+    '0',
+    '--ingress-dlq-url',
+    q2.ingressDlqUrl,
+    '--sync-dlq-url',
+    q2.patchesDlqUrl,
+    '--ingress-url',
+    q2.ingressUrl,
+    '--sync-url',
+    q2.patchesUrl,
+  ];
+  const commands = [
+    ['list'],
+    ['list', '--json'],
+    ['inspect'],
+    ['inspect', '--json'],
+    ['replay', '--dry-run', '--no-nango'],
+    ['replay', '--dry-run', '--json', '--no-nango'],
+  ];
+  // The key configured: the tool reads it to scrub it, wherever it appears.
+  process.env.NANGO_SECRET_KEY = KEY;
+  for (const argv of commands) {
+    const r = await dlq([...argv, ...f]);
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr, argv.join(' ')).not.toContain(KEY);
+    // Where the error text is shown at all.
+    if (argv[0] === 'inspect' || argv.includes('--json')) expect(r.stdout).toContain('[REDACTED]');
+  }
+  delete process.env.NANGO_SECRET_KEY;
+  // No key configured, in a fresh process that never saw it: what follows "Bearer" or an authorization header is still hidden.
+  for (const argv of [['inspect'], ['list', '--json']]) {
+    const child = spawnCli([...argv, ...f], { ...process.env, AWS_ENDPOINT_URL_SQS: local.endpoint, NANGO_SECRET_KEY: '' });
+    expect(await child.exited).toBe(0);
+    expect(child.stdout()).not.toContain(`Bearer ${KEY}`);
+    expect(child.stdout()).not.toMatch(new RegExp(`authorization[^,]*${KEY}`, 'i'));
+    expect(child.stdout()).toContain('Bearer [REDACTED]');
+  }
+  // Still there, unchanged: scrubbing is for display only.
+  expect(await counts(local.client(), q2.patchesDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
+});
+
+it('a malformed or empty key is invalid_secret_key_format, without a request; not "cannot reach"', async () => {
+  for (const bad of ['not-a-uuid-key', `${KEY}\n`, 'x'.repeat(36)]) {
+    nango.reset();
+    process.env.NANGO_SECRET_KEY = bad;
+    const r = await dlq([
+      'replay',
+      '--dry-run',
+      '--stage',
+      'apply',
+      '--connection',
+      acme.connectionId,
+      '--nango-host',
+      nango.url,
+      ...flags(),
+    ]);
+    expect(r.code).toBe(0);
+    if (bad.trim() === KEY) {
+      // Surrounding whitespace is trimmed: the key works.
+      expect(r.stdout).toMatch(/plan\s+"pro"\s+"starter"/);
+      continue;
+    }
+    expect(r.stdout).toMatch(/could not read the current metadata: invalid_secret_key_format .*not a UUID/);
+    expect(r.stdout).not.toMatch(/cannot reach/);
+    expect(nango.requests).toEqual([]);
+  }
+  delete process.env.NANGO_SECRET_KEY;
+  const empty = await startSecretsManagerStandin({ secrets: { 'sync/empty': JSON.stringify({ secretKey: '', host: nango.url }) } });
+  process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = empty.url;
+  try {
+    nango.reset();
+    const r = await dlq(['replay', '--dry-run', '--json', '--stage', 'apply', '--nango-secret-id', 'sync/empty', ...flags()]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as { items: { current: { ok: boolean; code: string; message: string } }[] };
+    expect(j.items.map((i) => i.current)).toContainEqual(expect.objectContaining({ ok: false, code: 'invalid_secret_key_format' }));
+    expect(j.items[0]!.current.message).toMatch(/empty/);
+    expect(nango.requests).toEqual([]);
+  } finally {
+    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url;
+    await empty.close();
+  }
 });

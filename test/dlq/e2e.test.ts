@@ -31,9 +31,9 @@ const flags = () => [
   p.queues.ingressUrl,
   '--ingress-dlq-url',
   p.queues.ingressDlqUrl,
-  '--patches-url',
+  '--sync-url',
   p.queues.patchesUrl,
-  '--patches-dlq-url',
+  '--sync-dlq-url',
   p.queues.patchesDlqUrl,
 ];
 

@@ -56,9 +56,9 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
     q.ingressUrl,
     '--ingress-dlq-url',
     q.ingressDlqUrl,
-    '--patches-url',
+    '--sync-url',
     q.patchesUrl,
-    '--patches-dlq-url',
+    '--sync-dlq-url',
     q.patchesDlqUrl,
   ];
   const delivered = async () => (await counts(sqs, q.ingressUrl)).total + (await counts(sqs, q.patchesUrl)).total;

@@ -74,7 +74,7 @@ it('a refused send keeps the message and holds back its connection; a refused de
     const out = await replayItems(items, {
       sqs,
       holder: new Holder(sqs, 30),
-      targets: { ingress: `${endpoint}/0/ingress`, patches: `${endpoint}/0/patches.fifo` },
+      targets: { ingress: `${endpoint}/0/ingress`, sync: `${endpoint}/0/sync.fifo` },
       pacer: pacer(0),
       signal: new AbortController().signal,
     });
@@ -90,7 +90,7 @@ it('a refused send keeps the message and holds back its connection; a refused de
     const deleted = calls.filter((c) => c.op === 'DeleteMessage').map((c) => c.body.ReceiptHandle);
     expect(deleted).toEqual(['rh-g1', 'gone-r1']);
     const sends = calls.filter((c) => c.op === 'SendMessage');
-    expect(sends.map((s) => String(s.body.QueueUrl).split('/').pop())).toEqual(['patches.fifo', 'patches.fifo', 'ingress']);
+    expect(sends.map((s) => String(s.body.QueueUrl).split('/').pop())).toEqual(['sync.fifo', 'sync.fifo', 'ingress']);
     expect(sends[1]!.body).toMatchObject({ MessageGroupId: expect.any(String), MessageDeduplicationId: expect.any(String) });
     expect(sends[2]!.body).not.toHaveProperty('MessageGroupId');
   } finally {

@@ -1,11 +1,15 @@
 /** The pure parts of the DLQ tool: classification, replay plans, filters, summary, arguments, output. */
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { registerSecret } from '#commons/redact';
 import { parseCommandLine } from '../../cli/dlq/args.ts';
 import { classify, replayDeduplicationId } from '../../cli/dlq/classify.ts';
 import { CliError, describeError } from '../../cli/dlq/errors.ts';
 import { compareItems, matches, parseTime, select } from '../../cli/dlq/filters.ts';
 import { comparePatch, renderComparison, renderItem, renderList, safe } from '../../cli/dlq/format.ts';
+import { itemJson } from '../../cli/dlq/commands/scan.ts';
 import { pacer } from '../../cli/dlq/pace.ts';
+import { scrub } from '../../cli/dlq/scrub.ts';
 import { dlqsFor, resolveQueueUrls, urlsFromOutputs } from '../../cli/dlq/queues.ts';
 import { ageBucket, summarize } from '../../cli/dlq/summary.ts';
 import { applyEnvelope, connectionKey, deduplicationId, held, patchMessage, planEvent, routeEnvelope } from './fixtures.ts';
@@ -14,7 +18,7 @@ const acme = { connectionId: 'acme/eu x@y.com', providerConfigKey: 'salesforce' 
 const globex = { connectionId: 'globex', providerConfigKey: 'hubspot' };
 
 describe('classify', () => {
-  it('reads an apply envelope and plans one patches-FIFO message per original, in the connection group, with a new dedupe id', () => {
+  it('reads an apply envelope and plans one sync-FIFO message per original, body unchanged, in its group, with a new dedupe id', () => {
     const m1 = patchMessage(acme, { plan: 'pro' }, 'e1', '2026-11-20T12:00:00.000Z');
     const m2 = patchMessage(acme, { seats: 5 }, 'e2', '2026-11-20T12:01:00.000Z');
     const env = applyEnvelope([m1, m2]);
@@ -34,12 +38,12 @@ describe('classify', () => {
     if (!item.replay.ok) throw new Error(item.replay.reason);
     expect(item.replay.messages).toHaveLength(2);
     const [a, b] = item.replay.messages;
-    expect(a).toMatchObject({ queue: 'patches', body: JSON.stringify(m1), groupId: connectionKey(acme) });
+    expect(a).toMatchObject({ queue: 'sync', body: JSON.stringify(m1), groupId: connectionKey(acme) });
     expect(b!.body).toBe(JSON.stringify(m2));
     // Not the original's (SQS would drop it within 5 minutes), distinct per original, stable per DLQ message.
     expect(a!.deduplicationId).not.toBe(deduplicationId('e1', acme));
     expect(a!.deduplicationId).not.toBe(b!.deduplicationId);
-    expect(a!.deduplicationId).toBe(replayDeduplicationId(deduplicationId('e1', acme), 'dlq-1', 0));
+    expect(a!.deduplicationId).toBe(replayDeduplicationId(env.originals[0]!.messageId, 'dlq-1', 0));
     const again = classify(held(JSON.stringify(env), {}, 'dlq-2'), 'apply');
     expect(again.replay.ok && again.replay.messages[0]!.deduplicationId).not.toBe(a!.deduplicationId);
   });
@@ -85,11 +89,20 @@ describe('classify', () => {
     expect(junk.replay.ok).toBe(true);
   });
 
-  it('replays a bare patch message to its connection group; anything else in the patches DLQ is malformed', () => {
+  it('replays a bare sync (or version 1 patch) message to its group; anything naming no connection is malformed', () => {
     const m = patchMessage(globex, { status: 'active' }, 'e7');
     const item = classify(held(JSON.stringify(m), { MessageGroupId: connectionKey(globex) }), 'apply');
     expect(item).toMatchObject({ kind: 'bare', stage: 'apply', connectionId: 'globex', patch: { status: 'active' } });
     expect(item.replay.ok && item.replay.messages[0]!.groupId).toBe(connectionKey(globex));
+    // A version 2 sync message carries no data; its body is moved as it is, in the group SQS kept.
+    const sync = JSON.stringify({ v: 2, target: globex, reason: 'event' });
+    const v2 = classify(held(sync, { MessageGroupId: 'group-from-sqs' }, 'dlq-9'), 'apply');
+    expect(v2).toMatchObject({ kind: 'bare', connectionId: 'globex', providerConfigKey: 'hubspot' });
+    expect(v2.patch).toBeUndefined();
+    expect(v2.replay).toEqual({
+      ok: true,
+      messages: [{ queue: 'sync', body: sync, groupId: 'group-from-sqs', deduplicationId: replayDeduplicationId('dlq-9', 'dlq-9', 0) }],
+    });
     for (const body of ['{"v":2}', 'garbage', '[]']) {
       const bad = classify(held(body), 'apply');
       expect(bad).toMatchObject({ kind: 'malformed', errorCode: 'malformed_message' });
@@ -105,8 +118,27 @@ describe('classify', () => {
     expect(cut.replay).toMatchObject({ ok: false, reason: expect.stringMatching(/truncated/) });
     const none = classify(held(JSON.stringify({ ...env, originals: [] })), 'apply');
     expect(none.replay).toMatchObject({ ok: false, reason: expect.stringMatching(/no original/) });
-    const notPatch = classify(held(JSON.stringify({ ...env, originals: [{ messageId: 'x', body: '{}' }] })), 'apply');
-    expect(notPatch.replay).toMatchObject({ ok: false, reason: expect.stringMatching(/not a valid patch message/) });
+    const notJson = classify(held(JSON.stringify({ ...env, originals: [{ messageId: 'x', body: 'garbage' }] })), 'apply');
+    expect(notJson.replay).toMatchObject({ ok: false, reason: expect.stringMatching(/not a JSON object/) });
+  });
+
+  it('replays the originals of any apply envelope as they are: a version 2 envelope of sync messages', () => {
+    const env = applyEnvelope([patchMessage(acme, { plan: 'pro' })]);
+    const syncs = [
+      { messageId: 'o1', body: JSON.stringify({ v: 2, target: acme }), messageGroupId: 'g-acme' },
+      { messageId: 'o2', body: JSON.stringify({ v: 2, target: acme, seed: true }) },
+    ];
+    const v2 = { ...env, patch: undefined, originals: syncs };
+    const item = classify(held(JSON.stringify(v2), {}, 'dlq-3'), 'apply');
+    expect(item).toMatchObject({ kind: 'envelope', connectionId: acme.connectionId, patch: undefined });
+    expect(item.replay).toEqual({
+      ok: true,
+      messages: [
+        { queue: 'sync', body: syncs[0]!.body, groupId: 'g-acme', deduplicationId: replayDeduplicationId('o1', 'dlq-3', 0) },
+        // No group stored: the connection's, as route and the webhook group it.
+        { queue: 'sync', body: syncs[1]!.body, groupId: connectionKey(acme), deduplicationId: replayDeduplicationId('o2', 'dlq-3', 1) },
+      ],
+    });
   });
 });
 
@@ -257,26 +289,34 @@ describe('arguments', () => {
 
 describe('queue URLs', () => {
   const o = (OutputKey: string, OutputValue: string) => ({ OutputKey, OutputValue });
-  it('reads the stack outputs, exact or with the CDK construct hash suffix', () => {
-    expect(urlsFromOutputs([o('IngressDlqUrl', 'https://q/idlq'), o('PatchesDlqUrl', 'https://q/pdlq.fifo'), o('Other', 'x')])).toEqual({
+  it('reads the stack outputs, exact or with the CDK construct hash suffix; a version 1 stack too', () => {
+    expect(urlsFromOutputs([o('IngressDlqUrl', 'https://q/idlq'), o('SyncDlqUrl', 'https://q/sdlq.fifo'), o('Other', 'x')])).toEqual({
       ingressDlq: 'https://q/idlq',
-      patchesDlq: 'https://q/pdlq.fifo',
+      syncDlq: 'https://q/sdlq.fifo',
     });
-    expect(urlsFromOutputs([o('SyncPatchesQueueUrlA1B2C3D4', 'https://q/p.fifo')])).toEqual({ patches: 'https://q/p.fifo' });
-    expect(() => urlsFromOutputs([o('APatchesQueueUrlA1B2C3D4', 'x'), o('BPatchesQueueUrlFFFFFFFF', 'y')])).toThrow(
-      /several PatchesQueueUrl/,
-    );
+    expect(urlsFromOutputs([o('PipeSyncQueueUrlA1B2C3D4', 'https://q/s.fifo')])).toEqual({ sync: 'https://q/s.fifo' });
+    expect(() => urlsFromOutputs([o('ASyncQueueUrlA1B2C3D4', 'x'), o('BSyncQueueUrlFFFFFFFF', 'y')])).toThrow(/several SyncQueueUrl/);
+    // Version 1 names, so a DLQ left by an upgraded stack can still be drained; the new name wins.
+    expect(urlsFromOutputs([o('PatchesDlqUrl', 'https://q/pdlq.fifo'), o('PatchesQueueUrl', 'https://q/p.fifo')])).toEqual({
+      sync: 'https://q/p.fifo',
+      syncDlq: 'https://q/pdlq.fifo',
+    });
+    expect(urlsFromOutputs([o('PatchesDlqUrl', 'https://q/old.fifo'), o('SyncDlqUrl', 'https://q/new.fifo')])).toEqual({
+      syncDlq: 'https://q/new.fifo',
+    });
   });
 
-  it('prefers flags, then environment; and says what is missing', async () => {
+  it('prefers flags, then environment (version 2 names, then version 1); and says what is missing', async () => {
     const urls = await resolveQueueUrls(
-      { patchesDlq: 'http://flag/pdlq.fifo' },
-      { PATCHES_DLQ_URL: 'http://env/x.fifo', INGRESS_DLQ_URL: 'http://env/idlq' },
+      { syncDlq: 'http://flag/sdlq.fifo' },
+      { SYNC_DLQ_URL: 'http://env/x.fifo', INGRESS_DLQ_URL: 'http://env/idlq', SYNC_QUEUE_URL: 'http://env/s.fifo' },
     );
-    expect(urls).toEqual({ patchesDlq: 'http://flag/pdlq.fifo', ingressDlq: 'http://env/idlq' });
-    expect(dlqsFor({ patchesDlq: 'http://x/p.fifo' }, undefined)).toEqual([{ stage: 'apply', url: 'http://x/p.fifo' }]);
-    expect(() => dlqsFor({ patchesDlq: 'http://x/p.fifo' }, ['route'])).toThrow(/no URL for the route stage's DLQ: pass --ingress-dlq-url/);
-    expect(() => dlqsFor({}, undefined)).toThrow(/no DLQ to read/);
+    expect(urls).toEqual({ syncDlq: 'http://flag/sdlq.fifo', ingressDlq: 'http://env/idlq', sync: 'http://env/s.fifo' });
+    const legacy = await resolveQueueUrls({}, { PATCHES_DLQ_URL: 'http://env/p.fifo', PATCHES_QUEUE_URL: 'http://env/pq.fifo' });
+    expect(legacy).toEqual({ syncDlq: 'http://env/p.fifo', sync: 'http://env/pq.fifo' });
+    expect(dlqsFor({ syncDlq: 'http://x/s.fifo' }, undefined)).toEqual([{ stage: 'apply', url: 'http://x/s.fifo' }]);
+    expect(() => dlqsFor({ syncDlq: 'http://x/s.fifo' }, ['route'])).toThrow(/no URL for the route stage's DLQ: pass --ingress-dlq-url/);
+    expect(() => dlqsFor({}, undefined)).toThrow(/no DLQ to read: pass --stack NAME, or --ingress-dlq-url \/ --sync-dlq-url/);
   });
 });
 
@@ -304,6 +344,38 @@ describe('output', () => {
     const evil = classify(held(JSON.stringify({ source: 's', 'detail-type': 'x\u001b]0;pwned\u0007' })), 'route');
     expect(renderList([evil], new Date())).not.toMatch(/\u001b/);
     expect(renderItem(evil)).not.toMatch(/\u001b/);
+  });
+
+  it('scrubs keys before cutting: a registered key, and a credential after Bearer or an authorization header it never saw', () => {
+    const known = randomUUID();
+    const unknown = randomUUID();
+    registerSecret(known);
+    const env = applyEnvelope([patchMessage(acme, { plan: 'pro' })], {
+      status: 401,
+      code: 'unknown_account',
+      message: `proxy says: Authorization: Bearer ${known}; also ${known}`,
+      errors: { echoed: { authorization: `Bearer ${unknown}` }, raw: `"authorization":"${unknown}"` },
+      retryable: false,
+    });
+    const item = classify(held(JSON.stringify(env)), 'apply');
+    for (const text of [
+      renderItem(item),
+      JSON.stringify(itemJson(item, true)),
+      safe(`Bearer ${known}`, 12),
+      scrub(`x Bearer ${unknown}`),
+    ]) {
+      expect(text).not.toContain(known);
+      expect(text).not.toContain(unknown);
+      expect(text).not.toContain(known.slice(0, 8));
+    }
+    expect(renderItem(item)).toMatch(/Bearer \[REDACTED\]; also \[REDACTED\]/);
+    // Ordinary text stays as it is.
+    for (const prose of ['Bearer token missing; authorization header absent', 'Basic authentication failed', 'Authorization: required']) {
+      expect(scrub(prose)).toBe(prose);
+    }
+    expect(scrub('authorization=sk_live_4eC39HqLyjWD')).toBe('authorization=[REDACTED]');
+    // What is sent stays what was stored.
+    expect(item.replay.ok && item.replay.messages[0]!.body).toBe(env.originals[0]!.body);
   });
 
   it('compares a patch with the current metadata the way a shallow merge applies it', () => {

@@ -12,6 +12,7 @@ export async function listCommand(ctx: Context, mode: 'list' | 'inspect'): Promi
   const { args } = ctx;
   const urls = await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation);
   const dlqs = dlqsFor(urls, args.stages);
+  await ctx.learnNangoKey();
   const holder = new Holder(ctx.sqs, args.read.visibilitySeconds, ctx.endpoint);
   holder.startRenewing();
   try {

@@ -2,6 +2,8 @@
  * `replay --native`: SQS moves a whole DLQ back to its source queue itself (AWS only). No filters:
  * SQS moves everything. SQS moves bodies as they are; route and apply recognise their own stage's
  * failure envelopes and process the original messages inside, so envelopes need no unwrapping here.
+ * The destination is always named: SQS knows the source only of messages its own redrive moved,
+ * and most of a DLQ here was written by a function.
  */
 import { createInterface } from 'node:readline/promises';
 import type { Stage } from '#commons/dlq-envelope';
@@ -11,7 +13,9 @@ import { CliError, EXIT } from '../errors.ts';
 import { hasCriteria } from '../filters.ts';
 import { Holder } from '../holder.ts';
 import { nativeRedrive } from '../native.ts';
-import { dlqsFor, type QueueUrls } from '../queues.ts';
+import { STAGE_QUEUES } from '../model.ts';
+import { dlqsFor, howToGive, type QueueUrls } from '../queues.ts';
+import { checkDestinations, guard } from './replay.ts';
 
 export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<number> {
   const { args } = ctx;
@@ -20,11 +24,27 @@ export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<numb
   }
   const dlqs = dlqsFor(urls, args.stages);
   const holder = new Holder(ctx.sqs, Math.max(5, args.read.visibilitySeconds), ctx.endpoint);
-  const plans: { stage: Stage; url: string; arn: string; approximate: number; envelopes: number; sampled: number }[] = [];
+  for (const d of dlqs) {
+    const role = STAGE_QUEUES[d.stage].source;
+    if (!urls[role]) throw new CliError(`no URL for the ${role} queue that ${d.stage} failures go back to: ${howToGive(role)}`);
+  }
+  const checks = await checkDestinations(holder, dlqs, urls);
+  guard(ctx, checks);
+  const plans: {
+    stage: Stage;
+    url: string;
+    arn: string;
+    destinationArn: string;
+    approximate: number;
+    envelopes: number;
+    sampled: number;
+  }[] = [];
   for (const d of dlqs) {
     const attrs = await holder.attributes(d.url);
     const arn = attrs.QueueArn;
     if (!arn) throw new CliError(`SQS returned no QueueArn for ${d.url}`);
+    const destinationArn = checks.find((c) => c.stage === d.stage)?.destinationArn;
+    if (!destinationArn) throw new CliError(`SQS returned no QueueArn for ${urls[STAGE_QUEUES[d.stage].source]}`);
     // A small sample shows what the DLQ holds (envelopes, bare redriven messages), for the operator.
     const sample = await holder.scan(d.url, { ...args.read, scanLimit: 10 });
     await holder.releaseAll();
@@ -33,10 +53,10 @@ export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<numb
       Number(attrs.ApproximateNumberOfMessages ?? 0) +
       Number(attrs.ApproximateNumberOfMessagesNotVisible ?? 0) +
       Number(attrs.ApproximateNumberOfMessagesDelayed ?? 0);
-    plans.push({ ...d, arn, approximate, envelopes: kinds.filter((k) => k === 'envelope').length, sampled: kinds.length });
+    plans.push({ ...d, arn, destinationArn, approximate, envelopes: kinds.filter((k) => k === 'envelope').length, sampled: kinds.length });
   }
   for (const p of plans) {
-    ctx.err(`${p.stage} DLQ ${p.url}: ~${p.approximate} message(s) to move back to its source queue with StartMessageMoveTask.`);
+    ctx.err(`${p.stage} DLQ ${p.url}: ~${p.approximate} message(s) to move to ${p.destinationArn} with StartMessageMoveTask.`);
     if (p.envelopes) {
       ctx.err(
         `  ${p.envelopes} of ${p.sampled} sampled message(s) are failure envelopes: SQS moves them as they are and the ${p.stage} function ` +
@@ -53,6 +73,7 @@ export async function nativeCommand(ctx: Context, urls: QueueUrls): Promise<numb
     const res = await nativeRedrive(ctx.sqs, {
       dlqUrl: p.url,
       dlqArn: p.arn,
+      destinationArn: p.destinationArn,
       rate: args.rate,
       pollMs: Number(ctx.io.env.DLQ_NATIVE_POLL_MS ?? 2000),
       signal: ctx.io.signal,

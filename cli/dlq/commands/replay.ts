@@ -1,16 +1,18 @@
 /**
  * `replay`: choose DLQ messages with the filters and send them back (or, with --dry-run, show what
- * would be sent beside Nango's current metadata). A FIFO DLQ hands out a message group in order
+ * would be sent beside Nango's current metadata). Before anything is read or sent, each destination
+ * is checked against the DLQ (destination.ts). A FIFO DLQ hands out a message group in order
  * only, so after deleting the replayed heads of groups we read again, until nothing new appears.
  */
 import type { Stage } from '#commons/dlq-envelope';
 import type { Context } from '../context.ts';
+import { checkDestination, describeProblems, type DestinationCheck } from '../destination.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { select } from '../filters.ts';
-import { renderComparison, safe, comparePatch } from '../format.ts';
+import { renderComparison, renderCurrent, safe, comparePatch } from '../format.ts';
 import { Holder } from '../holder.ts';
 import { STAGE_QUEUES, type DlqItem } from '../model.ts';
-import { fetchMetadata, resolveNangoAccess, type MetadataResult, type NangoAccess } from '../nango.ts';
+import { NangoReader, resolveNangoAccess, type MetadataResult, type NangoAccess } from '../nango.ts';
 import { pacer } from '../pace.ts';
 import { progressBar } from '../progress.ts';
 import { dlqsFor, howToGive, resolveQueueUrls, type QueueUrls } from '../queues.ts';
@@ -21,6 +23,8 @@ import { nativeCommand } from './native.ts';
 export async function replayCommand(ctx: Context): Promise<number> {
   const { args } = ctx;
   const urls = await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation);
+  // A dry run that asks Nango reads (and registers) the key itself.
+  if (!args.dryRun || args.nango.skip) await ctx.learnNangoKey();
   if (args.native) return nativeCommand(ctx, urls);
   const dlqs = dlqsFor(urls, args.stages);
   const holder = new Holder(ctx.sqs, args.read.visibilitySeconds, ctx.endpoint);
@@ -45,6 +49,7 @@ async function replay(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
   let bar: ReturnType<typeof progressBar> | undefined;
   const pace = pacer(args.rate);
   const fifo = dlqs.some((d) => /\.fifo$/.test(new URL(d.url).pathname));
+  guard(ctx, await checkDestinations(holder, dlqs, urls));
 
   for (let round = 0; ; round++) {
     const { items, reports } = await scanDlqs(ctx, holder, dlqs);
@@ -68,7 +73,7 @@ async function replay(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
       {
         sqs: ctx.sqs,
         holder,
-        targets: { ingress: urls.ingress, patches: urls.patches },
+        targets: { ingress: urls.ingress, sync: urls.sync },
         pacer: pace,
         signal: ctx.io.signal,
         progress: bar,
@@ -101,7 +106,31 @@ async function replay(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
     ctx.out(renderOutcome(selectedTotal, outcome, after));
   }
   if (outcome.interrupted) return EXIT.interrupted;
-  return outcome.failed.length || outcome.sentNotDeleted.length ? EXIT.failed : EXIT.ok;
+  return outcome.failed.length || outcome.sentNotDeleted.length || outcome.skipped.length ? EXIT.failed : EXIT.ok;
+}
+
+/** Each DLQ against the queue its messages go back to; stages whose destination is not given are checked by checkTargets. */
+export async function checkDestinations(
+  holder: Holder,
+  dlqs: readonly { stage: Stage; url: string }[],
+  urls: QueueUrls,
+): Promise<DestinationCheck[]> {
+  const checks: DestinationCheck[] = [];
+  for (const d of dlqs) {
+    const dest = urls[STAGE_QUEUES[d.stage].source];
+    if (dest) checks.push(await checkDestination(holder, d.stage, d.url, dest));
+  }
+  return checks;
+}
+
+/** Refuses (exit 2) before anything is sent, unless --force, which says loudly what it overrides. */
+export function guard(ctx: Context, checks: readonly DestinationCheck[]): void {
+  const bad = describeProblems(checks);
+  if (!bad) return;
+  if (!ctx.args.force) {
+    throw new CliError(`refusing to replay, nothing was sent:\n${bad}\nCheck the queue URLs (or --stack); --force replays anyway.`);
+  }
+  ctx.err(`WARNING: --force given: replaying although\n${bad}`);
 }
 
 /** Fails before anything is sent when a chosen message's source queue is unknown. */
@@ -145,13 +174,33 @@ async function dryRun(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
   const chosen = select(items, args.filter);
   const needsNango = !args.nango.skip && chosen.some((i) => i.stage === 'apply' && i.connectionId !== undefined);
   const access: NangoAccess | undefined = needsNango ? await resolveNangoAccess(args.nango, ctx.io.env, ctx.secrets) : undefined;
+  if (!needsNango && !args.nango.skip) await ctx.learnNangoKey();
+  const reader = access ? new NangoReader(access) : undefined;
+  try {
+    return await showPlan(ctx, chosen, reports, urls, reader, needsNango, await checkDestinations(holder, dlqs, urls));
+  } finally {
+    await reader?.close();
+  }
+}
+
+async function showPlan(
+  ctx: Context,
+  chosen: DlqItem[],
+  reports: QueueReport[],
+  urls: QueueUrls,
+  reader: NangoReader | undefined,
+  needsNango: boolean,
+  checks: DestinationCheck[],
+): Promise<number> {
+  const { args } = ctx;
   const cache = new Map<string, Promise<MetadataResult>>();
   const current = (i: DlqItem): Promise<MetadataResult> | undefined => {
-    if (!access || i.stage !== 'apply' || i.connectionId === undefined || i.providerConfigKey === undefined) return undefined;
+    if (!reader || i.stage !== 'apply' || i.connectionId === undefined || i.providerConfigKey === undefined) return undefined;
     const k = JSON.stringify([i.providerConfigKey, i.connectionId]);
-    if (!cache.has(k)) cache.set(k, fetchMetadata(access, i.connectionId, i.providerConfigKey));
+    if (!cache.has(k)) cache.set(k, reader.metadataOf(i.connectionId, i.providerConfigKey));
     return cache.get(k);
   };
+  const destinationProblems = describeProblems(checks);
   const missing: string[] = [];
   for (const stage of ['route', 'apply'] as const) {
     const role = STAGE_QUEUES[stage].source;
@@ -172,8 +221,9 @@ async function dryRun(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
       dryRun: true,
       queues: reports,
       selected: chosen.length,
-      nango: access ? access.host : null,
+      nango: reader ? reader.host : null,
       missingTargets: missing,
+      destinationProblems: destinationProblems ? destinationProblems.split('\n') : [],
       items: out,
     });
     return EXIT.ok;
@@ -184,7 +234,8 @@ async function dryRun(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
     `Dry run: ${chosen.length} message(s) chosen, ${chosen.filter((i) => i.replay.ok).length} replayable. Nothing is sent or removed.`,
   );
   if (missing.length) ctx.out(`Before a real replay, give the queue URL for: ${missing.join('; ')}`);
-  if (needsNango && !access) {
+  if (destinationProblems) ctx.out(`A real replay would refuse (without --force):\n${destinationProblems}`);
+  if (needsNango && !reader) {
     ctx.out(
       "(No Nango key: set NANGO_SECRET_KEY, or NANGO_SECRET_ID / --nango-secret-id, to see each connection's current metadata; --no-nango hides this note.)",
     );
@@ -206,6 +257,9 @@ async function dryRun(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
     if (i.stage === 'apply' && i.patch) {
       const cur = await current(i);
       ctx.out(indent(renderComparison(i.patch, cur, i.keyTimes), '  '));
+    } else if (i.stage === 'apply' && reader) {
+      // A sync message carries no data: apply sends the latest desired state. Show what Nango holds now.
+      ctx.out(indent(renderCurrent(await current(i)), '  '));
     }
   }
   return EXIT.ok;

@@ -1,0 +1,117 @@
+/** The DLQ tool's help texts, one per command. */
+import { type Command, DEFAULTS } from './args.ts';
+
+const QUEUE_HELP = `Queues (flags win over --stack, --stack over environment variables):
+  --stack NAME               read the queue URLs from the CloudFormation stack's outputs
+                             (IngressQueueUrl, IngressDlqUrl, SyncQueueUrl, SyncDlqUrl)
+  --ingress-dlq-url URL      the route stage's DLQ              (env INGRESS_DLQ_URL)
+  --sync-dlq-url URL         the apply stage's DLQ, sync-dlq.fifo (env SYNC_DLQ_URL)
+  --ingress-url URL          where route failures go back to    (env INGRESS_QUEUE_URL)
+  --sync-url URL             where apply failures go back to, sync.fifo (env SYNC_QUEUE_URL)
+  --stage route|apply        only this stage's DLQ (default: both)
+  --region REGION            AWS region (default: AWS_REGION / your profile)
+  --endpoint URL             SQS endpoint (default: AWS_ENDPOINT_URL_SQS, e.g. the local pipeline)
+  --nango-secret-id ID       Secrets Manager secret with the Nango key (default NANGO_SECRET_ID;
+                             NANGO_SECRET_KEY wins if set): read so that the key is scrubbed from
+                             everything printed, should a stored error text hold it. Never printed.
+  A version 1 stack (PatchesQueueUrl, PatchesDlqUrl) or environment (PATCHES_QUEUE_URL,
+  PATCHES_DLQ_URL) is read too.`;
+
+const FILTER_HELP = `Filters (all given must match; repeat a flag for several values):
+  --error-code CODE          Nango's or the tool's error code (unknown_connection, invalid_event,
+                             sqs_redrive for bare messages SQS moved, malformed_message, ...)
+  --event-type TYPE          the event's detail-type (customer.plan_changed, ...)
+  --connection ID            Nango connection id
+  --provider-config-key KEY  Nango integration id
+  --id MESSAGE_ID            a DLQ message id (as list shows it)
+  --since TIME, --until TIME failure time range: ISO-8601 or an age (30m, 2h, 7d)
+  --max N                    at most N messages, oldest first
+
+Reading (messages stay in the DLQ; they are hidden from other readers while the tool runs):
+  --visibility SECONDS       how long read messages stay hidden, renewed while running (default ${DEFAULTS.visibilitySeconds})
+  --wait SECONDS             long-poll wait that ends a scan (default ${DEFAULTS.waitSeconds})
+  --scan-limit N             read at most N messages per DLQ (default ${DEFAULTS.scanLimit})`;
+
+export const HELP: Record<Command | 'help', string> = {
+  help: `nango-metadata-sync DLQ tool: see what failed and why, replay it once fixed, never lose a message.
+
+Usage: npm run dlq -- <command> [options]      (or: npx tsx cli/dlq.ts <command>)
+
+Commands:
+  list      summary by stage, error code, event type, connection and age, then one line per message
+  inspect   every chosen message in full: the envelope with Nango's error, the target, the events
+  replay    send chosen messages back to their stage's queue, then delete them from the DLQ
+            (--dry-run to preview with each connection's current metadata; --native for SQS's own redrive)
+  purge     delete every message of a DLQ (asks first; --yes to skip)
+
+Run \`<command> --help\` for its options. Exit codes: 0 ok, 1 some messages failed, 2 bad input
+or environment (unknown queue, no credentials), 130 interrupted.`,
+
+  list: `Usage: dlq list [options]
+
+Reads both DLQs without removing anything and prints a summary (by stage, error code, event type,
+connection and age) and one line per message. Bare messages (moved by SQS's own redrive, no
+envelope) are shown with error code sqs_redrive; unreadable ones as malformed_message.
+
+  --json                     machine-readable output on stdout
+
+${QUEUE_HELP}
+
+${FILTER_HELP}`,
+
+  inspect: `Usage: dlq inspect [options]
+
+Prints each chosen DLQ message in full: the error (status, code, message, Nango's details), the
+target connection, the patch (version 1 envelopes), the events it came from, attempts, failure
+times, and what replay would send. Nothing is removed.
+
+  --json                     the items as JSON (envelope included)
+
+${QUEUE_HELP}
+
+${FILTER_HELP}`,
+
+  replay: `Usage: dlq replay [options]
+
+Sends each chosen message back to its stage's source queue and deletes it from the DLQ only once
+the send succeeded: route failures go to the ingress queue as the original event; apply failures
+to the sync FIFO queue as the original sync message, in the connection's message group, with a new
+deduplication id (apply then writes the connection's LATEST desired state, never old data). Each
+connection's messages keep their order; if one fails to send, that connection's later ones wait.
+Ctrl-C stops after the message in flight: every message is then either sent or still in the DLQ.
+
+Before sending, each destination queue is checked: its redrive policy must name the DLQ being
+replayed, and both must be FIFO or both standard; otherwise replay refuses (exit 2).
+
+  --dry-run                  show what would be sent; for apply failures, the connection's current
+                             metadata from Nango (GET /connections, which returns no credentials)
+                             beside the patch. Nothing is sent or removed.
+  --rate N                   messages sent per second (default ${DEFAULTS.rate}; 0 = no limit)
+  --native                   move the whole DLQ back with SQS's StartMessageMoveTask (AWS only; no
+                             filters) to the stage's source queue, named explicitly (messages the
+                             functions wrote have no source SQS knows of), showing progress from
+                             ListMessageMoveTasks (polled every DLQ_NATIVE_POLL_MS, default 2000).
+                             The functions unwrap their own failure envelopes.
+  --force                    replay even when a destination queue's redrive policy does not name
+                             the DLQ (or the FIFO types differ). Use with care.
+  --no-nango                 --dry-run without asking Nango
+  --nango-host URL           default NANGO_HOST, the secret's host, else https://api.nango.dev
+  --json                     the closing summary (or the dry-run plan) as JSON on stdout
+
+Exit codes: 0 every chosen message replayed, 1 some failed or were skipped (the summary says which
+and why; they stay in the DLQ), 2 bad input or a destination check failed, 130 interrupted.
+
+${QUEUE_HELP}
+
+${FILTER_HELP}`,
+
+  purge: `Usage: dlq purge [options]
+
+Deletes every message of the chosen DLQ(s) with SQS PurgeQueue. Asks for confirmation on a
+terminal; without a terminal it refuses unless --yes is given. Nothing can be replayed afterwards.
+
+  --yes, -y                  do not ask
+  --json                     report as JSON
+
+${QUEUE_HELP}`,
+};
