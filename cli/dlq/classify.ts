@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
-import { connectionKey } from '#commons/patch-message';
+import { connectionKey } from '#commons/sync/message';
 import { BARE_CODE, MALFORMED_CODE, type DlqItem, type HeldMessage, type Outgoing, type ReplayPlan } from './model.ts';
 import { scrub, scrubValue } from './scrub.ts';
 

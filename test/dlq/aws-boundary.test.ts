@@ -231,8 +231,8 @@ describe('--stack', () => {
         'sync-prod': {
           IngressQueueUrl: q.ingressUrl,
           IngressDlqUrl: q.ingressDlqUrl,
-          SyncQueueUrl: q.patchesUrl,
-          SyncDlqUrl: q.patchesDlqUrl,
+          SyncQueueUrl: q.syncUrl,
+          SyncDlqUrl: q.syncDlqUrl,
           ReplayCommand: 'npm run dlq',
         },
       },
@@ -246,7 +246,7 @@ describe('--stack', () => {
       const j = JSON.parse(r.stdout) as { queues: { stage: string; url: string }[]; read: number };
       expect(j.queues.map((x) => [x.stage, x.url])).toEqual([
         ['route', q.ingressDlqUrl],
-        ['apply', q.patchesDlqUrl],
+        ['apply', q.syncDlqUrl],
       ]);
       expect(j.read).toBe(1);
       expect(aws.requests).toContainEqual({

@@ -25,9 +25,9 @@ const urlFlags = (q: PipelineQueues) => [
   '--ingress-dlq-url',
   q.ingressDlqUrl,
   '--sync-url',
-  q.patchesUrl,
+  q.syncUrl,
   '--sync-dlq-url',
-  q.patchesDlqUrl,
+  q.syncDlqUrl,
 ];
 
 beforeAll(async () => {
@@ -57,7 +57,7 @@ describe('list and inspect', () => {
       { MessageBody: JSON.stringify(planEvent('bare-1', 'acme', 'pro')) },
       { MessageBody: JSON.stringify({ ...routeEnvs[0], v: 9 }) },
     ]);
-    await seed(sqs, q.patchesDlqUrl, [
+    await seed(sqs, q.syncDlqUrl, [
       ...[1, 2, 3].map((i) => envelopeMessage(applyEnvelope([patchMessage(acme, { n: i })], undefined, at(20 + i)))),
       envelopeMessage(applyEnvelope([patchMessage(globex, { plan: 'pro' })], forbidden, at(30))),
       {
@@ -69,7 +69,7 @@ describe('list and inspect', () => {
     ]);
 
     // The default long-poll scan, as against AWS.
-    const r = await dlq(['list', '--json', '--ingress-dlq-url', q.ingressDlqUrl, '--sync-dlq-url', q.patchesDlqUrl]);
+    const r = await dlq(['list', '--json', '--ingress-dlq-url', q.ingressDlqUrl, '--sync-dlq-url', q.syncDlqUrl]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as {
@@ -95,7 +95,7 @@ describe('list and inspect', () => {
 
     // Nothing consumed, nothing left hidden.
     expect(await counts(sqs, q.ingressDlqUrl)).toEqual({ visible: 14, hidden: 0, total: 14 });
-    expect(await counts(sqs, q.patchesDlqUrl)).toEqual({ visible: 6, hidden: 0, total: 6 });
+    expect(await counts(sqs, q.syncDlqUrl)).toEqual({ visible: 6, hidden: 0, total: 6 });
 
     const text = await dlq(['list', ...urlFlags(q), '--stage', 'apply', '--error-code', 'unknown_connection']);
     expect(text.code).toBe(0);
@@ -113,7 +113,7 @@ describe('list and inspect', () => {
     expect(inspJson.items).toHaveLength(1);
     expect(inspJson.items[0]!.envelope.error.code).toBe('forbidden');
     expect(inspJson.items[0]!.replayMessages).toHaveLength(1);
-    expect((await counts(sqs, q.patchesDlqUrl)).visible).toBe(6);
+    expect((await counts(sqs, q.syncDlqUrl)).visible).toBe(6);
   });
 });
 
@@ -123,7 +123,7 @@ describe('replay', () => {
     const sqs = local.client();
     const acmeMsgs = [1, 2, 3].map((i) => patchMessage(acme, { n: i }, undefined, at(i).toISOString()));
     const acmeEnvs = acmeMsgs.map((m, i) => applyEnvelope([m], undefined, at(10 + i)));
-    await seed(sqs, q.patchesDlqUrl, [
+    await seed(sqs, q.syncDlqUrl, [
       ...acmeEnvs.map(envelopeMessage),
       envelopeMessage(applyEnvelope([patchMessage(globex, { plan: 'pro' })], forbidden, at(5))),
     ]);
@@ -147,11 +147,11 @@ describe('replay', () => {
       sentNotDeleted: [],
       interrupted: false,
     });
-    const sent = await drainQueue(sqs, q.patchesUrl);
+    const sent = await drainQueue(sqs, q.syncUrl);
     expect(sent.map((s) => s.body)).toEqual(acmeMsgs.map((m) => JSON.stringify(m)));
     expect(new Set(sent.map((s) => s.groupId))).toEqual(new Set([connectionKey(acme)]));
     for (const [i, s] of sent.entries()) expect(s.deduplicationId).not.toBe(deduplicationId(acmeMsgs[i]!.event.id, acme));
-    expect(await counts(sqs, q.patchesDlqUrl)).toMatchObject({ total: 1 });
+    expect(await counts(sqs, q.syncDlqUrl)).toMatchObject({ total: 1 });
     expect(await counts(sqs, q.ingressDlqUrl)).toMatchObject({ visible: 3, total: 3 });
     expect((await counts(sqs, q.ingressUrl)).total).toBe(0);
 
@@ -168,7 +168,7 @@ describe('replay', () => {
     expect((await drainQueue(sqs, q.ingressUrl)).map((s) => s.body)).toEqual([JSON.stringify(bare)]);
     expect((await counts(sqs, q.ingressDlqUrl)).total).toBe(0);
     // The forbidden one was never chosen: still there.
-    expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(1);
+    expect((await counts(sqs, q.syncDlqUrl)).total).toBe(1);
   });
 
   it('replays a version 2 apply envelope by re-sending its small sync messages unchanged, in their group, then deletes it', async () => {
@@ -181,14 +181,14 @@ describe('replay', () => {
       patch: undefined,
       originals: syncs.map((body, i) => ({ messageId: `o${i}`, body, messageGroupId: connectionKey(acme) })),
     };
-    await seed(sqs, q.patchesDlqUrl, [{ ...envelopeMessage(env), MessageBody: JSON.stringify(v2) }]);
+    await seed(sqs, q.syncDlqUrl, [{ ...envelopeMessage(env), MessageBody: JSON.stringify(v2) }]);
     const r = await dlq(['replay', '--json', '--rate', '0', '--stage', 'apply', ...urlFlags(q)]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ selected: 1, replayed: 1, messagesSent: 2 });
-    const sent = await drainQueue(sqs, q.patchesUrl);
+    const sent = await drainQueue(sqs, q.syncUrl);
     expect(sent.map((m) => m.body)).toEqual(syncs);
     expect(new Set(sent.map((m) => m.groupId))).toEqual(new Set([connectionKey(acme)]));
-    expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(0);
+    expect((await counts(sqs, q.syncDlqUrl)).total).toBe(0);
   });
 
   it('reaches messages queued behind others of the same FIFO group (more than one receive batch)', async () => {
@@ -197,7 +197,7 @@ describe('replay', () => {
     const msgs = Array.from({ length: 23 }, (_, i) => patchMessage(initech, { n: i }, undefined, at(i).toISOString()));
     await seed(
       sqs,
-      q.patchesDlqUrl,
+      q.syncDlqUrl,
       msgs.map((m, i) => envelopeMessage(applyEnvelope([m], undefined, at(i)))),
     );
     const before = await dlq(['list', '--json', '--stage', 'apply', ...urlFlags(q)]);
@@ -207,15 +207,15 @@ describe('replay', () => {
     const r = await dlq(['replay', '--json', '--rate', '0', '--stage', 'apply', ...urlFlags(q)]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ selected: 23, replayed: 23 });
-    expect((await drainQueue(sqs, q.patchesUrl)).map((s) => s.body)).toEqual(msgs.map((m) => JSON.stringify(m)));
-    expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(0);
+    expect((await drainQueue(sqs, q.syncUrl)).map((s) => s.body)).toEqual(msgs.map((m) => JSON.stringify(m)));
+    expect((await counts(sqs, q.syncDlqUrl)).total).toBe(0);
   });
 
   it('skips what cannot be replayed, keeps it, and says why', async () => {
     const q = await fresh();
     const sqs = local.client();
     const ok = patchMessage(globex, { plan: 'pro' });
-    await seed(sqs, q.patchesDlqUrl, [
+    await seed(sqs, q.syncDlqUrl, [
       { MessageBody: '{"not":"a patch"}', MessageGroupId: 'm', MessageDeduplicationId: 'm' },
       envelopeMessage(applyEnvelope([ok])),
     ]);
@@ -224,24 +224,24 @@ describe('replay', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/Replayed 1 of 2 chosen message\(s\): 1 message\(s\) sent to source queues, 0 failed, 1 skipped/);
     expect(r.stdout).toMatch(/skipped\s+\S+: malformed: not a sync message \(it names no connection\)/);
-    expect((await drainQueue(sqs, q.patchesUrl)).map((s) => s.body)).toEqual([JSON.stringify(ok)]);
-    expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(1);
+    expect((await drainQueue(sqs, q.syncUrl)).map((s) => s.body)).toEqual([JSON.stringify(ok)]);
+    expect((await counts(sqs, q.syncDlqUrl)).total).toBe(1);
   });
 
   it('refuses to start when a chosen message has nowhere to go, before sending anything', async () => {
     const q = await fresh();
-    await seed(local.client(), q.patchesDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(globex, { a: 1 })]))]);
-    const r = await dlq(['replay', '--sync-dlq-url', q.patchesDlqUrl]);
+    await seed(local.client(), q.syncDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(globex, { a: 1 })]))]);
+    const r = await dlq(['replay', '--sync-dlq-url', q.syncDlqUrl]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no URL for the sync queue that apply failures go back to: pass --sync-url/);
-    expect(await counts(local.client(), q.patchesDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
+    expect(await counts(local.client(), q.syncDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
   });
 
   it('refuses a destination whose redrive policy does not name the DLQ (or of the other FIFO type), before sending; --force overrides loudly', async () => {
     const q = await fresh();
     const other = await fresh();
     const sqs = local.client();
-    await seed(sqs, q.patchesDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(globex, { a: 1 })]))]);
+    await seed(sqs, q.syncDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(globex, { a: 1 })]))]);
     await seed(sqs, q.ingressDlqUrl, [envelopeMessage(routeEnvelope(planEvent('w1', 'a', 'pro')))]);
     const flags = (sync: string, ingress: string) => [
       '--wait',
@@ -249,7 +249,7 @@ describe('replay', () => {
       '--rate',
       '0',
       '--sync-dlq-url',
-      q.patchesDlqUrl,
+      q.syncDlqUrl,
       '--ingress-dlq-url',
       q.ingressDlqUrl,
       '--sync-url',
@@ -258,13 +258,13 @@ describe('replay', () => {
       ingress,
     ];
     const untouched = async () => {
-      expect(await counts(sqs, q.patchesDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
+      expect(await counts(sqs, q.syncDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
       expect(await counts(sqs, q.ingressDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
-      for (const u of [q.patchesUrl, q.ingressUrl, other.patchesUrl, other.ingressUrl]) expect((await counts(sqs, u)).total).toBe(0);
+      for (const u of [q.syncUrl, q.ingressUrl, other.syncUrl, other.ingressUrl]) expect((await counts(sqs, u)).total).toBe(0);
     };
 
     // Another pipeline's queue: its failures go to another DLQ.
-    const wrong = await dlq(['replay', ...flags(other.patchesUrl, q.ingressUrl)]);
+    const wrong = await dlq(['replay', ...flags(other.syncUrl, q.ingressUrl)]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/refusing to replay, nothing was sent/);
     expect(wrong.stderr).toMatch(
@@ -280,15 +280,15 @@ describe('replay', () => {
     await untouched();
 
     // The dry run says so too, without refusing.
-    const dry = await dlq(['replay', '--dry-run', '--no-nango', ...flags(other.patchesUrl, q.ingressUrl)]);
+    const dry = await dlq(['replay', '--dry-run', '--no-nango', ...flags(other.syncUrl, q.ingressUrl)]);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(/A real replay would refuse \(without --force\):\napply: /);
 
-    const forced = await dlq(['replay', '--force', '--stage', 'apply', ...flags(other.patchesUrl, q.ingressUrl)]);
+    const forced = await dlq(['replay', '--force', '--stage', 'apply', ...flags(other.syncUrl, q.ingressUrl)]);
     expect(forced.code).toBe(0);
     expect(forced.stderr).toMatch(/WARNING: --force given: replaying although\napply: /);
-    expect((await counts(sqs, other.patchesUrl)).total).toBe(1);
-    expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(0);
+    expect((await counts(sqs, other.syncUrl)).total).toBe(1);
+    expect((await counts(sqs, q.syncDlqUrl)).total).toBe(0);
   });
 
   it('stops at Ctrl-C after the message in flight and puts the rest back', async () => {
@@ -330,11 +330,11 @@ describe('purge', () => {
     const confirmed = await dlq(['purge', '--stage', 'route', ...purgeFlags(q)], { stdinTTY: true, stdin: 'purge\n' });
     expect(confirmed.code).toBe(0);
     expect((await counts(sqs, q.ingressDlqUrl)).total).toBe(0);
-    await seed(sqs, q.patchesDlqUrl, [{ MessageBody: '{}', MessageGroupId: 'g', MessageDeduplicationId: 'd' }]);
+    await seed(sqs, q.syncDlqUrl, [{ MessageBody: '{}', MessageGroupId: 'g', MessageDeduplicationId: 'd' }]);
     const yes = await dlq(['purge', '--yes', '--stage', 'apply', ...purgeFlags(q)]);
     expect(yes.code).toBe(0);
     expect(yes.stdout).toMatch(/Purged the apply DLQ/);
-    expect((await counts(sqs, q.patchesDlqUrl)).total).toBe(0);
+    expect((await counts(sqs, q.syncDlqUrl)).total).toBe(0);
   });
 });
 

@@ -45,7 +45,7 @@ beforeAll(async () => {
   process.env.AWS_ENDPOINT_URL_SQS = local.endpoint;
   process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url;
   q = await local.createPipelineQueues();
-  await seed(local.client(), q.patchesDlqUrl, [
+  await seed(local.client(), q.syncDlqUrl, [
     envelopeMessage(
       applyEnvelope([patchMessage(acme, { plan: 'starter', seats: 7, tier: 'gold', region: 'eu' }, 'e-acme', '2026-11-20T12:00:00.000Z')]),
     ),
@@ -70,9 +70,9 @@ const flags = () => [
   '--ingress-dlq-url',
   q.ingressDlqUrl,
   '--sync-url',
-  q.patchesUrl,
+  q.syncUrl,
   '--sync-dlq-url',
-  q.patchesDlqUrl,
+  q.syncDlqUrl,
 ];
 
 it('shows each patch beside the current metadata, key by key, and changes nothing', async () => {
@@ -100,9 +100,9 @@ it('shows each patch beside the current metadata, key by key, and changes nothin
       ]),
     );
     expect(nango.requests.filter((x) => x.method !== 'GET')).toEqual([]);
-    expect(await counts(local.client(), q.patchesDlqUrl)).toEqual({ visible: 2, hidden: 0, total: 2 });
+    expect(await counts(local.client(), q.syncDlqUrl)).toEqual({ visible: 2, hidden: 0, total: 2 });
     expect(await counts(local.client(), q.ingressDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
-    expect((await counts(local.client(), q.patchesUrl)).total + (await counts(local.client(), q.ingressUrl)).total).toBe(0);
+    expect((await counts(local.client(), q.syncUrl)).total + (await counts(local.client(), q.ingressUrl)).total).toBe(0);
   } finally {
     delete process.env.NANGO_SECRET_KEY;
   }
@@ -156,7 +156,7 @@ it('takes the key (and host) from Secrets Manager; --json carries the comparison
   const badSecret = await dlq(['replay', '--dry-run', '--stage', 'apply', '--nango-secret-id', 'no/such/secret', ...flags()]);
   expect(badSecret.code).not.toBe(0);
   expect(badSecret.stderr).toMatch(/reading the Nango key from Secrets Manager \(no\/such\/secret\)/);
-  expect(await counts(local.client(), q.patchesDlqUrl)).toEqual({ visible: 2, hidden: 0, total: 2 });
+  expect(await counts(local.client(), q.syncDlqUrl)).toEqual({ visible: 2, hidden: 0, total: 2 });
 });
 
 afterEach(() => {
@@ -175,7 +175,7 @@ it('for a version 2 envelope (sync messages, no patch) shows what Nango holds no
   const q3 = await local.createPipelineQueues({ prefix: 'v2dry-' });
   const env = applyEnvelope([patchMessage(acme, { plan: 'old' })]);
   const v2 = { ...env, patch: undefined, originals: [{ messageId: 'o1', body: JSON.stringify({ v: 2, target: acme }) }] };
-  await seed(local.client(), q3.patchesDlqUrl, [{ ...envelopeMessage(env), MessageBody: JSON.stringify(v2) }]);
+  await seed(local.client(), q3.syncDlqUrl, [{ ...envelopeMessage(env), MessageBody: JSON.stringify(v2) }]);
   const r = await dlq([
     'replay',
     '--dry-run',
@@ -184,16 +184,16 @@ it('for a version 2 envelope (sync messages, no patch) shows what Nango holds no
     '--wait',
     '0',
     '--sync-dlq-url',
-    q3.patchesDlqUrl,
+    q3.syncDlqUrl,
     '--sync-url',
-    q3.patchesUrl,
+    q3.syncUrl,
   ]);
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/-> sync group /);
   expect(r.stdout).toMatch(/current metadata \(Nango\):\n\s+key\s+value[\s\S]*plan\s+"pro"[\s\S]*seats\s+5/);
   expect(r.stdout).not.toContain('_metadataSyncVersions');
   expect(nango.requests.map((x) => [x.method, x.path])).toEqual([['GET', '/connections']]);
-  expect(await counts(local.client(), q3.patchesDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
+  expect(await counts(local.client(), q3.syncDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
 });
 
 it('never prints the key when Nango (or a proxy) echoes the Authorization header in JSON, in `errors`, or in an HTML page', async () => {
@@ -294,7 +294,7 @@ it('scrubs envelopes that already hold the key in their stored error text: list,
     errors: { headers: { authorization: `Bearer ${KEY}` }, key: KEY },
     retryable: false,
   };
-  await seed(local.client(), q2.patchesDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(acme, { plan: 'pro' }, 'e-leak')], leaky))]);
+  await seed(local.client(), q2.syncDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(acme, { plan: 'pro' }, 'e-leak')], leaky))]);
   await seed(local.client(), q2.ingressDlqUrl, [
     envelopeMessage(
       routeEnvelope(planEvent('e-leak-route', 'acme', 'pro'), { code: 'invalid_event', message: `token ${KEY}`, retryable: false }),
@@ -306,11 +306,11 @@ it('scrubs envelopes that already hold the key in their stored error text: list,
     '--ingress-dlq-url',
     q2.ingressDlqUrl,
     '--sync-dlq-url',
-    q2.patchesDlqUrl,
+    q2.syncDlqUrl,
     '--ingress-url',
     q2.ingressUrl,
     '--sync-url',
-    q2.patchesUrl,
+    q2.syncUrl,
   ];
   const commands = [
     ['list'],
@@ -339,7 +339,7 @@ it('scrubs envelopes that already hold the key in their stored error text: list,
     expect(child.stdout()).toContain('Bearer [REDACTED]');
   }
   // Still there, unchanged: scrubbing is for display only.
-  expect(await counts(local.client(), q2.patchesDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
+  expect(await counts(local.client(), q2.syncDlqUrl)).toEqual({ visible: 1, hidden: 0, total: 1 });
 });
 
 it('a malformed or empty key is invalid_secret_key_format, without a request; not "cannot reach"', async () => {

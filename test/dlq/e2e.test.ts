@@ -32,9 +32,9 @@ const flags = () => [
   '--ingress-dlq-url',
   p.queues.ingressDlqUrl,
   '--sync-url',
-  p.queues.patchesUrl,
+  p.queues.syncUrl,
   '--sync-dlq-url',
-  p.queues.patchesDlqUrl,
+  p.queues.syncDlqUrl,
 ];
 
 beforeAll(async () => {

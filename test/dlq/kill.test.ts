@@ -42,7 +42,7 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
   );
   await seed(
     sqs,
-    q.patchesDlqUrl,
+    q.syncDlqUrl,
     patches.map((p, i) => envelopeMessage(applyEnvelope([p], undefined, at(i)))),
   );
 
@@ -57,12 +57,12 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
     '--ingress-dlq-url',
     q.ingressDlqUrl,
     '--sync-url',
-    q.patchesUrl,
+    q.syncUrl,
     '--sync-dlq-url',
-    q.patchesDlqUrl,
+    q.syncDlqUrl,
   ];
-  const delivered = async () => (await counts(sqs, q.ingressUrl)).total + (await counts(sqs, q.patchesUrl)).total;
-  const inDlq = async () => (await counts(sqs, q.ingressDlqUrl)).total + (await counts(sqs, q.patchesDlqUrl)).total;
+  const delivered = async () => (await counts(sqs, q.ingressUrl)).total + (await counts(sqs, q.syncUrl)).total;
+  const inDlq = async () => (await counts(sqs, q.ingressDlqUrl)).total + (await counts(sqs, q.syncDlqUrl)).total;
 
   // 1. Ctrl-C: the message in flight finishes, everything else is made visible again at once.
   const first = spawnCli(['replay', '--rate', '8', ...flags], env);
@@ -72,7 +72,7 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
   expect(first.stderr()).toMatch(/interrupted: finishing the message in flight/);
   expect(first.stdout()).toMatch(/Interrupted\. Replayed \d+ of 40/);
   const afterInt = { delivered: await delivered(), dlq: await inDlq() };
-  expect((await counts(sqs, q.ingressDlqUrl)).hidden + (await counts(sqs, q.patchesDlqUrl)).hidden).toBe(0);
+  expect((await counts(sqs, q.ingressDlqUrl)).hidden + (await counts(sqs, q.syncDlqUrl)).hidden).toBe(0);
   // Sent and deleted together: nothing duplicated, nothing missing.
   expect(afterInt.delivered + afterInt.dlq).toBe(40);
   expect(afterInt.delivered).toBeLessThan(40);
@@ -94,7 +94,7 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
   expect(await inDlq()).toBe(0);
 
   const ingress = await drainQueue(sqs, q.ingressUrl);
-  const fifo = await drainQueue(sqs, q.patchesUrl);
+  const fifo = await drainQueue(sqs, q.syncUrl);
   // Every event at least once (a kill between send and delete may repeat one on the standard queue).
   expect(new Set(ingress.map((m) => m.body))).toEqual(new Set(events.map((e) => JSON.stringify(e))));
   // Patches: exactly once and in order per connection, because a re-sent DLQ message reuses its dedupe id.
