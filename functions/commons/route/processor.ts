@@ -112,10 +112,14 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
             metrics.addMetric(MetricName.SubjectsWithoutConnections, MetricUnit.Count, 1);
             logger.info('no connection yet: the state waits for one', { correlation_id, subject: mapped.subject.id });
           }
-          const maxOrder = written.reduce((m, w) => (w.order > m ? w.order : m), '');
+          // Every written key's order: two writes may share their highest order (one event id, two bodies).
+          const orders = written
+            .map((w) => `${w.key}\u0000${w.order}`)
+            .sort()
+            .join('\n');
           return targets
             .filter((t) => written.some((w) => inScope(w.integrations, t.providerConfigKey)))
-            .map((target) => ({ target, cause: `change\n${mapped.subject.id}\n${maxOrder}` }));
+            .map((target) => ({ target, cause: `change\n${mapped.subject.id}\n${orders}` }));
         },
         { ...defaultRetry, deadline },
       );
