@@ -120,7 +120,7 @@ describe('auth webhooks', () => {
     const body = authBody(c);
     const before = await enqueued();
     for (const headers of [
-      {},
+      {} as Record<string, string>,
       { 'x-nango-hmac-sha256': sign(body, randomUUID()) },
       { 'x-nango-hmac-sha256': sign(`${body} `) },
       { 'x-nango-hmac-sha256': 'not hex' },
