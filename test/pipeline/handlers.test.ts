@@ -37,6 +37,8 @@ const CUST = [
 const CONNECTIONS: SeedConnection[] = [...ACME, GONE, ROT, ...ECHO, ...PERM, RL, ...BURST, ...CUST];
 
 let p: LocalPipeline;
+/** Every handler sends what it causes before its message is deleted: a short quiet period is enough. */
+const drain = () => p.drain({ quietMs: 100 });
 let logs: Logs;
 const t = (ms = 0) => isoIn(-60_000 + ms);
 const patchesTo = (c: Target, from = 0) =>
@@ -63,7 +65,7 @@ describe('tag-addressed and id-addressed events', () => {
   it("reach every connection with the tags, each key only in its integrations' scope", async () => {
     const at = t();
     await p.send([planChanged('acme', 'pro', at, { id: 'acme-plan' }), seatsChanged('acme', 42, at, { id: 'acme-seats' })]);
-    await p.drain();
+    await drain();
     const [sf, hs, zd] = ACME.map((c) => p.metadataOf(c.connectionId, c.providerConfigKey));
     expect(await sf).toEqual({ plan: 'pro', planChangedAt: at, seats: 42, seatsChangedAt: at });
     expect(await hs).toEqual({ plan: 'pro', planChangedAt: at, seats: 42, seatsChangedAt: at });
@@ -76,7 +78,7 @@ describe('tag-addressed and id-addressed events', () => {
 
   it('reaches connections by id, limited to the integrations the event names', async () => {
     await p.send([settingsChanged('cust-1', { region: 'eu', flags: { beta: true }, integrations: ['hubspot', 'hubspot'], sequence: 3 })]);
-    await p.drain();
+    await drain();
     expect(await p.metadataOf('cust-1', 'hubspot')).toEqual({ region: 'eu', flags: { beta: true } });
     expect(await p.metadataOf('cust-1', 'salesforce')).toBeNull();
     expect(await p.metadataOf('cust-2', 'salesforce')).toBeNull();
@@ -94,7 +96,7 @@ describe('tag-addressed and id-addressed events', () => {
       seatsChanged('burst', 3, at, { id: 'b3' }),
       planChanged('burst', 'free', ts(3), { id: 'b4' }),
     ]);
-    await p.drain();
+    await drain();
     for (const c of BURST) {
       // One SendMessageBatch, one route batch, one merged sync per connection: one PATCH.
       expect(patchesTo(c, from), c.providerConfigKey).toHaveLength(1);
@@ -113,7 +115,7 @@ describe('tag-addressed and id-addressed events', () => {
     );
     // An older seats figure is stale at route: no sync either.
     await p.send([seatsChanged('burst', 0, ts(500), { id: 'b-old' })]);
-    await p.drain();
+    await drain();
     expect(p.nango!.requests.slice(again)).toEqual([]);
     expect(p.syncs().some((s) => s.message?.reason === 'replay' && s.deleted)).toBe(true);
   });
@@ -127,7 +129,7 @@ describe('invalid events', () => {
     const [unknown] = await p.send([
       { id: 'unknown-type', source: 'app.billing', 'detail-type': 'customer.deleted', time: t(), detail: {} },
     ]);
-    await p.drain();
+    await drain();
     const parked = await dlqOf('ingress-dlq', (d) => d.envelope?.originals[0]?.messageId === sent!.messageId);
     expect(parked).toHaveLength(1);
     const env = parked[0]!.envelope!;
@@ -146,7 +148,7 @@ describe('invalid events', () => {
     const flags = Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [`${i}-bad key`, 'not a boolean']));
     const [sent] = await p.send([settingsChanged('cust-1', { flags, sequence: 9 }, { id: 'many-issues' })]);
     expect(Buffer.byteLength(sent!.body)).toBeLessThan(256 * 1024);
-    await p.drain();
+    await drain();
     const [parked] = await dlqOf('ingress-dlq', (d) => d.envelope?.events[0]?.id === 'many-issues');
     const env = parked!.envelope!;
     expect(env.error.code).toBe('invalid_detail');
@@ -167,13 +169,13 @@ describe('invalid events', () => {
 describe("Nango's answers", () => {
   it('a connection gone from Nango (404): a tag subject drops it from the index and parks nothing', async () => {
     await p.send([statusChanged('gone', 'active', { id: 'gone-1', time: t() })]);
-    await p.drain();
+    await drain();
     expect((await p.state.readIndex('tags:organization_id=gone'))?.connections).toEqual([
       { connectionId: GONE.connectionId, providerConfigKey: 'salesforce' },
     ]);
     p.nango!.removeConnection(GONE.connectionId, 'salesforce');
     await p.send([statusChanged('gone', 'suspended', { id: 'gone-2', time: t(1) })]);
-    await p.drain();
+    await drain();
     expect(patchesTo(GONE).map((r) => r.status)).toEqual([200, 404]);
     expect((await p.state.readIndex('tags:organization_id=gone'))?.connections).toEqual([]);
     expect(await dlqOf('sync-dlq', forTarget(GONE))).toEqual([]);
@@ -184,10 +186,10 @@ describe("Nango's answers", () => {
   it("a connection named by id that is gone (404) is parked with Nango's StdError", async () => {
     const target = { connectionId: 'cust-2', providerConfigKey: 'salesforce' };
     await p.send([settingsChanged('cust-2', { region: 'us', sequence: 1 })]);
-    await p.drain();
+    await drain();
     p.nango!.removeConnection('cust-2', 'salesforce');
     await p.send([settingsChanged('cust-2', { region: 'ap', sequence: 2 }, { id: 'cust-2-gone' })]);
-    await p.drain();
+    await drain();
     const [parked] = await dlqOf('sync-dlq', forTarget(target));
     expect(parked?.envelope).toMatchObject({
       stage: 'apply',
@@ -213,7 +215,7 @@ describe("Nango's answers", () => {
       return undefined;
     });
     await p.send([seatsChanged('rl', 77, t(), { id: 'rl-1' })]);
-    await p.drain();
+    await drain();
     expect(await p.metadataOf(RL.connectionId, 'zendesk')).toMatchObject({ seats: 77 });
     expect(retried! - first!).toBeGreaterThanOrEqual(950);
     expect(patchesTo(RL).map((r) => r.status)).toEqual([429, 200]);
@@ -232,7 +234,7 @@ describe("Nango's answers", () => {
         : undefined,
     );
     await p.send([seatsChanged('perm', status, t(status), { id: `perm-${status}` })]);
-    await p.drain();
+    await drain();
     const [parked] = await dlqOf('sync-dlq', forTarget(c));
     expect(parked?.envelope?.error).toEqual({ status, code, message: `refused with ${code}`, retryable: false });
     expect(parked?.envelope?.events.map((e) => e.id)).toEqual([`perm-${status}`]);
@@ -240,18 +242,18 @@ describe("Nango's answers", () => {
     expect(patchesTo(c, from).map((r) => r.status)).toEqual([status]);
     p.nango!.setFault(undefined);
     await p.send([seatsChanged('perm', status + 1, t(status + 1))]);
-    await p.drain();
+    await drain();
     expect(await p.metadataOf(c.connectionId, c.providerConfigKey)).toMatchObject({ seats: status + 1 });
   });
 
   it('a second 401 (the key was rotated at Nango, not in Secrets Manager) is parked', async () => {
     await p.send([seatsChanged('rot', 1, t())]);
-    await p.drain();
+    await drain();
     const from = p.nango!.requests.length;
     p.nango!.setSecretKey(randomUUID());
     try {
       await p.send([seatsChanged('rot', 2, t(1), { id: 'rot-401' })]);
-      await p.drain();
+      await drain();
     } finally {
       p.nango!.setSecretKey(KEY);
     }
@@ -270,7 +272,7 @@ describe("Nango's answers", () => {
       return undefined;
     });
     await p.send([seatsChanged('echo', 5, t())]);
-    await p.drain();
+    await drain();
     const parked = await dlqOf('sync-dlq', (d) => ECHO.some((c) => forTarget(c)(d)));
     expect(parked.map((d) => d.envelope?.error.status)).toEqual([400, 400]);
     expect(parked.map((d) => d.envelope?.error.code).sort()).toEqual(['invalid_header', 'non_json_response']);
@@ -282,7 +284,7 @@ describe('a subject with no connection yet', () => {
   it('keeps its state, and the connection is seeded when Nango reports it (webhook)', async () => {
     const at = t();
     await p.send([planChanged('initech', 'enterprise', at), seatsChanged('initech', 250, at)]);
-    await p.drain();
+    await drain();
     expect((await p.state.readDesired('tags:organization_id=initech')).map((k) => k.key).sort()).toEqual([
       'plan',
       'planChangedAt',
@@ -291,7 +293,7 @@ describe('a subject with no connection yet', () => {
     ]);
     const created = { ...org('initech', 'hubspot', 20) };
     p.nango!.createConnection(created);
-    await p.drain();
+    await drain();
     expect(await p.metadataOf(created.connectionId, 'hubspot')).toEqual({
       plan: 'enterprise',
       planChangedAt: at,
@@ -314,12 +316,20 @@ describe('partial batch responses (handlers invoked directly)', () => {
       r.method === 'PATCH' && r.connectionId === failing.connectionId ? { kind: 'status', status: 503 } : undefined,
     );
     const { handler } = await import('../../functions/apply.ts');
+    const from = p.nango!.requests.length;
     const bad = { ...sqsRecord('bad', '{"v":2,"kind":"sync"}', { groupId: connectionKey(ACME[1]!) }) };
     const res = await handler(
       { Records: [sync('a1', ACME[0]!), sync('f1', failing), sync('a2', ACME[0]!, 'change'), sync('f2', failing, 'change'), bad] },
       makeContext('apply', 'us-east-1', 30_000),
     );
     expect(res.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['f1', 'f2']);
+    // Apply reads nothing from Nango: one PATCH for the good group, three tries for the failing one.
+    expect(
+      p
+        .nango!.requests.slice(from)
+        .map((r) => `${r.method} ${r.status}`)
+        .sort(),
+    ).toEqual(['PATCH 200', 'PATCH 503', 'PATCH 503', 'PATCH 503']);
     const [parked] = await dlqOf('sync-dlq', (d) => d.envelope?.originals.some((o) => o.messageId === 'bad') ?? false);
     expect(parked?.envelope?.error.code).toBe('invalid_sync_message');
   });

@@ -34,16 +34,18 @@ const desiredOf = async (o: string, key: string) =>
   (await p.state.readDesired(`tags:organization_id=${o}`)).find((k) => k.key === key)?.value;
 
 let p: LocalPipeline;
+/** Every handler sends what it causes before its message is deleted: a short quiet period is enough. */
+const drain = () => p.drain({ quietMs: 100 });
 let logs: Logs;
 beforeAll(async () => {
   logs = captureLogs([KEY]);
-  // Two receives: a transiently failing event is parked on its second, three seconds apart.
+  // Two receives: a transiently failing event is parked on its second, two seconds apart.
   p = await startLocalPipeline({
     nangoSecretKey: KEY,
     connections: CONNECTIONS,
     maxReceiveCount: 2,
-    ingressVisibilitySeconds: 3,
-    route: { functionTimeoutMs: 3_000 },
+    ingressVisibilitySeconds: 2,
+    route: { functionTimeoutMs: 2_000 },
   });
 });
 beforeEach(() => p.nango!.setFault(undefined));
@@ -58,7 +60,7 @@ describe('old data never overwrites new', () => {
     const [sent] = await p.send([
       { source: 'app.accounts', 'detail-type': 'customer.status_changed', detail: { organizationId: 'oldco', status: 'suspended' } },
     ]);
-    await p.drain();
+    await drain();
     p.nango!.setFault(undefined);
     const [parked] = (await p.dlq()).filter((d) => d.envelope?.originals[0]?.messageId === sent!.messageId);
     expect(parked?.envelope).toMatchObject({ stage: 'route', error: { status: 503, retryable: true } });
@@ -68,13 +70,13 @@ describe('old data never overwrites new', () => {
     expect(Date.parse(body.time)).toBeLessThan(Date.now());
 
     await p.send([statusChanged('oldco', 'active', { id: 'oldco-newer', time: new Date().toISOString() })]);
-    await p.drain();
+    await drain();
     expect(await metaOf('oldco')).toMatchObject({ status: 'active', active: true });
 
     // The replay sends the parked body back as it is: its resolved time is older, so it is stale.
     const before = p.nango!.stats().patches;
     await p.send([parked!.envelope!.originals[0]!.body]);
-    await p.drain();
+    await drain();
     expect(await metaOf('oldco')).toMatchObject({ status: 'active', active: true });
     expect(await desiredOf('oldco', 'status')).toBe('active');
     expect(p.nango!.stats().patches).toBe(before);
@@ -84,9 +86,9 @@ describe('old data never overwrites new', () => {
   it('(b) two changes in the same second arriving in reverse order: the later changedAt wins', async () => {
     const time = '2026-11-20T09:00:00Z';
     await p.send([planChanged('samesec', 'enterprise', '2026-11-20T09:00:00.900Z', { id: 'ss-later', time })]);
-    await p.drain();
+    await drain();
     await p.send([planChanged('samesec', 'free', '2026-11-20T09:00:00.400Z', { id: 'ss-earlier', time })]);
-    await p.drain();
+    await drain();
     expect(await metaOf('samesec')).toEqual({ plan: 'enterprise', planChangedAt: '2026-11-20T09:00:00.900Z' });
     expect(await desiredOf('samesec', 'plan')).toBe('enterprise');
   });
@@ -95,13 +97,13 @@ describe('old data never overwrites new', () => {
     const changedAt = '2026-11-20T10:00:00.000Z';
     const body = (o: string, plan: string) => planChanged(o, plan, changedAt, { id: 'dup-id' });
     await p.send([body('dup-a', 'pro')]);
-    await p.drain();
+    await drain();
     await p.send([body('dup-a', 'enterprise')]);
-    await p.drain();
+    await drain();
     await p.send([body('dup-b', 'enterprise')]);
-    await p.drain();
+    await drain();
     await p.send([body('dup-b', 'pro')]);
-    await p.drain();
+    await drain();
     const version = Date.parse(changedAt);
     const winner = orderOf(version, 'dup-id', 'pro') > orderOf(version, 'dup-id', 'enterprise') ? 'pro' : 'enterprise';
     expect((await metaOf('dup-a'))?.plan).toBe(winner);
@@ -116,7 +118,7 @@ describe('old data never overwrites new', () => {
       statusChanged('future', 'churned', { id: 'future-time', time: '2099-01-01T00:00:00Z' }),
       planChanged('future', 'free', '2099-01-01T00:00:00.000Z', { id: 'future-version', time: new Date().toISOString() }),
     ]);
-    await p.drain();
+    await drain();
     const parked = (await p.dlq()).filter((d) => d.envelope?.events[0]?.id.startsWith('future-'));
     expect(parked.map((d) => [d.envelope!.events[0]!.id, d.envelope!.error.code]).sort()).toEqual([
       ['future-time', 'event_time_in_future'],
@@ -125,7 +127,7 @@ describe('old data never overwrites new', () => {
     expect(await p.state.readDesired('tags:organization_id=future')).toEqual([]);
     // Within the allowed skew is fine, and the present still writes.
     await p.send([statusChanged('future', 'active', { time: soon }), planChanged('future', 'pro', new Date().toISOString())]);
-    await p.drain();
+    await drain();
     expect(await metaOf('future')).toMatchObject({ status: 'active', plan: 'pro' });
   });
 
@@ -158,12 +160,12 @@ describe('old data never overwrites new', () => {
       expect(first.failedRecordIds).toEqual(['m-crash']);
       // The keys are stored; the sync never left.
       expect(await desiredOf('crashco', 'status')).toBe('suspended');
-      await p.drain();
+      await drain();
       expect(await metaOf('crashco')).toBeNull();
 
       const second = await routeRecords([sqsRecord('m-crash', body, { receiveCount: 2 })], deps, Date.now() + 10_000);
       expect(second).toMatchObject({ failedRecordIds: [], synced: 1, stale: 0 });
-      await p.drain();
+      await drain();
       expect(await metaOf('crashco')).toMatchObject({ status: 'suspended', active: false });
       expect(proxy.calls.filter((c) => c.action === 'SendMessageBatch')).toHaveLength(2);
     } finally {

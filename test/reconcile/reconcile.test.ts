@@ -34,6 +34,8 @@ const TOTAL = CONNECTIONS.length;
 const OURS = ['salesforce', 'hubspot'];
 
 let p: LocalPipeline;
+/** Every handler sends what it causes before its message is deleted: a short quiet period is enough. */
+const drain = () => p.drain({ quietMs: 100 });
 let logs: Logs;
 const listCalls = (from: number) => p.nango!.requests.slice(from).filter((r) => r.method === 'GET' && r.path === '/connections');
 const desiredAcme = { plan: 'pro', planChangedAt: AT, seats: 42, seatsChangedAt: AT };
@@ -46,7 +48,7 @@ beforeAll(async () => {
     seatsChanged('acme', 42, AT),
     settingsChanged('cust-1', { region: 'eu', flags: { beta: true }, sequence: 1 }),
   ]);
-  await p.drain();
+  await drain();
   expect(await p.metadataOf(ACME[0]!.connectionId, 'salesforce')).toEqual(desiredAcme);
 });
 afterAll(async () => {
@@ -91,7 +93,7 @@ describe('reconcile', () => {
       { key: 'region', atNango: undefined, desired: 'eu' },
     ]);
     expect(r).toMatchObject({ driftedKeys: 4, repairsEnqueued: 0, repairsFailed: 0 });
-    await p.drain();
+    await drain();
     expect(p.nango!.requests.slice(from).every((c) => c.method === 'GET')).toBe(true);
     expect(await queueCounts(p.sqs, p.queues.syncUrl)).toMatchObject({ visible: 0, inFlight: 0, delayed: 0 });
     expect(await p.metadataOf(ACME[0]!.connectionId, 'salesforce')).toEqual({ plan: 'free', planChangedAt: AT, seats: 42, note: 'ours' });
@@ -109,7 +111,7 @@ describe('reconcile', () => {
     const before = p.nango!.stats().patches;
     const r = await p.reconcile({ integrations: OURS });
     expect(r).toMatchObject({ driftedKeys: 4, repairsEnqueued: 2, repairsFailed: 0 });
-    await p.drain();
+    await drain();
     expect(await p.metadataOf(ACME[0]!.connectionId, 'salesforce')).toEqual({ ...desiredAcme, note: 'ours' });
     expect(await p.metadataOf('cust-1', 'hubspot')).toEqual({ region: 'eu', flags: { beta: true } });
     expect(p.nango!.stats().patches - before).toBe(2);

@@ -21,6 +21,8 @@ const ACME_SF: SeedConnection = {
 };
 
 let p: LocalPipeline;
+/** Every handler sends what it causes before its message is deleted: a short quiet period is enough. */
+const drain = () => p.drain({ quietMs: 100 });
 let logs: Logs;
 const sign = (body: string, key = p.webhookSigningKey) => createHmac('sha256', key).update(body).digest('hex');
 const post = (body: string, headers: Record<string, string> = {}) =>
@@ -39,7 +41,7 @@ const authBody = (c: SeedConnection, operation = 'creation') =>
   });
 /** Every sync apply has been handed so far, and what still waits on the queue. */
 const enqueued = async () => {
-  await p.drain();
+  await drain();
   const q = await queueCounts(p.sqs, p.queues.syncUrl);
   return p.syncs().length + q.visible + q.inFlight + q.delayed;
 };
@@ -56,7 +58,7 @@ beforeAll(async () => {
     settingsChanged('acme-zd', { region: 'eu', integrations: ['zendesk'], sequence: 4 }),
     settingsChanged('acme-zd', { flags: { beta: true }, integrations: ['hubspot'], sequence: 5 }),
   ]);
-  await p.drain();
+  await drain();
 });
 afterAll(async () => {
   await p?.stop();
@@ -72,7 +74,7 @@ describe('auth webhooks', () => {
       tags: { organization_id: 'acme', end_user_id: 'u-9' },
     };
     p.nango!.createConnection(created);
-    await p.drain();
+    await drain();
     // Both subjects (its tags, its id), each key in scope for zendesk only: no plan, no flags.
     expect(await p.metadataOf('acme-zd', 'zendesk')).toEqual({
       seats: 12,
@@ -109,7 +111,7 @@ describe('auth webhooks', () => {
   it('override (re-authorised) seeds again: metadata replaced behind our back comes back', async () => {
     p.nango!.setMetadataBehindOurBack('acme-zd', 'zendesk', { note: 'edited in the dashboard' });
     p.nango!.reauthorize('acme-zd', 'zendesk');
-    await p.drain();
+    await drain();
     expect(await p.metadataOf('acme-zd', 'zendesk')).toMatchObject({ note: 'edited in the dashboard', seats: 12, region: 'eu' });
     expect(p.nango!.webhookDeliveries().map((d) => d.body.operation)).toEqual(['creation', 'override']);
   });
