@@ -107,7 +107,7 @@ describe('DynamoStateStore: the greatest write of a key wins, whatever the arriv
         expect(got?.value).toEqual(winner.value);
         expect(got?.event.id).toBe(winner.event.id);
       }),
-      { numRuns: 20 },
+      { numRuns: 15 },
     );
   });
 });
