@@ -17,7 +17,7 @@ import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
 import { inScope } from '../domain/subject.ts';
-import { type Failure, unwrapOwnEnvelope } from '../dlq-envelope.ts';
+import { boundFailure, type Failure, unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { type DomainEvent, parseEventBody } from '../event-envelope.ts';
 import { attemptsOf, classify, settle } from '../failure.ts';
 import type { QueuePort } from '../queues.ts';
@@ -74,7 +74,9 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   };
   const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: Omit<Failure, 'retryable'>) => {
     result.invalid++;
-    logger.warn('event rejected', { correlation_id: event?.id ?? record.messageId, code: error.code, error: error.message });
+    // Bounded as the envelope is: a schema error can list tens of thousands of issues.
+    const logged = boundFailure({ ...error, retryable: false });
+    logger.warn('event rejected', { correlation_id: event?.id ?? record.messageId, code: logged.code, error: logged.message });
     metrics.addMetric(MetricName.EventsInvalid, MetricUnit.Count, 1);
     await park(record, body, event, { ...error, retryable: false }, 1);
   };
