@@ -4,12 +4,17 @@
  * unsigned, oversized, unknown or repeated enqueues nothing more.
  */
 import { createHmac, randomUUID } from 'node:crypto';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalog, subjectTagKeySets, usesConnectionIdSubjects } from '#events/catalog';
+import { SqsQueues } from '#commons/queues';
+import { handleDelivery } from '#commons/webhook/process';
 import { queueCounts } from '../../local/event-source.ts';
 import { startLocalPipeline, type LocalPipeline } from '../../local/pipeline.ts';
 import type { SeedConnection } from '../../local/standins/nango.ts';
 import { planChanged, seatsChanged, settingsChanged, statusChanged } from '../support/events.ts';
 import { captureLogs, type Logs } from '../support/logs.ts';
+import { startSqsFaultProxy } from '../support/sqs-fault-proxy.ts';
 
 const KEY = randomUUID();
 const AT = new Date(Date.now() - 60_000).toISOString();
@@ -159,6 +164,37 @@ describe('auth webhooks', () => {
     const res = await post(body, { 'x-nango-hmac-sha256': sign(body) });
     expect(res.status).toBe(413);
     expect(await enqueued()).toBe(before);
+  });
+
+  it('503 when the seed cannot be enqueued, so Nango retries; the retry seeds', async () => {
+    const c = { ...ACME_SF, connectionId: '5a0e7c1d-2b3f-4a5c-9d6e-000000000004' };
+    p.nango!.addConnection(c);
+    let failures = 1;
+    const proxy = await startSqsFaultProxy(p.env.AWS_ENDPOINT_URL_SQS!, (call) =>
+      call.action === 'SendMessage' && failures-- > 0 ? { status: 503, type: 'ServiceUnavailable', message: 'injected' } : undefined,
+    );
+    const sqs = new SQSClient({ endpoint: proxy.endpoint, maxAttempts: 1 });
+    try {
+      const deps = {
+        state: p.state,
+        queues: new SqsQueues(sqs),
+        syncQueueUrl: p.queues.syncUrl,
+        signingKey: async () => p.webhookSigningKey,
+        maxBodyBytes: 65_536,
+        tagKeySets: subjectTagKeySets(catalog),
+        byConnectionId: usesConnectionIdSubjects(catalog),
+      };
+      const body = Buffer.from(authBody(c));
+      const delivery = { method: 'POST', body, signature: sign(body.toString()) };
+      expect(await handleDelivery(delivery, deps)).toEqual({ status: 503, body: { error: 'unavailable' } });
+      expect(await handleDelivery(delivery, deps)).toMatchObject({ status: 200, body: { seeded: true } });
+      await drain();
+      expect(patchesTo(c)).toHaveLength(1);
+      expect(await p.metadataOf(c.connectionId, 'salesforce')).toMatchObject({ plan: 'pro', seats: 12 });
+    } finally {
+      sqs.destroy();
+      await proxy.close();
+    }
   });
 
   it('printed no key, and every signature failure was logged without the body', () => {
