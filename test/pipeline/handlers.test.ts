@@ -53,7 +53,11 @@ const forTarget = (c: Target) => (d: DlqMessage) =>
 
 beforeAll(async () => {
   logs = captureLogs([KEY]);
-  p = await startLocalPipeline({ nangoSecretKey: KEY, connections: CONNECTIONS, env: { POWERTOOLS_LOG_LEVEL: 'DEBUG' } });
+  p = await startLocalPipeline({
+    nangoSecretKey: KEY,
+    connections: CONNECTIONS,
+    env: { POWERTOOLS_LOG_LEVEL: 'DEBUG', INDEX_EMPTY_TTL_SECONDS: '2' },
+  });
 });
 beforeEach(() => p.nango!.setFault(undefined));
 afterAll(async () => {
@@ -302,6 +306,33 @@ describe('a subject with no connection yet', () => {
       seatsChangedAt: at,
     });
     expect(p.webhook.deliveries().map((d) => d.status)).toEqual([200]);
+  });
+});
+
+describe('a connection created without its webhook reaching us', () => {
+  it('is found once the empty lookup expires, and receives every key its subject lacks', async () => {
+    const late = org('latecomer', 'salesforce', 21);
+    const base = Date.now() - 60_000;
+    await p.send([planChanged('latecomer', 'pro', new Date(base).toISOString())]);
+    await drain();
+    const fetchedAt = (await p.state.readIndex('tags:organization_id=latecomer'))?.fetchedAt ?? 0;
+    p.nango!.addConnection(late);
+    // Within the empty answer's lifetime (2 s here) the index is trusted: no lookup, no sync.
+    expect(Date.now() - fetchedAt).toBeLessThan(1_500);
+    await p.send([seatsChanged('latecomer', 3, new Date(base + 1).toISOString())]);
+    await drain();
+    expect(patchesTo(late)).toEqual([]);
+    await new Promise((r) => setTimeout(r, Math.max(0, fetchedAt + 2_100 - Date.now())));
+    const at = new Date(base + 2).toISOString();
+    await p.send([seatsChanged('latecomer', 4, at)]);
+    await drain();
+    expect(patchesTo(late)).toHaveLength(1);
+    expect(await p.metadataOf(late.connectionId, 'salesforce')).toEqual({
+      plan: 'pro',
+      planChangedAt: new Date(base).toISOString(),
+      seats: 4,
+      seatsChangedAt: at,
+    });
   });
 });
 
