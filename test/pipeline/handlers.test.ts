@@ -1,107 +1,217 @@
 /**
- * Issue 2's acceptance tests: the real route and apply handlers, driven through fauxqs by the local
- * Lambda event source, against the Secrets Manager and Nango stand-ins.
+ * The real route, apply and webhook handlers end to end: events through fauxqs, state in dynalite,
+ * the key through the Secrets Manager stand-in, every Nango call through undici to the stand-in.
+ * Connections are named by UUIDs and found by their `organization_id` tag, or by id.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { SQSRecord } from 'aws-lambda';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { connectionKey, type PatchMessage } from '#commons/patch-message';
-import { buildEnvelope } from '#commons/dlq-envelope';
+import { randomUUID } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { VERSIONS_KEY } from '#commons/apply/ordering';
-import { startLocalPipeline, type LocalPipeline } from '../../local/pipeline.ts';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { envelopeBytes, MAX_ENVELOPE_BYTES } from '#commons/dlq-envelope';
+import { MAX_ERRORS_JSON } from '#commons/nango/errors';
+import { connectionKey, syncMessage, type Target } from '#commons/sync/message';
 import { makeContext } from '../../local/event-source.ts';
+import { startLocalPipeline, type DlqMessage, type LocalPipeline } from '../../local/pipeline.ts';
+import type { SeedConnection } from '../../local/standins/nango.ts';
+import { isoIn, planChanged, seatsChanged, settingsChanged, sqsRecord, statusChanged } from '../support/events.ts';
+import { captureLogs, type Logs } from '../support/logs.ts';
+
+const KEY = randomUUID();
+const org = (o: string, pck: string, n: number): SeedConnection & Target => ({
+  connectionId: `6f1c2b7e-0000-4000-8000-${String(n).padStart(12, '0')}`,
+  providerConfigKey: pck,
+  provider: pck,
+  tags: { organization_id: o, end_user_id: `u-${n}` },
+});
+const ACME = [org('acme', 'salesforce', 1), org('acme', 'hubspot', 2), org('acme', 'zendesk', 3)];
+const GONE = org('gone', 'salesforce', 4);
+const ROT = org('rot', 'salesforce', 5);
+const ECHO = [org('echo', 'salesforce', 6), org('echo', 'hubspot', 7)];
+const PERM = [org('perm', 'salesforce', 8), org('perm', 'hubspot', 9)];
+const RL = org('rl', 'zendesk', 10);
+const BURST = [org('burst', 'salesforce', 11), org('burst', 'hubspot', 12)];
+const CUST = [
+  { connectionId: 'cust-1', providerConfigKey: 'salesforce', provider: 'salesforce' },
+  { connectionId: 'cust-1', providerConfigKey: 'hubspot', provider: 'hubspot' },
+  { connectionId: 'cust-2', providerConfigKey: 'salesforce', provider: 'salesforce' },
+];
+const CONNECTIONS: SeedConnection[] = [...ACME, GONE, ROT, ...ECHO, ...PERM, RL, ...BURST, ...CUST];
 
 let p: LocalPipeline;
-let secretKey: string;
-const stdout: string[] = [];
-const realWrite = process.stdout.write.bind(process.stdout);
-const realErr = process.stderr.write.bind(process.stderr);
-
-const ev = (id: string, detailType: string, detail: Record<string, unknown>, time: string, source = 'app.billing') => ({
-  id,
-  source,
-  'detail-type': detailType,
-  time,
-  detail,
-});
-const withoutVersions = (m: Record<string, unknown> | null | undefined) => {
-  if (!m) return m;
-  const { [VERSIONS_KEY]: _v, ...rest } = m;
-  return rest;
-};
+/** Every handler sends what it causes before its message is deleted: a short quiet period is enough. */
+const drain = () => p.drain({ quietMs: 100 });
+let logs: Logs;
+const t = (ms = 0) => isoIn(-60_000 + ms);
+const patchesTo = (c: Target, from = 0) =>
+  p.nango!.requests.slice(from).filter((r) => {
+    const b = r.body as { connection_id?: unknown; provider_config_key?: unknown } | undefined;
+    return r.method === 'PATCH' && b?.connection_id === c.connectionId && b?.provider_config_key === c.providerConfigKey;
+  });
+const dlqOf = async (queue: DlqMessage['queue'], pred: (d: DlqMessage) => boolean) =>
+  (await p.dlq()).filter((d) => d.queue === queue && pred(d));
+const forTarget = (c: Target) => (d: DlqMessage) =>
+  d.envelope?.target?.connectionId === c.connectionId && d.envelope.target.providerConfigKey === c.providerConfigKey;
 
 beforeAll(async () => {
-  // Every line the handlers write (Powertools: JSON to stdout, WARN/ERROR to stderr) is kept for the leak check.
-  const tee = (real: typeof realWrite) =>
-    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      stdout.push(String(chunk));
-      return (real as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof process.stdout.write;
-  process.stdout.write = tee(realWrite);
-  process.stderr.write = tee(realErr);
-  p = await startLocalPipeline({ env: { POWERTOOLS_LOG_LEVEL: 'DEBUG' } });
-  const sm = new SecretsManagerClient({ endpoint: p.secrets.url });
-  secretKey = (await sm.send(new GetSecretValueCommand({ SecretId: p.secretId }))).SecretString ?? '';
-  sm.destroy();
+  logs = captureLogs([KEY]);
+  p = await startLocalPipeline({
+    nangoSecretKey: KEY,
+    connections: CONNECTIONS,
+    env: { POWERTOOLS_LOG_LEVEL: 'DEBUG', INDEX_EMPTY_TTL_SECONDS: '2' },
+  });
 });
 beforeEach(() => p.nango!.setFault(undefined));
 afterAll(async () => {
   await p?.stop();
-  process.stdout.write = realWrite;
-  process.stderr.write = realErr;
+  logs?.stop();
 });
 
-describe('route', () => {
-  it('parks an invalid event in the ingress DLQ with a clear error, and the batch goes on', async () => {
-    await p.send([
-      ev('bad-1', 'customer.plan_changed', { customerId: 'acme-corp', plan: 'platinum', changedAt: 'yesterday' }, '2026-11-20T12:00:00Z'),
-      ev('bad-2', 'customer.deleted', { customerId: 'acme-corp' }, '2026-11-20T12:00:00Z'),
-      'this is not json',
-      ev(
-        'good-1',
-        'customer.plan_changed',
-        { customerId: 'globex', plan: 'pro', changedAt: '2026-11-20T12:00:00Z' },
-        '2026-11-20T12:00:00Z',
-      ),
-    ]);
-    await p.drain();
-    const dlq = (await p.dlq()).filter((d) => d.queue === 'ingress-dlq');
-    const byEvent = new Map(dlq.map((d) => [d.envelope?.events[0]?.id ?? 'no-id', d.envelope!]));
-    expect(byEvent.get('bad-1')?.error).toMatchObject({ code: 'invalid_detail', retryable: false });
-    expect(byEvent.get('bad-1')?.error.message).toMatch(/plan/);
-    expect(byEvent.get('bad-2')?.error).toMatchObject({ code: 'unknown_event_type' });
-    expect(byEvent.get('no-id')?.error).toMatchObject({ code: 'invalid_json' });
-    expect(byEvent.get('no-id')?.originals[0]?.body).toBe('this is not json');
-    expect(withoutVersions(await p.metadataOf('globex', 'salesforce'))).toMatchObject({ plan: 'pro' });
+describe('tag-addressed and id-addressed events', () => {
+  it("reach every connection with the tags, each key only in its integrations' scope", async () => {
+    const at = t();
+    await p.send([planChanged('acme', 'pro', at, { id: 'acme-plan' }), seatsChanged('acme', 42, at, { id: 'acme-seats' })]);
+    await drain();
+    const [sf, hs, zd] = ACME.map((c) => p.metadataOf(c.connectionId, c.providerConfigKey));
+    expect(await sf).toEqual({ plan: 'pro', planChangedAt: at, seats: 42, seatsChangedAt: at });
+    expect(await hs).toEqual({ plan: 'pro', planChangedAt: at, seats: 42, seatsChangedAt: at });
+    // plan_changed names salesforce and hubspot only.
+    expect(await zd).toEqual({ seats: 42, seatsChangedAt: at });
+    // Nothing reached another customer.
+    expect(p.nango!.metadataOf(PERM[0]!.connectionId, 'salesforce')).toBeNull();
+    expect((await p.state.readIndex('tags:organization_id=acme'))?.connections).toHaveLength(3);
   });
-});
 
-describe('apply', () => {
-  it("parks a patch for an unknown connection with Nango's StdError", async () => {
+  it('reaches connections by id, limited to the integrations the event names', async () => {
+    await p.send([settingsChanged('cust-1', { region: 'eu', flags: { beta: true }, integrations: ['hubspot', 'hubspot'], sequence: 3 })]);
+    await drain();
+    expect(await p.metadataOf('cust-1', 'hubspot')).toEqual({ region: 'eu', flags: { beta: true } });
+    expect(await p.metadataOf('cust-1', 'salesforce')).toBeNull();
+    expect(await p.metadataOf('cust-2', 'salesforce')).toBeNull();
+  });
+
+  it('PATCHes a connection once per time it was dirty, with no GET and no bookkeeping key', async () => {
+    // Indexed by now: the index answers, Nango is only PATCHed.
+    const from = p.nango!.requests.length;
+    const base = Date.now() - 60_000;
+    const ts = (ms: number) => new Date(base + ms).toISOString();
+    const at = ts(1_000);
     await p.send([
-      ev(
-        'unknown-1',
-        'customer.plan_changed',
-        { customerId: 'initech', plan: 'starter', changedAt: '2026-11-20T12:02:00Z' },
-        '2026-11-20T12:02:00Z',
-      ),
+      seatsChanged('burst', 1, ts(1), { id: 'b1' }),
+      seatsChanged('burst', 2, ts(2), { id: 'b2' }),
+      seatsChanged('burst', 3, at, { id: 'b3' }),
+      planChanged('burst', 'free', ts(3), { id: 'b4' }),
     ]);
-    await p.drain();
-    const env = (await p.dlq()).filter((d) => d.queue === 'patches-dlq' && d.envelope?.events.some((e) => e.id === 'unknown-1'));
-    expect(env.map((d) => d.envelope!.target?.providerConfigKey).sort()).toEqual(['hubspot', 'salesforce']);
-    for (const d of env) {
-      expect(d.envelope!.error).toMatchObject({ status: 404, code: 'unknown_connection', retryable: false });
-      expect(d.attributes).toMatchObject({ stage: 'apply', errorCode: 'unknown_connection', connectionId: 'initech' });
-      expect(d.envelope!.patch).toEqual({ plan: 'starter', planChangedAt: '2026-11-20T12:02:00Z' });
+    await drain();
+    for (const c of BURST) {
+      // One SendMessageBatch, one route batch, one merged sync per connection: one PATCH.
+      expect(patchesTo(c, from), c.providerConfigKey).toHaveLength(1);
+      expect(await p.metadataOf(c.connectionId, c.providerConfigKey)).toMatchObject({ seats: 3, seatsChangedAt: at, plan: 'free' });
     }
+    // The same sync again (a redelivery or a replay) finds nothing new: no call at all.
+    const again = p.nango!.requests.length;
+    const target = BURST[0]!;
+    await p.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: p.queues.syncUrl,
+        MessageBody: JSON.stringify(syncMessage(target, ['tags:organization_id=burst'], 'replay')),
+        MessageGroupId: connectionKey(target),
+        MessageDeduplicationId: randomUUID(),
+      }),
+    );
+    // An older seats figure is stale at route: no sync either.
+    await p.send([seatsChanged('burst', 0, ts(500), { id: 'b-old' })]);
+    await drain();
+    expect(p.nango!.requests.slice(again)).toEqual([]);
+    expect(p.syncs().some((s) => s.message?.reason === 'replay' && s.deleted)).toBe(true);
+  });
+});
+
+describe('invalid events', () => {
+  it('are parked in the ingress DLQ at once, with the id and time route resolved', async () => {
+    const [sent] = await p.send([
+      { source: 'app.billing', 'detail-type': 'customer.plan_changed', detail: { organizationId: 'acme', plan: 'x' } },
+    ]);
+    const [unknown] = await p.send([
+      { id: 'unknown-type', source: 'app.billing', 'detail-type': 'customer.deleted', time: t(), detail: {} },
+    ]);
+    await drain();
+    const parked = await dlqOf('ingress-dlq', (d) => d.envelope?.originals[0]?.messageId === sent!.messageId);
+    expect(parked).toHaveLength(1);
+    const env = parked[0]!.envelope!;
+    expect(env).toMatchObject({ stage: 'route', attempts: 1, error: { code: 'invalid_detail', retryable: false } });
+    const body = JSON.parse(env.originals[0]!.body) as { id: string; time: string };
+    // A replay carries the resolved id and time: it cannot be re-stamped as new.
+    expect(body.id).toBe(sent!.messageId);
+    expect(env.events[0]).toMatchObject({ id: sent!.messageId, time: body.time });
+    expect(Date.parse(body.time)).toBeGreaterThan(Date.now() - 60_000);
+    expect(parked[0]!.attributes).toMatchObject({ stage: 'route', errorCode: 'invalid_detail', eventType: 'customer.plan_changed' });
+    const u = await dlqOf('ingress-dlq', (d) => d.envelope?.events[0]?.id === unknown!.eventId);
+    expect(u[0]?.envelope?.error.code).toBe('unknown_event_type');
   });
 
-  it('applies after a 429 once Retry-After has passed', async () => {
+  it('with thousands of schema issues: a bounded error with a count, a small envelope, a log line under 256 KB', async () => {
+    // 15,000 keys that fail both the key pattern and the value type: 30,000 issues in a 140 KB event.
+    const flags = Object.fromEntries(Array.from({ length: 15_000 }, (_, i) => [String(i), 1]));
+    const [sent] = await p.send([settingsChanged('cust-1', { flags, sequence: 9 }, { id: 'many-issues' })]);
+    expect(Buffer.byteLength(sent!.body)).toBeLessThan(256 * 1024);
+    await drain();
+    const [parked] = await dlqOf('ingress-dlq', (d) => d.envelope?.events[0]?.id === 'many-issues');
+    const env = parked!.envelope!;
+    expect(env.error.code).toBe('invalid_detail');
+    expect(env.error.message.length).toBeLessThan(2_100);
+    const errors = JSON.stringify(env.error.errors);
+    expect(errors.length).toBeLessThanOrEqual(MAX_ERRORS_JSON);
+    // The rest are counted, not dropped silently.
+    expect(errors).toMatch(/"truncated":\d{5}|\d{5} entries/);
+    expect(env.originals[0]!.body).toBe(sent!.body);
+    expect(envelopeBytes(env)).toBeLessThan(Math.min(MAX_ENVELOPE_BYTES, Buffer.byteLength(sent!.body) + 64 * 1024));
+    const rejected = logs.records().filter((r) => r.correlation_id === 'many-issues');
+    expect(rejected.map((r) => r.message)).toContain('event rejected');
+    expect(Math.max(...rejected.map((r) => JSON.stringify(r).length))).toBeGreaterThan(1_000);
+    expect(logs.maxLineBytes(), logs.longest()).toBeLessThan(256 * 1024);
+  });
+});
+
+describe("Nango's answers", () => {
+  it('a connection gone from Nango (404): a tag subject drops it from the index and parks nothing', async () => {
+    await p.send([statusChanged('gone', 'active', { id: 'gone-1', time: t() })]);
+    await drain();
+    expect((await p.state.readIndex('tags:organization_id=gone'))?.connections).toEqual([
+      { connectionId: GONE.connectionId, providerConfigKey: 'salesforce' },
+    ]);
+    p.nango!.removeConnection(GONE.connectionId, 'salesforce');
+    await p.send([statusChanged('gone', 'suspended', { id: 'gone-2', time: t(1) })]);
+    await drain();
+    expect(patchesTo(GONE).map((r) => r.status)).toEqual([200, 404]);
+    expect((await p.state.readIndex('tags:organization_id=gone'))?.connections).toEqual([]);
+    expect(await dlqOf('sync-dlq', forTarget(GONE))).toEqual([]);
+    // Its desired state stays, for when the customer connects again.
+    expect((await p.state.readDesired('tags:organization_id=gone')).find((k) => k.key === 'status')?.value).toBe('suspended');
+  });
+
+  it("a connection named by id that is gone (404) is parked with Nango's StdError", async () => {
+    const target = { connectionId: 'cust-2', providerConfigKey: 'salesforce' };
+    await p.send([settingsChanged('cust-2', { region: 'us', sequence: 1 })]);
+    await drain();
+    p.nango!.removeConnection('cust-2', 'salesforce');
+    await p.send([settingsChanged('cust-2', { region: 'ap', sequence: 2 }, { id: 'cust-2-gone' })]);
+    await drain();
+    const [parked] = await dlqOf('sync-dlq', forTarget(target));
+    expect(parked?.envelope).toMatchObject({
+      stage: 'apply',
+      error: { status: 404, code: 'unknown_connection', retryable: false },
+      subjects: ['connection:cust-2'],
+      keys: ['region'],
+    });
+    expect(parked?.envelope?.error.message).toMatch(/cust-2|connection/i);
+    expect(parked?.attributes).toMatchObject({ stage: 'apply', errorCode: 'unknown_connection', connectionId: 'cust-2' });
+    expect((await p.state.readIndex('connection:cust-2'))?.connections).toEqual([]);
+  });
+
+  it('429 with Retry-After: applied once the wait has passed', async () => {
     let first: number | undefined;
     let retried: number | undefined;
     p.nango!.setFault((r) => {
-      if (r.method !== 'PATCH' || r.connectionId !== 'globex' || r.providerConfigKey !== 'zendesk') return undefined;
+      if (r.method !== 'PATCH' || r.connectionId !== RL.connectionId) return undefined;
       if (first === undefined) {
         first = Date.now();
         return { kind: 'rateLimit', retryAfter: 1 };
@@ -109,353 +219,195 @@ describe('apply', () => {
       retried ??= Date.now();
       return undefined;
     });
-    await p.send([
-      ev(
-        'seats-429',
-        'customer.seats_changed',
-        { customerId: 'globex', seats: 77, changedAt: '2026-11-20T13:00:00Z' },
-        '2026-11-20T13:00:00Z',
-      ),
-    ]);
-    await p.drain();
-    expect(withoutVersions(await p.metadataOf('globex', 'zendesk'))).toMatchObject({ seats: 77 });
+    await p.send([seatsChanged('rl', 77, t(), { id: 'rl-1' })]);
+    await drain();
+    expect(await p.metadataOf(RL.connectionId, 'zendesk')).toMatchObject({ seats: 77 });
     expect(retried! - first!).toBeGreaterThanOrEqual(950);
-    expect((await p.dlq()).some((d) => d.envelope?.events.some((e) => e.id === 'seats-429'))).toBe(false);
+    expect(patchesTo(RL).map((r) => r.status)).toEqual([429, 200]);
+    expect(await dlqOf('sync-dlq', forTarget(RL))).toEqual([]);
   });
 
-  it('coalesces two events for one connection in one batch into one PATCH', async () => {
-    const before = p.nango!.requests.length;
-    await p.send([
-      ev(
-        'burst-1',
-        'customer.seats_changed',
-        { customerId: 'acme-corp', seats: 40, changedAt: '2026-11-20T14:00:00Z' },
-        '2026-11-20T14:00:00Z',
-      ),
-      ev(
-        'burst-2',
-        'customer.seats_changed',
-        { customerId: 'acme-corp', seats: 42, changedAt: '2026-11-20T14:01:00Z' },
-        '2026-11-20T14:01:00Z',
-      ),
-    ]);
-    await p.drain();
-    const patches = p
-      .nango!.requests.slice(before)
-      .filter((r) => r.method === 'PATCH' && (r.body as { provider_config_key?: string })?.provider_config_key === 'salesforce');
-    const metadata = withoutVersions(await p.metadataOf('acme-corp', 'salesforce'));
-    expect(metadata).toMatchObject({ seats: 42, seatsChangedAt: '2026-11-20T14:01:00Z' });
-    // Both events reach apply in one batch when route sends them together; then exactly one PATCH.
-    const applied = p
-      .patches()
-      .filter((x) => x.message?.event.id.startsWith('burst-') && x.message.target.providerConfigKey === 'salesforce');
-    expect(applied).toHaveLength(2);
-    expect(patches).toHaveLength(1);
-  });
-
-  it('never lets an older event overwrite a newer one, whatever the arrival order', async () => {
-    await p.send([
-      ev(
-        'late-new',
-        'customer.plan_changed',
-        { customerId: 'globex', plan: 'enterprise', changedAt: '2026-11-21T10:00:00Z' },
-        '2026-11-21T10:00:00Z',
-      ),
-    ]);
-    await p.drain();
-    await p.send([
-      ev(
-        'late-old',
-        'customer.plan_changed',
-        { customerId: 'globex', plan: 'free', changedAt: '2026-11-21T09:00:00Z' },
-        '2026-11-21T09:00:00Z',
-      ),
-    ]);
-    await p.drain();
-    expect(withoutVersions(await p.metadataOf('globex', 'hubspot'))).toMatchObject({
-      plan: 'enterprise',
-      planChangedAt: '2026-11-21T10:00:00Z',
-    });
-  });
-});
-
-describe('direct EventBridge invocation', () => {
-  it('routes a valid event, parks an invalid one, and throws on a transient failure so EventBridge retries', async () => {
-    const { handler } = await import('../../functions/route.ts');
-    const ctx = makeContext('route', 'us-east-1', 30_000);
-    const eb = (id: string, detailType: string, detail: object) => ({
-      version: '0',
-      id,
-      source: 'app.billing',
-      'detail-type': detailType,
-      account: '1',
-      time: '2026-11-24T00:00:00Z',
-      region: 'us-east-1',
-      resources: [],
-      detail,
-    });
-    await expect(
-      handler(
-        {
-          ...eb('eb-1', 'customer.status_changed', { customerId: 'acme-corp', status: 'active', changedAt: '2026-11-24T00:00:00Z' }),
-          source: 'app.accounts',
-        } as never,
-        ctx,
-      ),
-    ).resolves.toBeUndefined();
-    await expect(handler(eb('eb-bad', 'customer.plan_changed', { customerId: 'acme-corp' }) as never, ctx)).resolves.toBeUndefined();
-    p.nango!.setFault((r) => (r.method === 'GET' && r.path === '/connections' ? { kind: 'status', status: 503 } : undefined));
-    // A customer the target cache has not seen: its lookup meets the fault.
-    await expect(
-      handler(
-        eb('eb-2', 'customer.seats_changed', { customerId: 'eb-uncached', seats: 5, changedAt: '2026-11-24T00:00:00Z' }) as never,
-        ctx,
-      ),
-    ).rejects.toThrow(/EventBridge will retry/);
-    p.nango!.setFault(undefined);
-    await p.drain();
-    expect(withoutVersions(await p.metadataOf('acme-corp', 'salesforce'))).toMatchObject({ status: 'active', active: true });
-    expect((await p.dlq()).find((d) => d.envelope?.events.some((e) => e.id === 'eb-bad'))?.envelope?.error.code).toBe('invalid_detail');
-  });
-});
-
-describe('native redrive (StartMessageMoveTask moves bodies unchanged)', () => {
-  it("route and apply process the originals inside their own stage's envelope", async () => {
-    const event = ev(
-      'native-1',
-      'customer.plan_changed',
-      { customerId: 'acme-corp', plan: 'enterprise', changedAt: '2026-11-23T00:00:00Z' },
-      '2026-11-23T00:00:00Z',
-    );
-    const routeEnv = buildEnvelope({
-      stage: 'route',
-      error: { code: 'x', message: 'x', retryable: true },
-      events: [],
-      attempts: 5,
-      firstFailureAt: new Date(),
-      lastFailureAt: new Date(),
-      originals: [{ messageId: 'orig-1', body: JSON.stringify(event) }],
-    });
-    const target = { connectionId: 'globex', providerConfigKey: 'zendesk' };
-    const patch: PatchMessage = {
-      v: 1,
-      target,
-      patch: { tier: 'gold' },
-      event: { id: 'native-2', source: 'app.billing', detailType: 'customer.plan_changed', time: '2026-11-23T00:00:00.000Z' },
-    };
-    const applyEnv = buildEnvelope({
-      stage: 'apply',
-      error: { code: 'http_503', message: 'x', retryable: true },
-      target,
-      events: [patch.event],
-      attempts: 5,
-      firstFailureAt: new Date(),
-      lastFailureAt: new Date(),
-      originals: [{ messageId: 'orig-2', body: JSON.stringify(patch), messageGroupId: connectionKey(target) }],
-    });
-    await p.sqs.send(new SendMessageCommand({ QueueUrl: p.queues.ingressUrl, MessageBody: JSON.stringify(routeEnv) }));
-    await p.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: p.queues.patchesUrl,
-        MessageBody: JSON.stringify(applyEnv),
-        MessageGroupId: connectionKey(target),
-        MessageDeduplicationId: 'native-2',
-      }),
-    );
-    await p.drain();
-    expect(withoutVersions(await p.metadataOf('acme-corp', 'salesforce'))).toMatchObject({
-      plan: 'enterprise',
-      planChangedAt: '2026-11-23T00:00:00Z',
-    });
-    expect(withoutVersions(await p.metadataOf('globex', 'zendesk'))).toMatchObject({ tier: 'gold' });
-    expect((await p.dlq()).some((d) => d.envelope?.events.some((e) => e.id.startsWith('native-')) || d.body.includes('native-'))).toBe(
-      false,
-    );
-  });
-});
-
-describe('partial batch responses', () => {
-  const record = (id: string, m: PatchMessage): SQSRecord => ({
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body: JSON.stringify(m),
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: String(Date.now()),
-      SenderId: 'local',
-      ApproximateFirstReceiveTimestamp: String(Date.now()),
-      MessageGroupId: connectionKey(m.target),
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:patches.fifo',
-    awsRegion: 'us-east-1',
-  });
-  const msg = (connectionId: string, providerConfigKey: string, id: string, patch: PatchMessage['patch']): PatchMessage => ({
-    v: 1,
-    target: { connectionId, providerConfigKey },
-    patch,
-    event: { id, source: 'app.billing', detailType: 'customer.seats_changed', time: '2026-11-22T00:00:00.000Z' },
-  });
-
-  it("apply names exactly the failing group's messages, in order, and nothing else", async () => {
+  it.each([
+    [400, 'invalid_body'],
+    [403, 'forbidden'],
+  ])("a permanent %i is parked with Nango's error, and later syncs of the connection go on", async (status, code) => {
+    const c = status === 400 ? PERM[0]! : PERM[1]!;
+    const from = p.nango!.requests.length;
     p.nango!.setFault((r) =>
-      r.connectionId === 'globex' && r.providerConfigKey === 'salesforce' ? { kind: 'status', status: 503 } : undefined,
+      r.method === 'PATCH' && r.connectionId === c.connectionId && r.providerConfigKey === c.providerConfigKey
+        ? { kind: 'status', status, code, message: `refused with ${code}` }
+        : undefined,
+    );
+    await p.send([seatsChanged('perm', status, t(status), { id: `perm-${status}` })]);
+    await drain();
+    const [parked] = await dlqOf('sync-dlq', forTarget(c));
+    expect(parked?.envelope?.error).toEqual({ status, code, message: `refused with ${code}`, retryable: false });
+    expect(parked?.envelope?.events.map((e) => e.id)).toEqual([`perm-${status}`]);
+    // One attempt: a permanent answer is not retried.
+    expect(patchesTo(c, from).map((r) => r.status)).toEqual([status]);
+    p.nango!.setFault(undefined);
+    await p.send([seatsChanged('perm', status + 1, t(status + 1))]);
+    await drain();
+    expect(await p.metadataOf(c.connectionId, c.providerConfigKey)).toMatchObject({ seats: status + 1 });
+  });
+
+  it('a second 401 (the key was rotated at Nango, not in Secrets Manager) is parked', async () => {
+    await p.send([seatsChanged('rot', 1, t())]);
+    await drain();
+    const from = p.nango!.requests.length;
+    p.nango!.setSecretKey(randomUUID());
+    try {
+      await p.send([seatsChanged('rot', 2, t(1), { id: 'rot-401' })]);
+      await drain();
+    } finally {
+      p.nango!.setSecretKey(KEY);
+    }
+    const [parked] = await dlqOf('sync-dlq', forTarget(ROT));
+    expect(parked?.envelope?.error).toMatchObject({ status: 401, retryable: false });
+    // The first 401 re-read the key and tried once more.
+    // (A refused request is recorded without its body: only the route tells which it was.)
+    expect(p.nango!.requests.slice(from).map((r) => `${r.method} ${r.status}`)).toEqual(['PATCH 401', 'PATCH 401']);
+  });
+
+  it('a server echoing the Authorization header: parked, and the key is scrubbed everywhere', async () => {
+    p.nango!.setFault((r) => {
+      if (r.method !== 'PATCH') return undefined;
+      if (r.connectionId === ECHO[0]!.connectionId) return { kind: 'echoAuth', format: 'json' };
+      if (r.connectionId === ECHO[1]!.connectionId) return { kind: 'echoAuth', format: 'html' };
+      return undefined;
+    });
+    await p.send([seatsChanged('echo', 5, t())]);
+    await drain();
+    const parked = await dlqOf('sync-dlq', (d) => ECHO.some((c) => forTarget(c)(d)));
+    expect(parked.map((d) => d.envelope?.error.status)).toEqual([400, 400]);
+    expect(parked.map((d) => d.envelope?.error.code).sort()).toEqual(['invalid_header', 'non_json_response']);
+    expect(JSON.stringify(parked)).toContain('[REDACTED]');
+  });
+});
+
+describe('a subject with no connection yet', () => {
+  it('keeps its state, and the connection is seeded when Nango reports it (webhook)', async () => {
+    const at = t();
+    await p.send([planChanged('initech', 'enterprise', at), seatsChanged('initech', 250, at)]);
+    await drain();
+    expect((await p.state.readDesired('tags:organization_id=initech')).map((k) => k.key).sort()).toEqual([
+      'plan',
+      'planChangedAt',
+      'seats',
+      'seatsChangedAt',
+    ]);
+    const created = { ...org('initech', 'hubspot', 20) };
+    p.nango!.createConnection(created);
+    await drain();
+    expect(await p.metadataOf(created.connectionId, 'hubspot')).toEqual({
+      plan: 'enterprise',
+      planChangedAt: at,
+      seats: 250,
+      seatsChangedAt: at,
+    });
+    expect(p.webhook.deliveries().map((d) => d.status)).toEqual([200]);
+  });
+});
+
+describe('a connection created without its webhook reaching us', () => {
+  it('is found once the empty lookup expires, and receives every key its subject lacks', async () => {
+    const late = org('latecomer', 'salesforce', 21);
+    const base = Date.now() - 60_000;
+    await p.send([planChanged('latecomer', 'pro', new Date(base).toISOString())]);
+    await drain();
+    const fetchedAt = (await p.state.readIndex('tags:organization_id=latecomer'))?.fetchedAt ?? 0;
+    p.nango!.addConnection(late);
+    // Within the empty answer's lifetime (2 s here) the index is trusted: no lookup, no sync.
+    expect(Date.now() - fetchedAt).toBeLessThan(1_500);
+    await p.send([seatsChanged('latecomer', 3, new Date(base + 1).toISOString())]);
+    await drain();
+    expect(patchesTo(late)).toEqual([]);
+    await new Promise((r) => setTimeout(r, Math.max(0, fetchedAt + 2_100 - Date.now())));
+    const at = new Date(base + 2).toISOString();
+    await p.send([seatsChanged('latecomer', 4, at)]);
+    await drain();
+    expect(patchesTo(late)).toHaveLength(1);
+    expect(await p.metadataOf(late.connectionId, 'salesforce')).toEqual({
+      plan: 'pro',
+      planChangedAt: new Date(base).toISOString(),
+      seats: 4,
+      seatsChangedAt: at,
+    });
+  });
+});
+
+describe('partial batch responses (handlers invoked directly)', () => {
+  const sync = (id: string, c: Target & { tags?: Record<string, string> }, reason: 'repair' | 'change' = 'repair') =>
+    sqsRecord(id, JSON.stringify(syncMessage(c, [`tags:organization_id=${c.tags?.organization_id}`], reason)), {
+      groupId: connectionKey(c),
+    });
+
+  it("apply names exactly the failing connection's records, in order, and nothing else", async () => {
+    const failing = PERM[0]!;
+    p.nango!.setFault((r) =>
+      r.method === 'PATCH' && r.connectionId === failing.connectionId ? { kind: 'status', status: 503 } : undefined,
     );
     const { handler } = await import('../../functions/apply.ts');
+    const from = p.nango!.requests.length;
+    const bad = { ...sqsRecord('bad', '{"v":2,"kind":"sync"}', { groupId: connectionKey(ACME[1]!) }) };
     const res = await handler(
-      {
-        Records: [
-          record('a1', msg('acme-corp', 'hubspot', 'pa-1', { x: 1 })),
-          record('g1', msg('globex', 'salesforce', 'pg-1', { x: 1 })),
-          record('a2', msg('acme-corp', 'hubspot', 'pa-2', { x: 2 })),
-          record('g2', msg('globex', 'salesforce', 'pg-2', { x: 2 })),
-          record('bad', { ...msg('acme-corp', 'salesforce', 'pb', { x: 1 }), v: 2 } as unknown as PatchMessage),
-        ],
-      },
+      { Records: [sync('a1', ACME[0]!), sync('f1', failing), sync('a2', ACME[0]!, 'change'), sync('f2', failing, 'change'), bad] },
       makeContext('apply', 'us-east-1', 30_000),
     );
-    expect(res.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['g1', 'g2']);
-    expect(withoutVersions(await p.metadataOf('acme-corp', 'hubspot'))).toMatchObject({ x: 2 });
-    const parked = (await p.dlq()).find((d) => d.envelope?.originals.some((o) => o.messageId === 'bad'));
-    expect(parked?.envelope?.error.code).toBe('invalid_patch_message');
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['f1', 'f2']);
+    // Apply reads nothing from Nango: one PATCH for the good group, three tries for the failing one.
+    expect(
+      p
+        .nango!.requests.slice(from)
+        .map((r) => `${r.method} ${r.status}`)
+        .sort(),
+    ).toEqual(['PATCH 200', 'PATCH 503', 'PATCH 503', 'PATCH 503']);
+    const [parked] = await dlqOf('sync-dlq', (d) => d.envelope?.originals.some((o) => o.messageId === 'bad') ?? false);
+    expect(parked?.envelope?.error.code).toBe('invalid_sync_message');
   });
 
-  it('route names exactly the record whose target lookup failed transiently', async () => {
+  it('route names exactly the record whose connection lookup failed transiently', async () => {
     p.nango!.setFault((r) => (r.method === 'GET' && r.path === '/connections' ? { kind: 'status', status: 502 } : undefined));
     const { handler } = await import('../../functions/route.ts');
-    const body = (e: object, id: string): SQSRecord => ({
-      ...record(id, msg('x', 'y', id, {})),
-      body: JSON.stringify(e),
-      attributes: {
-        ApproximateReceiveCount: '1',
-        SentTimestamp: String(Date.now()),
-        SenderId: 'local',
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-    });
+    const rec = (id: string, e: object, receiveCount = 1) =>
+      sqsRecord(id, JSON.stringify(e), { receiveCount, firstReceivedAt: Date.now() - 60_000 });
     const res = await handler(
       {
         Records: [
-          body(
-            ev(
-              'r-static',
-              'customer.plan_changed',
-              { customerId: 'acme-corp', plan: 'pro', changedAt: '2026-11-22T00:00:00Z' },
-              '2026-11-22T00:00:00Z',
-            ),
-            'm1',
-          ),
-          body(
-            ev(
-              'r-all',
-              'customer.seats_changed',
-              { customerId: 'brand-new-customer', seats: 1, changedAt: '2026-11-22T00:00:00Z' },
-              '2026-11-22T00:00:00Z',
-            ),
-            'm2',
-          ),
-          body(ev('r-bad', 'customer.plan_changed', { customerId: 'acme-corp' }, '2026-11-22T00:00:00Z'), 'm3'),
+          rec('indexed', seatsChanged('acme', 43, t(5_000))),
+          rec('new-subject', seatsChanged('newco', 1, t())),
+          rec('invalid', planChanged('acme', 'platinum', t())),
+          rec('last-receive', seatsChanged('otherco', 1, t(), { id: 'last-receive' }), 5),
         ],
       },
       makeContext('route', 'us-east-1', 30_000),
     );
-    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
-  });
-
-  it('route parks a transient failure on the last allowed receive instead of leaving it to the redrive', async () => {
-    p.nango!.setFault((r) => (r.method === 'GET' && r.path === '/connections' ? { kind: 'status', status: 503 } : undefined));
-    const { handler } = await import('../../functions/route.ts');
-    const last = (e: object, id: string, count: string): SQSRecord => ({
-      ...record(id, msg('x', 'y', id, {})),
-      body: JSON.stringify(e),
-      attributes: {
-        ApproximateReceiveCount: count,
-        SentTimestamp: String(Date.now()),
-        SenderId: 'local',
-        ApproximateFirstReceiveTimestamp: String(Date.now() - 60_000),
-      },
-    });
-    const res = await handler(
-      {
-        Records: [
-          last(
-            ev(
-              'r-last',
-              'customer.seats_changed',
-              { customerId: 'someone-new', seats: 3, changedAt: '2026-11-22T00:00:00Z' },
-              '2026-11-22T00:00:00Z',
-            ),
-            'l1',
-            '5',
-          ),
-          last(
-            ev(
-              'r-not-yet',
-              'customer.seats_changed',
-              { customerId: 'someone-else', seats: 4, changedAt: '2026-11-22T00:00:00Z' },
-              '2026-11-22T00:00:00Z',
-            ),
-            'l2',
-            '4',
-          ),
-        ],
-      },
-      makeContext('route', 'us-east-1', 30_000),
-    );
-    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'l2' }] });
-    const parked = (await p.dlq()).find((d) => d.envelope?.events.some((e) => e.id === 'r-last'))?.envelope;
-    expect(parked).toMatchObject({ stage: 'route', attempts: 5, error: { status: 503, retryable: true } });
-    expect(JSON.parse(parked!.originals[0]!.body)).toMatchObject({ id: 'r-last' });
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'new-subject' }] });
+    // On its last allowed receive a transient failure is parked with its error, not left to the redrive.
+    const [parked] = await dlqOf('ingress-dlq', (d) => d.envelope?.events[0]?.id === 'last-receive');
+    expect(parked?.envelope).toMatchObject({ stage: 'route', attempts: 5, error: { status: 502, retryable: true } });
   });
 });
 
-describe('observability', () => {
-  it('emits EMF metrics by name, with error codes and DLQ writes as dimensions', () => {
-    const emf = stdout
-      .flatMap((l) => l.split('\n'))
-      .filter((l) => l.includes('"_aws"'))
-      .map(
-        (l) =>
-          JSON.parse(l) as { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } } & Record<
-            string,
-            unknown
-          >,
-      );
-    const names = new Set(emf.flatMap((e) => e._aws.CloudWatchMetrics.flatMap((m) => m.Metrics.map((x) => x.Name))));
-    for (const n of [
-      'EventsReceived',
-      'EventsInvalid',
-      'PatchesEnqueued',
-      'PatchesApplied',
-      'PatchesCoalesced',
-      'NangoLatency',
-      'NangoErrors',
-      'DlqWrites',
-    ])
-      expect(names, n).toContain(n);
-    const dlq = emf.filter((e) => e.DlqWrites !== undefined);
-    expect(dlq.some((e) => e.stage === 'apply' && e.code === 'unknown_connection')).toBe(true);
-    expect(dlq.some((e) => e.stage === 'route' && e.code === 'invalid_detail')).toBe(true);
+describe('what never happens', () => {
+  it('apply never GETs, and only the list and metadata routes are called', () => {
+    const calls = new Set(p.nango!.requests.map((r) => `${r.method} ${r.path}`));
+    expect([...calls].sort()).toEqual(['GET /connections', 'PATCH /connections/metadata']);
   });
 
-  it('logs JSON lines that carry the event id as correlation id', () => {
-    const lines = stdout
-      .flatMap((l) => l.split('\n'))
-      .filter((l) => l.startsWith('{"level"'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.some((l) => l.correlation_id === 'unknown-1' && l.level === 'WARN')).toBe(true);
+  it('no bookkeeping key in any metadata or request', () => {
+    const all = JSON.stringify([p.nango!.connections(), p.nango!.requests]);
+    expect(all).not.toContain('_metadataSyncVersions');
+    for (const c of p.nango!.connections()) for (const k of Object.keys(c.metadata ?? {})) expect(k.startsWith('_'), k).toBe(false);
   });
-});
 
-describe('the secret key', () => {
-  it('appears in no log line, DLQ message or recorded request', async () => {
-    expect(secretKey).toMatch(/^[0-9a-f-]{36}$/);
-    expect(stdout.length).toBeGreaterThan(10);
-    expect(stdout.join('')).not.toContain(secretKey);
-    expect(JSON.stringify(await p.dlq())).not.toContain(secretKey);
-    expect(JSON.stringify(p.nango!.requests)).not.toContain(secretKey);
-    expect(JSON.stringify(p.env)).not.toContain(secretKey);
+  it('the key appears in no output, DLQ message, recorded request or handler environment', async () => {
+    expect(logs.capture.lines()).toBeGreaterThan(20);
+    expect(logs.capture.leaks()).toBe(0);
+    const dlq = JSON.stringify(await p.dlq());
+    expect(dlq.length).toBeGreaterThan(1_000);
+    expect(dlq).not.toContain(KEY);
+    expect(JSON.stringify(p.nango!.requests)).not.toContain(KEY);
+    expect(JSON.stringify(p.env)).not.toContain(KEY);
   });
 });

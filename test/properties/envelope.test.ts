@@ -1,11 +1,21 @@
 /**
  * The DLQ envelope survives a round trip: buildEnvelope -> JSON (the SQS body) -> parseEnvelope gives
- * back the same envelope, for any error, target, patch, events and original bodies (unicode, huge,
- * `__proto__` keys); only an over-long original is cut, and then it says so.
+ * back the same envelope, for any error, target, subjects, keys, events and original bodies (unicode,
+ * huge, `__proto__` keys); only an over-long original is cut, and then it says so. And any failure
+ * (huge messages, thousands of errors, deep nesting) still gives an envelope under MAX_ENVELOPE_BYTES.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildEnvelope, envelopeAttributes, MAX_ORIGINALS_CHARS, parseEnvelope, type EnvelopeInput } from '#commons/dlq-envelope';
+import {
+  buildEnvelope,
+  envelopeAttributes,
+  envelopeBytes,
+  MAX_ENVELOPE_BYTES,
+  MAX_ORIGINALS_CHARS,
+  parseEnvelope,
+  type EnvelopeInput,
+  type Failure,
+} from '#commons/dlq-envelope';
 import { canonical, jsonArb, patchArb, prototypeSnapshot } from './arbitraries.ts';
 
 const text = fc.string({ maxLength: 40, unit: 'binary' });
@@ -23,10 +33,6 @@ const bodyArb = fc.oneof(
   },
 );
 
-// Patches as the pipeline makes them: every zod step (route's patch schema, the patch message) drops
-// an own `__proto__` key, so no envelope ever carries one; that drop is pinned in its own test below.
-const pipelinePatchArb = patchArb.map((p) => Object.fromEntries(Object.entries(p).filter(([k]) => k !== '__proto__')));
-
 const inputArb: fc.Arbitrary<EnvelopeInput> = fc.record(
   {
     stage: fc.constantFrom('route', 'apply'),
@@ -41,7 +47,8 @@ const inputArb: fc.Arbitrary<EnvelopeInput> = fc.record(
       { requiredKeys: ['code', 'message', 'retryable'] },
     ),
     target: fc.record({ connectionId: text, providerConfigKey: text }),
-    patch: pipelinePatchArb,
+    subjects: fc.array(text, { maxLength: 4 }),
+    keys: fc.array(text, { maxLength: 4 }),
     events: fc.array(fc.record({ id: text, source: text, detailType: text, time: text }), { maxLength: 5 }),
     attempts: fc.nat(1000),
     firstFailureAt: date,
@@ -76,6 +83,8 @@ describe('DLQ envelope round trip', () => {
         expect(back!.error.code).toBe(input.error.code);
         expect(back!.events.map((e) => e.id)).toEqual(input.events.map((e) => e.id));
         expect(back!.target).toEqual(input.target);
+        expect(back!.subjects).toEqual(input.subjects);
+        expect(back!.keys).toEqual(input.keys);
         expect(back!.firstFailureAt).toBe(input.firstFailureAt.toISOString());
         // The originals share one budget: within it they are kept whole, past it each gets an equal share.
         const total = input.originals.reduce((n, o) => n + o.body.length, 0);
@@ -95,17 +104,16 @@ describe('DLQ envelope round trip', () => {
         // SQS refuses empty attribute values: every one present is a non-empty string.
         for (const a of Object.values(envelopeAttributes(back!))) expect(a.StringValue).toMatch(/./s);
       }),
-      { numRuns: 400 },
+      { numRuns: 150 },
     );
     expect(prototypeSnapshot()).toEqual(proto);
   });
 
-  it('a `__proto__` key in a patch is dropped on parse, never set as a prototype', () => {
+  it('a `__proto__` key in an error is kept as data on parse, never set as a prototype', () => {
     const body = JSON.stringify(
       buildEnvelope({
         stage: 'apply',
-        error: { code: 'x', message: 'y', retryable: false },
-        patch: JSON.parse('{"__proto__":{"polluted":true},"plan":"pro"}'),
+        error: { code: 'x', message: 'y', errors: JSON.parse('{"__proto__":{"polluted":true},"plan":"pro"}'), retryable: false },
         events: [],
         attempts: 1,
         firstFailureAt: new Date(0),
@@ -114,9 +122,9 @@ describe('DLQ envelope round trip', () => {
       }),
     );
     const back = parseEnvelope(body)!;
-    expect(Object.keys(back.patch!)).toEqual(['plan']);
-    expect(Object.getPrototypeOf(back.patch)).toBe(Object.prototype);
-    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(back).toBeDefined();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(back.error)).toBe(Object.prototype);
   });
 
   it('parseEnvelope rejects what is not an envelope, without throwing', () => {
@@ -132,6 +140,63 @@ describe('DLQ envelope round trip', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+});
+
+/** Failures as a hostile server or a huge validation answer could make them. */
+const deep = (n: number): unknown => {
+  let v: unknown = 'leaf';
+  for (let i = 0; i < n; i++) v = i % 2 ? [v] : { d: v };
+  return v;
+};
+const hugeFailureArb: fc.Arbitrary<Failure> = fc.record({
+  status: fc.integer({ min: 400, max: 599 }),
+  code: fc.oneof(text, fc.constantFrom('x'.repeat(10_000), 'é'.repeat(3_000))),
+  message: fc.oneof(
+    text,
+    fc.tuple(fc.constantFrom('m', '€', '\u0000', '"'), fc.integer({ min: 2_000, max: 2_000_000 })).map(([c, n]) => c.repeat(n)),
+  ),
+  errors: fc.oneof(
+    jsonArb,
+    fc
+      .integer({ min: 21, max: 20_000 })
+      .map((n) => Array.from({ length: n }, (_, i) => ({ path: ['flags', `k${i}`], code: 'invalid_type', message: 'x'.repeat(50) }))),
+    fc.integer({ min: 10, max: 5_000 }).map(deep),
+    fc.integer({ min: 1, max: 5 }).map((n) => ({ blob: 'b'.repeat(n * 400_000) })),
+  ),
+  retryable: fc.boolean(),
+});
+
+describe('any failure fits its queue', () => {
+  it('gives an envelope under MAX_ENVELOPE_BYTES that parses back, with its code and a bounded message', () => {
+    fc.assert(
+      fc.property(
+        hugeFailureArb,
+        fc.array(
+          fc.integer({ min: 0, max: 400_000 }).map((n) => 'o'.repeat(n)),
+          { maxLength: 10 },
+        ),
+        (error, bodies) => {
+          const env = buildEnvelope({
+            stage: 'route',
+            error,
+            events: [],
+            attempts: 1,
+            firstFailureAt: new Date(0),
+            lastFailureAt: new Date(0),
+            originals: bodies.map((body, i) => ({ messageId: `m${i}`, body })),
+          });
+          expect(envelopeBytes(env)).toBeLessThanOrEqual(MAX_ENVELOPE_BYTES);
+          const back = parseEnvelope(JSON.stringify(env));
+          expect(back).toBeDefined();
+          expect(back!.error.code).toBe(error.code.slice(0, 200));
+          expect(back!.error.message.length).toBeLessThan(2_100);
+          expect(back!.error.status).toBe(error.status);
+          expect(back!.originals.map((o) => o.messageId)).toEqual(bodies.map((_, i) => `m${i}`));
+        },
+      ),
+      { numRuns: 60 },
     );
   });
 });

@@ -76,4 +76,37 @@ describe('DynamoStateStore over dynalite', () => {
     expect(await store.readIndex(s)).toEqual({ connections: [{ connectionId: 'x', providerConfigKey: 'hubspot' }], fetchedAt: 123 });
     await store.removeFromIndex('tags:none=1', target);
   });
+
+  it('reads a desired state larger than one Query page (1 MB) whole', async () => {
+    const s = 'tags:organization_id=big';
+    const value = 'v'.repeat(60_000);
+    const writes = Array.from({ length: 30 }, (_, i) => ({
+      key: `k${String(i).padStart(2, '0')}`,
+      value: `${i}${value}`,
+      order: orderOf(i, `e${i}`, i),
+      integrations: i % 2 ? ('all' as const) : ['salesforce', `x${i}`],
+      event: ev(`e${i}`),
+    }));
+    expect((await store.writeDesired(s, writes)).written).toHaveLength(30);
+    const back = await store.readDesired(s);
+    expect(back.map((k) => k.key)).toEqual(writes.map((w) => w.key));
+    expect(back.map((k) => k.integrations)).toEqual(writes.map((w) => w.integrations));
+    expect(back.every((k, i) => k.value === writes[i]!.value)).toBe(true);
+  });
+
+  it('concurrent writes of one key: exactly the newest is stored, the others report stale', async () => {
+    const s = 'connection:race';
+    const writes = Array.from({ length: 12 }, (_, i) => ({
+      key: 'plan',
+      value: `p${i}`,
+      order: orderOf(1_000 + ((i * 7) % 12), `e${i}`, `p${i}`),
+      integrations: 'all' as const,
+      event: ev(`e${i}`),
+    }));
+    await Promise.all(writes.map((w) => store.writeDesired(s, [w])));
+    const newest = writes.reduce((m, w) => (w.order > m.order ? w : m));
+    expect((await store.readDesired(s))[0]?.value).toBe(newest.value);
+    // Every older write, sent again now, is stale; the newest again is accepted (a retry).
+    for (const w of writes) expect((await store.writeDesired(s, [w])).written).toEqual(w === newest ? ['plan'] : []);
+  });
 });

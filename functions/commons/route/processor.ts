@@ -17,7 +17,7 @@ import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
 import { inScope } from '../domain/subject.ts';
-import { type Failure, unwrapOwnEnvelope } from '../dlq-envelope.ts';
+import { boundFailure, type Failure, unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { type DomainEvent, parseEventBody } from '../event-envelope.ts';
 import { attemptsOf, classify, settle } from '../failure.ts';
 import type { QueuePort } from '../queues.ts';
@@ -74,7 +74,9 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   };
   const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: Omit<Failure, 'retryable'>) => {
     result.invalid++;
-    logger.warn('event rejected', { correlation_id: event?.id ?? record.messageId, code: error.code, error: error.message });
+    // Bounded as the envelope is: a schema error can list tens of thousands of issues.
+    const logged = boundFailure({ ...error, retryable: false });
+    logger.warn('event rejected', { correlation_id: event?.id ?? record.messageId, code: logged.code, error: logged.message });
     metrics.addMetric(MetricName.EventsInvalid, MetricUnit.Count, 1);
     await park(record, body, event, { ...error, retryable: false }, 1);
   };
@@ -112,10 +114,14 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
             metrics.addMetric(MetricName.SubjectsWithoutConnections, MetricUnit.Count, 1);
             logger.info('no connection yet: the state waits for one', { correlation_id, subject: mapped.subject.id });
           }
-          const maxOrder = written.reduce((m, w) => (w.order > m ? w.order : m), '');
+          // Every written key's order: two writes may share their highest order (one event id, two bodies).
+          const orders = written
+            .map((w) => `${w.key}\u0000${w.order}`)
+            .sort()
+            .join('\n');
           return targets
             .filter((t) => written.some((w) => inScope(w.integrations, t.providerConfigKey)))
-            .map((target) => ({ target, cause: `change\n${mapped.subject.id}\n${maxOrder}` }));
+            .map((target) => ({ target, cause: `change\n${mapped.subject.id}\n${orders}` }));
         },
         { ...defaultRetry, deadline },
       );

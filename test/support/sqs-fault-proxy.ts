@@ -1,0 +1,72 @@
+/**
+ * A fault-injecting HTTP proxy in front of the local SQS (fauxqs), on 127.0.0.1: every request is
+ * forwarded as it came, unless the hook answers it with an AWS JSON-protocol error first. Point an
+ * SQSClient at it with `endpoint` (the SDK then keeps the endpoint instead of the QueueUrl's host)
+ * and `maxAttempts: 1` (so the SDK's own retry does not hide the fault).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SqsCall {
+  /** `SendMessageBatch`, `SendMessage`, ... from the `x-amz-target` header. */
+  action: string;
+  body: Record<string, unknown>;
+}
+
+/** An answer in place of SQS's: status and the error's `__type` name. */
+export type SqsFault = { status: number; type: string; message: string } | undefined;
+
+export interface SqsFaultProxy {
+  endpoint: string;
+  calls: SqsCall[];
+  close(): Promise<void>;
+}
+
+export async function startSqsFaultProxy(target: string, hook: (call: SqsCall) => SqsFault): Promise<SqsFaultProxy> {
+  const to = new URL(target);
+  const calls: SqsCall[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const action = String(req.headers['x-amz-target'] ?? '').replace(/^AmazonSQS\./, '');
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        // not JSON: forwarded as it is
+      }
+      const call = { action, body };
+      calls.push(call);
+      const fault = hook(call);
+      if (fault) {
+        res.writeHead(fault.status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'fault' });
+        res.end(JSON.stringify({ __type: `com.amazonaws.sqs#${fault.type}`, message: fault.message }));
+        return;
+      }
+      const fwd = http.request(
+        { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      fwd.on('error', () => {
+        res.writeHead(502);
+        res.end();
+      });
+      fwd.end(raw);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { desiredFor, type DesiredKey, driftOf, jsonEqual, planSync } from '#commons/domain/desired';
+import { orderOf } from '#commons/domain/order';
+import { inScope, subjectId, subjectsOfConnection, tagsMatch } from '#commons/domain/subject';
+
+const ref = (id: string) => ({ id, source: 's', detailType: 'd', time: '2026-11-20T09:00:00.000Z' });
+const key = (
+  subject: string,
+  k: string,
+  value: DesiredKey['value'],
+  version: number,
+  integrations: DesiredKey['integrations'] = 'all',
+) => ({
+  subject,
+  key: k,
+  value,
+  order: orderOf(version, `e${version}`, value),
+  integrations,
+  event: ref(`e${version}`),
+});
+
+describe('subject ids', () => {
+  it('are stable and readable: sorted, percent-encoded tags; encoded connection ids', () => {
+    expect(subjectId({ by: 'tags', tags: { organization_id: 'acme' }, integrations: 'all' })).toBe('tags:organization_id=acme');
+    expect(subjectId({ by: 'tags', tags: { b: '2', a: 'x&y=z' }, integrations: ['hubspot'] })).toBe('tags:a=x%26y%3Dz&b=2');
+    expect(subjectId({ by: 'connectionId', connectionId: 'acme/eu x@y.com', integrations: 'all' })).toBe(
+      'connection:acme%2Feu%20x%40y.com',
+    );
+    // Integration scope is per key, not part of the subject.
+    expect(subjectId({ by: 'tags', tags: { a: '1' }, integrations: ['x'] })).toBe(
+      subjectId({ by: 'tags', tags: { a: '1' }, integrations: 'all' }),
+    );
+  });
+
+  it('a value cannot forge another subject, and over-long ids become a digest under the key limit', () => {
+    const forged = subjectId({ by: 'tags', tags: { a: '1&b=2' }, integrations: 'all' });
+    expect(forged).not.toBe(subjectId({ by: 'tags', tags: { a: '1', b: '2' }, integrations: 'all' }));
+    const long = subjectId({
+      by: 'tags',
+      tags: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, 'é'.repeat(255)])),
+      integrations: 'all',
+    });
+    expect(long).toMatch(/^tags#[0-9a-f]{64}$/);
+    const other = subjectId({
+      by: 'tags',
+      tags: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, 'è'.repeat(255)])),
+      integrations: 'all',
+    });
+    expect(other).not.toBe(long);
+  });
+});
+
+describe('subjectsOfConnection', () => {
+  const c = { connectionId: '3b1f6a52-8e0c-4d1e-9f3a-5c2b7d9e1a01', providerConfigKey: 'salesforce' };
+  it('one subject per tag-key set the tags cover, plus its own id when the catalog addresses ids', () => {
+    const sets = [['organization_id'], ['end_user_id', 'organization_id']];
+    expect(
+      subjectsOfConnection({ ...c, tags: { organization_id: 'acme', end_user_id: 'u1', other: 'x' } }, sets, true).map((s) => s.id),
+    ).toEqual(['tags:organization_id=acme', 'tags:end_user_id=u1&organization_id=acme', `connection:${c.connectionId}`]);
+    expect(subjectsOfConnection({ ...c, tags: { organization_id: 'acme' } }, sets, false).map((s) => s.id)).toEqual([
+      'tags:organization_id=acme',
+    ]);
+  });
+
+  it('no tags, null tags or empty values: no tag subject', () => {
+    for (const tags of [undefined, null, {}, { organization_id: '' }] as (Record<string, string> | null | undefined)[])
+      expect(subjectsOfConnection({ ...c, tags }, [['organization_id']], false)).toEqual([]);
+  });
+
+  it('tag matching is exact and case-sensitive; scope is all or a list', () => {
+    expect(tagsMatch({ organization_id: 'acme' }, { organization_id: 'acme', x: 'y' })).toBe(true);
+    expect(tagsMatch({ organization_id: 'acme' }, { organization_id: 'ACME' })).toBe(false);
+    expect(tagsMatch({ organization_id: 'acme' }, null)).toBe(false);
+    expect(inScope('all', 'zendesk')).toBe(true);
+    expect(inScope(['salesforce'], 'zendesk')).toBe(false);
+  });
+});
+
+describe('desiredFor and planSync', () => {
+  const keys = [
+    key('tags:organization_id=acme', 'plan', 'pro', 2, ['salesforce', 'hubspot']),
+    key('tags:organization_id=acme', 'seats', 10, 1),
+    key('connection:c', 'seats', 12, 3),
+    key('connection:c', 'region', 'eu', 1, ['zendesk']),
+  ];
+
+  it('keeps, per key in scope, the newest write across subjects', () => {
+    const d = desiredFor(keys, 'salesforce');
+    expect([...d.keys()].sort()).toEqual(['plan', 'seats']);
+    expect(d.get('seats')?.value).toBe(12);
+    expect([...desiredFor(keys, 'zendesk').keys()].sort()).toEqual(['region', 'seats']);
+  });
+
+  it('sends only keys newer than applied; nothing when in step; everything when forced', () => {
+    const d = desiredFor(keys, 'salesforce');
+    const first = planSync(d, {}, false);
+    expect(first.patch).toEqual({ plan: 'pro', seats: 12 });
+    expect(first.applied).toEqual({ plan: d.get('plan')!.order, seats: d.get('seats')!.order });
+    expect(planSync(d, first.applied, false)).toEqual({ patch: undefined, applied: {}, keys: [] });
+    expect(planSync(d, { ...first.applied, seats: orderOf(1, 'e1', 10) }, false).patch).toEqual({ seats: 12 });
+    // An applied order newer than desired (state rewritten) is not sent back over.
+    expect(planSync(d, { plan: orderOf(9, 'e9', 'x'), seats: first.applied.seats! }, false).patch).toBeUndefined();
+    expect(planSync(d, first.applied, true).patch).toEqual({ plan: 'pro', seats: 12 });
+  });
+
+  it('driftOf: keys we own whose value at Nango differs, deep and key-order insensitive; other keys ignored', () => {
+    const d = desiredFor([...keys, key('connection:c', 'flags', { a: true, b: [1, { c: null }] }, 4)], 'salesforce');
+    expect(driftOf(d, { plan: 'pro', seats: 12, flags: { b: [1, { c: null }], a: true }, extra: 1 })).toEqual([]);
+    expect(driftOf(d, { plan: 'free', seats: 12, flags: { a: true, b: [1, { c: 0 }] } })).toEqual([
+      { key: 'plan', atNango: 'free', desired: 'pro' },
+      { key: 'flags', atNango: { a: true, b: [1, { c: 0 }] }, desired: { a: true, b: [1, { c: null }] } },
+    ]);
+    expect(
+      driftOf(d, null)
+        .map((x) => x.key)
+        .sort(),
+    ).toEqual(['flags', 'plan', 'seats']);
+    expect(jsonEqual(null, undefined)).toBe(false);
+    expect(jsonEqual([1], { 0: 1 })).toBe(false);
+    expect(jsonEqual({ a: undefined }, { b: undefined })).toBe(false);
+  });
+});
