@@ -51,14 +51,14 @@ describe('local SQS', () => {
     expect(l.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const q = await l.createPipelineQueues({ prefix: 't-' });
     for (const url of Object.values(q)) expect(url.startsWith(`${l.endpoint}/`)).toBe(true);
-    expect(q.patchesUrl).toMatch(/\/t-patches\.fifo$/);
+    expect(q.syncUrl).toMatch(/\/t-sync\.fifo$/);
     const attrs = async (url: string) =>
       (await l.client().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes!;
     const [ingress, ingressDlq, patches, patchesDlq] = await Promise.all([
       attrs(q.ingressUrl),
       attrs(q.ingressDlqUrl),
-      attrs(q.patchesUrl),
-      attrs(q.patchesDlqUrl),
+      attrs(q.syncUrl),
+      attrs(q.syncDlqUrl),
     ]);
     expect(ingress['FifoQueue']).toBeUndefined();
     expect(JSON.parse(ingress['RedrivePolicy']!)).toEqual({ deadLetterTargetArn: ingressDlq['QueueArn'], maxReceiveCount: 5 });
@@ -76,7 +76,7 @@ describe('local SQS', () => {
   it('FIFO keeps order within each group', async () => {
     const l = await start();
     const sqs = l.client();
-    const { patchesUrl } = await l.createPipelineQueues();
+    const { syncUrl: patchesUrl } = await l.createPipelineQueues();
     for (let i = 0; i < 4; i++) {
       await sendFifo(sqs, patchesUrl, 'a', `a${i}`);
       await sendFifo(sqs, patchesUrl, 'b', `b${i}`);
@@ -95,7 +95,7 @@ describe('local SQS', () => {
   it('a receive returns several messages of one group in order, and the group stays locked meanwhile', async () => {
     const l = await start();
     const sqs = l.client();
-    const { patchesUrl } = await l.createPipelineQueues();
+    const { syncUrl: patchesUrl } = await l.createPipelineQueues();
     for (let i = 0; i < 4; i++) await sendFifo(sqs, patchesUrl, 'g', `m${i}`);
     await sendFifo(sqs, patchesUrl, 'h', 'h0');
     const batch = await receive(sqs, patchesUrl, 10);
@@ -110,7 +110,7 @@ describe('local SQS', () => {
   it('a batch is capped by MaxNumberOfMessages, filling from one group first', async () => {
     const l = await start();
     const sqs = l.client();
-    const { patchesUrl } = await l.createPipelineQueues();
+    const { syncUrl: patchesUrl } = await l.createPipelineQueues();
     for (let i = 0; i < 3; i++) await sendFifo(sqs, patchesUrl, 'g', `g${i}`);
     for (let i = 0; i < 3; i++) await sendFifo(sqs, patchesUrl, 'h', `h${i}`);
     expect(bodies(await receive(sqs, patchesUrl, 4))).toEqual(['g0', 'g1', 'g2', 'h0']);
@@ -119,7 +119,7 @@ describe('local SQS', () => {
   it('stock fauxqs (awsFifoReceive: false) returns one message per group per receive', async () => {
     const l = await start(false);
     const sqs = l.client();
-    const { patchesUrl } = await l.createPipelineQueues();
+    const { syncUrl: patchesUrl } = await l.createPipelineQueues();
     for (let i = 0; i < 3; i++) await sendFifo(sqs, patchesUrl, 'g', `m${i}`);
     expect(bodies(await receive(sqs, patchesUrl, 10))).toEqual(['m0']);
   });
@@ -127,7 +127,7 @@ describe('local SQS', () => {
   it('messages handed back (visibility 0) return to their group in order', async () => {
     const l = await start();
     const sqs = l.client();
-    const { patchesUrl } = await l.createPipelineQueues();
+    const { syncUrl: patchesUrl } = await l.createPipelineQueues();
     for (let i = 0; i < 4; i++) await sendFifo(sqs, patchesUrl, 'g', `m${i}`);
     const [m0, m1, m2, m3] = await receive(sqs, patchesUrl, 10);
     await del(sqs, patchesUrl, m0!);
@@ -141,7 +141,7 @@ describe('local SQS', () => {
   it('visibility: a received message is hidden until its timeout expires, then comes back', async () => {
     const l = await start();
     const sqs = l.client();
-    const { ingressUrl, patchesUrl } = await l.createPipelineQueues({ ingressVisibilitySeconds: 1, patchesVisibilitySeconds: 1 });
+    const { ingressUrl, syncUrl: patchesUrl } = await l.createPipelineQueues({ ingressVisibilitySeconds: 1, syncVisibilitySeconds: 1 });
     await sqs.send(new SendMessageCommand({ QueueUrl: ingressUrl, MessageBody: 'i' }));
     await sendFifo(sqs, patchesUrl, 'g', 'p0');
     await sendFifo(sqs, patchesUrl, 'g', 'p1');
@@ -160,7 +160,7 @@ describe('local SQS', () => {
       const l = await start();
       const sqs = l.client();
       const q = await l.createPipelineQueues({ maxReceiveCount: 3 });
-      const [url, dlqUrl] = which === 'ingress' ? [q.ingressUrl, q.ingressDlqUrl] : [q.patchesUrl, q.patchesDlqUrl];
+      const [url, dlqUrl] = which === 'ingress' ? [q.ingressUrl, q.ingressDlqUrl] : [q.syncUrl, q.syncDlqUrl];
       if (which === 'ingress') await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'poison' }));
       else await sendFifo(sqs, url, 'g', 'poison');
       for (let i = 1; i <= 3; i++) {
@@ -178,7 +178,7 @@ describe('local SQS', () => {
   it('FIFO deduplication drops a repeated deduplication id', async () => {
     const l = await start();
     const sqs = l.client();
-    const { patchesUrl } = await l.createPipelineQueues();
+    const { syncUrl: patchesUrl } = await l.createPipelineQueues();
     const send = (body: string) =>
       sqs.send(new SendMessageCommand({ QueueUrl: patchesUrl, MessageBody: body, MessageGroupId: 'g', MessageDeduplicationId: 'same' }));
     const first = await send('one');

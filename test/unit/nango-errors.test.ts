@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { errorFromException, errorFromResponse, kindForStatus } from '#commons/nango/errors';
 import { MAX_WINDOWS, parseRetryAfter, RateLimitGate, readRateLimit } from '#commons/nango/rate-limit';
-import { coalesce } from '#commons/coalesce';
 import { NangoError } from '#commons/nango/errors';
 import { withRetries, AttemptsExhausted } from '#commons/retry';
 
@@ -238,20 +237,6 @@ describe('rate limit gate', () => {
     gate.block(T0 + 10_000);
     expect(await gate.acquire(T0 + 100)).toBe(false);
     expect(gate.nextSlot()).toBe(T0 + 10_000);
-  });
-});
-
-describe('coalesce', () => {
-  it('is a shallow merge where later wins, null kept, objects replaced', () => {
-    expect(coalesce([{ a: 1, n: { x: 1 } }, { a: 2, b: null }, { n: { y: 2 } }])).toEqual({ a: 2, b: null, n: { y: 2 } });
-  });
-
-  it('keeps __proto__ as a plain key and never touches a prototype', () => {
-    const p = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}');
-    const out = coalesce([p]);
-    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect(JSON.parse(JSON.stringify(out))).toEqual(p);
   });
 });
 

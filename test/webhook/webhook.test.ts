@@ -179,7 +179,7 @@ describe('auth webhooks', () => {
         state: p.state,
         queues: new SqsQueues(sqs),
         syncQueueUrl: p.queues.syncUrl,
-        signingKey: async () => p.webhookSigningKey,
+        signingKey: { get: async () => p.webhookSigningKey, refresh: async () => undefined },
         maxBodyBytes: 65_536,
         tagKeySets: subjectTagKeySets(catalog),
         byConnectionId: usesConnectionIdSubjects(catalog),

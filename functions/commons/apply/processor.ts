@@ -18,7 +18,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, countBy, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
-import { desiredFor, planSync } from '../domain/desired.ts';
+import { type DesiredKey, desiredFor, planSync } from '../domain/desired.ts';
 import { unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { attemptsOf, classify, settle } from '../failure.ts';
 import type { NangoPort } from '../nango/port.ts';
@@ -104,7 +104,7 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
   const subjects = [...new Set(messages.flatMap((m) => m.subjects))];
   const force = messages.some(forcesFullSync);
   const correlation_id = messages.flatMap((m) => m.events).at(-1)?.id ?? units[0]!.messageId;
-  let keys: string[] | undefined;
+  let planned: DesiredKey[] = [];
   try {
     const { attempts } = await withRetries(
       async () => {
@@ -113,18 +113,18 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
           deps.state.readApplied(target),
         ]);
         const plan = planSync(desiredFor(desired.flat(), target.providerConfigKey), applied, force);
-        keys = plan.keys.map((k) => k.key);
+        planned = plan.keys;
         if (!plan.patch) return;
         await deps.nango.patchMetadata(target, plan.patch, { deadline });
         await deps.state.recordApplied(target, plan.applied);
       },
       { ...defaultRetry, ...deps.retry, deadline },
     );
-    if (keys?.length) {
+    if (planned.length) {
       result.patched++;
       metrics.addMetric(MetricName.SyncsApplied, MetricUnit.Count, 1);
-      metrics.addMetric(MetricName.KeysApplied, MetricUnit.Count, keys.length);
-      logger.info('metadata patched', { correlation_id, syncs: units.length, keys, attempts, force });
+      metrics.addMetric(MetricName.KeysApplied, MetricUnit.Count, planned.length);
+      logger.info('metadata patched', { correlation_id, syncs: units.length, keys: planned.map((k) => k.key), attempts, force });
     } else {
       result.noop++;
       metrics.addMetric(MetricName.SyncsNoop, MetricUnit.Count, 1);
@@ -135,7 +135,8 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
     countBy(MetricName.NangoErrors, { code: error.code });
     if (error.code === 'unknown_connection') {
       await Promise.all(subjects.map((s) => deps.state.removeFromIndex(s, target).catch(() => undefined)));
-      if (!subjects.some((s) => s.startsWith('connection:'))) {
+      // Parked only when a subject that names this connection by id had something to send it.
+      if (!planned.some((k) => k.subject.startsWith('connection:'))) {
         logger.warn('connection gone from Nango: dropped from the index', { correlation_id, subjects });
         return;
       }
@@ -151,7 +152,16 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
           error: error.message,
         },
       );
-      if (await parkSyncs(deps, error.toFailure(), park, attemptsOf(e), keys)) result.dlq += park.length;
+      if (
+        await parkSyncs(
+          deps,
+          error.toFailure(),
+          park,
+          attemptsOf(e),
+          planned.map((k) => k.key),
+        )
+      )
+        result.dlq += park.length;
       else handBack.unshift(...park);
     }
     if (!handBack.length) return;

@@ -4,12 +4,15 @@
  * a dry run, enqueues a repair sync for each connection that drifted (and makes sure the index knows
  * it). Used by the scheduled function and by `npm run reconcile`.
  */
+import { mapConcurrent } from '../concurrency.ts';
 import { desiredFor, type Drift, driftOf } from '../domain/desired.ts';
 import { type Subject, subjectsOfConnection } from '../domain/subject.ts';
 import type { ConnectionFilter, ListedConnection, NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
 import type { StatePort } from '../state/port.ts';
 import { connectionKey, syncDeduplicationId, syncMessage, type Target } from '../sync/message.ts';
+
+const STATE_READ_CONCURRENCY = 16;
 
 export interface ReconcileDeps {
   nango: Pick<NangoPort, 'listConnections'>;
@@ -77,17 +80,26 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
     }
     const batch = await deps.nango.listConnections(filter, { limit: pageSize, page }, { deadline: o.deadline });
     report.pages++;
-    const repairs: DriftedConnection[] = [];
-    for (const c of batch) {
+    // State reads of one page run concurrently: a page is up to 1,000 connections.
+    const found = await mapConcurrent(batch, STATE_READ_CONCURRENCY, async (c) => {
       const subjects = subjectsOfConnection(c, deps.tagKeySets, deps.byConnectionId).filter((s) => !wanted || wanted.has(s.id));
-      if (subjects.length === 0) continue;
-      report.checked++;
+      if (subjects.length === 0) return undefined;
       const { drift, owners } = await driftOfConnection(c, subjects, desiredOf);
-      if (drift.length === 0) continue;
-      const d = { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey, subjects: owners, drift };
-      report.drifted.push(d);
-      report.driftedKeys += drift.length;
-      repairs.push(d);
+      return {
+        checked: true,
+        drifted: drift.length
+          ? { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey, subjects: owners, drift }
+          : undefined,
+      };
+    });
+    const repairs: DriftedConnection[] = [];
+    for (const f of found) {
+      if (!f) continue;
+      report.checked++;
+      if (!f.drifted) continue;
+      report.drifted.push(f.drifted);
+      report.driftedKeys += f.drifted.drift.length;
+      repairs.push(f.drifted);
     }
     if (!o.dryRun && repairs.length) await repair(deps, repairs, o.runId, report);
     o.onProgress?.({ pages: report.pages, checked: report.checked, drifted: report.drifted.length });
