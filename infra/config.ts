@@ -19,6 +19,8 @@ export const SETTINGS = {
   eventBusName: 'event bus to listen on (default: the default bus)',
   createEventBus: 'true to create the bus named eventBusName (default nango-metadata-sync-<stage>)',
   alarmEmail: 'e-mail address subscribed to the alarm topic',
+  producerArns: 'comma-separated role or user ARNs allowed to SendMessage straight to the ingress queue (default none)',
+  operatorArns: 'comma-separated role or user ARNs allowed to replay and purge the DLQs (default none)',
   logLevel: 'DEBUG | INFO | WARN | ERROR (default INFO)',
   logRetentionDays: 'log retention in days, a CloudWatch Logs value such as 7, 30, 90 (default 30)',
   routeBatchSize: 'route records per invocation (default 50)',
@@ -77,6 +79,13 @@ export function readConfig(context: (key: string) => unknown, env: NodeJS.Proces
     problems.push(`${key} (context) / ${envName(key)} (env) must be true or false (got "${v}")`);
     return undefined;
   };
+  /** A comma-separated string (-c or env) or a list (cdk.json). */
+  const list = (key: SettingKey): string[] | undefined => {
+    const v = context(key) ?? env[envName(key)];
+    if (v === undefined || v === null || v === '') return undefined;
+    const items = (Array.isArray(v) ? v.map(String) : String(v).split(',')).map((s) => s.trim()).filter(Boolean);
+    return items.length > 0 ? items : undefined;
+  };
   const secs = (key: SettingKey) => {
     const n = int(key);
     return n === undefined ? undefined : Duration.seconds(n);
@@ -99,6 +108,8 @@ export function readConfig(context: (key: string) => unknown, env: NodeJS.Proces
     stage,
     eventBusName: str('eventBusName'),
     createEventBus: bool('createEventBus'),
+    producerArns: list('producerArns'),
+    operatorArns: list('operatorArns'),
     description: `nango-metadata-sync (${stage}): domain events to Nango connection metadata`,
     sync: {
       nangoHost: str('nangoHost'),

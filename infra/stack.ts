@@ -1,9 +1,13 @@
 /** The deployable stack: one NangoMetadataSync per stage, its event bus, and outputs the CLI reads. */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { NangoMetadataSync, type NangoMetadataSyncProps } from './construct/index.ts';
 import { OutputKeys, replayCommand } from './outputs.ts';
+
+/** An IAM role or user: what a request's aws:PrincipalArn holds (a role's sessions carry the role's ARN). */
+const IAM_ARN_RE = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 
 export interface NangoMetadataSyncStackProps extends StackProps {
   /** Stage name (dev, prod, ...): names the service dimension, the dashboard and the bus it creates. */
@@ -12,6 +16,13 @@ export interface NangoMetadataSyncStackProps extends StackProps {
   readonly eventBusName?: string;
   /** Create the event bus instead of using an existing one. @default false */
   readonly createEventBus?: boolean;
+  /**
+   * Role or user ARNs that SendMessage events straight to the ingress queue. The queues refuse every
+   * other sender, so a producer not listed here (or granted with `grantSend`) is denied. @default none
+   */
+  readonly producerArns?: readonly string[];
+  /** Role or user ARNs of operators running the DLQ tool: replay (and SQS's move back) and purge. @default none */
+  readonly operatorArns?: readonly string[];
   /** Everything else goes to the construct unchanged (its eventBus is set here). */
   readonly sync?: Omit<NangoMetadataSyncProps, 'eventBus'>;
 }
@@ -23,6 +34,10 @@ export class NangoMetadataSyncStack extends Stack {
     super(scope, id, props);
     if (!/^[A-Za-z0-9-]{1,32}$/.test(props.stage)) {
       throw new Error(`stage must be 1-32 letters, digits or '-' (got "${props.stage}")`);
+    }
+    const badArns = [...(props.producerArns ?? []), ...(props.operatorArns ?? [])].filter((a) => !IAM_ARN_RE.test(a));
+    if (badArns.length > 0) {
+      throw new Error(`producerArns and operatorArns must be IAM role or user ARNs (got ${badArns.map((a) => `"${a}"`).join(', ')})`);
     }
     let eventBus: events.IEventBus | undefined;
     if (props.createEventBus) {
@@ -37,6 +52,12 @@ export class NangoMetadataSyncStack extends Stack {
       ...props.sync,
       eventBus,
     });
+
+    for (const arn of props.producerArns ?? []) this.sync.grantSend(new iam.ArnPrincipal(arn));
+    for (const arn of props.operatorArns ?? []) {
+      this.sync.grantReplay(new iam.ArnPrincipal(arn));
+      this.sync.grantPurge(new iam.ArnPrincipal(arn));
+    }
 
     // Fixed output keys (stack-level ids give stable logical ids): the CLI finds resources by them.
     const s = this.sync;

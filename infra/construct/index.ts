@@ -120,7 +120,8 @@ export class NangoMetadataSync extends Construct {
       name: 'Route',
       entry: entryOf(cfg, 'route'),
       description: 'Validates catalog events, keeps the desired state and enqueues one sync per connection',
-      ...cfg.route,
+      timeout: cfg.route.timeout,
+      memorySize: cfg.route.memorySize,
       environment: functionEnvironment('route', { ...values, MAX_RECEIVE_COUNT: String(cfg.ingress.maxReceiveCount) }),
       noAsyncDlqReason: SQS_ONLY,
     });
@@ -128,7 +129,8 @@ export class NangoMetadataSync extends Construct {
       name: 'Apply',
       entry: entryOf(cfg, 'apply'),
       description: 'Sends each connection the keys its desired state holds and Nango lacks, in order per connection',
-      ...cfg.apply,
+      timeout: cfg.apply.timeout,
+      memorySize: cfg.apply.memorySize,
       environment: functionEnvironment('apply', { ...values, MAX_RECEIVE_COUNT: String(cfg.sync.maxReceiveCount) }),
       noAsyncDlqReason: SQS_ONLY,
     });
@@ -206,11 +208,22 @@ export class NangoMetadataSync extends Construct {
     return this.queues.allowSend(this.ingressQueue, grantee);
   }
 
-  /** What the replay tool needs: read and delete on both DLQs, send to their source queues. */
+  /**
+   * What the replay tool needs: read and delete on both DLQs, SQS's own move back (StartMessageMoveTask),
+   * and send to their source queues (IAM, and past those queues' Deny).
+   */
   grantReplay(grantee: iam.IGrantable): void {
-    this.ingressDlq.grantConsumeMessages(grantee);
-    this.syncDlq.grantConsumeMessages(grantee);
+    for (const dlq of [this.ingressDlq, this.syncDlq]) {
+      dlq.grantConsumeMessages(grantee);
+      dlq.grant(grantee, 'sqs:StartMessageMoveTask', 'sqs:ListMessageMoveTasks', 'sqs:CancelMessageMoveTask');
+    }
     this.queues.allowSend(this.ingressQueue, grantee);
     this.queues.allowSend(this.syncQueue, grantee);
+  }
+
+  /** Lets the DLQ tool purge both DLQs (PurgeQueue deletes every message: grant it on purpose). */
+  grantPurge(grantee: iam.IGrantable): void {
+    this.ingressDlq.grantPurge(grantee);
+    this.syncDlq.grantPurge(grantee);
   }
 }

@@ -160,7 +160,6 @@ export function resolveProps(props: NangoMetadataSyncProps) {
     c.seconds(`${name}.retentionPeriod`, q.retentionPeriod, 60, 1_209_600);
     c.seconds(`${name}.visibilityTimeout`, q.visibilityTimeout, 0, 43_200);
     c.int(`${name}.maxReceiveCount`, q.maxReceiveCount, 1, 1000);
-    setting(`${name}.maxReceiveCount`, 'MAX_RECEIVE_COUNT', q.maxReceiveCount);
     if (!q.visibilityTimeout.isUnresolved() && q.visibilityTimeout.toMilliseconds() < minVisibility * 1000) {
       c.fail(`${name}.visibilityTimeout must be at least ${rule} = ${minVisibility} seconds (got ${q.visibilityTimeout.toHumanString()})`);
     }

@@ -4,7 +4,8 @@
  *
  * A function URL rather than an HTTP API: one resource, no API Gateway cost and no 29 s integration
  * limit, throttled by the function's reserved concurrency. Auth type NONE because Nango cannot sign
- * requests with SigV4; the handler verifies Nango's HMAC (X-Nango-Hmac-Sha256) itself.
+ * requests with SigV4; the handler verifies Nango's HMAC (X-Nango-Hmac-Sha256) itself. A flood of
+ * forged requests can only throttle it: Nango retries a webhook, and reconcile repairs what was missed.
  */
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';

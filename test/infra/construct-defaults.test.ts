@@ -67,6 +67,33 @@ function grants(roleName: string): string[] {
     .sort();
 }
 
+describe('the whole template', () => {
+  it('holds exactly these resources: nothing added by accident', () => {
+    const counts: Record<string, number> = {};
+    for (const r of Object.values(t.toJSON().Resources) as { Type: string }[]) counts[r.Type] = (counts[r.Type] ?? 0) + 1;
+    expect(counts).toEqual({
+      'AWS::SQS::Queue': 4,
+      'AWS::SQS::QueuePolicy': 4,
+      'AWS::DynamoDB::Table': 1,
+      'AWS::SecretsManager::Secret': 2,
+      'AWS::IAM::Role': 4,
+      'AWS::IAM::Policy': 4,
+      'AWS::Logs::LogGroup': 4,
+      'AWS::Lambda::Function': 4,
+      'AWS::Lambda::EventSourceMapping': 2,
+      'AWS::Lambda::Url': 1,
+      // The function URL's two (InvokeFunctionUrl, InvokeFunction via the URL) and the schedule's.
+      'AWS::Lambda::Permission': 3,
+      'AWS::Events::Rule': 2,
+      'AWS::KMS::Key': 1,
+      'AWS::SNS::Topic': 1,
+      'AWS::SNS::TopicPolicy': 1,
+      'AWS::CloudWatch::Alarm': 20,
+      'AWS::CloudWatch::Dashboard': 1,
+    });
+  });
+});
+
 describe('queues', () => {
   it('creates exactly four queues, all SQS-managed SSE', () => {
     t.resourceCountIs('AWS::SQS::Queue', 4);
@@ -332,6 +359,13 @@ describe('functions', () => {
       FunctionName: arn('Webhook'),
       Principal: '*',
       FunctionUrlAuthType: 'NONE',
+    });
+    // Public invoke only through the URL: the plain Invoke permission is conditioned on it.
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: arn('Webhook'),
+      Principal: '*',
+      InvokedViaFunctionUrl: true,
     });
   });
 

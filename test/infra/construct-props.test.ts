@@ -91,6 +91,7 @@ beforeAll(() => {
   });
   const replayer = new iam.Role(stackB, 'Replayer', { assumedBy: new iam.AccountRootPrincipal() });
   sync.grantReplay(replayer);
+  sync.grantPurge(replayer);
   sync.grantSend(iam.Role.fromRoleArn(stackB, 'Producer', PRODUCER));
   syncB = sync;
   b = Template.fromStack(stackB);
@@ -304,21 +305,34 @@ describe('grantSend and grantReplay', () => {
     expect(denyOf('SyncQueue').Condition.ArnNotEquals['aws:PrincipalArn']).not.toContain(PRODUCER);
   });
 
-  it('grantReplay: receive and delete on both DLQs, send to their source queues (and past their Deny)', () => {
-    const lines = roleStatements(b, bIds.replayer).flatMap((s: any) =>
-      [s.Resource].flat().map((r: any) => `${[s.Action].flat().sort().join(',')} -> ${JSON.stringify(r)}`),
-    );
+  it('grantReplay (+ grantPurge): receive, delete, move tasks (and purge) on both DLQs, send to their source queues (and past their Deny)', () => {
+    // Actions per resource (statements on one resource may be merged by the policy minimizer).
+    const byResource = new Map<string, Set<string>>();
+    for (const s of roleStatements(b, bIds.replayer) as any[]) {
+      for (const r of [s.Resource].flat()) {
+        const key = JSON.stringify(r);
+        byResource.set(key, new Set([...(byResource.get(key) ?? []), ...[s.Action].flat()]));
+      }
+    }
     const arn = (q: string) => JSON.stringify({ 'Fn::GetAtt': [find(b, 'AWS::SQS::Queue', q).id, 'Arn'] });
-    const consume = 'sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage';
-    const send = 'sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage';
-    expect(lines.sort()).toEqual(
-      [
-        `${consume} -> ${arn('IngressDlq')}`,
-        `${consume} -> ${arn('SyncDlq')}`,
-        `${send} -> ${arn('Ingress')}`,
-        `${send} -> ${arn('SyncQueue')}`,
-      ].sort(),
-    );
+    const dlqActions = [
+      'sqs:CancelMessageMoveTask',
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ListMessageMoveTasks',
+      'sqs:PurgeQueue',
+      'sqs:ReceiveMessage',
+      'sqs:StartMessageMoveTask',
+    ];
+    const send = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
+    expect(Object.fromEntries([...byResource].map(([r, actions]) => [r, [...actions].sort()]))).toEqual({
+      [arn('IngressDlq')]: dlqActions,
+      [arn('SyncDlq')]: dlqActions,
+      [arn('Ingress')]: send,
+      [arn('SyncQueue')]: send,
+    });
     for (const q of ['Ingress', 'SyncQueue']) expect(denyOf(q).Condition.ArnNotEquals['aws:PrincipalArn']).toContainEqual(replayer());
     for (const q of ['IngressDlq', 'SyncDlq']) expect(denyOf(q).Condition.ArnNotEquals['aws:PrincipalArn']).not.toContainEqual(replayer());
   });

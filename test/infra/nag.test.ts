@@ -18,9 +18,11 @@ const findings = (app: App) =>
 const variants: [string, Partial<NangoMetadataSyncStackProps>][] = [
   ['defaults (placeholder secret, default bus)', {}],
   [
-    'e-mail alarms, created bus, imported secrets by name, cron reconcile',
+    'e-mail alarms, created bus, imported secrets by name, cron reconcile, producers and operators',
     {
       createEventBus: true,
+      producerArns: ['arn:aws:iam::123456789012:role/orders-service'],
+      operatorArns: ['arn:aws:iam::123456789012:role/ops/oncall'],
       sync: {
         alarms: { email: 'ops@example.com' },
         secretId: 'prod/nango',

@@ -48,6 +48,42 @@ describe('NangoMetadataSyncStack', () => {
     template.hasResourceProperties('AWS::Events::Rule', { EventBusName: 'domain' });
   });
 
+  it('producerArns may send to ingress and operatorArns may replay and purge: queue policies allow them and except them from the Deny', () => {
+    const producer = 'arn:aws:iam::123456789012:role/orders-service';
+    const operator = 'arn:aws:iam::123456789012:role/ops/oncall';
+    const { template } = synthStack({ producerArns: [producer], operatorArns: [operator] });
+    const policyOf = (prefix: string) => {
+      const found = Object.entries(template.findResources('AWS::SQS::QueuePolicy')).find(([, p]: [string, any]) =>
+        new RegExp(`^${prefix}[0-9A-F]{8}$`).test(p.Properties.Queues[0].Ref),
+      );
+      return (found![1] as any).Properties.PolicyDocument.Statement as any[];
+    };
+    const exceptions = (prefix: string) =>
+      policyOf(prefix).find((st) => st.Sid === 'OnlyPipelineSenders').Condition.ArnNotEquals['aws:PrincipalArn'];
+    const allowed = (prefix: string, arn: string) =>
+      policyOf(prefix)
+        .filter((st) => st.Effect === 'Allow' && [st.Principal.AWS].flat().includes(arn))
+        .flatMap((st) => [st.Action].flat())
+        .sort();
+    expect(exceptions('SyncIngress')).toEqual(expect.arrayContaining([producer, operator]));
+    expect(exceptions('SyncSyncQueue')).toContain(operator);
+    expect(exceptions('SyncSyncQueue')).not.toContain(producer);
+    expect(allowed('SyncIngress', producer)).toEqual(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
+    expect(allowed('SyncSyncQueue', producer)).toEqual([]);
+    for (const dlq of ['SyncIngressDlq', 'SyncSyncDlq']) {
+      expect(allowed(dlq, operator)).toEqual(
+        expect.arrayContaining(['sqs:DeleteMessage', 'sqs:PurgeQueue', 'sqs:ReceiveMessage', 'sqs:StartMessageMoveTask']),
+      );
+      expect(allowed(dlq, producer)).toEqual([]);
+    }
+  });
+
+  it('refuses producer or operator ARNs that are not IAM roles or users', () => {
+    expect(
+      () => new NangoMetadataSyncStack(newApp(), 'S', { stage: 'x', operatorArns: ['arn:aws:sns:eu-west-1:123456789012:t', 'bob'] }),
+    ).toThrow(/producerArns and operatorArns must be IAM role or user ARNs \(got "arn:aws:sns:eu-west-1:123456789012:t", "bob"\)/);
+  });
+
   it('refuses a stage name that cannot name resources', () => {
     expect(() => new NangoMetadataSyncStack(newApp(), 'S', { stage: 'has space' })).toThrow(
       /stage must be 1-32 letters, digits or '-' \(got "has space"\)/,
@@ -142,6 +178,17 @@ describe('readConfig', () => {
     expect(readConfig((k) => (k === 'reconcileSchedule' ? 'false' : undefined), {}).props.sync?.reconcile?.schedule).toBe(false);
     expect(readConfig((k) => (k === 'reconcileSchedule' ? false : undefined), {}).props.sync?.reconcile?.schedule).toBe(false);
     expect(readConfig(() => undefined, { NMS_RECONCILE_SCHEDULE: 'false' }).props.sync?.reconcile?.schedule).toBe(false);
+  });
+
+  it('producerArns and operatorArns: comma-separated from -c or env, lists from cdk.json', () => {
+    const c = readConfig((k) => (k === 'producerArns' ? 'arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b' : undefined), {
+      NMS_OPERATOR_ARNS: 'arn:aws:iam::123456789012:user/ops',
+    });
+    expect(c.props.producerArns).toEqual(['arn:aws:iam::123456789012:role/a', 'arn:aws:iam::123456789012:role/b']);
+    expect(c.props.operatorArns).toEqual(['arn:aws:iam::123456789012:user/ops']);
+    const fromJson = readConfig((k) => (k === 'operatorArns' ? ['arn:aws:iam::123456789012:role/x'] : undefined), {});
+    expect(fromJson.props.operatorArns).toEqual(['arn:aws:iam::123456789012:role/x']);
+    expect(readConfig(() => undefined, {}).props.producerArns).toBeUndefined();
   });
 
   it('numbers from cdk.json stay numbers; booleans too', () => {

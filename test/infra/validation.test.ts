@@ -118,6 +118,7 @@ const cases: [string, NangoMetadataSyncProps, RegExp][] = [
     { ingressQueue: { retentionPeriod: Duration.seconds(30) } },
     /^ingressQueue.retentionPeriod must be whole seconds from 60 to 1209600/,
   ],
+  ['maxReceiveCount', { syncQueue: { maxReceiveCount: 0 } }, /^syncQueue.maxReceiveCount must be an integer from 1 to 1000/],
   [
     'DLQ retention not longer than source',
     { syncQueue: { retentionPeriod: Duration.days(14) } },
