@@ -375,6 +375,18 @@ describe('output', () => {
     expect(renderItem(evil)).not.toMatch(/\u001b/);
   });
 
+  it('inspect names what a version 2 failure was about: its subjects and the keys it tried to send', () => {
+    const env = applyEnvelope([sync(acme, { subjects: [orgSubject('acme'), 'connection:acme%2Feu'] })], undefined, undefined, [
+      'plan',
+      'planChangedAt',
+    ]);
+    const text = renderItem(classify(held(JSON.stringify(env)), 'apply'));
+    expect(text).toMatch(/^subjects\s+tags:organization_id=acme, connection:acme%2Feu$/m);
+    expect(text).toMatch(/^keys\s+plan, planChangedAt$/m);
+    const route = classify(held(JSON.stringify(routeEnvelope(planEvent('r', 'a', 'b')))), 'route');
+    expect(renderItem(route)).not.toMatch(/^(subjects|keys) /m);
+  });
+
   it('scrubs keys before cutting: a registered key, and a credential after Bearer or an authorization header it never saw', () => {
     const known = randomUUID();
     const unknown = randomUUID();
