@@ -97,6 +97,11 @@ export function renderItem(i: DlqItem): string {
   const details = i.envelope?.error.errors;
   if (details !== undefined) lines.push(`details    ${safe(details, 800)}`);
   if (i.connectionId !== undefined) lines.push(`target     ${safe(i.providerConfigKey ?? '-')} / ${safe(i.connectionId)}`);
+  // Version 2 syncs carry no values: what they were about is the subjects and the keys apply tried.
+  const subjects = i.envelope?.subjects ?? [];
+  if (subjects.length) lines.push(`subjects   ${subjects.map((s) => safe(s, 120)).join(', ')}`);
+  const keys = i.envelope?.keys ?? [];
+  if (keys.length) lines.push(`keys       ${keys.map((k) => safe(k, 80)).join(', ')}`);
   if (i.eventType !== undefined || i.eventIds.length) {
     lines.push(
       `events     ${safe(i.eventType ?? '-')} from ${safe(i.eventSource ?? '-')}: ${i.eventIds.map((e) => safe(e, 80)).join(', ') || '-'}`,

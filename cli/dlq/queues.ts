@@ -14,21 +14,18 @@ import { STAGE_QUEUES, type QueueRole } from './model.ts';
 
 export type QueueUrls = Partial<Record<QueueRole, string>>;
 
-/**
- * The stack's output keys (the contract with the CDK stack). The sync queue's keys are spelled here
- * until infra/outputs.ts carries them; the version 1 names are fallbacks.
- */
+/** The stack's output keys (the contract with the CDK stack); the version 1 names are fallbacks. */
 export const OUTPUT_KEYS: Record<QueueRole, string> = {
   ingress: OutputKeys.IngressQueueUrl,
   ingressDlq: OutputKeys.IngressDlqUrl,
-  sync: 'SyncQueueUrl',
-  syncDlq: 'SyncDlqUrl',
+  sync: OutputKeys.SyncQueueUrl,
+  syncDlq: OutputKeys.SyncDlqUrl,
 };
 const LEGACY_OUTPUT_KEYS: Partial<Record<QueueRole, string>> = { sync: 'PatchesQueueUrl', syncDlq: 'PatchesDlqUrl' };
 
-/** Ingress has no entry in the function settings (no function sends to it): spelled here. */
+/** The variables the functions themselves are configured with. */
 export const ENV_VARS: Record<QueueRole, string> = {
-  ingress: 'INGRESS_QUEUE_URL',
+  ingress: ENV.INGRESS_QUEUE_URL,
   ingressDlq: ENV.INGRESS_DLQ_URL,
   sync: ENV.SYNC_QUEUE_URL,
   syncDlq: ENV.SYNC_DLQ_URL,

@@ -9,7 +9,17 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../../local/standins/sqs.ts';
-import { applyEnvelope, connectionKey, deduplicationId, envelopeMessage, patchMessage, planEvent, routeEnvelope } from './fixtures.ts';
+import {
+  applyEnvelope,
+  connectionKey,
+  envelopeMessage,
+  legacyApplyEnvelope,
+  legacyPatch,
+  planEvent,
+  routeEnvelope,
+  sync,
+  syncDeduplicationId,
+} from './fixtures.ts';
 import { counts, drainQueue, seed } from './queue-tools.ts';
 import { dlq, spawnCli } from './run-cli.ts';
 
@@ -58,10 +68,10 @@ describe('list and inspect', () => {
       { MessageBody: JSON.stringify({ ...routeEnvs[0], v: 9 }) },
     ]);
     await seed(sqs, q.syncDlqUrl, [
-      ...[1, 2, 3].map((i) => envelopeMessage(applyEnvelope([patchMessage(acme, { n: i })], undefined, at(20 + i)))),
-      envelopeMessage(applyEnvelope([patchMessage(globex, { plan: 'pro' })], forbidden, at(30))),
+      ...[1, 2, 3].map((i) => envelopeMessage(applyEnvelope([sync(acme)], undefined, at(20 + i)))),
+      envelopeMessage(applyEnvelope([sync(globex)], forbidden, at(30))),
       {
-        MessageBody: JSON.stringify(patchMessage(initech, { plan: 'free' })),
+        MessageBody: JSON.stringify(sync(initech)),
         MessageGroupId: connectionKey(initech),
         MessageDeduplicationId: 'bare-p',
       },
@@ -121,12 +131,9 @@ describe('replay', () => {
   it('replays exactly what the filters choose, keeps a connection in order, and deletes only what it sent', async () => {
     const q = await fresh();
     const sqs = local.client();
-    const acmeMsgs = [1, 2, 3].map((i) => patchMessage(acme, { n: i }, undefined, at(i).toISOString()));
+    const acmeMsgs = [1, 2, 3].map((i) => sync(acme, { time: at(i).toISOString() }));
     const acmeEnvs = acmeMsgs.map((m, i) => applyEnvelope([m], undefined, at(10 + i)));
-    await seed(sqs, q.syncDlqUrl, [
-      ...acmeEnvs.map(envelopeMessage),
-      envelopeMessage(applyEnvelope([patchMessage(globex, { plan: 'pro' })], forbidden, at(5))),
-    ]);
+    await seed(sqs, q.syncDlqUrl, [...acmeEnvs.map(envelopeMessage), envelopeMessage(applyEnvelope([sync(globex)], forbidden, at(5)))]);
     const plan = planEvent('ev-plan', 'acme', 'platinum');
     const seats = { ...planEvent('ev-seats', 'acme', 'x'), 'detail-type': 'customer.seats_changed' };
     const bare = planEvent('ev-bare', 'globex', 'pro');
@@ -150,7 +157,7 @@ describe('replay', () => {
     const sent = await drainQueue(sqs, q.syncUrl);
     expect(sent.map((s) => s.body)).toEqual(acmeMsgs.map((m) => JSON.stringify(m)));
     expect(new Set(sent.map((s) => s.groupId))).toEqual(new Set([connectionKey(acme)]));
-    for (const [i, s] of sent.entries()) expect(s.deduplicationId).not.toBe(deduplicationId(acmeMsgs[i]!.event.id, acme));
+    for (const [i, s] of sent.entries()) expect(s.deduplicationId).not.toBe(syncDeduplicationId(acme, acmeMsgs[i]!.events[0]!.id));
     expect(await counts(sqs, q.syncDlqUrl)).toMatchObject({ total: 1 });
     expect(await counts(sqs, q.ingressDlqUrl)).toMatchObject({ visible: 3, total: 3 });
     expect((await counts(sqs, q.ingressUrl)).total).toBe(0);
@@ -171,22 +178,19 @@ describe('replay', () => {
     expect((await counts(sqs, q.syncDlqUrl)).total).toBe(1);
   });
 
-  it('replays a version 2 apply envelope by re-sending its small sync messages unchanged, in their group, then deletes it', async () => {
+  it('replays a version 1 apply envelope left from before the upgrade: its patch messages, unchanged, in their group', async () => {
     const q = await fresh();
     const sqs = local.client();
-    const env = applyEnvelope([patchMessage(acme, { plan: 'ignored' })], undefined, at(1));
-    const syncs = [JSON.stringify({ v: 2, target: acme }), JSON.stringify({ v: 2, target: acme, reason: 'webhook' })];
-    const v2 = {
-      ...env,
-      patch: undefined,
-      originals: syncs.map((body, i) => ({ messageId: `o${i}`, body, messageGroupId: connectionKey(acme) })),
-    };
-    await seed(sqs, q.syncDlqUrl, [{ ...envelopeMessage(env), MessageBody: JSON.stringify(v2) }]);
+    const old = [
+      legacyPatch(acme, { plan: 'pro' }, 'v1-a', at(1).toISOString()),
+      legacyPatch(acme, { seats: 4 }, 'v1-b', at(2).toISOString()),
+    ];
+    await seed(sqs, q.syncDlqUrl, [envelopeMessage(legacyApplyEnvelope(old, undefined, at(3)))]);
     const r = await dlq(['replay', '--json', '--rate', '0', '--stage', 'apply', ...urlFlags(q)]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ selected: 1, replayed: 1, messagesSent: 2 });
     const sent = await drainQueue(sqs, q.syncUrl);
-    expect(sent.map((m) => m.body)).toEqual(syncs);
+    expect(sent.map((m) => m.body)).toEqual(old.map((m) => JSON.stringify(m)));
     expect(new Set(sent.map((m) => m.groupId))).toEqual(new Set([connectionKey(acme)]));
     expect((await counts(sqs, q.syncDlqUrl)).total).toBe(0);
   });
@@ -194,7 +198,7 @@ describe('replay', () => {
   it('reaches messages queued behind others of the same FIFO group (more than one receive batch)', async () => {
     const q = await fresh();
     const sqs = local.client();
-    const msgs = Array.from({ length: 23 }, (_, i) => patchMessage(initech, { n: i }, undefined, at(i).toISOString()));
+    const msgs = Array.from({ length: 23 }, (_, i) => sync(initech, { time: at(i).toISOString() }));
     await seed(
       sqs,
       q.syncDlqUrl,
@@ -214,7 +218,7 @@ describe('replay', () => {
   it('skips what cannot be replayed, keeps it, and says why', async () => {
     const q = await fresh();
     const sqs = local.client();
-    const ok = patchMessage(globex, { plan: 'pro' });
+    const ok = sync(globex);
     await seed(sqs, q.syncDlqUrl, [
       { MessageBody: '{"not":"a patch"}', MessageGroupId: 'm', MessageDeduplicationId: 'm' },
       envelopeMessage(applyEnvelope([ok])),
@@ -230,7 +234,7 @@ describe('replay', () => {
 
   it('refuses to start when a chosen message has nowhere to go, before sending anything', async () => {
     const q = await fresh();
-    await seed(local.client(), q.syncDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(globex, { a: 1 })]))]);
+    await seed(local.client(), q.syncDlqUrl, [envelopeMessage(applyEnvelope([sync(globex)]))]);
     const r = await dlq(['replay', '--sync-dlq-url', q.syncDlqUrl]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no URL for the sync queue that apply failures go back to: pass --sync-url/);
@@ -241,7 +245,7 @@ describe('replay', () => {
     const q = await fresh();
     const other = await fresh();
     const sqs = local.client();
-    await seed(sqs, q.syncDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(globex, { a: 1 })]))]);
+    await seed(sqs, q.syncDlqUrl, [envelopeMessage(applyEnvelope([sync(globex)]))]);
     await seed(sqs, q.ingressDlqUrl, [envelopeMessage(routeEnvelope(planEvent('w1', 'a', 'pro')))]);
     const flags = (sync: string, ingress: string) => [
       '--wait',
@@ -267,9 +271,7 @@ describe('replay', () => {
     const wrong = await dlq(['replay', ...flags(other.syncUrl, q.ingressUrl)]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/refusing to replay, nothing was sent/);
-    expect(wrong.stderr).toMatch(
-      /apply: \S+t\d+-patches\.fifo sends its failures to \S+t\d+-patches-dlq\.fifo, not to the DLQ being replayed/,
-    );
+    expect(wrong.stderr).toMatch(/apply: \S+t\d+-sync\.fifo sends its failures to \S+t\d+-sync-dlq\.fifo, not to the DLQ being replayed/);
     await untouched();
 
     // Swapped: the standard ingress queue for the FIFO sync queue, and the DLQ itself (no redrive policy).

@@ -3,7 +3,8 @@
  * Nango stand-in with the list endpoint (GET /connections?connectionId=&integrationId=, never
  * GET /connections/{id}, which returns credentials and refreshes tokens), the key taken from
  * NANGO_SECRET_KEY or Secrets Manager and never printed, not even when Nango or a proxy echoes it;
- * nothing sent, nothing removed.
+ * nothing sent, nothing removed. A version 2 envelope (sync messages, no values) shows what Nango
+ * holds now; a version 1 envelope left from before the upgrade shows its patch key by key.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -12,7 +13,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../../local/standins/sqs.ts';
 import { startNangoStandin, type NangoStandin } from '../../local/standins/nango.ts';
 import { startSecretsManagerStandin, type SecretsManagerStandin } from '../../local/standins/secrets-manager.ts';
-import { applyEnvelope, envelopeMessage, patchMessage, planEvent, routeEnvelope } from './fixtures.ts';
+import { applyEnvelope, envelopeMessage, legacyApplyEnvelope, legacyPatch, planEvent, routeEnvelope, sync } from './fixtures.ts';
 import { counts, seed } from './queue-tools.ts';
 import { dlq, spawnCli } from './run-cli.ts';
 
@@ -47,9 +48,11 @@ beforeAll(async () => {
   q = await local.createPipelineQueues();
   await seed(local.client(), q.syncDlqUrl, [
     envelopeMessage(
-      applyEnvelope([patchMessage(acme, { plan: 'starter', seats: 7, tier: 'gold', region: 'eu' }, 'e-acme', '2026-11-20T12:00:00.000Z')]),
+      legacyApplyEnvelope([
+        legacyPatch(acme, { plan: 'starter', seats: 7, tier: 'gold', region: 'eu' }, 'e-acme', '2026-11-20T12:00:00.000Z'),
+      ]),
     ),
-    envelopeMessage(applyEnvelope([patchMessage(ghost, { plan: 'free' }, 'e-ghost')])),
+    envelopeMessage(applyEnvelope([sync(ghost, { eventId: 'e-ghost' })])),
   ]);
   await seed(local.client(), q.ingressDlqUrl, [envelopeMessage(routeEnvelope(planEvent('e-route', 'acme', 'platinum')))]);
 });
@@ -75,7 +78,7 @@ const flags = () => [
   q.syncDlqUrl,
 ];
 
-it('shows each patch beside the current metadata, key by key, and changes nothing', async () => {
+it('shows a version 1 patch beside the current metadata, key by key, and an unknown connection for a sync; changes nothing', async () => {
   process.env.NANGO_SECRET_KEY = KEY;
   try {
     const r = await dlq(['replay', '--dry-run', '--nango-host', nango.url, ...flags()]);
@@ -173,9 +176,7 @@ it('for a version 2 envelope (sync messages, no patch) shows what Nango holds no
   process.env.NANGO_SECRET_KEY = KEY;
   nango.reset();
   const q3 = await local.createPipelineQueues({ prefix: 'v2dry-' });
-  const env = applyEnvelope([patchMessage(acme, { plan: 'old' })]);
-  const v2 = { ...env, patch: undefined, originals: [{ messageId: 'o1', body: JSON.stringify({ v: 2, target: acme }) }] };
-  await seed(local.client(), q3.syncDlqUrl, [{ ...envelopeMessage(env), MessageBody: JSON.stringify(v2) }]);
+  await seed(local.client(), q3.syncDlqUrl, [envelopeMessage(applyEnvelope([sync(acme)], undefined, undefined, ['plan']))]);
   const r = await dlq([
     'replay',
     '--dry-run',
@@ -294,7 +295,7 @@ it('scrubs envelopes that already hold the key in their stored error text: list,
     errors: { headers: { authorization: `Bearer ${KEY}` }, key: KEY },
     retryable: false,
   };
-  await seed(local.client(), q2.syncDlqUrl, [envelopeMessage(applyEnvelope([patchMessage(acme, { plan: 'pro' }, 'e-leak')], leaky))]);
+  await seed(local.client(), q2.syncDlqUrl, [envelopeMessage(applyEnvelope([sync(acme, { eventId: 'e-leak' })], leaky))]);
   await seed(local.client(), q2.ingressDlqUrl, [
     envelopeMessage(
       routeEnvelope(planEvent('e-leak-route', 'acme', 'pro'), { code: 'invalid_event', message: `token ${KEY}`, retryable: false }),

@@ -1,29 +1,30 @@
 /**
- * Issue 4's "done when", through the local pipeline (fauxqs, the stand-ins, the real route and apply
- * handlers behind the local event source): a sample for an unknown connection fails and lands in
- * the DLQ with Nango's error; `dlq list` shows it; the connection is created; `dlq replay` puts it
- * back and apply applies it; the DLQ is empty and the counts match. Also: a message SQS's own
- * redrive moved (a crashing function, no envelope) is replayed the same way, and a replay of a
- * still-broken event lands back in the DLQ instead of vanishing.
+ * The DLQ tool through the local pipeline (fauxqs, dynalite, the stand-ins, the real route, apply
+ * and webhook handlers behind the local event source): real failures parked by the real handlers,
+ * listed, fixed, replayed with the tool and applied. A replayed sync sends the LATEST desired state,
+ * so replaying an old failure after a newer change writes the newer value, once. Also: a 404 for a
+ * connection named by id; an invalid event that stays invalid comes back to the DLQ, never lost;
+ * an event sent without id and time keeps the ones route resolved; a bare message moved by SQS's
+ * redrive (a crashing function) is replayed the same way and writes nothing twice.
  */
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { VERSIONS_KEY } from '#commons/apply/ordering';
-import { startLocalPipeline, type LocalPipeline } from '../../local/pipeline.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startLocalPipeline, type DlqMessage, type LocalPipeline } from '../../local/pipeline.ts';
+import { orgSubject } from './fixtures.ts';
 import { dlq } from './run-cli.ts';
 
 let p: LocalPipeline;
-/** While set, apply "crashes" (dies after the handler, before deleting) on batches holding this connection. */
+/** While set, apply "crashes" (dies after the handler, before deleting) on batches naming this connection. */
 let crashOn: string | undefined;
+
+const ACME_SF = { connectionId: '3b1f6a52-8e0c-4d1e-9f3a-5c2b7d9e1a01', providerConfigKey: 'salesforce' };
+const ACME_HS = { connectionId: '3b1f6a52-8e0c-4d1e-9f3a-5c2b7d9e1a02', providerConfigKey: 'hubspot' };
+const GLOBEX_HS = { connectionId: '9d4e2c71-1b5a-4f8e-a6c3-0e7f5b2d4c12', providerConfigKey: 'hubspot' };
+const SPECIAL = { connectionId: 'acme/eu x@y.com', providerConfigKey: 'salesforce' };
 
 const sample = async (name: string) =>
   JSON.parse(await readFile(new URL(`../../events/samples/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
-const plain = (m: Record<string, unknown> | null | undefined) => {
-  if (!m) return m;
-  const { [VERSIONS_KEY]: _v, ...rest } = m;
-  return rest;
-};
 const flags = () => [
   '--wait',
   '0',
@@ -36,6 +37,8 @@ const flags = () => [
   '--sync-dlq-url',
   p.queues.syncDlqUrl,
 ];
+const inQueue = async (queue: DlqMessage['queue']) => (await p.dlq()).filter((d) => d.queue === queue);
+const writes = (t: { connectionId: string; providerConfigKey: string }) => p.nango!.applyHistory(t.connectionId, t.providerConfigKey);
 
 beforeAll(async () => {
   p = await startLocalPipeline({
@@ -48,108 +51,217 @@ afterAll(async () => {
   await p?.stop();
 });
 
-it('unknown connection -> DLQ -> connection created -> replay -> applied, DLQ empty, counts match', async () => {
-  const unknown = await sample('92-unknown-connection.json');
-  const invalid = await sample('90-invalid-unknown-type.json');
-  await p.send([unknown, invalid, await sample('01-plan-changed-acme.json')]);
+it('refused by Nango -> sync DLQ; a newer change while parked; fixed; replaying the OLD failure writes the NEWER value, once', async () => {
+  // The key lacks the update scope: every PATCH gets Nango's 403, a permanent error.
+  p.nango!.setFault((r) =>
+    r.method === 'PATCH'
+      ? { kind: 'status', status: 403, code: 'forbidden', message: 'missing scope environment:connections:update' }
+      : undefined,
+  );
+  const first = await sample('01-plan-changed-acme.json');
+  await p.send([first]);
   await p.drain();
 
-  // plan_changed targets salesforce and hubspot: two apply failures, and one route failure.
-  const before = await p.dlq();
-  const applyFailures = before.filter((d) => d.queue === 'patches-dlq');
-  expect(applyFailures.map((d) => d.envelope?.error.code)).toEqual(['unknown_connection', 'unknown_connection']);
-  expect(before.filter((d) => d.queue === 'ingress-dlq')).toHaveLength(1);
+  // plan_changed reaches acme's salesforce and hubspot connections: two syncs, both parked.
+  const parked = await inQueue('sync-dlq');
+  expect(parked.map((d) => [d.envelope?.error.code, d.envelope?.error.status])).toEqual([
+    ['forbidden', 403],
+    ['forbidden', 403],
+  ]);
+  expect(new Set(parked.map((d) => d.envelope?.target?.connectionId))).toEqual(new Set([ACME_SF.connectionId, ACME_HS.connectionId]));
+  for (const d of parked) {
+    expect(d.envelope).toMatchObject({ v: 2, stage: 'apply', subjects: [orgSubject('acme')], events: [{ id: first.id }] });
+    expect(d.envelope!.keys).toEqual(expect.arrayContaining(['plan', 'planChangedAt']));
+  }
+  expect(p.nango!.metadataOf(ACME_SF.connectionId, 'salesforce')).toEqual({ plan: 'starter', seats: 10 });
 
   const listed = await dlq(['list', ...flags()]);
   expect(listed.code).toBe(0);
-  expect(listed.stdout).toMatch(/unknown_connection\s+2/);
-  expect(listed.stdout).toMatch(/salesforce\s+initech\s+1/);
-  expect(listed.stdout).toMatch(/hubspot\s+initech\s+1/);
-  const listedJson = JSON.parse((await dlq(['list', '--json', ...flags()])).stdout) as { read: number };
-  expect(listedJson.read).toBe(3);
+  expect(listed.stdout).toMatch(/forbidden\s+2/);
+  expect(listed.stdout).toMatch(new RegExp(`salesforce\\s+${ACME_SF.connectionId}\\s+1`));
+  expect(listed.stdout).toMatch(new RegExp(`hubspot\\s+${ACME_HS.connectionId}\\s+1`));
 
-  // A replay now would fail again, and the dry run says so: it reads Nango with the pipeline's own
-  // key (NANGO_SECRET_ID through the Secrets Manager stand-in, as an operator's shell would).
+  // The dry run reads Nango with the pipeline's own key (NANGO_SECRET_ID through the Secrets Manager
+  // stand-in, as an operator's shell would) and shows what Nango holds now; it never prints the key.
   const early = await dlq(['replay', '--dry-run', '--stage', 'apply', ...flags()]);
   expect(early.code).toBe(0);
-  expect(early.stdout.match(/Nango does not know this connection: the replay would fail again/g)).toHaveLength(2);
-  expect((await p.dlq()).map((d) => d.messageId)).toEqual(before.map((d) => d.messageId));
+  expect(early.stdout).toMatch(/current metadata \(Nango\):[\s\S]*plan\s+"starter"/);
   const sm = new SecretsManagerClient({ endpoint: p.secrets.url });
   const key = (await sm.send(new GetSecretValueCommand({ SecretId: p.secretId }))).SecretString!;
   sm.destroy();
   expect(key).toMatch(/^[0-9a-f-]{36}$/);
   expect(early.stdout + early.stderr).not.toContain(key);
+  expect((await inQueue('sync-dlq')).map((d) => d.messageId)).toEqual(parked.map((d) => d.messageId));
 
-  for (const providerConfigKey of ['salesforce', 'hubspot'])
-    p.nango!.addConnection({ connectionId: 'initech', providerConfigKey, metadata: { seats: 3 } });
-
-  const replay = await dlq(['replay', '--json', '--rate', '0', '--error-code', 'unknown_connection', ...flags()]);
-  expect(replay.code).toBe(0);
-  const r = JSON.parse(replay.stdout) as { selected: number; replayed: number; messagesSent: number; failed: unknown[] };
-  expect(r).toMatchObject({ selected: 2, replayed: 2, messagesSent: 2, failed: [] });
+  // Billing moves acme on while the syncs sit in the DLQ; Nango still refuses, so these park too.
+  const newer = {
+    id: 'plan-newer',
+    source: 'app.billing',
+    'detail-type': 'customer.plan_changed',
+    time: '2026-11-20T09:30:00Z',
+    detail: { organizationId: 'acme', plan: 'enterprise', changedAt: '2026-11-20T09:30:00.000Z' },
+  };
+  await p.send([newer]);
   await p.drain();
+  expect(await inQueue('sync-dlq')).toHaveLength(4);
+  const desired = await p.state.readDesired(orgSubject('acme'));
+  expect(desired.find((d) => d.key === 'plan')?.value).toBe('enterprise');
 
-  const detail = unknown.detail as { plan: string; changedAt: string };
-  for (const pck of ['salesforce', 'hubspot']) {
-    expect(plain(await p.metadataOf('initech', pck))).toEqual({ seats: 3, plan: detail.plan, planChangedAt: detail.changedAt });
-    expect(p.nango!.applyHistory('initech', pck)).toHaveLength(1);
+  // The fix: the scope is granted. Replay only the two OLD failures (the events of "pro").
+  p.nango!.setFault(undefined);
+  const patchesBefore = p.nango!.stats().patches;
+  const old = await dlq(['replay', '--json', '--rate', '0', ...parked.flatMap((d) => ['--id', d.messageId]), ...flags()]);
+  expect(old.code).toBe(0);
+  expect(JSON.parse(old.stdout)).toMatchObject({ selected: 2, replayed: 2, messagesSent: 2, failed: [] });
+  await p.drain();
+  for (const t of [ACME_SF, ACME_HS]) {
+    const w = writes(t);
+    expect(w).toHaveLength(1);
+    expect(w[0]!.patch).toEqual({ plan: 'enterprise', planChangedAt: '2026-11-20T09:30:00.000Z' });
   }
-  const after = await p.dlq();
-  expect(after.filter((d) => d.queue === 'patches-dlq')).toEqual([]);
-  // Counts match: what left the DLQ is what Nango applied; the unrelated route failure stayed put.
-  expect(applyFailures.length).toBe(r.replayed);
-  expect(after.filter((d) => d.queue === 'ingress-dlq').map((d) => d.messageId)).toEqual(
-    before.filter((d) => d.queue === 'ingress-dlq').map((d) => d.messageId),
-  );
+  expect(p.nango!.metadataOf(ACME_SF.connectionId, 'salesforce')).toEqual({
+    plan: 'enterprise',
+    seats: 10,
+    planChangedAt: '2026-11-20T09:30:00.000Z',
+  });
+  expect(p.nango!.stats().patches).toBe(patchesBefore + 2);
+
+  // The newer failures replay to nothing: the connections already hold the latest state.
+  const rest = await dlq(['replay', '--json', '--rate', '0', '--stage', 'apply', ...flags()]);
+  expect(JSON.parse(rest.stdout)).toMatchObject({ selected: 2, replayed: 2, failed: [] });
+  await p.drain();
+  expect(p.nango!.stats().patches).toBe(patchesBefore + 2);
+  expect(await inQueue('sync-dlq')).toEqual([]);
+  expect(await inQueue('ingress-dlq')).toEqual([]);
 });
 
-it('a replay of a still-broken event comes back to the DLQ with its error, not lost', async () => {
-  const before = (await p.dlq()).filter((d) => d.queue === 'ingress-dlq');
-  expect(before).toHaveLength(1);
-  const r = await dlq(['replay', '--rate', '0', '--stage', 'route', ...flags()]);
-  expect(r.code).toBe(0);
-  expect(r.stdout).toMatch(/Replayed 1 of 1/);
+it('404 for a connection named by id -> parked; dry run says it would fail; the connection is created (and seeded); replay is a no-op', async () => {
+  const settings = await sample('04-settings-changed-special-id.json');
+  await p.send([settings]);
   await p.drain();
-  const after = (await p.dlq()).filter((d) => d.queue === 'ingress-dlq');
-  expect(after).toHaveLength(1);
-  expect(after[0]!.messageId).not.toBe(before[0]!.messageId);
-  expect(after[0]!.envelope?.error.code).toBe(before[0]!.envelope?.error.code);
-  expect(after[0]!.envelope?.events[0]?.id).toBe(before[0]!.envelope?.events[0]?.id);
+  expect(p.nango!.metadataOf(SPECIAL.connectionId, 'salesforce')).toMatchObject({ region: 'eu' });
+
+  // The connection is deleted in Nango (no webhook for that); the index still names it.
+  p.nango!.removeConnection(SPECIAL.connectionId, 'salesforce');
+  const moved = {
+    id: 'settings-8',
+    source: 'app.accounts',
+    'detail-type': 'customer.settings_changed',
+    time: '2026-11-20T10:40:00Z',
+    detail: { customerId: SPECIAL.connectionId, region: 'ap', sequence: 8 },
+  };
+  await p.send([moved]);
+  await p.drain();
+  const parked = await inQueue('sync-dlq');
+  expect(parked).toHaveLength(1);
+  expect(parked[0]!.envelope).toMatchObject({
+    error: { status: 404, code: 'unknown_connection' },
+    target: SPECIAL,
+    subjects: ['connection:acme%2Feu%20x%40y.com'],
+    events: [{ id: 'settings-8' }],
+  });
+
+  const early = await dlq(['replay', '--dry-run', '--stage', 'apply', ...flags()]);
+  expect(early.code).toBe(0);
+  expect(early.stdout).toMatch(/Nango does not know this connection: the replay would fail again/);
+
+  // The customer connects again: the auth webhook seeds the connection with the latest state.
+  p.nango!.createConnection({ ...SPECIAL, provider: 'salesforce' });
+  await p.drain();
+  expect(p.nango!.metadataOf(SPECIAL.connectionId, 'salesforce')).toEqual({ region: 'ap', flags: { betaSync: true, piiRedaction: true } });
+  const patches = p.nango!.stats().patches;
+
+  const r = await dlq(['replay', '--json', '--rate', '0', '--error-code', 'unknown_connection', ...flags()]);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ selected: 1, replayed: 1, messagesSent: 1, failed: [] });
+  await p.drain();
+  // Applied means in step: nothing left to send, so no second write.
+  expect(p.nango!.stats().patches).toBe(patches);
+  expect(await inQueue('sync-dlq')).toEqual([]);
+});
+
+it('route DLQ: an invalid event replayed comes back with the same error; one sent without id and time keeps what route resolved', async () => {
+  const invalid = await sample('90-invalid-unknown-type.json');
+  const noIdNoTime = { source: 'app.accounts', 'detail-type': 'customer.status_changed', detail: { organizationId: 'acme', status: 'x' } };
+  const [, sent] = await p.send([invalid, noIdNoTime]);
+  await p.drain();
+  const before = await inQueue('ingress-dlq');
+  expect(before).toHaveLength(2);
+  const parkedBare = before.find((d) => d.envelope?.events[0]?.detailType === 'customer.status_changed')!;
+  const resolved = JSON.parse(parkedBare.envelope!.originals[0]!.body) as { id: string; time: string };
+  expect(resolved.id).toBe(sent!.messageId);
+  expect(Date.parse(resolved.time)).toBeGreaterThan(Date.now() - 60_000);
+  expect(parkedBare.envelope!.events[0]).toMatchObject({ id: resolved.id, time: resolved.time });
+
+  const listed = await dlq(['list', '--stage', 'route', ...flags()]);
+  expect(listed.code).toBe(0);
+  expect(listed.stdout).toMatch(/unknown_event_type\s+1/);
+  expect(listed.stdout).toMatch(/invalid_detail\s+1/);
+
+  const r = await dlq(['replay', '--json', '--rate', '0', '--stage', 'route', ...flags()]);
+  // The tool did its part (sent, then deleted); whether route accepts it is route's call.
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ selected: 2, replayed: 2, messagesSent: 2, failed: [] });
+  await p.drain();
+  const after = await inQueue('ingress-dlq');
+  expect(after).toHaveLength(2);
+  expect(after.map((d) => d.messageId).filter((id) => before.some((b) => b.messageId === id))).toEqual([]);
+  const key = (d: DlqMessage) => `${d.envelope?.events[0]?.id} ${d.envelope?.events[0]?.time} ${d.envelope?.error.code}`;
+  expect(after.map(key).sort()).toEqual(before.map(key).sort());
+  // Not re-stamped: the body parked again is the one parked first.
+  const again = after.find((d) => d.envelope?.events[0]?.id === resolved.id)!;
+  expect(again.envelope!.originals[0]!.body).toBe(parkedBare.envelope!.originals[0]!.body);
+
+  // Listing again shows them, with their codes: still the operator's to fix (or purge).
+  const still = JSON.parse((await dlq(['list', '--json', '--stage', 'route', ...flags()])).stdout) as {
+    matched: number;
+    items: { errorCode: string; eventIds: string[] }[];
+  };
+  expect(still.matched).toBe(2);
+  expect(still.items.map((i) => i.eventIds[0]).sort()).toEqual([invalid.id as string, resolved.id].sort());
+  const purged = await dlq(['purge', '--yes', '--stage', 'route', ...flags().slice(2)]);
+  expect(purged.code).toBe(0);
 });
 
 it('a bare message moved by SQS redrive (apply crashed every time) is listed and replayed once apply is healthy', async () => {
-  crashOn = 'umbrella';
-  p.nango!.addConnection({ connectionId: 'umbrella', providerConfigKey: 'salesforce', metadata: {} });
-  p.nango!.addConnection({ connectionId: 'umbrella', providerConfigKey: 'hubspot', metadata: {} });
+  crashOn = 'settings-9';
+  const writesBefore = writes(SPECIAL).length;
   await p.send([
     {
-      id: 'crash-1',
-      source: 'app.billing',
-      'detail-type': 'customer.plan_changed',
-      time: '2026-11-21T08:00:00Z',
-      detail: { customerId: 'umbrella', plan: 'enterprise', changedAt: '2026-11-21T08:00:00Z' },
+      id: 'settings-9',
+      source: 'app.accounts',
+      'detail-type': 'customer.settings_changed',
+      time: '2026-11-20T10:50:00Z',
+      detail: { customerId: SPECIAL.connectionId, region: 'us', sequence: 9 },
     },
   ]);
   // Two receives (maxReceiveCount 2), each "crashing"; the third receive moves it to the DLQ.
   const deadline = Date.now() + 30_000;
-  while ((await p.dlq()).filter((d) => d.queue === 'patches-dlq').length < 2) {
-    if (Date.now() > deadline) throw new Error('the crashing messages never reached the DLQ');
+  while ((await inQueue('sync-dlq')).length < 1) {
+    if (Date.now() > deadline) throw new Error('the crashing message never reached the DLQ');
     await new Promise((res) => setTimeout(res, 100));
   }
+  await p.drain();
   crashOn = undefined;
-  const bare = (await p.dlq()).filter((d) => d.queue === 'patches-dlq');
-  expect(bare.every((d) => d.envelope === undefined)).toBe(true);
+  const bare = await inQueue('sync-dlq');
+  expect(bare).toHaveLength(1);
+  expect(bare[0]!.envelope).toBeUndefined();
 
   const listed = JSON.parse((await dlq(['list', '--json', '--stage', 'apply', ...flags()])).stdout) as {
     summary: { byKind: unknown; byErrorCode: unknown };
+    items: { connectionId: string; eventIds: string[] }[];
   };
-  expect(listed.summary.byKind).toEqual([{ key: 'bare', count: 2 }]);
-  expect(listed.summary.byErrorCode).toEqual([{ key: 'sqs_redrive', count: 2 }]);
+  expect(listed.summary.byKind).toEqual([{ key: 'bare', count: 1 }]);
+  expect(listed.summary.byErrorCode).toEqual([{ key: 'sqs_redrive', count: 1 }]);
+  expect(listed.items[0]!.connectionId).toBe(SPECIAL.connectionId);
 
   const r = await dlq(['replay', '--json', '--rate', '0', '--stage', 'apply', '--error-code', 'sqs_redrive', ...flags()]);
-  expect(JSON.parse(r.stdout)).toMatchObject({ selected: 2, replayed: 2 });
+  expect(JSON.parse(r.stdout)).toMatchObject({ selected: 1, replayed: 1 });
   await p.drain();
-  expect((await p.dlq()).filter((d) => d.queue === 'patches-dlq')).toEqual([]);
-  for (const pck of ['salesforce', 'hubspot'])
-    expect(plain(await p.metadataOf('umbrella', pck))).toEqual({ plan: 'enterprise', planChangedAt: '2026-11-21T08:00:00Z' });
+  expect(await inQueue('sync-dlq')).toEqual([]);
+  // Apply took the replayed body and finished it (deleted, no crash this time).
+  expect(p.syncs().filter((x) => x.body === bare[0]!.body && x.deleted)).toHaveLength(1);
+  // The crash came after the write: the connection was in step already, and nothing was written twice.
+  expect(p.nango!.metadataOf(SPECIAL.connectionId, 'salesforce')).toEqual({ region: 'us', flags: { betaSync: true, piiRedaction: true } });
+  expect(writes(SPECIAL).length).toBe(writesBefore + 1);
 });

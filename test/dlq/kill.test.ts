@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../../local/standins/sqs.ts';
-import { applyEnvelope, connectionKey, envelopeMessage, patchMessage, planEvent, routeEnvelope } from './fixtures.ts';
+import { applyEnvelope, connectionKey, envelopeMessage, planEvent, routeEnvelope, sync } from './fixtures.ts';
 import { counts, drainQueue, seed } from './queue-tools.ts';
 import { spawnCli } from './run-cli.ts';
 
@@ -32,9 +32,7 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
   const q: PipelineQueues = await local.createPipelineQueues({ prefix: 'kill-' });
   const events = Array.from({ length: 20 }, (_, i) => planEvent(`ev-${i}`, `c${i}`, 'pro', at(i).toISOString()));
   const conns = [0, 1, 2, 3].map((c) => ({ connectionId: `conn ${c}/x`, providerConfigKey: 'salesforce' }));
-  const patches = conns.flatMap((t, c) =>
-    [0, 1, 2, 3, 4].map((i) => patchMessage(t, { step: i, conn: c }, `p-${c}-${i}`, at(i * 4 + c).toISOString())),
-  );
+  const syncs = conns.flatMap((t, c) => [0, 1, 2, 3, 4].map((i) => sync(t, { eventId: `p-${c}-${i}`, time: at(i * 4 + c).toISOString() })));
   await seed(
     sqs,
     q.ingressDlqUrl,
@@ -43,7 +41,7 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
   await seed(
     sqs,
     q.syncDlqUrl,
-    patches.map((p, i) => envelopeMessage(applyEnvelope([p], undefined, at(i)))),
+    syncs.map((p, i) => envelopeMessage(applyEnvelope([p], undefined, at(i)))),
   );
 
   const env = { ...process.env, AWS_ENDPOINT_URL_SQS: local.endpoint };
@@ -97,16 +95,16 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
   const fifo = await drainQueue(sqs, q.syncUrl);
   // Every event at least once (a kill between send and delete may repeat one on the standard queue).
   expect(new Set(ingress.map((m) => m.body))).toEqual(new Set(events.map((e) => JSON.stringify(e))));
-  // Patches: exactly once and in order per connection, because a re-sent DLQ message reuses its dedupe id.
+  // Syncs: exactly once and in order per connection, because a re-sent DLQ message reuses its dedupe id.
   expect(fifo).toHaveLength(20);
-  for (const t of conns) {
+  for (const [c, t] of conns.entries()) {
     const mine = fifo
       .filter((m) => m.groupId === connectionKey(t))
-      .map((m) => (JSON.parse(m.body) as { patch: { step: number } }).patch.step);
-    expect(mine).toEqual([0, 1, 2, 3, 4]);
+      .map((m) => (JSON.parse(m.body) as { events: { id: string }[] }).events[0]!.id);
+    expect(mine).toEqual([0, 1, 2, 3, 4].map((i) => `p-${c}-${i}`));
   }
   console.log(
     `kill test: after SIGINT ${afterInt.delivered} sent + ${afterInt.dlq} in DLQ; after SIGKILL ${afterKill.delivered} sent + ${afterKill.dlq} in DLQ; ` +
-      `final ${ingress.length} ingress deliveries for 20 events (${ingress.length - 20} repeated), ${fifo.length} patches for 20`,
+      `final ${ingress.length} ingress deliveries for 20 events (${ingress.length - 20} repeated), ${fifo.length} syncs for 20`,
   );
 });

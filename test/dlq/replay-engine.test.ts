@@ -13,7 +13,7 @@ import { classify } from '../../cli/dlq/classify.ts';
 import { Holder } from '../../cli/dlq/holder.ts';
 import { pacer } from '../../cli/dlq/pace.ts';
 import { replayItems } from '../../cli/dlq/replay.ts';
-import { applyEnvelope, held, patchMessage, planEvent, routeEnvelope } from './fixtures.ts';
+import { applyEnvelope, held, planEvent, routeEnvelope, sync } from './fixtures.ts';
 
 const calls: { op: string; body: Record<string, unknown> }[] = [];
 let server: http.Server;
@@ -65,11 +65,11 @@ it('a refused send keeps the message and holds back its connection; a refused de
       receipt = `rh-${id}`,
     ) => classify({ ...held(JSON.stringify(env), {}, id), receiptHandle: receipt, queueUrl: `${endpoint}/0/dlq` }, stage);
     const items = [
-      item(applyEnvelope([patchMessage(acme, { plan: 'REFUSE' })], undefined, at(1)), 'a1', 'apply'),
-      item(applyEnvelope([patchMessage(acme, { plan: 'pro' })], undefined, at(2)), 'a2', 'apply'),
-      item(applyEnvelope([patchMessage(globex, { plan: 'pro' })], undefined, at(3)), 'g1', 'apply'),
+      item(applyEnvelope([sync(acme, { eventId: 'REFUSE' })], undefined, at(1)), 'a1', 'apply'),
+      item(applyEnvelope([sync(acme)], undefined, at(2)), 'a2', 'apply'),
+      item(applyEnvelope([sync(globex)], undefined, at(3)), 'g1', 'apply'),
       item(routeEnvelope(planEvent('r1', 'x', 'pro'), undefined, at(4)), 'r1', 'route', 'gone-r1'),
-      item(applyEnvelope([patchMessage(acme, { plan: 'free' })], undefined, at(5)), 'a3', 'apply'),
+      item(applyEnvelope([sync(acme)], undefined, at(5)), 'a3', 'apply'),
     ];
     const out = await replayItems(items, {
       sqs,

@@ -12,16 +12,28 @@ import { pacer } from '../../cli/dlq/pace.ts';
 import { scrub } from '../../cli/dlq/scrub.ts';
 import { dlqsFor, resolveQueueUrls, urlsFromOutputs } from '../../cli/dlq/queues.ts';
 import { ageBucket, summarize } from '../../cli/dlq/summary.ts';
-import { applyEnvelope, connectionKey, deduplicationId, held, patchMessage, planEvent, routeEnvelope } from './fixtures.ts';
+import {
+  applyEnvelope,
+  connectionKey,
+  held,
+  legacyApplyEnvelope,
+  legacyPatch,
+  orgSubject,
+  planEvent,
+  routeEnvelope,
+  sync,
+  syncDeduplicationId,
+} from './fixtures.ts';
 
 const acme = { connectionId: 'acme/eu x@y.com', providerConfigKey: 'salesforce' };
 const globex = { connectionId: 'globex', providerConfigKey: 'hubspot' };
 
 describe('classify', () => {
   it('reads an apply envelope and plans one sync-FIFO message per original, body unchanged, in its group, with a new dedupe id', () => {
-    const m1 = patchMessage(acme, { plan: 'pro' }, 'e1', '2026-11-20T12:00:00.000Z');
-    const m2 = patchMessage(acme, { seats: 5 }, 'e2', '2026-11-20T12:01:00.000Z');
-    const env = applyEnvelope([m1, m2]);
+    const m1 = sync(acme, { eventId: 'e1', time: '2026-11-20T12:00:00.000Z' });
+    const m2 = sync(acme, { eventId: 'e2', time: '2026-11-20T12:01:00.000Z', subjects: [orgSubject('acme'), 'connection:acme'] });
+    const env = applyEnvelope([m1, m2], undefined, undefined, ['plan', 'seats']);
+    expect(env).toMatchObject({ v: 2, subjects: [orgSubject('acme'), 'connection:acme'], keys: ['plan', 'seats'] });
     const item = classify(held(JSON.stringify(env), {}, 'dlq-1'), 'apply');
     expect(item).toMatchObject({
       kind: 'envelope',
@@ -33,19 +45,34 @@ describe('classify', () => {
       eventType: 'customer.plan_changed',
       eventIds: ['e1', 'e2'],
     });
+    // A sync message names no values: nothing to compare key by key.
+    expect(item.patch).toBeUndefined();
+    expect(item.keyTimes).toBeUndefined();
     expect(item.failedAt.toISOString()).toBe('2026-11-20T12:05:00.000Z');
-    expect(item.keyTimes).toEqual({ plan: '2026-11-20T12:00:00.000Z', seats: '2026-11-20T12:01:00.000Z' });
     if (!item.replay.ok) throw new Error(item.replay.reason);
     expect(item.replay.messages).toHaveLength(2);
     const [a, b] = item.replay.messages;
     expect(a).toMatchObject({ queue: 'sync', body: JSON.stringify(m1), groupId: connectionKey(acme) });
     expect(b!.body).toBe(JSON.stringify(m2));
     // Not the original's (SQS would drop it within 5 minutes), distinct per original, stable per DLQ message.
-    expect(a!.deduplicationId).not.toBe(deduplicationId('e1', acme));
+    expect(a!.deduplicationId).not.toBe(syncDeduplicationId(acme, 'e1'));
     expect(a!.deduplicationId).not.toBe(b!.deduplicationId);
     expect(a!.deduplicationId).toBe(replayDeduplicationId(env.originals[0]!.messageId, 'dlq-1', 0));
     const again = classify(held(JSON.stringify(env), {}, 'dlq-2'), 'apply');
     expect(again.replay.ok && again.replay.messages[0]!.deduplicationId).not.toBe(a!.deduplicationId);
+  });
+
+  it('still reads a version 1 envelope left from before the upgrade: its patch and the event time of each key', () => {
+    const m1 = legacyPatch(acme, { plan: 'pro' }, 'e1', '2026-11-20T12:00:00.000Z');
+    const m2 = legacyPatch(acme, { seats: 5 }, 'e2', '2026-11-20T12:01:00.000Z');
+    const env = legacyApplyEnvelope([m1, m2]);
+    const item = classify(held(JSON.stringify(env), {}, 'dlq-1'), 'apply');
+    expect(item).toMatchObject({ kind: 'envelope', eventIds: ['e1', 'e2'], patch: { plan: 'pro', seats: 5 } });
+    expect(item.keyTimes).toEqual({ plan: '2026-11-20T12:00:00.000Z', seats: '2026-11-20T12:01:00.000Z' });
+    expect(item.replay.ok && item.replay.messages.map((m) => [m.body, m.groupId])).toEqual([
+      [JSON.stringify(m1), connectionKey(acme)],
+      [JSON.stringify(m2), connectionKey(acme)],
+    ]);
   });
 
   it('replays a route envelope to ingress as the original event', () => {
@@ -90,19 +117,25 @@ describe('classify', () => {
   });
 
   it('replays a bare sync (or version 1 patch) message to its group; anything naming no connection is malformed', () => {
-    const m = patchMessage(globex, { status: 'active' }, 'e7');
-    const item = classify(held(JSON.stringify(m), { MessageGroupId: connectionKey(globex) }), 'apply');
-    expect(item).toMatchObject({ kind: 'bare', stage: 'apply', connectionId: 'globex', patch: { status: 'active' } });
-    expect(item.replay.ok && item.replay.messages[0]!.groupId).toBe(connectionKey(globex));
-    // A version 2 sync message carries no data; its body is moved as it is, in the group SQS kept.
-    const sync = JSON.stringify({ v: 2, target: globex, reason: 'event' });
-    const v2 = classify(held(sync, { MessageGroupId: 'group-from-sqs' }, 'dlq-9'), 'apply');
-    expect(v2).toMatchObject({ kind: 'bare', connectionId: 'globex', providerConfigKey: 'hubspot' });
+    // A sync message carries no data; its body is moved as it is, in the group SQS kept.
+    const m = sync(globex, { eventId: 'e7' });
+    const v2 = classify(held(JSON.stringify(m), { MessageGroupId: 'group-from-sqs' }, 'dlq-9'), 'apply');
+    expect(v2).toMatchObject({ kind: 'bare', stage: 'apply', connectionId: 'globex', providerConfigKey: 'hubspot' });
     expect(v2.patch).toBeUndefined();
     expect(v2.replay).toEqual({
       ok: true,
-      messages: [{ queue: 'sync', body: sync, groupId: 'group-from-sqs', deduplicationId: replayDeduplicationId('dlq-9', 'dlq-9', 0) }],
+      messages: [
+        { queue: 'sync', body: JSON.stringify(m), groupId: 'group-from-sqs', deduplicationId: replayDeduplicationId('dlq-9', 'dlq-9', 0) },
+      ],
     });
+    // No group given: the connection's, as route and the webhook group it.
+    const seed = sync(globex, { reason: 'seed' });
+    const grouped = classify(held(JSON.stringify(seed)), 'apply');
+    expect(grouped.replay.ok && grouped.replay.messages[0]!.groupId).toBe(connectionKey(globex));
+    const old = legacyPatch(globex, { status: 'active' }, 'e8');
+    const item = classify(held(JSON.stringify(old), { MessageGroupId: connectionKey(globex) }), 'apply');
+    expect(item).toMatchObject({ kind: 'bare', stage: 'apply', connectionId: 'globex', patch: { status: 'active' } });
+    expect(item.replay.ok && item.replay.messages[0]!.groupId).toBe(connectionKey(globex));
     for (const body of ['{"v":2}', 'garbage', '[]']) {
       const bad = classify(held(body), 'apply');
       expect(bad).toMatchObject({ kind: 'malformed', errorCode: 'malformed_message' });
@@ -110,10 +143,10 @@ describe('classify', () => {
     }
   });
 
-  it('never replays an envelope it cannot trust: wrong version, truncated original, no originals', () => {
-    const env = applyEnvelope([patchMessage(acme, { plan: 'pro' })]);
-    const v2 = classify(held(JSON.stringify({ ...env, v: 2 })), 'route');
-    expect(v2.kind).toBe('malformed');
+  it('never replays an envelope it cannot trust: unknown version, truncated original, no originals', () => {
+    const env = applyEnvelope([sync(acme)]);
+    const v9 = classify(held(JSON.stringify({ ...env, v: 9 })), 'apply');
+    expect(v9.kind).toBe('malformed');
     const cut = classify(held(JSON.stringify({ ...env, originals: [{ ...env.originals[0]!, truncated: true }] })), 'apply');
     expect(cut.replay).toMatchObject({ ok: false, reason: expect.stringMatching(/truncated/) });
     const none = classify(held(JSON.stringify({ ...env, originals: [] })), 'apply');
@@ -122,21 +155,26 @@ describe('classify', () => {
     expect(notJson.replay).toMatchObject({ ok: false, reason: expect.stringMatching(/not a JSON object/) });
   });
 
-  it('replays the originals of any apply envelope as they are: a version 2 envelope of sync messages', () => {
-    const env = applyEnvelope([patchMessage(acme, { plan: 'pro' })]);
-    const syncs = [
-      { messageId: 'o1', body: JSON.stringify({ v: 2, target: acme }), messageGroupId: 'g-acme' },
-      { messageId: 'o2', body: JSON.stringify({ v: 2, target: acme, seed: true }) },
+  it("replays the originals of an apply envelope as they are, in the stored group or else the connection's", () => {
+    const seedMsg = sync(acme, { reason: 'seed' });
+    const change = sync(acme, { eventId: 'e3' });
+    const env = applyEnvelope([change, seedMsg]);
+    const originals = [
+      { ...env.originals[0]!, messageId: 'o1', messageGroupId: 'g-acme' },
+      { messageId: 'o2', body: env.originals[1]!.body },
     ];
-    const v2 = { ...env, patch: undefined, originals: syncs };
-    const item = classify(held(JSON.stringify(v2), {}, 'dlq-3'), 'apply');
+    const item = classify(held(JSON.stringify({ ...env, originals }), {}, 'dlq-3'), 'apply');
     expect(item).toMatchObject({ kind: 'envelope', connectionId: acme.connectionId, patch: undefined });
     expect(item.replay).toEqual({
       ok: true,
       messages: [
-        { queue: 'sync', body: syncs[0]!.body, groupId: 'g-acme', deduplicationId: replayDeduplicationId('o1', 'dlq-3', 0) },
-        // No group stored: the connection's, as route and the webhook group it.
-        { queue: 'sync', body: syncs[1]!.body, groupId: connectionKey(acme), deduplicationId: replayDeduplicationId('o2', 'dlq-3', 1) },
+        { queue: 'sync', body: JSON.stringify(change), groupId: 'g-acme', deduplicationId: replayDeduplicationId('o1', 'dlq-3', 0) },
+        {
+          queue: 'sync',
+          body: JSON.stringify(seedMsg),
+          groupId: connectionKey(acme),
+          deduplicationId: replayDeduplicationId('o2', 'dlq-3', 1),
+        },
       ],
     });
   });
@@ -144,15 +182,12 @@ describe('classify', () => {
 
 describe('filters', () => {
   const items = [
-    classify(
-      held(JSON.stringify(applyEnvelope([patchMessage(acme, { plan: 'pro' })], undefined, new Date('2026-11-20T10:00:00Z'))), {}, 'a'),
-      'apply',
-    ),
+    classify(held(JSON.stringify(applyEnvelope([sync(acme)], undefined, new Date('2026-11-20T10:00:00Z'))), {}, 'a'), 'apply'),
     classify(
       held(
         JSON.stringify(
           applyEnvelope(
-            [patchMessage(globex, { plan: 'pro' })],
+            [sync(globex)],
             { code: 'forbidden', status: 403, message: 'no', retryable: false },
             new Date('2026-11-20T11:00:00Z'),
           ),
@@ -189,7 +224,7 @@ describe('filters', () => {
   it('orders a FIFO group by sequence number when failure times tie', () => {
     const at = new Date('2026-11-20T10:00:00Z');
     const mk = (id: string, seq: string) =>
-      classify(held(JSON.stringify(applyEnvelope([patchMessage(acme, { n: id })], undefined, at)), { SequenceNumber: seq }, id), 'apply');
+      classify(held(JSON.stringify(applyEnvelope([sync(acme, { eventId: id })], undefined, at)), { SequenceNumber: seq }, id), 'apply');
     const sorted = [mk('x', '30000000000000000002'), mk('y', '9000000000000000001'), mk('z', '30000000000000000001')].sort(compareItems);
     expect(sorted.map((i) => i.messageId)).toEqual(['y', 'z', 'x']);
   });
@@ -207,14 +242,8 @@ describe('summary', () => {
   it('counts by stage, kind, error code, event type, connection and age', () => {
     const now = new Date('2026-11-20T12:30:00Z');
     const items = [
-      classify(
-        held(JSON.stringify(applyEnvelope([patchMessage(acme, { plan: 'pro' })], undefined, new Date('2026-11-20T12:10:00Z')))),
-        'apply',
-      ),
-      classify(
-        held(JSON.stringify(applyEnvelope([patchMessage(acme, { plan: 'free' })], undefined, new Date('2026-11-20T02:00:00Z')))),
-        'apply',
-      ),
+      classify(held(JSON.stringify(applyEnvelope([sync(acme)], undefined, new Date('2026-11-20T12:10:00Z')))), 'apply'),
+      classify(held(JSON.stringify(applyEnvelope([sync(acme)], undefined, new Date('2026-11-20T02:00:00Z')))), 'apply'),
       classify(held(JSON.stringify(routeEnvelope(planEvent('r', 'a', 'b'))), {}), 'route'),
       classify(held('nope', { SentTimestamp: String(Date.parse('2026-11-01T00:00:00Z')) }), 'apply'),
     ];
@@ -346,11 +375,23 @@ describe('output', () => {
     expect(renderItem(evil)).not.toMatch(/\u001b/);
   });
 
+  it('inspect names what a version 2 failure was about: its subjects and the keys it tried to send', () => {
+    const env = applyEnvelope([sync(acme, { subjects: [orgSubject('acme'), 'connection:acme%2Feu'] })], undefined, undefined, [
+      'plan',
+      'planChangedAt',
+    ]);
+    const text = renderItem(classify(held(JSON.stringify(env)), 'apply'));
+    expect(text).toMatch(/^subjects\s+tags:organization_id=acme, connection:acme%2Feu$/m);
+    expect(text).toMatch(/^keys\s+plan, planChangedAt$/m);
+    const route = classify(held(JSON.stringify(routeEnvelope(planEvent('r', 'a', 'b')))), 'route');
+    expect(renderItem(route)).not.toMatch(/^(subjects|keys) /m);
+  });
+
   it('scrubs keys before cutting: a registered key, and a credential after Bearer or an authorization header it never saw', () => {
     const known = randomUUID();
     const unknown = randomUUID();
     registerSecret(known);
-    const env = applyEnvelope([patchMessage(acme, { plan: 'pro' })], {
+    const env = applyEnvelope([sync(acme)], {
       status: 401,
       code: 'unknown_account',
       message: `proxy says: Authorization: Bearer ${known}; also ${known}`,
