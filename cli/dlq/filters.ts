@@ -1,7 +1,7 @@
 /**
  * Which DLQ messages a command acts on. Every criterion given must match (AND); a criterion with
  * several values matches any of them (OR). Selection is ordered so replay keeps each connection's
- * patches in their original order, and --max takes the oldest first.
+ * messages in their original order, and --max takes the oldest first.
  */
 import type { Stage } from '#commons/dlq-envelope';
 import { CliError } from './errors.ts';

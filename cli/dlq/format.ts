@@ -124,7 +124,7 @@ export function renderItem(i: DlqItem): string {
   return lines.join('\n');
 }
 
-/** `stale`: Nango holds a value set by a newer event; apply's event-time guard keeps it (ORDERING=event-time). */
+/** Key by key, what replaying a version 1 patch envelope would do; `stale`: Nango holds a value set by a newer event. */
 export type KeyChange = 'new' | 'overwrites' | 'unchanged' | 'stale';
 
 export interface PatchComparison {
