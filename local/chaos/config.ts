@@ -1,5 +1,5 @@
 /**
- * The chaos run's settings: CI (a few minutes on 2 cores) and soak (50,000+ events). CHAOS_SEED
+ * The chaos run's settings: CI (well under a minute on 2 cores) and soak (longer, larger). CHAOS_SEED
  * replays a run; the seed is printed with every table.
  */
 import type { ChaosRunOptions } from './run.ts';
@@ -14,12 +14,15 @@ export function ciChaos(seed: number): ChaosRunOptions {
     title: `chaos (CI) seed ${seed}`,
     workload: {
       seed,
-      events: Number(process.env.CHAOS_EVENTS) || 2_000,
-      customers: 110,
+      events: Number(process.env.CHAOS_EVENTS) || 400,
+      customers: 45,
       invalidShare: 0.03,
       ghostShare: 0.03,
       duplicateShare: 0.06,
+      pairShare: 0.05,
       lateCustomerShare: 0.3,
+      midRunShare: 0.12,
+      afterShare: 0.06,
       cursedCustomers: 1,
       cursedEvents: 4,
     },
@@ -29,16 +32,16 @@ export function ciChaos(seed: number): ChaosRunOptions {
       maxRateLimits: 6,
       rateLimitGapMs: 2_500,
     },
-    clientTimeoutMs: 300,
+    clientTimeoutMs: 2_000,
     nangoLatencyMs: 2,
-    route: { batchSize: 10, concurrency: 2, functionTimeoutMs: 3_000 },
-    apply: { batchSize: 10, concurrency: 4, functionTimeoutMs: 3_000 },
+    route: { batchSize: 10, concurrency: 2, functionTimeoutMs: 10_000 },
+    apply: { batchSize: 10, concurrency: 4, functionTimeoutMs: 5_000 },
     groupConcurrency: 8,
     maxReceiveCount: 5,
     rotateAtShare: 0.45,
     crash: { atShare: 0.25, afterMs: 15, minRecords: 4 },
     routeCrashInvocation: 7,
-    drainTimeoutMs: 150_000,
+    drainTimeoutMs: 90_000,
   };
 }
 
@@ -47,7 +50,7 @@ export function soakChaos(seed: number, events: number): ChaosRunOptions {
   return {
     ...ci,
     title: `soak seed ${seed}`,
-    workload: { ...ci.workload, events, customers: Math.max(110, Math.round(events / 20)) },
+    workload: { ...ci.workload, events, customers: Math.max(45, Math.round(events / 10)) },
     // More 429s in absolute terms, the same spacing.
     faults: { ...ci.faults, maxRateLimits: 60 },
     // More concurrent invocations (Lambda's maxConcurrency): a run waits on faults, not on CPU.

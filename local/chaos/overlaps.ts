@@ -1,0 +1,49 @@
+/**
+ * Overlapping writes per connection, from the Nango stand-in's request log. A "slow" fault holds a
+ * request past the client's timeout and never applies it: the client has given up and retries, so
+ * the stand-in sees two writes at once although only one can land. Those are counted apart; any
+ * other overlap is a concurrency bug (Nango's PATCH reads, then writes: one of the two is lost).
+ */
+import type { RecordedRequest } from '../standins/nango.ts';
+
+/** The connection a write request is about (current endpoint: the body; legacy: the path and header). */
+function writeTarget(r: RecordedRequest): string | undefined {
+  if (r.method !== 'PATCH' && r.method !== 'POST') return undefined;
+  if (r.path === '/connections/metadata') {
+    const b = r.body as { connection_id?: unknown; provider_config_key?: unknown } | undefined;
+    return typeof b?.connection_id === 'string' && typeof b.provider_config_key === 'string'
+      ? `${b.provider_config_key}\u0000${b.connection_id}`
+      : undefined;
+  }
+  const m = /^\/connection\/([^/]+)\/metadata$/.exec(r.path);
+  if (!m) return undefined;
+  try {
+    return `${r.headers['provider-config-key'] ?? ''}\u0000${decodeURIComponent(m[1]!)}`;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeOverlaps(requests: readonly RecordedRequest[]): { live: number; besideAbandoned: number } {
+  const byConn = new Map<string, { start: number; end: number; abandoned: boolean }[]>();
+  for (const r of requests) {
+    const k = writeTarget(r);
+    if (k === undefined) continue;
+    const list = byConn.get(k) ?? [];
+    list.push({ start: r.startedAt, end: r.endedAt ?? Number.POSITIVE_INFINITY, abandoned: r.fault === 'delay' });
+    byConn.set(k, list);
+  }
+  let live = 0;
+  let besideAbandoned = 0;
+  for (const list of byConn.values()) {
+    list.sort((a, b) => a.start - b.start);
+    for (let j = 1; j < list.length; j++) {
+      const w = list[j]!;
+      const open = list.slice(0, j).filter((p) => p.end > w.start);
+      if (open.length === 0) continue;
+      if (w.abandoned || open.every((p) => p.abandoned)) besideAbandoned++;
+      else live++;
+    }
+  }
+  return { live, besideAbandoned };
+}
