@@ -11,7 +11,15 @@ export interface NangoCalls {
   /** Marks the current async context (the invocation about to run) as this stage's. */
   enter(stage: string): void;
   counts(): Record<string, { get: number; other: number }>;
+  /** Writes the client gave up on (its timeout, the invocation's deadline): the connection and when. */
+  abandoned(): AbandonedWrite[];
   stop(): void;
+}
+
+export interface AbandonedWrite {
+  /** `${providerConfigKey}\u0000${connectionId}`, as the overlap check keys writes. */
+  key: string;
+  at: number;
 }
 
 export function trackNangoCalls(nangoOrigin: () => string | undefined): NangoCalls {
@@ -26,10 +34,35 @@ export function trackNangoCalls(nangoOrigin: () => string | undefined): NangoCal
     if (req.method === 'GET') c.get++;
     else c.other++;
   };
+  const abandoned: AbandonedWrite[] = [];
+  const onError = (message: unknown) => {
+    const req = (message as { request?: { origin?: unknown; method?: string; body?: unknown } }).request;
+    if (!req || String(req.origin) !== nangoOrigin() || (req.method !== 'PATCH' && req.method !== 'POST')) return;
+    const key = writeKey(req.body);
+    if (key !== undefined) abandoned.push({ key, at: Date.now() });
+  };
   diagnostics.subscribe('undici:request:create', onCreate);
+  diagnostics.subscribe('undici:request:error', onError);
   return {
     enter: (stage) => als.enterWith(stage),
     counts: () => structuredClone(counts),
-    stop: () => diagnostics.unsubscribe('undici:request:create', onCreate),
+    abandoned: () => [...abandoned],
+    stop: () => {
+      diagnostics.unsubscribe('undici:request:create', onCreate);
+      diagnostics.unsubscribe('undici:request:error', onError);
+    },
   };
+}
+
+function writeKey(body: unknown): string | undefined {
+  const text = typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : undefined;
+  if (text === undefined) return undefined;
+  try {
+    const b = JSON.parse(text) as { connection_id?: unknown; provider_config_key?: unknown };
+    return typeof b.connection_id === 'string' && typeof b.provider_config_key === 'string'
+      ? `${b.provider_config_key}\u0000${b.connection_id}`
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

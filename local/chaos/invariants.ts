@@ -36,6 +36,8 @@ export interface InvariantInput {
   injected: Record<FaultKind, number>;
   /** Requests to Nango by stage, seen on undici's diagnostics channel. */
   nangoCalls: Record<string, { get: number; other: number }>;
+  /** Writes the client gave up on at its timeout (client side). */
+  abandonedWrites: { key: string; at: number }[];
   route: EventSourceStats;
   apply: EventSourceStats;
   extra?: Record<string, string | number>;
@@ -175,7 +177,7 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
   if (legacyKey) note(`${LEGACY_VERSIONS_KEY} found ${legacyKey} time(s)`);
 
   const stats = i.nango.stats();
-  const ov = writeOverlaps(i.nango.requests);
+  const ov = writeOverlaps(i.nango.requests, i.abandonedWrites);
   const faulted = i.nango.requests.filter((r) => r.fault !== undefined).length;
   const reasons: Record<string, number> = {};
   for (const s of i.syncs) if (s.message) reasons[s.message.reason] = (reasons[s.message.reason] ?? 0) + 1;
@@ -218,8 +220,8 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     faultRate: stats.requests ? faulted / stats.requests : 0,
     faultsByKind: { ...i.injected },
     unauthorized401: stats.byStatus[401] ?? 0,
-    handlerErrors:
-      i.route.errors + i.apply.errors + i.route.invalidResponses + i.apply.invalidResponses + i.route.timeouts + i.apply.timeouts,
+    handlerErrors: i.route.errors + i.apply.errors + i.route.invalidResponses + i.apply.invalidResponses,
+    handlerTimeouts: i.route.timeouts + i.apply.timeouts,
     crashes: i.route.crashes + i.apply.crashes,
     problems,
     extra: i.extra ?? {},

@@ -24,7 +24,10 @@ function writeTarget(r: RecordedRequest): string | undefined {
   }
 }
 
-export function writeOverlaps(requests: readonly RecordedRequest[]): { live: number; besideAbandoned: number } {
+export function writeOverlaps(
+  requests: readonly RecordedRequest[],
+  abandoned: readonly { key: string; at: number }[] = [],
+): { live: number; besideAbandoned: number } {
   const byConn = new Map<string, { start: number; end: number; abandoned: boolean }[]>();
   for (const r of requests) {
     const k = writeTarget(r);
@@ -32,6 +35,10 @@ export function writeOverlaps(requests: readonly RecordedRequest[]): { live: num
     const list = byConn.get(k) ?? [];
     list.push({ start: r.startedAt, end: r.endedAt ?? Number.POSITIVE_INFINITY, abandoned: r.fault === 'delay' });
     byConn.set(k, list);
+  }
+  for (const a of abandoned) {
+    const open = (byConn.get(a.key) ?? []).filter((w) => !w.abandoned && w.end >= a.at).sort((x, y) => x.start - y.start)[0];
+    if (open) open.abandoned = true;
   }
   let live = 0;
   let besideAbandoned = 0;

