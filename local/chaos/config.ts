@@ -56,7 +56,7 @@ export function soakChaos(seed: number, events: number): ChaosRunOptions {
     apply: { ...ci.apply, concurrency: 6 },
     drainTimeoutMs: 1_800_000,
     // A steady producer: connections created "mid-run" then really appear between the events of their customers.
-    maxBacklog: 300,
+    maxBacklog: 600,
     progressEveryMs: 15_000,
   };
 }

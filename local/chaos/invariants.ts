@@ -14,7 +14,7 @@ import type { DlqMessage, ObservedSync, SentEvent } from '../pipeline.ts';
 import type { NangoStandin } from '../standins/nango.ts';
 import type { FaultKind } from './faults.ts';
 import { connKey, differingKeys, expectedState } from './oracle.ts';
-import { writeOverlaps } from './overlaps.ts';
+import { abandonedWrites, writeOverlaps } from './overlaps.ts';
 import type { InvariantReport } from './report.ts';
 import type { Workload, WorkloadEvent } from './workload.ts';
 
@@ -115,10 +115,12 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
   let patchesApplied = 0;
   let dirtyBound = 0;
   let overPatched = 0;
-  const seedsOrRepairs = new Map<string, number>();
-  for (const s of i.syncs)
-    if (s.message && s.message.reason !== 'change')
-      seedsOrRepairs.set(connKey(s.message.target), (seedsOrRepairs.get(connKey(s.message.target)) ?? 0) + 1);
+  // A connection becomes dirty when a desired-state change (a change sync) or a seed or repair reaches it:
+  // at most one PATCH each, not counting writes the client gave up on (it cannot know they landed).
+  const syncsOf = new Map<string, number>();
+  for (const s of i.syncs) if (s.message) syncsOf.set(connKey(s.message.target), (syncsOf.get(connKey(s.message.target)) ?? 0) + 1);
+  const gaveUp = abandonedWrites(i.nango.requests, i.abandonedWrites);
+  let patchesAbandoned = 0;
   for (const [k, x] of expected) {
     pairs += x.events.size;
     const c = final.get(k);
@@ -143,13 +145,17 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
         `connection ${c.providerConfigKey}/${c.connectionId} (${x.connection.appears.at}): ${bad} key(s) differ from the fold and no DLQ says why: got ${JSON.stringify(c.metadata).slice(0, 300)}, want ${JSON.stringify(x.want).slice(0, 300)}`,
       );
     }
-    const applied = i.nango.applyHistory(c.connectionId, c.providerConfigKey).length;
-    const bound = x.events.size + (seedsOrRepairs.get(k) ?? 0);
-    patchesApplied += applied;
+    const history = i.nango.applyHistory(c.connectionId, c.providerConfigKey);
+    const applied = history.filter((h) => !gaveUp.has(h.n)).length;
+    const bound = syncsOf.get(k) ?? 0;
+    patchesApplied += history.length;
+    patchesAbandoned += history.length - applied;
     dirtyBound += bound;
     if (applied > bound) {
       overPatched++;
-      note(`connection ${c.providerConfigKey}/${c.connectionId}: ${applied} PATCHes for ${bound} times it could have become dirty`);
+      note(
+        `connection ${c.providerConfigKey}/${c.connectionId}: ${applied} PATCHes for ${bound} syncs (changes, seeds, repairs) that reached it`,
+      );
     }
   }
   lost += lostKeys;
@@ -199,6 +205,7 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     syncsByReason: reasons,
     syncDeliveries: i.syncs.reduce((n, s) => n + s.deliveries, 0),
     patchesApplied,
+    patchesAbandoned,
     dirtyBound,
     overPatched,
     mismatchedConnections,

@@ -24,26 +24,44 @@ function writeTarget(r: RecordedRequest): string | undefined {
   }
 }
 
-export function writeOverlaps(
-  requests: readonly RecordedRequest[],
-  abandoned: readonly { key: string; at: number }[] = [],
-): { live: number; besideAbandoned: number } {
-  const byConn = new Map<string, { start: number; end: number; abandoned: boolean }[]>();
+interface Write {
+  n: number;
+  start: number;
+  end: number;
+  abandoned: boolean;
+}
+
+function writesByConnection(requests: readonly RecordedRequest[], abandoned: readonly { key: string; at: number }[]) {
+  const byConn = new Map<string, Write[]>();
   for (const r of requests) {
     const k = writeTarget(r);
     if (k === undefined) continue;
     const list = byConn.get(k) ?? [];
-    list.push({ start: r.startedAt, end: r.endedAt ?? Number.POSITIVE_INFINITY, abandoned: r.fault === 'delay' });
+    list.push({ n: r.n, start: r.startedAt, end: r.endedAt ?? Number.POSITIVE_INFINITY, abandoned: r.fault === 'delay' });
     byConn.set(k, list);
   }
+  for (const list of byConn.values()) list.sort((a, b) => a.start - b.start);
   for (const a of abandoned) {
-    const open = (byConn.get(a.key) ?? []).filter((w) => !w.abandoned && w.end >= a.at).sort((x, y) => x.start - y.start)[0];
+    const open = (byConn.get(a.key) ?? []).find((w) => !w.abandoned && w.end >= a.at);
     if (open) open.abandoned = true;
   }
+  return byConn;
+}
+
+/** Request numbers of the writes the client gave up on (a slow fault, or its own timeout). */
+export function abandonedWrites(requests: readonly RecordedRequest[], abandoned: readonly { key: string; at: number }[] = []): Set<number> {
+  const out = new Set<number>();
+  for (const list of writesByConnection(requests, abandoned).values()) for (const w of list) if (w.abandoned) out.add(w.n);
+  return out;
+}
+
+export function writeOverlaps(
+  requests: readonly RecordedRequest[],
+  abandoned: readonly { key: string; at: number }[] = [],
+): { live: number; besideAbandoned: number } {
   let live = 0;
   let besideAbandoned = 0;
-  for (const list of byConn.values()) {
-    list.sort((a, b) => a.start - b.start);
+  for (const list of writesByConnection(requests, abandoned).values()) {
     for (let j = 1; j < list.length; j++) {
       const w = list[j]!;
       const open = list.slice(0, j).filter((p) => p.end > w.start);

@@ -18,7 +18,9 @@ export interface InvariantReport {
   syncDeliveries: number;
   /** Writes Nango applied, all connections. */
   patchesApplied: number;
-  /** Times connections could have become dirty: in-scope events plus seeds and repairs. */
+  /** Applied writes the client had given up on (it retried them, not knowing they landed). */
+  patchesAbandoned: number;
+  /** Times connections became dirty: the sync messages (changes, seeds, repairs) that reached them. */
   dirtyBound: number;
   /** Connections PATCHed more often than they could have become dirty. */
   overPatched: number;
@@ -79,7 +81,10 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['pairs', `${fmt(r.pairs)} (valid event x connection it must reach)`],
     ['auth webhooks', `${fmt(r.webhooks.sent)} sent, ${fmt(r.webhooks.delivered)} delivered`],
     ['sync messages', `${list(r.syncsByReason)}; ${fmt(r.syncDeliveries)} deliveries`],
-    ['PATCHes applied', `${fmt(r.patchesApplied)} for at most ${fmt(r.dirtyBound)} times a connection became dirty`],
+    [
+      'PATCHes applied',
+      `${fmt(r.patchesApplied)} (${fmt(r.patchesAbandoned)} the client had given up on) for ${fmt(r.dirtyBound)} syncs that reached connections`,
+    ],
     ['events in ingress DLQ', fmt(r.eventsInRouteDlq)],
     ['DLQ by code', list(r.dlqByCode)],
     ['bare DLQ messages', fmt(r.bareDlqMessages)],

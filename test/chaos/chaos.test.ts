@@ -81,5 +81,7 @@ describe('chaos through the local pipeline', () => {
       },
     });
     expect(tampered.lost).toBe(x.lost + 1);
+    // ... and PATCHes no sync asked for.
+    expect(computeInvariants({ ...r.input, syncs: [] }).overPatched).toBeGreaterThan(0);
   });
 });
