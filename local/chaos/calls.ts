@@ -1,68 +1,83 @@
 /**
- * Which stage sent each request to Nango: the local event source calls `crashAfter` at the start of
- * every invocation, in the invocation's async context, so a stage can mark its context there; undici
- * announces every request it creates on its diagnostics channel, in the caller's context. This is how
- * the run proves that apply never reads from Nango without touching the functions.
+ * Who sent each request to Nango, and whether anyone was still waiting for it. The local event source
+ * calls `crashAfter` at the start of every invocation, in the invocation's async context, so a stage
+ * marks its context there; undici announces every request it creates on its diagnostics channel, in
+ * the caller's context, and lets a subscriber add a header (as tracing does). Each request to Nango
+ * is tagged `x-chaos-request: <stage>/<invocation>/<n>`, which the stand-in records. So the run proves
+ * that apply never reads from Nango, and tells writes nobody waited for (the client gave up at its
+ * timeout, or the invocation was past its own and Lambda would have stopped it) from real overlaps,
+ * without touching the functions.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnostics from 'node:diagnostics_channel';
 
+export const TAG_HEADER = 'x-chaos-request';
+
+interface Store {
+  stage: string;
+  invocation: number;
+}
+
+interface UndiciRequest {
+  origin?: unknown;
+  method?: string;
+  addHeader?: (key: string, value: string) => unknown;
+}
+
 export interface NangoCalls {
   /** Marks the current async context (the invocation about to run) as this stage's. */
-  enter(stage: string): void;
+  enter(stage: string, invocation: number): void;
+  /** The invocation was abandoned (timed out or crashed) at this time: its later requests have no one waiting. */
+  abandon(stage: string, invocation: number, at: number): void;
   counts(): Record<string, { get: number; other: number }>;
-  /** Writes the client gave up on (its timeout, the invocation's deadline): the connection and when. */
-  abandoned(): AbandonedWrite[];
+  /** Whether nobody waited for the answer of the request with this tag, open until `endedAt`. */
+  unawaited(tag: string | undefined, endedAt: number | undefined): boolean;
   stop(): void;
 }
 
-export interface AbandonedWrite {
-  /** `${providerConfigKey}\u0000${connectionId}`, as the overlap check keys writes. */
-  key: string;
-  at: number;
-}
-
 export function trackNangoCalls(nangoOrigin: () => string | undefined): NangoCalls {
-  const als = new AsyncLocalStorage<string>();
+  const als = new AsyncLocalStorage<Store>();
   const counts: Record<string, { get: number; other: number }> = {};
+  const tags = new WeakMap<object, string>();
+  const gaveUp = new Set<string>();
+  const abandonedAt = new Map<string, number>();
+  let seq = 0;
+  const ours = (req: UndiciRequest | undefined): req is UndiciRequest =>
+    !!req && nangoOrigin() !== undefined && String(req.origin) === nangoOrigin();
+
   const onCreate = (message: unknown) => {
-    const req = (message as { request?: { origin?: unknown; method?: string } }).request;
-    const origin = nangoOrigin();
-    if (!req || origin === undefined || String(req.origin) !== origin) return;
-    const stage = als.getStore() ?? 'other';
+    const req = (message as { request?: UndiciRequest }).request;
+    if (!ours(req)) return;
+    const store = als.getStore();
+    const stage = store?.stage ?? 'other';
     const c = (counts[stage] ??= { get: 0, other: 0 });
     if (req.method === 'GET') c.get++;
     else c.other++;
+    const tag = `${stage}/${store?.invocation ?? 0}/${++seq}`;
+    tags.set(req, tag);
+    req.addHeader?.(TAG_HEADER, tag);
   };
-  const abandoned: AbandonedWrite[] = [];
+  // An error after the request was sent: the client stopped waiting (its timeout, a reset, the deadline).
   const onError = (message: unknown) => {
-    const req = (message as { request?: { origin?: unknown; method?: string; body?: unknown } }).request;
-    if (!req || String(req.origin) !== nangoOrigin() || (req.method !== 'PATCH' && req.method !== 'POST')) return;
-    const key = writeKey(req.body);
-    if (key !== undefined) abandoned.push({ key, at: Date.now() });
+    const req = (message as { request?: UndiciRequest }).request;
+    const tag = req ? tags.get(req) : undefined;
+    if (tag) gaveUp.add(tag);
   };
   diagnostics.subscribe('undici:request:create', onCreate);
   diagnostics.subscribe('undici:request:error', onError);
   return {
-    enter: (stage) => als.enterWith(stage),
+    enter: (stage, invocation) => als.enterWith({ stage, invocation }),
+    abandon: (stage, invocation, at) => abandonedAt.set(`${stage}/${invocation}`, at),
     counts: () => structuredClone(counts),
-    abandoned: () => [...abandoned],
+    unawaited(tag, endedAt) {
+      if (!tag) return false;
+      if (gaveUp.has(tag)) return true;
+      const at = abandonedAt.get(tag.slice(0, tag.lastIndexOf('/')));
+      return at !== undefined && at <= (endedAt ?? Number.POSITIVE_INFINITY);
+    },
     stop: () => {
       diagnostics.unsubscribe('undici:request:create', onCreate);
       diagnostics.unsubscribe('undici:request:error', onError);
     },
   };
-}
-
-function writeKey(body: unknown): string | undefined {
-  const text = typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : undefined;
-  if (text === undefined) return undefined;
-  try {
-    const b = JSON.parse(text) as { connection_id?: unknown; provider_config_key?: unknown };
-    return typeof b.connection_id === 'string' && typeof b.provider_config_key === 'string'
-      ? `${b.provider_config_key}\u0000${b.connection_id}`
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -14,7 +14,7 @@ import type { DlqMessage, ObservedSync, SentEvent } from '../pipeline.ts';
 import type { NangoStandin } from '../standins/nango.ts';
 import type { FaultKind } from './faults.ts';
 import { connKey, differingKeys, expectedState } from './oracle.ts';
-import { abandonedWrites, writeOverlaps } from './overlaps.ts';
+import { type Unawaited, unawaitedWrites, writeOverlaps } from './overlaps.ts';
 import type { InvariantReport } from './report.ts';
 import type { Workload, WorkloadEvent } from './workload.ts';
 
@@ -36,8 +36,8 @@ export interface InvariantInput {
   injected: Record<FaultKind, number>;
   /** Requests to Nango by stage, seen on undici's diagnostics channel. */
   nangoCalls: Record<string, { get: number; other: number }>;
-  /** Writes the client gave up on at its timeout (client side). */
-  abandonedWrites: { key: string; at: number }[];
+  /** Whether nobody waited for a request's answer any more (seen on the client side). */
+  unawaited: Unawaited;
   route: EventSourceStats;
   apply: EventSourceStats;
   extra?: Record<string, string | number>;
@@ -119,7 +119,7 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
   // at most one PATCH each, not counting writes the client gave up on (it cannot know they landed).
   const syncsOf = new Map<string, number>();
   for (const s of i.syncs) if (s.message) syncsOf.set(connKey(s.message.target), (syncsOf.get(connKey(s.message.target)) ?? 0) + 1);
-  const gaveUp = abandonedWrites(i.nango.requests, i.abandonedWrites);
+  const gaveUp = unawaitedWrites(i.nango.requests, i.unawaited);
   let patchesAbandoned = 0;
   for (const [k, x] of expected) {
     pairs += x.events.size;
@@ -183,7 +183,7 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
   if (legacyKey) note(`${LEGACY_VERSIONS_KEY} found ${legacyKey} time(s)`);
 
   const stats = i.nango.stats();
-  const ov = writeOverlaps(i.nango.requests, i.abandonedWrites);
+  const ov = writeOverlaps(i.nango.requests, i.unawaited);
   const faulted = i.nango.requests.filter((r) => r.fault !== undefined).length;
   const reasons: Record<string, number> = {};
   for (const s of i.syncs) if (s.message) reasons[s.message.reason] = (reasons[s.message.reason] ?? 0) + 1;

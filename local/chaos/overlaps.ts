@@ -28,45 +28,44 @@ interface Write {
   n: number;
   start: number;
   end: number;
-  abandoned: boolean;
+  unawaited: boolean;
 }
 
-function writesByConnection(requests: readonly RecordedRequest[], abandoned: readonly { key: string; at: number }[]) {
+/** Whether nobody waited for a write's answer, beyond a slow fault (recognised here). */
+export type Unawaited = (r: RecordedRequest) => boolean;
+
+function writesByConnection(requests: readonly RecordedRequest[], unawaited: Unawaited) {
   const byConn = new Map<string, Write[]>();
   for (const r of requests) {
     const k = writeTarget(r);
     if (k === undefined) continue;
     const list = byConn.get(k) ?? [];
-    list.push({ n: r.n, start: r.startedAt, end: r.endedAt ?? Number.POSITIVE_INFINITY, abandoned: r.fault === 'delay' });
+    list.push({ n: r.n, start: r.startedAt, end: r.endedAt ?? Number.POSITIVE_INFINITY, unawaited: r.fault === 'delay' || unawaited(r) });
     byConn.set(k, list);
   }
   for (const list of byConn.values()) list.sort((a, b) => a.start - b.start);
-  for (const a of abandoned) {
-    const open = (byConn.get(a.key) ?? []).find((w) => !w.abandoned && w.end >= a.at);
-    if (open) open.abandoned = true;
-  }
   return byConn;
 }
 
-/** Request numbers of the writes the client gave up on (a slow fault, or its own timeout). */
-export function abandonedWrites(requests: readonly RecordedRequest[], abandoned: readonly { key: string; at: number }[] = []): Set<number> {
+/** Request numbers of the writes nobody waited for. */
+export function unawaitedWrites(requests: readonly RecordedRequest[], unawaited: Unawaited = () => false): Set<number> {
   const out = new Set<number>();
-  for (const list of writesByConnection(requests, abandoned).values()) for (const w of list) if (w.abandoned) out.add(w.n);
+  for (const list of writesByConnection(requests, unawaited).values()) for (const w of list) if (w.unawaited) out.add(w.n);
   return out;
 }
 
 export function writeOverlaps(
   requests: readonly RecordedRequest[],
-  abandoned: readonly { key: string; at: number }[] = [],
+  unawaited: Unawaited = () => false,
 ): { live: number; besideAbandoned: number } {
   let live = 0;
   let besideAbandoned = 0;
-  for (const list of writesByConnection(requests, abandoned).values()) {
+  for (const list of writesByConnection(requests, unawaited).values()) {
     for (let j = 1; j < list.length; j++) {
       const w = list[j]!;
       const open = list.slice(0, j).filter((p) => p.end > w.start);
       if (open.length === 0) continue;
-      if (w.abandoned || open.every((p) => p.abandoned)) besideAbandoned++;
+      if (w.unawaited || open.every((p) => p.unawaited)) besideAbandoned++;
       else live++;
     }
   }

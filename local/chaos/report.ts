@@ -18,7 +18,7 @@ export interface InvariantReport {
   syncDeliveries: number;
   /** Writes Nango applied, all connections. */
   patchesApplied: number;
-  /** Applied writes the client had given up on (it retried them, not knowing they landed). */
+  /** Applied writes nobody waited for (the client gave up, or its invocation was past its timeout). */
   patchesAbandoned: number;
   /** Times connections became dirty: the sync messages (changes, seeds, repairs) that reached them. */
   dirtyBound: number;
@@ -83,7 +83,7 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['sync messages', `${list(r.syncsByReason)}; ${fmt(r.syncDeliveries)} deliveries`],
     [
       'PATCHes applied',
-      `${fmt(r.patchesApplied)} (${fmt(r.patchesAbandoned)} the client had given up on) for ${fmt(r.dirtyBound)} syncs that reached connections`,
+      `${fmt(r.patchesApplied)} (${fmt(r.patchesAbandoned)} nobody waited for) for ${fmt(r.dirtyBound)} syncs that reached connections`,
     ],
     ['events in ingress DLQ', fmt(r.eventsInRouteDlq)],
     ['DLQ by code', list(r.dlqByCode)],
@@ -106,7 +106,7 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['APPLY GETs / GET BY ID', `${fmt(r.nangoCalls.apply?.get ?? 0)} / ${fmt(r.getById)}`],
     [
       'OVERLAPS',
-      `${fmt(r.overlaps)} (the stand-in counted ${fmt(r.standinOverlaps)}: ${fmt(r.overlapsBesideAbandoned)} beside a request the client had abandoned at its timeout)`,
+      `${fmt(r.overlaps)} (the stand-in counted ${fmt(r.standinOverlaps)}: ${fmt(r.overlapsBesideAbandoned)} beside a write nobody waited for: the client past its timeout, or its invocation past its own)`,
     ],
     ['KEY LEAKS', fmt(r.keyLeaks)],
     ['_metadataSyncVersions', fmt(r.legacyVersionKey)],

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { queueCounts, waitUntilDrained, type InvocationResult } from '../event-source.ts';
 import { startLocalPipeline, type LocalPipeline, type SentEvent } from '../pipeline.ts';
 import type { SeedConnection } from '../standins/nango.ts';
-import { trackNangoCalls } from './calls.ts';
+import { TAG_HEADER, trackNangoCalls } from './calls.ts';
 import { captureOutput, printAlways } from './capture.ts';
 import { chaosFaults, type ChaosFaultPlan } from './faults.ts';
 import { computeInvariants, type InvariantInput } from './invariants.ts';
@@ -96,6 +96,10 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     const e = r.error as Error;
     errors.push(`${e?.name ?? ''}: ${e?.message ?? String(r.error)}\n${e?.stack ?? ''}`);
   };
+  // A timed-out or crashed invocation keeps running here; on Lambda it would be stopped.
+  const abandoned = (stage: string, r: InvocationResult) => {
+    if (r.outcome === 'timeout' || r.outcome === 'crash') calls.abandon(stage, r.invocation, Date.now());
+  };
   let routed = 0;
   const routeMs: number[] = [];
   const phases: string[] = [];
@@ -119,13 +123,14 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
         ...o.route,
         maxBatchingWindowMs: 0,
         crashAfter: (info) => {
-          calls.enter('route');
+          calls.enter('route', info.invocation);
           if (routeCrashed || info.invocation !== o.routeCrashInvocation) return false;
           routeCrashed = true;
           return true;
         },
         onInvocation: (r) => {
           errorText(r);
+          abandoned('route', r);
           routed += r.deletedIds.length;
           routeMs.push(r.durationMs);
         },
@@ -134,13 +139,14 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
         ...o.apply,
         maxBatchingWindowMs: 0,
         crashAfter: (info) => {
-          calls.enter('apply');
+          calls.enter('apply', info.invocation);
           if (crashed || crashPending || !crashArmed || info.records.length < o.crash.minRecords) return false;
           crashPending = { invocation: info.invocation, records: info.records.length };
           return o.crash.afterMs;
         },
         onInvocation: (r) => {
           errorText(r);
+          abandoned('apply', r);
           // The handler may finish before the crash timer: only a real death counts, else try the next one.
           if (crashPending?.invocation === r.invocation) {
             if (r.outcome === 'crash') crashed = crashPending;
@@ -228,7 +234,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       leaks: { logHits: capture.leaks(), errors },
       injected: faults.injected(),
       nangoCalls: calls.counts(),
-      abandonedWrites: calls.abandoned(),
+      unawaited: (r) => calls.unawaited(r.headers[TAG_HEADER], r.endedAt),
       route: routeStats,
       apply: applyStats,
       extra: {
