@@ -1,9 +1,11 @@
 /**
- * `npm run soak`: the chaos run at soak scale (default 50,000 events), not part of CI. Same pipeline,
- * faults, duplicates, late events, key rotation and crashes as test/chaos/chaos.test.ts; prints the
- * invariant table and exits 1 when an invariant is broken.
+ * `npm run soak`: the chaos run at a larger scale (default 2,000 events), not part of CI. Same
+ * pipeline, faults, duplicates, late events, same-second pairs, connections created mid-run and after
+ * their events, key rotation and crashes as test/chaos/chaos.test.ts; the seed comes from --seed or
+ * CHAOS_SEED (else the clock, printed for a replay). Prints the invariant table and exits 1 when an
+ * invariant is broken.
  *
- *   npm run soak -- [--events 50000] [--seed 12345]
+ *   npm run soak -- [--events 2000] [--seed 12345]
  */
 import { parseArgs } from 'node:util';
 import { printAlways } from '../local/chaos/capture.ts';
@@ -12,10 +14,10 @@ import { invariantsHold } from '../local/chaos/invariants.ts';
 import { runChaos } from '../local/chaos/run.ts';
 
 const { values } = parseArgs({
-  options: { events: { type: 'string', default: '50000' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  options: { events: { type: 'string', default: '2000' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  printAlways('usage: npm run soak -- [--events N (default 50000)] [--seed S (or CHAOS_SEED)]');
+  printAlways('usage: npm run soak -- [--events N (default 2000)] [--seed S (or CHAOS_SEED)]');
   process.exit(0);
 }
 const events = Number(values.events);

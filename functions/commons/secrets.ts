@@ -65,7 +65,9 @@ export function staticKeyProvider(secretKey: string): KeyProvider {
 export function secretsManagerKeyProvider(
   secretId: string,
   ttlSeconds: number,
-  provider = new SecretsProvider({ clientConfig: { requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 } } }),
+  provider = new SecretsProvider({
+    clientConfig: { requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true } },
+  }),
 ): KeyProvider {
   let current: NangoCredentials | undefined;
   let inflight: Promise<NangoCredentials> | undefined;

@@ -1,11 +1,12 @@
 /**
- * The chaos fault plan for the Nango stand-in: a seeded share of requests gets one of the faults
- * issue 5 lists (429 with Retry-After 0-2 s and X-RateLimit headers, 500/502/503, connection resets,
- * answers slower than the client's timeout, HTML error pages), and "cursed" customers fail every
- * apply-side request with 503 so their patches must reach the DLQ on the last allowed attempt.
+ * The chaos fault plan for the Nango stand-in: a seeded share of requests gets one of the faults a
+ * real deployment meets (429 with Retry-After 0-2 s rounded down as the real server sends it, with
+ * X-RateLimit headers; 500/502/503; connection resets; answers slower than the client's timeout;
+ * HTML error pages from a proxy), and "cursed" connections fail every PATCH with 503 so their syncs
+ * must reach the sync DLQ on the last allowed attempt.
  *
- * 429s are budgeted and spaced: a 429 stops the whole process's Nango client for Retry-After (at
- * least 1 s, DESIGN.md), so an unbounded share would measure waiting, not correctness.
+ * 429s are budgeted and spaced: a 429 holds the whole process's Nango client for Retry-After, so an
+ * unbounded share would measure waiting, not correctness.
  */
 import type { Fault, FaultHook, FaultRequest } from '../standins/nango.ts';
 import { mulberry32 } from '../standins/nango/faults.ts';
@@ -23,6 +24,7 @@ export interface ChaosFaultPlan {
   maxRateLimits: number;
   /** No two 429s closer than this. */
   rateLimitGapMs: number;
+  /** Connection ids whose every PATCH fails. */
   cursed: readonly string[];
 }
 
@@ -76,8 +78,8 @@ export function chaosFaults(plan: ChaosFaultPlan): ChaosFaults {
 
   const hook: FaultHook = (req: FaultRequest) => {
     seen++;
-    // The apply side of a cursed customer: its metadata GET and PATCH (route's lookup is left alone).
-    if (req.connectionId !== undefined && cursed.has(req.connectionId) && req.path !== '/connections') return make('cursed503');
+    // Every write to a cursed connection (route's lookups are left alone).
+    if (req.method === 'PATCH' && req.connectionId !== undefined && cursed.has(req.connectionId)) return make('cursed503');
     if (rand() >= plan.rate) return undefined;
     let r = rand() * total;
     let kind = kinds[kinds.length - 1]![0];

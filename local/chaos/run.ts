@@ -1,9 +1,10 @@
 /**
- * One chaos run through the local pipeline (fauxqs, Secrets Manager and Nango stand-ins, the real
- * route and apply handlers driven by the local event source): a seeded workload in two waves (the
- * second holds older events sent after newer ones), faults on a share of Nango requests, one key
- * rotation midway, one route invocation that dies before deleting its batch (redelivery, so
- * duplicates reach the FIFO), one apply invocation that dies mid-batch; then the invariant table.
+ * One chaos run through the local pipeline (fauxqs, dynalite, the Secrets Manager and Nango
+ * stand-ins, the real route, apply and webhook functions): a seeded workload in two waves (the
+ * second holds older events sent after newer ones), connections created mid-run and after their
+ * events (their auth webhooks seed them), faults on a share of Nango requests, one key rotation, one
+ * route invocation that dies before deleting its batch, one apply invocation that dies mid-batch;
+ * then the invariant table.
  *
  * Used by the CI suite (test/chaos/chaos.test.ts) and `npm run soak` (cli/soak.ts). One run per
  * process: the handlers keep their first configuration, as a warm Lambda does.
@@ -11,10 +12,13 @@
 import { randomUUID } from 'node:crypto';
 import { queueCounts, waitUntilDrained, type InvocationResult } from '../event-source.ts';
 import { startLocalPipeline, type LocalPipeline, type SentEvent } from '../pipeline.ts';
+import type { SeedConnection } from '../standins/nango.ts';
+import { TAG_HEADER, trackNangoCalls } from './calls.ts';
 import { captureOutput, printAlways } from './capture.ts';
 import { chaosFaults, type ChaosFaultPlan } from './faults.ts';
-import { computeInvariants, formatInvariants, type InvariantInput, type InvariantReport } from './invariants.ts';
-import { buildWorkload, type WorkloadConfig } from './workload.ts';
+import { computeInvariants, type InvariantInput } from './invariants.ts';
+import { formatInvariants, type InvariantReport } from './report.ts';
+import { buildWorkload, type WorkloadConfig, type WorldConnection } from './workload.ts';
 
 export interface StageTuning {
   batchSize: number;
@@ -33,17 +37,14 @@ export interface ChaosRunOptions {
   apply: StageTuning;
   groupConcurrency: number;
   maxReceiveCount: number;
-  /** Rotate the key once apply has finished this share of the expected patch messages. */
+  /** Rotate the key once route has taken this share of the copies sent. */
   rotateAtShare: number;
   /** Kill the first apply invocation of at least `minRecords` records after this share, `afterMs` into it. */
   crash: { atShare: number; afterMs: number; minRecords: number };
   /** Route invocation (1-based) that dies after its handler returned, before its deletes. */
   routeCrashInvocation: number;
   drainTimeoutMs: number;
-  /**
-   * A steady producer: wave 1 goes out in chunks, each once fewer than this many messages wait in
-   * the ingress and patches queues (a 90,000-message burst would measure the local SQS, not us).
-   */
+  /** A steady producer: wave 1 goes out in chunks, each once fewer than this many messages wait. */
   maxBacklog?: number;
   /** Progress lines (soak); silent when absent. */
   progressEveryMs?: number;
@@ -59,35 +60,55 @@ export interface ChaosRunResult {
   crashed: { invocation: number; records: number } | undefined;
 }
 
+const percentile = (xs: number[], p: number) => Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length * p)] ?? 0);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const asSeed = ({ appears: _a, cursed: _c, ...c }: WorldConnection): SeedConnection => c;
 
 export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
   const started = Date.now();
   const workload = buildWorkload(o.workload);
-  const expectedMessages = workload.events.reduce((n, e) => n + (e.expect.kind === 'routed' ? e.expect.targets.length : 0), 0);
+  const copies = workload.wave1.length + workload.wave2.length;
   const keyBefore = randomUUID();
   const keyAfter = randomUUID();
   let staleKeys = 0;
   const capture = captureOutput({
     watch: [keyBefore, keyAfter],
     onLine: (l) => {
-      if (!l.includes('"metadata patched"')) return;
-      const m = /"staleKeys":(\d+)/.exec(l);
-      if (m) staleKeys += Number(m[1]);
+      if (!l.includes('stale keys dropped')) return;
+      try {
+        staleKeys += ((JSON.parse(l) as { keys?: unknown[] }).keys ?? []).length;
+      } catch {
+        staleKeys++;
+      }
     },
   });
-  const faults = chaosFaults({ ...o.faults, seed: o.workload.seed, clientTimeoutMs: o.clientTimeoutMs, cursed: workload.cursed });
+  const faults = chaosFaults({
+    ...o.faults,
+    seed: o.workload.seed,
+    clientTimeoutMs: o.clientTimeoutMs,
+    cursed: workload.connections.filter((c) => c.cursed).map((c) => c.connectionId),
+  });
+  let nangoOrigin: string | undefined;
+  const calls = trackNangoCalls(() => nangoOrigin);
   const errors: string[] = [];
   const errorText = (r: InvocationResult) => {
     if (r.error === undefined) return;
     const e = r.error as Error;
     errors.push(`${e?.name ?? ''}: ${e?.message ?? String(r.error)}\n${e?.stack ?? ''}`);
   };
-  let appliedMessages = 0;
+  // A timed-out or crashed invocation keeps running here; on Lambda it would be stopped.
+  const abandoned = (stage: string, r: InvocationResult) => {
+    if (r.outcome === 'timeout' || r.outcome === 'crash') calls.abandon(stage, r.invocation, Date.now());
+  };
+  let routed = 0;
+  const routeMs: number[] = [];
+  const phases: string[] = [];
+  const phase = (name: string) => phases.push(`${name} ${((Date.now() - started) / 1000).toFixed(1)} s`);
   let crashArmed = false;
   let crashPending: { invocation: number; records: number } | undefined;
   let crashed: { invocation: number; records: number } | undefined;
   let routeCrashed = false;
+  const pendingCreation = workload.connections.filter((c) => c.appears.at !== 'start');
 
   let pipeline: LocalPipeline | undefined;
   let progress: NodeJS.Timeout | undefined;
@@ -95,30 +116,37 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
   try {
     pipeline = await startLocalPipeline({
       nangoSecretKey: keyBefore,
-      connections: workload.connections,
+      connections: workload.connections.filter((c) => c.appears.at === 'start').map(asSeed),
       nango: { latencyMs: o.nangoLatencyMs, fault: faults.hook },
       maxReceiveCount: o.maxReceiveCount,
       route: {
         ...o.route,
         maxBatchingWindowMs: 0,
         crashAfter: (info) => {
+          calls.enter('route', info.invocation);
           if (routeCrashed || info.invocation !== o.routeCrashInvocation) return false;
           routeCrashed = true;
           return true;
         },
-        onInvocation: errorText,
+        onInvocation: (r) => {
+          errorText(r);
+          abandoned('route', r);
+          routed += r.deletedIds.length;
+          routeMs.push(r.durationMs);
+        },
       },
       apply: {
         ...o.apply,
         maxBatchingWindowMs: 0,
         crashAfter: (info) => {
+          calls.enter('apply', info.invocation);
           if (crashed || crashPending || !crashArmed || info.records.length < o.crash.minRecords) return false;
           crashPending = { invocation: info.invocation, records: info.records.length };
           return o.crash.afterMs;
         },
         onInvocation: (r) => {
           errorText(r);
-          appliedMessages += r.deletedIds.length;
+          abandoned('apply', r);
           // The handler may finish before the crash timer: only a real death counts, else try the next one.
           if (crashPending?.invocation === r.invocation) {
             if (r.outcome === 'crash') crashed = crashPending;
@@ -134,29 +162,37 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     });
     const p = pipeline;
     const nango = p.nango!;
+    nangoOrigin = new URL(p.nangoUrl).origin;
+    const create = (c: WorldConnection) => {
+      nango.createConnection(asSeed(c));
+      pendingCreation.splice(pendingCreation.indexOf(c), 1);
+    };
 
     // Rotation: Secrets Manager and Nango change the key at the same moment; cached keys go stale.
     let rotated: { atRequest: number; atMs: number } | undefined;
     monitor = setInterval(() => {
-      if (!crashArmed && appliedMessages >= expectedMessages * o.crash.atShare) crashArmed = true;
-      if (!rotated && appliedMessages >= expectedMessages * o.rotateAtShare) {
+      const share = routed / copies;
+      if (!crashArmed && share >= o.crash.atShare) crashArmed = true;
+      if (!rotated && share >= o.rotateAtShare) {
         p.secrets.setSecret(p.secretId, keyAfter);
         nango.setSecretKey(keyAfter);
         rotated = { atRequest: nango.stats().requests, atMs: Date.now() - started };
       }
+      // A user finishes the Connect UI: the connection appears and Nango announces it.
+      for (const c of [...pendingCreation]) if (c.appears.at === 'share' && c.appears.share <= share) create(c);
     }, 10);
     if (o.progressEveryMs) {
       progress = setInterval(() => {
         const s = nango.stats();
         printAlways(
-          `[${Math.round((Date.now() - started) / 1000)} s] apply finished ${appliedMessages}/${expectedMessages} messages; Nango requests ${s.requests}, stand-in overlaps (abandoned requests included) ${s.overlaps}`,
+          `[${Math.round((Date.now() - started) / 1000)} s] route took ${routed}/${copies} events; Nango requests ${s.requests}, writes applied ${s.applied}`,
         );
       }, o.progressEveryMs);
     }
 
     const sent: SentEvent[] = [];
     const backlog = async () => {
-      const c = await Promise.all([p.queues.ingressUrl, p.queues.patchesUrl].map((u) => queueCounts(p.sqs, u)));
+      const c = await Promise.all([p.queues.ingressUrl, p.queues.syncUrl].map((u) => queueCounts(p.sqs, u)));
       return c.reduce((n, x) => n + x.visible + x.inFlight + x.delayed, 0);
     };
     const chunk = o.maxBacklog ? Math.max(10, Math.floor(o.maxBacklog / 10)) : workload.wave1.length;
@@ -166,12 +202,19 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     }
     // Wave 2 (older events) only once route has taken wave 1: they arrive in later batches.
     await waitUntilDrained(p.sqs, [p.queues.ingressUrl], { timeoutMs: o.drainTimeoutMs, quietMs: 100 });
+    phase('wave 1 routed');
+    for (const c of pendingCreation.filter((x) => x.appears.at === 'share')) create(c);
     sent.push(...(await p.send(workload.wave2.map((e) => e.body))));
+    await waitUntilDrained(p.sqs, [p.queues.ingressUrl], { timeoutMs: o.drainTimeoutMs, quietMs: 100 });
+    phase('wave 2 routed');
+    // Connections that appear only after every event about them was routed: only their seed can reach them.
+    for (const c of [...pendingCreation]) create(c);
     await p.drain({ timeoutMs: o.drainTimeoutMs, quietMs: 500 });
+    phase('drained');
     // Let an abandoned (crashed) invocation settle before reading the end state.
     await sleep(200);
 
-    const [dlq, patches] = [await p.dlq(), p.patches()];
+    const [dlq, syncs] = [await p.dlq(), p.syncs()];
     const routeStats = p.route.stats();
     const applyStats = p.apply.stats();
     clearInterval(monitor);
@@ -179,16 +222,19 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     await p.stop();
     pipeline = undefined;
     capture.stop();
+    calls.stop();
 
     const input: InvariantInput = {
       workload,
       sent,
       dlq,
-      patches,
+      syncs,
       nango,
       keys: [keyBefore, keyAfter],
-      leaks: { logHits: capture.leaks(), logBytes: capture.bytes(), errors },
+      leaks: { logHits: capture.leaks(), errors },
       injected: faults.injected(),
+      nangoCalls: calls.counts(),
+      unawaited: (r) => calls.unawaited(r.headers[TAG_HEADER], r.endedAt),
       route: routeStats,
       apply: applyStats,
       extra: {
@@ -198,7 +244,9 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
           ? `invocation ${crashed.invocation} died ${o.crash.afterMs} ms in, ${crashed.records} records`
           : 'DID NOT HAPPEN',
         'route crash': routeCrashed ? `invocation ${o.routeCrashInvocation} died before deleting its batch` : 'DID NOT HAPPEN',
-        'stale keys skipped': staleKeys,
+        'stale keys dropped at route': staleKeys,
+        'route invocations': `${routeMs.length}, median ${percentile(routeMs, 0.5)} ms, p95 ${percentile(routeMs, 0.95)} ms`,
+        phases: phases.join(', '),
         'captured output': `${(capture.bytes() / 1e6).toFixed(1)} MB, ${capture.lines().toLocaleString('en-US')} lines`,
         elapsed: `${((Date.now() - started) / 1000).toFixed(1)} s`,
       },
@@ -209,7 +257,9 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
   } finally {
     if (monitor) clearInterval(monitor);
     if (progress) clearInterval(progress);
-    capture.stop();
+    // Handlers still running after a failure keep logging: stop them before the capture.
     await pipeline?.stop();
+    capture.stop();
+    calls.stop();
   }
 }

@@ -47,7 +47,9 @@ export function parseSigningKey(value: string): string {
 
 export function signingKeyFromConfig(
   c: { WEBHOOK_SIGNING_KEY?: string | undefined; WEBHOOK_SECRET_ID?: string | undefined; SECRET_CACHE_TTL_SECONDS: number },
-  provider = new SecretsProvider({ clientConfig: { requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 } } }),
+  provider = new SecretsProvider({
+    clientConfig: { requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true } },
+  }),
   now = Date.now,
 ): SigningKeySource {
   if (c.WEBHOOK_SIGNING_KEY) {
