@@ -71,7 +71,7 @@ export async function micro(data: Dataset, bundles: BundleInfo[], work: string, 
     cpu.push(await cpuRow('floor-sqs', 'one SendMessageBatch of 10 per record (SDK alone)', { warmup: sends[0]!, events: sends.slice(1) }, file('floor-sqs'), s, work));
 
     progress('profiles of route and apply...');
-    profiles.route = await profileJob('route', { mode: 'cpu', warmup: warm, events: chunks(rest.slice(500, 1000), 50).map(ingressEvent) }, envFor('route', s), work);
+    profiles.route = await profileJob('route', { mode: 'cpu', warmup: warm, events: chunks(rest.slice(500, 750), 50).map(ingressEvent) }, envFor('route', s), work);
     const more = chunks(await harvestSyncs(s), 10).map(sqsEvent);
     if (more.length > 1) profiles.apply = await profileJob('apply', { mode: 'cpu', warmup: more[0]!, events: more.slice(1) }, envFor('apply', s), work);
 

@@ -126,13 +126,13 @@ async function main(): Promise<void> {
   r.bundles = await bundleAll(join(dir, 'bundles'));
   if (!flags['skip-micro']) {
     progress('CPU, memory, cold start...');
-    r.micro = await micro(makeDataset(DEFAULT_DATASET), r.bundles, join(dir, 'work'), { coldRuns: quick ? 2 : 5, routeEvents: quick ? 300 : 1000 });
+    r.micro = await micro(makeDataset(DEFAULT_DATASET), r.bundles, join(dir, 'work'), { coldRuns: quick ? 2 : 3, routeEvents: quick ? 300 : 500 });
   }
   if (!flags['skip-scenarios']) {
     progress('backlog, rate limit off (ours, then the parallel SDK)...');
     const drain: DrainRun = { dataset: DATASET, nango: NANGO, countAws: true, reconcileAfter: true, timeoutMs: 600_000 };
     r.drain = await scenario('drain', 'drain', drain, dir);
-    r.peers.push(await scenario('peer', 'sdk-parallel', peer({ peer: 'parallel', concurrency: 5 }), dir));
+    r.peers.push(await scenario('peer', 'sdk-parallel', peer({ peer: 'parallel', concurrency: 5, eventLimit: SAMPLE * 2 }), dir));
     progress('rate limit on, and the peers that wait (side by side)...');
     const [rated, seq, model] = await Promise.all([
       scenario<BenchResults['rated']>('drain', 'rated', { ...drain, nango: { ...NANGO, rateLimit: RATE_LIMIT }, countAws: false, reconcileAfter: false }, dir),
