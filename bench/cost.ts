@@ -23,7 +23,15 @@ export const PRICES = {
 
 export interface AwsUse {
   /** Requests by who makes them, per event. */
-  perEvent: { producer: number; eventSource: number; handlersSqs: number; dynamoWrites: number; dynamoReads: number; secrets: number; harness: number };
+  perEvent: {
+    producer: number;
+    eventSource: number;
+    handlersSqs: number;
+    dynamoWrites: number;
+    dynamoReads: number;
+    secrets: number;
+    harness: number;
+  };
   /** US dollars per million events, by line. */
   costPerM: { sqs: number; dynamodb: number; lambda: number; secretsManager: number; total: number };
   /** The same pipeline fed through an EventBridge bus (PutEvents, then one SQS delivery per event) instead of SendMessageBatch. */

@@ -95,7 +95,11 @@ export function makeDataset(o: Partial<DatasetOptions> = {}): Dataset {
     // One event per second: EventBridge times have 1 s resolution, the billing stamps milliseconds.
     const second = opts.startMs + i * 1000;
     const changedAt = new Date(second + Math.floor(rnd() * 900)).toISOString();
-    inTimeOrder.push({ id: `bench-${opts.seed}-${i}`, time: new Date(second).toISOString(), ...eventFor(orgOf(Math.floor(rnd() * opts.customers), opts.seed), changedAt, rnd, pick) });
+    inTimeOrder.push({
+      id: `bench-${opts.seed}-${i}`,
+      time: new Date(second).toISOString(),
+      ...eventFor(orgOf(Math.floor(rnd() * opts.customers), opts.seed), changedAt, rnd, pick),
+    });
   }
   const events = [...inTimeOrder];
   for (let i = events.length - 1; i >= 0; i--) {
@@ -155,7 +159,8 @@ export const connectionKey = (connectionId: string, providerConfigKey: string): 
 export function connectionsOf(m: Mapped, connections: readonly SeedConnection[]): SeedConnection[] {
   return connections.filter(
     (c) =>
-      Object.entries(m.tags).every(([k, v]) => c.tags?.[k] === v) && (m.integrations === 'all' || m.integrations.includes(c.providerConfigKey)),
+      Object.entries(m.tags).every(([k, v]) => c.tags?.[k] === v) &&
+      (m.integrations === 'all' || m.integrations.includes(c.providerConfigKey)),
   );
 }
 
@@ -170,7 +175,8 @@ export function foldByVersion(connections: readonly SeedConnection[], events: re
       best.set(k, keys);
       for (const [key, value] of Object.entries(m.patch)) {
         const cur = keys.get(key);
-        if (!cur || m.version > cur.version || (m.version === cur.version && e.id > cur.id)) keys.set(key, { version: m.version, id: e.id, value });
+        if (!cur || m.version > cur.version || (m.version === cur.version && e.id > cur.id))
+          keys.set(key, { version: m.version, id: e.id, value });
       }
     }
   }

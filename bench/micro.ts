@@ -37,7 +37,12 @@ const chunks = <T>(xs: readonly T[], n: number): T[][] => {
   return out;
 };
 
-export async function micro(data: Dataset, bundles: BundleInfo[], work: string, o: { coldRuns: number; routeEvents: number }): Promise<MicroResults> {
+export async function micro(
+  data: Dataset,
+  bundles: BundleInfo[],
+  work: string,
+  o: { coldRuns: number; routeEvents: number },
+): Promise<MicroResults> {
   const file = (name: EntryName) => bundles.find((b) => b.name === name && b.variant === 'local')!.file;
   const s = await startStandins(data);
   const progress = (m: string) => process.stderr.write(`  ${m}\n`);
@@ -51,7 +56,16 @@ export async function micro(data: Dataset, bundles: BundleInfo[], work: string, 
     const cpu: CpuRow[] = [];
     const profiles: Record<string, ProfileSummary> = {};
     progress('CPU: route (batches of 50, the default)...');
-    cpu.push(await cpuRow('route', 'batch of 50 events, index warm', { warmup: warm, events: chunks(measured, 50).map(ingressEvent) }, file('route'), s, work));
+    cpu.push(
+      await cpuRow(
+        'route',
+        'batch of 50 events, index warm',
+        { warmup: warm, events: chunks(measured, 50).map(ingressEvent) },
+        file('route'),
+        s,
+        work,
+      ),
+    );
     const syncs = await harvestSyncs(s);
     progress(`CPU: apply (${syncs.length} sync messages route left, batches of 10)...`);
     const [applyWarm, ...applyBatches] = chunks(syncs, 10).map(sqsEvent);
@@ -60,20 +74,53 @@ export async function micro(data: Dataset, bundles: BundleInfo[], work: string, 
     cpu.push(await cpuRow('apply', 'batch of 10 sync messages', { warmup: applyWarm, events: applyBatches }, file('apply'), s, work));
     progress('CPU: the SDK peer and the floors...');
     cpu.push(
-      await cpuRow('sdk-consumer', 'batch of 10 events, sequential', { warmup: warm, events: chunks(rest.slice(0, 500), 10).map(ingressEvent) }, file('sdk-consumer'), s, work),
+      await cpuRow(
+        'sdk-consumer',
+        'batch of 10 events, sequential',
+        { warmup: warm, events: chunks(rest.slice(0, 500), 10).map(ingressEvent) },
+        file('sdk-consumer'),
+        s,
+        work,
+      ),
     );
     const targets = (i: number): SQSRecord[] =>
-      data.connections.slice(i * 10, i * 10 + 10).map((c) => record(JSON.stringify({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey })));
+      data.connections
+        .slice(i * 10, i * 10 + 10)
+        .map((c) => record(JSON.stringify({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey })));
     const patches = Array.from({ length: 40 }, (_, i) => sqsEvent(targets(i % Math.floor(data.connections.length / 10))));
-    cpu.push(await cpuRow('floor-undici', 'one PATCH per record (undici alone)', { warmup: patches[0]!, events: patches.slice(1) }, file('floor-undici'), s, work));
+    cpu.push(
+      await cpuRow(
+        'floor-undici',
+        'one PATCH per record (undici alone)',
+        { warmup: patches[0]!, events: patches.slice(1) },
+        file('floor-undici'),
+        s,
+        work,
+      ),
+    );
     const bodies = syncs.slice(0, 100).map((r) => r.body);
     const sends = Array.from({ length: 20 }, () => sqsEvent(Array.from({ length: 10 }, () => record(JSON.stringify(bodies.slice(0, 10))))));
-    cpu.push(await cpuRow('floor-sqs', 'one SendMessageBatch of 10 per record (SDK alone)', { warmup: sends[0]!, events: sends.slice(1) }, file('floor-sqs'), s, work));
+    cpu.push(
+      await cpuRow(
+        'floor-sqs',
+        'one SendMessageBatch of 10 per record (SDK alone)',
+        { warmup: sends[0]!, events: sends.slice(1) },
+        file('floor-sqs'),
+        s,
+        work,
+      ),
+    );
 
     progress('profiles of route and apply...');
-    profiles.route = await profileJob('route', { mode: 'cpu', warmup: warm, events: chunks(rest.slice(500, 750), 50).map(ingressEvent) }, envFor('route', s), work);
+    profiles.route = await profileJob(
+      'route',
+      { mode: 'cpu', warmup: warm, events: chunks(rest.slice(500, 750), 50).map(ingressEvent) },
+      envFor('route', s),
+      work,
+    );
     const more = chunks(await harvestSyncs(s), 10).map(sqsEvent);
-    if (more.length > 1) profiles.apply = await profileJob('apply', { mode: 'cpu', warmup: more[0]!, events: more.slice(1) }, envFor('apply', s), work);
+    if (more.length > 1)
+      profiles.apply = await profileJob('apply', { mode: 'cpu', warmup: more[0]!, events: more.slice(1) }, envFor('apply', s), work);
 
     progress('peak memory...');
     const memory = [

@@ -217,7 +217,14 @@ export interface CpuRow {
   failures: number;
 }
 
-export async function cpuRow(name: EntryName, shape: string, job: Omit<ChildJob, 'bundle' | 'mode'>, bundle: string, s: Standins, workDir: string): Promise<CpuRow> {
+export async function cpuRow(
+  name: EntryName,
+  shape: string,
+  job: Omit<ChildJob, 'bundle' | 'mode'>,
+  bundle: string,
+  s: Standins,
+  workDir: string,
+): Promise<CpuRow> {
   const r = await runChild({ ...job, mode: 'cpu', bundle }, envFor(name, s), workDir);
   return {
     name,

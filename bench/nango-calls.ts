@@ -33,5 +33,11 @@ export const lastAnswer = (requests: readonly RecordedRequest[], from: number): 
 export function percentiles(xs: readonly number[]): { n: number; p50: number; p95: number; max: number; mean: number } {
   const s = [...xs].sort((a, b) => a - b);
   const at = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]! : Number.NaN);
-  return { n: s.length, p50: at(0.5), p95: at(0.95), max: s.at(-1) ?? Number.NaN, mean: s.length ? s.reduce((a, b) => a + b, 0) / s.length : Number.NaN };
+  return {
+    n: s.length,
+    p50: at(0.5),
+    p95: at(0.95),
+    max: s.at(-1) ?? Number.NaN,
+    mean: s.length ? s.reduce((a, b) => a + b, 0) / s.length : Number.NaN,
+  };
 }

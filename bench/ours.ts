@@ -63,7 +63,12 @@ async function pipeline(nango: StandinShape, connections: SeedConnection[]) {
   const route = tally();
   const apply = tally();
   const p = await startLocalPipeline({
-    nango: { latencyMs: nango.latencyMs, raceMode: true, raceDelayMs: nango.raceDelayMs, ...(nango.rateLimit ? { rateLimit: nango.rateLimit } : {}) },
+    nango: {
+      latencyMs: nango.latencyMs,
+      raceMode: true,
+      raceDelayMs: nango.raceDelayMs,
+      ...(nango.rateLimit ? { rateLimit: nango.rateLimit } : {}),
+    },
     connections,
     route: { ...ROUTE_DEFAULTS, onInvocation: route.on },
     apply: { ...APPLY_DEFAULTS, onInvocation: apply.on },
@@ -79,11 +84,16 @@ async function pipeline(nango: StandinShape, connections: SeedConnection[]) {
 
 const dlqSummary = async (p: LocalPipeline, since = 0) => {
   const d = (await p.dlq()).filter((x) => x.sentTimestamp >= since);
-  return { total: d.length, byCode: d.reduce<Record<string, number>>((m, x) => {
-    const code = x.envelope ? `${x.queue}:${x.envelope.error?.code ?? x.envelope.error?.status ?? '?'}` : `${x.queue}:bare`;
-    m[code] = (m[code] ?? 0) + 1;
-    return m;
-  }, {}), attempts: d.map((x) => x.envelope?.attempts ?? 0), firstError: d[0]?.envelope?.error };
+  return {
+    total: d.length,
+    byCode: d.reduce<Record<string, number>>((m, x) => {
+      const code = x.envelope ? `${x.queue}:${x.envelope.error?.code ?? x.envelope.error?.status ?? '?'}` : `${x.queue}:bare`;
+      m[code] = (m[code] ?? 0) + 1;
+      return m;
+    }, {}),
+    attempts: d.map((x) => x.envelope?.attempts ?? 0),
+    firstError: d[0]?.envelope?.error,
+  };
 };
 
 export interface DrainRun {
@@ -191,7 +201,9 @@ export async function trickle(o: TrickleRun) {
       for (const c of connectionsOf(m, connections)) {
         const hit = nango
           .applyHistory(c.connectionId, c.providerConfigKey)
-          .find((w) => w.at >= sentAt.get(e.id)! && Object.entries(m.patch).every(([k, v]) => JSON.stringify(w.after[k]) === JSON.stringify(v)));
+          .find(
+            (w) => w.at >= sentAt.get(e.id)! && Object.entries(m.patch).every(([k, v]) => JSON.stringify(w.after[k]) === JSON.stringify(v)),
+          );
         if (hit) latencies.push(hit.at - sentAt.get(e.id)!);
         else superseded++;
       }
@@ -227,15 +239,28 @@ export interface SeedRun {
 }
 
 export async function seed(o: SeedRun) {
-  const idle = makeConnections({ customers: Math.ceil(o.idleConnections / 4), connectionsPerCustomer: [4], seed: 43 }).slice(0, o.idleConnections);
+  const idle = makeConnections({ customers: Math.ceil(o.idleConnections / 4), connectionsPerCustomer: [4], seed: 43 }).slice(
+    0,
+    o.idleConnections,
+  );
   const firstNew = 100_000;
   // A connection made in the Connect UI starts with no metadata.
-  const fresh = makeConnections({ customers: o.newConnections, connectionsPerCustomer: [1], seed: 42 }, firstNew).map((c) => ({ ...c, metadata: null }));
+  const fresh = makeConnections({ customers: o.newConnections, connectionsPerCustomer: [1], seed: 42 }, firstNew).map((c) => ({
+    ...c,
+    metadata: null,
+  }));
   const { p, nango, lag } = await pipeline(o.nango, idle);
   try {
-    const events = makeDataset({ events: o.newConnections * 3, customers: o.newConnections, lateShare: 0, seed: 42, startMs: Date.now() - 600_000 }).events.map(
-      (e) => ({ ...e, detail: { ...e.detail, organizationId: orgOf(firstNew + Number((e.detail.organizationId as string).slice(-5)), 42) } }),
-    );
+    const events = makeDataset({
+      events: o.newConnections * 3,
+      customers: o.newConnections,
+      lateShare: 0,
+      seed: 42,
+      startMs: Date.now() - 600_000,
+    }).events.map((e) => ({
+      ...e,
+      detail: { ...e.detail, organizationId: orgOf(firstNew + Number((e.detail.organizationId as string).slice(-5)), 42) },
+    }));
     await p.send(events);
     await p.drain({ timeoutMs: 120_000, quietMs: 500 });
     const expected = foldByVersion(fresh, events);
@@ -256,7 +281,9 @@ export async function seed(o: SeedRun) {
             if (matches(c)) return void latencies.push(Date.now() - at);
           }
           const want = expected.get(connectionKey(c.connectionId, c.providerConfigKey));
-          log(`seed: ${c.connectionId} did not match within 60 s: want ${JSON.stringify(want)}, got ${JSON.stringify(nango.metadataOf(c.connectionId, c.providerConfigKey))}`);
+          log(
+            `seed: ${c.connectionId} did not match within 60 s: want ${JSON.stringify(want)}, got ${JSON.stringify(nango.metadataOf(c.connectionId, c.providerConfigKey))}`,
+          );
         })(),
       );
       await new Promise((r) => setTimeout(r, o.createEveryMs));
@@ -270,7 +297,13 @@ export async function seed(o: SeedRun) {
       newConnections: fresh.length,
       seeded: latencies.length,
       latencyMs: percentiles(latencies),
-      reconcile: { connections: nango.connections().length, calls: rc.total, checked: r.checked, drifted: r.drifted.length, pages: r.pages },
+      reconcile: {
+        connections: nango.connections().length,
+        calls: rc.total,
+        checked: r.checked,
+        drifted: r.drifted.length,
+        pages: r.pages,
+      },
       dlq: await dlqSummary(p),
       loopLag: lag(),
     };

@@ -54,32 +54,121 @@ export function rows(r: BenchResults): Row[] {
   const d = r.drain;
   if (d) {
     const S = '1. backlog, rate limit off';
-    add(S, 'Nango calls (list / PATCH)', `${d.calls.total} (${d.calls.list} / ${d.calls.patch})`, '', `v1 (recorded): ${V1_BASELINE.calls}; ${peerCell((p) => `${p.calls.total} on ${p.events} ev.`)}`);
-    add(S, 'calls per connection touched (floor 1.0)', f2(d.callsPerTouched), '<= 1.1', `v1 (recorded): ${V1_BASELINE.overFloor}; ${peerCell((p) => f2(p.callsPerTouched))}`, verdict(d.callsPerTouched <= 1.1));
-    add(S, 'wall time (first send to last Nango answer)', s1(d.wallMs), '', peerCell((p) => `${s1(p.wallMs)} for ${p.events} ev.`));
+    add(
+      S,
+      'Nango calls (list / PATCH)',
+      `${d.calls.total} (${d.calls.list} / ${d.calls.patch})`,
+      '',
+      `v1 (recorded): ${V1_BASELINE.calls}; ${peerCell((p) => `${p.calls.total} on ${p.events} ev.`)}`,
+    );
+    add(
+      S,
+      'calls per connection touched (floor 1.0)',
+      f2(d.callsPerTouched),
+      '<= 1.1',
+      `v1 (recorded): ${V1_BASELINE.overFloor}; ${peerCell((p) => f2(p.callsPerTouched))}`,
+      verdict(d.callsPerTouched <= 1.1),
+    );
+    add(
+      S,
+      'wall time (first send to last Nango answer)',
+      s1(d.wallMs),
+      '',
+      peerCell((p) => `${s1(p.wallMs)} for ${p.events} ev.`),
+    );
     if (seq) {
       const ours = d.events / (d.wallMs / 1000);
       const ratio = ours / seq.eventsPerSecond;
-      add(S, 'throughput, events/s (construct defaults vs sequential SDK)', `${f0(ours)} (${f1(ratio)}x seq. SDK)`, '>= 10x', peerCell((p) => `${f0(p.eventsPerSecond)} (ours ${f1(ours / p.eventsPerSecond)}x)`), verdict(ratio >= 10));
+      add(
+        S,
+        'throughput, events/s (construct defaults vs sequential SDK)',
+        `${f0(ours)} (${f1(ratio)}x seq. SDK)`,
+        '>= 10x',
+        peerCell((p) => `${f0(p.eventsPerSecond)} (ours ${f1(ours / p.eventsPerSecond)}x)`),
+        verdict(ratio >= 10),
+      );
     }
-    add(S, 'wrong connections (owned keys != fold by version)', `${d.final.wrongConnections} of ${d.final.connections}`, '0', peerCell((p) => `${p.final.wrongConnections} of ${p.final.connections}`), verdict(d.final.wrongConnections === 0));
-    add(S, 'DLQ entries', `${d.dlq.total}${d.dlq.total ? ` (${Object.entries(d.dlq.byCode).map(([k, n]) => `${k} x${n}`).join(', ')})` : ''}`, '0', '', verdict(d.dlq.total === 0));
+    add(
+      S,
+      'wrong connections (owned keys != fold by version)',
+      `${d.final.wrongConnections} of ${d.final.connections}`,
+      '0',
+      peerCell((p) => `${p.final.wrongConnections} of ${p.final.connections}`),
+      verdict(d.final.wrongConnections === 0),
+    );
+    add(
+      S,
+      'DLQ entries',
+      `${d.dlq.total}${
+        d.dlq.total
+          ? ` (${Object.entries(d.dlq.byCode)
+              .map(([k, n]) => `${k} x${n}`)
+              .join(', ')})`
+          : ''
+      }`,
+      '0',
+      '',
+      verdict(d.dlq.total === 0),
+    );
   }
   const q = r.rated;
   if (q?.boundMs !== undefined) {
     const rl = r.settings.rateLimit as { limit: number; windowMs: number };
     const S = `1. backlog, rate limit ${rl.limit} per ${rl.windowMs / 1000} s`;
-    add(S, 'wall / floor bound (connections touched / allowed rate)', `${f2(q.wallOverBound!)}x (${s1(q.wallMs)} / ${s1(q.boundMs)})`, '<= 1.1x', '', verdict(q.wallOverBound! <= 1.1));
-    add(S, 'Nango calls (list / PATCH), per connection touched', `${q.calls.total} (${q.calls.list} / ${q.calls.patch}), ${f2(q.callsPerTouched)}`, '<= 1.1', '', verdict(q.callsPerTouched <= 1.1));
-    add(S, '429s answered / 429s that ended in a DLQ', `${q.calls.rateLimited} / ${Object.entries(q.dlq.byCode).filter(([k]) => /too_many|rate|429/.test(k)).reduce((n, [, c]) => n + c, 0)} (DLQ total ${q.dlq.total})`, '0 in a DLQ', '', verdict(q.dlq.total === 0));
+    add(
+      S,
+      'wall / floor bound (connections touched / allowed rate)',
+      `${f2(q.wallOverBound!)}x (${s1(q.wallMs)} / ${s1(q.boundMs)})`,
+      '<= 1.1x',
+      '',
+      verdict(q.wallOverBound! <= 1.1),
+    );
+    add(
+      S,
+      'Nango calls (list / PATCH), per connection touched',
+      `${q.calls.total} (${q.calls.list} / ${q.calls.patch}), ${f2(q.callsPerTouched)}`,
+      '<= 1.1',
+      '',
+      verdict(q.callsPerTouched <= 1.1),
+    );
+    add(
+      S,
+      '429s answered / 429s that ended in a DLQ',
+      `${q.calls.rateLimited} / ${Object.entries(q.dlq.byCode)
+        .filter(([k]) => /too_many|rate|429/.test(k))
+        .reduce((n, [, c]) => n + c, 0)} (DLQ total ${q.dlq.total})`,
+      '0 in a DLQ',
+      '',
+      verdict(q.dlq.total === 0),
+    );
     add(S, 'wrong connections', `${q.final.wrongConnections} of ${q.final.connections}`, '0', '', verdict(q.final.wrongConnections === 0));
   }
   const t = r.trickle;
   if (t) {
     const S = `2. trickle, ${t.eventsPerSecond} events/s`;
-    add(S, 'PATCHes per event x connection', `${f2(t.patchesPerPair)} (${t.calls.patch} / ${t.pairs})`, '<= 1.0', '', verdict(t.patchesPerPair <= 1.0));
-    add(S, 'GETs while the index is warm (apply makes none)', `${t.calls.list + t.calls.get}`, '0', '', verdict(t.calls.get + t.calls.list === 0));
-    add(S, 'send to metadata at the stand-in, p50 / p95', `${f0(t.latencyMs.p50)} / ${f0(t.latencyMs.p95)} ms`, '', `${t.latencyMs.n} writes timed; ${t.superseded} superseded before written`);
+    add(
+      S,
+      'PATCHes per event x connection',
+      `${f2(t.patchesPerPair)} (${t.calls.patch} / ${t.pairs})`,
+      '<= 1.0',
+      '',
+      verdict(t.patchesPerPair <= 1.0),
+    );
+    add(
+      S,
+      'GETs while the index is warm (apply makes none)',
+      `${t.calls.list + t.calls.get}`,
+      '0',
+      '',
+      verdict(t.calls.get + t.calls.list === 0),
+    );
+    add(
+      S,
+      'send to metadata at the stand-in, p50 / p95',
+      `${f0(t.latencyMs.p50)} / ${f0(t.latencyMs.p95)} ms`,
+      '',
+      `${t.latencyMs.n} writes timed; ${t.superseded} superseded before written`,
+    );
     add(S, 'wrong connections', `${t.final.wrongConnections} of ${t.final.connections}`, '0', '', verdict(t.final.wrongConnections === 0));
   }
   if (d?.aws) {
@@ -88,10 +177,22 @@ export function rows(r: BenchResults): Row[] {
     const modelUsd = apiDestinationCostPerM(pairsPerEvent);
     const S = '4. AWS per event (rate limit off)';
     const pe = u.perEvent;
-    add(S, 'SQS requests: producer / event sources / handlers', `${f2(pe.producer)} / ${f2(pe.eventSource)} / ${f2(pe.handlersSqs)}`, '', `API-dest. MODEL: 1 PutEvents entry + ${f2(pairsPerEvent)} invocations`);
+    add(
+      S,
+      'SQS requests: producer / event sources / handlers',
+      `${f2(pe.producer)} / ${f2(pe.eventSource)} / ${f2(pe.handlersSqs)}`,
+      '',
+      `API-dest. MODEL: 1 PutEvents entry + ${f2(pairsPerEvent)} invocations`,
+    );
     add(S, 'DynamoDB writes / reads', `${f2(pe.dynamoWrites)} / ${f2(pe.dynamoReads)}`);
     add(S, 'Secrets Manager calls', pe.secrets.toFixed(4));
-    add(S, 'Lambda GB-s (route + apply, 512 MB)', f2(((d.lambda.route.durationMs + d.lambda.apply.durationMs) / 1000) * LAMBDA_MEMORY_GB / d.events), '', `${d.lambda.route.invocations} + ${d.lambda.apply.invocations} invocations`);
+    add(
+      S,
+      'Lambda GB-s (route + apply, 512 MB)',
+      f2((((d.lambda.route.durationMs + d.lambda.apply.durationMs) / 1000) * LAMBDA_MEMORY_GB) / d.events),
+      '',
+      `${d.lambda.route.invocations} + ${d.lambda.apply.invocations} invocations`,
+    );
     add(
       S,
       `cost per million events (${PRICES.region}, list prices of ${PRICES.asOf})`,
@@ -104,28 +205,83 @@ export function rows(r: BenchResults): Row[] {
   const s = r.seed;
   if (s) {
     const S = '5. seeding and reconcile';
-    add(S, `auth webhook to metadata matching the subject, p50 / p95 (${s.seeded} of ${s.newConnections})`, `${f0(s.latencyMs.p50)} / ${f0(s.latencyMs.p95)} ms`, `${s.newConnections} of ${s.newConnections}`, '', verdict(s.seeded === s.newConnections));
+    add(
+      S,
+      `auth webhook to metadata matching the subject, p50 / p95 (${s.seeded} of ${s.newConnections})`,
+      `${f0(s.latencyMs.p50)} / ${f0(s.latencyMs.p95)} ms`,
+      `${s.newConnections} of ${s.newConnections}`,
+      '',
+      verdict(s.seeded === s.newConnections),
+    );
     const n = s.reconcile.connections;
     // One call per started page; a last full page needs one more (empty) page to know it was the last.
     const floor = Math.floor(n / 1000) + 1;
-    add(S, 'reconcile: Nango calls per 1,000 connections (page size 1,000)', `${f2((s.reconcile.calls * 1000) / n)} (${s.reconcile.calls} for ${n}; ${s.reconcile.drifted} drifted)`, `1 (${floor} for ${n})`, '', verdict(s.reconcile.calls <= floor));
+    add(
+      S,
+      'reconcile: Nango calls per 1,000 connections (page size 1,000)',
+      `${f2((s.reconcile.calls * 1000) / n)} (${s.reconcile.calls} for ${n}; ${s.reconcile.drifted} drifted)`,
+      `1 (${floor} for ${n})`,
+      '',
+      verdict(s.reconcile.calls <= floor),
+    );
   }
-  if (d?.reconcile) add('5. seeding and reconcile', 'reconcile after the backlog: drifted connections', `${d.reconcile.drifted} of ${d.reconcile.checked} (${d.reconcile.calls} call)`, '0', '', verdict(d.reconcile.drifted === 0));
+  if (d?.reconcile)
+    add(
+      '5. seeding and reconcile',
+      'reconcile after the backlog: drifted connections',
+      `${d.reconcile.drifted} of ${d.reconcile.checked} (${d.reconcile.calls} call)`,
+      '0',
+      '',
+      verdict(d.reconcile.drifted === 0),
+    );
   const m = r.micro;
   if (m) {
     const S = '6. functions';
     for (const c of m.cpu) {
       const p = m.profiles[c.name];
-      add(S, `CPU per record: ${c.name} (${c.shape})`, `${f0(c.usPerRecord)} us`, '', p ? `dominated by ${p.byPackage.slice(0, 3).map((b) => `${b.name} ${f0(b.share * 100)}%`).join(', ')}` : '');
+      add(
+        S,
+        `CPU per record: ${c.name} (${c.shape})`,
+        `${f0(c.usPerRecord)} us`,
+        '',
+        p
+          ? `dominated by ${p.byPackage
+              .slice(0, 3)
+              .map((b) => `${b.name} ${f0(b.share * 100)}%`)
+              .join(', ')}`
+          : '',
+      );
     }
-    for (const mm of m.memory) add(S, `peak RSS: ${mm.name}, batch of ${mm.batch}`, `${f1(mm.peakRssMiB)} MiB`, '', `after import ${f1(mm.baseRssMiB)} MiB; heap +${f1(mm.heapDeltaMiB)} MiB`);
+    for (const mm of m.memory)
+      add(
+        S,
+        `peak RSS: ${mm.name}, batch of ${mm.batch}`,
+        `${f1(mm.peakRssMiB)} MiB`,
+        '',
+        `after import ${f1(mm.baseRssMiB)} MiB; heap +${f1(mm.heapDeltaMiB)} MiB`,
+      );
     const hello = m.coldStart.find((c) => c.name === 'hello');
     for (const c of m.coldStart) {
-      add(S, `cold start: ${c.name} (import + first invocation, median of ${c.runs})`, `${f0(c.importMs)} + ${f0(c.invokeMs)} ms`, '', hello && c !== hello ? `${f1(c.totalMs / hello.totalMs)}x hello-world from process start` : '');
+      add(
+        S,
+        `cold start: ${c.name} (import + first invocation, median of ${c.runs})`,
+        `${f0(c.importMs)} + ${f0(c.invokeMs)} ms`,
+        '',
+        hello && c !== hello ? `${f1(c.totalMs / hello.totalMs)}x hello-world from process start` : '',
+      );
     }
   }
   for (const b of r.bundles.filter((x) => x.variant === 'deploy')) {
-    add('6. functions', `bundle as deployed: ${b.name}`, kib(b.bytes), '', b.byPackage.slice(0, 3).map((p) => `${p.name} ${f0(p.share * 100)}%`).join(', '));
+    add(
+      '6. functions',
+      `bundle as deployed: ${b.name}`,
+      kib(b.bytes),
+      '',
+      b.byPackage
+        .slice(0, 3)
+        .map((p) => `${p.name} ${f0(p.share * 100)}%`)
+        .join(', '),
+    );
   }
   return out;
 }

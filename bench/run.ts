@@ -100,7 +100,12 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const dir = join(ROOT, 'bench', 'results', stamp);
   mkdirSync(dir, { recursive: true });
-  const peer = (o: Omit<PeerRun, 'dataset' | 'nango' | 'timeoutMs'>): PeerRun => ({ dataset: DATASET, nango: NANGO, timeoutMs: 300_000, ...o });
+  const peer = (o: Omit<PeerRun, 'dataset' | 'nango' | 'timeoutMs'>): PeerRun => ({
+    dataset: DATASET,
+    nango: NANGO,
+    timeoutMs: 300_000,
+    ...o,
+  });
   const settings = {
     dataset: { ...DEFAULT_DATASET, ...DATASET },
     nango: NANGO,
@@ -126,7 +131,10 @@ async function main(): Promise<void> {
   r.bundles = await bundleAll(join(dir, 'bundles'));
   if (!flags['skip-micro']) {
     progress('CPU, memory, cold start...');
-    r.micro = await micro(makeDataset(DEFAULT_DATASET), r.bundles, join(dir, 'work'), { coldRuns: quick ? 2 : 3, routeEvents: quick ? 300 : 500 });
+    r.micro = await micro(makeDataset(DEFAULT_DATASET), r.bundles, join(dir, 'work'), {
+      coldRuns: quick ? 2 : 3,
+      routeEvents: quick ? 300 : 500,
+    });
   }
   if (!flags['skip-scenarios']) {
     progress('backlog, rate limit off (ours, then the parallel SDK)...');
@@ -135,10 +143,25 @@ async function main(): Promise<void> {
     r.peers.push(await scenario('peer', 'sdk-parallel', peer({ peer: 'parallel', concurrency: 5, eventLimit: SAMPLE * 2 }), dir));
     progress('rate limit on, and the peers that wait (side by side)...');
     const [rated, seq, model] = await Promise.all([
-      scenario<BenchResults['rated']>('drain', 'rated', { ...drain, nango: { ...NANGO, rateLimit: RATE_LIMIT }, countAws: false, reconcileAfter: false }, dir),
-      scenario<BenchResults['peers'][number]>('peer', 'sdk-sequential', peer({ peer: 'sequential', concurrency: 1, eventLimit: SAMPLE }), dir),
+      scenario<BenchResults['rated']>(
+        'drain',
+        'rated',
+        { ...drain, nango: { ...NANGO, rateLimit: RATE_LIMIT }, countAws: false, reconcileAfter: false },
+        dir,
+      ),
+      scenario<BenchResults['peers'][number]>(
+        'peer',
+        'sdk-sequential',
+        peer({ peer: 'sequential', concurrency: 1, eventLimit: SAMPLE }),
+        dir,
+      ),
       // EventBridge API destinations invoke at most 300 per second unless raised.
-      scenario<BenchResults['peers'][number]>('peer', 'api-destination-model', peer({ peer: 'api-destination-model', ratePerSecond: 300, eventLimit: SAMPLE * 2 }), dir),
+      scenario<BenchResults['peers'][number]>(
+        'peer',
+        'api-destination-model',
+        peer({ peer: 'api-destination-model', ratePerSecond: 300, eventLimit: SAMPLE * 2 }),
+        dir,
+      ),
     ]);
     r.rated = rated;
     r.peers.unshift(seq);
@@ -146,7 +169,10 @@ async function main(): Promise<void> {
     progress('trickle and seeding (side by side)...');
     const trickle: TrickleRun = { customers: 125, eventsPerSecond: 2, seconds: quick ? 8 : 20, nango: { ...NANGO, rateLimit: RATE_LIMIT } };
     const seed: SeedRun = { newConnections: quick ? 10 : 50, idleConnections: 2949, createEveryMs: 100, nango: NANGO };
-    [r.trickle, r.seed] = await Promise.all([scenario<BenchResults['trickle']>('trickle', 'trickle', trickle, dir), scenario<BenchResults['seed']>('seed', 'seed', seed, dir)]);
+    [r.trickle, r.seed] = await Promise.all([
+      scenario<BenchResults['trickle']>('trickle', 'trickle', trickle, dir),
+      scenario<BenchResults['seed']>('seed', 'seed', seed, dir),
+    ]);
   }
   r.meta.wallSeconds = (Date.now() - started) / 1000;
   const text = render(r);

@@ -50,10 +50,12 @@ export async function runPeer(o: PeerRun) {
   const stops: (() => Promise<unknown>)[] = [() => nango.close()];
   try {
     let t0: number;
+    let modelFailures: number | undefined;
     if (o.peer === 'api-destination-model') {
       const rate = o.ratePerSecond ?? 300;
       const inflight: Promise<unknown>[] = [];
       let n = 0;
+      let failed = 0;
       t0 = Date.now();
       for (const { m, cs } of pairsOf) {
         for (const c of cs) {
@@ -64,11 +66,16 @@ export async function runPeer(o: PeerRun) {
               method: 'PATCH',
               headers: { authorization: `Bearer ${secretKey}`, 'content-type': 'application/json' },
               body: JSON.stringify({ connection_id: c.connectionId, provider_config_key: c.providerConfigKey, metadata: m.patch }),
-            }).then((r) => r.body.dump()),
+            }).then(
+              (r) => r.body.dump(),
+              // An API destination would retry these; the model counts them.
+              () => void failed++,
+            ),
           );
         }
       }
       await Promise.allSettled(inflight);
+      modelFailures = failed;
     } else {
       const sqsLocal = await startLocalSqs();
       stops.push(() => sqsLocal.close());
@@ -114,6 +121,7 @@ export async function runPeer(o: PeerRun) {
       callsPerTouched: calls.total / touched.length,
       final: checkFinalState(touched, expected, (id, k) => nango.metadataOf(id, k)),
       stats: nango.stats(),
+      ...(modelFailures !== undefined ? { modelFailures } : {}),
     };
   } finally {
     delete process.env.NANGO_SECRET_KEY;
