@@ -40,6 +40,12 @@ const kib = (b: number) => `${f0(b / 1024)} KiB`;
 const usd = (n: number) => `$${n.toFixed(2)}`;
 const verdict = (pass: boolean): Row['verdict'] => (pass ? 'PASS' : 'MISS');
 
+/** DLQ entries whose error was a 429 (Nango's code `too_many_request`). */
+const rateLimitedParked = (d: DrainResult): number =>
+  Object.entries(d.dlq.byCode)
+    .filter(([k]) => /too_many|rate|429/.test(k))
+    .reduce((n, [, c]) => n + c, 0);
+
 export function rows(r: BenchResults): Row[] {
   const out: Row[] = [];
   const add = (section: string, measure: string, ours: string, target = '', beside = '', v: Row['verdict'] = '') =>
@@ -84,7 +90,7 @@ export function rows(r: BenchResults): Row[] {
         'throughput, events/s (construct defaults vs sequential SDK)',
         `${f0(ours)} (${f1(ratio)}x seq. SDK)`,
         '>= 10x',
-        peerCell((p) => `${f0(p.eventsPerSecond)} (ours ${f1(ours / p.eventsPerSecond)}x)`),
+        `${peerCell((p) => `${f0(p.eventsPerSecond)} (ours ${f1(ours / p.eventsPerSecond)}x)`)}; the harness's producer alone sent ${f0(d.events / (d.sendMs / 1000))}/s`,
         verdict(ratio >= 10),
       );
     }
@@ -107,7 +113,9 @@ export function rows(r: BenchResults): Row[] {
           : ''
       }`,
       '0',
-      '',
+      d.dlq.total
+        ? `parked on attempt ${[...new Set(d.dlq.attempts)].sort().join(', ')} (first error ${d.dlq.firstError?.code}, retryable: ${d.dlq.firstError?.retryable})`
+        : '',
       verdict(d.dlq.total === 0),
     );
   }
@@ -134,10 +142,22 @@ export function rows(r: BenchResults): Row[] {
     add(
       S,
       '429s answered / 429s that ended in a DLQ',
-      `${q.calls.rateLimited} / ${Object.entries(q.dlq.byCode)
-        .filter(([k]) => /too_many|rate|429/.test(k))
-        .reduce((n, [, c]) => n + c, 0)} (DLQ total ${q.dlq.total})`,
+      `${q.calls.rateLimited} / ${rateLimitedParked(q)}`,
       '0 in a DLQ',
+      '',
+      verdict(rateLimitedParked(q) === 0),
+    );
+    add(
+      S,
+      'DLQ entries (any cause)',
+      `${q.dlq.total}${
+        q.dlq.total
+          ? ` (${Object.entries(q.dlq.byCode)
+              .map(([k, n]) => `${k} x${n}`)
+              .join(', ')})`
+          : ''
+      }`,
+      '0',
       '',
       verdict(q.dlq.total === 0),
     );
@@ -270,6 +290,23 @@ export function rows(r: BenchResults): Row[] {
         hello && c !== hello ? `${f1(c.totalMs / hello.totalMs)}x hello-world from process start` : '',
       );
     }
+  }
+  const lags: [string, { loopLag?: { p50Ms: number; p99Ms: number; maxMs: number } } | undefined][] = [
+    ['backlog', r.drain],
+    ['rated', r.rated],
+    ['trickle', r.trickle],
+    ['seeding', r.seed],
+  ];
+  for (const [name, x] of lags) {
+    if (!x?.loopLag) continue;
+    // The whole pipeline shares one event loop here (stand-ins included); on AWS each function has its own.
+    add(
+      'harness',
+      `event-loop lag of the pipeline process, ${name}: p50 / p99 / max`,
+      `${f0(x.loopLag.p50Ms)} / ${f0(x.loopLag.p99Ms)} / ${f0(x.loopLag.maxMs)} ms`,
+      '',
+      name === 'backlog' && r.drain ? `producer send of ${r.drain.events} events took ${s1(r.drain.sendMs)}` : '',
+    );
   }
   for (const b of r.bundles.filter((x) => x.variant === 'deploy')) {
     add(
