@@ -314,10 +314,10 @@ export function rows(r: BenchResults): Row[] {
       `bundle as deployed: ${b.name}`,
       kib(b.bytes),
       '',
-      b.byPackage
+      `${b.byPackage
         .slice(0, 3)
         .map((p) => `${p.name} ${f0(p.share * 100)}%`)
-        .join(', '),
+        .join(', ')}${b.neverRuns.length ? `; never runs: ${kib(b.neverRuns.reduce((n, x) => n + x.bytes, 0))}` : ''}`,
     );
   }
   return out;
