@@ -22,13 +22,15 @@ import {
   sqsEvent,
   startStandins,
 } from './microbench.ts';
-import { profileJob, type ProfileSummary } from './profile.ts';
+import { profileColdStart, profileJob, type ProfileSummary } from './profile.ts';
 
 export interface MicroResults {
   cpu: CpuRow[];
   profiles: Record<string, ProfileSummary>;
   memory: MemoryRow[];
   coldStart: ColdStartRow[];
+  /** Import + first invocation, the whole process sampled (unminified build). */
+  coldProfiles?: Record<string, ProfileSummary>;
 }
 
 const chunks = <T>(xs: readonly T[], n: number): T[][] => {
@@ -137,7 +139,11 @@ export async function micro(
     };
     const measuredBundles = bundles.filter((b) => b.variant === 'local' && b.name in first);
     const coldStart = await coldStarts(measuredBundles, first, s, o.coldRuns, join(work, 'cold'));
-    return { cpu, profiles, memory, coldStart };
+    const coldProfiles: Record<string, ProfileSummary> = {};
+    for (const name of ['route', 'apply'] as const) {
+      coldProfiles[name] = await profileColdStart(name, { mode: 'cold', events: [first[name]!] }, envFor(name, s), work);
+    }
+    return { cpu, profiles, memory, coldStart, coldProfiles };
   } finally {
     await s.close();
   }

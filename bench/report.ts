@@ -287,7 +287,16 @@ export function rows(r: BenchResults): Row[] {
         `cold start: ${c.name} (import + first invocation, median of ${c.runs})`,
         `${f0(c.importMs)} + ${f0(c.invokeMs)} ms`,
         '',
-        hello && c !== hello ? `${f1(c.totalMs / hello.totalMs)}x hello-world from process start` : '',
+        [
+          hello && c !== hello ? `${f1(c.totalMs / hello.totalMs)}x hello-world from process start` : '',
+          m.coldProfiles?.[c.name]
+            ? `dominated by ${m.coldProfiles[c.name]!.byPackage.slice(0, 3)
+                .map((b) => `${b.name} ${f0(b.share * 100)}%`)
+                .join(', ')}`
+            : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
       );
     }
   }
