@@ -5,10 +5,10 @@
  * with @aws-sdk bundled in (no Lambda runtime provides it locally). Each build writes esbuild's
  * metafile; `analyze` says what dominates a bundle and flags code the function never runs.
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Metafile, type Plugin } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -19,64 +19,19 @@ export const ESM_BANNER =
 export const ENTRIES = {
   route: 'functions/route.ts',
   apply: 'functions/apply.ts',
+  webhook: 'functions/webhook.ts',
+  reconcile: 'functions/reconcile.ts',
   hello: 'bench/handlers/hello.ts',
   'sdk-consumer': 'bench/peers/sdk-consumer.ts',
   'floor-undici': 'bench/handlers/floor-undici.ts',
   'floor-sqs': 'bench/handlers/floor-sqs.ts',
 } as const;
 /** Bundled for the cold-start and size rows; the floor handlers only serve the CPU table. */
-export const MEASURED_ENTRIES: EntryName[] = ['route', 'apply', 'hello', 'sdk-consumer'];
+export const MEASURED_ENTRIES: EntryName[] = ['route', 'apply', 'webhook', 'reconcile', 'hello', 'sdk-consumer'];
 export type EntryName = keyof typeof ENTRIES;
 
-/**
- * deploy: what the construct ships. local: the same code runnable here (node20, SDK bundled).
- * whatif: local, plus the two import changes the report proposes (see WHATIF_PLUGINS), to measure
- * what they would buy before anyone edits functions/.
- */
-export type Variant = 'deploy' | 'local' | 'whatif';
-
-/**
- * Proposed change 1: `import * as z from 'zod'` instead of `import { z } from 'zod'`. The named `z`
- * is zod's whole namespace object, so esbuild keeps every export of it, locales included; a
- * namespace import lets it drop what is never referenced.
- */
-const zodNamespaceImport: Plugin = {
-  name: 'whatif-zod-namespace-import',
-  setup(b) {
-    b.onLoad({ filter: /\/(functions|events)\/.*\.ts$/ }, (args) => ({
-      contents: readFileSync(args.path, 'utf8').replace(/import \{ z \} from 'zod';/g, "import * as z from 'zod';"),
-      loader: 'ts',
-    }));
-  },
-};
-
-/**
- * Proposed change 2: load only undici's Agent and request API (the client uses nothing else)
- * instead of undici's index, which is CommonJS (never tree-shaken) and pulls in fetch, WebSocket,
- * EventSource, mocks, caches and a second WASM parser.
- */
-const undiciAgentOnly: Plugin = {
-  name: 'whatif-undici-agent-only',
-  setup(b) {
-    b.onResolve({ filter: /^undici$/ }, (args) =>
-      args.importer.includes('/functions/') ? { path: 'undici-agent-only', namespace: 'whatif' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'whatif' }, () => ({
-      resolveDir: ROOT,
-      loader: 'js',
-      contents: [
-        "import Agent from 'undici/lib/dispatcher/agent.js';",
-        "import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';",
-        "import api from 'undici/lib/api/index.js';",
-        // What undici's index does to give every dispatcher request(), stream(), pipeline()...
-        'Object.assign(Dispatcher.prototype, api);',
-        'export { Agent };',
-      ].join('\n'),
-    }));
-  },
-};
-
-const WHATIF_PLUGINS = [zodNamespaceImport, undiciAgentOnly];
+/** deploy: what the construct ships. local: the same code runnable here (node20, SDK bundled). */
+export type Variant = 'deploy' | 'local';
 
 export interface BundleInfo {
   name: EntryName;
@@ -113,7 +68,6 @@ export async function bundle(name: EntryName, variant: Variant, outDir: string):
     metafile: true,
     logLevel: 'error',
     absWorkingDir: ROOT,
-    plugins: variant === 'whatif' ? WHATIF_PLUGINS : [],
   });
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
   return {
@@ -189,7 +143,7 @@ export function analyze(name: EntryName, meta: Metafile): Pick<BundleInfo, 'byPa
     name === 'route'
       ? /functions\/commons\/apply\/processor|functions\/apply\.ts/
       : name === 'apply'
-        ? /functions\/commons\/route\/|functions\/commons\/targets|events\/customer-/
+        ? /functions\/commons\/route\/|functions\/commons\/webhook\/|functions\/commons\/reconcile\//
         : undefined;
   if (otherStage) {
     const hits = Object.entries(out.inputs).filter(([i]) => otherStage.test(i));
@@ -206,7 +160,6 @@ export async function bundleAll(outDir: string): Promise<BundleInfo[]> {
     for (const name of MEASURED_ENTRIES) out.push(await bundle(name, variant, outDir));
   }
   for (const name of ['floor-undici', 'floor-sqs'] as const) out.push(await bundle(name, 'local', outDir));
-  for (const name of ['route', 'apply'] as const) out.push(await bundle(name, 'whatif', outDir));
   return out;
 }
 

@@ -1,15 +1,14 @@
 /**
- * The benchmark's backlog: a deterministic, realistic mix of the catalog's event types over a set of
- * customers, each with two or three Nango connections (integrations), and the metadata each
- * connection must end with (the event-time fold: every patch applied in the order the events
- * happened, Nango's shallow merge).
+ * The benchmark's backlog: a deterministic mix of the catalog's tag-addressed event types over
+ * customers that each have several Nango connections with random UUID ids and an `organization_id`
+ * tag (the Connect UI scheme), and what each connection must end with: for every key we own, the
+ * value of the write with the highest version (ties by event id), whatever order the events arrive in.
  *
- * Arrival order is the order of `events`: mostly event-time order, with a share of late arrivals
- * (a producer retry, a second producer) moved back by up to `maxLateBy` positions, as happens on a
- * standard queue. That is what separates an event-time consumer from an arrival-order one.
+ * Arrival order is the order of `events`: event-time order, with a share of late arrivals (a producer
+ * retry, a second producer) moved back by up to `maxLateBy` positions, as a standard queue delivers.
  */
 import { catalog, indexCatalog } from '#events/catalog';
-import { eventKey, type MetadataPatch, type TargetSpec } from '#events/define';
+import { eventKey, type EventDefinition, type Integrations, type MetadataPatch } from '#events/define';
 import type { SeedConnection } from '../local/standins/nango.ts';
 import { mulberry32 } from '../local/standins/nango/faults.ts';
 
@@ -24,22 +23,29 @@ export interface BenchEvent {
 export interface DatasetOptions {
   events: number;
   customers: number;
-  /** Every n-th customer also has a third integration (zendesk). */
-  thirdIntegrationEvery: number;
-  /** Share of events that arrive late. */
+  /** Connections per customer cycle through these counts (integrations from INTEGRATIONS, in order). */
+  connectionsPerCustomer: readonly number[];
   lateShare: number;
   maxLateBy: number;
   seed: number;
+  /** Epoch ms of the first event. */
+  startMs: number;
 }
 
+/** 125 customers x (2..6, mean 4) = 500 connections. */
 export const DEFAULT_DATASET: DatasetOptions = {
   events: 5000,
-  customers: 200,
-  thirdIntegrationEvery: 2,
+  customers: 125,
+  connectionsPerCustomer: [2, 3, 4, 5, 6],
   lateShare: 0.05,
   maxLateBy: 200,
   seed: 42,
+  startMs: Date.UTC(2026, 0, 1),
 };
+
+export const INTEGRATIONS = ['salesforce', 'hubspot', 'zendesk', 'slack', 'intercom', 'jira'] as const;
+/** Keys the catalog's tag-addressed events write: the keys we own. Anything else belongs to someone else. */
+export const OWNED_KEYS = ['plan', 'planChangedAt', 'seats', 'seatsChangedAt', 'status', 'active', 'statusReason'];
 
 export interface Dataset {
   options: DatasetOptions;
@@ -48,77 +54,53 @@ export interface Dataset {
   events: BenchEvent[];
 }
 
-/** The fault injector's seeded PRNG (mulberry32), so one seed means one dataset. */
-export const prng = mulberry32;
+export const orgOf = (c: number, seed: number): string => `org-${seed}-${String(c).padStart(5, '0')}`;
 
-/** Ids as real apps make them; a few with the characters Nango allows that need care on the wire. */
-export function customerId(i: number): string {
-  if (i % 50 === 7) return `org/${i} team@example.com`;
-  return `cust-${String(i).padStart(5, '0')}`;
+/** A UUID v4 from the seeded generator, so one seed means one dataset. */
+export function seededUuid(rnd: () => number): string {
+  const h = Array.from({ length: 32 }, () => Math.floor(rnd() * 16).toString(16));
+  h[12] = '4';
+  h[16] = ((Number.parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  const s = h.join('');
+  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+}
+
+export function makeConnections(o: Pick<DatasetOptions, 'customers' | 'connectionsPerCustomer' | 'seed'>, from = 0): SeedConnection[] {
+  const rnd = mulberry32(o.seed * 7919 + from);
+  const out: SeedConnection[] = [];
+  for (let c = from; c < from + o.customers; c++) {
+    const n = o.connectionsPerCustomer[c % o.connectionsPerCustomer.length]!;
+    for (let i = 0; i < n; i++) {
+      const pck = INTEGRATIONS[i % INTEGRATIONS.length]!;
+      out.push({
+        connectionId: seededUuid(rnd),
+        providerConfigKey: pck,
+        provider: pck,
+        tags: { organization_id: orgOf(c, o.seed), end_user_id: `u-${c}-${i}` },
+        // A key someone else owns, which a merge must keep; some connections start with stale values of ours.
+        metadata: i % 2 === 0 ? { plan: 'starter', seats: 5, crm_owner: `owner-${c}` } : { crm_owner: `owner-${c}` },
+      });
+    }
+  }
+  return out;
 }
 
 export function makeDataset(o: Partial<DatasetOptions> = {}): Dataset {
   const opts = { ...DEFAULT_DATASET, ...o };
-  const rnd = prng(opts.seed);
+  const rnd = mulberry32(opts.seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-
-  const connections: SeedConnection[] = [];
-  for (let c = 0; c < opts.customers; c++) {
-    const id = customerId(c);
-    connections.push({
-      connectionId: id,
-      providerConfigKey: 'salesforce',
-      provider: 'salesforce',
-      metadata: { plan: 'starter', seats: 5 },
-    });
-    connections.push({ connectionId: id, providerConfigKey: 'hubspot', provider: 'hubspot', metadata: null });
-    if (c % opts.thirdIntegrationEvery === 0)
-      connections.push({ connectionId: id, providerConfigKey: 'zendesk', provider: 'zendesk', metadata: { region: 'us' } });
-  }
-
-  const t0 = Date.UTC(2026, 0, 1);
+  const connections = makeConnections(opts);
   const inTimeOrder: BenchEvent[] = [];
   for (let i = 0; i < opts.events; i++) {
-    const time = new Date(t0 + i * 1000 + Math.floor(rnd() * 900)).toISOString();
-    const customer = customerId(Math.floor(rnd() * opts.customers));
-    const id = `bench-${opts.seed}-${i}`;
-    const r = rnd();
-    let e: Omit<BenchEvent, 'id' | 'time'>;
-    if (r < 0.2) {
-      e = {
-        source: 'app.billing',
-        'detail-type': 'customer.plan_changed',
-        detail: { customerId: customer, plan: pick(['free', 'starter', 'pro', 'enterprise']), changedAt: time },
-      };
-    } else if (r < 0.5) {
-      e = {
-        source: 'app.billing',
-        'detail-type': 'customer.seats_changed',
-        detail: { customerId: customer, seats: 1 + Math.floor(rnd() * 500), changedAt: time },
-      };
-    } else if (r < 0.7) {
-      const status = pick(['active', 'suspended', 'churned'] as const);
-      e = {
-        source: 'app.accounts',
-        'detail-type': 'customer.status_changed',
-        detail: {
-          customerId: customer,
-          status,
-          ...(status !== 'active' ? { reason: pick(['payment failed', 'requested', 'fraud review']) } : {}),
-          changedAt: time,
-        },
-      };
-    } else {
-      const detail: Record<string, unknown> = { customerId: customer };
-      if (rnd() < 0.7) detail.region = pick(['us', 'eu', 'ap']);
-      if (detail.region === undefined || rnd() < 0.5) detail.flags = { beta: rnd() < 0.5, sso: rnd() < 0.5 };
-      if (rnd() < 0.4) detail.integrations = ['salesforce'];
-      e = { source: 'app.accounts', 'detail-type': 'customer.settings_changed', detail };
-    }
-    inTimeOrder.push({ id, time, ...e });
+    // One event per second: EventBridge times have 1 s resolution, the billing stamps milliseconds.
+    const second = opts.startMs + i * 1000;
+    const changedAt = new Date(second + Math.floor(rnd() * 900)).toISOString();
+    inTimeOrder.push({
+      id: `bench-${opts.seed}-${i}`,
+      time: new Date(second).toISOString(),
+      ...eventFor(orgOf(Math.floor(rnd() * opts.customers), opts.seed), changedAt, rnd, pick),
+    });
   }
-
-  // Late arrivals: moved back in the arrival order, their event time unchanged.
   const events = [...inTimeOrder];
   for (let i = events.length - 1; i >= 0; i--) {
     if (rnd() >= opts.lateShare) continue;
@@ -129,90 +111,112 @@ export function makeDataset(o: Partial<DatasetOptions> = {}): Dataset {
   return { options: opts, connections, events };
 }
 
-export const connectionKey = (connectionId: string, providerConfigKey: string): string => `${providerConfigKey}\u0000${connectionId}`;
+function eventFor(org: string, changedAt: string, rnd: () => number, pick: <T>(xs: readonly T[]) => T): Omit<BenchEvent, 'id' | 'time'> {
+  const r = rnd();
+  if (r < 0.3) {
+    return {
+      source: 'app.billing',
+      'detail-type': 'customer.plan_changed',
+      detail: { organizationId: org, plan: pick(['free', 'starter', 'pro', 'enterprise']), changedAt },
+    };
+  }
+  if (r < 0.7) {
+    return {
+      source: 'app.billing',
+      'detail-type': 'customer.seats_changed',
+      detail: { organizationId: org, seats: 1 + Math.floor(rnd() * 500), changedAt },
+    };
+  }
+  const status = pick(['active', 'suspended', 'churned'] as const);
+  return {
+    source: 'app.accounts',
+    'detail-type': 'customer.status_changed',
+    detail: { organizationId: org, status, ...(status !== 'active' ? { reason: pick(['payment failed', 'requested']) } : {}) },
+  };
+}
 
 const index = indexCatalog(catalog);
 
-/** The (connection, patch) pairs an event produces, resolving `'all'` from the seeded connections. */
-export function targetsOf(
-  e: BenchEvent,
-  integrationsOf: (connectionId: string) => string[],
-): { connectionId: string; providerConfigKey: string; patch: MetadataPatch }[] {
-  const def = index.get(eventKey(e.source, e['detail-type']));
-  if (!def) throw new Error(`bench dataset: no catalog entry for ${e['detail-type']}`);
-  const detail = def.detail.parse(e.detail);
-  const t = def.targets(detail);
-  const specs = (Array.isArray(t) ? t : [t]) as TargetSpec[];
-  const patch = def.patch(detail);
-  const out: { connectionId: string; providerConfigKey: string; patch: MetadataPatch }[] = [];
-  for (const s of specs) {
-    const keys = s.integrations === 'all' ? integrationsOf(s.connectionId) : s.integrations;
-    for (const k of keys) out.push({ connectionId: s.connectionId, providerConfigKey: k, patch });
+export interface Mapped {
+  tags: Record<string, string>;
+  integrations: Integrations;
+  patch: MetadataPatch;
+  version: number;
+}
+
+/** The catalog's own mapping of a bench event (tag subjects only; the bench sends no other). */
+export function mapEvent(e: BenchEvent): Mapped {
+  const def = index.get(eventKey(e.source, e['detail-type'])) as EventDefinition | undefined;
+  if (!def || def.subject.by !== 'tags') throw new Error(`bench dataset: ${e['detail-type']} is not a tag-addressed catalog entry`);
+  const d = def.detail.parse(e.detail);
+  const integrations = typeof def.subject.integrations === 'function' ? def.subject.integrations(d) : def.subject.integrations;
+  return { tags: def.subject.tags(d), integrations, patch: def.patch(d), version: def.version ? def.version(d) : Date.parse(e.time) };
+}
+
+export const connectionKey = (connectionId: string, providerConfigKey: string): string => `${providerConfigKey}\u0000${connectionId}`;
+
+/** The connections an event reaches: tags match and the integration is in scope. */
+export function connectionsOf(m: Mapped, connections: readonly SeedConnection[]): SeedConnection[] {
+  return connections.filter(
+    (c) =>
+      Object.entries(m.tags).every(([k, v]) => c.tags?.[k] === v) &&
+      (m.integrations === 'all' || m.integrations.includes(c.providerConfigKey)),
+  );
+}
+
+/** Per connection, the owned keys' final values: the highest version wins, ties by event id. */
+export function foldByVersion(connections: readonly SeedConnection[], events: readonly BenchEvent[]): Map<string, Record<string, unknown>> {
+  const best = new Map<string, Map<string, { version: number; id: string; value: unknown }>>();
+  for (const e of events) {
+    const m = mapEvent(e);
+    for (const c of connectionsOf(m, connections)) {
+      const k = connectionKey(c.connectionId, c.providerConfigKey);
+      const keys = best.get(k) ?? new Map();
+      best.set(k, keys);
+      for (const [key, value] of Object.entries(m.patch)) {
+        const cur = keys.get(key);
+        if (!cur || m.version > cur.version || (m.version === cur.version && e.id > cur.id))
+          keys.set(key, { version: m.version, id: e.id, value });
+      }
+    }
+  }
+  const out = new Map<string, Record<string, unknown>>();
+  for (const c of connections) {
+    const k = connectionKey(c.connectionId, c.providerConfigKey);
+    const want: Record<string, unknown> = {};
+    for (const key of OWNED_KEYS) if (c.metadata && key in c.metadata) want[key] = c.metadata[key];
+    for (const [key, w] of best.get(k) ?? []) want[key] = w.value;
+    out.set(k, want);
   }
   return out;
 }
 
-export function integrationsIndex(connections: readonly SeedConnection[]): (connectionId: string) => string[] {
-  const m = new Map<string, string[]>();
-  for (const c of connections) m.set(c.connectionId, [...(m.get(c.connectionId) ?? []), c.providerConfigKey]);
-  return (id) => m.get(id) ?? [];
-}
-
-/** Final metadata per connection when every event's patch is applied in event-time order. */
-export function eventTimeFold(connections: readonly SeedConnection[], events: readonly BenchEvent[]): Map<string, Record<string, unknown>> {
-  const state = new Map<string, Record<string, unknown>>();
-  for (const c of connections) state.set(connectionKey(c.connectionId, c.providerConfigKey), { ...(c.metadata ?? {}) });
-  const integrationsOf = integrationsIndex(connections);
-  const ordered = [...events].sort((a, b) => a.time.localeCompare(b.time));
-  for (const e of ordered) {
-    for (const t of targetsOf(e, integrationsOf)) {
-      const k = connectionKey(t.connectionId, t.providerConfigKey);
-      state.set(k, { ...state.get(k), ...t.patch });
-    }
-  }
-  return state;
-}
-
-/** Patch messages (one per event and target connection) the backlog turns into. */
-export function patchCount(connections: readonly SeedConnection[], events: readonly BenchEvent[]): number {
-  const integrationsOf = integrationsIndex(connections);
-  return events.reduce((n, e) => n + targetsOf(e, integrationsOf).length, 0);
-}
-
-/** Requests the SDK consumer makes for these events: one PATCH per target, one list per customer with an `'all'` target (cached). */
-export function sdkCalls(connections: readonly SeedConnection[], events: readonly BenchEvent[]): number {
-  const lists = new Set<string>();
-  for (const e of events) {
-    const def = index.get(eventKey(e.source, e['detail-type']))!;
-    const t = def.targets(def.detail.parse(e.detail));
-    for (const spec of (Array.isArray(t) ? t : [t]) as TargetSpec[]) if (spec.integrations === 'all') lists.add(spec.connectionId);
-  }
-  return patchCount(connections, events) + lists.size;
+/** (event, connection) pairs: what a consumer that forwards each event makes one call for. */
+export function eventConnectionPairs(connections: readonly SeedConnection[], events: readonly BenchEvent[]): number {
+  return events.reduce((n, e) => n + connectionsOf(mapEvent(e), connections).length, 0);
 }
 
 export interface FinalStateCheck {
   connections: number;
-  /** Connections whose final metadata differs from the event-time fold. */
+  /** Connections where a key we own differs from the fold by version, or a key of someone else's was lost. */
   wrongConnections: number;
-  /** Keys (over all connections) whose final value differs. */
   wrongKeys: number;
 }
 
-/** Compares final metadata against the fold; keys starting with `_metadataSync` (ordering bookkeeping) are ignored. */
 export function checkFinalState(
+  connections: readonly SeedConnection[],
   expected: ReadonlyMap<string, Record<string, unknown>>,
   actualOf: (connectionId: string, providerConfigKey: string) => Record<string, unknown> | null | undefined,
-  connections: readonly SeedConnection[],
 ): FinalStateCheck {
   let wrongConnections = 0;
   let wrongKeys = 0;
   for (const c of connections) {
     const want = expected.get(connectionKey(c.connectionId, c.providerConfigKey)) ?? {};
-    const got = { ...(actualOf(c.connectionId, c.providerConfigKey) ?? {}) };
-    for (const k of Object.keys(got)) if (k.startsWith('_metadataSync')) delete got[k];
-    const keys = new Set([...Object.keys(want), ...Object.keys(got)]);
+    const got = actualOf(c.connectionId, c.providerConfigKey) ?? {};
     let wrong = 0;
-    for (const k of keys) if (JSON.stringify(want[k]) !== JSON.stringify(got[k])) wrong++;
+    for (const k of OWNED_KEYS) if (JSON.stringify(want[k]) !== JSON.stringify(got[k])) wrong++;
+    // Someone else's key must survive every write (a merge, never a replace).
+    if (c.metadata?.crm_owner !== undefined && got.crm_owner !== c.metadata.crm_owner) wrong++;
     if (wrong) {
       wrongConnections++;
       wrongKeys += wrong;

@@ -53,7 +53,8 @@ function moduleLines(bundleFile: string): (line: number) => string {
   readFileSync(bundleFile, 'utf8')
     .split('\n')
     .forEach((l, i) => {
-      const m = /^\/\/ ((?:node_modules|functions|events|bench)\/\S+)$/.exec(l);
+      // node_modules may be a link elsewhere (`../main/node_modules/...`): match the path wherever it starts.
+      const m = /^\/\/ (\S*?(?:node_modules|functions|events|bench|local)\/\S+)$/.exec(l);
       if (m) starts.push({ line: i, path: m[1]! });
     });
   return (line) => {

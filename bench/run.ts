@@ -1,156 +1,89 @@
 /**
- * `npm run bench`: every row of the table measured in one run, then the targets of issue 6.
+ * `npm run bench`: every row of one table measured in the same run.
  *
- *   1. bundles (as deployed, as run here, and the what-if variant), with esbuild metafile analysis;
- *   2. cold start, per-event CPU (profiled) and peak memory, in fresh node processes, against
- *      stand-ins hosted by this process;
- *   3. the drains, each in its own process (tsx): rate limit off, one after another; rate limit on,
- *      side by side (they wait on the window, not the CPU).
+ *   1. bundles (as deployed and as run here), with what dominates each;
+ *   2. CPU per event, its profile, peak memory and cold start, in fresh node processes;
+ *   3. the scenarios, each in its own process: the backlog drain (rate limit off), the SDK peer in
+ *      parallel; then the waits side by side (rate limit on, the sequential SDK and the API
+ *      destination model on samples); then the trickle and seeding side by side.
  *
  * Writes bench/results/<stamp>/results.json and report.md, and bench/results/latest.{json,md}.
- * Options: --quick (small backlog, fewer cold starts; a smoke run), --skip-drain, --skip-micro.
+ * Progress on stderr; the table on stdout.
  */
-import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { bundleAll, MEASURED_ENTRIES, ROOT, type BundleInfo, type EntryName } from './bundles.ts';
+import { parseArgs } from 'node:util';
+import { bundleAll, ROOT } from './bundles.ts';
 import { DEFAULT_DATASET, makeDataset, type DatasetOptions } from './dataset.ts';
-import { APPLY_DEPLOYED, type DrainResult, type DrainScenario } from './drain.ts';
-import { coldStarts, cpuCosts, cpuJobs, envFor, firstEvents, memoryPeaks, startStandins } from './microbench.ts';
-import { profileColdStart, profileJob } from './profile.ts';
-import { evaluate, render, type BenchResults } from './report.ts';
-import { helpText, parseCommandLine, UsageError, type OptionTable } from '../cli/args.ts';
+import { micro } from './micro.ts';
+import type { DrainRun, SeedRun, StandinShape, TrickleRun } from './ours.ts';
+import type { PeerRun } from './peers/run.ts';
+import { type BenchResults, render } from './report.ts';
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h', description: 'show this help' },
-  quick: { type: 'boolean', description: 'small backlog and fewer cold starts: a one-minute smoke run' },
-  'skip-drain': { type: 'boolean', description: 'skip the drains (bundles, cold start, CPU and memory only)' },
-  'skip-micro': { type: 'boolean', description: 'skip cold start, CPU and memory (drains only)' },
-} satisfies OptionTable;
+  quick: { type: 'boolean', description: 'a smaller backlog and shorter runs: a smoke run of every row (figures not comparable)' },
+  'skip-micro': { type: 'boolean', description: 'skip CPU, memory and cold start (bundle sizes stay)' },
+  'skip-scenarios': { type: 'boolean', description: 'skip the drains, trickle, seeding and peers' },
+} as const;
 
-let parsed: ReturnType<typeof parseCommandLine<typeof OPTIONS>>['values'];
+function usage(): string {
+  const opts = Object.entries(OPTIONS).map(([k, o]) => `  ${'short' in o ? `-${o.short}, ` : '    '}--${k.padEnd(16)} ${o.description}`);
+  return [
+    'usage: npm run bench -- [options]',
+    '',
+    'Measures version 2 in one run and prints one table: the 5,000-event backlog over 500 connections',
+    '(rate limit off and on) beside the official SDK consumer and a model of an EventBridge API',
+    'destination; a trickle; seeding by webhook and reconcile; AWS requests and cost per event; CPU,',
+    'memory, cold start and bundle sizes. Writes bench/results/ (JSON and Markdown).',
+    '',
+    'options:',
+    ...opts,
+    '',
+  ].join('\n');
+}
+
+let flags: { help?: boolean; quick?: boolean; 'skip-micro'?: boolean; 'skip-scenarios'?: boolean };
 try {
-  parsed = parseCommandLine(process.argv.slice(2), OPTIONS, { positionals: false }).values;
+  flags = parseArgs({ args: process.argv.slice(2), options: OPTIONS, strict: true, allowPositionals: false }).values;
 } catch (e) {
-  if (!(e instanceof UsageError)) throw e;
-  process.stderr.write(`npm run bench: ${e.message}\nRun "npm run bench -- --help" for usage.\n`);
+  process.stderr.write(`npm run bench: ${(e as Error).message}\nRun "npm run bench -- --help" for usage.\n`);
   process.exit(2);
 }
-if (parsed.help) {
-  process.stdout.write(
-    helpText({
-      usage: 'npm run bench -- [options]',
-      description:
-        'Measures, in one run: the drain of a 5,000-event backlog through route and apply against the Nango\n' +
-        'stand-in (rate limit off and on) beside the official SDK consumer; per-event CPU; peak memory; cold\n' +
-        'start and bundle sizes. Prints one table and the targets as PASS/MISS; writes bench/results/.',
-      options: OPTIONS,
-    }),
-  );
+if (flags.help) {
+  process.stdout.write(usage());
   process.exit(0);
 }
-const args = new Set(
-  Object.entries(parsed)
-    .filter(([, v]) => v)
-    .map(([k]) => `--${k}`),
-);
-const quick = args.has('--quick');
+const quick = flags.quick === true;
 
-/** The Nango stand-in for every drain: fixed latency, and race mode (the real server loses concurrent updates). */
-const NANGO = { latencyMs: 20, raceMode: true, raceDelayMs: 5 };
-const MAIN: Partial<DatasetOptions> = quick ? { events: 600, customers: 30 } : { ...DEFAULT_DATASET };
-/** Rate-limited runs: fewer events so the run stays short at a rate that binds (30 calls/s). */
-const RATED: Partial<DatasetOptions> = quick ? { events: 300, customers: 15 } : { events: 1500, customers: 60 };
-const SEQUENTIAL_EVENTS = quick ? 200 : 1000;
+/** Every scenario's stand-in: fixed latency, race mode (a PATCH reads, waits, writes: concurrent writes lose updates). */
+const NANGO: StandinShape = { latencyMs: 20, raceDelayMs: 5 };
+/** Scaled from Nango's 60 s window; the handlers are told its length (NANGO_RATE_LIMIT_WINDOW_MS). */
+const RATE_LIMIT = { limit: 20, windowMs: 2000 };
+const DATASET: Partial<DatasetOptions> = quick ? { events: 600, customers: 25 } : { ...DEFAULT_DATASET };
+const SAMPLE = quick ? 100 : 500;
 
-export function scenarios(): { off: DrainScenario[]; on: DrainScenario[] } {
-  const base = { ...NANGO, timeoutMs: 300_000 };
-  const off: DrainScenario[] = [
-    { ...base, name: 'ours, event-time, construct defaults (apply x2)', system: 'ours', ordering: 'event-time', dataset: MAIN },
-    // The setting for an account whose rate limit does not bind: apply's event source at 5 concurrent invocations.
-    {
-      ...base,
-      name: 'ours, event-time, applyMaxConcurrency=5',
-      system: 'ours',
-      ordering: 'event-time',
-      dataset: MAIN,
-      apply: { ...APPLY_DEPLOYED, concurrency: 5 },
-    },
-    { ...base, name: 'ours, arrival', system: 'ours', ordering: 'arrival', dataset: MAIN },
-    { ...base, name: 'SDK, parallel', system: 'sdk-parallel', dataset: MAIN },
-    // Sequential calls at 20+ ms each: measured on the first events of the same backlog to keep the run short.
-    {
-      ...base,
-      name: `SDK, sequential (first ${SEQUENTIAL_EVENTS})`,
-      system: 'sdk-sequential',
-      dataset: MAIN,
-      eventLimit: SEQUENTIAL_EVENTS,
-    },
-  ];
-  // The stand-in's windows are scaled down; NANGO_RATE_LIMIT_WINDOW_MS tells the gate so (a deployment's default is Nango's 60 s).
-  const on: DrainScenario[] = [
-    {
-      ...base,
-      name: 'ours, event-time, rated',
-      system: 'ours',
-      ordering: 'event-time',
-      dataset: RATED,
-      rateLimit: { limit: 150, windowMs: 5000 },
-      gateWindowMs: 5000,
-    },
-    {
-      ...base,
-      name: 'ours, arrival, rated',
-      system: 'ours',
-      ordering: 'arrival',
-      dataset: RATED,
-      rateLimit: { limit: 150, windowMs: 5000 },
-      gateWindowMs: 5000,
-    },
-    // Same rate in 2 s windows: X-RateLimit-Reset has 1 s resolution, which a short window magnifies.
-    {
-      ...base,
-      name: 'ours, event-time, rated 2 s window',
-      system: 'ours',
-      ordering: 'event-time',
-      dataset: RATED,
-      rateLimit: { limit: 60, windowMs: 2000 },
-      gateWindowMs: 2000,
-    },
-    // For comparison: the gate told a wrong (longer) window waits for the rounded-up X-RateLimit-Reset, as before P3.
-    {
-      ...base,
-      name: 'ours, event-time, rated, window length not learned (what-if)',
-      system: 'ours',
-      ordering: 'event-time',
-      dataset: RATED,
-      rateLimit: { limit: 150, windowMs: 5000 },
-    },
-  ];
-  return { off, on };
-}
+const progress = (s: string) => process.stderr.write(`${s}\n`);
 
-async function runDrainProcess(s: DrainScenario, dir: string, i: number): Promise<DrainResult> {
-  const out = join(dir, `drain-${i}.json`);
-  const log = join(dir, `drain-${i}.stderr.txt`);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'drain.ts'), JSON.stringify(s), out], {
+async function scenario<T>(kind: 'drain' | 'trickle' | 'seed' | 'peer', name: string, o: object, dir: string): Promise<T> {
+  const out = join(dir, `${name}.json`);
+  const started = Date.now();
+  progress(`  ${name}: started`);
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'scenario.ts'), kind, JSON.stringify(o), out], {
     cwd: ROOT,
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    // The handlers log a JSON line per batch to stdout, as on Lambda; not needed here.
+    // The handlers log JSON lines to stdout, as on Lambda: not needed here.
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  writeFileSync(log, stderr);
-  if (code !== 0) throw new Error(`drain "${s.name}" exited ${code}: ${stderr.slice(-1500)}`);
-  const r = JSON.parse(readFileSync(out, 'utf8')) as DrainResult;
-  process.stderr.write(
-    `  ${s.name}: ${(r.wallMs / 1000).toFixed(1)} s, ${r.calls.total} calls, ${r.rateLimited} x 429, ${r.dlq} DLQ, ${r.finalState.wrongConnections} wrong\n`,
-  );
-  return r;
+  writeFileSync(join(dir, `${name}.stderr.txt`), stderr);
+  if (code !== 0) throw new Error(`scenario ${name} exited ${code}: ${stderr.slice(-1500)}`);
+  progress(`  ${name}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return JSON.parse(readFileSync(out, 'utf8')) as T;
 }
 
 function commit(): string {
@@ -163,12 +96,24 @@ function commit(): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  // This process hosts SDK clients too (the local SQS); its Node version notice is noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const dir = join(ROOT, 'bench', 'results', stamp);
   mkdirSync(dir, { recursive: true });
-  const results: BenchResults = {
+  const peer = (o: Omit<PeerRun, 'dataset' | 'nango' | 'timeoutMs'>): PeerRun => ({
+    dataset: DATASET,
+    nango: NANGO,
+    timeoutMs: 300_000,
+    ...o,
+  });
+  const settings = {
+    dataset: { ...DEFAULT_DATASET, ...DATASET },
+    nango: NANGO,
+    rateLimit: RATE_LIMIT,
+    peerSample: SAMPLE,
+    construct: 'route batch 50, window 1 s, 10 concurrent; apply batch 10, 2 concurrent, 8 connections per invocation; 512 MB',
+  };
+  const r: BenchResults = {
     meta: {
       date: new Date().toISOString(),
       node: process.version,
@@ -177,77 +122,62 @@ async function main(): Promise<void> {
       loadAverage: os.loadavg(),
       commit: commit(),
     },
+    settings,
+    peers: [],
     bundles: [],
-    coldStart: [],
-    cpu: [],
-    cpuProfiles: {},
-    coldProfiles: {},
-    memory: [],
-    drains: [],
   };
 
-  process.stderr.write("bundling (esbuild, the construct's options)...\n");
-  results.bundles = await bundleAll(join(dir, 'bundles'));
-  const file = (name: EntryName, variant: BundleInfo['variant']) =>
-    results.bundles.find((b) => b.name === name && b.variant === variant)!.file;
-
-  if (!args.has('--skip-micro')) {
-    const data = makeDataset(MAIN.events! >= 1000 ? MAIN : { ...MAIN, events: 1000 });
-    const standins = await startStandins(data);
-    const work = join(dir, 'work');
-    try {
-      process.stderr.write('cold starts...\n');
-      results.coldStart = await coldStarts(
-        results.bundles.filter((b) => b.variant !== 'deploy' && MEASURED_ENTRIES.includes(b.name)),
-        standins,
-        data,
-        quick ? 3 : 7,
-        work,
-      );
-      const first = firstEvents(data);
-      for (const name of ['route', 'apply'] as const) {
-        results.coldProfiles[name] = await profileColdStart(name, { mode: 'cold', events: [first[name]!] }, envFor(name, standins), work);
-      }
-      process.stderr.write('CPU per event...\n');
-      results.cpu = await cpuCosts(
-        {
-          route: file('route', 'local'),
-          apply: file('apply', 'local'),
-          'sdk-consumer': file('sdk-consumer', 'local'),
-          'floor-undici': file('floor-undici', 'local'),
-          'floor-sqs': file('floor-sqs', 'local'),
-        },
-        standins,
-        data,
-        work,
-      );
-      // Where the time goes, for the shapes that miss the target.
-      for (const j of cpuJobs(data)) {
-        const row = results.cpu.find((c) => c.name === j.name && c.shape === j.shape);
-        if ((j.name !== 'route' && j.name !== 'apply') || !row || row.usPerRecord <= 100) continue;
-        results.cpuProfiles[`${j.name}, ${j.shape}`] = await profileJob(j.name, j.job, envFor(j.name, standins), work);
-      }
-      process.stderr.write('peak memory...\n');
-      results.memory = await memoryPeaks({ route: file('route', 'local'), apply: file('apply', 'local') }, standins, data, work);
-    } finally {
-      await standins.close();
-    }
+  progress("bundling (esbuild, the construct's options)...");
+  r.bundles = await bundleAll(join(dir, 'bundles'));
+  if (!flags['skip-micro']) {
+    progress('CPU, memory, cold start...');
+    r.micro = await micro(makeDataset(DEFAULT_DATASET), r.bundles, join(dir, 'work'), {
+      coldRuns: quick ? 2 : 3,
+      routeEvents: quick ? 300 : 500,
+    });
   }
-
-  if (!args.has('--skip-drain')) {
-    const { off, on } = scenarios();
-    let i = 0;
-    process.stderr.write('drains, rate limit off (one at a time)...\n');
-    for (const s of off) results.drains.push(await runDrainProcess(s, dir, i++));
-    process.stderr.write('drains, rate limit on (side by side)...\n');
-    results.drains.push(...(await Promise.all(on.map((s) => runDrainProcess(s, dir, i++)))));
+  if (!flags['skip-scenarios']) {
+    progress('backlog, rate limit off (ours, then the parallel SDK)...');
+    const drain: DrainRun = { dataset: DATASET, nango: NANGO, countAws: true, reconcileAfter: true, timeoutMs: 600_000 };
+    r.drain = await scenario('drain', 'drain', drain, dir);
+    r.peers.push(await scenario('peer', 'sdk-parallel', peer({ peer: 'parallel', concurrency: 5, eventLimit: SAMPLE * 2 }), dir));
+    progress('rate limit on, and the peers that wait (side by side)...');
+    const [rated, seq, model] = await Promise.all([
+      scenario<BenchResults['rated']>(
+        'drain',
+        'rated',
+        { ...drain, nango: { ...NANGO, rateLimit: RATE_LIMIT }, countAws: false, reconcileAfter: false },
+        dir,
+      ),
+      scenario<BenchResults['peers'][number]>(
+        'peer',
+        'sdk-sequential',
+        peer({ peer: 'sequential', concurrency: 1, eventLimit: SAMPLE }),
+        dir,
+      ),
+      // EventBridge API destinations invoke at most 300 per second unless raised.
+      scenario<BenchResults['peers'][number]>(
+        'peer',
+        'api-destination-model',
+        peer({ peer: 'api-destination-model', ratePerSecond: 300, eventLimit: SAMPLE * 2 }),
+        dir,
+      ),
+    ]);
+    r.rated = rated;
+    r.peers.unshift(seq);
+    r.peers.push(model);
+    progress('trickle and seeding (side by side)...');
+    const trickle: TrickleRun = { customers: 125, eventsPerSecond: 2, seconds: quick ? 8 : 20, nango: { ...NANGO, rateLimit: RATE_LIMIT } };
+    const seed: SeedRun = { newConnections: quick ? 10 : 50, idleConnections: 2949, createEveryMs: 100, nango: NANGO };
+    [r.trickle, r.seed] = await Promise.all([
+      scenario<BenchResults['trickle']>('trickle', 'trickle', trickle, dir),
+      scenario<BenchResults['seed']>('seed', 'seed', seed, dir),
+    ]);
   }
-
-  results.meta.wallSeconds = (Date.now() - started) / 1000;
-  const text = render(results);
-  const json = JSON.stringify({ ...results, targets: evaluate(results) }, null, 2);
-  writeFileSync(join(dir, 'results.json'), json);
-  writeFileSync(join(dir, 'report.md'), text);
+  r.meta.wallSeconds = (Date.now() - started) / 1000;
+  const text = render(r);
+  writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 2));
+  writeFileSync(join(dir, 'report.md'), `${text}\n`);
   copyFileSync(join(dir, 'results.json'), join(ROOT, 'bench', 'results', 'latest.json'));
   copyFileSync(join(dir, 'report.md'), join(ROOT, 'bench', 'results', 'latest.md'));
   process.stdout.write(`${text}\n\nresults: ${join(dir, 'results.json')}\n`);

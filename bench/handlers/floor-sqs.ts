@@ -1,6 +1,6 @@
 /**
  * CPU floor of one SQS call: per record, one SendMessageBatch of the record's ten bodies to the
- * patches FIFO queue through the AWS SDK (what route does per ten patch messages, without anything around it).
+ * sync FIFO queue through the AWS SDK (what route does per ten sync messages, without anything around it).
  */
 import { createHash } from 'node:crypto';
 import { SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
@@ -13,7 +13,7 @@ export const handler = async (event: SQSEvent): Promise<void> => {
     const bodies = JSON.parse(r.body) as string[];
     const out = await sqs.send(
       new SendMessageBatchCommand({
-        QueueUrl: process.env.PATCHES_QUEUE_URL!,
+        QueueUrl: process.env.SYNC_QUEUE_URL!,
         Entries: bodies.map((b, i) => ({
           Id: String(i),
           MessageBody: b,

@@ -1,0 +1,100 @@
+/**
+ * AWS requests per event and the cost per million events, from the requests counted in a drain and
+ * the Lambda time measured there. Pure.
+ *
+ * Prices: AWS's published on-demand list prices, us-east-1, as of 2026-11-27 (DynamoDB's on-demand
+ * prices are those after the 1 Nov 2024 cut). Free tiers ignored.
+ */
+import { parseKey } from './aws-requests.ts';
+
+export const PRICES = {
+  region: 'us-east-1',
+  asOf: '2026-11-27',
+  sqsStandardPerM: 0.4,
+  sqsFifoPerM: 0.5,
+  dynamoWritePerMWru: 0.625,
+  dynamoReadPerMRru: 0.125,
+  lambdaArmPerGbSecond: 0.0000133334,
+  lambdaPerMRequests: 0.2,
+  secretsManagerPer10k: 0.05,
+  eventBridgePerMEvents: 1.0,
+  apiDestinationPerMInvocations: 0.2,
+} as const;
+
+export interface AwsUse {
+  /** Requests by who makes them, per event. */
+  perEvent: {
+    producer: number;
+    eventSource: number;
+    handlersSqs: number;
+    dynamoWrites: number;
+    dynamoReads: number;
+    secrets: number;
+    harness: number;
+  };
+  /** US dollars per million events, by line. */
+  costPerM: { sqs: number; dynamodb: number; lambda: number; secretsManager: number; total: number };
+  /** The same pipeline fed through an EventBridge bus (PutEvents, then one SQS delivery per event) instead of SendMessageBatch. */
+  totalViaEventBridgePerM: number;
+}
+
+export function awsUse(
+  counts: Record<string, number>,
+  events: number,
+  lambda: { invocations: number; durationMs: number }[],
+  memoryGb: number,
+  ingressQueueName: string,
+): AwsUse {
+  const per = { producer: 0, eventSource: 0, handlersSqs: 0, dynamoWrites: 0, dynamoReads: 0, secrets: 0, harness: 0 };
+  let sqsUsd = 0;
+  let dynamoUsd = 0;
+  let producerUsd = 0;
+  for (const [k, n] of Object.entries(counts)) {
+    const c = parseKey(k);
+    if (c.service === 'sqs') {
+      // The harness polls queue depth to know when the drain ended; nothing deployed does.
+      if (c.action === 'GetQueueAttributes' || c.action === 'GetQueueUrl') {
+        per.harness += n;
+        continue;
+      }
+      const usd = (n * (c.queue === 'fifo' ? PRICES.sqsFifoPerM : PRICES.sqsStandardPerM)) / 1e6;
+      sqsUsd += usd;
+      if (c.action === 'SendMessageBatch' && c.queueName === ingressQueueName) {
+        per.producer += n;
+        producerUsd += usd;
+      } else if (c.action === 'ReceiveMessage' || c.action === 'DeleteMessageBatch') per.eventSource += n;
+      else per.handlersSqs += n;
+    } else if (c.service === 'dynamodb') {
+      // Every item here is under 1 KB (one WRU) and every read returns under 4 KB (one RRU consistent, half eventual).
+      if (['PutItem', 'UpdateItem', 'DeleteItem'].includes(c.action)) {
+        per.dynamoWrites += n;
+        dynamoUsd += (n * PRICES.dynamoWritePerMWru) / 1e6;
+      } else {
+        per.dynamoReads += n;
+        dynamoUsd += (n * (c.consistent ? 1 : 0.5) * PRICES.dynamoReadPerMRru) / 1e6;
+      }
+    } else if (c.service === 'secretsmanager') {
+      per.secrets += n;
+    } else per.harness += n;
+  }
+  const invocations = lambda.reduce((s, l) => s + l.invocations, 0);
+  const gbSeconds = lambda.reduce((s, l) => s + (l.durationMs / 1000) * memoryGb, 0);
+  const lambdaUsd = gbSeconds * PRICES.lambdaArmPerGbSecond + (invocations * PRICES.lambdaPerMRequests) / 1e6;
+  const secretsUsd = (per.secrets * PRICES.secretsManagerPer10k) / 1e4;
+  const scale = 1e6 / events;
+  const costPerM = {
+    sqs: sqsUsd * scale,
+    dynamodb: dynamoUsd * scale,
+    lambda: lambdaUsd * scale,
+    secretsManager: secretsUsd * scale,
+    total: (sqsUsd + dynamoUsd + lambdaUsd + secretsUsd) * scale,
+  };
+  const viaBus = costPerM.total - producerUsd * scale + PRICES.eventBridgePerMEvents + PRICES.sqsStandardPerM;
+  const perEvent = Object.fromEntries(Object.entries(per).map(([k, v]) => [k, v / events])) as AwsUse['perEvent'];
+  return { perEvent, costPerM, totalViaEventBridgePerM: viaBus };
+}
+
+/** The API destination model: one PutEvents entry per event, one invocation per event and connection. */
+export function apiDestinationCostPerM(pairsPerEvent: number): number {
+  return PRICES.eventBridgePerMEvents + pairsPerEvent * PRICES.apiDestinationPerMInvocations;
+}
