@@ -5,6 +5,7 @@
  * fetch serves them all.
  */
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { AWS_REQUEST_HANDLER } from './aws-request.ts';
 import { NangoError } from './nango/errors.ts';
 import { registerSecret } from './redact.ts';
 
@@ -66,7 +67,7 @@ export function secretsManagerKeyProvider(
   secretId: string,
   ttlSeconds: number,
   provider = new SecretsProvider({
-    clientConfig: { requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true } },
+    clientConfig: { requestHandler: AWS_REQUEST_HANDLER },
   }),
 ): KeyProvider {
   let current: NangoCredentials | undefined;

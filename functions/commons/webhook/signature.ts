@@ -5,6 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { AWS_REQUEST_HANDLER } from '../aws-request.ts';
 import { NangoError } from '../nango/errors.ts';
 import { registerSecret } from '../redact.ts';
 
@@ -48,7 +49,7 @@ export function parseSigningKey(value: string): string {
 export function signingKeyFromConfig(
   c: { WEBHOOK_SIGNING_KEY?: string | undefined; WEBHOOK_SECRET_ID?: string | undefined; SECRET_CACHE_TTL_SECONDS: number },
   provider = new SecretsProvider({
-    clientConfig: { requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true } },
+    clientConfig: { requestHandler: AWS_REQUEST_HANDLER },
   }),
   now = Date.now,
 ): SigningKeySource {
