@@ -69,16 +69,14 @@ describe('route when its connection lookup is rate limited', () => {
   });
 
   const receive = async (waitSeconds = 0): Promise<SQSRecord[]> => {
-    const r = await sqs
-      .client()
-      .send(
-        new ReceiveMessageCommand({
-          QueueUrl: q.ingressUrl,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: waitSeconds,
-          MessageSystemAttributeNames: ['All'],
-        }),
-      );
+    const r = await sqs.client().send(
+      new ReceiveMessageCommand({
+        QueueUrl: q.ingressUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: waitSeconds,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
     return (r.Messages ?? []).map((m) => toRecord(m, 'arn:aws:sqs:us-east-1:000000000000:ingress', 'us-east-1'));
   };
 
