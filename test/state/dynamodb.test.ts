@@ -109,4 +109,20 @@ describe('DynamoStateStore over dynalite', () => {
     // Every older write, sent again now, is stale; the newest again is accepted (a retry).
     for (const w of writes) expect((await store.writeDesired(s, [w])).written).toEqual(w === newest ? ['plan'] : []);
   });
+
+  it('a list asked for before a webhook added a connection does not drop that connection from the index', async () => {
+    const s = 'tags:organization_id=race';
+    const listedSince = Date.now();
+    const early = { connectionId: 'listed', providerConfigKey: 'hubspot' };
+    const late = { connectionId: 'created-meanwhile', providerConfigKey: 'salesforce' };
+    await new Promise((r) => setTimeout(r, 5));
+    await store.addToIndex(s, late);
+    await store.replaceIndex(s, [early], 500, listedSince);
+    const entry = await store.readIndex(s);
+    expect(entry?.connections.map((c) => c.connectionId).sort()).toEqual(['created-meanwhile', 'listed']);
+    expect(entry?.fetchedAt).toBe(500);
+    // A list asked for after the addition replaces the index.
+    await store.replaceIndex(s, [early], 600, Date.now() + 1);
+    expect((await store.readIndex(s))?.connections).toEqual([early]);
+  });
 });

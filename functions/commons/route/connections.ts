@@ -46,9 +46,10 @@ export class ConnectionIndex {
       const ttl = entry.connections.length > 0 ? this.o.ttlMs : this.o.emptyTtlMs;
       if (now - entry.fetchedAt < ttl) return { targets: entry.connections, fromNango: false };
     }
+    const listedSince = Date.now();
     const listed = await listAllConnections(this.nango, filterOf(subject), { pageSize: PAGE_SIZE, max: this.o.maxConnections, deadline });
     const targets = listed.map((c) => ({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey }));
-    await this.state.replaceIndex(subject.id, targets, now);
+    await this.state.replaceIndex(subject.id, targets, now, listedSince);
     return { targets, fromNango: true };
   }
 }

@@ -146,20 +146,31 @@ export class DynamoStateStore implements StatePort {
     return { connections, fetchedAt: typeof res.Item.fetchedAt === 'number' ? res.Item.fetchedAt : undefined };
   }
 
-  async replaceIndex(subject: string, connections: readonly Target[], fetchedAt: number): Promise<void> {
-    // DynamoDB refuses empty sets: an empty index is an item without `conns`.
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: {
-          pk: subjectPk(subject),
-          sk: INDEX_SK,
-          subject,
-          fetchedAt,
-          ...(connections.length ? { conns: new Set(connections.map(encodeTarget)) } : {}),
-        },
-      }),
-    );
+  async replaceIndex(subject: string, connections: readonly Target[], fetchedAt: number, listedSince = fetchedAt): Promise<void> {
+    const conns = connections.length ? { conns: new Set(connections.map(encodeTarget)) } : {};
+    try {
+      // DynamoDB refuses empty sets: an empty index is an item without `conns`. The list replaces the
+      // index only if no webhook added a connection since the list was asked for.
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: subjectPk(subject), sk: INDEX_SK, subject, fetchedAt, ...conns },
+          ConditionExpression: 'attribute_not_exists(addedAt) OR addedAt < :since',
+          ExpressionAttributeValues: { ':since': listedSince },
+        }),
+      );
+    } catch (e) {
+      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+      // A connection was added meanwhile (its webhook): keep it, and add what the list found.
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: subjectPk(subject), sk: INDEX_SK },
+          UpdateExpression: connections.length ? 'SET fetchedAt = :f ADD conns :c' : 'SET fetchedAt = :f',
+          ExpressionAttributeValues: { ':f': fetchedAt, ...(connections.length ? { ':c': conns.conns } : {}) },
+        }),
+      );
+    }
   }
 
   async addToIndex(subject: string, target: Target): Promise<void> {
@@ -167,8 +178,8 @@ export class DynamoStateStore implements StatePort {
       new UpdateCommand({
         TableName: this.table,
         Key: { pk: subjectPk(subject), sk: INDEX_SK },
-        UpdateExpression: 'ADD conns :c SET subject = :s',
-        ExpressionAttributeValues: { ':c': new Set([encodeTarget(target)]), ':s': subject },
+        UpdateExpression: 'ADD conns :c SET subject = :s, addedAt = :now',
+        ExpressionAttributeValues: { ':c': new Set([encodeTarget(target)]), ':s': subject, ':now': Date.now() },
       }),
     );
   }

@@ -36,8 +36,11 @@ export interface StatePort {
   readApplied(target: Target): Promise<Record<string, string>>;
   recordApplied(target: Target, applied: Readonly<Record<string, string>>): Promise<void>;
   readIndex(subject: string): Promise<IndexEntry | undefined>;
-  /** Replaces the index with what Nango listed. */
-  replaceIndex(subject: string, connections: readonly Target[], fetchedAt: number): Promise<void>;
+  /**
+   * Replaces the index with what Nango listed (asked at `listedSince`); a connection added to the
+   * index since then (by its webhook) is kept.
+   */
+  replaceIndex(subject: string, connections: readonly Target[], fetchedAt: number, listedSince?: number): Promise<void>;
   addToIndex(subject: string, target: Target): Promise<void>;
   removeFromIndex(subject: string, target: Target): Promise<void>;
 }
