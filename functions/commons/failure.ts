@@ -20,8 +20,9 @@ export function classify(e: unknown): NangoError {
   if (aws && typeof aws === 'object' && aws.$metadata) {
     const status = aws.$metadata.httpStatusCode;
     const name = aws.name ?? 'AwsError';
+    // No status: the request got no answer (connect timeout, reset), which a retry may well get.
     const transient =
-      aws.$fault === 'server' || aws.$retryable !== undefined || THROTTLING.test(name) || (status !== undefined && status >= 500);
+      status === undefined || status >= 500 || aws.$fault === 'server' || aws.$retryable !== undefined || THROTTLING.test(name);
     return new NangoError(transient ? 'transient' : 'permanent', name, `${name}: ${aws.message ?? 'AWS request failed'}`, status);
   }
   return errorFromException(cause);
