@@ -20,26 +20,14 @@ import {
   sync,
   syncDeduplicationId,
 } from './fixtures.ts';
-import { counts, drainQueue, seed } from './queue-tools.ts';
+import { counts, drainQueue, queueFlags, seed } from './queue-tools.ts';
 import { dlq, spawnCli } from './run-cli.ts';
 
 let local: LocalSqs;
 let n = 0;
 const fresh = async (): Promise<PipelineQueues> => local.createPipelineQueues({ prefix: `t${++n}-` });
-/** fauxqs answers a short poll with everything visible: `--wait 0` keeps tests fast (one test keeps the default). */
-const urlFlags = (q: PipelineQueues) => [
-  '--wait',
-  '0',
-  '--ingress-url',
-  q.ingressUrl,
-  '--ingress-dlq-url',
-  q.ingressDlqUrl,
-  '--sync-url',
-  q.syncUrl,
-  '--sync-dlq-url',
-  q.syncDlqUrl,
-];
-
+/** One test keeps the default --wait. */
+const urlFlags = queueFlags;
 beforeAll(async () => {
   local = await startLocalSqs();
   process.env.AWS_ENDPOINT_URL_SQS = local.endpoint;

@@ -14,7 +14,7 @@ import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../../local/s
 import { startNangoStandin, type NangoStandin } from '../../local/standins/nango.ts';
 import { startSecretsManagerStandin, type SecretsManagerStandin } from '../../local/standins/secrets-manager.ts';
 import { applyEnvelope, envelopeMessage, legacyApplyEnvelope, legacyPatch, planEvent, routeEnvelope, sync } from './fixtures.ts';
-import { counts, seed } from './queue-tools.ts';
+import { counts, queueFlags, seed } from './queue-tools.ts';
 import { dlq, spawnCli } from './run-cli.ts';
 
 const KEY = randomUUID();
@@ -65,19 +65,7 @@ afterAll(async () => {
   await secrets.close();
 });
 
-const flags = () => [
-  '--wait',
-  '0',
-  '--ingress-url',
-  q.ingressUrl,
-  '--ingress-dlq-url',
-  q.ingressDlqUrl,
-  '--sync-url',
-  q.syncUrl,
-  '--sync-dlq-url',
-  q.syncDlqUrl,
-];
-
+const flags = () => queueFlags(q);
 it('shows a version 1 patch beside the current metadata, key by key, and an unknown connection for a sync; changes nothing', async () => {
   process.env.NANGO_SECRET_KEY = KEY;
   try {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLocalSqs, type LocalSqs, type PipelineQueues } from '../../local/standins/sqs.ts';
 import { applyEnvelope, connectionKey, envelopeMessage, planEvent, routeEnvelope, sync } from './fixtures.ts';
-import { counts, drainQueue, seed } from './queue-tools.ts';
+import { counts, drainQueue, queueFlags, seed } from './queue-tools.ts';
 import { spawnCli } from './run-cli.ts';
 
 let local: LocalSqs;
@@ -45,20 +45,7 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
   );
 
   const env = { ...process.env, AWS_ENDPOINT_URL_SQS: local.endpoint };
-  const flags = [
-    '--wait',
-    '0',
-    '--visibility',
-    '5',
-    '--ingress-url',
-    q.ingressUrl,
-    '--ingress-dlq-url',
-    q.ingressDlqUrl,
-    '--sync-url',
-    q.syncUrl,
-    '--sync-dlq-url',
-    q.syncDlqUrl,
-  ];
+  const flags = [...queueFlags(q), '--visibility', '5'];
   const delivered = async () => (await counts(sqs, q.ingressUrl)).total + (await counts(sqs, q.syncUrl)).total;
   const inDlq = async () => (await counts(sqs, q.ingressDlqUrl)).total + (await counts(sqs, q.syncDlqUrl)).total;
 

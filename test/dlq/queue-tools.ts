@@ -58,3 +58,17 @@ export async function drainQueue(sqs: SQSClient, url: string): Promise<Drained[]
     );
   }
 }
+
+/** The DLQ tool's queue flags for a set of pipeline queues; fauxqs answers a short poll with everything visible, so `--wait 0` keeps tests fast. */
+export const queueFlags = (q: { ingressUrl: string; ingressDlqUrl: string; syncUrl: string; syncDlqUrl: string }): string[] => [
+  '--wait',
+  '0',
+  '--ingress-url',
+  q.ingressUrl,
+  '--ingress-dlq-url',
+  q.ingressDlqUrl,
+  '--sync-url',
+  q.syncUrl,
+  '--sync-dlq-url',
+  q.syncDlqUrl,
+];
