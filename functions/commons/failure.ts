@@ -11,6 +11,8 @@ import { AttemptsExhausted } from './retry.ts';
 import { receiveCount } from './sqs-record.ts';
 
 const THROTTLING = /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded|TooManyRequests|LimitExceeded|SlowDown/i;
+/** Right after a deploy, IAM and KMS grants take seconds to propagate: retried, and parked only on the last receive. */
+const PROPAGATING = /AccessDenied|KMS/i;
 
 /** Classifies anything thrown: Nango's errors as they are, AWS SDK errors by fault and name, the rest as network failures. */
 export function classify(e: unknown): NangoError {
@@ -22,7 +24,12 @@ export function classify(e: unknown): NangoError {
     const name = aws.name ?? 'AwsError';
     // No status: the request got no answer (connect timeout, reset), which a retry may well get.
     const transient =
-      status === undefined || status >= 500 || aws.$fault === 'server' || aws.$retryable !== undefined || THROTTLING.test(name);
+      status === undefined ||
+      status >= 500 ||
+      aws.$fault === 'server' ||
+      aws.$retryable !== undefined ||
+      THROTTLING.test(name) ||
+      PROPAGATING.test(name);
     return new NangoError(transient ? 'transient' : 'permanent', name, `${name}: ${aws.message ?? 'AWS request failed'}`, status);
   }
   return errorFromException(cause);

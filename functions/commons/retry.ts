@@ -13,6 +13,8 @@ export interface RetryOptions {
   /** Time one more attempt needs at least; no retry starts without it. */
   minAttemptMs: number;
   random?: () => number;
+  /** Which transient errors may be retried here (default: all); the others go straight back to the caller. */
+  retryHere?: (e: NangoError) => boolean;
 }
 
 export const defaultRetry = { maxAttempts: 3, baseMs: 100, capMs: 2_000, minAttemptMs: 250 } as const;
@@ -26,7 +28,8 @@ export async function withRetries<T>(fn: (attempt: number) => Promise<T>, o: Ret
     try {
       return { value: await fn(attempt), attempts: attempt };
     } catch (e) {
-      if (!(e instanceof NangoError) || !e.retryable || attempt >= o.maxAttempts) throw withAttempts(e, attempt);
+      if (!(e instanceof NangoError) || !e.retryable || attempt >= o.maxAttempts || o.retryHere?.(e) === false)
+        throw withAttempts(e, attempt);
       const backoff = Math.floor(random() * Math.min(o.capMs, o.baseMs * 2 ** attempt));
       const wait = Math.max(backoff, e.retryAfterMs ?? 0);
       if (Date.now() + wait + o.minAttemptMs > o.deadline) throw withAttempts(e, attempt);

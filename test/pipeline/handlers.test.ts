@@ -88,6 +88,17 @@ describe('tag-addressed and id-addressed events', () => {
     expect(await p.metadataOf('cust-2', 'salesforce')).toBeNull();
   });
 
+  it('a newer value for one integration leaves the value another integration was given', async () => {
+    // region=eu for hubspot (sequence 10), then region=ap for salesforce (11), sent together: each keeps its own.
+    await p.send([
+      settingsChanged('cust-1', { region: 'eu', integrations: ['hubspot'], sequence: 10 }),
+      settingsChanged('cust-1', { region: 'ap', integrations: ['salesforce'], sequence: 11 }),
+    ]);
+    await drain();
+    expect(await p.metadataOf('cust-1', 'hubspot')).toMatchObject({ region: 'eu' });
+    expect(await p.metadataOf('cust-1', 'salesforce')).toMatchObject({ region: 'ap' });
+  });
+
   it('PATCHes a connection once per time it was dirty, with no GET and no bookkeeping key', async () => {
     // Indexed by now: the index answers, Nango is only PATCHed.
     const from = p.nango!.requests.length;
@@ -290,7 +301,7 @@ describe('a subject with no connection yet', () => {
     const at = t();
     await p.send([planChanged('initech', 'enterprise', at), seatsChanged('initech', 250, at)]);
     await drain();
-    expect((await p.state.readDesired('tags:organization_id=initech')).map((k) => k.key).sort()).toEqual([
+    expect([...new Set((await p.state.readDesired('tags:organization_id=initech')).map((k) => k.key))].sort()).toEqual([
       'plan',
       'planChangedAt',
       'seats',

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { desiredFor } from '#commons/domain/desired';
 import { orderOf } from '#commons/domain/order';
 import { DynamoStateStore } from '#commons/state/dynamodb';
 import { startLocalDynamo, type LocalDynamo } from '../../local/standins/dynamodb.ts';
@@ -18,31 +19,30 @@ describe('DynamoStateStore over dynalite', () => {
 
   it('writes a key only when its order is newer, accepts the same write again, refuses an older one', async () => {
     const s = 'tags:organization_id=acme';
+    const o0 = orderOf(500, 'e0', 'free');
     const o1 = orderOf(1000, 'e1', 'pro');
     const o2 = orderOf(2000, 'e2', 'enterprise');
-    expect(await store.writeDesired(s, [{ key: 'plan', value: 'pro', order: o1, integrations: 'all', event: ev('e1') }])).toEqual({
-      written: ['plan'],
-      stale: [],
-    });
-    expect(
-      await store.writeDesired(s, [{ key: 'plan', value: 'enterprise', order: o2, integrations: ['salesforce'], event: ev('e2') }]),
-    ).toEqual({
-      written: ['plan'],
-      stale: [],
-    });
-    expect(await store.writeDesired(s, [{ key: 'plan', value: 'pro', order: o1, integrations: 'all', event: ev('e1') }])).toEqual({
-      written: [],
-      stale: ['plan'],
-    });
+    const write = (value: string, order: string, integrations: 'all' | string[], id: string) =>
+      store.writeDesired(s, [{ key: 'plan', value, order, integrations, event: ev(id) }]);
+    expect(await write('pro', o1, 'all', 'e1')).toEqual({ written: ['plan'], stale: [] });
+    // A newer value for one integration is kept beside the value for all: it never replaces it.
+    expect(await write('enterprise', o2, ['salesforce'], 'e2')).toEqual({ written: ['plan'], stale: [] });
     // The same write again (a retried record) is accepted: its syncs must still go out.
-    expect(
-      await store.writeDesired(s, [{ key: 'plan', value: 'enterprise', order: o2, integrations: ['salesforce'], event: ev('e2') }]),
-    ).toEqual({
-      written: ['plan'],
-      stale: [],
-    });
+    expect(await write('pro', o1, 'all', 'e1')).toEqual({ written: ['plan'], stale: [] });
+    expect(await write('enterprise', o2, ['salesforce'], 'e2')).toEqual({ written: ['plan'], stale: [] });
+    // An older one is refused in the scope that holds a newer value.
+    expect(await write('free', o0, ['salesforce'], 'e0')).toEqual({ written: [], stale: ['plan'] });
+    // In a scope of its own it is stored, and loses to the newer value for all integrations when read.
+    expect(await write('free', o0, ['hubspot'], 'e0')).toEqual({ written: ['plan'], stale: [] });
     const desired = await store.readDesired(s);
-    expect(desired).toEqual([{ subject: s, key: 'plan', value: 'enterprise', order: o2, integrations: ['salesforce'], event: ev('e2') }]);
+    expect(desired.sort((a, b) => a.order.localeCompare(b.order))).toEqual([
+      { subject: s, key: 'plan', value: 'free', order: o0, integrations: ['hubspot'], event: ev('e0') },
+      { subject: s, key: 'plan', value: 'pro', order: o1, integrations: 'all', event: ev('e1') },
+      { subject: s, key: 'plan', value: 'enterprise', order: o2, integrations: ['salesforce'], event: ev('e2') },
+    ]);
+    // Per connection, the newest value in its scope: salesforce gets enterprise, hubspot keeps pro.
+    expect(desiredFor(desired, 'salesforce').get('plan')?.value).toBe('enterprise');
+    expect(desiredFor(desired, 'hubspot').get('plan')?.value).toBe('pro');
   });
 
   it('keeps JSON values exactly, including nested objects, nulls and keys with odd characters', async () => {
@@ -89,9 +89,14 @@ describe('DynamoStateStore over dynalite', () => {
     }));
     expect((await store.writeDesired(s, writes)).written).toHaveLength(30);
     const back = await store.readDesired(s);
-    expect(back.map((k) => k.key)).toEqual(writes.map((w) => w.key));
-    expect(back.map((k) => k.integrations)).toEqual(writes.map((w) => w.integrations));
-    expect(back.every((k, i) => k.value === writes[i]!.value)).toBe(true);
+    // One item per key and scope: 15 keys for all, 15 keys for two integrations each.
+    expect(back).toHaveLength(45);
+    for (const w of writes) {
+      const rows = back.filter((k) => k.key === w.key);
+      const scopes = rows.flatMap((k) => (k.integrations === 'all' ? ['all'] : k.integrations)).sort();
+      expect(scopes).toEqual(w.integrations === 'all' ? ['all'] : [...w.integrations].sort());
+      expect(rows.every((k) => k.value === w.value)).toBe(true);
+    }
   });
 
   it('concurrent writes of one key: exactly the newest is stored, the others report stale', async () => {

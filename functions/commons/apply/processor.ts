@@ -118,13 +118,22 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
         await deps.nango.patchMetadata(target, plan.patch, { deadline });
         await deps.state.recordApplied(target, plan.applied);
       },
-      { ...defaultRetry, ...deps.retry, deadline },
+      // A PATCH that timed out or was cut may still run at Nango, which reads then writes: a second one
+      // now could interleave with it and lose keys. It goes back to SQS, long after the first finished.
+      { ...defaultRetry, ...deps.retry, deadline, retryHere: (e) => e.code !== 'timeout' && e.code !== 'network_error' },
     );
     if (planned.length) {
       result.patched++;
       metrics.addMetric(MetricName.SyncsApplied, MetricUnit.Count, 1);
       metrics.addMetric(MetricName.KeysApplied, MetricUnit.Count, planned.length);
-      logger.info('metadata patched', { correlation_id, syncs: units.length, keys: planned.map((k) => k.key), attempts, force });
+      logger.info('metadata patched', {
+        correlation_id,
+        syncs: units.length,
+        keys: planned.slice(0, 100).map((k) => k.key),
+        keyCount: planned.length,
+        attempts,
+        force,
+      });
     } else {
       result.noop++;
       metrics.addMetric(MetricName.SyncsNoop, MetricUnit.Count, 1);
@@ -134,7 +143,10 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
     const error = classify(e);
     countBy(MetricName.NangoErrors, { code: error.code });
     if (error.code === 'unknown_connection') {
-      await Promise.all(subjects.map((s) => deps.state.removeFromIndex(s, target).catch(() => undefined)));
+      await Promise.all([
+        ...subjects.map((s) => deps.state.removeFromIndex(s, target).catch(() => undefined)),
+        deps.state.forgetApplied(target).catch(() => undefined),
+      ]);
       // Parked only when a subject that names this connection by id had something to send it.
       if (!planned.some((k) => k.subject.startsWith('connection:'))) {
         logger.warn('connection gone from Nango: dropped from the index', { correlation_id, subjects });

@@ -22,7 +22,15 @@ export type Mapped =
   | { ok: true; def: EventDefinition; subject: Subject; writes: KeyWrite[]; ref: EventRef }
   | { ok: false; code: string; message: string; errors?: unknown };
 
-const patchSchema = z.record(z.string().min(1).max(1_024), z.json());
+/** Keys are bounded in bytes: each is part of a DynamoDB sort key (at most 1,024 bytes with its scope). */
+const MAX_KEY_BYTES = 512;
+const patchSchema = z.record(
+  z
+    .string()
+    .min(1)
+    .refine((k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES, `a metadata key is at most ${MAX_KEY_BYTES} bytes`),
+  z.json(),
+);
 const fail = (code: string, message: string, errors?: unknown): Mapped => ({ ok: false, code, message, ...(errors ? { errors } : {}) });
 
 export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDefinition>, limits: MapLimits): Mapped {

@@ -103,7 +103,11 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
           if (outcome.stale.length) {
             result.stale += outcome.stale.length;
             metrics.addMetric(MetricName.KeysStale, MetricUnit.Count, outcome.stale.length);
-            logger.info('stale keys dropped: a newer version is stored', { correlation_id, keys: outcome.stale });
+            logger.info('stale keys dropped: a newer version is stored', {
+              correlation_id,
+              keys: outcome.stale.slice(0, 100),
+              keyCount: outcome.stale.length,
+            });
           }
           const written = mapped.writes.filter((w) => outcome.written.includes(w.key));
           if (written.length === 0) return [];

@@ -1,7 +1,8 @@
 /**
  * The state store on DynamoDB (one table, `pk`/`sk` strings), through the document client:
  *
- *   S#<subject>  K#<key>   one desired key: value (JSON text), order, integrations, event
+ *   S#<subject>  K#<scope>#<key>   one desired key for one scope (`*` = every integration, or one
+ *                                  provider config key): value (JSON text), order, event
  *   S#<subject>  INDEX     the subject's known connections (a string set) and when Nango was asked
  *   C#<conn>     APPLIED   per key `k:<key>` = the order last sent to that connection
  *
@@ -10,15 +11,17 @@
  * (events are at most 256 KiB), an index at most MAX_CONNECTIONS_PER_SUBJECT entries of ~300 bytes,
  * an applied item one order (~90 bytes) per key.
  */
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Integrations, Json } from '#events/define';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Json } from '#events/define';
 import type { DesiredKey } from '../domain/desired.ts';
 import { connectionKey, type EventRef, type Target } from '../sync/message.ts';
 import type { IndexEntry, KeyWrite, StatePort, WriteOutcome } from './port.ts';
 
 const subjectPk = (subject: string) => `S#${subject}`;
 const KEY_PREFIX = 'K#';
+/** Provider config keys never contain `*` or `#`. */
+const ALL_SCOPE = '*';
 const INDEX_SK = 'INDEX';
 const APPLIED_SK = 'APPLIED';
 const APPLIED_ATTR = 'k:';
@@ -43,38 +46,48 @@ export class DynamoStateStore implements StatePort {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
 
+  /**
+   * One item per key and scope: a value meant for some integrations never replaces the value another
+   * scope holds (a later `region` for salesforce leaves hubspot's). A key write counts as written when
+   * any of its scopes took it.
+   */
   async writeDesired(subject: string, writes: readonly KeyWrite[]): Promise<WriteOutcome> {
     const out: WriteOutcome = { written: [], stale: [] };
     await Promise.all(
       writes.map(async (w) => {
-        try {
-          await this.doc.send(
-            new PutCommand({
-              TableName: this.table,
-              Item: {
-                pk: subjectPk(subject),
-                sk: `${KEY_PREFIX}${w.key}`,
-                subject,
-                key: w.key,
-                value: JSON.stringify(w.value),
-                ord: w.order,
-                integrations: w.integrations === 'all' ? 'all' : JSON.stringify(w.integrations),
-                event: w.event,
-              },
-              // Equal order = this very write again (a retried record): accepted, so its syncs are sent again.
-              ConditionExpression: 'attribute_not_exists(ord) OR ord <= :ord',
-              ExpressionAttributeValues: { ':ord': w.order },
-            }),
-          );
-          out.written.push(w.key);
-        } catch (e) {
-          if (e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException')
-            out.stale.push(w.key);
-          else throw e;
-        }
+        const scopes = w.integrations === 'all' ? [ALL_SCOPE] : w.integrations;
+        const took = await Promise.all(scopes.map((scope) => this.putKey(subject, w, scope)));
+        (took.some(Boolean) ? out.written : out.stale).push(w.key);
       }),
     );
     return out;
+  }
+
+  private async putKey(subject: string, w: KeyWrite, scope: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: subjectPk(subject),
+            sk: `${KEY_PREFIX}${scope}#${w.key}`,
+            subject,
+            key: w.key,
+            scope,
+            value: JSON.stringify(w.value),
+            ord: w.order,
+            event: w.event,
+          },
+          // Equal order = this very write again (a retried record): accepted, so its syncs are sent again.
+          ConditionExpression: 'attribute_not_exists(ord) OR ord <= :ord',
+          ExpressionAttributeValues: { ':ord': w.order },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
   }
 
   async readDesired(subject: string): Promise<DesiredKey[]> {
@@ -96,7 +109,7 @@ export class DynamoStateStore implements StatePort {
           key: String(item.key),
           value: JSON.parse(String(item.value)) as Json,
           order: String(item.ord),
-          integrations: item.integrations === 'all' ? 'all' : (JSON.parse(String(item.integrations)) as Integrations),
+          integrations: item.scope === ALL_SCOPE ? 'all' : [String(item.scope)],
           event: item.event as EventRef,
         });
       }
@@ -116,24 +129,31 @@ export class DynamoStateStore implements StatePort {
 
   async recordApplied(target: Target, applied: Readonly<Record<string, string>>): Promise<void> {
     const entries = Object.entries(applied);
-    if (entries.length === 0) return;
-    const names: Record<string, string> = { '#c': 'connectionId', '#p': 'providerConfigKey' };
-    const values: Record<string, unknown> = { ':c': target.connectionId, ':p': target.providerConfigKey };
-    const sets = ['#c = :c', '#p = :p'];
-    entries.forEach(([key, order], i) => {
-      names[`#k${i}`] = `${APPLIED_ATTR}${key}`;
-      values[`:k${i}`] = order;
-      sets.push(`#k${i} = :k${i}`);
-    });
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK },
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
+    // An update expression is limited to 4 KB: at most 100 keys per update.
+    for (let from = 0; from < entries.length; from += 100) {
+      const names: Record<string, string> = { '#c': 'connectionId', '#p': 'providerConfigKey' };
+      const values: Record<string, unknown> = { ':c': target.connectionId, ':p': target.providerConfigKey };
+      const sets = ['#c = :c', '#p = :p'];
+      entries.slice(from, from + 100).forEach(([key, order], i) => {
+        names[`#k${i}`] = `${APPLIED_ATTR}${key}`;
+        values[`:k${i}`] = order;
+        sets.push(`#k${i} = :k${i}`);
+      });
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    }
+  }
+
+  /** A connection Nango no longer has: what it was sent is forgotten, so one re-created with the same id gets everything. */
+  async forgetApplied(target: Target): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK } }));
   }
 
   async readIndex(subject: string): Promise<IndexEntry | undefined> {

@@ -35,6 +35,8 @@ export interface StatePort {
   /** key -> order last sent to Nango. Strongly consistent. */
   readApplied(target: Target): Promise<Record<string, string>>;
   recordApplied(target: Target, applied: Readonly<Record<string, string>>): Promise<void>;
+  /** Forgets what a connection was sent (Nango no longer has it). */
+  forgetApplied(target: Target): Promise<void>;
   readIndex(subject: string): Promise<IndexEntry | undefined>;
   /**
    * Replaces the index with what Nango listed (asked at `listedSince`); a connection added to the
