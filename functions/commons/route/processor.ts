@@ -16,7 +16,7 @@ import type { EventDefinition } from '#events/define';
 import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
-import { inScope } from '../domain/subject.ts';
+import { inScope, type Subject } from '../domain/subject.ts';
 import { boundFailure, type Failure, unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { type DomainEvent, parseEventBody } from '../event-envelope.ts';
 import { attemptsOf, classify, settle } from '../failure.ts';
@@ -90,6 +90,21 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     }
   }
 
+  // One index read (or Nango lookup) per subject and invocation: a batch often holds many events of one customer.
+  const lookups = new Map<string, Promise<Target[]>>();
+  const connectionsOf = (subject: Subject): Promise<Target[]> => {
+    let found = lookups.get(subject.id);
+    if (!found) {
+      found = deps.index.connectionsOf(subject, deadline).then(({ targets, fromNango }) => {
+        if (fromNango) metrics.addMetric(MetricName.ConnectionLookups, MetricUnit.Count, 1);
+        return targets;
+      });
+      // A failed lookup is not kept: the event's retry asks again.
+      found.catch(() => lookups.delete(subject.id));
+      lookups.set(subject.id, found);
+    }
+    return found;
+  };
   const syncs = new Map<string, PendingSync>();
   const now = Date.now();
   await mapConcurrent(items, deps.concurrency ?? 8, async (item) => {
@@ -112,8 +127,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
           const written = mapped.writes.filter((w) => outcome.written.includes(w.key));
           if (written.length === 0) return [];
           metrics.addMetric(MetricName.KeysWritten, MetricUnit.Count, written.length);
-          const { targets, fromNango } = await deps.index.connectionsOf(mapped.subject, deadline);
-          if (fromNango) metrics.addMetric(MetricName.ConnectionLookups, MetricUnit.Count, 1);
+          const targets = await connectionsOf(mapped.subject);
           if (targets.length === 0) {
             metrics.addMetric(MetricName.SubjectsWithoutConnections, MetricUnit.Count, 1);
             logger.info('no connection yet: the state waits for one', { correlation_id, subject: mapped.subject.id });
