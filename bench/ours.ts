@@ -27,6 +27,7 @@ import { lastAnswer, nangoCalls, percentiles } from './nango-calls.ts';
 /** The construct's defaults (infra/nango-metadata-sync.ts resolveProps), kept in step by hand: importing infra pulls in aws-cdk-lib. */
 export const ROUTE_DEFAULTS = { batchSize: 50, maxBatchingWindowMs: 1000, concurrency: 10, functionTimeoutMs: 30_000 };
 export const APPLY_DEFAULTS = { batchSize: 10, maxBatchingWindowMs: 0, concurrency: 2, functionTimeoutMs: 90_000 };
+export const SYNC_DELIVERY_DELAY_SECONDS = 2;
 export const LAMBDA_MEMORY_GB = 0.5;
 
 export interface StandinShape {
@@ -72,6 +73,7 @@ async function pipeline(nango: StandinShape, connections: SeedConnection[]) {
     connections,
     route: { ...ROUTE_DEFAULTS, onInvocation: route.on },
     apply: { ...APPLY_DEFAULTS, onInvocation: apply.on },
+    syncDeliveryDelaySeconds: SYNC_DELIVERY_DELAY_SECONDS,
     env: {
       POWERTOOLS_LOG_LEVEL: 'ERROR',
       POWERTOOLS_METRICS_DISABLED: 'true',

@@ -11,7 +11,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { catalog, subjectTagKeySets, usesConnectionIdSubjects } from '#events/catalog';
-import { ENV } from '#commons/config';
+import { defaultOf, ENV } from '#commons/config';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { SqsQueues } from '#commons/queues';
 import { reconcile, type ReconcileReport } from '#commons/reconcile/run';
@@ -153,6 +153,8 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
         syncQueueUrl: w.queue,
         tagKeySets: subjectTagKeySets(catalog),
         byConnectionId: usesConnectionIdSubjects(catalog),
+        // The deployment's cap is not known here: the default, which the construct uses unless told otherwise.
+        maxConnectionsPerSubject: defaultOf('MAX_CONNECTIONS_PER_SUBJECT'),
       },
       {
         dryRun: values['dry-run'] ?? false,

@@ -26,6 +26,7 @@ function init(): ApplyDeps {
     syncDlqUrl: c.SYNC_DLQ_URL,
     maxReceiveCount: c.MAX_RECEIVE_COUNT,
     groupConcurrency: c.APPLY_GROUP_CONCURRENCY,
+    maxDeferMs: c.APPLY_MAX_DEFER_SECONDS * 1000,
   };
 }
 

@@ -24,6 +24,7 @@ function init(): ReconcileDeps {
     syncQueueUrl: c.SYNC_QUEUE_URL,
     tagKeySets: subjectTagKeySets(catalog),
     byConnectionId: usesConnectionIdSubjects(catalog),
+    maxConnectionsPerSubject: c.MAX_CONNECTIONS_PER_SUBJECT,
   };
 }
 

@@ -25,6 +25,11 @@ export interface LocalPipelineOptions {
   /** Default: the stage's function timeout (AWS requires at least that). */
   ingressVisibilitySeconds?: number;
   syncVisibilitySeconds?: number;
+  /**
+   * The sync queue's delivery delay, in seconds. Default 0, so local runs and tests answer at once;
+   * the construct's default (2 s) debounces bursts, and the bench runs with it.
+   */
+  syncDeliveryDelaySeconds?: number;
   route?: Partial<StageOptions>;
   apply?: Partial<StageOptions>;
   queuePrefix?: string;

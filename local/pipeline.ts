@@ -107,6 +107,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       maxReceiveCount,
       ingressVisibilitySeconds: o.ingressVisibilitySeconds ?? Math.ceil(route.functionTimeoutMs / 1000),
       syncVisibilitySeconds: o.syncVisibilitySeconds ?? Math.ceil(apply.functionTimeoutMs / 1000),
+      syncDeliveryDelaySeconds: o.syncDeliveryDelaySeconds ?? 0,
       ...(o.queuePrefix ? { prefix: o.queuePrefix } : {}),
     });
     const sqs = local.client();

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { catalog, subjectTagKeySets, usesConnectionIdSubjects } from '#events/catalog';
+import { defaultOf } from '#commons/config';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { SqsQueues } from '#commons/queues';
 import { reconcile, type ReconcileOptions, type ReconcileReport } from '#commons/reconcile/run';
@@ -27,6 +28,7 @@ export function localReconcile(c: {
     syncQueueUrl: c.syncQueueUrl,
     tagKeySets: subjectTagKeySets(catalog),
     byConnectionId: usesConnectionIdSubjects(catalog),
+    maxConnectionsPerSubject: defaultOf('MAX_CONNECTIONS_PER_SUBJECT'),
   };
   return (o = {}) => reconcile(deps, { dryRun: false, ...o, deadline: Date.now() + (o.timeoutMs ?? 120_000), runId: randomUUID() });
 }

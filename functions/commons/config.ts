@@ -56,6 +56,10 @@ export const SETTINGS = {
   MAX_INTEGRATIONS_PER_EVENT: { schema: int(1, 1_000, 25), doc: 'an event naming more integrations is refused (`too_many_integrations`)' },
   MAX_FUTURE_SKEW_SECONDS: { schema: int(0, 86_400, 300), doc: 'an event timed further in the future is refused (`event_time_in_future`)' },
   APPLY_GROUP_CONCURRENCY: { schema: int(1, 100, 8), doc: 'connections applied concurrently within one apply invocation' },
+  APPLY_MAX_DEFER_SECONDS: {
+    schema: int(0, 900, 60),
+    doc: "while apply is behind, a connection's keys wait at most this long for a later sync to send them with newer ones (0: never wait)",
+  },
   WEBHOOK_SECRET_ID: {
     schema: z.string().min(1).optional(),
     doc: 'Secrets Manager name or ARN of Nango\'s webhook signing key (bare, or JSON `{"signingKey": ...}`)',
@@ -102,7 +106,15 @@ export const FUNCTION_SETTINGS = {
     'MAX_INTEGRATIONS_PER_EVENT',
     'MAX_FUTURE_SKEW_SECONDS',
   ],
-  apply: [...NANGO, 'STATE_TABLE_NAME', 'SYNC_QUEUE_URL', 'SYNC_DLQ_URL', 'MAX_RECEIVE_COUNT', 'APPLY_GROUP_CONCURRENCY'],
+  apply: [
+    ...NANGO,
+    'STATE_TABLE_NAME',
+    'SYNC_QUEUE_URL',
+    'SYNC_DLQ_URL',
+    'MAX_RECEIVE_COUNT',
+    'APPLY_GROUP_CONCURRENCY',
+    'APPLY_MAX_DEFER_SECONDS',
+  ],
   webhook: [
     'STATE_TABLE_NAME',
     'SYNC_QUEUE_URL',
@@ -111,7 +123,7 @@ export const FUNCTION_SETTINGS = {
     'WEBHOOK_MAX_BODY_BYTES',
     'SECRET_CACHE_TTL_SECONDS',
   ],
-  reconcile: [...NANGO, 'STATE_TABLE_NAME', 'SYNC_QUEUE_URL'],
+  reconcile: [...NANGO, 'STATE_TABLE_NAME', 'SYNC_QUEUE_URL', 'MAX_CONNECTIONS_PER_SUBJECT'],
 } as const satisfies Record<string, readonly SettingName[]>;
 export type FunctionName = keyof typeof FUNCTION_SETTINGS;
 

@@ -112,6 +112,7 @@ export class NangoMetadataSync extends Construct {
       MAX_INTEGRATIONS_PER_EVENT: String(cfg.route.maxIntegrationsPerEvent),
       MAX_FUTURE_SKEW_SECONDS: String(cfg.route.maxFutureSkew.toSeconds()),
       APPLY_GROUP_CONCURRENCY: String(cfg.apply.groupConcurrency),
+      APPLY_MAX_DEFER_SECONDS: String(cfg.apply.maxDefer.toSeconds()),
       WEBHOOK_SECRET_ID: this.webhookSecret.secretFullArn ?? this.webhookSecret.secretArn,
       WEBHOOK_MAX_BODY_BYTES: String(cfg.webhook.maxBodyBytes),
     };

@@ -50,6 +50,11 @@ export interface ApplyFunctionOptions extends FunctionOptions {
   readonly maxConcurrency?: number;
   /** Connections applied concurrently in one invocation (APPLY_GROUP_CONCURRENCY). */
   readonly groupConcurrency?: number;
+  /**
+   * While apply is behind route, how long a connection's keys may wait for a later sync to send them
+   * with newer ones, in one PATCH (APPLY_MAX_DEFER_SECONDS; zero: never wait).
+   */
+  readonly maxDefer?: Duration;
 }
 
 export interface WebhookFunctionOptions extends FunctionOptions {
@@ -73,6 +78,13 @@ export interface QueueOptions {
   readonly visibilityTimeout?: Duration;
   /** Receives before SQS moves a message to the DLQ (1-1000); also the functions' MAX_RECEIVE_COUNT. */
   readonly maxReceiveCount?: number;
+  /**
+   * How long SQS holds each message before its consumer may see it (0-900 s). On the sync queue it is
+   * the debounce: a customer's changes within it reach Nango in one PATCH per connection, since apply
+   * leaves to the latest sync what was rewritten after an earlier one was queued.
+   * @default 0 for the ingress queue, 2 seconds for the sync queue
+   */
+  readonly deliveryDelay?: Duration;
 }
 
 export interface TableOptions {
@@ -188,12 +200,18 @@ export const DEFAULTS = {
     batchSize: 10,
     maxConcurrency: 2,
     groupConcurrency: defaultOf('APPLY_GROUP_CONCURRENCY'),
+    maxDefer: seconds('APPLY_MAX_DEFER_SECONDS'),
   },
   // Nango gives a webhook 20 s; a verify, a table read and one enqueue need far less.
   webhook: { timeout: Duration.seconds(10), memorySize: 256, reservedConcurrency: 5, maxBodyBytes: defaultOf('WEBHOOK_MAX_BODY_BYTES') },
   // One list call per 1,000 connections, each bounded by nangoTimeout and the rate limit.
   reconcile: { timeout: Duration.minutes(5), memorySize: 512, schedule: 'rate(1 day)' as string | false },
   queue: { retentionPeriod: Duration.days(4), maxReceiveCount: defaultOf('MAX_RECEIVE_COUNT') },
+  // A burst of one customer's changes (a bulk import, a backlog after an outage) reaches Nango as one
+  // PATCH per connection rather than one per change: Nango's rate limit is per account. Seconds are
+  // nothing to metadata read by scheduled syncs.
+  ingressDeliveryDelay: Duration.seconds(0),
+  syncDeliveryDelay: Duration.seconds(2),
   dlqRetentionPeriod: Duration.days(14),
   table: { deletionProtection: true },
   logRetention: logs.RetentionDays.ONE_MONTH,

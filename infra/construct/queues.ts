@@ -32,6 +32,7 @@ export class PipelineQueues {
       ...encrypted,
       retentionPeriod: cfg.ingress.retentionPeriod,
       visibilityTimeout: cfg.ingress.visibilityTimeout,
+      deliveryDelay: cfg.ingress.deliveryDelay,
       deadLetterQueue: { queue: this.ingressDlq, maxReceiveCount: cfg.ingress.maxReceiveCount },
     });
     this.syncDlq = new sqs.Queue(scope, 'SyncDlq', { ...dlq, ...highThroughputFifo });
@@ -42,6 +43,7 @@ export class PipelineQueues {
       contentBasedDeduplication: false,
       retentionPeriod: cfg.sync.retentionPeriod,
       visibilityTimeout: cfg.sync.visibilityTimeout,
+      deliveryDelay: cfg.sync.deliveryDelay,
       deadLetterQueue: { queue: this.syncDlq, maxReceiveCount: cfg.sync.maxReceiveCount },
     });
     for (const q of [this.ingress, this.ingressDlq, this.sync, this.syncDlq]) this.senders.set(q, []);

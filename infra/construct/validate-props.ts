@@ -28,10 +28,11 @@ export function resolveProps(props: NangoMetadataSyncProps) {
   // batch is not delivered again while the first attempt still runs.
   const minIngressVisibility = secondsUp(route.timeout) * 6 + secondsUp(route.maxBatchingWindow);
   const minSyncVisibility = secondsUp(apply.timeout) * 6;
-  const queue = (o: NangoMetadataSyncProps['ingressQueue'], minVisibility: number) => ({
+  const queue = (o: NangoMetadataSyncProps['ingressQueue'], minVisibility: number, deliveryDelay: Duration) => ({
     retentionPeriod: o?.retentionPeriod ?? d.queue.retentionPeriod,
     visibilityTimeout: o?.visibilityTimeout ?? Duration.seconds(minVisibility),
     maxReceiveCount: o?.maxReceiveCount ?? d.queue.maxReceiveCount,
+    deliveryDelay: o?.deliveryDelay ?? deliveryDelay,
   });
   const resolved = {
     nangoHost: props.nangoHost ?? d.nangoHost,
@@ -46,8 +47,8 @@ export function resolveProps(props: NangoMetadataSyncProps) {
     apply,
     webhook,
     reconcile,
-    ingress: queue(props.ingressQueue, minIngressVisibility),
-    sync: queue(props.syncQueue, minSyncVisibility),
+    ingress: queue(props.ingressQueue, minIngressVisibility, d.ingressDeliveryDelay),
+    sync: queue(props.syncQueue, minSyncVisibility, d.syncDeliveryDelay),
     dlqRetention: props.dlqRetentionPeriod ?? d.dlqRetentionPeriod,
     table: { ...d.table, ...defined(props.table) } as { deletionProtection: boolean; tableName?: string },
     logRetention: (props.logRetention ?? d.logRetention) as logs.RetentionDays,
@@ -142,6 +143,7 @@ export function resolveProps(props: NangoMetadataSyncProps) {
   c.int('apply.batchSize', apply.batchSize, 1, 10);
   c.int('apply.maxConcurrency', apply.maxConcurrency, 2, 1000);
   setting('apply.groupConcurrency', 'APPLY_GROUP_CONCURRENCY', apply.groupConcurrency);
+  c.seconds('apply.maxDefer', apply.maxDefer, 0, 900);
   c.int('webhook.reservedConcurrency', webhook.reservedConcurrency, 1, 1000);
   setting('webhook.maxBodyBytes', 'WEBHOOK_MAX_BODY_BYTES', webhook.maxBodyBytes);
   if (!webhook.timeout.isUnresolved() && secs(webhook.timeout) >= 20) {
@@ -160,6 +162,7 @@ export function resolveProps(props: NangoMetadataSyncProps) {
     c.seconds(`${name}.retentionPeriod`, q.retentionPeriod, 60, 1_209_600);
     c.seconds(`${name}.visibilityTimeout`, q.visibilityTimeout, 0, 43_200);
     c.int(`${name}.maxReceiveCount`, q.maxReceiveCount, 1, 1000);
+    c.seconds(`${name}.deliveryDelay`, q.deliveryDelay, 0, 900);
     if (!q.visibilityTimeout.isUnresolved() && q.visibilityTimeout.toMilliseconds() < minVisibility * 1000) {
       c.fail(`${name}.visibilityTimeout must be at least ${rule} = ${minVisibility} seconds (got ${q.visibilityTimeout.toHumanString()})`);
     }

@@ -34,6 +34,8 @@ export interface PipelineQueueOptions {
   maxReceiveCount?: number;
   ingressVisibilitySeconds?: number;
   syncVisibilitySeconds?: number;
+  /** The sync queue's DelaySeconds (the construct's debounce). Default 0. */
+  syncDeliveryDelaySeconds?: number;
 }
 
 export interface PipelineQueues {
@@ -271,6 +273,7 @@ export async function startLocalSqs(opts: LocalSqsOptions = {}): Promise<LocalSq
         // Route sets explicit deduplication ids (event id + connection).
         ContentBasedDeduplication: 'false',
         VisibilityTimeout: String(o.syncVisibilitySeconds ?? 30),
+        DelaySeconds: String(o.syncDeliveryDelaySeconds ?? 0),
         RedrivePolicy: redrive(syncDlq.arn),
       });
       return { ingressUrl: ingress.url, ingressDlqUrl: ingressDlq.url, syncUrl: sync.url, syncDlqUrl: syncDlq.url };

@@ -22,23 +22,31 @@ describe('DynamoStateStore over dynalite', () => {
     const o0 = orderOf(500, 'e0', 'free');
     const o1 = orderOf(1000, 'e1', 'pro');
     const o2 = orderOf(2000, 'e2', 'enterprise');
-    const write = (value: string, order: string, integrations: 'all' | string[], id: string) =>
-      store.writeDesired(s, [{ key: 'plan', value, order, integrations, event: ev(id) }]);
-    expect(await write('pro', o1, 'all', 'e1')).toEqual({ written: ['plan'], stale: [] });
+    const write = async (value: string, order: string, integrations: 'all' | string[], id: string) => {
+      const { at, ...outcome } = await store.writeDesired(s, [{ key: 'plan', value, order, integrations, event: ev(id) }]);
+      expect(at).toBeGreaterThan(0);
+      return { at, outcome };
+    };
+    const first = await write('pro', o1, 'all', 'e1');
+    expect(first.outcome).toEqual({ written: ['plan'], stale: [] });
     // A newer value for one integration is kept beside the value for all: it never replaces it.
-    expect(await write('enterprise', o2, ['salesforce'], 'e2')).toEqual({ written: ['plan'], stale: [] });
+    const second = await write('enterprise', o2, ['salesforce'], 'e2');
+    expect(second.outcome).toEqual({ written: ['plan'], stale: [] });
+    await new Promise((r) => setTimeout(r, 5));
     // The same write again (a retried record) is accepted: its syncs must still go out.
-    expect(await write('pro', o1, 'all', 'e1')).toEqual({ written: ['plan'], stale: [] });
-    expect(await write('enterprise', o2, ['salesforce'], 'e2')).toEqual({ written: ['plan'], stale: [] });
+    expect((await write('pro', o1, 'all', 'e1')).outcome).toEqual({ written: ['plan'], stale: [] });
+    expect((await write('enterprise', o2, ['salesforce'], 'e2')).outcome).toEqual({ written: ['plan'], stale: [] });
     // An older one is refused in the scope that holds a newer value.
-    expect(await write('free', o0, ['salesforce'], 'e0')).toEqual({ written: [], stale: ['plan'] });
+    expect((await write('free', o0, ['salesforce'], 'e0')).outcome).toEqual({ written: [], stale: ['plan'] });
     // In a scope of its own it is stored, and loses to the newer value for all integrations when read.
-    expect(await write('free', o0, ['hubspot'], 'e0')).toEqual({ written: ['plan'], stale: [] });
+    const third = await write('free', o0, ['hubspot'], 'e0');
+    expect(third.outcome).toEqual({ written: ['plan'], stale: [] });
     const desired = await store.readDesired(s);
+    // The repeated writes kept their first write time: a sync queued after the first is not taken for an older one.
     expect(desired.sort((a, b) => a.order.localeCompare(b.order))).toEqual([
-      { subject: s, key: 'plan', value: 'free', order: o0, integrations: ['hubspot'], event: ev('e0') },
-      { subject: s, key: 'plan', value: 'pro', order: o1, integrations: 'all', event: ev('e1') },
-      { subject: s, key: 'plan', value: 'enterprise', order: o2, integrations: ['salesforce'], event: ev('e2') },
+      { subject: s, key: 'plan', value: 'free', order: o0, integrations: ['hubspot'], event: ev('e0'), writtenAt: third.at },
+      { subject: s, key: 'plan', value: 'pro', order: o1, integrations: 'all', event: ev('e1'), writtenAt: first.at },
+      { subject: s, key: 'plan', value: 'enterprise', order: o2, integrations: ['salesforce'], event: ev('e2'), writtenAt: second.at },
     ]);
     // Per connection, the newest value in its scope: salesforce gets enterprise, hubspot keeps pro.
     expect(desiredFor(desired, 'salesforce').get('plan')?.value).toBe('enterprise');

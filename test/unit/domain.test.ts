@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { desiredFor, type DesiredKey, driftOf, jsonEqual, planSync } from '#commons/domain/desired';
+import { desiredFor, type DesiredKey, driftOf, jsonEqual, planSync, deferToLaterSync } from '#commons/domain/desired';
 import { orderOf } from '#commons/domain/order';
 import { inScope, subjectId, subjectsOfConnection, tagsMatch } from '#commons/domain/subject';
 
@@ -10,13 +10,15 @@ const key = (
   value: DesiredKey['value'],
   version: number,
   integrations: DesiredKey['integrations'] = 'all',
-) => ({
+  writtenAt = version * 1000,
+): DesiredKey => ({
   subject,
   key: k,
   value,
   order: orderOf(version, `e${version}`, value),
   integrations,
   event: ref(`e${version}`),
+  writtenAt,
 });
 
 describe('subject ids', () => {
@@ -101,6 +103,24 @@ describe('desiredFor and planSync', () => {
     // An applied order newer than desired (state rewritten) is not sent back over.
     expect(planSync(d, { plan: orderOf(9, 'e9', 'x'), seats: first.applied.seats! }, false).patch).toBeUndefined();
     expect(planSync(d, first.applied, true).patch).toEqual({ plan: 'pro', seats: 12 });
+  });
+
+  it('a change sync defers to a later one only when a key to send was rewritten after it was queued, and not for too long', () => {
+    const plan = [key('s', 'plan', 'pro', 2, 'all', 5_000), key('s', 'seats', 12, 3, 'all', 7_000)];
+    const at = (queuedAt: number | undefined, now = 8_000, maxDeferMs = 60_000) => deferToLaterSync(plan, { queuedAt, now, maxDeferMs });
+    // seats was rewritten after the sync was queued: the rewrite's sync, behind this one, sends both.
+    expect(at(6_000)).toBe(true);
+    expect(at(4_999)).toBe(true);
+    // Every key written at or before the queue time: nothing later is sure to come; send now.
+    expect(at(7_000)).toBe(false);
+    expect(at(9_000)).toBe(false);
+    // The oldest key has waited the longest allowed: send now, whatever keeps changing.
+    expect(at(6_000, 5_000 + 59_999)).toBe(true);
+    expect(at(6_000, 5_000 + 60_000)).toBe(false);
+    expect(at(6_000, 8_000, 0)).toBe(false);
+    // Seeds, repairs and replays carry no queue time; an empty plan has nothing to defer.
+    expect(at(undefined)).toBe(false);
+    expect(deferToLaterSync([], { queuedAt: 0, now: 1, maxDeferMs: 60_000 })).toBe(false);
   });
 
   it('driftOf: keys we own whose value at Nango differs, deep and key-order insensitive; other keys ignored', () => {

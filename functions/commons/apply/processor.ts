@@ -3,8 +3,10 @@
  *
  * Per connection: read the desired state of the subjects its messages name (strongly consistent)
  * and what it was last sent; the keys in scope whose version is newer (every key in scope for a seed
- * or a repair) are the patch; no such key, no call. One PATCH, then the applied versions are
- * recorded. No GET to Nango, no bookkeeping key in the customer's metadata. Outcomes follow the
+ * or a repair) are the patch; no such key, no call. When a key of that patch was rewritten after the
+ * group's syncs were queued, the rewrite's own sync (behind these in the group) sends the whole patch
+ * later, within `maxDeferMs`: a backlog costs about one PATCH per connection, not one per change.
+ * Otherwise one PATCH, then the applied versions are recorded. No GET to Nango, no bookkeeping key in the customer's metadata. Outcomes follow the
  * failure policy; a 404 `unknown_connection` drops the connection from the index and is parked only
  * where a subject names that connection explicitly (by id).
  *
@@ -18,7 +20,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, countBy, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
-import { type DesiredKey, desiredFor, planSync } from '../domain/desired.ts';
+import { type DesiredKey, deferToLaterSync, desiredFor, planSync } from '../domain/desired.ts';
 import { unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { attemptsOf, classify, settle } from '../failure.ts';
 import type { NangoPort } from '../nango/port.ts';
@@ -36,6 +38,8 @@ export interface ApplyDeps {
   syncDlqUrl: string;
   maxReceiveCount: number;
   groupConcurrency: number;
+  /** How long a change sync may leave its keys to a later sync of the connection (0: never). */
+  maxDeferMs: number;
   retry?: Partial<typeof defaultRetry>;
 }
 
@@ -44,6 +48,8 @@ export interface ApplyResult {
   /** Connections PATCHed. */
   patched: number;
   noop: number;
+  /** Connections left to a later sync: a key to send was rewritten after their syncs were queued. */
+  deferred: number;
   dlq: number;
 }
 
@@ -60,7 +66,7 @@ export function groupRecords(records: readonly SQSRecord[]): SQSRecord[][] {
 }
 
 export async function applyRecords(records: readonly SQSRecord[], deps: ApplyDeps, deadline: number): Promise<ApplyResult> {
-  const result: ApplyResult = { failedRecordIds: [], patched: 0, noop: 0, dlq: 0 };
+  const result: ApplyResult = { failedRecordIds: [], patched: 0, noop: 0, deferred: 0, dlq: 0 };
   await mapConcurrent(groupRecords(records), deps.groupConcurrency, (group) => applyGroup(group, deps, deadline, result));
   // An envelope record carries several syncs: name it once.
   result.failedRecordIds = [...new Set(result.failedRecordIds)];
@@ -104,7 +110,9 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
   const subjects = [...new Set(messages.flatMap((m) => m.subjects))];
   const force = messages.some(forcesFullSync);
   const correlation_id = messages.flatMap((m) => m.events).at(-1)?.id ?? units[0]!.messageId;
+  const queuedAt = force ? undefined : deferralTime(units);
   let planned: DesiredKey[] = [];
+  let deferred = false;
   try {
     const { attempts } = await withRetries(
       async () => {
@@ -113,8 +121,9 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
           deps.state.readApplied(target),
         ]);
         const plan = planSync(desiredFor(desired.flat(), target.providerConfigKey), applied, force);
-        planned = plan.keys;
-        if (!plan.patch) return;
+        deferred = deferToLaterSync(plan.keys, { queuedAt, now: Date.now(), maxDeferMs: deps.maxDeferMs });
+        planned = deferred ? [] : plan.keys;
+        if (!plan.patch || deferred) return;
         await deps.nango.patchMetadata(target, plan.patch, { deadline });
         await deps.state.recordApplied(target, plan.applied);
       },
@@ -134,6 +143,10 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
         attempts,
         force,
       });
+    } else if (deferred) {
+      result.deferred++;
+      metrics.addMetric(MetricName.SyncsDeferred, MetricUnit.Count, 1);
+      logger.debug('keys rewritten since these syncs were queued: the later sync sends them', { correlation_id, syncs: units.length });
     } else {
       result.noop++;
       metrics.addMetric(MetricName.SyncsNoop, MetricUnit.Count, 1);
@@ -192,6 +205,24 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
       ),
     );
   }
+}
+
+/**
+ * A sync that reached SQS this long after route queued it was sent again (a DLQ replay or redrive):
+ * the rewrites after its queue time may have failed too, so it never defers.
+ */
+const RESENT_AFTER_MS = 60_000;
+
+/** The latest queue time of the group's syncs, when each is a change sent as route queued it; else undefined (never defer). */
+function deferralTime(units: readonly Unit[]): number | undefined {
+  let latest: number | undefined;
+  for (const u of units) {
+    const queuedAt = u.message?.reason === 'change' ? u.message.queuedAt : undefined;
+    const sent = Number(u.record.attributes?.SentTimestamp);
+    if (queuedAt === undefined || !Number.isFinite(sent) || sent - queuedAt > RESENT_AFTER_MS) return undefined;
+    latest = Math.max(latest ?? 0, queuedAt);
+  }
+  return latest;
 }
 
 const sameConnection = (a: Target, b: Target) => a.connectionId === b.connectionId && a.providerConfigKey === b.providerConfigKey;

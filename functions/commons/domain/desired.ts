@@ -14,6 +14,8 @@ export interface DesiredKey {
   order: string;
   integrations: Integrations;
   event: EventRef;
+  /** When route stored it (epoch ms, the writer's clock). */
+  writtenAt: number;
 }
 
 /** For each key in scope, the newest write across the connection's subjects. */
@@ -47,6 +49,30 @@ export function planSync(desired: ReadonlyMap<string, DesiredKey>, applied: Read
     applied: Object.fromEntries(keys.map((k) => [k.key, k.order])),
     keys,
   };
+}
+
+export interface Deferral {
+  /** When route queued the sync (epoch ms); undefined for seeds, repairs, replays: they never defer. */
+  queuedAt: number | undefined;
+  now: number;
+  /** How long the oldest key to send may wait for later syncs (0: never defer). */
+  maxDeferMs: number;
+}
+
+/**
+ * Whether a change sync may leave its keys to a later sync of the same connection: a key to send was
+ * rewritten after this sync was queued. Route stores keys before it queues their syncs, so that
+ * rewrite queued a sync for this connection behind this one (its FIFO group), and the later sync
+ * sends every key this one would, and newer values: one PATCH where there would be two. While apply
+ * is behind route (a backlog, a rate limit) a connection is PATCHed about once, not once per change.
+ * Never longer than `maxDeferMs` after the oldest key to send was written, so a customer whose state
+ * keeps changing is still PATCHed at least that often.
+ */
+export function deferToLaterSync(keys: readonly DesiredKey[], d: Deferral): boolean {
+  const { queuedAt } = d;
+  if (queuedAt === undefined || keys.length === 0 || d.maxDeferMs <= 0) return false;
+  const oldest = Math.min(...keys.map((k) => k.writtenAt));
+  return keys.some((k) => k.writtenAt > queuedAt) && d.now - oldest < d.maxDeferMs;
 }
 
 export interface Drift {

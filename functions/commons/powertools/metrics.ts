@@ -24,6 +24,8 @@ export const MetricName = {
   SyncsApplied: 'SyncsApplied',
   /** Syncs that found nothing to send (Nango already had every key). */
   SyncsNoop: 'SyncsNoop',
+  /** Connections left to a later sync (a key to send was rewritten after the sync was queued). */
+  SyncsDeferred: 'SyncsDeferred',
   KeysApplied: 'KeysApplied',
   NangoLatency: 'NangoLatency',
   NangoErrors: 'NangoErrors',

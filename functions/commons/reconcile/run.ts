@@ -3,6 +3,10 @@
  * compares the keys we own with the desired state of each connection's subjects, and, unless it is
  * a dry run, enqueues a repair sync for each connection that drifted (and makes sure the index knows
  * it). Used by the scheduled function and by `npm run reconcile`.
+ *
+ * A run that read every page of every integration also refreshes each subject's connection index
+ * from what it listed: route then finds a customer's connections in the table, not with one Nango
+ * call per customer, and an index that missed a tag change is corrected.
  */
 import { mapConcurrent } from '../concurrency.ts';
 import { desiredFor, type Drift, driftOf } from '../domain/desired.ts';
@@ -16,11 +20,13 @@ const STATE_READ_CONCURRENCY = 16;
 
 export interface ReconcileDeps {
   nango: Pick<NangoPort, 'listConnections'>;
-  state: Pick<StatePort, 'readDesired' | 'addToIndex'>;
+  state: Pick<StatePort, 'readDesired' | 'addToIndex' | 'replaceIndex'>;
   queues: Pick<QueuePort, 'sendBatch'>;
   syncQueueUrl: string;
   tagKeySets: readonly (readonly string[])[];
   byConnectionId: boolean;
+  /** A subject with more connections gets no index: route refuses its events (too_many_connections). */
+  maxConnectionsPerSubject: number;
 }
 
 export interface ReconcileOptions {
@@ -49,6 +55,8 @@ export interface ReconcileReport {
   driftedKeys: number;
   repairsEnqueued: number;
   repairsFailed: number;
+  /** Subjects whose connection index was replaced by what this run listed (complete runs only, not dry runs). */
+  indexed: number;
   /** The deadline came before the last page. */
   incomplete: boolean;
 }
@@ -62,6 +70,7 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
     driftedKeys: 0,
     repairsEnqueued: 0,
     repairsFailed: 0,
+    indexed: 0,
     incomplete: false,
   };
   const desiredCache = new Map<string, ReturnType<StatePort['readDesired']>>();
@@ -72,6 +81,9 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
   };
   const wanted = o.subjects ? new Set(o.subjects) : undefined;
   const filter: ConnectionFilter = o.integrations?.length ? { integrationIds: o.integrations } : {};
+  // Only a listing of every integration sees all of a subject's connections.
+  const members = o.dryRun || o.integrations?.length ? undefined : new Map<string, Target[]>();
+  const listedSince = Date.now();
 
   for (let page = 0; ; page++) {
     if (Date.now() >= o.deadline) {
@@ -84,6 +96,11 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
     const found = await mapConcurrent(batch, STATE_READ_CONCURRENCY, async (c) => {
       const subjects = subjectsOfConnection(c, deps.tagKeySets, deps.byConnectionId).filter((s) => !wanted || wanted.has(s.id));
       if (subjects.length === 0) return undefined;
+      for (const s of subjects) {
+        const list = members?.get(s.id) ?? [];
+        list.push({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey });
+        members?.set(s.id, list);
+      }
       const { drift, owners } = await driftOfConnection(c, subjects, desiredOf);
       return {
         checked: true,
@@ -105,7 +122,28 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
     o.onProgress?.({ pages: report.pages, checked: report.checked, drifted: report.drifted.length });
     if (batch.length < pageSize) break;
   }
+  if (members && !report.incomplete) await refreshIndexes(deps, members, listedSince, o.deadline, report);
   return report;
+}
+
+/**
+ * Each subject's index becomes what the listing found (a connection its webhook added meanwhile is
+ * kept), trusted from when the listing began. Subjects over the cap are left to route, which refuses them.
+ */
+async function refreshIndexes(
+  deps: ReconcileDeps,
+  members: Map<string, Target[]>,
+  listedSince: number,
+  deadline: number,
+  report: ReconcileReport,
+) {
+  const fits = [...members].filter(([, targets]) => targets.length <= deps.maxConnectionsPerSubject);
+  await mapConcurrent(fits, STATE_READ_CONCURRENCY, async ([subject, targets]) => {
+    // An index left as it was is still correct, only older: stopping at the deadline loses nothing.
+    if (Date.now() >= deadline) return;
+    await deps.state.replaceIndex(subject, targets, listedSince, listedSince);
+    report.indexed++;
+  });
 }
 
 /** The drifted keys, and the subjects that hold state for this connection (the ones a repair must read). */

@@ -107,6 +107,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   };
   const syncs = new Map<string, PendingSync>();
   const now = Date.now();
+  let lastWriteAt = 0;
   await mapConcurrent(items, deps.concurrency ?? 8, async (item) => {
     const mapped = mapEvent(item.event, deps.catalog, { ...deps.limits, now });
     if (!mapped.ok) return reject(item.record, item.body, item.event, mapped);
@@ -115,6 +116,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       const { value: targets } = await withRetries(
         async () => {
           const outcome = await deps.state.writeDesired(mapped.subject.id, mapped.writes);
+          lastWriteAt = Math.max(lastWriteAt, outcome.at);
           if (outcome.stale.length) {
             result.stale += outcome.stale.length;
             metrics.addMetric(MetricName.KeysStale, MetricUnit.Count, outcome.stale.length);
@@ -162,9 +164,11 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
 
   // Items that already failed send nothing now: their retry sends their syncs.
   const pending = [...syncs.values()].filter((s) => ![...s.items].some((i) => failed.has(i)));
+  // Never before a write of this batch, even if the clock stepped back: apply must see those keys as this sync's own.
+  const queuedAt = Math.max(Date.now(), lastWriteAt);
   const messages = pending.map((s, i) => ({
     id: String(i),
-    body: JSON.stringify(syncMessage(s.target, [...s.subjects], 'change', s.events)),
+    body: JSON.stringify(syncMessage(s.target, [...s.subjects], 'change', s.events, queuedAt)),
     groupId: connectionKey(s.target),
     deduplicationId: syncDeduplicationId(s.target, s.causes.sort().join('\n')),
   }));

@@ -2,7 +2,7 @@
  * The state store on DynamoDB (one table, `pk`/`sk` strings), through the document client:
  *
  *   S#<subject>  K#<scope>#<key>   one desired key for one scope (`*` = every integration, or one
- *                                  provider config key): value (JSON text), order, event
+ *                                  provider config key): value (JSON text), order, event, write time
  *   S#<subject>  INDEX     the subject's known connections (a string set) and when Nango was asked
  *   C#<conn>     APPLIED   per key `k:<key>` = the order last sent to that connection
  *
@@ -52,42 +52,54 @@ export class DynamoStateStore implements StatePort {
    * any of its scopes took it.
    */
   async writeDesired(subject: string, writes: readonly KeyWrite[]): Promise<WriteOutcome> {
-    const out: WriteOutcome = { written: [], stale: [] };
+    const out: WriteOutcome = { written: [], stale: [], at: Date.now() };
     await Promise.all(
       writes.map(async (w) => {
         const scopes = w.integrations === 'all' ? [ALL_SCOPE] : w.integrations;
-        const took = await Promise.all(scopes.map((scope) => this.putKey(subject, w, scope)));
+        const took = await Promise.all(scopes.map((scope) => this.putKey(subject, w, scope, out.at)));
         (took.some(Boolean) ? out.written : out.stale).push(w.key);
       }),
     );
     return out;
   }
 
-  private async putKey(subject: string, w: KeyWrite, scope: string): Promise<boolean> {
+  private async putKey(subject: string, w: KeyWrite, scope: string, at: number): Promise<boolean> {
+    const sk = `${KEY_PREFIX}${scope}#${w.key}`;
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
           Item: {
             pk: subjectPk(subject),
-            sk: `${KEY_PREFIX}${scope}#${w.key}`,
+            sk,
             subject,
             key: w.key,
             scope,
             value: JSON.stringify(w.value),
             ord: w.order,
             event: w.event,
+            at,
           },
-          // Equal order = this very write again (a retried record): accepted, so its syncs are sent again.
-          ConditionExpression: 'attribute_not_exists(ord) OR ord <= :ord',
+          ConditionExpression: 'attribute_not_exists(ord) OR ord < :ord',
           ExpressionAttributeValues: { ':ord': w.order },
         }),
       );
       return true;
     } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
-      throw e;
+      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
     }
+    // An equal order is this very write again (a retried record): it counts as written, so its syncs are
+    // sent again, but the item keeps its first write time. (dynalite has no ReturnValuesOnConditionCheckFailure,
+    // hence the read; it costs only for stale or repeated writes.)
+    const held = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: subjectPk(subject), sk },
+        ConsistentRead: true,
+        ProjectionExpression: 'ord',
+      }),
+    );
+    return held.Item?.ord === w.order;
   }
 
   async readDesired(subject: string): Promise<DesiredKey[]> {
@@ -111,6 +123,8 @@ export class DynamoStateStore implements StatePort {
           order: String(item.ord),
           integrations: item.scope === ALL_SCOPE ? 'all' : [String(item.scope)],
           event: item.event as EventRef,
+          // Items stored before write times were kept read as written at 0: never taken for a later rewrite.
+          writtenAt: typeof item.at === 'number' ? item.at : 0,
         });
       }
       start = page.LastEvaluatedKey;

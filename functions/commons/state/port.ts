@@ -19,6 +19,11 @@ export interface WriteOutcome {
   written: string[];
   /** Keys a newer write already holds. */
   stale: string[];
+  /**
+   * When this call stored its keys (epoch ms, this process's clock). A sync queued after the call
+   * carries a time at least this late, so apply can tell its keys from later rewrites.
+   */
+  at: number;
 }
 
 export interface IndexEntry {
@@ -28,7 +33,10 @@ export interface IndexEntry {
 }
 
 export interface StatePort {
-  /** Each key is written only when its order is newer than (or equal to) the stored one. */
+  /**
+   * Each key is stored only when its order is newer than the stored one; an equal order (this very
+   * write again, from a retried record) counts as written and leaves the item, its write time included, as it was.
+   */
   writeDesired(subject: string, writes: readonly KeyWrite[]): Promise<WriteOutcome>;
   /** Strongly consistent. */
   readDesired(subject: string): Promise<DesiredKey[]>;

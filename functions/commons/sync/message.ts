@@ -33,6 +33,11 @@ export const syncMessageSchema = z.object({
   reason: z.enum(SYNC_REASONS),
   /** The events behind a `change`, for the DLQ envelope and logs (at most a few). */
   events: z.array(eventRefSchema).max(10).default([]),
+  /**
+   * For a `change`: when route queued it (epoch ms), at or after every key write behind it. Apply
+   * leaves to later syncs what was rewritten after this time.
+   */
+  queuedAt: z.number().int().nonnegative().optional(),
 });
 export type SyncMessage = z.output<typeof syncMessageSchema>;
 
@@ -55,6 +60,7 @@ export function syncMessage(
   subjects: readonly string[],
   reason: SyncReason,
   events: readonly EventRef[] = [],
+  queuedAt?: number,
 ): SyncMessage {
   return {
     v: 2,
@@ -63,5 +69,6 @@ export function syncMessage(
     subjects: [...new Set(subjects)].slice(0, MAX_SUBJECTS_PER_SYNC),
     reason,
     events: events.slice(0, 10),
+    ...(queuedAt === undefined ? {} : { queuedAt }),
   };
 }
