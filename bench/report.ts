@@ -15,6 +15,8 @@ export interface BenchResults {
   meta: { date: string; node: string; cpu: string; cores: number; loadAverage: number[]; commit: string; wallSeconds?: number };
   settings: Record<string, unknown>;
   drain?: DrainResult;
+  /** The same backlog with the index cold (no reconcile before it): the first run after a deployment, before the backfill. */
+  cold?: DrainResult;
   rated?: DrainResult;
   trickle?: TrickleResult;
   seed?: SeedResult;
@@ -62,10 +64,12 @@ export function rows(r: BenchResults): Row[] {
     const S = '1. backlog, rate limit off';
     add(
       S,
-      'Nango calls (list / PATCH)',
+      'Nango calls (list / PATCH), index filled by a reconcile first (its calls included)',
       `${d.calls.total} (${d.calls.list} / ${d.calls.patch})`,
       '',
-      `v1 (recorded): ${V1_BASELINE.calls}; ${peerCell((p) => `${p.calls.total} on ${p.events} ev.`)}`,
+      `v1 (recorded): ${V1_BASELINE.calls}; ${peerCell((p) => `${p.calls.total} on ${p.events} ev.`)}${
+        d.warmIndex ? `; the reconcile: ${d.warmIndex.calls} call(s), ${d.warmIndex.subjects} subjects indexed` : ''
+      }`,
     );
     add(
       S,
@@ -117,6 +121,16 @@ export function rows(r: BenchResults): Row[] {
         ? `parked on attempt ${[...new Set(d.dlq.attempts)].sort().join(', ')} (first error ${d.dlq.firstError?.code}, retryable: ${d.dlq.firstError?.retryable})`
         : '',
       verdict(d.dlq.total === 0),
+    );
+  }
+  const cold = r.cold;
+  if (cold) {
+    add(
+      '1. backlog, cold index (no reconcile before it)',
+      'Nango calls (list / PATCH), per connection touched',
+      `${cold.calls.total} (${cold.calls.list} / ${cold.calls.patch}), ${f2(cold.callsPerTouched)}`,
+      '',
+      `one list per customer (${cold.calls.list}) on top of the PATCHes; wrong connections ${cold.final.wrongConnections} of ${cold.final.connections}, DLQ ${cold.dlq.total}`,
     );
   }
   const q = r.rated;

@@ -137,9 +137,10 @@ async function main(): Promise<void> {
     });
   }
   if (!flags['skip-scenarios']) {
-    progress('backlog, rate limit off (ours, then the parallel SDK)...');
-    const drain: DrainRun = { dataset: DATASET, nango: NANGO, countAws: true, reconcileAfter: true, timeoutMs: 600_000 };
+    progress('backlog, rate limit off (ours with the index filled, ours cold, then the parallel SDK)...');
+    const drain: DrainRun = { dataset: DATASET, nango: NANGO, countAws: true, warmIndex: true, reconcileAfter: true, timeoutMs: 600_000 };
     r.drain = await scenario('drain', 'drain', drain, dir);
+    r.cold = await scenario('drain', 'cold', { ...drain, countAws: false, warmIndex: false, reconcileAfter: false }, dir);
     r.peers.push(await scenario('peer', 'sdk-parallel', peer({ peer: 'parallel', concurrency: 5, eventLimit: SAMPLE * 2 }), dir));
     progress('rate limit on, and the peers that wait (side by side)...');
     const [rated, seq, model] = await Promise.all([

@@ -324,7 +324,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       connections.push({
         ...target,
         metadata,
-        applied: appliedVersions(await p.state.readApplied(target)),
+        applied: appliedVersions((await p.state.readApplied(target)).keys),
         createdLater: laterKeys.has(`${c.providerConfigKey}\n${c.connectionId}`),
         ...(readError ? { readError } : {}),
       });

@@ -138,7 +138,7 @@ async function run(queueUrl: string, fifo: boolean, prefix: string) {
     const off = differingKeys(want, nango.metadataOf(connectionId, 'salesforce'));
     lostKeys += off.length;
     if (off.length) connectionsOff++;
-    appliedRecorded += Object.keys(await state.readApplied({ connectionId, providerConfigKey: 'salesforce' })).length;
+    appliedRecorded += Object.keys((await state.readApplied({ connectionId, providerConfigKey: 'salesforce' })).keys).length;
   }
   return { lostKeys, connectionsOff, appliedRecorded, overlaps: writeOverlaps(nango.requests), failures, patches: nango.stats().applied };
 }

@@ -191,13 +191,13 @@ describe("Nango's answers", () => {
     ]);
     p.nango!.removeConnection(GONE.connectionId, 'salesforce');
     const target = { connectionId: GONE.connectionId, providerConfigKey: 'salesforce' };
-    expect(Object.keys(await p.state.readApplied(target))).toContain('status');
+    expect(Object.keys((await p.state.readApplied(target)).keys)).toContain('status');
     await p.send([statusChanged('gone', 'suspended', { id: 'gone-2', time: t(1) })]);
     await drain();
     expect(patchesTo(GONE).map((r) => r.status)).toEqual([200, 404]);
     expect((await p.state.readIndex('tags:organization_id=gone'))?.connections).toEqual([]);
     // What it was sent is forgotten: re-created with the same id, it would get every key again.
-    expect(await p.state.readApplied(target)).toEqual({});
+    expect(await p.state.readApplied(target)).toEqual({ keys: {}, deferredSince: undefined });
     expect(await dlqOf('sync-dlq', forTarget(GONE))).toEqual([]);
     // Its desired state stays, for when the customer connects again.
     expect((await p.state.readDesired('tags:organization_id=gone')).find((k) => k.key === 'status')?.value).toBe('suspended');

@@ -122,6 +122,41 @@ describe('reconcile', () => {
     expect(again.drifted).toEqual([]);
   });
 
+  it("a complete run replaces each subject's connection index with what it listed: route then asks Nango nothing", async () => {
+    // Created without a webhook (before the deployment, say): no index knows them yet.
+    const newco: SeedConnection[] = ['salesforce', 'hubspot'].map((pck, i) => ({
+      connectionId: `9b8a7c6d-1111-4e1f-8a2b-00000000000${i}`,
+      providerConfigKey: pck,
+      provider: pck,
+      tags: { organization_id: 'newco' },
+    }));
+    for (const c of newco) p.nango!.addConnection(c);
+    const subject = 'tags:organization_id=newco';
+    // A dry run changes nothing; a run limited to some integrations does not see every connection of a subject.
+    expect((await p.reconcile({ dryRun: true })).indexed).toBe(0);
+    expect((await p.reconcile({ integrations: OURS })).indexed).toBe(0);
+    expect(await p.state.readIndex(subject)).toBeUndefined();
+
+    const before = Date.now();
+    const r = await p.reconcile({ pageSize: 1_000 });
+    expect(r).toMatchObject({ incomplete: false, drifted: [], pages: 3 });
+    // Every connection's own id subject and the two tag subjects; the ten bulk customers (210 connections
+    // each) are over the cap of 100 and get no index: route refuses their events.
+    expect(r.indexed).toBe(CONNECTIONS.length + newco.length + 2);
+    expect(await p.state.readIndex('tags:organization_id=bulk-3')).toBeUndefined();
+    const index = await p.state.readIndex(subject);
+    expect(index?.connections.map((t) => t.providerConfigKey).sort()).toEqual(['hubspot', 'salesforce']);
+    expect(index?.fetchedAt).toBeGreaterThanOrEqual(before);
+
+    const from = p.nango!.requests.length;
+    await p.send([planChanged('newco', 'enterprise', AT)]);
+    await drain();
+    const calls = p.nango!.requests.slice(from);
+    expect(calls.filter((c) => c.method === 'GET')).toEqual([]);
+    expect(calls.filter((c) => c.method === 'PATCH')).toHaveLength(2);
+    expect(await p.metadataOf(newco[1]!.connectionId, 'hubspot')).toMatchObject({ plan: 'enterprise' });
+  });
+
   it('printed no key', () => {
     expect(logs.capture.lines()).toBeGreaterThan(0);
     expect(logs.capture.leaks()).toBe(0);

@@ -65,10 +65,14 @@ describe('DynamoStateStore over dynalite', () => {
   });
 
   it('records applied orders per key and reads them back merged', async () => {
-    expect(await store.readApplied(target)).toEqual({});
+    expect(await store.readApplied(target)).toEqual({ keys: {}, deferredSince: undefined });
     await store.recordApplied(target, { plan: 'o1', 'seats.x': 'o2' });
+    // The first deferral is kept until something is sent.
+    await store.markDeferred(target, 1_000);
+    await store.markDeferred(target, 2_000);
+    expect(await store.readApplied(target)).toEqual({ keys: { plan: 'o1', 'seats.x': 'o2' }, deferredSince: 1_000 });
     await store.recordApplied(target, { plan: 'o3' });
-    expect(await store.readApplied(target)).toEqual({ plan: 'o3', 'seats.x': 'o2' });
+    expect(await store.readApplied(target)).toEqual({ keys: { plan: 'o3', 'seats.x': 'o2' }, deferredSince: undefined });
   });
 
   it('keeps an index: replace, add, remove, and an empty index that is not a miss', async () => {

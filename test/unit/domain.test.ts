@@ -107,20 +107,21 @@ describe('desiredFor and planSync', () => {
 
   it('a change sync defers to a later one only when a key to send was rewritten after it was queued, and not for too long', () => {
     const plan = [key('s', 'plan', 'pro', 2, 'all', 5_000), key('s', 'seats', 12, 3, 'all', 7_000)];
-    const at = (queuedAt: number | undefined, now = 8_000, maxDeferMs = 60_000) => deferToLaterSync(plan, { queuedAt, now, maxDeferMs });
+    const at = (queuedAt: number | undefined, o: { now?: number; deferredSince?: number; maxDeferMs?: number } = {}) =>
+      deferToLaterSync(plan, { queuedAt, now: o.now ?? 8_000, deferredSince: o.deferredSince, maxDeferMs: o.maxDeferMs ?? 60_000 });
     // seats was rewritten after the sync was queued: the rewrite's sync, behind this one, sends both.
     expect(at(6_000)).toBe(true);
     expect(at(4_999)).toBe(true);
     // Every key written at or before the queue time: nothing later is sure to come; send now.
     expect(at(7_000)).toBe(false);
     expect(at(9_000)).toBe(false);
-    // The oldest key has waited the longest allowed: send now, whatever keeps changing.
-    expect(at(6_000, 5_000 + 59_999)).toBe(true);
-    expect(at(6_000, 5_000 + 60_000)).toBe(false);
-    expect(at(6_000, 8_000, 0)).toBe(false);
+    // Keys left waiting since the longest allowed: send now, however recently they were rewritten.
+    expect(at(6_000, { deferredSince: 8_000 - 59_999 })).toBe(true);
+    expect(at(6_000, { deferredSince: 8_000 - 60_000 })).toBe(false);
+    expect(at(6_000, { maxDeferMs: 0 })).toBe(false);
     // Seeds, repairs and replays carry no queue time; an empty plan has nothing to defer.
     expect(at(undefined)).toBe(false);
-    expect(deferToLaterSync([], { queuedAt: 0, now: 1, maxDeferMs: 60_000 })).toBe(false);
+    expect(deferToLaterSync([], { queuedAt: 0, now: 1, deferredSince: undefined, maxDeferMs: 60_000 })).toBe(false);
   });
 
   it('driftOf: keys we own whose value at Nango differs, deep and key-order insensitive; other keys ignored', () => {

@@ -120,9 +120,11 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
           Promise.all(subjects.map((s) => deps.state.readDesired(s))),
           deps.state.readApplied(target),
         ]);
-        const plan = planSync(desiredFor(desired.flat(), target.providerConfigKey), applied, force);
-        deferred = deferToLaterSync(plan.keys, { queuedAt, now: Date.now(), maxDeferMs: deps.maxDeferMs });
+        const plan = planSync(desiredFor(desired.flat(), target.providerConfigKey), applied.keys, force);
+        const now = Date.now();
+        deferred = deferToLaterSync(plan.keys, { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs: deps.maxDeferMs });
         planned = deferred ? [] : plan.keys;
+        if (deferred && applied.deferredSince === undefined) await deps.state.markDeferred(target, now);
         if (!plan.patch || deferred) return;
         await deps.nango.patchMetadata(target, plan.patch, { deadline });
         await deps.state.recordApplied(target, plan.applied);

@@ -54,8 +54,10 @@ export function planSync(desired: ReadonlyMap<string, DesiredKey>, applied: Read
 export interface Deferral {
   /** When route queued the sync (epoch ms); undefined for seeds, repairs, replays: they never defer. */
   queuedAt: number | undefined;
+  /** Since when the connection's keys have been left to later syncs, if they are. */
+  deferredSince: number | undefined;
   now: number;
-  /** How long the oldest key to send may wait for later syncs (0: never defer). */
+  /** How long a connection's keys may be left to later syncs (0: never). */
   maxDeferMs: number;
 }
 
@@ -65,14 +67,14 @@ export interface Deferral {
  * rewrite queued a sync for this connection behind this one (its FIFO group), and the later sync
  * sends every key this one would, and newer values: one PATCH where there would be two. While apply
  * is behind route (a backlog, a rate limit) a connection is PATCHed about once, not once per change.
- * Never longer than `maxDeferMs` after the oldest key to send was written, so a customer whose state
- * keeps changing is still PATCHed at least that often.
+ * Never for longer than `maxDeferMs` from the first deferral, so a customer whose state keeps
+ * changing is still PATCHed at least that often.
  */
 export function deferToLaterSync(keys: readonly DesiredKey[], d: Deferral): boolean {
   const { queuedAt } = d;
   if (queuedAt === undefined || keys.length === 0 || d.maxDeferMs <= 0) return false;
-  const oldest = Math.min(...keys.map((k) => k.writtenAt));
-  return keys.some((k) => k.writtenAt > queuedAt) && d.now - oldest < d.maxDeferMs;
+  if (d.deferredSince !== undefined && d.now - d.deferredSince >= d.maxDeferMs) return false;
+  return keys.some((k) => k.writtenAt > queuedAt);
 }
 
 export interface Drift {

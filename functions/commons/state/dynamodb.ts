@@ -4,7 +4,8 @@
  *   S#<subject>  K#<scope>#<key>   one desired key for one scope (`*` = every integration, or one
  *                                  provider config key): value (JSON text), order, event, write time
  *   S#<subject>  INDEX     the subject's known connections (a string set) and when Nango was asked
- *   C#<conn>     APPLIED   per key `k:<key>` = the order last sent to that connection
+ *   C#<conn>     APPLIED   per key `k:<key>` = the order last sent to that connection; `deferredSince`
+ *                          while apply leaves its keys to a later sync
  *
  * Every write is a single-item conditional or additive update: no transactions (dynalite has none,
  * and none is needed). Items stay far below 400 KB: a desired key holds one value of one event
@@ -16,7 +17,7 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCom
 import type { Json } from '#events/define';
 import type { DesiredKey } from '../domain/desired.ts';
 import { connectionKey, type EventRef, type Target } from '../sync/message.ts';
-import type { IndexEntry, KeyWrite, StatePort, WriteOutcome } from './port.ts';
+import type { AppliedState, IndexEntry, KeyWrite, StatePort, WriteOutcome } from './port.ts';
 
 const subjectPk = (subject: string) => `S#${subject}`;
 const KEY_PREFIX = 'K#';
@@ -132,13 +133,26 @@ export class DynamoStateStore implements StatePort {
     return out;
   }
 
-  async readApplied(target: Target): Promise<Record<string, string>> {
+  async readApplied(target: Target): Promise<AppliedState> {
     const res = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK }, ConsistentRead: true }),
     );
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.Item ?? {})) if (k.startsWith(APPLIED_ATTR)) out[k.slice(APPLIED_ATTR.length)] = String(v);
-    return out;
+    const keys: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.Item ?? {})) if (k.startsWith(APPLIED_ATTR)) keys[k.slice(APPLIED_ATTR.length)] = String(v);
+    const since = res.Item?.deferredSince;
+    return { keys, deferredSince: typeof since === 'number' ? since : undefined };
+  }
+
+  async markDeferred(target: Target, at: number): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK },
+        UpdateExpression: 'SET deferredSince = if_not_exists(deferredSince, :at), #c = :c, #p = :p',
+        ExpressionAttributeNames: { '#c': 'connectionId', '#p': 'providerConfigKey' },
+        ExpressionAttributeValues: { ':at': at, ':c': target.connectionId, ':p': target.providerConfigKey },
+      }),
+    );
   }
 
   async recordApplied(target: Target, applied: Readonly<Record<string, string>>): Promise<void> {
@@ -153,11 +167,13 @@ export class DynamoStateStore implements StatePort {
         values[`:k${i}`] = order;
         sets.push(`#k${i} = :k${i}`);
       });
+      // Whatever was left waiting has just been sent.
+      const remove = from === 0 ? ' REMOVE deferredSince' : '';
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK },
-          UpdateExpression: `SET ${sets.join(', ')}`,
+          UpdateExpression: `SET ${sets.join(', ')}${remove}`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),

@@ -32,6 +32,13 @@ export interface IndexEntry {
   fetchedAt: number | undefined;
 }
 
+export interface AppliedState {
+  /** key -> order last sent to Nango. */
+  keys: Record<string, string>;
+  /** Since when apply has left this connection's keys to later syncs (epoch ms); unset once they are sent. */
+  deferredSince: number | undefined;
+}
+
 export interface StatePort {
   /**
    * Each key is stored only when its order is newer than the stored one; an equal order (this very
@@ -40,9 +47,12 @@ export interface StatePort {
   writeDesired(subject: string, writes: readonly KeyWrite[]): Promise<WriteOutcome>;
   /** Strongly consistent. */
   readDesired(subject: string): Promise<DesiredKey[]>;
-  /** key -> order last sent to Nango. Strongly consistent. */
-  readApplied(target: Target): Promise<Record<string, string>>;
+  /** Strongly consistent. */
+  readApplied(target: Target): Promise<AppliedState>;
+  /** Records the orders just sent, and that nothing is left waiting. */
   recordApplied(target: Target, applied: Readonly<Record<string, string>>): Promise<void>;
+  /** Notes that keys were left to a later sync, unless already noted: the first time is kept. */
+  markDeferred(target: Target, at: number): Promise<void>;
   /** Forgets what a connection was sent (Nango no longer has it). */
   forgetApplied(target: Target): Promise<void>;
   readIndex(subject: string): Promise<IndexEntry | undefined>;

@@ -1,0 +1,42 @@
+/**
+ * A burst of one customer's changes reaches Nango as one PATCH per connection: the sync queue holds
+ * each sync for its delivery delay (the construct's default, 2 s), and apply leaves to the latest
+ * sync what was rewritten after an earlier one was queued. Without the delay, the same burst costs
+ * about a PATCH per change. (The bound on how long keys wait is in debounce-bound.test.ts: the
+ * handlers keep their first configuration, so it needs a pipeline of its own.)
+ */
+import { randomUUID } from 'node:crypto';
+import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalPipeline, type LocalPipeline } from '../../local/pipeline.ts';
+import { burstConnections, sendBurst } from './burst.ts';
+
+const KEY = randomUUID();
+const A = burstConnections('burst-a', 0);
+const B = burstConnections('burst-b', 1);
+let p: LocalPipeline;
+
+beforeAll(async () => {
+  p = await startLocalPipeline({
+    nangoSecretKey: KEY,
+    connections: [...A, ...B],
+    // One event per route invocation: each change queues its own syncs.
+    route: { batchSize: 1 },
+    syncDeliveryDelaySeconds: 2,
+  });
+});
+afterAll(() => p?.stop());
+
+describe("a burst of one customer's changes", () => {
+  it('with the default delivery delay: one PATCH per connection, with the last value', async () => {
+    const r = await sendBurst(p, 'burst-a', A, { changes: 8, everyMs: 150 });
+    expect(r.patches).toHaveLength(A.length);
+    expect(r.patches.map((x) => (x.body as { metadata: { seats: number } }).metadata.seats)).toEqual([8, 8]);
+  }, 60_000);
+
+  it('without the delay: about a PATCH per change', async () => {
+    await p.sqs.send(new SetQueueAttributesCommand({ QueueUrl: p.queues.syncUrl, Attributes: { DelaySeconds: '0' } }));
+    const r = await sendBurst(p, 'burst-b', B, { changes: 8, everyMs: 150 });
+    expect(r.patches.length).toBeGreaterThan(B.length * 3);
+  }, 60_000);
+});
