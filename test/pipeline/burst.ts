@@ -28,8 +28,8 @@ export async function sendBurst(
   await p.drain({ quietMs: 300, timeoutMs: 60_000 });
   for (const c of connections) expect(await p.metadataOf(c.connectionId, c.providerConfigKey)).toMatchObject({ seats: o.changes });
   const ids = new Set(connections.map((c) => c.connectionId));
-  const patches = p.nango!.requests
-    .slice(from)
+  const patches = p
+    .nango!.requests.slice(from)
     .filter((r) => r.method === 'PATCH' && ids.has(String((r.body as { connection_id?: unknown } | undefined)?.connection_id)));
   return { patches, lastSentAt };
 }
