@@ -2,10 +2,11 @@
  * Turns a raw DLQ message into a DlqItem: an envelope (route/apply wrote it, with the error), a bare
  * message (SQS's redrive moved it after maxReceiveCount), or malformed (shown, never replayed).
  * Also decides how each is replayed: route failures go to ingress as the original event; apply
- * failures go to the sync FIFO as the original message bodies, unchanged, in their own message group
- * with a new deduplication id. Bodies are only moved, never rebuilt, so this works for the sync
- * messages of version 2 (apply then writes the latest desired state) and the patch messages of
- * version 1 alike; fields of a body are read leniently, for display only.
+ * failures go to the sync FIFO as the original message bodies, in their own message group with a new
+ * deduplication id. Bodies are moved as they are, but for one field: a version 2 sync loses its
+ * `queuedAt`, since the later syncs apply would otherwise leave its keys to may sit in this DLQ too;
+ * apply then writes the latest desired state at once. Version 1 patch messages are moved unchanged.
+ * Fields of a body are read leniently, for display only.
  * What is shown is scrubbed of keys (an older version may have stored an echoed Authorization
  * header in an error text); what is sent is the body as stored.
  */
@@ -83,7 +84,14 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
       ...(msg.patch && msg.event ? { keyTimes: Object.fromEntries(Object.keys(msg.patch).map((k) => [k, msg.event!.time])) } : {}),
       replay: {
         ok: true,
-        messages: [{ queue: 'sync', body: held.body, groupId, deduplicationId: replayDeduplicationId(held.messageId, held.messageId, 0) }],
+        messages: [
+          {
+            queue: 'sync',
+            body: resendable(held.body),
+            groupId,
+            deduplicationId: replayDeduplicationId(held.messageId, held.messageId, 0),
+          },
+        ],
       },
     };
   }
@@ -124,9 +132,17 @@ function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
     const target = readMessage(json).target ?? env.target;
     const groupId = o.messageGroupId ?? (target ? connectionKey(target) : undefined);
     if (!groupId) return { ok: false, reason: `original message ${i + 1} has no message group and the envelope names no connection` };
-    out.push({ queue: 'sync', body: o.body, groupId, deduplicationId: replayDeduplicationId(o.messageId, dlqMessageId, i) });
+    out.push({ queue: 'sync', body: resendable(o.body), groupId, deduplicationId: replayDeduplicationId(o.messageId, dlqMessageId, i) });
   }
   return { ok: true, messages: out };
+}
+
+/** A sync message without its queue time, so apply never leaves its keys to a later sync; anything else as it is. */
+function resendable(body: string): string {
+  const json = tryJson(body);
+  if (!isObject(json) || json.kind !== 'sync' || !('queuedAt' in json)) return body;
+  const { queuedAt: _, ...rest } = json;
+  return JSON.stringify(rest);
 }
 
 /** Version 1: latest event time per patched key over the originals; else the envelope's events. */

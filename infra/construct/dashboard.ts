@@ -67,6 +67,7 @@ export function createDashboard(scope: Construct, cfg: Resolved, p: MonitoredPar
       custom(MetricName.SyncsEnqueued, 'enqueued'),
       custom(MetricName.SyncsApplied, 'applied'),
       custom(MetricName.SyncsNoop, 'nothing to send'),
+      custom(MetricName.SyncsDeferred, 'left to a later sync'),
       custom(MetricName.KeysApplied, 'keys applied'),
     ]),
     graph('Webhook and reconcile', [

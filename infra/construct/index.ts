@@ -161,12 +161,13 @@ export class NangoMetadataSync extends Construct {
     grantTable(this.stateTable, this.routeFunction, ['Query', 'GetItem', 'PutItem', 'UpdateItem']);
     q.allowSend(sync, this.routeFunction);
     q.allowSend(ingressDlq, this.routeFunction);
-    grantTable(this.stateTable, this.applyFunction, ['Query', 'GetItem', 'UpdateItem']);
+    // DeleteItem: a connection Nango answers 404 for loses its applied state.
+    grantTable(this.stateTable, this.applyFunction, ['Query', 'GetItem', 'UpdateItem', 'DeleteItem']);
     q.allowSend(syncDlq, this.applyFunction);
     grantTable(this.stateTable, this.webhookFunction, ['GetItem', 'UpdateItem']);
     q.allowSend(sync, this.webhookFunction);
-    // UpdateItem: a repaired connection is added to the index of its subjects.
-    grantTable(this.stateTable, this.reconcileFunction, ['Query', 'GetItem', 'UpdateItem']);
+    // PutItem, UpdateItem: a complete run replaces each subject's index; a repaired connection is added to its subjects'.
+    grantTable(this.stateTable, this.reconcileFunction, ['Query', 'GetItem', 'PutItem', 'UpdateItem']);
     q.allowSend(sync, this.reconcileFunction);
     for (const f of [this.routeFunction, this.applyFunction, this.reconcileFunction]) {
       grantSecretRead(this.secret, f, props.secretEncryptionKey);

@@ -102,15 +102,16 @@ describe('queues', () => {
     }
   });
 
-  it('ingress is standard, 4 days, visibility 6 x 30 s + 1 s window, redrive to ingress-dlq after 5 receives', () => {
+  it('ingress is standard, 4 days, visibility 6 x 30 s + 1 s window, no delivery delay, redrive to ingress-dlq after 5 receives', () => {
     const p = resource(t, 'AWS::SQS::Queue', ids.Ingress!).Properties;
     expect(p.FifoQueue).toBeUndefined();
+    expect(p.DelaySeconds ?? 0).toBe(0);
     expect(p.MessageRetentionPeriod).toBe(345_600);
     expect(p.VisibilityTimeout).toBe(181);
     expect(p.RedrivePolicy).toEqual({ deadLetterTargetArn: arn('IngressDlq'), maxReceiveCount: 5 });
   });
 
-  it('sync.fifo is high-throughput FIFO without content-based deduplication, visibility 6 x 90 s, redrive after 5', () => {
+  it('sync.fifo is high-throughput FIFO without content-based deduplication, visibility 6 x 90 s, a 2 s delivery delay, redrive after 5', () => {
     const p = resource(t, 'AWS::SQS::Queue', ids.SyncQueue!).Properties;
     expect(p).toMatchObject({
       FifoQueue: true,
@@ -119,6 +120,7 @@ describe('queues', () => {
       ContentBasedDeduplication: false,
       MessageRetentionPeriod: 345_600,
       VisibilityTimeout: 540,
+      DelaySeconds: 2,
       RedrivePolicy: { deadLetterTargetArn: arn('SyncDlq'), maxReceiveCount: 5 },
     });
   });
@@ -277,6 +279,7 @@ describe('functions', () => {
       SYNC_DLQ_URL: ref('SyncDlq'),
       MAX_RECEIVE_COUNT: '5',
       APPLY_GROUP_CONCURRENCY: '8',
+      APPLY_MAX_DEFER_SECONDS: '60',
       ...powertools,
     },
     webhook: {
@@ -292,6 +295,7 @@ describe('functions', () => {
       NANGO_SECRET_ID: ref('NangoSecret'),
       STATE_TABLE_NAME: ref('StateTable'),
       SYNC_QUEUE_URL: ref('SyncQueue'),
+      MAX_CONNECTIONS_PER_SUBJECT: '100',
       ...powertools,
     },
   });
@@ -410,13 +414,13 @@ describe('IAM: least privilege, one role per function', () => {
     );
   });
 
-  it('apply: consume sync.fifo (ChangeMessageVisibility for Retry-After); send to sync-dlq; Query/GetItem/UpdateItem; the Nango key', () => {
+  it('apply: consume sync.fifo (ChangeMessageVisibility for Retry-After); send to sync-dlq; Query/GetItem/UpdateItem/DeleteItem; the Nango key', () => {
     expect(grants('ApplyRole')).toEqual(
       [
         ...own('Apply'),
         line(consume, arn('SyncQueue')),
         line(send, arn('SyncDlq')),
-        line('dynamodb:GetItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
+        line('dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
@@ -433,12 +437,12 @@ describe('IAM: least privilege, one role per function', () => {
     );
   });
 
-  it('reconcile: send to sync.fifo; Query/GetItem, UpdateItem to index a repaired connection; the Nango key', () => {
+  it('reconcile: send to sync.fifo; Query/GetItem, PutItem/UpdateItem to replace and add to indexes; the Nango key', () => {
     expect(grants('ReconcileRole')).toEqual(
       [
         ...own('Reconcile'),
         line(send, arn('SyncQueue')),
-        line('dynamodb:GetItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
+        line('dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );

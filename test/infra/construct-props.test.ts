@@ -54,11 +54,28 @@ beforeAll(() => {
       maxIntegrationsPerEvent: 3,
       maxFutureSkew: Duration.minutes(1),
     },
-    apply: { timeout: Duration.seconds(60), memorySize: 768, batchSize: 5, maxConcurrency: 8, groupConcurrency: 4 },
+    apply: {
+      timeout: Duration.seconds(60),
+      memorySize: 768,
+      batchSize: 5,
+      maxConcurrency: 8,
+      groupConcurrency: 4,
+      maxDefer: Duration.seconds(0),
+    },
     webhook: { timeout: Duration.seconds(15), memorySize: 384, reservedConcurrency: 20, maxBodyBytes: 131_072 },
     reconcile: { schedule: 'cron(0 3 * * ? *)', timeout: Duration.minutes(10), memorySize: 1024 },
-    ingressQueue: { retentionPeriod: Duration.days(2), visibilityTimeout: Duration.minutes(10), maxReceiveCount: 3 },
-    syncQueue: { retentionPeriod: Duration.days(7), visibilityTimeout: Duration.minutes(15), maxReceiveCount: 12 },
+    ingressQueue: {
+      retentionPeriod: Duration.days(2),
+      visibilityTimeout: Duration.minutes(10),
+      maxReceiveCount: 3,
+      deliveryDelay: Duration.seconds(1),
+    },
+    syncQueue: {
+      retentionPeriod: Duration.days(7),
+      visibilityTimeout: Duration.minutes(15),
+      maxReceiveCount: 12,
+      deliveryDelay: Duration.seconds(0),
+    },
     dlqRetentionPeriod: Duration.days(10),
     table: { deletionProtection: false, tableName: 'nango-sync-state' },
     logRetention: logs.RetentionDays.ONE_WEEK,
@@ -197,9 +214,9 @@ describe('function and queue tuning', () => {
     });
   });
 
-  it('apply: timeout, memory, batch, concurrency, group concurrency', () => {
+  it('apply: timeout, memory, batch, concurrency, group concurrency, deferral', () => {
     expect(fn(a, 'Apply')).toMatchObject({ Timeout: 60, MemorySize: 768 });
-    expect(env(a, 'Apply')).toMatchObject({ APPLY_GROUP_CONCURRENCY: '4', MAX_RECEIVE_COUNT: '12' });
+    expect(env(a, 'Apply')).toMatchObject({ APPLY_GROUP_CONCURRENCY: '4', APPLY_MAX_DEFER_SECONDS: '0', MAX_RECEIVE_COUNT: '12' });
     a.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 5, ScalingConfig: { MaximumConcurrency: 8 } });
   });
 
@@ -217,10 +234,11 @@ describe('function and queue tuning', () => {
     expect(JSON.stringify(a.findResources('AWS::CloudWatch::Alarm'))).toContain('FailedInvocations');
   });
 
-  it('queues: retention, visibility, maxReceiveCount; DLQ retention', () => {
+  it('queues: retention, visibility, maxReceiveCount, delivery delay; DLQ retention', () => {
     expect(queue(a, 'Ingress')).toMatchObject({
       MessageRetentionPeriod: 172_800,
       VisibilityTimeout: 600,
+      DelaySeconds: 1,
       RedrivePolicy: { maxReceiveCount: 3 },
     });
     expect(queue(a, 'SyncQueue')).toMatchObject({
@@ -228,6 +246,7 @@ describe('function and queue tuning', () => {
       VisibilityTimeout: 900,
       RedrivePolicy: { maxReceiveCount: 12 },
     });
+    expect(queue(a, 'SyncQueue').DelaySeconds ?? 0).toBe(0);
     expect(queue(a, 'IngressDlq').MessageRetentionPeriod).toBe(864_000);
     expect(queue(a, 'SyncDlq').MessageRetentionPeriod).toBe(864_000);
   });

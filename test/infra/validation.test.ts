@@ -120,6 +120,12 @@ const cases: [string, NangoMetadataSyncProps, RegExp][] = [
   ],
   ['maxReceiveCount', { syncQueue: { maxReceiveCount: 0 } }, /^syncQueue.maxReceiveCount must be an integer from 1 to 1000/],
   [
+    'delivery delay',
+    { syncQueue: { deliveryDelay: Duration.minutes(16) } },
+    /^syncQueue.deliveryDelay must be whole seconds from 0 to 900/,
+  ],
+  ['apply deferral', { apply: { maxDefer: Duration.minutes(20) } }, /^apply.maxDefer must be whole seconds from 0 to 900/],
+  [
     'DLQ retention not longer than source',
     { syncQueue: { retentionPeriod: Duration.days(14) } },
     /^dlqRetentionPeriod \(14 days\) must be longer than syncQueue.retentionPeriod \(14 days\)/,
@@ -209,6 +215,8 @@ describe('props validation', () => {
     expect(r.route.maxConnectionsPerSubject).toBe(100);
     expect(r.route.indexTtl.toSeconds()).toBe(300);
     expect(r.apply.groupConcurrency).toBe(8);
+    expect(r.apply.maxDefer.toSeconds()).toBe(60);
+    expect(r.sync.deliveryDelay.toSeconds()).toBe(2);
     expect(r.nangoTimeout.toMilliseconds()).toBe(10_000);
     expect(DEFAULTS.reconcile.schedule).toBe('rate(1 day)');
     expect(DEFAULTS.table.deletionProtection).toBe(true);

@@ -210,8 +210,9 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
 }
 
 /**
- * A sync that reached SQS this long after route queued it was sent again (a DLQ replay or redrive):
- * the rewrites after its queue time may have failed too, so it never defers.
+ * A sync that reached SQS this long after route queued it was sent again (moved back from the DLQ):
+ * the rewrites after its queue time may have failed too, so it never defers. (The DLQ tool also
+ * drops `queuedAt` from what it replays, and an envelope moved back whole is never deferred.)
  */
 const RESENT_AFTER_MS = 60_000;
 
@@ -219,7 +220,8 @@ const RESENT_AFTER_MS = 60_000;
 function deferralTime(units: readonly Unit[]): number | undefined {
   let latest: number | undefined;
   for (const u of units) {
-    const queuedAt = u.message?.reason === 'change' ? u.message.queuedAt : undefined;
+    const fromEnvelope = u.body !== u.record.body;
+    const queuedAt = u.message?.reason === 'change' && !fromEnvelope ? u.message.queuedAt : undefined;
     const sent = Number(u.record.attributes?.SentTimestamp);
     if (queuedAt === undefined || !Number.isFinite(sent) || sent - queuedAt > RESENT_AFTER_MS) return undefined;
     latest = Math.max(latest ?? 0, queuedAt);
