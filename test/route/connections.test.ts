@@ -89,4 +89,12 @@ describe('ConnectionIndex', () => {
   it('refuses a subject with more connections than the cap, naming the cap', async () => {
     await expect(index.connectionsOf(big, deadline())).rejects.toMatchObject({ code: 'too_many_connections', retryable: false });
   });
+
+  it('does not trust a fresh index over the cap (webhooks add without one): the listing refuses the subject', async () => {
+    const over = Array.from({ length: 4 }, (_, i) => ({ connectionId: `w${i}`, providerConfigKey: 'zendesk' }));
+    await state.replaceIndex(big.id, over, now, now);
+    const before = lists();
+    await expect(index.connectionsOf(big, deadline())).rejects.toMatchObject({ code: 'too_many_connections' });
+    expect(lists()).toBe(before + 1);
+  });
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { desiredFor } from '#commons/domain/desired';
 import { orderOf } from '#commons/domain/order';
 import { DynamoStateStore } from '#commons/state/dynamodb';
@@ -53,6 +53,23 @@ describe('DynamoStateStore over dynalite', () => {
     expect(desiredFor(desired, 'hubspot').get('plan')?.value).toBe('pro');
   });
 
+  it('the same write again reports the write time the item holds, even one from a clock ahead of this one', async () => {
+    const s = 'tags:organization_id=skew';
+    const w = { key: 'plan', value: 'pro', order: orderOf(1, 'e-skew', 'pro'), integrations: 'all' as const, event: ev('e-skew') };
+    const ahead = Date.now() + 3_600_000;
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(ahead);
+      expect((await store.writeDesired(s, [w])).at).toBe(ahead);
+    } finally {
+      vi.useRealTimers();
+    }
+    // Another host's retry of the same event: the syncs it queues must not be older than the stored write.
+    const again = await store.writeDesired(s, [w]);
+    expect(again).toEqual({ written: ['plan'], stale: [], at: ahead });
+    expect((await store.readDesired(s))[0]?.writtenAt).toBe(ahead);
+  });
+
   it('keeps JSON values exactly, including nested objects, nulls and keys with odd characters', async () => {
     const s = 'connection:acme%2Feu';
     const value = { nested: { a: [1, 2.5, null, { b: '' }] }, empty: {} };
@@ -65,14 +82,17 @@ describe('DynamoStateStore over dynalite', () => {
   });
 
   it('records applied orders per key and reads them back merged', async () => {
-    expect(await store.readApplied(target)).toEqual({ keys: {}, deferredSince: undefined });
+    expect(await store.readApplied(target)).toEqual({ keys: {}, deferredSince: {} });
     await store.recordApplied(target, { plan: 'o1', 'seats.x': 'o2' });
-    // The first deferral is kept until something is sent.
-    await store.markDeferred(target, 1_000);
-    await store.markDeferred(target, 2_000);
-    expect(await store.readApplied(target)).toEqual({ keys: { plan: 'o1', 'seats.x': 'o2' }, deferredSince: 1_000 });
-    await store.recordApplied(target, { plan: 'o3' });
-    expect(await store.readApplied(target)).toEqual({ keys: { plan: 'o3', 'seats.x': 'o2' }, deferredSince: undefined });
+    // A subject's first deferral is kept until a PATCH that read it.
+    await store.markDeferred(target, ['tags:organization_id=acme', 'connection:c 1'], 1_000);
+    await store.markDeferred(target, ['tags:organization_id=acme'], 2_000);
+    expect(await store.readApplied(target)).toEqual({
+      keys: { plan: 'o1', 'seats.x': 'o2' },
+      deferredSince: { 'tags:organization_id=acme': 1_000, 'connection:c 1': 1_000 },
+    });
+    await store.recordApplied(target, { plan: 'o3' }, ['tags:organization_id=acme']);
+    expect(await store.readApplied(target)).toEqual({ keys: { plan: 'o3', 'seats.x': 'o2' }, deferredSince: { 'connection:c 1': 1_000 } });
   });
 
   it('keeps an index: replace, add, remove, and an empty index that is not a miss', async () => {
@@ -141,5 +161,14 @@ describe('DynamoStateStore over dynalite', () => {
     // A list asked for after the addition replaces the index.
     await store.replaceIndex(s, [early], 600, Date.now() + 1);
     expect((await store.readIndex(s))?.connections).toEqual([early]);
+    // An older listing (a long reconcile that began before route's lookup) never replaces a newer one,
+    // whether or not a webhook added a connection since it began.
+    await store.replaceIndex(s, [late], 550, 550);
+    expect(await store.readIndex(s)).toEqual({ connections: [early], fetchedAt: 600 });
+    await store.addToIndex(s, late);
+    await store.replaceIndex(s, [{ connectionId: 'gone', providerConfigKey: 'x' }], 580, 0);
+    const kept = await store.readIndex(s);
+    expect(kept?.fetchedAt).toBe(600);
+    expect(kept?.connections.map((c) => c.connectionId).sort()).toEqual(['created-meanwhile', 'listed']);
   });
 });

@@ -108,7 +108,12 @@ describe('desiredFor and planSync', () => {
   it('a change sync defers to a later one only when a key to send was rewritten after it was queued, and not for too long', () => {
     const plan = [key('s', 'plan', 'pro', 2, 'all', 5_000), key('s', 'seats', 12, 3, 'all', 7_000)];
     const at = (queuedAt: number | undefined, o: { now?: number; deferredSince?: number; maxDeferMs?: number } = {}) =>
-      deferToLaterSync(plan, { queuedAt, now: o.now ?? 8_000, deferredSince: o.deferredSince, maxDeferMs: o.maxDeferMs ?? 60_000 });
+      deferToLaterSync(plan, {
+        queuedAt,
+        now: o.now ?? 8_000,
+        deferredSince: o.deferredSince === undefined ? {} : { s: o.deferredSince },
+        maxDeferMs: o.maxDeferMs ?? 60_000,
+      });
     // seats was rewritten after the sync was queued: the rewrite's sync, behind this one, sends both.
     expect(at(6_000)).toBe(true);
     expect(at(4_999)).toBe(true);
@@ -121,7 +126,20 @@ describe('desiredFor and planSync', () => {
     expect(at(6_000, { maxDeferMs: 0 })).toBe(false);
     // Seeds, repairs and replays carry no queue time; an empty plan has nothing to defer.
     expect(at(undefined)).toBe(false);
-    expect(deferToLaterSync([], { queuedAt: 0, now: 1, deferredSince: undefined, maxDeferMs: 60_000 })).toBe(false);
+    expect(deferToLaterSync([], { queuedAt: 0, now: 1, deferredSince: {}, maxDeferMs: 60_000 })).toBe(false);
+  });
+
+  it('with keys of several subjects: defers only when each subject had a rewrite, since a later sync names only the subject it rewrote', () => {
+    const a = key('tags:organization_id=acme', 'plan', 'pro', 2, 'all', 7_000);
+    const b = key('connection:c', 'region', 'eu', 1, 'all', 5_000);
+    const b2 = key('connection:c', 'flags', {}, 3, 'all', 7_500);
+    const d = (deferredSince: Record<string, number> = {}) => ({ queuedAt: 6_000, now: 8_000, deferredSince, maxDeferMs: 60_000 });
+    // acme was rewritten, connection:c was not: the rewrite's sync would read acme alone and leave region unsent.
+    expect(deferToLaterSync([a, b], d())).toBe(false);
+    expect(deferToLaterSync([a, b, b2], d())).toBe(true);
+    // One subject waiting too long is enough to send all now.
+    expect(deferToLaterSync([a, b, b2], d({ 'connection:c': 8_000 - 60_000 }))).toBe(false);
+    expect(deferToLaterSync([a, b, b2], d({ 'tags:organization_id=acme': 8_000 - 59_999 }))).toBe(true);
   });
 
   it('driftOf: keys we own whose value at Nango differs, deep and key-order insensitive; other keys ignored', () => {

@@ -3,9 +3,10 @@
  *
  * Per connection: read the desired state of the subjects its messages name (strongly consistent)
  * and what it was last sent; the keys in scope whose version is newer (every key in scope for a seed
- * or a repair) are the patch; no such key, no call. When a key of that patch was rewritten after the
- * group's syncs were queued, the rewrite's own sync (behind these in the group) sends the whole patch
- * later, within `maxDeferMs`: a backlog costs about one PATCH per connection, not one per change.
+ * or a repair) are the patch; no such key, no call. When every subject with keys in that patch had a
+ * key rewritten after the group's syncs were queued, the rewrites' own syncs (behind these in the
+ * group) send them later (see deferToLaterSync): a backlog costs about one PATCH per connection, not
+ * one per change.
  * Otherwise one PATCH, then the applied versions are recorded. No GET to Nango, no bookkeeping key in the customer's metadata. Outcomes follow the
  * failure policy; a 404 `unknown_connection` drops the connection from the index and is parked only
  * where a subject names that connection explicitly (by id).
@@ -124,10 +125,15 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
         const now = Date.now();
         deferred = deferToLaterSync(plan.keys, { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs: deps.maxDeferMs });
         planned = deferred ? [] : plan.keys;
-        if (deferred && applied.deferredSince === undefined) await deps.state.markDeferred(target, now);
-        if (!plan.patch || deferred) return;
+        if (deferred) {
+          const fresh = [...new Set(plan.keys.map((k) => k.subject))].filter((s) => applied.deferredSince[s] === undefined);
+          await deps.state.markDeferred(target, fresh, now);
+          return;
+        }
+        if (!plan.patch) return;
         await deps.nango.patchMetadata(target, plan.patch, { deadline });
-        await deps.state.recordApplied(target, plan.applied);
+        // Every subject read: what any of them had waiting is in this PATCH.
+        await deps.state.recordApplied(target, plan.applied, subjects);
       },
       // A PATCH that timed out or was cut may still run at Nango, which reads then writes: a second one
       // now could interleave with it and lose keys. It goes back to SQS, long after the first finished.

@@ -54,27 +54,34 @@ export function planSync(desired: ReadonlyMap<string, DesiredKey>, applied: Read
 export interface Deferral {
   /** When route queued the sync (epoch ms); undefined for seeds, repairs, replays: they never defer. */
   queuedAt: number | undefined;
-  /** Since when the connection's keys have been left to later syncs, if they are. */
-  deferredSince: number | undefined;
+  /** subject -> since when its keys have been left to later syncs of this connection. */
+  deferredSince: Readonly<Record<string, number>>;
   now: number;
   /** How long a connection's keys may be left to later syncs (0: never). */
   maxDeferMs: number;
 }
 
 /**
- * Whether a change sync may leave its keys to a later sync of the same connection: a key to send was
- * rewritten after this sync was queued. Route stores keys before it queues their syncs, so that
- * rewrite queued a sync for this connection behind this one (its FIFO group), and the later sync
- * sends every key this one would, and newer values: one PATCH where there would be two. While apply
- * is behind route (a backlog, a rate limit) a connection is PATCHed about once, not once per change.
- * Never for longer than `maxDeferMs` from the first deferral, so a customer whose state keeps
- * changing is still PATCHed at least that often.
+ * Whether a change sync may leave its keys to later syncs of the same connection: every subject with
+ * a key to send had a key rewritten after this sync was queued. Route stores keys before it queues
+ * their syncs, so each such rewrite queued a sync for this connection, naming that subject, behind
+ * this one (its FIFO group); that sync sends every key of the subject this one would, with newer
+ * values: one PATCH where there would be two. While apply is behind route (a backlog, a rate limit)
+ * a connection is PATCHed about once, not once per change. A subject without a later rewrite has no
+ * later sync to count on, so its keys are sent now (with all the others). Never for longer than
+ * `maxDeferMs` from a subject's first deferral, so a customer whose state keeps changing is still
+ * PATCHed at least that often.
  */
 export function deferToLaterSync(keys: readonly DesiredKey[], d: Deferral): boolean {
   const { queuedAt } = d;
   if (queuedAt === undefined || keys.length === 0 || d.maxDeferMs <= 0) return false;
-  if (d.deferredSince !== undefined && d.now - d.deferredSince >= d.maxDeferMs) return false;
-  return keys.some((k) => k.writtenAt > queuedAt);
+  const subjects = new Set(keys.map((k) => k.subject));
+  for (const s of subjects) {
+    const since = d.deferredSince[s];
+    if (since !== undefined && d.now - since >= d.maxDeferMs) return false;
+    if (!keys.some((k) => k.subject === s && k.writtenAt > queuedAt)) return false;
+  }
+  return true;
 }
 
 export interface Drift {

@@ -82,7 +82,8 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
   const wanted = o.subjects ? new Set(o.subjects) : undefined;
   const filter: ConnectionFilter = o.integrations?.length ? { integrationIds: o.integrations } : {};
   // Only a listing of every integration sees all of a subject's connections.
-  const members = o.dryRun || o.integrations?.length ? undefined : new Map<string, Target[]>();
+  // Per subject, its connections by key: offset paging can list one twice while connections come and go.
+  const members = o.dryRun || o.integrations?.length ? undefined : new Map<string, Map<string, Target>>();
   const listedSince = Date.now();
 
   for (let page = 0; ; page++) {
@@ -97,9 +98,10 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
       const subjects = subjectsOfConnection(c, deps.tagKeySets, deps.byConnectionId).filter((s) => !wanted || wanted.has(s.id));
       if (subjects.length === 0) return undefined;
       for (const s of subjects) {
-        const list = members?.get(s.id) ?? [];
-        list.push({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey });
-        members?.set(s.id, list);
+        const found = members?.get(s.id) ?? new Map<string, Target>();
+        const target = { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey };
+        found.set(connectionKey(target), target);
+        members?.set(s.id, found);
       }
       const { drift, owners } = await driftOfConnection(c, subjects, desiredOf);
       return {
@@ -132,12 +134,14 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
  */
 async function refreshIndexes(
   deps: ReconcileDeps,
-  members: Map<string, Target[]>,
+  members: Map<string, Map<string, Target>>,
   listedSince: number,
   deadline: number,
   report: ReconcileReport,
 ) {
-  const fits = [...members].filter(([, targets]) => targets.length <= deps.maxConnectionsPerSubject);
+  const fits = [...members]
+    .map(([s, found]) => [s, [...found.values()]] as const)
+    .filter(([, t]) => t.length <= deps.maxConnectionsPerSubject);
   await mapConcurrent(fits, STATE_READ_CONCURRENCY, async ([subject, targets]) => {
     // An index left as it was is still correct, only older: stopping at the deadline loses nothing.
     if (Date.now() >= deadline) return;

@@ -42,7 +42,8 @@ export class ConnectionIndex {
   private async lookup(subject: Subject, deadline: number): Promise<{ targets: Target[]; fromNango: boolean }> {
     const now = (this.o.now ?? Date.now)();
     const entry = await this.state.readIndex(subject.id);
-    if (entry?.fetchedAt !== undefined) {
+    // An index over the cap (webhooks add without one) is not trusted: the listing refuses the subject.
+    if (entry?.fetchedAt !== undefined && entry.connections.length <= this.o.maxConnections) {
       const ttl = entry.connections.length > 0 ? this.o.ttlMs : this.o.emptyTtlMs;
       if (now - entry.fetchedAt < ttl) return { targets: entry.connections, fromNango: false };
     }

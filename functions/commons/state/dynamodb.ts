@@ -4,8 +4,8 @@
  *   S#<subject>  K#<scope>#<key>   one desired key for one scope (`*` = every integration, or one
  *                                  provider config key): value (JSON text), order, event, write time
  *   S#<subject>  INDEX     the subject's known connections (a string set) and when Nango was asked
- *   C#<conn>     APPLIED   per key `k:<key>` = the order last sent to that connection; `deferredSince`
- *                          while apply leaves its keys to a later sync
+ *   C#<conn>     APPLIED   per key `k:<key>` = the order last sent to that connection; per subject
+ *                          `d:<subject>` = since when apply has left its keys to a later sync
  *
  * Every write is a single-item conditional or additive update: no transactions (dynalite has none,
  * and none is needed). Items stay far below 400 KB: a desired key holds one value of one event
@@ -26,6 +26,7 @@ const ALL_SCOPE = '*';
 const INDEX_SK = 'INDEX';
 const APPLIED_SK = 'APPLIED';
 const APPLIED_ATTR = 'k:';
+const DEFERRED_ATTR = 'd:';
 
 const encodeTarget = (t: Target) => JSON.stringify([t.providerConfigKey, t.connectionId]);
 function decodeTarget(s: string): Target | undefined {
@@ -53,18 +54,21 @@ export class DynamoStateStore implements StatePort {
    * any of its scopes took it.
    */
   async writeDesired(subject: string, writes: readonly KeyWrite[]): Promise<WriteOutcome> {
-    const out: WriteOutcome = { written: [], stale: [], at: Date.now() };
+    const now = Date.now();
+    const out: WriteOutcome = { written: [], stale: [], at: now };
     await Promise.all(
       writes.map(async (w) => {
         const scopes = w.integrations === 'all' ? [ALL_SCOPE] : w.integrations;
-        const took = await Promise.all(scopes.map((scope) => this.putKey(subject, w, scope, out.at)));
-        (took.some(Boolean) ? out.written : out.stale).push(w.key);
+        const took = await Promise.all(scopes.map((scope) => this.putKey(subject, w, scope, now)));
+        (took.some((t) => t !== undefined) ? out.written : out.stale).push(w.key);
+        for (const t of took) if (t !== undefined) out.at = Math.max(out.at, t);
       }),
     );
     return out;
   }
 
-  private async putKey(subject: string, w: KeyWrite, scope: string, at: number): Promise<boolean> {
+  /** The write time the item holds once this write counts (this one's, or an earlier attempt's); undefined when stale. */
+  private async putKey(subject: string, w: KeyWrite, scope: string, at: number): Promise<number | undefined> {
     const sk = `${KEY_PREFIX}${scope}#${w.key}`;
     try {
       await this.doc.send(
@@ -85,22 +89,25 @@ export class DynamoStateStore implements StatePort {
           ExpressionAttributeValues: { ':ord': w.order },
         }),
       );
-      return true;
+      return at;
     } catch (e) {
       if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
     }
-    // An equal order is this very write again (a retried record): it counts as written, so its syncs are
-    // sent again, but the item keeps its first write time. (dynalite has no ReturnValuesOnConditionCheckFailure,
-    // hence the read; it costs only for stale or repeated writes.)
+    // An equal order is this very write again (a retried record, or the same event delivered twice): it
+    // counts as written, so its syncs are sent again, and the item keeps the write time it has, which the
+    // syncs' queue time must not precede. (dynalite has no ReturnValuesOnConditionCheckFailure, hence the
+    // read; it costs only for stale or repeated writes.)
     const held = await this.doc.send(
       new GetCommand({
         TableName: this.table,
         Key: { pk: subjectPk(subject), sk },
         ConsistentRead: true,
-        ProjectionExpression: 'ord',
+        ProjectionExpression: 'ord, #at',
+        ExpressionAttributeNames: { '#at': 'at' },
       }),
     );
-    return held.Item?.ord === w.order;
+    if (held.Item?.ord !== w.order) return undefined;
+    return typeof held.Item.at === 'number' ? held.Item.at : 0;
   }
 
   async readDesired(subject: string): Promise<DesiredKey[]> {
@@ -138,24 +145,34 @@ export class DynamoStateStore implements StatePort {
       new GetCommand({ TableName: this.table, Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK }, ConsistentRead: true }),
     );
     const keys: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.Item ?? {})) if (k.startsWith(APPLIED_ATTR)) keys[k.slice(APPLIED_ATTR.length)] = String(v);
-    const since = res.Item?.deferredSince;
-    return { keys, deferredSince: typeof since === 'number' ? since : undefined };
+    const deferredSince: Record<string, number> = {};
+    for (const [k, v] of Object.entries(res.Item ?? {})) {
+      if (k.startsWith(APPLIED_ATTR)) keys[k.slice(APPLIED_ATTR.length)] = String(v);
+      else if (k.startsWith(DEFERRED_ATTR) && typeof v === 'number') deferredSince[k.slice(DEFERRED_ATTR.length)] = v;
+    }
+    return { keys, deferredSince };
   }
 
-  async markDeferred(target: Target, at: number): Promise<void> {
+  async markDeferred(target: Target, subjects: readonly string[], at: number): Promise<void> {
+    if (subjects.length === 0) return;
+    const names: Record<string, string> = { '#c': 'connectionId', '#p': 'providerConfigKey' };
+    const sets = ['#c = :c', '#p = :p'];
+    subjects.forEach((s, i) => {
+      names[`#d${i}`] = `${DEFERRED_ATTR}${s}`;
+      sets.push(`#d${i} = if_not_exists(#d${i}, :at)`);
+    });
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK },
-        UpdateExpression: 'SET deferredSince = if_not_exists(deferredSince, :at), #c = :c, #p = :p',
-        ExpressionAttributeNames: { '#c': 'connectionId', '#p': 'providerConfigKey' },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ExpressionAttributeNames: names,
         ExpressionAttributeValues: { ':at': at, ':c': target.connectionId, ':p': target.providerConfigKey },
       }),
     );
   }
 
-  async recordApplied(target: Target, applied: Readonly<Record<string, string>>): Promise<void> {
+  async recordApplied(target: Target, applied: Readonly<Record<string, string>>, subjects: readonly string[] = []): Promise<void> {
     const entries = Object.entries(applied);
     // An update expression is limited to 4 KB: at most 100 keys per update.
     for (let from = 0; from < entries.length; from += 100) {
@@ -167,8 +184,15 @@ export class DynamoStateStore implements StatePort {
         values[`:k${i}`] = order;
         sets.push(`#k${i} = :k${i}`);
       });
-      // Whatever was left waiting has just been sent.
-      const remove = from === 0 ? ' REMOVE deferredSince' : '';
+      // The subjects read for this PATCH no longer wait: their keys have just been sent.
+      const removes =
+        from === 0
+          ? subjects.map((s, i) => {
+              names[`#d${i}`] = `${DEFERRED_ATTR}${s}`;
+              return `#d${i}`;
+            })
+          : [];
+      const remove = removes.length ? ` REMOVE ${removes.join(', ')}` : '';
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
@@ -198,6 +222,8 @@ export class DynamoStateStore implements StatePort {
 
   async replaceIndex(subject: string, connections: readonly Target[], fetchedAt: number, listedSince = fetchedAt): Promise<void> {
     const conns = connections.length ? { conns: new Set(connections.map(encodeTarget)) } : {};
+    // A listing never replaces a newer one (a long reconcile beside route's lookups).
+    const newer = 'attribute_not_exists(fetchedAt) OR fetchedAt < :f';
     try {
       // DynamoDB refuses empty sets: an empty index is an item without `conns`. The list replaces the
       // index only if no webhook added a connection since the list was asked for.
@@ -205,21 +231,27 @@ export class DynamoStateStore implements StatePort {
         new PutCommand({
           TableName: this.table,
           Item: { pk: subjectPk(subject), sk: INDEX_SK, subject, fetchedAt, ...conns },
-          ConditionExpression: 'attribute_not_exists(addedAt) OR addedAt < :since',
-          ExpressionAttributeValues: { ':since': listedSince },
+          ConditionExpression: `(${newer}) AND (attribute_not_exists(addedAt) OR addedAt < :since)`,
+          ExpressionAttributeValues: { ':since': listedSince, ':f': fetchedAt },
         }),
       );
     } catch (e) {
       if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
-      // A connection was added meanwhile (its webhook): keep it, and add what the list found.
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: subjectPk(subject), sk: INDEX_SK },
-          UpdateExpression: connections.length ? 'SET fetchedAt = :f ADD conns :c' : 'SET fetchedAt = :f',
-          ExpressionAttributeValues: { ':f': fetchedAt, ...(connections.length ? { ':c': conns.conns } : {}) },
-        }),
-      );
+      // A connection was added meanwhile (its webhook): keep it, and add what the list found; unless a
+      // newer listing is stored, which stays as it is.
+      await this.doc
+        .send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: subjectPk(subject), sk: INDEX_SK },
+            UpdateExpression: connections.length ? 'SET fetchedAt = :f ADD conns :c' : 'SET fetchedAt = :f',
+            ConditionExpression: newer,
+            ExpressionAttributeValues: { ':f': fetchedAt, ...(connections.length ? { ':c': conns.conns } : {}) },
+          }),
+        )
+        .catch((ue: Error) => {
+          if (ue.name !== 'ConditionalCheckFailedException') throw ue;
+        });
     }
   }
 

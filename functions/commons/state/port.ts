@@ -20,8 +20,9 @@ export interface WriteOutcome {
   /** Keys a newer write already holds. */
   stale: string[];
   /**
-   * When this call stored its keys (epoch ms, this process's clock). A sync queued after the call
-   * carries a time at least this late, so apply can tell its keys from later rewrites.
+   * The latest write time of the keys counted as written (epoch ms): this call's clock, or the time
+   * an earlier attempt of the same write stored. A sync queued after the call carries a time at
+   * least this late, so apply can tell its keys from later rewrites.
    */
   at: number;
 }
@@ -35,8 +36,8 @@ export interface IndexEntry {
 export interface AppliedState {
   /** key -> order last sent to Nango. */
   keys: Record<string, string>;
-  /** Since when apply has left this connection's keys to later syncs (epoch ms); unset once they are sent. */
-  deferredSince: number | undefined;
+  /** subject -> since when apply has left its keys to later syncs (epoch ms); gone once a PATCH sent them. */
+  deferredSince: Record<string, number>;
 }
 
 export interface StatePort {
@@ -49,10 +50,10 @@ export interface StatePort {
   readDesired(subject: string): Promise<DesiredKey[]>;
   /** Strongly consistent. */
   readApplied(target: Target): Promise<AppliedState>;
-  /** Records the orders just sent, and that nothing is left waiting. */
-  recordApplied(target: Target, applied: Readonly<Record<string, string>>): Promise<void>;
-  /** Notes that keys were left to a later sync, unless already noted: the first time is kept. */
-  markDeferred(target: Target, at: number): Promise<void>;
+  /** Records the orders just sent, and that the keys of `subjects` (the ones read for that PATCH) no longer wait. */
+  recordApplied(target: Target, applied: Readonly<Record<string, string>>, subjects?: readonly string[]): Promise<void>;
+  /** Notes that these subjects' keys were left to later syncs, unless already noted: the first time is kept. */
+  markDeferred(target: Target, subjects: readonly string[], at: number): Promise<void>;
   /** Forgets what a connection was sent (Nango no longer has it). */
   forgetApplied(target: Target): Promise<void>;
   readIndex(subject: string): Promise<IndexEntry | undefined>;

@@ -1,0 +1,101 @@
+/**
+ * Apply's deferral with a connection that belongs to two subjects. A later sync names only the
+ * subject it rewrote, so a sync whose other subject was not rewritten must send now, or that
+ * subject's keys would wait for a sync that never comes. The real apply processor, the state table
+ * on dynalite and undici against the Nango stand-in; the sync records are built by hand so their
+ * queue times are exact.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyRecords, type ApplyDeps } from '#commons/apply/processor';
+import { orderOf } from '#commons/domain/order';
+import { HttpNangoClient } from '#commons/nango/http-client';
+import { SqsQueues } from '#commons/queues';
+import { staticKeyProvider } from '#commons/secrets';
+import type { KeyWrite } from '#commons/state/port';
+import { connectionKey, syncMessage } from '#commons/sync/message';
+import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
+import { sqsRecord } from '../support/events.ts';
+
+const KEY = randomUUID();
+const TAGS = 'tags:organization_id=twofold';
+const ev = (id: string) => ({ id, source: 'app.test', detailType: 't', time: '2026-11-20T09:00:00.000Z' });
+const write = (key: string, value: string, version: number): KeyWrite => ({
+  key,
+  value,
+  order: orderOf(version, `e-${key}-${version}`, value),
+  integrations: 'all',
+  event: ev(`e-${key}-${version}`),
+});
+
+let p: LocalPipeline;
+let deps: ApplyDeps;
+beforeAll(async () => {
+  p = await startLocalPipeline({ nangoSecretKey: KEY, connections: [] });
+  deps = {
+    nango: new HttpNangoClient({ host: p.nango!.url, endpoint: 'current', keys: staticKeyProvider(KEY), timeoutMs: 5_000 }),
+    state: p.state,
+    queues: new SqsQueues(p.sqs),
+    syncQueueUrl: p.queues.syncUrl,
+    syncDlqUrl: p.queues.syncDlqUrl,
+    maxReceiveCount: 5,
+    groupConcurrency: 4,
+    maxDeferMs: 60_000,
+  };
+});
+afterAll(() => p?.stop());
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+async function connection() {
+  const target = { connectionId: randomUUID(), providerConfigKey: 'salesforce' };
+  p.nango!.addConnection({ ...target, provider: 'salesforce', tags: { organization_id: 'twofold' } });
+  return { target, own: `connection:${target.connectionId}` };
+}
+
+const apply = async (target: { connectionId: string; providerConfigKey: string }, subjects: string[], queuedAt: number) => {
+  const body = JSON.stringify(syncMessage(target, subjects, 'change', [], queuedAt));
+  return applyRecords([sqsRecord(randomUUID(), body, { groupId: connectionKey(target) })], deps, Date.now() + 20_000);
+};
+const patchesTo = (id: string) =>
+  p.nango!.requests.filter((r) => r.method === 'PATCH' && (r.body as { connection_id?: string }).connection_id === id);
+
+describe('deferral across subjects', () => {
+  it('one subject rewritten after the sync was queued, the other not: both sent now', async () => {
+    const { target, own } = await connection();
+    await p.state.writeDesired(TAGS, [write('plan', 'pro', 1)]);
+    await p.state.writeDesired(own, [write('region', 'eu', 1)]);
+    await tick();
+    const queuedAt = Date.now();
+    await tick();
+    await p.state.writeDesired(TAGS, [write('plan', 'enterprise', 2)]);
+
+    const r = await apply(target, [TAGS, own], queuedAt);
+    expect(r).toMatchObject({ patched: 1, deferred: 0 });
+    expect(p.nango!.metadataOf(target.connectionId, 'salesforce')).toEqual({ plan: 'enterprise', region: 'eu' });
+  });
+
+  it('both subjects rewritten: left to their later syncs, each of which sends its own subject and ends its wait', async () => {
+    const { target, own } = await connection();
+    await p.state.writeDesired(TAGS, [write('seats', '1', 1)]);
+    await p.state.writeDesired(own, [write('flags', 'a', 1)]);
+    await tick();
+    const queuedAt = Date.now();
+    await tick();
+    await p.state.writeDesired(TAGS, [write('seats', '2', 2)]);
+    await p.state.writeDesired(own, [write('flags', 'b', 2)]);
+
+    expect(await apply(target, [TAGS, own], queuedAt)).toMatchObject({ patched: 0, deferred: 1 });
+    expect(patchesTo(target.connectionId)).toHaveLength(0);
+    const waiting = (await p.state.readApplied(target)).deferredSince;
+    expect(Object.keys(waiting).sort()).toEqual([own, TAGS].sort());
+
+    // The rewrite of the tag subject queued a sync naming it alone.
+    await tick();
+    expect(await apply(target, [TAGS], Date.now())).toMatchObject({ patched: 1 });
+    expect(Object.keys((await p.state.readApplied(target)).deferredSince)).toEqual([own]);
+    expect(await apply(target, [own], Date.now())).toMatchObject({ patched: 1 });
+    expect((await p.state.readApplied(target)).deferredSince).toEqual({});
+    expect(p.nango!.metadataOf(target.connectionId, 'salesforce')).toMatchObject({ seats: '2', flags: 'b' });
+  });
+});
