@@ -46,6 +46,8 @@ export function ciChaos(seed: number): ChaosRunOptions {
     crash: { atShare: 0.25, afterMs: 15, minRecords: 4 },
     routeCrashInvocation: 7,
     drainTimeoutMs: 90_000,
+    // The construct's debounce: syncs wait, and apply leaves keys rewritten meanwhile to later syncs.
+    syncDeliveryDelaySeconds: 2,
   };
 }
 

@@ -44,6 +44,8 @@ export interface ChaosRunOptions {
   /** Route invocation (1-based) that dies after its handler returned, before its deletes. */
   routeCrashInvocation: number;
   drainTimeoutMs: number;
+  /** The sync queue's delivery delay (the construct's default is 2 s): apply then defers more often. */
+  syncDeliveryDelaySeconds?: number;
   /** A steady producer: wave 1 goes out in chunks, each once fewer than this many messages wait. */
   maxBacklog?: number;
   /** Progress lines (soak); silent when absent. */
@@ -119,6 +121,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       connections: workload.connections.filter((c) => c.appears.at === 'start').map(asSeed),
       nango: { latencyMs: o.nangoLatencyMs, fault: faults.hook },
       maxReceiveCount: o.maxReceiveCount,
+      syncDeliveryDelaySeconds: o.syncDeliveryDelaySeconds ?? 0,
       route: {
         ...o.route,
         maxBatchingWindowMs: 0,
