@@ -4,8 +4,8 @@
  * Also decides how each is replayed: route failures go to ingress as the original event; apply
  * failures go to the sync FIFO as the original message bodies, in their own message group with a new
  * deduplication id. Bodies are moved as they are, but for one field: a version 2 sync loses its
- * `queuedAt`, since the later syncs apply would otherwise leave its keys to may sit in this DLQ too;
- * apply then writes the latest desired state at once. Version 1 patch messages are moved unchanged.
+ * `queuedAt`. With it, apply could leave the sync's keys to later syncs, and those may be in this DLQ
+ * too; without it, apply writes the latest desired state at once. Version 1 patch messages are moved unchanged.
  * Fields of a body are read leniently, for display only.
  * What is shown is scrubbed of keys (an older version may have stored an echoed Authorization
  * header in an error text); what is sent is the body as stored.

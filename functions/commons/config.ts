@@ -58,7 +58,7 @@ export const SETTINGS = {
   APPLY_GROUP_CONCURRENCY: { schema: int(1, 100, 8), doc: 'connections applied concurrently within one apply invocation' },
   APPLY_MAX_DEFER_SECONDS: {
     schema: int(0, 900, 60),
-    doc: "while apply is behind, a connection's keys wait at most this long for a later sync to send them with newer ones (0: never wait)",
+    doc: "while apply is behind, how long a subject's keys may be left to later syncs of a connection, counted from the first time and checked as syncs arrive (0: never)",
   },
   WEBHOOK_SECRET_ID: {
     schema: z.string().min(1).optional(),

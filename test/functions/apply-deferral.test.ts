@@ -96,6 +96,10 @@ describe('deferral across subjects', () => {
     expect(Object.keys((await p.state.readApplied(target)).deferredSince)).toEqual([own]);
     expect(await apply(target, [own], Date.now())).toMatchObject({ patched: 1 });
     expect((await p.state.readApplied(target)).deferredSince).toEqual({});
+    // A wait whose keys another sync sent ends with the next sync that finds nothing to send.
+    await p.state.markDeferred(target, [own], Date.now());
+    expect(await apply(target, [own], Date.now())).toMatchObject({ patched: 0, noop: 1 });
+    expect((await p.state.readApplied(target)).deferredSince).toEqual({});
     expect(p.nango!.metadataOf(target.connectionId, 'salesforce')).toMatchObject({ seats: '2', flags: 'b' });
   });
 });

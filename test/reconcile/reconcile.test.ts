@@ -122,7 +122,7 @@ describe('reconcile', () => {
     expect(again.drifted).toEqual([]);
   });
 
-  it("a complete run replaces each subject's connection index with what it listed: route then asks Nango nothing", async () => {
+  it("a complete run adds what it listed to each subject's connection index: route then asks Nango nothing", async () => {
     // Created without a webhook (before the deployment, say): no index knows them yet.
     const newco: SeedConnection[] = ['salesforce', 'hubspot'].map((pck, i) => ({
       connectionId: `9b8a7c6d-1111-4e1f-8a2b-00000000000${i}`,

@@ -93,6 +93,9 @@ describe('DynamoStateStore over dynalite', () => {
     });
     await store.recordApplied(target, { plan: 'o3' }, ['tags:organization_id=acme']);
     expect(await store.readApplied(target)).toEqual({ keys: { plan: 'o3', 'seats.x': 'o2' }, deferredSince: { 'connection:c 1': 1_000 } });
+    // Nothing sent, but the wait is over (another sync sent those keys).
+    await store.recordApplied(target, {}, ['connection:c 1']);
+    expect(await store.readApplied(target)).toEqual({ keys: { plan: 'o3', 'seats.x': 'o2' }, deferredSince: {} });
   });
 
   it('keeps an index: replace, add, remove, and an empty index that is not a miss', async () => {
@@ -107,6 +110,24 @@ describe('DynamoStateStore over dynalite', () => {
     await store.removeFromIndex(s, target);
     expect(await store.readIndex(s)).toEqual({ connections: [{ connectionId: 'x', providerConfigKey: 'hubspot' }], fetchedAt: 123 });
     await store.removeFromIndex('tags:none=1', target);
+  });
+
+  it('merging a listing into an index adds and never removes, and leaves an index a newer listing wrote', async () => {
+    const s = 'tags:organization_id=merged';
+    const a = { connectionId: 'a', providerConfigKey: 'hubspot' };
+    const b = { connectionId: 'b', providerConfigKey: 'hubspot' };
+    const c = { connectionId: 'c', providerConfigKey: 'salesforce' };
+    await store.mergeIndex(s, [a], 100);
+    expect(await store.readIndex(s)).toEqual({ connections: [a], fetchedAt: 100 });
+    // A listing that missed `a` (offset paging while connections were deleted) does not drop it.
+    await store.mergeIndex(s, [b], 200);
+    const both = await store.readIndex(s);
+    expect(both?.connections.map((t) => t.connectionId).sort()).toEqual(['a', 'b']);
+    expect(both?.fetchedAt).toBe(200);
+    // Route listed later, without `a` (its tags changed): an older listing does not bring it back.
+    await store.replaceIndex(s, [b], 300);
+    await store.mergeIndex(s, [a, c], 250);
+    expect(await store.readIndex(s)).toEqual({ connections: [b], fetchedAt: 300 });
   });
 
   it('reads a desired state larger than one Query page (1 MB) whole', async () => {

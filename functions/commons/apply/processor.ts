@@ -49,7 +49,7 @@ export interface ApplyResult {
   /** Connections PATCHed. */
   patched: number;
   noop: number;
-  /** Connections left to a later sync: a key to send was rewritten after their syncs were queued. */
+  /** Connections left to later syncs: every subject with keys to send had one rewritten after their syncs were queued. */
   deferred: number;
   dlq: number;
 }
@@ -130,7 +130,12 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
           await deps.state.markDeferred(target, fresh, now);
           return;
         }
-        if (!plan.patch) return;
+        if (!plan.patch) {
+          // Nothing left to send for these subjects: whatever waited was sent by another sync.
+          const waited = subjects.filter((s) => applied.deferredSince[s] !== undefined);
+          if (waited.length) await deps.state.recordApplied(target, {}, waited);
+          return;
+        }
         await deps.nango.patchMetadata(target, plan.patch, { deadline });
         // Every subject read: what any of them had waiting is in this PATCH.
         await deps.state.recordApplied(target, plan.applied, subjects);

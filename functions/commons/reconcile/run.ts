@@ -4,9 +4,10 @@
  * a dry run, enqueues a repair sync for each connection that drifted (and makes sure the index knows
  * it). Used by the scheduled function and by `npm run reconcile`.
  *
- * A run that read every page of every integration also refreshes each subject's connection index
- * from what it listed: route then finds a customer's connections in the table, not with one Nango
- * call per customer, and an index that missed a tag change is corrected.
+ * A run that read every page of every integration also adds what it listed to each subject's
+ * connection index: route then finds a customer's connections in the table, not with one Nango call
+ * per customer. It removes nothing: offset paging can miss a connection while others are deleted,
+ * and removals are route's listings' to make (after INDEX_TTL_SECONDS).
  */
 import { mapConcurrent } from '../concurrency.ts';
 import { desiredFor, type Drift, driftOf } from '../domain/desired.ts';
@@ -20,7 +21,7 @@ const STATE_READ_CONCURRENCY = 16;
 
 export interface ReconcileDeps {
   nango: Pick<NangoPort, 'listConnections'>;
-  state: Pick<StatePort, 'readDesired' | 'addToIndex' | 'replaceIndex'>;
+  state: Pick<StatePort, 'readDesired' | 'addToIndex' | 'mergeIndex'>;
   queues: Pick<QueuePort, 'sendBatch'>;
   syncQueueUrl: string;
   tagKeySets: readonly (readonly string[])[];
@@ -55,7 +56,7 @@ export interface ReconcileReport {
   driftedKeys: number;
   repairsEnqueued: number;
   repairsFailed: number;
-  /** Subjects whose connection index was replaced by what this run listed (complete runs only, not dry runs). */
+  /** Subjects whose connection index got what this run listed (complete runs only, not dry runs). */
   indexed: number;
   /** The deadline came before the last page. */
   incomplete: boolean;
@@ -129,8 +130,8 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
 }
 
 /**
- * Each subject's index becomes what the listing found (a connection its webhook added meanwhile is
- * kept), trusted from when the listing began. Subjects over the cap are left to route, which refuses them.
+ * What the listing found goes into each subject's index, trusted from when the listing began (never
+ * over a newer listing). Subjects over the cap are left to route, which refuses them.
  */
 async function refreshIndexes(
   deps: ReconcileDeps,
@@ -145,7 +146,7 @@ async function refreshIndexes(
   await mapConcurrent(fits, STATE_READ_CONCURRENCY, async ([subject, targets]) => {
     // An index left as it was is still correct, only older: stopping at the deadline loses nothing.
     if (Date.now() >= deadline) return;
-    await deps.state.replaceIndex(subject, targets, listedSince, listedSince);
+    await deps.state.mergeIndex(subject, targets, listedSince);
     report.indexed++;
   });
 }

@@ -174,8 +174,9 @@ export class DynamoStateStore implements StatePort {
 
   async recordApplied(target: Target, applied: Readonly<Record<string, string>>, subjects: readonly string[] = []): Promise<void> {
     const entries = Object.entries(applied);
-    // An update expression is limited to 4 KB: at most 100 keys per update.
-    for (let from = 0; from < entries.length; from += 100) {
+    if (entries.length === 0 && subjects.length === 0) return;
+    // An update expression is limited to 4 KB: at most 100 keys per update. With no key, one update ends the waits.
+    for (let from = 0; from === 0 || from < entries.length; from += 100) {
       const names: Record<string, string> = { '#c': 'connectionId', '#p': 'providerConfigKey' };
       const values: Record<string, unknown> = { ':c': target.connectionId, ':p': target.providerConfigKey };
       const sets = ['#c = :c', '#p = :p'];
@@ -253,6 +254,24 @@ export class DynamoStateStore implements StatePort {
           if (ue.name !== 'ConditionalCheckFailedException') throw ue;
         });
     }
+  }
+
+  async mergeIndex(subject: string, connections: readonly Target[], fetchedAt: number): Promise<void> {
+    if (connections.length === 0) return;
+    await this.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: subjectPk(subject), sk: INDEX_SK },
+          UpdateExpression: 'ADD conns :c SET subject = :s, fetchedAt = :f',
+          // A newer listing (route's own lookup) knows better, removals included.
+          ConditionExpression: 'attribute_not_exists(fetchedAt) OR fetchedAt < :f',
+          ExpressionAttributeValues: { ':c': new Set(connections.map(encodeTarget)), ':s': subject, ':f': fetchedAt },
+        }),
+      )
+      .catch((e: Error) => {
+        if (e.name !== 'ConditionalCheckFailedException') throw e;
+      });
   }
 
   async addToIndex(subject: string, target: Target): Promise<void> {

@@ -36,7 +36,7 @@ export interface IndexEntry {
 export interface AppliedState {
   /** key -> order last sent to Nango. */
   keys: Record<string, string>;
-  /** subject -> since when apply has left its keys to later syncs (epoch ms); gone once a PATCH sent them. */
+  /** subject -> since when apply has left its keys to later syncs (epoch ms); gone once a sync that read the subject sent them or found nothing to send. */
   deferredSince: Record<string, number>;
 }
 
@@ -50,7 +50,10 @@ export interface StatePort {
   readDesired(subject: string): Promise<DesiredKey[]>;
   /** Strongly consistent. */
   readApplied(target: Target): Promise<AppliedState>;
-  /** Records the orders just sent, and that the keys of `subjects` (the ones read for that PATCH) no longer wait. */
+  /**
+   * Records the orders just sent (possibly none), and that the keys of `subjects` (the ones read for
+   * that PATCH, or found with nothing to send) no longer wait.
+   */
   recordApplied(target: Target, applied: Readonly<Record<string, string>>, subjects?: readonly string[]): Promise<void>;
   /** Notes that these subjects' keys were left to later syncs, unless already noted: the first time is kept. */
   markDeferred(target: Target, subjects: readonly string[], at: number): Promise<void>;
@@ -62,6 +65,11 @@ export interface StatePort {
    * index since then (by its webhook) is kept.
    */
   replaceIndex(subject: string, connections: readonly Target[], fetchedAt: number, listedSince?: number): Promise<void>;
+  /**
+   * Adds what a listing found (asked at `fetchedAt`) and trusts the index from then; removes nothing,
+   * and leaves an index a newer listing wrote as it is.
+   */
+  mergeIndex(subject: string, connections: readonly Target[], fetchedAt: number): Promise<void>;
   addToIndex(subject: string, target: Target): Promise<void>;
   removeFromIndex(subject: string, target: Target): Promise<void>;
 }
