@@ -60,31 +60,34 @@ const apply = async (target: { connectionId: string; providerConfigKey: string }
 const patchesTo = (id: string) =>
   p.nango!.requests.filter((r) => r.method === 'PATCH' && (r.body as { connection_id?: string }).connection_id === id);
 
+/**
+ * A connection of both subjects, each given `key` = its first value; a sync naming both is queued;
+ * then each subject with a second value is rewritten. Returns the sync's queue time.
+ */
+async function queuedThenRewritten(o: { tags: [string, string, string?]; own: [string, string, string?] }) {
+  const c = await connection();
+  const subjects = [
+    [TAGS, o.tags],
+    [c.own, o.own],
+  ] as const;
+  for (const [s, [key, first]] of subjects) await p.state.writeDesired(s, [write(key, first, 1)]);
+  await tick();
+  const queuedAt = Date.now();
+  await tick();
+  for (const [s, [key, , second]] of subjects) if (second !== undefined) await p.state.writeDesired(s, [write(key, second, 2)]);
+  return { ...c, queuedAt };
+}
+
 describe('deferral across subjects', () => {
   it('one subject rewritten after the sync was queued, the other not: both sent now', async () => {
-    const { target, own } = await connection();
-    await p.state.writeDesired(TAGS, [write('plan', 'pro', 1)]);
-    await p.state.writeDesired(own, [write('region', 'eu', 1)]);
-    await tick();
-    const queuedAt = Date.now();
-    await tick();
-    await p.state.writeDesired(TAGS, [write('plan', 'enterprise', 2)]);
-
+    const { target, own, queuedAt } = await queuedThenRewritten({ tags: ['plan', 'pro', 'enterprise'], own: ['region', 'eu'] });
     const r = await apply(target, [TAGS, own], queuedAt);
     expect(r).toMatchObject({ patched: 1, deferred: 0 });
     expect(p.nango!.metadataOf(target.connectionId, 'salesforce')).toEqual({ plan: 'enterprise', region: 'eu' });
   });
 
   it('both subjects rewritten: left to their later syncs, each of which sends its own subject and ends its wait', async () => {
-    const { target, own } = await connection();
-    await p.state.writeDesired(TAGS, [write('seats', '1', 1)]);
-    await p.state.writeDesired(own, [write('flags', 'a', 1)]);
-    await tick();
-    const queuedAt = Date.now();
-    await tick();
-    await p.state.writeDesired(TAGS, [write('seats', '2', 2)]);
-    await p.state.writeDesired(own, [write('flags', 'b', 2)]);
-
+    const { target, own, queuedAt } = await queuedThenRewritten({ tags: ['seats', '1', '2'], own: ['flags', 'a', 'b'] });
     expect(await apply(target, [TAGS, own], queuedAt)).toMatchObject({ patched: 0, deferred: 1 });
     expect(patchesTo(target.connectionId)).toHaveLength(0);
     const waiting = (await p.state.readApplied(target)).deferredSince;
