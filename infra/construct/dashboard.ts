@@ -78,7 +78,11 @@ export function createDashboard(scope: Construct, cfg: Resolved, p: MonitoredPar
       custom(MetricName.ReconcileConnectionsChecked, 'connections checked'),
       custom(MetricName.ReconcileDriftedConnections, 'connections drifted'),
     ]),
-    graph('Nango', [custom(MetricName.NangoLatency, 'latency p99 (ms)', cw.Stats.p(99)), custom(MetricName.NangoErrors, 'errors')]),
+    graph('Nango', [
+      custom(MetricName.NangoLatency, 'latency p99 (ms)', cw.Stats.p(99)),
+      custom(MetricName.NangoErrors, 'errors'),
+      custom(MetricName.DeferredWait, 'deferred keys waited, max (ms)', cw.Stats.MAXIMUM),
+    ]),
   );
   dashboard.addWidgets(new cw.AlarmStatusWidget({ title: 'Alarms', alarms: [...alarms], width: 24, height: 6 }));
   return dashboard;

@@ -14,8 +14,10 @@ import { SqsQueues } from '#commons/queues';
 import { staticKeyProvider } from '#commons/secrets';
 import type { KeyWrite } from '#commons/state/port';
 import { connectionKey, syncMessage } from '#commons/sync/message';
+import { metrics } from '#powertools/metrics';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
 import { sqsRecord } from '../support/events.ts';
+import { captureLogs } from '../support/logs.ts';
 
 const KEY = randomUUID();
 const TAGS = 'tags:organization_id=twofold';
@@ -93,9 +95,18 @@ describe('deferral across subjects', () => {
     const waiting = (await p.state.readApplied(target)).deferredSince;
     expect(Object.keys(waiting).sort()).toEqual([own, TAGS].sort());
 
-    // The rewrite of the tag subject queued a sync naming it alone.
+    // The rewrite of the tag subject queued a sync naming it alone. Its PATCH reports how long the keys waited.
     await tick();
-    expect(await apply(target, [TAGS], Date.now())).toMatchObject({ patched: 1 });
+    const logs = captureLogs();
+    try {
+      expect(await apply(target, [TAGS], Date.now())).toMatchObject({ patched: 1 });
+      metrics.publishStoredMetrics();
+    } finally {
+      logs.stop();
+    }
+    const waited = logs.records().find((r) => r.DeferredWait !== undefined)?.DeferredWait;
+    expect(waited).toBeGreaterThan(0);
+    expect(waited).toBeLessThan(10_000);
     expect(Object.keys((await p.state.readApplied(target)).deferredSince)).toEqual([own]);
     expect(await apply(target, [own], Date.now())).toMatchObject({ patched: 1 });
     expect((await p.state.readApplied(target)).deferredSince).toEqual({});

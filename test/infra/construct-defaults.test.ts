@@ -650,6 +650,8 @@ describe('dashboard', () => {
       'Throttles',
       'KeysWritten',
       'SyncsApplied',
+      'SyncsDeferred',
+      'DeferredWait',
       'WebhookSignatureRejected',
       'ReconcileDriftedConnections',
       'NangoLatency',

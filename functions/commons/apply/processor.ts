@@ -137,6 +137,8 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
           return;
         }
         await deps.nango.patchMetadata(target, plan.patch, { deadline });
+        const firstDeferred = Math.min(...subjects.map((s) => applied.deferredSince[s] ?? Number.POSITIVE_INFINITY));
+        if (Number.isFinite(firstDeferred)) metrics.addMetric(MetricName.DeferredWait, MetricUnit.Milliseconds, Date.now() - firstDeferred);
         // Every subject read: what any of them had waiting is in this PATCH.
         await deps.state.recordApplied(target, plan.applied, subjects);
       },

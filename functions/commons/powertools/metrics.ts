@@ -26,6 +26,8 @@ export const MetricName = {
   SyncsNoop: 'SyncsNoop',
   /** Connections left to a later sync (a key to send was rewritten after the sync was queued). */
   SyncsDeferred: 'SyncsDeferred',
+  /** How long the keys a PATCH sent had been left to later syncs (from the first deferral of a subject it read). */
+  DeferredWait: 'DeferredWait',
   KeysApplied: 'KeysApplied',
   NangoLatency: 'NangoLatency',
   NangoErrors: 'NangoErrors',
