@@ -26,6 +26,8 @@ const ALL_SCOPE = '*';
 const INDEX_SK = 'INDEX';
 const APPLIED_SK = 'APPLIED';
 const APPLIED_ATTR = 'k:';
+/** An index written by a listing asked for at `:f` or later stays. */
+const NEWER_LISTING = 'attribute_not_exists(fetchedAt) OR fetchedAt < :f';
 const DEFERRED_ATTR = 'd:';
 
 const encodeTarget = (t: Target) => JSON.stringify([t.providerConfigKey, t.connectionId]);
@@ -70,29 +72,25 @@ export class DynamoStateStore implements StatePort {
   /** The write time the item holds once this write counts (this one's, or an earlier attempt's); undefined when stale. */
   private async putKey(subject: string, w: KeyWrite, scope: string, at: number): Promise<number | undefined> {
     const sk = `${KEY_PREFIX}${scope}#${w.key}`;
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            pk: subjectPk(subject),
-            sk,
-            subject,
-            key: w.key,
-            scope,
-            value: JSON.stringify(w.value),
-            ord: w.order,
-            event: w.event,
-            at,
-          },
-          ConditionExpression: 'attribute_not_exists(ord) OR ord < :ord',
-          ExpressionAttributeValues: { ':ord': w.order },
-        }),
-      );
-      return at;
-    } catch (e) {
-      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
-    }
+    const stored = await this.ifCondition(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          pk: subjectPk(subject),
+          sk,
+          subject,
+          key: w.key,
+          scope,
+          value: JSON.stringify(w.value),
+          ord: w.order,
+          event: w.event,
+          at,
+        },
+        ConditionExpression: 'attribute_not_exists(ord) OR ord < :ord',
+        ExpressionAttributeValues: { ':ord': w.order },
+      }),
+    );
+    if (stored) return at;
     // An equal order is this very write again (a retried record, or the same event delivered twice): it
     // counts as written, so its syncs are sent again, and the item keeps the write time it has, which the
     // syncs' queue time must not precede. (dynalite has no ReturnValuesOnConditionCheckFailure, hence the
@@ -224,54 +222,33 @@ export class DynamoStateStore implements StatePort {
   async replaceIndex(subject: string, connections: readonly Target[], fetchedAt: number, listedSince = fetchedAt): Promise<void> {
     const conns = connections.length ? { conns: new Set(connections.map(encodeTarget)) } : {};
     // A listing never replaces a newer one (a long reconcile beside route's lookups).
-    const newer = 'attribute_not_exists(fetchedAt) OR fetchedAt < :f';
-    try {
-      // DynamoDB refuses empty sets: an empty index is an item without `conns`. The list replaces the
-      // index only if no webhook added a connection since the list was asked for.
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { pk: subjectPk(subject), sk: INDEX_SK, subject, fetchedAt, ...conns },
-          ConditionExpression: `(${newer}) AND (attribute_not_exists(addedAt) OR addedAt < :since)`,
-          ExpressionAttributeValues: { ':since': listedSince, ':f': fetchedAt },
-        }),
-      );
-    } catch (e) {
-      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
-      // A connection was added meanwhile (its webhook): keep it, and add what the list found; unless a
-      // newer listing is stored, which stays as it is.
-      await this.doc
-        .send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: { pk: subjectPk(subject), sk: INDEX_SK },
-            UpdateExpression: connections.length ? 'SET fetchedAt = :f ADD conns :c' : 'SET fetchedAt = :f',
-            ConditionExpression: newer,
-            ExpressionAttributeValues: { ':f': fetchedAt, ...(connections.length ? { ':c': conns.conns } : {}) },
-          }),
-        )
-        .catch((ue: Error) => {
-          if (ue.name !== 'ConditionalCheckFailedException') throw ue;
-        });
-    }
+    // DynamoDB refuses empty sets: an empty index is an item without `conns`. The list replaces the
+    // index only if no webhook added a connection since the list was asked for, and no newer listing
+    // (a long reconcile beside route's lookups) wrote it.
+    const replaced = await this.ifCondition(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: subjectPk(subject), sk: INDEX_SK, subject, fetchedAt, ...conns },
+        ConditionExpression: `(${NEWER_LISTING}) AND (attribute_not_exists(addedAt) OR addedAt < :since)`,
+        ExpressionAttributeValues: { ':since': listedSince, ':f': fetchedAt },
+      }),
+    );
+    // A connection was added meanwhile (its webhook): keep it, and add what the list found.
+    if (!replaced) await this.mergeIndex(subject, connections, fetchedAt);
   }
 
   async mergeIndex(subject: string, connections: readonly Target[], fetchedAt: number): Promise<void> {
-    if (connections.length === 0) return;
-    await this.doc
-      .send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: subjectPk(subject), sk: INDEX_SK },
-          UpdateExpression: 'ADD conns :c SET subject = :s, fetchedAt = :f',
-          // A newer listing (route's own lookup) knows better, removals included.
-          ConditionExpression: 'attribute_not_exists(fetchedAt) OR fetchedAt < :f',
-          ExpressionAttributeValues: { ':c': new Set(connections.map(encodeTarget)), ':s': subject, ':f': fetchedAt },
-        }),
-      )
-      .catch((e: Error) => {
-        if (e.name !== 'ConditionalCheckFailedException') throw e;
-      });
+    const add = connections.length ? { ':c': new Set(connections.map(encodeTarget)) } : {};
+    await this.ifCondition(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: subjectPk(subject), sk: INDEX_SK },
+        UpdateExpression: `${connections.length ? 'ADD conns :c ' : ''}SET subject = :s, fetchedAt = :f`,
+        // A newer listing (route's own lookup) knows better, removals included.
+        ConditionExpression: NEWER_LISTING,
+        ExpressionAttributeValues: { ...add, ':s': subject, ':f': fetchedAt },
+      }),
+    );
   }
 
   async addToIndex(subject: string, target: Target): Promise<void> {
@@ -286,18 +263,25 @@ export class DynamoStateStore implements StatePort {
   }
 
   async removeFromIndex(subject: string, target: Target): Promise<void> {
-    await this.doc
-      .send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: subjectPk(subject), sk: INDEX_SK },
-          UpdateExpression: 'DELETE conns :c',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':c': new Set([encodeTarget(target)]) },
-        }),
-      )
-      .catch((e: Error) => {
-        if (e.name !== 'ConditionalCheckFailedException') throw e;
-      });
+    await this.ifCondition(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: subjectPk(subject), sk: INDEX_SK },
+        UpdateExpression: 'DELETE conns :c',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':c': new Set([encodeTarget(target)]) },
+      }),
+    );
+  }
+
+  /** Sends a conditional write: true when it was made, false when its condition failed. */
+  private async ifCondition(command: PutCommand | UpdateCommand): Promise<boolean> {
+    try {
+      await (command instanceof PutCommand ? this.doc.send(command) : this.doc.send(command));
+      return true;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
   }
 }
