@@ -39,6 +39,15 @@ const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 const s1 = (ms: number) => `${f1(ms / 1000)} s`;
 const kib = (b: number) => `${f0(b / 1024)} KiB`;
+/** A DLQ count with its codes: `3 (sync-dlq:forbidden x2, ingress-dlq:invalid_detail x1)`. */
+const dlqCell = (dlq: DrainResult['dlq']) =>
+  `${dlq.total}${
+    dlq.total
+      ? ` (${Object.entries(dlq.byCode)
+          .map(([k, n]) => `${k} x${n}`)
+          .join(', ')})`
+      : ''
+  }`;
 const usd = (n: number) => `$${n.toFixed(2)}`;
 const verdict = (pass: boolean): Row['verdict'] => (pass ? 'PASS' : 'MISS');
 
@@ -109,13 +118,7 @@ export function rows(r: BenchResults): Row[] {
     add(
       S,
       'DLQ entries',
-      `${d.dlq.total}${
-        d.dlq.total
-          ? ` (${Object.entries(d.dlq.byCode)
-              .map(([k, n]) => `${k} x${n}`)
-              .join(', ')})`
-          : ''
-      }`,
+      dlqCell(d.dlq),
       '0',
       d.dlq.total
         ? `parked on attempt ${[...new Set(d.dlq.attempts)].sort().join(', ')} (first error ${d.dlq.firstError?.code}, retryable: ${d.dlq.firstError?.retryable})`
@@ -161,20 +164,7 @@ export function rows(r: BenchResults): Row[] {
       '',
       verdict(rateLimitedParked(q) === 0),
     );
-    add(
-      S,
-      'DLQ entries (any cause)',
-      `${q.dlq.total}${
-        q.dlq.total
-          ? ` (${Object.entries(q.dlq.byCode)
-              .map(([k, n]) => `${k} x${n}`)
-              .join(', ')})`
-          : ''
-      }`,
-      '0',
-      '',
-      verdict(q.dlq.total === 0),
-    );
+    add(S, 'DLQ entries (any cause)', dlqCell(q.dlq), '0', '', verdict(q.dlq.total === 0));
     add(S, 'wrong connections', `${q.final.wrongConnections} of ${q.final.connections}`, '0', '', verdict(q.final.wrongConnections === 0));
   }
   const t = r.trickle;

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/reconcile.ts';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
+import { planChanged } from '../support/events.ts';
 
 const ACME_SF = { connectionId: '3b1f6a52-8e0c-4d1e-9f3a-5c2b7d9e1a01', providerConfigKey: 'salesforce' };
 const ACME_HS = { connectionId: '3b1f6a52-8e0c-4d1e-9f3a-5c2b7d9e1a02', providerConfigKey: 'hubspot' };
@@ -25,15 +26,7 @@ describe('npm run reconcile (local pipeline)', () => {
   let p: LocalPipeline;
   beforeAll(async () => {
     p = await startLocalPipeline();
-    await p.send([
-      {
-        id: 'plan-1',
-        source: 'app.billing',
-        'detail-type': 'customer.plan_changed',
-        time: '2026-11-20T09:00:00Z',
-        detail: { organizationId: 'acme', plan: 'pro', changedAt: '2026-11-20T09:00:00.000Z' },
-      },
-    ]);
+    await p.send([planChanged('acme', 'pro', '2026-11-20T09:00:00.000Z', { id: 'plan-1' })]);
     await p.drain();
   }, 60_000);
   afterAll(() => p?.stop());

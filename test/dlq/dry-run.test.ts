@@ -66,6 +66,9 @@ afterAll(async () => {
 });
 
 const flags = () => queueFlags(q);
+/** The dry run of acme's apply failures, reading Nango at the stand-in. */
+const dryRunOfAcme = () =>
+  dlq(['replay', '--dry-run', '--stage', 'apply', '--connection', acme.connectionId, '--nango-host', nango.url, ...flags()]);
 it('shows a version 1 patch beside the current metadata, key by key, and an unknown connection for a sync; changes nothing', async () => {
   process.env.NANGO_SECRET_KEY = KEY;
   try {
@@ -216,33 +219,13 @@ it('never prints the key when Nango (or a proxy) echoes the Authorization header
   }
   // The details reached the operator, scrubbed.
   nango.setFault(() => pages[0]);
-  const r = await dlq([
-    'replay',
-    '--dry-run',
-    '--stage',
-    'apply',
-    '--connection',
-    acme.connectionId,
-    '--nango-host',
-    nango.url,
-    ...flags(),
-  ]);
+  const r = await dryRunOfAcme();
   expect(r.stdout).toMatch(
     /could not read the current metadata: invalid_request \(HTTP 400\) rejected header Authorization: Bearer \[REDACTED\]/,
   );
   expect(r.stdout).toMatch(/details \[\{"header":"authorization","value":"Bearer \[REDACTED\]"\},\{"raw":"\[REDACTED\]"\}\]/);
   nango.setFault(() => pages[1]);
-  const html = await dlq([
-    'replay',
-    '--dry-run',
-    '--stage',
-    'apply',
-    '--connection',
-    acme.connectionId,
-    '--nango-host',
-    nango.url,
-    ...flags(),
-  ]);
+  const html = await dryRunOfAcme();
   expect(html.stdout).toMatch(
     /could not read the current metadata: http_403 \(HTTP 403\) 403 Forbidden Authorization: Bearer \[REDACTED\]/,
   );
@@ -335,17 +318,7 @@ it('a malformed or empty key is invalid_secret_key_format, without a request; no
   for (const bad of ['not-a-uuid-key', `${KEY}\n`, 'x'.repeat(36)]) {
     nango.reset();
     process.env.NANGO_SECRET_KEY = bad;
-    const r = await dlq([
-      'replay',
-      '--dry-run',
-      '--stage',
-      'apply',
-      '--connection',
-      acme.connectionId,
-      '--nango-host',
-      nango.url,
-      ...flags(),
-    ]);
+    const r = await dryRunOfAcme();
     expect(r.code).toBe(0);
     if (bad.trim() === KEY) {
       // Surrounding whitespace is trimmed: the key works.

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
+import { planChanged } from '../support/events.ts';
 
 const CONN = { connectionId: randomUUID(), providerConfigKey: 'salesforce', tags: { organization_id: 'slowco' } };
 
@@ -24,15 +25,7 @@ describe('apply after a PATCH timed out', () => {
   afterAll(() => p?.stop());
 
   it('hands the sync back instead of retrying at once, and applies it on the next delivery', async () => {
-    await p.send([
-      {
-        id: 'slow-1',
-        source: 'app.billing',
-        'detail-type': 'customer.plan_changed',
-        time: '2026-11-20T09:00:00Z',
-        detail: { organizationId: 'slowco', plan: 'pro', changedAt: '2026-11-20T09:00:00.000Z' },
-      },
-    ]);
+    await p.send([planChanged('slowco', 'pro', '2026-11-20T09:00:00.000Z', { id: 'slow-1' })]);
     await p.drain({ timeoutMs: 30_000 });
     const patches = p.nango!.requests.filter((r) => r.method === 'PATCH');
     expect(patches).toHaveLength(2);

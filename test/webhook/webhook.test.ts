@@ -12,6 +12,7 @@ import { handleDelivery } from '#commons/webhook/process';
 import { queueCounts } from '../../local/event-source.ts';
 import { startLocalPipeline, type LocalPipeline } from '../../local/pipeline.ts';
 import type { SeedConnection } from '../../local/standins/nango.ts';
+import { authWebhookBody } from '../../local/standins/nango/webhooks.ts';
 import { planChanged, seatsChanged, settingsChanged, statusChanged } from '../support/events.ts';
 import { captureLogs, type Logs } from '../support/logs.ts';
 import { startSqsFaultProxy } from '../support/sqs-fault-proxy.ts';
@@ -32,18 +33,7 @@ let logs: Logs;
 const sign = (body: string, key = p.webhookSigningKey) => createHmac('sha256', key).update(body).digest('hex');
 const post = (body: string, headers: Record<string, string> = {}) =>
   fetch(p.webhook.url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
-const authBody = (c: SeedConnection, operation = 'creation') =>
-  JSON.stringify({
-    type: 'auth',
-    operation,
-    connectionId: c.connectionId,
-    providerConfigKey: c.providerConfigKey,
-    provider: c.provider,
-    environment: 'dev',
-    success: true,
-    authMode: 'OAUTH2',
-    tags: c.tags ?? {},
-  });
+const authBody = (c: SeedConnection, operation: 'creation' | 'override' = 'creation') => JSON.stringify(authWebhookBody(c, operation));
 /** Every sync apply has been handed so far, and what still waits on the queue. */
 const enqueued = async () => {
   await drain();

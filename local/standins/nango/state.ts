@@ -3,7 +3,7 @@ import type { FaultHook } from './faults.ts';
 import { FixedWindow } from './rate-limit.ts';
 import { ConnectionStore, type StoredConnection } from './store.ts';
 import type { AdminAction, NangoStandinOptions, NangoStandinStats, RecordedRequest, SeedConnection } from './types.ts';
-import { WebhookSender } from './webhooks.ts';
+import { authWebhookBody, WebhookSender } from './webhooks.ts';
 import { isUuidV4 } from './wire.ts';
 
 export const requireKey = (k: string): string => {
@@ -92,17 +92,7 @@ export class StandinState {
 
   /** Nango's auth webhook after a connection was created or re-authorised. */
   authWebhook(c: StoredConnection, operation: 'creation' | 'override', authMode = 'OAUTH2'): void {
-    this.webhooks?.send({
-      type: 'auth',
-      operation,
-      connectionId: c.connectionId,
-      providerConfigKey: c.providerConfigKey,
-      provider: c.provider,
-      environment: 'dev',
-      success: true,
-      authMode,
-      tags: { ...c.tags },
-    });
+    this.webhooks?.send(authWebhookBody(c, operation, authMode));
   }
 
   async close(): Promise<void> {

@@ -29,6 +29,25 @@ export interface AuthWebhookBody {
   tags: Record<string, string>;
 }
 
+/** The body Nango sends after a connection was created or re-authorised (a connection without a provider has its integration's key, as in the store). */
+export function authWebhookBody(
+  c: { connectionId: string; providerConfigKey: string; provider?: string | undefined; tags?: Record<string, string> | undefined },
+  operation: AuthWebhookBody['operation'],
+  authMode = 'OAUTH2',
+): AuthWebhookBody {
+  return {
+    type: 'auth',
+    operation,
+    connectionId: c.connectionId,
+    providerConfigKey: c.providerConfigKey,
+    provider: c.provider ?? c.providerConfigKey,
+    environment: 'dev',
+    success: true,
+    authMode,
+    tags: { ...(c.tags ?? {}) },
+  };
+}
+
 export interface WebhookAttempt {
   at: number;
   /** The receiver's status, or undefined when the request failed (refused, reset, timeout). */
