@@ -15,6 +15,7 @@ import { defaultOf, ENV } from '#commons/config';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { SqsQueues } from '#commons/queues';
 import { reconcile, type ReconcileReport } from '#commons/reconcile/run';
+import { subjectId } from '#commons/domain/subject';
 import { redact } from '#commons/redact';
 import { parseSecretValue, staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
@@ -82,10 +83,8 @@ export function subjectArg(s: string): string {
   const pairs = s.split('&').map((p) => p.split('='));
   if (pairs.some((p) => p.length !== 2 || !p[0] || !p[1]))
     throw new UsageError(`--subject: expected tag=value, tags:..., or connection:<id> (got "${s}")`);
-  return `tags:${pairs
-    .sort(([a], [b]) => a!.localeCompare(b!))
-    .map(([k, v]) => `${encodeURIComponent(k!)}=${encodeURIComponent(v!)}`)
-    .join('&')}`;
+  // The id route gives the subject: the same order and encoding, and the same digest for a long one.
+  return subjectId({ by: 'tags', tags: Object.fromEntries(pairs), integrations: 'all' });
 }
 
 async function where(values: { stack?: string | undefined; 'nango-host'?: string | undefined }, env: NodeJS.ProcessEnv) {

@@ -4,7 +4,8 @@
  * nothing is enqueued, and without --dry-run the drifted connections are repaired.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/reconcile.ts';
+import { subjectId } from '#commons/domain/subject';
+import { main, subjectArg } from '../../cli/reconcile.ts';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
 import { planChanged } from '../support/events.ts';
 
@@ -21,6 +22,17 @@ const run = async (argv: string[], env: NodeJS.ProcessEnv = process.env) => {
   const code = await main(argv, { out: out.out, err: err.out, env });
   return { code, out: out.text(), err: err.text() };
 };
+
+describe('--subject', () => {
+  it("names a subject by route's own id: tag keys in code-unit order, percent-encoded, a long one digested", () => {
+    const tags = { a_1: 'x y', a1: 'z', Org: 'acme' };
+    expect(subjectArg('a_1=x y&a1=z&Org=acme')).toBe(subjectId({ by: 'tags', tags, integrations: 'all' }));
+    expect(subjectArg('a_1=x y&a1=z&Org=acme')).toBe('tags:Org=acme&a1=z&a_1=x%20y');
+    const long = `org=${'v'.repeat(1_200)}`;
+    expect(subjectArg(long)).toMatch(/^tags#[0-9a-f]{64}$/);
+    expect(subjectArg('connection:acme')).toBe('connection:acme');
+  });
+});
 
 describe('npm run reconcile (local pipeline)', () => {
   let p: LocalPipeline;
