@@ -20,6 +20,7 @@ import { inScope, type Subject } from '../domain/subject.ts';
 import { boundFailure, type Failure, unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { type DomainEvent, parseEventBody } from '../event-envelope.ts';
 import { attemptsOf, classify, settle } from '../failure.ts';
+import { NangoError } from '../nango/errors.ts';
 import type { QueuePort } from '../queues.ts';
 import { defaultRetry, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
@@ -113,39 +114,36 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     if (!mapped.ok) return reject(item.record, item.body, item.event, mapped);
     const correlation_id = item.event.id;
     try {
-      const { value: targets } = await withRetries(
-        async () => {
-          const outcome = await deps.state.writeDesired(mapped.subject.id, mapped.writes);
-          lastWriteAt = Math.max(lastWriteAt, outcome.at);
-          if (outcome.stale.length) {
-            result.stale += outcome.stale.length;
-            metrics.addMetric(MetricName.KeysStale, MetricUnit.Count, outcome.stale.length);
-            logger.info('stale keys dropped: a newer version is stored', {
-              correlation_id,
-              keys: outcome.stale.slice(0, 100),
-              keyCount: outcome.stale.length,
-            });
-          }
-          const written = mapped.writes.filter((w) => outcome.written.includes(w.key));
-          if (written.length === 0) return [];
-          metrics.addMetric(MetricName.KeysWritten, MetricUnit.Count, written.length);
-          const targets = await connectionsOf(mapped.subject);
-          if (targets.length === 0) {
-            metrics.addMetric(MetricName.SubjectsWithoutConnections, MetricUnit.Count, 1);
-            logger.info('no connection yet: the state waits for one', { correlation_id, subject: mapped.subject.id });
-          }
-          // Every written key's order: two writes may share their highest order (one event id, two bodies).
-          const orders = written
-            .map((w) => `${w.key}\u0000${w.order}`)
-            .sort()
-            .join('\n');
-          return targets
-            .filter((t) => written.some((w) => inScope(w.integrations, t.providerConfigKey)))
-            .map((target) => ({ target, cause: `change\n${mapped.subject.id}\n${orders}` }));
-        },
-        { ...defaultRetry, deadline },
-      );
-      for (const { target, cause } of targets) {
+      // Write, then look up, each retried on its own: a lookup's retry must not write every key again.
+      const { value: outcome } = await withRetries(() => deps.state.writeDesired(mapped.subject.id, mapped.writes), {
+        ...defaultRetry,
+        deadline,
+      });
+      lastWriteAt = Math.max(lastWriteAt, outcome.at);
+      if (outcome.stale.length) {
+        result.stale += outcome.stale.length;
+        metrics.addMetric(MetricName.KeysStale, MetricUnit.Count, outcome.stale.length);
+        logger.info('stale keys dropped: a newer version is stored', {
+          correlation_id,
+          keys: outcome.stale.slice(0, 100),
+          keyCount: outcome.stale.length,
+        });
+      }
+      const written = mapped.writes.filter((w) => outcome.written.includes(w.key));
+      if (written.length === 0) return;
+      metrics.addMetric(MetricName.KeysWritten, MetricUnit.Count, written.length);
+      const { value: found } = await withRetries(() => connectionsOf(mapped.subject), { ...defaultRetry, deadline });
+      if (found.length === 0) {
+        metrics.addMetric(MetricName.SubjectsWithoutConnections, MetricUnit.Count, 1);
+        logger.info('no connection yet: the state waits for one', { correlation_id, subject: mapped.subject.id });
+      }
+      // Every written key's order: two writes may share their highest order (one event id, two bodies).
+      const orders = written
+        .map((w) => `${w.key}\u0000${w.order}`)
+        .sort()
+        .join('\n');
+      const cause = `change\n${mapped.subject.id}\n${orders}`;
+      for (const target of found.filter((t) => written.some((w) => inScope(w.integrations, t.providerConfigKey)))) {
         const key = connectionKey(target);
         let s = syncs.get(key);
         if (!s) syncs.set(key, (s = { target, subjects: new Set(), events: [], causes: [], items: new Set() }));
@@ -176,9 +174,8 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   for (const f of sendFailures) {
     const s = pending[Number(f.id)];
     if (!s) continue;
-    const error = classify(
-      Object.assign(new Error(`sync send failed: ${f.code}: ${f.message}`), { name: f.code, $fault: 'server', $metadata: {} }),
-    );
+    // SQS refused the entry: the record's retry sends its syncs again.
+    const error = new NangoError('transient', f.code, `${f.code}: sync send failed: ${f.message}`);
     for (const item of s.items) if (!failed.has(item)) failed.set(item, { error, attempts: 1 });
   }
   result.synced = messages.length - sendFailures.length;
