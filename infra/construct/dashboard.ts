@@ -11,6 +11,14 @@ const period = Duration.minutes(1);
 export function createDashboard(scope: Construct, cfg: Resolved, p: MonitoredParts, alarms: readonly cw.IAlarm[]): cw.Dashboard {
   const custom = (name: string, label: string, statistic: string = cw.Stats.SUM) =>
     customMetric(cfg, name, statistic, period).with({ label });
+  // Counted per code (and stage), so a query by `service` alone finds nothing: sum every series.
+  const byDimensions = (name: string, dimensions: string, label: string) =>
+    new cw.MathExpression({
+      expression: `SUM(SEARCH('{${cfg.metricsNamespace},service,${dimensions}} MetricName="${name}" service="${cfg.serviceName}"', 'Sum', ${period.toSeconds()}))`,
+      usingMetrics: {},
+      label,
+      period,
+    });
   const graph = (title: string, left: cw.IMetric[]) => new cw.GraphWidget({ title, left, width: 8 });
   const visible = (label: string, q: MonitoredParts['ingress']) =>
     q.metricApproximateNumberOfMessagesVisible({ period, label, statistic: cw.Stats.MAXIMUM });
@@ -59,7 +67,7 @@ export function createDashboard(scope: Construct, cfg: Resolved, p: MonitoredPar
       custom(MetricName.KeysWritten, 'keys written'),
       custom(MetricName.KeysStale, 'keys stale'),
       custom(MetricName.SubjectsWithoutConnections, 'subjects without connections'),
-      custom(MetricName.DlqWrites, 'DLQ writes'),
+      byDimensions(MetricName.DlqWrites, 'code,stage', 'DLQ writes'),
     ]),
   );
   dashboard.addWidgets(
@@ -80,7 +88,7 @@ export function createDashboard(scope: Construct, cfg: Resolved, p: MonitoredPar
     ]),
     graph('Nango', [
       custom(MetricName.NangoLatency, 'latency p99 (ms)', cw.Stats.p(99)),
-      custom(MetricName.NangoErrors, 'errors'),
+      byDimensions(MetricName.NangoErrors, 'code', 'errors'),
       custom(MetricName.DeferredWait, 'deferred keys waited, max (ms)', cw.Stats.MAXIMUM),
     ]),
   );

@@ -652,6 +652,9 @@ describe('dashboard', () => {
       'SyncsApplied',
       'SyncsDeferred',
       'DeferredWait',
+      // Counted with a code (and stage) dimension: found by a search, not by `service` alone.
+      "SUM(SEARCH('{NangoMetadataSync,service,code} MetricName=",
+      "SUM(SEARCH('{NangoMetadataSync,service,code,stage} MetricName=",
       'WebhookSignatureRejected',
       'ReconcileDriftedConnections',
       'NangoLatency',
