@@ -7,15 +7,8 @@
  * Not emulated: the 6 MB payload cap, poller scaling, and killing a handler: a timed-out or
  * crashed invocation is abandoned (its batch counts as failed) but its promise keeps running.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  type Message,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
 import { ACCOUNT, makeContext, parseBatchResponse, type Receiver, sleep, toRecord, wireReceiver } from './lambda-shapes.ts';
 

@@ -4,7 +4,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import type { Context, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 
 /** The account id local ARNs carry. */
 export const ACCOUNT = '000000000000';

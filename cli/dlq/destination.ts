@@ -6,6 +6,7 @@
  */
 import type { Stage } from '#commons/dlq-envelope';
 import type { Holder } from './holder.ts';
+import { isFifoUrl } from './queues.ts';
 
 export interface DestinationCheck {
   stage: Stage;
@@ -17,7 +18,7 @@ export interface DestinationCheck {
   problems: string[];
 }
 
-const isFifo = (attrs: Record<string, string>, url: string) => attrs.FifoQueue === 'true' || /\.fifo$/.test(new URL(url).pathname);
+const isFifo = (attrs: Record<string, string>, url: string) => attrs.FifoQueue === 'true' || isFifoUrl(url);
 
 function deadLetterTarget(policy: string | undefined): string | undefined {
   if (!policy) return undefined;

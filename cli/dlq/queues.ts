@@ -12,6 +12,8 @@ import type { QueueFlags } from './args.ts';
 import { CliError, describeError } from './errors.ts';
 import { STAGE_QUEUES, type QueueRole } from './model.ts';
 
+export const isFifoUrl = (url: string): boolean => /\.fifo$/.test(new URL(url).pathname);
+
 export type QueueUrls = Partial<Record<QueueRole, string>>;
 
 /** The stack's output keys (the contract with the CDK stack); the version 1 names are fallbacks. */

@@ -110,7 +110,7 @@ export function boundFailure(f: Failure): Failure {
 export const envelopeBytes = (env: DlqEnvelope): number => Buffer.byteLength(JSON.stringify(env), 'utf8');
 
 /** Shrinks an envelope that would not fit its queue: first `errors`, then the originals' bodies (flagged `truncated`). */
-export function fitEnvelope(env: DlqEnvelope): DlqEnvelope {
+function fitEnvelope(env: DlqEnvelope): DlqEnvelope {
   let out = env;
   if (envelopeBytes(out) <= MAX_ENVELOPE_BYTES) return out;
   const { errors: _dropped, ...error } = out.error;

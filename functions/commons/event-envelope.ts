@@ -40,7 +40,7 @@ export function parseEventBody(body: string, fallback: { messageId: string; sent
   return toDomainEvent(raw, fallback);
 }
 
-export function toDomainEvent(raw: unknown, fallback: { messageId: string; sentTimestamp?: string | undefined }): EnvelopeResult {
+function toDomainEvent(raw: unknown, fallback: { messageId: string; sentTimestamp?: string | undefined }): EnvelopeResult {
   const parsed = eventEnvelopeSchema.safeParse(raw);
   if (!parsed.success) {
     return { ok: false, code: 'invalid_envelope', message: z.prettifyError(parsed.error), errors: parsed.error.issues };

@@ -63,7 +63,7 @@ export function staticKeyProvider(secretKey: string): KeyProvider {
   return { get: async () => creds, refresh: async () => creds };
 }
 
-export function secretsManagerKeyProvider(
+function secretsManagerKeyProvider(
   secretId: string,
   ttlSeconds: number,
   provider = new SecretsProvider({

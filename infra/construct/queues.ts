@@ -96,7 +96,7 @@ export class PipelineQueues {
 }
 
 /** The ARN a request of this principal carries as aws:PrincipalArn (a role's ARN for its sessions). */
-export function principalArn(grantee: iam.IGrantable): string {
+function principalArn(grantee: iam.IGrantable): string {
   const principal = grantee.grantPrincipal;
   if (principal instanceof iam.Role) return principal.roleArn;
   const aws = principal.policyFragment.principalJson.AWS ?? [];

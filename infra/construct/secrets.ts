@@ -16,7 +16,7 @@ const COMPLETE_ARN_RE = /^arn:[^:]+:secretsmanager:[^:]+:\d{12}:secret:.+-[A-Za-
  * treated as partial; a name that itself ends in "-" plus six characters should be given as a
  * complete ARN (AWS's own advice), or permissions will not match.
  */
-export function importSecret(scope: Construct, id: string, secretId: string): sm.ISecret {
+function importSecret(scope: Construct, id: string, secretId: string): sm.ISecret {
   if (!secretId.startsWith('arn:')) return sm.Secret.fromSecretNameV2(scope, id, secretId);
   if (COMPLETE_ARN_RE.test(secretId)) return sm.Secret.fromSecretCompleteArn(scope, id, secretId);
   return sm.Secret.fromSecretPartialArn(scope, id, secretId);
@@ -26,7 +26,7 @@ export function importSecret(scope: Construct, id: string, secretId: string): sm
  * The IAM resource for GetSecretValue on exactly this secret: its complete ARN when known; otherwise
  * the partial ARN plus `-??????`, which matches the random suffix and nothing longer.
  */
-export function secretPolicyResource(secret: sm.ISecret): string {
+function secretPolicyResource(secret: sm.ISecret): string {
   return secret.secretFullArn ?? `${secret.secretArn}-??????`;
 }
 

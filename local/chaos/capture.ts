@@ -104,12 +104,6 @@ export function captureOutput(o: CaptureOptions = {}): OutputCapture {
   };
 }
 
-/** Swallow handler output for a while (property tests log thousands of lines); returns the restore. */
-export function silenceHandlerOutput(): () => void {
-  const c = captureOutput();
-  return () => c.stop();
-}
-
 /** Print past an active capture (the invariant table must reach the test output). */
 export function printAlways(text: string): void {
   realStdoutWrite(text.endsWith('\n') ? text : `${text}\n`);

@@ -20,7 +20,6 @@ let crashOn: string | undefined;
 
 const ACME_SF = { connectionId: '3b1f6a52-8e0c-4d1e-9f3a-5c2b7d9e1a01', providerConfigKey: 'salesforce' };
 const ACME_HS = { connectionId: '3b1f6a52-8e0c-4d1e-9f3a-5c2b7d9e1a02', providerConfigKey: 'hubspot' };
-const GLOBEX_HS = { connectionId: '9d4e2c71-1b5a-4f8e-a6c3-0e7f5b2d4c12', providerConfigKey: 'hubspot' };
 const SPECIAL = { connectionId: 'acme/eu x@y.com', providerConfigKey: 'salesforce' };
 
 const sample = async (name: string) =>

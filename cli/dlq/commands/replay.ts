@@ -15,7 +15,7 @@ import { STAGE_QUEUES, type DlqItem } from '../model.ts';
 import { NangoReader, resolveNangoAccess, type MetadataResult, type NangoAccess } from '../nango.ts';
 import { pacer } from '../pace.ts';
 import { progressBar } from '../progress.ts';
-import { dlqsFor, howToGive, resolveQueueUrls, type QueueUrls } from '../queues.ts';
+import { dlqsFor, howToGive, isFifoUrl, resolveQueueUrls, type QueueUrls } from '../queues.ts';
 import { emptyOutcome, replayItems, type ReplayOutcome } from '../replay.ts';
 import { itemJson, renderReports, scanDlqs, type QueueReport } from './scan.ts';
 import { nativeCommand } from './native.ts';
@@ -48,10 +48,10 @@ async function replay(ctx: Context, holder: Holder, dlqs: { stage: Stage; url: s
   let lastReports: QueueReport[] = [];
   let bar: ReturnType<typeof progressBar> | undefined;
   const pace = pacer(args.rate);
-  const fifo = dlqs.some((d) => /\.fifo$/.test(new URL(d.url).pathname));
+  const fifo = dlqs.some((d) => isFifoUrl(d.url));
   guard(ctx, await checkDestinations(holder, dlqs, urls));
 
-  for (let round = 0; ; round++) {
+  for (;;) {
     const { items, reports } = await scanDlqs(ctx, holder, dlqs);
     lastReports = reports;
     if (!firstReports) {

@@ -8,6 +8,7 @@ import type { Context } from '../context.ts';
 import { safe } from '../format.ts';
 import type { Holder } from '../holder.ts';
 import type { DlqItem } from '../model.ts';
+import { isFifoUrl } from '../queues.ts';
 
 export interface QueueReport {
   stage: Stage;
@@ -20,8 +21,6 @@ export interface QueueReport {
   notReached: number;
   scanLimitReached: boolean;
 }
-
-export const isFifoUrl = (url: string) => /\.fifo$/.test(new URL(url).pathname);
 
 export async function scanDlqs(
   ctx: Context,

@@ -55,7 +55,7 @@ export interface ApplyResult {
 }
 
 /** Records grouped by MessageGroupId, each group in batch order (which is FIFO order). */
-export function groupRecords(records: readonly SQSRecord[]): SQSRecord[][] {
+function groupRecords(records: readonly SQSRecord[]): SQSRecord[][] {
   const groups = new Map<string, SQSRecord[]>();
   for (const r of records) {
     const g = r.attributes?.MessageGroupId ?? r.messageId;

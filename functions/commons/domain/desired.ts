@@ -4,6 +4,7 @@
  */
 import type { Integrations, Json, MetadataPatch } from '#events/define';
 import type { EventRef } from '../sync/message.ts';
+import { isNewer } from './order.ts';
 import { inScope } from './subject.ts';
 
 /** One key of one subject's desired state. */
@@ -24,7 +25,7 @@ export function desiredFor(keys: readonly DesiredKey[], providerConfigKey: strin
   for (const k of keys) {
     if (!inScope(k.integrations, providerConfigKey)) continue;
     const prev = out.get(k.key);
-    if (!prev || k.order > prev.order) out.set(k.key, k);
+    if (isNewer(k.order, prev?.order)) out.set(k.key, k);
   }
   return out;
 }
@@ -42,7 +43,7 @@ export interface Plan {
  * or a repair, since Nango's copy may differ whatever we last sent).
  */
 export function planSync(desired: ReadonlyMap<string, DesiredKey>, applied: Readonly<Record<string, string>>, force: boolean): Plan {
-  const keys = [...desired.values()].filter((d) => force || applied[d.key] === undefined || d.order > applied[d.key]!);
+  const keys = [...desired.values()].filter((d) => force || isNewer(d.order, applied[d.key]));
   if (keys.length === 0) return { patch: undefined, applied: {}, keys };
   return {
     patch: Object.fromEntries(keys.map((k) => [k.key, k.value])),

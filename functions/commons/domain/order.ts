@@ -21,4 +21,5 @@ export function orderOf(version: number, eventId: string, value: unknown): strin
 /** The version part of an order string. */
 export const versionOf = (order: string): number => Number(order.slice(0, VERSION_DIGITS));
 
+/** Whether order `a` goes after `b` (anything goes after nothing). */
 export const isNewer = (a: string, b: string | undefined): boolean => b === undefined || a > b;

@@ -6,12 +6,13 @@
  */
 import * as z from 'zod';
 import { connectionIdSchema, providerConfigKeySchema } from '#events/ids';
+import { tagsMatch } from '../domain/subject.ts';
 import { NangoError } from './errors.ts';
 import type { ConnectionFilter, ListedConnection, PageRequest } from './port.ts';
 
 /** Nango's tag rules: at most 10 keys, keys normalised to lowercase, values 1 to 255 characters. */
-export const MAX_TAGS = 10;
-export const MAX_TAG_VALUE = 255;
+const MAX_TAGS = 10;
+const MAX_TAG_VALUE = 255;
 /** Nango's key pattern and length; we also require the lowercase form Nango stores, so a match is exact. */
 const TAG_KEY = /^[a-z][a-z0-9_\-./]*$/;
 const MAX_TAG_KEY = 64;
@@ -79,7 +80,7 @@ export function connectionsQuery(filter: ConnectionFilter, page: PageRequest): s
 export function matchesFilter(c: ListedConnection, filter: ConnectionFilter): boolean {
   if (filter.connectionId !== undefined && c.connectionId !== filter.connectionId) return false;
   if (filter.integrationIds !== undefined && !filter.integrationIds.includes(c.providerConfigKey)) return false;
-  return Object.entries(filter.tags ?? {}).every(([k, v]) => c.tags[k] === v);
+  return tagsMatch(filter.tags ?? {}, c.tags);
 }
 
 /** For messages: what was asked, short. */

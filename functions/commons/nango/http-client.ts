@@ -192,7 +192,7 @@ export class HttpNangoClient implements NangoPort {
  * encodeURIComponent leaves "." alone, and "." or ".." as a whole segment would be read as a path
  * step by anything that normalises URLs; Nango (Express) decodes %2E back to a literal id.
  */
-export function encodePathSegment(id: string): string {
+function encodePathSegment(id: string): string {
   const e = encodeURIComponent(id);
   return /^\.+$/.test(e) ? e.replace(/\./g, '%2E') : e;
 }

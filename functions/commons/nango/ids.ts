@@ -15,7 +15,7 @@ export function assertValidTarget(t: Target): void {
   }
 }
 
-export function assertValidConnectionId(id: string): void {
+function assertValidConnectionId(id: string): void {
   const c = connectionIdSchema.safeParse(id);
   if (!c.success) {
     throw new NangoError('permanent', 'invalid_connection_id', `connection id rejected before sending: ${c.error.issues[0]?.message}`);

@@ -59,7 +59,7 @@ export class ConnectionIndex {
  * Every integration: the index serves every event type of the subject, whose keys have different
  * integration scopes; scope is applied per key when the syncs are built.
  */
-export function filterOf(subject: Subject): ConnectionFilter {
+function filterOf(subject: Subject): ConnectionFilter {
   const s = subject.spec;
   return s.by === 'tags' ? { tags: s.tags } : { connectionId: s.connectionId };
 }

@@ -17,7 +17,7 @@ export interface ParkDeps {
 }
 
 /** The body with the resolved id and time filled in where it lacked them; anything unparseable stays as it was. */
-export function resolvedBody(body: string, event: DomainEvent): string {
+function resolvedBody(body: string, event: DomainEvent): string {
   try {
     const raw = JSON.parse(body) as Record<string, unknown>;
     if (raw && typeof raw === 'object' && !Array.isArray(raw) && (raw.id === undefined || raw.time === undefined)) {

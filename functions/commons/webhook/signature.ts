@@ -31,7 +31,7 @@ export interface SigningKeySource {
 
 const REFRESH_INTERVAL_MS = 30_000;
 
-export function parseSigningKey(value: string): string {
+function parseSigningKey(value: string): string {
   const trimmed = value.trim();
   let key = trimmed;
   if (trimmed.startsWith('{')) {
