@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { desiredFor, type DesiredKey, driftOf, jsonEqual, planSync, deferToLaterSync } from '#commons/domain/desired';
 import { orderOf } from '#commons/domain/order';
-import { inScope, subjectId, subjectsOfConnection, tagsMatch } from '#commons/domain/subject';
+import { inScope, namesConnection, subjectId, subjectsOfConnection, tagsMatch } from '#commons/domain/subject';
 
 const ref = (id: string) => ({ id, source: 's', detailType: 'd', time: '2026-11-20T09:00:00.000Z' });
 const key = (
@@ -22,6 +22,15 @@ const key = (
 });
 
 describe('subject ids', () => {
+  it('tell a connection-id subject from a tag subject, digested ones too', () => {
+    expect(namesConnection(subjectId({ by: 'connectionId', connectionId: 'acme', integrations: 'all' }))).toBe(true);
+    const long = subjectId({ by: 'connectionId', connectionId: 'x'.repeat(1_200), integrations: 'all' });
+    expect(long).toMatch(/^connection#/);
+    expect(namesConnection(long)).toBe(true);
+    expect(namesConnection(subjectId({ by: 'tags', tags: { organization_id: 'connection:x' }, integrations: 'all' }))).toBe(false);
+    expect(namesConnection(subjectId({ by: 'tags', tags: { organization_id: 'y'.repeat(1_200) }, integrations: 'all' }))).toBe(false);
+  });
+
   it('are stable and readable: sorted, percent-encoded tags; encoded connection ids', () => {
     expect(subjectId({ by: 'tags', tags: { organization_id: 'acme' }, integrations: 'all' })).toBe('tags:organization_id=acme');
     expect(subjectId({ by: 'tags', tags: { b: '2', a: 'x&y=z' }, integrations: ['hubspot'] })).toBe('tags:a=x%26y%3Dz&b=2');

@@ -22,6 +22,7 @@ import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, countBy, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
 import { type DesiredKey, deferToLaterSync, desiredFor, planSync } from '../domain/desired.ts';
+import { namesConnection } from '../domain/subject.ts';
 import { unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { attemptsOf, classify, settle } from '../failure.ts';
 import type { NangoPort } from '../nango/port.ts';
@@ -176,7 +177,7 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
         deps.state.forgetApplied(target).catch(() => undefined),
       ]);
       // Parked only when a subject that names this connection by id had something to send it.
-      if (!planned.some((k) => k.subject.startsWith('connection:'))) {
+      if (!planned.some((k) => namesConnection(k.subject))) {
         logger.warn('connection gone from Nango: dropped from the index', { correlation_id, subjects });
         return;
       }

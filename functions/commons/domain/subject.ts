@@ -29,6 +29,9 @@ export function subjectId(spec: SubjectSpec): string {
 
 export const subjectOf = (spec: SubjectSpec): Subject => ({ id: subjectId(spec), spec });
 
+/** Whether a subject id names one connection by its id (readable or, when long, digested). */
+export const namesConnection = (id: string): boolean => id.startsWith('connection:') || id.startsWith('connection#');
+
 export interface ConnectionFacts {
   connectionId: string;
   providerConfigKey: string;

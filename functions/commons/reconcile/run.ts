@@ -17,7 +17,8 @@ import type { QueuePort } from '../queues.ts';
 import type { StatePort } from '../state/port.ts';
 import { connectionKey, syncDeduplicationId, syncMessage, type Target } from '../sync/message.ts';
 
-const STATE_READ_CONCURRENCY = 16;
+/** State reads and writes of one page (up to 1,000 connections) at once. */
+const STATE_CONCURRENCY = 16;
 
 export interface ReconcileDeps {
   nango: Pick<NangoPort, 'listConnections'>;
@@ -95,14 +96,17 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
     const batch = await deps.nango.listConnections(filter, { limit: pageSize, page }, { deadline: o.deadline });
     report.pages++;
     // State reads of one page run concurrently: a page is up to 1,000 connections.
-    const found = await mapConcurrent(batch, STATE_READ_CONCURRENCY, async (c) => {
+    const found = await mapConcurrent(batch, STATE_CONCURRENCY, async (c) => {
       const subjects = subjectsOfConnection(c, deps.tagKeySets, deps.byConnectionId).filter((s) => !wanted || wanted.has(s.id));
       if (subjects.length === 0) return undefined;
-      for (const s of subjects) {
-        const found = members?.get(s.id) ?? new Map<string, Target>();
+      if (members) {
         const target = { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey };
-        found.set(connectionKey(target), target);
-        members?.set(s.id, found);
+        const key = connectionKey(target);
+        for (const s of subjects) {
+          const found = members.get(s.id) ?? new Map<string, Target>();
+          found.set(key, target);
+          members.set(s.id, found);
+        }
       }
       const { drift, owners } = await driftOfConnection(c, subjects, desiredOf);
       return {
@@ -143,7 +147,7 @@ async function refreshIndexes(
   const fits = [...members]
     .map(([s, found]) => [s, [...found.values()]] as const)
     .filter(([, t]) => t.length <= deps.maxConnectionsPerSubject);
-  await mapConcurrent(fits, STATE_READ_CONCURRENCY, async ([subject, targets]) => {
+  await mapConcurrent(fits, STATE_CONCURRENCY, async ([subject, targets]) => {
     // An index left as it was is still correct, only older: stopping at the deadline loses nothing.
     if (Date.now() >= deadline) return;
     await deps.state.mergeIndex(subject, targets, listedSince);
@@ -160,10 +164,10 @@ async function driftOfConnection(c: ListedConnection, subjects: Subject[], desir
 }
 
 async function repair(deps: ReconcileDeps, repairs: DriftedConnection[], runId: string, report: ReconcileReport): Promise<void> {
-  for (const r of repairs) {
+  await mapConcurrent(repairs, STATE_CONCURRENCY, (r) => {
     const target = { connectionId: r.connectionId, providerConfigKey: r.providerConfigKey };
-    await Promise.all(r.subjects.map((s) => deps.state.addToIndex(s, target)));
-  }
+    return Promise.all(r.subjects.map((s) => deps.state.addToIndex(s, target)));
+  });
   const messages = repairs.map((r, i) => {
     const target = { connectionId: r.connectionId, providerConfigKey: r.providerConfigKey };
     return {
