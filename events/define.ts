@@ -5,6 +5,7 @@
  * rule pattern from it, so an event type is declared exactly once.
  */
 import type { z } from 'zod';
+import { MAX_TAGS, tagKeySchema } from './ids.ts';
 
 /** Metadata values are JSON; Nango stores them as given (shallow merge, `null` kept, objects replaced whole). */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -51,7 +52,6 @@ export interface EventDefinition<S extends z.ZodType = z.ZodType> {
 }
 
 const SOURCE_RE = /^[A-Za-z0-9._\-/]{1,256}$/;
-const TAG_KEY_RE = /^[a-z0-9_\-.:]{1,64}$/;
 
 export function defineEvent<S extends z.ZodType>(def: EventDefinition<S>): EventDefinition<S> {
   if (!SOURCE_RE.test(def.source)) throw new Error(`defineEvent: invalid source "${def.source}"`);
@@ -60,7 +60,12 @@ export function defineEvent<S extends z.ZodType>(def: EventDefinition<S>): Event
   }
   if (def.subject.by === 'tags') {
     const keys = def.subject.tagKeys;
-    if (keys.length === 0 || keys.length > 10 || new Set(keys).size !== keys.length || !keys.every((k) => TAG_KEY_RE.test(k))) {
+    if (
+      keys.length === 0 ||
+      keys.length > MAX_TAGS ||
+      new Set(keys).size !== keys.length ||
+      !keys.every((k) => tagKeySchema.safeParse(k).success)
+    ) {
       throw new Error(
         `defineEvent ${def.detailType}: tagKeys must be 1-10 distinct lowercase Nango tag keys (got ${JSON.stringify(keys)})`,
       );

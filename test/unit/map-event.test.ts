@@ -152,6 +152,21 @@ describe('mapEvent: refusals', () => {
 });
 
 describe('catalog', () => {
+  it("tag keys follow Nango's rule (the one the list filter applies): a lowercase letter first, then a-z 0-9 _ - . /", () => {
+    const entry = (tagKeys: string[]) => () =>
+      defineEvent({
+        source: 'app.x',
+        detailType: 'x.keys',
+        description: 't',
+        detail: z.object({}),
+        subject: { by: 'tags', tagKeys, tags: () => ({}), integrations: 'all' },
+        patch: () => ({ a: 1 }),
+      });
+    for (const ok of [['organization_id'], ['team/region', 'org.id-2']]) expect(entry(ok)).not.toThrow();
+    // 'org:id' and '1org' used to pass defineEvent, then fail every lookup with invalid_filter.
+    for (const bad of [['org:id'], ['1org'], ['Org'], ['a'.repeat(65)]]) expect(entry(bad)).toThrow(/tagKeys must be/);
+  });
+
   it('tag-key sets and connection-id addressing are derived from the entries', () => {
     expect(subjectTagKeySets(catalog)).toEqual([['organization_id']]);
     expect(usesConnectionIdSubjects(catalog)).toBe(true);

@@ -5,28 +5,14 @@
  * connections of other customers.
  */
 import * as z from 'zod';
-import { connectionIdSchema, providerConfigKeySchema } from '#events/ids';
+import { connectionIdSchema, MAX_TAGS, providerConfigKeySchema, tagKeySchema, tagValueSchema } from '#events/ids';
 import { tagsMatch } from '../domain/subject.ts';
 import { NangoError } from './errors.ts';
 import type { ConnectionFilter, ListedConnection, PageRequest } from './port.ts';
 
-/** Nango's tag rules: at most 10 keys, keys normalised to lowercase, values 1 to 255 characters. */
-const MAX_TAGS = 10;
-const MAX_TAG_VALUE = 255;
-/** Nango's key pattern and length; we also require the lowercase form Nango stores, so a match is exact. */
-const TAG_KEY = /^[a-z][a-z0-9_\-./]*$/;
-const MAX_TAG_KEY = 64;
 export const MAX_PAGE_SIZE = 2000;
 
-const tagsSchema = z
-  .record(
-    z
-      .string()
-      .max(MAX_TAG_KEY, 'tag key longer than 64 characters')
-      .regex(TAG_KEY, 'tag key must be lowercase: a letter, then a-z 0-9 _ - . /'),
-    z.string().min(1, 'tag value is empty').max(MAX_TAG_VALUE, 'tag value longer than 255 characters'),
-  )
-  .refine((t) => Object.keys(t).length <= MAX_TAGS, `at most ${MAX_TAGS} tags`);
+const tagsSchema = z.record(tagKeySchema, tagValueSchema).refine((t) => Object.keys(t).length <= MAX_TAGS, `at most ${MAX_TAGS} tags`);
 
 const filterSchema = z.strictObject({
   tags: tagsSchema.optional(),

@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { eventKey, type EventDefinition, type Integrations, type MetadataPatch, type SubjectSpec } from '#events/define';
-import { PROVIDER_CONFIG_KEY_RE } from '#events/ids';
+import { PROVIDER_CONFIG_KEY_RE, tagValueSchema } from '#events/ids';
 import { MAX_VERSION, orderOf } from '../domain/order.ts';
 import { subjectOf, type Subject } from '../domain/subject.ts';
 import type { DomainEvent } from '../event-envelope.ts';
@@ -97,8 +97,7 @@ function subjectSpec(def: EventDefinition, detail: unknown): SubjectSpec {
   const keys = Object.keys(tags).sort();
   if (keys.join('\n') !== [...rule.tagKeys].sort().join('\n'))
     throw new Error(`tags must have exactly the keys ${rule.tagKeys.join(', ')}`);
-  if (Object.values(tags).some((v) => typeof v !== 'string' || v === '' || v.length > 255))
-    throw new Error('tag values must be 1-255 characters');
+  if (Object.values(tags).some((v) => !tagValueSchema.safeParse(v).success)) throw new Error('tag values must be 1-255 characters');
   return { by: 'tags', tags, integrations };
 }
 
