@@ -143,6 +143,16 @@ export type ReconcileConfig = z.output<typeof reconcileConfigSchema>;
 /** What every Nango-calling function shares. */
 export type NangoConfig = Pick<RouteConfig, (typeof NANGO)[number]>;
 
+type NumericSetting = {
+  [K in SettingName]: (typeof SETTINGS)[K]['schema'] extends z.ZodDefault<z.ZodCoercedNumber> ? K : never;
+}[SettingName];
+
+/** A numeric setting's bounds, for the construct's own checks of the props behind it. */
+export function rangeOf(name: NumericSetting): [min: number, max: number] {
+  const n = (SETTINGS[name].schema as z.ZodDefault<z.ZodCoercedNumber>).unwrap();
+  return [n.minValue ?? Number.NEGATIVE_INFINITY, n.maxValue ?? Number.POSITIVE_INFINITY];
+}
+
 /** A setting's default, for the construct and local/ (one source of truth). */
 export function defaultOf<K extends SettingName>(name: K): z.output<(typeof SETTINGS)[K]['schema']> {
   return SETTINGS[name].schema.parse(undefined) as z.output<(typeof SETTINGS)[K]['schema']>;

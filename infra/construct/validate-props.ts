@@ -7,7 +7,7 @@ import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { type Catalog, catalog as defaultCatalog, indexCatalog } from '#events/catalog';
-import { SETTINGS, type SettingName } from '#commons/config';
+import { rangeOf, SETTINGS, type SettingName } from '#commons/config';
 import { catalogEventPattern } from '../event-pattern.ts';
 import { Checks, isEmail, isHttpUrl, SECRET_ARN_RE, SECRET_NAME_RE } from '../validate.ts';
 import { DEFAULTS, LOG_LEVELS, type LogLevel, NANGO_ENDPOINTS, type NangoEndpoint, type NangoMetadataSyncProps } from './props.ts';
@@ -105,7 +105,7 @@ export function resolveProps(props: NangoMetadataSyncProps) {
   if (!resolved.nangoRateLimitWindow.isUnresolved()) {
     setting('nangoRateLimitWindow', 'NANGO_RATE_LIMIT_WINDOW_MS', resolved.nangoRateLimitWindow.toMilliseconds());
   }
-  c.seconds('secretCacheTtl', resolved.secretCacheTtl, 0, 86_400);
+  c.seconds('secretCacheTtl', resolved.secretCacheTtl, ...rangeOf('SECRET_CACHE_TTL_SECONDS'));
 
   try {
     if (resolved.catalog.length === 0) c.fail('catalog must hold at least one event type');
@@ -135,15 +135,15 @@ export function resolveProps(props: NangoMetadataSyncProps) {
     c.fail(`route.maxBatchingWindow must be at least 1 second when route.batchSize is above 10 (got batchSize ${route.batchSize})`);
   }
   c.int('route.maxConcurrency', route.maxConcurrency, 2, 1000);
-  c.seconds('route.indexTtl', route.indexTtl, 0, 86_400);
-  c.seconds('route.indexEmptyTtl', route.indexEmptyTtl, 0, 3_600);
-  c.seconds('route.maxFutureSkew', route.maxFutureSkew, 0, 86_400);
+  c.seconds('route.indexTtl', route.indexTtl, ...rangeOf('INDEX_TTL_SECONDS'));
+  c.seconds('route.indexEmptyTtl', route.indexEmptyTtl, ...rangeOf('INDEX_EMPTY_TTL_SECONDS'));
+  c.seconds('route.maxFutureSkew', route.maxFutureSkew, ...rangeOf('MAX_FUTURE_SKEW_SECONDS'));
   setting('route.maxConnectionsPerSubject', 'MAX_CONNECTIONS_PER_SUBJECT', route.maxConnectionsPerSubject);
   setting('route.maxIntegrationsPerEvent', 'MAX_INTEGRATIONS_PER_EVENT', route.maxIntegrationsPerEvent);
   c.int('apply.batchSize', apply.batchSize, 1, 10);
   c.int('apply.maxConcurrency', apply.maxConcurrency, 2, 1000);
   setting('apply.groupConcurrency', 'APPLY_GROUP_CONCURRENCY', apply.groupConcurrency);
-  c.seconds('apply.maxDefer', apply.maxDefer, 0, 900);
+  c.seconds('apply.maxDefer', apply.maxDefer, ...rangeOf('APPLY_MAX_DEFER_SECONDS'));
   c.int('webhook.reservedConcurrency', webhook.reservedConcurrency, 1, 1000);
   setting('webhook.maxBodyBytes', 'WEBHOOK_MAX_BODY_BYTES', webhook.maxBodyBytes);
   if (!webhook.timeout.isUnresolved() && secs(webhook.timeout) >= 20) {
