@@ -97,18 +97,16 @@ async function where(values: { stack?: string | undefined; 'nango-host'?: string
   const queue = outputs[OutputKeys.SyncQueueUrl] ?? env[ENV.SYNC_QUEUE_URL];
   if (!table) throw new ConfigError('no state table: pass --stack or set STATE_TABLE_NAME');
   if (!queue) throw new ConfigError('no sync queue: pass --stack or set SYNC_QUEUE_URL');
-  let key = env[ENV.NANGO_SECRET_KEY];
-  let secretHost: string | undefined;
   const secretId = outputs[OutputKeys.SecretArn] ?? env[ENV.NANGO_SECRET_ID];
-  if (!key) {
+  let value = env[ENV.NANGO_SECRET_KEY];
+  if (!value) {
     if (!secretId) throw new ConfigError('no Nango key: set NANGO_SECRET_KEY or NANGO_SECRET_ID, or pass --stack');
-    const value = (await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString ?? '';
-    const creds = parseSecretValue(value);
-    key = creds.secretKey;
-    secretHost = creds.host;
+    value = (await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString ?? '';
   }
-  const host = values['nango-host'] ?? env[ENV.NANGO_HOST] ?? secretHost ?? 'https://api.nango.dev';
-  return { table, queue, key: parseSecretValue(key).secretKey, host };
+  // One parse, as the functions do: a bare key or JSON {"secretKey", "host"}, checked to be a UUID.
+  const creds = parseSecretValue(value);
+  const host = values['nango-host'] ?? env[ENV.NANGO_HOST] ?? creds.host ?? 'https://api.nango.dev';
+  return { table, queue, key: creds.secretKey, host };
 }
 
 export async function main(argv: readonly string[], io: Io = {}): Promise<number> {

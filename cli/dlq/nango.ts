@@ -9,6 +9,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Agent, request } from 'undici';
 import { registerSecret } from '#commons/redact';
+import { KEY_FORMAT } from '#commons/secrets';
 import { CliError, describeError } from './errors.ts';
 import { scrub, scrubValue } from './scrub.ts';
 
@@ -23,8 +24,6 @@ export type MetadataResult =
 
 export const DEFAULT_NANGO_HOST = 'https://api.nango.dev';
 
-/** Nango's secret keys are UUIDs; its server answers 401 `invalid_secret_key_format` to anything else. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const INVALID_KEY_CODE = 'invalid_secret_key_format';
 
 /** The key as configured (environment or Secrets Manager), registered for scrubbing; undefined when none is configured. */
@@ -76,7 +75,8 @@ function parseSecret(s: string): { key: string; host?: string | undefined } {
 }
 
 export function keyProblem(key: string): MetadataResult | undefined {
-  if (UUID.test(key)) return undefined;
+  // Nango's secret keys are UUIDs; its server answers 401 `invalid_secret_key_format` to anything else.
+  if (KEY_FORMAT.test(key)) return undefined;
   return {
     ok: false,
     code: INVALID_KEY_CODE,

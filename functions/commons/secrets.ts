@@ -10,7 +10,7 @@ import { NangoError } from './nango/errors.ts';
 import { registerSecret } from './redact.ts';
 
 /** Nango secret keys are UUIDs: anything else is a misconfigured secret, which no retry mends. */
-const KEY_FORMAT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const KEY_FORMAT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface NangoCredentials {
   secretKey: string;
