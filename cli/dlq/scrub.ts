@@ -6,7 +6,7 @@
  * `authorization` header name. Scrubbing happens before any truncation, so no key is ever cut into
  * a printable prefix.
  */
-import { REDACTED, redact, redactAll } from '#commons/redact';
+import { REDACTED, redact } from '#commons/redact';
 
 /**
  * `Bearer <token>` / `Basic <token>`, as a header value or quoted in text. A token holds a digit
@@ -25,8 +25,8 @@ export function scrub(text: string): string {
 
 /** The same over a JSON-like value: every string (and key) is scrubbed; structure is kept. */
 export function scrubValue<T>(value: T): T {
-  const known = redactAll(value);
-  return walk(known) as T;
+  // `scrub` redacts the known keys itself: one walk does all.
+  return walk(value) as T;
 }
 
 function walk(v: unknown, depth = 0): unknown {
