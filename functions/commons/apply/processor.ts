@@ -69,10 +69,33 @@ function groupRecords(records: readonly SQSRecord[]): SQSRecord[][] {
 
 export async function applyRecords(records: readonly SQSRecord[], deps: ApplyDeps, deadline: number): Promise<ApplyResult> {
   const result: ApplyResult = { failedRecordIds: [], patched: 0, noop: 0, deferred: 0, dlq: 0 };
-  await mapConcurrent(groupRecords(records), deps.groupConcurrency, (group) => applyGroup(group, deps, deadline, result));
+  const desiredOf = sharedReads(deps.state);
+  await mapConcurrent(groupRecords(records), deps.groupConcurrency, (group) => applyGroup(group, deps, desiredOf, deadline, result));
   // An envelope record carries several syncs: name it once.
   result.failedRecordIds = [...new Set(result.failedRecordIds)];
   return result;
+}
+
+type DesiredReader = (subject: string, fresh: boolean) => Promise<DesiredKey[]>;
+
+/**
+ * One strongly consistent read of a subject per invocation: the connections of one customer (a
+ * group each) share it. The batch arrived before the first read, and route writes before it queues,
+ * so the read holds every write its syncs stand for; what came after has syncs of its own. A retry
+ * (`fresh`) reads again; a failed read is not kept.
+ */
+function sharedReads(state: StatePort): DesiredReader {
+  const reads = new Map<string, Promise<DesiredKey[]>>();
+  return (subject, fresh) => {
+    let read = fresh ? undefined : reads.get(subject);
+    if (!read) {
+      const mine = state.readDesired(subject);
+      mine.catch(() => reads.get(subject) === mine && reads.delete(subject));
+      reads.set(subject, mine);
+      read = mine;
+    }
+    return read;
+  };
 }
 
 /** The group's usable syncs; unreadable ones are parked. Stops (handing back the rest) if parking fails. */
@@ -100,7 +123,13 @@ async function readGroup(records: SQSRecord[], deps: ApplyDeps, result: ApplyRes
   return units;
 }
 
-async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: number, result: ApplyResult): Promise<void> {
+async function applyGroup(
+  records: SQSRecord[],
+  deps: ApplyDeps,
+  desiredOf: DesiredReader,
+  deadline: number,
+  result: ApplyResult,
+): Promise<void> {
   if (Date.now() + 500 > deadline) {
     result.failedRecordIds.push(...records.map((r) => r.messageId));
     return;
@@ -117,9 +146,9 @@ async function applyGroup(records: SQSRecord[], deps: ApplyDeps, deadline: numbe
   let deferred = false;
   try {
     const { attempts } = await withRetries(
-      async () => {
+      async (attempt) => {
         const [desired, applied] = await Promise.all([
-          Promise.all(subjects.map((s) => deps.state.readDesired(s))),
+          Promise.all(subjects.map((s) => desiredOf(s, attempt > 1))),
           deps.state.readApplied(target),
         ]);
         const plan = planSync(desiredFor(desired.flat(), target.providerConfigKey), applied.keys, force);
