@@ -10,7 +10,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { catalog, subjectTagKeySets, usesConnectionIdSubjects } from '#events/catalog';
+import { subjectRules } from '#events/catalog';
 import { defaultOf, ENV } from '#commons/config';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { SqsQueues } from '#commons/queues';
@@ -148,8 +148,7 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
         state: new DynamoStateStore(new DynamoDBClient({}), w.table),
         queues: new SqsQueues(new SQSClient({})),
         syncQueueUrl: w.queue,
-        tagKeySets: subjectTagKeySets(catalog),
-        byConnectionId: usesConnectionIdSubjects(catalog),
+        ...subjectRules(),
         // The deployment's cap is not known here: the default, which the construct uses unless told otherwise.
         maxConnectionsPerSubject: defaultOf('MAX_CONNECTIONS_PER_SUBJECT'),
       },

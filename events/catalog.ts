@@ -38,3 +38,9 @@ export function subjectTagKeySets(entries: Catalog = catalog): string[][] {
 
 /** Whether any entry addresses connections by id (then every connection is also the subject of its own id). */
 export const usesConnectionIdSubjects = (entries: Catalog = catalog): boolean => entries.some((e) => e.subject.by === 'connectionId');
+
+/** How a listed or announced connection's subjects are found (webhook, reconcile): both facts above. */
+export const subjectRules = (entries: Catalog = catalog): { tagKeySets: string[][]; byConnectionId: boolean } => ({
+  tagKeySets: subjectTagKeySets(entries),
+  byConnectionId: usesConnectionIdSubjects(entries),
+});

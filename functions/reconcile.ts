@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { catalog, subjectTagKeySets, usesConnectionIdSubjects } from '#events/catalog';
+import { subjectRules } from '#events/catalog';
 import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { loadConfig, reconcileConfigSchema } from '#commons/config';
@@ -22,8 +22,7 @@ function init(): ReconcileDeps {
     state: stateFromConfig(c),
     queues: queuesFromConfig(),
     syncQueueUrl: c.SYNC_QUEUE_URL,
-    tagKeySets: subjectTagKeySets(catalog),
-    byConnectionId: usesConnectionIdSubjects(catalog),
+    ...subjectRules(),
     maxConnectionsPerSubject: c.MAX_CONNECTIONS_PER_SUBJECT,
   };
 }

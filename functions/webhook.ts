@@ -8,7 +8,7 @@
  * subject and one SendMessage.
  */
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import { catalog, subjectTagKeySets, usesConnectionIdSubjects } from '#events/catalog';
+import { subjectRules } from '#events/catalog';
 import { logger } from '#powertools/logger';
 import { metrics } from '#powertools/metrics';
 import { loadConfig, webhookConfigSchema } from '#commons/config';
@@ -26,8 +26,7 @@ function init(): WebhookDeps {
     syncQueueUrl: c.SYNC_QUEUE_URL,
     signingKey: signingKeyFromConfig(c),
     maxBodyBytes: c.WEBHOOK_MAX_BODY_BYTES,
-    tagKeySets: subjectTagKeySets(catalog),
-    byConnectionId: usesConnectionIdSubjects(catalog),
+    ...subjectRules(),
   };
 }
 

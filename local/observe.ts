@@ -3,6 +3,7 @@
  * (read from fauxqs' store), and every sync message apply was handed, with its fate.
  */
 import { parseEnvelope, type DlqEnvelope } from '#commons/dlq-envelope';
+import type { NangoPort } from '#commons/nango/port';
 import { type SyncMessage, syncMessageSchema } from '#commons/sync/message';
 import type { InvocationResult } from './event-source.ts';
 import { peekQueue } from './fauxqs-store.ts';
@@ -78,19 +79,12 @@ export function readDlqs(queues: PipelineQueues): DlqMessage[] {
 }
 
 /** A real Nango's view of one connection, from the list endpoint (never GET /connections/{id}, which returns and may refresh credentials). */
-export async function metadataFromNango(nangoUrl: string, key: string, connectionId: string, providerConfigKey: string) {
-  const q = new URLSearchParams({ connectionId, integrationId: providerConfigKey });
-  const res = await fetch(`${nangoUrl}/connections?${q}`, {
-    headers: { authorization: `Bearer ${key}` },
-    signal: AbortSignal.timeout(10_000),
-  }).catch((e: Error) => {
-    const cause = (e.cause as { code?: string } | undefined)?.code;
-    throw new Error(`listing connection ${connectionId} (${providerConfigKey}) at ${nangoUrl}: ${cause ?? e.name}`);
-  });
-  if (!res.ok) throw new Error(`listing connection ${connectionId} (${providerConfigKey}) at Nango: HTTP ${res.status}`);
-  const body = (await res.json()) as {
-    connections?: { connection_id?: string; provider_config_key?: string; metadata?: Record<string, unknown> | null }[];
-  };
-  const c = body.connections?.find((x) => x.connection_id === connectionId && x.provider_config_key === providerConfigKey);
-  return c ? (c.metadata ?? null) : undefined;
+export async function metadataFromNango(nango: Pick<NangoPort, 'listConnections'>, connectionId: string, providerConfigKey: string) {
+  // The functions' own client: the list endpoint, filtered, its answer checked against the filter.
+  const [c] = await nango.listConnections(
+    { connectionId, integrationIds: [providerConfigKey] },
+    { limit: 10, page: 0 },
+    { deadline: Date.now() + 10_000 },
+  );
+  return c ? c.metadata : undefined;
 }

@@ -14,6 +14,8 @@ import { readFile } from 'node:fs/promises';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ENV } from '#commons/config';
+import { HttpNangoClient } from '#commons/nango/http-client';
+import { staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
 import { startEventSource, waitUntilDrained, type DrainOptions, type EventSource, type QueueCounts } from './event-source.ts';
 import { captureFauxqsStores } from './fauxqs-store.ts';
@@ -162,6 +164,8 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     }
     env.set(ENV.NANGO_HOST, nangoUrl);
     handlerEnv[ENV.NANGO_HOST] = nangoUrl;
+    // What the harness itself asks Nango (reconcile, metadata of a real server) goes through the functions' client.
+    const nangoClient = new HttpNangoClient({ host: nangoUrl, endpoint: 'current', keys: staticKeyProvider(secretKey), timeoutMs: 10_000 });
 
     const routeHandler = (await import('../functions/route.ts')).handler as SqsHandler;
     const applyHandler = (await import('../functions/apply.ts')).handler as SqsHandler;
@@ -235,8 +239,8 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       metadataOf: (connectionId, providerConfigKey) =>
         nango
           ? Promise.resolve(nango.metadataOf(connectionId, providerConfigKey))
-          : metadataFromNango(nangoUrl, secretKey, connectionId, providerConfigKey),
-      reconcile: localReconcile({ nangoUrl, secretKey, state, sqs, syncQueueUrl: queues.syncUrl }),
+          : metadataFromNango(nangoClient, connectionId, providerConfigKey),
+      reconcile: localReconcile({ nango: nangoClient, state, sqs, syncQueueUrl: queues.syncUrl }),
       stop: () => (stopping ??= stopAll()),
     };
   } catch (e) {

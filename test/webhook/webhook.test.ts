@@ -6,7 +6,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalog, subjectTagKeySets, usesConnectionIdSubjects } from '#events/catalog';
+import { subjectRules } from '#events/catalog';
 import { SqsQueues } from '#commons/queues';
 import { handleDelivery } from '#commons/webhook/process';
 import { queueCounts } from '../../local/event-source.ts';
@@ -171,8 +171,7 @@ describe('auth webhooks', () => {
         syncQueueUrl: p.queues.syncUrl,
         signingKey: { get: async () => p.webhookSigningKey, refresh: async () => undefined },
         maxBodyBytes: 65_536,
-        tagKeySets: subjectTagKeySets(catalog),
-        byConnectionId: usesConnectionIdSubjects(catalog),
+        ...subjectRules(),
       };
       const body = Buffer.from(authBody(c));
       const delivery = { method: 'POST', body, signature: sign(body.toString()) };
