@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -21,6 +21,7 @@ import { parseSecretValue, staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
 import { OutputKeys } from '../infra/outputs.ts';
 import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
+import { findOutput, stackOutputs } from './stack-outputs.ts';
 import { compactJson, plural, progressLine, stdoutOut, type Out } from './format.ts';
 
 const OPTIONS = {
@@ -88,16 +89,13 @@ export function subjectArg(s: string): string {
 }
 
 async function where(values: { stack?: string | undefined; 'nango-host'?: string | undefined }, env: NodeJS.ProcessEnv) {
-  let outputs: Record<string, string> = {};
-  if (values.stack) {
-    const r = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: values.stack }));
-    outputs = Object.fromEntries((r.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
-  }
-  const table = outputs[OutputKeys.StateTableName] ?? env[ENV.STATE_TABLE_NAME];
-  const queue = outputs[OutputKeys.SyncQueueUrl] ?? env[ENV.SYNC_QUEUE_URL];
+  const outputs = values.stack ? await stackOutputs(values.stack, new CloudFormationClient({})) : [];
+  const output = (key: string) => findOutput(outputs, key);
+  const table = output(OutputKeys.StateTableName) ?? env[ENV.STATE_TABLE_NAME];
+  const queue = output(OutputKeys.SyncQueueUrl) ?? env[ENV.SYNC_QUEUE_URL];
   if (!table) throw new ConfigError('no state table: pass --stack or set STATE_TABLE_NAME');
   if (!queue) throw new ConfigError('no sync queue: pass --stack or set SYNC_QUEUE_URL');
-  const secretId = outputs[OutputKeys.SecretArn] ?? env[ENV.NANGO_SECRET_ID];
+  const secretId = output(OutputKeys.SecretArn) ?? env[ENV.NANGO_SECRET_ID];
   let value = env[ENV.NANGO_SECRET_KEY];
   if (!value) {
     if (!secretId) throw new ConfigError('no Nango key: set NANGO_SECRET_KEY or NANGO_SECRET_ID, or pass --stack');

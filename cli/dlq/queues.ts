@@ -4,12 +4,13 @@
  * suffix, and that form is accepted too. A version 1 stack or environment (patches queue) is still
  * read, so its DLQ can be drained after an upgrade.
  */
-import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, type Output } from '@aws-sdk/client-cloudformation';
 import type { Stage } from '#commons/dlq-envelope';
 import { ENV } from '#commons/config';
 import { OutputKeys } from '../../infra/outputs.ts';
+import { findOutput, stackOutputs } from '../stack-outputs.ts';
 import type { QueueFlags } from './args.ts';
-import { CliError, describeError } from './errors.ts';
+import { CliError } from './errors.ts';
 import { STAGE_QUEUES, type QueueRole } from './model.ts';
 
 export const isFifoUrl = (url: string): boolean => /\.fifo$/.test(new URL(url).pathname);
@@ -43,15 +44,6 @@ export const FLAGS: Record<QueueRole, string> = {
 
 const ROLES = Object.keys(OUTPUT_KEYS) as QueueRole[];
 
-export function findOutput(outputs: readonly Output[], key: string): string | undefined {
-  const exact = outputs.find((o) => o.OutputKey === key);
-  const nested = outputs.filter((o) => o.OutputKey !== undefined && new RegExp(`${key}[0-9A-F]{8}$`).test(o.OutputKey));
-  if (nested.length > 1 && !exact) {
-    throw new CliError(`the stack has several ${key} outputs (${nested.map((o) => o.OutputKey).join(', ')}); pass the URLs explicitly`);
-  }
-  return (exact ?? (nested.length === 1 ? nested[0] : undefined))?.OutputValue || undefined;
-}
-
 /** Exact key, or CDK's `<ConstructPath><Key><8 hex>` form for outputs defined inside a construct. */
 export function urlsFromOutputs(outputs: readonly Output[]): QueueUrls {
   const out: QueueUrls = {};
@@ -70,14 +62,7 @@ export async function resolveQueueUrls(
 ): Promise<QueueUrls> {
   let base: QueueUrls = {};
   if (flags.stack) {
-    let outputs: Output[];
-    try {
-      const r = await cfn().send(new DescribeStacksCommand({ StackName: flags.stack }));
-      outputs = r.Stacks?.[0]?.Outputs ?? [];
-    } catch (e) {
-      throw describeError(e, { stack: flags.stack });
-    }
-    base = urlsFromOutputs(outputs);
+    base = urlsFromOutputs(await stackOutputs(flags.stack, cfn()));
     if (!base.ingressDlq && !base.syncDlq) {
       throw new CliError(
         `stack ${flags.stack} has no ${OUTPUT_KEYS.ingressDlq} or ${OUTPUT_KEYS.syncDlq} output; pass ${FLAGS.ingressDlq} / ${FLAGS.syncDlq}`,

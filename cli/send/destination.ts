@@ -1,9 +1,8 @@
 /** Where events go: --bus / --queue-url, else the stack's outputs (EventBusName, or IngressQueueUrl with --queue). */
-import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { OutputKeys } from '../../infra/outputs.ts';
 import { UsageError } from '../args.ts';
-import { describeError } from '../dlq/errors.ts';
-import { findOutput } from '../dlq/queues.ts';
+import { findOutput, stackOutputs } from '../stack-outputs.ts';
 import type { SendArgs } from './args.ts';
 
 export type Destination = { kind: 'bus'; busName: string } | { kind: 'queue'; queueUrl: string };
@@ -15,15 +14,8 @@ export async function resolveDestination(
   if (args.queueUrl !== undefined) return { kind: 'queue', queueUrl: args.queueUrl };
   if (args.bus !== undefined) return { kind: 'bus', busName: args.bus };
   const stack = args.stack!;
-  let outputs: Output[];
   const client = cfn();
-  try {
-    outputs = (await client.send(new DescribeStacksCommand({ StackName: stack }))).Stacks?.[0]?.Outputs ?? [];
-  } catch (e) {
-    throw describeError(e, { stack });
-  } finally {
-    client.destroy();
-  }
+  const outputs = await stackOutputs(stack, client).finally(() => client.destroy());
   const key = args.queue ? OutputKeys.IngressQueueUrl : OutputKeys.EventBusName;
   const value = findOutput(outputs, key);
   if (!value) {
