@@ -65,14 +65,17 @@ export class HttpNangoClient implements NangoPort {
       this.opts.endpoint === 'current' ? '/connections/metadata' : `/connection/${encodePathSegment(target.connectionId)}/metadata`;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.opts.endpoint === 'legacy') headers['provider-config-key'] = target.providerConfigKey;
-    const res = await this.send('PATCH', path, headers, body, call, 'metadata');
+    const res = await this.send({ method: 'PATCH', path, headers, body, route: 'metadata' }, call);
     if (res.status < 200 || res.status >= 300) throw this.toError(res);
   }
 
   async listConnections(filter: ConnectionFilter, page: PageRequest, call: CallOptions): Promise<ListedConnection[]> {
     assertValidFilter(filter);
     assertValidPage(page);
-    const res = await this.send('GET', `/connections?${connectionsQuery(filter, page)}`, {}, undefined, call, 'connections');
+    const res = await this.send(
+      { method: 'GET', path: `/connections?${connectionsQuery(filter, page)}`, headers: {}, route: 'connections' },
+      call,
+    );
     if (res.status !== 200) throw this.toError(res);
     const listed = parseConnections(res.text);
     if (!listed) {
@@ -108,19 +111,12 @@ export class HttpNangoClient implements NangoPort {
   }
 
   /** Send once; on 401, fetch the key again (single-flight) and send once more. */
-  private async send(
-    method: string,
-    path: string,
-    headers: Record<string, string>,
-    body: string | undefined,
-    call: CallOptions,
-    route: string,
-  ): Promise<Sent> {
+  private async send(req: Outgoing, call: CallOptions): Promise<Sent> {
     let creds = await this.credentials(this.opts.keys.get());
-    let res = await this.sendWith(creds, method, path, headers, body, call, route);
+    let res = await this.sendWith(creds, req, call);
     if (res.status === 401) {
       creds = await this.credentials(this.opts.keys.refresh(creds));
-      res = await this.sendWith(creds, method, path, headers, body, call, route);
+      res = await this.sendWith(creds, req, call);
       if (res.status === 401) {
         const e = this.toError(res);
         // Still refused with a fresh key: a revoked or wrong key, fixed by an operator, then replayed.
@@ -132,15 +128,7 @@ export class HttpNangoClient implements NangoPort {
     return res;
   }
 
-  private async sendWith(
-    creds: NangoCredentials,
-    method: string,
-    path: string,
-    headers: Record<string, string>,
-    body: string | undefined,
-    call: CallOptions,
-    route: string,
-  ): Promise<Sent> {
+  private async sendWith(creds: NangoCredentials, { method, path, headers, body, route }: Outgoing, call: CallOptions): Promise<Sent> {
     if (!(await this.gate.acquire(call.deadline - MIN_REQUEST_MS))) {
       const waitMs = Math.max(1000, this.gate.nextSlot() - Date.now());
       throw new NangoError(
@@ -166,7 +154,7 @@ export class HttpNangoClient implements NangoPort {
       const res = await this.dispatcher.request({
         origin: new URL(creds.host ?? this.opts.host).origin,
         path: basePath(creds.host ?? this.opts.host) + path,
-        method: method as Dispatcher.HttpMethod,
+        method,
         headers: { ...headers, authorization: `Bearer ${key}`, accept: 'application/json' },
         body,
         headersTimeout: timeout,
@@ -186,6 +174,15 @@ export class HttpNangoClient implements NangoPort {
       this.gate.release(observed, answered);
     }
   }
+}
+
+/** One request as the client builds it; `route` names it in onResponse. */
+interface Outgoing {
+  method: Dispatcher.HttpMethod;
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+  route: string;
 }
 
 /**
