@@ -157,7 +157,13 @@ export function renderReport(r: RunReport, out: Out): string {
     else if (e.subject) {
       const parts = [`-> ${e.subject}`, e.keysSet.length ? `set ${e.keysSet.join(', ')}` : ''];
       if (e.keysSuperseded.length) parts.push(s.dim(`(newer already stored: ${e.keysSuperseded.join(', ')})`));
-      parts.push(s.dim(e.syncedTo ? `synced to ${plural(e.syncedTo, 'connection')}` : 'no connection yet'));
+      // A superseded event wrote nothing, so it had nothing to sync: not a subject without connections.
+      const reach = e.syncedTo
+        ? `synced to ${plural(e.syncedTo, 'connection')}`
+        : e.keysSet.length
+          ? 'no connection yet'
+          : 'nothing to send';
+      parts.push(s.dim(reach));
       lines.push(...indent([parts.filter(Boolean).join('  ')], 6));
     }
   }

@@ -145,6 +145,10 @@ describe('npm start (in process, sample events, connections created later)', () 
     // seats 40 (changedAt .400) arrived after seats 42 (changedAt .900): superseded, whatever the arrival order.
     expect(events).toMatch(/superseded {2}7f3c1b2e-0d1a-4c59-9a3e-000000000002[^\n]*\n[^\n]*newer already stored: seats, seatsChangedAt/);
     expect(events).toMatch(/tags:organization_id=initech {2}set plan, planChangedAt {2}no connection yet/);
+    // A superseded event wrote nothing and so sent nothing; its customer has connections.
+    expect(events).toMatch(
+      /superseded .*\n.*tags:organization_id=acme {2}\(newer already stored: seats, seatsChangedAt\) {2}nothing to send/,
+    );
   });
 
   it('sends one PATCH per connection touched: the floor', () => {
