@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-/** The parts of fauxqs 1.9.2's (unexported) message and queue this module reads. */
+/** The parts of fauxqs 2.x's (unexported) message and queue this module reads. */
 export interface FauxqsMessage {
   messageId: string;
   body: string;

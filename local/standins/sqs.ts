@@ -2,7 +2,7 @@
  * SQS on loopback: fauxqs's `buildApp` listening on 127.0.0.1 (its `startFauxqs` binds 0.0.0.0), and
  * the pipeline's four queues created with the attributes the CDK construct deploys.
  *
- * Queue URLs: fauxqs 1.9.2 builds them in SqsStore.buildQueueUrl as `http://sqs.<region>.<host>:<port>/
+ * Queue URLs: fauxqs builds them in SqsStore.buildQueueUrl as `http://sqs.<region>.<host>:<port>/
  * 000000000000/<name>` with `host` defaulting to "localhost" (`sqs.us-east-1.localhost` does not
  * resolve), or from the request's Host header when `host` is empty. This stand-in empties it, so
  * URLs are `http://127.0.0.1:<port>/000000000000/<name>`: they resolve, and a client that only has
@@ -12,7 +12,8 @@
  * AWS FIFO receive: fauxqs hands out at most one message per group per ReceiveMessage, where AWS
  * returns several of one group, in order. With `awsFifoReceive` (default) the FIFO queues of this
  * instance receive the AWS way, and messages handed back (visibility 0 or expiry) return to their
- * group in sequence order, not reversed. Both touch fauxqs 1.9.2 internals, checked at start.
+ * group in sequence order, not reversed. Both touch fauxqs 2.x internals, checked at start (2.4.1
+ * still breaks after one message of a group, and still puts handed-back messages back one by one).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -54,7 +55,7 @@ export interface LocalSqs {
   createPipelineQueues(opts?: PipelineQueueOptions): Promise<PipelineQueues>;
 }
 
-// ---- fauxqs internals (1.9.2) used for the AWS-style FIFO receive ------------------------------
+// ---- fauxqs internals (2.x) used for the AWS-style FIFO receive ------------------------------
 
 interface FxMessage {
   messageId: string;
@@ -91,11 +92,8 @@ interface FxSqsStore {
 }
 type Ctor<T> = new () => T;
 
-/**
- * Pinned: fauxqs 2.x receives several messages of a FIFO group at once (one of the two patches here),
- * but it imports node:sqlite and declares Node >= 22.5, and this project runs on Node 20.
- */
-const FAUXQS_VERSION = '1.9.2';
+/** The fauxqs major whose internals the patches read (its queue store did not change within 2.x). */
+const FAUXQS_MAJOR = '2';
 
 function fauxqsDir(): string {
   // fauxqs exports only its entry point; its stores are reached by path, from the nearest node_modules.
@@ -112,9 +110,9 @@ function fauxqsDir(): string {
 async function loadStores(awsFifo: boolean): Promise<{ sqsStore: FxSqsStore; snsStore: unknown; s3Store: unknown }> {
   const dir = fauxqsDir();
   const version = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
-  if (awsFifo && version !== FAUXQS_VERSION) {
+  if (awsFifo && version.split('.')[0] !== FAUXQS_MAJOR) {
     throw new Error(
-      `local SQS: awsFifoReceive patches fauxqs ${FAUXQS_VERSION} internals, found ${version}; re-check dist/sqs/sqsStore.js or pass awsFifoReceive: false`,
+      `local SQS: awsFifoReceive patches fauxqs ${FAUXQS_MAJOR}.x internals, found ${version}; re-check dist/sqs/sqsStore.js or pass awsFifoReceive: false`,
     );
   }
   const load = async <T>(rel: string, name: string): Promise<Ctor<T>> =>

@@ -116,6 +116,7 @@ describe('local SQS', () => {
     expect(bodies(await receive(sqs, patchesUrl, 4))).toEqual(['g0', 'g1', 'g2', 'h0']);
   });
 
+  // Fails the day fauxqs hands out several messages of a group itself: then drop the receive patch.
   it('stock fauxqs (awsFifoReceive: false) returns one message per group per receive', async () => {
     const l = await start(false);
     const sqs = l.client();
