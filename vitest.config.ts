@@ -1,39 +1,30 @@
+import { readdirSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
 /**
- * The test projects, by folder, so a file added to a folder lands in its project without touching
- * this file. `npm run test:<project>` runs one; `npm test` runs them all once. A test file in a
- * folder no project names still runs, in `other`, so nothing is skipped silently.
+ * One test project per folder of test/: a file's folder is its project (`test/unit/**` runs in
+ * `unit`), so a new file needs no entry anywhere. `npm run test:<project>` runs one; `npm test`
+ * runs them all once. test/support holds shared helpers and no tests.
  */
-export const PROJECTS = {
-  /** Pure code and in-process stores: no HTTP server, no pipeline. The inner loop (under 15 s). */
-  unit: ['test/unit/**', 'test/properties/**', 'test/state/**', 'test/docs/**', 'test/domain/**', 'test/events/**'],
+const PROJECTS = {
+  /** Pure code and in-process stores: no HTTP server, no pipeline. The inner loop (under 10 s). */
+  unit: {},
   /** The stand-ins and what our clients send, checked against the real protocols and Nango's OpenAPI spec. */
-  contract: ['test/contract/**', 'test/standins/**'],
+  contract: {},
   /** The CDK construct: synth, cdk-nag, bundles. */
-  infra: ['test/infra/**'],
+  infra: {},
   /** Handlers and tools over real protocols: the local pipeline, the Nango client, the CLIs. */
-  pipeline: [
-    'test/pipeline/**',
-    'test/hostile/**',
-    'test/dlq/**',
-    'test/webhook/**',
-    'test/reconcile/**',
-    'test/send/**',
-    'test/nango/**',
-    'test/harness/**',
-    'test/cli/**',
-    'test/route/**',
-    'test/functions/**',
-    'test/local-pipeline.test.ts',
-  ],
+  pipeline: {},
   /** Fault injection and races at volume. */
-  chaos: ['test/chaos/**'],
+  chaos: {},
 } as const;
 
-const TEST_FILE = '**/*.test.ts';
-/** A folder glob (`test/unit/**`) as the test files under it; a file stays itself. */
-const testFiles = (globs: readonly string[]) => globs.map((g) => (g.endsWith('/**') ? `${g}/${TEST_FILE}` : g));
+// A test file outside the project folders would silently never run: refuse to start instead.
+const stray = (readdirSync('test', { recursive: true }) as string[])
+  .map((f) => f.split('\\').join('/'))
+  .filter((f) => f.endsWith('.test.ts') && !Object.keys(PROJECTS).includes(f.split('/')[0]!));
+if (stray.length > 0)
+  throw new Error(`test files outside a project folder (test/<${Object.keys(PROJECTS).join('|')}>/): ${stray.join(', ')}`);
 
 export default defineConfig({
   test: {
@@ -41,6 +32,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Each file gets its own process: handlers read configuration once per cold start, as on Lambda.
     pool: 'forks',
+    setupFiles: ['test/support/handler-output.ts'],
     env: {
       // Never reach AWS: fake credentials and a fixed region; every client gets a loopback endpoint.
       AWS_REGION: 'us-east-1',
@@ -49,29 +41,19 @@ export default defineConfig({
       AWS_EC2_METADATA_DISABLED: 'true',
       POWERTOOLS_METRICS_NAMESPACE: 'NangoMetadataSyncTest',
       POWERTOOLS_SERVICE_NAME: 'nango-metadata-sync',
-      // Node 20 is what this machine has; the SDK's end-of-support notice is noise in test output.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
-    projects: [
-      ...Object.entries(PROJECTS).map(([name, globs]) => ({
-        extends: true as const,
-        test: {
-          name,
-          include: testFiles(globs),
-          // Unit files share a process (no fork and re-import per file): about a third less CPU. Safe
-          // because they call no handler and keep no module state; a test needing a cold start
-          // belongs in another project.
-          ...(name === 'unit' ? { isolate: false } : {}),
-        },
-      })),
-      {
-        extends: true as const,
-        test: {
-          name: 'other',
-          include: [`test/${TEST_FILE}`],
-          exclude: ['**/node_modules/**', ...Object.values(PROJECTS).flatMap(testFiles)],
-        },
+    projects: Object.keys(PROJECTS).map((name) => ({
+      extends: true as const,
+      test: {
+        name,
+        include: [`test/${name}/**/*.test.ts`],
+        env: { VITEST_PROJECT: name },
+        // Unit files share a process (no fork and re-import per file): about a third less CPU. Safe
+        // because they call no handler and keep no module state; a test needing a cold start
+        // belongs in another project. Infra files share one too, so aws-cdk-lib loads once and each
+        // synthesized configuration is shared (test/infra/helpers.ts); they call no handler either.
+        ...(name === 'unit' || name === 'infra' ? { isolate: false } : {}),
       },
-    ],
+    })),
   },
 });

@@ -161,6 +161,11 @@ export interface NangoMetadataSyncProps {
   readonly serviceName?: string;
   /** POWERTOOLS_METRICS_NAMESPACE. */
   readonly metricsNamespace?: string;
+  /**
+   * X-Ray for the four functions. Off by default: without a tracer in the code, a trace holds only
+   * Lambda's own segments (duration, cold start), which the logs and metrics already carry.
+   * @default lambda.Tracing.DISABLED
+   */
   readonly tracing?: lambda.Tracing;
   readonly alarms?: AlarmOptions;
   /** @default a CloudFormation-generated name */
@@ -218,7 +223,7 @@ export const DEFAULTS = {
   logLevel: 'INFO' as LogLevel,
   serviceName: 'nango-metadata-sync',
   metricsNamespace: 'NangoMetadataSync',
-  tracing: lambda.Tracing.ACTIVE,
+  tracing: lambda.Tracing.DISABLED,
   alarms: {
     ingressOldestMessageAge: Duration.minutes(10),
     syncOldestMessageAge: Duration.hours(1),

@@ -220,7 +220,7 @@ describe('state table', () => {
 });
 
 describe('functions', () => {
-  const common = { Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } };
+  const common = { Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler' };
   const fnProps = (name: string) => resource(t, 'AWS::Lambda::Function', ids[name]!).Properties;
 
   it.each([
@@ -238,6 +238,7 @@ describe('functions', () => {
       LoggingConfig: { LogGroup: ref(`${name}Logs`) },
     });
     expect(p.DeadLetterConfig).toBeUndefined();
+    expect(p.TracingConfig).toBeUndefined(); // X-Ray off unless the `tracing` prop turns it on
   });
 
   const powertools = {
@@ -397,9 +398,8 @@ describe('IAM: least privilege, one role per function', () => {
   const consume = 'sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage';
   const send = 'sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage';
   const logsWrite = 'logs:CreateLogStream,logs:PutLogEvents';
-  const xray = 'xray:PutTelemetryRecords,xray:PutTraceSegments';
   const line = (actions: string, res: unknown) => `${actions} -> ${JSON.stringify(res)}`;
-  const own = (name: string) => [line(logsWrite, arn(`${name}Logs`)), line(xray, '*')];
+  const own = (name: string) => [line(logsWrite, arn(`${name}Logs`))];
 
   it('route: consume ingress; send to sync.fifo and ingress-dlq; Query/GetItem/PutItem/UpdateItem; the Nango key', () => {
     expect(grants('RouteRole')).toEqual(

@@ -22,7 +22,7 @@ const IMPORTED_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-
 const PRODUCER = 'arn:aws:iam::123456789012:role/producer';
 
 let a: Template; // every tunable changed
-let b: Template; // given secrets and topic, no schedule, no tracing, grants
+let b: Template; // given secrets and topic, no schedule, X-Ray tracing, grants
 let bIds: { secretKey: string; replayer: string };
 let syncB: NangoMetadataSync;
 
@@ -103,7 +103,7 @@ beforeAll(() => {
     webhookSecretId: WEBHOOK_SECRET_PARTIAL,
     webhookSecretEncryptionKey: kms.Key.fromKeyArn(stackB, 'WebhookKey', IMPORTED_KEY),
     reconcile: { schedule: false },
-    tracing: lambda.Tracing.DISABLED,
+    tracing: lambda.Tracing.ACTIVE,
     alarms: { topic },
   });
   const replayer = new iam.Role(stackB, 'Replayer', { assumedBy: new iam.AccountRootPrincipal() });
@@ -286,9 +286,15 @@ describe('observability', () => {
     });
   });
 
-  it('tracing DISABLED: no tracing config and no X-Ray grant', () => {
-    for (const f of ['Route', 'Apply', 'Webhook', 'Reconcile']) expect(fn(b, f).TracingConfig).toBeUndefined();
-    expect(JSON.stringify(statements(b))).not.toContain('xray:');
+  it('tracing ACTIVE: X-Ray on every function, each role may put segments and telemetry (no resource-level permissions exist)', () => {
+    for (const f of ['Route', 'Apply', 'Webhook', 'Reconcile']) {
+      expect(fn(b, f).TracingConfig).toEqual({ Mode: 'Active' });
+      const role = find(b, 'AWS::IAM::Role', `${f}Role`).id;
+      expect(roleStatements(b, role)).toContainEqual(
+        expect.objectContaining({ Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Resource: '*' }),
+      );
+    }
+    expect(JSON.stringify(statements(a))).not.toContain('xray:');
   });
 
   it('alarms.email subscribes the address; age thresholds are props', () => {

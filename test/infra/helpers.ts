@@ -1,10 +1,17 @@
-/** Shared setup for the infra tests: an App with cdk.json's context and bundling skipped (fast, no esbuild). */
+/**
+ * Shared setup for the infra tests: an App with cdk.json's context and bundling skipped (fast, no
+ * esbuild), and synth results kept per configuration: a synth is most of an infra test's cost, so
+ * each distinct configuration is synthesized once per process and every test that reads it shares
+ * the result (the infra project runs its files in one process; see vitest.config.ts).
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { FunctionName } from '../../functions/commons/config.ts';
 import { NangoMetadataSync, type NangoMetadataSyncProps, PROJECT_ROOT } from '../../infra/construct/index.ts';
+import { addNagChecks } from '../../infra/nag.ts';
 import { NangoMetadataSyncStack, type NangoMetadataSyncStackProps } from '../../infra/stack.ts';
 
 export const cdkJson = JSON.parse(readFileSync(`${PROJECT_ROOT}/cdk.json`, 'utf8')) as { app: string; context: Record<string, unknown> };
@@ -24,21 +31,87 @@ export function newApp(extra: Record<string, unknown> = {}): App {
   return new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...extra } });
 }
 
-export function synthConstruct(props: NangoMetadataSyncProps = {}): { template: Template; sync: NangoMetadataSync; stack: Stack } {
-  const app = newApp();
-  const stack = new Stack(app, 'Test');
-  const sync = new NangoMetadataSync(stack, 'Sync', { ...props, entries: { ...ENTRY_FALLBACKS, ...props.entries } });
-  return { template: Template.fromStack(stack), sync, stack };
+const synthCache = new Map<string, unknown>();
+/** The result of build() for this key, built on first use. Results are shared: tests only read them. */
+function once<T>(key: string, build: () => T): T {
+  if (!synthCache.has(key)) synthCache.set(key, build());
+  return synthCache.get(key) as T;
 }
 
-export function synthStack(props: Partial<NangoMetadataSyncStackProps> = {}, id = 'NangoMetadataSync-test') {
+/** The construct in a bare stack; props that are plain data (no constructs) are synthesized once per configuration. */
+export function synthConstruct(props: NangoMetadataSyncProps = {}): { template: Template; sync: NangoMetadataSync; stack: Stack } {
+  const build = () => {
+    const app = newApp();
+    const stack = new Stack(app, 'Test');
+    const sync = new NangoMetadataSync(stack, 'Sync', { ...props, entries: { ...ENTRY_FALLBACKS, ...props.entries } });
+    return { template: Template.fromStack(stack), sync, stack };
+  };
+  return once(`construct ${JSON.stringify(props)}`, build);
+}
+
+/**
+ * The stack configurations the infra tests read, named: each is synthesized once per process with
+ * the cdk-nag packs as validation plugins (so cdk-nag runs once per configuration, and a finding
+ * fails the synth, as in `cdk synth`).
+ */
+export const STACK_CONFIGS = {
+  defaults: {},
+  /** Adds resources: e-mail alarms, a created bus, imported secrets by name, a cron reconcile, producers and operators, X-Ray. */
+  wide: {
+    stage: 'qa',
+    createEventBus: true,
+    producerArns: ['arn:aws:iam::123456789012:role/orders-service'],
+    operatorArns: ['arn:aws:iam::123456789012:role/ops/oncall'],
+    sync: {
+      alarms: { email: 'ops@example.com' },
+      secretId: 'prod/nango',
+      webhookSecretId: 'prod/nango-webhook',
+      reconcile: { schedule: 'cron(0 3 * * ? *)' },
+      tracing: lambda.Tracing.ACTIVE,
+    },
+  },
+  /** Drops resources: an existing bus, secrets by complete and partial ARN, no schedule, no deletion protection. */
+  lean: {
+    stage: 'prod',
+    eventBusName: 'domain-events',
+    sync: {
+      secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-AbC123',
+      webhookSecretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-webhook',
+      reconcile: { schedule: false },
+      table: { deletionProtection: false },
+    },
+  },
+} satisfies Record<string, Partial<NangoMetadataSyncStackProps>>;
+export type StackConfig = keyof typeof STACK_CONFIGS;
+
+export const STACK_ID = 'NangoMetadataSync-test';
+
+/** A named configuration of the stack, synthesized once with cdk-nag on (throws on a finding). */
+export function stackOf(name: StackConfig) {
+  return once(`stack ${name}`, () => {
+    const { app, stack } = buildStack(STACK_CONFIGS[name]);
+    addNagChecks(app);
+    return { app, stack, template: Template.fromStack(stack) };
+  });
+}
+
+/** The stack as the app builds it, not synthesized (for tests that change the app before synth). */
+export function buildStack(props: Partial<NangoMetadataSyncStackProps> = {}, id = STACK_ID) {
   const app = newApp();
   const stack = new NangoMetadataSyncStack(app, id, {
     stage: 'test',
     ...props,
     sync: { ...props.sync, entries: { ...ENTRY_FALLBACKS, ...props.sync?.entries } },
   });
-  return { app, stack, template: Template.fromStack(stack) };
+  return { app, stack };
+}
+
+/** Any other stack configuration, synthesized once (without cdk-nag). */
+export function synthStack(props: Partial<NangoMetadataSyncStackProps> = {}, id = STACK_ID) {
+  return once(`stack ${id} ${JSON.stringify(props)}`, () => {
+    const { app, stack } = buildStack(props, id);
+    return { app, stack, template: Template.fromStack(stack) };
+  });
 }
 
 /** The one resource of a type whose logical id starts with the prefix. */

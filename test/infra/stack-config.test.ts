@@ -5,14 +5,14 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { envName, readConfig, SETTINGS } from '../../infra/config.ts';
 import { OutputKeys } from '../../infra/outputs.ts';
 import { NangoMetadataSyncStack } from '../../infra/stack.ts';
-import { newApp, synthStack } from './helpers.ts';
+import { newApp, STACK_CONFIGS, STACK_ID, stackOf, synthStack } from './helpers.ts';
 
 describe('NangoMetadataSyncStack', () => {
   it('outputs every key the DLQ tool reads, with the replay command for this stack', () => {
-    const { template } = synthStack({}, 'NangoMetadataSync-qa');
+    const { template } = stackOf('defaults');
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs).sort()).toEqual(Object.values(OutputKeys).sort());
-    expect(outputs.ReplayCommand!.Value).toBe('npm run dlq -- replay --stack NangoMetadataSync-qa --dry-run');
+    expect(outputs.ReplayCommand!.Value).toBe(`npm run dlq -- replay --stack ${STACK_ID} --dry-run`);
     expect(outputs.IngressQueueUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncIngress[0-9A-F]{8}$/) });
     expect(outputs.SyncQueueUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncSyncQueue[0-9A-F]{8}$/) });
     expect(outputs.SyncDlqUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncSyncDlq[0-9A-F]{8}$/) });
@@ -27,7 +27,7 @@ describe('NangoMetadataSyncStack', () => {
   });
 
   it('names the service and dashboard after the stage', () => {
-    const { template } = synthStack({ stage: 'prod' });
+    const { template } = stackOf('lean'); // stage prod
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'nango-metadata-sync-prod' });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'nango-metadata-sync-prod' } },
@@ -35,7 +35,7 @@ describe('NangoMetadataSyncStack', () => {
   });
 
   it('createEventBus creates the bus (named after the stage by default) and the rule listens on it', () => {
-    const { template } = synthStack({ stage: 'qa', createEventBus: true });
+    const { template } = stackOf('wide'); // stage qa, createEventBus
     template.hasResourceProperties('AWS::Events::EventBus', { Name: 'nango-metadata-sync-qa' });
     template.hasResourceProperties('AWS::Events::Rule', { EventBusName: { Ref: Match.stringLikeRegexp('^EventBus') } });
     const named = synthStack({ createEventBus: true, eventBusName: 'domain' }).template;
@@ -43,15 +43,15 @@ describe('NangoMetadataSyncStack', () => {
   });
 
   it('eventBusName alone uses an existing bus; nothing is created', () => {
-    const { template } = synthStack({ eventBusName: 'domain' });
+    const { template } = stackOf('lean'); // eventBusName domain-events
     template.resourceCountIs('AWS::Events::EventBus', 0);
-    template.hasResourceProperties('AWS::Events::Rule', { EventBusName: 'domain' });
+    template.hasResourceProperties('AWS::Events::Rule', { EventBusName: 'domain-events' });
   });
 
   it('producerArns may send to ingress and operatorArns may replay and purge: queue policies allow them and except them from the Deny', () => {
-    const producer = 'arn:aws:iam::123456789012:role/orders-service';
-    const operator = 'arn:aws:iam::123456789012:role/ops/oncall';
-    const { template } = synthStack({ producerArns: [producer], operatorArns: [operator] });
+    const { template } = stackOf('wide');
+    const [producer] = STACK_CONFIGS.wide.producerArns;
+    const [operator] = STACK_CONFIGS.wide.operatorArns;
     const policyOf = (prefix: string) => {
       const found = Object.entries(template.findResources('AWS::SQS::QueuePolicy')).find(([, p]: [string, any]) =>
         new RegExp(`^${prefix}[0-9A-F]{8}$`).test(p.Properties.Queues[0].Ref),
@@ -91,7 +91,7 @@ describe('NangoMetadataSyncStack', () => {
   });
 
   it('is environment-agnostic: no account or region baked in, so synth needs no credentials', () => {
-    const { stack } = synthStack();
+    const { stack } = stackOf('defaults');
     expect(Token.isUnresolved(stack.account)).toBe(true);
     expect(Token.isUnresolved(stack.region)).toBe(true);
   });

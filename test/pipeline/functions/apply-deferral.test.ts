@@ -1,0 +1,119 @@
+/**
+ * Apply's deferral with a connection that belongs to two subjects. A later sync names only the
+ * subject it rewrote, so a sync whose other subject was not rewritten must send now, or that
+ * subject's keys would wait for a sync that never comes. The real apply processor, the state table
+ * on dynalite and undici against the Nango stand-in; the sync records are built by hand so their
+ * queue times are exact.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyRecords, type ApplyDeps } from '#commons/apply/processor';
+import { orderOf } from '#commons/domain/order';
+import { HttpNangoClient } from '#commons/nango/http-client';
+import { SqsQueues } from '#commons/queues';
+import { staticKeyProvider } from '#commons/secrets';
+import type { KeyWrite } from '#commons/state/port';
+import { connectionKey, syncMessage } from '#commons/sync/message';
+import { metrics } from '#powertools/metrics';
+import { type LocalPipeline, startLocalPipeline } from '../../../local/pipeline.ts';
+import { sqsRecord } from '../../support/events.ts';
+import { captureLogs } from '../../support/logs.ts';
+
+const KEY = randomUUID();
+const TAGS = 'tags:organization_id=twofold';
+const ev = (id: string) => ({ id, source: 'app.test', detailType: 't', time: '2026-11-20T09:00:00.000Z' });
+const write = (key: string, value: string, version: number): KeyWrite => ({
+  key,
+  value,
+  order: orderOf(version, `e-${key}-${version}`, value),
+  integrations: 'all',
+  event: ev(`e-${key}-${version}`),
+});
+
+let p: LocalPipeline;
+let deps: ApplyDeps;
+beforeAll(async () => {
+  p = await startLocalPipeline({ nangoSecretKey: KEY, connections: [] });
+  deps = {
+    nango: new HttpNangoClient({ host: p.nango!.url, endpoint: 'current', keys: staticKeyProvider(KEY), timeoutMs: 5_000 }),
+    state: p.state,
+    queues: new SqsQueues(p.sqs),
+    syncQueueUrl: p.queues.syncUrl,
+    syncDlqUrl: p.queues.syncDlqUrl,
+    maxReceiveCount: 5,
+    groupConcurrency: 4,
+    maxDeferMs: 60_000,
+  };
+});
+afterAll(() => p?.stop());
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+async function connection() {
+  const target = { connectionId: randomUUID(), providerConfigKey: 'salesforce' };
+  p.nango!.addConnection({ ...target, provider: 'salesforce', tags: { organization_id: 'twofold' } });
+  return { target, own: `connection:${target.connectionId}` };
+}
+
+const apply = async (target: { connectionId: string; providerConfigKey: string }, subjects: string[], queuedAt: number) => {
+  const body = JSON.stringify(syncMessage(target, subjects, 'change', [], queuedAt));
+  return applyRecords([sqsRecord(randomUUID(), body, { groupId: connectionKey(target) })], deps, Date.now() + 20_000);
+};
+const patchesTo = (id: string) =>
+  p.nango!.requests.filter((r) => r.method === 'PATCH' && (r.body as { connection_id?: string }).connection_id === id);
+
+/**
+ * A connection of both subjects, each given `key` = its first value; a sync naming both is queued;
+ * then each subject with a second value is rewritten. Returns the sync's queue time.
+ */
+async function queuedThenRewritten(o: { tags: [string, string, string?]; own: [string, string, string?] }) {
+  const c = await connection();
+  const subjects = [
+    [TAGS, o.tags],
+    [c.own, o.own],
+  ] as const;
+  for (const [s, [key, first]] of subjects) await p.state.writeDesired(s, [write(key, first, 1)]);
+  await tick();
+  const queuedAt = Date.now();
+  await tick();
+  for (const [s, [key, , second]] of subjects) if (second !== undefined) await p.state.writeDesired(s, [write(key, second, 2)]);
+  return { ...c, queuedAt };
+}
+
+describe('deferral across subjects', () => {
+  it('one subject rewritten after the sync was queued, the other not: both sent now', async () => {
+    const { target, own, queuedAt } = await queuedThenRewritten({ tags: ['plan', 'pro', 'enterprise'], own: ['region', 'eu'] });
+    const r = await apply(target, [TAGS, own], queuedAt);
+    expect(r).toMatchObject({ patched: 1, deferred: 0 });
+    expect(p.nango!.metadataOf(target.connectionId, 'salesforce')).toEqual({ plan: 'enterprise', region: 'eu' });
+  });
+
+  it('both subjects rewritten: left to their later syncs, each of which sends its own subject and ends its wait', async () => {
+    const { target, own, queuedAt } = await queuedThenRewritten({ tags: ['seats', '1', '2'], own: ['flags', 'a', 'b'] });
+    expect(await apply(target, [TAGS, own], queuedAt)).toMatchObject({ patched: 0, deferred: 1 });
+    expect(patchesTo(target.connectionId)).toHaveLength(0);
+    const waiting = (await p.state.readApplied(target)).deferredSince;
+    expect(Object.keys(waiting).sort()).toEqual([own, TAGS].sort());
+
+    // The rewrite of the tag subject queued a sync naming it alone. Its PATCH reports how long the keys waited.
+    await tick();
+    const logs = captureLogs();
+    try {
+      expect(await apply(target, [TAGS], Date.now())).toMatchObject({ patched: 1 });
+      metrics.publishStoredMetrics();
+    } finally {
+      logs.stop();
+    }
+    const waited = logs.records().find((r) => r.DeferredWait !== undefined)?.DeferredWait;
+    expect(waited).toBeGreaterThan(0);
+    expect(waited).toBeLessThan(10_000);
+    expect(Object.keys((await p.state.readApplied(target)).deferredSince)).toEqual([own]);
+    expect(await apply(target, [own], Date.now())).toMatchObject({ patched: 1 });
+    expect((await p.state.readApplied(target)).deferredSince).toEqual({});
+    // A wait whose keys another sync sent ends with the next sync that finds nothing to send.
+    await p.state.markDeferred(target, [own], Date.now());
+    expect(await apply(target, [own], Date.now())).toMatchObject({ patched: 0, noop: 1 });
+    expect((await p.state.readApplied(target)).deferredSince).toEqual({});
+    expect(p.nango!.metadataOf(target.connectionId, 'salesforce')).toMatchObject({ seats: '2', flags: 'b' });
+  });
+});

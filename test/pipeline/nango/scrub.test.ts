@@ -1,0 +1,116 @@
+/**
+ * The key never leaves the adapter through an error: a server (or proxy, or WAF) that quotes the
+ * Authorization header in a JSON error or an HTML page, or an exception that quotes it, yields a
+ * NangoError whose message, `errors` and toFailure() carry neither the key nor `Bearer <key>`. And
+ * errors stay small: thousands of validation issues become the first few and a count.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { errorFromException, MAX_ERRORS_JSON, NangoError } from '#commons/nango/errors';
+import { HttpNangoClient } from '#commons/nango/http-client';
+import { knownSecrets } from '#commons/redact';
+import { staticKeyProvider } from '#commons/secrets';
+import { startNangoStandin, type NangoStandin } from '../../../local/standins/nango.ts';
+
+const KEY = randomUUID();
+let nango: NangoStandin;
+let client: HttpNangoClient;
+const target = { connectionId: 'acme', providerConfigKey: 'hubspot' };
+const soon = () => ({ deadline: Date.now() + 5000 });
+
+beforeAll(async () => {
+  nango = await startNangoStandin({ secretKey: KEY, connections: [{ ...target, tags: { organization_id: 'acme' } }] });
+  client = new HttpNangoClient({ host: nango.url, endpoint: 'current', keys: staticKeyProvider(KEY), timeoutMs: 2000 });
+});
+afterEach(() => nango.setFault(undefined));
+afterAll(async () => {
+  await client.close();
+  await nango.close();
+});
+
+/** Everything an error can show: its message, errors, failure, stack and own fields. */
+function everything(e: NangoError): string {
+  return JSON.stringify([e.message, e.errors, e.toFailure(), e.stack, { ...e }, String(e)]);
+}
+
+const calls = {
+  patch: () => client.patchMetadata(target, { plan: 'pro' }, soon()),
+  list: () => client.listConnections({ tags: { organization_id: 'acme' } }, { limit: 10, page: 0 }, soon()),
+};
+
+describe('key scrubbing', () => {
+  it.each([
+    ['json', 'patch'],
+    ['json', 'list'],
+    ['html', 'patch'],
+    ['html', 'list'],
+  ] as const)('an Authorization header echoed in a %s answer to %s never reaches the error', async (format, which) => {
+    nango.setFault(() => ({ kind: 'echoAuth', format, status: 400 }));
+    const e = await calls[which]().catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(NangoError);
+    const err = e as NangoError;
+    expect(err).toMatchObject({ status: 400, kind: 'permanent' });
+    // The answer did carry the key: the scrub is what removed it.
+    expect(everything(err)).toContain('[REDACTED]');
+    expect(everything(err)).not.toContain(KEY);
+    expect(everything(err)).not.toContain(encodeURIComponent(`Bearer ${KEY}`));
+    if (format === 'json')
+      expect(err.errors).toEqual([
+        { header: 'authorization', value: 'Bearer [REDACTED]', raw: 'Authorization: Bearer [REDACTED]' },
+        { encoded: 'Bearer%20[REDACTED]' },
+      ]);
+  });
+
+  it('registers the key it obtained, so code far from the client can scrub it', async () => {
+    await calls.patch();
+    expect(knownSecrets()).toContain(KEY);
+  });
+
+  it('scrubs an exception that quotes the key it was given', () => {
+    const key = randomUUID();
+    const e = errorFromException(Object.assign(new Error(`bad header authorization: Bearer ${key}`), { code: 'UND_ERR_INVALID_ARG' }), [
+      key,
+    ]);
+    expect(e.message).not.toContain(key);
+    expect(e.message).toContain('Bearer [REDACTED]');
+  });
+
+  it('keeps the key out of a second 401 built after the key was fetched again', async () => {
+    nango.setFault(() => ({ kind: 'echoAuth', format: 'json', status: 401 }));
+    const e = (await calls.patch().catch((x: unknown) => x)) as NangoError;
+    expect(e).toMatchObject({ status: 401, kind: 'permanent' });
+    expect(everything(e)).not.toContain(KEY);
+  });
+});
+
+describe('bounded errors', () => {
+  it('keeps the first 20 of 5,000 issues and counts the rest, under 8 KB', async () => {
+    const issues = Array.from({ length: 5000 }, (_, i) => ({ code: 'invalid_type', message: `issue ${i}`, path: ['metadata', `k${i}`] }));
+    nango.setFault(() => ({ kind: 'status', status: 400, body: { error: { code: 'invalid_body', errors: issues } } }));
+    const e = (await calls.patch().catch((x: unknown) => x)) as NangoError;
+    expect(e.code).toBe('invalid_body');
+    const errors = e.errors as unknown[];
+    expect(errors).toHaveLength(21);
+    expect(errors.slice(0, 20)).toEqual(issues.slice(0, 20));
+    expect(errors[20]).toEqual({ truncated: 4980 });
+    expect(JSON.stringify(e.toFailure()).length).toBeLessThan(MAX_ERRORS_JSON + 2500);
+  });
+
+  it('replaces an errors value above 8 KB of JSON with a short summary', async () => {
+    nango.setFault(() => ({
+      kind: 'status',
+      status: 400,
+      body: { error: { code: 'invalid_body', errors: { blob: 'x'.repeat(100_000) } } },
+    }));
+    const e = (await calls.patch().catch((x: unknown) => x)) as NangoError;
+    expect(JSON.stringify(e.errors).length).toBeLessThan(1000);
+    expect(e.errors).toMatchObject({ summary: expect.stringContaining('errors omitted') });
+  });
+
+  it('cuts a long message at 2,000 characters and an HTML excerpt at 300', async () => {
+    nango.setFault(() => ({ kind: 'status', status: 400, body: { error: { code: 'x', message: 'm'.repeat(10_000) } } }));
+    expect(((await calls.patch().catch((x: unknown) => x)) as NangoError).message).toHaveLength(2000);
+    nango.setFault(() => ({ kind: 'html', status: 502, body: `<html><body>${'p'.repeat(10_000)}</body></html>` }));
+    expect(((await calls.patch().catch((x: unknown) => x)) as NangoError).message.length).toBeLessThan(400);
+  });
+});
