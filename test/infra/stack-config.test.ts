@@ -50,8 +50,8 @@ describe('NangoMetadataSyncStack', () => {
 
   it('producerArns may send to ingress and operatorArns may replay and purge: queue policies allow them and except them from the Deny', () => {
     const { template } = stackOf('wide');
-    const [producer] = STACK_CONFIGS.wide.producerArns;
-    const [operator] = STACK_CONFIGS.wide.operatorArns;
+    const producer = STACK_CONFIGS.wide.producerArns[0]!;
+    const operator = STACK_CONFIGS.wide.operatorArns[0]!;
     const policyOf = (prefix: string) => {
       const found = Object.entries(template.findResources('AWS::SQS::QueuePolicy')).find(([, p]: [string, any]) =>
         new RegExp(`^${prefix}[0-9A-F]{8}$`).test(p.Properties.Queues[0].Ref),
