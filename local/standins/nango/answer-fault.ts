@@ -1,7 +1,7 @@
 /** Answers an injected fault in place of the normal answer (see faults.ts for the kinds). */
 import type http from 'node:http';
 import type { Fault } from './faults.ts';
-import { escapeHtml, proxyErrorPage, stdError } from './wire.ts';
+import { escapeHtml, proxyErrorPage, stdError, tooManyRequests } from './wire.ts';
 
 export interface FaultIo {
   res: http.ServerResponse;
@@ -12,6 +12,9 @@ export interface FaultIo {
   /** The request's Authorization header as received (only the echo fault reads it). */
   authorization: string;
   rateLimitDefault: number;
+  method: string;
+  /** Without the query string. */
+  path: string;
 }
 
 const STATUS_CODES: Record<number, string> = {
@@ -34,16 +37,12 @@ export async function answerFault(fault: Fault, io: FaultIo): Promise<boolean> {
     case 'rateLimit': {
       // As the real server: the reset is the window's end in seconds rounded down.
       const reset = Math.floor(Date.now() / 1000) + fault.retryAfter;
-      await io.sendJson(
-        429,
-        { error: { code: 'too_many_request' } },
-        {
-          'Retry-After': String(fault.retryAfter),
-          'X-RateLimit-Limit': String(io.rateLimitDefault),
-          'X-RateLimit-Remaining': '0',
-          'X-RateLimit-Reset': String(reset),
-        },
-      );
+      await io.sendJson(429, tooManyRequests(io.method, io.path), {
+        'Retry-After': String(fault.retryAfter),
+        'X-RateLimit-Limit': String(io.rateLimitDefault),
+        'X-RateLimit-Remaining': '0',
+        'X-RateLimit-Reset': String(reset),
+      });
       return true;
     }
     case 'reset':

@@ -9,7 +9,7 @@ import { serveRoute, type Route } from './routes.ts';
 import type { StandinState } from './state.ts';
 import { keyOf, listedJson } from './store.ts';
 import type { RecordedRequest, SeedConnection } from './types.ts';
-import { AUTH_MESSAGES, expressNotFound, isUuidV4, stdError } from './wire.ts';
+import { AUTH_MESSAGES, authError, expressNotFound, isUuidV4, stdError, tooManyRequests } from './wire.ts';
 
 const BODY_LIMIT = 75 * 1024 * 1024;
 const RECORD_BODY_MAX = 1024 * 1024;
@@ -120,32 +120,31 @@ export async function handle(st: StandinState, req: http.IncomingMessage, res: h
   if ((route.kind === 'current' || route.kind === 'legacy') && route.method === 'PATCH') st.counters.patches++;
   if (size > BODY_LIMIT) return sendJson(413, stdError('payload_too_large', { message: 'request entity too large' }));
 
+  // Writes take JSON only, checked before auth and the rate limit: the answer carries no X-RateLimit-*.
+  if (isWrite) {
+    const ct = req.headers['content-type'];
+    if ((ct && !ct.toLowerCase().includes('application/json')) || (!ct && text.length > 0)) {
+      return sendJson(415, stdError('invalid_content_type', { message: 'Content-Type header must be application/json' }));
+    }
+  }
+
   // Auth: header, UUID v4 format, then the account's key.
   const authorization = req.headers.authorization ?? '';
   const key = authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length).trim() : authorization.trim();
-  if (!key) return sendJson(401, stdError('missing_auth_header', { message: AUTH_MESSAGES.missing_auth_header }));
-  if (!isUuidV4(key)) return sendJson(401, stdError('invalid_secret_key_format', { message: AUTH_MESSAGES.invalid_secret_key_format }));
-  if (key !== st.secretKey && !st.forbidden.has(key))
-    return sendJson(401, stdError('unknown_account', { message: AUTH_MESSAGES.unknown_account }));
+  if (!key) return sendJson(401, authError('missing_auth_header'));
+  if (!isUuidV4(key)) return sendJson(401, authError('invalid_secret_key_format'));
+  if (key !== st.secretKey && !st.forbidden.has(key)) return sendJson(401, authError('unknown_account'));
 
   if (st.window) {
     const decision = st.window.hit();
     rateHeaders = decision.headers;
-    if (!decision.allowed)
-      return sendJson(429, { error: { code: 'too_many_request' } }, { 'Retry-After': String(decision.retryAfter ?? 0) });
+    if (!decision.allowed) return sendJson(429, tooManyRequests(method, path), { 'Retry-After': String(decision.retryAfter ?? 0) });
   }
   if (isWrite && st.forbidden.has(key)) return sendJson(403, stdError('forbidden', { message: AUTH_MESSAGES.forbidden }));
 
-  // Writes take JSON only; the body parser rejects malformed JSON and top-level primitives.
+  // The body parser rejects malformed JSON and top-level primitives.
   let body: unknown = {};
   if (isWrite) {
-    const ct = req.headers['content-type'];
-    if ((ct && !ct.toLowerCase().includes('application/json')) || (!ct && text.length > 0)) {
-      return sendJson(
-        415,
-        stdError('invalid_content_type', { message: `The content type '${ct ?? ''}' is not supported, use application/json` }),
-      );
-    }
     if (text.trim().length > 0) {
       try {
         body = JSON.parse(text);
@@ -215,6 +214,8 @@ export async function handle(st: StandinState, req: http.IncomingMessage, res: h
         sleep: (ms: number) => st.sleep(ms),
         authorization,
         rateLimitDefault: st.rateLimitDefault,
+        method,
+        path,
       };
       if (await answerFault(fault, io)) return;
     }

@@ -1,7 +1,7 @@
 /**
  * GET /connections as Nango's controller has it: a strict query schema (unknown parameters and bad
  * values are 400 invalid_query_params), `tags[key]=value` read the way Express's query parser reads
- * it, every filter ANDed, and offset paging with a 0-based `page`.
+ * it, every filter ANDed, newest connection first, and offset paging with a 0-based `page`.
  */
 import * as z from 'zod';
 import type { StoredConnection } from './store.ts';
@@ -50,7 +50,11 @@ export function parseListQuery(params: URLSearchParams): { ok: true; query: List
   return r.success ? { ok: true, query: r.data } : { ok: false, errors: zodIssues(r.error) };
 }
 
-export function listConnections(all: StoredConnection[], q: ListQuery): StoredConnection[] {
+export function listConnections(
+  all: StoredConnection[],
+  q: ListQuery,
+  order: 'newest-first' | 'oldest-first' = 'newest-first',
+): StoredConnection[] {
   const integrations = q.integrationId?.split(',').map((s) => s.trim());
   const search = q.search?.toLowerCase();
   const matching = all.filter(
@@ -63,6 +67,8 @@ export function listConnections(all: StoredConnection[], q: ListQuery): StoredCo
       q.endUserOrganizationId === undefined &&
       Object.entries(q.tags ?? {}).every(([k, v]) => c.tags[k] === v),
   );
+  // Newest first, as Nango lists them (ids follow creation).
+  matching.sort((a, b) => (order === 'newest-first' ? b.id - a.id : a.id - b.id));
   const limit = q.limit ?? DEFAULT_LIST_LIMIT;
   const offset = Math.floor(q.page ?? 0) * limit;
   return matching.slice(offset, offset + limit);

@@ -5,7 +5,7 @@ import { listConnections, parseListQuery } from './list.ts';
 import type { StandinState } from './state.ts';
 import { listedJson, type StoredConnection } from './store.ts';
 import type { AppliedWrite, Metadata } from './types.ts';
-import { genericErrorSupport, metadataBodySchema, stdError, unknownConnection, zodIssues } from './wire.ts';
+import { genericErrorSupport, legacyUnknownConnection, metadataBodySchema, stdError, unknownConnection, zodIssues } from './wire.ts';
 
 export type Route =
   | { kind: 'current'; method: 'PATCH' | 'POST' }
@@ -79,7 +79,7 @@ export async function serveRoute(st: StandinState, r: RouteRequest, sendJson: Se
       const pck = r.providerConfigKey;
       if (pck === undefined || pck === '') return sendJson(500, genericErrorSupport(r.method, r.path));
       const c = st.store.get(r.legacyId!, pck);
-      if (!c) return sendJson(404, unknownConnection(r.legacyId!, pck));
+      if (!c) return sendJson(404, legacyUnknownConnection(r.legacyId!, pck));
       // No validation: an array body spreads into {"0": ...}.
       await write(st, r.n, 'legacy', route.method, [c], { ...(body as object) } as Metadata);
       return sendJson(route.method === 'POST' ? 201 : 200, body);
@@ -87,7 +87,7 @@ export async function serveRoute(st: StandinState, r: RouteRequest, sendJson: Se
     case 'list': {
       const q = parseListQuery(params);
       if (!q.ok) return sendJson(400, stdError('invalid_query_params', { errors: q.errors }));
-      return sendJson(200, { connections: listConnections(st.store.all(), q.query).map(listedJson) });
+      return sendJson(200, { connections: listConnections(st.store.all(), q.query, st.listOrder).map(listedJson) });
     }
     case 'import': {
       const refused = refuseQuery(params, sendJson);

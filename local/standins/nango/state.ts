@@ -30,6 +30,7 @@ export class StandinState {
   readonly raceDelayMs: number;
   readonly window: FixedWindow | undefined;
   readonly rateLimitDefault: number;
+  readonly listOrder: 'newest-first' | 'oldest-first';
   readonly store = new ConnectionStore();
   readonly requests: RecordedRequest[] = [];
   readonly admin: AdminAction[] = [];
@@ -52,6 +53,7 @@ export class StandinState {
     this.raceDelayMs = opts.raceDelayMs ?? 25;
     this.window = opts.rateLimit ? new FixedWindow(opts.rateLimit) : undefined;
     this.rateLimitDefault = opts.rateLimit?.limit ?? 200;
+    this.listOrder = opts.listOrder ?? 'newest-first';
     this.webhooks = opts.webhook ? new WebhookSender(opts.webhook) : undefined;
     for (const c of opts.connections ?? []) this.store.put(c);
   }

@@ -2,7 +2,7 @@
  * The stand-in's connections: numeric ids as Nango gives them, tags (validated and lowercased as
  * Nango does), creation times, metadata, and the history of writes applied to each.
  */
-import { parseTags } from './wire.ts';
+import { nangoTime, parseTags } from './wire.ts';
 import type { AppliedWrite, ListedStandinConnection, Metadata, SeedConnection } from './types.ts';
 
 export interface StoredConnection {
@@ -88,7 +88,7 @@ export const listedJson = (c: StoredConnection): ListedStandinConnection => ({
   connection_id: c.connectionId,
   provider: c.provider,
   provider_config_key: c.providerConfigKey,
-  created: c.created,
+  created: nangoTime(c.created),
   metadata: c.metadata === null ? null : structuredClone(c.metadata),
   tags: { ...c.tags },
   errors: [],

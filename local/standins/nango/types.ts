@@ -33,6 +33,8 @@ export interface NangoStandinOptions {
   forbiddenKeys?: string[];
   /** Auth webhooks (creation, override) to this URL, signed with the signing key. */
   webhook?: WebhookOptions;
+  /** GET /connections order: newest first as Nango lists (default), or oldest first, to show a client depends on neither. */
+  listOrder?: 'newest-first' | 'oldest-first';
 }
 
 export interface RecordedRequest {

@@ -75,7 +75,7 @@ export const stdError = (code: string, extra: Omit<StdErrorBody['error'], 'code'
 export const AUTH_MESSAGES = {
   missing_auth_header: 'Authentication failed. The request is missing the Authorization header.',
   invalid_secret_key_format: 'Authentication failed. The provided secret key is not a UUID v4.',
-  unknown_account: 'Authentication failed. The provided secret key does not match any account.',
+  unknown_account: 'Authentication failed. The provided authorization header does not match any account.',
   forbidden: 'Forbidden: the secret key lacks the scope environment:connections:update.',
 } as const;
 
@@ -96,6 +96,24 @@ export const unknownConnection = (connectionId: string, providerConfigKey: strin
     message: several ? `${base}. No actions were taken on any of the connections as a result of this failure.` : base,
   });
 };
+
+/** The legacy route's 404: Nango's older error, with the ids in `payload` and in the message. */
+export const legacyUnknownConnection = (connectionId: string, providerConfigKey: string): StdErrorBody => {
+  const payload = { connectionId, providerConfigKey };
+  return stdError('unknown_connection', {
+    message: `No connection matching the provided params of 'connection_id' and 'provider_config_key'. Please make sure these values exist in the Nango dashboard ${JSON.stringify(payload, null, 2)}`,
+    payload,
+  });
+};
+
+/** An authentication failure: Nango's errors of that kind carry an empty `payload`. */
+export const authError = (code: keyof typeof AUTH_MESSAGES): StdErrorBody => stdError(code, { message: AUTH_MESSAGES[code], payload: {} });
+
+/** A 429's body names the request (path without its query), not the limit. */
+export const tooManyRequests = (method: string, path: string): StdErrorBody => stdError('too_many_request', { method, path });
+
+/** Nango's times: ISO 8601 with an explicit +00:00 offset, not `Z`. */
+export const nangoTime = (iso: string): string => new Date(iso).toISOString().replace(/Z$/, '+00:00');
 
 export const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');

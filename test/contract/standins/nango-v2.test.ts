@@ -43,13 +43,13 @@ const ids = (r: { json: { connections: Array<{ connection_id: string }> } }) => 
 describe('GET /connections filters', () => {
   it('tags[k]=v is an AND of all pairs, values case-sensitive, keys stored lowercase', async () => {
     const n = await start();
-    expect(ids(await list(n, '?tags[organization_id]=acme'))).toEqual(['u-1', 'u-2']);
+    expect(ids(await list(n, '?tags[organization_id]=acme'))).toEqual(['u-2', 'u-1']);
     expect(ids(await list(n, '?tags[organization_id]=acme&tags[end_user_id]=bob'))).toEqual(['u-2']);
     expect(ids(await list(n, '?tags[organization_id]=ACME'))).toEqual(['u-3']);
     // Keys are normalised to lowercase on both sides, as Nango does.
     expect(ids(await list(n, '?tags[organization_id]=globex'))).toEqual(['u-4']);
     expect(ids(await list(n, '?tags[ORGANIZATION_ID]=globex'))).toEqual(['u-4']);
-    expect(ids(await list(n, `?${new URLSearchParams({ 'tags[organization_id]': 'acme' })}`))).toEqual(['u-1', 'u-2']);
+    expect(ids(await list(n, `?${new URLSearchParams({ 'tags[organization_id]': 'acme' })}`))).toEqual(['u-2', 'u-1']);
     const first = (await list(n, '?tags[end_user_id]=ann')).json.connections[0];
     expect(first).toMatchObject({ connection_id: 'u-1', tags: { organization_id: 'acme', end_user_id: 'ann' }, metadata: { a: 1 } });
   });
@@ -58,15 +58,25 @@ describe('GET /connections filters', () => {
     const n = await start();
     expect(ids(await list(n, '?connectionId=u-1'))).toEqual(['u-1']);
     expect(ids(await list(n, '?integrationId=salesforce'))).toEqual(['u-2']);
-    expect(ids(await list(n, '?integrationId=salesforce,%20hubspot&tags[organization_id]=acme'))).toEqual(['u-1', 'u-2']);
+    expect(ids(await list(n, '?integrationId=salesforce,%20hubspot&tags[organization_id]=acme'))).toEqual(['u-2', 'u-1']);
     expect(ids(await list(n, '?search=ACME'))).toEqual(['acme-corp']);
   });
 
-  it('pages with limit and a 0-based page', async () => {
+  it('lists the newest connection first, with `created` at an explicit +00:00 offset, as Nango does', async () => {
+    const n = await start({ connections: [] });
+    await n.createConnection({ connectionId: 'older', providerConfigKey: 'hubspot' });
+    await n.createConnection({ connectionId: 'newer', providerConfigKey: 'hubspot' });
+    const listed = (await list(n, '')).json.connections as Array<{ id: number; connection_id: string; created: string }>;
+    expect(listed.map((c) => c.connection_id)).toEqual(['newer', 'older']);
+    expect(listed[0]!.id).toBeGreaterThan(listed[1]!.id);
+    for (const c of listed) expect(c.created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$/);
+  });
+
+  it('pages with limit and a 0-based page, newest first', async () => {
     const n = await start({ connections: Array.from({ length: 7 }, (_, i) => ({ connectionId: `c${i}`, providerConfigKey: 'hubspot' })) });
-    expect(ids(await list(n, '?limit=3&page=0'))).toEqual(['c0', 'c1', 'c2']);
-    expect(ids(await list(n, '?limit=3&page=1'))).toEqual(['c3', 'c4', 'c5']);
-    expect(ids(await list(n, '?limit=3&page=2'))).toEqual(['c6']);
+    expect(ids(await list(n, '?limit=3&page=0'))).toEqual(['c6', 'c5', 'c4']);
+    expect(ids(await list(n, '?limit=3&page=1'))).toEqual(['c3', 'c2', 'c1']);
+    expect(ids(await list(n, '?limit=3&page=2'))).toEqual(['c0']);
     expect(ids(await list(n, '?limit=3&page=3'))).toEqual([]);
     expect(ids(await list(n, ''))).toHaveLength(7);
   });

@@ -62,7 +62,13 @@ describe('auth', () => {
   it('401 unknown_account for a well-formed key that is not the current one; rotation moves it', async () => {
     const n = await start();
     const other = randomUUID();
-    expect((await call(n.url, 'GET', '/connections', { key: other })).json.error.code).toBe('unknown_account');
+    expect((await call(n.url, 'GET', '/connections', { key: other })).json).toEqual({
+      error: {
+        code: 'unknown_account',
+        message: 'Authentication failed. The provided authorization header does not match any account.',
+        payload: {},
+      },
+    });
     n.setSecretKey(other);
     expect((await call(n.url, 'GET', '/connections', { key: other })).status).toBe(200);
     const old = await call(n.url, 'GET', '/connections', { key: KEY });
@@ -185,8 +191,8 @@ describe('current endpoint: PATCH/POST /connections/metadata', () => {
     }
   });
 
-  it('415 invalid_content_type for a non-JSON Content-Type', async () => {
-    const n = await start();
+  it('415 for a non-JSON Content-Type, saying what it needs, with no X-RateLimit-* headers', async () => {
+    const n = await start({ rateLimit: { limit: 100, windowMs: 60_000 } });
     const r = await call(n.url, 'PATCH', '/connections/metadata', {
       key: KEY,
       body: JSON.stringify({ connection_id: 'c1', provider_config_key: 'hubspot', metadata: { b: 1 } }),
@@ -194,6 +200,10 @@ describe('current endpoint: PATCH/POST /connections/metadata', () => {
     });
     expect(r.status).toBe(415);
     expect(r.json.error.code).toBe('invalid_content_type');
+    expect(r.json.error.message).toBe('Content-Type header must be application/json');
+    expect(Object.keys(r.headers).filter((h) => h.startsWith('x-ratelimit-'))).toEqual([]);
+    // An authenticated answer does carry them.
+    expect((await call(n.url, 'GET', '/connections', { key: KEY })).headers['x-ratelimit-limit']).toBe('100');
   });
 });
 
@@ -268,7 +278,15 @@ describe('legacy endpoint: PATCH /connection/{id}/metadata', () => {
     ] as const) {
       const r = await patchLegacy(n, cid, pck, { b: 1 });
       expect(r.status).toBe(404);
-      expect(r.json.error.code).toBe('unknown_connection');
+      // The older error shape: the ids in `payload`, and in the message.
+      const payload = { connectionId: cid, providerConfigKey: pck };
+      expect(r.json).toEqual({
+        error: {
+          code: 'unknown_connection',
+          message: `No connection matching the provided params of 'connection_id' and 'provider_config_key'. Please make sure these values exist in the Nango dashboard ${JSON.stringify(payload, null, 2)}`,
+          payload,
+        },
+      });
     }
   });
 
@@ -345,7 +363,7 @@ describe('rate limit', () => {
       expect(Number(r.headers['x-ratelimit-reset'])).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) - 1);
       seen.push({ status: r.status, remaining: String(r.headers['x-ratelimit-remaining']) });
       if (r.status === 429) {
-        expect(r.json).toEqual({ error: { code: 'too_many_request' } });
+        expect(r.json).toEqual({ error: { code: 'too_many_request', method: 'PATCH', path: '/connections/metadata' } });
         expect(r.headers['retry-after']).toMatch(/^\d+$/);
         // Window below one second: Retry-After rounds down to 0, as the real server can say.
         expect(r.headers['retry-after']).toBe('0');
@@ -423,7 +441,7 @@ describe('fault injection', () => {
     const n = await start({ fault: () => ({ kind: 'rateLimit', retryAfter: 2 }) });
     const r = await patchLegacy(n, 'c1', 'hubspot', { r: 1 });
     expect(r.status).toBe(429);
-    expect(r.json).toEqual({ error: { code: 'too_many_request' } });
+    expect(r.json).toEqual({ error: { code: 'too_many_request', method: 'PATCH', path: '/connection/c1/metadata' } });
     expect(r.headers['retry-after']).toBe('2');
     expect(r.headers['x-ratelimit-remaining']).toBe('0');
     expect(r.headers['x-ratelimit-limit']).toBeDefined();
