@@ -380,7 +380,6 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
 
 // Run when executed directly (tsx cli/local.ts), not when imported by a test.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const code = await main(process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`npm start: ${(e as Error).stack ?? String(e)}\n`);
     return 1;

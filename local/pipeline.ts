@@ -137,7 +137,6 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       [ENV.WEBHOOK_SIGNING_KEY]: webhookSigningKey,
       POWERTOOLS_SERVICE_NAME: process.env.POWERTOOLS_SERVICE_NAME ?? 'nango-metadata-sync',
       POWERTOOLS_METRICS_NAMESPACE: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'NangoMetadataSyncLocal',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...o.env,
     };
     env.setAll(handlerEnv);
