@@ -20,7 +20,7 @@ import type { RunReport } from '../../cli/local-report.ts';
 import { loadSeedConnections } from '../../local/pipeline.ts';
 import { startNangoStandin, type SeedConnection } from '../../local/standins/nango.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LATER = join(ROOT, 'local', 'fixtures', 'connections-created-later.json');
 type Meta = Record<string, unknown>;
 type Ev = { id?: string; source?: string; 'detail-type'?: string; time?: string; detail?: unknown };

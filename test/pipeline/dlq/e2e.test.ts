@@ -23,7 +23,7 @@ const ACME_HS = { connectionId: '3b1f6a52-8e0c-4d1e-9f3a-5c2b7d9e1a02', provider
 const SPECIAL = { connectionId: 'acme/eu x@y.com', providerConfigKey: 'salesforce' };
 
 const sample = async (name: string) =>
-  JSON.parse(await readFile(new URL(`../../events/samples/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  JSON.parse(await readFile(new URL(`../../../events/samples/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 const flags = () => [
   '--wait',
   '0',
