@@ -111,8 +111,7 @@ async function where(values: { stack?: string | undefined; 'nango-host'?: string
     throw new ConfigError(`the Nango secret key: ${(e as Error).message}`);
   }
   const host = values['nango-host'] ?? env[ENV.NANGO_HOST] ?? creds.host ?? 'https://api.nango.dev';
-  if (!isHttpUrl(host))
-    throw new ConfigError(`the Nango host must be an http(s) URL (got "${host.slice(0, 200)}")`);
+  if (!isHttpUrl(host)) throw new ConfigError(`the Nango host must be an http(s) URL (got "${host.slice(0, 200)}")`);
   return { table, queue, key: creds.secretKey, host };
 }
 
