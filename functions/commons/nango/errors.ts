@@ -138,27 +138,33 @@ export function errorFromResponse(
   const err = (json as { error?: unknown } | undefined)?.error;
   let code = `http_${status}`;
   let what = text;
+  let codeFromBody = false;
   if (truncated) code = 'response_too_large';
   else if (err && typeof err === 'object') {
     const e = err as { code?: unknown; message?: unknown; errors?: unknown };
-    if (typeof e.code === 'string' && CODE_RE.test(e.code)) code = e.code;
+    if (typeof e.code === 'string' && CODE_RE.test(e.code)) {
+      code = e.code;
+      codeFromBody = true;
+    }
     const parts = [typeof e.message === 'string' ? e.message : '', e.errors === undefined ? '' : safeJson(e.errors)];
     what = parts.filter(Boolean).join(' ');
   } else if (typeof err === 'string') what = err;
   else if (json && typeof json === 'object' && typeof (json as { message?: unknown }).message === 'string')
     what = (json as { message: string }).message;
   else if (json === undefined) code = contentType?.includes('json') || !text ? code : 'non_json_response';
-  // A code that carries a piece of the key (alone, or with the message) gives way to the status.
-  if (tracesSecret(`${code} ${what}`, all) && tracesSecret(code, all)) code = `http_${status}`;
+  // A key split across code and message hides in neither alone: when the two together carry a
+  // piece of it, the code gives way to the status, and the excerpt is withheld below.
+  const jointWithheld = redactText(`${code} ${what.slice(0, MAX_ERROR_BODY_BYTES)}`, all) === WITHHELD;
+  if (codeFromBody && (jointWithheld || redactText(code, all) !== code)) code = `http_${status}`;
   const excerpt = excerptOf(what, secrets);
   const head = truncated
     ? `Nango answered ${status} with more than ${MAX_ERROR_BODY_BYTES / 1024} KiB (${contentType ?? 'no content type'})`
     : code === 'non_json_response'
       ? `Nango answered ${status} with ${contentType ?? 'no content type'}`
       : `Nango answered ${status} ${code}`;
-  // Split across code and message, the two together can hold what neither does alone.
   const own = code !== 'non_json_response' && !truncated;
-  const message = tracesSecret(`${code}${excerpt}`, all) ? `${head}: ${WITHHELD}` : !excerpt ? head : own ? excerpt : `${head}: ${excerpt}`;
+  const message =
+    jointWithheld || tracesSecret(excerpt, all) ? `${head}: ${WITHHELD}` : !excerpt ? head : own ? excerpt : `${head}: ${excerpt}`;
   return new NangoError(kind, code, message, status, undefined, retryAfterMs, secrets);
 }
 
