@@ -16,6 +16,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Json } from '#events/define';
 import type { DesiredKey } from '../domain/desired.ts';
+import { FLOOR_ORDER } from '../domain/order.ts';
 import { connectionKey, type EventRef, type Target } from '../sync/message.ts';
 import type { AppliedState, IndexEntry, KeyWrite, StatePort, WriteOutcome } from './port.ts';
 
@@ -270,6 +271,35 @@ export class DynamoStateStore implements StatePort {
         UpdateExpression: 'DELETE conns :c',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':c': new Set([encodeTarget(target)]) },
+      }),
+    );
+  }
+
+  async resetDesiredKey(subject: string, key: string): Promise<number> {
+    const scopes = (await this.readDesired(subject)).filter((d) => d.key === key);
+    for (const d of scopes) {
+      const scope = d.integrations === 'all' ? ALL_SCOPE : d.integrations[0]!;
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: subjectPk(subject), sk: `${KEY_PREFIX}${scope}#${key}` },
+          UpdateExpression: 'SET ord = :floor, resetAt = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':floor': FLOOR_ORDER, ':now': Date.now() },
+        }),
+      );
+    }
+    return scopes.length;
+  }
+
+  async forgetAppliedKey(target: Target, key: string): Promise<void> {
+    await this.ifCondition(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK },
+        UpdateExpression: 'REMOVE #k',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#k': `${APPLIED_ATTR}${key}` },
       }),
     );
   }
