@@ -217,6 +217,14 @@ function render(r: ReconcileReport, dryRun: boolean): string {
       `${plural(r.repairsEnqueued, 'repair sync')} enqueued${r.repairsFailed ? `, ${r.repairsFailed} could not be enqueued` : ''}.`,
     );
   if (r.incomplete) lines.push('Stopped at the timeout before the last page: run again to check the rest.');
+  if (r.unmatchedCount) {
+    lines.push(`${plural(r.unmatchedCount, 'subject')} hold state that no connection belongs to (their events reach nobody):`);
+    for (const u of r.unmatched ?? [])
+      lines.push(
+        `    ${u.subject}${u.nearMatches.map((n) => `  near match: ${n.subject} (differs by ${n.differsBy.join(' and ')})`).join('')}`,
+      );
+    if ((r.unmatched?.length ?? 0) < r.unmatchedCount) lines.push(`    ... and ${r.unmatchedCount - (r.unmatched?.length ?? 0)} more`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

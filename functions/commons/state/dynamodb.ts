@@ -13,7 +13,15 @@
  * an applied item one order (~90 bytes) per key.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { Json } from '#events/define';
 import type { DesiredKey } from '../domain/desired.ts';
 import { FLOOR_ORDER } from '../domain/order.ts';
@@ -302,6 +310,26 @@ export class DynamoStateStore implements StatePort {
         ExpressionAttributeNames: { '#k': `${APPLIED_ATTR}${key}` },
       }),
     );
+  }
+
+  async subjectsWithState(): Promise<string[]> {
+    const subjects = new Set<string>();
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'begins_with(pk, :s) AND begins_with(sk, :k)',
+          ProjectionExpression: '#subject',
+          ExpressionAttributeNames: { '#subject': 'subject' },
+          ExpressionAttributeValues: { ':s': 'S#', ':k': KEY_PREFIX },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) if (typeof item.subject === 'string') subjects.add(item.subject);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return [...subjects];
   }
 
   /** Sends a conditional write: true when it was made, false when its condition failed. */

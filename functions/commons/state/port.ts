@@ -80,4 +80,6 @@ export interface StatePort {
   resetDesiredKey(subject: string, key: string): Promise<number>;
   /** Forgets the order a connection was last sent for one key, so its next sync sends the key again. */
   forgetAppliedKey(target: Target, key: string): Promise<void>;
+  /** Every subject that holds at least one desired key (a paged scan: reconcile's, once a run). */
+  subjectsWithState(): Promise<string[]>;
 }
