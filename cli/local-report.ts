@@ -123,7 +123,7 @@ export function buildEvents(
   return sent.map((s) => {
     const parsed = parseEventBody(s.body, { messageId: s.messageId });
     const mapped = parsed.ok
-      ? mapEvent(parsed.event, index, { maxIntegrationsPerEvent: 1_000, maxFutureSkewMs: Number.MAX_SAFE_INTEGER, now: 0 })
+      ? mapEvent(parsed.event, index, { maxIntegrationsPerEvent: 1_000, maxFutureSkewMs: Number.MAX_SAFE_INTEGER, now: Date.now() })
       : undefined;
     const base = { eventId: s.eventId, origin: s.origin, ...(parsed.ok ? { detailType: parsed.event.detailType } : {}) };
     const p = parked.get(s.eventId) ?? parked.get(s.messageId);

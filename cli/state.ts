@@ -12,6 +12,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '#commons/config';
 import { FLOOR_ORDER, versionOf } from '#commons/domain/order';
 import type { DesiredKey } from '#commons/domain/desired';
+import { type NearMatch, nearMatches } from '#commons/domain/near-match';
 import { redact } from '#commons/redact';
 import { DynamoStateStore } from '#commons/state/dynamodb';
 import type { StatePort } from '#commons/state/port';
@@ -80,6 +81,8 @@ export interface SubjectState {
   connections: { connectionId: string; providerConfigKey: string; applied: Record<string, number> }[];
   /** The subject holds state but its index names no connection: nothing it holds reaches Nango. */
   noConnection: boolean;
+  /** For such a subject: subjects holding state that equal it but for case, Unicode form or spaces, and their connections. */
+  nearMatches?: (NearMatch & { connections: number })[];
 }
 
 export async function readSubjectState(state: StatePort, subject: string): Promise<SubjectState> {
@@ -96,6 +99,12 @@ export async function readSubjectState(state: StatePort, subject: string): Promi
       return { connectionId: t.connectionId, providerConfigKey: t.providerConfigKey, applied };
     }),
   );
+  const noConnection = desired.length > 0 && targets.length === 0;
+  // A likely typo: another subject with state, equal but for case, Unicode form or spaces (one scan).
+  const near = noConnection ? (nearMatches([subject], await state.subjectsWithState())[0]?.nearMatches ?? []) : undefined;
+  const nearWithConnections = near
+    ? await Promise.all(near.map(async (n) => ({ ...n, connections: (await state.readIndex(n.subject))?.connections.length ?? 0 })))
+    : undefined;
   return {
     subject,
     keys: desired
@@ -110,7 +119,8 @@ export async function readSubjectState(state: StatePort, subject: string): Promi
       .sort((a, b) => a.key.localeCompare(b.key) || a.scope.localeCompare(b.scope)),
     index: index ? { connections: targets, fetchedAt: index.fetchedAt ? new Date(index.fetchedAt).toISOString() : null } : null,
     connections,
-    noConnection: desired.length > 0 && targets.length === 0,
+    noConnection,
+    ...(nearWithConnections ? { nearMatches: nearWithConnections } : {}),
   };
 }
 
@@ -200,8 +210,10 @@ function renderShow(s: SubjectState): string {
   }
   if (s.noConnection)
     lines.push(
-      'Warning: this subject holds state but no connection: nothing reaches Nango. Check the tag values at Nango (case, spaces, Unicode form); `npm run reconcile -- --dry-run` lists near matches.',
+      'Warning: this subject holds state but no connection: nothing reaches Nango. Check the tag values at Nango (case, spaces, Unicode form); `npm run reconcile -- --dry-run` lists near matches among the connections.',
     );
+  for (const n of s.nearMatches ?? [])
+    lines.push(`  near match: ${n.subject} (differs by ${n.differsBy.join(' and ')}; ${plural(n.connections, 'connection')})`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -49,15 +49,16 @@ export function tracesSecret(text: string, secrets: readonly (string | undefined
   const pieces: string[] = [];
   for (const s of secrets) {
     if (!s || s.length < MIN_SECRET_LENGTH) continue;
+    // A secret with fewer letters and digits than a piece is matched only as given (above): its
+    // skeleton alone would turn up in ordinary words.
     const k = skeleton(s);
-    if (k.length <= TRACE_CHARS) pieces.push(k);
-    else for (let i = 0; i + TRACE_CHARS <= k.length; i++) pieces.push(k.slice(i, i + TRACE_CHARS));
+    for (let i = 0; i + TRACE_CHARS <= k.length; i++) pieces.push(k.slice(i, i + TRACE_CHARS));
   }
   if (pieces.length === 0) return false;
   const forms = [text, text.replace(/<[^>]*>/g, ''), percentDecoded(text), ...base64Decodings(text)];
   return forms.some((f) => {
     const sk = skeleton(f);
-    return pieces.some((p) => p.length > 0 && sk.includes(p));
+    return pieces.some((p) => sk.includes(p));
   });
 }
 

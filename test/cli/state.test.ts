@@ -83,6 +83,8 @@ describe('npm run state -- show', () => {
     const lost = await run(['show', 'tags:organization_id=Acme%20']);
     expect(lost.code).toBe(0);
     expect(lost.out).toContain('holds state but no connection');
+    // The subject it was meant for: same value but for case and a trailing space, with two connections.
+    expect(lost.out).toContain(`near match: ${SUBJECT} (differs by case and spaces; 2 connections)`);
   });
 });
 
