@@ -131,7 +131,7 @@ function eventFor(org: string, changedAt: string, rnd: () => number, pick: <T>(x
   return {
     source: 'app.accounts',
     'detail-type': 'customer.status_changed',
-    detail: { organizationId: org, status, ...(status !== 'active' ? { reason: pick(['payment failed', 'requested']) } : {}) },
+    detail: { organizationId: org, status, ...(status !== 'active' ? { reason: pick(['payment failed', 'requested']) } : {}), changedAt },
   };
 }
 

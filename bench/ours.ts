@@ -186,7 +186,7 @@ export async function trickle(o: TrickleRun) {
       source: 'app.accounts',
       'detail-type': 'customer.status_changed',
       time: new Date(warmAt).toISOString(),
-      detail: { organizationId: orgOf(c, 42), status: 'active' },
+      detail: { organizationId: orgOf(c, 42), status: 'active', changedAt: new Date(warmAt).toISOString() },
     }));
     // In small steps: this warms the index, it is not a burst to measure.
     for (let i = 0; i < warm.length; i += 25) {

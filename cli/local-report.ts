@@ -54,6 +54,8 @@ export interface DlqReport {
   message: string;
   target?: string;
   eventIds: string[];
+  /** The SQS message ids of the parked originals: an event refused before it had an id is found by these. */
+  messageIds: string[];
   attempts?: number;
   bare: boolean;
 }
@@ -89,6 +91,7 @@ export function dlqReport(m: DlqMessage): DlqReport {
       code: 'redriven_by_sqs',
       message: 'moved by SQS after maxReceiveCount (no envelope)',
       eventIds: [],
+      messageIds: [m.messageId],
       bare: true,
     };
   return {
@@ -98,6 +101,7 @@ export function dlqReport(m: DlqMessage): DlqReport {
     message: env.error.message,
     ...(env.target ? { target: `${env.target.connectionId} / ${env.target.providerConfigKey}` } : {}),
     eventIds: env.events.map((e) => e.id),
+    messageIds: env.originals.map((o) => o.messageId),
     attempts: env.attempts,
     bare: false,
   };
@@ -114,12 +118,12 @@ export function buildEvents(
   drained = true,
 ): EventReport[] {
   const parked = new Map<string, DlqReport>();
-  for (const d of dlq) for (const id of d.eventIds) if (d.queue === 'ingress-dlq') parked.set(id, d);
+  for (const d of dlq) if (d.queue === 'ingress-dlq') for (const id of [...d.eventIds, ...d.messageIds]) parked.set(id, d);
   const setBy = new Map<string, string>(desired.map((d) => [`${d.subject}\n${d.key}`, d.event.id]));
   return sent.map((s) => {
     const parsed = parseEventBody(s.body, { messageId: s.messageId });
     const mapped = parsed.ok
-      ? mapEvent(parsed.event, index, { maxIntegrationsPerEvent: 1_000, maxFutureSkewMs: Number.MAX_SAFE_INTEGER, now: 0 })
+      ? mapEvent(parsed.event, index, { maxIntegrationsPerEvent: 1_000, maxFutureSkewMs: Number.MAX_SAFE_INTEGER, now: Date.now() })
       : undefined;
     const base = { eventId: s.eventId, origin: s.origin, ...(parsed.ok ? { detailType: parsed.event.detailType } : {}) };
     const p = parked.get(s.eventId) ?? parked.get(s.messageId);

@@ -12,6 +12,7 @@ import { SecretsManagerClient, GetSecretValueCommand } from '@aws-sdk/client-sec
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { subjectRules } from '#events/catalog';
 import { defaultOf, ENV } from '#commons/config';
+import { NangoError } from '#commons/nango/errors';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { SqsQueues } from '#commons/queues';
 import { reconcile, type ReconcileReport } from '#commons/reconcile/run';
@@ -21,6 +22,7 @@ import { parseSecretValue, staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
 import { OutputKeys } from '../infra/outputs.ts';
 import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
+import { describeError } from './dlq/errors.ts';
 import { findOutput, stackOutputs } from './stack-outputs.ts';
 import { compactJson, plural, progressLine, stdoutOut, type Out } from './format.ts';
 
@@ -102,9 +104,34 @@ async function where(values: { stack?: string | undefined; 'nango-host'?: string
     value = (await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString ?? '';
   }
   // One parse, as the functions do: a bare key or JSON {"secretKey", "host"}, checked to be a UUID.
-  const creds = parseSecretValue(value);
+  let creds: ReturnType<typeof parseSecretValue>;
+  try {
+    creds = parseSecretValue(value);
+  } catch (e) {
+    throw new ConfigError(`the Nango secret key: ${(e as Error).message}`);
+  }
   const host = values['nango-host'] ?? env[ENV.NANGO_HOST] ?? creds.host ?? 'https://api.nango.dev';
+  if (!isHttpUrl(host)) throw new ConfigError(`the Nango host must be an http(s) URL (got "${host.slice(0, 200)}")`);
   return { table, queue, key: creds.secretKey, host };
+}
+
+function isHttpUrl(s: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(s).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * 2 for what the operator must fix before a run can work (the command line, a missing or malformed
+ * setting, a stack that does not exist, no AWS credentials, a key Nango does not accept), 1 for a
+ * run that failed: the split send and dlq make.
+ */
+function exitCodeOf(e: unknown): number {
+  if (e instanceof ConfigError) return 2;
+  if (e instanceof NangoError) return e.kind === 'auth' || e.status === 401 || e.status === 403 ? 2 : 1;
+  return describeError(e).exitCode;
 }
 
 export async function main(argv: readonly string[], io: Io = {}): Promise<number> {
@@ -163,7 +190,7 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
     );
   } catch (e) {
     progress.done();
-    return fail((e as Error).message, e instanceof ConfigError ? 2 : 1);
+    return fail((e as Error).message, exitCodeOf(e));
   }
   progress.done();
   if (values.json) out.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -190,6 +217,14 @@ function render(r: ReconcileReport, dryRun: boolean): string {
       `${plural(r.repairsEnqueued, 'repair sync')} enqueued${r.repairsFailed ? `, ${r.repairsFailed} could not be enqueued` : ''}.`,
     );
   if (r.incomplete) lines.push('Stopped at the timeout before the last page: run again to check the rest.');
+  if (r.unmatchedCount) {
+    lines.push(`${plural(r.unmatchedCount, 'subject')} hold state that no connection belongs to (their events reach nobody):`);
+    for (const u of r.unmatched ?? [])
+      lines.push(
+        `    ${u.subject}${u.nearMatches.map((n) => `  near match: ${n.subject} (differs by ${n.differsBy.join(' and ')})`).join('')}`,
+      );
+    if ((r.unmatched?.length ?? 0) < r.unmatchedCount) lines.push(`    ... and ${r.unmatchedCount - (r.unmatched?.length ?? 0)} more`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

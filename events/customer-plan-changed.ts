@@ -19,6 +19,7 @@ export const customerPlanChanged = defineEvent({
     tags: (d) => ({ organization_id: d.organizationId }),
     integrations: ['salesforce', 'hubspot'],
   },
+  keys: ['plan', 'planChangedAt'],
   patch: (d) => ({ plan: d.plan, planChangedAt: d.changedAt }),
   // Billing stamps changes to the millisecond: two changes in one second still order.
   version: (d) => Date.parse(d.changedAt),

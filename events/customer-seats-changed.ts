@@ -13,6 +13,7 @@ export const customerSeatsChanged = defineEvent({
     changedAt: z.iso.datetime({ offset: true }),
   }),
   subject: { by: 'tags', tagKeys: ['organization_id'], tags: (d) => ({ organization_id: d.organizationId }), integrations: 'all' },
+  keys: ['seats', 'seatsChangedAt'],
   patch: (d) => ({ seats: d.seats, seatsChangedAt: d.changedAt }),
   version: (d) => Date.parse(d.changedAt),
 });

@@ -23,6 +23,7 @@ export const customerSettingsChanged = defineEvent({
     .refine((d) => d.region !== undefined || d.flags !== undefined, { message: 'region or flags is required' }),
   subject: { by: 'connectionId', connectionId: (d) => d.customerId, integrations: (d) => d.integrations ?? 'all' },
   // Flags are one nested object: Nango replaces nested objects whole, so the event carries the full set.
+  keys: ['region', 'flags'],
   patch: (d) => ({
     ...(d.region !== undefined ? { region: d.region } : {}),
     ...(d.flags !== undefined ? { flags: d.flags } : {}),
@@ -30,4 +31,7 @@ export const customerSettingsChanged = defineEvent({
   // The settings service numbers its changes: the order holds whatever the clocks say.
   version: (d) => d.sequence,
   versionKind: 'sequence',
+  // A counter has no clock to bound it: a number past this is refused, so one bad value cannot lock
+  // the keys for good (a million changes a day for over two thousand years fit below it).
+  maxVersion: 1_000_000_000_000,
 });

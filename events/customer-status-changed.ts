@@ -11,8 +11,12 @@ export const customerStatusChanged = defineEvent({
     organizationId: tagValueSchema,
     status: z.enum(['active', 'suspended', 'churned']),
     reason: z.string().max(500).optional(),
+    changedAt: z.iso.datetime({ offset: true }),
   }),
-  // No version: the event's own time orders these writes (ties broken by event id).
   subject: { by: 'tags', tagKeys: ['organization_id'], tags: (d) => ({ organization_id: d.organizationId }), integrations: 'all' },
+  keys: ['status', 'active', 'statusReason'],
   patch: (d) => ({ status: d.status, active: d.status === 'active', statusReason: d.reason ?? null }),
+  // The account service stamps changes to the millisecond: a suspension and a reactivation in one
+  // second keep their order (EventBridge's `time` has whole seconds, which would leave it to the event ids).
+  version: (d) => Date.parse(d.changedAt),
 });

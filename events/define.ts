@@ -42,14 +42,33 @@ export interface EventDefinition<S extends z.ZodType = z.ZodType> {
   subject: SubjectRule<z.output<S>>;
   patch: (detail: z.output<S>) => MetadataPatch;
   /**
+   * Every metadata key `patch` may write. Declared so the catalog can check, before anything runs,
+   * that one key is ordered by one kind of version; a patch writing a key not listed is refused.
+   */
+  keys: readonly string[];
+  /**
    * A finer order than the event's time (EventBridge's has 1 s resolution): a non-negative integer,
    * larger = newer, such as a `changedAt` in milliseconds or a producer sequence number. Two writes
    * of one key compare by this, then by event id, never by arrival.
    */
   version?: (detail: z.output<S>) => number;
-  /** `time` (default): the version is epoch milliseconds and is refused when too far in the future. */
-  versionKind?: 'time' | 'sequence';
+  /**
+   * `time` (default): the version is epoch milliseconds; route never lets it exceed the moment the
+   * event reached it (a later one is lowered to that moment) and refuses one too far in the future.
+   * `sequence`: a producer's counter, which no clock bounds: `maxVersion` must be declared.
+   */
+  versionKind?: VersionKind;
+  /** For a `sequence` version: the largest accepted (a larger one is refused as `invalid_version`), so one bad number cannot lock a key for good. */
+  maxVersion?: number;
 }
+
+export type VersionKind = 'time' | 'sequence';
+
+/** The kind of version an entry orders its keys by. */
+export const versionKindOf = (def: Pick<EventDefinition, 'versionKind'>): VersionKind => def.versionKind ?? 'time';
+
+/** Metadata keys are part of a DynamoDB sort key (at most 1,024 bytes with their scope). */
+export const MAX_KEY_BYTES = 512;
 
 const SOURCE_RE = /^[A-Za-z0-9._\-/]{1,256}$/;
 
@@ -70,6 +89,29 @@ export function defineEvent<S extends z.ZodType>(def: EventDefinition<S>): Event
         `defineEvent ${def.detailType}: tagKeys must be 1-10 distinct lowercase Nango tag keys (got ${JSON.stringify(keys)})`,
       );
     }
+  }
+  const keys = def.keys as readonly unknown[] | undefined;
+  if (
+    !Array.isArray(keys) ||
+    keys.length === 0 ||
+    new Set(keys).size !== keys.length ||
+    !keys.every((k) => typeof k === 'string' && k.length > 0 && Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES)
+  ) {
+    throw new Error(
+      `defineEvent ${def.detailType}: keys must list the distinct metadata keys the patch writes, each 1-${MAX_KEY_BYTES} bytes (got ${JSON.stringify(keys)})`,
+    );
+  }
+  if (def.versionKind === 'sequence') {
+    if (!def.version) throw new Error(`defineEvent ${def.detailType}: versionKind 'sequence' needs a version function`);
+    if (!Number.isSafeInteger(def.maxVersion) || (def.maxVersion as number) < 1) {
+      throw new Error(
+        `defineEvent ${def.detailType}: a sequence version needs maxVersion, the largest accepted (a positive integer): no clock bounds a counter`,
+      );
+    }
+  } else if (def.maxVersion !== undefined) {
+    throw new Error(
+      `defineEvent ${def.detailType}: maxVersion is for sequence versions; a time version is bounded by the time it reached us`,
+    );
   }
   return Object.freeze(def);
 }

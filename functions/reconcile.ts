@@ -35,6 +35,15 @@ export const handler = async (_event: unknown, context: Context): Promise<{ chec
     metrics.addMetric(MetricName.ReconcileConnectionsChecked, MetricUnit.Count, r.checked);
     metrics.addMetric(MetricName.ReconcileDriftedConnections, MetricUnit.Count, r.drifted.length);
     metrics.addMetric(MetricName.ReconcileDriftedKeys, MetricUnit.Count, r.driftedKeys);
+    if (r.unmatchedCount !== undefined) {
+      metrics.addMetric(MetricName.ReconcileUnmatchedSubjects, MetricUnit.Count, r.unmatchedCount);
+      const near = r.unmatched?.filter((u) => u.nearMatches.length) ?? [];
+      if (r.unmatchedCount)
+        logger.warn('subjects hold state that no connection belongs to: their events reach nobody', {
+          unmatched: r.unmatchedCount,
+          nearMatches: near.slice(0, 50).map((u) => ({ subject: u.subject, near: u.nearMatches })),
+        });
+    }
     logger.info('reconcile done', {
       pages: r.pages,
       checked: r.checked,

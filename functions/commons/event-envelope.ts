@@ -20,6 +20,11 @@ export interface DomainEvent {
   /** ISO-8601, UTC. */
   time: string;
   detail: unknown;
+  /**
+   * When the event reached us (epoch ms): the ingress queue's SentTimestamp, the same on every
+   * redelivery. Undefined when route was handed the event directly; route's clock stands in.
+   */
+  receivedAt?: number;
 }
 
 export type EnvelopeResult = { ok: true; event: DomainEvent } | { ok: false; code: string; message: string; errors?: unknown };
@@ -48,5 +53,7 @@ function toDomainEvent(raw: unknown, fallback: { messageId: string; sentTimestam
   const e = parsed.data;
   const sent = Number(fallback.sentTimestamp);
   const time = e.time ? new Date(e.time).toISOString() : new Date(Number.isFinite(sent) && sent > 0 ? sent : Date.now()).toISOString();
-  return { ok: true, event: { id: e.id ?? fallback.messageId, source: e.source, detailType: e['detail-type'], time, detail: e.detail } };
+  const event: DomainEvent = { id: e.id ?? fallback.messageId, source: e.source, detailType: e['detail-type'], time, detail: e.detail };
+  if (Number.isFinite(sent) && sent > 0) event.receivedAt = sent;
+  return { ok: true, event };
 }

@@ -8,15 +8,72 @@ export const REDACTED = '[REDACTED]';
 /** Shorter strings are not treated as secrets: scrubbing them would garble ordinary text. */
 const MIN_SECRET_LENGTH = 8;
 
-/** Removes every occurrence of each secret (and so `Bearer <secret>`), case-sensitively and as given. */
+/** What replaces a whole text that still carries a transformed trace of a secret. */
+export const WITHHELD = '[REDACTED: withheld, it quoted a secret]';
+
+/**
+ * Removes every occurrence of each secret (and so `Bearer <secret>`), in any case, as given or
+ * percent-encoded. A text that still carries a trace of one (upper-cased, without its dashes, split
+ * by markup or spaces, base64-encoded, a 16-character piece of it) is withheld whole: a transformed
+ * echo cannot be cut out reliably, and no excerpt is worth the key.
+ */
 export function redactText(text: string, secrets: readonly (string | undefined)[]): string {
   let out = text;
+  const live = secrets.filter((s): s is string => !!s && s.length >= MIN_SECRET_LENGTH);
+  for (const s of live) {
+    for (const form of new Set([s, encodeURIComponent(s)])) {
+      if (out.toLowerCase().includes(form.toLowerCase())) out = out.replace(new RegExp(escapeRegExp(form), 'gi'), REDACTED);
+    }
+  }
+  return live.length && tracesSecret(out, live) ? WITHHELD : out;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Letters and digits only, lower-cased: what is left of a value once case, separators and markup are ignored. */
+const skeleton = (s: string): string =>
+  s
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '');
+
+/** A secret counts as quoted when this many of its consecutive letters and digits appear (its last 20 characters hold 18). */
+const TRACE_CHARS = 16;
+
+/**
+ * Whether `text` carries a secret in a transformed form: compared letter-and-digit skeletons (so case,
+ * dashes, spaces, markup and entities do not hide it), on the text as is, percent-decoded, and with
+ * every base64 run decoded (`Bearer <key>` and `:<key>`, as Basic auth would carry it).
+ */
+export function tracesSecret(text: string, secrets: readonly (string | undefined)[]): boolean {
+  const pieces: string[] = [];
   for (const s of secrets) {
     if (!s || s.length < MIN_SECRET_LENGTH) continue;
-    if (out.includes(s)) out = out.split(s).join(REDACTED);
-    // Percent-encoded or JSON-escaped echoes of the same value.
-    const encoded = encodeURIComponent(s);
-    if (encoded !== s && out.includes(encoded)) out = out.split(encoded).join(REDACTED);
+    // A secret with fewer letters and digits than a piece is matched only as given (above): its
+    // skeleton alone would turn up in ordinary words.
+    const k = skeleton(s);
+    for (let i = 0; i + TRACE_CHARS <= k.length; i++) pieces.push(k.slice(i, i + TRACE_CHARS));
+  }
+  if (pieces.length === 0) return false;
+  const forms = [text, text.replace(/<[^>]*>/g, ''), percentDecoded(text), ...base64Decodings(text)];
+  return forms.some((f) => {
+    const sk = skeleton(f);
+    return pieces.some((p) => sk.includes(p));
+  });
+}
+
+function percentDecoded(text: string): string {
+  return text.replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
+}
+
+/** Each run that could be base64 (standard or URL-safe), decoded from each of the four alignments. */
+function base64Decodings(text: string): string[] {
+  const out: string[] = [];
+  for (const run of text.match(/[A-Za-z0-9+/_-]{12,}={0,2}/g) ?? []) {
+    for (let shift = 0; shift < 4; shift++) {
+      const part = run.slice(shift).replace(/-/g, '+').replace(/_/g, '/');
+      out.push(Buffer.from(part, 'base64').toString('latin1'));
+    }
   }
   return out;
 }

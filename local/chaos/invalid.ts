@@ -43,7 +43,7 @@ export function invalidEvent(
       // It would lock its keys against every later change: refused.
       const future = new Date(Date.now() + 2 * 86_400_000).toISOString();
       return {
-        body: env('customer.status_changed', { organizationId: org, status: 'churned' }, { time: future }),
+        body: env('customer.status_changed', { organizationId: org, status: 'churned', changedAt: future }, { time: future }),
         detailType: 'customer.status_changed',
         expect,
       };

@@ -235,7 +235,7 @@ export function buildWorkload(config: WorkloadConfig): Workload {
         case 'customer.seats_changed':
           return { organizationId: org, seats: Math.floor(rand() * 500), changedAt };
         case 'customer.status_changed':
-          return { organizationId: org, status: pick(STATUSES), ...(chance(0.3) ? { reason: `ticket #${index}` } : {}) };
+          return { organizationId: org, status: pick(STATUSES), ...(chance(0.3) ? { reason: `ticket #${index}` } : {}), changedAt };
         default: {
           // A readable id, a UUID connection of the customer, or an id no connection has.
           const id =

@@ -52,7 +52,11 @@ describe('old data never overwrites new', () => {
   it('(a) an event sent without time, parked, then replayed after a newer one: the newer value stays', async () => {
     p.nango!.setFault((r) => (r.method === 'GET' && r.path === '/connections' ? { kind: 'status', status: 503 } : undefined));
     const [sent] = await p.send([
-      { source: 'app.accounts', 'detail-type': 'customer.status_changed', detail: { organizationId: 'oldco', status: 'suspended' } },
+      {
+        source: 'app.accounts',
+        'detail-type': 'customer.status_changed',
+        detail: { organizationId: 'oldco', status: 'suspended', changedAt: new Date().toISOString() },
+      },
     ]);
     await drain();
     p.nango!.setFault(undefined);

@@ -26,8 +26,12 @@ export const planChanged = (organizationId: string, plan: string, changedAt: str
 export const seatsChanged = (organizationId: string, seats: number, changedAt: string, o: EventOpts = {}) =>
   event('app.billing', 'customer.seats_changed', { organizationId, seats, changedAt }, { time: changedAt, ...o });
 
-export const statusChanged = (organizationId: string, status: string, o: EventOpts = {}) =>
-  event('app.accounts', 'customer.status_changed', { organizationId, status }, o);
+/** `changedAt` (the version) is the event's time unless given: a status change is ordered by it to the millisecond. */
+export const statusChanged = (organizationId: string, status: string, o: EventOpts & { changedAt?: string } = {}) => {
+  const { changedAt, ...rest } = o;
+  const at = changedAt ?? (typeof o.time === 'string' ? o.time : new Date().toISOString());
+  return event('app.accounts', 'customer.status_changed', { organizationId, status, changedAt: at }, rest);
+};
 
 export const settingsChanged = (
   customerId: string,

@@ -45,14 +45,33 @@ describe('mapEvent: subjects, writes, versions', () => {
   });
 
   it('an event without a declared version is ordered by its time', () => {
-    const m = mapEvent(ev('customer.status_changed', { organizationId: 'globex', status: 'suspended' }), index, LIMITS);
+    const timed = defineEvent({
+      source: 'app.x',
+      detailType: 'x.timed',
+      description: 't',
+      detail: z.object({ org: z.string(), status: z.string() }),
+      subject: { by: 'tags', tagKeys: ['organization_id'], tags: (d) => ({ organization_id: d.org }), integrations: 'all' },
+      keys: ['status'],
+      patch: (d) => ({ status: d.status }),
+    });
+    const m = mapEvent(ev('x.timed', { org: 'globex', status: 'suspended' }, { source: 'app.x' }), indexCatalog([timed]), LIMITS);
     if (!m.ok) throw new Error(m.message);
     expect(m.subject.id).toBe('tags:organization_id=globex');
     expect(m.writes.map((w) => [w.key, w.value, w.order.slice(0, 16), w.integrations])).toEqual([
       ['status', 'suspended', String(Date.parse(TIME)).padStart(16, '0'), 'all'],
-      ['active', false, String(Date.parse(TIME)).padStart(16, '0'), 'all'],
-      ['statusReason', null, String(Date.parse(TIME)).padStart(16, '0'), 'all'],
     ]);
+  });
+
+  it('customer.status_changed is ordered by its changedAt to the millisecond, not by the 1 s event time', () => {
+    const status = (s: string, changedAt: string, id: string) =>
+      ev('customer.status_changed', { organizationId: 'globex', status: s, changedAt }, { id, time: '2026-11-20T09:00:00Z' });
+    // Two changes in one second: the later one wins whatever the event ids say.
+    const first = mapEvent(status('suspended', '2026-11-20T09:00:00.100Z', 'zzz'), index, LIMITS);
+    const second = mapEvent(status('active', '2026-11-20T09:00:00.900Z', 'aaa'), index, LIMITS);
+    if (!first.ok || !second.ok) throw new Error('refused');
+    expect(first.writes.map((w) => w.key)).toEqual(['status', 'active', 'statusReason']);
+    expect(second.writes[0]!.order > first.writes[0]!.order).toBe(true);
+    expect(first.writes[0]!.order.slice(0, 16)).toBe(String(Date.parse('2026-11-20T09:00:00.100Z')).padStart(16, '0'));
   });
 
   it('a connection-id event: subject by id (encoded), integrations from the detail, de-duplicated, version = sequence', () => {
@@ -67,8 +86,12 @@ describe('mapEvent: subjects, writes, versions', () => {
     expect(m.writes).toEqual([expect.objectContaining({ key: 'region', order: orderOf(7, 'e1', 'eu') })]);
   });
 
-  it('a sequence version is never compared with the clock', () => {
-    expect(mapEvent(settings({ region: 'eu', sequence: Number.MAX_SAFE_INTEGER }), index, LIMITS).ok).toBe(true);
+  it('a sequence version is never compared with the clock, but is bounded by the catalog', () => {
+    expect(mapEvent(settings({ region: 'eu', sequence: 1_000_000_000_000 }), index, LIMITS).ok).toBe(true);
+    expect(mapEvent(settings({ region: 'eu', sequence: 1_000_000_000_001 }), index, LIMITS)).toMatchObject({
+      ok: false,
+      code: 'invalid_version',
+    });
   });
 });
 
@@ -97,7 +120,7 @@ describe('mapEvent: refusals', () => {
     expect(byVersion).toMatchObject({ ok: false, code: 'event_time_in_future' });
     if (!byVersion.ok) expect(byVersion.message).toMatch(/version/);
     expect(
-      mapEvent(ev('customer.status_changed', { organizationId: 'a', status: 'active' }, { time: beyond }), index, LIMITS),
+      mapEvent(ev('customer.status_changed', { organizationId: 'a', status: 'active', changedAt: TIME }, { time: beyond }), index, LIMITS),
     ).toMatchObject({
       ok: false,
       code: 'event_time_in_future',
@@ -122,7 +145,7 @@ describe('mapEvent: refusals', () => {
   });
 
   it('a catalog entry that throws or maps to nothing: mapping_error and empty_patch, not a crash', () => {
-    const base = { source: 'app.x', description: 't', detail: z.object({ n: z.number() }) };
+    const base = { source: 'app.x', description: 't', detail: z.object({ n: z.number() }), keys: ['a'] };
     const throwing = defineEvent({
       ...base,
       detailType: 'x.throws',
@@ -160,6 +183,7 @@ describe('catalog', () => {
         description: 't',
         detail: z.object({}),
         subject: { by: 'tags', tagKeys, tags: () => ({}), integrations: 'all' },
+        keys: ['a'],
         patch: () => ({ a: 1 }),
       });
     for (const ok of [['organization_id'], ['team/region', 'org.id-2']]) expect(entry(ok)).not.toThrow();
@@ -182,6 +206,7 @@ describe('catalog', () => {
         description: '',
         detail: z.object({}),
         subject: { by: 'tags', tagKeys: ['Organization'], tags: () => ({}), integrations: 'all' },
+        keys: ['a'],
         patch: () => ({}),
       }),
     ).toThrow(/tagKeys/);

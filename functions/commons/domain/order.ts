@@ -18,6 +18,12 @@ export function orderOf(version: number, eventId: string, value: unknown): strin
   return `${String(version).padStart(VERSION_DIGITS, '0')}#${eventId}#${digest}`;
 }
 
+/**
+ * Below every order `orderOf` makes (it is their common prefix, so it sorts first): what an operator's
+ * reset leaves on a key, so that the next event wins whatever its version.
+ */
+export const FLOOR_ORDER = '0'.repeat(VERSION_DIGITS);
+
 /** The version part of an order string. */
 export const versionOf = (order: string): number => Number(order.slice(0, VERSION_DIGITS));
 

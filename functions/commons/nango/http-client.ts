@@ -11,7 +11,7 @@ import type { MetadataPatch } from '#events/define';
 import type { Target } from '../sync/message.ts';
 import type { KeyProvider, NangoCredentials } from '../secrets.ts';
 import { registerSecret } from '../redact.ts';
-import { NangoError, errorFromException, errorFromResponse } from './errors.ts';
+import { excerptOf, MAX_ERROR_BODY_BYTES, NangoError, errorFromException, errorFromResponse } from './errors.ts';
 import { assertValidFilter, assertValidPage, connectionsQuery, describeFilter, matchesFilter } from './filter.ts';
 import { assertValidTarget } from './ids.ts';
 import { parseConnections } from './listed.ts';
@@ -30,13 +30,26 @@ export interface HttpNangoClientOptions {
   gate?: RateLimitGate;
   /** Called after every response, for metrics. */
   onResponse?: (info: { method: string; route: string; status: number; ms: number }) => void;
+  /** The most of one list page read (default MAX_LIST_PAGE_BYTES). */
+  maxListBytes?: number;
 }
+
+/**
+ * A list page is read up to this much. A page of 1,000 connections (the most we ask for) with tags
+ * and a few KiB of metadata each is a few MiB; 32 MiB leaves room for metadata ten times larger,
+ * while its text and parsed objects (a few times the bytes) stay well inside a 512 MB function. A page
+ * past it is `response_too_large` (ask for smaller pages), never read whole: a 400 MB answer once
+ * took a client to 1.3 GB.
+ */
+export const MAX_LIST_PAGE_BYTES = 32 * 1024 * 1024;
 
 interface Sent {
   /** The key the request carried: scrubbed from any error built from the answer. */
   key: string;
   status: number;
   text: string;
+  /** The body went past its cap: `text` holds its first bytes only. */
+  truncated: boolean;
   contentType: string | undefined;
   rateLimit: RateLimitState | undefined;
   retryAfterMs: number | undefined;
@@ -77,6 +90,18 @@ export class HttpNangoClient implements NangoPort {
       call,
     );
     if (res.status !== 200) throw this.toError(res);
+    if (res.truncated) {
+      // The same page answers the same way again: not worth a retry.
+      throw new NangoError(
+        'permanent',
+        'response_too_large',
+        `GET /connections answered more than ${Math.round(this.listCap / 1024 / 1024)} MiB for one page of ${page.limit}: ask for smaller pages. ${excerptOf(res.text.slice(0, 1000), [res.key])}`,
+        res.status,
+        undefined,
+        undefined,
+        [res.key],
+      );
+    }
     const listed = parseConnections(res.text);
     if (!listed) {
       // A 200 we cannot read must not pass for "no connections": the subject would look empty.
@@ -100,7 +125,11 @@ export class HttpNangoClient implements NangoPort {
   }
 
   private toError(res: Sent): NangoError {
-    return errorFromResponse(res.status, res.contentType, res.text, res.retryAfterMs, [res.key]);
+    return errorFromResponse(res.status, res.contentType, res.text, res.retryAfterMs, [res.key], res.truncated);
+  }
+
+  private get listCap(): number {
+    return this.opts.maxListBytes ?? MAX_LIST_PAGE_BYTES;
   }
 
   private async credentials(read: Promise<NangoCredentials>): Promise<NangoCredentials> {
@@ -161,19 +190,41 @@ export class HttpNangoClient implements NangoPort {
         bodyTimeout: timeout,
         signal: AbortSignal.timeout(timeout),
       });
-      const text = await res.body.text();
-      observed = readRateLimit(res.headers);
       answered = res.statusCode >= 200 && res.statusCode < 300;
+      // Only a list page is worth more than an error's worth of text; a PATCH's answer is not used.
+      const cap = answered && route === 'connections' ? this.listCap : MAX_ERROR_BODY_BYTES;
+      const { text, truncated } = await readCapped(res.body, cap);
+      observed = readRateLimit(res.headers);
       const contentType = headerValue(res.headers['content-type']);
       const retryAfterMs = res.statusCode === 429 ? this.gate.tooManyRequests(res.headers['retry-after'], observed) : undefined;
       this.opts.onResponse?.({ method, route, status: res.statusCode, ms: performance.now() - started });
-      return { key, status: res.statusCode, text, contentType, rateLimit: observed, retryAfterMs };
+      return { key, status: res.statusCode, text, truncated, contentType, rateLimit: observed, retryAfterMs };
     } catch (e) {
       throw errorFromException(e, [key]);
     } finally {
       this.gate.release(observed, answered);
     }
   }
+}
+
+/**
+ * Reads at most `cap` bytes of a body, then drops the connection: an answer of any size costs at most
+ * the cap in memory (plus one chunk), never the whole body.
+ */
+async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const b = chunk as Buffer;
+    if (size + b.length > cap) {
+      chunks.push(b.subarray(0, cap - size));
+      body.destroy();
+      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
+    }
+    chunks.push(b);
+    size += b.length;
+  }
+  return { text: Buffer.concat(chunks, size).toString('utf8'), truncated: false };
 }
 
 /** One request as the client builds it; `route` names it in onResponse. */

@@ -39,6 +39,8 @@ export const MetricName = {
   ReconcileConnectionsChecked: 'ReconcileConnectionsChecked',
   ReconcileDriftedConnections: 'ReconcileDriftedConnections',
   ReconcileDriftedKeys: 'ReconcileDriftedKeys',
+  /** Subjects holding state that no connection belongs to after a complete reconcile: their events reach nobody. */
+  ReconcileUnmatchedSubjects: 'ReconcileUnmatchedSubjects',
 } as const;
 
 export { MetricUnit };

@@ -11,6 +11,7 @@
  */
 import { mapConcurrent } from '../concurrency.ts';
 import { desiredFor, type Drift, driftOf } from '../domain/desired.ts';
+import { nearMatches, type UnmatchedSubject } from '../domain/near-match.ts';
 import { type Subject, subjectsOfConnection } from '../domain/subject.ts';
 import type { ConnectionFilter, ListedConnection, NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
@@ -22,7 +23,7 @@ const STATE_CONCURRENCY = 16;
 
 export interface ReconcileDeps {
   nango: Pick<NangoPort, 'listConnections'>;
-  state: Pick<StatePort, 'readDesired' | 'addToIndex' | 'mergeIndex'>;
+  state: Pick<StatePort, 'readDesired' | 'addToIndex' | 'mergeIndex'> & Partial<Pick<StatePort, 'subjectsWithState'>>;
   queues: Pick<QueuePort, 'sendBatch'>;
   syncQueueUrl: string;
   tagKeySets: readonly (readonly string[])[];
@@ -61,7 +62,16 @@ export interface ReconcileReport {
   indexed: number;
   /** The deadline came before the last page. */
   incomplete: boolean;
+  /**
+   * Subjects holding state that no listed connection belongs to (their events reach nobody), with
+   * the listed subjects they nearly match; first MAX_UNMATCHED_SHOWN. Only from a complete run of
+   * every integration and subject: a partial listing cannot tell.
+   */
+  unmatched?: UnmatchedSubject[];
+  unmatchedCount?: number;
 }
+
+export const MAX_UNMATCHED_SHOWN = 1_000;
 
 export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promise<ReconcileReport> {
   const pageSize = Math.min(1_000, Math.max(1, o.pageSize ?? 1_000));
@@ -87,6 +97,8 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
   // Per subject, its connections by key: offset paging can list one twice while connections come and go.
   const members = o.dryRun || o.integrations?.length ? undefined : new Map<string, Map<string, Target>>();
   const listedSince = Date.now();
+  // Every subject some listed connection belongs to, whatever the filters: what unmatched state is told from.
+  const listed = new Set<string>();
 
   for (let page = 0; ; page++) {
     if (Date.now() >= o.deadline) {
@@ -97,7 +109,9 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
     report.pages++;
     // State reads of one page run concurrently: a page is up to 1,000 connections.
     const found = await mapConcurrent(batch, STATE_CONCURRENCY, async (c) => {
-      const subjects = subjectsOfConnection(c, deps.tagKeySets, deps.byConnectionId).filter((s) => !wanted || wanted.has(s.id));
+      const all = subjectsOfConnection(c, deps.tagKeySets, deps.byConnectionId);
+      for (const s of all) listed.add(s.id);
+      const subjects = all.filter((s) => !wanted || wanted.has(s.id));
       if (subjects.length === 0) return undefined;
       if (members) {
         const target = { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey };
@@ -130,6 +144,11 @@ export async function reconcile(deps: ReconcileDeps, o: ReconcileOptions): Promi
     if (batch.length < pageSize) break;
   }
   if (members && !report.incomplete) await refreshIndexes(deps, members, listedSince, o.deadline, report);
+  if (!report.incomplete && !o.integrations?.length && !wanted && deps.state.subjectsWithState) {
+    const unmatched = (await deps.state.subjectsWithState()).filter((s) => !listed.has(s)).sort();
+    report.unmatchedCount = unmatched.length;
+    report.unmatched = nearMatches(unmatched.slice(0, MAX_UNMATCHED_SHOWN), listed);
+  }
   return report;
 }
 

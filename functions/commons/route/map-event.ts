@@ -4,7 +4,15 @@
  * how far in the future an event may be timed). Nothing here calls out.
  */
 import * as z from 'zod';
-import { eventKey, type EventDefinition, type Integrations, type MetadataPatch, type SubjectSpec } from '#events/define';
+import {
+  eventKey,
+  type EventDefinition,
+  type Integrations,
+  MAX_KEY_BYTES,
+  type MetadataPatch,
+  type SubjectSpec,
+  versionKindOf,
+} from '#events/define';
 import { PROVIDER_CONFIG_KEY_RE, tagValueSchema } from '#events/ids';
 import { MAX_VERSION, orderOf } from '../domain/order.ts';
 import { subjectOf, type Subject } from '../domain/subject.ts';
@@ -22,8 +30,6 @@ export type Mapped =
   | { ok: true; def: EventDefinition; subject: Subject; writes: KeyWrite[]; ref: EventRef }
   | { ok: false; code: string; message: string; errors?: unknown };
 
-/** Keys are bounded in bytes: each is part of a DynamoDB sort key (at most 1,024 bytes with its scope). */
-const MAX_KEY_BYTES = 512;
 const patchSchema = z.record(
   z
     .string()
@@ -63,10 +69,20 @@ export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDef
   if (!Number.isSafeInteger(version) || version < 0 || version > MAX_VERSION) {
     return fail('invalid_version', `${event.detailType}: the version must be a non-negative integer (got ${version})`);
   }
+  const undeclared = Object.keys(p.data).find((k) => !def.keys.includes(k));
+  if (undeclared !== undefined)
+    return fail(
+      'mapping_error',
+      `${event.detailType}: the patch writes "${undeclared.slice(0, 100)}", a key its catalog entry does not declare`,
+    );
+  const kind = versionKindOf(def);
+  if (kind === 'sequence' && version > (def.maxVersion ?? MAX_VERSION)) {
+    return fail('invalid_version', `${event.detailType}: sequence ${version} is above the catalog's bound ${def.maxVersion}`);
+  }
   const bad = checkIntegrations(spec.integrations, limits.maxIntegrationsPerEvent);
   if (bad) return fail(bad.code, `${event.detailType}: ${bad.message}`);
   const eventMs = Date.parse(event.time);
-  const timeVersion = def.versionKind !== 'sequence' && def.version !== undefined;
+  const timeVersion = kind === 'time' && def.version !== undefined;
   for (const [what, ms] of [['time', eventMs], ...(timeVersion ? [['version', version] as const] : [])] as const) {
     if (ms > limits.now + limits.maxFutureSkewMs) {
       return fail(
@@ -75,6 +91,11 @@ export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDef
       );
     }
   }
+  // A time version never goes past the moment the event reached us: one dated ahead (a fast clock,
+  // or a forged date inside the skew window) would otherwise outrank every genuine change made
+  // until its date. Lowered rather than refused, so the event itself is kept: an event cannot have
+  // happened after it arrived, and for any event timed correctly this changes nothing.
+  if (kind === 'time') version = Math.min(version, event.receivedAt ?? limits.now);
   const ref: EventRef = { id: event.id, source: event.source, detailType: event.detailType, time: event.time };
   const data = p.data as MetadataPatch;
   const writes = Object.entries(data).map(([key, value]) => ({

@@ -10,6 +10,7 @@ import { buildEnvelope, envelopeAttributes, type Failure } from '../dlq-envelope
 import type { DomainEvent } from '../event-envelope.ts';
 import type { QueuePort } from '../queues.ts';
 import { receiveCount } from '../sqs-record.ts';
+import type { EventRef } from '../sync/message.ts';
 
 export interface ParkDeps {
   queues: QueuePort;
@@ -29,6 +30,25 @@ function resolvedBody(body: string, event: DomainEvent): string {
   return body;
 }
 
+/**
+ * What a body route could not parse still says about itself: its own `id` (and source, type, time
+ * when they are strings), so the parked envelope names the event the producer knows it by.
+ */
+export function bodyEventRef(body: string): EventRef | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const r = raw as Record<string, unknown>;
+  const str = (v: unknown, max: number) => (typeof v === 'string' ? v.slice(0, max) : '');
+  const id = str(r.id, 256);
+  if (!id) return undefined;
+  return { id, source: str(r.source, 256), detailType: str(r['detail-type'], 256), time: str(r.time, 64) };
+}
+
 /** True when the DLQ accepted the envelope; false means the record must be retried. */
 export async function parkEvent(
   deps: ParkDeps,
@@ -40,10 +60,11 @@ export async function parkEvent(
 ): Promise<boolean> {
   const now = new Date();
   const first = Number(record.attributes?.ApproximateFirstReceiveTimestamp);
+  const ref = event ? { id: event.id, source: event.source, detailType: event.detailType, time: event.time } : bodyEventRef(body);
   const env = buildEnvelope({
     stage: 'route',
     error,
-    events: event ? [{ id: event.id, source: event.source, detailType: event.detailType, time: event.time }] : [],
+    events: ref ? [ref] : [],
     attempts: Math.max(attempts, receiveCount(record)),
     firstFailureAt: first > 0 && error.retryable ? new Date(first) : now,
     lastFailureAt: now,

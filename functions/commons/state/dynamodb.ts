@@ -13,9 +13,18 @@
  * an applied item one order (~90 bytes) per key.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { Json } from '#events/define';
 import type { DesiredKey } from '../domain/desired.ts';
+import { FLOOR_ORDER } from '../domain/order.ts';
 import { connectionKey, type EventRef, type Target } from '../sync/message.ts';
 import type { AppliedState, IndexEntry, KeyWrite, StatePort, WriteOutcome } from './port.ts';
 
@@ -272,6 +281,55 @@ export class DynamoStateStore implements StatePort {
         ExpressionAttributeValues: { ':c': new Set([encodeTarget(target)]) },
       }),
     );
+  }
+
+  async resetDesiredKey(subject: string, key: string): Promise<number> {
+    const scopes = (await this.readDesired(subject)).filter((d) => d.key === key);
+    for (const d of scopes) {
+      const scope = d.integrations === 'all' ? ALL_SCOPE : d.integrations[0]!;
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: subjectPk(subject), sk: `${KEY_PREFIX}${scope}#${key}` },
+          UpdateExpression: 'SET ord = :floor, resetAt = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':floor': FLOOR_ORDER, ':now': Date.now() },
+        }),
+      );
+    }
+    return scopes.length;
+  }
+
+  async forgetAppliedKey(target: Target, key: string): Promise<void> {
+    await this.ifCondition(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK },
+        UpdateExpression: 'REMOVE #k',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#k': `${APPLIED_ATTR}${key}` },
+      }),
+    );
+  }
+
+  async subjectsWithState(): Promise<string[]> {
+    const subjects = new Set<string>();
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'begins_with(pk, :s) AND begins_with(sk, :k)',
+          ProjectionExpression: '#subject',
+          ExpressionAttributeNames: { '#subject': 'subject' },
+          ExpressionAttributeValues: { ':s': 'S#', ':k': KEY_PREFIX },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) if (typeof item.subject === 'string') subjects.add(item.subject);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return [...subjects];
   }
 
   /** Sends a conditional write: true when it was made, false when its condition failed. */

@@ -72,4 +72,14 @@ export interface StatePort {
   mergeIndex(subject: string, connections: readonly Target[], fetchedAt: number): Promise<void>;
   addToIndex(subject: string, target: Target): Promise<void>;
   removeFromIndex(subject: string, target: Target): Promise<void>;
+  /**
+   * An operator's reset of one key of a subject: every scope keeps its value, at the lowest order
+   * there is, so the next event for the key wins whatever version it carries. Returns how many scopes
+   * were reset (0: the subject holds no such key).
+   */
+  resetDesiredKey(subject: string, key: string): Promise<number>;
+  /** Forgets the order a connection was last sent for one key, so its next sync sends the key again. */
+  forgetAppliedKey(target: Target, key: string): Promise<void>;
+  /** Every subject that holds at least one desired key (a paged scan: reconcile's, once a run). */
+  subjectsWithState(): Promise<string[]>;
 }

@@ -127,6 +127,21 @@ describe('npm run reconcile (local pipeline)', () => {
     expect(r.err).toContain('no state table: pass --stack or set STATE_TABLE_NAME');
   });
 
+  it.each([
+    [{ NANGO_SECRET_KEY: 'not-a-uuid' }, [], /the Nango secret key: the Nango secret key is not a UUID/],
+    [{ NANGO_SECRET_KEY: '{"host": "x"' }, [], /the Nango secret key: .*does not parse/],
+    [{}, ['--nango-host', 'ftp://nango.example'], /the Nango host must be an http\(s\) URL/],
+  ])('a configuration error (%j %j) exits 2, like send and dlq', async (envOver, argv, message) => {
+    const r = await run(['--dry-run', ...argv], { ...process.env, ...envOver });
+    expect(r.err).toMatch(message);
+    expect(r.code).toBe(2);
+  });
+
+  it('a key Nango refuses (401) is configuration too: exit 2', async () => {
+    const r = await run(['--dry-run'], { ...process.env, NANGO_SECRET_KEY: '00000000-0000-4000-8000-000000000000' });
+    expect(r.code, r.err).toBe(2);
+  });
+
   it('--help prints usage and exits 0', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
