@@ -7,8 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { main } from '../../cli/local.ts';
-import type { RunReport } from '../../cli/local-report.ts';
+import { main } from '../../../cli/local.ts';
+import type { RunReport } from '../../../cli/local-report.ts';
 
 let dir: string;
 beforeAll(async () => {

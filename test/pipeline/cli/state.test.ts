@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { desiredFor, planSync } from '#commons/domain/desired';
 import { orderOf } from '#commons/domain/order';
 import { DynamoStateStore } from '#commons/state/dynamodb';
-import { main, type SubjectState } from '../../cli/state.ts';
-import { startLocalDynamo, type LocalDynamo } from '../../local/standins/dynamodb.ts';
+import { main, type SubjectState } from '../../../cli/state.ts';
+import { startLocalDynamo, type LocalDynamo } from '../../../local/standins/dynamodb.ts';
 
 const TABLE = 'state-cli';
 const SUBJECT = 'tags:organization_id=acme';

@@ -6,9 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DlqMessage, type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
+import { type DlqMessage, type LocalPipeline, startLocalPipeline } from '../../../local/pipeline.ts';
 import { dlq } from '../dlq/run-cli.ts';
-import { seatsChanged } from '../support/events.ts';
+import { seatsChanged } from '../../support/events.ts';
 
 const KEY = randomUUID();
 const b64 = (s: string) => Buffer.from(s).toString('base64');

@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subjectId } from '#commons/domain/subject';
-import { main } from '../../cli/reconcile.ts';
+import { main } from '../../../cli/reconcile.ts';
 import type { ReconcileReport } from '#commons/reconcile/run';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.ts';
-import { planChanged } from '../support/events.ts';
+import { type LocalPipeline, startLocalPipeline } from '../../../local/pipeline.ts';
+import { planChanged } from '../../support/events.ts';
 
 const tags = (v: string) => subjectId({ by: 'tags', tags: { organization_id: v }, integrations: 'all' });
 let p: LocalPipeline;
