@@ -27,6 +27,7 @@ function init(): ApplyDeps {
     maxReceiveCount: c.MAX_RECEIVE_COUNT,
     groupConcurrency: c.APPLY_GROUP_CONCURRENCY,
     maxDeferMs: c.APPLY_MAX_DEFER_SECONDS * 1000,
+    deadlineQueueUrl: c.INGRESS_QUEUE_URL,
   };
 }
 

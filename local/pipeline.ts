@@ -24,7 +24,7 @@ import { localReconcile, type LocalReconcile } from './reconcile.ts';
 import { startLocalDynamo } from './standins/dynamodb.ts';
 import { startNangoStandin, type NangoStandin, type SeedConnection } from './standins/nango.ts';
 import { startSecretsManagerStandin } from './standins/secrets-manager.ts';
-import { startLocalSqs, type PipelineQueues } from './standins/sqs.ts';
+import { type LocalSqs, startLocalSqs, type PipelineQueues } from './standins/sqs.ts';
 import { processEnv, type LocalPipelineOptions, type StageOptions, stageDefaults } from './options.ts';
 import { startWebhookServer, type LocalWebhook } from './webhook-server.ts';
 
@@ -45,6 +45,8 @@ export interface SentEvent {
 export interface LocalPipeline {
   sqs: SQSClient;
   queues: PipelineQueues;
+  /** Injects SQS refusals (see LocalSqs.refuse). */
+  refuseSqs: LocalSqs['refuse'];
   /** The stand-in, unless a real Nango is used. */
   nango?: NangoStandin;
   nangoUrl: string;
@@ -218,6 +220,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     return {
       sqs,
       queues,
+      refuseSqs: (fn) => local.refuse(fn),
       ...(nango ? { nango } : {}),
       nangoUrl,
       state,

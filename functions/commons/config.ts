@@ -40,7 +40,7 @@ export const SETTINGS = {
   SYNC_DLQ_URL: { schema: z.url(), doc: "apply's dead-letter queue (FIFO)" },
   INGRESS_QUEUE_URL: {
     schema: z.url().optional(),
-    doc: 'the ingress queue route consumes: a Retry-After becomes the visibility of its records there',
+    doc: "the ingress queue route consumes: a Retry-After becomes the visibility of its records there; apply sends a deferral's deadline there, delayed (apply without it defers nothing)",
   },
   INGRESS_DLQ_URL: { schema: z.url(), doc: "route's dead-letter queue" },
   MAX_RECEIVE_COUNT: {
@@ -58,7 +58,7 @@ export const SETTINGS = {
   APPLY_GROUP_CONCURRENCY: { schema: int(1, 100, 8), doc: 'connections applied concurrently within one apply invocation' },
   APPLY_MAX_DEFER_SECONDS: {
     schema: int(0, 900, 60),
-    doc: "while apply is behind, how long a subject's keys may be left to later syncs of a connection, counted from the first time and checked as syncs arrive (0: never)",
+    doc: "while apply is behind, how long a subject's keys may be left to later syncs of a connection, counted from the first time; a delayed deadline message ends the wait by itself (0: never wait)",
   },
   WEBHOOK_SECRET_ID: {
     schema: z.string().min(1).optional(),
@@ -111,6 +111,7 @@ export const FUNCTION_SETTINGS = {
     'STATE_TABLE_NAME',
     'SYNC_QUEUE_URL',
     'SYNC_DLQ_URL',
+    'INGRESS_QUEUE_URL',
     'MAX_RECEIVE_COUNT',
     'APPLY_GROUP_CONCURRENCY',
     'APPLY_MAX_DEFER_SECONDS',

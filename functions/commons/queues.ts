@@ -16,6 +16,8 @@ export interface OutgoingMessage {
   body: string;
   groupId?: string;
   deduplicationId?: string;
+  /** Standard queues only (FIFO queues refuse a per-message delay): at most 900. */
+  delaySeconds?: number;
   attributes?: Record<string, MessageAttributeValue>;
 }
 
@@ -57,6 +59,7 @@ export class SqsQueues implements QueuePort {
               MessageBody: m.body,
               MessageGroupId: m.groupId,
               MessageDeduplicationId: m.deduplicationId,
+              DelaySeconds: m.delaySeconds,
               MessageAttributes: m.attributes,
             })),
           }),
@@ -77,6 +80,7 @@ export class SqsQueues implements QueuePort {
         MessageBody: m.body,
         MessageGroupId: m.groupId,
         MessageDeduplicationId: m.deduplicationId,
+        DelaySeconds: m.delaySeconds,
         MessageAttributes: m.attributes,
       }),
     );

@@ -103,7 +103,7 @@ export class NangoMetadataSync extends Construct {
       STATE_TABLE_NAME: this.stateTable.tableName,
       SYNC_QUEUE_URL: sync.queueUrl,
       SYNC_DLQ_URL: syncDlq.queueUrl,
-      // Route sets a Retry-After as the visibility of its records on the queue it consumes.
+      // Route sets a Retry-After as the visibility of its records on the queue it consumes; apply sends deadlines there.
       INGRESS_QUEUE_URL: ingress.queueUrl,
       INGRESS_DLQ_URL: ingressDlq.queueUrl,
       INDEX_TTL_SECONDS: String(cfg.route.indexTtl.toSeconds()),
@@ -164,6 +164,8 @@ export class NangoMetadataSync extends Construct {
     // DeleteItem: a connection Nango answers 404 for loses its applied state.
     grantTable(this.stateTable, this.applyFunction, ['Query', 'GetItem', 'UpdateItem', 'DeleteItem']);
     q.allowSend(syncDlq, this.applyFunction);
+    // A deferral's deadline travels, delayed, through the ingress queue (FIFO queues cannot delay one message).
+    q.allowSend(ingress, this.applyFunction);
     grantTable(this.stateTable, this.webhookFunction, ['GetItem', 'UpdateItem']);
     q.allowSend(sync, this.webhookFunction);
     // PutItem, UpdateItem: a complete run replaces each subject's index; a repaired connection is added to its subjects'.

@@ -46,9 +46,14 @@ export interface PipelineQueues {
   syncDlqUrl: string;
 }
 
+/** Refuses a request (403 AccessDenied, which the SDK does not retry) when it returns true. */
+export type SqsRefusal = (request: { action: string; queueName: string; body: string }) => boolean;
+
 export interface LocalSqs {
   /** http://127.0.0.1:<port>, for `endpoint` or AWS_ENDPOINT_URL_SQS. */
   endpoint: string;
+  /** Injects refusals (a queue policy or KMS denying a send, say) until called again with undefined. */
+  refuse(fn: SqsRefusal | undefined): void;
   close(): Promise<void>;
   /** One shared SQSClient pointed at the endpoint (destroyed by close()). */
   client(): SQSClient;
@@ -231,6 +236,20 @@ export async function startLocalSqs(opts: LocalSqsOptions = {}): Promise<LocalSq
     };
   }
   const app = buildApp({ logger: false, stores: stores as never });
+  let refusal: SqsRefusal | undefined;
+  type Reply = { code(n: number): Reply; header(k: string, v: string): Reply; send(b: unknown): Reply };
+  app.addHook('preHandler', async (req: { headers: Record<string, unknown>; body?: unknown }, reply: Reply) => {
+    const target = req.headers['x-amz-target'];
+    if (!refusal || typeof target !== 'string') return;
+    const body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body ?? {});
+    const url = /"QueueUrl"\s*:\s*"([^"]+)"/.exec(body)?.[1] ?? '';
+    const request = { action: target.slice(target.indexOf('.') + 1), queueName: url.slice(url.lastIndexOf('/') + 1), body };
+    if (!refusal(request)) return;
+    return reply
+      .code(403)
+      .header('content-type', 'application/x-amz-json-1.0')
+      .send({ __type: 'com.amazon.coral.service#AccessDeniedException', message: 'refused by the stand-in' });
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
@@ -241,6 +260,9 @@ export async function startLocalSqs(opts: LocalSqsOptions = {}): Promise<LocalSq
 
   return {
     endpoint,
+    refuse: (fn) => {
+      refusal = fn;
+    },
     client,
     async close() {
       shared?.destroy();

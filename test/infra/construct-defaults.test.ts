@@ -172,7 +172,7 @@ describe('queues', () => {
     };
     const roles = (...names: string[]) => names.map(arn);
     for (const [q, senders, viaRule] of [
-      ['Ingress', [], true],
+      ['Ingress', ['ApplyRole'], true],
       ['IngressDlq', ['RouteRole'], true],
       ['SyncQueue', ['RouteRole', 'WebhookRole', 'ReconcileRole'], false],
       ['SyncDlq', ['ApplyRole'], false],
@@ -278,6 +278,8 @@ describe('functions', () => {
       STATE_TABLE_NAME: ref('StateTable'),
       SYNC_QUEUE_URL: ref('SyncQueue'),
       SYNC_DLQ_URL: ref('SyncDlq'),
+      // A deferral's deadline is sent there, delayed.
+      INGRESS_QUEUE_URL: ref('Ingress'),
       MAX_RECEIVE_COUNT: '5',
       APPLY_GROUP_CONCURRENCY: '8',
       APPLY_MAX_DEFER_SECONDS: '60',
@@ -414,12 +416,13 @@ describe('IAM: least privilege, one role per function', () => {
     );
   });
 
-  it('apply: consume sync.fifo (ChangeMessageVisibility for Retry-After); send to sync-dlq; Query/GetItem/UpdateItem/DeleteItem; the Nango key', () => {
+  it('apply: consume sync.fifo (ChangeMessageVisibility for Retry-After); send to sync-dlq and (deadlines) ingress; Query/GetItem/UpdateItem/DeleteItem; the Nango key', () => {
     expect(grants('ApplyRole')).toEqual(
       [
         ...own('Apply'),
         line(consume, arn('SyncQueue')),
         line(send, arn('SyncDlq')),
+        line(send, arn('Ingress')),
         line('dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),

@@ -29,7 +29,7 @@ import type { NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
 import { defaultRetry, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
-import { forcesFullSync, syncMessageSchema, type Target } from '../sync/message.ts';
+import { forcesFullSync, MAX_SUBJECTS_PER_SYNC, syncMessage, syncMessageSchema, type Target } from '../sync/message.ts';
 import { parkSyncs, type Unit } from './park.ts';
 
 export interface ApplyDeps {
@@ -42,6 +42,11 @@ export interface ApplyDeps {
   groupConcurrency: number;
   /** How long a change sync may leave its keys to a later sync of the connection (0: never). */
   maxDeferMs: number;
+  /**
+   * The standard queue (route's ingress) that carries a deferral's deadline, delayed by `maxDeferMs`,
+   * back to route, which forwards it to the sync queue. Without it nothing is deferred.
+   */
+  deadlineQueueUrl?: string | undefined;
   retry?: Partial<typeof defaultRetry>;
 }
 
@@ -153,13 +158,16 @@ async function applyGroup(
         ]);
         const plan = planSync(desiredFor(desired.flat(), target.providerConfigKey), applied.keys, force);
         const now = Date.now();
-        deferred = deferToLaterSync(plan.keys, { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs: deps.maxDeferMs });
-        planned = deferred ? [] : plan.keys;
+        const maxDeferMs = deps.deadlineQueueUrl ? deps.maxDeferMs : 0;
+        deferred = deferToLaterSync(plan.keys, { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs });
         if (deferred) {
           const fresh = [...new Set(plan.keys.map((k) => k.subject))].filter((s) => applied.deferredSince[s] === undefined);
-          await deps.state.markDeferred(target, fresh, now);
-          return;
+          // A wait begins only once its deadline is on its way: that message, not the later sync, bounds it.
+          deferred = fresh.length === 0 || (await sendDeadlines(deps, target, fresh, correlation_id));
+          if (deferred) await deps.state.markDeferred(target, fresh, now);
         }
+        planned = deferred ? [] : plan.keys;
+        if (deferred) return;
         if (!plan.patch) {
           // Nothing left to send for these subjects: whatever waited was sent by another sync.
           const waited = subjects.filter((s) => applied.deferredSince[s] !== undefined);
@@ -250,6 +258,32 @@ async function applyGroup(
       ),
     );
   }
+}
+
+/** SQS delays a standard queue's message at most 15 minutes. */
+const MAX_DELAY_SECONDS = 900;
+
+/**
+ * Sends the deadline of the waits about to begin: one `deadline` sync per (at most 20) subjects,
+ * delayed by the longest wait. It reaches the connection's group whatever becomes of the rewrites
+ * the wait counts on, and sends whatever is still waiting then (nothing, if a later sync did). False
+ * when it could not be sent: the caller then sends now rather than wait on a promise.
+ */
+async function sendDeadlines(deps: ApplyDeps, target: Target, subjects: readonly string[], correlation_id: string): Promise<boolean> {
+  const delaySeconds = Math.min(MAX_DELAY_SECONDS, Math.ceil(deps.maxDeferMs / 1000));
+  const messages = [];
+  for (let i = 0; i < subjects.length; i += MAX_SUBJECTS_PER_SYNC) {
+    const body = JSON.stringify(syncMessage(target, subjects.slice(i, i + MAX_SUBJECTS_PER_SYNC), 'deadline'));
+    messages.push({ id: String(messages.length), body, delaySeconds });
+  }
+  try {
+    const failures = await deps.queues.sendBatch(deps.deadlineQueueUrl!, messages);
+    if (failures.length === 0) return true;
+    logger.warn('could not queue the deferral deadline; sending now', { correlation_id, code: failures[0]!.code });
+  } catch (e) {
+    logger.warn('could not queue the deferral deadline; sending now', { correlation_id, error: (e as Error).message });
+  }
+  return false;
 }
 
 /**

@@ -24,7 +24,15 @@ import { NangoError } from '../nango/errors.ts';
 import type { QueuePort } from '../queues.ts';
 import { defaultRetry, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
-import { connectionKey, type EventRef, syncDeduplicationId, syncMessage, type Target } from '../sync/message.ts';
+import {
+  connectionKey,
+  type EventRef,
+  parseDeadline,
+  type SyncMessage,
+  syncDeduplicationId,
+  syncMessage,
+  type Target,
+} from '../sync/message.ts';
 import type { ConnectionIndex } from './connections.ts';
 import { type MapLimits, mapEvent } from './map-event.ts';
 import { parkEvent } from './park.ts';
@@ -83,8 +91,15 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   };
 
   const items: Item[] = [];
+  // Deferral deadlines apply sent through this queue (delayed): forwarded as they are, after the syncs.
+  const deadlines: { record: SQSRecord; message: SyncMessage; messageId: string }[] = [];
   for (const record of records) {
     for (const one of unwrapOwnEnvelope(record.body, 'route', record.messageId)) {
+      const deadline = parseDeadline(one.body);
+      if (deadline) {
+        deadlines.push({ record, message: deadline, messageId: one.messageId });
+        continue;
+      }
       const parsed = parseEventBody(one.body, { messageId: one.messageId, sentTimestamp: record.attributes?.SentTimestamp });
       if (!parsed.ok) await reject(record, one.body, undefined, parsed);
       else items.push({ record, body: one.body, event: parsed.event });
@@ -170,15 +185,30 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     groupId: connectionKey(s.target),
     deduplicationId: syncDeduplicationId(s.target, s.causes.sort().join('\n')),
   }));
+  for (const [i, d] of deadlines.entries()) {
+    messages.push({
+      id: `d${i}`,
+      body: JSON.stringify(d.message),
+      groupId: connectionKey(d.message.target),
+      // Its ingress message id: a redelivered deadline is forwarded once.
+      deduplicationId: syncDeduplicationId(d.message.target, `deadline\n${d.messageId}`),
+    });
+  }
   const sendFailures = messages.length ? await deps.queues.sendBatch(deps.syncQueueUrl, messages) : [];
   for (const f of sendFailures) {
+    if (f.id.startsWith('d')) {
+      // Handed back as it is: SQS redelivers it after the visibility timeout.
+      const d = deadlines[Number(f.id.slice(1))];
+      if (d) result.failedRecordIds.push(d.record.messageId);
+      continue;
+    }
     const s = pending[Number(f.id)];
     if (!s) continue;
     // SQS refused the entry: the record's retry sends its syncs again.
     const error = new NangoError('transient', f.code, `${f.code}: sync send failed: ${f.message}`);
     for (const item of s.items) if (!failed.has(item)) failed.set(item, { error, attempts: 1 });
   }
-  result.synced = messages.length - sendFailures.length;
+  result.synced = messages.length - deadlines.length - sendFailures.filter((f) => !f.id.startsWith('d')).length;
   metrics.addMetric(MetricName.SyncsEnqueued, MetricUnit.Count, result.synced);
 
   for (const [item, { error, attempts }] of failed) {

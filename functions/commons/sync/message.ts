@@ -19,8 +19,12 @@ export const eventRefSchema = z.object({
 });
 export type EventRef = z.output<typeof eventRefSchema>;
 
-/** `change`: keys changed at route; `seed`: a new connection (webhook); `repair`: drift found by reconcile; `replay`: sent again by the DLQ tool. */
-export const SYNC_REASONS = ['change', 'seed', 'repair', 'replay'] as const;
+/**
+ * `change`: keys changed at route; `seed`: a new connection (webhook); `repair`: drift found by
+ * reconcile; `replay`: sent again by the DLQ tool; `deadline`: the end of a deferral (apply sends it,
+ * delayed, through the ingress queue when it first leaves a connection's keys to later syncs).
+ */
+export const SYNC_REASONS = ['change', 'seed', 'repair', 'replay', 'deadline'] as const;
 export type SyncReason = (typeof SYNC_REASONS)[number];
 
 export const MAX_SUBJECTS_PER_SYNC = 20;
@@ -71,4 +75,21 @@ export function syncMessage(
     events: events.slice(0, 10),
     ...(queuedAt === undefined ? {} : { queuedAt }),
   };
+}
+
+/**
+ * A deferral's deadline as it travels through the ingress queue (a standard queue, so it can be
+ * delayed per message): a sync message with reason `deadline`, which route forwards to the sync
+ * queue. Undefined for anything else (events).
+ */
+export function parseDeadline(body: string): SyncMessage | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null || (raw as { kind?: unknown }).kind !== 'sync') return undefined;
+  const r = syncMessageSchema.safeParse(raw);
+  return r.success && r.data.reason === 'deadline' ? r.data : undefined;
 }

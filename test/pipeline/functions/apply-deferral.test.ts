@@ -43,6 +43,7 @@ beforeAll(async () => {
     maxReceiveCount: 5,
     groupConcurrency: 4,
     maxDeferMs: 60_000,
+    deadlineQueueUrl: p.queues.ingressUrl,
   };
 });
 afterAll(() => p?.stop());
