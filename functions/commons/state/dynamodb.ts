@@ -1,17 +1,20 @@
 /**
  * The state store on DynamoDB (one table, `pk`/`sk` strings), through the document client:
  *
- *   S#<subject>  K#<scope>#<key>   one desired key for one scope (`*` = every integration, or one
- *                                  provider config key): value (JSON text), order, event, write time
+ *   S#<subject>  K#<scope>#@<group>  the keys one event type writes together, for one scope (`*` =
+ *                                  every integration, or one provider config key): per key its value
+ *                                  (JSON text) and order; the group's order, event, write time.
+ *                                  (`K#<scope>#<key>`: one key, as version 2 wrote them; still read.)
  *   S#<subject>  INDEX     the subject's known connections (a string set) and when Nango was asked
  *   C#<conn>     APPLIED   per key `k:<key>` = the order last sent to that connection; per subject
  *                          `d:<subject>` = since when apply has left its keys to a later sync
  *
  * Every write is a single-item conditional or additive update: no transactions (dynalite has none,
- * and none is needed). Items stay far below 400 KB: a desired key holds one value of one event
+ * and none is needed). Items stay far below 400 KB: a key group holds the values of one event
  * (events are at most 256 KiB), an index at most MAX_CONNECTIONS_PER_SUBJECT entries of ~300 bytes,
  * an applied item one order (~90 bytes) per key.
  */
+import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
@@ -30,6 +33,8 @@ import type { AppliedState, IndexEntry, KeyWrite, StatePort, WriteOutcome } from
 
 const subjectPk = (subject: string) => `S#${subject}`;
 const KEY_PREFIX = 'K#';
+/** Marks a key group's sort key (`K#<scope>#@<digest>`) apart from version 2's `K#<scope>#<key>`. */
+const GROUP_MARK = '@';
 /** Provider config keys never contain `*` or `#`. */
 const ALL_SCOPE = '*';
 const INDEX_SK = 'INDEX';
@@ -38,6 +43,8 @@ const APPLIED_ATTR = 'k:';
 /** An index written by a listing asked for at `:f` or later stays. */
 const NEWER_LISTING = 'attribute_not_exists(fetchedAt) OR fetchedAt < :f';
 const DEFERRED_ATTR = 'd:';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 const encodeTarget = (t: Target) => JSON.stringify([t.providerConfigKey, t.connectionId]);
 function decodeTarget(s: string): Target | undefined {
@@ -60,18 +67,26 @@ export class DynamoStateStore implements StatePort {
   }
 
   /**
-   * One item per key and scope: a value meant for some integrations never replaces the value another
-   * scope holds (a later `region` for salesforce leaves hubspot's). A key write counts as written when
-   * any of its scopes took it.
+   * One item per scope and key group (the keys one event type writes together): one conditional put
+   * per event and scope instead of one per key. A value meant for some integrations never replaces the
+   * value another scope holds (a later `region` for salesforce leaves hubspot's), and keys another
+   * event type writes live in that type's items: readers take, per key, the newest order among them.
+   * A key write counts as written when any of its scopes took it.
    */
   async writeDesired(subject: string, writes: readonly KeyWrite[]): Promise<WriteOutcome> {
     const now = Date.now();
     const out: WriteOutcome = { written: [], stale: [], at: now };
+    const groups = new Map<string, KeyWrite[]>();
+    for (const w of writes) {
+      const g = JSON.stringify([w.integrations, w.event.source, w.event.detailType, w.event.id]);
+      groups.set(g, [...(groups.get(g) ?? []), w]);
+    }
     await Promise.all(
-      writes.map(async (w) => {
-        const scopes = w.integrations === 'all' ? [ALL_SCOPE] : w.integrations;
-        const took = await Promise.all(scopes.map((scope) => this.putKey(subject, w, scope, now)));
-        (took.some((t) => t !== undefined) ? out.written : out.stale).push(w.key);
+      [...groups.values()].map(async (group) => {
+        const first = group[0]!;
+        const scopes = first.integrations === 'all' ? [ALL_SCOPE] : first.integrations;
+        const took = await Promise.all(scopes.map((scope) => this.putGroup(subject, group, scope, now)));
+        for (const w of group) (took.some((t) => t !== undefined) ? out.written : out.stale).push(w.key);
         for (const t of took) if (t !== undefined) out.at = Math.max(out.at, t);
       }),
     );
@@ -79,8 +94,19 @@ export class DynamoStateStore implements StatePort {
   }
 
   /** The write time the item holds once this write counts (this one's, or an earlier attempt's); undefined when stale. */
-  private async putKey(subject: string, w: KeyWrite, scope: string, at: number): Promise<number | undefined> {
-    const sk = `${KEY_PREFIX}${scope}#${w.key}`;
+  private async putGroup(subject: string, group: readonly KeyWrite[], scope: string, at: number): Promise<number | undefined> {
+    const first = group[0]!;
+    const keys = group.map((w) => w.key).sort();
+    const sk = `${KEY_PREFIX}${scope}#${GROUP_MARK}${sha256(JSON.stringify([first.event.source, first.event.detailType, keys])).slice(0, 32)}`;
+    // One event's writes share version and event id: the group's order is theirs, then a digest of
+    // every key's order (so one event id with two bodies still orders deterministically).
+    const prefix = first.order.slice(0, first.order.lastIndexOf('#') + 1);
+    const ord = `${prefix}${sha256(
+      group
+        .map((w) => `${w.key}\u0000${w.order}`)
+        .sort()
+        .join('\n'),
+    ).slice(0, 16)}`;
     const stored = await this.ifCondition(
       new PutCommand({
         TableName: this.table,
@@ -88,15 +114,15 @@ export class DynamoStateStore implements StatePort {
           pk: subjectPk(subject),
           sk,
           subject,
-          key: w.key,
           scope,
-          value: JSON.stringify(w.value),
-          ord: w.order,
-          event: w.event,
+          // key -> [value as JSON text, the key's own order]
+          keys: JSON.stringify(Object.fromEntries(group.map((w) => [w.key, [JSON.stringify(w.value), w.order]]))),
+          ord,
+          event: first.event,
           at,
         },
         ConditionExpression: 'attribute_not_exists(ord) OR ord < :ord',
-        ExpressionAttributeValues: { ':ord': w.order },
+        ExpressionAttributeValues: { ':ord': ord },
       }),
     );
     if (stored) return at;
@@ -113,7 +139,7 @@ export class DynamoStateStore implements StatePort {
         ExpressionAttributeNames: { '#at': 'at' },
       }),
     );
-    if (held.Item?.ord !== w.order) return undefined;
+    if (held.Item?.ord !== ord) return undefined;
     return typeof held.Item.at === 'number' ? held.Item.at : 0;
   }
 
@@ -131,16 +157,26 @@ export class DynamoStateStore implements StatePort {
         }),
       );
       for (const item of page.Items ?? []) {
-        out.push({
-          subject,
-          key: String(item.key),
-          value: JSON.parse(String(item.value)) as Json,
-          order: String(item.ord),
-          integrations: item.scope === ALL_SCOPE ? 'all' : [String(item.scope)],
-          event: item.event as EventRef,
-          // Items stored before write times were kept read as written at 0: never taken for a later rewrite.
-          writtenAt: typeof item.at === 'number' ? item.at : 0,
-        });
+        const integrations = item.scope === ALL_SCOPE ? 'all' : [String(item.scope)];
+        const event = item.event as EventRef;
+        // Items stored before write times were kept read as written at 0: never taken for a later rewrite.
+        const writtenAt = typeof item.at === 'number' ? item.at : 0;
+        if (typeof item.keys === 'string') {
+          const keys = JSON.parse(item.keys) as Record<string, [string, string]>;
+          for (const [key, [value, order]] of Object.entries(keys))
+            out.push({ subject, key, value: JSON.parse(value) as Json, order, integrations, event, writtenAt });
+        } else {
+          // An item of one key, as version 2 wrote them.
+          out.push({
+            subject,
+            key: String(item.key),
+            value: JSON.parse(String(item.value)) as Json,
+            order: String(item.ord),
+            integrations,
+            event,
+            writtenAt,
+          });
+        }
       }
       start = page.LastEvaluatedKey;
     } while (start);
