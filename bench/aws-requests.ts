@@ -43,7 +43,9 @@ function classify(target: string, body: string): AwsCount {
   if (prefix === 'AmazonSQS') {
     const url = /"QueueUrl"\s*:\s*"([^"]+)"/.exec(body)?.[1];
     const queueName = url?.slice(url.lastIndexOf('/') + 1);
-    return { service: 'sqs', action, ...(queueName ? { queueName } : {}) };
+    // Apply's deferral deadlines go to the ingress queue too: told from the producer's events by their body.
+    const deadline = action.startsWith('SendMessage') && /\\"reason\\":\\"deadline\\"/.test(body);
+    return { service: 'sqs', action: deadline ? `${action}(deadline)` : action, ...(queueName ? { queueName } : {}) };
   }
   if (prefix?.startsWith('DynamoDB')) return { service: 'dynamodb', action, consistent: /"ConsistentRead"\s*:\s*true/.test(body) };
   if (prefix === 'secretsmanager') return { service: 'secretsmanager', action };

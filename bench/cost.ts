@@ -21,6 +21,15 @@ export const PRICES = {
   apiDestinationPerMInvocations: 0.2,
 } as const;
 
+/** One function's measured invocations and time, at the memory it is deployed with. */
+export interface LambdaUse {
+  name?: string;
+  invocations: number;
+  durationMs: number;
+  /** GB configured; `awsUse`'s default when absent. */
+  memoryGb?: number;
+}
+
 export interface AwsUse {
   /** Requests by who makes them, per event. */
   perEvent: {
@@ -34,6 +43,15 @@ export interface AwsUse {
   };
   /** US dollars per million events, by line. */
   costPerM: { sqs: number; dynamodb: number; lambda: number; secretsManager: number; total: number };
+  /** The same lines split by who pays them (US dollars per million events). */
+  split: {
+    sqs: { producer: number; eventSource: number; handlers: number };
+    dynamodb: { writes: number; reads: number };
+    /** Per function (by name, or its position), requests and GB-s together. */
+    lambda: Record<string, number>;
+  };
+  /** Lambda GB-s per event, all functions. */
+  gbSecondsPerEvent: number;
   /** The same pipeline fed through an EventBridge bus (PutEvents, then one SQS delivery per event) instead of SendMessageBatch. */
   totalViaEventBridgePerM: number;
 }
@@ -41,14 +59,13 @@ export interface AwsUse {
 export function awsUse(
   counts: Record<string, number>,
   events: number,
-  lambda: { invocations: number; durationMs: number }[],
+  lambda: readonly LambdaUse[],
   memoryGb: number,
   ingressQueueName: string,
 ): AwsUse {
   const per = { producer: 0, eventSource: 0, handlersSqs: 0, dynamoWrites: 0, dynamoReads: 0, secrets: 0, harness: 0 };
-  let sqsUsd = 0;
-  let dynamoUsd = 0;
-  let producerUsd = 0;
+  const sqsUsd = { producer: 0, eventSource: 0, handlers: 0 };
+  const dynamoUsd = { writes: 0, reads: 0 };
   for (const [k, n] of Object.entries(counts)) {
     const c = parseKey(k);
     if (c.service === 'sqs') {
@@ -58,40 +75,57 @@ export function awsUse(
         continue;
       }
       const usd = (n * (c.queue === 'fifo' ? PRICES.sqsFifoPerM : PRICES.sqsStandardPerM)) / 1e6;
-      sqsUsd += usd;
       if (c.action === 'SendMessageBatch' && c.queueName === ingressQueueName) {
         per.producer += n;
-        producerUsd += usd;
-      } else if (c.action === 'ReceiveMessage' || c.action === 'DeleteMessageBatch') per.eventSource += n;
-      else per.handlersSqs += n;
+        sqsUsd.producer += usd;
+      } else if (c.action === 'ReceiveMessage' || c.action === 'DeleteMessageBatch') {
+        per.eventSource += n;
+        sqsUsd.eventSource += usd;
+      } else {
+        per.handlersSqs += n;
+        sqsUsd.handlers += usd;
+      }
     } else if (c.service === 'dynamodb') {
       // Every item here is under 1 KB (one WRU) and every read returns under 4 KB (one RRU consistent, half eventual).
       if (['PutItem', 'UpdateItem', 'DeleteItem'].includes(c.action)) {
         per.dynamoWrites += n;
-        dynamoUsd += (n * PRICES.dynamoWritePerMWru) / 1e6;
+        dynamoUsd.writes += (n * PRICES.dynamoWritePerMWru) / 1e6;
       } else {
         per.dynamoReads += n;
-        dynamoUsd += (n * (c.consistent ? 1 : 0.5) * PRICES.dynamoReadPerMRru) / 1e6;
+        dynamoUsd.reads += (n * (c.consistent ? 1 : 0.5) * PRICES.dynamoReadPerMRru) / 1e6;
       }
     } else if (c.service === 'secretsmanager') {
       per.secrets += n;
     } else per.harness += n;
   }
-  const invocations = lambda.reduce((s, l) => s + l.invocations, 0);
-  const gbSeconds = lambda.reduce((s, l) => s + (l.durationMs / 1000) * memoryGb, 0);
-  const lambdaUsd = gbSeconds * PRICES.lambdaArmPerGbSecond + (invocations * PRICES.lambdaPerMRequests) / 1e6;
-  const secretsUsd = (per.secrets * PRICES.secretsManagerPer10k) / 1e4;
   const scale = 1e6 / events;
+  const lambdaSplit: Record<string, number> = {};
+  let gbSeconds = 0;
+  for (const [i, l] of lambda.entries()) {
+    const gbs = (l.durationMs / 1000) * (l.memoryGb ?? memoryGb);
+    gbSeconds += gbs;
+    lambdaSplit[l.name ?? String(i)] = (gbs * PRICES.lambdaArmPerGbSecond + (l.invocations * PRICES.lambdaPerMRequests) / 1e6) * scale;
+  }
+  const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+  const secretsUsd = (per.secrets * PRICES.secretsManagerPer10k) / 1e4;
   const costPerM = {
-    sqs: sqsUsd * scale,
-    dynamodb: dynamoUsd * scale,
-    lambda: lambdaUsd * scale,
+    sqs: sum(sqsUsd) * scale,
+    dynamodb: sum(dynamoUsd) * scale,
+    lambda: sum(lambdaSplit),
     secretsManager: secretsUsd * scale,
-    total: (sqsUsd + dynamoUsd + lambdaUsd + secretsUsd) * scale,
+    total: 0,
   };
-  const viaBus = costPerM.total - producerUsd * scale + PRICES.eventBridgePerMEvents + PRICES.sqsStandardPerM;
+  costPerM.total = costPerM.sqs + costPerM.dynamodb + costPerM.lambda + costPerM.secretsManager;
+  const viaBus = costPerM.total - sqsUsd.producer * scale + PRICES.eventBridgePerMEvents + PRICES.sqsStandardPerM;
   const perEvent = Object.fromEntries(Object.entries(per).map(([k, v]) => [k, v / events])) as AwsUse['perEvent'];
-  return { perEvent, costPerM, totalViaEventBridgePerM: viaBus };
+  const scaled = <T extends Record<string, number>>(o: T) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v * scale])) as T;
+  return {
+    perEvent,
+    costPerM,
+    split: { sqs: scaled(sqsUsd), dynamodb: scaled(dynamoUsd), lambda: lambdaSplit },
+    gbSecondsPerEvent: gbSeconds / events,
+    totalViaEventBridgePerM: viaBus,
+  };
 }
 
 /** The API destination model: one PutEvents entry per event, one invocation per event and connection. */

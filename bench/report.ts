@@ -196,7 +196,16 @@ export function rows(r: BenchResults): Row[] {
     add(S, 'wrong connections', `${t.final.wrongConnections} of ${t.final.connections}`, '0', '', verdict(t.final.wrongConnections === 0));
   }
   if (d?.aws) {
-    const u = awsUse(d.aws, d.events, [d.lambda.route, d.lambda.apply], LAMBDA_MEMORY_GB, d.ingressQueueName);
+    const u = awsUse(
+      d.aws,
+      d.events,
+      [
+        { name: 'route', ...d.lambda.route, memoryGb: LAMBDA_MEMORY_GB.route },
+        { name: 'apply', ...d.lambda.apply, memoryGb: LAMBDA_MEMORY_GB.apply },
+      ],
+      LAMBDA_MEMORY_GB.route,
+      d.ingressQueueName,
+    );
     const pairsPerEvent = d.pairs / d.events;
     const modelUsd = apiDestinationCostPerM(pairsPerEvent);
     const S = '4. AWS per event (rate limit off)';
@@ -212,15 +221,19 @@ export function rows(r: BenchResults): Row[] {
     add(S, 'Secrets Manager calls', pe.secrets.toFixed(4));
     add(
       S,
-      'Lambda GB-s (route + apply, 512 MB)',
-      f2((((d.lambda.route.durationMs + d.lambda.apply.durationMs) / 1000) * LAMBDA_MEMORY_GB) / d.events),
+      `Lambda GB-s (route ${LAMBDA_MEMORY_GB.route * 1024} MB + apply ${LAMBDA_MEMORY_GB.apply * 1024} MB)`,
+      f2(u.gbSecondsPerEvent),
       '',
       `${d.lambda.route.invocations} + ${d.lambda.apply.invocations} invocations`,
     );
     add(
       S,
       `cost per million events (${PRICES.region}, list prices of ${PRICES.asOf})`,
-      `${usd(u.costPerM.total)} (SQS ${usd(u.costPerM.sqs)}, DynamoDB ${usd(u.costPerM.dynamodb)}, Lambda ${usd(u.costPerM.lambda)}, SM ${usd(u.costPerM.secretsManager)}); via an EventBridge bus ${usd(u.totalViaEventBridgePerM)}`,
+      `${usd(u.costPerM.total)} (SQS ${usd(u.costPerM.sqs)}: producer ${usd(u.split.sqs.producer)}, event sources ${usd(u.split.sqs.eventSource)}, handlers ${usd(u.split.sqs.handlers)}; DynamoDB ${usd(u.costPerM.dynamodb)}: writes ${usd(u.split.dynamodb.writes)}, reads ${usd(u.split.dynamodb.reads)}; Lambda ${usd(u.costPerM.lambda)}: ${Object.entries(
+        u.split.lambda,
+      )
+        .map(([n, v]) => `${n} ${usd(v)}`)
+        .join(', ')}; SM ${usd(u.costPerM.secretsManager)}); via an EventBridge bus ${usd(u.totalViaEventBridgePerM)}`,
       '< API-dest. MODEL',
       `API-dest. MODEL ${usd(modelUsd)}`,
       verdict(u.totalViaEventBridgePerM < modelUsd),
