@@ -27,8 +27,9 @@ import { lastAnswer, nangoCalls, percentiles } from './nango-calls.ts';
 /** The construct's defaults (infra/nango-metadata-sync.ts resolveProps), kept in step by hand: importing infra pulls in aws-cdk-lib. */
 export const ROUTE_DEFAULTS = { batchSize: 50, maxBatchingWindowMs: 1000, concurrency: 10, functionTimeoutMs: 30_000 };
 export const APPLY_DEFAULTS = { batchSize: 10, maxBatchingWindowMs: 0, concurrency: 2, functionTimeoutMs: 90_000 };
-export const SYNC_DELIVERY_DELAY_SECONDS = 2;
-export const LAMBDA_MEMORY_GB = 0.5;
+export const SYNC_DELIVERY_DELAY_SECONDS = 0;
+/** The construct's memory per function, in GB (route is CPU-bound; apply mostly waits). */
+export const LAMBDA_MEMORY_GB = { route: 0.5, apply: 0.25 } as const;
 
 export interface StandinShape {
   latencyMs: number;

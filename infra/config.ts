@@ -36,7 +36,7 @@ export const SETTINGS = {
   applyMemorySize: 'apply memory MB (default 512)',
   ingressMaxReceiveCount: 'ingress receives before its DLQ (default 5)',
   syncMaxReceiveCount: 'sync receives before its DLQ, also MAX_RECEIVE_COUNT (default 5)',
-  syncDeliveryDelaySeconds: "sync queue delivery delay: one customer's changes within it reach Nango in one PATCH (default 2)",
+  syncDeliveryDelaySeconds: 'sync queue delivery delay: holds every change and seed this long before apply sees it (default 0)',
   webhookReservedConcurrency: 'webhook reserved concurrency: the throttle of its public URL (default 5)',
   webhookTimeoutSeconds: "webhook timeout, under Nango's 20 s (default 10)",
   reconcileSchedule: 'EventBridge rate(...) or cron(...) for reconcile, or false for none (default rate(1 day))',

@@ -79,10 +79,10 @@ export interface QueueOptions {
   /** Receives before SQS moves a message to the DLQ (1-1000); also the functions' MAX_RECEIVE_COUNT. */
   readonly maxReceiveCount?: number;
   /**
-   * How long SQS holds each message before its consumer may see it (0-900 s). On the sync queue it is
-   * the debounce: a customer's changes within it reach Nango in one PATCH per connection, since apply
-   * leaves to the latest sync what was rewritten after an earlier one was queued.
-   * @default 0 for the ingress queue, 2 seconds for the sync queue
+   * How long SQS holds each message before its consumer may see it (0-900 s). On the sync queue it
+   * delays every change and every seed by as much; apply's deferral coalesces bursts without it, and
+   * a delay only helps when apply keeps up with route during a burst.
+   * @default 0 for both queues
    */
   readonly deliveryDelay?: Duration;
 }
@@ -201,7 +201,9 @@ export const DEFAULTS = {
     // A whole 60 s rate-limit window plus one request fits one invocation: handing the batch back
     // instead would spend a receive on every message, and the last receive parks it.
     timeout: Duration.seconds(90),
-    memorySize: 512,
+    // Apply mostly waits on Nango and DynamoDB (about 70 MiB at its peak): CPU, which Lambda scales
+    // with memory, is not what it spends its time on, so half of route's memory halves its GB-s.
+    memorySize: 256,
     batchSize: 10,
     maxConcurrency: 2,
     groupConcurrency: defaultOf('APPLY_GROUP_CONCURRENCY'),
@@ -212,11 +214,10 @@ export const DEFAULTS = {
   // One list call per 1,000 connections, each bounded by nangoTimeout and the rate limit.
   reconcile: { timeout: Duration.minutes(5), memorySize: 512, schedule: 'rate(1 day)' as string | false },
   queue: { retentionPeriod: Duration.days(4), maxReceiveCount: defaultOf('MAX_RECEIVE_COUNT') },
-  // A burst of one customer's changes (a bulk import, a backlog after an outage) reaches Nango as one
-  // PATCH per connection rather than one per change: Nango's rate limit is per account. Seconds are
-  // nothing to metadata read by scheduled syncs.
+  // No fixed delay: apply's deferral already leaves a connection's keys to its later sync while its
+  // customer's changes keep coming, and a delay would hold every change and every seed as long.
   ingressDeliveryDelay: Duration.seconds(0),
-  syncDeliveryDelay: Duration.seconds(2),
+  syncDeliveryDelay: Duration.seconds(0),
   dlqRetentionPeriod: Duration.days(14),
   table: { deletionProtection: true },
   logRetention: logs.RetentionDays.ONE_MONTH,
