@@ -111,7 +111,8 @@ async function main(): Promise<void> {
     nango: NANGO,
     rateLimit: RATE_LIMIT,
     peerSample: SAMPLE,
-    construct: 'route batch 50, window 1 s, 10 concurrent; apply batch 10, 2 concurrent, 8 connections per invocation; route 512 MB, apply 256 MB; no sync queue delay',
+    construct:
+      'route batch 50, window 1 s, 10 concurrent; apply batch 10, 2 concurrent, 8 connections per invocation; route 512 MB, apply 256 MB; no sync queue delay',
   };
   const r: BenchResults = {
     meta: {

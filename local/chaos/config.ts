@@ -46,8 +46,12 @@ export function ciChaos(seed: number): ChaosRunOptions {
     crash: { atShare: 0.25, afterMs: 15, minRecords: 4 },
     routeCrashInvocation: 7,
     drainTimeoutMs: 90_000,
-    // The construct's debounce: syncs wait, and apply leaves keys rewritten meanwhile to later syncs.
+    // Apply behind route, as in a backlog: syncs wait, and apply leaves keys rewritten meanwhile to later syncs.
     syncDeliveryDelaySeconds: 2,
+    // Each wait's deadline fires after this (the drain waits for it).
+    maxDeferSeconds: 5,
+    // Route records parked after their writes (their sync sends refused until the last receive).
+    parkShare: 0.02,
   };
 }
 

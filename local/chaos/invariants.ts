@@ -4,11 +4,14 @@
  * captured output), never from the handlers' own counters:
  * - every connection (those created mid-run too) holds the oracle's fold, except keys whose sync (or
  *   event) is parked in a DLQ with its error; anything else is LOST;
+ * - every key route wrote and queued a sync for is at each connection that sync reached, whatever
+ *   became of later records (keys left unsent after drain = 0);
  * - every invalid event is in the ingress DLQ with its error;
  * - apply never reads from Nango, and nothing calls GET /connections/{id};
  * - a connection is PATCHed at most once per time it became dirty (events in scope, seeds, repairs);
  * - no two writes to one connection at once; the key nowhere; no bookkeeping key anywhere.
  */
+import { type DesiredKey, desiredFor } from '../../functions/commons/domain/desired.ts';
 import type { EventSourceStats } from '../event-source.ts';
 import type { DlqMessage, ObservedSync, SentEvent } from '../pipeline.ts';
 import type { NangoStandin } from '../standins/nango.ts';
@@ -30,6 +33,8 @@ export interface InvariantInput {
   sent: SentEvent[];
   dlq: DlqMessage[];
   syncs: ObservedSync[];
+  /** Subject -> its desired state at the end (every subject a sync named). */
+  desired?: Record<string, DesiredKey[]>;
   nango: Pick<NangoStandin, 'connections' | 'requests' | 'applyHistory' | 'webhookDeliveries' | 'stats'>;
   keys: readonly string[];
   leaks: { logHits: number; errors: string[] };
@@ -160,6 +165,39 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
   }
   lost += lostKeys;
 
+  // Keys left unsent: a key route wrote, whose change sync (queued at or after the write) reached a
+  // connection, must be at that connection with the desired value unless a sync DLQ message names it,
+  // whatever became of later records (parked, purged). The fold above excuses keys of parked events;
+  // this does not.
+  let keysLeftUnsent = 0;
+  const subjectsOf = new Map<string, { target: { connectionId: string; providerConfigKey: string }; queued: Map<string, number> }>();
+  for (const s of i.syncs) {
+    const m = s.message;
+    if (!m || m.reason !== 'change' || m.queuedAt === undefined) continue;
+    const k = connKey(m.target);
+    const entry = subjectsOf.get(k) ?? { target: m.target, queued: new Map<string, number>() };
+    for (const subject of m.subjects) entry.queued.set(subject, Math.max(entry.queued.get(subject) ?? 0, m.queuedAt));
+    subjectsOf.set(k, entry);
+  }
+  for (const [k, { target, queued }] of subjectsOf) {
+    const c = final.get(k);
+    const excused = parkedKeys.get(k);
+    if (!c || excused === 'all') continue;
+    const wanted = desiredFor(
+      [...queued.keys()].flatMap((s) => i.desired?.[s] ?? []),
+      target.providerConfigKey,
+    );
+    for (const d of wanted.values()) {
+      // Only keys a sync was queued for (at or after their write) are owed to this connection.
+      if ((queued.get(d.subject) ?? 0) < d.writtenAt || excused?.has(d.key)) continue;
+      if (JSON.stringify(c.metadata?.[d.key]) === JSON.stringify(d.value)) continue;
+      keysLeftUnsent++;
+      note(
+        `connection ${target.providerConfigKey}/${target.connectionId}: key ${d.key} of ${d.subject} was routed and synced but is not at Nango`,
+      );
+    }
+  }
+
   // Reads: only route's list lookups; never GET /connections/{id} (it returns, and may refresh, credentials).
   const getById = i.nango.requests.filter((r) => r.method === 'GET' && r.path !== '/connections').length;
   const applyGets = i.nangoCalls.apply?.get ?? 0;
@@ -214,6 +252,7 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     bareDlqMessages: bare,
     dlqByCode,
     lost,
+    keysLeftUnsent,
     unexpected,
     overlaps: ov.live,
     standinOverlaps: stats.overlaps,
@@ -250,6 +289,7 @@ function syncTarget(body: string): { connectionId: string; providerConfigKey: st
 export function invariantsHold(r: InvariantReport): boolean {
   return (
     r.lost === 0 &&
+    r.keysLeftUnsent === 0 &&
     r.unexpected === 0 &&
     r.overPatched === 0 &&
     r.overlaps === 0 &&

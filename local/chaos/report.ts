@@ -33,6 +33,8 @@ export interface InvariantReport {
   dlqByCode: Record<string, number>;
   /** Invalid events not parked, connections never created, keys off the fold with no DLQ message. */
   lost: number;
+  /** Keys route wrote and synced to a connection that are not at it after the drain, with no DLQ message saying why. */
+  keysLeftUnsent: number;
   /** A valid event refused by route. */
   unexpected: number;
   overlaps: number;
@@ -101,6 +103,7 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['handler errors / timeouts / crashes', `${fmt(r.handlerErrors)} / ${fmt(r.handlerTimeouts)} / ${fmt(r.crashes)}`],
     ...Object.entries(r.extra).map(([k, v]): [string, string] => [k, typeof v === 'number' ? fmt(v) : v]),
     ['LOST', fmt(r.lost)],
+    ['KEYS LEFT UNSENT AFTER DRAIN', fmt(r.keysLeftUnsent)],
     ['UNEXPECTED OUTCOMES', fmt(r.unexpected)],
     ['PATCHED MORE THAN DIRTY', `${fmt(r.overPatched)} connections`],
     ['APPLY GETs / GET BY ID', `${fmt(r.nangoCalls.apply?.get ?? 0)} / ${fmt(r.getById)}`],

@@ -19,6 +19,8 @@ import { chaosFaults, type ChaosFaultPlan } from './faults.ts';
 import { computeInvariants, type InvariantInput } from './invariants.ts';
 import { formatInvariants, type InvariantReport } from './report.ts';
 import { buildWorkload, type WorkloadConfig, type WorldConnection } from './workload.ts';
+import type { DesiredKey } from '../../functions/commons/domain/desired.ts';
+import { mulberry32 } from '../standins/nango/faults.ts';
 
 export interface StageTuning {
   batchSize: number;
@@ -46,6 +48,13 @@ export interface ChaosRunOptions {
   drainTimeoutMs: number;
   /** The sync queue's delivery delay (the construct's default is 2 s): apply then defers more often. */
   syncDeliveryDelaySeconds?: number;
+  /**
+   * Share of valid wave-1 events parked by route after their state write: SQS refuses every send of
+   * their syncs until the last receive parks them (so no sync of theirs ever exists).
+   */
+  parkShare?: number;
+  /** APPLY_MAX_DEFER_SECONDS: each wait's deadline is delayed this long, and the drain waits for it. */
+  maxDeferSeconds?: number;
   /** A steady producer: wave 1 goes out in chunks, each once fewer than this many messages wait. */
   maxBacklog?: number;
   /** Progress lines (soak); silent when absent. */
@@ -160,6 +169,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       env: {
         NANGO_TIMEOUT_MS: String(o.clientTimeoutMs),
         APPLY_GROUP_CONCURRENCY: String(o.groupConcurrency),
+        APPLY_MAX_DEFER_SECONDS: String(o.maxDeferSeconds ?? 5),
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
     });
@@ -193,6 +203,13 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       }, o.progressEveryMs);
     }
 
+    // Parked after their writes: every sync send naming one of them is refused, on every receive.
+    const parkRand = mulberry32(o.workload.seed ^ 0x9a4c);
+    const parked = workload.wave1.filter((e) => e.expect.kind === 'valid' && parkRand() < (o.parkShare ?? 0)).map((e) => e.id);
+    if (parked.length) {
+      p.refuseSqs((r) => r.action === 'SendMessageBatch' && r.queueName.endsWith('sync.fifo') && parked.some((id) => r.body.includes(id)));
+    }
+
     const sent: SentEvent[] = [];
     const backlog = async () => {
       const c = await Promise.all([p.queues.ingressUrl, p.queues.syncUrl].map((u) => queueCounts(p.sqs, u)));
@@ -218,6 +235,9 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     await sleep(200);
 
     const [dlq, syncs] = [await p.dlq(), p.syncs()];
+    // The desired state of every subject a sync named, as apply reads it: what must be at Nango.
+    const desired: Record<string, DesiredKey[]> = {};
+    for (const subject of new Set(syncs.flatMap((x) => x.message?.subjects ?? []))) desired[subject] = await p.state.readDesired(subject);
     const routeStats = p.route.stats();
     const applyStats = p.apply.stats();
     clearInterval(monitor);
@@ -232,6 +252,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       sent,
       dlq,
       syncs,
+      desired,
       nango,
       keys: [keyBefore, keyAfter],
       leaks: { logHits: capture.leaks(), errors },
@@ -248,6 +269,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
           : 'DID NOT HAPPEN',
         'route crash': routeCrashed ? `invocation ${o.routeCrashInvocation} died before deleting its batch` : 'DID NOT HAPPEN',
         'stale keys dropped at route': staleKeys,
+        'events parked after their writes (sync sends refused)': parked.length,
         'route invocations': `${routeMs.length}, median ${percentile(routeMs, 0.5)} ms, p95 ${percentile(routeMs, 0.95)} ms`,
         phases: phases.join(', '),
         'captured output': `${(capture.bytes() / 1e6).toFixed(1)} MB, ${capture.lines().toLocaleString('en-US')} lines`,
