@@ -1,3 +1,4 @@
+import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { desiredFor } from '#commons/domain/desired';
 import { orderOf } from '#commons/domain/order';
@@ -166,6 +167,57 @@ describe('DynamoStateStore over dynalite', () => {
     expect((await store.readDesired(s))[0]?.value).toBe(newest.value);
     // Every older write, sent again now, is stale; the newest again is accepted (a retry).
     for (const w of writes) expect((await store.writeDesired(s, [w])).written).toEqual(w === newest ? ['plan'] : []);
+  });
+
+  it("one event's keys are one item per scope; another event type's write of a key lives beside it and the newest order wins per key", async () => {
+    const s = 'tags:organization_id=grouped';
+    const seats = (n: number, id: string) =>
+      (['seats', 'seatsChangedAt'] as const).map((key) => ({
+        key,
+        value: key === 'seats' ? n : `t${n}`,
+        order: orderOf(n, id, key === 'seats' ? n : `t${n}`),
+        integrations: 'all' as const,
+        event: { ...ev(id), detailType: 'customer.seats_changed' },
+      }));
+    expect((await store.writeDesired(s, seats(2, 'g2'))).written.sort()).toEqual(['seats', 'seatsChangedAt']);
+    // An older event of the same type: both keys stale, in one conditional write.
+    expect((await store.writeDesired(s, seats(1, 'g1'))).stale.sort()).toEqual(['seats', 'seatsChangedAt']);
+    const items = await db
+      .client()
+      .send(
+        new QueryCommand({ TableName: 'state', KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: `S#${s}` } } }),
+      );
+    expect(items.Count).toBe(1);
+    // Another event type writes `seats` with a newer order: its own item; readers take the newest per key.
+    const other = { key: 'seats', value: 9, order: orderOf(3, 'o3', 9), integrations: 'all' as const, event: ev('o3') };
+    expect((await store.writeDesired(s, [other])).written).toEqual(['seats']);
+    const desired = desiredFor(await store.readDesired(s), 'salesforce');
+    expect(desired.get('seats')?.value).toBe(9);
+    expect(desired.get('seatsChangedAt')?.value).toBe('t2');
+  });
+
+  it("version 2's one-key items are still read", async () => {
+    const s = 'tags:organization_id=legacy';
+    const order = orderOf(7, 'v2', 'pro');
+    await db.client().send(
+      new PutItemCommand({
+        TableName: 'state',
+        Item: {
+          pk: { S: `S#${s}` },
+          sk: { S: 'K#*#plan' },
+          subject: { S: s },
+          key: { S: 'plan' },
+          scope: { S: '*' },
+          value: { S: '"pro"' },
+          ord: { S: order },
+          event: { M: { id: { S: 'v2' }, source: { S: 'app.test' }, detailType: { S: 't' }, time: { S: '2026-11-20T09:00:00.000Z' } } },
+          at: { N: '5' },
+        },
+      }),
+    );
+    expect(await store.readDesired(s)).toEqual([
+      { subject: s, key: 'plan', value: 'pro', order, integrations: 'all', event: ev('v2'), writtenAt: 5 },
+    ]);
   });
 
   it('a list asked for before a webhook added a connection does not drop that connection from the index', async () => {
