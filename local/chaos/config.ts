@@ -45,7 +45,8 @@ export function ciChaos(seed: number): ChaosRunOptions {
     rotateAtShare: 0.45,
     crash: { atShare: 0.25, afterMs: 15, minRecords: 4 },
     routeCrashInvocation: 7,
-    drainTimeoutMs: 90_000,
+    // Parked records take every receive of the ingress queue (10 s visibility each).
+    drainTimeoutMs: 180_000,
     // Apply behind route, as in a backlog: syncs wait, and apply leaves keys rewritten meanwhile to later syncs.
     syncDeliveryDelaySeconds: 2,
     // Each wait's deadline fires after this (the drain waits for it).

@@ -14,7 +14,8 @@ import { runChaos } from '../../local/chaos/run.ts';
 
 describe('chaos through the local pipeline', () => {
   it('loses nothing, orders by version, never overlaps writes, never reads in apply, never leaks the key', {
-    timeout: 120_000,
+    // Records parked after their writes take every receive of the ingress queue (its visibility each).
+    timeout: 240_000,
   }, async () => {
     const options = ciChaos(seedFromEnv(20_261_127));
     const r = await runChaos(options);
@@ -49,8 +50,13 @@ describe('chaos through the local pipeline', () => {
     expect(x.nangoCalls.apply?.other, 'apply never wrote').toBeGreaterThan(0);
 
     // The invariants.
+    expect(
+      Number(x.extra['events parked after their writes (sync sends refused)']),
+      'no route record was parked after its write',
+    ).toBeGreaterThan(0);
     expect(x.problems).toEqual([]);
     expect(x.lost).toBe(0);
+    expect(x.keysLeftUnsent).toBe(0);
     expect(x.unexpected).toBe(0);
     expect(x.overPatched).toBe(0);
     expect(x.nangoCalls.apply?.get ?? 0).toBe(0);
@@ -81,6 +87,9 @@ describe('chaos through the local pipeline', () => {
       },
     });
     expect(tampered.lost).toBe(x.lost + 1);
+    // ... and desired keys that were synced but are not what Nango holds.
+    const desired = Object.entries(r.input.desired ?? {}).map(([s, keys]) => [s, keys.map((k) => ({ ...k, value: '__not sent__' }))]);
+    expect(computeInvariants({ ...r.input, desired: Object.fromEntries(desired) }).keysLeftUnsent).toBeGreaterThan(0);
     // ... and PATCHes no sync asked for.
     expect(computeInvariants({ ...r.input, syncs: [] }).overPatched).toBeGreaterThan(0);
   });
