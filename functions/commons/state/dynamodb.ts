@@ -145,6 +145,27 @@ export class DynamoStateStore implements StatePort {
 
   async readDesired(subject: string): Promise<DesiredKey[]> {
     const out: DesiredKey[] = [];
+    for (const item of await this.desiredItems(subject)) {
+      const integrations = item.scope === ALL_SCOPE ? 'all' : [String(item.scope)];
+      const event = item.event as EventRef;
+      // Items stored before write times were kept read as written at 0: never taken for a later rewrite.
+      const writtenAt = typeof item.at === 'number' ? item.at : 0;
+      if (typeof item.keys === 'string') {
+        const keys = JSON.parse(item.keys) as Record<string, [string, string]>;
+        for (const [key, [value, order]] of Object.entries(keys))
+          out.push({ subject, key, value: JSON.parse(value) as Json, order, integrations, event, writtenAt });
+      } else {
+        // An item of one key, as version 2 wrote them.
+        const value = JSON.parse(String(item.value)) as Json;
+        out.push({ subject, key: String(item.key), value, order: String(item.ord), integrations, event, writtenAt });
+      }
+    }
+    return out;
+  }
+
+  /** Every desired item of a subject (key groups and version 2's one-key items), strongly consistent. */
+  private async desiredItems(subject: string): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.doc.send(
@@ -156,28 +177,7 @@ export class DynamoStateStore implements StatePort {
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of page.Items ?? []) {
-        const integrations = item.scope === ALL_SCOPE ? 'all' : [String(item.scope)];
-        const event = item.event as EventRef;
-        // Items stored before write times were kept read as written at 0: never taken for a later rewrite.
-        const writtenAt = typeof item.at === 'number' ? item.at : 0;
-        if (typeof item.keys === 'string') {
-          const keys = JSON.parse(item.keys) as Record<string, [string, string]>;
-          for (const [key, [value, order]] of Object.entries(keys))
-            out.push({ subject, key, value: JSON.parse(value) as Json, order, integrations, event, writtenAt });
-        } else {
-          // An item of one key, as version 2 wrote them.
-          out.push({
-            subject,
-            key: String(item.key),
-            value: JSON.parse(String(item.value)) as Json,
-            order: String(item.ord),
-            integrations,
-            event,
-            writtenAt,
-          });
-        }
-      }
+      out.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start);
     return out;
@@ -319,21 +319,37 @@ export class DynamoStateStore implements StatePort {
     );
   }
 
+  /**
+   * A key group holds the keys one event wrote, all at that event's version: a version stuck in one
+   * of them is stuck in all, so the whole group is released (the next event of its type wins).
+   */
   async resetDesiredKey(subject: string, key: string): Promise<number> {
-    const scopes = (await this.readDesired(subject)).filter((d) => d.key === key);
-    for (const d of scopes) {
-      const scope = d.integrations === 'all' ? ALL_SCOPE : d.integrations[0]!;
+    let reset = 0;
+    for (const item of await this.desiredItems(subject)) {
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = { ':floor': FLOOR_ORDER, ':now': Date.now() };
+      let set = 'ord = :floor, resetAt = :now';
+      if (typeof item.keys === 'string') {
+        const keys = JSON.parse(item.keys) as Record<string, [string, string]>;
+        if (!Object.hasOwn(keys, key)) continue;
+        for (const k of Object.keys(keys)) keys[k]![1] = FLOOR_ORDER;
+        names['#keys'] = 'keys';
+        values[':keys'] = JSON.stringify(keys);
+        set += ', #keys = :keys';
+      } else if (item.key !== key) continue;
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: subjectPk(subject), sk: `${KEY_PREFIX}${scope}#${key}` },
-          UpdateExpression: 'SET ord = :floor, resetAt = :now',
+          Key: { pk: item.pk, sk: item.sk },
+          UpdateExpression: `SET ${set}`,
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':floor': FLOOR_ORDER, ':now': Date.now() },
+          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
         }),
       );
+      reset++;
     }
-    return scopes.length;
+    return reset;
   }
 
   async forgetAppliedKey(target: Target, key: string): Promise<void> {
