@@ -111,7 +111,7 @@ describe('queues', () => {
     expect(p.RedrivePolicy).toEqual({ deadLetterTargetArn: arn('IngressDlq'), maxReceiveCount: 5 });
   });
 
-  it('sync.fifo is high-throughput FIFO without content-based deduplication, visibility 6 x 90 s, a 2 s delivery delay, redrive after 5', () => {
+  it('sync.fifo is high-throughput FIFO without content-based deduplication, visibility 6 x 90 s, no delivery delay, redrive after 5', () => {
     const p = resource(t, 'AWS::SQS::Queue', ids.SyncQueue!).Properties;
     expect(p).toMatchObject({
       FifoQueue: true,
@@ -120,7 +120,7 @@ describe('queues', () => {
       ContentBasedDeduplication: false,
       MessageRetentionPeriod: 345_600,
       VisibilityTimeout: 540,
-      DelaySeconds: 2,
+      DelaySeconds: 0,
       RedrivePolicy: { deadLetterTargetArn: arn('SyncDlq'), maxReceiveCount: 5 },
     });
   });
@@ -225,7 +225,7 @@ describe('functions', () => {
 
   it.each([
     ['Route', 30, 512],
-    ['Apply', 90, 512],
+    ['Apply', 90, 256],
     ['Webhook', 10, 256],
     ['Reconcile', 300, 512],
   ] as const)('%s: nodejs24.x arm64, %i s, %i MB, own role and log group, no async DLQ', (name, timeout, memory) => {
