@@ -103,7 +103,11 @@ export class RateLimitGate {
     const now = Date.now();
     if (observed) {
       this.mode = 'metered';
-      if (!this.firstSeen || this.firstSeen.resetAt !== observed.resetAt) this.firstSeen = { resetAt: observed.resetAt, at: now };
+      const opener = observed.remaining === observed.limit - 1;
+      // Windows under a second can share a reset second: then only the answer that opened one names it.
+      if (opener || (this.windowMs >= RESET_SLACK_MS && this.firstSeen?.resetAt !== observed.resetAt)) {
+        this.firstSeen = { resetAt: observed.resetAt, at: now };
+      }
       const end = this.endOf(observed.resetAt, now);
       const s = this.state;
       if (!s || observed.resetAt > s.resetAt) this.state = { ...observed, end };
