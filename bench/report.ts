@@ -12,7 +12,17 @@ import type { PeerResult } from './peers/run.ts';
 export const V1_BASELINE = { calls: 3453, overFloor: 6.9 };
 
 export interface BenchResults {
-  meta: { date: string; node: string; cpu: string; cores: number; loadAverage: number[]; commit: string; wallSeconds?: number };
+  meta: {
+    date: string;
+    node: string;
+    cpu: string;
+    cores: number;
+    loadAverage: number[];
+    commit: string;
+    wallSeconds?: number;
+    /** Scenarios that did not finish: their rows are missing. */
+    failed?: string[];
+  };
   settings: Record<string, unknown>;
   drain?: DrainResult;
   /** The same backlog with the index cold (no reconcile before it): the first run after a deployment, before the backfill. */
@@ -412,7 +422,7 @@ export function renderHeadline(r: BenchResults): string {
 /** The run's one-line stamp: when, where, how long. */
 export function stampLine(r: BenchResults): string {
   const m = r.meta;
-  return `${m.date} · commit ${m.commit} · Node ${m.node} · ${m.cpu} (${m.cores} cores, load ${m.loadAverage.map((l) => l.toFixed(1)).join(' ')} at start)${m.wallSeconds ? ` · bench ran ${f0(m.wallSeconds)} s` : ''}`;
+  return `${m.date} · commit ${m.commit} · Node ${m.node} · ${m.cpu} (${m.cores} cores, load ${m.loadAverage.map((l) => l.toFixed(1)).join(' ')} at start)${m.wallSeconds ? ` · bench ran ${f0(m.wallSeconds)} s` : ''}${m.failed?.length ? ` · did not finish: ${m.failed.join(', ')}` : ''}`;
 }
 
 export function render(r: BenchResults): string {
