@@ -223,7 +223,7 @@ export function rows(r: BenchResults): Row[] {
   if (d) {
     head(
       '5. latency',
-      'backlog (5,000 events, rate limit off), index filled first: Nango calls per connection touched',
+      `backlog (${d.events} events, rate limit off), index filled first: Nango calls per connection touched`,
       `${f2(d.callsPerTouched)} (${d.calls.list} / ${d.calls.patch})`,
       `<= ${TARGETS.backlogCallsPerTouched}`,
       `v1 (recorded): ${V1_BASELINE.overFloor}; ${peerCell((p) => f2(p.callsPerTouched))}; wrong ${d.final.wrongConnections} of ${d.final.connections}, DLQ ${d.dlq.total}`,
