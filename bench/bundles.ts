@@ -1,8 +1,7 @@
 /**
- * Bundles each function the way the CDK construct does (infra/nango-metadata-sync.ts: NodejsFunction
- * with ESM, the createRequire banner, minify, source maps without sources content, main fields
- * module,main, @aws-sdk/* external, target node24), and a second time for running here: target node20
- * with @aws-sdk bundled in (no Lambda runtime provides it locally). Each build writes esbuild's
+ * Bundles each function with the construct's own esbuild options (infra/construct/bundling.ts), and
+ * a second time for running here: target node20 with @aws-sdk bundled in (no Lambda runtime provides
+ * it locally). Each build writes esbuild's
  * metafile; `analyze` says what dominates a bundle and flags code the function never runs.
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -12,9 +11,9 @@ import { build, type Metafile } from 'esbuild';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** The construct's ESM_BANNER (kept in step by hand: infra/ exports it, but importing infra pulls in aws-cdk-lib). */
-export const ESM_BANNER =
-  "import { createRequire as __nmsCreateRequire } from 'module'; const require = __nmsCreateRequire(import.meta.url);";
+import { BUNDLING, ESM_BANNER } from '../infra/construct/bundling.ts';
+
+export { ESM_BANNER };
 
 export const ENTRIES = {
   route: 'functions/route.ts',
@@ -56,14 +55,14 @@ export async function bundle(name: EntryName, variant: Variant, outDir: string):
     outfile,
     bundle: true,
     platform: 'node',
-    format: 'esm',
-    target: variant === 'deploy' ? 'node24' : 'node20',
-    mainFields: ['module', 'main'],
-    banner: { js: ESM_BANNER },
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    external: variant === 'deploy' ? ['@aws-sdk/*'] : [],
+    format: BUNDLING.format,
+    target: variant === 'deploy' ? BUNDLING.target : 'node20',
+    mainFields: [...BUNDLING.mainFields],
+    banner: { js: BUNDLING.banner },
+    minify: BUNDLING.minify,
+    sourcemap: BUNDLING.sourceMap,
+    sourcesContent: BUNDLING.sourcesContent,
+    external: variant === 'deploy' ? [...BUNDLING.externalModules] : [],
     tsconfig: join(ROOT, 'tsconfig.json'),
     metafile: true,
     logLevel: 'error',

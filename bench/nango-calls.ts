@@ -41,3 +41,15 @@ export function percentiles(xs: readonly number[]): { n: number; p50: number; p9
     mean: s.length ? s.reduce((a, b) => a + b, 0) / s.length : Number.NaN,
   };
 }
+
+/** Requests started per bucket of `bucketMs` from `from`: where a rate-limited drain waited. */
+export function timeline(requests: readonly RecordedRequest[], from: number, bucketMs: number): number[] {
+  const out: number[] = [];
+  for (const r of requests) {
+    if (r.startedAt < from) continue;
+    const i = Math.floor((r.startedAt - from) / bucketMs);
+    while (out.length <= i) out.push(0);
+    out[i]!++;
+  }
+  return out;
+}

@@ -5,9 +5,11 @@
  * startLocalPipeline: fauxqs, dynalite, the Secrets Manager stand-in, the Nango stand-in.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { ENV } from '#commons/config';
 import type { InvocationResult } from '../local/event-source.ts';
 import { startLocalPipeline, type LocalPipeline } from '../local/pipeline.ts';
 import type { SeedConnection } from '../local/standins/nango.ts';
+import { mulberry32 } from '../local/standins/nango/faults.ts';
 import { countAwsRequests } from './aws-requests.ts';
 import {
   checkFinalState,
@@ -22,7 +24,7 @@ import {
   orgOf,
   type BenchEvent,
 } from './dataset.ts';
-import { lastAnswer, nangoCalls, percentiles } from './nango-calls.ts';
+import { lastAnswer, nangoCalls, percentiles, timeline } from './nango-calls.ts';
 
 /** The construct's defaults (infra/nango-metadata-sync.ts resolveProps), kept in step by hand: importing infra pulls in aws-cdk-lib. */
 export const ROUTE_DEFAULTS = { batchSize: 50, maxBatchingWindowMs: 1000, concurrency: 10, functionTimeoutMs: 30_000 };
@@ -42,10 +44,12 @@ const log = (s: string) => process.stderr.write(`    ${s}\n`);
 interface Invocations {
   invocations: number;
   durationMs: number;
+  /** Epoch ms the last invocation ended (0 before any): when the stage last worked. */
+  lastEndedAt: number;
 }
 const tally = () => {
-  const t: Invocations = { invocations: 0, durationMs: 0 };
-  return { t, on: (r: InvocationResult) => ((t.invocations += 1), (t.durationMs += r.durationMs)) };
+  const t: Invocations = { invocations: 0, durationMs: 0, lastEndedAt: 0 };
+  return { t, on: (r: InvocationResult) => ((t.invocations += 1), (t.durationMs += r.durationMs), (t.lastEndedAt = Date.now())) };
 };
 
 /**
@@ -154,7 +158,15 @@ export async function drain(o: DrainRun) {
       callsPerTouched: calls.total / touched,
       warmIndex: { calls: indexCalls, subjects: indexed },
       // The floor: one PATCH per connection touched, at the allowed rate.
-      ...(rate ? { boundMs: touched / rate, wallOverBound: wallMs / (touched / rate) } : {}),
+      ...(rate
+        ? { boundMs: touched / rate, wallOverBound: wallMs / (touched / rate), ...fixedWindowFloor(touched, o.nango.rateLimit!) }
+        : {}),
+      // When route last worked, from the first send: the PATCHes cannot all be final before it.
+      routeDoneMs: lambda.route.lastEndedAt ? lambda.route.lastEndedAt - t0 : 0,
+      timeline: {
+        bucketMs: o.nango.rateLimit?.windowMs ?? 1000,
+        requests: timeline(nango.requests, t0, o.nango.rateLimit?.windowMs ?? 1000),
+      },
       final,
       dlq,
       stats: nango.stats(),
@@ -167,6 +179,15 @@ export async function drain(o: DrainRun) {
     aws?.stop();
     await p.stop();
   }
+}
+
+/**
+ * Nango's window is fixed and opens with the first request: `limit` calls can go at once, so one
+ * call per connection touched needs ceil(touched / limit) windows and ends early in the last one.
+ * This is the tighter floor at a long window, where touched / rate overstates it by up to a window.
+ */
+function fixedWindowFloor(touched: number, rl: { limit: number; windowMs: number }) {
+  return { fixedWindowFloorMs: (Math.ceil(touched / rl.limit) - 1) * rl.windowMs };
 }
 
 export interface TrickleRun {
@@ -328,3 +349,175 @@ export async function seed(o: SeedRun) {
 export type DrainResult = Awaited<ReturnType<typeof drain>>;
 export type TrickleResult = Awaited<ReturnType<typeof trickle>>;
 export type SeedResult = Awaited<ReturnType<typeof seed>>;
+
+export interface SteadyRun {
+  customers: number;
+  /** Rounds of one event per customer; a customer's events are `roundMs` apart, longer than its index lives. */
+  rounds: number;
+  roundMs: number;
+  /**
+   * INDEX_TTL_SECONDS for the run: the deployment's 300 s scaled down with the round, so that every
+   * customer's next event comes after its index (as a list lookup filled it) expired, as in production
+   * where a customer changes far less often than every 5 minutes.
+   */
+  indexTtlSeconds: number;
+  /** Connections moved to another customer (tags changed through Nango's API: no webhook) before each round. */
+  retagsPerRound: number;
+  /** Connections created (Connect UI: an auth webhook) before each round. */
+  newPerRound: number;
+  nango: StandinShape;
+}
+
+/**
+ * Steady state: every customer's event finds its index expired. The floor is one PATCH per
+ * (event, connection) and per new connection (its seed); every Nango call counts against it, the
+ * listing's own (a sweep, a lookup, the reconcile that filled the index first) included. Re-tags
+ * check the tenancy rule: after a move, a connection gets none of its former customer's later keys
+ * once Nango shows the change (the latest such write is reported with its delay).
+ */
+export async function steady(o: SteadyRun) {
+  const connections = makeConnections({ customers: o.customers, connectionsPerCustomer: [2, 3, 4, 5, 6], seed: 42 });
+  const route = tally();
+  const apply = tally();
+  const p = await startLocalPipeline({
+    nango: { latencyMs: o.nango.latencyMs, raceMode: true, raceDelayMs: o.nango.raceDelayMs },
+    connections,
+    route: { ...ROUTE_DEFAULTS, onInvocation: route.on },
+    apply: { ...APPLY_DEFAULTS, onInvocation: apply.on },
+    syncDeliveryDelaySeconds: SYNC_DELIVERY_DELAY_SECONDS,
+    env: {
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      INDEX_TTL_SECONDS: String(o.indexTtlSeconds),
+      // The sweep's shortest interval, where the functions have one.
+      ...(SWEEP_SETTING in ENV ? { [SWEEP_SETTING]: String(SWEEP_SECONDS) } : {}),
+    },
+  });
+  // The docs' tenancy window: a re-tag is seen by the next sweep, or without one by the next lookup.
+  const tenancyWindowMs = (SWEEP_SETTING in ENV ? SWEEP_SECONDS : o.indexTtlSeconds) * 1000;
+  const nango = p.nango!;
+  const lag = loopLag();
+  try {
+    const from = Date.now();
+    // The state a running deployment has: every subject's index filled by the last listing.
+    await p.reconcile({ pageSize: 1000 });
+    // Current membership: who each connection belongs to now (re-tags change it).
+    const live = connections.map((c) => ({ ...c, tags: { ...c.tags } }));
+    const rnd = mulberry32(7);
+    const retags: { c: SeedConnection; from: string; to: string; at: number }[] = [];
+    const created: SeedConnection[] = [];
+    const sent: { e: BenchEvent; at: number; reached: SeedConnection[] }[] = [];
+    let n = 0;
+    const t0 = Date.now();
+    for (let r = 0; r < o.rounds; r++) {
+      const roundStart = t0 + o.indexTtlSeconds * 1000 + r * o.roundMs;
+      if (roundStart > Date.now()) await sleep(roundStart - Date.now());
+      for (let i = 0; i < o.retagsPerRound; i++) {
+        const c = live[Math.floor(rnd() * live.length)]!;
+        const to = orgOf(Math.floor(rnd() * o.customers), 42);
+        if (to === c.tags!.organization_id) continue;
+        retags.push({ c, from: c.tags!.organization_id!, to, at: Date.now() });
+        c.tags!.organization_id = to;
+        // Changed through Nango's API: the connection keeps its metadata; no webhook is sent.
+        nango.addConnection({ ...c, metadata: nango.metadataOf(c.connectionId, c.providerConfigKey) ?? null });
+      }
+      for (let i = 0; i < o.newPerRound; i++) {
+        const [fresh] = makeConnections({ customers: 1, connectionsPerCustomer: [1], seed: 42 }, 200_000 + r * 1000 + i);
+        const c = { ...fresh!, tags: { ...fresh!.tags, organization_id: orgOf(Math.floor(rnd() * o.customers), 42) }, metadata: null };
+        const { metadata: _m, ...conn } = c;
+        nango.createConnection(conn);
+        live.push(c);
+        created.push(c);
+      }
+      // One event per customer, spread over the round, each customer at the same offset every round.
+      for (let cu = 0; cu < o.customers; cu++) {
+        const due = roundStart + (cu * o.roundMs * 0.8) / o.customers;
+        if (due > Date.now()) await sleep(due - Date.now());
+        const e = steadyEvent(n++, cu, rnd);
+        sent.push({ e, at: Date.now(), reached: connectionsOf(mapEvent(e), live).map((c) => ({ ...c, tags: { ...c.tags } })) });
+        await p.send([e]);
+      }
+    }
+    await p.drain({ timeoutMs: 180_000, quietMs: 1000 });
+    const calls = nangoCalls(nango.requests, from);
+    const pairs = sent.reduce((s, x) => s + x.reached.length, 0);
+    const floor = pairs + created.length;
+    // Tenancy: writes to a moved connection carrying a later event of its former customer.
+    const changedAt = new Map<string, { org: string; at: number }>();
+    for (const x of sent) {
+      const d = x.e.detail as Record<string, unknown>;
+      if (typeof d.changedAt === 'string') changedAt.set(d.changedAt, { org: String(d.organizationId), at: x.at });
+    }
+    // Judged by when the event was sent (the routing decision), not when apply wrote it.
+    let formerWrites = 0;
+    let formerLate = 0;
+    let latestFormerMs = 0;
+    for (const m of retags) {
+      for (const w of nango.applyHistory(m.c.connectionId, m.c.providerConfigKey)) {
+        if (w.at < m.at) continue;
+        for (const k of ['planChangedAt', 'seatsChangedAt']) {
+          const src = typeof w.patch[k] === 'string' ? changedAt.get(w.patch[k] as string) : undefined;
+          if (src && src.org === m.from && src.at > m.at) {
+            formerWrites++;
+            if (src.at - m.at > tenancyWindowMs) formerLate++;
+            latestFormerMs = Math.max(latestFormerMs, src.at - m.at);
+          }
+        }
+      }
+    }
+    const seeded = created.filter((c) => (nango.metadataOf(c.connectionId, c.providerConfigKey) ?? null) !== null).length;
+    return {
+      customers: o.customers,
+      connections: connections.length + created.length,
+      events: sent.length,
+      rounds: o.rounds,
+      roundMs: o.roundMs,
+      indexTtlSeconds: o.indexTtlSeconds,
+      pairs,
+      floor,
+      calls,
+      callsPerTouched: calls.total / floor,
+      retags: retags.length,
+      formerWrites,
+      formerLate,
+      latestFormerMs,
+      tenancyWindowMs,
+      created: created.length,
+      seeded,
+      wallMs: lastAnswer(nango.requests, t0) - t0,
+      dlq: await dlqSummary(p),
+      loopLag: lag(),
+      lambda: { route: route.t, apply: apply.t },
+    };
+  } finally {
+    await p.stop();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SWEEP_SETTING = 'INDEX_SWEEP_SECONDS';
+const SWEEP_SECONDS = 60;
+
+/** A plan or seats change (both carry a unique changedAt, which the tenancy check follows). */
+function steadyEvent(n: number, customer: number, rnd: () => number): BenchEvent {
+  const now = Date.now();
+  const changedAt = new Date(now).toISOString();
+  const org = orgOf(customer, 42);
+  return rnd() < 0.5
+    ? {
+        id: `steady-${n}`,
+        source: 'app.billing',
+        'detail-type': 'customer.plan_changed',
+        time: new Date(now).toISOString(),
+        detail: { organizationId: org, plan: ['free', 'starter', 'pro', 'enterprise'][n % 4], changedAt },
+      }
+    : {
+        id: `steady-${n}`,
+        source: 'app.billing',
+        'detail-type': 'customer.seats_changed',
+        time: new Date(now).toISOString(),
+        detail: { organizationId: org, seats: 1 + (n % 500), changedAt },
+      };
+}
+
+export type SteadyResult = Awaited<ReturnType<typeof steady>>;

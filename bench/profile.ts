@@ -8,7 +8,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { ESM_BANNER, ENTRIES, ROOT, packageOf, type EntryName } from './bundles.ts';
+import { BUNDLING } from '../infra/construct/bundling.ts';
+import { ENTRIES, ROOT, packageOf, type EntryName } from './bundles.ts';
 import { runChild, type ChildJob } from './microbench.ts';
 
 interface ProfileNode {
@@ -35,10 +36,10 @@ export async function readableBundle(name: EntryName, outDir: string): Promise<s
     outfile,
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: BUNDLING.format,
     target: 'node20',
-    mainFields: ['module', 'main'],
-    banner: { js: ESM_BANNER },
+    mainFields: [...BUNDLING.mainFields],
+    banner: { js: BUNDLING.banner },
     minify: false,
     tsconfig: join(ROOT, 'tsconfig.json'),
     logLevel: 'error',

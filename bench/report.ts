@@ -5,19 +5,33 @@
 import type { BundleInfo } from './bundles.ts';
 import { apiDestinationCostPerM, awsUse, PRICES } from './cost.ts';
 import type { MicroResults } from './micro.ts';
-import { LAMBDA_MEMORY_GB, type DrainResult, type SeedResult, type TrickleResult } from './ours.ts';
+import { LAMBDA_MEMORY_GB, type DrainResult, type SeedResult, type SteadyResult, type TrickleResult } from './ours.ts';
 import type { PeerResult } from './peers/run.ts';
 
 /** Version 1 on this backlog (recorded, not re-run: version 1 is gone from the code). */
 export const V1_BASELINE = { calls: 3453, overFloor: 6.9 };
 
 export interface BenchResults {
-  meta: { date: string; node: string; cpu: string; cores: number; loadAverage: number[]; commit: string; wallSeconds?: number };
+  meta: {
+    date: string;
+    node: string;
+    cpu: string;
+    cores: number;
+    loadAverage: number[];
+    commit: string;
+    wallSeconds?: number;
+    /** Scenarios that did not finish: their rows are missing. */
+    failed?: string[];
+  };
   settings: Record<string, unknown>;
   drain?: DrainResult;
   /** The same backlog with the index cold (no reconcile before it): the first run after a deployment, before the backfill. */
   cold?: DrainResult;
+  /** The backlog under a rate limit scaled to a short window (20 per 2 s). */
   rated?: DrainResult;
+  /** The backlog under Nango's real window (200 per 60 s), headers as the real server sends them. */
+  ratedReal?: DrainResult;
+  steady?: SteadyResult;
   trickle?: TrickleResult;
   seed?: SeedResult;
   peers: PeerResult[];
@@ -25,7 +39,20 @@ export interface BenchResults {
   bundles: BundleInfo[];
 }
 
+/** The issue's targets, in one place: each headline row is judged against its own. */
+export const TARGETS = {
+  steadyCallsPerTouched: 1.05,
+  wallOverBound: 1.15,
+  backlogCallsPerTouched: 1.1,
+  costPerM: 1.68,
+  routeImportMs: 130,
+  trickleP50Ms: 1000,
+  seedP50Ms: 500,
+} as const;
+
 export interface Row {
+  /** Headline rows carry a target of the issue; the rest are details. */
+  headline?: boolean;
   section: string;
   measure: string;
   ours: string;
@@ -61,16 +88,165 @@ export function rows(r: BenchResults): Row[] {
   const out: Row[] = [];
   const add = (section: string, measure: string, ours: string, target = '', beside = '', v: Row['verdict'] = '') =>
     out.push({ section, measure, ours, target, beside, verdict: v });
+  const head = (section: string, measure: string, ours: string, target: string, beside: string, v: Row['verdict']) =>
+    out.push({ headline: true, section, measure, ours, target, beside, verdict: v });
   const peer = (name: PeerResult['peer']) => r.peers.find((p) => p.peer === name);
   const seq = peer('sequential');
   const par = peer('parallel');
   const model = peer('api-destination-model');
   const peerCell = (f: (p: PeerResult) => string) =>
     [seq && `SDK seq. ${f(seq)}`, par && `SDK par. ${f(par)}`, model && `API-dest. MODEL ${f(model)}`].filter(Boolean).join('; ');
-
   const d = r.drain;
+
+  // 1. Steady state: every customer's event after its index expired.
+  const st = r.steady;
+  if (st) {
+    const S = '1. steady state';
+    // The floor is one PATCH per (event, connection) and per seed; where apply folded a customer's
+    // changes into fewer PATCHes (it fell behind), the PATCHes it made are the floor instead, so
+    // folding never hides a list per event.
+    const touched = Math.min(st.floor, st.calls.patch);
+    const perTouched = st.calls.total / touched;
+    head(
+      S,
+      `Nango calls per connection touched, listing included (${st.customers} customers, ${st.rounds} events each ${s1(st.roundMs)} apart, index TTL ${st.indexTtlSeconds} s)`,
+      `${f2(perTouched)} (${st.calls.list} lists + ${st.calls.patch} PATCHes${st.calls.get + st.calls.other ? ` + ${st.calls.get + st.calls.other} other` : ''} for ${touched})`,
+      `<= ${TARGETS.steadyCallsPerTouched}`,
+      `${st.events} events; ${st.pairs} event x connection + ${st.created} seeds${st.calls.patch < st.floor ? ` (${st.floor - st.calls.patch} folded by apply)` : ''}; ${st.retags} re-tags, ${st.created} new connections (${st.seeded} seeded); DLQ ${st.dlq.total}`,
+      verdict(perTouched <= TARGETS.steadyCallsPerTouched),
+    );
+    head(
+      S,
+      "re-tagged connections: the former customer's later events written to them, after the stated window",
+      `${st.formerLate}`,
+      `0 after ${s1(st.tenancyWindowMs)}`,
+      `${st.retags} connections moved through the API (no webhook); within the window ${st.formerWrites - st.formerLate}${st.formerWrites ? `, the latest sent ${s1(st.latestFormerMs)} after the change` : ''}`,
+      verdict(st.formerLate === 0),
+    );
+  }
+
+  // 2. Drains at the limit: Nango's real window, and the scaled one beside it.
+  const rated = (q: DrainResult | undefined, rl: { limit: number; windowMs: number } | undefined, label: string) => {
+    if (q?.boundMs === undefined || !rl) return;
+    const S = `2. drain at the limit, ${label} (${rl.limit} per ${rl.windowMs / 1000} s)`;
+    head(
+      S,
+      'wall / floor bound (connections touched / allowed rate)',
+      `${f2(q.wallOverBound!)}x (${s1(q.wallMs)} / ${s1(q.boundMs)})`,
+      `<= ${TARGETS.wallOverBound}x`,
+      `${q.touched} connections; fixed-window floor ${s1(q.fixedWindowFloorMs ?? Number.NaN)}; route done at ${s1(q.routeDoneMs ?? Number.NaN)}`,
+      verdict(q.wallOverBound! <= TARGETS.wallOverBound),
+    );
+    head(
+      S,
+      '429s answered / 429s that ended in a DLQ',
+      `${q.calls.rateLimited} / ${rateLimitedParked(q)}`,
+      '0 in a DLQ',
+      `DLQ (any cause) ${dlqCell(q.dlq)}; wrong connections ${q.final.wrongConnections} of ${q.final.connections}`,
+      verdict(rateLimitedParked(q) === 0 && q.dlq.total === 0 && q.final.wrongConnections === 0),
+    );
+    add(
+      S,
+      'Nango calls (list / PATCH), per connection touched',
+      `${q.calls.total} (${q.calls.list} / ${q.calls.patch}), ${f2(q.callsPerTouched)}`,
+      `<= ${TARGETS.backlogCallsPerTouched}`,
+      q.timeline ? `requests per window: ${q.timeline.requests.join(' ')}` : '',
+      verdict(q.callsPerTouched <= TARGETS.backlogCallsPerTouched),
+    );
+  };
+  rated(r.ratedReal, r.settings.rateLimitReal as { limit: number; windowMs: number } | undefined, "Nango's window");
+  rated(r.rated, r.settings.rateLimit as { limit: number; windowMs: number } | undefined, 'scaled window');
+
+  // 3. Cost.
+  if (d?.aws) {
+    const u = awsUse(
+      d.aws,
+      d.events,
+      [
+        { name: 'route', ...d.lambda.route, memoryGb: LAMBDA_MEMORY_GB.route },
+        { name: 'apply', ...d.lambda.apply, memoryGb: LAMBDA_MEMORY_GB.apply },
+      ],
+      LAMBDA_MEMORY_GB.route,
+      d.ingressQueueName,
+    );
+    const pairsPerEvent = d.pairs / d.events;
+    const modelUsd = apiDestinationCostPerM(pairsPerEvent);
+    const pe = u.perEvent;
+    head(
+      '3. cost',
+      `per million events (${PRICES.region}, list prices of ${PRICES.asOf}), backlog at the construct's defaults`,
+      `${usd(u.costPerM.total)} (SQS ${usd(u.costPerM.sqs)}, DynamoDB ${usd(u.costPerM.dynamodb)}, Lambda ${usd(u.costPerM.lambda)}: ${Object.entries(
+        u.split.lambda,
+      )
+        .map(([n, v]) => `${n} ${usd(v)}`)
+        .join(', ')}, SM ${usd(u.costPerM.secretsManager)})`,
+      `<= ${usd(Math.min(TARGETS.costPerM, modelUsd))}`,
+      `API-dest. MODEL ${usd(modelUsd)}; ours via an EventBridge bus ${usd(u.totalViaEventBridgePerM)}; per event: SQS ${f2(pe.producer)} producer / ${f2(pe.eventSource)} event sources / ${f2(pe.handlersSqs)} handlers, DynamoDB ${f2(pe.dynamoWrites)} writes / ${f2(pe.dynamoReads)} reads`,
+      verdict(u.costPerM.total <= Math.min(TARGETS.costPerM, modelUsd)),
+    );
+    add(
+      'details: AWS per event (backlog, rate limit off)',
+      `Lambda GB-s (route ${LAMBDA_MEMORY_GB.route * 1024} MB + apply ${LAMBDA_MEMORY_GB.apply * 1024} MB); Secrets Manager calls`,
+      `${f2(u.gbSecondsPerEvent)}; ${pe.secrets.toFixed(4)}`,
+      '',
+      `${d.lambda.route.invocations} + ${d.lambda.apply.invocations} invocations`,
+    );
+  }
+
+  // 4. Cold start.
+  const m = r.micro;
+  const hello = m?.coldStart.find((c) => c.name === 'hello');
+  const sdkCold = m?.coldStart.find((c) => c.name === 'sdk-consumer');
+  const routeCold = m?.coldStart.find((c) => c.name === 'route');
+  if (routeCold) {
+    const b = r.bundles.find((x) => x.name === 'route' && x.variant === 'deploy');
+    head(
+      '4. cold start',
+      `route: import (median of ${routeCold.runs}, fresh node processes)`,
+      `${f0(routeCold.importMs)} ms`,
+      `<= ${TARGETS.routeImportMs} ms`,
+      `${sdkCold ? `SDK consumer ${f0(sdkCold.importMs)} ms; ` : ''}${hello ? `${f1(routeCold.totalMs / hello.totalMs)}x hello-world from process start; ` : ''}first event +${f0(routeCold.invokeMs)} ms${b ? `; bundle ${kib(b.bytes)}, undici ${f0((b.byPackage.find((p) => p.name === 'undici')?.share ?? 0) * 100)}%` : ''}`,
+      verdict(routeCold.importMs <= TARGETS.routeImportMs),
+    );
+  }
+
+  // 5. Latency, with the backlog's coalescing kept.
+  const t = r.trickle;
+  if (t) {
+    head(
+      '5. latency',
+      `trickle (${t.eventsPerSecond} events/s): send to metadata at the stand-in, p50 (p95)`,
+      `${f0(t.latencyMs.p50)} ms (${f0(t.latencyMs.p95)})`,
+      `<= ${TARGETS.trickleP50Ms} ms`,
+      `${t.latencyMs.n} writes timed, ${t.superseded} superseded; ${f2(t.patchesPerPair)} PATCHes per event x connection; ${t.calls.list + t.calls.get} GETs; wrong ${t.final.wrongConnections} of ${t.final.connections}`,
+      verdict(t.latencyMs.p50 <= TARGETS.trickleP50Ms),
+    );
+  }
+  const sd = r.seed;
+  if (sd) {
+    head(
+      '5. latency',
+      `seeding: auth webhook to metadata matching the subject, p50 (p95), ${sd.seeded} of ${sd.newConnections}`,
+      `${f0(sd.latencyMs.p50)} ms (${f0(sd.latencyMs.p95)})`,
+      `<= ${TARGETS.seedP50Ms} ms`,
+      sd.seeded === sd.newConnections ? 'every new connection seeded' : `${sd.newConnections - sd.seeded} never seeded`,
+      verdict(sd.latencyMs.p50 <= TARGETS.seedP50Ms && sd.seeded === sd.newConnections),
+    );
+  }
   if (d) {
-    const S = '1. backlog, rate limit off';
+    head(
+      '5. latency',
+      `backlog (${d.events} events, rate limit off), index filled first: Nango calls per connection touched`,
+      `${f2(d.callsPerTouched)} (${d.calls.list} / ${d.calls.patch})`,
+      `<= ${TARGETS.backlogCallsPerTouched}`,
+      `v1 (recorded): ${V1_BASELINE.overFloor}; ${peerCell((p) => f2(p.callsPerTouched))}; wrong ${d.final.wrongConnections} of ${d.final.connections}, DLQ ${d.dlq.total}`,
+      verdict(d.callsPerTouched <= TARGETS.backlogCallsPerTouched && d.final.wrongConnections === 0),
+    );
+  }
+
+  // Details.
+  if (d) {
+    const S = 'details: backlog, rate limit off';
     add(
       S,
       'Nango calls (list / PATCH), index filled by a reconcile first (its calls included)',
@@ -82,14 +258,6 @@ export function rows(r: BenchResults): Row[] {
     );
     add(
       S,
-      'calls per connection touched (floor 1.0)',
-      f2(d.callsPerTouched),
-      '<= 1.1',
-      `v1 (recorded): ${V1_BASELINE.overFloor}; ${peerCell((p) => f2(p.callsPerTouched))}`,
-      verdict(d.callsPerTouched <= 1.1),
-    );
-    add(
-      S,
       'wall time (first send to last Nango answer)',
       s1(d.wallMs),
       '',
@@ -97,14 +265,12 @@ export function rows(r: BenchResults): Row[] {
     );
     if (seq) {
       const ours = d.events / (d.wallMs / 1000);
-      const ratio = ours / seq.eventsPerSecond;
       add(
         S,
-        'throughput, events/s (construct defaults vs sequential SDK)',
-        `${f0(ours)} (${f1(ratio)}x seq. SDK)`,
-        '>= 10x',
+        'throughput, events/s (construct defaults)',
+        `${f0(ours)} (${f1(ours / seq.eventsPerSecond)}x seq. SDK)`,
+        '',
         `${peerCell((p) => `${f0(p.eventsPerSecond)} (ours ${f1(ours / p.eventsPerSecond)}x)`)}; the harness's producer alone sent ${f0(d.events / (d.sendMs / 1000))}/s`,
-        verdict(ratio >= 10),
       );
     }
     add(
@@ -129,47 +295,15 @@ export function rows(r: BenchResults): Row[] {
   const cold = r.cold;
   if (cold) {
     add(
-      '1. backlog, cold index (no reconcile before it)',
+      'details: backlog, cold index (no reconcile before it)',
       'Nango calls (list / PATCH), per connection touched',
       `${cold.calls.total} (${cold.calls.list} / ${cold.calls.patch}), ${f2(cold.callsPerTouched)}`,
       '',
       `one list per customer (${cold.calls.list}) on top of the PATCHes; wrong connections ${cold.final.wrongConnections} of ${cold.final.connections}, DLQ ${cold.dlq.total}`,
     );
   }
-  const q = r.rated;
-  if (q?.boundMs !== undefined) {
-    const rl = r.settings.rateLimit as { limit: number; windowMs: number };
-    const S = `1. backlog, rate limit ${rl.limit} per ${rl.windowMs / 1000} s`;
-    add(
-      S,
-      'wall / floor bound (connections touched / allowed rate)',
-      `${f2(q.wallOverBound!)}x (${s1(q.wallMs)} / ${s1(q.boundMs)})`,
-      '<= 1.1x',
-      '',
-      verdict(q.wallOverBound! <= 1.1),
-    );
-    add(
-      S,
-      'Nango calls (list / PATCH), per connection touched',
-      `${q.calls.total} (${q.calls.list} / ${q.calls.patch}), ${f2(q.callsPerTouched)}`,
-      '<= 1.1',
-      '',
-      verdict(q.callsPerTouched <= 1.1),
-    );
-    add(
-      S,
-      '429s answered / 429s that ended in a DLQ',
-      `${q.calls.rateLimited} / ${rateLimitedParked(q)}`,
-      '0 in a DLQ',
-      '',
-      verdict(rateLimitedParked(q) === 0),
-    );
-    add(S, 'DLQ entries (any cause)', dlqCell(q.dlq), '0', '', verdict(q.dlq.total === 0));
-    add(S, 'wrong connections', `${q.final.wrongConnections} of ${q.final.connections}`, '0', '', verdict(q.final.wrongConnections === 0));
-  }
-  const t = r.trickle;
   if (t) {
-    const S = `2. trickle, ${t.eventsPerSecond} events/s`;
+    const S = `details: trickle, ${t.eventsPerSecond} events/s`;
     add(
       S,
       'PATCHes per event x connection',
@@ -186,94 +320,31 @@ export function rows(r: BenchResults): Row[] {
       '',
       verdict(t.calls.get + t.calls.list === 0),
     );
-    add(
-      S,
-      'send to metadata at the stand-in, p50 / p95',
-      `${f0(t.latencyMs.p50)} / ${f0(t.latencyMs.p95)} ms`,
-      '',
-      `${t.latencyMs.n} writes timed; ${t.superseded} superseded before written`,
-    );
-    add(S, 'wrong connections', `${t.final.wrongConnections} of ${t.final.connections}`, '0', '', verdict(t.final.wrongConnections === 0));
   }
-  if (d?.aws) {
-    const u = awsUse(
-      d.aws,
-      d.events,
-      [
-        { name: 'route', ...d.lambda.route, memoryGb: LAMBDA_MEMORY_GB.route },
-        { name: 'apply', ...d.lambda.apply, memoryGb: LAMBDA_MEMORY_GB.apply },
-      ],
-      LAMBDA_MEMORY_GB.route,
-      d.ingressQueueName,
-    );
-    const pairsPerEvent = d.pairs / d.events;
-    const modelUsd = apiDestinationCostPerM(pairsPerEvent);
-    const S = '4. AWS per event (rate limit off)';
-    const pe = u.perEvent;
-    add(
-      S,
-      'SQS requests: producer / event sources / handlers',
-      `${f2(pe.producer)} / ${f2(pe.eventSource)} / ${f2(pe.handlersSqs)}`,
-      '',
-      `API-dest. MODEL: 1 PutEvents entry + ${f2(pairsPerEvent)} invocations`,
-    );
-    add(S, 'DynamoDB writes / reads', `${f2(pe.dynamoWrites)} / ${f2(pe.dynamoReads)}`);
-    add(S, 'Secrets Manager calls', pe.secrets.toFixed(4));
-    add(
-      S,
-      `Lambda GB-s (route ${LAMBDA_MEMORY_GB.route * 1024} MB + apply ${LAMBDA_MEMORY_GB.apply * 1024} MB)`,
-      f2(u.gbSecondsPerEvent),
-      '',
-      `${d.lambda.route.invocations} + ${d.lambda.apply.invocations} invocations`,
-    );
-    add(
-      S,
-      `cost per million events (${PRICES.region}, list prices of ${PRICES.asOf})`,
-      `${usd(u.costPerM.total)} (SQS ${usd(u.costPerM.sqs)}: producer ${usd(u.split.sqs.producer)}, event sources ${usd(u.split.sqs.eventSource)}, handlers ${usd(u.split.sqs.handlers)}; DynamoDB ${usd(u.costPerM.dynamodb)}: writes ${usd(u.split.dynamodb.writes)}, reads ${usd(u.split.dynamodb.reads)}; Lambda ${usd(u.costPerM.lambda)}: ${Object.entries(
-        u.split.lambda,
-      )
-        .map(([n, v]) => `${n} ${usd(v)}`)
-        .join(', ')}; SM ${usd(u.costPerM.secretsManager)}); via an EventBridge bus ${usd(u.totalViaEventBridgePerM)}`,
-      '< API-dest. MODEL',
-      `API-dest. MODEL ${usd(modelUsd)}`,
-      verdict(u.totalViaEventBridgePerM < modelUsd),
-    );
-  }
-  const s = r.seed;
-  if (s) {
-    const S = '5. seeding and reconcile';
-    add(
-      S,
-      `auth webhook to metadata matching the subject, p50 / p95 (${s.seeded} of ${s.newConnections})`,
-      `${f0(s.latencyMs.p50)} / ${f0(s.latencyMs.p95)} ms`,
-      `${s.newConnections} of ${s.newConnections}`,
-      '',
-      verdict(s.seeded === s.newConnections),
-    );
-    const n = s.reconcile.connections;
+  if (sd) {
+    const n = sd.reconcile.connections;
     // One call per started page; a last full page needs one more (empty) page to know it was the last.
     const floor = Math.floor(n / 1000) + 1;
     add(
-      S,
-      'reconcile: Nango calls per 1,000 connections (page size 1,000)',
-      `${f2((s.reconcile.calls * 1000) / n)} (${s.reconcile.calls} for ${n}; ${s.reconcile.drifted} drifted)`,
+      'details: reconcile',
+      'Nango calls per 1,000 connections (page size 1,000)',
+      `${f2((sd.reconcile.calls * 1000) / n)} (${sd.reconcile.calls} for ${n}; ${sd.reconcile.drifted} drifted)`,
       `1 (${floor} for ${n})`,
       '',
-      verdict(s.reconcile.calls <= floor),
+      verdict(sd.reconcile.calls <= floor),
     );
   }
   if (d?.reconcile)
     add(
-      '5. seeding and reconcile',
-      'reconcile after the backlog: drifted connections',
+      'details: reconcile',
+      'after the backlog: drifted connections',
       `${d.reconcile.drifted} of ${d.reconcile.checked} (${d.reconcile.calls} call)`,
       '0',
       '',
       verdict(d.reconcile.drifted === 0),
     );
-  const m = r.micro;
   if (m) {
-    const S = '6. functions';
+    const S = 'details: functions';
     for (const c of m.cpu) {
       const p = m.profiles[c.name];
       add(
@@ -297,7 +368,6 @@ export function rows(r: BenchResults): Row[] {
         '',
         `after import ${f1(mm.baseRssMiB)} MiB; heap +${f1(mm.heapDeltaMiB)} MiB`,
       );
-    const hello = m.coldStart.find((c) => c.name === 'hello');
     for (const c of m.coldStart) {
       add(
         S,
@@ -317,9 +387,23 @@ export function rows(r: BenchResults): Row[] {
       );
     }
   }
+  for (const b of r.bundles.filter((x) => x.variant === 'deploy')) {
+    add(
+      'details: functions',
+      `bundle as deployed: ${b.name}`,
+      kib(b.bytes),
+      '',
+      `${b.byPackage
+        .slice(0, 3)
+        .map((p) => `${p.name} ${f0(p.share * 100)}%`)
+        .join(', ')}${b.neverRuns.length ? `; never runs: ${kib(b.neverRuns.reduce((n, x) => n + x.bytes, 0))}` : ''}`,
+    );
+  }
   const lags: [string, { loopLag?: { p50Ms: number; p99Ms: number; maxMs: number } } | undefined][] = [
+    ['steady', r.steady],
     ['backlog', r.drain],
-    ['rated', r.rated],
+    ['rated (scaled)', r.rated],
+    ["rated (Nango's window)", r.ratedReal],
     ['trickle', r.trickle],
     ['seeding', r.seed],
   ];
@@ -334,31 +418,40 @@ export function rows(r: BenchResults): Row[] {
       name === 'backlog' && r.drain ? `producer send of ${r.drain.events} events took ${s1(r.drain.sendMs)}` : '',
     );
   }
-  for (const b of r.bundles.filter((x) => x.variant === 'deploy')) {
-    add(
-      '6. functions',
-      `bundle as deployed: ${b.name}`,
-      kib(b.bytes),
-      '',
-      `${b.byPackage
-        .slice(0, 3)
-        .map((p) => `${p.name} ${f0(p.share * 100)}%`)
-        .join(', ')}${b.neverRuns.length ? `; never runs: ${kib(b.neverRuns.reduce((n, x) => n + x.bytes, 0))}` : ''}`,
-    );
-  }
   return out;
 }
 
-export function render(r: BenchResults): string {
+const table = (xs: Row[]) => [
+  '| section | measure | ours | target | beside it | |',
+  '|---|---|---|---|---|---|',
+  ...xs.map((x) => `| ${x.section} | ${x.measure} | ${x.ours} | ${x.target} | ${x.beside} | ${x.verdict} |`),
+];
+
+/** The headline rows alone (the README's table). */
+export function renderHeadline(r: BenchResults): string {
+  return table(rows(r).filter((x) => x.headline)).join('\n');
+}
+
+/** The run's one-line stamp: when, where, how long. */
+export function stampLine(r: BenchResults): string {
   const m = r.meta;
+  return `${m.date} · commit ${m.commit} · Node ${m.node} · ${m.cpu} (${m.cores} cores, load ${m.loadAverage.map((l) => l.toFixed(1)).join(' ')} at start)${m.wallSeconds ? ` · bench ran ${f0(m.wallSeconds)} s` : ''}${m.failed?.length ? ` · did not finish: ${m.failed.join(', ')}` : ''}`;
+}
+
+export function render(r: BenchResults): string {
+  const all = rows(r);
   const lines = [
-    '# nango-metadata-sync benchmark (version 2)',
+    '# nango-metadata-sync benchmark (version 3)',
     '',
-    `${m.date} · commit ${m.commit} · Node ${m.node} · ${m.cpu} (${m.cores} cores, load ${m.loadAverage.map((l) => l.toFixed(1)).join(' ')} at start)${m.wallSeconds ? ` · bench ran ${f0(m.wallSeconds)} s` : ''}`,
+    stampLine(r),
     '',
-    '| section | measure | ours | target | beside it | |',
-    '|---|---|---|---|---|---|',
-    ...rows(r).map((x) => `| ${x.section} | ${x.measure} | ${x.ours} | ${x.target} | ${x.beside} | ${x.verdict} |`),
+    '## Targets',
+    '',
+    ...table(all.filter((x) => x.headline)),
+    '',
+    '## Details',
+    '',
+    ...table(all.filter((x) => !x.headline)),
     '',
     `Settings: ${JSON.stringify(r.settings)}`,
   ];

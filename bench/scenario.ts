@@ -1,13 +1,13 @@
 /**
  * One scenario in its own process (a local pipeline is one per process): bench/run.ts spawns
- *   node --import tsx bench/scenario.ts <drain|trickle|seed|peer> '<options JSON>' <result file>
+ *   node --import tsx bench/scenario.ts <drain|trickle|seed|steady|peer> '<options JSON>' <result file>
  * and reads the result file. Progress and errors on stderr.
  */
 import { writeFileSync } from 'node:fs';
-import { drain, seed, trickle } from './ours.ts';
+import { drain, seed, steady, trickle } from './ours.ts';
 import { runPeer } from './peers/run.ts';
 
-const RUNNERS = { drain, trickle, seed, peer: runPeer } as Record<string, (o: never) => Promise<unknown>>;
+const RUNNERS = { drain, trickle, seed, steady, peer: runPeer } as Record<string, (o: never) => Promise<unknown>>;
 
 const [kind, json, out] = process.argv.slice(2);
 const run = kind ? RUNNERS[kind] : undefined;

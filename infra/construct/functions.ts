@@ -12,14 +12,13 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { FUNCTION_SETTINGS, type FunctionName, type SettingName } from '#commons/config';
+import { BUNDLING } from './bundling.ts';
 import type { Resolved } from './validate-props.ts';
 
 /** The repository root: entries, lock file and tsconfig are found from here. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** ESM bundles need `require` for the CommonJS dependencies esbuild inlines (aliased to avoid clashes). */
-export const ESM_BANNER =
-  "import { createRequire as __nmsCreateRequire } from 'module'; const require = __nmsCreateRequire(import.meta.url);";
+export { ESM_BANNER } from './bundling.ts';
 
 /** Key material is never put in a function's environment: functions read it from Secrets Manager. */
 const NEVER_SET: ReadonlySet<SettingName> = new Set(['NANGO_SECRET_KEY', 'WEBHOOK_SIGNING_KEY']);
@@ -83,12 +82,13 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
     awsSdkConnectionReuse: false,
     bundling: {
       format: OutputFormat.ESM,
-      mainFields: ['module', 'main'],
-      banner: ESM_BANNER,
-      minify: true,
-      sourceMap: true,
-      sourcesContent: false,
-      externalModules: ['@aws-sdk/*'],
+      mainFields: [...BUNDLING.mainFields],
+      banner: BUNDLING.banner,
+      minify: BUNDLING.minify,
+      sourceMap: BUNDLING.sourceMap,
+      sourcesContent: BUNDLING.sourcesContent,
+      externalModules: [...BUNDLING.externalModules],
+      target: BUNDLING.target,
       tsconfig: path.join(PROJECT_ROOT, 'tsconfig.json'),
       forceDockerBundling: false,
       ...cfg.bundling,

@@ -179,6 +179,14 @@ describe('rate limit gate', () => {
     expect(w.ok).toBe(true);
   });
 
+  it('after a 429 late in a window, waits only until the reset bounds its end (reset + 1 s), not a whole second more', () => {
+    const gate = new RateLimitGate(2_000);
+    const reset = Math.floor(T0 / 1000) * 1000 - 300; // the header's second began 300 ms (or more) ago
+    const wait = gate.tooManyRequests('0', { limit: 20, remaining: 0, resetAt: reset });
+    expect(wait).toBe(reset + 1000 - T0);
+    expect(wait).toBeLessThan(1000);
+  });
+
   it('adds the rounding back to Retry-After, and takes the reset when it says earlier', () => {
     const gate = new RateLimitGate(60_000);
     expect(gate.tooManyRequests('7', undefined)).toBe(8_000);

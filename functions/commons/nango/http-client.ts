@@ -6,7 +6,7 @@
  * remaining time, has no tag filter on its list call, and gives back raw axios errors (request
  * headers, so the key, included).
  */
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher, request } from './undici.ts';
 import type { MetadataPatch } from '#events/define';
 import type { Target } from '../sync/message.ts';
 import type { KeyProvider, NangoCredentials } from '../secrets.ts';
@@ -180,7 +180,7 @@ export class HttpNangoClient implements NangoPort {
     const key = creds.secretKey;
     try {
       // The raw path goes to the dispatcher as is: a URL object would resolve dot segments.
-      const res = await this.dispatcher.request({
+      const res = await request(this.dispatcher, {
         origin: new URL(creds.host ?? this.opts.host).origin,
         path: basePath(creds.host ?? this.opts.host) + path,
         method,

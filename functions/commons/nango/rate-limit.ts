@@ -7,15 +7,20 @@
  * Nango's window is fixed and starts with the first request after the previous one ended. Its
  * X-RateLimit-Reset is the end in epoch seconds rounded DOWN and Retry-After is whole seconds rounded
  * down (often 0): both say "no earlier than", so resuming at them gets 429s. The gate resumes at an
- * upper bound of the real end instead: reset + 1 s, or, when it saw the answer that opened the
- * window, that answer's arrival + the window length, whichever is earlier.
+ * upper bound of the real end instead: reset + 1 s, or the arrival of the first answer it saw from
+ * that window + the window length, whichever is earlier. Any answer of a window was counted after
+ * the window began, so the earliest one bounds its start: a gate that keeps sending sees a window's
+ * first answers within a round trip of its start, so it loses about one round trip per window, not
+ * the up-to-a-second of the rounded reset (half of a 2 s window).
  */
 import type { RateLimitState } from './port.ts';
 
 /** A reset or Retry-After further out than this many windows is a unit mistake or a broken proxy. */
 export const MAX_WINDOWS = 3;
-/** The least wait after a 429: a `Retry-After: 0` means "this window, which is not over yet". */
+/** The least wait after a 429 with nothing to bound the window's end: a `Retry-After: 0` means "this window, which is not over yet". */
 export const MIN_RETRY_MS = 1000;
+/** The least wait after a 429 whose reset header bounds the end (reset + 1 s is certainly past it). */
+const MIN_RETRY_BOUNDED_MS = 50;
 /** The header is rounded down to the second: the window may end up to this much later. */
 const RESET_SLACK_MS = 1000;
 
@@ -33,8 +38,8 @@ export class RateLimitGate {
   private inFlight = 0;
   /** After a 429: nothing goes before this, whatever the window says. */
   private blockedUntil = 0;
-  /** The answer that opened a window was counted before it arrived: that window ends by then + window. */
-  private opened: { resetAt: number; end: number } | undefined;
+  /** The earliest answer seen from a window (by its reset): it was counted after the window began, so the window ends by then + window. */
+  private firstSeen: { resetAt: number; at: number } | undefined;
   private wake: (() => void)[] = [];
 
   /** @param windowMs the server's fixed window (Nango: 60 s). */
@@ -47,7 +52,7 @@ export class RateLimitGate {
   /** An upper bound of the end of the window the server names by `resetAt`, clamped. */
   private endOf(resetAt: number, now: number): number {
     const rounded = Math.min(resetAt + RESET_SLACK_MS, this.cap(now));
-    return this.opened && this.opened.resetAt === resetAt ? Math.min(this.opened.end, rounded) : rounded;
+    return this.firstSeen && this.firstSeen.resetAt === resetAt ? Math.min(this.firstSeen.at + this.windowMs, rounded) : rounded;
   }
 
   /** When the next request may go: a time (now, if it may), or 'answer' to wait for one in flight. */
@@ -98,8 +103,10 @@ export class RateLimitGate {
     const now = Date.now();
     if (observed) {
       this.mode = 'metered';
-      if (observed.remaining === observed.limit - 1) {
-        this.opened = { resetAt: observed.resetAt, end: Math.min(now + this.windowMs, observed.resetAt + RESET_SLACK_MS) };
+      const opener = observed.remaining === observed.limit - 1;
+      // Windows under a second can share a reset second: then only the answer that opened one names it.
+      if (opener || (this.windowMs >= RESET_SLACK_MS && this.firstSeen?.resetAt !== observed.resetAt)) {
+        this.firstSeen = { resetAt: observed.resetAt, at: now };
       }
       const end = this.endOf(observed.resetAt, now);
       const s = this.state;
@@ -119,8 +126,9 @@ export class RateLimitGate {
   /**
    * After a 429: block until the window has certainly ended and return the wait in ms (for the
    * error's retryAfterMs). Retry-After (whole seconds, rounded down) and the reset are both upper
-   * bounds once the rounding is added back; the earliest wins, never under MIN_RETRY_MS, never over
-   * MAX_WINDOWS windows.
+   * bounds once the rounding is added back; the earliest wins, never over MAX_WINDOWS windows. Never
+   * under MIN_RETRY_MS, unless the reset header bounds the end: then the wait is as short as that
+   * bound (a Retry-After: 0 late in a 2 s window costs the rest of the window, not a whole second).
    */
   tooManyRequests(retryAfter: string | string[] | undefined, observed: RateLimitState | undefined): number {
     const now = Date.now();
@@ -128,7 +136,7 @@ export class RateLimitGate {
     const after = parseRetryAfter(retryAfter, now);
     if (after !== undefined) until = Math.min(this.cap(now), now + Math.floor(after / 1000) * 1000 + RESET_SLACK_MS);
     if (observed) until = Math.min(until, this.endOf(observed.resetAt, now));
-    until = Math.max(until, now + MIN_RETRY_MS);
+    until = Math.max(until, now + (observed && observed.resetAt + RESET_SLACK_MS > now ? MIN_RETRY_BOUNDED_MS : MIN_RETRY_MS));
     this.block(until);
     return until - now;
   }

@@ -86,4 +86,24 @@ describe('pacing against the real window', () => {
     expect(results.every((r) => Array.isArray(r.value))).toBe(true);
     expect(n.stats().byStatus[200]).toBe(16);
   });
+
+  it('a window another client opened: resumes by the first answer it saw + the window, before the rounded reset + 1 s', async () => {
+    const windowMs = 1_000;
+    const n = await setup(4, windowMs);
+    const other = client(n, windowMs);
+    const c = client(n, windowMs);
+    const list = (x: HttpNangoClient) => x.listConnections({}, { limit: 10, page: 0 }, { deadline: Date.now() + 20_000 });
+    // Open the window just after a second starts: the rounded-down reset + 1 s then comes almost a
+    // second after the real end, which is where a gate that did not see the window open used to resume.
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    await list(other);
+    const opened = n.requests[0]!.startedAt;
+    // Three left in this window; the fourth call must wait for the next one.
+    await Promise.all(Array.from({ length: 4 }, () => list(c)));
+    expect(n.stats().rateLimited).toBe(0);
+    const fourth = n.requests.at(-1)!.startedAt;
+    const roundedBound = Math.floor((opened + windowMs) / 1000) * 1000 + 1000;
+    expect(fourth).toBeGreaterThanOrEqual(opened + windowMs);
+    expect(fourth).toBeLessThan(roundedBound - 200);
+  });
 });

@@ -1,0 +1,21 @@
+/**
+ * The functions' esbuild options, in one place: the construct passes them to NodejsFunction and the
+ * bench builds the same bundles from them (so this module imports nothing from aws-cdk-lib).
+ */
+
+/** ESM bundles need `require` for the CommonJS dependencies esbuild inlines (aliased to avoid clashes). */
+export const ESM_BANNER =
+  "import { createRequire as __nmsCreateRequire } from 'module'; const require = __nmsCreateRequire(import.meta.url);";
+
+export const BUNDLING = {
+  format: 'esm',
+  /** ES module builds first: esbuild hoists them, and they carry less wrapper code than CommonJS builds. */
+  mainFields: ['module', 'main'],
+  banner: ESM_BANNER,
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  /** The Lambda runtime provides the AWS SDK. */
+  externalModules: ['@aws-sdk/*'],
+  target: 'node24',
+} as const;
