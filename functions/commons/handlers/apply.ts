@@ -13,8 +13,7 @@ import { metrics } from '#powertools/metrics';
 import { applyConfigSchema, loadConfig } from '#commons/config';
 import { applyRecords, type ApplyDeps } from '#commons/apply/processor';
 import { deadlineFrom, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
-
-let deps: ApplyDeps | undefined;
+import type { Catalog } from '#events/define';
 
 function init(): ApplyDeps {
   const c = loadConfig(applyConfigSchema);
@@ -31,13 +30,19 @@ function init(): ApplyDeps {
   };
 }
 
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  logger.addContext(context);
-  deps ??= init();
-  try {
-    const r = await applyRecords(event.Records, deps, deadlineFrom(context));
-    return { batchItemFailures: r.failedRecordIds.map((itemIdentifier) => ({ itemIdentifier })) };
-  } finally {
-    metrics.publishStoredMetrics();
-  }
+export type ApplyHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+/** The apply function. It takes the catalog like the others, so every entry is built the same way (it reads none of it yet). */
+export const createApplyHandler = (_options: { catalog?: Catalog } = {}): ApplyHandler => {
+  let deps: ApplyDeps | undefined;
+  return async (event, context) => {
+    logger.addContext(context);
+    deps ??= init();
+    try {
+      const r = await applyRecords(event.Records, deps, deadlineFrom(context));
+      return { batchItemFailures: r.failedRecordIds.map((itemIdentifier) => ({ itemIdentifier })) };
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
 };

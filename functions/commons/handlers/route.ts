@@ -10,7 +10,7 @@
  * invocation throws when its event failed transiently, so EventBridge's retry policy applies.
  */
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { catalog, indexCatalog } from '#events/catalog';
+import { type Catalog, indexCatalog } from '#events/define';
 import { logger } from '#powertools/logger';
 import { metrics } from '#powertools/metrics';
 import { loadConfig, routeConfigSchema } from '#commons/config';
@@ -19,9 +19,7 @@ import { routeRecords, type RouteDeps } from '#commons/route/processor';
 import { recordFromEventBridge } from '#commons/sqs-record';
 import { deadlineFrom, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
 
-let deps: RouteDeps | undefined;
-
-function init(): RouteDeps {
+function init(catalog: Catalog): RouteDeps {
   const c = loadConfig(routeConfigSchema);
   const state = stateFromConfig(c);
   return {
@@ -43,22 +41,26 @@ function init(): RouteDeps {
 
 const isSqsEvent = (e: unknown): e is SQSEvent => Array.isArray((e as SQSEvent)?.Records);
 
-export const handler = async (
-  event: SQSEvent | EventBridgeEvent<string, unknown>,
-  context: Context,
-): Promise<SQSBatchResponse | undefined> => {
-  logger.addContext(context);
-  deps ??= init();
-  try {
-    if (isSqsEvent(event)) {
-      const r = await routeRecords(event.Records, deps, deadlineFrom(context));
-      return { batchItemFailures: r.failedRecordIds.map((itemIdentifier) => ({ itemIdentifier })) };
+export type RouteHandler = (event: SQSEvent | EventBridgeEvent<string, unknown>, context: Context) => Promise<SQSBatchResponse | undefined>;
+
+/** The route function over `catalog`: configuration is read on the first invocation (a cold start). */
+export const createRouteHandler = ({ catalog }: { catalog: Catalog }): RouteHandler => {
+  indexCatalog(catalog);
+  let deps: RouteDeps | undefined;
+  return async (event, context) => {
+    logger.addContext(context);
+    deps ??= init(catalog);
+    try {
+      if (isSqsEvent(event)) {
+        const r = await routeRecords(event.Records, deps, deadlineFrom(context));
+        return { batchItemFailures: r.failedRecordIds.map((itemIdentifier) => ({ itemIdentifier })) };
+      }
+      const r = await routeRecords([recordFromEventBridge(event)], deps, deadlineFrom(context));
+      if (r.failedRecordIds.length)
+        throw new Error(`event ${(event as { id?: string }).id ?? ''} could not be routed; EventBridge will retry`);
+      return undefined;
+    } finally {
+      metrics.publishStoredMetrics();
     }
-    const r = await routeRecords([recordFromEventBridge(event)], deps, deadlineFrom(context));
-    if (r.failedRecordIds.length)
-      throw new Error(`event ${(event as { id?: string }).id ?? ''} could not be routed; EventBridge will retry`);
-    return undefined;
-  } finally {
-    metrics.publishStoredMetrics();
-  }
+  };
 };

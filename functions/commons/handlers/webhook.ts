@@ -8,7 +8,7 @@
  * subject and one SendMessage.
  */
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import { subjectRules } from '#events/catalog';
+import { type Catalog, subjectRules } from '#events/define';
 import { logger } from '#powertools/logger';
 import { metrics } from '#powertools/metrics';
 import { loadConfig, webhookConfigSchema } from '#commons/config';
@@ -16,9 +16,7 @@ import { handleDelivery, type WebhookDeps } from '#commons/webhook/process';
 import { SIGNATURE_HEADER, signingKeyFromConfig } from '#commons/webhook/signature';
 import { queuesFromConfig, stateFromConfig } from '#commons/wiring';
 
-let deps: WebhookDeps | undefined;
-
-function init(): WebhookDeps {
+function init(catalog: Catalog): WebhookDeps {
   const c = loadConfig(webhookConfigSchema);
   return {
     state: stateFromConfig(c),
@@ -26,22 +24,28 @@ function init(): WebhookDeps {
     syncQueueUrl: c.SYNC_QUEUE_URL,
     signingKey: signingKeyFromConfig(c),
     maxBodyBytes: c.WEBHOOK_MAX_BODY_BYTES,
-    ...subjectRules(),
+    ...subjectRules(catalog),
   };
 }
 
-export const handler = async (event: LambdaFunctionURLEvent, context: Context): Promise<LambdaFunctionURLResult> => {
-  logger.addContext(context);
-  deps ??= init();
-  try {
-    const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
-    const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-    const answer = await handleDelivery(
-      { method: event.requestContext?.http?.method ?? 'POST', body, signature: headers[SIGNATURE_HEADER] },
-      deps,
-    );
-    return { statusCode: answer.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer.body) };
-  } finally {
-    metrics.publishStoredMetrics();
-  }
+export type WebhookHandler = (event: LambdaFunctionURLEvent, context: Context) => Promise<LambdaFunctionURLResult>;
+
+/** The webhook function over `catalog` (its subject rules tell a connection's subjects). */
+export const createWebhookHandler = ({ catalog }: { catalog: Catalog }): WebhookHandler => {
+  let deps: WebhookDeps | undefined;
+  return async (event, context) => {
+    logger.addContext(context);
+    deps ??= init(catalog);
+    try {
+      const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+      const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+      const answer = await handleDelivery(
+        { method: event.requestContext?.http?.method ?? 'POST', body, signature: headers[SIGNATURE_HEADER] },
+        deps,
+      );
+      return { statusCode: answer.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer.body) };
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
 };
