@@ -27,7 +27,9 @@ for (const file of files(dist).filter((f) => f.endsWith('.js') || f.endsWith('.d
   const out = text.replace(SPECIFIER, (_m, q, spec) => {
     if (spec.startsWith('.')) return `${q}${spec.replace(/\.ts$/, '.js')}${q}`;
     const [prefix, target] = Object.entries(ALIASES).find(([a]) => spec.startsWith(a));
-    let rel = relative(dirname(file), join(dist, target, `${spec.slice(prefix.length)}.js`)).split('\\').join('/');
+    let rel = relative(dirname(file), join(dist, target, `${spec.slice(prefix.length)}.js`))
+      .split('\\')
+      .join('/');
     if (!rel.startsWith('.')) rel = `./${rel}`;
     return `${q}${rel}${q}`;
   });
