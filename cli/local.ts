@@ -405,6 +405,9 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     return report.summary.pending > 0 ? fail(`${plural(report.summary.pending, 'event')} did not finish`, 1) : 0;
   } catch (e) {
     progress.done();
+    // The embedded pipeline's packages are optional dependencies: an install may have left them out.
+    const missing = /Cannot find (?:package|module) '(fauxqs|dynalite)'/.exec((e as Error).message)?.[1];
+    if (missing) return fail(`the local pipeline needs ${missing} (an optional dependency): npm install -D fauxqs dynalite`, 1);
     return fail(`${(e as Error).message}${logFile ? `\nhandler logs: ${logFile}` : ''}`, 1);
   } finally {
     await pipeline?.stop();
