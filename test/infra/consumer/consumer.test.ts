@@ -1,6 +1,6 @@
 /**
  * The package as a user gets it: `npm pack`, the tarball unpacked into a fresh CDK app outside the
- * repository (test/consumer/app: its own catalog, stack, events and connections), then what a user
+ * repository (test/infra/consumer/app: its own catalog, stack, events and connections), then what a user
  * runs there: `tsc --noEmit`, `cdk synth` with cdk-nag, and `nango-metadata-sync start`.
  *
  * Offline and without a registry: the app's other dependencies are links to this checkout's
@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalog as samples } from '../../events/catalog.ts';
+import { catalog as samples } from '../../../events/catalog.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const APP_SOURCE = fileURLToPath(new URL('./app', import.meta.url));
 const CONSUMER_TYPES = ['acme.shop order.shipped', 'acme.shop store.renamed'];
 const FUNCTIONS = ['Route', 'Apply', 'Webhook', 'Reconcile'];
