@@ -35,7 +35,7 @@ export function writeCatalogModule(source: string): string {
 
 /** A tag-subject event type in a written catalog module (`defineEvent` and `z` in scope). */
 export const tagEventSource = (source: string, detailType: string): string =>
-  `defineEvent({ source: ${JSON.stringify(source)}, detailType: ${JSON.stringify(detailType)}, description: 'test', detail: z.object({ org: z.string() }), subject: { by: 'tags', tagKeys: ['organization_id'], tags: (d) => ({ organization_id: d.org }), integrations: 'all' }, patch: (d) => ({ org: d.org }) })`;
+  `defineEvent({ source: ${JSON.stringify(source)}, detailType: ${JSON.stringify(detailType)}, description: 'test', detail: z.object({ org: z.string() }), subject: { by: 'tags', tagKeys: ['organization_id'], tags: (d) => ({ organization_id: d.org }), integrations: 'all' }, keys: ['org'], patch: (d) => ({ org: d.org }) })`;
 
 export const CATALOG_IMPORTS = `import { z } from 'zod';\nimport { defineEvent } from ${JSON.stringify(join(PROJECT_ROOT, 'events/define.ts'))};\n`;
 

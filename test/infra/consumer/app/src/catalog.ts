@@ -8,6 +8,7 @@ export const orderShipped = defineEvent({
   description: 'An order left the warehouse.',
   detail: z.object({ organizationId: z.string().min(1), orderId: z.string().min(1), shippedAt: z.iso.datetime() }),
   subject: { by: 'tags', tagKeys: ['organization_id'], tags: (d) => ({ organization_id: d.organizationId }), integrations: 'all' },
+  keys: ['lastShippedOrder'],
   patch: (d) => ({ lastShippedOrder: d.orderId }),
   version: (d) => Date.parse(d.shippedAt),
 });
@@ -18,9 +19,11 @@ export const storeRenamed = defineEvent({
   description: "A store's display name changed.",
   detail: z.object({ storeId: z.string().min(1), name: z.string().min(1).max(200), revision: z.number().int().min(0) }),
   subject: { by: 'connectionId', connectionId: (d) => d.storeId, integrations: ['shopify'] },
+  keys: ['storeName'],
   patch: (d) => ({ storeName: d.name }),
   version: (d) => d.revision,
   versionKind: 'sequence',
+  maxVersion: 1_000_000,
 });
 
 export const catalog = [orderShipped, storeRenamed];
