@@ -1,6 +1,6 @@
 /**
  * The DLQ tool's entry point: `npm run dlq -- <command>` (or `npx tsx cli/dlq.ts`, or the
- * `nango-metadata-sync-dlq` bin through cli/dlq.mjs). See cli/dlq/args.ts for the commands.
+ * `npx nango-metadata-sync dlq` of the package, or cli/dlq.mjs). See cli/dlq/args.ts for the commands.
  *
  * Ctrl-C (or SIGTERM) once: finish the message in flight, make every held message visible again,
  * print the summary, exit 130. Twice: exit at once; held messages reappear at their visibility

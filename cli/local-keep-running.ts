@@ -41,6 +41,14 @@ export function keepRunningText(p: LocalPipeline): string {
     '  npm run reconcile -- --dry-run           # drift between Nango and the desired state',
     `  npm run send -- events/samples/01-plan-changed-acme.json --queue-url ${shellQuote(p.queues.ingressUrl)}`,
   ];
+  lines.push('', `Webhook URL (the webhook function): ${p.webhook.url}`);
+  if (!p.nango) {
+    lines.push(
+      '  A real Nango does not deliver webhooks to loopback or private addresses: expose this URL through a',
+      "  tunnel (e.g. cloudflared, ngrok) and set the tunnel's URL as the environment's webhook URL in Nango.",
+      "  Signatures are checked with WEBHOOK_SIGNING_KEY, the environment's webhook signing key.",
+    );
+  }
   if (p.nango) {
     const body = JSON.stringify({
       connectionId: 'f3e1c2d4-0000-4000-8000-000000000001',

@@ -3,7 +3,8 @@
  * sent (mapped with the catalog, as route maps them), the state table (which event set each key),
  * the sync messages apply received, Nango's final metadata and the DLQs. Rendered for people or as JSON.
  */
-import { catalog, indexCatalog } from '#events/catalog';
+import { catalog as samples } from '#events/catalog';
+import { type EventDefinition, indexCatalog } from '#events/define';
 import { versionOf } from '#commons/domain/order';
 import type { DesiredKey } from '#commons/domain/desired';
 import { parseEventBody } from '#commons/event-envelope';
@@ -107,7 +108,7 @@ export function dlqReport(m: DlqMessage): DlqReport {
   };
 }
 
-const index = indexCatalog(catalog);
+const sampleIndex = indexCatalog(samples);
 
 /** Per event: its subject (as route maps it) and which of its keys the state table says it set. */
 export function buildEvents(
@@ -116,6 +117,8 @@ export function buildEvents(
   syncs: readonly ObservedSync[],
   dlq: readonly DlqReport[],
   drained = true,
+  /** The catalog route ran with, indexed (default: the samples). */
+  index: ReadonlyMap<string, EventDefinition> = sampleIndex,
 ): EventReport[] {
   const parked = new Map<string, DlqReport>();
   for (const d of dlq) if (d.queue === 'ingress-dlq') for (const id of [...d.eventIds, ...d.messageIds]) parked.set(id, d);

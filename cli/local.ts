@@ -23,6 +23,9 @@ import {
   subjectReport,
 } from './local-report.ts';
 import { loadSeedConnections, type LocalPipeline } from '../local/pipeline.ts';
+import type { SeedConnection } from '../local/standins/nango.ts';
+import { type Catalog, indexCatalog } from '#events/define';
+import { loadCatalogArg, loadConnectionsArg } from './catalog-arg.ts';
 import type { QueueCounts } from '../local/event-source.ts';
 import { keepRunningText, watchUntilAborted } from './local-keep-running.ts';
 
@@ -41,6 +44,17 @@ const LATER_CONNECTIONS = join(ROOT, 'local', 'fixtures', 'connections-created-l
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h', description: 'show this help' },
+  catalog: {
+    type: 'string',
+    valueName: 'PATH',
+    description: 'your catalog module (TypeScript or JavaScript), as the construct is given it (default: the sample catalog)',
+  },
+  'catalog-export': { type: 'string', valueName: 'NAME', description: 'the export of --catalog holding the catalog (default catalog)' },
+  connections: {
+    type: 'string',
+    valueName: 'FILE',
+    description: "the stand-in's connections: a JSON array of {connectionId, providerConfigKey, tags, metadata} (default: the samples')",
+  },
   'nango-url': {
     type: 'string',
     valueName: 'URL',
@@ -72,7 +86,10 @@ const HELP = helpText({
     'Runs the pipeline locally (fauxqs queues, Secrets Manager and Nango stand-ins, the real route and\n' +
     'apply handlers behind a local SQS event source), sends events, waits until every queue drained, and\n' +
     'prints what happened to each event, the final metadata of each connection, and both DLQs.\n' +
-    'Without arguments it sends events/samples/*.json. A file holds one event envelope or an array.',
+    'Without arguments it sends events/samples/*.json. A file holds one event envelope or an array.\n' +
+    "With --nango-url, the webhook function verifies with WEBHOOK_SIGNING_KEY (the environment's webhook\n" +
+    'signing key in Nango) and --keep-running prints its URL; a real Nango does not deliver webhooks to\n' +
+    "loopback or private addresses, so expose that URL through a tunnel and register the tunnel's URL.",
   options: OPTIONS,
   sections: [
     {
@@ -83,6 +100,7 @@ const HELP = helpText({
         'NANGO_SECRET_KEY=... npm start -- --nango-url http://localhost:3003 --endpoint legacy',
         'npm start --silent -- --json > result.json   (--silent: no npm banner in the JSON)',
         'npm start -- --keep-running   (then npm run dlq -- list / replay in another terminal)',
+        'npx nango-metadata-sync start --catalog src/catalog.ts --connections connections.json events/',
       ],
     },
     {
@@ -182,6 +200,8 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   let values: ReturnType<typeof parseCommandLine<typeof OPTIONS>>['values'];
   let positionals: string[];
   let events: LoadedEvent[];
+  let catalog: Catalog;
+  let seedConnections: SeedConnection[] | undefined;
   try {
     ({ values, positionals } = parseCommandLine(argv, OPTIONS));
     if (values.help) {
@@ -205,9 +225,16 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
         );
       }
     }
+    if (values['catalog-export'] !== undefined && values.catalog === undefined) throw new UsageError('--catalog-export needs --catalog');
+    if (values.connections !== undefined && values['nango-url'] !== undefined)
+      throw new UsageError('--connections seeds the stand-in; a real Nango (--nango-url) has its own connections');
     if (values.timeout !== undefined && !(Number(values.timeout) > 0))
       throw new UsageError(`--timeout must be a positive number of seconds (got "${values.timeout}")`);
     events = await loadEvents(positionals.length ? positionals : [SAMPLES], cwd);
+    catalog = values.catalog
+      ? loadCatalogArg(resolve(cwd, values.catalog), values['catalog-export'])
+      : (await import('../events/catalog.ts')).catalog;
+    if (values.connections !== undefined) seedConnections = await loadConnectionsArg(resolve(cwd, values.connections));
   } catch (e) {
     if (e instanceof UsageError) return fail(`${e.message}\nRun "npm start -- --help" for usage.`, 2);
     throw e;
@@ -247,7 +274,11 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     const { startLocalPipeline } = await import('../local/pipeline.ts');
     pipeline = await startLocalPipeline({
       endpoint,
+      catalog,
+      ...(seedConnections ? { connections: seedConnections } : {}),
       ...(realNango ? { nangoUrl: realNango, nangoSecretKey: env.NANGO_SECRET_KEY! } : {}),
+      // A real Nango signs with its environment's key; the stand-in signs with whatever key it is given.
+      ...(env.WEBHOOK_SIGNING_KEY ? { webhookSigningKey: env.WEBHOOK_SIGNING_KEY } : {}),
     });
     const p = pipeline;
     if (!json) {
@@ -285,11 +316,12 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     // 4. Results: the DLQs, the state table, what apply saw, and the connections' final metadata.
     const dlq = (await p.dlq()).map(dlqReport);
     const subjectIds = new Set<string>();
-    const evFirst = buildEvents(items, [], [], dlq);
+    const index = indexCatalog(catalog);
+    const evFirst = buildEvents(items, [], [], dlq, true, index);
     for (const e of evFirst) if (e.subject) subjectIds.add(e.subject);
     const desired = (await Promise.all([...subjectIds].map((id) => p.state.readDesired(id)))).flat();
     const syncs = p.syncs();
-    const evReports = buildEvents(items, desired, syncs, dlq, !drainError);
+    const evReports = buildEvents(items, desired, syncs, dlq, !drainError, index);
     const subjects = await Promise.all(
       [...subjectIds].sort().map(async (id) =>
         subjectReport(
@@ -361,6 +393,9 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       ...(logFile ? { logFile } : {}),
     };
     out.write(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${renderReport(report, out)}`);
+    if (values['keep-running'] && !drainError && !env.WEBHOOK_SIGNING_KEY && realNango) {
+      err.write('WEBHOOK_SIGNING_KEY is not set: the webhook function refuses every webhook of that Nango (401).\n');
+    }
     if (values['keep-running'] && !drainError) {
       (json ? err : out).write(keepRunningText(p));
       await watchUntilAborted(p, json ? err : out, io.signal ?? stopSignal());
@@ -370,6 +405,9 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     return report.summary.pending > 0 ? fail(`${plural(report.summary.pending, 'event')} did not finish`, 1) : 0;
   } catch (e) {
     progress.done();
+    // The embedded pipeline's packages are optional dependencies: an install may have left them out.
+    const missing = /Cannot find (?:package|module) '(fauxqs|dynalite)'/.exec((e as Error).message)?.[1];
+    if (missing) return fail(`the local pipeline needs ${missing} (an optional dependency): npm install -D fauxqs dynalite`, 1);
     return fail(`${(e as Error).message}${logFile ? `\nhandler logs: ${logFile}` : ''}`, 1);
   } finally {
     await pipeline?.stop();

@@ -10,7 +10,9 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { subjectRules } from '#events/catalog';
+import { catalog as samples } from '#events/catalog';
+import { type Catalog, subjectRules } from '#events/define';
+import { loadCatalogArg } from './catalog-arg.ts';
 import { defaultOf, ENV } from '#commons/config';
 import { NangoError } from '#commons/nango/errors';
 import { HttpNangoClient } from '#commons/nango/http-client';
@@ -28,6 +30,12 @@ import { compactJson, plural, progressLine, stdoutOut, type Out } from './format
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h', description: 'show this help' },
+  catalog: {
+    type: 'string',
+    valueName: 'PATH',
+    description: "the deployment's catalog module: its tag keys tell a connection's subjects (default: the sample catalog)",
+  },
+  'catalog-export': { type: 'string', valueName: 'NAME', description: 'the export of --catalog holding the catalog (default catalog)' },
   'dry-run': { type: 'boolean', description: 'report the drift, enqueue nothing' },
   json: { type: 'boolean', description: 'print the report as JSON (for scripts)' },
   subject: {
@@ -146,12 +154,14 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
   let subjects: string[] | undefined;
   let pageSize: number;
   let timeoutMs: number;
+  let catalog: Catalog;
   try {
     ({ values } = parseCommandLine(argv, OPTIONS));
     if (values.help) {
       out.write(HELP);
       return 0;
     }
+    catalog = values.catalog ? loadCatalogArg(values.catalog, values['catalog-export']) : samples;
     subjects = values.subject?.map(subjectArg);
     pageSize = Number(values['page-size'] ?? 1000);
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000)
@@ -173,7 +183,7 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
         state: new DynamoStateStore(new DynamoDBClient({}), w.table),
         queues: new SqsQueues(new SQSClient({})),
         syncQueueUrl: w.queue,
-        ...subjectRules(),
+        ...subjectRules(catalog),
         // The deployment's cap is not known here: the default, which the construct uses unless told otherwise.
         maxConnectionsPerSubject: defaultOf('MAX_CONNECTIONS_PER_SUBJECT'),
       },

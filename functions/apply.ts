@@ -1,43 +1,5 @@
-/**
- * Apply: the sync FIFO queue's consumer. For each connection (message group) it sends the keys of
- * the desired state the connection lacks, in one PATCH, and records what it sent.
- *
- * Returns `batchItemFailures` naming the records SQS must redeliver: a group that failed transiently
- * (all its records, in FIFO order). Records not named are done: applied, nothing to send, or parked
- * in the sync DLQ with Nango's error. It throws only when it cannot start (bad configuration); SQS
- * then retries the batch and its redrive is the safety net.
- */
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { logger } from '#powertools/logger';
-import { metrics } from '#powertools/metrics';
-import { applyConfigSchema, loadConfig } from '#commons/config';
-import { applyRecords, type ApplyDeps } from '#commons/apply/processor';
-import { deadlineFrom, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+// The sample app's apply function: the library's factory over the sample catalog (events/catalog.ts).
+import { catalog } from '#events/catalog';
+import { createApplyHandler } from '#commons/runtime';
 
-let deps: ApplyDeps | undefined;
-
-function init(): ApplyDeps {
-  const c = loadConfig(applyConfigSchema);
-  return {
-    nango: nangoFromConfig(c),
-    state: stateFromConfig(c),
-    queues: queuesFromConfig(),
-    syncQueueUrl: c.SYNC_QUEUE_URL,
-    syncDlqUrl: c.SYNC_DLQ_URL,
-    maxReceiveCount: c.MAX_RECEIVE_COUNT,
-    groupConcurrency: c.APPLY_GROUP_CONCURRENCY,
-    maxDeferMs: c.APPLY_MAX_DEFER_SECONDS * 1000,
-    deadlineQueueUrl: c.INGRESS_QUEUE_URL,
-  };
-}
-
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  logger.addContext(context);
-  deps ??= init();
-  try {
-    const r = await applyRecords(event.Records, deps, deadlineFrom(context));
-    return { batchItemFailures: r.failedRecordIds.map((itemIdentifier) => ({ itemIdentifier })) };
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+export const handler = createApplyHandler({ catalog });

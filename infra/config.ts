@@ -52,7 +52,7 @@ export const envName = (key: string): string => `NMS_${key.replace(/[A-Z]/g, (m)
 
 export interface AppConfig {
   stackName: string;
-  props: NangoMetadataSyncStackProps;
+  props: Omit<NangoMetadataSyncStackProps, 'catalog'>;
 }
 
 /** `context(key)` is `app.node.tryGetContext`; `env` is process.env. */
@@ -106,7 +106,7 @@ export function readConfig(context: (key: string) => unknown, env: NodeJS.Proces
   }
   const nangoTimeoutMs = int('nangoTimeoutMs');
 
-  const props: NangoMetadataSyncStackProps = {
+  const props: AppConfig['props'] = {
     stage,
     eventBusName: str('eventBusName'),
     createEventBus: bool('createEventBus'),

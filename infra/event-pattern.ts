@@ -4,7 +4,7 @@
  * with a detail-type that only `app.accounts` emits. One branch per source, joined by `$or`
  * (which the CDK L2 `EventPattern` type cannot express, hence a plain object for the L1 rule).
  */
-import type { Catalog } from '#events/catalog';
+import type { Catalog } from '#events/define';
 
 export interface SourceBranch {
   source: string[];

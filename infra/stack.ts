@@ -3,7 +3,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { NangoMetadataSync, type NangoMetadataSyncProps } from './construct/index.ts';
+import { type CatalogModule, NangoMetadataSync, type NangoMetadataSyncProps } from './construct/index.ts';
 import { OutputKeys, replayCommand } from './outputs.ts';
 
 /** An IAM role or user: what a request's aws:PrincipalArn holds (a role's sessions carry the role's ARN). */
@@ -23,8 +23,10 @@ export interface NangoMetadataSyncStackProps extends StackProps {
   readonly producerArns?: readonly string[];
   /** Role or user ARNs of operators running the DLQ tool: replay (and SQS's move back) and purge. @default none */
   readonly operatorArns?: readonly string[];
-  /** Everything else goes to the construct unchanged (its eventBus is set here). */
-  readonly sync?: Omit<NangoMetadataSyncProps, 'eventBus'>;
+  /** The catalog module (see the construct's `catalog`). */
+  readonly catalog: CatalogModule;
+  /** Everything else goes to the construct unchanged (its eventBus and catalog are set here). */
+  readonly sync?: Omit<NangoMetadataSyncProps, 'eventBus' | 'catalog'>;
 }
 
 export class NangoMetadataSyncStack extends Stack {
@@ -50,6 +52,7 @@ export class NangoMetadataSyncStack extends Stack {
       serviceName: `nango-metadata-sync-${props.stage}`,
       dashboardName: `nango-metadata-sync-${props.stage}`,
       ...props.sync,
+      catalog: props.catalog,
       eventBus,
     });
 

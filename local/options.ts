@@ -1,5 +1,6 @@
 /** Options of the local pipeline, their defaults, and the process environment it sets and restores. */
 import type { InvocationInfo, InvocationResult } from './event-source.ts';
+import type { Catalog } from '#events/define';
 import type { NangoStandinOptions, SeedConnection } from './standins/nango.ts';
 
 export interface StageOptions {
@@ -12,6 +13,13 @@ export interface StageOptions {
 }
 
 export interface LocalPipelineOptions {
+  /** The event catalog the handlers run over. Default: the sample catalog (events/catalog.ts). */
+  catalog?: Catalog;
+  /**
+   * The webhook signing key the webhook function verifies with. Default: a random one (the stand-in
+   * signs with it); against a real Nango, that environment's own key.
+   */
+  webhookSigningKey?: string;
   /** Use this Nango instead of the stand-in (with nangoSecretKey). */
   nangoUrl?: string;
   nangoSecretKey?: string;

@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ENV } from '#commons/config';
+import type { Catalog } from '#events/define';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
@@ -57,6 +58,8 @@ export interface LocalPipeline {
   webhookSigningKey: string;
   secrets: Awaited<ReturnType<typeof startSecretsManagerStandin>>;
   secretId: string;
+  /** The catalog the handlers run over. */
+  catalog: Catalog;
   /** The handler environment this pipeline set (the Nango key itself is never in it). */
   env: Record<string, string>;
   route: EventSource;
@@ -95,7 +98,9 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
   const maxReceiveCount = o.maxReceiveCount ?? 5;
   const secretId = o.secretId ?? DEFAULT_SECRET_ID;
   const secretKey = o.nangoSecretKey ?? randomUUID();
-  const webhookSigningKey = randomUUID();
+  const webhookSigningKey = o.webhookSigningKey ?? randomUUID();
+  const catalog = o.catalog ?? (await import('../events/catalog.ts')).catalog;
+  const runtime = await import('../functions/commons/runtime.ts');
   const stops: (() => Promise<unknown>)[] = [];
   const env = processEnv();
   const stopAll = async () => {
@@ -145,7 +150,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     // The key goes through Secrets Manager as deployed; an inherited override would bypass it.
     env.set(ENV.NANGO_SECRET_KEY, undefined);
 
-    const webhookHandler = (await import('../functions/webhook.ts')).handler;
+    const webhookHandler = runtime.createWebhookHandler({ catalog });
     const webhook = await startWebhookServer(webhookHandler);
     stops.push(() => webhook.close());
 
@@ -168,8 +173,8 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     // What the harness itself asks Nango (reconcile, metadata of a real server) goes through the functions' client.
     const nangoClient = new HttpNangoClient({ host: nangoUrl, endpoint: 'current', keys: staticKeyProvider(secretKey), timeoutMs: 10_000 });
 
-    const routeHandler = (await import('../functions/route.ts')).handler as SqsHandler;
-    const applyHandler = (await import('../functions/apply.ts')).handler as SqsHandler;
+    const routeHandler = runtime.createRouteHandler({ catalog }) as SqsHandler;
+    const applyHandler = runtime.createApplyHandler({ catalog }) as SqsHandler;
     const observer = syncObserver();
     const source = (name: string, url: string, handler: SqsHandler, s: StageOptions, fifo: boolean) =>
       startEventSource({
@@ -226,6 +231,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       state,
       webhook,
       webhookSigningKey,
+      catalog,
       secrets,
       secretId,
       env: handlerEnv,
@@ -242,7 +248,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
         nango
           ? Promise.resolve(nango.metadataOf(connectionId, providerConfigKey))
           : metadataFromNango(nangoClient, connectionId, providerConfigKey),
-      reconcile: localReconcile({ nango: nangoClient, state, sqs, syncQueueUrl: queues.syncUrl }),
+      reconcile: localReconcile({ nango: nangoClient, state, sqs, syncQueueUrl: queues.syncUrl, catalog }),
       stop: () => (stopping ??= stopAll()),
     };
   } catch (e) {

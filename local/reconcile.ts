@@ -1,7 +1,7 @@
 /** Reconcile against the local pipeline (or any Nango, table and queue it is pointed at), with the production code. */
 import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { subjectRules } from '#events/catalog';
+import { type Catalog, subjectRules } from '#events/define';
 import { defaultOf } from '#commons/config';
 import type { NangoPort } from '#commons/nango/port';
 import { SqsQueues } from '#commons/queues';
@@ -17,13 +17,14 @@ export function localReconcile(c: {
   state: StatePort;
   sqs: SQSClient;
   syncQueueUrl: string;
+  catalog: Catalog;
 }): LocalReconcile {
   const deps = {
     nango: c.nango,
     state: c.state,
     queues: new SqsQueues(c.sqs),
     syncQueueUrl: c.syncQueueUrl,
-    ...subjectRules(),
+    ...subjectRules(c.catalog),
     maxConnectionsPerSubject: defaultOf('MAX_CONNECTIONS_PER_SUBJECT'),
   };
   return (o = {}) => reconcile(deps, { dryRun: false, ...o, deadline: Date.now() + (o.timeoutMs ?? 120_000), runId: randomUUID() });

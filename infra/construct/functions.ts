@@ -3,7 +3,6 @@
  * with its own role (no managed policies) and its own retained log group. The environment is built
  * from the functions' configuration module: exactly the variables a function reads, by their names.
  */
-import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,9 +12,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { FUNCTION_SETTINGS, type FunctionName, type SettingName } from '#commons/config';
 import { BUNDLING } from './bundling.ts';
+import { generatedEntry, PACKAGE_ALIASES } from './catalog-module.ts';
 import type { Resolved } from './validate-props.ts';
 
-/** The repository root: entries, lock file and tsconfig are found from here. */
+/** The package's own root (its sources in this repository, its installed copy for a user): never a bundling root. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export { ESM_BANNER } from './bundling.ts';
@@ -61,8 +61,9 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
   const f = new NodejsFunction(scope, o.name, {
     entry: o.entry,
     handler: 'handler',
-    projectRoot: PROJECT_ROOT,
-    depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+    // The consumer's project: its node_modules and lock file, never the package's.
+    projectRoot: cfg.projectRoot,
+    depsLockFilePath: cfg.depsLockFilePath,
     runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,
     description: o.description,
@@ -89,9 +90,9 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
       sourcesContent: BUNDLING.sourcesContent,
       externalModules: [...BUNDLING.externalModules],
       target: BUNDLING.target,
-      tsconfig: path.join(PROJECT_ROOT, 'tsconfig.json'),
       forceDockerBundling: false,
       ...cfg.bundling,
+      esbuildArgs: { ...aliasArgs(), ...cfg.bundling.esbuildArgs },
     },
   });
   Validations.of(f).acknowledge({ id: 'Serverless-LambdaDLQ', reason: o.noAsyncDlqReason });
@@ -116,8 +117,12 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
   return f;
 }
 
-/** The entry of a function: the prop's, else functions/<name>.ts. */
-export const entryOf = (cfg: Resolved, fn: FunctionName): string => cfg.entries[fn] ?? path.join(PROJECT_ROOT, 'functions', `${fn}.ts`);
+/** The entry of a function: generated, the runtime's `create<Fn>Handler` over the catalog module. */
+export const entryOf = (cfg: Resolved, fn: FunctionName): string => generatedEntry(cfg.projectRoot, fn, cfg.catalogModule);
+
+/** The catalog module's imports of the package resolve to the catalog API in every bundle (see PACKAGE_ALIASES). */
+const aliasArgs = (): Record<string, string> =>
+  Object.fromEntries(Object.entries(PACKAGE_ALIASES).map(([name, file]) => [`--alias:${name}`, file]));
 
 /** SQS event sources cannot have an on-failure destination: their failures go through the queue's redrive. */
 export function acknowledgeEventSources(f: lambda.IFunction): void {

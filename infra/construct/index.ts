@@ -35,6 +35,9 @@ import { resolveProps } from './validate-props.ts';
 import { createWebhook } from './webhook.ts';
 
 export { ESM_BANNER, PROJECT_ROOT } from './functions.ts';
+export { type CatalogModule, checkCatalog, loadCatalog, resolveCatalogModule } from './catalog-module.ts';
+export { catalogEventPattern, type CatalogEventPattern, patternPairs } from '../event-pattern.ts';
+export * from '#events/define';
 export * from './props.ts';
 export { resolveProps, type Resolved } from './validate-props.ts';
 
@@ -64,7 +67,7 @@ export class NangoMetadataSync extends Construct {
   readonly dashboard: cw.Dashboard;
   private readonly queues: PipelineQueues;
 
-  constructor(scope: Construct, id: string, props: NangoMetadataSyncProps = {}) {
+  constructor(scope: Construct, id: string, props: NangoMetadataSyncProps) {
     super(scope, id);
     const cfg = resolveProps(props);
 

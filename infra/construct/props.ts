@@ -12,8 +12,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sm from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import type { Catalog } from '#events/catalog';
 import { defaultOf, type FunctionName, NANGO_ENDPOINTS, type NangoEndpoint } from '#commons/config';
+import type { CatalogModule } from './catalog-module.ts';
+
+export type { CatalogModule };
 
 export { NANGO_ENDPOINTS, type NangoEndpoint, type FunctionName };
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -140,10 +142,18 @@ export interface NangoMetadataSyncProps {
   readonly secretCacheTtl?: Duration;
   /** The bus whose events the rule matches. @default the account's default event bus */
   readonly eventBus?: events.IEventBus;
-  /** The event catalog the rule pattern is derived from. @default events/catalog.ts */
-  readonly catalog?: Catalog;
-  /** Handler entry files by function, for a fork with its own handlers. @default functions/<name>.ts */
-  readonly entries?: Partial<Record<FunctionName, string>>;
+  /**
+   * Your event catalog: the module exporting the array of `defineEvent(...)` results. It is loaded at
+   * synth for the rule pattern and bundled into each function, so both follow the same module.
+   */
+  readonly catalog: CatalogModule;
+  /**
+   * The directory the functions are bundled from (its node_modules resolve the catalog's imports).
+   * @default the directory of the lock file nearest above the catalog module
+   */
+  readonly projectRoot?: string;
+  /** The lock file of that project. @default the lock file nearest above the catalog module */
+  readonly depsLockFilePath?: string;
   readonly rule?: EventRuleOptions;
   readonly route?: RouteFunctionOptions;
   readonly apply?: ApplyFunctionOptions;

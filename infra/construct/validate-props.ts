@@ -2,13 +2,15 @@
  * Props with every default filled in, checked up front: all problems are collected and reported in
  * one error naming each prop. Ranges of function settings come from the functions' own schemas.
  */
+import { dirname } from 'node:path';
 import { Duration, Token } from 'aws-cdk-lib';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import { type Catalog, catalog as defaultCatalog, indexCatalog } from '#events/catalog';
+import { type Catalog, indexCatalog } from '#events/define';
 import { rangeOf, SETTINGS, type SettingName } from '#commons/config';
 import { catalogEventPattern } from '../event-pattern.ts';
+import { findLockFile, loadCatalog, resolveCatalogModule } from './catalog-module.ts';
 import { Checks, isEmail, isHttpUrl, SECRET_ARN_RE, SECRET_NAME_RE } from '../validate.ts';
 import { DEFAULTS, LOG_LEVELS, type LogLevel, NANGO_ENDPOINTS, type NangoEndpoint, type NangoMetadataSyncProps } from './props.ts';
 
@@ -18,8 +20,20 @@ const SCHEDULE_RE = /^(rate|cron)\(.+\)$/;
 
 const secondsUp = (d: Duration) => Math.ceil(d.toMilliseconds() / 1000);
 
-export function resolveProps(props: NangoMetadataSyncProps) {
+/**
+ * `catalog` is the catalog module's export when the caller loaded it already; otherwise the module
+ * is loaded here (bundled and evaluated, as the functions will run it).
+ */
+export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
   const d = DEFAULTS;
+  if (!props.catalog?.path)
+    throw new Error('catalog is required: { path: <your catalog module>, exportName?: <its export, default "catalog"> }');
+  const catalogModule = resolveCatalogModule(props.catalog);
+  const lockFile = props.depsLockFilePath ?? findLockFile(props.projectRoot ? `${props.projectRoot}/.` : catalogModule.path);
+  if (!lockFile)
+    throw new Error(
+      `no lock file (package-lock.json, pnpm-lock.yaml, yarn.lock, bun.lock) above ${catalogModule.path}: set depsLockFilePath`,
+    );
   const route = { ...d.route, ...defined(props.route) };
   const apply = { ...d.apply, ...defined(props.apply) };
   const webhook = { ...d.webhook, ...defined(props.webhook) };
@@ -40,8 +54,10 @@ export function resolveProps(props: NangoMetadataSyncProps) {
     nangoTimeout: props.nangoTimeout ?? d.nangoTimeout,
     nangoRateLimitWindow: props.nangoRateLimitWindow ?? d.nangoRateLimitWindow,
     secretCacheTtl: props.secretCacheTtl ?? d.secretCacheTtl,
-    catalog: (props.catalog ?? defaultCatalog) as Catalog,
-    entries: props.entries ?? {},
+    catalog: catalog ?? loadCatalog(catalogModule),
+    catalogModule,
+    depsLockFilePath: lockFile,
+    projectRoot: props.projectRoot ?? dirname(lockFile),
     rule: { ...d.rule, ...defined(props.rule) },
     route,
     apply,

@@ -14,7 +14,7 @@ import * as sm from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NangoMetadataSync } from '../../infra/construct/index.ts';
-import { ENTRY_FALLBACKS, newApp } from './helpers.ts';
+import { newApp, SAMPLE_CATALOG } from './helpers.ts';
 
 const WEBHOOK_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-webhook-AbC123';
 const WEBHOOK_SECRET_PARTIAL = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/nango-webhook';
@@ -32,7 +32,7 @@ beforeAll(() => {
   const bus = new events.EventBus(stackA, 'Bus', { eventBusName: 'domain-events' });
   const ruleDlq = new sqs.Queue(stackA, 'RuleDlq', { enforceSSL: true });
   new NangoMetadataSync(stackA, 'Sync', {
-    entries: ENTRY_FALLBACKS,
+    catalog: SAMPLE_CATALOG,
     nangoHost: 'https://nango.internal.example.com',
     nangoEndpoint: 'legacy',
     nangoTimeout: Duration.seconds(5),
@@ -98,7 +98,7 @@ beforeAll(() => {
   const secret = new sm.Secret(stackB, 'Mine', { encryptionKey: key });
   const topic = sns.Topic.fromTopicArn(stackB, 'Ops', 'arn:aws:sns:eu-west-1:123456789012:ops');
   const sync = new NangoMetadataSync(stackB, 'Sync', {
-    entries: ENTRY_FALLBACKS,
+    catalog: SAMPLE_CATALOG,
     secret,
     webhookSecretId: WEBHOOK_SECRET_PARTIAL,
     webhookSecretEncryptionKey: kms.Key.fromKeyArn(stackB, 'WebhookKey', IMPORTED_KEY),
@@ -257,11 +257,13 @@ describe('function and queue tuning', () => {
     expect(t.DeletionPolicy).toBe('Retain');
   });
 
-  it('entries: a function is built from the entry it is given', () => {
-    const stack = new Stack(newApp(), 'E');
-    expect(() => new NangoMetadataSync(stack, 'Sync', { entries: { ...ENTRY_FALLBACKS, apply: '/nonexistent/apply.ts' } })).toThrow(
-      /\/nonexistent\/apply\.ts/,
+  it('catalog: a module that does not exist, or whose export is no catalog, is refused at synth', () => {
+    expect(() => new NangoMetadataSync(new Stack(newApp(), 'E'), 'Sync', { catalog: { path: '/nonexistent/catalog.ts' } })).toThrow(
+      /\/nonexistent\/catalog\.ts/,
     );
+    expect(
+      () => new NangoMetadataSync(new Stack(newApp(), 'F'), 'Sync', { catalog: { ...SAMPLE_CATALOG, exportName: 'indexCatalog' } }),
+    ).toThrow(/export "indexCatalog" must be an array of defineEvent/);
   });
 });
 

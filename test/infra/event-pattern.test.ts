@@ -2,13 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { type Catalog, catalog } from '../../events/catalog.ts';
 import { catalogEventPattern, patternPairs } from '../../infra/event-pattern.ts';
-import { synthConstruct } from './helpers.ts';
+import { CATALOG_IMPORTS, SAMPLE_CATALOG, synthConstruct, tagEventSource, writeCatalogModule } from './helpers.ts';
 
 /** Only source and detail-type matter to the pattern; the rest of an entry is the catalog's business. */
 const event = (source: string, detailType: string) => ({ source, detailType }) as unknown as Catalog[number];
 
-const rulePattern = (entries: Parameters<typeof catalogEventPattern>[0]) => {
-  const { template } = synthConstruct({ catalog: entries, reconcile: { schedule: false } });
+/** The rule of a construct given the catalog module at `path`. */
+const rulePattern = (path: string) => {
+  const { template } = synthConstruct({ catalog: { path }, reconcile: { schedule: false } });
   const rules = Object.values(template.findResources('AWS::Events::Rule')) as any[];
   expect(rules).toHaveLength(1);
   return rules[0].Properties.EventPattern;
@@ -44,16 +45,22 @@ describe('catalogEventPattern', () => {
   });
 });
 
-describe('the construct follows the catalog it is given', () => {
-  it('adding an event type adds exactly its pair to the rule', () => {
+describe('the construct follows the catalog module it is given', () => {
+  it('adding an event type to the module adds exactly its pair to the rule', () => {
     const before = patternPairs(catalogEventPattern(catalog));
     expect(before).toEqual(catalog.map((e) => `${e.source} ${e.detailType}`).sort());
-    const after = patternPairs(rulePattern([...catalog, event('app.crm', 'account.owner_changed')]));
+    expect(patternPairs(rulePattern(SAMPLE_CATALOG.path))).toEqual(before);
+    const module = writeCatalogModule(
+      `${CATALOG_IMPORTS}import { catalog as samples } from ${JSON.stringify(SAMPLE_CATALOG.path)};\n` +
+        `export const catalog = [...samples, ${tagEventSource('app.crm', 'account.owner_changed')}];\n`,
+    );
+    const after = patternPairs(rulePattern(module));
     expect(after.filter((p) => !before.includes(p))).toEqual(['app.crm account.owner_changed']);
     expect(before.filter((p) => !after.includes(p))).toEqual([]);
   });
 
   it('a one-source catalog gives a plain pattern', () => {
-    expect(rulePattern([event('app.only', 'thing.happened')])).toEqual({ source: ['app.only'], 'detail-type': ['thing.happened'] });
+    const module = writeCatalogModule(`${CATALOG_IMPORTS}export const catalog = [${tagEventSource('app.only', 'thing.happened')}];\n`);
+    expect(rulePattern(module)).toEqual({ source: ['app.only'], 'detail-type': ['thing.happened'] });
   });
 });

@@ -4,28 +4,40 @@
  * each distinct configuration is synthesized once per process and every test that reads it shares
  * the result (the infra project runs its files in one process; see vitest.config.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { FunctionName } from '../../functions/commons/config.ts';
-import { NangoMetadataSync, type NangoMetadataSyncProps, PROJECT_ROOT } from '../../infra/construct/index.ts';
+import { type CatalogModule, NangoMetadataSync, type NangoMetadataSyncProps, PROJECT_ROOT } from '../../infra/construct/index.ts';
 import { addNagChecks } from '../../infra/nag.ts';
 import { NangoMetadataSyncStack, type NangoMetadataSyncStackProps } from '../../infra/stack.ts';
 
 export const cdkJson = JSON.parse(readFileSync(`${PROJECT_ROOT}/cdk.json`, 'utf8')) as { app: string; context: Record<string, unknown> };
 
 export const FUNCTIONS: readonly FunctionName[] = ['route', 'apply', 'webhook', 'reconcile'];
-export const entryPath = (fn: FunctionName): string => join(PROJECT_ROOT, 'functions', `${fn}.ts`);
+
+/** The sample catalog, given to the construct as a user gives theirs. */
+export const SAMPLE_CATALOG: CatalogModule = { path: join(PROJECT_ROOT, 'events/catalog.ts'), exportName: 'catalog' };
 
 /**
- * Handlers not yet in this checkout are replaced by a fixture so the template can be built; the
- * bundle test covers the real entries.
+ * Writes a catalog module (TypeScript source) under the project, so it resolves zod and the catalog
+ * API as a user's module does; returns its path.
  */
-export const ENTRY_FALLBACKS: Partial<Record<FunctionName, string>> = Object.fromEntries(
-  FUNCTIONS.filter((fn) => !existsSync(entryPath(fn))).map((fn) => [fn, join(PROJECT_ROOT, 'test/infra/fixtures/handler.ts')]),
-);
+export function writeCatalogModule(source: string): string {
+  const cache = join(PROJECT_ROOT, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const file = join(mkdtempSync(join(cache, 'nms-catalog-')), 'catalog.ts');
+  writeFileSync(file, source);
+  return file;
+}
+
+/** A tag-subject event type in a written catalog module (`defineEvent` and `z` in scope). */
+export const tagEventSource = (source: string, detailType: string): string =>
+  `defineEvent({ source: ${JSON.stringify(source)}, detailType: ${JSON.stringify(detailType)}, description: 'test', detail: z.object({ org: z.string() }), subject: { by: 'tags', tagKeys: ['organization_id'], tags: (d) => ({ organization_id: d.org }), integrations: 'all' }, keys: ['org'], patch: (d) => ({ org: d.org }) })`;
+
+export const CATALOG_IMPORTS = `import { z } from 'zod';\nimport { defineEvent } from ${JSON.stringify(join(PROJECT_ROOT, 'events/define.ts'))};\n`;
 
 export function newApp(extra: Record<string, unknown> = {}): App {
   return new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...extra } });
@@ -39,11 +51,11 @@ function once<T>(key: string, build: () => T): T {
 }
 
 /** The construct in a bare stack; props that are plain data (no constructs) are synthesized once per configuration. */
-export function synthConstruct(props: NangoMetadataSyncProps = {}): { template: Template; sync: NangoMetadataSync; stack: Stack } {
+export function synthConstruct(props: Partial<NangoMetadataSyncProps> = {}): { template: Template; sync: NangoMetadataSync; stack: Stack } {
   const build = () => {
     const app = newApp();
     const stack = new Stack(app, 'Test');
-    const sync = new NangoMetadataSync(stack, 'Sync', { ...props, entries: { ...ENTRY_FALLBACKS, ...props.entries } });
+    const sync = new NangoMetadataSync(stack, 'Sync', { catalog: SAMPLE_CATALOG, ...props });
     return { template: Template.fromStack(stack), sync, stack };
   };
   return once(`construct ${JSON.stringify(props)}`, build);
@@ -100,8 +112,8 @@ export function buildStack(props: Partial<NangoMetadataSyncStackProps> = {}, id 
   const app = newApp();
   const stack = new NangoMetadataSyncStack(app, id, {
     stage: 'test',
+    catalog: SAMPLE_CATALOG,
     ...props,
-    sync: { ...props.sync, entries: { ...ENTRY_FALLBACKS, ...props.sync?.entries } },
   });
   return { app, stack };
 }

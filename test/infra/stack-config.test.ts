@@ -5,7 +5,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { envName, readConfig, SETTINGS } from '../../infra/config.ts';
 import { OutputKeys } from '../../infra/outputs.ts';
 import { NangoMetadataSyncStack } from '../../infra/stack.ts';
-import { newApp, STACK_CONFIGS, STACK_ID, stackOf, synthStack } from './helpers.ts';
+import { newApp, SAMPLE_CATALOG, STACK_CONFIGS, STACK_ID, stackOf, synthStack } from './helpers.ts';
 
 describe('NangoMetadataSyncStack', () => {
   it('outputs every key the DLQ tool reads, with the replay command for this stack', () => {
@@ -80,12 +80,17 @@ describe('NangoMetadataSyncStack', () => {
 
   it('refuses producer or operator ARNs that are not IAM roles or users', () => {
     expect(
-      () => new NangoMetadataSyncStack(newApp(), 'S', { stage: 'x', operatorArns: ['arn:aws:sns:eu-west-1:123456789012:t', 'bob'] }),
+      () =>
+        new NangoMetadataSyncStack(newApp(), 'S', {
+          stage: 'x',
+          catalog: SAMPLE_CATALOG,
+          operatorArns: ['arn:aws:sns:eu-west-1:123456789012:t', 'bob'],
+        }),
     ).toThrow(/producerArns and operatorArns must be IAM role or user ARNs \(got "arn:aws:sns:eu-west-1:123456789012:t", "bob"\)/);
   });
 
   it('refuses a stage name that cannot name resources', () => {
-    expect(() => new NangoMetadataSyncStack(newApp(), 'S', { stage: 'has space' })).toThrow(
+    expect(() => new NangoMetadataSyncStack(newApp(), 'S', { stage: 'has space', catalog: SAMPLE_CATALOG })).toThrow(
       /stage must be 1-32 letters, digits or '-' \(got "has space"\)/,
     );
   });

@@ -3,14 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as sm from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import type { Catalog } from '../../events/catalog.ts';
+import { type Catalog, catalog as samples } from '../../events/catalog.ts';
 import { DEFAULTS, NangoMetadataSync, type NangoMetadataSyncProps, resolveProps } from '../../infra/construct/index.ts';
 import { PropsError } from '../../infra/validate.ts';
-import { newApp } from './helpers.ts';
+import { newApp, SAMPLE_CATALOG } from './helpers.ts';
 
-const problemsOf = (props: NangoMetadataSyncProps): string[] => {
+/** Props as a test gives them: the catalog as its entries (the module's loading is tested with the construct). */
+type TestProps = Omit<NangoMetadataSyncProps, 'catalog'> & { catalog?: Catalog };
+
+const problemsOf = ({ catalog = samples, ...props }: TestProps): string[] => {
   try {
-    resolveProps(props);
+    resolveProps({ ...props, catalog: SAMPLE_CATALOG }, catalog);
   } catch (e) {
     if (e instanceof PropsError) return e.problems;
     throw e;
@@ -21,7 +24,7 @@ const problemsOf = (props: NangoMetadataSyncProps): string[] => {
 /** Only source and detail-type matter to the construct; the rest of an entry is the catalog's business. */
 const event = (source: string, detailType: string) => ({ source, detailType }) as unknown as Catalog[number];
 
-const cases: [string, NangoMetadataSyncProps, RegExp][] = [
+const cases: [string, TestProps, RegExp][] = [
   ['nangoHost not a URL', { nangoHost: 'nango.example.com' }, /^nangoHost must be an http\(s\) URL/],
   [
     'nangoHost with credentials',
@@ -180,7 +183,12 @@ describe('props validation', () => {
     const stack = new Stack(newApp(), 'T');
     let error: unknown;
     try {
-      new NangoMetadataSync(stack, 'Sync', { nangoEndpoint: 'x' as never, apply: { batchSize: 20 }, alarms: { email: 'nope' } });
+      new NangoMetadataSync(stack, 'Sync', {
+        catalog: SAMPLE_CATALOG,
+        nangoEndpoint: 'x' as never,
+        apply: { batchSize: 20 },
+        alarms: { email: 'nope' },
+      });
     } catch (e) {
       error = e;
     }
@@ -211,7 +219,7 @@ describe('props validation', () => {
   });
 
   it('function-setting defaults come from the functions’ configuration module', () => {
-    const r = resolveProps({});
+    const r = resolveProps({ catalog: SAMPLE_CATALOG });
     expect(r.route.maxConnectionsPerSubject).toBe(100);
     expect(r.route.indexTtl.toSeconds()).toBe(300);
     expect(r.apply.groupConcurrency).toBe(8);
