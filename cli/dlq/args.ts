@@ -8,94 +8,40 @@ import { CliError } from '../errors.ts';
 
 export const COMMANDS = ['list', 'inspect', 'replay', 'purge'] as const;
 export type Command = (typeof COMMANDS)[number];
-type Options = NonNullable<ParseArgsConfig['options']>;
 
-const string = { type: 'string' } as const;
-const strings = { type: 'string', multiple: true } as const;
-const flag = { type: 'boolean' } as const;
-const common = {
-  help: { type: 'boolean', short: 'h' },
-  json: flag,
-  stage: strings,
-  ...Object.fromEntries(
-    ['stack', 'region', 'endpoint', 'ingress-url', 'ingress-dlq-url', 'sync-url', 'sync-dlq-url', 'nango-secret-id'].map((k) => [
-      k,
-      string,
-    ]),
-  ),
-} satisfies Options;
-const reading = {
-  ...Object.fromEntries(['visibility', 'wait', 'scan-limit', 'since', 'until', 'max'].map((k) => [k, string])),
-  ...Object.fromEntries(['error-code', 'event-type', 'connection', 'provider-config-key', 'id'].map((k) => [k, strings])),
-} satisfies Options;
-const yes = { yes: { type: 'boolean', short: 'y' } } satisfies Options;
-const OPTIONS: Record<Command, Options> = {
-  list: { ...common, ...reading },
-  inspect: { ...common, ...reading },
-  replay: {
-    ...common,
-    ...reading,
-    ...yes,
-    ...{ 'dry-run': flag, native: flag, 'no-nango': flag, force: flag, rate: string, 'nango-host': string },
-  },
-  purge: { ...common, ...yes },
+/** `name` a flag, `name=` a value, `name*` a repeatable value. */
+const spec = (names: string): NonNullable<ParseArgsConfig['options']> =>
+  Object.fromEntries(
+    names.split(/\s+/).map((n) => {
+      const name = n.replace(/[=*]$/, '');
+      const type = n === name ? 'boolean' : 'string';
+      return [name, { type, multiple: n.endsWith('*'), ...(name === 'help' || name === 'yes' ? { short: name[0] } : {}) }];
+    }),
+  );
+const COMMON = 'help json stage* stack= region= endpoint= ingress-url= ingress-dlq-url= sync-url= sync-dlq-url= nango-secret-id=';
+const READ = 'visibility= wait= scan-limit= since= until= max= error-code* event-type* connection* provider-config-key* id*';
+const OPTIONS = {
+  list: spec(`${COMMON} ${READ}`),
+  inspect: spec(`${COMMON} ${READ}`),
+  replay: spec(`${COMMON} ${READ} yes dry-run native no-nango force rate= nango-host=`),
+  purge: spec(`${COMMON} yes`),
 };
 
-export interface QueueFlags {
-  stack?: string | undefined;
-  region?: string | undefined;
-  endpoint?: string | undefined;
-  ingress?: string | undefined;
-  ingressDlq?: string | undefined;
-  sync?: string | undefined;
-  syncDlq?: string | undefined;
-}
-
-export interface Filter {
-  stages?: Stage[] | undefined;
-  errorCodes?: string[] | undefined;
-  eventTypes?: string[] | undefined;
-  connectionIds?: string[] | undefined;
-  providerConfigKeys?: string[] | undefined;
-  messageIds?: string[] | undefined;
-  /** Failure time (envelope lastFailureAt, else the DLQ message's SentTimestamp), inclusive. */
-  since?: Date | undefined;
-  /** Exclusive. */
-  until?: Date | undefined;
-  max?: number | undefined;
-}
-
-export interface ParsedArgs {
-  command: Command | 'help';
-  help: boolean;
-  /** Stages named with --stage; undefined = both. */
-  stages?: Stage[] | undefined;
-  json: boolean;
-  queues: QueueFlags;
-  read: { visibilitySeconds: number; waitSeconds: number; scanLimit: number };
-  filter: Filter;
-  dryRun: boolean;
-  native: boolean;
-  /** Messages sent per second; 0 = unlimited. */
-  rate: number;
-  nango: { skip: boolean; host?: string | undefined; secretId?: string | undefined };
-  /** Replay even where the destination queue's redrive policy does not name the DLQ. */
-  force: boolean;
-  yes: boolean;
-}
+export type ParsedArgs = ReturnType<typeof parseCommandLine>;
+export type Filter = ParsedArgs['filter'];
+export type QueueFlags = Partial<ParsedArgs['queues']>;
 
 export const DEFAULTS = { visibilitySeconds: 60, waitSeconds: 1, scanLimit: 10_000, rate: 10 } as const;
 
-export function parseCommandLine(argv: readonly string[], now: Date = new Date()): ParsedArgs {
+export function parseCommandLine(argv: readonly string[], now: Date = new Date()) {
   const [first, ...rest] = argv;
   const unknown = (c: string, hint = '') => new CliError(`unknown command "${c}". Commands: ${COMMANDS.join(', ')}${hint}`);
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined> = {};
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined> = { help: true };
   let command: Command | 'help' = 'help';
   if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
     const target = first === 'help' ? rest[0] : undefined;
     if (target !== undefined && !isCommand(target)) throw unknown(target);
     command = target ?? 'help';
-    values = { help: true };
   } else {
     if (!isCommand(first)) throw unknown(first, ' (see --help)');
     command = first;
@@ -108,16 +54,15 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
   const str = (k: string) => values[k] as string | undefined;
   const list = (k: string) => ((values[k] as string[] | undefined)?.length ? (values[k] as string[]) : undefined);
   const bool = (k: string) => values[k] === true;
-  const opt = <T>(k: string, parse: (v: string, flag: string) => T): T | undefined =>
-    str(k) === undefined ? undefined : parse(str(k)!, `--${k}`);
+  const opt = <T>(k: string, parse: (v: string, flag: string) => T) => (str(k) === undefined ? undefined : parse(str(k)!, `--${k}`));
   const url = (k: string) => opt(k, checkUrl);
+  const time = (v: string, f: string) => parseTime(v, f, now);
 
-  const stages = splitList(list('stage'))?.map((s) => {
+  const stages = splitList(list('stage'))?.map((s): Stage => {
     if (s !== 'route' && s !== 'apply') throw new CliError(`--stage must be route or apply (got "${s}")`);
     return s;
   });
-  const time = (v: string, f: string) => parseTime(v, f, now);
-  const filter: Filter = {
+  const filter = {
     stages,
     errorCodes: splitList(list('error-code')),
     // Event types, connection ids and keys may contain commas: repeat the flag instead.
@@ -125,6 +70,7 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
     connectionIds: list('connection'),
     providerConfigKeys: list('provider-config-key'),
     messageIds: splitList(list('id')),
+    /** Failure time (envelope lastFailureAt, else the DLQ message's SentTimestamp): since inclusive, until exclusive. */
     since: opt('since', time),
     until: opt('until', time),
     max: opt('max', int(1, 1_000_000)),
@@ -133,6 +79,7 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
   return {
     command,
     help: bool('help'),
+    /** Undefined: both. */
     stages,
     json: bool('json'),
     queues: {
@@ -149,11 +96,13 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
       waitSeconds: opt('wait', int(0, 20)) ?? DEFAULTS.waitSeconds,
       scanLimit: opt('scan-limit', int(1, 10_000_000)) ?? DEFAULTS.scanLimit,
     },
-    filter,
+    filter: filter as Partial<typeof filter>,
     dryRun: bool('dry-run'),
     native: bool('native'),
+    /** Messages sent per second; 0 = unlimited. */
     rate: opt('rate', num) ?? DEFAULTS.rate,
     nango: { skip: bool('no-nango'), host: url('nango-host'), secretId: str('nango-secret-id') },
+    /** Replay even where the destination queue's redrive policy does not name the DLQ. */
     force: bool('force'),
     yes: bool('yes'),
   };
@@ -169,19 +118,19 @@ const int = (min: number, max: number) => (v: string, flag: string) => {
 };
 
 function num(v: string, flag: string): number {
-  const n = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v.trim()) || !Number.isFinite(n)) throw new CliError(`${flag} must be a number >= 0 (got "${v}")`);
-  return n;
+  if (!/^\d+(\.\d+)?$/.test(v.trim()) || !Number.isFinite(Number(v))) throw new CliError(`${flag} must be a number >= 0 (got "${v}")`);
+  return Number(v);
 }
 
 function checkUrl(v: string, flag: string): string {
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw new CliError(`${flag} must be a URL (got "${v}")`);
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new CliError(`${flag} must be an http(s) URL (got "${v}")`);
+  const protocol = (() => {
+    try {
+      return new URL(v).protocol;
+    } catch {
+      throw new CliError(`${flag} must be a URL (got "${v}")`);
+    }
+  })();
+  if (protocol !== 'https:' && protocol !== 'http:') throw new CliError(`${flag} must be an http(s) URL (got "${v}")`);
   return v;
 }
 

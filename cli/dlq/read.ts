@@ -95,33 +95,16 @@ export function dlqsFor(urls: QueueUrls, stages: readonly Stage[] | undefined): 
   return out;
 }
 
-export interface Dlq {
-  stage: Stage;
-  url: string;
-}
+export type Dlq = { stage: Stage; url: string };
 
 // ---- holding -------------------------------------------------------------------------------
 
-/** A message received from a DLQ and held invisible until we delete or release it. */
-export interface HeldMessage {
-  queueUrl: string;
-  messageId: string;
-  receiptHandle: string;
-  body: string;
-  /** System attributes: SentTimestamp, ApproximateReceiveCount, MessageGroupId, SequenceNumber... */
+/** A message received from a DLQ and held invisible until we delete or release it; attributes as strings. */
+export type HeldMessage = Record<'queueUrl' | 'messageId' | 'receiptHandle' | 'body', string> & {
   attributes: Record<string, string>;
-  /** String message attributes (stage, errorCode, connectionId, ...). */
   messageAttributes: Record<string, string>;
-}
-
-export interface ScanResult {
-  messages: HeldMessage[];
-  scanLimitReached: boolean;
-  /** Visible after the scan, so not reached: behind a held message of its FIFO group, or new. Approximate. */
-  notReached: number;
-  /** Visible + hidden + delayed before the scan, as SQS reports it. */
-  approximateTotal: number;
-}
+};
+export type QueueReport = Awaited<ReturnType<Holder['scan']>>['report'];
 
 /** Receives a message again only when our hold ran out; stop after this many rounds of only those. */
 const REPEAT_ROUNDS_TO_STOP = 3;
@@ -144,50 +127,43 @@ export class Holder {
   ) {}
 
   /** Receives until the queue has nothing visible left for us, deduplicating by MessageId. */
-  async scan(queueUrl: string, o: { visibilitySeconds: number; waitSeconds: number; scanLimit: number }): Promise<ScanResult> {
-    const approximateTotal = await this.count(queueUrl);
-    const mine = this.held.get(queueUrl) ?? new Map<string, HeldMessage>();
-    this.held.set(queueUrl, mine);
+  async scan({ stage, url }: Dlq, o: { visibilitySeconds: number; waitSeconds: number; scanLimit: number }) {
+    const approximateTotal = await this.count(url);
+    const mine = this.held.get(url) ?? new Map<string, HeldMessage>();
+    this.held.set(url, mine);
     const seen = new Map<string, HeldMessage>();
     for (let repeats = 0; repeats < REPEAT_ROUNDS_TO_STOP && seen.size < o.scanLimit; ) {
-      const got = await this.call(
-        queueUrl,
-        this.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: Math.min(10, o.scanLimit - seen.size),
-            VisibilityTimeout: o.visibilitySeconds,
-            WaitTimeSeconds: o.waitSeconds,
-            MessageSystemAttributeNames: ['All'],
-            MessageAttributeNames: ['All'],
-          }),
-        ),
-      );
-      if (!got.Messages?.length) break;
+      const max = Math.min(10, o.scanLimit - seen.size);
+      const receive = { QueueUrl: url, MaxNumberOfMessages: max, VisibilityTimeout: o.visibilitySeconds, WaitTimeSeconds: o.waitSeconds };
+      const all = { MessageSystemAttributeNames: ['All' as const], MessageAttributeNames: ['All'] };
+      const got = (await this.call(url, this.sqs.send(new ReceiveMessageCommand({ ...receive, ...all })))).Messages ?? [];
+      if (!got.length) break;
       const before = seen.size;
-      for (const m of got.Messages) {
-        if (!m.MessageId || !m.ReceiptHandle) continue;
-        const attrs = Object.entries(m.MessageAttributes ?? {}).filter(([, v]) => v.StringValue !== undefined);
-        const h: HeldMessage = {
-          queueUrl,
-          messageId: m.MessageId,
-          receiptHandle: m.ReceiptHandle,
-          body: m.Body ?? '',
-          attributes: { ...(m.Attributes as Record<string, string> | undefined) },
-          messageAttributes: Object.fromEntries(attrs.map(([k, v]) => [k, v.StringValue!])),
-        };
-        seen.set(h.messageId, h);
-        mine.set(h.messageId, h);
+      for (const { MessageId: messageId, ReceiptHandle: receiptHandle, Body, Attributes, MessageAttributes } of got) {
+        if (!messageId || !receiptHandle) continue;
+        const strings = Object.entries(MessageAttributes ?? {}).flatMap(([k, v]) =>
+          v.StringValue === undefined ? [] : [[k, v.StringValue]],
+        );
+        const attributes = { ...(Attributes as Record<string, string> | undefined) };
+        const h = { queueUrl: url, messageId, receiptHandle, body: Body ?? '', attributes, messageAttributes: Object.fromEntries(strings) };
+        seen.set(messageId, h);
+        mine.set(messageId, h);
       }
       repeats = seen.size > before ? 0 : repeats + 1;
     }
-    const after = await this.attributes(queueUrl);
-    return {
-      messages: [...seen.values()],
-      scanLimitReached: seen.size >= o.scanLimit,
-      notReached: Number(after.ApproximateNumberOfMessages ?? 0),
+    const messages = [...seen.values()];
+    const report = {
+      stage,
+      url,
+      fifo: isFifoUrl(url),
+      /** Messages in the queue before the scan (visible + hidden + delayed), as SQS reports it. */
       approximateTotal,
+      scanned: messages.length,
+      /** Visible after the scan, so not reached: behind a held message of its FIFO group, or new. Approximate. */
+      notReached: Number((await this.attributes(url)).ApproximateNumberOfMessages ?? 0),
+      scanLimitReached: seen.size >= o.scanLimit,
     };
+    return { messages, items: messages.map((m) => classify(m, stage)), report };
   }
 
   async count(queueUrl: string): Promise<number> {
@@ -542,31 +518,9 @@ export const hasCriteria = (f: Filter): boolean =>
 
 // ---- reading -------------------------------------------------------------------------------
 
-export interface QueueReport {
-  stage: Stage;
-  url: string;
-  fifo: boolean;
-  /** Messages in the queue before the scan (visible + hidden + delayed), as SQS reports it. */
-  approximateTotal: number;
-  scanned: number;
-  /** Visible after the scan but not received: queued behind held FIFO messages, or new arrivals. */
-  notReached: number;
-  scanLimitReached: boolean;
-}
-
 /** Reads the DLQs into items, with a report per queue of what was and was not reached. */
-export async function scanDlqs(
-  holder: Holder,
-  dlqs: readonly Dlq[],
-  read: { visibilitySeconds: number; waitSeconds: number; scanLimit: number },
-): Promise<{ items: DlqItem[]; reports: QueueReport[] }> {
-  const items: DlqItem[] = [];
-  const reports: QueueReport[] = [];
-  for (const { stage, url } of dlqs) {
-    const r = await holder.scan(url, read);
-    items.push(...r.messages.map((m) => classify(m, stage)));
-    const { approximateTotal, notReached, scanLimitReached } = r;
-    reports.push({ stage, url, fifo: isFifoUrl(url), approximateTotal, scanned: r.messages.length, notReached, scanLimitReached });
-  }
-  return { items, reports };
+export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: Parameters<Holder['scan']>[1]) {
+  const scans = [];
+  for (const d of dlqs) scans.push(await holder.scan(d, read));
+  return { items: scans.flatMap((s) => s.items), reports: scans.map((s) => s.report) };
 }
