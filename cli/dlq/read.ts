@@ -4,6 +4,10 @@
  * and how it would be replayed. Everything after this works on DlqItem only.
  */
 import { createHash } from 'node:crypto';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Agent, request } from 'undici';
+import { registerSecret } from '#commons/redact';
+import { KEY_FORMAT } from '#commons/secrets';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
@@ -16,7 +20,7 @@ import { ENV } from '#commons/config';
 import { dlqEnvelopeSchema, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
 import { connectionKey } from '#commons/sync/message';
 import { OutputKeys } from '../../infra/outputs.ts';
-import { CliError, describeError, scrub, scrubValue } from '../errors.ts';
+import { CliError, describeError, networkCode, scrub, scrubValue } from '../errors.ts';
 import { findOutput, stackOutputs } from '../stack-outputs.ts';
 import type { Filter, QueueFlags } from './args.ts';
 
@@ -523,4 +527,116 @@ export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: Param
   const scans = [];
   for (const d of dlqs) scans.push(await holder.scan(d, read));
   return { items: scans.flatMap((s) => s.items), reports: scans.map((s) => s.report) };
+}
+
+// ---- Nango, for a dry run ----------------------------------------------------------------------
+
+export type MetadataResult =
+  | { ok: true; metadata: Record<string, unknown> | null }
+  | { ok: false; status?: number | undefined; code: string; message: string; errors?: unknown };
+
+/**
+ * The key as configured (NANGO_SECRET_KEY, or Secrets Manager: bare or JSON {secretKey, host}),
+ * registered for scrubbing the moment it is read; undefined when none is configured. A configured
+ * but empty secret is kept as an empty key: reading with it fails clearly, it is not "no key".
+ */
+export async function readNangoKey(
+  opts: { secretId?: string | undefined },
+  env: NodeJS.ProcessEnv,
+  secrets: () => SecretsManagerClient,
+): Promise<{ key: string; host?: string | undefined } | undefined> {
+  if (env.NANGO_SECRET_KEY) {
+    registerSecret(env.NANGO_SECRET_KEY.trim());
+    return { key: env.NANGO_SECRET_KEY.trim() };
+  }
+  const secretId = opts.secretId ?? env.NANGO_SECRET_ID;
+  if (!secretId) return undefined;
+  let value: string;
+  try {
+    value = (await secrets().send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString?.trim() ?? '';
+  } catch (e) {
+    const err = describeError(e);
+    throw new CliError(`reading the Nango key from Secrets Manager (${secretId}): ${scrub(err.message)}`, err.exitCode);
+  }
+  const j = value.startsWith('{') ? (tryJson(value) as { secretKey?: unknown; host?: unknown } | undefined) : undefined;
+  const found = j
+    ? { key: typeof j.secretKey === 'string' ? j.secretKey.trim() : '', host: typeof j.host === 'string' ? j.host : undefined }
+    : { key: value };
+  registerSecret(found.key);
+  return found;
+}
+
+/**
+ * Reads a connection's metadata with the list endpoint (`GET /connections?connectionId=&integrationId=`),
+ * which returns no credentials; never `GET /connections/{id}`, which makes Nango refresh OAuth
+ * tokens. One keep-alive pool, closed at the end so no socket holds the CLI open.
+ */
+export class NangoReader {
+  private readonly agent = new Agent({ connect: { timeout: 5_000 } });
+
+  constructor(
+    readonly host: string,
+    private readonly key: string,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  async metadataOf(connectionId: string, providerConfigKey: string): Promise<MetadataResult> {
+    // Nango's secret keys are UUIDs; its server answers 401 `invalid_secret_key_format` to anything else.
+    if (!KEY_FORMAT.test(this.key)) {
+      const what = this.key ? 'not a UUID' : 'empty';
+      const message = `the configured Nango secret key is ${what}; check NANGO_SECRET_KEY or the secret (bare key, or JSON {"secretKey": ...})`;
+      return { ok: false, code: 'invalid_secret_key_format', message };
+    }
+    const url = new URL(`${this.host.replace(/\/+$/, '')}/connections`);
+    url.searchParams.set('connectionId', connectionId);
+    url.searchParams.set('integrationId', providerConfigKey);
+    try {
+      const res = await request(url, {
+        method: 'GET',
+        dispatcher: this.agent,
+        headers: { authorization: `Bearer ${this.key}`, accept: 'application/json' },
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      const text = await res.body.text();
+      return scrubValue(interpret(res.statusCode, String(res.headers['content-type'] ?? ''), text, connectionId, providerConfigKey));
+    } catch (e) {
+      const code = networkCode(e);
+      return { ok: false, code: 'network_error', message: scrub(`cannot reach ${this.host}${code ? ` (${code})` : ''}`) };
+    }
+  }
+
+  close = (): Promise<void> => this.agent.close();
+}
+
+function interpret(status: number, contentType: string, text: string, connectionId: string, providerConfigKey: string): MetadataResult {
+  const body = tryJson(text) as { error?: { code?: unknown; message?: unknown; errors?: unknown }; connections?: unknown } | undefined;
+  if (status < 200 || status >= 300) {
+    const err = body?.error;
+    if (err && typeof err === 'object') {
+      const code = typeof err.code === 'string' ? err.code : `http_${status}`;
+      const message = typeof err.message === 'string' ? err.message : `HTTP ${status}`;
+      return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: err.errors } : {}) };
+    }
+    // A proxy's page: a short excerpt of its text says more than the status alone.
+    const excerpt = /html/i.test(contentType)
+      ? text
+          .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
+          .replace(/<[^>]*>/g, ' ')
+          .replace(/\s+/g, ' ')
+          .trim()
+      : text.trim();
+    return { ok: false, status, code: `http_${status}`, message: excerpt.slice(0, 300) || `HTTP ${status}` };
+  }
+  const list = body?.connections;
+  if (!Array.isArray(list)) return { ok: false, status, code: 'unexpected_body', message: 'the answer has no connections list' };
+  // The filters are Nango's; checked again here so a server that ignores one cannot show another connection.
+  const c = list.find((x) => x?.connection_id === connectionId && x.provider_config_key === providerConfigKey) as
+    | { metadata?: unknown }
+    | undefined;
+  if (!c) return { ok: false, status: 404, code: 'unknown_connection', message: 'Nango lists no such connection' };
+  const md = c.metadata ?? null;
+  if (typeof md !== 'object' || Array.isArray(md))
+    return { ok: false, status, code: 'unexpected_body', message: 'metadata is not an object' };
+  return { ok: true, metadata: md as Record<string, unknown> | null };
 }

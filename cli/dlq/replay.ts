@@ -9,7 +9,7 @@ import { ListMessageMoveTasksCommand, type SQSClient, StartMessageMoveTaskComman
 import { SqsQueues } from '#commons/queues';
 import { CliError, describeError, EXIT } from '../errors.ts';
 import { progressLine } from '../format.ts';
-import type { Ctx } from './main.ts';
+import type { Ctx } from './ctx.ts';
 import * as read from './read.ts';
 import { type Dlq, type DlqItem, type Holder, type QueueUrls, STAGE_QUEUES } from './read.ts';
 import * as show from './show.ts';
@@ -264,12 +264,12 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
   const { items, reports } = await read.scanDlqs(holder, dlqs, args.read);
   const chosen = read.select(items, args.filter);
   const needsNango = !args.nango.skip && chosen.some((i) => i.stage === 'apply' && i.connectionId !== undefined);
-  const found = needsNango ? await show.readNangoKey(args.nango, ctx.io.env, ctx.secrets) : undefined;
+  const found = needsNango ? await read.readNangoKey(args.nango, ctx.io.env, ctx.secrets) : undefined;
   if (!needsNango && !args.nango.skip) await ctx.learnNangoKey();
   const host = args.nango.host ?? ctx.io.env.NANGO_HOST ?? found?.host ?? 'https://api.nango.dev';
-  const reader = found ? new show.NangoReader(host, found.key) : undefined;
+  const reader = found ? new read.NangoReader(host, found.key) : undefined;
   const problems = describeProblems(await checkDestinations(holder, dlqs, urls));
-  const cache = new Map<string, Promise<show.MetadataResult>>();
+  const cache = new Map<string, Promise<read.MetadataResult>>();
   const current = (i: DlqItem) => {
     if (!reader || i.stage !== 'apply' || i.connectionId === undefined || i.providerConfigKey === undefined) return undefined;
     const k = JSON.stringify([i.providerConfigKey, i.connectionId]);

@@ -1,16 +1,12 @@
 /**
- * What the tool prints: `list` and `inspect`, the summary, and, for a dry run, each connection's
- * current metadata from Nango. Values from DLQ messages are untrusted (a bare ingress message can
+ * What the tool prints: `list` and `inspect`, the summary, and a dry run's comparison with what
+ * Nango holds. Values from DLQ messages are untrusted (a bare ingress message can
  * hold anything), so every one passes through `safe`: keys scrubbed, no control characters, bounded.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Agent, request } from 'undici';
-import { registerSecret } from '#commons/redact';
-import { KEY_FORMAT } from '#commons/secrets';
-import { CliError, describeError, EXIT, networkCode, scrub, scrubValue } from '../errors.ts';
-import type { Ctx } from './main.ts';
-import { type DlqItem, dlqsFor, hasCriteria, type QueueReport, resolveQueueUrls, scanDlqs, select, tryJson } from './read.ts';
+import { EXIT, scrub } from '../errors.ts';
+import type { Ctx } from './ctx.ts';
+import { type DlqItem, type MetadataResult, dlqsFor, hasCriteria, type QueueReport, resolveQueueUrls, scanDlqs, select } from './read.ts';
 
 export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<number> {
   const { args } = ctx;
@@ -289,114 +285,4 @@ function readFailure(f: Extract<MetadataResult, { ok: false }>): string {
   if (f.code === 'unknown_connection') return 'Nango does not know this connection: the replay would fail again.';
   const head = `could not read the current metadata: ${safe(f.code)}${f.status ? ` (HTTP ${f.status})` : ''} ${safe(f.message, 300)}`;
   return f.errors !== undefined ? `${head}\n    details ${safe(f.errors, 400)}` : head;
-}
-
-export type MetadataResult =
-  | { ok: true; metadata: Record<string, unknown> | null }
-  | { ok: false; status?: number | undefined; code: string; message: string; errors?: unknown };
-
-/**
- * The key as configured (NANGO_SECRET_KEY, or Secrets Manager: bare or JSON {secretKey, host}),
- * registered for scrubbing the moment it is read; undefined when none is configured. A configured
- * but empty secret is kept as an empty key: reading with it fails clearly, it is not "no key".
- */
-export async function readNangoKey(
-  opts: { secretId?: string | undefined },
-  env: NodeJS.ProcessEnv,
-  secrets: () => SecretsManagerClient,
-): Promise<{ key: string; host?: string | undefined } | undefined> {
-  if (env.NANGO_SECRET_KEY) {
-    registerSecret(env.NANGO_SECRET_KEY.trim());
-    return { key: env.NANGO_SECRET_KEY.trim() };
-  }
-  const secretId = opts.secretId ?? env.NANGO_SECRET_ID;
-  if (!secretId) return undefined;
-  let value: string;
-  try {
-    value = (await secrets().send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString?.trim() ?? '';
-  } catch (e) {
-    const err = describeError(e);
-    throw new CliError(`reading the Nango key from Secrets Manager (${secretId}): ${scrub(err.message)}`, err.exitCode);
-  }
-  const j = value.startsWith('{') ? (tryJson(value) as { secretKey?: unknown; host?: unknown } | undefined) : undefined;
-  const found = j
-    ? { key: typeof j.secretKey === 'string' ? j.secretKey.trim() : '', host: typeof j.host === 'string' ? j.host : undefined }
-    : { key: value };
-  registerSecret(found.key);
-  return found;
-}
-
-/**
- * Reads a connection's metadata with the list endpoint (`GET /connections?connectionId=&integrationId=`),
- * which returns no credentials; never `GET /connections/{id}`, which makes Nango refresh OAuth
- * tokens. One keep-alive pool, closed at the end so no socket holds the CLI open.
- */
-export class NangoReader {
-  private readonly agent = new Agent({ connect: { timeout: 5_000 } });
-
-  constructor(
-    readonly host: string,
-    private readonly key: string,
-    private readonly timeoutMs = 10_000,
-  ) {}
-
-  async metadataOf(connectionId: string, providerConfigKey: string): Promise<MetadataResult> {
-    // Nango's secret keys are UUIDs; its server answers 401 `invalid_secret_key_format` to anything else.
-    if (!KEY_FORMAT.test(this.key)) {
-      const what = this.key ? 'not a UUID' : 'empty';
-      const message = `the configured Nango secret key is ${what}; check NANGO_SECRET_KEY or the secret (bare key, or JSON {"secretKey": ...})`;
-      return { ok: false, code: 'invalid_secret_key_format', message };
-    }
-    const url = new URL(`${this.host.replace(/\/+$/, '')}/connections`);
-    url.searchParams.set('connectionId', connectionId);
-    url.searchParams.set('integrationId', providerConfigKey);
-    try {
-      const res = await request(url, {
-        method: 'GET',
-        dispatcher: this.agent,
-        headers: { authorization: `Bearer ${this.key}`, accept: 'application/json' },
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-      });
-      const text = await res.body.text();
-      return scrubValue(interpret(res.statusCode, String(res.headers['content-type'] ?? ''), text, connectionId, providerConfigKey));
-    } catch (e) {
-      const code = networkCode(e);
-      return { ok: false, code: 'network_error', message: scrub(`cannot reach ${this.host}${code ? ` (${code})` : ''}`) };
-    }
-  }
-
-  close = (): Promise<void> => this.agent.close();
-}
-
-function interpret(status: number, contentType: string, text: string, connectionId: string, providerConfigKey: string): MetadataResult {
-  const body = tryJson(text) as { error?: { code?: unknown; message?: unknown; errors?: unknown }; connections?: unknown } | undefined;
-  if (status < 200 || status >= 300) {
-    const err = body?.error;
-    if (err && typeof err === 'object') {
-      const code = typeof err.code === 'string' ? err.code : `http_${status}`;
-      const message = typeof err.message === 'string' ? err.message : `HTTP ${status}`;
-      return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: err.errors } : {}) };
-    }
-    // A proxy's page: a short excerpt of its text says more than the status alone.
-    const excerpt = /html/i.test(contentType)
-      ? text
-          .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
-          .replace(/<[^>]*>/g, ' ')
-          .replace(/\s+/g, ' ')
-          .trim()
-      : text.trim();
-    return { ok: false, status, code: `http_${status}`, message: excerpt.slice(0, 300) || `HTTP ${status}` };
-  }
-  const list = body?.connections;
-  if (!Array.isArray(list)) return { ok: false, status, code: 'unexpected_body', message: 'the answer has no connections list' };
-  // The filters are Nango's; checked again here so a server that ignores one cannot show another connection.
-  const c = list.find((x) => x?.connection_id === connectionId && x.provider_config_key === providerConfigKey) as
-    | { metadata?: unknown }
-    | undefined;
-  if (!c) return { ok: false, status: 404, code: 'unknown_connection', message: 'Nango lists no such connection' };
-  const md = c.metadata ?? null;
-  if (typeof md !== 'object' || Array.isArray(md))
-    return { ok: false, status, code: 'unexpected_body', message: 'metadata is not an object' };
-  return { ok: true, metadata: md as Record<string, unknown> | null };
 }
