@@ -22,7 +22,7 @@ import { parseSecretValue, staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
 import { OutputKeys } from '../infra/outputs.ts';
 import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
-import { describeError } from './dlq/errors.ts';
+import { describeError } from './errors.ts';
 import { findOutput, stackOutputs } from './stack-outputs.ts';
 import { compactJson, plural, progressLine, stdoutOut, type Out } from './format.ts';
 

@@ -5,7 +5,7 @@
  * `errors` value is scrubbed of the known secrets (and of the key the caller names) and bounded, so
  * it can go to a log or a DLQ message as is.
  */
-import type { Failure } from '../dlq-envelope.ts';
+import type { FailureRecord } from '../dlq-envelope.ts';
 import { knownSecrets, redactText, redactValue, tracesSecret, WITHHELD } from '../redact.ts';
 
 export type FailureKind = 'permanent' | 'transient' | 'auth';
@@ -41,7 +41,7 @@ export class NangoError extends Error {
     return this.kind === 'transient';
   }
 
-  toFailure(): Failure {
+  toFailure(): FailureRecord {
     return {
       ...(this.status !== undefined ? { status: this.status } : {}),
       code: this.code,

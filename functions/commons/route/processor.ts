@@ -17,7 +17,7 @@ import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
 import { inScope, type Subject } from '../domain/subject.ts';
-import { boundFailure, type Failure, unwrapOwnEnvelope } from '../dlq-envelope.ts';
+import { boundFailure, type FailureRecord, unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { type DomainEvent, parseEventBody } from '../event-envelope.ts';
 import { attemptsOf, classify, settle } from '../failure.ts';
 import { NangoError } from '../nango/errors.ts';
@@ -70,10 +70,10 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const result: RouteResult = { failedRecordIds: [], synced: 0, invalid: 0, stale: 0 };
   metrics.addMetric(MetricName.EventsReceived, MetricUnit.Count, records.length);
   const failed = new Map<Item, { error: ReturnType<typeof classify>; attempts: number }>();
-  const park = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: Failure, attempts: number) => {
+  const park = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: FailureRecord, attempts: number) => {
     if (!(await parkEvent(deps, record, body, event, error, attempts))) result.failedRecordIds.push(record.messageId);
   };
-  const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: Omit<Failure, 'retryable'>) => {
+  const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: Omit<FailureRecord, 'retryable'>) => {
     result.invalid++;
     // Bounded as the envelope is: a schema error can list tens of thousands of issues.
     const logged = boundFailure({ ...error, retryable: false });
