@@ -12,7 +12,7 @@ import { SecretsManagerClient, GetSecretValueCommand } from '@aws-sdk/client-sec
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { subjectRules } from '#events/catalog';
 import { defaultOf, ENV } from '#commons/config';
-import { NangoError } from '#commons/nango/errors';
+import { Failure } from '#commons/failure';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { SqsQueues } from '#commons/queues';
 import { reconcile, type ReconcileReport } from '#commons/reconcile/run';
@@ -130,7 +130,7 @@ function isHttpUrl(s: string): boolean {
  */
 function exitCodeOf(e: unknown): number {
   if (e instanceof ConfigError) return 2;
-  if (e instanceof NangoError) return e.kind === 'auth' || e.status === 401 || e.status === 403 ? 2 : 1;
+  if (e instanceof Failure) return e.kind === 'auth' || e.status === 401 || e.status === 403 ? 2 : 1;
   return describeError(e).exitCode;
 }
 

@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { boundErrors } from './nango/errors.ts';
+import { boundErrors } from './failure.ts';
 import { redactAll } from './redact.ts';
 import { eventRefSchema, type EventRef, type Target } from './sync/message.ts';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { errorFromException, errorFromResponse, kindForStatus } from '#commons/nango/errors';
 import { MAX_WINDOWS, parseRetryAfter, RateLimitGate, readRateLimit } from '#commons/nango/rate-limit';
-import { NangoError } from '#commons/nango/errors';
+import { Failure } from '#commons/failure';
 import { withRetries, AttemptsExhausted } from '#commons/retry';
 
 describe('error classification (the failure table)', () => {
@@ -25,7 +25,7 @@ describe('error classification (the failure table)', () => {
       'application/json',
       JSON.stringify({ error: { code: 'unknown_connection', message: 'No connection', payload: {}, method: 'PATCH', path: '/x' } }),
     );
-    expect(e.toFailure()).toEqual({ status: 404, code: 'unknown_connection', message: 'No connection', retryable: false });
+    expect(e.toRecord()).toEqual({ status: 404, code: 'unknown_connection', message: 'No connection', retryable: false });
   });
 
   it('gives 429 without a message a readable one', () => {
@@ -245,7 +245,7 @@ describe('withRetries', () => {
   it('retries transient errors and reports the attempts', async () => {
     let n = 0;
     const r = await withRetries(async () => {
-      if (++n < 3) throw new NangoError('transient', 'http_503', 'x', 503);
+      if (++n < 3) throw new Failure('transient', 'http_503', 'x', 503);
       return 'ok';
     }, opts);
     expect(r).toEqual({ value: 'ok', attempts: 3 });
@@ -256,7 +256,7 @@ describe('withRetries', () => {
     await expect(
       withRetries(async () => {
         n++;
-        throw new NangoError('permanent', 'unknown_connection', 'x', 404);
+        throw new Failure('permanent', 'unknown_connection', 'x', 404);
       }, opts),
     ).rejects.toBeInstanceOf(AttemptsExhausted);
     expect(n).toBe(1);
@@ -269,7 +269,7 @@ describe('withRetries', () => {
       withRetries(
         async () => {
           n++;
-          throw new NangoError('transient', 'too_many_request', 'x', 429, undefined, 5000);
+          throw new Failure('transient', 'too_many_request', 'x', 429, undefined, 5000);
         },
         { ...opts, deadline: Date.now() + 1000 },
       ),

@@ -225,7 +225,7 @@ async function applyGroup(
       if (
         await parkSyncs(
           deps,
-          error.toFailure(),
+          error.toRecord(),
           park,
           attemptsOf(e),
           planned.map((k) => k.key),

@@ -7,7 +7,7 @@
 import * as z from 'zod';
 import { connectionIdSchema, MAX_TAGS, providerConfigKeySchema, tagKeySchema, tagValueSchema } from '#events/ids';
 import { tagsMatch } from '../domain/subject.ts';
-import { NangoError } from './errors.ts';
+import { Failure } from '../failure.ts';
 import type { ConnectionFilter, ListedConnection, PageRequest } from './port.ts';
 
 export const MAX_PAGE_SIZE = 2000;
@@ -39,7 +39,7 @@ export function assertValidFilter(filter: ConnectionFilter): void {
   const where = known ? `${known.name}: ` : field !== undefined ? `${[field, ...rest].join('.')}: ` : '';
   // A bad record key is reported as "Invalid key in record", with the reason nested.
   const inner = issue?.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
-  throw new NangoError(
+  throw new Failure(
     'permanent',
     known?.code ?? 'invalid_filter',
     `connection filter rejected before sending: ${where}${inner ?? issue?.message ?? 'invalid'}`,
@@ -48,7 +48,7 @@ export function assertValidFilter(filter: ConnectionFilter): void {
 
 export function assertValidPage(page: PageRequest): void {
   if (!Number.isInteger(page.limit) || page.limit < 1 || page.limit > MAX_PAGE_SIZE || !Number.isInteger(page.page) || page.page < 0) {
-    throw new NangoError('permanent', 'invalid_page', `page rejected before sending: limit must be 1..${MAX_PAGE_SIZE}, page 0 or more`);
+    throw new Failure('permanent', 'invalid_page', `page rejected before sending: limit must be 1..${MAX_PAGE_SIZE}, page 0 or more`);
   }
 }
 

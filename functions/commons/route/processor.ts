@@ -19,8 +19,7 @@ import { mapConcurrent } from '../concurrency.ts';
 import { inScope, type Subject } from '../domain/subject.ts';
 import { boundFailure, type FailureRecord, unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { type DomainEvent, parseEventBody } from '../event-envelope.ts';
-import { attemptsOf, classify, settle } from '../failure.ts';
-import { NangoError } from '../nango/errors.ts';
+import { attemptsOf, classify, Failure, settle } from '../failure.ts';
 import type { QueuePort } from '../queues.ts';
 import { defaultRetry, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
@@ -154,7 +153,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       }
     } catch (e) {
       const error = classify(e);
-      if (!error.retryable) return reject(item.record, item.body, item.event, error.toFailure());
+      if (!error.retryable) return reject(item.record, item.body, item.event, error.toRecord());
       logger.warn('event failed; it will be retried', { correlation_id, code: error.code, error: error.message });
       failed.set(item, { error, attempts: attemptsOf(e) });
     }
@@ -175,7 +174,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     const s = pending[Number(f.id)];
     if (!s) continue;
     // SQS refused the entry: the record's retry sends its syncs again.
-    const error = new NangoError('transient', f.code, `${f.code}: sync send failed: ${f.message}`);
+    const error = new Failure('transient', f.code, `${f.code}: sync send failed: ${f.message}`);
     for (const item of s.items) if (!failed.has(item)) failed.set(item, { error, attempts: 1 });
   }
   result.synced = messages.length - sendFailures.length;
@@ -185,7 +184,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     const { park: toPark, handBack, visibilitySeconds } = settle([item], error, (i) => i.record, deps.maxReceiveCount);
     for (const p of toPark) {
       logger.warn('transient failure on the last allowed attempt; parked in the DLQ', { correlation_id: p.event.id, code: error.code });
-      await park(p.record, p.body, p.event, error.toFailure(), Math.max(attempts, 1));
+      await park(p.record, p.body, p.event, error.toRecord(), Math.max(attempts, 1));
     }
     for (const h of handBack) {
       result.failedRecordIds.push(h.record.messageId);

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpNangoClient, type EndpointStyle } from '#commons/nango/http-client';
-import { NangoError } from '#commons/nango/errors';
+import { Failure } from '#commons/failure';
 import { listAllConnections } from '#commons/nango/list';
 import type { KeyProvider, NangoCredentials } from '#commons/secrets';
 import { startNangoStandin, type NangoStandin } from '../../../local/standins/nango.ts';
@@ -92,7 +92,7 @@ describe.each(['current', 'legacy'] as const)('%s endpoint', (endpoint) => {
     const e = await client(endpoint)
       .patchMetadata({ connectionId: 'nobody', providerConfigKey: 'salesforce' }, { a: 1 }, soon())
       .catch((x) => x);
-    expect(e).toBeInstanceOf(NangoError);
+    expect(e).toBeInstanceOf(Failure);
     expect(e).toMatchObject({ kind: 'permanent', status: 404, code: 'unknown_connection' });
   });
 
