@@ -130,7 +130,7 @@ function isHttpUrl(s: string): boolean {
  */
 function exitCodeOf(e: unknown): number {
   if (e instanceof ConfigError) return 2;
-  if (e instanceof Failure) return e.kind === 'auth' || e.status === 401 || e.status === 403 ? 2 : 1;
+  if (e instanceof Failure) return e.kind === 'unauthorized' || e.status === 401 || e.status === 403 ? 2 : 1;
   return describeError(e).exitCode;
 }
 

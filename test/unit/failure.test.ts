@@ -85,7 +85,7 @@ describe('classify: AWS SDK errors', () => {
       retryable: true,
     });
     expect(classify(new DOMException('timed out', 'TimeoutError'))).toMatchObject({ code: 'timeout', retryable: true });
-    const n = new Failure('permanent', 'unknown_connection', 'gone', 404);
+    const n = new Failure({ source: 'nango', kind: 'refused', code: 'unknown_connection', message: 'gone', status: 404 });
     expect(classify(n)).toBe(n);
   });
 });
@@ -96,7 +96,7 @@ describe('settle', () => {
   const items = [rec('a', 1), rec('b', 5), rec('c', 4)];
 
   it('permanent: everything parked at once', () => {
-    expect(settle(items, new Failure('permanent', 'x', 'x', 400), (r) => r, 5)).toEqual({
+    expect(settle(items, new Failure({ source: 'nango', kind: 'refused', code: 'x', message: 'x', status: 400 }), (r) => r, 5)).toEqual({
       park: items,
       handBack: [],
       visibilitySeconds: undefined,
@@ -104,12 +104,21 @@ describe('settle', () => {
   });
 
   it('transient: parked on the last allowed receive, the rest handed back with Retry-After as visibility', () => {
-    const s = settle(items, new Failure('transient', 'too_many_request', 'x', 429, undefined, 1_200), (r) => r, 5);
+    const s = settle(
+      items,
+      new Failure({ source: 'nango', kind: 'throttled', code: 'too_many_request', message: 'x', status: 429, retryAfterMs: 1_200 }),
+      (r) => r,
+      5,
+    );
     expect(s.park.map((r) => r.messageId)).toEqual(['b']);
     expect(s.handBack.map((r) => r.messageId)).toEqual(['a', 'c']);
     expect(s.visibilitySeconds).toBe(2);
-    expect(handBackSeconds(new Failure('transient', 'x', 'x', 429, undefined, 0))).toBe(1);
-    expect(handBackSeconds(new Failure('transient', 'x', 'x', 429, undefined, 10 ** 9))).toBe(43_200);
-    expect(handBackSeconds(new Failure('transient', 'x', 'x', 503))).toBeUndefined();
+    expect(
+      handBackSeconds(new Failure({ source: 'nango', kind: 'throttled', code: 'x', message: 'x', status: 429, retryAfterMs: 0 })),
+    ).toBe(1);
+    expect(
+      handBackSeconds(new Failure({ source: 'nango', kind: 'throttled', code: 'x', message: 'x', status: 429, retryAfterMs: 10 ** 9 })),
+    ).toBe(43_200);
+    expect(handBackSeconds(new Failure({ source: 'nango', kind: 'unavailable', code: 'x', message: 'x', status: 503 }))).toBeUndefined();
   });
 });

@@ -6,18 +6,21 @@ import { withRetries, AttemptsExhausted } from '#commons/retry';
 
 describe('error classification (the failure table)', () => {
   it.each([
-    [400, 'permanent'],
-    [403, 'permanent'],
-    [404, 'permanent'],
-    [413, 'permanent'],
-    [415, 'permanent'],
-    [401, 'auth'],
-    [408, 'transient'],
-    [429, 'transient'],
-    [500, 'transient'],
-    [502, 'transient'],
-    [503, 'transient'],
-  ] as const)('%i is %s', (status, kind) => expect(kindForStatus(status)).toBe(kind));
+    [400, 'refused', false],
+    [403, 'refused', false],
+    [404, 'refused', false],
+    [413, 'refused', false],
+    [415, 'refused', false],
+    [401, 'unauthorized', false],
+    [408, 'timeout', true],
+    [429, 'throttled', true],
+    [500, 'unavailable', true],
+    [502, 'unavailable', true],
+    [503, 'unavailable', true],
+  ] as const)('%i is %s (retryable: %s)', (status, kind, retryable) => {
+    expect(kindForStatus(status)).toBe(kind);
+    expect(errorFromResponse(status, 'application/json', '{}').retryable).toBe(retryable);
+  });
 
   it('parses a real StdError leniently, extra keys and all', () => {
     const e = errorFromResponse(
@@ -47,11 +50,11 @@ describe('error classification (the failure table)', () => {
 
   it('treats resets and timeouts as transient', () => {
     expect(errorFromException(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))).toMatchObject({
-      kind: 'transient',
+      retryable: true,
       code: 'network_error',
     });
     expect(errorFromException(Object.assign(new Error('timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' }))).toMatchObject({
-      kind: 'transient',
+      retryable: true,
       code: 'timeout',
     });
   });
@@ -245,7 +248,7 @@ describe('withRetries', () => {
   it('retries transient errors and reports the attempts', async () => {
     let n = 0;
     const r = await withRetries(async () => {
-      if (++n < 3) throw new Failure('transient', 'http_503', 'x', 503);
+      if (++n < 3) throw new Failure({ source: 'nango', kind: 'unavailable', code: 'http_503', message: 'x', status: 503 });
       return 'ok';
     }, opts);
     expect(r).toEqual({ value: 'ok', attempts: 3 });
@@ -256,7 +259,7 @@ describe('withRetries', () => {
     await expect(
       withRetries(async () => {
         n++;
-        throw new Failure('permanent', 'unknown_connection', 'x', 404);
+        throw new Failure({ source: 'nango', kind: 'refused', code: 'unknown_connection', message: 'x', status: 404 });
       }, opts),
     ).rejects.toBeInstanceOf(AttemptsExhausted);
     expect(n).toBe(1);
@@ -269,7 +272,14 @@ describe('withRetries', () => {
       withRetries(
         async () => {
           n++;
-          throw new Failure('transient', 'too_many_request', 'x', 429, undefined, 5000);
+          throw new Failure({
+            source: 'nango',
+            kind: 'throttled',
+            code: 'too_many_request',
+            message: 'x',
+            status: 429,
+            retryAfterMs: 5000,
+          });
         },
         { ...opts, deadline: Date.now() + 1000 },
       ),

@@ -8,11 +8,12 @@ import { knownSecrets, redactText, tracesSecret, WITHHELD } from '../redact.ts';
 
 export { errorFromException } from '../failure.ts';
 
-/** 401 is its own kind (re-fetch the key once); 408/429/5xx are transient; other 4xx are permanent. */
+/** What an HTTP status says happened (the client fetches the key again once on 401 before giving up). */
 export function kindForStatus(status: number): FailureKind {
-  if (status === 401) return 'auth';
-  if (status === 408 || status === 429 || status >= 500) return 'transient';
-  return 'permanent';
+  if (status === 401) return 'unauthorized';
+  if (status === 408) return 'timeout';
+  if (status === 429) return 'throttled';
+  return status >= 500 ? 'unavailable' : 'refused';
 }
 
 /** The most of a response an error keeps: enough to tell one failure from another. */
@@ -94,7 +95,7 @@ export function errorFromResponse(
   const own = code !== 'non_json_response' && !truncated;
   const message =
     jointWithheld || tracesSecret(excerpt, all) ? `${head}: ${WITHHELD}` : !excerpt ? head : own ? excerpt : `${head}: ${excerpt}`;
-  return new Failure(kind, code, message, status, undefined, retryAfterMs, secrets);
+  return new Failure({ source: 'nango', kind, code, message, status, retryAfterMs, secrets });
 }
 
 function safeJson(v: unknown): string {

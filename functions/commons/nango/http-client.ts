@@ -93,30 +93,36 @@ export class HttpNangoClient implements NangoPort {
     if (res.status !== 200) throw this.toError(res);
     if (res.truncated) {
       // The same page answers the same way again: not worth a retry.
-      throw new Failure(
-        'permanent',
-        'response_too_large',
-        `GET /connections answered more than ${Math.round(this.listCap / 1024 / 1024)} MiB for one page of ${page.limit}: ask for smaller pages. ${excerptOf(res.text.slice(0, 1000), [res.key])}`,
-        res.status,
-        undefined,
-        undefined,
-        [res.key],
-      );
+      throw new Failure({
+        source: 'nango',
+        kind: 'over_limit',
+        code: 'response_too_large',
+        message: `GET /connections answered more than ${Math.round(this.listCap / 1024 / 1024)} MiB for one page of ${page.limit}: ask for smaller pages. ${excerptOf(res.text.slice(0, 1000), [res.key])}`,
+        status: res.status,
+        secrets: [res.key],
+      });
     }
     const listed = parseConnections(res.text);
     if (!listed) {
       // A 200 we cannot read must not pass for "no connections": the subject would look empty.
-      throw new Failure('transient', 'unexpected_response', 'GET /connections did not return a readable connections list', res.status);
+      throw new Failure({
+        source: 'nango',
+        kind: 'unexpected',
+        code: 'unexpected_response',
+        message: 'GET /connections did not return a readable connections list',
+        status: res.status,
+      });
     }
     const stray = listed.find((c) => !matchesFilter(c, filter));
     if (stray) {
       // A server that ignored a filter lists other customers' connections: never write to those.
-      throw new Failure(
-        'permanent',
-        'filter_ignored',
-        `GET /connections answered a connection outside the filter (${describeFilter(filter)}): does this Nango support tag filters?`,
-        res.status,
-      );
+      throw new Failure({
+        source: 'nango',
+        kind: 'misconfigured',
+        code: 'filter_ignored',
+        message: `GET /connections answered a connection outside the filter (${describeFilter(filter)}): does this Nango support tag filters?`,
+        status: res.status,
+      });
     }
     return listed;
   }
@@ -150,7 +156,8 @@ export class HttpNangoClient implements NangoPort {
       if (res.status === 401) {
         const e = this.toError(res);
         // Still refused with a fresh key: a revoked or wrong key, fixed by an operator, then replayed.
-        throw new Failure('permanent', e.code, `${e.message} (after fetching the secret key again)`, 401, e.errors, undefined, [res.key]);
+        const message = `${e.message} (after fetching the secret key again)`;
+        throw new Failure({ source: 'nango', kind: e.kind, code: e.code, message, status: 401, errors: e.errors, secrets: [res.key] });
       }
     }
     return res;
@@ -159,19 +166,23 @@ export class HttpNangoClient implements NangoPort {
   private async sendWith(creds: NangoCredentials, { method, path, headers, body, route }: Outgoing, call: CallOptions): Promise<Sent> {
     if (!(await this.gate.acquire(call.deadline - MIN_REQUEST_MS))) {
       const waitMs = Math.max(1000, this.gate.nextSlot() - Date.now());
-      throw new Failure(
-        'transient',
-        'rate_limited_locally',
-        'Nango rate limit window is spent; waiting for its end would pass the deadline',
-        undefined,
-        undefined,
-        waitMs,
-      );
+      throw new Failure({
+        source: 'nango',
+        kind: 'throttled',
+        code: 'rate_limited_locally',
+        message: 'Nango rate limit window is spent; waiting for its end would pass the deadline',
+        retryAfterMs: waitMs,
+      });
     }
     const timeout = Math.min(this.opts.timeoutMs, call.deadline - Date.now());
     if (timeout < MIN_REQUEST_MS) {
       this.gate.release(undefined);
-      throw new Failure('transient', 'timeout', 'no time left for a request to Nango before the deadline');
+      throw new Failure({
+        source: 'nango',
+        kind: 'timeout',
+        code: 'timeout',
+        message: 'no time left for a request to Nango before the deadline',
+      });
     }
     const started = performance.now();
     let observed: RateLimitState | undefined;

@@ -19,7 +19,7 @@ import { mapConcurrent } from '../concurrency.ts';
 import { inScope, type Subject } from '../domain/subject.ts';
 import { boundFailure, type FailureRecord, unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { type DomainEvent, parseEventBody } from '../event-envelope.ts';
-import { attemptsOf, classify, Failure, settle } from '../failure.ts';
+import { attemptsOf, classify, Failure, invalidInput, settle } from '../failure.ts';
 import type { QueuePort } from '../queues.ts';
 import { defaultRetry, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
@@ -72,20 +72,20 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const park = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: FailureRecord, attempts: number) => {
     if (!(await parkEvent(deps, record, body, event, error, attempts))) result.failedRecordIds.push(record.messageId);
   };
-  const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: Omit<FailureRecord, 'retryable'>) => {
+  const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: FailureRecord) => {
     result.invalid++;
     // Bounded as the envelope is: a schema error can list tens of thousands of issues.
-    const logged = boundFailure({ ...error, retryable: false });
+    const logged = boundFailure(error);
     logger.warn('event rejected', { correlation_id: event?.id ?? record.messageId, code: logged.code, error: logged.message });
     metrics.addMetric(MetricName.EventsInvalid, MetricUnit.Count, 1);
-    await park(record, body, event, { ...error, retryable: false }, 1);
+    await park(record, body, event, error, 1);
   };
 
   const items: Item[] = [];
   for (const record of records) {
     for (const one of unwrapOwnEnvelope(record.body, 'route', record.messageId)) {
       const parsed = parseEventBody(one.body, { messageId: one.messageId, sentTimestamp: record.attributes?.SentTimestamp });
-      if (!parsed.ok) await reject(record, one.body, undefined, parsed);
+      if (!parsed.ok) await reject(record, one.body, undefined, invalidInput(parsed));
       else items.push({ record, body: one.body, event: parsed.event });
     }
   }
@@ -110,7 +110,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   let lastWriteAt = 0;
   await mapConcurrent(items, deps.concurrency ?? 8, async (item) => {
     const mapped = mapEvent(item.event, deps.catalog, { ...deps.limits, now });
-    if (!mapped.ok) return reject(item.record, item.body, item.event, mapped);
+    if (!mapped.ok) return reject(item.record, item.body, item.event, invalidInput(mapped));
     const correlation_id = item.event.id;
     try {
       // Write, then look up, each retried on its own: a lookup's retry must not write every key again.
@@ -174,7 +174,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     const s = pending[Number(f.id)];
     if (!s) continue;
     // SQS refused the entry: the record's retry sends its syncs again.
-    const error = new Failure('transient', f.code, `${f.code}: sync send failed: ${f.message}`);
+    const error = new Failure({ source: 'aws', kind: 'unavailable', code: f.code, message: `${f.code}: sync send failed: ${f.message}` });
     for (const item of s.items) if (!failed.has(item)) failed.set(item, { error, attempts: 1 });
   }
   result.synced = messages.length - sendFailures.length;

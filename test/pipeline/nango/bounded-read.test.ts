@@ -94,7 +94,7 @@ describe('bounded reads', () => {
     await c.close();
     expect(e).toBeInstanceOf(Failure);
     const err = e as Failure;
-    expect(err).toMatchObject({ code: 'response_too_large', status: 502, kind: 'transient' });
+    expect(err).toMatchObject({ code: 'response_too_large', status: 502, retryable: true });
     expect(err.message).toMatch(/more than 64 KiB/);
     expect(err.message.length).toBeLessThan(MAX_EXCERPT + 120);
     expect(JSON.stringify(err.toRecord())).not.toContain(KEY);
@@ -117,7 +117,7 @@ describe('bounded reads', () => {
       .catch((x: unknown) => x)) as Failure;
     await closed;
     await c.close();
-    expect(e).toMatchObject({ code: 'response_too_large', status: 400, kind: 'permanent' });
+    expect(e).toMatchObject({ code: 'response_too_large', status: 400, retryable: false });
     expect(written).toBeLessThan(MAX_ERROR_BODY_BYTES + 4 * MiB);
   });
 
@@ -147,7 +147,7 @@ describe('bounded reads', () => {
     await closed;
     await c.close();
     expect(e).toBeInstanceOf(Failure);
-    expect(e).toMatchObject({ code: 'response_too_large', status: 200, kind: 'permanent' });
+    expect(e).toMatchObject({ code: 'response_too_large', status: 200, retryable: false });
     expect((e as Failure).message.length).toBeLessThan(MAX_EXCERPT + 200);
     expect(written).toBeLessThan(MAX_LIST_PAGE_BYTES + 8 * MiB);
     // About the cap held once as chunks and once as text; the 56 MiB answer is never held whole.

@@ -93,7 +93,7 @@ describe.each(['current', 'legacy'] as const)('%s endpoint', (endpoint) => {
       .patchMetadata({ connectionId: 'nobody', providerConfigKey: 'salesforce' }, { a: 1 }, soon())
       .catch((x) => x);
     expect(e).toBeInstanceOf(Failure);
-    expect(e).toMatchObject({ kind: 'permanent', status: 404, code: 'unknown_connection' });
+    expect(e).toMatchObject({ retryable: false, status: 404, code: 'unknown_connection' });
   });
 
   it('refuses a newline or an over-long id before sending anything', async () => {
@@ -101,7 +101,7 @@ describe.each(['current', 'legacy'] as const)('%s endpoint', (endpoint) => {
     for (const connectionId of ['a\nb', 'x'.repeat(256)]) {
       await expect(
         client(endpoint).patchMetadata({ connectionId, providerConfigKey: 'salesforce' }, { a: 1 }, soon()),
-      ).rejects.toMatchObject({ code: 'invalid_connection_id', kind: 'permanent' });
+      ).rejects.toMatchObject({ code: 'invalid_connection_id', retryable: false });
     }
     expect(nango.requests.length).toBe(n);
   });
@@ -124,7 +124,7 @@ describe('authentication', () => {
     const e = await client('current', rotatingKeys(wrong).provider)
       .patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon())
       .catch((x) => x);
-    expect(e).toMatchObject({ kind: 'permanent', status: 401, code: 'unknown_account' });
+    expect(e).toMatchObject({ retryable: false, status: 401, code: 'unknown_account' });
     expect(JSON.stringify({ ...e, message: e.message, stack: e.stack })).not.toContain(wrong);
   });
 
@@ -140,18 +140,18 @@ describe('transient failures', () => {
     const e = await client('current')
       .patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon())
       .catch((x) => x);
-    expect(e).toMatchObject({ kind: 'transient', status: 429, code: 'too_many_request', retryAfterMs: 1000 });
+    expect(e).toMatchObject({ retryable: true, status: 429, code: 'too_many_request', retryAfterMs: 1000 });
   });
 
   it('classifies a 502 HTML page and a reset as transient', async () => {
     nango.setFault(() => ({ kind: 'html', status: 502 }));
     await expect(
       client('current').patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon()),
-    ).rejects.toMatchObject({ kind: 'transient', status: 502, code: 'non_json_response' });
+    ).rejects.toMatchObject({ retryable: true, status: 502, code: 'non_json_response' });
     nango.setFault(() => ({ kind: 'reset' }));
     await expect(
       client('current').patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon()),
-    ).rejects.toMatchObject({ kind: 'transient', code: 'network_error' });
+    ).rejects.toMatchObject({ retryable: true, code: 'network_error' });
   });
 
   it('cuts a slow answer at the deadline, well before the client timeout', async () => {
@@ -160,7 +160,7 @@ describe('transient failures', () => {
     const e = await client('current', undefined, 10_000)
       .patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, { deadline: Date.now() + 300 })
       .catch((x) => x);
-    expect(e).toMatchObject({ kind: 'transient', code: 'timeout' });
+    expect(e).toMatchObject({ retryable: true, code: 'timeout' });
     expect(Date.now() - t0).toBeLessThan(2500);
   });
 });
@@ -220,7 +220,7 @@ describe('listConnections', () => {
     for (const [filter, message] of bad) {
       const e = await c.listConnections(filter, { limit: 10, page: 0 }, soon()).catch((x) => x);
       const field = Object.keys(filter)[0] as keyof typeof codes;
-      expect(e, JSON.stringify(filter)).toMatchObject({ code: codes[field], kind: 'permanent' });
+      expect(e, JSON.stringify(filter)).toMatchObject({ code: codes[field], retryable: false });
       expect(e.message).toMatch(message);
     }
     for (const page of [
@@ -248,7 +248,7 @@ describe('listConnections', () => {
       client('current').listConnections({ tags: { organization_id: 'acme' } }, { limit: 10, page: 0 }, soon()),
     ).rejects.toMatchObject({
       code: 'filter_ignored',
-      kind: 'permanent',
+      retryable: false,
     });
   });
 
@@ -257,7 +257,7 @@ describe('listConnections', () => {
       nango.setFault(() => ({ kind: 'status', status: 200, body }));
       await expect(client('current').listConnections({}, { limit: 10, page: 0 }, soon())).rejects.toMatchObject({
         code: 'unexpected_response',
-        kind: 'transient',
+        retryable: true,
       });
     }
   });
@@ -281,7 +281,7 @@ describe('listAllConnections', () => {
       { tags: { batch: 'b' } },
       { pageSize: 2, max: 5, deadline: Date.now() + 5000 },
     ).catch((x) => x);
-    expect(e).toMatchObject({ code: 'too_many_connections', kind: 'permanent' });
+    expect(e).toMatchObject({ code: 'too_many_connections', retryable: false });
     expect(e.message).toContain('batch="b"');
     expect(e.message).toContain('5');
   });

@@ -50,7 +50,7 @@ describe('key scrubbing', () => {
     const e = await calls[which]().catch((x: unknown) => x);
     expect(e).toBeInstanceOf(Failure);
     const err = e as Failure;
-    expect(err).toMatchObject({ status: 400, kind: 'permanent' });
+    expect(err).toMatchObject({ status: 400, retryable: false });
     // The answer did carry the key: the scrub is what removed it.
     expect(everything(err)).toContain('[REDACTED]');
     expect(everything(err)).not.toContain(KEY);
@@ -76,7 +76,7 @@ describe('key scrubbing', () => {
   it('keeps the key out of a second 401 built after the key was fetched again', async () => {
     nango.setFault(() => ({ kind: 'echoAuth', format: 'json', status: 401 }));
     const e = (await calls.patch().catch((x: unknown) => x)) as Failure;
-    expect(e).toMatchObject({ status: 401, kind: 'permanent' });
+    expect(e).toMatchObject({ status: 401, retryable: false });
     expect(everything(e)).not.toContain(KEY);
   });
 });
