@@ -14,7 +14,7 @@ import { catalog as samples } from '#events/catalog';
 import { type Catalog, subjectRules } from '#events/define';
 import { loadCatalogArg } from './catalog-arg.ts';
 import { defaultOf, ENV } from '#commons/config';
-import { NangoError } from '#commons/nango/errors';
+import { Failure } from '#commons/failure';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { SqsQueues } from '#commons/queues';
 import { reconcile, type ReconcileReport } from '#commons/reconcile/run';
@@ -24,7 +24,7 @@ import { parseSecretValue, staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
 import { OutputKeys } from '../infra/outputs.ts';
 import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
-import { describeError } from './dlq/errors.ts';
+import { describeError } from './errors.ts';
 import { findOutput, stackOutputs } from './stack-outputs.ts';
 import { compactJson, plural, progressLine, stdoutOut, type Out } from './format.ts';
 
@@ -138,7 +138,7 @@ function isHttpUrl(s: string): boolean {
  */
 function exitCodeOf(e: unknown): number {
   if (e instanceof ConfigError) return 2;
-  if (e instanceof NangoError) return e.kind === 'auth' || e.status === 401 || e.status === 403 ? 2 : 1;
+  if (e instanceof Failure) return e.kind === 'unauthorized' || e.status === 401 || e.status === 403 ? 2 : 1;
   return describeError(e).exitCode;
 }
 

@@ -1,6 +1,6 @@
 /** A deployed stack's outputs, for the CLIs that take `--stack`: read once, found by key. */
 import { type CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
-import { CliError, describeError } from './dlq/errors.ts';
+import { CliError, describeError } from './errors.ts';
 
 export async function stackOutputs(stack: string, cfn: CloudFormationClient): Promise<Output[]> {
   try {

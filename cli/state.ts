@@ -19,7 +19,7 @@ import type { StatePort } from '#commons/state/port';
 import type { Target } from '#commons/sync/message';
 import { OutputKeys } from '../infra/outputs.ts';
 import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
-import { describeError } from './dlq/errors.ts';
+import { describeError } from './errors.ts';
 import { compactJson, plural, stdoutOut, type Out } from './format.ts';
 import { subjectArg } from './reconcile.ts';
 import { findOutput, stackOutputs } from './stack-outputs.ts';

@@ -1,18 +1,16 @@
 /** Dispatch: parse, run the command, turn any error into one clear line and an exit code. */
-import { parseCommandLine } from './args.ts';
-import { HELP } from './help.ts';
-import { listCommand } from './commands/list.ts';
-import { purgeCommand } from './commands/purge.ts';
-import { replayCommand } from './commands/replay.ts';
-import { Context, type Io } from './context.ts';
-import { describeError, EXIT } from './errors.ts';
-import { scrub } from './scrub.ts';
+import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
+import { CliError, describeError, EXIT, scrub } from '../errors.ts';
+import { HELP, type ParsedArgs, parseCommandLine } from './args.ts';
+import { dlqsFor, resolveQueueUrls } from './read.ts';
+import { replayCommand } from './replay.ts';
+import { listCommand } from './show.ts';
+import { Ctx, type Io } from './ctx.ts';
 
-export type { Io } from './context.ts';
-export { EXIT } from './errors.ts';
+export { EXIT } from '../errors.ts';
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  let args: ReturnType<typeof parseCommandLine>;
+  let args: ParsedArgs;
   try {
     args = parseCommandLine(argv, io.now?.() ?? new Date());
   } catch (e) {
@@ -20,29 +18,46 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     io.stderr.write(`dlq: ${scrub(err.message)}\n`);
     return err.exitCode;
   }
-  if (args.help) {
+  if (args.help || args.command === 'help') {
     io.stdout.write(`${HELP[args.command]}\n`);
     return EXIT.ok;
   }
-  const ctx = new Context(args, io);
+  const ctx = new Ctx(args, io);
   try {
-    switch (args.command) {
-      case 'list':
-      case 'inspect':
-        return await listCommand(ctx, args.command);
-      case 'replay':
-        return await replayCommand(ctx);
-      case 'purge':
-        return await purgeCommand(ctx);
-      default:
-        io.stdout.write(`${HELP.help}\n`);
-        return EXIT.ok;
-    }
+    if (args.command === 'replay') return await replayCommand(ctx);
+    if (args.command === 'purge') return await purgeCommand(ctx);
+    return await listCommand(ctx, args.command);
   } catch (e) {
     const err = describeError(e, { endpoint: ctx.endpoint });
-    io.stderr.write(`dlq ${args.command}: ${scrub(err.message)}\n`);
+    ctx.err(`dlq ${args.command}: ${err.message}`);
     return err.exitCode;
   } finally {
-    ctx.destroy();
+    await ctx.close();
   }
+}
+
+/** `purge`: empty a DLQ for good. Asks on a terminal; without one, only with --yes. */
+async function purgeCommand(ctx: Ctx): Promise<number> {
+  const { args } = ctx;
+  const holder = ctx.holder(undefined, false);
+  const plan = [];
+  for (const d of dlqsFor(await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation), args.stages)) {
+    plan.push({ ...d, approximateMessages: await holder.count(d.url) });
+  }
+  if (!args.yes) {
+    if (!ctx.io.stdin.isTTY) throw new CliError('refusing to purge without a terminal to confirm on: pass --yes to purge anyway.');
+    for (const p of plan) ctx.err(`${p.stage} DLQ ${p.url}: ~${p.approximateMessages} message(s)`);
+    if (!(await ctx.confirm('Delete all of them for good? Type "purge" to confirm: ', 'purge'))) {
+      ctx.err('Not purged.');
+      return EXIT.failed;
+    }
+  }
+  for (const p of plan) {
+    await ctx.sqs.send(new PurgeQueueCommand({ QueueUrl: p.url })).catch((e: unknown) => {
+      throw describeError(e, { queueUrl: p.url });
+    });
+    if (!args.json) ctx.out(`Purged the ${p.stage} DLQ (~${p.approximateMessages} message(s)). SQS may take up to 60 seconds to finish.`);
+  }
+  if (args.json) ctx.json({ purged: plan });
+  return EXIT.ok;
 }

@@ -1,130 +1,416 @@
 /**
- * The replay loop. For each chosen DLQ message, in order: send its original message(s) to the
- * stage's source queue, and only when every send succeeded delete it from the DLQ. A process that
- * dies anywhere in between leaves the message in the DLQ (sent or not): at least once, never lost.
- * An apply message whose send fails holds back the later messages of its connection, so a
- * connection's messages are never replayed out of order.
+ * `replay`: parse, find the chosen DLQ messages, check each destination against its DLQ, move them
+ * (send the originals, then delete from the DLQ), report. A message is deleted only once every send
+ * for it succeeded: it is always either still in the DLQ or sent. `--dry-run` shows the plan beside
+ * Nango's current metadata; `--native` hands the whole DLQ to SQS's own move task.
  */
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { describeError } from './errors.ts';
-import type { Holder } from './holder.ts';
-import type { DlqItem, Outgoing } from './model.ts';
-import type { Pacer } from './pace.ts';
-import type { Progress, ProgressCounts } from './progress.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ListMessageMoveTasksCommand, type SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import { SqsQueues } from '#commons/queues';
+import { CliError, describeError, EXIT } from '../errors.ts';
+import { progressLine } from '../format.ts';
+import type { Ctx } from './ctx.ts';
+import * as read from './read.ts';
+import { type Dlq, type DlqItem, type Holder, type QueueUrls, STAGE_QUEUES } from './read.ts';
+import * as show from './show.ts';
 
-export interface ReplayTargets {
-  ingress?: string | undefined;
-  sync?: string | undefined;
+export async function replayCommand(ctx: Ctx): Promise<number> {
+  const { args } = ctx;
+  // Find the queues, and (unless a dry run reads it to ask Nango) the key to scrub from what is printed.
+  const urls = await read.resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation);
+  if (!args.dryRun || args.nango.skip) await ctx.learnNangoKey();
+  if (args.native) return nativeCommand(ctx, urls);
+  const dlqs = read.dlqsFor(urls, args.stages);
+  const holder = ctx.holder();
+  if (args.dryRun) return dryRun(ctx, holder, dlqs, urls);
+
+  // Check the destinations before anything is read or sent.
+  guard(ctx, await checkDestinations(holder, dlqs, urls));
+
+  // Move, round after round: in a FIFO DLQ, deleting the replayed heads of groups uncovers the messages behind them.
+  const o = emptyOutcome();
+  const processed = new Set<string>();
+  const deps = { sqs: ctx.sqs, holder, targets: urls, pacer: pacer(args.rate), signal: ctx.io.signal, blockedGroups: new Set<string>() };
+  const fifo = dlqs.some((d) => read.isFifoUrl(d.url));
+  let remaining = args.filter.max ?? Number.POSITIVE_INFINITY;
+  const reports: read.QueueReport[][] = [];
+  let progress: Progress | undefined;
+  for (;;) {
+    const scan = await read.scanDlqs(holder, dlqs, args.read);
+    if (reports.push(scan.reports) === 1 && !args.json) ctx.err(show.renderReports(scan.reports));
+    const fresh = scan.items.filter((i) => !processed.has(i.messageId) && processed.add(i.messageId));
+    const chosen = read.select(fresh, { ...args.filter, max: Number.isFinite(remaining) ? remaining : undefined });
+    if (!chosen.length) break;
+    checkTargets(chosen, urls);
+    remaining -= chosen.length;
+    progress ??= progressBar(ctx.io.stderr);
+    progress.total += chosen.length;
+    const before = o.replayed.length;
+    await replayItems(chosen, { ...deps, progress }, o);
+    if (!fifo || o.interrupted || remaining <= 0 || o.replayed.length === before) break;
+  }
+
+  // Report.
+  progress?.finish(o);
+  const selected = progress?.total ?? 0;
+  const after = [];
+  for (const { stage, url } of dlqs) after.push({ stage, url, approximateMessages: await holder.count(url).catch(() => undefined) });
+  const ids = <T extends { item: DlqItem }>(list: T[], key: 'error' | 'reason') =>
+    list.map((f) => ({ messageId: f.item.messageId, [key]: (f as unknown as Record<string, string>)[key] }));
+  if (args.json) {
+    ctx.json({
+      ...{ selected, replayed: o.replayed.length, messagesSent: o.messagesSent },
+      ...{ failed: ids(o.failed, 'error'), skipped: ids(o.skipped, 'reason'), sentNotDeleted: ids(o.sentNotDeleted, 'error') },
+      ...{ interrupted: o.interrupted, queuesBefore: reports[0], queuesAfter: after },
+      notReached: reports.at(-1)!.reduce((n, r) => n + r.notReached, 0),
+    });
+  } else {
+    const total = selected
+      ? `${o.interrupted ? 'Interrupted. ' : ''}Replayed ${o.replayed.length} of ${selected} chosen message(s): ${o.messagesSent} message(s) sent to source queues, ` +
+        `${o.failed.length} failed, ${o.skipped.length} skipped, ${o.sentNotDeleted.length} sent but still in the DLQ.`
+      : 'Nothing to replay: no message matches.';
+    ctx.out(
+      [
+        total,
+        ...o.failed.map((f) => `  failed   ${f.item.messageId}: ${show.safe(f.error, 300)}`),
+        ...o.skipped.map((s) => `  skipped  ${s.item.messageId}: ${show.safe(s.reason, 300)}`),
+        ...o.sentNotDeleted.map(
+          (s) => `  sent, not deleted (a later replay sends it again) ${s.item.messageId}: ${show.safe(s.error, 300)}`,
+        ),
+        ...(o.interrupted ? ['Every message not replayed is still in the DLQ; run the same command again to go on.'] : []),
+        after.map((a) => `${a.stage} DLQ now holds ~${a.approximateMessages ?? '?'} message(s).`).join(' '),
+      ].join('\n'),
+    );
+  }
+  if (o.interrupted) return EXIT.interrupted;
+  return o.failed.length || o.sentNotDeleted.length || o.skipped.length ? EXIT.failed : EXIT.ok;
 }
 
-export interface ReplayOutcome {
+/**
+ * Replay sends wherever it is told, so each destination must name the DLQ being replayed in its
+ * RedrivePolicy (deadLetterTargetArn == the DLQ's QueueArn), and both must be FIFO or both
+ * standard: a wrong URL (another stack's queue, the DLQ itself, a swapped flag) is refused.
+ * Stages whose destination is not given are left to checkTargets.
+ */
+async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls) {
+  const checks = [];
+  for (const { stage, url: dlqUrl } of dlqs) {
+    const destinationUrl = urls[STAGE_QUEUES[stage].source];
+    if (!destinationUrl) continue;
+    const [dlq, dest] = [await holder.attributes(dlqUrl), await holder.attributes(destinationUrl)];
+    const target = (read.tryJson(dest.RedrivePolicy ?? '') as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn;
+    const problems: string[] = [];
+    if (!dlq.QueueArn) problems.push(`SQS returned no QueueArn for the DLQ ${dlqUrl}`);
+    else if (typeof target !== 'string')
+      problems.push(`${destinationUrl} has no redrive policy: it is not the queue whose failures land in ${dlq.QueueArn}`);
+    else if (target !== dlq.QueueArn)
+      problems.push(`${destinationUrl} sends its failures to ${target}, not to the DLQ being replayed (${dlq.QueueArn})`);
+    const kind = (a: Record<string, string>, url: string) => (a.FifoQueue === 'true' || read.isFifoUrl(url) ? 'FIFO' : 'standard');
+    if (kind(dlq, dlqUrl) !== kind(dest, destinationUrl))
+      problems.push(`the DLQ is ${kind(dlq, dlqUrl)} but ${destinationUrl} is ${kind(dest, destinationUrl)}`);
+    checks.push({ stage, destinationArn: dest.QueueArn, problems });
+  }
+  return checks;
+}
+
+const describeProblems = (checks: Awaited<ReturnType<typeof checkDestinations>>): string =>
+  checks.flatMap((c) => (c.problems.length ? [`${c.stage}: ${c.problems.join('; ')}`] : [])).join('\n');
+
+/** Refuses (exit 2) before anything is sent, unless --force, which says loudly what it overrides. */
+function guard(ctx: Ctx, checks: Awaited<ReturnType<typeof checkDestinations>>): void {
+  const bad = describeProblems(checks);
+  if (bad && !ctx.args.force) {
+    throw new CliError(`refusing to replay, nothing was sent:\n${bad}\nCheck the queue URLs (or --stack); --force replays anyway.`);
+  }
+  if (bad) ctx.err(`WARNING: --force given: replaying although\n${bad}`);
+}
+
+/** The source queues the chosen messages go back to that no flag, stack or variable names. */
+const missingTargets = (items: readonly DlqItem[], urls: QueueUrls, stages = ['route', 'apply'] as const) =>
+  stages.filter((s) => !urls[STAGE_QUEUES[s].source] && items.some((i) => i.replay.ok && i.stage === s));
+
+function checkTargets(items: readonly DlqItem[], urls: QueueUrls): void {
+  for (const stage of missingTargets(items, urls)) {
+    const role = STAGE_QUEUES[stage].source;
+    throw new CliError(`no URL for the ${role} queue that ${stage} failures go back to: ${read.howToGive(role)}`);
+  }
+}
+
+const emptyOutcome = () => ({
   /** Sent and deleted from the DLQ. */
-  replayed: DlqItem[];
+  replayed: [] as DlqItem[],
   /** Messages put on source queues (an envelope of several originals holds several). */
-  messagesSent: number;
-  /** Not sent (or only partly); still in the DLQ. */
-  failed: { item: DlqItem; error: string }[];
-  /** Not attempted; still in the DLQ. */
-  skipped: { item: DlqItem; reason: string }[];
-  /** Sent, but SQS refused the delete: still in the DLQ, and a later replay sends it again. */
-  sentNotDeleted: { item: DlqItem; error: string }[];
-  interrupted: boolean;
-}
-
-export const emptyOutcome = (): ReplayOutcome => ({
-  replayed: [],
   messagesSent: 0,
-  failed: [],
-  skipped: [],
-  sentNotDeleted: [],
+  /** Not sent (or only partly), or not attempted: still in the DLQ. */
+  failed: [] as { item: DlqItem; error: string }[],
+  skipped: [] as { item: DlqItem; reason: string }[],
+  /** Sent, but SQS refused the delete: still in the DLQ, and a later replay sends it again. */
+  sentNotDeleted: [] as { item: DlqItem; error: string }[],
   interrupted: false,
 });
+export type ReplayOutcome = ReturnType<typeof emptyOutcome>;
 
-export interface ReplayDeps {
-  sqs: SQSClient;
-  holder: Holder;
-  targets: ReplayTargets;
-  pacer: Pacer;
-  signal: AbortSignal;
-  progress?: Progress | undefined;
-  /** Connection groups held back after a failed send; shared across rounds of one run. */
-  blockedGroups?: Set<string> | undefined;
-}
-
+/**
+ * For each item, in order: send its original message(s) to the stage's source queue, then delete it
+ * from the DLQ. An apply message whose send fails holds back the later messages of its connection,
+ * so a connection's messages are never replayed out of order.
+ */
 export async function replayItems(
   items: readonly DlqItem[],
-  deps: ReplayDeps,
-  out: ReplayOutcome = emptyOutcome(),
+  deps: { sqs: SQSClient; holder: Holder; targets: Partial<Record<'ingress' | 'sync', string>>; pacer: Pacer; signal: AbortSignal } & {
+    progress?: Progress;
+    /** Connection groups held back after a failed send; shared across rounds of one run. */
+    blockedGroups?: Set<string>;
+  },
+  out = emptyOutcome(),
 ): Promise<ReplayOutcome> {
-  const blockedGroups = deps.blockedGroups ?? new Set<string>();
-  const counts = (): ProgressCounts => ({
-    done: out.replayed.length + out.sentNotDeleted.length,
-    failed: out.failed.length,
-    skipped: out.skipped.length,
-  });
+  const blocked = deps.blockedGroups ?? new Set<string>();
+  const queues = new SqsQueues(deps.sqs);
   for (const item of items) {
     if (deps.signal.aborted) {
       out.interrupted = true;
       break;
     }
-    if (!item.replay.ok) {
-      out.skipped.push({ item, reason: item.replay.reason });
-      deps.progress?.update(counts());
-      continue;
-    }
-    const messages = item.replay.messages;
+    const messages = item.replay.ok ? item.replay.messages : [];
     const groups = messages.flatMap((m) => (m.groupId ? [m.groupId] : []));
-    if (groups.some((g) => blockedGroups.has(g))) {
-      out.skipped.push({ item, reason: 'an earlier message of this connection was not replayed; kept to preserve order' });
-      deps.progress?.update(counts());
-      continue;
-    }
-
     let sent = 0;
     try {
-      for (const m of messages) {
-        await deps.pacer.take(deps.signal);
-        // Not aborted mid-request: a send we cannot observe would leave us unsure what happened.
-        await send(deps, m);
-        sent++;
-        out.messagesSent++;
+      if (!item.replay.ok) out.skipped.push({ item, reason: item.replay.reason });
+      else if (groups.some((g) => blocked.has(g)))
+        out.skipped.push({ item, reason: 'an earlier message of this connection was not replayed; kept to preserve order' });
+      else {
+        for (const { queue, ...m } of messages) {
+          await deps.pacer.take(deps.signal);
+          const url = deps.targets[queue];
+          if (!url) throw new Error(`no URL for the ${queue} queue`);
+          // Not aborted mid-request: a send we cannot observe would leave us unsure what happened.
+          await queues.send(url, m);
+          sent++;
+          out.messagesSent++;
+        }
+        await deps.holder.delete(item.held).then(
+          () => out.replayed.push(item),
+          (e: unknown) => out.sentNotDeleted.push({ item, error: describeError(e, { queueUrl: item.held.queueUrl }).message }),
+        );
       }
     } catch (e) {
-      if (isAbort(e)) {
+      if ((e as Error | undefined)?.name === 'AbortError') {
         // Interrupted while waiting for the pacer. A partly sent envelope stays in the DLQ and is sent whole next time.
         out.interrupted = true;
         if (sent) out.failed.push({ item, error: `interrupted after ${sent} of ${messages.length} messages` });
         break;
       }
-      out.failed.push({ item, error: describeError(e, { queueUrl: targetUrl(deps.targets, messages[sent]!) }).message });
-      for (const g of groups) blockedGroups.add(g);
-      deps.progress?.update(counts());
-      continue;
+      out.failed.push({ item, error: describeError(e, { queueUrl: messages[sent] && deps.targets[messages[sent]!.queue] }).message });
+      for (const g of groups) blocked.add(g);
     }
-    try {
-      await deps.holder.delete(item.held);
-      out.replayed.push(item);
-    } catch (e) {
-      out.sentNotDeleted.push({ item, error: describeError(e, { queueUrl: item.held.queueUrl }).message });
-    }
-    deps.progress?.update(counts());
+    deps.progress?.update(out);
   }
   return out;
 }
 
-async function send(deps: ReplayDeps, m: Outgoing): Promise<void> {
-  const url = targetUrl(deps.targets, m);
-  if (!url) throw new Error(`no URL for the ${m.queue} queue`);
-  await deps.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: url,
-      MessageBody: m.body,
-      ...(m.groupId ? { MessageGroupId: m.groupId } : {}),
-      ...(m.deduplicationId ? { MessageDeduplicationId: m.deduplicationId } : {}),
-    }),
-  );
+/** Resolves when the next send may start; rejects with an AbortError if the signal fires first. */
+export type Pacer = { take(signal?: AbortSignal): Promise<void> };
+
+/** Sends evenly spaced (no bursts), so a large replay floods neither the pipeline nor Nango's rate limit behind it. */
+export function pacer(
+  perSecond: number,
+  clock: { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<unknown> } = {
+    now: () => performance.now(),
+    sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+  },
+): Pacer {
+  let next = -Infinity;
+  return {
+    async take(signal) {
+      signal?.throwIfAborted();
+      if (!(perSecond > 0)) return;
+      const t = clock.now();
+      const at = Math.max(t, next);
+      next = at + 1000 / perSecond;
+      if (at > t) await clock.sleep(at - t, signal);
+    },
+  };
 }
 
-const targetUrl = (t: ReplayTargets, m: Outgoing | undefined) => (m ? t[m.queue] : undefined);
+type Progress = { total: number; update(o: ReplayOutcome): void; finish(o: ReplayOutcome): void };
 
-const isAbort = (e: unknown) => (e as { name?: string } | undefined)?.name === 'AbortError';
+/** On stderr, so stdout stays clean for --json; a FIFO DLQ reveals more messages per round, so the total grows. */
+function progressBar(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }): Progress {
+  const start = performance.now();
+  const status = progressLine({ write: (t) => out.write(t), isTTY: Boolean(out.isTTY) }, 5000);
+  const line = (o: ReplayOutcome) => {
+    const [done, failed, skipped] = [o.replayed.length + o.sentNotDeleted.length, o.failed.length, o.skipped.length];
+    const width = Math.max(10, Math.min(30, (out.columns ?? 80) - 60));
+    const fill = Math.round((p.total ? (done + failed + skipped) / p.total : 1) * width);
+    const secs = (performance.now() - start) / 1000;
+    const rate = secs > 0 ? done / secs : 0;
+    const bar = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done + failed + skipped}/${p.total}`;
+    return `replay ${bar}  sent ${done}  failed ${failed}  skipped ${skipped}  ${rate.toFixed(1)}/s`;
+  };
+  const p: Progress = {
+    total: 0,
+    update: (o) => status.update(line(o)),
+    finish: (o) => {
+      status.done();
+      out.write(`${line(o)}\n`);
+    },
+  };
+  return p;
+}
+
+/** What would be sent where; for apply failures, beside each connection's current metadata in Nango. */
+async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): Promise<number> {
+  const { args } = ctx;
+  const { items, reports } = await read.scanDlqs(holder, dlqs, args.read);
+  const chosen = read.select(items, args.filter);
+  const needsNango = !args.nango.skip && chosen.some((i) => i.stage === 'apply' && i.connectionId !== undefined);
+  const found = needsNango ? await read.readNangoKey(args.nango, ctx.io.env, ctx.secrets) : undefined;
+  if (!needsNango && !args.nango.skip) await ctx.learnNangoKey();
+  const host = args.nango.host ?? ctx.io.env.NANGO_HOST ?? found?.host ?? 'https://api.nango.dev';
+  const reader = found ? new read.NangoReader(host, found.key) : undefined;
+  const problems = describeProblems(await checkDestinations(holder, dlqs, urls));
+  const cache = new Map<string, Promise<read.MetadataResult>>();
+  const current = (i: DlqItem) => {
+    if (!reader || i.stage !== 'apply' || i.connectionId === undefined || i.providerConfigKey === undefined) return undefined;
+    const k = JSON.stringify([i.providerConfigKey, i.connectionId]);
+    if (!cache.has(k)) cache.set(k, reader.metadataOf(i.connectionId, i.providerConfigKey));
+    return cache.get(k);
+  };
+  const missing = missingTargets(chosen, urls)
+    .map((s) => STAGE_QUEUES[s].source)
+    .map((r) => `${r} (${read.howToGive(r)})`);
+  try {
+    if (args.json) {
+      const out = [];
+      for (const i of chosen) {
+        const cur = await current(i);
+        const comparison = cur?.ok && i.patch ? show.comparePatch(cur.metadata, i.patch, i.keyTimes) : undefined;
+        out.push({ ...show.itemJson(i, true), current: cur, comparison });
+      }
+      const nango = reader?.host ?? null;
+      const destinationProblems = problems ? problems.split('\n') : [];
+      ctx.json({ dryRun: true, queues: reports, selected: chosen.length, nango, missingTargets: missing, destinationProblems, items: out });
+      return EXIT.ok;
+    }
+    const replayable = chosen.filter((i) => i.replay.ok).length;
+    ctx.out(show.renderReports(reports));
+    ctx.out(`Dry run: ${chosen.length} message(s) chosen, ${replayable} replayable. Nothing is sent or removed.`);
+    if (missing.length) ctx.out(`Before a real replay, give the queue URL for: ${missing.join('; ')}`);
+    if (problems) ctx.out(`A real replay would refuse (without --force):\n${problems}`);
+    if (needsNango && !reader) {
+      ctx.out(
+        "(No Nango key: set NANGO_SECRET_KEY, or NANGO_SECRET_ID / --nango-secret-id, to see each connection's current metadata; --no-nango hides this note.)",
+      );
+    }
+    for (const i of chosen) {
+      const { safe } = show;
+      const target = i.connectionId !== undefined ? `  ${safe(i.providerConfigKey ?? '-', 40)} / ${safe(i.connectionId, 60)}` : '';
+      ctx.out(
+        `\n[${i.stage}] ${i.messageId}  ${safe(i.errorCode, 40)}${i.status ? ` (HTTP ${i.status})` : ''}  ${safe(i.eventType ?? '-', 40)}${target}`,
+      );
+      if (!i.replay.ok) {
+        ctx.out(`  not replayable: ${safe(i.replay.reason, 200)}`);
+        continue;
+      }
+      for (const m of i.replay.messages) {
+        ctx.out(
+          `  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${i.stage === 'route' ? `: ${safe(m.body, 300)}` : ''}`,
+        );
+      }
+      // A sync message carries no data: apply sends the latest desired state, so show what Nango holds now.
+      const shown =
+        i.stage !== 'apply'
+          ? undefined
+          : i.patch
+            ? show.renderComparison(i.patch, await current(i), i.keyTimes)
+            : reader && show.renderCurrent(await current(i));
+      if (shown) ctx.out(shown.replace(/^/gm, '  '));
+    }
+    return EXIT.ok;
+  } finally {
+    await reader?.close();
+  }
+}
+
+/**
+ * `--native`: SQS moves a whole DLQ back (AWS only; no filters), bodies as they are: route and apply
+ * recognise their own stage's envelopes and process the originals inside. The destination is always
+ * named: SQS knows the source only of messages its own redrive moved. Ctrl-C stops the watching only.
+ */
+async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
+  const { args } = ctx;
+  if (read.hasCriteria(args.filter)) {
+    throw new CliError('--native moves every message of a DLQ; it takes no filters. Drop --native to replay a chosen subset.');
+  }
+  const dlqs = read.dlqsFor(urls, args.stages);
+  const holder = ctx.holder(Math.max(5, args.read.visibilitySeconds), false);
+  for (const d of dlqs) {
+    const role = STAGE_QUEUES[d.stage].source;
+    if (!urls[role]) throw new CliError(`no URL for the ${role} queue that ${d.stage} failures go back to: ${read.howToGive(role)}`);
+  }
+  const checks = await checkDestinations(holder, dlqs, urls);
+  guard(ctx, checks);
+  const plans = [];
+  for (const d of dlqs) {
+    const approximate = await holder.count(d.url);
+    const arn = (await holder.attributes(d.url)).QueueArn;
+    if (!arn) throw new CliError(`SQS returned no QueueArn for ${d.url}`);
+    const destinationArn = checks.find((c) => c.stage === d.stage)?.destinationArn;
+    if (!destinationArn) throw new CliError(`SQS returned no QueueArn for ${urls[STAGE_QUEUES[d.stage].source]}`);
+    // A small sample shows what the DLQ holds (envelopes, bare redriven messages), for the operator.
+    const sample = await holder.scan(d, { ...args.read, scanLimit: 10 });
+    await holder.releaseAll();
+    const envelopes = sample.items.filter((i) => i.kind === 'envelope').length;
+    plans.push({ ...d, arn, destinationArn, approximate, envelopes, sampled: sample.items.length });
+  }
+  for (const p of plans) {
+    ctx.err(`${p.stage} DLQ ${p.url}: ~${p.approximate} message(s) to move to ${p.destinationArn} with StartMessageMoveTask.`);
+    if (p.envelopes)
+      ctx.err(
+        `  ${p.envelopes} of ${p.sampled} sampled message(s) are failure envelopes: SQS moves them as they are and the ${p.stage} function ` +
+          'processes the original messages inside. Use plain `replay` (without --native) to choose a subset or to preview with --dry-run.',
+      );
+  }
+  if (args.dryRun) {
+    if (args.json) ctx.json({ dryRun: true, native: true, queues: plans });
+    return EXIT.ok;
+  }
+  const results = [];
+  for (const p of plans) {
+    const call = <T>(request: Promise<T>) =>
+      request.catch((e: unknown) => {
+        throw describeError(e, { queueUrl: p.url });
+      });
+    const rate = args.rate > 0 ? { MaxNumberOfMessagesPerSecond: Math.max(1, Math.min(500, Math.floor(args.rate))) } : {};
+    const start = new StartMessageMoveTaskCommand({ SourceArn: p.arn, DestinationArn: p.destinationArn, ...rate });
+    const taskHandle = (await call(ctx.sqs.send(start))).TaskHandle ?? '';
+    for (let detached = false; ; ) {
+      const list = await call(ctx.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: p.arn, MaxResults: 10 })));
+      const t = list.Results?.find((r) => r.TaskHandle === taskHandle) ?? list.Results?.[0];
+      const { Status: status, ApproximateNumberOfMessagesMoved: moved, FailureReason: failureReason } = t ?? {};
+      if (t)
+        ctx.err(
+          `${p.stage}: ${status ?? '?'}  moved ${moved ?? 0}/${t.ApproximateNumberOfMessagesToMove ?? '?'}${failureReason ? `  (${failureReason})` : ''}`,
+        );
+      if (!detached && !['COMPLETED', 'CANCELLED', 'FAILED'].includes(status ?? '')) {
+        detached = await sleep(Number(ctx.io.env.DLQ_NATIVE_POLL_MS ?? 2000), false, { signal: ctx.io.signal }).catch(() => true);
+        if (!detached) continue;
+      }
+      results.push({ stage: p.stage, url: p.url, taskHandle, status, moved, failureReason, detached });
+      break;
+    }
+    if (results.at(-1)!.detached) {
+      ctx.err(
+        `Stopped watching; the move task goes on in AWS. Cancel it with: aws sqs cancel-message-move-task --task-handle '${taskHandle}'`,
+      );
+      break;
+    }
+  }
+  if (args.json) ctx.json({ native: true, tasks: results });
+  for (const r of args.json ? [] : results) {
+    const moved = r.moved !== undefined ? `, ${r.moved} message(s) moved` : '';
+    ctx.out(`${r.stage} DLQ: move task ${r.status ?? 'running'}${moved}${r.failureReason ? ` (${r.failureReason})` : ''}.`);
+  }
+  if (results.some((r) => r.detached)) return EXIT.interrupted;
+  return results.every((r) => r.status === 'COMPLETED') ? EXIT.ok : EXIT.failed;
+}

@@ -5,8 +5,7 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { UsageError } from '../args.ts';
-import { CliError, describeError, EXIT } from '../dlq/errors.ts';
-import { scrub } from '../dlq/scrub.ts';
+import { CliError, describeError, EXIT, scrub } from '../errors.ts';
 import { type Out, plural, progressLine } from '../format.ts';
 import { HELP, parseSendArgs, type SendArgs } from './args.ts';
 import { batches, busItems, type Item, oversized, queueItems } from './batch.ts';

@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { boundErrors } from './nango/errors.ts';
+import { boundErrors } from './failure.ts';
 import { redactAll } from './redact.ts';
 import { eventRefSchema, type EventRef, type Target } from './sync/message.ts';
 
@@ -20,7 +20,7 @@ export const failureSchema = z.object({
   errors: z.unknown().optional(),
   retryable: z.boolean(),
 });
-export type Failure = z.output<typeof failureSchema>;
+export type FailureRecord = z.output<typeof failureSchema>;
 
 export const originalSchema = z.object({
   messageId: z.string(),
@@ -51,7 +51,7 @@ export type DlqEnvelope = z.output<typeof dlqEnvelopeSchema>;
 
 export interface EnvelopeInput {
   stage: Stage;
-  error: Failure;
+  error: FailureRecord;
   target?: Target | undefined;
   subjects?: string[] | undefined;
   keys?: string[] | undefined;
@@ -96,7 +96,7 @@ export function buildEnvelope(input: EnvelopeInput): DlqEnvelope {
 }
 
 /** A failure as stored and logged: message and code capped, `errors` bounded (first entries, a count of the rest). */
-export function boundFailure(f: Failure): Failure {
+export function boundFailure(f: FailureRecord): FailureRecord {
   const errors = f.errors === undefined ? undefined : boundErrors(f.errors);
   return {
     ...(f.status !== undefined ? { status: f.status } : {}),

@@ -2,7 +2,9 @@
  * Short in-process retries with full jitter, never past the deadline. Hand-written: the retry
  * libraries on npm do not take a hard deadline or honour a server's Retry-After, and both matter here.
  */
-import { NangoError } from './nango/errors.ts';
+import { AttemptsExhausted, Failure } from './failure.ts';
+
+export { AttemptsExhausted } from './failure.ts';
 
 export interface RetryOptions {
   deadline: number;
@@ -14,7 +16,7 @@ export interface RetryOptions {
   minAttemptMs: number;
   random?: () => number;
   /** Which transient errors may be retried here (default: all); the others go straight back to the caller. */
-  retryHere?: (e: NangoError) => boolean;
+  retryHere?: (e: Failure) => boolean;
 }
 
 export const defaultRetry = { maxAttempts: 3, baseMs: 100, capMs: 2_000, minAttemptMs: 250 } as const;
@@ -28,23 +30,12 @@ export async function withRetries<T>(fn: (attempt: number) => Promise<T>, o: Ret
     try {
       return { value: await fn(attempt), attempts: attempt };
     } catch (e) {
-      if (!(e instanceof NangoError) || !e.retryable || attempt >= o.maxAttempts || o.retryHere?.(e) === false)
-        throw withAttempts(e, attempt);
+      if (!(e instanceof Failure) || !e.retryable || attempt >= o.maxAttempts || o.retryHere?.(e) === false) throw withAttempts(e, attempt);
       const backoff = Math.floor(random() * Math.min(o.capMs, o.baseMs * 2 ** attempt));
       const wait = Math.max(backoff, e.retryAfterMs ?? 0);
       if (Date.now() + wait + o.minAttemptMs > o.deadline) throw withAttempts(e, attempt);
       await sleep(wait);
     }
-  }
-}
-
-/** The attempt count travels with the error so the DLQ envelope can report it. */
-export class AttemptsExhausted extends Error {
-  constructor(
-    override readonly cause: unknown,
-    readonly attempts: number,
-  ) {
-    super((cause as Error)?.message ?? String(cause));
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { AWS_REQUEST_HANDLER } from './aws-request.ts';
-import { NangoError } from './nango/errors.ts';
+import { Failure } from './failure.ts';
 import { registerSecret } from './redact.ts';
 
 /** Nango secret keys are UUIDs: anything else is a misconfigured secret, which no retry mends. */
@@ -28,11 +28,8 @@ export function parseSecretValue(value: string): NangoCredentials {
   const creds = parseSecretShape(value);
   registerSecret(creds.secretKey);
   if (!KEY_FORMAT.test(creds.secretKey)) {
-    throw new NangoError(
-      'permanent',
-      'invalid_secret_key_format',
-      "the Nango secret key is not a UUID: put the environment's secret key in the secret",
-    );
+    const message = "the Nango secret key is not a UUID: put the environment's secret key in the secret";
+    throw misconfigured('invalid_secret_key_format', message);
   }
   return creds;
 }
@@ -45,17 +42,20 @@ function parseSecretShape(value: string): NangoCredentials {
     try {
       parsed = JSON.parse(trimmed);
     } catch {
-      throw new NangoError('permanent', 'secret_malformed', 'the Nango secret looks like JSON but does not parse');
+      throw misconfigured('secret_malformed', 'the Nango secret looks like JSON but does not parse');
     }
     const p = parsed as { secretKey?: unknown; host?: unknown };
     if (typeof p.secretKey !== 'string' || !p.secretKey) {
-      throw new NangoError('permanent', 'secret_malformed', 'the Nango secret JSON has no "secretKey" string');
+      throw misconfigured('secret_malformed', 'the Nango secret JSON has no "secretKey" string');
     }
     return { secretKey: p.secretKey.trim(), host: typeof p.host === 'string' && p.host ? p.host : undefined };
   }
-  if (!trimmed) throw new NangoError('permanent', 'secret_empty', 'the Nango secret is empty: put the secret key in it');
+  if (!trimmed) throw misconfigured('secret_empty', 'the Nango secret is empty: put the secret key in it');
   return { secretKey: trimmed };
 }
+
+const misconfigured = (code: string, message: string) => new Failure({ source: 'input', kind: 'misconfigured', code, message });
+const unavailable = (message: string) => new Failure({ source: 'aws', kind: 'unavailable', code: 'secret_unavailable', message });
 
 export function staticKeyProvider(secretKey: string): KeyProvider {
   registerSecret(secretKey);
@@ -78,15 +78,15 @@ function secretsManagerKeyProvider(
       try {
         const value = await provider.get(secretId, { maxAge: ttlSeconds, forceFetch });
         if (typeof value !== 'string') {
-          throw new NangoError('transient', 'secret_unavailable', `secret ${secretId} has no SecretString`);
+          throw unavailable(`secret ${secretId} has no SecretString`);
         }
         current = parseSecretValue(value);
         return current;
       } catch (e) {
-        if (e instanceof NangoError) throw e;
+        if (e instanceof Failure) throw e;
         // SDK errors name the secret and the cause, never its value.
         const name = (e as Error).name || 'Error';
-        throw new NangoError('transient', 'secret_unavailable', `could not read secret ${secretId}: ${name}: ${(e as Error).message}`);
+        throw unavailable(`could not read secret ${secretId}: ${name}: ${(e as Error).message}`);
       } finally {
         inflight = undefined;
       }

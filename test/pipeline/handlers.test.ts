@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { envelopeBytes, MAX_ENVELOPE_BYTES } from '#commons/dlq-envelope';
-import { MAX_ERRORS_JSON } from '#commons/nango/errors';
+import { MAX_ERRORS_JSON } from '#commons/failure';
 import { connectionKey, syncMessage, type Target } from '#commons/sync/message';
 import { makeContext } from '../../local/event-source.ts';
 import { startLocalPipeline, type DlqMessage, type LocalPipeline } from '../../local/pipeline.ts';

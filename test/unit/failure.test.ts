@@ -11,7 +11,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classify, handBackSeconds, settle } from '#commons/failure';
-import { NangoError } from '#commons/nango/errors';
+import { Failure } from '#commons/failure';
 import { AttemptsExhausted } from '#commons/retry';
 
 let server: http.Server;
@@ -71,7 +71,7 @@ describe('classify: AWS SDK errors', () => {
   ] as const)('%s %i %s -> retryable %s', async (call, status, type, retryable) => {
     const e = await thrown(status, type, call);
     const c = classify(e);
-    expect(c).toBeInstanceOf(NangoError);
+    expect(c).toBeInstanceOf(Failure);
     expect(c.retryable).toBe(retryable);
     expect(c.status).toBe(status);
     expect(c.code).toBe(type.split('#').pop());
@@ -85,7 +85,7 @@ describe('classify: AWS SDK errors', () => {
       retryable: true,
     });
     expect(classify(new DOMException('timed out', 'TimeoutError'))).toMatchObject({ code: 'timeout', retryable: true });
-    const n = new NangoError('permanent', 'unknown_connection', 'gone', 404);
+    const n = new Failure({ source: 'nango', kind: 'refused', code: 'unknown_connection', message: 'gone', status: 404 });
     expect(classify(n)).toBe(n);
   });
 });
@@ -96,7 +96,7 @@ describe('settle', () => {
   const items = [rec('a', 1), rec('b', 5), rec('c', 4)];
 
   it('permanent: everything parked at once', () => {
-    expect(settle(items, new NangoError('permanent', 'x', 'x', 400), (r) => r, 5)).toEqual({
+    expect(settle(items, new Failure({ source: 'nango', kind: 'refused', code: 'x', message: 'x', status: 400 }), (r) => r, 5)).toEqual({
       park: items,
       handBack: [],
       visibilitySeconds: undefined,
@@ -104,12 +104,21 @@ describe('settle', () => {
   });
 
   it('transient: parked on the last allowed receive, the rest handed back with Retry-After as visibility', () => {
-    const s = settle(items, new NangoError('transient', 'too_many_request', 'x', 429, undefined, 1_200), (r) => r, 5);
+    const s = settle(
+      items,
+      new Failure({ source: 'nango', kind: 'throttled', code: 'too_many_request', message: 'x', status: 429, retryAfterMs: 1_200 }),
+      (r) => r,
+      5,
+    );
     expect(s.park.map((r) => r.messageId)).toEqual(['b']);
     expect(s.handBack.map((r) => r.messageId)).toEqual(['a', 'c']);
     expect(s.visibilitySeconds).toBe(2);
-    expect(handBackSeconds(new NangoError('transient', 'x', 'x', 429, undefined, 0))).toBe(1);
-    expect(handBackSeconds(new NangoError('transient', 'x', 'x', 429, undefined, 10 ** 9))).toBe(43_200);
-    expect(handBackSeconds(new NangoError('transient', 'x', 'x', 503))).toBeUndefined();
+    expect(
+      handBackSeconds(new Failure({ source: 'nango', kind: 'throttled', code: 'x', message: 'x', status: 429, retryAfterMs: 0 })),
+    ).toBe(1);
+    expect(
+      handBackSeconds(new Failure({ source: 'nango', kind: 'throttled', code: 'x', message: 'x', status: 429, retryAfterMs: 10 ** 9 })),
+    ).toBe(43_200);
+    expect(handBackSeconds(new Failure({ source: 'nango', kind: 'unavailable', code: 'x', message: 'x', status: 503 }))).toBeUndefined();
   });
 });

@@ -1,23 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { errorFromException, errorFromResponse, kindForStatus } from '#commons/nango/errors';
 import { MAX_WINDOWS, parseRetryAfter, RateLimitGate, readRateLimit } from '#commons/nango/rate-limit';
-import { NangoError } from '#commons/nango/errors';
+import { Failure } from '#commons/failure';
 import { withRetries, AttemptsExhausted } from '#commons/retry';
 
 describe('error classification (the failure table)', () => {
   it.each([
-    [400, 'permanent'],
-    [403, 'permanent'],
-    [404, 'permanent'],
-    [413, 'permanent'],
-    [415, 'permanent'],
-    [401, 'auth'],
-    [408, 'transient'],
-    [429, 'transient'],
-    [500, 'transient'],
-    [502, 'transient'],
-    [503, 'transient'],
-  ] as const)('%i is %s', (status, kind) => expect(kindForStatus(status)).toBe(kind));
+    [400, 'refused', false],
+    [403, 'refused', false],
+    [404, 'refused', false],
+    [413, 'refused', false],
+    [415, 'refused', false],
+    [401, 'unauthorized', false],
+    [408, 'timeout', true],
+    [429, 'throttled', true],
+    [500, 'unavailable', true],
+    [502, 'unavailable', true],
+    [503, 'unavailable', true],
+  ] as const)('%i is %s (retryable: %s)', (status, kind, retryable) => {
+    expect(kindForStatus(status)).toBe(kind);
+    expect(errorFromResponse(status, 'application/json', '{}').retryable).toBe(retryable);
+  });
 
   it('parses a real StdError leniently, extra keys and all', () => {
     const e = errorFromResponse(
@@ -25,7 +28,7 @@ describe('error classification (the failure table)', () => {
       'application/json',
       JSON.stringify({ error: { code: 'unknown_connection', message: 'No connection', payload: {}, method: 'PATCH', path: '/x' } }),
     );
-    expect(e.toFailure()).toEqual({ status: 404, code: 'unknown_connection', message: 'No connection', retryable: false });
+    expect(e.toRecord()).toEqual({ status: 404, code: 'unknown_connection', message: 'No connection', retryable: false });
   });
 
   it('gives 429 without a message a readable one', () => {
@@ -47,11 +50,11 @@ describe('error classification (the failure table)', () => {
 
   it('treats resets and timeouts as transient', () => {
     expect(errorFromException(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))).toMatchObject({
-      kind: 'transient',
+      retryable: true,
       code: 'network_error',
     });
     expect(errorFromException(Object.assign(new Error('timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' }))).toMatchObject({
-      kind: 'transient',
+      retryable: true,
       code: 'timeout',
     });
   });
@@ -253,7 +256,7 @@ describe('withRetries', () => {
   it('retries transient errors and reports the attempts', async () => {
     let n = 0;
     const r = await withRetries(async () => {
-      if (++n < 3) throw new NangoError('transient', 'http_503', 'x', 503);
+      if (++n < 3) throw new Failure({ source: 'nango', kind: 'unavailable', code: 'http_503', message: 'x', status: 503 });
       return 'ok';
     }, opts);
     expect(r).toEqual({ value: 'ok', attempts: 3 });
@@ -264,7 +267,7 @@ describe('withRetries', () => {
     await expect(
       withRetries(async () => {
         n++;
-        throw new NangoError('permanent', 'unknown_connection', 'x', 404);
+        throw new Failure({ source: 'nango', kind: 'refused', code: 'unknown_connection', message: 'x', status: 404 });
       }, opts),
     ).rejects.toBeInstanceOf(AttemptsExhausted);
     expect(n).toBe(1);
@@ -277,7 +280,14 @@ describe('withRetries', () => {
       withRetries(
         async () => {
           n++;
-          throw new NangoError('transient', 'too_many_request', 'x', 429, undefined, 5000);
+          throw new Failure({
+            source: 'nango',
+            kind: 'throttled',
+            code: 'too_many_request',
+            message: 'x',
+            status: 429,
+            retryAfterMs: 5000,
+          });
         },
         { ...opts, deadline: Date.now() + 1000 },
       ),

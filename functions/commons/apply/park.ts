@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
 import { logger } from '#powertools/logger';
 import { MetricName, countBy } from '#powertools/metrics';
-import { buildEnvelope, envelopeAttributes, type Failure } from '../dlq-envelope.ts';
+import { buildEnvelope, envelopeAttributes, type FailureRecord } from '../dlq-envelope.ts';
 import type { QueuePort } from '../queues.ts';
 import { receiveCount } from '../sqs-record.ts';
 import { connectionKey, type SyncMessage } from '../sync/message.ts';
@@ -24,7 +24,7 @@ export interface ParkSyncDeps {
 /** True when the DLQ accepted the envelope. */
 export async function parkSyncs(
   deps: ParkSyncDeps,
-  error: Failure,
+  error: FailureRecord,
   units: readonly Unit[],
   attempts: number,
   keys?: string[],

@@ -24,7 +24,7 @@ import { mapConcurrent } from '../concurrency.ts';
 import { type DesiredKey, deferToLaterSync, desiredFor, planSync } from '../domain/desired.ts';
 import { namesConnection } from '../domain/subject.ts';
 import { unwrapOwnEnvelope } from '../dlq-envelope.ts';
-import { attemptsOf, classify, settle } from '../failure.ts';
+import { attemptsOf, classify, invalidInput, settle } from '../failure.ts';
 import type { NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
 import { defaultRetry, withRetries } from '../retry.ts';
@@ -116,7 +116,7 @@ async function readGroup(records: SQSRecord[], deps: ApplyDeps, result: ApplyRes
         continue;
       }
       const message = parsed.ok ? 'sync message target does not match its message group' : parsed.error;
-      if (await parkSyncs(deps, { code: 'invalid_sync_message', message, retryable: false }, [{ record, ...one }], 1)) {
+      if (await parkSyncs(deps, invalidInput({ code: 'invalid_sync_message', message }), [{ record, ...one }], 1)) {
         result.dlq++;
         continue;
       }
@@ -233,7 +233,7 @@ async function applyGroup(
       if (
         await parkSyncs(
           deps,
-          error.toFailure(),
+          error.toRecord(),
           park,
           attemptsOf(e),
           planned.map((k) => k.key),

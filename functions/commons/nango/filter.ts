@@ -7,7 +7,7 @@
 import * as z from 'zod';
 import { connectionIdSchema, MAX_TAGS, providerConfigKeySchema, tagKeySchema, tagValueSchema } from '#events/ids';
 import { tagsMatch } from '../domain/subject.ts';
-import { NangoError } from './errors.ts';
+import { Failure } from '../failure.ts';
 import type { ConnectionFilter, ListedConnection, PageRequest } from './port.ts';
 
 export const MAX_PAGE_SIZE = 2000;
@@ -39,16 +39,18 @@ export function assertValidFilter(filter: ConnectionFilter): void {
   const where = known ? `${known.name}: ` : field !== undefined ? `${[field, ...rest].join('.')}: ` : '';
   // A bad record key is reported as "Invalid key in record", with the reason nested.
   const inner = issue?.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
-  throw new NangoError(
-    'permanent',
-    known?.code ?? 'invalid_filter',
-    `connection filter rejected before sending: ${where}${inner ?? issue?.message ?? 'invalid'}`,
-  );
+  throw new Failure({
+    source: 'input',
+    kind: 'invalid',
+    code: known?.code ?? 'invalid_filter',
+    message: `connection filter rejected before sending: ${where}${inner ?? issue?.message ?? 'invalid'}`,
+  });
 }
 
 export function assertValidPage(page: PageRequest): void {
   if (!Number.isInteger(page.limit) || page.limit < 1 || page.limit > MAX_PAGE_SIZE || !Number.isInteger(page.page) || page.page < 0) {
-    throw new NangoError('permanent', 'invalid_page', `page rejected before sending: limit must be 1..${MAX_PAGE_SIZE}, page 0 or more`);
+    const message = `page rejected before sending: limit must be 1..${MAX_PAGE_SIZE}, page 0 or more`;
+    throw new Failure({ source: 'input', kind: 'invalid', code: 'invalid_page', message });
   }
 }
 

@@ -11,7 +11,8 @@ import type { MetadataPatch } from '#events/define';
 import type { Target } from '../sync/message.ts';
 import type { KeyProvider, NangoCredentials } from '../secrets.ts';
 import { registerSecret } from '../redact.ts';
-import { excerptOf, MAX_ERROR_BODY_BYTES, NangoError, errorFromException, errorFromResponse } from './errors.ts';
+import { Failure } from '../failure.ts';
+import { excerptOf, MAX_ERROR_BODY_BYTES, errorFromException, errorFromResponse } from './errors.ts';
 import { assertValidFilter, assertValidPage, connectionsQuery, describeFilter, matchesFilter } from './filter.ts';
 import { assertValidTarget } from './ids.ts';
 import { parseConnections } from './listed.ts';
@@ -92,30 +93,36 @@ export class HttpNangoClient implements NangoPort {
     if (res.status !== 200) throw this.toError(res);
     if (res.truncated) {
       // The same page answers the same way again: not worth a retry.
-      throw new NangoError(
-        'permanent',
-        'response_too_large',
-        `GET /connections answered more than ${Math.round(this.listCap / 1024 / 1024)} MiB for one page of ${page.limit}: ask for smaller pages. ${excerptOf(res.text.slice(0, 1000), [res.key])}`,
-        res.status,
-        undefined,
-        undefined,
-        [res.key],
-      );
+      throw new Failure({
+        source: 'nango',
+        kind: 'over_limit',
+        code: 'response_too_large',
+        message: `GET /connections answered more than ${Math.round(this.listCap / 1024 / 1024)} MiB for one page of ${page.limit}: ask for smaller pages. ${excerptOf(res.text.slice(0, 1000), [res.key])}`,
+        status: res.status,
+        secrets: [res.key],
+      });
     }
     const listed = parseConnections(res.text);
     if (!listed) {
       // A 200 we cannot read must not pass for "no connections": the subject would look empty.
-      throw new NangoError('transient', 'unexpected_response', 'GET /connections did not return a readable connections list', res.status);
+      throw new Failure({
+        source: 'nango',
+        kind: 'unexpected',
+        code: 'unexpected_response',
+        message: 'GET /connections did not return a readable connections list',
+        status: res.status,
+      });
     }
     const stray = listed.find((c) => !matchesFilter(c, filter));
     if (stray) {
       // A server that ignored a filter lists other customers' connections: never write to those.
-      throw new NangoError(
-        'permanent',
-        'filter_ignored',
-        `GET /connections answered a connection outside the filter (${describeFilter(filter)}): does this Nango support tag filters?`,
-        res.status,
-      );
+      throw new Failure({
+        source: 'nango',
+        kind: 'misconfigured',
+        code: 'filter_ignored',
+        message: `GET /connections answered a connection outside the filter (${describeFilter(filter)}): does this Nango support tag filters?`,
+        status: res.status,
+      });
     }
     return listed;
   }
@@ -124,7 +131,7 @@ export class HttpNangoClient implements NangoPort {
     await this.dispatcher.close();
   }
 
-  private toError(res: Sent): NangoError {
+  private toError(res: Sent): Failure {
     return errorFromResponse(res.status, res.contentType, res.text, res.retryAfterMs, [res.key], res.truncated);
   }
 
@@ -149,9 +156,8 @@ export class HttpNangoClient implements NangoPort {
       if (res.status === 401) {
         const e = this.toError(res);
         // Still refused with a fresh key: a revoked or wrong key, fixed by an operator, then replayed.
-        throw new NangoError('permanent', e.code, `${e.message} (after fetching the secret key again)`, 401, e.errors, undefined, [
-          res.key,
-        ]);
+        const message = `${e.message} (after fetching the secret key again)`;
+        throw new Failure({ source: 'nango', kind: e.kind, code: e.code, message, status: 401, errors: e.errors, secrets: [res.key] });
       }
     }
     return res;
@@ -160,19 +166,23 @@ export class HttpNangoClient implements NangoPort {
   private async sendWith(creds: NangoCredentials, { method, path, headers, body, route }: Outgoing, call: CallOptions): Promise<Sent> {
     if (!(await this.gate.acquire(call.deadline - MIN_REQUEST_MS))) {
       const waitMs = Math.max(1000, this.gate.nextSlot() - Date.now());
-      throw new NangoError(
-        'transient',
-        'rate_limited_locally',
-        'Nango rate limit window is spent; waiting for its end would pass the deadline',
-        undefined,
-        undefined,
-        waitMs,
-      );
+      throw new Failure({
+        source: 'nango',
+        kind: 'throttled',
+        code: 'rate_limited_locally',
+        message: 'Nango rate limit window is spent; waiting for its end would pass the deadline',
+        retryAfterMs: waitMs,
+      });
     }
     const timeout = Math.min(this.opts.timeoutMs, call.deadline - Date.now());
     if (timeout < MIN_REQUEST_MS) {
       this.gate.release(undefined);
-      throw new NangoError('transient', 'timeout', 'no time left for a request to Nango before the deadline');
+      throw new Failure({
+        source: 'nango',
+        kind: 'timeout',
+        code: 'timeout',
+        message: 'no time left for a request to Nango before the deadline',
+      });
     }
     const started = performance.now();
     let observed: RateLimitState | undefined;

@@ -4,7 +4,7 @@
  * a selector mistake (a tag every connection carries), refused with a permanent error rather than
  * a fan-out to the whole account.
  */
-import { NangoError } from './errors.ts';
+import { Failure } from '../failure.ts';
 import { describeFilter } from './filter.ts';
 import type { ConnectionFilter, ListedConnection, NangoPort } from './port.ts';
 
@@ -29,20 +29,22 @@ export async function listAllConnections(
     // Offset paging over a set that changes meanwhile can repeat an entry: keep one of each.
     for (const c of batch) seen.set(`${c.providerConfigKey}\u0000${c.connectionId}`, c);
     if (seen.size > opts.max) {
-      throw new NangoError(
-        'permanent',
-        'too_many_connections',
-        `more than ${opts.max} connections match ${describeFilter(filter)}: the cap is ${opts.max}; narrow the subject (more tags or integrations) or raise the cap`,
-      );
+      throw new Failure({
+        source: 'nango',
+        kind: 'over_limit',
+        code: 'too_many_connections',
+        message: `more than ${opts.max} connections match ${describeFilter(filter)}: the cap is ${opts.max}; narrow the subject (more tags or integrations) or raise the cap`,
+      });
     }
     if (batch.length < opts.pageSize) break;
     if (seen.size === before) {
       // A full page with nothing new: the server ignores `page`, and paging would never end.
-      throw new NangoError(
-        'transient',
-        'unexpected_response',
-        `GET /connections page ${page} repeated earlier pages for ${describeFilter(filter)}`,
-      );
+      throw new Failure({
+        source: 'nango',
+        kind: 'unexpected',
+        code: 'unexpected_response',
+        message: `GET /connections page ${page} repeated earlier pages for ${describeFilter(filter)}`,
+      });
     }
   }
   return [...seen.values()];

@@ -43,7 +43,7 @@ export interface PageRequest {
 }
 
 export interface NangoPort {
-  /** Shallow-merge `patch` into the connection's metadata. Throws NangoError. */
+  /** Shallow-merge `patch` into the connection's metadata. Throws Failure. */
   patchMetadata(target: Target, patch: MetadataPatch, opts: CallOptions): Promise<void>;
   /** One page of GET /connections with the filter (tags[k]=v AND-filter, connectionId, integrationId comma list, limit, page). */
   listConnections(filter: ConnectionFilter, page: PageRequest, opts: CallOptions): Promise<ListedConnection[]>;

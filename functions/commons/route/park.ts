@@ -6,7 +6,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import { logger } from '#powertools/logger';
 import { MetricName, countBy } from '#powertools/metrics';
-import { buildEnvelope, envelopeAttributes, type Failure } from '../dlq-envelope.ts';
+import { buildEnvelope, envelopeAttributes, type FailureRecord } from '../dlq-envelope.ts';
 import type { DomainEvent } from '../event-envelope.ts';
 import type { QueuePort } from '../queues.ts';
 import { receiveCount } from '../sqs-record.ts';
@@ -55,7 +55,7 @@ export async function parkEvent(
   record: SQSRecord,
   body: string,
   event: DomainEvent | undefined,
-  error: Failure,
+  error: FailureRecord,
   attempts: number,
 ): Promise<boolean> {
   const now = new Date();

@@ -17,10 +17,9 @@ import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
 import { inScope, type Subject } from '../domain/subject.ts';
-import { boundFailure, type Failure, unwrapOwnEnvelope } from '../dlq-envelope.ts';
+import { boundFailure, type FailureRecord, unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { type DomainEvent, parseEventBody } from '../event-envelope.ts';
-import { attemptsOf, classify, settle } from '../failure.ts';
-import { NangoError } from '../nango/errors.ts';
+import { attemptsOf, classify, Failure, invalidInput, settle } from '../failure.ts';
 import type { QueuePort } from '../queues.ts';
 import { defaultRetry, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
@@ -78,16 +77,16 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const result: RouteResult = { failedRecordIds: [], synced: 0, invalid: 0, stale: 0 };
   metrics.addMetric(MetricName.EventsReceived, MetricUnit.Count, records.length);
   const failed = new Map<Item, { error: ReturnType<typeof classify>; attempts: number }>();
-  const park = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: Failure, attempts: number) => {
+  const park = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: FailureRecord, attempts: number) => {
     if (!(await parkEvent(deps, record, body, event, error, attempts))) result.failedRecordIds.push(record.messageId);
   };
-  const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: Omit<Failure, 'retryable'>) => {
+  const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: FailureRecord) => {
     result.invalid++;
     // Bounded as the envelope is: a schema error can list tens of thousands of issues.
-    const logged = boundFailure({ ...error, retryable: false });
+    const logged = boundFailure(error);
     logger.warn('event rejected', { correlation_id: event?.id ?? record.messageId, code: logged.code, error: logged.message });
     metrics.addMetric(MetricName.EventsInvalid, MetricUnit.Count, 1);
-    await park(record, body, event, { ...error, retryable: false }, 1);
+    await park(record, body, event, error, 1);
   };
 
   const items: Item[] = [];
@@ -101,7 +100,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
         continue;
       }
       const parsed = parseEventBody(one.body, { messageId: one.messageId, sentTimestamp: record.attributes?.SentTimestamp });
-      if (!parsed.ok) await reject(record, one.body, undefined, parsed);
+      if (!parsed.ok) await reject(record, one.body, undefined, invalidInput(parsed));
       else items.push({ record, body: one.body, event: parsed.event });
     }
   }
@@ -126,7 +125,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   let lastWriteAt = 0;
   await mapConcurrent(items, deps.concurrency ?? 8, async (item) => {
     const mapped = mapEvent(item.event, deps.catalog, { ...deps.limits, now });
-    if (!mapped.ok) return reject(item.record, item.body, item.event, mapped);
+    if (!mapped.ok) return reject(item.record, item.body, item.event, invalidInput(mapped));
     const correlation_id = item.event.id;
     try {
       // Write, then look up, each retried on its own: a lookup's retry must not write every key again.
@@ -169,7 +168,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       }
     } catch (e) {
       const error = classify(e);
-      if (!error.retryable) return reject(item.record, item.body, item.event, error.toFailure());
+      if (!error.retryable) return reject(item.record, item.body, item.event, error.toRecord());
       logger.warn('event failed; it will be retried', { correlation_id, code: error.code, error: error.message });
       failed.set(item, { error, attempts: attemptsOf(e) });
     }
@@ -205,7 +204,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     const s = pending[Number(f.id)];
     if (!s) continue;
     // SQS refused the entry: the record's retry sends its syncs again.
-    const error = new NangoError('transient', f.code, `${f.code}: sync send failed: ${f.message}`);
+    const error = new Failure({ source: 'aws', kind: 'unavailable', code: f.code, message: `${f.code}: sync send failed: ${f.message}` });
     for (const item of s.items) if (!failed.has(item)) failed.set(item, { error, attempts: 1 });
   }
   result.synced = messages.length - deadlines.length - sendFailures.filter((f) => !f.id.startsWith('d')).length;
@@ -215,7 +214,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     const { park: toPark, handBack, visibilitySeconds } = settle([item], error, (i) => i.record, deps.maxReceiveCount);
     for (const p of toPark) {
       logger.warn('transient failure on the last allowed attempt; parked in the DLQ', { correlation_id: p.event.id, code: error.code });
-      await park(p.record, p.body, p.event, error.toFailure(), Math.max(attempts, 1));
+      await park(p.record, p.body, p.event, error.toRecord(), Math.max(attempts, 1));
     }
     for (const h of handBack) {
       result.failedRecordIds.push(h.record.messageId);

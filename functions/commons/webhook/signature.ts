@@ -6,7 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { AWS_REQUEST_HANDLER } from '../aws-request.ts';
-import { NangoError } from '../nango/errors.ts';
+import { Failure } from '../failure.ts';
 import { registerSecret } from '../redact.ts';
 
 export const SIGNATURE_HEADER = 'x-nango-hmac-sha256';
@@ -42,7 +42,8 @@ function parseSigningKey(value: string): string {
     }
   }
   registerSecret(key);
-  if (!key) throw new NangoError('permanent', 'signing_key_missing', 'the webhook signing-key secret is empty or has no "signingKey"');
+  const message = 'the webhook signing-key secret is empty or has no "signingKey"';
+  if (!key) throw new Failure({ source: 'input', kind: 'misconfigured', code: 'signing_key_missing', message });
   return key;
 }
 
@@ -61,7 +62,8 @@ export function signingKeyFromConfig(
   if (!id) throw new Error('set WEBHOOK_SECRET_ID or WEBHOOK_SIGNING_KEY');
   const read = async (forceFetch: boolean) => {
     const value = await provider.get(id, { maxAge: c.SECRET_CACHE_TTL_SECONDS, forceFetch });
-    if (typeof value !== 'string') throw new NangoError('transient', 'secret_unavailable', `secret ${id} has no SecretString`);
+    const message = `secret ${id} has no SecretString`;
+    if (typeof value !== 'string') throw new Failure({ source: 'aws', kind: 'unavailable', code: 'secret_unavailable', message });
     return parseSigningKey(value);
   };
   let lastRefresh = Number.NEGATIVE_INFINITY;

@@ -6,10 +6,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { buildEnvelope, dlqEnvelopeSchema, envelopeAttributes, type DlqEnvelope, type Failure } from '#commons/dlq-envelope';
+import {
+  buildEnvelope,
+  dlqEnvelopeSchema,
+  envelopeAttributes,
+  type DlqEnvelope,
+  type FailureRecord as Failure,
+} from '#commons/dlq-envelope';
 import { subjectId } from '#commons/domain/subject';
 import { connectionKey, type EventRef, type SyncMessage, syncDeduplicationId, syncMessage, type Target } from '#commons/sync/message';
-import type { HeldMessage } from '../../../cli/dlq/model.ts';
+import type { HeldMessage } from '../../../cli/dlq/read.ts';
 
 export const unknownConnection: Failure = { status: 404, code: 'unknown_connection', message: 'Connection not found', retryable: false };
 

@@ -9,10 +9,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { classify } from '../../../cli/dlq/classify.ts';
-import { Holder } from '../../../cli/dlq/holder.ts';
-import { pacer } from '../../../cli/dlq/pace.ts';
-import { replayItems } from '../../../cli/dlq/replay.ts';
+import { classify, Holder } from '../../../cli/dlq/read.ts';
+import { pacer, replayItems } from '../../../cli/dlq/replay.ts';
 import { applyEnvelope, held, planEvent, routeEnvelope, sync } from './fixtures.ts';
 
 const calls: { op: string; body: Record<string, unknown> }[] = [];

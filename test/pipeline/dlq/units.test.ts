@@ -3,15 +3,20 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { registerSecret } from '#commons/redact';
 import { parseCommandLine } from '../../../cli/dlq/args.ts';
-import { classify, replayDeduplicationId } from '../../../cli/dlq/classify.ts';
-import { CliError, describeError } from '../../../cli/dlq/errors.ts';
-import { compareItems, matches, parseTime, select } from '../../../cli/dlq/filters.ts';
-import { comparePatch, renderComparison, renderItem, renderList, safe } from '../../../cli/dlq/format.ts';
-import { itemJson } from '../../../cli/dlq/commands/scan.ts';
-import { pacer } from '../../../cli/dlq/pace.ts';
-import { scrub } from '../../../cli/dlq/scrub.ts';
-import { dlqsFor, resolveQueueUrls, urlsFromOutputs } from '../../../cli/dlq/queues.ts';
-import { ageBucket, summarize } from '../../../cli/dlq/summary.ts';
+import {
+  classify,
+  compareItems,
+  dlqsFor,
+  matches,
+  replayDeduplicationId,
+  resolveQueueUrls,
+  select,
+  urlsFromOutputs,
+} from '../../../cli/dlq/read.ts';
+import { CliError, describeError, scrub } from '../../../cli/errors.ts';
+import { parseTime } from '../../../cli/dlq/args.ts';
+import { ageBucket, comparePatch, itemJson, renderComparison, renderItem, renderList, safe, summarize } from '../../../cli/dlq/show.ts';
+import { pacer } from '../../../cli/dlq/replay.ts';
 import {
   applyEnvelope,
   connectionKey,

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpNangoClient, type EndpointStyle } from '#commons/nango/http-client';
-import { NangoError } from '#commons/nango/errors';
+import { Failure } from '#commons/failure';
 import { staticKeyProvider } from '#commons/secrets';
 import type { MetadataPatch } from '#events/define';
 import { startNangoStandin, type NangoStandin, type RecordedRequest } from '../../../local/standins/nango.ts';
@@ -177,10 +177,10 @@ describe.each(['current', 'legacy'] as const)('hostile ids through the Nango cli
         () => undefined,
         (x: unknown) => x,
       );
-      expect(e).toBeInstanceOf(NangoError);
-      expect((e as NangoError).code).toBe('invalid_connection_id');
-      expect((e as NangoError).retryable).toBe(false);
-      expect((e as NangoError).message).toMatch(/connection id/);
+      expect(e).toBeInstanceOf(Failure);
+      expect((e as Failure).code).toBe('invalid_connection_id');
+      expect((e as Failure).retryable).toBe(false);
+      expect((e as Failure).message).toMatch(/connection id/);
     }
     expect(nango.requests).toHaveLength(0);
     expect(others('')).toBe(true);
@@ -193,7 +193,7 @@ describe.each(['current', 'legacy'] as const)('hostile ids through the Nango cli
         () => undefined,
         (x: unknown) => x,
       );
-    expect((e as NangoError).code).toBe('invalid_provider_config_key');
+    expect((e as Failure).code).toBe('invalid_provider_config_key');
     expect(nango.requests).toHaveLength(0);
   });
 

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_ERROR_BODY_BYTES, MAX_EXCERPT, NangoError } from '#commons/nango/errors';
+import { Failure } from '#commons/failure';
+import { MAX_ERROR_BODY_BYTES, MAX_EXCERPT } from '#commons/nango/errors';
 import { HttpNangoClient, MAX_LIST_PAGE_BYTES } from '#commons/nango/http-client';
 import { staticKeyProvider } from '#commons/secrets';
 
@@ -91,12 +92,12 @@ describe('bounded reads', () => {
     );
     await closed;
     await c.close();
-    expect(e).toBeInstanceOf(NangoError);
-    const err = e as NangoError;
-    expect(err).toMatchObject({ code: 'response_too_large', status: 502, kind: 'transient' });
+    expect(e).toBeInstanceOf(Failure);
+    const err = e as Failure;
+    expect(err).toMatchObject({ code: 'response_too_large', status: 502, retryable: true });
     expect(err.message).toMatch(/more than 64 KiB/);
     expect(err.message.length).toBeLessThan(MAX_EXCERPT + 120);
-    expect(JSON.stringify(err.toFailure())).not.toContain(KEY);
+    expect(JSON.stringify(err.toRecord())).not.toContain(KEY);
     // The client stopped at the cap: the server could not hand over the rest.
     expect(written).toBeLessThan(MAX_ERROR_BODY_BYTES + 4 * MiB);
     expect(growth).toBeLessThan(32 * MiB);
@@ -113,10 +114,10 @@ describe('bounded reads', () => {
     const c = client();
     const e = (await c
       .patchMetadata({ connectionId: 'a', providerConfigKey: 'b' }, { plan: 'pro' }, soon())
-      .catch((x: unknown) => x)) as NangoError;
+      .catch((x: unknown) => x)) as Failure;
     await closed;
     await c.close();
-    expect(e).toMatchObject({ code: 'response_too_large', status: 400, kind: 'permanent' });
+    expect(e).toMatchObject({ code: 'response_too_large', status: 400, retryable: false });
     expect(written).toBeLessThan(MAX_ERROR_BODY_BYTES + 4 * MiB);
   });
 
@@ -145,9 +146,9 @@ describe('bounded reads', () => {
     );
     await closed;
     await c.close();
-    expect(e).toBeInstanceOf(NangoError);
-    expect(e).toMatchObject({ code: 'response_too_large', status: 200, kind: 'permanent' });
-    expect((e as NangoError).message.length).toBeLessThan(MAX_EXCERPT + 200);
+    expect(e).toBeInstanceOf(Failure);
+    expect(e).toMatchObject({ code: 'response_too_large', status: 200, retryable: false });
+    expect((e as Failure).message.length).toBeLessThan(MAX_EXCERPT + 200);
     expect(written).toBeLessThan(MAX_LIST_PAGE_BYTES + 8 * MiB);
     // About the cap held once as chunks and once as text; the 56 MiB answer is never held whole.
     expect(growth).toBeLessThan(MAX_LIST_PAGE_BYTES * 3);

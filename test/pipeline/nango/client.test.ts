@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpNangoClient, type EndpointStyle } from '#commons/nango/http-client';
-import { NangoError } from '#commons/nango/errors';
+import { Failure } from '#commons/failure';
 import { listAllConnections } from '#commons/nango/list';
 import type { KeyProvider, NangoCredentials } from '#commons/secrets';
 import { startNangoStandin, type NangoStandin } from '../../../local/standins/nango.ts';
@@ -92,8 +92,8 @@ describe.each(['current', 'legacy'] as const)('%s endpoint', (endpoint) => {
     const e = await client(endpoint)
       .patchMetadata({ connectionId: 'nobody', providerConfigKey: 'salesforce' }, { a: 1 }, soon())
       .catch((x) => x);
-    expect(e).toBeInstanceOf(NangoError);
-    expect(e).toMatchObject({ kind: 'permanent', status: 404, code: 'unknown_connection' });
+    expect(e).toBeInstanceOf(Failure);
+    expect(e).toMatchObject({ retryable: false, status: 404, code: 'unknown_connection' });
   });
 
   it('refuses a newline or an over-long id before sending anything', async () => {
@@ -101,7 +101,7 @@ describe.each(['current', 'legacy'] as const)('%s endpoint', (endpoint) => {
     for (const connectionId of ['a\nb', 'x'.repeat(256)]) {
       await expect(
         client(endpoint).patchMetadata({ connectionId, providerConfigKey: 'salesforce' }, { a: 1 }, soon()),
-      ).rejects.toMatchObject({ code: 'invalid_connection_id', kind: 'permanent' });
+      ).rejects.toMatchObject({ code: 'invalid_connection_id', retryable: false });
     }
     expect(nango.requests.length).toBe(n);
   });
@@ -124,7 +124,7 @@ describe('authentication', () => {
     const e = await client('current', rotatingKeys(wrong).provider)
       .patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon())
       .catch((x) => x);
-    expect(e).toMatchObject({ kind: 'permanent', status: 401, code: 'unknown_account' });
+    expect(e).toMatchObject({ retryable: false, status: 401, code: 'unknown_account' });
     expect(JSON.stringify({ ...e, message: e.message, stack: e.stack })).not.toContain(wrong);
   });
 
@@ -141,7 +141,7 @@ describe('transient failures', () => {
     const e = await client('current')
       .patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon())
       .catch((x) => x);
-    expect(e).toMatchObject({ kind: 'transient', status: 429, code: 'too_many_request' });
+    expect(e).toMatchObject({ retryable: true, status: 429, code: 'too_many_request' });
     // The reset names this second: the window has certainly ended by the next one.
     expect(e.retryAfterMs).toBeGreaterThanOrEqual(50);
     expect(e.retryAfterMs).toBeLessThanOrEqual(Math.floor(before / 1000) * 1000 + 2000 - before);
@@ -152,11 +152,11 @@ describe('transient failures', () => {
     nango.setFault(() => ({ kind: 'html', status: 502 }));
     await expect(
       client('current').patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon()),
-    ).rejects.toMatchObject({ kind: 'transient', status: 502, code: 'non_json_response' });
+    ).rejects.toMatchObject({ retryable: true, status: 502, code: 'non_json_response' });
     nango.setFault(() => ({ kind: 'reset' }));
     await expect(
       client('current').patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, soon()),
-    ).rejects.toMatchObject({ kind: 'transient', code: 'network_error' });
+    ).rejects.toMatchObject({ retryable: true, code: 'network_error' });
   });
 
   it('cuts a slow answer at the deadline, well before the client timeout', async () => {
@@ -165,7 +165,7 @@ describe('transient failures', () => {
     const e = await client('current', undefined, 10_000)
       .patchMetadata({ connectionId: 'acme', providerConfigKey: 'hubspot' }, { a: 1 }, { deadline: Date.now() + 300 })
       .catch((x) => x);
-    expect(e).toMatchObject({ kind: 'transient', code: 'timeout' });
+    expect(e).toMatchObject({ retryable: true, code: 'timeout' });
     expect(Date.now() - t0).toBeLessThan(2500);
   });
 });
@@ -225,7 +225,7 @@ describe('listConnections', () => {
     for (const [filter, message] of bad) {
       const e = await c.listConnections(filter, { limit: 10, page: 0 }, soon()).catch((x) => x);
       const field = Object.keys(filter)[0] as keyof typeof codes;
-      expect(e, JSON.stringify(filter)).toMatchObject({ code: codes[field], kind: 'permanent' });
+      expect(e, JSON.stringify(filter)).toMatchObject({ code: codes[field], retryable: false });
       expect(e.message).toMatch(message);
     }
     for (const page of [
@@ -253,7 +253,7 @@ describe('listConnections', () => {
       client('current').listConnections({ tags: { organization_id: 'acme' } }, { limit: 10, page: 0 }, soon()),
     ).rejects.toMatchObject({
       code: 'filter_ignored',
-      kind: 'permanent',
+      retryable: false,
     });
   });
 
@@ -262,7 +262,7 @@ describe('listConnections', () => {
       nango.setFault(() => ({ kind: 'status', status: 200, body }));
       await expect(client('current').listConnections({}, { limit: 10, page: 0 }, soon())).rejects.toMatchObject({
         code: 'unexpected_response',
-        kind: 'transient',
+        retryable: true,
       });
     }
   });
@@ -286,7 +286,7 @@ describe('listAllConnections', () => {
       { tags: { batch: 'b' } },
       { pageSize: 2, max: 5, deadline: Date.now() + 5000 },
     ).catch((x) => x);
-    expect(e).toMatchObject({ code: 'too_many_connections', kind: 'permanent' });
+    expect(e).toMatchObject({ code: 'too_many_connections', retryable: false });
     expect(e.message).toContain('batch="b"');
     expect(e.message).toContain('5');
   });

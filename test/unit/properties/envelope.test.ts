@@ -14,7 +14,7 @@ import {
   MAX_ORIGINALS_CHARS,
   parseEnvelope,
   type EnvelopeInput,
-  type Failure,
+  type FailureRecord as Failure,
 } from '#commons/dlq-envelope';
 import { canonical, jsonArb, patchArb, prototypeSnapshot } from './arbitraries.ts';
 

@@ -1,0 +1,642 @@
+/**
+ * Reading the DLQs: where they are, holding their messages without losing any, and what each
+ * message is (an envelope route or apply wrote, a bare message SQS's redrive moved, or malformed)
+ * and how it would be replayed. Everything after this works on DlqItem only.
+ */
+import { createHash } from 'node:crypto';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Agent, request } from 'undici';
+import { registerSecret } from '#commons/redact';
+import { KEY_FORMAT } from '#commons/secrets';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { CloudFormationClient, type Output } from '@aws-sdk/client-cloudformation';
+import { ENV } from '#commons/config';
+import { dlqEnvelopeSchema, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
+import { connectionKey } from '#commons/sync/message';
+import { OutputKeys } from '../../infra/outputs.ts';
+import { CliError, describeError, networkCode, scrub, scrubValue } from '../errors.ts';
+import { findOutput, stackOutputs } from '../stack-outputs.ts';
+import type { Filter, QueueFlags } from './args.ts';
+
+// ---- queues ----------------------------------------------------------------------------------
+
+export type QueueRole = 'ingress' | 'ingressDlq' | 'sync' | 'syncDlq';
+export type SourceRole = 'ingress' | 'sync';
+export type QueueUrls = Partial<Record<QueueRole, string>>;
+export const STAGE_QUEUES: Record<Stage, { dlq: QueueRole; source: SourceRole }> = {
+  route: { dlq: 'ingressDlq', source: 'ingress' },
+  apply: { dlq: 'syncDlq', source: 'sync' },
+};
+/** Per role: the stack output, the functions' variable, the flag; then version 1's output and variable. */
+const WHERE: Record<QueueRole, [output: string, env: string, flag: string, v1Output?: string, v1Env?: string]> = {
+  ingress: [OutputKeys.IngressQueueUrl, ENV.INGRESS_QUEUE_URL, '--ingress-url'],
+  ingressDlq: [OutputKeys.IngressDlqUrl, ENV.INGRESS_DLQ_URL, '--ingress-dlq-url'],
+  sync: [OutputKeys.SyncQueueUrl, ENV.SYNC_QUEUE_URL, '--sync-url', 'PatchesQueueUrl', 'PATCHES_QUEUE_URL'],
+  syncDlq: [OutputKeys.SyncDlqUrl, ENV.SYNC_DLQ_URL, '--sync-dlq-url', 'PatchesDlqUrl', 'PATCHES_DLQ_URL'],
+};
+const ROLES = Object.keys(WHERE) as QueueRole[];
+
+export const isFifoUrl = (url: string): boolean => /\.fifo$/.test(new URL(url).pathname);
+
+export const howToGive = (role: QueueRole): string =>
+  `pass ${WHERE[role][2]}, or --stack NAME with a ${WHERE[role][0]} output, or set ${WHERE[role][1]}`;
+
+export function urlsFromOutputs(outputs: readonly Output[]): QueueUrls {
+  const out: QueueUrls = {};
+  for (const role of ROLES) {
+    const [key, , , v1] = WHERE[role];
+    const v = findOutput(outputs, key) ?? (v1 ? findOutput(outputs, v1) : undefined);
+    if (v) out[role] = v;
+  }
+  return out;
+}
+
+/** Flags win over the stack's outputs (--stack), the stack over the functions' environment variables. */
+export async function resolveQueueUrls(
+  flags: QueueFlags,
+  env: NodeJS.ProcessEnv,
+  cfn = () => new CloudFormationClient(flags.region ? { region: flags.region } : {}),
+): Promise<QueueUrls> {
+  let urls: QueueUrls = {};
+  if (flags.stack) {
+    urls = urlsFromOutputs(await stackOutputs(flags.stack, cfn()));
+    if (!urls.ingressDlq && !urls.syncDlq) {
+      throw new CliError(
+        `stack ${flags.stack} has no ${WHERE.ingressDlq[0]} or ${WHERE.syncDlq[0]} output; pass ${WHERE.ingressDlq[2]} / ${WHERE.syncDlq[2]}`,
+      );
+    }
+  } else {
+    for (const role of ROLES) {
+      const v = env[WHERE[role][1]] || env[WHERE[role][4] ?? ''];
+      if (v) urls[role] = v;
+    }
+  }
+  const given: QueueUrls = { ingress: flags.ingress, ingressDlq: flags.ingressDlq, sync: flags.sync, syncDlq: flags.syncDlq };
+  for (const role of ROLES) if (given[role]) urls[role] = given[role];
+  return urls;
+}
+
+/** The DLQs a command reads: the stages asked for, or every stage whose DLQ is known. */
+export function dlqsFor(urls: QueueUrls, stages: readonly Stage[] | undefined): Dlq[] {
+  const out: Dlq[] = [];
+  for (const stage of stages?.length ? [...new Set(stages)] : (['route', 'apply'] as const)) {
+    const url = urls[STAGE_QUEUES[stage].dlq];
+    if (url) out.push({ stage, url });
+    else if (stages?.length) throw new CliError(`no URL for the ${stage} stage's DLQ: ${howToGive(STAGE_QUEUES[stage].dlq)}`);
+  }
+  if (!out.length) {
+    throw new CliError(
+      `no DLQ to read: pass --stack NAME, or ${WHERE.ingressDlq[2]} / ${WHERE.syncDlq[2]} (or set ${WHERE.ingressDlq[1]} / ${WHERE.syncDlq[1]}). ` +
+        'For the local pipeline also set AWS_ENDPOINT_URL_SQS.',
+    );
+  }
+  return out;
+}
+
+export type Dlq = { stage: Stage; url: string };
+
+// ---- holding -------------------------------------------------------------------------------
+
+/** A message received from a DLQ and held invisible until we delete or release it; attributes as strings. */
+export type HeldMessage = Record<'queueUrl' | 'messageId' | 'receiptHandle' | 'body', string> & {
+  attributes: Record<string, string>;
+  messageAttributes: Record<string, string>;
+};
+export type QueueReport = Awaited<ReturnType<Holder['scan']>>['report'];
+
+/** Receives a message again only when our hold ran out; stop after this many rounds of only those. */
+const REPEAT_ROUNDS_TO_STOP = 3;
+
+/**
+ * SQS has no "peek": we receive with a visibility timeout (messages stay in the queue, hidden),
+ * renew it while we work, delete only what was replayed, and make the rest visible again at the
+ * end. If the process dies, the hidden messages reappear when the timeout runs out.
+ */
+export class Holder {
+  /** queueUrl -> messageId -> the latest receipt */
+  private readonly held = new Map<string, Map<string, HeldMessage>>();
+  private timer: NodeJS.Timeout | undefined;
+  private renewing: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly visibilitySeconds: number,
+    private readonly endpoint?: string | undefined,
+  ) {}
+
+  /** Receives until the queue has nothing visible left for us, deduplicating by MessageId. */
+  async scan({ stage, url }: Dlq, o: { visibilitySeconds: number; waitSeconds: number; scanLimit: number }) {
+    const approximateTotal = await this.count(url);
+    const mine = this.held.get(url) ?? new Map<string, HeldMessage>();
+    this.held.set(url, mine);
+    const seen = new Map<string, HeldMessage>();
+    for (let repeats = 0; repeats < REPEAT_ROUNDS_TO_STOP && seen.size < o.scanLimit; ) {
+      const max = Math.min(10, o.scanLimit - seen.size);
+      const receive = { QueueUrl: url, MaxNumberOfMessages: max, VisibilityTimeout: o.visibilitySeconds, WaitTimeSeconds: o.waitSeconds };
+      const all = { MessageSystemAttributeNames: ['All' as const], MessageAttributeNames: ['All'] };
+      const got = (await this.call(url, this.sqs.send(new ReceiveMessageCommand({ ...receive, ...all })))).Messages ?? [];
+      if (!got.length) break;
+      const before = seen.size;
+      for (const { MessageId: messageId, ReceiptHandle: receiptHandle, Body, Attributes, MessageAttributes } of got) {
+        if (!messageId || !receiptHandle) continue;
+        const strings = Object.entries(MessageAttributes ?? {}).flatMap(([k, v]) =>
+          v.StringValue === undefined ? [] : [[k, v.StringValue]],
+        );
+        const attributes = { ...(Attributes as Record<string, string> | undefined) };
+        const h = { queueUrl: url, messageId, receiptHandle, body: Body ?? '', attributes, messageAttributes: Object.fromEntries(strings) };
+        seen.set(messageId, h);
+        mine.set(messageId, h);
+      }
+      repeats = seen.size > before ? 0 : repeats + 1;
+    }
+    const messages = [...seen.values()];
+    const report = {
+      stage,
+      url,
+      fifo: isFifoUrl(url),
+      /** Messages in the queue before the scan (visible + hidden + delayed), as SQS reports it. */
+      approximateTotal,
+      scanned: messages.length,
+      /** Visible after the scan, so not reached: behind a held message of its FIFO group, or new. Approximate. */
+      notReached: Number((await this.attributes(url)).ApproximateNumberOfMessages ?? 0),
+      scanLimitReached: seen.size >= o.scanLimit,
+    };
+    return { messages, items: messages.map((m) => classify(m, stage)), report };
+  }
+
+  async count(queueUrl: string): Promise<number> {
+    const a = await this.attributes(queueUrl);
+    return ['', 'NotVisible', 'Delayed'].reduce((n, s) => n + Number(a[`ApproximateNumberOfMessages${s}`] ?? 0), 0);
+  }
+
+  async attributes(queueUrl: string): Promise<Record<string, string>> {
+    const get = new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] });
+    return (await this.call(queueUrl, this.sqs.send(get))).Attributes ?? {};
+  }
+
+  /** Renews the hold on everything held, every third of the visibility timeout. */
+  startRenewing(): void {
+    this.timer ??= setInterval(
+      () => (this.renewing ??= this.setVisibility(this.visibilitySeconds).finally(() => (this.renewing = undefined))),
+      Math.max(1, Math.floor(this.visibilitySeconds / 3)) * 1000,
+    );
+    // A pending renewal must not keep a finished CLI alive.
+    this.timer.unref();
+  }
+
+  /** Removes a replayed message. Throws if SQS refuses (the message then stays and is replayed again later). */
+  async delete(msg: HeldMessage): Promise<void> {
+    const latest = this.held.get(msg.queueUrl)?.get(msg.messageId) ?? msg;
+    await this.sqs.send(new DeleteMessageCommand({ QueueUrl: msg.queueUrl, ReceiptHandle: latest.receiptHandle }));
+    this.held.get(msg.queueUrl)?.delete(msg.messageId);
+  }
+
+  /** Makes every held message visible again at once. Returns how many SQS did not accept (they reappear at the timeout). */
+  async releaseAll(): Promise<number> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.renewing;
+    const failed = await this.setVisibility(0);
+    this.held.clear();
+    return failed;
+  }
+
+  private async setVisibility(seconds: number): Promise<number> {
+    let failed = 0;
+    for (const [QueueUrl, msgs] of this.held) {
+      const all = [...msgs.values()];
+      for (let i = 0; i < all.length; i += 10) {
+        const chunk = all.slice(i, i + 10);
+        const Entries = chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.receiptHandle, VisibilityTimeout: seconds }));
+        failed += await this.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl, Entries })).then(
+          (r) => r.Failed?.length ?? 0,
+          () => chunk.length,
+        );
+      }
+    }
+    return failed;
+  }
+
+  private async call<T>(queueUrl: string, request: Promise<T>): Promise<T> {
+    try {
+      return await request;
+    } catch (e) {
+      throw describeError(e, { queueUrl, endpoint: this.endpoint });
+    }
+  }
+}
+
+// ---- what a message is ---------------------------------------------------------------------
+
+/** One message to put back on a source queue; FIFO: in the connection's group, with a new deduplication id. */
+export interface Outgoing {
+  queue: SourceRole;
+  body: string;
+  groupId?: string;
+  deduplicationId?: string;
+}
+
+export type ReplayPlan = { ok: true; messages: Outgoing[] } | { ok: false; reason: string };
+
+export interface DlqItem {
+  /** The DLQ it was read from. */
+  dlqStage: Stage;
+  /** The stage that failed (the envelope's; for bare/malformed, the DLQ's). */
+  stage: Stage;
+  /** envelope: route/apply wrote it. bare: SQS's redrive moved it (a crashed function). malformed: never replayed. */
+  kind: 'envelope' | 'bare' | 'malformed';
+  messageId: string;
+  errorCode: string;
+  errorMessage: string;
+  status?: number | undefined;
+  retryable?: boolean | undefined;
+  eventType?: string | undefined;
+  eventSource?: string | undefined;
+  eventIds: string[];
+  connectionId?: string | undefined;
+  providerConfigKey?: string | undefined;
+  /** Envelope: lastFailureAt. Bare/malformed: the DLQ message's SentTimestamp. */
+  failedAt: Date;
+  attempts?: number | undefined;
+  /** How often the DLQ message itself was received (each inspection counts one). */
+  dlqReceiveCount: number;
+  sequenceNumber?: string | undefined;
+  /** Version 1 only: the merged patch (envelope) or the patch message's patch (bare apply message). */
+  patch?: Record<string, unknown> | undefined;
+  /** Version 1 apply only: the event time behind each patch key (for the dry run's staleness check). */
+  keyTimes?: Record<string, string> | undefined;
+  envelope?: DlqEnvelope | undefined;
+  body: string;
+  replay: ReplayPlan;
+  held: HeldMessage;
+}
+
+const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)';
+
+/**
+ * Route failures go back to ingress as the original event; apply failures to the sync FIFO as the
+ * original bodies, each in its group with a new deduplication id. A version 2 sync loses its
+ * `queuedAt`, so apply writes the latest desired state at once instead of leaving its keys to later
+ * syncs that may be in this DLQ too. What is shown is scrubbed; what is sent is the body as stored.
+ */
+export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
+  const sentAt = new Date(Number(held.attributes.SentTimestamp ?? 0) || 0);
+  const base = {
+    dlqStage,
+    stage: dlqStage,
+    messageId: held.messageId,
+    dlqReceiveCount: Number(held.attributes.ApproximateReceiveCount ?? 0),
+    sequenceNumber: held.attributes.SequenceNumber,
+    body: held.body,
+    held,
+    eventIds: [] as string[],
+    failedAt: sentAt,
+  };
+  const malformed = (why: string): DlqItem => ({
+    ...base,
+    kind: 'malformed',
+    errorCode: MALFORMED_CODE,
+    errorMessage: `malformed DLQ message: ${why}`,
+    replay: { ok: false, reason: `malformed: ${why}` },
+  });
+  const json = tryJson(held.body);
+  const env = parseEnvelope(held.body);
+  if (env) {
+    const shown = scrubValue(env);
+    const failedAt = new Date(env.lastFailureAt);
+    return {
+      ...base,
+      stage: env.stage,
+      kind: 'envelope',
+      errorCode: shown.error.code,
+      errorMessage: shown.error.message,
+      status: env.error.status,
+      retryable: env.error.retryable,
+      eventType: shown.events[0]?.detailType,
+      eventSource: shown.events[0]?.source,
+      eventIds: shown.events.map((e) => e.id),
+      connectionId: env.target?.connectionId,
+      providerConfigKey: env.target?.providerConfigKey,
+      failedAt: Number.isNaN(failedAt.getTime()) ? sentAt : failedAt,
+      attempts: env.attempts,
+      patch: shown.patch,
+      ...(env.stage === 'apply' && env.patch ? { keyTimes: keyTimesOf(env) } : {}),
+      envelope: shown,
+      replay: planEnvelope(env, held.messageId),
+    };
+  }
+  // Looks like our envelope but does not parse: never guess how to replay it.
+  if (isObject(json) && json.kind === dlqEnvelopeSchema.shape.kind.value) {
+    return malformed('a failure envelope that does not match the schema (version or fields)');
+  }
+  if (dlqStage === 'apply') {
+    if (!isObject(json)) return malformed(json === undefined ? 'not JSON' : 'not a JSON object');
+    const msg = readMessage(json);
+    // SQS's redrive keeps the message's group: the connection it belongs to.
+    const groupId = held.attributes.MessageGroupId ?? (msg.target ? connectionKey(msg.target) : undefined);
+    if (!msg.target || !groupId) return malformed('not a sync message (it names no connection)');
+    return {
+      ...base,
+      kind: 'bare',
+      errorCode: BARE_CODE,
+      errorMessage: REDRIVEN,
+      eventType: msg.event?.detailType,
+      eventSource: msg.event?.source,
+      eventIds: msg.event ? [msg.event.id] : [],
+      connectionId: msg.target.connectionId,
+      providerConfigKey: msg.target.providerConfigKey,
+      ...(msg.patch ? { patch: scrubValue(msg.patch) } : {}),
+      ...(msg.patch && msg.event ? { keyTimes: Object.fromEntries(Object.keys(msg.patch).map((k) => [k, msg.event!.time])) } : {}),
+      replay: {
+        ok: true,
+        messages: [
+          {
+            queue: 'sync',
+            body: resendable(held.body),
+            groupId,
+            deduplicationId: replayDeduplicationId(held.messageId, held.messageId, 0),
+          },
+        ],
+      },
+    };
+  }
+  // Ingress: any body is an event as far as we know; route validates it again on replay. The rule's
+  // target DLQ is this queue too: EventBridge adds RULE_ARN and ERROR_CODE when it could not deliver.
+  const ev = isObject(json) ? json : {};
+  const a = held.messageAttributes;
+  const eb = a.RULE_ARN !== undefined && a.ERROR_CODE !== undefined;
+  return {
+    ...base,
+    kind: 'bare',
+    errorCode: eb ? a.ERROR_CODE! : BARE_CODE,
+    errorMessage: eb ? scrub(`EventBridge could not deliver the event to the ingress queue: ${a.ERROR_MESSAGE ?? a.ERROR_CODE}`) : REDRIVEN,
+    eventType: str(ev['detail-type']),
+    eventSource: str(ev.source),
+    eventIds: typeof ev.id === 'string' ? [ev.id] : [],
+    replay: { ok: true, messages: [{ queue: 'ingress', body: held.body }] },
+  };
+}
+
+function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
+  if (env.originals.length === 0) return { ok: false, reason: 'the envelope holds no original message' };
+  const cut = env.originals.findIndex((o) => o.truncated);
+  if (cut >= 0) return { ok: false, reason: `original message ${cut + 1} was truncated when the envelope was written` };
+  if (env.stage === 'route') return { ok: true, messages: env.originals.map((o) => ({ queue: 'ingress', body: o.body })) };
+  const messages: Outgoing[] = [];
+  for (const [i, o] of env.originals.entries()) {
+    const json = tryJson(o.body);
+    if (!isObject(json)) return { ok: false, reason: `original message ${i + 1} is not a JSON object` };
+    const target = readMessage(json).target ?? env.target;
+    const groupId = o.messageGroupId ?? (target ? connectionKey(target) : undefined);
+    if (!groupId) return { ok: false, reason: `original message ${i + 1} has no message group and the envelope names no connection` };
+    messages.push({
+      queue: 'sync',
+      body: resendable(o.body),
+      groupId,
+      deduplicationId: replayDeduplicationId(o.messageId, dlqMessageId, i),
+    });
+  }
+  return { ok: true, messages };
+}
+
+/** A sync message without its queue time, so apply never leaves its keys to a later sync; anything else as it is. */
+function resendable(body: string): string {
+  const json = tryJson(body);
+  if (!isObject(json) || json.kind !== 'sync' || !('queuedAt' in json)) return body;
+  const { queuedAt: _, ...rest } = json;
+  return JSON.stringify(rest);
+}
+
+/** Version 1: latest event time per patched key over the originals; else the envelope's latest event. */
+function keyTimesOf(env: DlqEnvelope): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const o of env.originals) {
+    const json = tryJson(o.body);
+    const m = isObject(json) ? readMessage(json) : {};
+    const t = m.event?.time;
+    if (m.patch && t !== undefined) for (const k of Object.keys(m.patch)) if (out[k] === undefined || t > out[k]) out[k] = t;
+  }
+  const latest = env.events
+    .map((e) => e.time)
+    .sort()
+    .at(-1);
+  if (latest) for (const k of Object.keys(env.patch ?? {})) out[k] ??= latest;
+  return out;
+}
+
+/** What a sync (or version 1 patch) message says about itself, where it says it; nothing is required. */
+function readMessage(json: Record<string, unknown>): {
+  target?: { connectionId: string; providerConfigKey: string } | undefined;
+  patch?: Record<string, unknown> | undefined;
+  event?: { id: string; source?: string | undefined; detailType?: string | undefined; time: string } | undefined;
+} {
+  const t = isObject(json.target) ? json.target : json;
+  const e = isObject(json.event) ? json.event : {};
+  return {
+    target:
+      typeof t.connectionId === 'string' && typeof t.providerConfigKey === 'string'
+        ? { connectionId: t.connectionId, providerConfigKey: t.providerConfigKey }
+        : undefined,
+    patch: isObject(json.patch) ? json.patch : undefined,
+    event:
+      typeof e.id === 'string' && typeof e.time === 'string'
+        ? { id: e.id, time: e.time, source: str(e.source), detailType: str(e.detailType) }
+        : undefined,
+  };
+}
+
+/**
+ * Differs from the original's (so SQS's 5-minute window does not swallow a replay of a message
+ * that failed minutes ago) and from every earlier replay (each failure is a new DLQ message id),
+ * but is the same when a killed replay is run again: SQS then drops the second send.
+ */
+export function replayDeduplicationId(originalBasis: string, dlqMessageId: string, index: number): string {
+  return createHash('sha256').update(`replay\n${originalBasis}\n${dlqMessageId}\n${index}`).digest('hex');
+}
+
+/** Synthetic error codes for messages that carry none, so filters can select them. */
+export const BARE_CODE = 'sqs_redrive';
+export const MALFORMED_CODE = 'malformed_message';
+
+export function tryJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+// ---- choosing ------------------------------------------------------------------------------
+
+/** Every criterion given must match (AND); a criterion with several values matches any of them (OR). */
+export function matches(item: DlqItem, f: Filter): boolean {
+  const inList = (list: string[] | undefined, v: string | undefined) => !list?.length || (v !== undefined && list.includes(v));
+  return (
+    inList(f.stages, item.stage) &&
+    inList(f.errorCodes, item.errorCode) &&
+    inList(f.eventTypes, item.eventType) &&
+    inList(f.connectionIds, item.connectionId) &&
+    inList(f.providerConfigKeys, item.providerConfigKey) &&
+    inList(f.messageIds, item.messageId) &&
+    (!f.since || item.failedAt.getTime() >= f.since.getTime()) &&
+    (!f.until || item.failedAt.getTime() < f.until.getTime())
+  );
+}
+
+/** Oldest failure first, so replay keeps each connection's order; within a FIFO group the sequence number breaks ties. */
+export function compareItems(a: DlqItem, b: DlqItem): number {
+  const t = a.failedAt.getTime() - b.failedAt.getTime();
+  if (t !== 0) return t;
+  const [sa, sb] = [a.sequenceNumber, b.sequenceNumber].map((s) => (s ? BigInt(s) : undefined));
+  if (sa !== undefined && sb !== undefined && sa !== sb) return sa < sb ? -1 : 1;
+  return a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0;
+}
+
+/** The matching items in order; --max takes the oldest. */
+export function select(items: readonly DlqItem[], f: Filter): DlqItem[] {
+  return items
+    .filter((i) => matches(i, f))
+    .sort(compareItems)
+    .slice(0, f.max);
+}
+
+export const hasCriteria = (f: Filter): boolean =>
+  Boolean(
+    f.errorCodes?.length ||
+      f.eventTypes?.length ||
+      f.connectionIds?.length ||
+      f.providerConfigKeys?.length ||
+      f.messageIds?.length ||
+      f.since ||
+      f.until ||
+      f.max !== undefined,
+  );
+
+// ---- reading -------------------------------------------------------------------------------
+
+/** Reads the DLQs into items, with a report per queue of what was and was not reached. */
+export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: Parameters<Holder['scan']>[1]) {
+  const scans = [];
+  for (const d of dlqs) scans.push(await holder.scan(d, read));
+  return { items: scans.flatMap((s) => s.items), reports: scans.map((s) => s.report) };
+}
+
+// ---- Nango, for a dry run ----------------------------------------------------------------------
+
+export type MetadataResult =
+  | { ok: true; metadata: Record<string, unknown> | null }
+  | { ok: false; status?: number | undefined; code: string; message: string; errors?: unknown };
+
+/**
+ * The key as configured (NANGO_SECRET_KEY, or Secrets Manager: bare or JSON {secretKey, host}),
+ * registered for scrubbing the moment it is read; undefined when none is configured. A configured
+ * but empty secret is kept as an empty key: reading with it fails clearly, it is not "no key".
+ */
+export async function readNangoKey(
+  opts: { secretId?: string | undefined },
+  env: NodeJS.ProcessEnv,
+  secrets: () => SecretsManagerClient,
+): Promise<{ key: string; host?: string | undefined } | undefined> {
+  if (env.NANGO_SECRET_KEY) {
+    registerSecret(env.NANGO_SECRET_KEY.trim());
+    return { key: env.NANGO_SECRET_KEY.trim() };
+  }
+  const secretId = opts.secretId ?? env.NANGO_SECRET_ID;
+  if (!secretId) return undefined;
+  let value: string;
+  try {
+    value = (await secrets().send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString?.trim() ?? '';
+  } catch (e) {
+    const err = describeError(e);
+    throw new CliError(`reading the Nango key from Secrets Manager (${secretId}): ${scrub(err.message)}`, err.exitCode);
+  }
+  const j = value.startsWith('{') ? (tryJson(value) as { secretKey?: unknown; host?: unknown } | undefined) : undefined;
+  const found = j
+    ? { key: typeof j.secretKey === 'string' ? j.secretKey.trim() : '', host: typeof j.host === 'string' ? j.host : undefined }
+    : { key: value };
+  registerSecret(found.key);
+  return found;
+}
+
+/**
+ * Reads a connection's metadata with the list endpoint (`GET /connections?connectionId=&integrationId=`),
+ * which returns no credentials; never `GET /connections/{id}`, which makes Nango refresh OAuth
+ * tokens. One keep-alive pool, closed at the end so no socket holds the CLI open.
+ */
+export class NangoReader {
+  private readonly agent = new Agent({ connect: { timeout: 5_000 } });
+
+  constructor(
+    readonly host: string,
+    private readonly key: string,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  async metadataOf(connectionId: string, providerConfigKey: string): Promise<MetadataResult> {
+    // Nango's secret keys are UUIDs; its server answers 401 `invalid_secret_key_format` to anything else.
+    if (!KEY_FORMAT.test(this.key)) {
+      const what = this.key ? 'not a UUID' : 'empty';
+      const message = `the configured Nango secret key is ${what}; check NANGO_SECRET_KEY or the secret (bare key, or JSON {"secretKey": ...})`;
+      return { ok: false, code: 'invalid_secret_key_format', message };
+    }
+    const url = new URL(`${this.host.replace(/\/+$/, '')}/connections`);
+    url.searchParams.set('connectionId', connectionId);
+    url.searchParams.set('integrationId', providerConfigKey);
+    try {
+      const res = await request(url, {
+        method: 'GET',
+        dispatcher: this.agent,
+        headers: { authorization: `Bearer ${this.key}`, accept: 'application/json' },
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      const text = await res.body.text();
+      return scrubValue(interpret(res.statusCode, String(res.headers['content-type'] ?? ''), text, connectionId, providerConfigKey));
+    } catch (e) {
+      const code = networkCode(e);
+      return { ok: false, code: 'network_error', message: scrub(`cannot reach ${this.host}${code ? ` (${code})` : ''}`) };
+    }
+  }
+
+  close = (): Promise<void> => this.agent.close();
+}
+
+function interpret(status: number, contentType: string, text: string, connectionId: string, providerConfigKey: string): MetadataResult {
+  const body = tryJson(text) as { error?: { code?: unknown; message?: unknown; errors?: unknown }; connections?: unknown } | undefined;
+  if (status < 200 || status >= 300) {
+    const err = body?.error;
+    if (err && typeof err === 'object') {
+      const code = typeof err.code === 'string' ? err.code : `http_${status}`;
+      const message = typeof err.message === 'string' ? err.message : `HTTP ${status}`;
+      return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: err.errors } : {}) };
+    }
+    // A proxy's page: a short excerpt of its text says more than the status alone.
+    const excerpt = /html/i.test(contentType)
+      ? text
+          .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
+          .replace(/<[^>]*>/g, ' ')
+          .replace(/\s+/g, ' ')
+          .trim()
+      : text.trim();
+    return { ok: false, status, code: `http_${status}`, message: excerpt.slice(0, 300) || `HTTP ${status}` };
+  }
+  const list = body?.connections;
+  if (!Array.isArray(list)) return { ok: false, status, code: 'unexpected_body', message: 'the answer has no connections list' };
+  // The filters are Nango's; checked again here so a server that ignores one cannot show another connection.
+  const c = list.find((x) => x?.connection_id === connectionId && x.provider_config_key === providerConfigKey) as
+    | { metadata?: unknown }
+    | undefined;
+  if (!c) return { ok: false, status: 404, code: 'unknown_connection', message: 'Nango lists no such connection' };
+  const md = c.metadata ?? null;
+  if (typeof md !== 'object' || Array.isArray(md))
+    return { ok: false, status, code: 'unexpected_body', message: 'metadata is not an object' };
+  return { ok: true, metadata: md as Record<string, unknown> | null };
+}
