@@ -8,25 +8,22 @@
  * subject and one SendMessage.
  */
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import { subjectRules } from '#events/catalog';
 import { logger } from '#powertools/logger';
 import { metrics } from '#powertools/metrics';
 import { loadConfig, webhookConfigSchema } from '#commons/config';
 import { handleDelivery, type WebhookDeps } from '#commons/webhook/process';
 import { SIGNATURE_HEADER, signingKeyFromConfig } from '#commons/webhook/signature';
-import { queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { queuesFromConfig } from '#commons/wiring';
 
 let deps: WebhookDeps | undefined;
 
 function init(): WebhookDeps {
   const c = loadConfig(webhookConfigSchema);
   return {
-    state: stateFromConfig(c),
     queues: queuesFromConfig(),
     syncQueueUrl: c.SYNC_QUEUE_URL,
     signingKey: signingKeyFromConfig(c),
     maxBodyBytes: c.WEBHOOK_MAX_BODY_BYTES,
-    ...subjectRules(),
   };
 }
 

@@ -124,7 +124,6 @@ export const FUNCTION_SETTINGS = {
     'MAX_CONNECTIONS_PER_SUBJECT',
   ],
   webhook: [
-    'STATE_TABLE_NAME',
     'SYNC_QUEUE_URL',
     'WEBHOOK_SECRET_ID',
     'WEBHOOK_SIGNING_KEY',

@@ -164,7 +164,7 @@ export class NangoMetadataSync extends Construct {
     // DeleteItem: a connection Nango answers 404 for loses its applied state.
     grantTable(this.stateTable, this.applyFunction, ['Query', 'GetItem', 'UpdateItem', 'DeleteItem']);
     q.allowSend(syncDlq, this.applyFunction);
-    grantTable(this.stateTable, this.webhookFunction, ['GetItem', 'UpdateItem']);
+    // The webhook only enqueues a seed lookup: apply reads Nango and writes membership and indexes.
     q.allowSend(sync, this.webhookFunction);
     // PutItem, UpdateItem: a complete run replaces each subject's index; a repaired connection is added to its subjects'.
     grantTable(this.stateTable, this.reconcileFunction, ['Query', 'GetItem', 'PutItem', 'UpdateItem']);
