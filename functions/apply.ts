@@ -12,21 +12,26 @@ import { logger } from '#powertools/logger';
 import { metrics } from '#powertools/metrics';
 import { applyConfigSchema, loadConfig } from '#commons/config';
 import { applyRecords, type ApplyDeps } from '#commons/apply/processor';
-import { deadlineFrom, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { subjectRules } from '#events/catalog';
+import { DynamoMembershipStore } from '#commons/state/membership';
+import { deadlineFrom, dynamoClient, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
 
 let deps: ApplyDeps | undefined;
 
 function init(): ApplyDeps {
   const c = loadConfig(applyConfigSchema);
+  const nango = nangoFromConfig(c);
+  const state = stateFromConfig(c);
   return {
-    nango: nangoFromConfig(c),
-    state: stateFromConfig(c),
+    nango,
+    state,
     queues: queuesFromConfig(),
     syncQueueUrl: c.SYNC_QUEUE_URL,
     syncDlqUrl: c.SYNC_DLQ_URL,
     maxReceiveCount: c.MAX_RECEIVE_COUNT,
     groupConcurrency: c.APPLY_GROUP_CONCURRENCY,
     maxDeferMs: c.APPLY_MAX_DEFER_SECONDS * 1000,
+    tenancy: { nango, state, members: new DynamoMembershipStore(dynamoClient(), c.STATE_TABLE_NAME), ...subjectRules() },
   };
 }
 
