@@ -44,6 +44,9 @@ export interface PipelineQueues {
   ingressDlqUrl: string;
   syncUrl: string;
   syncDlqUrl: string;
+  /** The sweep's page queue and its DLQ. */
+  sweepUrl: string;
+  sweepDlqUrl: string;
 }
 
 export interface LocalSqs {
@@ -274,7 +277,16 @@ export async function startLocalSqs(opts: LocalSqsOptions = {}): Promise<LocalSq
         DelaySeconds: String(o.syncDeliveryDelaySeconds ?? 0),
         RedrivePolicy: redrive(syncDlq.arn),
       });
-      return { ingressUrl: ingress.url, ingressDlqUrl: ingressDlq.url, syncUrl: sync.url, syncDlqUrl: syncDlq.url };
+      const sweepDlq = await create('sweep-dlq', { MessageRetentionPeriod: DLQ_RETENTION });
+      const sweep = await create('sweep', { VisibilityTimeout: String(o.syncVisibilitySeconds ?? 30), RedrivePolicy: redrive(sweepDlq.arn) });
+      return {
+        ingressUrl: ingress.url,
+        ingressDlqUrl: ingressDlq.url,
+        syncUrl: sync.url,
+        syncDlqUrl: syncDlq.url,
+        sweepUrl: sweep.url,
+        sweepDlqUrl: sweepDlq.url,
+      };
     },
   };
 }
