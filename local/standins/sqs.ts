@@ -278,7 +278,7 @@ export async function startLocalSqs(opts: LocalSqsOptions = {}): Promise<LocalSq
         RedrivePolicy: redrive(syncDlq.arn),
       });
       const sweepDlq = await create('sweep-dlq', { MessageRetentionPeriod: DLQ_RETENTION });
-      const sweep = await create('sweep', { VisibilityTimeout: String(o.syncVisibilitySeconds ?? 30), RedrivePolicy: redrive(sweepDlq.arn) });
+      const sweep = await create('sweep', { VisibilityTimeout: '60', RedrivePolicy: redrive(sweepDlq.arn) });
       return {
         ingressUrl: ingress.url,
         ingressDlqUrl: ingressDlq.url,

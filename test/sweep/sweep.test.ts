@@ -89,11 +89,11 @@ describe('the sweep', () => {
 
   it('route trusts the index while the last complete sweep is young: no list call per event', async () => {
     const from = p.nango!.requests.length;
-    await p.send([planChanged('acme', 'enterprise', later(1)), planChanged('beta', 'team', later(1))]);
+    await p.send([planChanged('acme', 'enterprise', later(1)), planChanged('beta', 'starter', later(1))]);
     await p.drain({ quietMs: 200 });
     expect(lists(from)).toEqual([]);
     expect(p.nango!.metadataOf(ACME2.connectionId, 'hubspot')).toMatchObject({ plan: 'enterprise' });
-    expect(p.nango!.metadataOf(BETA1.connectionId, 'salesforce')).toMatchObject({ plan: 'team' });
+    expect(p.nango!.metadataOf(BETA1.connectionId, 'salesforce')).toMatchObject({ plan: 'starter' });
   });
 
   it("moves a connection re-tagged through Nango's API: its new customer's state, its former customer's keys cleared", async () => {
@@ -102,7 +102,7 @@ describe('the sweep', () => {
     expect(run.counts).toMatchObject({ moved: 1, added: 0 });
     const md = p.nango!.metadataOf(ACME2.connectionId, 'hubspot');
     // Beta's plan; acme's seats (beta has none) set to null: no former customer's value stays.
-    expect(md).toMatchObject({ plan: 'team', seats: null, seatsChangedAt: null });
+    expect(md).toMatchObject({ plan: 'starter', seats: null, seatsChangedAt: null });
     expect((await p.state.readIndex('tags:organization_id=acme'))?.connections.map((c) => c.connectionId)).toEqual([ACME1.connectionId]);
     // Acme's next change reaches acme's remaining connection only.
     const from = p.nango!.requests.length;
@@ -121,7 +121,7 @@ describe('the sweep', () => {
     const captured = p.nango!.webhookDeliveries().find((d) => d.body.connectionId === 'new-acme')!;
     p.nango!.retag('new-acme', 'salesforce', { organization_id: 'beta' });
     await sweepRun(true);
-    expect(p.nango!.metadataOf('new-acme', 'salesforce')).toMatchObject({ plan: 'team', seats: null });
+    expect(p.nango!.metadataOf('new-acme', 'salesforce')).toMatchObject({ plan: 'starter', seats: null });
     // The replay: validly signed, tags say acme. Apply asks Nango, which says beta.
     const res = await fetch(p.webhook.url, {
       method: 'POST',
@@ -132,7 +132,7 @@ describe('the sweep', () => {
     await p.drain({ quietMs: 200 });
     const acme = (await p.state.readIndex('tags:organization_id=acme'))?.connections.map((c) => c.connectionId);
     expect(acme).not.toContain('new-acme');
-    expect(p.nango!.metadataOf('new-acme', 'salesforce')).toMatchObject({ plan: 'team', seats: null });
+    expect(p.nango!.metadataOf('new-acme', 'salesforce')).toMatchObject({ plan: 'starter', seats: null });
   }, 180_000);
 
   it('two runs never overlap: a tick while a run holds its lease starts nothing', async () => {

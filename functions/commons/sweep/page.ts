@@ -102,7 +102,7 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
     if (!p) desired.set(s, (p = deps.state.readDesired(s)));
     return p;
   };
-  const syncs: { target: Target; subjects: string[]; reason: SyncReason }[] = [];
+  const syncs: { target: Target; subjects: string[]; reason: SyncReason; lookup?: boolean }[] = [];
   // Membership is written after the seed is on its queue: a seed that was not sent is tried again
   // by the next listing, which still finds the connection new or moved.
   const writes: { target: Target; subjects: string[]; sync: number | undefined }[] = [];
@@ -132,7 +132,7 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
       // A new connection with subjects, or one that moved, is seeded: its webhook may never have come,
       // and one that left a subject must lose that subject's keys.
       if (subjects.length || change.left.length) {
-        syncs.push({ target, subjects: subjects.length ? subjects : change.left, reason: 'seed' });
+        syncs.push({ target, subjects: subjects.length ? subjects : change.left, reason: 'seed', lookup: change.kind === 'moved' });
         seeded = true;
       }
     } else if (change.kind === 'new') counts.added++;
@@ -155,7 +155,9 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
   if (syncs.length) {
     const messages: OutgoingMessage[] = syncs.map((s, i) => ({
       id: String(i),
-      body: JSON.stringify(syncMessage(s.target, s.subjects, s.reason)),
+      // A moved connection's seed looks it up again: apply then holds the new membership before it
+      // sends (this page writes it only once its syncs are queued), at one list call per re-tag.
+      body: JSON.stringify({ ...syncMessage(s.target, s.subjects, s.reason), ...(s.lookup ? { lookup: true } : {}) }),
       groupId: connectionKey(s.target),
       deduplicationId: syncDeduplicationId(s.target, `${s.reason}\n${o.runId}\n${[...s.subjects].sort().join('\n')}`),
     }));
