@@ -8,7 +8,7 @@ import { synthConstruct } from './helpers.ts';
 const event = (source: string, detailType: string) => ({ source, detailType }) as unknown as Catalog[number];
 
 const rulePattern = (entries: Parameters<typeof catalogEventPattern>[0]) => {
-  const { template } = synthConstruct({ catalog: entries, reconcile: { schedule: false } });
+  const { template } = synthConstruct({ catalog: entries, reconcile: { schedule: false, indexSweep: false } });
   const rules = Object.values(template.findResources('AWS::Events::Rule')) as any[];
   expect(rules).toHaveLength(1);
   return rules[0].Properties.EventPattern;
