@@ -135,6 +135,19 @@ describe('the sweep', () => {
     expect(p.nango!.metadataOf('new-acme', 'salesforce')).toMatchObject({ plan: 'starter', seats: null });
   }, 180_000);
 
+  it('`npm run reconcile -- --status` shows the last complete run', async () => {
+    const { main } = await import('../../cli/reconcile.ts');
+    let text = '';
+    const code = await main(['--status', '--json'], {
+      env: { ...process.env, STATE_TABLE_NAME: 'nango-metadata-sync-state' },
+      out: { write: (s: string) => void (text += s), isTTY: false },
+    });
+    expect(code).toBe(0);
+    const run = JSON.parse(text) as RunState;
+    expect(run.status).toBe('done');
+    expect(run.lastComplete).toMatchObject({ pages: 2, counts: { listed: CONNECTIONS.length + 1 } });
+  });
+
   it('two runs never overlap: a tick while a run holds its lease starts nothing', async () => {
     await p.sweep(true).then((t) => expect(t.action).toBe('started'));
     const second = await p.sweep(true);
