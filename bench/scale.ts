@@ -122,7 +122,10 @@ async function measure(size: number): Promise<RunFigures[]> {
   return out;
 }
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const results: Record<number, RunFigures[]> = {};
 for (const size of sizes.length ? sizes : [10_000, 100_000]) results[size] = await measure(size);
 console.log('| connections | run | wall | pages | Nango calls | DynamoDB reads / writes | syncs | largest page: time, heap |');

@@ -201,7 +201,13 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     stops.push(() => applySource.stop());
     // The sweep: its ticks are called by the test (sweep()), its pages by an event source of one page at a time.
     const sweepHandler = (await import('../functions/reconcile.ts')).handler;
-    const sweepSource = await source('sweep', queues.sweepUrl, sweepHandler as SqsHandler, stageDefaults({ batchSize: 1, concurrency: 1, functionTimeoutMs: 60_000 }), false);
+    const sweepSource = await source(
+      'sweep',
+      queues.sweepUrl,
+      sweepHandler as SqsHandler,
+      stageDefaults({ batchSize: 1, concurrency: 1, functionTimeoutMs: 60_000 }),
+      false,
+    );
     stops.push(() => sweepSource.stop());
     // Event sources stop first (reverse order): no handler runs against a closed queue or stand-in.
 
@@ -247,7 +253,10 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
         return waitUntilDrained(sqs, [queues.ingressUrl, queues.syncUrl, queues.sweepUrl], d);
       },
       sweep: async (repair = false) => {
-        const out = await sweepHandler({ sweep: repair ? 'repair' : 'tick' }, makeContext('nango-metadata-sync-sweep', 'us-east-1', 60_000));
+        const out = await sweepHandler(
+          { sweep: repair ? 'repair' : 'tick' },
+          makeContext('nango-metadata-sync-sweep', 'us-east-1', 60_000),
+        );
         return out as Record<string, unknown>;
       },
       sweepSource,

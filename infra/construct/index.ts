@@ -119,7 +119,9 @@ export class NangoMetadataSync extends Construct {
       APPLY_MAX_DEFER_SECONDS: String(cfg.apply.maxDefer.toSeconds()),
       WEBHOOK_SECRET_ID: this.webhookSecret.secretFullArn ?? this.webhookSecret.secretArn,
       WEBHOOK_MAX_BODY_BYTES: String(cfg.webhook.maxBodyBytes),
-      INDEX_SWEEP_SECONDS: String(cfg.reconcile.indexSweep === false ? defaultOf('INDEX_SWEEP_SECONDS') : cfg.reconcile.indexSweep.toSeconds()),
+      INDEX_SWEEP_SECONDS: String(
+        cfg.reconcile.indexSweep === false ? defaultOf('INDEX_SWEEP_SECONDS') : cfg.reconcile.indexSweep.toSeconds(),
+      ),
     };
     // Route and apply park a transient failure themselves on the last receive: they must know the limit.
     this.routeFunction = nodeFunction(this, cfg, {

@@ -27,7 +27,11 @@ export interface Reconcile {
 /** The sweep's page queue (standard: pages are chained one at a time, a lease orders them) and its DLQ. */
 function sweepQueues(scope: Construct, cfg: Resolved) {
   const encrypted = { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
-  const sweepDlq = new sqs.Queue(scope, 'SweepDlq', { ...encrypted, retentionPeriod: cfg.dlqRetention, removalPolicy: RemovalPolicy.RETAIN });
+  const sweepDlq = new sqs.Queue(scope, 'SweepDlq', {
+    ...encrypted,
+    retentionPeriod: cfg.dlqRetention,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
   Validations.of(sweepDlq).acknowledge({
     id: 'Serverless-SQSRedrivePolicy',
     reason: "This queue is itself a dead-letter queue: a parked page is resumed by the sweep's next tick, not redriven.",
@@ -41,7 +45,11 @@ function sweepQueues(scope: Construct, cfg: Resolved) {
   return { sweepQueue, sweepDlq };
 }
 
-export function createReconcile(scope: Construct, cfg: Resolved, environmentFor: (sweepQueueUrl: string) => Record<string, string>): Reconcile {
+export function createReconcile(
+  scope: Construct,
+  cfg: Resolved,
+  environmentFor: (sweepQueueUrl: string) => Record<string, string>,
+): Reconcile {
   const { sweepQueue, sweepDlq } = sweepQueues(scope, cfg);
   const environment = environmentFor(sweepQueue.queueUrl);
   const fn = nodeFunction(scope, cfg, {
@@ -71,7 +79,12 @@ export function createReconcile(scope: Construct, cfg: Resolved, environmentFor:
   const sweepSchedule =
     cfg.reconcile.indexSweep === false
       ? undefined
-      : tickRule('SweepSchedule', 'Ticks the nango-metadata-sync sweep (starts a run every indexSweep, resumes a stalled one)', 'rate(1 minute)', 'tick');
+      : tickRule(
+          'SweepSchedule',
+          'Ticks the nango-metadata-sync sweep (starts a run every indexSweep, resumes a stalled one)',
+          'rate(1 minute)',
+          'tick',
+        );
   const schedule =
     cfg.reconcile.schedule === false
       ? undefined

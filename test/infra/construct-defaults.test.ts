@@ -441,11 +441,7 @@ describe('IAM: least privilege, one role per function', () => {
 
   it('webhook: send to sync.fifo; no table access (apply looks the connection up); the webhook signing key only', () => {
     expect(grants('WebhookRole')).toEqual(
-      [
-        ...own('Webhook'),
-        line(send, arn('SyncQueue')),
-        line('secretsmanager:GetSecretValue', ref('WebhookSecret')),
-      ].sort(),
+      [...own('Webhook'), line(send, arn('SyncQueue')), line('secretsmanager:GetSecretValue', ref('WebhookSecret'))].sort(),
     );
   });
 
@@ -454,7 +450,10 @@ describe('IAM: least privilege, one role per function', () => {
       [
         ...own('Reconcile'),
         // Consumes its page queue and sends the next page to it: one statement.
-        line('sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage,sqs:SendMessage', arn('SweepQueue')),
+        line(
+          'sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage,sqs:SendMessage',
+          arn('SweepQueue'),
+        ),
         line(send, arn('SyncQueue')),
         line('dynamodb:BatchGetItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),

@@ -34,9 +34,7 @@ let p: LocalPipeline;
 let runs: DynamoMembershipStore;
 const lists = (from: number) => p.nango!.requests.slice(from).filter((r) => r.method === 'GET' && r.path === '/connections');
 const patchesTo = (id: string, from = 0) =>
-  p
-    .nango!.requests.slice(from)
-    .filter((r) => r.method === 'PATCH' && JSON.stringify(r.body ?? '').includes(`"${id}"`));
+  p.nango!.requests.slice(from).filter((r) => r.method === 'PATCH' && JSON.stringify(r.body ?? '').includes(`"${id}"`));
 
 async function sweepRun(repair: boolean): Promise<NonNullable<RunState['lastComplete']>> {
   const before = (await runs.readRun('index'))?.lastComplete?.run;

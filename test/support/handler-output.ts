@@ -17,7 +17,7 @@ mkdirSync(dirname(file), { recursive: true });
 type Write = typeof process.stdout.write;
 const divert = (stream: NodeJS.WriteStream) => {
   const original = stream.write.bind(stream) as (...a: unknown[]) => boolean;
-  stream.write = function (chunk: unknown, encoding?: unknown, cb?: unknown) {
+  stream.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
     const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : undefined;
     if (text?.startsWith('{')) {
       appendFileSync(file, text);
@@ -26,7 +26,7 @@ const divert = (stream: NodeJS.WriteStream) => {
       return true;
     }
     return original(chunk, encoding, cb);
-  } as Write;
+  }) as Write;
 };
 divert(process.stdout);
 divert(process.stderr);

@@ -122,7 +122,11 @@ export function withClearing(
  * Refuses, before the PATCH, a plan whose orders and sources would not fit the connection's applied
  * item: recorded after a PATCH that already succeeded, an overflow would be retried for ever.
  */
-export function assertAppliedFits(applied: AppliedState, planned: Readonly<Record<string, string>>, sources: Readonly<Record<string, string>>): void {
+export function assertAppliedFits(
+  applied: AppliedState,
+  planned: Readonly<Record<string, string>>,
+  sources: Readonly<Record<string, string>>,
+): void {
   let bytes = applied.bytes ?? 0;
   for (const [key, order] of Object.entries(planned)) {
     if (applied.keys[key] === undefined) bytes += attributeBytes(`k:${key}`, order);

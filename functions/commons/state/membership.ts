@@ -9,7 +9,15 @@
  * way from a subject to its connections, kept in step with membership by whoever changes it.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type BatchGetCommandOutput, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { connectionKey, type Target } from '../sync/message.ts';
 
 export interface Membership {
@@ -58,7 +66,15 @@ export interface RunPort {
   /** Takes the run's page for this invocation; false when the run moved on or another holds it. */
   claimPage(name: string, run: string, page: number, now: number, leaseMs: number): Promise<boolean>;
   /** Counts the page done and moves to the next; `done` ends the run and keeps its summary. */
-  advance(name: string, run: string, page: number, counts: Record<string, number>, now: number, leaseMs: number, done: boolean): Promise<boolean>;
+  advance(
+    name: string,
+    run: string,
+    page: number,
+    counts: Record<string, number>,
+    now: number,
+    leaseMs: number,
+    done: boolean,
+  ): Promise<boolean>;
   /** Extends a run's lease to resume it (the tick that found it stalled). */
   renewLease(name: string, run: string, until: number, now: number): Promise<boolean>;
   requestRepair(name: string): Promise<void>;
@@ -234,7 +250,12 @@ export class DynamoMembershipStore implements MembershipPort, RunPort {
 
   async requestRepair(name: string): Promise<void> {
     await this.doc.send(
-      new UpdateCommand({ TableName: this.table, Key: { pk: runPk(name), sk: RUN_SK }, UpdateExpression: 'SET repairRequested = :t', ExpressionAttributeValues: { ':t': true } }),
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(name), sk: RUN_SK },
+        UpdateExpression: 'SET repairRequested = :t',
+        ExpressionAttributeValues: { ':t': true },
+      }),
     );
   }
 

@@ -92,7 +92,10 @@ describe('DynamoStateStore over dynalite', () => {
       deferredSince: { 'tags:organization_id=acme': 1_000, 'connection:c 1': 1_000 },
     });
     await store.recordApplied(target, { plan: 'o3' }, ['tags:organization_id=acme']);
-    expect(await store.readApplied(target)).toMatchObject({ keys: { plan: 'o3', 'seats.x': 'o2' }, deferredSince: { 'connection:c 1': 1_000 } });
+    expect(await store.readApplied(target)).toMatchObject({
+      keys: { plan: 'o3', 'seats.x': 'o2' },
+      deferredSince: { 'connection:c 1': 1_000 },
+    });
     // Nothing sent, but the wait is over (another sync sent those keys).
     await store.recordApplied(target, {}, ['connection:c 1']);
     expect(await store.readApplied(target)).toMatchObject({ keys: { plan: 'o3', 'seats.x': 'o2' }, deferredSince: {} });
