@@ -22,6 +22,8 @@ import { subjectId } from '#commons/domain/subject';
 import { redact } from '#commons/redact';
 import { parseSecretValue, staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
+import { DynamoMembershipStore, type RunState } from '#commons/state/membership';
+import { SWEEP_RUN } from '#commons/sweep/run';
 import { OutputKeys } from '../infra/outputs.ts';
 import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
 import { describeError } from './errors.ts';
@@ -37,6 +39,7 @@ const OPTIONS = {
   },
   'catalog-export': { type: 'string', valueName: 'NAME', description: 'the export of --catalog holding the catalog (default catalog)' },
   'dry-run': { type: 'boolean', description: 'report the drift, enqueue nothing' },
+  status: { type: 'boolean', description: "show the deployed sweep's run (progress, last complete run) and exit; needs only the table" },
   json: { type: 'boolean', description: 'print the report as JSON (for scripts)' },
   subject: {
     type: 'string',
@@ -56,7 +59,7 @@ const OPTIONS = {
 } satisfies OptionTable;
 
 const HELP = helpText({
-  usage: 'npm run reconcile -- [--dry-run] [--json] [--subject ID]... [--integration KEY]... [--stack NAME]',
+  usage: 'npm run reconcile -- [--status] [--dry-run] [--json] [--subject ID]... [--integration KEY]... [--stack NAME]',
   description:
     "Pages through Nango's connections (metadata and tags included, one request per page, paced by the\n" +
     'rate-limit headers), compares the keys this deployment owns with the desired state in the state table,\n' +
@@ -172,6 +175,20 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
     if (e instanceof UsageError) return fail(`${e.message}\nRun "npm run reconcile -- --help" for usage.`, 2);
     throw e;
   }
+  if (values.status) {
+    try {
+      const outputs = values.stack ? await stackOutputs(values.stack, new CloudFormationClient({})) : [];
+      const table = findOutput(outputs, OutputKeys.StateTableName) ?? env[ENV.STATE_TABLE_NAME];
+      if (!table) throw new ConfigError('no state table: pass --stack or set STATE_TABLE_NAME');
+      const run = await new DynamoMembershipStore(new DynamoDBClient({}), table).readRun(SWEEP_RUN);
+      if (values.json) out.write(`${JSON.stringify(run ?? null)}\n`);
+      else out.write(renderStatus(run));
+      return 0;
+    } catch (e) {
+      if (e instanceof ConfigError) return fail(e.message, 2);
+      return fail((e as Error).message, 1);
+    }
+  }
   const progress = progressLine(err);
   let report: ReconcileReport;
   try {
@@ -207,6 +224,24 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
   else out.write(render(report, values['dry-run'] ?? false));
   if (report.incomplete || report.repairsFailed) return 1;
   return values['dry-run'] && report.drifted.length ? 1 : 0;
+}
+
+function renderStatus(run: RunState | undefined): string {
+  if (!run) return 'No sweep run yet: the deployed sweep starts one on its next tick.\n';
+  const when = (ms: number) => new Date(ms).toISOString();
+  const lines = [
+    run.status === 'running'
+      ? `Running: ${run.run} (${run.repair ? 'with drift repair' : 'index'}), started ${when(run.startedAt)}, next page ${run.page}, lease until ${when(run.leaseUntil)}`
+      : `Idle: last run ${run.run} ended.`,
+    `  so far: ${JSON.stringify(run.counts)}`,
+  ];
+  const c = run.lastComplete;
+  if (c)
+    lines.push(
+      `Last complete run: ${c.run} (${c.repair ? 'with drift repair' : 'index'}), ${when(c.startedAt)} to ${when(c.endedAt)}, ${c.pages} page(s), ${Math.round((Date.now() - c.startedAt) / 1000)} s ago`,
+      `  ${JSON.stringify(c.counts)}`,
+    );
+  return `${lines.join('\n')}\n`;
 }
 
 function render(r: ReconcileReport, dryRun: boolean): string {

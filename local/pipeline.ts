@@ -18,8 +18,10 @@ import type { Catalog } from '#events/define';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
+import { DynamoMembershipStore } from '#commons/state/membership';
 import { startEventSource, waitUntilDrained, type DrainOptions, type EventSource, type QueueCounts } from './event-source.ts';
 import { captureFauxqsStores } from './fauxqs-store.ts';
+import { makeContext } from './lambda-shapes.ts';
 import { type DlqMessage, metadataFromNango, type ObservedSync, readDlqs, syncObserver } from './observe.ts';
 import { localReconcile, type LocalReconcile } from './reconcile.ts';
 import { startLocalDynamo } from './standins/dynamodb.ts';
@@ -73,6 +75,11 @@ export interface LocalPipeline {
   /** The stored metadata of a connection (stand-in, or the list endpoint of the real Nango). */
   metadataOf(connectionId: string, providerConfigKey: string): Promise<Record<string, unknown> | null | undefined>;
   reconcile: LocalReconcile;
+  /** One tick of the sweep's schedule (`repair`: the daily one): starts or resumes a run; drain() runs its pages. */
+  sweep(repair?: boolean): Promise<Record<string, unknown>>;
+  sweepSource: EventSource;
+  /** Membership and sweep runs, read as the functions read them. */
+  members: DynamoMembershipStore;
   stop(): Promise<void>;
 }
 
@@ -138,6 +145,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       [ENV.STATE_TABLE_NAME]: STATE_TABLE,
       [ENV.SYNC_QUEUE_URL]: queues.syncUrl,
       [ENV.SYNC_DLQ_URL]: queues.syncDlqUrl,
+      [ENV.SWEEP_QUEUE_URL]: queues.sweepUrl,
       [ENV.INGRESS_QUEUE_URL]: queues.ingressUrl,
       [ENV.INGRESS_DLQ_URL]: queues.ingressDlqUrl,
       [ENV.MAX_RECEIVE_COUNT]: String(maxReceiveCount),
@@ -198,9 +206,20 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     stops.push(() => routeSource.stop());
     const applySource = await source('apply', queues.syncUrl, applyHandler, apply, true);
     stops.push(() => applySource.stop());
+    // The sweep: its ticks are called by the test (sweep()), its pages by an event source of one page at a time.
+    const sweepHandler = runtime.createSweepHandler({ catalog });
+    const sweepSource = await source(
+      'sweep',
+      queues.sweepUrl,
+      sweepHandler as SqsHandler,
+      stageDefaults({ batchSize: 1, concurrency: 1, functionTimeoutMs: 60_000 }),
+      false,
+    );
+    stops.push(() => sweepSource.stop());
     // Event sources stop first (reverse order): no handler runs against a closed queue or stand-in.
 
     const state = new DynamoStateStore(dynamo.client(), STATE_TABLE);
+    const members = new DynamoMembershipStore(dynamo.client(), STATE_TABLE);
     const send = async (events: readonly unknown[]): Promise<SentEvent[]> => {
       const out: SentEvent[] = [];
       for (let i = 0; i < events.length; i += 10) {
@@ -240,8 +259,17 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       send,
       drain: async (d) => {
         await nango?.webhooksSettled();
-        return waitUntilDrained(sqs, [queues.ingressUrl, queues.syncUrl], d);
+        return waitUntilDrained(sqs, [queues.ingressUrl, queues.syncUrl, queues.sweepUrl], d);
       },
+      sweep: async (repair = false) => {
+        const out = await sweepHandler(
+          { sweep: repair ? 'repair' : 'tick' },
+          makeContext('nango-metadata-sync-sweep', 'us-east-1', 60_000),
+        );
+        return out as Record<string, unknown>;
+      },
+      sweepSource,
+      members,
       dlq: async () => readDlqs(queues),
       syncs: observer.syncs,
       metadataOf: (connectionId, providerConfigKey) =>

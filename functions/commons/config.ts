@@ -5,6 +5,7 @@
  * Parsed with zod once per cold start, so a misconfigured deployment fails at init naming the variable.
  */
 import * as z from 'zod';
+import { MAX_INDEX_ENTRIES } from './state/limits.ts';
 
 export const NANGO_ENDPOINTS = ['current', 'legacy'] as const;
 export type NangoEndpoint = (typeof NANGO_ENDPOINTS)[number];
@@ -50,9 +51,14 @@ export const SETTINGS = {
   INDEX_TTL_SECONDS: { schema: int(0, 86_400, 300), doc: "how long a subject's connection index is trusted before Nango is asked again" },
   INDEX_EMPTY_TTL_SECONDS: { schema: int(0, 3_600, 5), doc: 'how long an empty lookup (no connection yet) is trusted' },
   MAX_CONNECTIONS_PER_SUBJECT: {
-    schema: int(1, 10_000, 100),
-    doc: 'a subject resolving to more connections is refused (`too_many_connections`)',
+    schema: int(1, MAX_INDEX_ENTRIES, 100),
+    doc: `a subject resolving to more connections is refused (\`too_many_connections\`); at most ${MAX_INDEX_ENTRIES}, what one index item holds at the longest ids Nango allows`,
   },
+  INDEX_SWEEP_SECONDS: {
+    schema: int(60, 86_400, 300),
+    doc: "how often the sweep lists every connection (adds, moves, seeds): the longest a re-tag made through Nango's API can misdirect a key; route trusts the index while the last complete sweep is younger than twice this",
+  },
+  SWEEP_QUEUE_URL: { schema: z.url(), doc: "the sweep's own queue: one message per page of the listing" },
   MAX_INTEGRATIONS_PER_EVENT: { schema: int(1, 1_000, 25), doc: 'an event naming more integrations is refused (`too_many_integrations`)' },
   MAX_FUTURE_SKEW_SECONDS: { schema: int(0, 86_400, 300), doc: 'an event timed further in the future is refused (`event_time_in_future`)' },
   APPLY_GROUP_CONCURRENCY: { schema: int(1, 100, 8), doc: 'connections applied concurrently within one apply invocation' },
@@ -102,6 +108,7 @@ export const FUNCTION_SETTINGS = {
     'MAX_RECEIVE_COUNT',
     'INDEX_TTL_SECONDS',
     'INDEX_EMPTY_TTL_SECONDS',
+    'INDEX_SWEEP_SECONDS',
     'MAX_CONNECTIONS_PER_SUBJECT',
     'MAX_INTEGRATIONS_PER_EVENT',
     'MAX_FUTURE_SKEW_SECONDS',
@@ -115,16 +122,10 @@ export const FUNCTION_SETTINGS = {
     'MAX_RECEIVE_COUNT',
     'APPLY_GROUP_CONCURRENCY',
     'APPLY_MAX_DEFER_SECONDS',
+    'MAX_CONNECTIONS_PER_SUBJECT',
   ],
-  webhook: [
-    'STATE_TABLE_NAME',
-    'SYNC_QUEUE_URL',
-    'WEBHOOK_SECRET_ID',
-    'WEBHOOK_SIGNING_KEY',
-    'WEBHOOK_MAX_BODY_BYTES',
-    'SECRET_CACHE_TTL_SECONDS',
-  ],
-  reconcile: [...NANGO, 'STATE_TABLE_NAME', 'SYNC_QUEUE_URL', 'MAX_CONNECTIONS_PER_SUBJECT'],
+  webhook: ['SYNC_QUEUE_URL', 'WEBHOOK_SECRET_ID', 'WEBHOOK_SIGNING_KEY', 'WEBHOOK_MAX_BODY_BYTES', 'SECRET_CACHE_TTL_SECONDS'],
+  reconcile: [...NANGO, 'STATE_TABLE_NAME', 'SYNC_QUEUE_URL', 'SWEEP_QUEUE_URL', 'INDEX_SWEEP_SECONDS', 'MAX_CONNECTIONS_PER_SUBJECT'],
 } as const satisfies Record<string, readonly SettingName[]>;
 export type FunctionName = keyof typeof FUNCTION_SETTINGS;
 

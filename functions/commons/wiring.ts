@@ -31,8 +31,9 @@ export function nangoFromConfig(c: NangoConfig): HttpNangoClient {
 export const queuesFromConfig = (): SqsQueues => new SqsQueues(sqsClient());
 
 let dynamo: DynamoDBClient | undefined;
-export const stateFromConfig = (c: { STATE_TABLE_NAME: string }): DynamoStateStore =>
-  new DynamoStateStore((dynamo ??= new DynamoDBClient({ requestHandler: AWS_REQUEST_HANDLER })), c.STATE_TABLE_NAME);
+export const dynamoClient = (): DynamoDBClient => (dynamo ??= new DynamoDBClient({ requestHandler: AWS_REQUEST_HANDLER }));
+export const stateFromConfig = (c: { STATE_TABLE_NAME: string; MAX_CONNECTIONS_PER_SUBJECT?: number }): DynamoStateStore =>
+  new DynamoStateStore(dynamoClient(), c.STATE_TABLE_NAME, c.MAX_CONNECTIONS_PER_SUBJECT);
 
 /**
  * The time this invocation may spend on work: what Lambda gives, less a margin to write DLQ

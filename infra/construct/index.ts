@@ -20,7 +20,7 @@ import type * as sm from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { SettingName } from '#commons/config';
+import { defaultOf, type SettingName } from '#commons/config';
 import type { CatalogEventPattern } from '../event-pattern.ts';
 import { createDashboard } from './dashboard.ts';
 import { acknowledgeEventSources, entryOf, functionEnvironment, nodeFunction } from './functions.ts';
@@ -57,6 +57,10 @@ export class NangoMetadataSync extends Construct {
   readonly reconcileFunction: NodejsFunction;
   /** Undefined when `reconcile.schedule` is false. */
   readonly reconcileSchedule?: events.Rule;
+  /** The sweep's minute tick; undefined when `reconcile.indexSweep` is false. */
+  readonly sweepSchedule?: events.Rule;
+  readonly sweepQueue: sqs.Queue;
+  readonly sweepDlq: sqs.Queue;
   readonly eventBus: events.IEventBus;
   readonly rule: events.Rule;
   readonly eventPattern: CatalogEventPattern;
@@ -118,6 +122,9 @@ export class NangoMetadataSync extends Construct {
       APPLY_MAX_DEFER_SECONDS: String(cfg.apply.maxDefer.toSeconds()),
       WEBHOOK_SECRET_ID: this.webhookSecret.secretFullArn ?? this.webhookSecret.secretArn,
       WEBHOOK_MAX_BODY_BYTES: String(cfg.webhook.maxBodyBytes),
+      INDEX_SWEEP_SECONDS: String(
+        cfg.reconcile.indexSweep === false ? defaultOf('INDEX_SWEEP_SECONDS') : cfg.reconcile.indexSweep.toSeconds(),
+      ),
     };
     // Route and apply park a transient failure themselves on the last receive: they must know the limit.
     this.routeFunction = nodeFunction(this, cfg, {
@@ -141,9 +148,13 @@ export class NangoMetadataSync extends Construct {
     const webhook = createWebhook(this, cfg, functionEnvironment('webhook', values));
     this.webhookFunction = webhook.fn;
     this.webhookUrl = webhook.url;
-    const reconcile = createReconcile(this, cfg, functionEnvironment('reconcile', values));
+    // The sweep's queue is its own: its URL is known only once the function's queue exists.
+    const reconcile = createReconcile(this, cfg, (queueUrl) => functionEnvironment('reconcile', { ...values, SWEEP_QUEUE_URL: queueUrl }));
     this.reconcileFunction = reconcile.fn;
     this.reconcileSchedule = reconcile.schedule;
+    this.sweepSchedule = reconcile.sweepSchedule;
+    this.sweepQueue = reconcile.sweepQueue;
+    this.sweepDlq = reconcile.sweepDlq;
 
     this.routeFunction.addEventSource(
       new SqsEventSource(ingress, {
@@ -158,6 +169,7 @@ export class NangoMetadataSync extends Construct {
     );
     acknowledgeEventSources(this.routeFunction);
     acknowledgeEventSources(this.applyFunction);
+    acknowledgeEventSources(this.reconcileFunction);
 
     // ---- least privilege, one role per function (the event sources add consume on their queue) --------
     const q = this.queues;
@@ -165,14 +177,16 @@ export class NangoMetadataSync extends Construct {
     q.allowSend(sync, this.routeFunction);
     q.allowSend(ingressDlq, this.routeFunction);
     // DeleteItem: a connection Nango answers 404 for loses its applied state.
-    grantTable(this.stateTable, this.applyFunction, ['Query', 'GetItem', 'UpdateItem', 'DeleteItem']);
+    // PutItem: a seed lookup writes the connection's membership (M#).
+    grantTable(this.stateTable, this.applyFunction, ['Query', 'GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
     q.allowSend(syncDlq, this.applyFunction);
     // A deferral's deadline travels, delayed, through the ingress queue (FIFO queues cannot delay one message).
     q.allowSend(ingress, this.applyFunction);
-    grantTable(this.stateTable, this.webhookFunction, ['GetItem', 'UpdateItem']);
+    // The webhook only enqueues a seed lookup: apply reads Nango and writes membership and indexes.
     q.allowSend(sync, this.webhookFunction);
     // PutItem, UpdateItem: a complete run replaces each subject's index; a repaired connection is added to its subjects'.
-    grantTable(this.stateTable, this.reconcileFunction, ['Query', 'GetItem', 'PutItem', 'UpdateItem']);
+    // BatchGetItem: a page reads its connections' membership 100 at a time.
+    grantTable(this.stateTable, this.reconcileFunction, ['Query', 'GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem']);
     q.allowSend(sync, this.reconcileFunction);
     for (const f of [this.routeFunction, this.applyFunction, this.reconcileFunction]) {
       grantSecretRead(this.secret, f, props.secretEncryptionKey);
@@ -205,6 +219,8 @@ export class NangoMetadataSync extends Construct {
       syncDlq,
       functions: { Route: this.routeFunction, Apply: this.applyFunction, Webhook: this.webhookFunction, Reconcile: this.reconcileFunction },
       reconcileSchedule: this.reconcileSchedule,
+      sweepDlq: this.sweepDlq,
+      ...(cfg.reconcile.indexSweep === false ? {} : { indexSweep: cfg.reconcile.indexSweep }),
     };
     this.alarms = createAlarms(this, cfg, parts);
     this.dashboard = createDashboard(this, cfg, parts, Object.values(this.alarms));

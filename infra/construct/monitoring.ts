@@ -76,6 +76,9 @@ export interface MonitoredParts {
   readonly syncDlq: sqs.IQueue;
   readonly functions: Readonly<Record<'Route' | 'Apply' | 'Webhook' | 'Reconcile', lambda.IFunction>>;
   readonly reconcileSchedule?: events.Rule;
+  readonly sweepDlq?: sqs.IQueue;
+  /** The sweep's interval, when it runs: its age alarm fires past three of them. */
+  readonly indexSweep?: Duration;
 }
 
 export function createAlarms(scope: Construct, cfg: Resolved, p: MonitoredParts): Record<string, cw.Alarm> {
@@ -169,6 +172,23 @@ export function createAlarms(scope: Construct, cfg: Resolved, p: MonitoredParts)
     customMetric(cfg, MetricName.ReconcileDriftedConnections),
     0,
   );
+  if (p.sweepDlq) {
+    alarm(
+      'SweepDlqGrowing',
+      "A sweep page failed past its retries (Nango refusing the listing, DynamoDB failing): the next tick resumes the run from its page; see the sweep's logs.",
+      p.sweepDlq.metricApproximateNumberOfMessagesVisible(max(FIVE_MINUTES)),
+      0,
+    );
+  }
+  if (p.indexSweep) {
+    alarm(
+      'SweepStale',
+      `No sweep run completed for three intervals (${p.indexSweep.toHumanString()} each): route has gone back to a list call per subject, and re-tags and lost webhooks wait. \`npm run reconcile -- --status\` shows the run.`,
+      customMetric(cfg, MetricName.SweepAgeSeconds, cw.Stats.MAXIMUM),
+      p.indexSweep.toSeconds() * 3,
+      true,
+    );
+  }
   if (p.reconcileSchedule) {
     alarm(
       'ReconcileScheduleFailures',

@@ -72,6 +72,12 @@ export interface ReconcileFunctionOptions extends FunctionOptions {
    * for no schedule (the function is still deployed, for the CLI). @default rate(1 day)
    */
   readonly schedule?: string | false;
+  /**
+   * How often the sweep lists every connection (INDEX_SWEEP_SECONDS): the longest a re-tag made
+   * through Nango's API can misdirect a key, and how soon a connection whose webhook was lost is
+   * seeded. Ticks come every minute; `false` turns the sweep off (route then lists per subject). @default 5 minutes
+   */
+  readonly indexSweep?: Duration | false;
 }
 
 export interface QueueOptions {
@@ -222,7 +228,13 @@ export const DEFAULTS = {
   // Nango gives a webhook 20 s; a verify, a table read and one enqueue need far less.
   webhook: { timeout: Duration.seconds(10), memorySize: 256, reservedConcurrency: 5, maxBodyBytes: defaultOf('WEBHOOK_MAX_BODY_BYTES') },
   // One list call per 1,000 connections, each bounded by nangoTimeout and the rate limit.
-  reconcile: { timeout: Duration.minutes(5), memorySize: 512, schedule: 'rate(1 day)' as string | false },
+  // One page of the sweep per invocation: a list call and up to 1,000 membership reads.
+  reconcile: {
+    timeout: Duration.minutes(5),
+    memorySize: 512,
+    schedule: 'rate(1 day)' as string | false,
+    indexSweep: seconds('INDEX_SWEEP_SECONDS') as Duration | false,
+  },
   queue: { retentionPeriod: Duration.days(4), maxReceiveCount: defaultOf('MAX_RECEIVE_COUNT') },
   // No fixed delay: apply's deferral already leaves a connection's keys to its later sync while its
   // customer's changes keep coming, and a delay would hold every change and every seed as long.

@@ -24,7 +24,7 @@ export function createStateTable(scope: Construct, cfg: Resolved): dynamodb.Tabl
   });
 }
 
-export type TableAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+export type TableAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
 
 /** Exactly these actions on the table itself (no index ARNs: the table has none). */
 export function grantTable(table: dynamodb.ITable, grantee: iam.IGrantable, actions: readonly TableAction[]): iam.Grant {

@@ -165,6 +165,7 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
   if (!webhook.timeout.isUnresolved() && secs(webhook.timeout) >= 20) {
     c.fail(`webhook.timeout must be under Nango's 20 second webhook timeout (got ${webhook.timeout.toHumanString()})`);
   }
+  if (reconcile.indexSweep !== false) c.seconds('reconcile.indexSweep', reconcile.indexSweep, ...rangeOf('INDEX_SWEEP_SECONDS'));
   const schedule = reconcile.schedule;
   if (schedule !== false && (typeof schedule !== 'string' || (!Token.isUnresolved(schedule) && !SCHEDULE_RE.test(schedule)))) {
     c.fail(`reconcile.schedule must be an EventBridge rate(...) or cron(...) expression, or false (got ${JSON.stringify(schedule)})`);

@@ -4,7 +4,7 @@
  * marks its context there; undici announces every request it creates on its diagnostics channel, in
  * the caller's context, and lets a subscriber add a header (as tracing does). Each request to Nango
  * is tagged `x-chaos-request: <stage>/<invocation>/<n>`, which the stand-in records. So the run proves
- * that apply never reads from Nango, and tells writes nobody waited for (the client gave up at its
+ * that apply reads from Nango only to look up a webhook's connection, and tells writes nobody waited for (the client gave up at its
  * timeout, or the invocation was past its own and Lambda would have stopped it) from real overlaps,
  * without touching the functions.
  */
@@ -21,7 +21,15 @@ interface Store {
 interface UndiciRequest {
   origin?: unknown;
   method?: string;
+  path?: string;
   addHeader?: (key: string, value: string) => unknown;
+}
+
+/** Per stage: GETs, of which list calls for one connection id (apply's seed lookups), and the rest. */
+export interface CallCounts {
+  get: number;
+  lookups: number;
+  other: number;
 }
 
 export interface NangoCalls {
@@ -29,15 +37,21 @@ export interface NangoCalls {
   enter(stage: string, invocation: number): void;
   /** The invocation was abandoned (timed out or crashed) at this time: its later requests have no one waiting. */
   abandon(stage: string, invocation: number, at: number): void;
-  counts(): Record<string, { get: number; other: number }>;
+  counts(): Record<string, CallCounts>;
   /** Whether nobody waited for the answer of the request with this tag, open until `endedAt`. */
   unawaited(tag: string | undefined, endedAt: number | undefined): boolean;
   stop(): void;
 }
 
+/** The list endpoint filtered to one connection id: what a seed lookup asks. */
+function isLookup(path: string): boolean {
+  const [route, query] = path.split('?', 2);
+  return route === '/connections' && new URLSearchParams(query ?? '').has('connectionId');
+}
+
 export function trackNangoCalls(nangoOrigin: () => string | undefined): NangoCalls {
   const als = new AsyncLocalStorage<Store>();
-  const counts: Record<string, { get: number; other: number }> = {};
+  const counts: Record<string, CallCounts> = {};
   const tags = new WeakMap<object, string>();
   const gaveUp = new Set<string>();
   const abandonedAt = new Map<string, number>();
@@ -50,8 +64,9 @@ export function trackNangoCalls(nangoOrigin: () => string | undefined): NangoCal
     if (!ours(req)) return;
     const store = als.getStore();
     const stage = store?.stage ?? 'other';
-    const c = (counts[stage] ??= { get: 0, other: 0 });
+    const c = (counts[stage] ??= { get: 0, lookups: 0, other: 0 });
     if (req.method === 'GET') c.get++;
+    if (req.method === 'GET' && isLookup(String(req.path))) c.lookups++;
     else c.other++;
     const tag = `${stage}/${store?.invocation ?? 0}/${++seq}`;
     tags.set(req, tag);

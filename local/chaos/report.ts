@@ -1,4 +1,5 @@
 /** The invariant report of a chaos run and its printed table. */
+import type { CallCounts } from './calls.ts';
 
 export interface InvariantReport {
   eventsSent: number;
@@ -44,7 +45,7 @@ export interface InvariantReport {
   legacyVersionKey: number;
   /** GET requests other than the list endpoint. */
   getById: number;
-  nangoCalls: Record<string, { get: number; other: number }>;
+  nangoCalls: Record<string, CallCounts>;
   requests: number;
   faulted: number;
   faultRate: number;
@@ -106,7 +107,10 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['KEYS LEFT UNSENT AFTER DRAIN', fmt(r.keysLeftUnsent)],
     ['UNEXPECTED OUTCOMES', fmt(r.unexpected)],
     ['PATCHED MORE THAN DIRTY', `${fmt(r.overPatched)} connections`],
-    ['APPLY GETs / GET BY ID', `${fmt(r.nangoCalls.apply?.get ?? 0)} / ${fmt(r.getById)}`],
+    [
+      'APPLY GETs (SEED LOOKUPS) / GET BY ID',
+      `${fmt(r.nangoCalls.apply?.get ?? 0)} (${fmt(r.nangoCalls.apply?.lookups ?? 0)}) / ${fmt(r.getById)}`,
+    ],
     [
       'OVERLAPS',
       `${fmt(r.overlaps)} (the stand-in counted ${fmt(r.standinOverlaps)}: ${fmt(r.overlapsBesideAbandoned)} beside a write nobody waited for: the client past its timeout, or its invocation past its own)`,

@@ -8,6 +8,7 @@
  * apply the write, and offers a test-side admin API for what happens outside the API (Connect UI,
  * dashboard edits, re-authorisation).
  */
+import { parseTags } from './nango/wire.ts';
 import { listenOnLoopback } from './loopback-server.ts';
 import { handle } from './nango/handler.ts';
 import { requireKey, StandinState } from './nango/state.ts';
@@ -88,6 +89,14 @@ export async function startNangoStandin(opts: NangoStandinOptions): Promise<Nang
       c.metadata = metadata === null ? null : structuredClone(metadata);
       c.updated = new Date().toISOString();
       st.admin.push({ at: Date.now(), action: 'setMetadataBehindOurBack', connectionId, providerConfigKey: pck, metadata: c.metadata });
+    },
+    retag(connectionId, pck, tags) {
+      const c = existing(connectionId, pck);
+      const parsed = parseTags(tags);
+      if (!parsed.ok) throw new Error(`Nango stand-in: invalid tags for ${connectionId}: ${parsed.message}`);
+      c.tags = parsed.value;
+      c.updated = new Date().toISOString();
+      st.admin.push({ at: Date.now(), action: 'retag', connectionId, providerConfigKey: pck, tags: { ...c.tags } });
     },
     reauthorize(connectionId, pck) {
       const c = existing(connectionId, pck);

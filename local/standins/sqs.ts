@@ -44,6 +44,9 @@ export interface PipelineQueues {
   ingressDlqUrl: string;
   syncUrl: string;
   syncDlqUrl: string;
+  /** The sweep's page queue and its DLQ. */
+  sweepUrl: string;
+  sweepDlqUrl: string;
 }
 
 /** Refuses a request (403 AccessDenied, which the SDK does not retry) when it returns true. */
@@ -296,7 +299,16 @@ export async function startLocalSqs(opts: LocalSqsOptions = {}): Promise<LocalSq
         DelaySeconds: String(o.syncDeliveryDelaySeconds ?? 0),
         RedrivePolicy: redrive(syncDlq.arn),
       });
-      return { ingressUrl: ingress.url, ingressDlqUrl: ingressDlq.url, syncUrl: sync.url, syncDlqUrl: syncDlq.url };
+      const sweepDlq = await create('sweep-dlq', { MessageRetentionPeriod: DLQ_RETENTION });
+      const sweep = await create('sweep', { VisibilityTimeout: '60', RedrivePolicy: redrive(sweepDlq.arn) });
+      return {
+        ingressUrl: ingress.url,
+        ingressDlqUrl: ingressDlq.url,
+        syncUrl: sync.url,
+        syncDlqUrl: syncDlq.url,
+        sweepUrl: sweep.url,
+        sweepDlqUrl: sweepDlq.url,
+      };
     },
   };
 }

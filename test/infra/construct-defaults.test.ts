@@ -16,6 +16,8 @@ const NAMES = [
   ['IngressDlq', 'AWS::SQS::Queue'],
   ['SyncQueue', 'AWS::SQS::Queue'],
   ['SyncDlq', 'AWS::SQS::Queue'],
+  ['SweepQueue', 'AWS::SQS::Queue'],
+  ['SweepDlq', 'AWS::SQS::Queue'],
   ['StateTable', 'AWS::DynamoDB::Table'],
   ['Route', 'AWS::Lambda::Function'],
   ['Apply', 'AWS::Lambda::Function'],
@@ -72,32 +74,32 @@ describe('the whole template', () => {
     const counts: Record<string, number> = {};
     for (const r of Object.values(t.toJSON().Resources) as { Type: string }[]) counts[r.Type] = (counts[r.Type] ?? 0) + 1;
     expect(counts).toEqual({
-      'AWS::SQS::Queue': 4,
-      'AWS::SQS::QueuePolicy': 4,
+      'AWS::SQS::Queue': 6,
+      'AWS::SQS::QueuePolicy': 6,
       'AWS::DynamoDB::Table': 1,
       'AWS::SecretsManager::Secret': 2,
       'AWS::IAM::Role': 4,
       'AWS::IAM::Policy': 4,
       'AWS::Logs::LogGroup': 4,
       'AWS::Lambda::Function': 4,
-      'AWS::Lambda::EventSourceMapping': 2,
+      'AWS::Lambda::EventSourceMapping': 3,
       'AWS::Lambda::Url': 1,
-      // The function URL's two (InvokeFunctionUrl, InvokeFunction via the URL) and the schedule's.
-      'AWS::Lambda::Permission': 3,
-      'AWS::Events::Rule': 2,
+      // The function URL's two (InvokeFunctionUrl, InvokeFunction via the URL) and the two schedules'.
+      'AWS::Lambda::Permission': 4,
+      'AWS::Events::Rule': 3,
       'AWS::KMS::Key': 1,
       'AWS::SNS::Topic': 1,
       'AWS::SNS::TopicPolicy': 1,
-      'AWS::CloudWatch::Alarm': 20,
+      'AWS::CloudWatch::Alarm': 22,
       'AWS::CloudWatch::Dashboard': 1,
     });
   });
 });
 
 describe('queues', () => {
-  it('creates exactly four queues, all SQS-managed SSE', () => {
-    t.resourceCountIs('AWS::SQS::Queue', 4);
-    for (const q of ['Ingress', 'IngressDlq', 'SyncQueue', 'SyncDlq']) {
+  it('creates exactly six queues (the sweep has its own and a DLQ), all SQS-managed SSE', () => {
+    t.resourceCountIs('AWS::SQS::Queue', 6);
+    for (const q of ['Ingress', 'IngressDlq', 'SyncQueue', 'SyncDlq', 'SweepQueue', 'SweepDlq']) {
       expect(resource(t, 'AWS::SQS::Queue', ids[q]!).Properties.SqsManagedSseEnabled).toBe(true);
     }
   });
@@ -267,6 +269,7 @@ describe('functions', () => {
       MAX_RECEIVE_COUNT: '5',
       INDEX_TTL_SECONDS: '300',
       INDEX_EMPTY_TTL_SECONDS: '5',
+      INDEX_SWEEP_SECONDS: '300',
       MAX_CONNECTIONS_PER_SUBJECT: '100',
       MAX_INTEGRATIONS_PER_EVENT: '25',
       MAX_FUTURE_SKEW_SECONDS: '300',
@@ -283,10 +286,10 @@ describe('functions', () => {
       MAX_RECEIVE_COUNT: '5',
       APPLY_GROUP_CONCURRENCY: '8',
       APPLY_MAX_DEFER_SECONDS: '60',
+      MAX_CONNECTIONS_PER_SUBJECT: '100',
       ...powertools,
     },
     webhook: {
-      STATE_TABLE_NAME: ref('StateTable'),
       SYNC_QUEUE_URL: ref('SyncQueue'),
       WEBHOOK_SECRET_ID: ref('WebhookSecret'),
       WEBHOOK_MAX_BODY_BYTES: '65536',
@@ -298,6 +301,8 @@ describe('functions', () => {
       NANGO_SECRET_ID: ref('NangoSecret'),
       STATE_TABLE_NAME: ref('StateTable'),
       SYNC_QUEUE_URL: ref('SyncQueue'),
+      SWEEP_QUEUE_URL: ref('SweepQueue'),
+      INDEX_SWEEP_SECONDS: '300',
       MAX_CONNECTIONS_PER_SUBJECT: '100',
       ...powertools,
     },
@@ -335,7 +340,15 @@ describe('functions', () => {
   });
 
   it('event sources: report batch item failures; route 50 records / 1 s / 10 concurrent; apply 10 / 2 concurrent', () => {
-    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
+    // The sweep: one page per invocation.
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: ref('Reconcile'),
+      EventSourceArn: arn('SweepQueue'),
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 2 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: ref('Route'),
       EventSourceArn: arn('Ingress'),
@@ -416,36 +429,36 @@ describe('IAM: least privilege, one role per function', () => {
     );
   });
 
-  it('apply: consume sync.fifo (ChangeMessageVisibility for Retry-After); send to sync-dlq and (deadlines) ingress; Query/GetItem/UpdateItem/DeleteItem; the Nango key', () => {
+  it('apply: consume sync.fifo (ChangeMessageVisibility for Retry-After); send to sync-dlq and (deadlines) ingress; Query/GetItem/PutItem/UpdateItem/DeleteItem; the Nango key', () => {
     expect(grants('ApplyRole')).toEqual(
       [
         ...own('Apply'),
         line(consume, arn('SyncQueue')),
         line(send, arn('SyncDlq')),
         line(send, arn('Ingress')),
-        line('dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
+        line('dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
   });
 
-  it('webhook: send to sync.fifo; GetItem/UpdateItem; the webhook signing key only', () => {
+  it('webhook: send to sync.fifo; no table access (apply looks the connection up); the webhook signing key only', () => {
     expect(grants('WebhookRole')).toEqual(
-      [
-        ...own('Webhook'),
-        line(send, arn('SyncQueue')),
-        line('dynamodb:GetItem,dynamodb:UpdateItem', arn('StateTable')),
-        line('secretsmanager:GetSecretValue', ref('WebhookSecret')),
-      ].sort(),
+      [...own('Webhook'), line(send, arn('SyncQueue')), line('secretsmanager:GetSecretValue', ref('WebhookSecret'))].sort(),
     );
   });
 
-  it('reconcile: send to sync.fifo; Query/GetItem, PutItem/UpdateItem to replace and add to indexes; the Nango key', () => {
+  it('reconcile (the sweep): consume and send its page queue; send to sync.fifo; BatchGetItem for membership; the Nango key', () => {
     expect(grants('ReconcileRole')).toEqual(
       [
         ...own('Reconcile'),
+        // Consumes its page queue and sends the next page to it: one statement.
+        line(
+          'sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage,sqs:SendMessage',
+          arn('SweepQueue'),
+        ),
         line(send, arn('SyncQueue')),
-        line('dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
+        line('dynamodb:BatchGetItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
@@ -546,8 +559,8 @@ describe('alarms', () => {
     return found[0]![1].Properties;
   };
 
-  it('twenty alarms (6 DLQ, 2 queue age, 8 function, 3 own metrics, 1 schedule), each notifying the topic, missing data not breaching', () => {
-    expect(Object.keys(alarms())).toHaveLength(20);
+  it('twenty-two alarms (6 DLQ, 2 queue age, 8 function, 3 own metrics, 1 schedule, 2 sweep), each notifying the topic, missing data not breaching', () => {
+    expect(Object.keys(alarms())).toHaveLength(22);
     for (const a of Object.values(alarms())) {
       expect(a.Properties.AlarmActions).toEqual([ref('AlarmTopic')]);
       expect(a.Properties.TreatMissingData).toBe('notBreaching');

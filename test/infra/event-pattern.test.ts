@@ -9,7 +9,7 @@ const event = (source: string, detailType: string) => ({ source, detailType }) a
 
 /** The rule of a construct given the catalog module at `path`. */
 const rulePattern = (path: string) => {
-  const { template } = synthConstruct({ catalog: { path }, reconcile: { schedule: false } });
+  const { template } = synthConstruct({ catalog: { path }, reconcile: { schedule: false, indexSweep: false } });
   const rules = Object.values(template.findResources('AWS::Events::Rule')) as any[];
   expect(rules).toHaveLength(1);
   return rules[0].Properties.EventPattern;

@@ -205,7 +205,7 @@ describe('props validation', () => {
     expect(
       problemsOf({
         nangoHost: 'http://127.0.0.1:3003',
-        route: { batchSize: 10, maxBatchingWindow: Duration.seconds(0), maxConcurrency: 2, maxConnectionsPerSubject: 10_000 },
+        route: { batchSize: 10, maxBatchingWindow: Duration.seconds(0), maxConcurrency: 2, maxConnectionsPerSubject: 500 },
         apply: { batchSize: 1, maxConcurrency: 1000, timeout: Duration.seconds(900), groupConcurrency: 100 },
         webhook: { timeout: Duration.seconds(19), reservedConcurrency: 1 },
         reconcile: { schedule: false },

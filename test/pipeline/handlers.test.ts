@@ -197,7 +197,7 @@ describe("Nango's answers", () => {
     expect(patchesTo(GONE).map((r) => r.status)).toEqual([200, 404]);
     expect((await p.state.readIndex('tags:organization_id=gone'))?.connections).toEqual([]);
     // What it was sent is forgotten: re-created with the same id, it would get every key again.
-    expect(await p.state.readApplied(target)).toEqual({ keys: {}, deferredSince: {} });
+    expect(await p.state.readApplied(target)).toEqual({ keys: {}, deferredSince: {}, sources: {}, bytes: 0 });
     expect(await dlqOf('sync-dlq', forTarget(GONE))).toEqual([]);
     // Its desired state stays, for when the customer connects again.
     expect((await p.state.readDesired('tags:organization_id=gone')).find((k) => k.key === 'status')?.value).toBe('suspended');

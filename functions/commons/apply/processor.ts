@@ -31,6 +31,7 @@ import { defaultRetry, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
 import { forcesFullSync, MAX_SUBJECTS_PER_SYNC, syncMessage, syncMessageSchema, type Target } from '../sync/message.ts';
 import { parkSyncs, type Unit } from './park.ts';
+import { assertAppliedFits, holdsForeignKeys, memberSubjects, type TenancyDeps, withClearing } from './tenancy.ts';
 
 export interface ApplyDeps {
   nango: Pick<NangoPort, 'patchMetadata'>;
@@ -48,6 +49,8 @@ export interface ApplyDeps {
    */
   deadlineQueueUrl?: string | undefined;
   retry?: Partial<typeof defaultRetry>;
+  /** Membership checks, seed lookups and clearing; without it every named subject is sent (tests of other rules). */
+  tenancy?: TenancyDeps;
 }
 
 export interface ApplyResult {
@@ -144,6 +147,7 @@ async function applyGroup(
   const target = messages[0]?.target;
   if (!target) return;
   const subjects = [...new Set(messages.flatMap((m) => m.subjects))];
+  const lookup = messages.some((m) => m.lookup === true);
   const force = messages.some(forcesFullSync);
   const correlation_id = messages.flatMap((m) => m.events).at(-1)?.id ?? units[0]!.messageId;
   const queuedAt = force ? undefined : deferralTime(units);
@@ -152,14 +156,21 @@ async function applyGroup(
   try {
     const { attempts } = await withRetries(
       async (attempt) => {
-        const [desired, applied] = await Promise.all([
-          Promise.all(subjects.map((s) => desiredOf(s, attempt > 1))),
+        const [member, applied] = await Promise.all([
+          deps.tenancy ? memberSubjects(deps.tenancy, target, subjects, lookup, deadline) : { subjects, current: undefined },
           deps.state.readApplied(target),
         ]);
-        const plan = planSync(desiredFor(desired.flat(), target.providerConfigKey), applied.keys, force);
+        // Keys from a subject the connection left: its whole state is sent, and those keys cleared.
+        const foreign = holdsForeignKeys(applied, member.current);
+        const read = foreign ? member.current! : member.subjects;
+        const desired = await Promise.all(read.map((s) => desiredOf(s, attempt > 1)));
+        const want = desiredFor(desired.flat(), target.providerConfigKey);
+        const plan = planSync(want, applied.keys, force || foreign);
+        const clearing = withClearing(plan.patch, plan.keys, want, applied, member.current);
         const now = Date.now();
         const maxDeferMs = deps.deadlineQueueUrl ? deps.maxDeferMs : 0;
-        deferred = deferToLaterSync(plan.keys, { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs });
+        // A connection holding a left subject's keys is cleared now, never left to a later sync.
+        deferred = !foreign && deferToLaterSync(plan.keys, { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs });
         if (deferred) {
           const fresh = [...new Set(plan.keys.map((k) => k.subject))].filter((s) => applied.deferredSince[s] === undefined);
           // A wait begins only once its deadline is on its way: that message, not the later sync, bounds it.
@@ -168,17 +179,18 @@ async function applyGroup(
         }
         planned = deferred ? [] : plan.keys;
         if (deferred) return;
-        if (!plan.patch) {
+        if (!clearing.patch) {
           // Nothing left to send for these subjects: whatever waited was sent by another sync.
           const waited = subjects.filter((s) => applied.deferredSince[s] !== undefined);
           if (waited.length) await deps.state.recordApplied(target, {}, waited);
           return;
         }
-        await deps.nango.patchMetadata(target, plan.patch, { deadline });
+        assertAppliedFits(applied, plan.applied, clearing.sources);
+        await deps.nango.patchMetadata(target, clearing.patch, { deadline });
         const firstDeferred = Math.min(...subjects.map((s) => applied.deferredSince[s] ?? Number.POSITIVE_INFINITY));
         if (Number.isFinite(firstDeferred)) metrics.addMetric(MetricName.DeferredWait, MetricUnit.Milliseconds, Date.now() - firstDeferred);
         // Every subject read: what any of them had waiting is in this PATCH.
-        await deps.state.recordApplied(target, plan.applied, subjects);
+        await deps.state.recordApplied(target, plan.applied, subjects, clearing);
       },
       // A PATCH that timed out or was cut may still run at Nango, which reads then writes: a second one
       // now could interleave with it and lose keys. It goes back to SQS, long after the first finished.
@@ -212,6 +224,7 @@ async function applyGroup(
       await Promise.all([
         ...subjects.map((s) => deps.state.removeFromIndex(s, target).catch(() => undefined)),
         deps.state.forgetApplied(target).catch(() => undefined),
+        deps.tenancy?.members.forgetMember(target).catch(() => undefined),
       ]);
       // Parked only when a subject that names this connection by id had something to send it.
       if (!planned.some((k) => namesConnection(k.subject))) {

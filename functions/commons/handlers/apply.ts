@@ -12,14 +12,17 @@ import { logger } from '#powertools/logger';
 import { metrics } from '#powertools/metrics';
 import { applyConfigSchema, loadConfig } from '#commons/config';
 import { applyRecords, type ApplyDeps } from '#commons/apply/processor';
-import { deadlineFrom, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
-import type { Catalog } from '#events/define';
+import { DynamoMembershipStore } from '#commons/state/membership';
+import { deadlineFrom, dynamoClient, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { type Catalog, subjectRules } from '#events/define';
 
-function init(): ApplyDeps {
+function init(catalog: Catalog): ApplyDeps {
   const c = loadConfig(applyConfigSchema);
+  const nango = nangoFromConfig(c);
+  const state = stateFromConfig(c);
   return {
-    nango: nangoFromConfig(c),
-    state: stateFromConfig(c),
+    nango,
+    state,
     queues: queuesFromConfig(),
     syncQueueUrl: c.SYNC_QUEUE_URL,
     syncDlqUrl: c.SYNC_DLQ_URL,
@@ -27,17 +30,18 @@ function init(): ApplyDeps {
     groupConcurrency: c.APPLY_GROUP_CONCURRENCY,
     maxDeferMs: c.APPLY_MAX_DEFER_SECONDS * 1000,
     deadlineQueueUrl: c.INGRESS_QUEUE_URL,
+    tenancy: { nango, state, members: new DynamoMembershipStore(dynamoClient(), c.STATE_TABLE_NAME), ...subjectRules(catalog) },
   };
 }
 
 export type ApplyHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-/** The apply function. It takes the catalog like the others, so every entry is built the same way (it reads none of it yet). */
-export const createApplyHandler = (_options: { catalog?: Catalog } = {}): ApplyHandler => {
+/** The apply function over `catalog` (its subject rules tell a looked-up connection's subjects). */
+export const createApplyHandler = ({ catalog }: { catalog: Catalog }): ApplyHandler => {
   let deps: ApplyDeps | undefined;
   return async (event, context) => {
     logger.addContext(context);
-    deps ??= init();
+    deps ??= init(catalog);
     try {
       const r = await applyRecords(event.Records, deps, deadlineFrom(context));
       return { batchItemFailures: r.failedRecordIds.map((itemIdentifier) => ({ itemIdentifier })) };

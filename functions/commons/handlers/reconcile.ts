@@ -1,64 +1,108 @@
 /**
- * Reconcile, on a schedule: finds connections whose owned keys drifted from the desired state
- * (Nango's dashboard and functions may replace metadata whole) and enqueues a repair sync for each.
- * Publishes what it found as metrics (an alarm watches drift). Throws when it could not finish, so
- * the failure shows in the function's errors.
+ * The sweep (and the daily reconcile, which is the same walker with drift repair on): invoked by the
+ * minute tick and the daily schedule (input `{"sweep": "tick"}` or `{"sweep": "repair"}`), it starts
+ * or resumes a run; invoked by its own queue, it lists one page of Nango's connections and keeps
+ * membership, indexes and seeds in step with it (see sweep/run.ts). Each invocation lists at most
+ * one page, whatever the fleet.
  */
-import { randomUUID } from 'node:crypto';
-import type { Context } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type Catalog, subjectRules } from '#events/define';
 import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { loadConfig, reconcileConfigSchema } from '#commons/config';
-import { reconcile, type ReconcileDeps } from '#commons/reconcile/run';
-import { deadlineFrom, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { DynamoMembershipStore } from '#commons/state/membership';
+import { runPage, SWEEP_RUN, type SweepDeps, sweepMessageSchema, tick } from '#commons/sweep/run';
+import { deadlineFrom, dynamoClient, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
 
-function init(catalog: Catalog): ReconcileDeps {
+function init(catalog: Catalog, context: Context): SweepDeps {
   const c = loadConfig(reconcileConfigSchema);
+  const state = stateFromConfig(c);
+  const members = new DynamoMembershipStore(dynamoClient(), c.STATE_TABLE_NAME);
   return {
     nango: nangoFromConfig(c),
-    state: stateFromConfig(c),
+    state,
+    members,
+    runs: members,
     queues: queuesFromConfig(),
     syncQueueUrl: c.SYNC_QUEUE_URL,
+    sweepQueueUrl: c.SWEEP_QUEUE_URL,
+    intervalMs: c.INDEX_SWEEP_SECONDS * 1_000,
+    // A page's invocation is over by its timeout: a lease of that plus a minute outlives a live chain.
+    leaseMs: context.getRemainingTimeInMillis() + 60_000,
     ...subjectRules(catalog),
-    maxConnectionsPerSubject: c.MAX_CONNECTIONS_PER_SUBJECT,
   };
 }
 
-export type ReconcileHandler = (_event: unknown, context: Context) => Promise<{ checked: number; drifted: number; incomplete: boolean }>;
+type Scheduled = { sweep?: unknown };
 
-/** The reconcile function over `catalog` (its subject rules tell a listed connection's subjects). */
+export type ReconcileHandler = (event: SQSEvent | Scheduled, context: Context) => Promise<SQSBatchResponse | Record<string, unknown>>;
+
+/** The sweep and reconcile function over `catalog` (its subject rules tell a listed connection's subjects). */
 export const createReconcileHandler = ({ catalog }: { catalog: Catalog }): ReconcileHandler => {
-  let deps: ReconcileDeps | undefined;
-  return async (_event, context) => {
+  let deps: SweepDeps | undefined;
+  return async (event, context) => {
     logger.addContext(context);
-    deps ??= init(catalog);
+    deps ??= init(catalog, context);
     try {
-      const r = await reconcile(deps, { dryRun: false, deadline: deadlineFrom(context), runId: context.awsRequestId || randomUUID() });
-      metrics.addMetric(MetricName.ReconcileConnectionsChecked, MetricUnit.Count, r.checked);
-      metrics.addMetric(MetricName.ReconcileDriftedConnections, MetricUnit.Count, r.drifted.length);
-      metrics.addMetric(MetricName.ReconcileDriftedKeys, MetricUnit.Count, r.driftedKeys);
-      if (r.unmatchedCount !== undefined) {
-        metrics.addMetric(MetricName.ReconcileUnmatchedSubjects, MetricUnit.Count, r.unmatchedCount);
-        const near = r.unmatched?.filter((u) => u.nearMatches.length) ?? [];
-        if (r.unmatchedCount)
-          logger.warn('subjects hold state that no connection belongs to: their events reach nobody', {
-            unmatched: r.unmatchedCount,
-            nearMatches: near.slice(0, 50).map((u) => ({ subject: u.subject, near: u.nearMatches })),
-          });
-      }
-      logger.info('reconcile done', {
-        pages: r.pages,
-        checked: r.checked,
-        drifted: r.drifted.length,
-        keys: r.driftedKeys,
-        repairs: r.repairsEnqueued,
-      });
-      if (r.incomplete || r.repairsFailed)
-        throw new Error(`reconcile incomplete: ${r.incomplete ? 'ran out of time' : `${r.repairsFailed} repair(s) not enqueued`}`);
-      return { checked: r.checked, drifted: r.drifted.length, incomplete: r.incomplete };
+      if ('Records' in event && Array.isArray(event.Records)) return await pages(deps, event, context);
+      const repair = (event as Scheduled).sweep === 'repair';
+      const r = await deps.runs.readRun(SWEEP_RUN);
+      if (r?.lastComplete)
+        metrics.addMetric(MetricName.SweepAgeSeconds, MetricUnit.Seconds, (Date.now() - r.lastComplete.startedAt) / 1_000);
+      const outcome = await tick(deps, { repair });
+      logger.info('sweep tick', { ...outcome, repair });
+      return outcome;
     } finally {
       metrics.publishStoredMetrics();
     }
   };
 };
+
+/** The same function under the name of what it mostly does. */
+export const createSweepHandler = createReconcileHandler;
+
+/** Batch size 1: one page per invocation. A failure goes back to the queue (its DLQ after the redrive count). */
+async function pages(d: SweepDeps, event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  const failures: { itemIdentifier: string }[] = [];
+  for (const record of event.Records) {
+    const parsed = sweepMessageSchema.safeParse(safeJson(record.body));
+    if (!parsed.success) {
+      logger.error('not a sweep page message; dropped', { messageId: record.messageId });
+      continue;
+    }
+    try {
+      const out = await runPage(d, parsed.data, deadlineFrom(context));
+      if (out.action === 'skipped') continue;
+      const c = out.report.counts;
+      metrics.addMetric(MetricName.SweepPages, MetricUnit.Count, 1);
+      metrics.addMetric(MetricName.SweepConnectionsListed, MetricUnit.Count, c.listed);
+      metrics.addMetric(MetricName.SweepConnectionsAdded, MetricUnit.Count, c.added);
+      metrics.addMetric(MetricName.SweepConnectionsMoved, MetricUnit.Count, c.moved);
+      metrics.addMetric(MetricName.SweepSeedsEnqueued, MetricUnit.Count, c.seeded);
+      metrics.addMetric(MetricName.IndexAddsRefused, MetricUnit.Count, c.refused);
+      if (parsed.data.repair) {
+        metrics.addMetric(MetricName.ReconcileConnectionsChecked, MetricUnit.Count, c.members);
+        metrics.addMetric(MetricName.ReconcileDriftedConnections, MetricUnit.Count, c.drifted);
+        metrics.addMetric(MetricName.ReconcileDriftedKeys, MetricUnit.Count, c.driftedKeys);
+      }
+      if (out.action === 'done' && out.run) {
+        metrics.addMetric(MetricName.SweepRunsCompleted, MetricUnit.Count, 1);
+        metrics.addMetric(MetricName.SweepRunSeconds, MetricUnit.Seconds, (out.run.endedAt - out.run.startedAt) / 1_000);
+        logger.info('sweep run complete', { run: out.run.run, repair: out.run.repair, pages: out.run.pages, counts: out.run.counts });
+      }
+      logger.info('sweep page', { run: parsed.data.run, page: parsed.data.page, listMs: out.listMs, ...c });
+    } catch (e) {
+      logger.warn('sweep page failed; it will be retried', { run: parsed.data.run, page: parsed.data.page, error: (e as Error).message });
+      failures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures: failures };
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}

@@ -17,15 +17,20 @@ import { loadConfig, routeConfigSchema } from '#commons/config';
 import { ConnectionIndex } from '#commons/route/connections';
 import { routeRecords, type RouteDeps } from '#commons/route/processor';
 import { recordFromEventBridge } from '#commons/sqs-record';
-import { deadlineFrom, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { DynamoMembershipStore } from '#commons/state/membership';
+import { SWEEP_RUN } from '#commons/sweep/run';
+import { deadlineFrom, dynamoClient, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
 
 function init(catalog: Catalog): RouteDeps {
   const c = loadConfig(routeConfigSchema);
   const state = stateFromConfig(c);
+  const sweeps = new DynamoMembershipStore(dynamoClient(), c.STATE_TABLE_NAME);
   return {
     catalog: indexCatalog(catalog),
     state,
     index: new ConnectionIndex(state, nangoFromConfig(c), {
+      lastSweep: async () => (await sweeps.readRun(SWEEP_RUN))?.lastComplete?.startedAt,
+      sweepFreshMs: 2 * c.INDEX_SWEEP_SECONDS * 1000,
       ttlMs: c.INDEX_TTL_SECONDS * 1000,
       emptyTtlMs: c.INDEX_EMPTY_TTL_SECONDS * 1000,
       maxConnections: c.MAX_CONNECTIONS_PER_SUBJECT,

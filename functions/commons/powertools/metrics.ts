@@ -41,6 +41,22 @@ export const MetricName = {
   ReconcileDriftedKeys: 'ReconcileDriftedKeys',
   /** Subjects holding state that no connection belongs to after a complete reconcile: their events reach nobody. */
   ReconcileUnmatchedSubjects: 'ReconcileUnmatchedSubjects',
+  /** The sweep: pages listed, connections listed, added (new), moved (re-tagged), seeded, left unchanged. */
+  SweepPages: 'SweepPages',
+  SweepConnectionsListed: 'SweepConnectionsListed',
+  SweepConnectionsAdded: 'SweepConnectionsAdded',
+  SweepConnectionsMoved: 'SweepConnectionsMoved',
+  SweepSeedsEnqueued: 'SweepSeedsEnqueued',
+  /** A run ended: its duration, and how old the last complete run is at each tick (route trusts the index while it is young). */
+  SweepRunsCompleted: 'SweepRunsCompleted',
+  SweepRunSeconds: 'SweepRunSeconds',
+  SweepAgeSeconds: 'SweepAgeSeconds',
+  /** An index add refused: the subject's index is full (MAX_CONNECTIONS_PER_SUBJECT). */
+  IndexAddsRefused: 'IndexAddsRefused',
+  /** Keys set to null at a connection that left the subject they came from. */
+  KeysCleared: 'KeysCleared',
+  /** Subjects a sync named that the connection no longer belongs to: their keys were not sent. */
+  SubjectsNotMember: 'SubjectsNotMember',
 } as const;
 
 export { MetricUnit };

@@ -1,6 +1,8 @@
 /**
- * Finds a subject's connections: the index in the state table while it is fresh, else Nango's list
- * endpoint (paged, capped), whose answer replaces the index. An empty answer is trusted only briefly,
+ * Finds a subject's connections: the index in the state table while the last complete sweep is
+ * young (it lists every connection every INDEX_SWEEP_SECONDS, so steady state needs no list call
+ * per event), or while the subject's own lookup is fresh; else Nango's list endpoint (paged,
+ * capped), whose answer replaces the index. An empty answer is trusted only briefly,
  * so a connection created meanwhile is found soon even without its webhook. Concurrent lookups of one
  * subject in a container share one request.
  */
@@ -11,6 +13,12 @@ import type { StatePort } from '../state/port.ts';
 import type { Target } from '../sync/message.ts';
 
 export interface IndexOptions {
+  /**
+   * When the last complete sweep started (epoch ms), if any: the index then holds every connection
+   * Nango listed from that moment. Trusted while younger than `sweepFreshMs`.
+   */
+  lastSweep?: () => Promise<number | undefined>;
+  sweepFreshMs?: number;
   ttlMs: number;
   emptyTtlMs: number;
   maxConnections: number;
@@ -19,6 +27,8 @@ export interface IndexOptions {
 
 /** Nango pages of this size: a subject rarely has more, so one request answers a miss. */
 const PAGE_SIZE = 1_000;
+/** How long a container reuses its read of the sweep's progress. */
+const SWEEP_READ_MS = 10_000;
 
 export class ConnectionIndex {
   private readonly pending = new Map<string, Promise<{ targets: Target[]; fromNango: boolean }>>();
@@ -39,10 +49,27 @@ export class ConnectionIndex {
     return p;
   }
 
+  private swept: { at: number; value: Promise<number | undefined> } | undefined;
+
+  /** The last complete sweep's start, read at most every few seconds per container. */
+  private sweptAt(): Promise<number | undefined> {
+    if (!this.o.lastSweep) return Promise.resolve(undefined);
+    const now = Date.now();
+    if (!this.swept || now - this.swept.at > SWEEP_READ_MS) {
+      const value = this.o.lastSweep().catch(() => undefined);
+      this.swept = { at: now, value };
+    }
+    return this.swept.value;
+  }
+
   private async lookup(subject: Subject, deadline: number): Promise<{ targets: Target[]; fromNango: boolean }> {
     const now = (this.o.now ?? Date.now)();
-    const entry = await this.state.readIndex(subject.id);
-    // An index over the cap (webhooks add without one) is not trusted: the listing refuses the subject.
+    const [entry, swept] = await Promise.all([this.state.readIndex(subject.id), this.sweptAt()]);
+    // A fresh sweep saw every connection: the index (absent means none) is the answer.
+    if (swept !== undefined && now - swept < (this.o.sweepFreshMs ?? 0) && (entry?.connections.length ?? 0) <= this.o.maxConnections) {
+      return { targets: entry?.connections ?? [], fromNango: false };
+    }
+    // An index over the cap is not trusted: the listing refuses the subject.
     if (entry?.fetchedAt !== undefined && entry.connections.length <= this.o.maxConnections) {
       const ttl = entry.connections.length > 0 ? this.o.ttlMs : this.o.emptyTtlMs;
       if (now - entry.fetchedAt < ttl) return { targets: entry.connections, fromNango: false };

@@ -5,9 +5,11 @@
  *                                  every integration, or one provider config key): per key its value
  *                                  (JSON text) and order; the group's order, event, write time.
  *                                  (`K#<scope>#<key>`: one key, as version 2 wrote them; still read.)
- *   S#<subject>  INDEX     the subject's known connections (a string set) and when Nango was asked
- *   C#<conn>     APPLIED   per key `k:<key>` = the order last sent to that connection; per subject
- *                          `d:<subject>` = since when apply has left its keys to a later sync
+ *   I#<subject>  INDEX     the subject's known connections (a string set, at most MAX_INDEX_ENTRIES)
+ *                          and when Nango was asked; its own partition so IAM can grant it apart
+ *   C#<conn>     APPLIED   per key `k:<key>` = the order last sent to that connection and `s:<key>` =
+ *                          the digest of the subject it came from; per subject `d:<subject>` = since
+ *                          when apply has left its keys to a later sync
  *
  * Every write is a single-item conditional or additive update: no transactions (dynalite has none,
  * and none is needed). Items stay far below 400 KB: a key group holds the values of one event
@@ -29,9 +31,11 @@ import type { Json } from '#events/define';
 import type { DesiredKey } from '../domain/desired.ts';
 import { FLOOR_ORDER } from '../domain/order.ts';
 import { connectionKey, type EventRef, type Target } from '../sync/message.ts';
-import type { AppliedState, IndexEntry, KeyWrite, StatePort, WriteOutcome } from './port.ts';
+import { attributeBytes, MAX_INDEX_ENTRIES } from './limits.ts';
+import type { AppliedProvenance, AppliedState, IndexEntry, KeyWrite, StatePort, WriteOutcome } from './port.ts';
 
 const subjectPk = (subject: string) => `S#${subject}`;
+const indexPk = (subject: string) => `I#${subject}`;
 const KEY_PREFIX = 'K#';
 /** Marks a key group's sort key (`K#<scope>#@<digest>`) apart from version 2's `K#<scope>#<key>`. */
 const GROUP_MARK = '@';
@@ -43,6 +47,7 @@ const APPLIED_ATTR = 'k:';
 /** An index written by a listing asked for at `:f` or later stays. */
 const NEWER_LISTING = 'attribute_not_exists(fetchedAt) OR fetchedAt < :f';
 const DEFERRED_ATTR = 'd:';
+const SOURCE_ATTR = 's:';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -62,6 +67,8 @@ export class DynamoStateStore implements StatePort {
   constructor(
     client: DynamoDBClient,
     private readonly table: string,
+    /** Adds past this many connections in one index are refused (the item must fit at the longest ids). */
+    private readonly maxIndexEntries = MAX_INDEX_ENTRIES,
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
@@ -189,11 +196,15 @@ export class DynamoStateStore implements StatePort {
     );
     const keys: Record<string, string> = {};
     const deferredSince: Record<string, number> = {};
+    const sources: Record<string, string> = {};
+    let bytes = 0;
     for (const [k, v] of Object.entries(res.Item ?? {})) {
+      bytes += attributeBytes(k, v);
       if (k.startsWith(APPLIED_ATTR)) keys[k.slice(APPLIED_ATTR.length)] = String(v);
+      else if (k.startsWith(SOURCE_ATTR)) sources[k.slice(SOURCE_ATTR.length)] = String(v);
       else if (k.startsWith(DEFERRED_ATTR) && typeof v === 'number') deferredSince[k.slice(DEFERRED_ATTR.length)] = v;
     }
-    return { keys, deferredSince };
+    return { keys, deferredSince, sources, bytes };
   }
 
   async markDeferred(target: Target, subjects: readonly string[], at: number): Promise<void> {
@@ -215,18 +226,34 @@ export class DynamoStateStore implements StatePort {
     );
   }
 
-  async recordApplied(target: Target, applied: Readonly<Record<string, string>>, subjects: readonly string[] = []): Promise<void> {
+  async recordApplied(
+    target: Target,
+    applied: Readonly<Record<string, string>>,
+    subjects: readonly string[] = [],
+    provenance: AppliedProvenance = {},
+  ): Promise<void> {
     const entries = Object.entries(applied);
-    if (entries.length === 0 && subjects.length === 0) return;
+    const sources = provenance.sources ?? {};
+    const cleared = provenance.cleared ?? [];
+    if (entries.length === 0 && subjects.length === 0 && cleared.length === 0) return;
+    // Keys set to null because their subject was left: neither order nor source is kept.
+    if (cleared.length) await this.forgetKeys(target, cleared);
     // An update expression is limited to 4 KB: at most 100 keys per update. With no key, one update ends the waits.
-    for (let from = 0; from === 0 || from < entries.length; from += 100) {
+    for (let from = 0; from === 0 || from < entries.length; from += 50) {
       const names: Record<string, string> = { '#c': 'connectionId', '#p': 'providerConfigKey' };
       const values: Record<string, unknown> = { ':c': target.connectionId, ':p': target.providerConfigKey };
       const sets = ['#c = :c', '#p = :p'];
-      entries.slice(from, from + 100).forEach(([key, order], i) => {
+      // 50 keys per update: each may carry its source too.
+      entries.slice(from, from + 50).forEach(([key, order], i) => {
         names[`#k${i}`] = `${APPLIED_ATTR}${key}`;
         values[`:k${i}`] = order;
         sets.push(`#k${i} = :k${i}`);
+        const source = sources[key];
+        if (source !== undefined) {
+          names[`#s${i}`] = `${SOURCE_ATTR}${key}`;
+          values[`:s${i}`] = source;
+          sets.push(`#s${i} = :s${i}`);
+        }
       });
       // The subjects read for this PATCH no longer wait: their keys have just been sent.
       const removes =
@@ -249,6 +276,25 @@ export class DynamoStateStore implements StatePort {
     }
   }
 
+  private async forgetKeys(target: Target, keys: readonly string[]): Promise<void> {
+    for (let from = 0; from < keys.length; from += 50) {
+      const names: Record<string, string> = {};
+      const removes = keys.slice(from, from + 50).flatMap((key, i) => {
+        names[`#k${i}`] = `${APPLIED_ATTR}${key}`;
+        names[`#s${i}`] = `${SOURCE_ATTR}${key}`;
+        return [`#k${i}`, `#s${i}`];
+      });
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK },
+          UpdateExpression: `REMOVE ${removes.join(', ')}`,
+          ExpressionAttributeNames: names,
+        }),
+      );
+    }
+  }
+
   /** A connection Nango no longer has: what it was sent is forgotten, so one re-created with the same id gets everything. */
   async forgetApplied(target: Target): Promise<void> {
     await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK } }));
@@ -256,7 +302,7 @@ export class DynamoStateStore implements StatePort {
 
   async readIndex(subject: string): Promise<IndexEntry | undefined> {
     const res = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { pk: subjectPk(subject), sk: INDEX_SK }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.table, Key: { pk: indexPk(subject), sk: INDEX_SK }, ConsistentRead: true }),
     );
     if (!res.Item) return undefined;
     const set = res.Item.conns as Set<string> | undefined;
@@ -273,7 +319,7 @@ export class DynamoStateStore implements StatePort {
     const replaced = await this.ifCondition(
       new PutCommand({
         TableName: this.table,
-        Item: { pk: subjectPk(subject), sk: INDEX_SK, subject, fetchedAt, ...conns },
+        Item: { pk: indexPk(subject), sk: INDEX_SK, subject, fetchedAt, ...conns },
         ConditionExpression: `(${NEWER_LISTING}) AND (attribute_not_exists(addedAt) OR addedAt < :since)`,
         ExpressionAttributeValues: { ':since': listedSince, ':f': fetchedAt },
       }),
@@ -287,31 +333,41 @@ export class DynamoStateStore implements StatePort {
     await this.ifCondition(
       new UpdateCommand({
         TableName: this.table,
-        Key: { pk: subjectPk(subject), sk: INDEX_SK },
+        Key: { pk: indexPk(subject), sk: INDEX_SK },
         UpdateExpression: `${connections.length ? 'ADD conns :c ' : ''}SET subject = :s, fetchedAt = :f`,
         // A newer listing (route's own lookup) knows better, removals included.
-        ConditionExpression: NEWER_LISTING,
-        ExpressionAttributeValues: { ...add, ':s': subject, ':f': fetchedAt },
+        // A merge that could pass the cap is not made: route then asks Nango, which refuses the subject.
+        ConditionExpression: `(${NEWER_LISTING}) AND (attribute_not_exists(conns) OR size(conns) <= :room)`,
+        ExpressionAttributeValues: { ...add, ':s': subject, ':f': fetchedAt, ':room': this.maxIndexEntries - connections.length },
       }),
     );
   }
 
-  async addToIndex(subject: string, target: Target): Promise<void> {
-    await this.doc.send(
+  async addToIndex(subject: string, target: Target): Promise<boolean> {
+    // Refused past the cap (the item must fit at the longest ids); an entry already there is no add.
+    const added = await this.ifCondition(
       new UpdateCommand({
         TableName: this.table,
-        Key: { pk: subjectPk(subject), sk: INDEX_SK },
+        Key: { pk: indexPk(subject), sk: INDEX_SK },
         UpdateExpression: 'ADD conns :c SET subject = :s, addedAt = :now',
-        ExpressionAttributeValues: { ':c': new Set([encodeTarget(target)]), ':s': subject, ':now': Date.now() },
+        ConditionExpression: 'attribute_not_exists(conns) OR size(conns) < :max OR contains(conns, :e)',
+        ExpressionAttributeValues: {
+          ':c': new Set([encodeTarget(target)]),
+          ':e': encodeTarget(target),
+          ':s': subject,
+          ':now': Date.now(),
+          ':max': this.maxIndexEntries,
+        },
       }),
     );
+    return added;
   }
 
   async removeFromIndex(subject: string, target: Target): Promise<void> {
     await this.ifCondition(
       new UpdateCommand({
         TableName: this.table,
-        Key: { pk: subjectPk(subject), sk: INDEX_SK },
+        Key: { pk: indexPk(subject), sk: INDEX_SK },
         UpdateExpression: 'DELETE conns :c',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':c': new Set([encodeTarget(target)]) },

@@ -38,6 +38,16 @@ export interface AppliedState {
   keys: Record<string, string>;
   /** subject -> since when apply has left its keys to later syncs (epoch ms); gone once a sync that read the subject sent them or found nothing to send. */
   deferredSince: Record<string, number>;
+  /** key -> digest of the subject its value came from (`subjectDigest`); absent for keys sent before it was kept. */
+  sources?: Record<string, string>;
+  /** The item's size as DynamoDB counts it (approximately, rounded up). */
+  bytes?: number;
+}
+
+/** What a PATCH changed beyond the orders: where each sent key came from, and the keys it set to null. */
+export interface AppliedProvenance {
+  sources?: Readonly<Record<string, string>>;
+  cleared?: readonly string[];
 }
 
 export interface StatePort {
@@ -54,7 +64,12 @@ export interface StatePort {
    * Records the orders just sent (possibly none), and that the keys of `subjects` (the ones read for
    * that PATCH, or found with nothing to send) no longer wait.
    */
-  recordApplied(target: Target, applied: Readonly<Record<string, string>>, subjects?: readonly string[]): Promise<void>;
+  recordApplied(
+    target: Target,
+    applied: Readonly<Record<string, string>>,
+    subjects?: readonly string[],
+    provenance?: AppliedProvenance,
+  ): Promise<void>;
   /** Notes that these subjects' keys were left to later syncs, unless already noted: the first time is kept. */
   markDeferred(target: Target, subjects: readonly string[], at: number): Promise<void>;
   /** Forgets what a connection was sent (Nango no longer has it). */
@@ -70,7 +85,8 @@ export interface StatePort {
    * and leaves an index a newer listing wrote as it is.
    */
   mergeIndex(subject: string, connections: readonly Target[], fetchedAt: number): Promise<void>;
-  addToIndex(subject: string, target: Target): Promise<void>;
+  /** False when the index is full (MAX_CONNECTIONS_PER_SUBJECT): the add is refused. */
+  addToIndex(subject: string, target: Target): Promise<boolean>;
   removeFromIndex(subject: string, target: Target): Promise<void>;
   /**
    * An operator's reset of one key of a subject: every scope keeps its value, at the lowest order

@@ -29,20 +29,31 @@ export type SyncReason = (typeof SYNC_REASONS)[number];
 
 export const MAX_SUBJECTS_PER_SYNC = 20;
 
-export const syncMessageSchema = z.object({
-  v: z.literal(2),
-  kind: z.literal('sync'),
-  target: targetSchema,
-  subjects: z.array(z.string().min(1).max(1_100)).min(1).max(MAX_SUBJECTS_PER_SYNC),
-  reason: z.enum(SYNC_REASONS),
-  /** The events behind a `change`, for the DLQ envelope and logs (at most a few). */
-  events: z.array(eventRefSchema).max(10).default([]),
-  /**
-   * For a `change`: when route queued it (epoch ms), at or after every key write behind it. Apply
-   * leaves to later syncs what was rewritten after this time.
-   */
-  queuedAt: z.number().int().nonnegative().optional(),
-});
+export const syncMessageSchema = z
+  .object({
+    v: z.literal(2),
+    kind: z.literal('sync'),
+    target: targetSchema,
+    /** Empty only for a seed `lookup`: apply then finds the connection's subjects itself. */
+    subjects: z.array(z.string().min(1).max(1_100)).max(MAX_SUBJECTS_PER_SYNC),
+    reason: z.enum(SYNC_REASONS),
+    /** The events behind a `change`, for the DLQ envelope and logs (at most a few). */
+    events: z.array(eventRefSchema).max(10).default([]),
+    /**
+     * For a `change`: when route queued it (epoch ms), at or after every key write behind it. Apply
+     * leaves to later syncs what was rewritten after this time.
+     */
+    queuedAt: z.number().int().nonnegative().optional(),
+    /**
+     * A seed from a webhook: a hint, not a fact. Apply reads the connection as Nango lists it now (one
+     * list call by connection id), updates its membership and indexes, then seeds its subjects.
+     */
+    lookup: z.literal(true).optional(),
+  })
+  .refine((m) => m.subjects.length > 0 || m.lookup === true, {
+    message: 'a sync names at least one subject, unless it is a lookup',
+    path: ['subjects'],
+  });
 export type SyncMessage = z.output<typeof syncMessageSchema>;
 
 /** Seeds and repairs send every key in scope, whatever the applied state says. */

@@ -1,30 +1,27 @@
 /**
  * What the webhook does with a delivery, as an HTTP answer: verify, then for an auth webhook of a
- * created or re-authorised connection, add the connection to the index of each subject its tags
- * (and id) make it part of, and enqueue a seed sync that sends every in-scope key of their desired
- * state. Everything else that is signed gets 200 (Nango adds webhook types without notice). A
- * retried delivery carries the same body: its seed has the same deduplication id, so SQS keeps one.
+ * created or re-authorised connection, enqueue a seed `lookup`: apply reads the connection as Nango
+ * lists it now, updates its membership and indexes, and sends its subjects' state. The body's tags
+ * are never trusted (a captured body stays validly signed forever: replayed after a re-tag, it must
+ * not put the connection back with its former customer). Everything else that is signed gets 200
+ * (Nango adds webhook types without notice). A retried delivery carries the same body: its seed has
+ * the same deduplication id, so SQS keeps one.
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { connectionIdSchema, providerConfigKeySchema } from '#events/ids';
 import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
-import { subjectsOfConnection } from '../domain/subject.ts';
 import { classify } from '../failure.ts';
 import type { QueuePort } from '../queues.ts';
-import type { StatePort } from '../state/port.ts';
 import { connectionKey, syncMessage } from '../sync/message.ts';
 import { type SigningKeySource, verifySignature } from './signature.ts';
 
 export interface WebhookDeps {
-  state: Pick<StatePort, 'addToIndex'>;
   queues: Pick<QueuePort, 'send'>;
   syncQueueUrl: string;
   signingKey: SigningKeySource;
   maxBodyBytes: number;
-  tagKeySets: readonly (readonly string[])[];
-  byConnectionId: boolean;
 }
 
 export interface Delivery {
@@ -90,19 +87,9 @@ export async function handleDelivery(d: Delivery, deps: WebhookDeps): Promise<An
     return { status: 200, body: { ignored: `auth ${w.operation.slice(0, 32)} success=${w.success}` } };
 
   const target = { connectionId: w.connectionId, providerConfigKey: w.providerConfigKey };
-  const subjects = subjectsOfConnection({ ...target, tags: w.tags }, deps.tagKeySets, deps.byConnectionId);
-  if (subjects.length === 0)
-    return { status: 200, body: { seeded: false, reason: 'the connection has none of the tags the catalog addresses' } };
   try {
-    await Promise.all(subjects.map((s) => deps.state.addToIndex(s.id, target)));
     await deps.queues.send(deps.syncQueueUrl, {
-      body: JSON.stringify(
-        syncMessage(
-          target,
-          subjects.map((s) => s.id),
-          'seed',
-        ),
-      ),
+      body: JSON.stringify({ ...syncMessage(target, [], 'seed'), lookup: true }),
       groupId: connectionKey(target),
       deduplicationId: createHash('sha256').update(d.body).digest('hex'),
     });
@@ -113,6 +100,6 @@ export async function handleDelivery(d: Delivery, deps: WebhookDeps): Promise<An
     return { status: 503, body: { error: 'unavailable' } };
   }
   metrics.addMetric(MetricName.WebhookSeedsEnqueued, MetricUnit.Count, 1);
-  logger.info('new connection: seed enqueued', { operation: w.operation, subjects: subjects.map((s) => s.id) });
-  return { status: 200, body: { seeded: true, subjects: subjects.length } };
+  logger.info('new connection: seed lookup enqueued', { operation: w.operation });
+  return { status: 200, body: { seeded: true } };
 }

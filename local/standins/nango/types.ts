@@ -70,7 +70,7 @@ export interface AppliedWrite {
 /** What a test did through the admin API (not HTTP): Nango's dashboard, Connect UI or functions. */
 export interface AdminAction {
   at: number;
-  action: 'createConnection' | 'setMetadataBehindOurBack' | 'reauthorize';
+  action: 'createConnection' | 'setMetadataBehindOurBack' | 'reauthorize' | 'retag';
   connectionId: string;
   providerConfigKey: string;
   tags?: Record<string, string>;
@@ -117,6 +117,8 @@ export interface NangoStandin {
   createConnection(c: Omit<SeedConnection, 'created'>): ListedStandinConnection;
   /** Nango's dashboard or a function replaced the metadata whole; no request, no webhook. */
   setMetadataBehindOurBack(connectionId: string, providerConfigKey: string, metadata: Metadata | null): void;
+  /** Tags changed through Nango's API (PATCH /connections/{id}): no webhook, seen only by listing. */
+  retag(connectionId: string, providerConfigKey: string, tags: Record<string, string>): void;
   /** The user re-authorised: an auth webhook with operation "override". */
   reauthorize(connectionId: string, providerConfigKey: string): void;
   adminActions(): AdminAction[];

@@ -24,13 +24,10 @@ describe('webhook signing key rotation', () => {
     sm = await startSecretsManagerStandin({ secrets: { 'webhook-key': OLD } });
     const provider = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({ endpoint: sm.url, region: 'us-east-1' }) });
     deps = {
-      state: { addToIndex: async () => undefined },
       queues: { send: async (_u, m) => void sent.push(m) },
       syncQueueUrl: 'http://127.0.0.1/queue/sync.fifo',
       signingKey: signingKeyFromConfig({ WEBHOOK_SECRET_ID: 'webhook-key', SECRET_CACHE_TTL_SECONDS: 300 }, provider, () => clock),
       maxBodyBytes: 65_536,
-      tagKeySets: [['organization_id']],
-      byConnectionId: false,
     };
   });
   afterAll(() => sm.close());

@@ -83,20 +83,23 @@ describe('DynamoStateStore over dynalite', () => {
   });
 
   it('records applied orders per key and reads them back merged', async () => {
-    expect(await store.readApplied(target)).toEqual({ keys: {}, deferredSince: {} });
+    expect(await store.readApplied(target)).toMatchObject({ keys: {}, deferredSince: {} });
     await store.recordApplied(target, { plan: 'o1', 'seats.x': 'o2' });
     // A subject's first deferral is kept until a PATCH that read it.
     await store.markDeferred(target, ['tags:organization_id=acme', 'connection:c 1'], 1_000);
     await store.markDeferred(target, ['tags:organization_id=acme'], 2_000);
-    expect(await store.readApplied(target)).toEqual({
+    expect(await store.readApplied(target)).toMatchObject({
       keys: { plan: 'o1', 'seats.x': 'o2' },
       deferredSince: { 'tags:organization_id=acme': 1_000, 'connection:c 1': 1_000 },
     });
     await store.recordApplied(target, { plan: 'o3' }, ['tags:organization_id=acme']);
-    expect(await store.readApplied(target)).toEqual({ keys: { plan: 'o3', 'seats.x': 'o2' }, deferredSince: { 'connection:c 1': 1_000 } });
+    expect(await store.readApplied(target)).toMatchObject({
+      keys: { plan: 'o3', 'seats.x': 'o2' },
+      deferredSince: { 'connection:c 1': 1_000 },
+    });
     // Nothing sent, but the wait is over (another sync sent those keys).
     await store.recordApplied(target, {}, ['connection:c 1']);
-    expect(await store.readApplied(target)).toEqual({ keys: { plan: 'o3', 'seats.x': 'o2' }, deferredSince: {} });
+    expect(await store.readApplied(target)).toMatchObject({ keys: { plan: 'o3', 'seats.x': 'o2' }, deferredSince: {} });
   });
 
   it('keeps an index: replace, add, remove, and an empty index that is not a miss', async () => {

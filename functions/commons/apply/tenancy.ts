@@ -1,0 +1,145 @@
+/**
+ * Apply's tenancy rules: a subject's keys go only to a connection whose membership (its subjects as
+ * Nango last listed it) still holds that subject; a seed from a webhook is a hint, so the connection
+ * is read from Nango's list endpoint first (one call, by connection id); a connection that left a
+ * subject has the keys it holds only from that subject set to `null`; and the applied-state item is
+ * checked to fit before any PATCH whose orders it would have to record.
+ */
+import type { MetadataPatch } from '#events/define';
+import { logger } from '#powertools/logger';
+import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
+import type { DesiredKey } from '../domain/desired.ts';
+import { keysToClear, membershipChange, subjectDigest } from '../domain/membership.ts';
+import { subjectsOfConnection } from '../domain/subject.ts';
+import { Failure } from '../failure.ts';
+import type { NangoPort } from '../nango/port.ts';
+import { attributeBytes, MAX_APPLIED_BYTES } from '../state/limits.ts';
+import type { MembershipPort } from '../state/membership.ts';
+import type { AppliedState, StatePort } from '../state/port.ts';
+import type { Target } from '../sync/message.ts';
+
+export interface TenancyDeps {
+  nango: Pick<NangoPort, 'listConnections'>;
+  state: Pick<StatePort, 'addToIndex' | 'removeFromIndex'>;
+  members: Pick<MembershipPort, 'readMember' | 'writeMember' | 'forgetMember'>;
+  tagKeySets: readonly (readonly string[])[];
+  byConnectionId: boolean;
+}
+
+export interface Membership {
+  /** The subjects whose keys this sync may send. */
+  subjects: string[];
+  /** Every subject the connection belongs to; undefined when it was never listed (then what route found stands). */
+  current: string[] | undefined;
+  /** Nango no longer lists the connection. */
+  gone: boolean;
+}
+
+/**
+ * The subjects a group's syncs may send. For a `lookup` seed, Nango is asked first and what it lists
+ * becomes the membership (indexes moved to match) and the subjects to seed.
+ */
+export async function memberSubjects(
+  deps: TenancyDeps,
+  target: Target,
+  named: readonly string[],
+  lookup: boolean,
+  deadline: number,
+): Promise<Membership> {
+  if (lookup) return lookUp(deps, target, deadline);
+  const m = await deps.members.readMember(target);
+  if (!m) return { subjects: [...named], current: undefined, gone: false };
+  const allowed = new Set(m.subjects);
+  const subjects = named.filter((s) => allowed.has(s));
+  if (subjects.length < named.length) {
+    metrics.addMetric(MetricName.SubjectsNotMember, MetricUnit.Count, named.length - subjects.length);
+    logger.info('subjects the connection left are not sent', { dropped: named.length - subjects.length });
+  }
+  return { subjects, current: m.subjects, gone: false };
+}
+
+async function lookUp(deps: TenancyDeps, target: Target, deadline: number): Promise<Membership> {
+  const listedAt = Date.now();
+  const listed = await deps.nango.listConnections(
+    { connectionId: target.connectionId, integrationIds: [target.providerConfigKey] },
+    { limit: 10, page: 0 },
+    { deadline },
+  );
+  const found = listed.find((c) => c.connectionId === target.connectionId && c.providerConfigKey === target.providerConfigKey);
+  const before = await deps.members.readMember(target);
+  if (!found) {
+    // Deleted since its webhook (or a replay of an old one): out of every index it was in.
+    await Promise.all((before?.subjects ?? []).map((s) => deps.state.removeFromIndex(s, target)));
+    if (before) await deps.members.forgetMember(target);
+    return { subjects: [], current: [], gone: true };
+  }
+  const current = subjectsOfConnection(found, deps.tagKeySets, deps.byConnectionId).map((s) => s.id);
+  const change = membershipChange(before?.subjects, current);
+  if (change.kind !== 'same' || !before) {
+    const adds = await Promise.all(change.joined.map((s) => deps.state.addToIndex(s, target)));
+    await Promise.all(change.left.map((s) => deps.state.removeFromIndex(s, target)));
+    const refused = adds.filter((a) => !a).length;
+    if (refused) metrics.addMetric(MetricName.IndexAddsRefused, MetricUnit.Count, refused);
+    await deps.members.writeMember(target, { subjects: current, seenAt: listedAt });
+  } else {
+    // Joins are re-added: a subject's index may have lost it (route's own listing, a 404 long ago).
+    await Promise.all(current.map((s) => deps.state.addToIndex(s, target)));
+  }
+  return { subjects: current, current, gone: false };
+}
+
+/** Whether the connection holds keys from a subject it left (then its state is sent whole). */
+export function holdsForeignKeys(applied: AppliedState, current: readonly string[] | undefined): boolean {
+  if (!current || !applied.sources) return false;
+  const mine = new Set(current.map(subjectDigest));
+  return Object.values(applied.sources).some((s) => !mine.has(s));
+}
+
+export interface Clearing {
+  /** The patch with `null` for every key held only from a subject left. */
+  patch: MetadataPatch | undefined;
+  cleared: string[];
+  sources: Record<string, string>;
+}
+
+/** Adds the clearing nulls to a plan's patch and names each sent key's source subject. */
+export function withClearing(
+  patch: MetadataPatch | undefined,
+  planned: readonly DesiredKey[],
+  desired: ReadonlyMap<string, DesiredKey>,
+  applied: AppliedState,
+  current: readonly string[] | undefined,
+): Clearing {
+  const sources = Object.fromEntries(planned.map((k) => [k.key, subjectDigest(k.subject)]));
+  if (!current || !applied.sources) return { patch, cleared: [], sources };
+  const cleared = keysToClear(applied.sources, current, new Set(desired.keys()));
+  if (cleared.length === 0) return { patch, cleared, sources };
+  metrics.addMetric(MetricName.KeysCleared, MetricUnit.Count, cleared.length);
+  return { patch: { ...(patch ?? {}), ...Object.fromEntries(cleared.map((k) => [k, null])) }, cleared, sources };
+}
+
+/**
+ * Refuses, before the PATCH, a plan whose orders and sources would not fit the connection's applied
+ * item: recorded after a PATCH that already succeeded, an overflow would be retried for ever.
+ */
+export function assertAppliedFits(
+  applied: AppliedState,
+  planned: Readonly<Record<string, string>>,
+  sources: Readonly<Record<string, string>>,
+): void {
+  let bytes = applied.bytes ?? 0;
+  for (const [key, order] of Object.entries(planned)) {
+    if (applied.keys[key] === undefined) bytes += attributeBytes(`k:${key}`, order);
+    else bytes += Math.max(0, Buffer.byteLength(order) - Buffer.byteLength(applied.keys[key]!));
+    const source = sources[key];
+    if (source !== undefined && applied.sources?.[key] === undefined) bytes += attributeBytes(`s:${key}`, source);
+  }
+  if (bytes > MAX_APPLIED_BYTES) {
+    throw new Failure({
+      source: 'input',
+      kind: 'over_limit',
+      code: 'applied_state_too_large',
+      message: `the connection's applied state would take ${bytes} bytes, past ${MAX_APPLIED_BYTES}: fewer or shorter keys per connection`,
+    });
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * A connection's membership (its subjects as Nango last listed it) and what follows from a change of
+ * it. Pure functions only.
+ */
+import { createHash } from 'node:crypto';
+
+export type MembershipKind = 'new' | 'moved' | 'same';
+
+export interface MembershipChange {
+  kind: MembershipKind;
+  /** Subjects the connection joined (every subject of a new connection). */
+  joined: string[];
+  /** Subjects it left. */
+  left: string[];
+}
+
+/** `previous` undefined: never listed before. Order does not matter. */
+export function membershipChange(previous: readonly string[] | undefined, current: readonly string[]): MembershipChange {
+  if (previous === undefined) return { kind: 'new', joined: [...new Set(current)], left: [] };
+  const before = new Set(previous);
+  const now = new Set(current);
+  const joined = [...now].filter((s) => !before.has(s));
+  const left = [...before].filter((s) => !now.has(s));
+  return { kind: joined.length || left.length ? 'moved' : 'same', joined, left };
+}
+
+/** What the applied item records as a key's source: short, since an item holds one per key. */
+export const subjectDigest = (subject: string): string => createHash('sha256').update(subject).digest('hex').slice(0, 16);
+
+/**
+ * The keys a connection holds only from subjects it no longer belongs to: their source is none of
+ * its current subjects, and none of those subjects sets them now. They are sent as `null` (Nango
+ * cannot delete a key), so no former customer's value stays behind.
+ */
+export function keysToClear(
+  sources: Readonly<Record<string, string>>,
+  currentSubjects: readonly string[],
+  stillDesired: ReadonlySet<string>,
+): string[] {
+  const current = new Set(currentSubjects.map(subjectDigest));
+  return Object.entries(sources)
+    .filter(([key, source]) => !current.has(source) && !stillDesired.has(key))
+    .map(([key]) => key)
+    .sort();
+}
