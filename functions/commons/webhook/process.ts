@@ -1,42 +1,55 @@
 /**
- * What the webhook does with a delivery, as an HTTP answer: verify, then for an auth webhook of a
- * created or re-authorised connection, add the connection to the index of each subject its tags
- * (and id) make it part of, and enqueue a seed sync that sends every in-scope key of their desired
- * state. Everything else that is signed gets 200 (Nango adds webhook types without notice). A
- * retried delivery carries the same body: its seed has the same deduplication id, so SQS keeps one.
+ * What the webhook does with a delivery, as an HTTP answer: the path token, then the signature, then
+ * for an auth webhook of a created or re-authorised connection, a seed sync for the subjects its tags
+ * (and id) name. The body is a hint: apply reads the connection from Nango before it sends anything,
+ * so the webhook touches no table and holds no Nango key. Everything else that is signed gets 200
+ * (Nango adds webhook types without notice). A retried delivery carries the same body: its seed has
+ * the same deduplication id, so SQS keeps one.
+ *
+ * Cost of a rejection, cheapest first: a wrong path is one hash; a signature that is not 64 hex
+ * digits, a metric; a well-formed wrong signature, an HMAC against the cached key and at most one
+ * fresh read of the secret per interval. Only a signed delivery reaches the queue.
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { connectionIdSchema, providerConfigKeySchema } from '#events/ids';
-import { logger } from '#powertools/logger';
+import { logger, subjectsForLog } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { subjectsOfConnection } from '../domain/subject.ts';
 import { classify } from '../failure.ts';
 import type { QueuePort } from '../queues.ts';
-import type { StatePort } from '../state/port.ts';
 import { connectionKey, syncMessage } from '../sync/message.ts';
-import { type SigningKeySource, verifySignature } from './signature.ts';
+import { pathTokenMatches, RejectionLog } from './front.ts';
+import { isWellFormedSignature, type SigningKeySource, verifySignature } from './signature.ts';
 
 export interface WebhookDeps {
-  state: Pick<StatePort, 'addToIndex'>;
   queues: Pick<QueuePort, 'send'>;
   syncQueueUrl: string;
   signingKey: SigningKeySource;
   maxBodyBytes: number;
+  /** The URL's secret last segment (WEBHOOK_PATH_TOKEN). */
+  pathToken: string;
   tagKeySets: readonly (readonly string[])[];
   byConnectionId: boolean;
+  /** Sampled log of rejections. @default one per reason every 10 s */
+  rejections?: RejectionLog;
 }
 
 export interface Delivery {
   method: string;
+  /** The request's path, without the query string (a function URL's `rawPath`). */
+  path: string;
   body: Buffer;
   signature: string | undefined;
+  sourceIp?: string | undefined;
 }
 
 export interface Answer {
   status: number;
   body: Record<string, unknown>;
 }
+
+const defaultRejections = new RejectionLog();
 
 const authWebhookSchema = z.object({
   type: z.literal('auth'),
@@ -50,28 +63,44 @@ const authWebhookSchema = z.object({
 const SEEDED_OPERATIONS = new Set(['creation', 'override']);
 
 export async function handleDelivery(d: Delivery, deps: WebhookDeps): Promise<Answer> {
+  const rejections = deps.rejections ?? defaultRejections;
+  if (!pathTokenMatches(d.path, deps.pathToken)) {
+    rejections.note('path', d.sourceIp);
+    return { status: 404, body: {} };
+  }
   metrics.addMetric(MetricName.WebhooksReceived, MetricUnit.Count, 1);
   if (d.method !== 'POST') return { status: 405, body: { error: 'method_not_allowed' } };
   if (d.body.length > deps.maxBodyBytes) return { status: 413, body: { error: 'payload_too_large' } };
-  let verified: boolean;
+  const refuse = (reason: 'signature_malformed' | 'signature_mismatch'): Answer => {
+    metrics.addMetric(MetricName.WebhookSignatureRejected, MetricUnit.Count, 1);
+    rejections.note(reason, d.sourceIp, { bytes: d.body.length });
+    return { status: 401, body: {} };
+  };
+  if (!isWellFormedSignature(d.signature)) return refuse('signature_malformed');
+  let key: string;
   try {
-    verified = verifySignature(d.body, d.signature, await deps.signingKey.get());
-    // The key may have been rotated since it was cached: one fresh read (rate-limited) before refusing.
-    if (!verified && d.signature) {
-      const fresh = await deps.signingKey.refresh();
-      verified = fresh !== undefined && verifySignature(d.body, d.signature, fresh);
-    }
+    key = await deps.signingKey.get();
   } catch (e) {
+    // Without the key no delivery can be checked: 503 so that Nango retries a genuine one. Not a seed
+    // failure (nothing was verified yet): its own metric and alarm.
     const err = classify(e);
     logger.error('webhook signing key unavailable', { code: err.code, error: err.message });
-    metrics.addMetric(MetricName.WebhookSeedFailures, MetricUnit.Count, 1);
+    metrics.addMetric(MetricName.WebhookSigningKeyUnavailable, MetricUnit.Count, 1);
     return { status: 503, body: { error: 'unavailable' } };
   }
+  let verified = verifySignature(d.body, d.signature, key);
   if (!verified) {
-    metrics.addMetric(MetricName.WebhookSignatureRejected, MetricUnit.Count, 1);
-    logger.warn('webhook signature rejected', { bytes: d.body.length, signed: d.signature !== undefined });
-    return { status: 401, body: {} };
+    // The key may have been rotated since it was cached: one fresh read (rate-limited) before refusing.
+    // A failed read refuses the request like a wrong signature: the sender proved nothing.
+    try {
+      const fresh = await deps.signingKey.refresh();
+      verified = fresh !== undefined && verifySignature(d.body, d.signature, fresh);
+    } catch (e) {
+      const err = classify(e);
+      logger.warn('webhook signing key could not be read again; the request is refused', { code: err.code, error: err.message });
+    }
   }
+  if (!verified) return refuse('signature_mismatch');
   let raw: unknown;
   try {
     raw = JSON.parse(d.body.toString('utf8'));
@@ -94,7 +123,6 @@ export async function handleDelivery(d: Delivery, deps: WebhookDeps): Promise<An
   if (subjects.length === 0)
     return { status: 200, body: { seeded: false, reason: 'the connection has none of the tags the catalog addresses' } };
   try {
-    await Promise.all(subjects.map((s) => deps.state.addToIndex(s.id, target)));
     await deps.queues.send(deps.syncQueueUrl, {
       body: JSON.stringify(
         syncMessage(
@@ -113,6 +141,6 @@ export async function handleDelivery(d: Delivery, deps: WebhookDeps): Promise<An
     return { status: 503, body: { error: 'unavailable' } };
   }
   metrics.addMetric(MetricName.WebhookSeedsEnqueued, MetricUnit.Count, 1);
-  logger.info('new connection: seed enqueued', { operation: w.operation, subjects: subjects.map((s) => s.id) });
+  logger.info('new connection: seed enqueued', { operation: w.operation, subjects: subjectsForLog(subjects.map((s) => s.id)) });
   return { status: 200, body: { seeded: true, subjects: subjects.length } };
 }
