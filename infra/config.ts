@@ -20,7 +20,8 @@ export const SETTINGS = {
   createEventBus: 'true to create the bus named eventBusName (default nango-metadata-sync-<stage>)',
   alarmEmail: 'e-mail address subscribed to the alarm topic',
   producerArns: 'comma-separated role or user ARNs allowed to SendMessage straight to the ingress queue (default none)',
-  operatorArns: 'comma-separated role or user ARNs allowed to replay and purge the DLQs (default none)',
+  operatorArns: 'comma-separated role or user ARNs allowed to read and replay the DLQs (default none)',
+  purgerArns: 'comma-separated role or user ARNs also allowed to purge the DLQs: PurgeQueue deletes every message (default none)',
   logLevel: 'DEBUG | INFO | WARN | ERROR (default INFO)',
   logRetentionDays: 'log retention in days, a CloudWatch Logs value such as 7, 30, 90 (default 30)',
   routeBatchSize: 'route records per invocation (default 50)',
@@ -112,6 +113,7 @@ export function readConfig(context: (key: string) => unknown, env: NodeJS.Proces
     createEventBus: bool('createEventBus'),
     producerArns: list('producerArns'),
     operatorArns: list('operatorArns'),
+    purgerArns: list('purgerArns'),
     description: `nango-metadata-sync (${stage}): domain events to Nango connection metadata`,
     sync: {
       nangoHost: str('nangoHost'),

@@ -9,6 +9,7 @@
  * Every default lives in props.ts and is overridable; props are checked up front and every problem is
  * reported together. cdk-nag findings that do not apply are acknowledged next to the resource.
  */
+import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -30,9 +31,9 @@ import { PipelineQueues } from './queues.ts';
 import { createReconcile } from './reconcile.ts';
 import { createIngressRule } from './rule.ts';
 import { grantSecretRead, resolveSecret } from './secrets.ts';
-import { createStateTable, grantTable } from './table.ts';
+import { createStateTable, grantItems } from './table.ts';
 import { resolveProps } from './validate-props.ts';
-import { createWebhook } from './webhook.ts';
+import { createWebhook, webhookPathToken } from './webhook.ts';
 
 export { ESM_BANNER, PROJECT_ROOT } from './functions.ts';
 export * from './props.ts';
@@ -51,6 +52,10 @@ export class NangoMetadataSync extends Construct {
   readonly applyFunction: NodejsFunction;
   readonly webhookFunction: NodejsFunction;
   readonly webhookUrl: lambda.FunctionUrl;
+  /** The URL to register in Nango: with the path token, and CloudFront's domain when it is in front. */
+  readonly webhookEndpoint: string;
+  /** Only with `webhook.cloudFront`. */
+  readonly webhookDistribution?: cloudfront.Distribution;
   readonly reconcileFunction: NodejsFunction;
   /** Undefined when `reconcile.schedule` is false. */
   readonly reconcileSchedule?: events.Rule;
@@ -115,6 +120,8 @@ export class NangoMetadataSync extends Construct {
       APPLY_MAX_DEFER_SECONDS: String(cfg.apply.maxDefer.toSeconds()),
       WEBHOOK_SECRET_ID: this.webhookSecret.secretFullArn ?? this.webhookSecret.secretArn,
       WEBHOOK_MAX_BODY_BYTES: String(cfg.webhook.maxBodyBytes),
+      WEBHOOK_PATH_TOKEN: webhookPathToken(this, cfg),
+      LOG_SUBJECT_IDS: String(cfg.logSubjectIds),
     };
     // Route and apply park a transient failure themselves on the last receive: they must know the limit.
     this.routeFunction = nodeFunction(this, cfg, {
@@ -138,6 +145,8 @@ export class NangoMetadataSync extends Construct {
     const webhook = createWebhook(this, cfg, functionEnvironment('webhook', values));
     this.webhookFunction = webhook.fn;
     this.webhookUrl = webhook.url;
+    this.webhookEndpoint = webhook.endpoint;
+    this.webhookDistribution = webhook.distribution;
     const reconcile = createReconcile(this, cfg, functionEnvironment('reconcile', values));
     this.reconcileFunction = reconcile.fn;
     this.reconcileSchedule = reconcile.schedule;
@@ -158,16 +167,14 @@ export class NangoMetadataSync extends Construct {
 
     // ---- least privilege, one role per function (the event sources add consume on their queue) --------
     const q = this.queues;
-    grantTable(this.stateTable, this.routeFunction, ['Query', 'GetItem', 'PutItem', 'UpdateItem']);
+    // Table access per item kind: TABLE_ACCESS in table.ts. The webhook has none.
+    grantItems(this.stateTable, this.routeFunction, 'route');
     q.allowSend(sync, this.routeFunction);
     q.allowSend(ingressDlq, this.routeFunction);
-    // DeleteItem: a connection Nango answers 404 for loses its applied state.
-    grantTable(this.stateTable, this.applyFunction, ['Query', 'GetItem', 'UpdateItem', 'DeleteItem']);
+    grantItems(this.stateTable, this.applyFunction, 'apply');
     q.allowSend(syncDlq, this.applyFunction);
-    grantTable(this.stateTable, this.webhookFunction, ['GetItem', 'UpdateItem']);
     q.allowSend(sync, this.webhookFunction);
-    // PutItem, UpdateItem: a complete run replaces each subject's index; a repaired connection is added to its subjects'.
-    grantTable(this.stateTable, this.reconcileFunction, ['Query', 'GetItem', 'PutItem', 'UpdateItem']);
+    grantItems(this.stateTable, this.reconcileFunction, 'reconcile');
     q.allowSend(sync, this.reconcileFunction);
     for (const f of [this.routeFunction, this.applyFunction, this.reconcileFunction]) {
       grantSecretRead(this.secret, f, props.secretEncryptionKey);

@@ -28,6 +28,14 @@ export function createReconcile(scope: Construct, cfg: Resolved, environment: Re
     noAsyncDlqReason:
       'Invoked by its schedule with an empty event: a failed run has nothing to keep, the next run repeats the whole comparison, and errors raise the ReconcileErrors alarm.',
   });
+  // Lambda's own retries of an async invocation (2 by default) would rerun a failed walk twice more:
+  // the next scheduled run repeats it anyway, and a CLI run is synchronous.
+  fn.configureAsyncInvoke({ retryAttempts: 0 });
+  Validations.of(fn.node.findChild('EventInvokeConfig')).acknowledge({
+    id: 'Serverless-LambdaAsyncFailureDestination',
+    reason:
+      'A scheduled run carries an empty event: an on-failure destination would receive nothing to replay. A failed run raises the ReconcileErrors alarm and the next run repeats the walk.',
+  });
   if (cfg.reconcile.schedule === false) return { fn };
   const schedule = new events.Rule(scope, 'ReconcileSchedule', {
     description: 'Runs nango-metadata-sync reconcile',

@@ -26,7 +26,71 @@ export function createStateTable(scope: Construct, cfg: Resolved): dynamodb.Tabl
 
 export type TableAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
 
-/** Exactly these actions on the table itself (no index ARNs: the table has none). */
+/** The table's items by partition-key prefix: what each kind of item is keyed by. */
+export const ITEM_PREFIXES = {
+  /** `S#<subject>`: desired state (route writes; apply and reconcile read). */
+  desired: 'S#',
+  /** `I#<subject>`: the subject's connection index (sweep, route's fallback lookup, apply's removal on 404). */
+  index: 'I#',
+  /** `C#<connection digest>`: what a connection was sent (apply only). */
+  applied: 'C#',
+  /** `M#<connection digest>`: the connection's subjects as Nango last listed it (sweep, apply). */
+  membership: 'M#',
+  /** `R#<run name>`: a sweep or reconcile run's lease and progress. */
+  runs: 'R#',
+} as const;
+export type ItemKind = keyof typeof ITEM_PREFIXES;
+
+export interface ItemGrant {
+  readonly items: readonly ItemKind[];
+  readonly actions: readonly TableAction[];
+}
+
+const READ: readonly TableAction[] = ['GetItem', 'Query'];
+
+/**
+ * Who may do what to which items: the one place the table's permissions are written. Each line
+ * becomes one IAM statement whose `dynamodb:LeadingKeys` condition admits only those prefixes, so a
+ * bug or a compromise in one function cannot rewrite another's items. The webhook has no line: it
+ * enqueues a hint and touches no item.
+ */
+export const TABLE_ACCESS: Readonly<Record<string, readonly ItemGrant[]>> = {
+  route: [{ items: ['desired', 'index'], actions: [...READ, 'PutItem', 'UpdateItem'] }],
+  apply: [
+    { items: ['desired'], actions: READ },
+    // DeleteItem: a connection Nango answers 404 for loses its applied state.
+    { items: ['applied'], actions: [...READ, 'UpdateItem', 'DeleteItem'] },
+    { items: ['membership'], actions: [...READ, 'PutItem', 'UpdateItem'] },
+    // A connection gone from Nango is removed from its subjects' indexes.
+    { items: ['index'], actions: [...READ, 'UpdateItem'] },
+  ],
+  reconcile: [
+    { items: ['desired', 'index', 'membership'], actions: READ },
+    { items: ['runs'], actions: [...READ, 'PutItem', 'UpdateItem'] },
+  ],
+  sweep: [
+    { items: ['index', 'membership', 'runs'], actions: [...READ, 'PutItem', 'UpdateItem', 'DeleteItem'] },
+  ],
+  webhook: [],
+};
+
+/** Exactly these actions on the table itself (no index ARNs: the table has none), on items of any key. */
 export function grantTable(table: dynamodb.ITable, grantee: iam.IGrantable, actions: readonly TableAction[]): iam.Grant {
   return iam.Grant.addToPrincipal({ grantee, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [table.tableArn] });
+}
+
+/** What TABLE_ACCESS allows `fn`, one statement per line, each limited to its items' partition-key prefixes. */
+export function grantItems(table: dynamodb.ITable, grantee: iam.IGrantable, fn: string): void {
+  const lines = TABLE_ACCESS[fn];
+  if (!lines) throw new Error(`no table access is declared for the ${fn} function`);
+  for (const g of lines) {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: g.actions.map((a) => `dynamodb:${a}`),
+        resources: [table.tableArn],
+        // ForAllValues: every partition key the request touches must match; these actions always carry one.
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': g.items.map((i) => `${ITEM_PREFIXES[i]}*`) } },
+      }),
+    );
+  }
 }

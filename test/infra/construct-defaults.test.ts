@@ -62,7 +62,9 @@ function grants(roleName: string): string[] {
     .flatMap((s: any) => {
       expect(s.Effect).toBe('Allow');
       const actions = [s.Action].flat().sort().join(',');
-      return [s.Resource].flat().map((r: any) => `${actions} -> ${JSON.stringify(r)}`);
+      const leading = s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'];
+      const only = leading ? ` if pk like ${[leading].flat().join('|')}` : s.Condition ? ` if ${JSON.stringify(s.Condition)}` : '';
+      return [s.Resource].flat().map((r: any) => `${actions} -> ${JSON.stringify(r)}${only}`);
     })
     .sort();
 }
@@ -82,13 +84,15 @@ describe('the whole template', () => {
       'AWS::Lambda::Function': 4,
       'AWS::Lambda::EventSourceMapping': 2,
       'AWS::Lambda::Url': 1,
+      // Reconcile's async invoke config: no Lambda retries.
+      'AWS::Lambda::EventInvokeConfig': 1,
       // The function URL's two (InvokeFunctionUrl, InvokeFunction via the URL) and the schedule's.
       'AWS::Lambda::Permission': 3,
       'AWS::Events::Rule': 2,
       'AWS::KMS::Key': 1,
       'AWS::SNS::Topic': 1,
       'AWS::SNS::TopicPolicy': 1,
-      'AWS::CloudWatch::Alarm': 20,
+      'AWS::CloudWatch::Alarm': 23,
       'AWS::CloudWatch::Dashboard': 1,
     });
   });
@@ -246,6 +250,7 @@ describe('functions', () => {
     POWERTOOLS_LOG_LEVEL: 'INFO',
     NODE_OPTIONS: '--enable-source-maps',
   };
+  const digestLogs = { LOG_SUBJECT_IDS: 'false' };
   const nango = {
     NANGO_HOST: 'https://api.nango.dev',
     NANGO_ENDPOINT: 'current',
@@ -269,6 +274,7 @@ describe('functions', () => {
       MAX_CONNECTIONS_PER_SUBJECT: '100',
       MAX_INTEGRATIONS_PER_EVENT: '25',
       MAX_FUTURE_SKEW_SECONDS: '300',
+      ...digestLogs,
       ...powertools,
     },
     apply: {
@@ -280,14 +286,17 @@ describe('functions', () => {
       MAX_RECEIVE_COUNT: '5',
       APPLY_GROUP_CONCURRENCY: '8',
       APPLY_MAX_DEFER_SECONDS: '60',
+      ...digestLogs,
       ...powertools,
     },
     webhook: {
-      STATE_TABLE_NAME: ref('StateTable'),
       SYNC_QUEUE_URL: ref('SyncQueue'),
       WEBHOOK_SECRET_ID: ref('WebhookSecret'),
       WEBHOOK_MAX_BODY_BYTES: '65536',
+      // The UUID of the stack's id: drawn by CloudFormation, in no source file.
+      WEBHOOK_PATH_TOKEN: { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
       SECRET_CACHE_TTL_SECONDS: '300',
+      ...digestLogs,
       ...powertools,
     },
     reconcile: {
@@ -296,6 +305,7 @@ describe('functions', () => {
       STATE_TABLE_NAME: ref('StateTable'),
       SYNC_QUEUE_URL: ref('SyncQueue'),
       MAX_CONNECTIONS_PER_SUBJECT: '100',
+      ...digestLogs,
       ...powertools,
     },
   });
@@ -373,7 +383,10 @@ describe('functions', () => {
     });
   });
 
-  it('reconcile runs daily by default, without EventBridge retries', () => {
+  it('reconcile runs daily by default, without EventBridge retries nor Lambda async retries', () => {
+    expect(Object.values(t.findResources('AWS::Lambda::EventInvokeConfig')).map((r: any) => r.Properties)).toEqual([
+      { FunctionName: ref('Reconcile'), Qualifier: '$LATEST', MaximumRetryAttempts: 0 },
+    ]);
     const p = resource(t, 'AWS::Events::Rule', ids.ReconcileSchedule!).Properties;
     expect(p.ScheduleExpression).toBe('rate(1 day)');
     expect(p.State).toBe('ENABLED');
@@ -401,48 +414,53 @@ describe('IAM: least privilege, one role per function', () => {
   const line = (actions: string, res: unknown) => `${actions} -> ${JSON.stringify(res)}`;
   const own = (name: string) => [line(logsWrite, arn(`${name}Logs`)), line(xray, '*')];
 
-  it('route: consume ingress; send to sync.fifo and ingress-dlq; Query/GetItem/PutItem/UpdateItem; the Nango key', () => {
+  const items = (actions: string, prefixes: string) => `${line(actions, arn('StateTable'))} if pk like ${prefixes}`;
+
+  it('route: consume ingress; send to sync.fifo and ingress-dlq; read and write desired state and indexes only; the Nango key', () => {
     expect(grants('RouteRole')).toEqual(
       [
         ...own('Route'),
         line(consume, arn('Ingress')),
         line(send, arn('IngressDlq')),
         line(send, arn('SyncQueue')),
-        line('dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
+        items('dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', 'S#*|I#*'),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
   });
 
-  it('apply: consume sync.fifo (ChangeMessageVisibility for Retry-After); send to sync-dlq; Query/GetItem/UpdateItem/DeleteItem; the Nango key', () => {
+  it('apply: consume sync.fifo (ChangeMessageVisibility for Retry-After); send to sync-dlq; read desired state; write applied state, membership, index removals; the Nango key', () => {
     expect(grants('ApplyRole')).toEqual(
       [
         ...own('Apply'),
         line(consume, arn('SyncQueue')),
         line(send, arn('SyncDlq')),
-        line('dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
+        items('dynamodb:GetItem,dynamodb:Query', 'S#*'),
+        items('dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:Query,dynamodb:UpdateItem', 'C#*'),
+        items('dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', 'M#*'),
+        items('dynamodb:GetItem,dynamodb:Query,dynamodb:UpdateItem', 'I#*'),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
   });
 
-  it('webhook: send to sync.fifo; GetItem/UpdateItem; the webhook signing key only', () => {
+  it('webhook: send to sync.fifo; no table access at all; the webhook signing key only', () => {
     expect(grants('WebhookRole')).toEqual(
       [
         ...own('Webhook'),
         line(send, arn('SyncQueue')),
-        line('dynamodb:GetItem,dynamodb:UpdateItem', arn('StateTable')),
         line('secretsmanager:GetSecretValue', ref('WebhookSecret')),
       ].sort(),
     );
   });
 
-  it('reconcile: send to sync.fifo; Query/GetItem, PutItem/UpdateItem to replace and add to indexes; the Nango key', () => {
+  it('reconcile: send to sync.fifo; read desired state, indexes and membership; write its runs only; the Nango key', () => {
     expect(grants('ReconcileRole')).toEqual(
       [
         ...own('Reconcile'),
         line(send, arn('SyncQueue')),
-        line('dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
+        items('dynamodb:GetItem,dynamodb:Query', 'S#*|I#*|M#*'),
+        items('dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', 'R#*'),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
@@ -543,8 +561,8 @@ describe('alarms', () => {
     return found[0]![1].Properties;
   };
 
-  it('twenty alarms (6 DLQ, 2 queue age, 8 function, 3 own metrics, 1 schedule), each notifying the topic, missing data not breaching', () => {
-    expect(Object.keys(alarms())).toHaveLength(20);
+  it('23 alarms (6 DLQ, 2 queue age, 8 function, 2 webhook URL, 4 own metrics, 1 schedule), each notifying the topic, missing data not breaching', () => {
+    expect(Object.keys(alarms())).toHaveLength(23);
     for (const a of Object.values(alarms())) {
       expect(a.Properties.AlarmActions).toEqual([ref('AlarmTopic')]);
       expect(a.Properties.TreatMissingData).toBe('notBreaching');
@@ -613,8 +631,34 @@ describe('alarms', () => {
     }
   });
 
-  it("the functions' own metrics: bad webhook signatures, failed seeds, drift found by reconcile", () => {
-    for (const name of ['WebhookSignatureRejected', 'WebhookSeedFailures', 'ReconcileDriftedConnections']) {
+  it('bad signatures alarm on a rate (5 in 5 minutes), not on one probe', () => {
+    expect(byId('WebhookSignatureRejected')).toMatchObject({
+      Namespace: 'NangoMetadataSync',
+      MetricName: 'WebhookSignatureRejected',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 5,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it("the webhook URL's 4xx (100 in each of two 5-minute periods) and 5xx (3 in 5 minutes), counted by Lambda", () => {
+    const url = (metric: string) => ({
+      Namespace: 'AWS/Lambda',
+      MetricName: metric,
+      Dimensions: [{ Name: 'FunctionName', Value: ref('Webhook') }],
+      Statistic: 'Sum',
+      Period: 300,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    expect(byId('WebhookUrl4xx')).toMatchObject({ ...url('Url4xxCount'), Threshold: 100, EvaluationPeriods: 2, DatapointsToAlarm: 2 });
+    expect(byId('WebhookUrl4xx').OKActions).toEqual([ref('AlarmTopic')]);
+    expect(byId('WebhookUrl5xx')).toMatchObject({ ...url('Url5xxCount'), Threshold: 3, EvaluationPeriods: 1 });
+  });
+
+  it("the functions' own metrics: an unreadable signing key, failed seeds, drift found by reconcile", () => {
+    for (const name of ['WebhookSigningKeyUnavailable', 'WebhookSeedFailures', 'ReconcileDriftedConnections']) {
       expect(byId(name)).toMatchObject({
         Namespace: 'NangoMetadataSync',
         MetricName: name,

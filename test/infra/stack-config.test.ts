@@ -48,10 +48,11 @@ describe('NangoMetadataSyncStack', () => {
     template.hasResourceProperties('AWS::Events::Rule', { EventBusName: 'domain' });
   });
 
-  it('producerArns may send to ingress and operatorArns may replay and purge: queue policies allow them and except them from the Deny', () => {
+  it('producerArns may send to ingress, operatorArns may replay, only purgerArns may purge: queue policies allow them and except them from the Deny', () => {
     const producer = 'arn:aws:iam::123456789012:role/orders-service';
     const operator = 'arn:aws:iam::123456789012:role/ops/oncall';
-    const { template } = synthStack({ producerArns: [producer], operatorArns: [operator] });
+    const purger = 'arn:aws:iam::123456789012:role/ops/lead';
+    const { template } = synthStack({ producerArns: [producer], operatorArns: [operator], purgerArns: [purger] });
     const policyOf = (prefix: string) => {
       const found = Object.entries(template.findResources('AWS::SQS::QueuePolicy')).find(([, p]: [string, any]) =>
         new RegExp(`^${prefix}[0-9A-F]{8}$`).test(p.Properties.Queues[0].Ref),
@@ -71,9 +72,9 @@ describe('NangoMetadataSyncStack', () => {
     expect(allowed('SyncIngress', producer)).toEqual(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
     expect(allowed('SyncSyncQueue', producer)).toEqual([]);
     for (const dlq of ['SyncIngressDlq', 'SyncSyncDlq']) {
-      expect(allowed(dlq, operator)).toEqual(
-        expect.arrayContaining(['sqs:DeleteMessage', 'sqs:PurgeQueue', 'sqs:ReceiveMessage', 'sqs:StartMessageMoveTask']),
-      );
+      expect(allowed(dlq, operator)).toEqual(expect.arrayContaining(['sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:StartMessageMoveTask']));
+      expect(allowed(dlq, operator)).not.toContain('sqs:PurgeQueue');
+      expect(allowed(dlq, purger)).toContain('sqs:PurgeQueue');
       expect(allowed(dlq, producer)).toEqual([]);
     }
   });
@@ -81,7 +82,7 @@ describe('NangoMetadataSyncStack', () => {
   it('refuses producer or operator ARNs that are not IAM roles or users', () => {
     expect(
       () => new NangoMetadataSyncStack(newApp(), 'S', { stage: 'x', operatorArns: ['arn:aws:sns:eu-west-1:123456789012:t', 'bob'] }),
-    ).toThrow(/producerArns and operatorArns must be IAM role or user ARNs \(got "arn:aws:sns:eu-west-1:123456789012:t", "bob"\)/);
+    ).toThrow(/producerArns, operatorArns and purgerArns must be IAM role or user ARNs \(got "arn:aws:sns:eu-west-1:123456789012:t", "bob"\)/);
   });
 
   it('refuses a stage name that cannot name resources', () => {

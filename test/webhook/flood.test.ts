@@ -46,6 +46,8 @@ const event = (path: string, body: string, signature?: string): LambdaFunctionUR
     requestContext: { http: { method: 'POST', path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'flood' } },
   }) as unknown as LambdaFunctionURLEvent;
 const context = makeContext('nango-metadata-sync-webhook', 'flood', 10_000);
+/** The function URL result is always an object here (the handler never answers a bare string). */
+const status = async (e: LambdaFunctionURLEvent) => ((await handler(e, context)) as { statusCode: number }).statusCode;
 const created = (i: number) => ({
   connectionId: `flood-${i}-${randomUUID()}`,
   providerConfigKey: 'salesforce',
@@ -90,7 +92,7 @@ describe('a flood at the cap', () => {
     for (let i = 0; i < CAP_PER_SECOND * 4; i++) {
       const body = JSON.stringify(authWebhookBody(created(i), 'creation'));
       const t0 = performance.now();
-      expect([404, 401]).toContain((await handler(cheap[i % cheap.length]!(body), context)).statusCode);
+      expect([404, 401]).toContain(await status(cheap[i % cheap.length]!(body)));
       cheapMs.push(performance.now() - t0);
     }
     expect(sm.calls()).toBe(0);
@@ -103,14 +105,14 @@ describe('a flood at the cap', () => {
     for (let i = 0; i < flood; i++) {
       const body = JSON.stringify(authWebhookBody(created(i), 'creation'));
       const t0 = performance.now();
-      const r = await handler(kinds[i % kinds.length]!(body), context);
+      const code = await status(kinds[i % kinds.length]!(body));
       rejectMs += performance.now() - t0;
       rejects++;
-      statuses.set(r.statusCode!, (statuses.get(r.statusCode!) ?? 0) + 1);
+      statuses.set(code, (statuses.get(code) ?? 0) + 1);
       // Nango's genuine deliveries, spread through the flood.
       if (i % (flood / CREATED_DURING_FLOOD) === 0) {
         const g = JSON.stringify(authWebhookBody(created(100_000 + i), 'creation'));
-        genuine.push((await handler(event(`/${TOKEN}`, g, sign(g, KEY)), context)).statusCode!);
+        genuine.push(await status(event(`/${TOKEN}`, g, sign(g, KEY))));
       }
     }
     const elapsedMs = performance.now() - start;
