@@ -44,6 +44,21 @@ const variants: [string, Partial<NangoMetadataSyncStackProps>][] = [
       },
     },
   ],
+  [
+    'CloudFront and a WAF web ACL created in us-east-1, purgers',
+    {
+      env: { account: '123456789012', region: 'us-east-1' },
+      purgerArns: ['arn:aws:iam::123456789012:role/ops/lead'],
+      sync: { webhook: { cloudFront: true } },
+    },
+  ],
+  [
+    'CloudFront with an existing web ACL, stack in eu-west-1',
+    {
+      env: { account: '123456789012', region: 'eu-west-1' },
+      sync: { webhook: { cloudFront: { webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/nms/0f1e2d3c' } } },
+    },
+  ],
 ];
 
 describe('cdk-nag', () => {

@@ -17,8 +17,15 @@ describe('NangoMetadataSyncStack', () => {
     expect(outputs.SyncQueueUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncSyncQueue[0-9A-F]{8}$/) });
     expect(outputs.SyncDlqUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncSyncDlq[0-9A-F]{8}$/) });
     expect(outputs.StateTableName!.Value).toEqual({ Ref: expect.stringMatching(/^SyncStateTable[0-9A-F]{8}$/) });
+    // The function URL (it ends with '/') followed by the path token, the UUID of the stack's id.
     expect(outputs.WebhookUrl!.Value).toEqual({
-      'Fn::GetAtt': [expect.stringMatching(/^SyncWebhookFunctionUrl[0-9A-F]{8}$/), 'FunctionUrl'],
+      'Fn::Join': [
+        '',
+        [
+          { 'Fn::GetAtt': [expect.stringMatching(/^SyncWebhookFunctionUrl[0-9A-F]{8}$/), 'FunctionUrl'] },
+          { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
+        ],
+      ],
     });
     expect(outputs.WebhookSecretArn!.Value).toEqual({ Ref: expect.stringMatching(/^SyncWebhookSecret[0-9A-F]{8}$/) });
     expect(outputs.ReconcileFunctionName!.Value).toEqual({ Ref: expect.stringMatching(/^SyncReconcile[0-9A-F]{8}$/) });
