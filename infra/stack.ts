@@ -44,7 +44,9 @@ export class NangoMetadataSyncStack extends Stack {
       (a) => !IAM_ARN_RE.test(a),
     );
     if (badArns.length > 0) {
-      throw new Error(`producerArns, operatorArns and purgerArns must be IAM role or user ARNs (got ${badArns.map((a) => `"${a}"`).join(', ')})`);
+      throw new Error(
+        `producerArns, operatorArns and purgerArns must be IAM role or user ARNs (got ${badArns.map((a) => `"${a}"`).join(', ')})`,
+      );
     }
     let eventBus: events.IEventBus | undefined;
     if (props.createEventBus) {

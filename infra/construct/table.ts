@@ -68,9 +68,7 @@ export const TABLE_ACCESS: Readonly<Record<string, readonly ItemGrant[]>> = {
     { items: ['desired', 'index', 'membership'], actions: READ },
     { items: ['runs'], actions: [...READ, 'PutItem', 'UpdateItem'] },
   ],
-  sweep: [
-    { items: ['index', 'membership', 'runs'], actions: [...READ, 'PutItem', 'UpdateItem', 'DeleteItem'] },
-  ],
+  sweep: [{ items: ['index', 'membership', 'runs'], actions: [...READ, 'PutItem', 'UpdateItem', 'DeleteItem'] }],
   webhook: [],
 };
 

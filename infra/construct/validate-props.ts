@@ -151,7 +151,8 @@ export function resolveProps(props: NangoMetadataSyncProps) {
   c.seconds('apply.maxDefer', apply.maxDefer, ...rangeOf('APPLY_MAX_DEFER_SECONDS'));
   c.int('webhook.reservedConcurrency', webhook.reservedConcurrency, 1, 1000);
   setting('webhook.maxBodyBytes', 'WEBHOOK_MAX_BODY_BYTES', webhook.maxBodyBytes);
-  if (webhook.pathToken !== undefined && !Token.isUnresolved(webhook.pathToken)) setting('webhook.pathToken', 'WEBHOOK_PATH_TOKEN', webhook.pathToken);
+  if (webhook.pathToken !== undefined && !Token.isUnresolved(webhook.pathToken))
+    setting('webhook.pathToken', 'WEBHOOK_PATH_TOKEN', webhook.pathToken);
   if (resolved.webhookCloudFront) {
     c.int('webhook.cloudFront.rateLimitPer5Minutes', resolved.webhookCloudFront.rateLimitPer5Minutes, 10, 2_000_000_000);
   }

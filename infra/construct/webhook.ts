@@ -96,7 +96,8 @@ export function createWebhook(scope: Construct, cfg: Resolved, environment: Reco
   Validations.of(distribution).acknowledge(
     {
       id: 'AwsSolutions-CFR1',
-      reason: "Nango delivers from its own hosts, wherever they run: a country list would refuse genuine deliveries. The WAF rate rule bounds what any one source sends.",
+      reason:
+        'Nango delivers from its own hosts, wherever they run: a country list would refuse genuine deliveries. The WAF rate rule bounds what any one source sends.',
     },
     {
       id: 'AwsSolutions-CFR3',

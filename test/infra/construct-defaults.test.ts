@@ -446,11 +446,7 @@ describe('IAM: least privilege, one role per function', () => {
 
   it('webhook: send to sync.fifo; no table access at all; the webhook signing key only', () => {
     expect(grants('WebhookRole')).toEqual(
-      [
-        ...own('Webhook'),
-        line(send, arn('SyncQueue')),
-        line('secretsmanager:GetSecretValue', ref('WebhookSecret')),
-      ].sort(),
+      [...own('Webhook'), line(send, arn('SyncQueue')), line('secretsmanager:GetSecretValue', ref('WebhookSecret'))].sort(),
     );
   });
 

@@ -79,7 +79,9 @@ describe('NangoMetadataSyncStack', () => {
     expect(allowed('SyncIngress', producer)).toEqual(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
     expect(allowed('SyncSyncQueue', producer)).toEqual([]);
     for (const dlq of ['SyncIngressDlq', 'SyncSyncDlq']) {
-      expect(allowed(dlq, operator)).toEqual(expect.arrayContaining(['sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:StartMessageMoveTask']));
+      expect(allowed(dlq, operator)).toEqual(
+        expect.arrayContaining(['sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:StartMessageMoveTask']),
+      );
       expect(allowed(dlq, operator)).not.toContain('sqs:PurgeQueue');
       expect(allowed(dlq, purger)).toContain('sqs:PurgeQueue');
       expect(allowed(dlq, producer)).toEqual([]);
@@ -89,7 +91,9 @@ describe('NangoMetadataSyncStack', () => {
   it('refuses producer or operator ARNs that are not IAM roles or users', () => {
     expect(
       () => new NangoMetadataSyncStack(newApp(), 'S', { stage: 'x', operatorArns: ['arn:aws:sns:eu-west-1:123456789012:t', 'bob'] }),
-    ).toThrow(/producerArns, operatorArns and purgerArns must be IAM role or user ARNs \(got "arn:aws:sns:eu-west-1:123456789012:t", "bob"\)/);
+    ).toThrow(
+      /producerArns, operatorArns and purgerArns must be IAM role or user ARNs \(got "arn:aws:sns:eu-west-1:123456789012:t", "bob"\)/,
+    );
   });
 
   it('refuses a stage name that cannot name resources', () => {
