@@ -192,6 +192,17 @@ describe('readConfig', () => {
     expect(readConfig(() => undefined, { NMS_RECONCILE_SCHEDULE: 'false' }).props.sync?.reconcile?.schedule).toBe(false);
   });
 
+  it('the webhook front and log settings: path token, CloudFront (created or an existing web ACL), subject ids', () => {
+    const ctx = (vals: Record<string, unknown>) => (k: string) => vals[k];
+    const a = readConfig(ctx({ webhookPathToken: 'rotated-2026-12_abcdef', webhookCloudFront: 'true', logSubjectIds: 'true' }), {});
+    expect(a.props.sync?.webhook).toMatchObject({ pathToken: 'rotated-2026-12_abcdef', cloudFront: true });
+    expect(a.props.sync?.logSubjectIds).toBe(true);
+    const acl = 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/nms/0f1e2d3c';
+    expect(readConfig(() => undefined, { NMS_WEBHOOK_WEB_ACL_ARN: acl }).props.sync?.webhook?.cloudFront).toEqual({ webAclArn: acl });
+    expect(readConfig(() => undefined, {}).props.sync?.webhook?.cloudFront).toBeUndefined();
+    expect(() => readConfig(ctx({ logSubjectIds: 'yes' }), {})).toThrow(/logSubjectIds .* must be true or false/);
+  });
+
   it('producerArns and operatorArns: comma-separated from -c or env, lists from cdk.json', () => {
     const c = readConfig((k) => (k === 'producerArns' ? 'arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b' : undefined), {
       NMS_OPERATOR_ARNS: 'arn:aws:iam::123456789012:user/ops',
