@@ -14,7 +14,7 @@ export const OutputKeys = {
   SyncDlqUrl: 'SyncDlqUrl',
   /** DynamoDB state table: desired state, applied state, connection index. */
   StateTableName: 'StateTableName',
-  /** The function URL to register as the Nango environment's webhook URL. */
+  /** The URL to register as the Nango environment's webhook URL, path token included. */
   WebhookUrl: 'WebhookUrl',
   /** Secret holding Nango's webhook signing key. */
   WebhookSecretArn: 'WebhookSecretArn',

@@ -21,8 +21,13 @@ export interface NangoMetadataSyncStackProps extends StackProps {
    * other sender, so a producer not listed here (or granted with `grantSend`) is denied. @default none
    */
   readonly producerArns?: readonly string[];
-  /** Role or user ARNs of operators running the DLQ tool: replay (and SQS's move back) and purge. @default none */
+  /** Role or user ARNs of operators running the DLQ tool: read, replay (and SQS's move back). @default none */
   readonly operatorArns?: readonly string[];
+  /**
+   * Role or user ARNs that may also purge both DLQs. PurgeQueue deletes every message, the only copy
+   * of failed work: granted apart from replay, to fewer people. @default none
+   */
+  readonly purgerArns?: readonly string[];
   /** The catalog module (see the construct's `catalog`). */
   readonly catalog: CatalogModule;
   /** Everything else goes to the construct unchanged (its eventBus and catalog are set here). */
@@ -37,9 +42,13 @@ export class NangoMetadataSyncStack extends Stack {
     if (!/^[A-Za-z0-9-]{1,32}$/.test(props.stage)) {
       throw new Error(`stage must be 1-32 letters, digits or '-' (got "${props.stage}")`);
     }
-    const badArns = [...(props.producerArns ?? []), ...(props.operatorArns ?? [])].filter((a) => !IAM_ARN_RE.test(a));
+    const badArns = [...(props.producerArns ?? []), ...(props.operatorArns ?? []), ...(props.purgerArns ?? [])].filter(
+      (a) => !IAM_ARN_RE.test(a),
+    );
     if (badArns.length > 0) {
-      throw new Error(`producerArns and operatorArns must be IAM role or user ARNs (got ${badArns.map((a) => `"${a}"`).join(', ')})`);
+      throw new Error(
+        `producerArns, operatorArns and purgerArns must be IAM role or user ARNs (got ${badArns.map((a) => `"${a}"`).join(', ')})`,
+      );
     }
     let eventBus: events.IEventBus | undefined;
     if (props.createEventBus) {
@@ -57,10 +66,8 @@ export class NangoMetadataSyncStack extends Stack {
     });
 
     for (const arn of props.producerArns ?? []) this.sync.grantSend(new iam.ArnPrincipal(arn));
-    for (const arn of props.operatorArns ?? []) {
-      this.sync.grantReplay(new iam.ArnPrincipal(arn));
-      this.sync.grantPurge(new iam.ArnPrincipal(arn));
-    }
+    for (const arn of props.operatorArns ?? []) this.sync.grantReplay(new iam.ArnPrincipal(arn));
+    for (const arn of props.purgerArns ?? []) this.sync.grantPurge(new iam.ArnPrincipal(arn));
 
     // Fixed output keys (stack-level ids give stable logical ids): the CLI finds resources by them.
     const s = this.sync;
@@ -70,7 +77,7 @@ export class NangoMetadataSyncStack extends Stack {
     out(OutputKeys.SyncQueueUrl, s.syncQueue.queueUrl, 'Sync FIFO queue (group = connection)');
     out(OutputKeys.SyncDlqUrl, s.syncDlq.queueUrl, 'Apply failures, with Nango errors');
     out(OutputKeys.StateTableName, s.stateTable.tableName, 'State table (desired and applied state, connection index)');
-    out(OutputKeys.WebhookUrl, s.webhookUrl.url, "Register as the Nango environment's webhook URL");
+    out(OutputKeys.WebhookUrl, s.webhookEndpoint, "Register as the Nango environment's webhook URL (it ends with the secret path token)");
     out(OutputKeys.WebhookSecretArn, s.webhookSecret.secretArn, "Secret holding Nango's webhook signing key (fill with put-secret-value)");
     out(OutputKeys.SecretArn, s.secret.secretArn, 'Secret holding the Nango secret key (fill with put-secret-value)');
     out(OutputKeys.RouteFunctionName, s.routeFunction.functionName, 'Route function');

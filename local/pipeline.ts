@@ -55,7 +55,7 @@ export interface LocalPipeline {
   nangoUrl: string;
   /** The state table, read as the functions read it. */
   state: DynamoStateStore;
-  /** The webhook function's local URL (the stand-in posts auth webhooks to it). */
+  /** The webhook function's local URL with its path token (the stand-in posts auth webhooks to it). */
   webhook: LocalWebhook;
   webhookSigningKey: string;
   secrets: Awaited<ReturnType<typeof startSecretsManagerStandin>>;
@@ -106,6 +106,8 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
   const secretId = o.secretId ?? DEFAULT_SECRET_ID;
   const secretKey = o.nangoSecretKey ?? randomUUID();
   const webhookSigningKey = o.webhookSigningKey ?? randomUUID();
+  // The URL's secret last segment, as deployed: the stand-in (like Nango) is given the URL with it.
+  const webhookPathToken = randomUUID();
   const catalog = o.catalog ?? (await import('../events/catalog.ts')).catalog;
   const runtime = await import('../functions/commons/runtime.ts');
   const stops: (() => Promise<unknown>)[] = [];
@@ -150,6 +152,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       [ENV.INGRESS_DLQ_URL]: queues.ingressDlqUrl,
       [ENV.MAX_RECEIVE_COUNT]: String(maxReceiveCount),
       [ENV.WEBHOOK_SIGNING_KEY]: webhookSigningKey,
+      [ENV.WEBHOOK_PATH_TOKEN]: webhookPathToken,
       POWERTOOLS_SERVICE_NAME: process.env.POWERTOOLS_SERVICE_NAME ?? 'nango-metadata-sync',
       POWERTOOLS_METRICS_NAMESPACE: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'NangoMetadataSyncLocal',
       ...o.env,
@@ -159,8 +162,9 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     env.set(ENV.NANGO_SECRET_KEY, undefined);
 
     const webhookHandler = runtime.createWebhookHandler({ catalog });
-    const webhook = await startWebhookServer(webhookHandler);
-    stops.push(() => webhook.close());
+    const server = await startWebhookServer(webhookHandler);
+    const webhook: LocalWebhook = { ...server, url: `${server.url}/${webhookPathToken}` };
+    stops.push(() => server.close());
 
     let nango: NangoStandin | undefined;
     let nangoUrl: string;

@@ -36,13 +36,19 @@ export async function startWebhookServer(
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
       const event = {
         version: '2.0',
-        rawPath: req.url ?? '/',
-        rawQueryString: '',
+        rawPath: (req.url ?? '/').split('?')[0],
+        rawQueryString: (req.url ?? '').split('?')[1] ?? '',
         headers,
         isBase64Encoded: true,
         body: body.toString('base64'),
         requestContext: {
-          http: { method: req.method ?? 'POST', path: req.url ?? '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: '' },
+          http: {
+            method: req.method ?? 'POST',
+            path: req.url ?? '/',
+            protocol: 'HTTP/1.1',
+            sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+            userAgent: '',
+          },
         },
       } as unknown as LambdaFunctionURLEvent;
       let result: LambdaFunctionURLResult;

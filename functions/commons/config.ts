@@ -72,6 +72,14 @@ export const SETTINGS = {
   },
   WEBHOOK_SIGNING_KEY: { schema: z.string().min(1).optional(), doc: 'local runs only: the webhook signing key itself' },
   WEBHOOK_MAX_BODY_BYTES: { schema: int(1_024, 1_048_576, 65_536), doc: 'larger webhook bodies are refused with 413' },
+  WEBHOOK_PATH_TOKEN: {
+    schema: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, '16-128 characters of A-Z a-z 0-9 _ -'),
+    doc: 'the secret last segment of the webhook URL: any other path is refused before any other work',
+  },
+  LOG_SUBJECT_IDS: {
+    schema: z.enum(['true', 'false']).default('false'),
+    doc: 'log subject ids (they carry tag values) as they are; by default each is logged as `sha256:` and 16 hex digits',
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -112,6 +120,7 @@ export const FUNCTION_SETTINGS = {
     'MAX_CONNECTIONS_PER_SUBJECT',
     'MAX_INTEGRATIONS_PER_EVENT',
     'MAX_FUTURE_SKEW_SECONDS',
+    'LOG_SUBJECT_IDS',
   ],
   apply: [
     ...NANGO,
@@ -123,9 +132,25 @@ export const FUNCTION_SETTINGS = {
     'APPLY_GROUP_CONCURRENCY',
     'APPLY_MAX_DEFER_SECONDS',
     'MAX_CONNECTIONS_PER_SUBJECT',
+    'LOG_SUBJECT_IDS',
   ],
-  webhook: ['SYNC_QUEUE_URL', 'WEBHOOK_SECRET_ID', 'WEBHOOK_SIGNING_KEY', 'WEBHOOK_MAX_BODY_BYTES', 'SECRET_CACHE_TTL_SECONDS'],
-  reconcile: [...NANGO, 'STATE_TABLE_NAME', 'SYNC_QUEUE_URL', 'SWEEP_QUEUE_URL', 'INDEX_SWEEP_SECONDS', 'MAX_CONNECTIONS_PER_SUBJECT'],
+  webhook: [
+    'SYNC_QUEUE_URL',
+    'WEBHOOK_SECRET_ID',
+    'WEBHOOK_SIGNING_KEY',
+    'WEBHOOK_MAX_BODY_BYTES',
+    'WEBHOOK_PATH_TOKEN',
+    'SECRET_CACHE_TTL_SECONDS',
+  ],
+  reconcile: [
+    ...NANGO,
+    'STATE_TABLE_NAME',
+    'SYNC_QUEUE_URL',
+    'SWEEP_QUEUE_URL',
+    'INDEX_SWEEP_SECONDS',
+    'MAX_CONNECTIONS_PER_SUBJECT',
+    'LOG_SUBJECT_IDS',
+  ],
 } as const satisfies Record<string, readonly SettingName[]>;
 export type FunctionName = keyof typeof FUNCTION_SETTINGS;
 

@@ -9,6 +9,7 @@
  * Every default lives in props.ts and is overridable; props are checked up front and every problem is
  * reported together. cdk-nag findings that do not apply are acknowledged next to the resource.
  */
+import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -30,9 +31,9 @@ import { PipelineQueues } from './queues.ts';
 import { createReconcile } from './reconcile.ts';
 import { createIngressRule } from './rule.ts';
 import { grantSecretRead, resolveSecret } from './secrets.ts';
-import { createStateTable, grantTable } from './table.ts';
+import { createStateTable, grantItems } from './table.ts';
 import { resolveProps } from './validate-props.ts';
-import { createWebhook } from './webhook.ts';
+import { createWebhook, webhookPathToken } from './webhook.ts';
 
 export { ESM_BANNER, PROJECT_ROOT } from './functions.ts';
 export { type CatalogModule, checkCatalog, loadCatalog, resolveCatalogModule } from './catalog-module.ts';
@@ -54,6 +55,10 @@ export class NangoMetadataSync extends Construct {
   readonly applyFunction: NodejsFunction;
   readonly webhookFunction: NodejsFunction;
   readonly webhookUrl: lambda.FunctionUrl;
+  /** The URL to register in Nango: with the path token, and CloudFront's domain when it is in front. */
+  readonly webhookEndpoint: string;
+  /** Only with `webhook.cloudFront`. */
+  readonly webhookDistribution?: cloudfront.Distribution;
   readonly reconcileFunction: NodejsFunction;
   /** Undefined when `reconcile.schedule` is false. */
   readonly reconcileSchedule?: events.Rule;
@@ -125,6 +130,8 @@ export class NangoMetadataSync extends Construct {
       INDEX_SWEEP_SECONDS: String(
         cfg.reconcile.indexSweep === false ? defaultOf('INDEX_SWEEP_SECONDS') : cfg.reconcile.indexSweep.toSeconds(),
       ),
+      WEBHOOK_PATH_TOKEN: webhookPathToken(this, cfg),
+      LOG_SUBJECT_IDS: String(cfg.logSubjectIds),
     };
     // Route and apply park a transient failure themselves on the last receive: they must know the limit.
     this.routeFunction = nodeFunction(this, cfg, {
@@ -148,6 +155,8 @@ export class NangoMetadataSync extends Construct {
     const webhook = createWebhook(this, cfg, functionEnvironment('webhook', values));
     this.webhookFunction = webhook.fn;
     this.webhookUrl = webhook.url;
+    this.webhookEndpoint = webhook.endpoint;
+    this.webhookDistribution = webhook.distribution;
     // The sweep's queue is its own: its URL is known only once the function's queue exists.
     const reconcile = createReconcile(this, cfg, (queueUrl) => functionEnvironment('reconcile', { ...values, SWEEP_QUEUE_URL: queueUrl }));
     this.reconcileFunction = reconcile.fn;
@@ -173,20 +182,17 @@ export class NangoMetadataSync extends Construct {
 
     // ---- least privilege, one role per function (the event sources add consume on their queue) --------
     const q = this.queues;
-    grantTable(this.stateTable, this.routeFunction, ['Query', 'GetItem', 'PutItem', 'UpdateItem']);
+    // Table access per item kind: TABLE_ACCESS in table.ts. The webhook has none.
+    grantItems(this.stateTable, this.routeFunction, 'route');
     q.allowSend(sync, this.routeFunction);
     q.allowSend(ingressDlq, this.routeFunction);
-    // DeleteItem: a connection Nango answers 404 for loses its applied state.
-    // PutItem: a seed lookup writes the connection's membership (M#).
-    grantTable(this.stateTable, this.applyFunction, ['Query', 'GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    grantItems(this.stateTable, this.applyFunction, 'apply');
     q.allowSend(syncDlq, this.applyFunction);
     // A deferral's deadline travels, delayed, through the ingress queue (FIFO queues cannot delay one message).
     q.allowSend(ingress, this.applyFunction);
     // The webhook only enqueues a seed lookup: apply reads Nango and writes membership and indexes.
     q.allowSend(sync, this.webhookFunction);
-    // PutItem, UpdateItem: a complete run replaces each subject's index; a repaired connection is added to its subjects'.
-    // BatchGetItem: a page reads its connections' membership 100 at a time.
-    grantTable(this.stateTable, this.reconcileFunction, ['Query', 'GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem']);
+    grantItems(this.stateTable, this.reconcileFunction, 'reconcile');
     q.allowSend(sync, this.reconcileFunction);
     for (const f of [this.routeFunction, this.applyFunction, this.reconcileFunction]) {
       grantSecretRead(this.secret, f, props.secretEncryptionKey);

@@ -84,13 +84,17 @@ export interface MonitoredParts {
 export function createAlarms(scope: Construct, cfg: Resolved, p: MonitoredParts): Record<string, cw.Alarm> {
   const action = new cwActions.SnsAction(p.topic);
   const alarms: Record<string, cw.Alarm> = {};
-  /** `okToo`: notify recovery as well, for alarms that describe a lasting state rather than an arrival. */
-  const alarm = (id: string, description: string, metric: cw.IMetric, threshold: number, okToo = false) => {
+  /**
+   * `okToo`: notify recovery as well, for alarms that describe a lasting state rather than an arrival.
+   * `periods`: consecutive breaching periods before it fires (a rate that lasts, not a burst).
+   */
+  const alarm = (id: string, description: string, metric: cw.IMetric, threshold: number, okToo = false, periods = 1) => {
     const a = new cw.Alarm(scope, id, {
       alarmDescription: description,
       metric,
       threshold,
-      evaluationPeriods: 1,
+      evaluationPeriods: periods,
+      datapointsToAlarm: periods,
       comparisonOperator:
         threshold === 0 ? cw.ComparisonOperator.GREATER_THAN_THRESHOLD : cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       // No data means nothing arrived: each new period with arrivals notifies again.
@@ -154,11 +158,35 @@ export function createAlarms(scope: Construct, cfg: Resolved, p: MonitoredParts)
     alarm(`${name}Errors`, `The ${name.toLowerCase()} function failed invocations.`, fn.metricErrors(sum), 0);
     alarm(`${name}Throttles`, `The ${name.toLowerCase()} function was throttled.`, fn.metricThrottles(sum), 0);
   }
+  const w = cfg.alarms;
   alarm(
     'WebhookSignatureRejected',
-    'Webhook requests with a bad Nango signature: a wrong signing key in the secret, or someone probing the public URL.',
+    `${w.webhookSignatureRejectedPer5Minutes} or more requests in 5 minutes on the webhook's secret path with a bad signature: the signing key in the secret differs from Nango's (each delivery fails three times), or the path token leaked.`,
     customMetric(cfg, MetricName.WebhookSignatureRejected),
+    w.webhookSignatureRejectedPer5Minutes,
+  );
+  alarm(
+    'WebhookSigningKeyUnavailable',
+    'The webhook function could not read the signing key (empty secret, no permission, Secrets Manager failing): every delivery is answered 503.',
+    customMetric(cfg, MetricName.WebhookSigningKeyUnavailable),
     0,
+  );
+  // Lambda's own count of the URL's answers, whatever the function logged: a flood shows here.
+  const urlMetric = (metricName: string) =>
+    new cw.Metric({ namespace: 'AWS/Lambda', metricName, dimensionsMap: { FunctionName: p.functions.Webhook.functionName }, ...sum });
+  alarm(
+    'WebhookUrl4xx',
+    `The webhook URL answered ${w.webhookUrl4xxPer5Minutes} or more requests with 4xx in each of two 5-minute periods: someone is hammering it (wrong paths, bad signatures), or throttled requests.`,
+    urlMetric('Url4xxCount'),
+    w.webhookUrl4xxPer5Minutes,
+    true,
+    2,
+  );
+  alarm(
+    'WebhookUrl5xx',
+    `The webhook URL answered ${w.webhookUrl5xxPer5Minutes} or more requests with 5xx in 5 minutes: the signing key or the sync queue is failing; Nango retries each delivery twice.`,
+    urlMetric('Url5xxCount'),
+    w.webhookUrl5xxPer5Minutes,
   );
   alarm(
     'WebhookSeedFailures',

@@ -59,9 +59,34 @@ export interface ApplyFunctionOptions extends FunctionOptions {
   readonly maxDefer?: Duration;
 }
 
+/**
+ * CloudFront and a WAF web ACL in front of the function URL: a rate-based rule per source IP turns a
+ * flood away before it reaches Lambda's request limit. CloudFront's web ACLs live in us-east-1.
+ */
+export interface WebhookCloudFrontOptions {
+  /**
+   * ARN of an existing web ACL with scope CLOUDFRONT (created in us-east-1).
+   * @default one is created, with a rate-based rule (possible only when this stack deploys to us-east-1)
+   */
+  readonly webAclArn?: string;
+  /** Requests one source IP may send in 5 minutes before the created web ACL blocks it (10-2,000,000,000). @default 300 */
+  readonly rateLimitPer5Minutes?: number;
+}
+
 export interface WebhookFunctionOptions extends FunctionOptions {
-  /** Reserved concurrency: the only throttle in front of a public function URL (1-1000). */
+  /**
+   * Reserved concurrency. A function URL accepts at most 10 requests a second per unit of it, so this
+   * is also the URL's request cap (1-1000; docs/operations.md, "Security", has the sizing).
+   */
   readonly reservedConcurrency?: number;
+  /**
+   * The URL's secret last segment (WEBHOOK_PATH_TOKEN), 16-128 characters of `A-Za-z0-9_-`; the
+   * `WebhookUrl` output includes it. Set one to rotate it.
+   * @default derived from the stack's id (a UUID CloudFormation draws when the stack is created)
+   */
+  readonly pathToken?: string;
+  /** Put CloudFront and a WAF rate-based rule in front of the URL (`true` for the defaults). @default false */
+  readonly cloudFront?: boolean | WebhookCloudFrontOptions;
   /** Larger webhook bodies are refused with 413 (WEBHOOK_MAX_BODY_BYTES). */
   readonly maxBodyBytes?: number;
 }
@@ -121,6 +146,12 @@ export interface AlarmOptions {
   readonly syncOldestMessageAge?: Duration;
   /** Alarm before a DLQ message expires: must be shorter than dlqRetentionPeriod. */
   readonly dlqOldestMessageAge?: Duration;
+  /** Requests answered 4xx by the webhook URL in 5 minutes, twice in a row, that raise WebhookUrl4xx. @default 100 */
+  readonly webhookUrl4xxPer5Minutes?: number;
+  /** Requests answered 5xx by the webhook URL in 5 minutes that raise WebhookUrl5xx. @default 3 */
+  readonly webhookUrl5xxPer5Minutes?: number;
+  /** Bad signatures on the right path in 5 minutes that raise WebhookSignatureRejected. @default 5 */
+  readonly webhookSignatureRejectedPer5Minutes?: number;
 }
 
 export interface NangoMetadataSyncProps {
@@ -173,6 +204,8 @@ export interface NangoMetadataSyncProps {
   readonly logRetention?: logs.RetentionDays;
   /** POWERTOOLS_LOG_LEVEL. */
   readonly logLevel?: LogLevel;
+  /** Log subject ids (they carry tag values) as they are, not as a digest (LOG_SUBJECT_IDS). @default false */
+  readonly logSubjectIds?: boolean;
   /** POWERTOOLS_SERVICE_NAME: also the `service` dimension of the functions' metrics. */
   readonly serviceName?: string;
   /** POWERTOOLS_METRICS_NAMESPACE. */
@@ -226,7 +259,16 @@ export const DEFAULTS = {
     maxDefer: seconds('APPLY_MAX_DEFER_SECONDS'),
   },
   // Nango gives a webhook 20 s; a verify, a table read and one enqueue need far less.
-  webhook: { timeout: Duration.seconds(10), memorySize: 256, reservedConcurrency: 5, maxBodyBytes: defaultOf('WEBHOOK_MAX_BODY_BYTES') },
+  webhook: {
+    timeout: Duration.seconds(10),
+    memorySize: 256,
+    // 50 requests/s at the URL: docs/operations.md, "Security", for the sizing.
+    reservedConcurrency: 5,
+    maxBodyBytes: defaultOf('WEBHOOK_MAX_BODY_BYTES'),
+    pathToken: undefined as string | undefined,
+    cloudFront: false as boolean | WebhookCloudFrontOptions,
+  },
+  webhookCloudFront: { rateLimitPer5Minutes: 300 },
   // One list call per 1,000 connections, each bounded by nangoTimeout and the rate limit.
   // One page of the sweep per invocation: a list call and up to 1,000 membership reads.
   reconcile: {
@@ -244,6 +286,7 @@ export const DEFAULTS = {
   table: { deletionProtection: true },
   logRetention: logs.RetentionDays.ONE_MONTH,
   logLevel: 'INFO' as LogLevel,
+  logSubjectIds: false,
   serviceName: 'nango-metadata-sync',
   metricsNamespace: 'NangoMetadataSync',
   tracing: lambda.Tracing.DISABLED,
@@ -251,5 +294,8 @@ export const DEFAULTS = {
     ingressOldestMessageAge: Duration.minutes(10),
     syncOldestMessageAge: Duration.hours(1),
     dlqOldestMessageAge: Duration.days(10),
+    webhookUrl4xxPer5Minutes: 100,
+    webhookUrl5xxPer5Minutes: 3,
+    webhookSignatureRejectedPer5Minutes: 5,
   },
 } as const;

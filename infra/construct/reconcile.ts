@@ -62,6 +62,14 @@ export function createReconcile(
     noAsyncDlqReason:
       'Invoked by its schedules with a tick and by its page queue (whose DLQ holds failed pages): a failed tick has nothing to keep, the next one resumes the run, and errors raise the ReconcileErrors alarm.',
   });
+  // Lambda's own retries of an async invocation (2 by default) would run a failed tick twice more:
+  // the next tick, a minute later, resumes the run anyway, and a CLI run is synchronous.
+  fn.configureAsyncInvoke({ retryAttempts: 0 });
+  Validations.of(fn.node.findChild('EventInvokeConfig')).acknowledge({
+    id: 'Serverless-LambdaAsyncFailureDestination',
+    reason:
+      'A scheduled tick carries no data: an on-failure destination would receive nothing to replay. A failed tick raises the ReconcileErrors alarm and the next tick starts or resumes the run.',
+  });
   // One page per invocation; two at most at once (SQS's minimum), though a run's lease lets one work.
   fn.addEventSource(new SqsEventSource(sweepQueue, { batchSize: 1, maxConcurrency: 2, reportBatchItemFailures: true }));
   sweepQueue.grantSendMessages(fn);

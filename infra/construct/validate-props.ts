@@ -69,6 +69,11 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
     table: { ...d.table, ...defined(props.table) } as { deletionProtection: boolean; tableName?: string },
     logRetention: (props.logRetention ?? d.logRetention) as logs.RetentionDays,
     logLevel: (props.logLevel ?? d.logLevel) as LogLevel,
+    logSubjectIds: props.logSubjectIds ?? d.logSubjectIds,
+    webhookCloudFront:
+      webhook.cloudFront === false
+        ? undefined
+        : { ...d.webhookCloudFront, ...(webhook.cloudFront === true ? {} : defined(webhook.cloudFront)) },
     serviceName: props.serviceName ?? d.serviceName,
     metricsNamespace: props.metricsNamespace ?? d.metricsNamespace,
     tracing: (props.tracing ?? d.tracing) as lambda.Tracing,
@@ -162,6 +167,11 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
   c.seconds('apply.maxDefer', apply.maxDefer, ...rangeOf('APPLY_MAX_DEFER_SECONDS'));
   c.int('webhook.reservedConcurrency', webhook.reservedConcurrency, 1, 1000);
   setting('webhook.maxBodyBytes', 'WEBHOOK_MAX_BODY_BYTES', webhook.maxBodyBytes);
+  if (webhook.pathToken !== undefined && !Token.isUnresolved(webhook.pathToken))
+    setting('webhook.pathToken', 'WEBHOOK_PATH_TOKEN', webhook.pathToken);
+  if (resolved.webhookCloudFront) {
+    c.int('webhook.cloudFront.rateLimitPer5Minutes', resolved.webhookCloudFront.rateLimitPer5Minutes, 10, 2_000_000_000);
+  }
   if (!webhook.timeout.isUnresolved() && secs(webhook.timeout) >= 20) {
     c.fail(`webhook.timeout must be under Nango's 20 second webhook timeout (got ${webhook.timeout.toHumanString()})`);
   }
@@ -214,6 +224,9 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
   c.seconds('alarms.ingressOldestMessageAge', resolved.alarms.ingressOldestMessageAge, 60, 1_209_600);
   c.seconds('alarms.syncOldestMessageAge', resolved.alarms.syncOldestMessageAge, 60, 1_209_600);
   c.seconds('alarms.dlqOldestMessageAge', resolved.alarms.dlqOldestMessageAge, 60, 1_209_600);
+  c.int('alarms.webhookUrl4xxPer5Minutes', resolved.alarms.webhookUrl4xxPer5Minutes, 1, 1_000_000);
+  c.int('alarms.webhookUrl5xxPer5Minutes', resolved.alarms.webhookUrl5xxPer5Minutes, 1, 1_000_000);
+  c.int('alarms.webhookSignatureRejectedPer5Minutes', resolved.alarms.webhookSignatureRejectedPer5Minutes, 1, 1_000_000);
   if (secs(resolved.alarms.dlqOldestMessageAge) >= secs(resolved.dlqRetention) && !resolved.dlqRetention.isUnresolved()) {
     c.fail(
       `alarms.dlqOldestMessageAge (${resolved.alarms.dlqOldestMessageAge.toHumanString()}) must be shorter than dlqRetentionPeriod (${resolved.dlqRetention.toHumanString()}): it warns before messages expire`,

@@ -64,7 +64,9 @@ function grants(roleName: string): string[] {
     .flatMap((s: any) => {
       expect(s.Effect).toBe('Allow');
       const actions = [s.Action].flat().sort().join(',');
-      return [s.Resource].flat().map((r: any) => `${actions} -> ${JSON.stringify(r)}`);
+      const leading = s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'];
+      const only = leading ? ` if pk like ${[leading].flat().join('|')}` : s.Condition ? ` if ${JSON.stringify(s.Condition)}` : '';
+      return [s.Resource].flat().map((r: any) => `${actions} -> ${JSON.stringify(r)}${only}`);
     })
     .sort();
 }
@@ -84,13 +86,15 @@ describe('the whole template', () => {
       'AWS::Lambda::Function': 4,
       'AWS::Lambda::EventSourceMapping': 3,
       'AWS::Lambda::Url': 1,
+      // Reconcile's async invoke config: no Lambda retries.
+      'AWS::Lambda::EventInvokeConfig': 1,
       // The function URL's two (InvokeFunctionUrl, InvokeFunction via the URL) and the two schedules'.
       'AWS::Lambda::Permission': 4,
       'AWS::Events::Rule': 3,
       'AWS::KMS::Key': 1,
       'AWS::SNS::Topic': 1,
       'AWS::SNS::TopicPolicy': 1,
-      'AWS::CloudWatch::Alarm': 22,
+      'AWS::CloudWatch::Alarm': 25,
       'AWS::CloudWatch::Dashboard': 1,
     });
   });
@@ -249,6 +253,7 @@ describe('functions', () => {
     POWERTOOLS_LOG_LEVEL: 'INFO',
     NODE_OPTIONS: '--enable-source-maps',
   };
+  const digestLogs = { LOG_SUBJECT_IDS: 'false' };
   const nango = {
     NANGO_HOST: 'https://api.nango.dev',
     NANGO_ENDPOINT: 'current',
@@ -273,6 +278,7 @@ describe('functions', () => {
       MAX_CONNECTIONS_PER_SUBJECT: '100',
       MAX_INTEGRATIONS_PER_EVENT: '25',
       MAX_FUTURE_SKEW_SECONDS: '300',
+      ...digestLogs,
       ...powertools,
     },
     apply: {
@@ -287,12 +293,16 @@ describe('functions', () => {
       APPLY_GROUP_CONCURRENCY: '8',
       APPLY_MAX_DEFER_SECONDS: '60',
       MAX_CONNECTIONS_PER_SUBJECT: '100',
+      ...digestLogs,
       ...powertools,
     },
     webhook: {
       SYNC_QUEUE_URL: ref('SyncQueue'),
       WEBHOOK_SECRET_ID: ref('WebhookSecret'),
       WEBHOOK_MAX_BODY_BYTES: '65536',
+      // The UUID of the stack's id: drawn by CloudFormation, in no source file.
+      WEBHOOK_PATH_TOKEN: { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
+      // No LOG_SUBJECT_IDS: the webhook names no subject (apply looks the connection up).
       SECRET_CACHE_TTL_SECONDS: '300',
       ...powertools,
     },
@@ -304,6 +314,7 @@ describe('functions', () => {
       SWEEP_QUEUE_URL: ref('SweepQueue'),
       INDEX_SWEEP_SECONDS: '300',
       MAX_CONNECTIONS_PER_SUBJECT: '100',
+      ...digestLogs,
       ...powertools,
     },
   });
@@ -389,7 +400,10 @@ describe('functions', () => {
     });
   });
 
-  it('reconcile runs daily by default, without EventBridge retries', () => {
+  it('reconcile runs daily by default, without EventBridge retries nor Lambda async retries', () => {
+    expect(Object.values(t.findResources('AWS::Lambda::EventInvokeConfig')).map((r: any) => r.Properties)).toEqual([
+      { FunctionName: ref('Reconcile'), Qualifier: '$LATEST', MaximumRetryAttempts: 0 },
+    ]);
     const p = resource(t, 'AWS::Events::Rule', ids.ReconcileSchedule!).Properties;
     expect(p.ScheduleExpression).toBe('rate(1 day)');
     expect(p.State).toBe('ENABLED');
@@ -416,39 +430,46 @@ describe('IAM: least privilege, one role per function', () => {
   const line = (actions: string, res: unknown) => `${actions} -> ${JSON.stringify(res)}`;
   const own = (name: string) => [line(logsWrite, arn(`${name}Logs`))];
 
-  it('route: consume ingress; send to sync.fifo and ingress-dlq; Query/GetItem/PutItem/UpdateItem; the Nango key', () => {
+  const items = (actions: string, prefixes: string) => `${line(actions, arn('StateTable'))} if pk like ${prefixes}`;
+
+  it('route: consume ingress; send to sync.fifo and ingress-dlq; write desired state, read and replace indexes, read the sweep run; the Nango key', () => {
     expect(grants('RouteRole')).toEqual(
       [
         ...own('Route'),
         line(consume, arn('Ingress')),
         line(send, arn('IngressDlq')),
         line(send, arn('SyncQueue')),
-        line('dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
+        items('dynamodb:GetItem,dynamodb:PutItem', 'S#*'),
+        items('dynamodb:GetItem,dynamodb:PutItem', 'I#*'),
+        items('dynamodb:GetItem', 'R#*'),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
   });
 
-  it('apply: consume sync.fifo (ChangeMessageVisibility for Retry-After); send to sync-dlq and (deadlines) ingress; Query/GetItem/PutItem/UpdateItem/DeleteItem; the Nango key', () => {
+  it('apply: consume sync.fifo (ChangeMessageVisibility for Retry-After); send to sync-dlq and (deadlines) ingress; read desired state; write applied state, membership, index adds and removals; the Nango key', () => {
     expect(grants('ApplyRole')).toEqual(
       [
         ...own('Apply'),
         line(consume, arn('SyncQueue')),
         line(send, arn('SyncDlq')),
         line(send, arn('Ingress')),
-        line('dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
+        items('dynamodb:Query', 'S#*'),
+        items('dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:UpdateItem', 'C#*'),
+        items('dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem', 'M#*'),
+        items('dynamodb:UpdateItem', 'I#*'),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
   });
 
-  it('webhook: send to sync.fifo; no table access (apply looks the connection up); the webhook signing key only', () => {
+  it('webhook: send to sync.fifo; no table access at all (apply looks the connection up); the webhook signing key only', () => {
     expect(grants('WebhookRole')).toEqual(
       [...own('Webhook'), line(send, arn('SyncQueue')), line('secretsmanager:GetSecretValue', ref('WebhookSecret'))].sort(),
     );
   });
 
-  it('reconcile (the sweep): consume and send its page queue; send to sync.fifo; BatchGetItem for membership; the Nango key', () => {
+  it('reconcile (the sweep): consume and send its page queue; send to sync.fifo; read desired state; batch-read and write membership; update indexes and its runs; the Nango key', () => {
     expect(grants('ReconcileRole')).toEqual(
       [
         ...own('Reconcile'),
@@ -458,7 +479,10 @@ describe('IAM: least privilege, one role per function', () => {
           arn('SweepQueue'),
         ),
         line(send, arn('SyncQueue')),
-        line('dynamodb:BatchGetItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem', arn('StateTable')),
+        items('dynamodb:Query', 'S#*'),
+        items('dynamodb:BatchGetItem,dynamodb:PutItem', 'M#*'),
+        items('dynamodb:UpdateItem', 'I#*'),
+        items('dynamodb:GetItem,dynamodb:UpdateItem', 'R#*'),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
@@ -559,8 +583,8 @@ describe('alarms', () => {
     return found[0]![1].Properties;
   };
 
-  it('twenty-two alarms (6 DLQ, 2 queue age, 8 function, 3 own metrics, 1 schedule, 2 sweep), each notifying the topic, missing data not breaching', () => {
-    expect(Object.keys(alarms())).toHaveLength(22);
+  it('25 alarms (6 DLQ, 2 queue age, 8 function, 2 webhook URL, 4 own metrics, 1 schedule, 2 sweep), each notifying the topic, missing data not breaching', () => {
+    expect(Object.keys(alarms())).toHaveLength(25);
     for (const a of Object.values(alarms())) {
       expect(a.Properties.AlarmActions).toEqual([ref('AlarmTopic')]);
       expect(a.Properties.TreatMissingData).toBe('notBreaching');
@@ -629,8 +653,34 @@ describe('alarms', () => {
     }
   });
 
-  it("the functions' own metrics: bad webhook signatures, failed seeds, drift found by reconcile", () => {
-    for (const name of ['WebhookSignatureRejected', 'WebhookSeedFailures', 'ReconcileDriftedConnections']) {
+  it('bad signatures alarm on a rate (5 in 5 minutes), not on one probe', () => {
+    expect(byId('WebhookSignatureRejected')).toMatchObject({
+      Namespace: 'NangoMetadataSync',
+      MetricName: 'WebhookSignatureRejected',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 5,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it("the webhook URL's 4xx (100 in each of two 5-minute periods) and 5xx (3 in 5 minutes), counted by Lambda", () => {
+    const url = (metric: string) => ({
+      Namespace: 'AWS/Lambda',
+      MetricName: metric,
+      Dimensions: [{ Name: 'FunctionName', Value: ref('Webhook') }],
+      Statistic: 'Sum',
+      Period: 300,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    expect(byId('WebhookUrl4xx')).toMatchObject({ ...url('Url4xxCount'), Threshold: 100, EvaluationPeriods: 2, DatapointsToAlarm: 2 });
+    expect(byId('WebhookUrl4xx').OKActions).toEqual([ref('AlarmTopic')]);
+    expect(byId('WebhookUrl5xx')).toMatchObject({ ...url('Url5xxCount'), Threshold: 3, EvaluationPeriods: 1 });
+  });
+
+  it("the functions' own metrics: an unreadable signing key, failed seeds, drift found by reconcile", () => {
+    for (const name of ['WebhookSigningKeyUnavailable', 'WebhookSeedFailures', 'ReconcileDriftedConnections']) {
       expect(byId(name)).toMatchObject({
         Namespace: 'NangoMetadataSync',
         MetricName: name,

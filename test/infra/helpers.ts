@@ -93,6 +93,17 @@ export const STACK_CONFIGS = {
       table: { deletionProtection: false },
     },
   },
+  /** CloudFront and a WAF web ACL created in us-east-1 in front of the webhook, and purgers of the DLQs. */
+  cloudFront: {
+    env: { account: '123456789012', region: 'us-east-1' },
+    purgerArns: ['arn:aws:iam::123456789012:role/ops/lead'],
+    sync: { webhook: { cloudFront: true } },
+  },
+  /** CloudFront with an existing web ACL, the stack in eu-west-1. */
+  cloudFrontAcl: {
+    env: { account: '123456789012', region: 'eu-west-1' },
+    sync: { webhook: { cloudFront: { webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/nms/0f1e2d3c' } } },
+  },
 } satisfies Record<string, Partial<NangoMetadataSyncStackProps>>;
 export type StackConfig = keyof typeof STACK_CONFIGS;
 

@@ -17,8 +17,15 @@ describe('NangoMetadataSyncStack', () => {
     expect(outputs.SyncQueueUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncSyncQueue[0-9A-F]{8}$/) });
     expect(outputs.SyncDlqUrl!.Value).toEqual({ Ref: expect.stringMatching(/^SyncSyncDlq[0-9A-F]{8}$/) });
     expect(outputs.StateTableName!.Value).toEqual({ Ref: expect.stringMatching(/^SyncStateTable[0-9A-F]{8}$/) });
+    // The function URL (it ends with '/') followed by the path token, the UUID of the stack's id.
     expect(outputs.WebhookUrl!.Value).toEqual({
-      'Fn::GetAtt': [expect.stringMatching(/^SyncWebhookFunctionUrl[0-9A-F]{8}$/), 'FunctionUrl'],
+      'Fn::Join': [
+        '',
+        [
+          { 'Fn::GetAtt': [expect.stringMatching(/^SyncWebhookFunctionUrl[0-9A-F]{8}$/), 'FunctionUrl'] },
+          { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
+        ],
+      ],
     });
     expect(outputs.WebhookSecretArn!.Value).toEqual({ Ref: expect.stringMatching(/^SyncWebhookSecret[0-9A-F]{8}$/) });
     expect(outputs.ReconcileFunctionName!.Value).toEqual({ Ref: expect.stringMatching(/^SyncReconcile[0-9A-F]{8}$/) });
@@ -48,10 +55,11 @@ describe('NangoMetadataSyncStack', () => {
     template.hasResourceProperties('AWS::Events::Rule', { EventBusName: 'domain-events' });
   });
 
-  it('producerArns may send to ingress and operatorArns may replay and purge: queue policies allow them and except them from the Deny', () => {
-    const { template } = stackOf('wide');
+  it('producerArns may send to ingress, operatorArns may replay, only purgerArns may purge: queue policies allow them and except them from the Deny', () => {
     const producer = STACK_CONFIGS.wide.producerArns[0]!;
     const operator = STACK_CONFIGS.wide.operatorArns[0]!;
+    const purger = STACK_CONFIGS.cloudFront.purgerArns[0]!;
+    const { template } = synthStack({ producerArns: [producer], operatorArns: [operator], purgerArns: [purger] });
     const policyOf = (prefix: string) => {
       const found = Object.entries(template.findResources('AWS::SQS::QueuePolicy')).find(([, p]: [string, any]) =>
         new RegExp(`^${prefix}[0-9A-F]{8}$`).test(p.Properties.Queues[0].Ref),
@@ -72,8 +80,10 @@ describe('NangoMetadataSyncStack', () => {
     expect(allowed('SyncSyncQueue', producer)).toEqual([]);
     for (const dlq of ['SyncIngressDlq', 'SyncSyncDlq']) {
       expect(allowed(dlq, operator)).toEqual(
-        expect.arrayContaining(['sqs:DeleteMessage', 'sqs:PurgeQueue', 'sqs:ReceiveMessage', 'sqs:StartMessageMoveTask']),
+        expect.arrayContaining(['sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:StartMessageMoveTask']),
       );
+      expect(allowed(dlq, operator)).not.toContain('sqs:PurgeQueue');
+      expect(allowed(dlq, purger)).toContain('sqs:PurgeQueue');
       expect(allowed(dlq, producer)).toEqual([]);
     }
   });
@@ -86,7 +96,9 @@ describe('NangoMetadataSyncStack', () => {
           catalog: SAMPLE_CATALOG,
           operatorArns: ['arn:aws:sns:eu-west-1:123456789012:t', 'bob'],
         }),
-    ).toThrow(/producerArns and operatorArns must be IAM role or user ARNs \(got "arn:aws:sns:eu-west-1:123456789012:t", "bob"\)/);
+    ).toThrow(
+      /producerArns, operatorArns and purgerArns must be IAM role or user ARNs \(got "arn:aws:sns:eu-west-1:123456789012:t", "bob"\)/,
+    );
   });
 
   it('refuses a stage name that cannot name resources', () => {
@@ -183,6 +195,17 @@ describe('readConfig', () => {
     expect(readConfig((k) => (k === 'reconcileSchedule' ? 'false' : undefined), {}).props.sync?.reconcile?.schedule).toBe(false);
     expect(readConfig((k) => (k === 'reconcileSchedule' ? false : undefined), {}).props.sync?.reconcile?.schedule).toBe(false);
     expect(readConfig(() => undefined, { NMS_RECONCILE_SCHEDULE: 'false' }).props.sync?.reconcile?.schedule).toBe(false);
+  });
+
+  it('the webhook front and log settings: path token, CloudFront (created or an existing web ACL), subject ids', () => {
+    const ctx = (vals: Record<string, unknown>) => (k: string) => vals[k];
+    const a = readConfig(ctx({ webhookPathToken: 'rotated-2026-12_abcdef', webhookCloudFront: 'true', logSubjectIds: 'true' }), {});
+    expect(a.props.sync?.webhook).toMatchObject({ pathToken: 'rotated-2026-12_abcdef', cloudFront: true });
+    expect(a.props.sync?.logSubjectIds).toBe(true);
+    const acl = 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/nms/0f1e2d3c';
+    expect(readConfig(() => undefined, { NMS_WEBHOOK_WEB_ACL_ARN: acl }).props.sync?.webhook?.cloudFront).toEqual({ webAclArn: acl });
+    expect(readConfig(() => undefined, {}).props.sync?.webhook?.cloudFront).toBeUndefined();
+    expect(() => readConfig(ctx({ logSubjectIds: 'yes' }), {})).toThrow(/logSubjectIds .* must be true or false/);
   });
 
   it('producerArns and operatorArns: comma-separated from -c or env, lists from cdk.json', () => {

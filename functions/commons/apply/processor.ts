@@ -18,7 +18,7 @@
  * the whole group.
  */
 import type { SQSRecord } from 'aws-lambda';
-import { logger } from '#powertools/logger';
+import { logger, subjectsForLog } from '#powertools/logger';
 import { MetricName, MetricUnit, countBy, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
 import { type DesiredKey, deferToLaterSync, desiredFor, planSync } from '../domain/desired.ts';
@@ -228,7 +228,7 @@ async function applyGroup(
       ]);
       // Parked only when a subject that names this connection by id had something to send it.
       if (!planned.some((k) => namesConnection(k.subject))) {
-        logger.warn('connection gone from Nango: dropped from the index', { correlation_id, subjects });
+        logger.warn('connection gone from Nango: dropped from the index', { correlation_id, subjects: subjectsForLog(subjects) });
         return;
       }
     }

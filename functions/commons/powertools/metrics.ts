@@ -36,6 +36,8 @@ export const MetricName = {
   WebhookSignatureRejected: 'WebhookSignatureRejected',
   WebhookSeedsEnqueued: 'WebhookSeedsEnqueued',
   WebhookSeedFailures: 'WebhookSeedFailures',
+  /** The signing key could not be read (empty secret, Secrets Manager failing): no delivery can be checked. */
+  WebhookSigningKeyUnavailable: 'WebhookSigningKeyUnavailable',
   ReconcileConnectionsChecked: 'ReconcileConnectionsChecked',
   ReconcileDriftedConnections: 'ReconcileDriftedConnections',
   ReconcileDriftedKeys: 'ReconcileDriftedKeys',

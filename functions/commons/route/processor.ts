@@ -13,7 +13,7 @@
  */
 import type { SQSRecord } from 'aws-lambda';
 import type { EventDefinition } from '#events/define';
-import { logger } from '#powertools/logger';
+import { logger, subjectForLog } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
 import { inScope, type Subject } from '../domain/subject.ts';
@@ -149,7 +149,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       const { value: found } = await withRetries(() => connectionsOf(mapped.subject), { ...defaultRetry, deadline });
       if (found.length === 0) {
         metrics.addMetric(MetricName.SubjectsWithoutConnections, MetricUnit.Count, 1);
-        logger.info('no connection yet: the state waits for one', { correlation_id, subject: mapped.subject.id });
+        logger.info('no connection yet: the state waits for one', { correlation_id, subject: subjectForLog(mapped.subject.id) });
       }
       // Every written key's order: two writes may share their highest order (one event id, two bodies).
       const orders = written

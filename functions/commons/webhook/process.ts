@@ -1,11 +1,16 @@
 /**
- * What the webhook does with a delivery, as an HTTP answer: verify, then for an auth webhook of a
- * created or re-authorised connection, enqueue a seed `lookup`: apply reads the connection as Nango
- * lists it now, updates its membership and indexes, and sends its subjects' state. The body's tags
- * are never trusted (a captured body stays validly signed forever: replayed after a re-tag, it must
- * not put the connection back with its former customer). Everything else that is signed gets 200
- * (Nango adds webhook types without notice). A retried delivery carries the same body: its seed has
- * the same deduplication id, so SQS keeps one.
+ * What the webhook does with a delivery, as an HTTP answer: the path token, then the signature, then
+ * for an auth webhook of a created or re-authorised connection, enqueue a seed `lookup`: apply reads
+ * the connection as Nango lists it now, updates its membership and indexes, and sends its subjects'
+ * state. The body's tags are never trusted (a captured body stays validly signed forever: replayed
+ * after a re-tag, it must not put the connection back with its former customer), so the webhook
+ * touches no table and holds no Nango key. Everything else that is signed gets 200 (Nango adds
+ * webhook types without notice). A retried delivery carries the same body: its seed has the same
+ * deduplication id, so SQS keeps one.
+ *
+ * Cost of a rejection, cheapest first: a wrong path is one hash; a signature that is not 64 hex
+ * digits, a metric; a well-formed wrong signature, an HMAC against the cached key and at most one
+ * fresh read of the secret per interval. Only a signed delivery reaches the queue.
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
@@ -15,25 +20,35 @@ import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { classify } from '../failure.ts';
 import type { QueuePort } from '../queues.ts';
 import { connectionKey, syncMessage } from '../sync/message.ts';
-import { type SigningKeySource, verifySignature } from './signature.ts';
+import { pathTokenMatches, RejectionLog } from './front.ts';
+import { isWellFormedSignature, type SigningKeySource, verifySignature } from './signature.ts';
 
 export interface WebhookDeps {
   queues: Pick<QueuePort, 'send'>;
   syncQueueUrl: string;
   signingKey: SigningKeySource;
   maxBodyBytes: number;
+  /** The URL's secret last segment (WEBHOOK_PATH_TOKEN). */
+  pathToken: string;
+  /** Sampled log of rejections. @default one per reason every 10 s */
+  rejections?: RejectionLog;
 }
 
 export interface Delivery {
   method: string;
+  /** The request's path, without the query string (a function URL's `rawPath`). */
+  path: string;
   body: Buffer;
   signature: string | undefined;
+  sourceIp?: string | undefined;
 }
 
 export interface Answer {
   status: number;
   body: Record<string, unknown>;
 }
+
+const defaultRejections = new RejectionLog();
 
 const authWebhookSchema = z.object({
   type: z.literal('auth'),
@@ -47,28 +62,44 @@ const authWebhookSchema = z.object({
 const SEEDED_OPERATIONS = new Set(['creation', 'override']);
 
 export async function handleDelivery(d: Delivery, deps: WebhookDeps): Promise<Answer> {
+  const rejections = deps.rejections ?? defaultRejections;
+  if (!pathTokenMatches(d.path, deps.pathToken)) {
+    rejections.note('path', d.sourceIp);
+    return { status: 404, body: {} };
+  }
   metrics.addMetric(MetricName.WebhooksReceived, MetricUnit.Count, 1);
   if (d.method !== 'POST') return { status: 405, body: { error: 'method_not_allowed' } };
   if (d.body.length > deps.maxBodyBytes) return { status: 413, body: { error: 'payload_too_large' } };
-  let verified: boolean;
+  const refuse = (reason: 'signature_malformed' | 'signature_mismatch'): Answer => {
+    metrics.addMetric(MetricName.WebhookSignatureRejected, MetricUnit.Count, 1);
+    rejections.note(reason, d.sourceIp, { bytes: d.body.length });
+    return { status: 401, body: {} };
+  };
+  if (!isWellFormedSignature(d.signature)) return refuse('signature_malformed');
+  let key: string;
   try {
-    verified = verifySignature(d.body, d.signature, await deps.signingKey.get());
-    // The key may have been rotated since it was cached: one fresh read (rate-limited) before refusing.
-    if (!verified && d.signature) {
-      const fresh = await deps.signingKey.refresh();
-      verified = fresh !== undefined && verifySignature(d.body, d.signature, fresh);
-    }
+    key = await deps.signingKey.get();
   } catch (e) {
+    // Without the key no delivery can be checked: 503 so that Nango retries a genuine one. Not a seed
+    // failure (nothing was verified yet): its own metric and alarm.
     const err = classify(e);
     logger.error('webhook signing key unavailable', { code: err.code, error: err.message });
-    metrics.addMetric(MetricName.WebhookSeedFailures, MetricUnit.Count, 1);
+    metrics.addMetric(MetricName.WebhookSigningKeyUnavailable, MetricUnit.Count, 1);
     return { status: 503, body: { error: 'unavailable' } };
   }
+  let verified = verifySignature(d.body, d.signature, key);
   if (!verified) {
-    metrics.addMetric(MetricName.WebhookSignatureRejected, MetricUnit.Count, 1);
-    logger.warn('webhook signature rejected', { bytes: d.body.length, signed: d.signature !== undefined });
-    return { status: 401, body: {} };
+    // The key may have been rotated since it was cached: one fresh read (rate-limited) before refusing.
+    // A failed read refuses the request like a wrong signature: the sender proved nothing.
+    try {
+      const fresh = await deps.signingKey.refresh();
+      verified = fresh !== undefined && verifySignature(d.body, d.signature, fresh);
+    } catch (e) {
+      const err = classify(e);
+      logger.warn('webhook signing key could not be read again; the request is refused', { code: err.code, error: err.message });
+    }
   }
+  if (!verified) return refuse('signature_mismatch');
   let raw: unknown;
   try {
     raw = JSON.parse(d.body.toString('utf8'));

@@ -13,8 +13,12 @@ export const SIGNATURE_HEADER = 'x-nango-hmac-sha256';
 
 export const sign = (body: Buffer | string, key: string): string => createHmac('sha256', key).update(body).digest('hex');
 
+/** A hex HMAC-SHA256 is 64 hex digits: anything else is refused before the key is even read. */
+export const isWellFormedSignature = (header: string | undefined): header is string =>
+  header !== undefined && /^[0-9a-f]{64}$/i.test(header.trim());
+
 export function verifySignature(body: Buffer, header: string | undefined, key: string): boolean {
-  if (!header || !/^[0-9a-f]{64}$/i.test(header.trim())) return false;
+  if (!isWellFormedSignature(header)) return false;
   const expected = Buffer.from(sign(body, key), 'hex');
   return timingSafeEqual(expected, Buffer.from(header.trim(), 'hex'));
 }
@@ -22,14 +26,14 @@ export function verifySignature(body: Buffer, header: string | undefined, key: s
 export interface SigningKeySource {
   get(): Promise<string>;
   /**
-   * Reads the secret again, at most once per REFRESH_INTERVAL_MS: after a rotation the first deliveries
-   * signed with the new key fail against the cached one. Bounded, so a flood of bad signatures cannot
-   * turn into a flood of Secrets Manager calls.
+   * Reads the secret again, at most once per REFRESH_INTERVAL_MS per execution environment: after a
+   * rotation the first deliveries signed with the new key fail against the cached one. Bounded, so a
+   * flood of bad signatures cannot turn into a flood of Secrets Manager calls.
    */
   refresh(): Promise<string | undefined>;
 }
 
-const REFRESH_INTERVAL_MS = 30_000;
+export const REFRESH_INTERVAL_MS = 30_000;
 
 function parseSigningKey(value: string): string {
   const trimmed = value.trim();

@@ -81,11 +81,14 @@ describe('auth webhooks', () => {
     });
     const [delivery] = p.nango!.webhookDeliveries();
     expect(delivery?.attempts.map((a) => a.status)).toEqual([200]);
+    // A lookup naming no subject (the body's tags are not trusted): apply listed the connection and indexed it.
+    const seeds = p.syncs().filter((s) => s.message?.reason === 'seed');
+    expect(seeds).toHaveLength(1);
+    expect(seeds[0]?.message).toMatchObject({ subjects: [], lookup: true });
     expect((await p.state.readIndex('tags:organization_id=acme'))?.connections).toContainEqual({
       connectionId: 'acme-zd',
       providerConfigKey: 'zendesk',
     });
-    expect(p.syncs().filter((s) => s.message?.reason === 'seed')).toHaveLength(1);
   });
 
   it('a replayed delivery (the same body twice) gives one seed and one PATCH', async () => {
@@ -166,15 +169,15 @@ describe('auth webhooks', () => {
     const sqs = new SQSClient({ endpoint: proxy.endpoint, maxAttempts: 1 });
     try {
       const deps = {
-        state: p.state,
         queues: new SqsQueues(sqs),
+        pathToken: 'local-test-path-token',
         syncQueueUrl: p.queues.syncUrl,
         signingKey: { get: async () => p.webhookSigningKey, refresh: async () => undefined },
         maxBodyBytes: 65_536,
         ...subjectRules(),
       };
       const body = Buffer.from(authBody(c));
-      const delivery = { method: 'POST', body, signature: sign(body.toString()) };
+      const delivery = { method: 'POST', path: '/local-test-path-token', body, signature: sign(body.toString()) };
       expect(await handleDelivery(delivery, deps)).toEqual({ status: 503, body: { error: 'unavailable' } });
       expect(await handleDelivery(delivery, deps)).toMatchObject({ status: 200, body: { seeded: true } });
       await drain();
@@ -186,10 +189,14 @@ describe('auth webhooks', () => {
     }
   });
 
-  it('printed no key, and every signature failure was logged without the body', () => {
+  it('printed no key, and signature failures were logged (sampled) with the source IP and without the body', () => {
     expect(logs.capture.leaks()).toBe(0);
-    const rejected = logs.records().filter((r) => r.message === 'webhook signature rejected');
-    expect(rejected).toHaveLength(5);
-    for (const r of rejected) expect(JSON.stringify(r)).not.toContain('connectionId');
+    const rejected = logs.records().filter((r) => r.message === 'webhook request rejected');
+    // Five refusals within seconds: one line per reason (the rest counted in the next line).
+    expect(rejected.map((r) => r.reason).sort()).toEqual(['signature_malformed', 'signature_mismatch']);
+    for (const r of rejected) {
+      expect(r.sourceIp).toMatch(/127\.0\.0\.1/);
+      expect(JSON.stringify(r)).not.toContain('connectionId');
+    }
   });
 });
