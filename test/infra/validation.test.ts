@@ -224,7 +224,7 @@ describe('props validation', () => {
     expect(r.route.indexTtl.toSeconds()).toBe(300);
     expect(r.apply.groupConcurrency).toBe(8);
     expect(r.apply.maxDefer.toSeconds()).toBe(60);
-    expect(r.sync.deliveryDelay.toSeconds()).toBe(2);
+    expect(r.sync.deliveryDelay.toSeconds()).toBe(0);
     expect(r.nangoTimeout.toMilliseconds()).toBe(10_000);
     expect(DEFAULTS.reconcile.schedule).toBe('rate(1 day)');
     expect(DEFAULTS.table.deletionProtection).toBe(true);

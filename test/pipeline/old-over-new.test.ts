@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { catalog, indexCatalog } from '#events/catalog';
-import { orderOf } from '#commons/domain/order';
+import { groupOrderOf, orderOf } from '#commons/domain/order';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { SqsQueues } from '#commons/queues';
 import { ConnectionIndex } from '#commons/route/connections';
@@ -103,7 +103,16 @@ describe('old data never overwrites new', () => {
     await p.send([body('dup-b', 'pro')]);
     await drain();
     const version = Date.parse(changedAt);
-    const winner = orderOf(version, 'dup-id', 'pro') > orderOf(version, 'dup-id', 'enterprise') ? 'pro' : 'enterprise';
+    // plan_changed writes plan and planChangedAt as one key group: the group's order breaks the tie.
+    const group = (plan: string) =>
+      groupOrderOf(
+        Object.entries({ plan, planChangedAt: changedAt }).map(([key, value]) => ({
+          key,
+          value,
+          order: orderOf(version, 'dup-id', value),
+        })),
+      );
+    const winner = group('pro') > group('enterprise') ? 'pro' : 'enterprise';
     expect((await metaOf('dup-a'))?.plan).toBe(winner);
     expect((await metaOf('dup-b'))?.plan).toBe(winner);
     expect(await desiredOf('dup-a', 'plan')).toBe(winner);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { desiredFor, type DesiredKey, driftOf, jsonEqual, planSync, deferToLaterSync } from '#commons/domain/desired';
-import { orderOf } from '#commons/domain/order';
+import { groupOrderOf, orderOf, versionOf } from '#commons/domain/order';
 import { inScope, namesConnection, subjectId, subjectsOfConnection, tagsMatch } from '#commons/domain/subject';
 
 const ref = (id: string) => ({ id, source: 's', detailType: 'd', time: '2026-11-20T09:00:00.000Z' });
@@ -166,5 +166,24 @@ describe('desiredFor and planSync', () => {
     expect(jsonEqual(null, undefined)).toBe(false);
     expect(jsonEqual([1], { 0: 1 })).toBe(false);
     expect(jsonEqual({ a: undefined }, { b: undefined })).toBe(false);
+  });
+});
+
+describe('groupOrderOf', () => {
+  const writes = (plan: string) =>
+    Object.entries({ plan, planChangedAt: 't' }).map(([key, value]) => ({ key, value, order: orderOf(7, 'e#1', value) }));
+
+  it('keeps a lone key its own order', () => {
+    const [w] = writes('pro');
+    expect(groupOrderOf([w!])).toBe(w!.order);
+  });
+
+  it('orders a group by version and event id first, then by all its values, whatever the write order', () => {
+    const a = groupOrderOf(writes('pro'));
+    expect(groupOrderOf([...writes('pro')].reverse())).toBe(a);
+    expect(versionOf(a)).toBe(7);
+    expect(a.startsWith('0000000000000007#e#1#')).toBe(true);
+    expect(groupOrderOf(writes('enterprise'))).not.toBe(a);
+    expect(groupOrderOf(writes('pro')) < orderOf(8, 'a', 'x')).toBe(true);
   });
 });

@@ -29,3 +29,17 @@ export const versionOf = (order: string): number => Number(order.slice(0, VERSIO
 
 /** Whether order `a` goes after `b` (anything goes after nothing). */
 export const isNewer = (a: string, b: string | undefined): boolean => b === undefined || a > b;
+
+/**
+ * The order of one event's writes stored together (one item per key group): the version and event
+ * id they share, then a digest of all their values, so one event id carrying two bodies still orders
+ * deterministically. The group is accepted or refused whole, so each of its keys takes this order.
+ * A group of one key keeps the key's own order.
+ */
+export function groupOrderOf(writes: readonly { key: string; value: unknown; order: string }[]): string {
+  const [first, ...rest] = writes;
+  if (first === undefined) throw new RangeError('a key group needs at least one write');
+  if (rest.length === 0) return first.order;
+  const values = Object.fromEntries([...writes].sort((a, b) => (a.key < b.key ? -1 : 1)).map((w) => [w.key, w.value ?? null]));
+  return orderOf(versionOf(first.order), first.order.slice(VERSION_DIGITS + 1, first.order.lastIndexOf('#')), values);
+}

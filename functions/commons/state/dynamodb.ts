@@ -29,7 +29,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Json } from '#events/define';
 import type { DesiredKey } from '../domain/desired.ts';
-import { FLOOR_ORDER } from '../domain/order.ts';
+import { FLOOR_ORDER, groupOrderOf } from '../domain/order.ts';
 import { connectionKey, type EventRef, type Target } from '../sync/message.ts';
 import { attributeBytes, MAX_INDEX_ENTRIES } from './limits.ts';
 import type { AppliedProvenance, AppliedState, IndexEntry, KeyWrite, StatePort, WriteOutcome } from './port.ts';
@@ -105,15 +105,8 @@ export class DynamoStateStore implements StatePort {
     const first = group[0]!;
     const keys = group.map((w) => w.key).sort();
     const sk = `${KEY_PREFIX}${scope}#${GROUP_MARK}${sha256(JSON.stringify([first.event.source, first.event.detailType, keys])).slice(0, 32)}`;
-    // One event's writes share version and event id: the group's order is theirs, then a digest of
-    // every key's order (so one event id with two bodies still orders deterministically).
-    const prefix = first.order.slice(0, first.order.lastIndexOf('#') + 1);
-    const ord = `${prefix}${sha256(
-      group
-        .map((w) => `${w.key}\u0000${w.order}`)
-        .sort()
-        .join('\n'),
-    ).slice(0, 16)}`;
+    // The item is accepted or refused whole, so each key takes the group's order (groupOrderOf).
+    const ord = groupOrderOf(group);
     const stored = await this.ifCondition(
       new PutCommand({
         TableName: this.table,
@@ -122,8 +115,8 @@ export class DynamoStateStore implements StatePort {
           sk,
           subject,
           scope,
-          // key -> [value as JSON text, the key's own order]
-          keys: JSON.stringify(Object.fromEntries(group.map((w) => [w.key, [JSON.stringify(w.value), w.order]]))),
+          // key -> [value as JSON text, the group's order]
+          keys: JSON.stringify(Object.fromEntries(group.map((w) => [w.key, [JSON.stringify(w.value), ord]]))),
           ord,
           event: first.event,
           at,
