@@ -117,6 +117,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       ingressVisibilitySeconds: o.ingressVisibilitySeconds ?? Math.ceil(route.functionTimeoutMs / 1000),
       syncVisibilitySeconds: o.syncVisibilitySeconds ?? Math.ceil(apply.functionTimeoutMs / 1000),
       syncDeliveryDelaySeconds: o.syncDeliveryDelaySeconds ?? 0,
+      ...(o.sweepVisibilitySeconds ? { sweepVisibilitySeconds: o.sweepVisibilitySeconds } : {}),
       ...(o.queuePrefix ? { prefix: o.queuePrefix } : {}),
     });
     const sqs = local.client();
@@ -152,7 +153,10 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     env.set(ENV.NANGO_SECRET_KEY, undefined);
 
     const webhookHandler = (await import('../functions/webhook.ts')).handler;
-    const webhook = await startWebhookServer(webhookHandler);
+    const webhook = await startWebhookServer(
+      webhookHandler,
+      o.webhookReservedConcurrency ? { cap: { reservedConcurrency: o.webhookReservedConcurrency } } : {},
+    );
     stops.push(() => webhook.close());
 
     let nango: NangoStandin | undefined;
@@ -205,7 +209,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       'sweep',
       queues.sweepUrl,
       sweepHandler as SqsHandler,
-      stageDefaults({ batchSize: 1, concurrency: 1, functionTimeoutMs: 60_000 }),
+      stageDefaults({ batchSize: 1, concurrency: 1, functionTimeoutMs: 60_000, ...o.sweep }),
       false,
     );
     stops.push(() => sweepSource.stop());

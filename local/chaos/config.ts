@@ -48,6 +48,8 @@ export function ciChaos(seed: number): ChaosRunOptions {
     drainTimeoutMs: 90_000,
     // The construct's debounce: syncs wait, and apply leaves keys rewritten meanwhile to later syncs.
     syncDeliveryDelaySeconds: 2,
+    // Five re-tags, two before the mid-run sweep: some moved by it, the rest by the one after the drain.
+    retags: { shares: [0.2, 0.35, 0.55, 0.7, 0.85], sweepAtShare: 0.45 },
   };
 }
 

@@ -42,6 +42,19 @@ export interface InvariantReport {
   legacyVersionKey: number;
   /** GET requests other than the list endpoint. */
   getById: number;
+  /** Apply's GETs to Nango, and those that were not a seed's lookup of its connection by id. */
+  applyReads: number;
+  applyReadsBeyondLookups: number;
+  /** Connections re-tagged through Nango's API during the run. */
+  retags: number;
+  /** Whether a sweep run started after the last re-tag (the tenancy window passed before the check). */
+  sweptPastRetags: boolean;
+  /** Keys a re-tagged connection holds (not null) that only a customer it left sets. */
+  foreignKeys: number;
+  /** Such keys that were sent and then cleared to null. */
+  foreignCleared: number;
+  /** Keys of its current customers' state a re-tagged connection lacks (also counted as lost). */
+  retaggedBehind: number;
   nangoCalls: Record<string, { get: number; other: number }>;
   requests: number;
   faulted: number;
@@ -103,7 +116,11 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['LOST', fmt(r.lost)],
     ['UNEXPECTED OUTCOMES', fmt(r.unexpected)],
     ['PATCHED MORE THAN DIRTY', `${fmt(r.overPatched)} connections`],
-    ['APPLY GETs / GET BY ID', `${fmt(r.nangoCalls.apply?.get ?? 0)} / ${fmt(r.getById)}`],
+    ['APPLY GETs BEYOND LOOKUPS / GET BY ID', `${fmt(r.applyReadsBeyondLookups)} (of ${fmt(r.applyReads)} seed lookups) / ${fmt(r.getById)}`],
+    [
+      'KEYS OUTSIDE CURRENT SUBJECTS',
+      `${fmt(r.foreignKeys)} after ${fmt(r.retags)} re-tags (${fmt(r.foreignCleared)} sent then cleared to null; ${fmt(r.retaggedBehind)} current keys missing; a sweep ran past the last re-tag: ${r.sweptPastRetags ? 'yes' : 'NO'})`,
+    ],
     [
       'OVERLAPS',
       `${fmt(r.overlaps)} (the stand-in counted ${fmt(r.standinOverlaps)}: ${fmt(r.overlapsBesideAbandoned)} beside a write nobody waited for: the client past its timeout, or its invocation past its own)`,

@@ -47,14 +47,21 @@ describe('chaos through the local pipeline', () => {
     expect(x.eventsInRouteDlq).toBeGreaterThanOrEqual(x.invalidEvents);
     expect(x.nangoCalls.route?.get, 'route never listed connections').toBeGreaterThan(0);
     expect(x.nangoCalls.apply?.other, 'apply never wrote').toBeGreaterThan(0);
+    // Re-tags through Nango's API (no webhook), a sweep mid-run and one past the last re-tag.
+    expect(x.retags).toBe(options.retags!.shares.length);
+    expect(x.sweptPastRetags, 'no sweep ran past the last re-tag').toBe(true);
+    expect(x.nangoCalls.sweep?.get, 'the sweep never listed connections').toBeGreaterThan(0);
+    expect(x.foreignCleared, "no former customer's key was ever sent and cleared").toBeGreaterThan(0);
 
     // The invariants.
     expect(x.problems).toEqual([]);
     expect(x.lost).toBe(0);
     expect(x.unexpected).toBe(0);
     expect(x.overPatched).toBe(0);
-    expect(x.nangoCalls.apply?.get ?? 0).toBe(0);
+    expect(x.applyReadsBeyondLookups).toBe(0);
     expect(x.getById).toBe(0);
+    expect(x.foreignKeys).toBe(0);
+    expect(x.retaggedBehind).toBe(0);
     expect(x.overlaps).toBe(0);
     expect(x.keyLeaks).toBe(0);
     expect(x.legacyVersionKey).toBe(0);
@@ -81,6 +88,30 @@ describe('chaos through the local pipeline', () => {
       },
     });
     expect(tampered.lost).toBe(x.lost + 1);
+    // ... and a value where a re-tagged connection holds null (a cleared key of its former customer).
+    const cleared = r.input.retags!.flatMap((m) => {
+      const c = r.input.nango.connections().find((x) => x.connectionId === m.connectionId && x.providerConfigKey === m.providerConfigKey);
+      return Object.entries(c?.metadata ?? {})
+        .filter(([, v]) => v === null)
+        .map(([key]) => ({ m, key }));
+    });
+    expect(cleared.length).toBeGreaterThan(0);
+    const { m, key } = cleared[0]!;
+    const leaked = computeInvariants({
+      ...r.input,
+      nango: {
+        ...r.input.nango,
+        connections: () =>
+          r.input.nango
+            .connections()
+            .map((c) =>
+              c.connectionId === m.connectionId && c.providerConfigKey === m.providerConfigKey
+                ? { ...c, metadata: { ...c.metadata, [key]: 'from the former customer' } }
+                : c,
+            ),
+      },
+    });
+    expect(leaked.foreignKeys + leaked.lost).toBe(x.foreignKeys + x.lost + 1);
     // ... and PATCHes no sync asked for.
     expect(computeInvariants({ ...r.input, syncs: [] }).overPatched).toBeGreaterThan(0);
   });
