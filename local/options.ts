@@ -34,7 +34,7 @@ export interface LocalPipelineOptions {
   apply?: Partial<StageOptions>;
   /** The sweep's page source (one page per invocation); its hooks, e.g. to tag its Nango calls. */
   sweep?: Pick<Partial<StageOptions>, 'crashAfter' | 'onInvocation'>;
-  /** The sweep queue's visibility (default 60 s, the page function's timeout): how soon a failed page is retried. */
+  /** The sweep queue's visibility and its page function's timeout (default 60 s): how soon a failed page is retried. */
   sweepVisibilitySeconds?: number;
   /** The webhook function URL's reserved concurrency (429 past it, and past 10 x it a second); none by default. */
   webhookReservedConcurrency?: number;

@@ -209,7 +209,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       'sweep',
       queues.sweepUrl,
       sweepHandler as SqsHandler,
-      stageDefaults({ batchSize: 1, concurrency: 1, functionTimeoutMs: 60_000, ...o.sweep }),
+      stageDefaults({ batchSize: 1, concurrency: 1, functionTimeoutMs: (o.sweepVisibilitySeconds ?? 60) * 1_000, ...o.sweep }),
       false,
     );
     stops.push(() => sweepSource.stop());

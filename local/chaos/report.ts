@@ -116,7 +116,10 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['LOST', fmt(r.lost)],
     ['UNEXPECTED OUTCOMES', fmt(r.unexpected)],
     ['PATCHED MORE THAN DIRTY', `${fmt(r.overPatched)} connections`],
-    ['APPLY GETs BEYOND LOOKUPS / GET BY ID', `${fmt(r.applyReadsBeyondLookups)} (of ${fmt(r.applyReads)} seed lookups) / ${fmt(r.getById)}`],
+    [
+      'APPLY GETs BEYOND LOOKUPS / GET BY ID',
+      `${fmt(r.applyReadsBeyondLookups)} (of ${fmt(r.applyReads)} seed lookups) / ${fmt(r.getById)}`,
+    ],
     [
       'KEYS OUTSIDE CURRENT SUBJECTS',
       `${fmt(r.foreignKeys)} after ${fmt(r.retags)} re-tags (${fmt(r.foreignCleared)} sent then cleared to null; ${fmt(r.retaggedBehind)} current keys missing; a sweep ran past the last re-tag: ${r.sweptPastRetags ? 'yes' : 'NO'})`,

@@ -159,7 +159,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
         onInvocation: (r) => errorText(r),
       },
       // A failed page comes back soon (the construct's is the page function's timeout).
-      sweepVisibilitySeconds: 3,
+      sweepVisibilitySeconds: 10,
       apply: {
         ...o.apply,
         maxBatchingWindowMs: 0,

@@ -280,7 +280,10 @@ export async function startLocalSqs(opts: LocalSqsOptions = {}): Promise<LocalSq
         RedrivePolicy: redrive(syncDlq.arn),
       });
       const sweepDlq = await create('sweep-dlq', { MessageRetentionPeriod: DLQ_RETENTION });
-      const sweep = await create('sweep', { VisibilityTimeout: String(o.sweepVisibilitySeconds ?? 60), RedrivePolicy: redrive(sweepDlq.arn) });
+      const sweep = await create('sweep', {
+        VisibilityTimeout: String(o.sweepVisibilitySeconds ?? 60),
+        RedrivePolicy: redrive(sweepDlq.arn),
+      });
       return {
         ingressUrl: ingress.url,
         ingressDlqUrl: ingressDlq.url,

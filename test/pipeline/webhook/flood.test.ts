@@ -115,6 +115,15 @@ describe('a flood of the webhook URL', () => {
     const throttledAway = deliveries.filter((d) => d.delivered === false && d.attempts.every((a) => a.status === 429)).length;
     const requests = Object.values(statuses).reduce((a, b) => a + b, 0);
     const seeded = waits.filter(Number.isFinite).length;
+    // Those whose every attempt was throttled were found by the sweep: a seed it enqueued (no lookup).
+    const lost = created.filter((x) => deliveries.some((d) => d.body.connectionId === x.c.connectionId && d.delivered === false));
+    const sweptSeeds = new Set(
+      p
+        .syncs()
+        .filter((s) => s.message?.reason === 'seed' && s.message.lookup !== true)
+        .map((s) => s.message!.target.connectionId),
+    );
+    const lostWaits = lost.map((x) => (seededAt(x) ?? Number.POSITIVE_INFINITY) - x.at);
     console.log(
       [
         '== webhook flood ==',
@@ -122,7 +131,7 @@ describe('a flood of the webhook URL', () => {
         `URL throttled (429) ${p.webhook.throttled()} in all`,
         `connections created ${created.length}; auth webhooks delivered ${deliveries.filter((d) => d.delivered).length}, throttled away ${throttledAway}`,
         `sweep runs started ${runs.length}; longest run ${runMs} ms`,
-        `seeded ${seeded}/${created.length}; longest wait ${(Math.max(...waits) / 1_000).toFixed(1)} s (bound ${INTERVAL_SECONDS} s + a run)`,
+        `seeded ${seeded}/${created.length}; longest wait ${(Math.max(...waits) / 1_000).toFixed(1)} s (bound ${INTERVAL_SECONDS} s + a run); of the webhooks throttled away, longest ${(Math.max(0, ...lostWaits) / 1_000).toFixed(1)} s`,
       ].join('\n'),
     );
 
@@ -133,8 +142,11 @@ describe('a flood of the webhook URL', () => {
     expect(throttledAway, 'no webhook was throttled away: the sweep was never needed').toBeGreaterThan(0);
     // Every connection seeded with its customer's state, within the interval plus a run.
     expect(seeded).toBe(created.length);
+    for (const x of lost) expect(sweptSeeds.has(x.c.connectionId), `${x.c.connectionId} was not seeded by the sweep`).toBe(true);
     for (const x of created) {
-      expect(p.nango!.metadataOf(x.c.connectionId, 'salesforce')).toMatchObject({ plan: PLANS[Number(x.c.tags!.organization_id!.slice(6))] });
+      expect(p.nango!.metadataOf(x.c.connectionId, 'salesforce')).toMatchObject({
+        plan: PLANS[Number(x.c.tags!.organization_id!.slice(6))],
+      });
     }
     expect(Math.max(...waits)).toBeLessThanOrEqual(bound + runMs + 5_000);
   }, 180_000);
