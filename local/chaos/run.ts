@@ -159,7 +159,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
         onInvocation: (r) => errorText(r),
       },
       // A failed page comes back soon (the construct's is the page function's timeout).
-      sweepVisibilitySeconds: 10,
+      sweepVisibilitySeconds: 5,
       apply: {
         ...o.apply,
         maxBatchingWindowMs: 0,
