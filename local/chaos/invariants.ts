@@ -5,7 +5,10 @@
  * - every connection (those created mid-run too) holds the oracle's fold, except keys whose sync (or
  *   event) is parked in a DLQ with its error; anything else is LOST;
  * - every invalid event is in the ingress DLQ with its error;
- * - apply never reads from Nango, and nothing calls GET /connections/{id};
+ * - a re-tagged connection holds its current subjects' fold, and no key only a customer it left sets
+ *   (null, or never sent) once a sweep ran past the last re-tag;
+ * - apply reads Nango only to look up a seed's connection (the list endpoint, by id); nothing calls
+ *   GET /connections/{id};
  * - a connection is PATCHed at most once per time it became dirty (events in scope, seeds, repairs);
  * - no two writes to one connection at once; the key nowhere; no bookkeeping key anywhere.
  */

@@ -3,7 +3,8 @@
  * stand-ins, the real route, apply and webhook functions): a seeded workload in two waves (the
  * second holds older events sent after newer ones), connections created mid-run and after their
  * events (their auth webhooks seed them), faults on a share of Nango requests, one key rotation, one
- * route invocation that dies before deleting its batch, one apply invocation that dies mid-batch;
+ * route invocation that dies before deleting its batch, one apply invocation that dies mid-batch,
+ * connections re-tagged through Nango's API with the sweep ticked mid-run and past the last re-tag;
  * then the invariant table.
  *
  * Used by the CI suite (test/chaos/chaos.test.ts) and `npm run soak` (cli/soak.ts). One run per

@@ -1,8 +1,10 @@
 /**
  * "Nothing lost", for state: through the real pipeline under faults, duplicates, late events,
  * same-second pairs, connections created mid-run and after their events, a key rotation and two
- * crashes, every connection ends with the fold of its subjects' events (or a DLQ message says which
- * keys did not make it and why), apply never reads from Nango, no connection is PATCHed more often
+ * crashes and re-tags through Nango's API (no webhook), every connection ends with the fold of its
+ * current subjects' events (or a DLQ message says which keys did not make it and why), once a sweep
+ * ran past the last re-tag no connection holds a key only a customer it left sets, apply reads Nango
+ * only to look up a seed's connection by id, no connection is PATCHed more often
  * than it became dirty, Nango never sees two writes to one connection at once, and the key appears
  * nowhere. Prints the invariant table.
  */
@@ -13,7 +15,7 @@ import { computeInvariants, invariantsHold } from '../../local/chaos/invariants.
 import { runChaos } from '../../local/chaos/run.ts';
 
 describe('chaos through the local pipeline', () => {
-  it('loses nothing, orders by version, never overlaps writes, never reads in apply, never leaks the key', {
+  it('loses nothing, orders by version, keeps tenancy after re-tags, never overlaps writes, reads only lookups in apply, never leaks the key', {
     timeout: 120_000,
   }, async () => {
     const options = ciChaos(seedFromEnv(20_261_127));
