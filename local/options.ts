@@ -40,6 +40,12 @@ export interface LocalPipelineOptions {
   syncDeliveryDelaySeconds?: number;
   route?: Partial<StageOptions>;
   apply?: Partial<StageOptions>;
+  /** The sweep's page source (one page per invocation); its hooks, e.g. to tag its Nango calls. */
+  sweep?: Pick<Partial<StageOptions>, 'crashAfter' | 'onInvocation'>;
+  /** The sweep queue's visibility and its page function's timeout (default 60 s): how soon a failed page is retried. */
+  sweepVisibilitySeconds?: number;
+  /** The webhook function URL's reserved concurrency (429 past it, and past 10 x it a second); none by default. */
+  webhookReservedConcurrency?: number;
   queuePrefix?: string;
   secretId?: string;
   /** Extra handler environment (e.g. APPLY_GROUP_CONCURRENCY, NANGO_TIMEOUT_MS). */

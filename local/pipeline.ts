@@ -126,6 +126,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       ingressVisibilitySeconds: o.ingressVisibilitySeconds ?? Math.ceil(route.functionTimeoutMs / 1000),
       syncVisibilitySeconds: o.syncVisibilitySeconds ?? Math.ceil(apply.functionTimeoutMs / 1000),
       syncDeliveryDelaySeconds: o.syncDeliveryDelaySeconds ?? 0,
+      ...(o.sweepVisibilitySeconds ? { sweepVisibilitySeconds: o.sweepVisibilitySeconds } : {}),
       ...(o.queuePrefix ? { prefix: o.queuePrefix } : {}),
     });
     const sqs = local.client();
@@ -162,7 +163,11 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     env.set(ENV.NANGO_SECRET_KEY, undefined);
 
     const webhookHandler = runtime.createWebhookHandler({ catalog });
-    const server = await startWebhookServer(webhookHandler);
+    const server = await startWebhookServer(
+      webhookHandler,
+      o.webhookReservedConcurrency ? { cap: { reservedConcurrency: o.webhookReservedConcurrency } } : {},
+    );
+    // The function URL's path carries the token the handler checks before anything else.
     const webhook: LocalWebhook = { ...server, url: `${server.url}/${webhookPathToken}` };
     stops.push(() => server.close());
 
@@ -216,7 +221,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       'sweep',
       queues.sweepUrl,
       sweepHandler as SqsHandler,
-      stageDefaults({ batchSize: 1, concurrency: 1, functionTimeoutMs: 60_000 }),
+      stageDefaults({ batchSize: 1, concurrency: 1, functionTimeoutMs: (o.sweepVisibilitySeconds ?? 60) * 1_000, ...o.sweep }),
       false,
     );
     stops.push(() => sweepSource.stop());

@@ -16,13 +16,38 @@ export interface WebhookDelivery {
 
 export interface LocalWebhook extends LoopbackServer {
   deliveries(): WebhookDelivery[];
+  /** Requests refused with 429 by the reserved-concurrency cap, before the handler ran. */
+  throttled(): number;
+}
+
+/**
+ * A function URL's limits under reserved concurrency N: at most N invocations at once and 10 x N
+ * requests a second; past either, 429 before the function runs.
+ */
+export interface WebhookCap {
+  reservedConcurrency: number;
 }
 
 export async function startWebhookServer(
   handler: UrlHandler,
-  o: { timeoutMs?: number; maxBodyBytes?: number } = {},
+  o: { timeoutMs?: number; maxBodyBytes?: number; cap?: WebhookCap } = {},
 ): Promise<LocalWebhook> {
   const seen: WebhookDelivery[] = [];
+  let inFlight = 0;
+  let windowStart = 0;
+  let inWindow = 0;
+  let throttled = 0;
+  const admit = (): boolean => {
+    if (!o.cap) return true;
+    const now = Date.now();
+    if (now - windowStart >= 1_000) {
+      windowStart = now;
+      inWindow = 0;
+    }
+    if (inFlight >= o.cap.reservedConcurrency || inWindow >= 10 * o.cap.reservedConcurrency) return false;
+    inWindow++;
+    return true;
+  };
   const server = await listenOnLoopback((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -51,6 +76,13 @@ export async function startWebhookServer(
           },
         },
       } as unknown as LambdaFunctionURLEvent;
+      if (!admit()) {
+        throttled++;
+        res.writeHead(429, { 'content-type': 'application/json' });
+        res.end('{"Message":"Rate Exceeded."}');
+        return;
+      }
+      inFlight++;
       let result: LambdaFunctionURLResult;
       try {
         result =
@@ -59,6 +91,8 @@ export async function startWebhookServer(
             : await handler(event, makeContext('nango-metadata-sync-webhook', 'local', o.timeoutMs ?? 10_000));
       } catch {
         result = { statusCode: 502, body: '' };
+      } finally {
+        inFlight--;
       }
       const r = typeof result === 'string' ? { statusCode: 200, body: result } : result;
       seen.push({ at: Date.now(), status: r.statusCode ?? 200, body: String(r.body ?? '') });
@@ -66,5 +100,5 @@ export async function startWebhookServer(
       res.end(r.body ?? '');
     });
   });
-  return { ...server, deliveries: () => [...seen] };
+  return { ...server, deliveries: () => [...seen], throttled: () => throttled };
 }

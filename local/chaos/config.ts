@@ -53,6 +53,8 @@ export function ciChaos(seed: number): ChaosRunOptions {
     maxDeferSeconds: 5,
     // Route records parked after their writes (their sync sends refused until the last receive).
     parkShare: 0.02,
+    // Five re-tags, two before the mid-run sweep: some moved by it, the rest by the one after the drain.
+    retags: { shares: [0.2, 0.35, 0.55, 0.7, 0.85], sweepAtShare: 0.45 },
   };
 }
 

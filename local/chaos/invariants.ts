@@ -4,19 +4,24 @@
  * captured output), never from the handlers' own counters:
  * - every connection (those created mid-run too) holds the oracle's fold, except keys whose sync (or
  *   event) is parked in a DLQ with its error; anything else is LOST;
- * - every key route wrote and queued a sync for is at each connection that sync reached, whatever
- *   became of later records (keys left unsent after drain = 0);
+ * - every key route wrote and queued a sync for is at each connection that sync reached (and that
+ *   still holds its subject), whatever became of later records (keys left unsent after drain = 0);
  * - every invalid event is in the ingress DLQ with its error;
- * - apply never reads from Nango, and nothing calls GET /connections/{id};
+ * - a re-tagged connection holds its current subjects' fold, and no key only a customer it left sets
+ *   (null, or never sent) once a sweep ran past the last re-tag;
+ * - apply reads Nango only to look up a seed's connection (the list endpoint, by id); nothing calls
+ *   GET /connections/{id};
  * - a connection is PATCHed at most once per time it became dirty (events in scope, seeds, repairs);
  * - no two writes to one connection at once; the key nowhere; no bookkeeping key anywhere.
  */
 import type { CallCounts } from './calls.ts';
 import { type DesiredKey, desiredFor } from '../../functions/commons/domain/desired.ts';
+import { subjectId } from '../../functions/commons/domain/subject.ts';
 import type { EventSourceStats } from '../event-source.ts';
 import type { DlqMessage, ObservedSync, SentEvent } from '../pipeline.ts';
 import type { NangoStandin } from '../standins/nango.ts';
 import type { FaultKind } from './faults.ts';
+import { TAG_HEADER } from './calls.ts';
 import { connKey, differingKeys, expectedState } from './oracle.ts';
 import { type Unawaited, unawaitedWrites, writeOverlaps } from './overlaps.ts';
 import type { InvariantReport } from './report.ts';
@@ -28,6 +33,15 @@ export type { InvariantReport };
 /** Version 1 kept its ordering bookkeeping inside the customer's metadata; version 2 never writes it. */
 export const LEGACY_VERSIONS_KEY = '_metadataSyncVersions';
 const BARE = 'bare (SQS redrive)';
+
+/** A connection moved to another customer through Nango's API during the run (no webhook). */
+export interface Retag {
+  connectionId: string;
+  providerConfigKey: string;
+  from: string;
+  to: string;
+  atMs: number;
+}
 
 export interface InvariantInput {
   workload: Workload;
@@ -46,6 +60,10 @@ export interface InvariantInput {
   unawaited: Unawaited;
   route: EventSourceStats;
   apply: EventSourceStats;
+  /** Re-tags made during the run; the fold then follows each connection's tags at the end. */
+  retags?: Retag[];
+  /** When a sweep run started after the last re-tag (ms into the run): the tenancy window had passed. */
+  sweptPastRetagsAtMs?: number;
   extra?: Record<string, string | number>;
 }
 
@@ -112,8 +130,22 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
   }
 
   // Every connection against the fold.
-  const expected = expectedState(i.workload.connections, i.workload.events);
   const final = new Map(i.nango.connections().map((c) => [connKey(c), c]));
+  // A re-tagged connection's fold is its current subjects'; its former customer's keys are checked apart.
+  const retagged = new Map<string, Retag[]>();
+  for (const r of i.retags ?? []) retagged.set(connKey(r), [...(retagged.get(connKey(r)) ?? []), r]);
+  const world = i.workload.connections.map((c) => {
+    const now = retagged.has(connKey(c)) ? final.get(connKey(c)) : undefined;
+    return now ? { ...c, tags: { ...now.tags } } : c;
+  });
+  const expected = expectedState(world, i.workload.events);
+  const former = expectedState(
+    i.workload.connections.filter((c) => retagged.has(connKey(c))),
+    i.workload.events.filter((e) => e.expect.kind === 'valid' && e.expect.subject.startsWith('tags:')),
+  );
+  let foreignKeys = 0;
+  let foreignCleared = 0;
+  let retaggedBehind = 0;
   let mismatchedConnections = 0;
   let parkedMismatches = 0;
   let lostKeys = 0;
@@ -135,8 +167,33 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
       note(`connection ${x.connection.providerConfigKey}/${x.connection.connectionId} never appeared at Nango`);
       continue;
     }
-    const diff = differingKeys(x.want, c.metadata);
     const excused = parkedKeys.get(k);
+    let diff = differingKeys(x.want, c.metadata);
+    const moves = retagged.get(k);
+    if (moves) {
+      // Keys only a former customer sets: null (cleared) or never sent (the seed's value, no write ever set it).
+      const currentSubjects = new Set([`tags:${c.tags?.organization_id ?? ''}`]);
+      const formerOnly = [...(former.get(k)?.winners.keys() ?? [])].filter((key) => !x.winners.has(key));
+      const history = i.nango.applyHistory(c.connectionId, c.providerConfigKey);
+      for (const key of formerOnly) {
+        const got = c.metadata?.[key];
+        const seed = x.connection.metadata?.[key];
+        const everSent = history.some((h) => h.patch[key] !== undefined && h.patch[key] !== null);
+        if (got === undefined || got === null) {
+          if (everSent) foreignCleared++;
+        } else if (everSent || JSON.stringify(got) !== JSON.stringify(seed)) {
+          if (excused === 'all' || excused?.has(key)) parkedMismatches++;
+          else {
+            foreignKeys++;
+            note(
+              `connection ${c.providerConfigKey}/${c.connectionId} re-tagged ${moves.map((m) => `${m.from} -> ${m.to}`).join(', ')} (now ${[...currentSubjects].join(', ')}) still holds ${key}=${JSON.stringify(got)} that only its former customer sets`,
+            );
+          }
+        }
+      }
+      diff = diff.filter((key) => !formerOnly.includes(key));
+      retaggedBehind += diff.filter((key) => !(excused === 'all' || excused?.has(key))).length;
+    }
     let bad = 0;
     for (const key of diff) {
       const inSyncDlq = excused === 'all' || excused?.has(key);
@@ -184,8 +241,13 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     const c = final.get(k);
     const excused = parkedKeys.get(k);
     if (!c || excused === 'all') continue;
+    // A re-tagged connection is owed only its current subjects' keys: those of a customer it left are
+    // cleared (checked above as keys outside its current subjects).
+    const orgSubject = (org: string) => subjectId({ by: 'tags', tags: { organization_id: org }, integrations: 'all' });
+    const left = new Set((retagged.get(k) ?? []).map((m) => orgSubject(m.from)));
+    left.delete(orgSubject(c.tags?.organization_id ?? ''));
     const wanted = desiredFor(
-      [...queued.keys()].flatMap((s) => i.desired?.[s] ?? []),
+      [...queued.keys()].filter((s) => !left.has(s)).flatMap((s) => i.desired?.[s] ?? []),
       target.providerConfigKey,
     );
     for (const d of wanted.values()) {
@@ -201,10 +263,18 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
 
   // Reads: only route's list lookups; never GET /connections/{id} (it returns, and may refresh, credentials).
   const getById = i.nango.requests.filter((r) => r.method === 'GET' && r.path !== '/connections').length;
-  // Apply reads only for a webhook's seed: one list call filtered to that connection id.
-  const applyGets = applyReads(i.nangoCalls);
+  // Apply reads Nango only to look up a seed's connection (one list call by its id, for a sync that
+  // asked for that lookup): never anything else. Stricter than counting list calls by id alone.
+  const lookups = new Set(i.syncs.filter((s) => s.message?.lookup === true).map((s) => connKey(s.message!.target)));
+  const applyReads = i.nango.requests.filter((r) => r.method === 'GET' && (r.headers[TAG_HEADER] ?? '').startsWith('apply/'));
+  const applyReadsBeyondLookups = applyReads.filter(
+    (r) =>
+      r.path !== '/connections' ||
+      r.query.connectionId === undefined ||
+      !lookups.has(connKey({ connectionId: r.query.connectionId, providerConfigKey: r.query.integrationId ?? '' })),
+  ).length;
   if (getById) note(`${getById} GET request(s) other than the list endpoint`);
-  if (applyGets) note(`apply sent ${applyGets} GET request(s) to Nango other than seed lookups`);
+  if (applyReadsBeyondLookups) note(`apply sent ${applyReadsBeyondLookups} GET request(s) to Nango that look up no seed's connection`);
 
   const keys = i.keys.filter(Boolean);
   let keyLeaks = i.leaks.logHits;
@@ -262,6 +332,13 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     keyLeaks,
     legacyVersionKey: legacyKey,
     getById,
+    applyReads: applyReads.length,
+    applyReadsBeyondLookups,
+    retags: (i.retags ?? []).length,
+    sweptPastRetags: i.sweptPastRetagsAtMs !== undefined || !(i.retags ?? []).length,
+    foreignKeys,
+    foreignCleared,
+    retaggedBehind,
     nangoCalls: i.nangoCalls,
     requests: stats.requests,
     faulted,
@@ -298,9 +375,8 @@ export function invariantsHold(r: InvariantReport): boolean {
     r.keyLeaks === 0 &&
     r.legacyVersionKey === 0 &&
     r.getById === 0 &&
-    applyReads(r.nangoCalls) === 0
+    r.applyReadsBeyondLookups === 0 &&
+    r.foreignKeys === 0 &&
+    r.sweptPastRetags
   );
 }
-
-/** Apply's GETs other than seed lookups (the list endpoint for one connection id). */
-export const applyReads = (calls: Record<string, CallCounts>): number => (calls.apply?.get ?? 0) - (calls.apply?.lookups ?? 0);

@@ -45,6 +45,19 @@ export interface InvariantReport {
   legacyVersionKey: number;
   /** GET requests other than the list endpoint. */
   getById: number;
+  /** Apply's GETs to Nango, and those that were not a seed's lookup of its connection by id. */
+  applyReads: number;
+  applyReadsBeyondLookups: number;
+  /** Connections re-tagged through Nango's API during the run. */
+  retags: number;
+  /** Whether a sweep run started after the last re-tag (the tenancy window passed before the check). */
+  sweptPastRetags: boolean;
+  /** Keys a re-tagged connection holds (not null) that only a customer it left sets. */
+  foreignKeys: number;
+  /** Such keys that were sent and then cleared to null. */
+  foreignCleared: number;
+  /** Keys of its current customers' state a re-tagged connection lacks (also counted as lost). */
+  retaggedBehind: number;
   nangoCalls: Record<string, CallCounts>;
   requests: number;
   faulted: number;
@@ -69,7 +82,7 @@ const list = (o: Record<string, number>) =>
 export function formatInvariants(r: InvariantReport, title: string): string {
   const calls = Object.entries(r.nangoCalls)
     .sort()
-    .map(([stage, c]) => `${stage}: ${fmt(c.get)} GET, ${fmt(c.other)} other`)
+    .map(([stage, c]) => `${stage}: ${fmt(c.get)} GET (${fmt(c.lookups)} by connection id), ${fmt(c.other)} other`)
     .join('; ');
   const rows: [string, string][] = [
     ['events sent (distinct)', `${fmt(r.eventsSent)} (${fmt(r.invalidEvents)} invalid), 4 event types, ${fmt(r.customers)} customers`],
@@ -108,8 +121,12 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['UNEXPECTED OUTCOMES', fmt(r.unexpected)],
     ['PATCHED MORE THAN DIRTY', `${fmt(r.overPatched)} connections`],
     [
-      'APPLY GETs (SEED LOOKUPS) / GET BY ID',
-      `${fmt(r.nangoCalls.apply?.get ?? 0)} (${fmt(r.nangoCalls.apply?.lookups ?? 0)}) / ${fmt(r.getById)}`,
+      'APPLY GETs BEYOND LOOKUPS / GET BY ID',
+      `${fmt(r.applyReadsBeyondLookups)} (of ${fmt(r.applyReads)} apply GETs, all seed lookups otherwise) / ${fmt(r.getById)}`,
+    ],
+    [
+      'KEYS OUTSIDE CURRENT SUBJECTS',
+      `${fmt(r.foreignKeys)} after ${fmt(r.retags)} re-tags (${fmt(r.foreignCleared)} sent then cleared to null; ${fmt(r.retaggedBehind)} current keys missing; a sweep ran past the last re-tag: ${r.sweptPastRetags ? 'yes' : 'NO'})`,
     ],
     [
       'OVERLAPS',

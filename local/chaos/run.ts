@@ -3,7 +3,8 @@
  * stand-ins, the real route, apply and webhook functions): a seeded workload in two waves (the
  * second holds older events sent after newer ones), connections created mid-run and after their
  * events (their auth webhooks seed them), faults on a share of Nango requests, one key rotation, one
- * route invocation that dies before deleting its batch, one apply invocation that dies mid-batch;
+ * route invocation that dies before deleting its batch, one apply invocation that dies mid-batch,
+ * connections re-tagged through Nango's API with the sweep ticked mid-run and past the last re-tag;
  * then the invariant table.
  *
  * Used by the CI suite (test/chaos/chaos.test.ts) and `npm run soak` (cli/soak.ts). One run per
@@ -21,6 +22,7 @@ import { formatInvariants, type InvariantReport } from './report.ts';
 import { buildWorkload, type WorkloadConfig, type WorldConnection } from './workload.ts';
 import type { DesiredKey } from '../../functions/commons/domain/desired.ts';
 import { mulberry32 } from '../standins/nango/faults.ts';
+import type { Retag } from './invariants.ts';
 
 export interface StageTuning {
   batchSize: number;
@@ -57,6 +59,12 @@ export interface ChaosRunOptions {
   maxDeferSeconds?: number;
   /** A steady producer: wave 1 goes out in chunks, each once fewer than this many messages wait. */
   maxBacklog?: number;
+  /**
+   * Re-tags through the Nango stand-in's API (no webhook, as Nango): once route has taken each share,
+   * one connection that exists from the start moves to another customer (the last one to a customer
+   * with no state). A sweep tick at `sweepAtShare`, and one after the drain that runs past the last re-tag.
+   */
+  retags?: { shares: number[]; sweepAtShare: number };
   /** Progress lines (soak); silent when absent. */
   progressEveryMs?: number;
 }
@@ -120,6 +128,11 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
   let crashed: { invocation: number; records: number } | undefined;
   let routeCrashed = false;
   const pendingCreation = workload.connections.filter((c) => c.appears.at !== 'start');
+  const retags: Retag[] = [];
+  const retagShares = [...(o.retags?.shares ?? [])].sort((a, b) => a - b);
+  const retagRand = mulberry32(o.workload.seed ^ 0x7a9);
+  const retagCandidates = workload.connections.filter((c) => c.appears.at === 'start' && !c.cursed && c.tags.organization_id);
+  const sweeps: string[] = [];
 
   let pipeline: LocalPipeline | undefined;
   let progress: NodeJS.Timeout | undefined;
@@ -147,6 +160,15 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
           routeMs.push(r.durationMs);
         },
       },
+      sweep: {
+        crashAfter: (info) => {
+          calls.enter('sweep', info.invocation);
+          return false;
+        },
+        onInvocation: (r) => errorText(r),
+      },
+      // A failed page comes back soon (the construct's is the page function's timeout).
+      sweepVisibilitySeconds: 5,
       apply: {
         ...o.apply,
         maxBatchingWindowMs: 0,
@@ -170,6 +192,8 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
         NANGO_TIMEOUT_MS: String(o.clientTimeoutMs),
         APPLY_GROUP_CONCURRENCY: String(o.groupConcurrency),
         APPLY_MAX_DEFER_SECONDS: String(o.maxDeferSeconds ?? 5),
+        // The shortest interval: a tick starts a run when the last one started half a minute ago.
+        INDEX_SWEEP_SECONDS: '60',
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
     });
@@ -183,6 +207,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
 
     // Rotation: Secrets Manager and Nango change the key at the same moment; cached keys go stale.
     let rotated: { atRequest: number; atMs: number } | undefined;
+    let sweepTicked = false;
     monitor = setInterval(() => {
       const share = routed / copies;
       if (!crashArmed && share >= o.crash.atShare) crashArmed = true;
@@ -190,6 +215,24 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
         p.secrets.setSecret(p.secretId, keyAfter);
         nango.setSecretKey(keyAfter);
         rotated = { atRequest: nango.stats().requests, atMs: Date.now() - started };
+      }
+      // Someone re-tags a connection through Nango's API: no webhook; only the sweep can see it.
+      while (retagShares.length && retagShares[0]! <= share && retagCandidates.length) {
+        retagShares.shift();
+        const last = retagShares.length === 0;
+        const c = retagCandidates.splice(Math.floor(retagRand() * retagCandidates.length), 1)[0]!;
+        const from = c.tags.organization_id!;
+        const others = workload.customers.filter((x) => x !== from);
+        const to = last ? `moved-${o.workload.seed}` : others[Math.floor(retagRand() * others.length)]!;
+        nango.retag(c.connectionId, c.providerConfigKey, { ...c.tags, organization_id: to });
+        retags.push({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey, from, to, atMs: Date.now() - started });
+      }
+      if (o.retags && !sweepTicked && share >= o.retags.sweepAtShare) {
+        sweepTicked = true;
+        void p.sweep(false).then(
+          (t) => sweeps.push(`${String(t.action)} at ${((Date.now() - started) / 1000).toFixed(1)} s`),
+          (e: unknown) => errors.push(`sweep tick: ${String(e)}`),
+        );
       }
       // A user finishes the Connect UI: the connection appears and Nango announces it.
       for (const c of [...pendingCreation]) if (c.appears.at === 'share' && c.appears.share <= share) create(c);
@@ -231,6 +274,23 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     for (const c of [...pendingCreation]) create(c);
     await p.drain({ timeoutMs: o.drainTimeoutMs, quietMs: 500 });
     phase('drained');
+    let sweptPastRetags: number | undefined;
+    if (o.retags) {
+      // The tenancy window: a run that starts after the last re-tag (ticks a scaled second apart).
+      const lastRetag = Math.max(0, ...retags.map((r) => r.atMs));
+      for (;;) {
+        const t = await p.sweep(false);
+        if (t.action === 'started' && Date.now() - started > lastRetag) {
+          sweptPastRetags = Date.now() - started;
+          sweeps.push(`started at ${(sweptPastRetags / 1000).toFixed(1)} s`);
+          break;
+        }
+        if (Date.now() - started > o.drainTimeoutMs) break;
+        await sleep(1_000);
+      }
+      await p.drain({ timeoutMs: o.drainTimeoutMs, quietMs: 500 });
+      phase('swept past the last re-tag and drained');
+    }
     // Let an abandoned (crashed) invocation settle before reading the end state.
     await sleep(200);
 
@@ -257,6 +317,8 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       keys: [keyBefore, keyAfter],
       leaks: { logHits: capture.leaks(), errors },
       injected: faults.injected(),
+      retags,
+      ...(sweptPastRetags !== undefined ? { sweptPastRetagsAtMs: sweptPastRetags } : {}),
       nangoCalls: calls.counts(),
       unawaited: (r) => calls.unawaited(r.headers[TAG_HEADER], r.endedAt),
       route: routeStats,
@@ -270,6 +332,12 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
         'route crash': routeCrashed ? `invocation ${o.routeCrashInvocation} died before deleting its batch` : 'DID NOT HAPPEN',
         'stale keys dropped at route': staleKeys,
         'events parked after their writes (sync sends refused)': parked.length,
+        ...(o.retags
+          ? {
+              're-tags': retags.map((r) => `${(r.atMs / 1000).toFixed(1)} s`).join(', ') || 'NONE',
+              'sweep ticks': sweeps.join('; ') || 'NONE',
+            }
+          : {}),
         'route invocations': `${routeMs.length}, median ${percentile(routeMs, 0.5)} ms, p95 ${percentile(routeMs, 0.95)} ms`,
         phases: phases.join(', '),
         'captured output': `${(capture.bytes() / 1e6).toFixed(1)} MB, ${capture.lines().toLocaleString('en-US')} lines`,

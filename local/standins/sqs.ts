@@ -37,6 +37,8 @@ export interface PipelineQueueOptions {
   syncVisibilitySeconds?: number;
   /** The sync queue's DelaySeconds (the construct's debounce). Default 0. */
   syncDeliveryDelaySeconds?: number;
+  /** The sweep queue's visibility (default 60, the page function's timeout). */
+  sweepVisibilitySeconds?: number;
 }
 
 export interface PipelineQueues {
@@ -300,7 +302,10 @@ export async function startLocalSqs(opts: LocalSqsOptions = {}): Promise<LocalSq
         RedrivePolicy: redrive(syncDlq.arn),
       });
       const sweepDlq = await create('sweep-dlq', { MessageRetentionPeriod: DLQ_RETENTION });
-      const sweep = await create('sweep', { VisibilityTimeout: '60', RedrivePolicy: redrive(sweepDlq.arn) });
+      const sweep = await create('sweep', {
+        VisibilityTimeout: String(o.sweepVisibilitySeconds ?? 60),
+        RedrivePolicy: redrive(sweepDlq.arn),
+      });
       return {
         ingressUrl: ingress.url,
         ingressDlqUrl: ingressDlq.url,

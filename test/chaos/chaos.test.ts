@@ -1,8 +1,10 @@
 /**
  * "Nothing lost", for state: through the real pipeline under faults, duplicates, late events,
  * same-second pairs, connections created mid-run and after their events, a key rotation and two
- * crashes, every connection ends with the fold of its subjects' events (or a DLQ message says which
- * keys did not make it and why), apply never reads from Nango, no connection is PATCHed more often
+ * crashes and re-tags through Nango's API (no webhook), every connection ends with the fold of its
+ * current subjects' events (or a DLQ message says which keys did not make it and why), once a sweep
+ * ran past the last re-tag no connection holds a key only a customer it left sets, apply reads Nango
+ * only to look up a seed's connection by id, no connection is PATCHed more often
  * than it became dirty, Nango never sees two writes to one connection at once, and the key appears
  * nowhere. Prints the invariant table.
  */
@@ -13,7 +15,7 @@ import { computeInvariants, invariantsHold } from '../../local/chaos/invariants.
 import { runChaos } from '../../local/chaos/run.ts';
 
 describe('chaos through the local pipeline', () => {
-  it('loses nothing, orders by version, never overlaps writes, never reads in apply, never leaks the key', {
+  it('loses nothing, orders by version, keeps tenancy after re-tags, never overlaps writes, reads only lookups in apply, never leaks the key', {
     // Records parked after their writes take every receive of the ingress queue (its visibility each).
     timeout: 240_000,
   }, async () => {
@@ -48,6 +50,11 @@ describe('chaos through the local pipeline', () => {
     expect(x.eventsInRouteDlq).toBeGreaterThanOrEqual(x.invalidEvents);
     expect(x.nangoCalls.route?.get, 'route never listed connections').toBeGreaterThan(0);
     expect(x.nangoCalls.apply?.other, 'apply never wrote').toBeGreaterThan(0);
+    // Re-tags through Nango's API (no webhook), a sweep mid-run and one past the last re-tag.
+    expect(x.retags).toBe(options.retags!.shares.length);
+    expect(x.sweptPastRetags, 'no sweep ran past the last re-tag').toBe(true);
+    expect(x.nangoCalls.sweep?.get, 'the sweep never listed connections').toBeGreaterThan(0);
+    expect(x.foreignCleared, "no former customer's key was ever sent and cleared").toBeGreaterThan(0);
 
     // The invariants.
     expect(
@@ -59,9 +66,12 @@ describe('chaos through the local pipeline', () => {
     expect(x.keysLeftUnsent).toBe(0);
     expect(x.unexpected).toBe(0);
     expect(x.overPatched).toBe(0);
-    // Apply reads only a webhook's connection (the list endpoint, one connection id): never anything else.
-    expect(x.nangoCalls.apply?.get ?? 0, 'apply GETs other than seed lookups').toBe(x.nangoCalls.apply?.lookups ?? 0);
+    // Apply reads only a seed's connection (the list endpoint, one connection id): never anything else.
+    expect(x.nangoCalls.apply?.get ?? 0, 'apply GETs other than list calls by connection id').toBe(x.nangoCalls.apply?.lookups ?? 0);
+    expect(x.applyReadsBeyondLookups, "apply GETs that look up no seed lookup's connection").toBe(0);
     expect(x.getById).toBe(0);
+    expect(x.foreignKeys).toBe(0);
+    expect(x.retaggedBehind).toBe(0);
     expect(x.overlaps).toBe(0);
     expect(x.keyLeaks).toBe(0);
     expect(x.legacyVersionKey).toBe(0);
@@ -91,6 +101,30 @@ describe('chaos through the local pipeline', () => {
     // ... and desired keys that were synced but are not what Nango holds.
     const desired = Object.entries(r.input.desired ?? {}).map(([s, keys]) => [s, keys.map((k) => ({ ...k, value: '__not sent__' }))]);
     expect(computeInvariants({ ...r.input, desired: Object.fromEntries(desired) }).keysLeftUnsent).toBeGreaterThan(0);
+    // ... and a value where a re-tagged connection holds null (a cleared key of its former customer).
+    const cleared = r.input.retags!.flatMap((m) => {
+      const c = r.input.nango.connections().find((x) => x.connectionId === m.connectionId && x.providerConfigKey === m.providerConfigKey);
+      return Object.entries(c?.metadata ?? {})
+        .filter(([, v]) => v === null)
+        .map(([key]) => ({ m, key }));
+    });
+    expect(cleared.length).toBeGreaterThan(0);
+    const { m, key } = cleared[0]!;
+    const leaked = computeInvariants({
+      ...r.input,
+      nango: {
+        ...r.input.nango,
+        connections: () =>
+          r.input.nango
+            .connections()
+            .map((c) =>
+              c.connectionId === m.connectionId && c.providerConfigKey === m.providerConfigKey
+                ? { ...c, metadata: { ...c.metadata, [key]: 'from the former customer' } }
+                : c,
+            ),
+      },
+    });
+    expect(leaked.foreignKeys + leaked.lost).toBe(x.foreignKeys + x.lost + 1);
     // ... and PATCHes no sync asked for.
     expect(computeInvariants({ ...r.input, syncs: [] }).overPatched).toBeGreaterThan(0);
   });
