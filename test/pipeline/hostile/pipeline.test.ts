@@ -276,6 +276,8 @@ beforeAll(async () => {
   capture = captureOutput({ watch: [KEY] });
   p = await startLocalPipeline({
     nangoSecretKey: KEY,
+    // A deferral's deadline waits this long on the ingress queue, and the drain waits for it.
+    env: { APPLY_MAX_DEFER_SECONDS: '5' },
     // Each connection is its own customer: its id, and its organization_id tag, are the hostile value.
     connections: [
       ...SEEDED.map((connectionId) => ({
