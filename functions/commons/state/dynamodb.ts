@@ -30,6 +30,7 @@ import {
 import type { Json } from '#events/define';
 import type { DesiredKey } from '../domain/desired.ts';
 import { FLOOR_ORDER, groupOrderOf } from '../domain/order.ts';
+import { sendIfCondition } from './conditional.ts';
 import { connectionKey, type EventRef, type Target } from '../sync/message.ts';
 import { attributeBytes, MAX_INDEX_ENTRIES } from './limits.ts';
 import type { AppliedProvenance, AppliedState, IndexEntry, KeyWrite, StatePort, WriteOutcome } from './port.ts';
@@ -433,14 +434,7 @@ export class DynamoStateStore implements StatePort {
     return [...subjects];
   }
 
-  /** Sends a conditional write: true when it was made, false when its condition failed. */
-  private async ifCondition(command: PutCommand | UpdateCommand): Promise<boolean> {
-    try {
-      await (command instanceof PutCommand ? this.doc.send(command) : this.doc.send(command));
-      return true;
-    } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
-      throw e;
-    }
+  private ifCondition(command: PutCommand | UpdateCommand): Promise<boolean> {
+    return sendIfCondition(this.doc, command);
   }
 }

@@ -18,6 +18,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { sendIfCondition } from './conditional.ts';
 import { connectionKey, type Target } from '../sync/message.ts';
 
 export interface Membership {
@@ -272,14 +273,8 @@ export class DynamoMembershipStore implements MembershipPort, RunPort {
     );
   }
 
-  private async ifCondition(command: PutCommand | UpdateCommand): Promise<boolean> {
-    try {
-      await (command instanceof PutCommand ? this.doc.send(command) : this.doc.send(command));
-      return true;
-    } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
-      throw e;
-    }
+  private ifCondition(command: PutCommand | UpdateCommand): Promise<boolean> {
+    return sendIfCondition(this.doc, command);
   }
 }
 
