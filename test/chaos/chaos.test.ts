@@ -83,7 +83,8 @@ describe('chaos through the local pipeline', () => {
     expect(dropped.lost).toBeGreaterThan(0);
     // ... and one key off the fold at one connection.
     const touched = r.input.nango.connections().find((c) => c.metadata && 'seats' in c.metadata)!;
-    const tampered = computeInvariants({
+    // The run's input with one connection's metadata changed at the stand-in.
+    const withMetadata = (t: { connectionId: string; providerConfigKey: string }, patch: Record<string, unknown>) => ({
       ...r.input,
       nango: {
         ...r.input.nango,
@@ -91,12 +92,13 @@ describe('chaos through the local pipeline', () => {
           r.input.nango
             .connections()
             .map((c) =>
-              c.connectionId === touched.connectionId && c.providerConfigKey === touched.providerConfigKey
-                ? { ...c, metadata: { ...c.metadata, seats: -1 } }
+              c.connectionId === t.connectionId && c.providerConfigKey === t.providerConfigKey
+                ? { ...c, metadata: { ...c.metadata, ...patch } }
                 : c,
             ),
       },
     });
+    const tampered = computeInvariants(withMetadata(touched, { seats: -1 }));
     expect(tampered.lost).toBe(x.lost + 1);
     // ... and desired keys that were synced but are not what Nango holds.
     const desired = Object.entries(r.input.desired ?? {}).map(([s, keys]) => [s, keys.map((k) => ({ ...k, value: '__not sent__' }))]);
@@ -110,20 +112,7 @@ describe('chaos through the local pipeline', () => {
     });
     expect(cleared.length).toBeGreaterThan(0);
     const { m, key } = cleared[0]!;
-    const leaked = computeInvariants({
-      ...r.input,
-      nango: {
-        ...r.input.nango,
-        connections: () =>
-          r.input.nango
-            .connections()
-            .map((c) =>
-              c.connectionId === m.connectionId && c.providerConfigKey === m.providerConfigKey
-                ? { ...c, metadata: { ...c.metadata, [key]: 'from the former customer' } }
-                : c,
-            ),
-      },
-    });
+    const leaked = computeInvariants(withMetadata(m, { [key]: 'from the former customer' }));
     expect(leaked.foreignKeys + leaked.lost).toBe(x.foreignKeys + x.lost + 1);
     // ... and PATCHes no sync asked for.
     expect(computeInvariants({ ...r.input, syncs: [] }).overPatched).toBeGreaterThan(0);
