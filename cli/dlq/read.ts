@@ -59,19 +59,17 @@ export function urlsFromOutputs(outputs: readonly Output[]): QueueUrls {
 }
 
 /** Flags win over the stack's outputs (--stack), the stack over the functions' environment variables. */
-export async function resolveQueueUrls(
-  flags: QueueFlags,
-  env: NodeJS.ProcessEnv,
-  cfn = () => new CloudFormationClient(flags.region ? { region: flags.region } : {}),
-): Promise<QueueUrls> {
-  let urls: QueueUrls = {};
-  if (flags.stack) {
-    urls = urlsFromOutputs(await stackOutputs(flags.stack, cfn()));
-    if (!urls.ingressDlq && !urls.syncDlq)
-      throw new CliError(`stack ${flags.stack} has no ${IDLQ[0]} or ${SDLQ[0]} output; pass ${IDLQ[2]} / ${SDLQ[2]}`);
-  } else for (const r of ROLES) if (env[WHERE[r][1]] || env[WHERE[r][4] ?? '']) urls[r] = env[WHERE[r][1]] || env[WHERE[r][4] ?? ''];
-  const given: QueueUrls = { ingress: flags.ingress, ingressDlq: flags.ingressDlq, sync: flags.sync, syncDlq: flags.syncDlq };
-  for (const r of ROLES) if (given[r]) urls[r] = given[r];
+export async function resolveQueueUrls(flags: QueueFlags, env: NodeJS.ProcessEnv, cfn?: () => CloudFormationClient): Promise<QueueUrls> {
+  const client = () => cfn?.() ?? new CloudFormationClient(flags.region ? { region: flags.region } : {});
+  const stack = flags.stack ? urlsFromOutputs(await stackOutputs(flags.stack, client())) : {};
+  if (flags.stack && !stack.ingressDlq && !stack.syncDlq) {
+    throw new CliError(`stack ${flags.stack} has no ${IDLQ[0]} or ${SDLQ[0]} output; pass ${IDLQ[2]} / ${SDLQ[2]}`);
+  }
+  const urls: QueueUrls = {};
+  for (const r of ROLES) {
+    const url = flags[r] || (flags.stack ? stack[r] : env[WHERE[r][1]] || env[WHERE[r][4] ?? '']);
+    if (url) urls[r] = url;
+  }
   return urls;
 }
 
@@ -122,8 +120,7 @@ export class Holder {
   /** Receives until the queue has nothing visible left for us, deduplicating by MessageId. */
   async scan({ stage, url }: Dlq, o: ReadOptions) {
     const approximateTotal = await this.count(url);
-    const mine = this.held.get(url) ?? new Map<string, HeldMessage>();
-    this.held.set(url, mine);
+    const mine = this.held.get(url) ?? this.held.set(url, new Map()).get(url)!;
     const seen = new Map<string, HeldMessage>();
     for (let repeats = 0; repeats < REPEAT_ROUNDS_TO_STOP && seen.size < o.scanLimit; ) {
       const receive = new ReceiveMessageCommand({
@@ -145,11 +142,18 @@ export class Holder {
       }
       repeats = seen.size > before ? 0 : repeats + 1;
     }
-    const messages = [...seen.values()];
     // notReached: visible after the scan, so behind a held message of its FIFO group, or new. Approximate.
     const notReached = Number((await this.attributes(url)).ApproximateNumberOfMessages ?? 0);
-    const report = { stage, url, fifo: isFifoUrl(url), approximateTotal, scanned: messages.length, notReached };
-    return { messages, items: messages.map((m) => classify(m, stage)), report: { ...report, scanLimitReached: seen.size >= o.scanLimit } };
+    const report = {
+      stage,
+      url,
+      fifo: isFifoUrl(url),
+      approximateTotal,
+      scanned: seen.size,
+      notReached,
+      scanLimitReached: seen.size >= o.scanLimit,
+    };
+    return { items: [...seen.values()].map((m) => classify(m, stage)), report };
   }
 
   /** Messages in the queue (visible + hidden + delayed), as SQS reports it. */
@@ -226,39 +230,26 @@ export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: ReadO
 /** One message to put back on a source queue; FIFO: in the connection's group, with a new deduplication id. */
 export type Outgoing = { queue: 'ingress' | 'sync'; body: string; groupId?: string; deduplicationId?: string };
 export type ReplayPlan = { ok: true; messages: Outgoing[] } | { ok: false; reason: string };
-type Opt<T> = T | undefined;
-
-export interface DlqItem {
-  /** The DLQ it was read from; `stage` is the stage that failed (the envelope's; else the DLQ's). */
+/**
+ * One DLQ message as the tool sees it. `dlqStage`: the DLQ it was read from; `stage`: the stage that
+ * failed (the envelope's; else the DLQ's). `kind` envelope: route/apply wrote it; bare: SQS's redrive
+ * moved it (a crashed function); malformed: never replayed. `failedAt`: the envelope's lastFailureAt,
+ * else the DLQ message's SentTimestamp. `dlqReceiveCount`: how often the DLQ message itself was
+ * received (each inspection counts one). Version 1 only: `patch`, the merged patch, and `keyTimes`,
+ * the event time behind each patch key (for the dry run's staleness check).
+ */
+export type DlqItem = Record<'messageId' | 'errorCode' | 'errorMessage' | 'body', string> & {
   dlqStage: Stage;
   stage: Stage;
-  /** envelope: route/apply wrote it. bare: SQS's redrive moved it (a crashed function). malformed: never replayed. */
   kind: 'envelope' | 'bare' | 'malformed';
-  messageId: string;
-  errorCode: string;
-  errorMessage: string;
-  status?: Opt<number>;
-  retryable?: Opt<boolean>;
-  eventType?: Opt<string>;
-  eventSource?: Opt<string>;
   eventIds: string[];
-  connectionId?: Opt<string>;
-  providerConfigKey?: Opt<string>;
-  /** Envelope: lastFailureAt. Bare/malformed: the DLQ message's SentTimestamp. */
   failedAt: Date;
-  attempts?: Opt<number>;
-  /** How often the DLQ message itself was received (each inspection counts one). */
   dlqReceiveCount: number;
-  sequenceNumber?: Opt<string>;
-  /** Version 1 only: the merged patch (envelope) or the patch message's patch (bare apply message). */
-  patch?: Opt<Record<string, unknown>>;
-  /** Version 1 apply only: the event time behind each patch key (for the dry run's staleness check). */
-  keyTimes?: Opt<Record<string, string>>;
-  envelope?: Opt<DlqEnvelope>;
-  body: string;
   replay: ReplayPlan;
   held: HeldMessage;
-}
+} & Partial<Record<'eventType' | 'eventSource' | 'connectionId' | 'providerConfigKey' | 'sequenceNumber', string | undefined>> &
+  Partial<{ status: number; retryable: boolean; attempts: number; patch: Obj; keyTimes: Record<string, string>; envelope: DlqEnvelope }>;
+type Obj = Record<string, unknown>;
 
 const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)';
 /** Synthetic error codes for messages that carry none, so filters can select them. */
@@ -455,32 +446,28 @@ export const hasCriteria = (f: Filter): boolean => Object.entries(f).some(([k, v
 // ---- Nango, for a dry run ----------------------------------------------------------------------
 
 export type MetadataResult =
-  | { ok: true; metadata: Record<string, unknown> | null }
-  | { ok: false; status?: number | undefined; code: string; message: string; errors?: unknown };
+  | { ok: true; metadata: Obj | null }
+  | { ok: false; status?: number; code: string; message: string; errors?: unknown };
 
 /**
  * The key as configured (NANGO_SECRET_KEY, or Secrets Manager: bare or JSON {secretKey, host}),
  * registered for scrubbing the moment it is read; undefined when none is configured. A configured
  * but empty secret is kept as an empty key: reading with it fails clearly, it is not "no key".
  */
-export async function readNangoKey(
-  opts: { secretId?: string | undefined },
-  env: NodeJS.ProcessEnv,
-  secrets: () => SecretsManagerClient,
-): Promise<{ key: string; host?: string | undefined } | undefined> {
+export async function readNangoKey(opts: { secretId?: string | undefined }, env: NodeJS.ProcessEnv, secrets: () => SecretsManagerClient) {
   if (env.NANGO_SECRET_KEY) {
     registerSecret(env.NANGO_SECRET_KEY.trim());
     return { key: env.NANGO_SECRET_KEY.trim() };
   }
   const secretId = opts.secretId ?? env.NANGO_SECRET_ID;
   if (!secretId) return undefined;
-  let value: string;
-  try {
-    value = (await secrets().send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString?.trim() ?? '';
-  } catch (e) {
-    const err = describeError(e);
-    throw new CliError(`reading the Nango key from Secrets Manager (${secretId}): ${scrub(err.message)}`, err.exitCode);
-  }
+  const got = await secrets()
+    .send(new GetSecretValueCommand({ SecretId: secretId }))
+    .catch((e: unknown) => {
+      const err = describeError(e);
+      throw new CliError(`reading the Nango key from Secrets Manager (${secretId}): ${scrub(err.message)}`, err.exitCode);
+    });
+  const value = got.SecretString?.trim() ?? '';
   const j = value.startsWith('{') ? (tryJson(value) as { secretKey?: unknown; host?: unknown } | undefined) : undefined;
   const found = j ? { key: typeof j.secretKey === 'string' ? j.secretKey.trim() : '', host: str(j.host) } : { key: value };
   registerSecret(found.key);
@@ -492,36 +479,28 @@ export async function readNangoKey(
  * which returns no credentials; never `GET /connections/{id}`, which makes Nango refresh OAuth
  * tokens. One keep-alive pool, closed at the end so no socket holds the CLI open.
  */
-export class NangoReader {
-  private readonly agent = new Agent({ connect: { timeout: 5_000 } });
-
-  constructor(
-    readonly host: string,
-    private readonly key: string,
-    private readonly timeoutMs = 10_000,
-  ) {}
-
-  async metadataOf(connectionId: string, providerConfigKey: string): Promise<MetadataResult> {
+export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
+  const agent = new Agent({ connect: { timeout: 5_000 } });
+  const metadataOf = async (connectionId: string, providerConfigKey: string): Promise<MetadataResult> => {
     // Nango's secret keys are UUIDs; its server answers 401 `invalid_secret_key_format` to anything else.
-    if (!KEY_FORMAT.test(this.key)) {
-      const message = `the configured Nango secret key is ${this.key ? 'not a UUID' : 'empty'}; check NANGO_SECRET_KEY or the secret (bare key, or JSON {"secretKey": ...})`;
+    if (!KEY_FORMAT.test(key)) {
+      const message = `the configured Nango secret key is ${key ? 'not a UUID' : 'empty'}; check NANGO_SECRET_KEY or the secret (bare key, or JSON {"secretKey": ...})`;
       return { ok: false, code: 'invalid_secret_key_format', message };
     }
-    const url = new URL(`${this.host.replace(/\/+$/, '')}/connections`);
+    const url = new URL(`${host.replace(/\/+$/, '')}/connections`);
     url.searchParams.set('connectionId', connectionId);
     url.searchParams.set('integrationId', providerConfigKey);
     try {
-      const headers = { authorization: `Bearer ${this.key}`, accept: 'application/json' };
-      const res = await request(url, { dispatcher: this.agent, headers, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+      const headers = { authorization: `Bearer ${key}`, accept: 'application/json' };
+      const res = await request(url, { dispatcher: agent, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
       const text = await res.body.text();
       return scrubValue(interpret(res.statusCode, String(res.headers['content-type'] ?? ''), text, connectionId, providerConfigKey));
     } catch (e) {
       const code = networkCode(e);
-      return { ok: false, code: 'network_error', message: scrub(`cannot reach ${this.host}${code ? ` (${code})` : ''}`) };
+      return { ok: false, code: 'network_error', message: scrub(`cannot reach ${host}${code ? ` (${code})` : ''}`) };
     }
-  }
-
-  close = (): Promise<void> => this.agent.close();
+  };
+  return { host, metadataOf, close: () => agent.close() };
 }
 
 function interpret(status: number, contentType: string, text: string, connectionId: string, providerConfigKey: string): MetadataResult {
@@ -533,24 +512,20 @@ function interpret(status: number, contentType: string, text: string, connection
       return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: err.errors } : {}) };
     }
     // A proxy's page: a short excerpt of its text says more than the status alone.
-    const excerpt = /html/i.test(contentType)
-      ? text
-          .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
-          .replace(/<[^>]*>/g, ' ')
-          .replace(/\s+/g, ' ')
-          .trim()
-      : text.trim();
+    const stripped = text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
+    const excerpt = /html/i.test(contentType) ? stripped.replace(/\s+/g, ' ').trim() : text.trim();
     return { ok: false, status, code: `http_${status}`, message: excerpt.slice(0, 300) || `HTTP ${status}` };
   }
   const list = body?.connections;
   if (!Array.isArray(list)) return { ok: false, status, code: 'unexpected_body', message: 'the answer has no connections list' };
   // The filters are Nango's; checked again here so a server that ignores one cannot show another connection.
-  const c = list.find((x) => x?.connection_id === connectionId && x.provider_config_key === providerConfigKey) as
-    | { metadata?: unknown }
-    | undefined;
+  const c: { metadata?: unknown } | undefined = list.find(
+    (x) => x?.connection_id === connectionId && x.provider_config_key === providerConfigKey,
+  );
   if (!c) return { ok: false, status: 404, code: 'unknown_connection', message: 'Nango lists no such connection' };
   const md = c.metadata ?? null;
-  if (typeof md !== 'object' || Array.isArray(md))
-    return { ok: false, status, code: 'unexpected_body', message: 'metadata is not an object' };
-  return { ok: true, metadata: md as Record<string, unknown> | null };
+  const notObject = typeof md !== 'object' || Array.isArray(md);
+  return notObject
+    ? { ok: false, status, code: 'unexpected_body', message: 'metadata is not an object' }
+    : { ok: true, metadata: md as Obj | null };
 }

@@ -256,7 +256,7 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
   const found = needsNango ? await read.readNangoKey(args.nango, ctx.io.env, ctx.secrets) : undefined;
   if (!needsNango && !args.nango.skip) await ctx.learnNangoKey();
   const host = args.nango.host ?? ctx.io.env.NANGO_HOST ?? found?.host ?? 'https://api.nango.dev';
-  const reader = found ? new read.NangoReader(host, found.key) : undefined;
+  const reader = found ? read.nangoReader(host, found.key) : undefined;
   const { problems } = await checkDestinations(holder, dlqs, urls);
   const cache = new Map<string, Promise<read.MetadataResult>>();
   const current = (i: DlqItem) => {
