@@ -61,8 +61,8 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   const selected = progress?.total ?? 0;
   const after = [];
   for (const { stage, url } of dlqs) after.push({ stage, url, approximateMessages: await holder.count(url).catch(() => undefined) });
-  const ids = (list: { item: DlqItem; error?: string; reason?: string }[], key: 'error' | 'reason') =>
-    list.map((f) => ({ messageId: f.item.messageId, [key]: f[key] }));
+  type Listed = { item: DlqItem; error?: string; reason?: string }[];
+  const ids = (list: Listed, key: 'error' | 'reason') => list.map((f) => ({ messageId: f.item.messageId, [key]: f[key] }));
   if (args.json) {
     ctx.json({
       ...{ selected, replayed: o.replayed.length, messagesSent: o.messagesSent },
@@ -75,8 +75,7 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
       ? `${o.interrupted ? 'Interrupted. ' : ''}Replayed ${o.replayed.length} of ${selected} chosen message(s): ${o.messagesSent} message(s) sent to source queues, ` +
         `${o.failed.length} failed, ${o.skipped.length} skipped, ${o.sentNotDeleted.length} sent but still in the DLQ.`
       : 'Nothing to replay: no message matches.';
-    const line = (head: string, list: { item: DlqItem; error?: string; reason?: string }[]) =>
-      list.map((f) => `  ${head} ${f.item.messageId}: ${show.safe(f.error ?? f.reason, 300)}`);
+    const line = (head: string, list: Listed) => list.map((f) => `  ${head} ${f.item.messageId}: ${show.safe(f.error ?? f.reason, 300)}`);
     ctx.out(
       [
         total,
@@ -147,27 +146,19 @@ const emptyOutcome = () => ({
   interrupted: false,
 });
 type Outcome = ReturnType<typeof emptyOutcome>;
+type Deps = { sqs: SQSClient; holder: Holder; targets: QueueUrls; pacer: Pacer; signal: AbortSignal } & Options;
+type Options = { progress?: Progress; blockedGroups?: Set<string> };
 
 /**
  * For each item, in order: send its original message(s) to the stage's source queue, then delete it
  * from the DLQ. An apply message whose send fails holds back the later messages of its connection
  * (`blockedGroups`, shared across rounds of one run), so a connection's messages never go out of order.
  */
-export async function replayItems(
-  items: readonly DlqItem[],
-  deps: { sqs: SQSClient; holder: Holder; targets: Partial<Record<'ingress' | 'sync', string>>; pacer: Pacer; signal: AbortSignal } & {
-    progress?: Progress;
-    blockedGroups?: Set<string>;
-  },
-  out = emptyOutcome(),
-): Promise<Outcome> {
+export async function replayItems(items: readonly DlqItem[], deps: Deps, out = emptyOutcome()): Promise<Outcome> {
   const blocked = deps.blockedGroups ?? new Set<string>();
   const queues = new SqsQueues(deps.sqs);
   for (const item of items) {
-    if (deps.signal.aborted) {
-      out.interrupted = true;
-      break;
-    }
+    if ((out.interrupted = deps.signal.aborted)) break;
     const messages = item.replay.ok ? item.replay.messages : [];
     const groups = messages.flatMap((m) => (m.groupId ? [m.groupId] : []));
     let sent = 0;
@@ -265,9 +256,9 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
     if (!cache.has(k)) cache.set(k, reader.metadataOf(i.connectionId, i.providerConfigKey));
     return cache.get(k);
   };
-  const missing = missingTargets(chosen, urls)
-    .map((s) => read.STAGE_QUEUES[s].source)
-    .map((r) => `${r} (${read.howToGive(r)})`);
+  const missing = missingTargets(chosen, urls).map(
+    (s) => `${read.STAGE_QUEUES[s].source} (${read.howToGive(read.STAGE_QUEUES[s].source)})`,
+  );
   try {
     if (args.json) {
       const out = [];
@@ -276,22 +267,13 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
         const comparison = cur?.ok && i.patch ? show.comparePatch(cur.metadata, i.patch, i.keyTimes) : undefined;
         out.push({ ...show.itemJson(i, true), current: cur, comparison });
       }
-      const destinationProblems = problems ? problems.split('\n') : [];
-      ctx.json({
-        dryRun: true,
-        queues: reports,
-        selected: chosen.length,
-        nango: reader?.host ?? null,
-        missingTargets: missing,
-        destinationProblems,
-        items: out,
-      });
+      const [nango, destinationProblems] = [reader?.host ?? null, problems ? problems.split('\n') : []];
+      ctx.json({ dryRun: true, queues: reports, selected: chosen.length, nango, missingTargets: missing, destinationProblems, items: out });
       return EXIT.ok;
     }
     ctx.out(show.renderReports(reports));
-    ctx.out(
-      `Dry run: ${chosen.length} message(s) chosen, ${chosen.filter((i) => i.replay.ok).length} replayable. Nothing is sent or removed.`,
-    );
+    const replayable = chosen.filter((i) => i.replay.ok).length;
+    ctx.out(`Dry run: ${chosen.length} message(s) chosen, ${replayable} replayable. Nothing is sent or removed.`);
     if (missing.length) ctx.out(`Before a real replay, give the queue URL for: ${missing.join('; ')}`);
     if (problems) ctx.out(`A real replay would refuse (without --force):\n${problems}`);
     if (needsNango && !reader) {
@@ -308,11 +290,8 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
         ctx.out(`  not replayable: ${safe(i.replay.reason, 200)}`);
         continue;
       }
-      for (const m of i.replay.messages) {
-        ctx.out(
-          `  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${i.stage === 'route' ? `: ${safe(m.body, 300)}` : ''}`,
-        );
-      }
+      const body = (m: read.Outgoing) => (i.stage === 'route' ? `: ${safe(m.body, 300)}` : '');
+      for (const m of i.replay.messages) ctx.out(`  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${body(m)}`);
       // A sync message carries no data: apply sends the latest desired state, so show what Nango holds now.
       if (i.stage !== 'apply') continue;
       const shown = i.patch ? show.renderComparison(i.patch, await current(i), i.keyTimes) : reader && show.renderCurrent(await current(i));
