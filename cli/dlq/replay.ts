@@ -344,6 +344,8 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
     return EXIT.ok;
   }
   const results = [];
+  // Resolves true when Ctrl-C ends the wait: stop watching, the task goes on.
+  const stopped = () => sleep(Number(ctx.io.env.DLQ_NATIVE_POLL_MS ?? 2000), false, { signal: ctx.io.signal }).catch(() => true);
   for (const p of plans) {
     const call = <T>(request: Promise<T>) =>
       request.catch((e: unknown) => {
@@ -352,20 +354,21 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
     const rate = args.rate > 0 ? { MaxNumberOfMessagesPerSecond: Math.max(1, Math.min(500, Math.floor(args.rate))) } : {};
     const start = new StartMessageMoveTaskCommand({ SourceArn: p.arn, DestinationArn: p.destinationArn, ...rate });
     const taskHandle = (await call(ctx.sqs.send(start))).TaskHandle ?? '';
-    for (let detached = false; ; ) {
+    const poll = async () => {
       const list = await call(ctx.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: p.arn, MaxResults: 10 })));
       const t = list.Results?.find((r) => r.TaskHandle === taskHandle) ?? list.Results?.[0];
-      const { Status: status, ApproximateNumberOfMessagesMoved: moved, FailureReason: failureReason } = t ?? {};
-      const why = failureReason ? `  (${failureReason})` : '';
-      if (t) ctx.err(`${p.stage}: ${status ?? '?'}  moved ${moved ?? 0}/${t.ApproximateNumberOfMessagesToMove ?? '?'}${why}`);
-      if (!detached && !['COMPLETED', 'CANCELLED', 'FAILED'].includes(status ?? '')) {
-        detached = await sleep(Number(ctx.io.env.DLQ_NATIVE_POLL_MS ?? 2000), false, { signal: ctx.io.signal }).catch(() => true);
-        if (!detached) continue;
-      }
-      results.push({ stage: p.stage, url: p.url, taskHandle, status, moved, failureReason, detached });
-      break;
+      const [moved, of, why] = [t?.ApproximateNumberOfMessagesMoved ?? 0, t?.ApproximateNumberOfMessagesToMove ?? '?', t?.FailureReason];
+      if (t) ctx.err(`${p.stage}: ${t.Status ?? '?'}  moved ${moved}/${of}${why ? `  (${why})` : ''}`);
+      return t;
+    };
+    let [t, detached] = [await poll(), false];
+    while (!['COMPLETED', 'CANCELLED', 'FAILED'].includes(t?.Status ?? '')) {
+      if ((detached = await stopped())) break;
+      t = await poll();
     }
-    if (results.at(-1)!.detached) {
+    const { Status: status, ApproximateNumberOfMessagesMoved: moved, FailureReason: failureReason } = t ?? {};
+    results.push({ stage: p.stage, url: p.url, taskHandle, status, moved, failureReason, detached });
+    if (detached) {
       ctx.err(
         `Stopped watching; the move task goes on in AWS. Cancel it with: aws sqs cancel-message-move-task --task-handle '${taskHandle}'`,
       );
