@@ -417,11 +417,8 @@ export function matches(i: DlqItem, f: Filter): boolean {
   const lists = [f.stages, f.errorCodes, f.eventTypes, f.connectionIds, f.providerConfigKeys, f.messageIds];
   const values = [i.stage, i.errorCode, i.eventType, i.connectionId, i.providerConfigKey, i.messageId];
   const t = i.failedAt.getTime();
-  return (
-    lists.every((l, n) => !l?.length || l.includes(values[n]!)) &&
-    !(f.since && t < f.since.getTime()) &&
-    !(f.until && t >= f.until.getTime())
-  );
+  const inTime = !(f.since && t < f.since.getTime()) && !(f.until && t >= f.until.getTime());
+  return inTime && lists.every((l, n) => !l?.length || l.includes(values[n]!));
 }
 
 /** Oldest failure first, so replay keeps each connection's order; within a FIFO group the sequence number breaks ties. */
@@ -434,11 +431,12 @@ export function compareItems(a: DlqItem, b: DlqItem): number {
 }
 
 /** The matching items in order; --max takes the oldest. */
-export const select = (items: readonly DlqItem[], f: Filter): DlqItem[] =>
-  items
+export function select(items: readonly DlqItem[], f: Filter): DlqItem[] {
+  return items
     .filter((i) => matches(i, f))
     .sort(compareItems)
     .slice(0, f.max);
+}
 
 /** Any criterion but the stage (the parser leaves absent or empty ones undefined). */
 export const hasCriteria = (f: Filter): boolean => Object.entries(f).some(([k, v]) => k !== 'stages' && v !== undefined);
@@ -519,13 +517,10 @@ function interpret(status: number, contentType: string, text: string, connection
   const list = body?.connections;
   if (!Array.isArray(list)) return { ok: false, status, code: 'unexpected_body', message: 'the answer has no connections list' };
   // The filters are Nango's; checked again here so a server that ignores one cannot show another connection.
-  const c: { metadata?: unknown } | undefined = list.find(
-    (x) => x?.connection_id === connectionId && x.provider_config_key === providerConfigKey,
-  );
+  const c = list.find((x) => x?.connection_id === connectionId && x.provider_config_key === providerConfigKey);
   if (!c) return { ok: false, status: 404, code: 'unknown_connection', message: 'Nango lists no such connection' };
-  const md = c.metadata ?? null;
-  const notObject = typeof md !== 'object' || Array.isArray(md);
-  return notObject
-    ? { ok: false, status, code: 'unexpected_body', message: 'metadata is not an object' }
-    : { ok: true, metadata: md as Obj | null };
+  const md: unknown = c.metadata ?? null;
+  if (typeof md !== 'object' || Array.isArray(md))
+    return { ok: false, status, code: 'unexpected_body', message: 'metadata is not an object' };
+  return { ok: true, metadata: md as Obj | null };
 }

@@ -3,7 +3,7 @@
  *   parse    args.ts (via main.ts) gives the filter, queues and flags;
  *   find     read.ts resolves the queue URLs and scans the DLQs into items, chosen by the filter;
  *   check    checkDestinations: each source queue's redrive policy must name the DLQ replayed;
- *   move     replayItems: send each item's originals (cli's SqsQueues), then delete it from the DLQ;
+ *   move     replayItems: send each item's originals (the functions' SqsQueues), then delete it from the DLQ;
  *   report   the summary (show.ts formats what it prints) and the exit code.
  * A message is deleted only once every send for it succeeded: it is always either still in the DLQ
  * or sent. `--dry-run` shows the plan beside Nango's current metadata; `--native` hands the whole
