@@ -231,12 +231,9 @@ export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: ReadO
 export type Outgoing = { queue: 'ingress' | 'sync'; body: string; groupId?: string; deduplicationId?: string };
 export type ReplayPlan = { ok: true; messages: Outgoing[] } | { ok: false; reason: string };
 /**
- * One DLQ message as the tool sees it. `dlqStage`: the DLQ it was read from; `stage`: the stage that
- * failed (the envelope's; else the DLQ's). `kind` envelope: route/apply wrote it; bare: SQS's redrive
- * moved it (a crashed function); malformed: never replayed. `failedAt`: the envelope's lastFailureAt,
- * else the DLQ message's SentTimestamp. `dlqReceiveCount`: how often the DLQ message itself was
- * received (each inspection counts one). Version 1 only: `patch`, the merged patch, and `keyTimes`,
- * the event time behind each patch key (for the dry run's staleness check).
+ * One DLQ message as the tool sees it. `stage` failed (the envelope's; else `dlqStage`, the DLQ's);
+ * `kind` bare: SQS's redrive moved it (a crashed function), malformed: never replayed. `failedAt`:
+ * lastFailureAt, else SentTimestamp. Version 1 only: `patch` and its keys' event times, `keyTimes`.
  */
 export type DlqItem = Record<'messageId' | 'errorCode' | 'errorMessage' | 'body', string> & {
   dlqStage: Stage;

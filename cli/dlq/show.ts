@@ -146,20 +146,12 @@ export function renderSummary(s: ReturnType<typeof summarize>): string {
 
 export function renderList(items: readonly DlqItem[], now: Date): string {
   if (!items.length) return '';
-  return table(
-    ['message id', 'stage', 'error code', 'status', 'event type', 'integration', 'connection', 'age', 'replay'],
-    items.map((i) => [
-      i.messageId,
-      i.stage,
-      safe(i.errorCode, 40),
-      i.status !== undefined ? String(i.status) : '-',
-      safe(i.eventType ?? '-', 40),
-      safe(i.providerConfigKey ?? '-', 30),
-      safe(i.connectionId ?? '-', 40),
-      ageBucket(i.failedAt, now),
-      i.replay.ok ? `${i.replay.messages.length} msg` : 'no',
-    ]),
-  );
+  const rows = items.map((i) => {
+    const [status, replay] = [i.status !== undefined ? String(i.status) : '-', i.replay.ok ? `${i.replay.messages.length} msg` : 'no'];
+    const who = [safe(i.eventType ?? '-', 40), safe(i.providerConfigKey ?? '-', 30), safe(i.connectionId ?? '-', 40)];
+    return [i.messageId, i.stage, safe(i.errorCode, 40), status, ...who, ageBucket(i.failedAt, now), replay];
+  });
+  return table(['message id', 'stage', 'error code', 'status', 'event type', 'integration', 'connection', 'age', 'replay'], rows);
 }
 
 export function renderItem(i: DlqItem): string {
