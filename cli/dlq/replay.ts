@@ -198,14 +198,12 @@ export async function replayItems(items: readonly DlqItem[], deps: Deps, out = e
 
 /** Resolves when the next send may start; rejects with an AbortError if the signal fires first. */
 type Pacer = { take(signal?: AbortSignal): Promise<void> };
+type Clock = { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<unknown> };
 
 /** Sends evenly spaced (no bursts), so a large replay floods neither the pipeline nor Nango's rate limit behind it. */
 export function pacer(
   perSecond: number,
-  clock: { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<unknown> } = {
-    now: () => performance.now(),
-    sleep: (ms, signal) => sleep(ms, undefined, { signal }),
-  },
+  clock: Clock = { now: () => performance.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) },
 ): Pacer {
   let next = -Infinity;
   return {
