@@ -8,8 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLING } from '../infra/construct/bundling.ts';
-import { ENTRIES, ROOT, packageOf, type EntryName } from './bundles.ts';
+import { constructOptions, type EntryName, entryFile, packageOf } from './bundles.ts';
 import { runChild, type ChildJob } from './microbench.ts';
 
 interface ProfileNode {
@@ -31,20 +30,7 @@ export interface ProfileSummary {
 
 export async function readableBundle(name: EntryName, outDir: string): Promise<string> {
   const outfile = join(outDir, `${name}.mjs`);
-  await build({
-    entryPoints: [join(ROOT, ENTRIES[name])],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: BUNDLING.format,
-    target: 'node20',
-    mainFields: [...BUNDLING.mainFields],
-    banner: { js: BUNDLING.banner },
-    minify: false,
-    tsconfig: join(ROOT, 'tsconfig.json'),
-    logLevel: 'error',
-    absWorkingDir: ROOT,
-  });
+  await build({ ...constructOptions('local'), entryPoints: [entryFile(name)], outfile, minify: false });
   return outfile;
 }
 
