@@ -8,7 +8,7 @@
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Metafile } from 'esbuild';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -40,7 +40,7 @@ export function entryFile(name: EntryName): string {
 }
 
 /** The construct's esbuild options (functions.ts passes the same to NodejsFunction), but for what is only here: output and minification. */
-export function constructOptions(variant: Variant) {
+export function constructOptions(variant: Variant): BuildOptions {
   return {
     bundle: true,
     platform: 'node',
@@ -54,10 +54,14 @@ export function constructOptions(variant: Variant) {
     tsconfig: join(ROOT, 'tsconfig.json'),
     logLevel: 'error',
     absWorkingDir: ROOT,
-  } as const;
+  };
 }
 
-/** deploy: what the construct ships. local: the same code runnable here (node20, SDK bundled). */
+/**
+ * deploy: what the construct ships, written under the project's node_modules so that its @aws-sdk/*
+ * imports resolve there as they resolve to the runtime's copy in Lambda (the cold starts run these).
+ * local: the same build with the SDK bundled in, for the CPU and memory rows.
+ */
 export type Variant = 'deploy' | 'local';
 
 export interface BundleInfo {
@@ -74,8 +78,11 @@ export interface BundleInfo {
   neverRuns: { what: string; bytes: number; why: string }[];
 }
 
+/** Where deploy bundles go: under ROOT, so an external import resolves from ROOT/node_modules. */
+export const DEPLOY_DIR = join(ROOT, 'node_modules', '.cache', 'nango-metadata-sync-bench');
+
 export async function bundle(name: EntryName, variant: Variant, outDir: string): Promise<BundleInfo> {
-  const dir = join(outDir, variant, name);
+  const dir = variant === 'deploy' ? join(DEPLOY_DIR, name) : join(outDir, variant, name);
   mkdirSync(dir, { recursive: true });
   const outfile = join(dir, 'index.mjs');
   const result = await build({
@@ -94,7 +101,7 @@ export async function bundle(name: EntryName, variant: Variant, outDir: string):
     file: outfile,
     bytes: statSync(outfile).size,
     mapBytes: statSync(`${outfile}.map`).size,
-    ...analyze(name, result.metafile),
+    ...analyze(name, result.metafile!),
   };
 }
 
