@@ -13,7 +13,8 @@ import { metrics } from '#powertools/metrics';
 import { applyConfigSchema, loadConfig } from '#commons/config';
 import { applyRecords, type ApplyDeps } from '#commons/apply/processor';
 import { DynamoMembershipStore } from '#commons/state/membership';
-import { deadlineFrom, dynamoClient, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { nangoFromConfig } from '#commons/nango/from-config';
+import { deadlineFrom, dynamoClient, queuesFromConfig, stateFromConfig } from '#commons/wiring';
 import { type Catalog, subjectRules } from '#events/define';
 
 function init(catalog: Catalog): ApplyDeps {

@@ -12,7 +12,8 @@ import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { loadConfig, reconcileConfigSchema } from '#commons/config';
 import { DynamoMembershipStore } from '#commons/state/membership';
 import { runPage, SWEEP_RUN, type SweepDeps, sweepMessageSchema, tick } from '#commons/sweep/run';
-import { deadlineFrom, dynamoClient, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { nangoFromConfig } from '#commons/nango/from-config';
+import { deadlineFrom, dynamoClient, queuesFromConfig, stateFromConfig } from '#commons/wiring';
 
 function init(catalog: Catalog, context: Context): SweepDeps {
   const c = loadConfig(reconcileConfigSchema);

@@ -19,7 +19,7 @@ import { routeRecords, type RouteDeps } from '#commons/route/processor';
 import { recordFromEventBridge } from '#commons/sqs-record';
 import { DynamoMembershipStore } from '#commons/state/membership';
 import { SWEEP_RUN } from '#commons/sweep/run';
-import { deadlineFrom, dynamoClient, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { deadlineFrom, dynamoClient, lazyNangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
 
 function init(catalog: Catalog): RouteDeps {
   const c = loadConfig(routeConfigSchema);
@@ -28,7 +28,7 @@ function init(catalog: Catalog): RouteDeps {
   return {
     catalog: indexCatalog(catalog),
     state,
-    index: new ConnectionIndex(state, nangoFromConfig(c), {
+    index: new ConnectionIndex(state, lazyNangoFromConfig(c), {
       lastSweep: async () => (await sweeps.readRun(SWEEP_RUN))?.lastComplete?.startedAt,
       sweepFreshMs: 2 * c.INDEX_SWEEP_SECONDS * 1000,
       ttlMs: c.INDEX_TTL_SECONDS * 1000,
