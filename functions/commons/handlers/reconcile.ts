@@ -12,7 +12,9 @@ import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { loadConfig, reconcileConfigSchema } from '#commons/config';
 import { DynamoMembershipStore } from '#commons/state/membership';
 import { runPage, SWEEP_RUN, type SweepDeps, sweepMessageSchema, tick } from '#commons/sweep/run';
-import { deadlineFrom, dynamoClient, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { nangoFromConfig } from '#commons/nango/from-config';
+import { deadlineFrom, dynamoClient, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { lambdaHandler } from './lambda-handler.ts';
 
 function init(catalog: Catalog, context: Context): SweepDeps {
   const c = loadConfig(reconcileConfigSchema);
@@ -38,12 +40,10 @@ type Scheduled = { sweep?: unknown };
 export type ReconcileHandler = (event: SQSEvent | Scheduled, context: Context) => Promise<SQSBatchResponse | Record<string, unknown>>;
 
 /** The sweep and reconcile function over `catalog` (its subject rules tell a listed connection's subjects). */
-export const createReconcileHandler = ({ catalog }: { catalog: Catalog }): ReconcileHandler => {
-  let deps: SweepDeps | undefined;
-  return async (event, context) => {
-    logger.addContext(context);
-    deps ??= init(catalog, context);
-    try {
+export const createReconcileHandler = ({ catalog }: { catalog: Catalog }): ReconcileHandler =>
+  lambdaHandler(
+    (context) => init(catalog, context),
+    async (event: SQSEvent | Scheduled, deps, context): Promise<SQSBatchResponse | Record<string, unknown>> => {
       if ('Records' in event && Array.isArray(event.Records)) return await pages(deps, event, context);
       const repair = (event as Scheduled).sweep === 'repair';
       const r = await deps.runs.readRun(SWEEP_RUN);
@@ -52,11 +52,8 @@ export const createReconcileHandler = ({ catalog }: { catalog: Catalog }): Recon
       const outcome = await tick(deps, { repair });
       logger.info('sweep tick', { ...outcome, repair });
       return outcome;
-    } finally {
-      metrics.publishStoredMetrics();
-    }
-  };
-};
+    },
+  );
 
 /** The same function under the name of what it mostly does. */
 export const createSweepHandler = createReconcileHandler;
