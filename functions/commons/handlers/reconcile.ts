@@ -33,7 +33,8 @@ function init(catalog: Catalog, context: Context): SweepDeps {
   };
 }
 
-type Scheduled = { sweep?: unknown };
+/** `tickSeconds`: how often this schedule ticks, when not the deployed minute (local runs scale time). */
+type Scheduled = { sweep?: unknown; tickSeconds?: unknown };
 
 export type ReconcileHandler = (event: SQSEvent | Scheduled, context: Context) => Promise<SQSBatchResponse | Record<string, unknown>>;
 
@@ -49,7 +50,9 @@ export const createReconcileHandler = ({ catalog }: { catalog: Catalog }): Recon
       const r = await deps.runs.readRun(SWEEP_RUN);
       if (r?.lastComplete)
         metrics.addMetric(MetricName.SweepAgeSeconds, MetricUnit.Seconds, (Date.now() - r.lastComplete.startedAt) / 1_000);
-      const outcome = await tick(deps, { repair });
+      const every = (event as Scheduled).tickSeconds;
+      const tickMs = typeof every === 'number' && every > 0 ? every * 1_000 : undefined;
+      const outcome = await tick(deps, { repair, ...(tickMs ? { tickMs } : {}) });
       logger.info('sweep tick', { ...outcome, repair });
       return outcome;
     } finally {

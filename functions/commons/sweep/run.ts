@@ -17,8 +17,8 @@ import { type PageCounts, type PageDeps, type PageReport, sweepPage } from './pa
 
 export const SWEEP_RUN = 'index';
 export const PAGE_SIZE = 1_000;
-/** Ticks come every minute: a run due within half of one starts now rather than a minute late. */
-const TICK_SLACK_MS = 30_000;
+/** The deployed schedule ticks every minute. */
+export const TICK_MS = 60_000;
 
 export const sweepMessageSchema = z.object({
   v: z.literal(1),
@@ -43,7 +43,11 @@ export interface SweepDeps extends PageDeps {
 
 export type TickOutcome = { action: 'started' | 'resumed'; run: string; page: number } | { action: 'running' | 'idle'; run?: string };
 
-export async function tick(deps: SweepDeps, o: { repair: boolean; now?: number }): Promise<TickOutcome> {
+/**
+ * `tickMs`: how often the schedule ticks (a minute when deployed; local runs scale it with the
+ * interval). A run due within half a tick starts now rather than a tick late.
+ */
+export async function tick(deps: SweepDeps, o: { repair: boolean; now?: number; tickMs?: number }): Promise<TickOutcome> {
   const name = deps.name ?? SWEEP_RUN;
   const now = o.now ?? Date.now();
   const r = await deps.runs.readRun(name);
@@ -55,7 +59,7 @@ export async function tick(deps: SweepDeps, o: { repair: boolean; now?: number }
     return { action: 'resumed', run: r.run, page: r.page };
   }
   const repair = o.repair || r?.repairRequested === true;
-  if (!repair && r && now - r.startedAt < deps.intervalMs - TICK_SLACK_MS) return { action: 'idle' };
+  if (!repair && r && now - r.startedAt < deps.intervalMs - (o.tickMs ?? TICK_MS) / 2) return { action: 'idle' };
   const run = `${new Date(now).toISOString()}-${randomUUID().slice(0, 8)}`;
   if (!(await deps.runs.startRun(name, run, repair, now, deps.leaseMs))) return { action: 'running' };
   await sendPage(deps, { v: 1, kind: 'sweep-page', run, page: 0, repair });
