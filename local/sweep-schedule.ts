@@ -19,7 +19,9 @@ export function sweepTicks(handler: TickHandler) {
       let running: Promise<unknown> = Promise.resolve();
       let stopped = false;
       const fire = () => {
-        running = running.then(() => (stopped ? undefined : handler({ sweep: 'tick', tickSeconds: everyMs / 1_000 }, context()).catch(() => undefined)));
+        running = running.then(() =>
+          stopped ? undefined : handler({ sweep: 'tick', tickSeconds: everyMs / 1_000 }, context()).catch(() => undefined),
+        );
       };
       fire();
       const timer = setInterval(fire, everyMs);

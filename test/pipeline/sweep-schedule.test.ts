@@ -29,8 +29,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let p: LocalPipeline;
 const requests = (from: number) => p.nango!.requests.slice(from);
 /** The sweep's pages (`limit` and `page`, no filter) and every other listing (route's or apply's lookups). */
-const pages = (from: number) => requests(from).filter((r) => r.method === 'GET' && r.path === '/connections' && r.query?.page !== undefined);
-const lookups = (from: number) => requests(from).filter((r) => r.method === 'GET' && r.path === '/connections' && r.query?.page === undefined);
+const pages = (from: number) =>
+  requests(from).filter((r) => r.method === 'GET' && r.path === '/connections' && r.query?.page !== undefined);
+const lookups = (from: number) =>
+  requests(from).filter((r) => r.method === 'GET' && r.path === '/connections' && r.query?.page === undefined);
 
 beforeAll(async () => {
   p = await startLocalPipeline({

@@ -98,7 +98,7 @@ describe('ConnectionIndex', () => {
     expect(lists()).toBe(before + 1);
   });
 
-  it("trusts the index while the last complete sweep is fresh, and reads the sweep again within a second once the read it holds is stale", async () => {
+  it('trusts the index while the last complete sweep is fresh, and reads the sweep again within a second once the read it holds is stale', async () => {
     const globex = subjectOf({ by: 'tags', tags: { organization_id: 'globex' }, integrations: 'all' });
     const target = { connectionId: 'swept-globex', providerConfigKey: 'hubspot' };
     await state.addToIndex(globex.id, target);
