@@ -13,7 +13,9 @@ import * as z from 'zod';
 import type { NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
 import type { RunPort, RunState } from '../state/membership.ts';
+import type { UnmatchedPort } from '../state/unmatched.ts';
 import { type PageCounts, type PageDeps, type PageReport, sweepPage } from './page.ts';
+import { firstUnmatchedMessage } from './unmatched.ts';
 
 export const SWEEP_RUN = 'index';
 export const PAGE_SIZE = 1_000;
@@ -39,6 +41,8 @@ export interface SweepDeps extends PageDeps {
   leaseMs: number;
   pageSize?: number;
   name?: string;
+  /** Subjects route found without a connection: checked after a repair run's last page. */
+  unmatched?: UnmatchedPort;
 }
 
 export type TickOutcome = { action: 'started' | 'resumed'; run: string; page: number } | { action: 'running' | 'idle'; run?: string };
@@ -68,7 +72,7 @@ export async function tick(deps: SweepDeps, o: { repair: boolean; now?: number; 
 
 export type PageOutcome =
   | { action: 'skipped' }
-  | { action: 'next' | 'done'; report: PageReport; listMs: number; run?: RunState['lastComplete'] };
+  | { action: 'next' | 'done'; report: PageReport; listMs: number; run?: RunState['lastComplete']; unmatchedCheck?: 'queued' | 'failed' };
 
 export async function runPage(deps: SweepDeps, m: SweepMessage, deadline: number): Promise<PageOutcome> {
   const name = deps.name ?? SWEEP_RUN;
@@ -84,7 +88,16 @@ export async function runPage(deps: SweepDeps, m: SweepMessage, deadline: number
     const done = batch.length < pageSize;
     const counts = { ...report.counts, pages: 1 } as Record<string, number>;
     if (!(await deps.runs.advance(name, m.run, m.page, counts, Date.now(), deps.leaseMs, done))) return { action: 'skipped' };
-    if (done) return { action: 'done', report, listMs, run: (await deps.runs.readRun(name))?.lastComplete };
+    if (done) {
+      const run = (await deps.runs.readRun(name))?.lastComplete;
+      if (!m.repair || !deps.unmatched) return { action: 'done', report, listMs, run };
+      // The run is done whatever becomes of the check: a send that failed waits for the next day's.
+      const unmatchedCheck = await deps.queues.send(deps.sweepQueueUrl, { body: JSON.stringify(firstUnmatchedMessage(m.run)) }).then(
+        () => 'queued' as const,
+        () => 'failed' as const,
+      );
+      return { action: 'done', report, listMs, run, unmatchedCheck };
+    }
     await sendPage(deps, { ...m, page: m.page + 1 });
     return { action: 'next', report, listMs };
   } catch (e) {
