@@ -25,11 +25,6 @@ export interface Membership {
   subjects: string[];
   /** Epoch ms of the listing this was read from. */
   seenAt: number;
-  /**
-   * The sweep wrote this before the seed of a move was on its queue: the subjects that seed names.
-   * Cleared once it is; a run that finds it still set sends the seed again.
-   */
-  seedSubjects?: string[];
 }
 
 export interface RunSummary {
@@ -139,7 +134,6 @@ export class DynamoMembershipStore implements MembershipPort, RunPort {
           providerConfigKey: target.providerConfigKey,
           subjects: m.subjects,
           seenAt: m.seenAt,
-          ...(m.seedSubjects?.length ? { seedSubjects: m.seedSubjects } : {}),
         },
         ConditionExpression: 'attribute_not_exists(seenAt) OR seenAt <= :t',
         ExpressionAttributeValues: { ':t': m.seenAt },
@@ -286,6 +280,5 @@ export class DynamoMembershipStore implements MembershipPort, RunPort {
 
 function toMembership(item: Record<string, unknown>): Membership | undefined {
   if (!Array.isArray(item.subjects) || typeof item.seenAt !== 'number') return undefined;
-  const pending = Array.isArray(item.seedSubjects) && item.seedSubjects.length ? { seedSubjects: item.seedSubjects.map(String) } : {};
-  return { subjects: item.subjects.map(String), seenAt: item.seenAt, ...pending };
+  return { subjects: item.subjects.map(String), seenAt: item.seenAt };
 }

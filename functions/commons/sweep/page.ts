@@ -102,12 +102,9 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
     if (!p) desired.set(s, (p = deps.state.readDesired(s)));
     return p;
   };
-  const syncs: { target: Target; subjects: string[]; reason: SyncReason }[] = [];
-  // A new connection's membership is written after its seed is on the queue: a seed that was not
-  // sent is tried again by the next listing, which still finds the connection new. A moved one's is
-  // written before, marked with the seed it owes (apply then sends by the new membership, with no
-  // list call of its own), and the mark cleared once the seed is on the queue: a run that finds the
-  // mark sends the seed again.
+  const syncs: { target: Target; subjects: string[]; reason: SyncReason; lookup?: boolean }[] = [];
+  // Membership is written after the seed is on its queue: a seed that was not sent is tried again
+  // by the next listing, which still finds the connection new or moved.
   const writes: { target: Target; subjects: string[]; sync: number | undefined }[] = [];
 
   await mapConcurrent(unique, STATE_CONCURRENCY, async (c) => {
@@ -122,16 +119,9 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
       return;
     }
     const change = membershipChange(before?.subjects, subjects);
-    const owed = before?.seedSubjects;
     let seeded = false;
-    if (change.kind === 'same' && !(owed && !o.dryRun)) counts.unchanged++;
-    else if (change.kind === 'same') {
-      // A move whose seed was not sent (or whose mark was not cleared): send it now.
-      syncs.push({ target, subjects: owed!, reason: 'seed' });
-      writes.push({ target, subjects, sync: syncs.length - 1 });
-      counts.moved++;
-      return;
-    } else if (!o.dryRun) {
+    if (change.kind === 'same') counts.unchanged++;
+    else if (!o.dryRun) {
       // Indexes first, membership last: a page that dies between them is done again whole.
       const adds = await Promise.all(change.joined.map((s) => deps.state.addToIndex(s, target)));
       await Promise.all(change.left.map((s) => deps.state.removeFromIndex(s, target)));
@@ -141,17 +131,8 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
       else counts.moved++;
       // A new connection with subjects, or one that moved, is seeded: its webhook may never have come,
       // and one that left a subject must lose that subject's keys.
-      if (change.kind === 'moved') {
-        const seedSubjects = subjects.length ? subjects : [...new Set([...change.left, ...(owed ?? [])])];
-        // A newer listing (apply's seed lookup) wrote it meanwhile: that lookup's seed does the rest.
-        if (!(await deps.members.writeMember(target, { subjects, seenAt: o.listedAt, seedSubjects }))) return;
-        counts.membershipWrites++;
-        syncs.push({ target, subjects: seedSubjects, reason: 'seed' });
-        writes.push({ target, subjects, sync: syncs.length - 1 });
-        return;
-      }
-      if (subjects.length) {
-        syncs.push({ target, subjects, reason: 'seed' });
+      if (subjects.length || change.left.length) {
+        syncs.push({ target, subjects: subjects.length ? subjects : change.left, reason: 'seed', lookup: change.kind === 'moved' });
         seeded = true;
       }
     } else if (change.kind === 'new') counts.added++;
@@ -168,14 +149,15 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
         if (!o.dryRun) syncs.push({ target, subjects: owners, reason: 'repair' });
       }
     }
-    if (change.kind === 'new' && !o.dryRun) writes.push({ target, subjects, sync: seeded ? syncs.length - 1 : undefined });
+    if (change.kind !== 'same' && !o.dryRun) writes.push({ target, subjects, sync: seeded ? syncs.length - 1 : undefined });
   });
 
   if (syncs.length) {
     const messages: OutgoingMessage[] = syncs.map((s, i) => ({
       id: String(i),
-      // No lookup for a moved connection: its new membership is written (above) before its seed is sent.
-      body: JSON.stringify(syncMessage(s.target, s.subjects, s.reason)),
+      // A moved connection's seed looks it up again: apply then holds the new membership before it
+      // sends (this page writes it only once its syncs are queued), at one list call per re-tag.
+      body: JSON.stringify({ ...syncMessage(s.target, s.subjects, s.reason), ...(s.lookup ? { lookup: true } : {}) }),
       groupId: connectionKey(s.target),
       deduplicationId: syncDeduplicationId(s.target, `${s.reason}\n${o.runId}\n${[...s.subjects].sort().join('\n')}`),
     }));
