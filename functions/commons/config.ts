@@ -55,8 +55,8 @@ export const SETTINGS = {
     doc: `a subject resolving to more connections is refused (\`too_many_connections\`); at most ${MAX_INDEX_ENTRIES}, what one index item holds at the longest ids Nango allows`,
   },
   INDEX_SWEEP_SECONDS: {
-    schema: int(60, 86_400, 300),
-    doc: "how often the sweep lists every connection (adds, moves, seeds): the longest a re-tag made through Nango's API can misdirect a key; route trusts the index while the last complete sweep is younger than twice this",
+    schema: int(1, 86_400, 300),
+    doc: "how often the sweep lists every connection (adds, moves, seeds): the longest a re-tag made through Nango's API can misdirect a key; route trusts the index while the last complete sweep is younger than twice this (the construct allows 60 or more: its schedule ticks every minute)",
   },
   SWEEP_QUEUE_URL: { schema: z.url(), doc: "the sweep's own queue: one message per page of the listing" },
   MAX_INTEGRATIONS_PER_EVENT: { schema: int(1, 1_000, 25), doc: 'an event naming more integrations is refused (`too_many_integrations`)' },

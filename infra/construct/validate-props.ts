@@ -175,7 +175,9 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
   if (!webhook.timeout.isUnresolved() && secs(webhook.timeout) >= 20) {
     c.fail(`webhook.timeout must be under Nango's 20 second webhook timeout (got ${webhook.timeout.toHumanString()})`);
   }
-  if (reconcile.indexSweep !== false) c.seconds('reconcile.indexSweep', reconcile.indexSweep, ...rangeOf('INDEX_SWEEP_SECONDS'));
+  // The schedule ticks every minute: a shorter interval would start a run every tick, yet route
+  // would trust no run (it trusts one younger than twice the interval), so it would list per event.
+  if (reconcile.indexSweep !== false) c.seconds('reconcile.indexSweep', reconcile.indexSweep, 60, rangeOf('INDEX_SWEEP_SECONDS')[1]);
   const schedule = reconcile.schedule;
   if (schedule !== false && (typeof schedule !== 'string' || (!Token.isUnresolved(schedule) && !SCHEDULE_RE.test(schedule)))) {
     c.fail(`reconcile.schedule must be an EventBridge rate(...) or cron(...) expression, or false (got ${JSON.stringify(schedule)})`);

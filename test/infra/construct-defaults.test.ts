@@ -432,7 +432,7 @@ describe('IAM: least privilege, one role per function', () => {
 
   const items = (actions: string, prefixes: string) => `${line(actions, arn('StateTable'))} if pk like ${prefixes}`;
 
-  it('route: consume ingress; send to sync.fifo and ingress-dlq; write desired state, read and replace indexes, read the sweep run; the Nango key', () => {
+  it('route: consume ingress; send to sync.fifo and ingress-dlq; write desired state, read and replace indexes, read the sweep run, note subjects without a connection; the Nango key', () => {
     expect(grants('RouteRole')).toEqual(
       [
         ...own('Route'),
@@ -442,6 +442,7 @@ describe('IAM: least privilege, one role per function', () => {
         items('dynamodb:GetItem,dynamodb:PutItem', 'S#*'),
         items('dynamodb:GetItem,dynamodb:PutItem', 'I#*'),
         items('dynamodb:GetItem', 'R#*'),
+        items('dynamodb:UpdateItem', 'U#*'),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );
@@ -469,7 +470,7 @@ describe('IAM: least privilege, one role per function', () => {
     );
   });
 
-  it('reconcile (the sweep): consume and send its page queue; send to sync.fifo; read desired state; batch-read and write membership; update indexes and its runs; the Nango key', () => {
+  it('reconcile (the sweep): consume and send its page queue; send to sync.fifo; read desired state; batch-read and write membership; batch-read and update indexes, update its runs; read and forget noted subjects; the Nango key', () => {
     expect(grants('ReconcileRole')).toEqual(
       [
         ...own('Reconcile'),
@@ -481,8 +482,9 @@ describe('IAM: least privilege, one role per function', () => {
         line(send, arn('SyncQueue')),
         items('dynamodb:Query', 'S#*'),
         items('dynamodb:BatchGetItem,dynamodb:PutItem', 'M#*'),
-        items('dynamodb:UpdateItem', 'I#*'),
+        items('dynamodb:BatchGetItem,dynamodb:UpdateItem', 'I#*'),
         items('dynamodb:GetItem,dynamodb:UpdateItem', 'R#*'),
+        items('dynamodb:DeleteItem,dynamodb:Query', 'U#*'),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),
       ].sort(),
     );

@@ -11,11 +11,13 @@
  */
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type Catalog, indexCatalog } from '#events/define';
+import { logger } from '#powertools/logger';
 import { loadConfig, routeConfigSchema } from '#commons/config';
 import { ConnectionIndex } from '#commons/route/connections';
 import { routeRecords, type RouteDeps } from '#commons/route/processor';
 import { recordFromEventBridge } from '#commons/sqs-record';
 import { DynamoMembershipStore } from '#commons/state/membership';
+import { DynamoUnmatchedStore, notesOncePerMinute } from '#commons/state/unmatched';
 import { SWEEP_RUN } from '#commons/sweep/run';
 import { deadlineFrom, dynamoClient, lazyNangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
 import { lambdaHandler } from './lambda-handler.ts';
@@ -34,6 +36,9 @@ function init(catalog: Catalog): RouteDeps {
       emptyTtlMs: c.INDEX_EMPTY_TTL_SECONDS * 1000,
       maxConnections: c.MAX_CONNECTIONS_PER_SUBJECT,
     }),
+    unmatched: notesOncePerMinute(new DynamoUnmatchedStore(dynamoClient(), c.STATE_TABLE_NAME), (e) =>
+      logger.warn('a subject without a connection could not be noted for the daily check', { error: (e as Error).message }),
+    ),
     queues: queuesFromConfig(),
     syncQueueUrl: c.SYNC_QUEUE_URL,
     ingressQueueUrl: c.INGRESS_QUEUE_URL,
