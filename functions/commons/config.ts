@@ -189,7 +189,11 @@ export const SETTINGS = {
     doc: 'Secrets Manager name or ARN of Nango\'s webhook signing key (bare, or JSON `{"signingKey": ...}`)',
     readBy: ['webhook'],
   },
-  WEBHOOK_SIGNING_KEY: { schema: z.string().min(1).optional(), doc: 'local runs only: the webhook signing key itself', readBy: ['webhook'] },
+  WEBHOOK_SIGNING_KEY: {
+    schema: z.string().min(1).optional(),
+    doc: 'local runs only: the webhook signing key itself',
+    readBy: ['webhook'],
+  },
   WEBHOOK_MAX_BODY_BYTES: {
     schema: int(1_024, 1_048_576, 65_536),
     doc: 'larger webhook bodies are refused with 413',

@@ -19,15 +19,16 @@ type UnitOf<K extends PropSetting> = Table[K]['unit'];
 export type Group = 'route' | 'apply' | 'webhook' | 'reconcile';
 
 /** The type a prop of this unit takes. */
-type PropType<K extends PropSetting> = UnitOf<K> extends 'seconds' | 'milliseconds'
-  ? Duration
-  : UnitOf<K> extends 'seconds or false'
-    ? Duration | false
-    : UnitOf<K> extends 'count'
-      ? number
-      : UnitOf<K> extends 'flag'
-        ? boolean
-        : NonNullable<z.output<Table[K]['schema']>>;
+type PropType<K extends PropSetting> =
+  UnitOf<K> extends 'seconds' | 'milliseconds'
+    ? Duration
+    : UnitOf<K> extends 'seconds or false'
+      ? Duration | false
+      : UnitOf<K> extends 'count'
+        ? number
+        : UnitOf<K> extends 'flag'
+          ? boolean
+          : NonNullable<z.output<Table[K]['schema']>>;
 
 type At<T, P extends string> = P extends `${infer H}.${infer R}`
   ? H extends keyof T
@@ -96,6 +97,17 @@ export function settingDefaults<G extends Group | ''>(group: G): SettingDefaults
     if (g === group && value !== undefined) out[key] = value;
   }
   return out as SettingDefaults<G>;
+}
+
+/** The top-level setting props, each given or else its default. */
+export function topLevelSettings(props: NangoMetadataSyncProps): SettingDefaults<''> {
+  const out: Record<string, unknown> = { ...settingDefaults('') };
+  for (const n of PROP_SETTINGS) {
+    const [g, key] = groupOf(spec(n).prop);
+    const given = (props as unknown as Record<string, unknown>)[key];
+    if (g === '' && given !== undefined) out[key] = given;
+  }
+  return out as SettingDefaults<''>;
 }
 
 /** The value at `prop` in resolved props (same paths as the props). */
