@@ -27,7 +27,7 @@ export const APP_KEYS = {
   applyBatchSize: 'apply messages per invocation, at most 10 (default 10)',
   applyMaxConcurrency: 'apply concurrent invocations: bounds the Nango request rate (default 2)',
   applyTimeoutSeconds: 'apply timeout (default 90)',
-  applyMemorySize: 'apply memory MB (default 512)',
+  applyMemorySize: 'apply memory MB (default 256)',
   ingressMaxReceiveCount: 'ingress receives before its DLQ (default 5)',
   syncMaxReceiveCount: 'sync receives before its DLQ, also MAX_RECEIVE_COUNT (default 5)',
   syncDeliveryDelaySeconds: 'sync queue delivery delay: holds every change and seed this long before apply sees it (default 0)',
@@ -58,7 +58,7 @@ export const SETTING_KEYS: readonly ContextSetting[] = SETTING_NAMES.flatMap((na
 function describe(k: ContextSetting): string {
   const unit = k.unit === 'seconds or false' ? 'seconds, or false: off' : k.unit === 'flag' ? 'true or false' : k.unit;
   const def = SETTINGS[k.name].schema.safeParse(undefined).data;
-  const shown = def === undefined ? "the construct's" : String(def);
+  const shown = def === undefined ? "the construct's (see its prop)" : String(def);
   return `${SETTINGS[k.name].doc} (${unit}; default ${shown})`;
 }
 
