@@ -152,6 +152,15 @@ export const SETTINGS = {
     context: 'indexSweepSeconds',
   },
   SWEEP_QUEUE_URL: { schema: z.url(), doc: "the sweep's own queue: one message per page of the listing", readBy: ['reconcile'] },
+  SWEEP_PAGE_SIZE: {
+    // 2,000 is the largest `limit` Nango's GET /connections takes.
+    schema: int(1, 2_000, 1_000),
+    doc: 'connections the sweep lists per page, one page per invocation with a membership read each: lower it if a page nears the reconcile timeout',
+    readBy: ['reconcile'],
+    prop: 'reconcile.sweepPageSize',
+    unit: 'count',
+    context: 'sweepPageSize',
+  },
   MAX_INTEGRATIONS_PER_EVENT: {
     schema: int(1, 1_000, 25),
     doc: 'an event naming more integrations is refused (`too_many_integrations`)',

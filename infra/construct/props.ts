@@ -104,6 +104,8 @@ export interface ReconcileFunctionOptions extends FunctionOptions {
    * seeded. Ticks come every minute; `false` turns the sweep off (route then lists per subject). @default 5 minutes
    */
   readonly indexSweep?: Duration | false;
+  /** Connections the sweep lists per page, one page per invocation (SWEEP_PAGE_SIZE, 1-2000). @default 1000 */
+  readonly sweepPageSize?: number;
 }
 
 export interface QueueOptions {
