@@ -11,8 +11,8 @@ import { planChanged } from '../support/events.ts';
 const AT = new Date(Date.now() - 60_000).toISOString();
 const CONNECTIONS: SeedConnection[] = Array.from({ length: 5 }, (_, i) => ({
   connectionId: `paged-${i}`,
-  providerConfigKey: 'crm',
-  provider: 'crm',
+  providerConfigKey: 'salesforce',
+  provider: 'salesforce',
   tags: { organization_id: 'paged' },
 }));
 
@@ -35,6 +35,6 @@ describe('SWEEP_PAGE_SIZE', () => {
       { limit: '2', page: '1' },
       { limit: '2', page: '2' },
     ]);
-    for (const c of CONNECTIONS) expect(p.nango!.metadataOf(c.connectionId, 'crm'), c.connectionId).toMatchObject({ plan: 'pro' });
+    for (const c of CONNECTIONS) expect(p.nango!.metadataOf(c.connectionId, 'salesforce'), c.connectionId).toMatchObject({ plan: 'pro' });
   }, 90_000);
 });
