@@ -1,5 +1,5 @@
 /**
- * The construct's side of the settings table (`SETTINGS` in the functions' configuration module):
+ * The construct's side of the settings table (`SETTINGS` in functions/commons/settings.ts):
  * each entry with a `prop` gives that prop its default, its check and the variable it sets, so a new
  * setting needs no edit here. The props interface stays hand-written, for its JSDoc in users'
  * editors; `PropsMatchTable` below makes the compiler hold it to the table.
