@@ -57,7 +57,7 @@ type KeyIn<K extends PropSetting, G extends Group | ''> = G extends ''
   : PropOf<K> extends `${G}.${infer P}`
     ? P
     : never;
-type HasDefault<K extends SettingName> = undefined extends z.output<Table[K]['schema']> ? false : true;
+type HasDefault<K extends SettingName> = Table[K]['schema'] extends z.ZodDefault ? true : false;
 /** The defaults of one group's setting props: those with a default are always there. */
 export type SettingDefaults<G extends Group | ''> = {
   readonly [K in PropSetting as HasDefault<K> extends true ? KeyIn<K, G> : never]: PropType<K>;
