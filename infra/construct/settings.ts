@@ -71,7 +71,7 @@ const groupOf = (prop: string): [group: string, key: string] => {
 };
 
 /** A variable's value as its prop holds it: a Duration for time, a number, a boolean or a string. */
-export function toProp(unit: SettingUnit, value: unknown): unknown {
+function toProp(unit: SettingUnit, value: unknown): unknown {
   if (value === undefined) return undefined;
   switch (unit) {
     case 'seconds':
