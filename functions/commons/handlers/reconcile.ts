@@ -32,6 +32,7 @@ function init(catalog: Catalog, context: Context): SweepDeps {
     syncQueueUrl: c.SYNC_QUEUE_URL,
     sweepQueueUrl: c.SWEEP_QUEUE_URL,
     intervalMs: c.INDEX_SWEEP_SECONDS * 1_000,
+    pageSize: c.SWEEP_PAGE_SIZE,
     // A page's invocation is over by its timeout: a lease of that plus a minute outlives a live chain.
     leaseMs: context.getRemainingTimeInMillis() + 60_000,
     ...subjectRules(catalog),
