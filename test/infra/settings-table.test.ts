@@ -33,13 +33,13 @@ interface Row {
 }
 
 const rows: Row[] = SETTING_NAMES.flatMap((name) => {
-  const s = SETTINGS[name] as { schema: z.ZodType; prop?: string; unit?: SettingUnit; context?: string };
+  const s = SETTINGS[name] as { schema: z.ZodType; prop?: string; unit?: SettingUnit; context?: string; propMin?: number };
   if (!s.prop || !s.unit || !s.context) return [];
   const row: Row = { name, prop: s.prop, unit: s.unit, context: s.context };
   const def = s.schema.safeParse(undefined).data;
   const inner = s.schema instanceof z.ZodDefault ? s.schema.unwrap() : s.schema;
   if (inner instanceof z.ZodNumber) {
-    const [min, max] = [inner.minValue ?? 0, inner.maxValue ?? Number.MAX_SAFE_INTEGER];
+    const [min, max] = [s.propMin ?? inner.minValue ?? 0, inner.maxValue ?? Number.MAX_SAFE_INTEGER];
     row.other = String(Number(def) === min ? max : min);
     row.over = max + 1;
   } else if (inner instanceof z.ZodEnum) {
