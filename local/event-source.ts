@@ -4,7 +4,8 @@
  * and apply the partial batch response the way the ESM does (delete what succeeded; leave the rest
  * in flight so SQS redelivers it after its visibility timeout, counting receives and redriving).
  *
- * Not emulated: the 6 MB payload cap, poller scaling, and killing a handler: a timed-out or
+ * Not emulated: the 6 MB payload cap, poller scaling (each poller here also invokes, one batch at a
+ * time, where Lambda's pollers hand batches on), and killing a handler: a timed-out or
  * crashed invocation is abandoned (its batch counts as failed) but its promise keeps running.
  */
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
@@ -54,7 +55,7 @@ export interface EventSourceOptions {
   fifo?: boolean;
   functionName?: string;
   awsRegion?: string;
-  /** Long-poll wait per receive when idle. Lambda uses 20 s; short keeps stop() and idle CPU cheap. Default 1000. */
+  /** Long-poll wait per receive when idle (whole seconds, rounded up). Lambda uses 20 s; stop() ends a wait at once. Default 1000. */
   pollWaitMs?: number;
   /**
    * How messages are received. Default: ReceiveMessage over the wire (local/standins/sqs.ts makes
@@ -84,6 +85,9 @@ export interface EventSourceStats {
   timeouts: number;
   crashes: number;
   inFlightInvocations: number;
+  /** ReceiveMessage requests made, and those of them an idle poller made that returned nothing. */
+  receives: number;
+  idleReceives: number;
 }
 
 export interface EventSource {
@@ -129,19 +133,41 @@ export async function startEventSource(opts: EventSourceOptions): Promise<EventS
     timeouts: 0,
     crashes: 0,
     inFlightInvocations: 0,
+    receives: 0,
+    idleReceives: 0,
   };
   const abort = new AbortController();
   const signal = abort.signal;
 
-  async function gather(): Promise<Message[]> {
-    const first = await receive(Math.min(10, batchSize), pollWaitMs, signal);
+  /**
+   * One batch, the way Lambda's poller gathers it: a long poll (pollWaitMs) while idle; once a message
+   * came, long polls of the window's remainder (SQS answers as soon as messages arrive, so a trickle
+   * costs one receive per arrival, not one per few milliseconds). A receive still waiting when the
+   * window ends stays with the poller and starts its next batch. Empty receives while idle are
+   * counted apart (`idleReceives`): a fixed cost per queue and poller, not per message.
+   */
+  async function gather(poll: { pending?: Promise<Message[]> | undefined }): Promise<Message[]> {
+    const idle = !poll.pending;
+    const first = await (poll.pending ?? receive(Math.min(10, batchSize), pollWaitMs, signal));
+    poll.pending = undefined;
+    stats.receives++;
+    if (first.length === 0 && idle) stats.idleReceives++;
     if (first.length === 0 || signal.aborted) return first;
     const batch = [...first];
     const until = Date.now() + windowMs;
     while (batch.length < batchSize && !signal.aborted) {
       const left = until - Date.now();
       if (left <= 0) break;
-      batch.push(...(await receive(Math.min(10, batchSize - batch.length), left, signal)));
+      const pending = receive(Math.min(10, batchSize - batch.length), left, signal);
+      let timer: NodeJS.Timeout | undefined;
+      const got = await Promise.race([pending, new Promise<undefined>((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
+      if (got === undefined) {
+        poll.pending = pending;
+        break;
+      }
+      stats.receives++;
+      batch.push(...got);
     }
     return batch;
   }
@@ -241,11 +267,13 @@ export async function startEventSource(opts: EventSourceOptions): Promise<EventS
   }
 
   async function poller(): Promise<void> {
+    const poll: { pending?: Promise<Message[]> | undefined } = {};
     while (!signal.aborted) {
       let batch: Message[];
       try {
-        batch = await gather();
+        batch = await gather(poll);
       } catch (err) {
+        poll.pending = undefined;
         onError(err);
         await sleep(100, signal);
         continue;
