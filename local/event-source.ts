@@ -160,7 +160,7 @@ export async function startEventSource(opts: EventSourceOptions): Promise<EventS
       if (left <= 0) break;
       const pending = receive(Math.min(10, batchSize - batch.length), left, signal);
       let timer: NodeJS.Timeout | undefined;
-      const got = await Promise.race([pending, new Promise<undefined>((r) => (timer = setTimeout(r, left)))]);
+      const got = await Promise.race([pending, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), left)))]);
       clearTimeout(timer);
       if (got === undefined) {
         poll.pending = pending;
