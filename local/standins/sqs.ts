@@ -237,7 +237,9 @@ export async function startLocalSqs(opts: LocalSqsOptions = {}): Promise<LocalSq
   stores.sqsStore.createQueue = (...args) => {
     const q = create(...args);
     if (awsFifo && q.isFifo()) patchFifo(q);
-    patchLongPoll(q as unknown as LongPollQueue);
+    // Standard queues only: on the sync FIFO the patch made apply coalesce more in the debounce test
+    // (not understood yet), so FIFO receives keep fauxqs's early empty answers (counted as requests).
+    if (!q.isFifo()) patchLongPoll(q as unknown as LongPollQueue);
     return q;
   };
   const app = buildApp({ logger: false, stores: stores as never });
