@@ -32,6 +32,8 @@ export const APPLY_DEFAULTS = { batchSize: 10, maxBatchingWindowMs: 0, concurren
 export const SYNC_DELIVERY_DELAY_SECONDS = 0;
 /** Lambda's pollers long-poll 20 s while a queue is idle: idle receives are then what a deployment pays per queue-month. */
 export const LAMBDA_POLL_WAIT_MS = 20_000;
+/** Lambda starts 5 pollers on a standard queue (more only as a backlog lasts minutes); each hands its batches to up to maxConcurrency invocations. */
+export const LAMBDA_STANDARD_POLLERS = 5;
 /** The construct's memory per function, in GB (route is CPU-bound; apply mostly waits). */
 export const LAMBDA_MEMORY_GB = { route: 0.5, apply: 0.25 } as const;
 
@@ -78,7 +80,7 @@ async function pipeline(nango: StandinShape, connections: SeedConnection[]) {
       ...(nango.rateLimit ? { rateLimit: nango.rateLimit } : {}),
     },
     connections,
-    route: { ...ROUTE_DEFAULTS, pollWaitMs: LAMBDA_POLL_WAIT_MS, onInvocation: route.on },
+    route: { ...ROUTE_DEFAULTS, pollWaitMs: LAMBDA_POLL_WAIT_MS, pollers: LAMBDA_STANDARD_POLLERS, onInvocation: route.on },
     apply: { ...APPLY_DEFAULTS, pollWaitMs: LAMBDA_POLL_WAIT_MS, onInvocation: apply.on },
     sweep: { pollWaitMs: LAMBDA_POLL_WAIT_MS },
     syncDeliveryDelaySeconds: SYNC_DELIVERY_DELAY_SECONDS,

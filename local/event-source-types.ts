@@ -36,8 +36,10 @@ export interface EventSourceOptions {
   maxBatchingWindowMs?: number;
   /** The function's timeout: the Context counts down from it; exceeding it fails the whole batch. Default 30 s. */
   functionTimeoutMs?: number;
-  /** Concurrent pollers, each invoking one batch at a time (the ESM's maxConcurrency). Default 2. */
+  /** Invocations at once (the ESM's maxConcurrency). Default 2. */
   concurrency?: number;
+  /** Pollers gathering batches (Lambda starts 5 per standard queue and scales them with the backlog). Default: concurrency. */
+  pollers?: number;
   /** Defaults to queueUrl ending in `.fifo`. */
   fifo?: boolean;
   functionName?: string;

@@ -232,7 +232,7 @@ export async function startEventSource(opts: EventSourceOptions): Promise<EventS
     }
   }
 
-  const loops = Array.from({ length: concurrency }, () => poller());
+  const loops = Array.from({ length: opts.pollers ?? concurrency }, () => poller());
   let stopping: Promise<void> | undefined;
   return {
     stats: () => ({ ...stats }),

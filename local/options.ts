@@ -10,6 +10,8 @@ export interface StageOptions {
   concurrency: number;
   /** The event source's idle long poll (Lambda: 20 s); default 1 s, so a test's stop() and idle CPU stay cheap. */
   pollWaitMs?: number;
+  /** Pollers gathering batches; default concurrency (one each). */
+  pollers?: number;
   crashAfter?: (info: InvocationInfo) => boolean | number;
   onInvocation?: (r: InvocationResult) => void;
 }
