@@ -4,7 +4,7 @@
  * and apply the partial batch response the way the ESM does (delete what succeeded; leave the rest
  * in flight so SQS redelivers it after its visibility timeout, counting receives and redriving).
  *
- * Not emulated: the 6 MB payload cap, poller scaling (pollers = concurrency), and killing a handler:
+ * Not emulated: the 6 MB payload cap, poller scaling (a fixed number of pollers), and killing a handler:
  * a timed-out or crashed invocation is abandoned (its batch counts as failed) but its promise keeps running.
  */
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message } from '@aws-sdk/client-sqs';
