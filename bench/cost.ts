@@ -30,6 +30,18 @@ export interface LambdaUse {
   memoryGb?: number;
 }
 
+/**
+ * Lambda's pollers keep long-polling a queue with no messages: by default 5 per standard queue, each a
+ * ReceiveMessage of 20 s. That is a fixed cost per queue and month, whatever the traffic, so the bench
+ * reports it apart and leaves the empty receives of idle pollers out of the cost per event. (AWS does
+ * not state a FIFO queue's idle pollers; the same 5 are assumed.)
+ */
+export const IDLE_POLLERS_PER_QUEUE = 5;
+const SECONDS_PER_MONTH = 30 * 24 * 3600;
+export const idleReceivesPerQueueMonth = (IDLE_POLLERS_PER_QUEUE * SECONDS_PER_MONTH) / 20;
+export const idleUsdPerQueueMonth = (fifo: boolean) =>
+  (idleReceivesPerQueueMonth * (fifo ? PRICES.sqsFifoPerM : PRICES.sqsStandardPerM)) / 1e6;
+
 export interface AwsUse {
   /** Requests by who makes them, per event. */
   perEvent: {
@@ -40,6 +52,8 @@ export interface AwsUse {
     dynamoReads: number;
     secrets: number;
     harness: number;
+    /** Empty receives of idle pollers (left out of the cost: see idleUsdPerQueueMonth). */
+    idle: number;
   };
   /** US dollars per million events, by line. */
   costPerM: { sqs: number; dynamodb: number; lambda: number; secretsManager: number; total: number };
@@ -62,17 +76,25 @@ export function awsUse(
   lambda: readonly LambdaUse[],
   memoryGb: number,
   ingressQueueName: string,
+  /** Empty receives of idle pollers, by queue name (the event source counts them). */
+  idleReceives: Readonly<Record<string, number>> = {},
 ): AwsUse {
-  const per = { producer: 0, eventSource: 0, handlersSqs: 0, dynamoWrites: 0, dynamoReads: 0, secrets: 0, harness: 0 };
+  const per = { producer: 0, eventSource: 0, handlersSqs: 0, dynamoWrites: 0, dynamoReads: 0, secrets: 0, harness: 0, idle: 0 };
   const sqsUsd = { producer: 0, eventSource: 0, handlers: 0 };
   const dynamoUsd = { writes: 0, reads: 0 };
-  for (const [k, n] of Object.entries(counts)) {
+  for (const [k, counted] of Object.entries(counts)) {
+    let n = counted;
     const c = parseKey(k);
     if (c.service === 'sqs') {
       // The harness polls queue depth to know when the drain ended; nothing deployed does.
       if (c.action === 'GetQueueAttributes' || c.action === 'GetQueueUrl') {
         per.harness += n;
         continue;
+      }
+      if (c.action === 'ReceiveMessage' && c.queueName) {
+        const idle = Math.min(n, idleReceives[c.queueName] ?? 0);
+        per.idle += idle;
+        n -= idle;
       }
       const usd = (n * (c.queue === 'fifo' ? PRICES.sqsFifoPerM : PRICES.sqsStandardPerM)) / 1e6;
       if (c.action === 'SendMessageBatch' && c.queueName === ingressQueueName) {

@@ -30,6 +30,10 @@ import { lastAnswer, nangoCalls, percentiles, timeline } from './nango-calls.ts'
 export const ROUTE_DEFAULTS = { batchSize: 50, maxBatchingWindowMs: 1000, concurrency: 10, functionTimeoutMs: 30_000 };
 export const APPLY_DEFAULTS = { batchSize: 10, maxBatchingWindowMs: 0, concurrency: 2, functionTimeoutMs: 90_000 };
 export const SYNC_DELIVERY_DELAY_SECONDS = 0;
+/** Lambda's pollers long-poll 20 s while a queue is idle: idle receives are then what a deployment pays per queue-month. */
+export const LAMBDA_POLL_WAIT_MS = 20_000;
+/** Lambda starts 5 pollers on a standard queue (more only as a backlog lasts minutes); each hands its batches to up to maxConcurrency invocations. */
+export const LAMBDA_STANDARD_POLLERS = 5;
 /** The construct's memory per function, in GB (route is CPU-bound; apply mostly waits). */
 export const LAMBDA_MEMORY_GB = { route: 0.5, apply: 0.25 } as const;
 
@@ -76,8 +80,9 @@ async function pipeline(nango: StandinShape, connections: SeedConnection[]) {
       ...(nango.rateLimit ? { rateLimit: nango.rateLimit } : {}),
     },
     connections,
-    route: { ...ROUTE_DEFAULTS, onInvocation: route.on },
-    apply: { ...APPLY_DEFAULTS, onInvocation: apply.on },
+    route: { ...ROUTE_DEFAULTS, pollWaitMs: LAMBDA_POLL_WAIT_MS, pollers: LAMBDA_STANDARD_POLLERS, onInvocation: route.on },
+    apply: { ...APPLY_DEFAULTS, pollWaitMs: LAMBDA_POLL_WAIT_MS, onInvocation: apply.on },
+    sweep: { pollWaitMs: LAMBDA_POLL_WAIT_MS },
     syncDeliveryDelaySeconds: SYNC_DELIVERY_DELAY_SECONDS,
     env: {
       POWERTOOLS_LOG_LEVEL: 'ERROR',
@@ -102,6 +107,16 @@ const dlqSummary = async (p: LocalPipeline, since = 0) => {
     firstError: d[0]?.envelope?.error,
   };
 };
+
+/** Empty receives of idle pollers so far, by queue name. */
+function idleReceives(p: LocalPipeline): Record<string, number> {
+  const name = (url: string) => url.slice(url.lastIndexOf('/') + 1);
+  return {
+    [name(p.queues.ingressUrl)]: p.route.stats().idleReceives,
+    [name(p.queues.syncUrl)]: p.apply.stats().idleReceives,
+    [name(p.queues.sweepUrl)]: p.sweepSource.stats().idleReceives,
+  };
+}
 
 export interface DrainRun {
   dataset: Partial<DatasetOptions>;
@@ -128,6 +143,7 @@ export async function drain(o: DrainRun) {
     const callsFrom = Date.now();
     const indexed = o.warmIndex ? (await p.reconcile({ pageSize: 1000 })).indexed : 0;
     aws?.reset();
+    const idleFrom = idleReceives(p);
     const t0 = Date.now();
     await p.send(data.events);
     const sendMs = Date.now() - t0;
@@ -135,6 +151,9 @@ export async function drain(o: DrainRun) {
     const wallMs = lastAnswer(nango.requests, t0) - t0;
     const awsCounts = aws ? Object.fromEntries(aws.counts()) : undefined;
     aws?.stop();
+    const idleTo = idleReceives(p);
+    // Receives that found an idle queue: a fixed cost per queue-month (cost.ts), not one per event.
+    const idle = Object.fromEntries(Object.entries(idleTo).map(([q, n]) => [q, n - (idleFrom[q] ?? 0)]));
     const calls = nangoCalls(nango.requests, callsFrom);
     const indexCalls = nangoCalls(nango.requests, callsFrom).total - nangoCalls(nango.requests, t0).total;
     const final = checkFinalState(data.connections, expected, (id, k) => nango.metadataOf(id, k));
@@ -172,7 +191,7 @@ export async function drain(o: DrainRun) {
       stats: nango.stats(),
       loopLag: lag(),
       lambda,
-      ...(awsCounts ? { aws: awsCounts } : {}),
+      ...(awsCounts ? { aws: awsCounts, idleReceives: idle } : {}),
       ...(reconcile ? { reconcile } : {}),
     };
   } finally {

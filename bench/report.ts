@@ -3,7 +3,7 @@
  * ours beside its target and the peers', every figure from the same run. Pure: measurements in, text out.
  */
 import type { BundleInfo } from './bundles.ts';
-import { apiDestinationCostPerM, awsUse, PRICES } from './cost.ts';
+import { apiDestinationCostPerM, awsUse, IDLE_POLLERS_PER_QUEUE, idleUsdPerQueueMonth, PRICES } from './cost.ts';
 import type { MicroResults } from './micro.ts';
 import { LAMBDA_MEMORY_GB, type DrainResult, type SeedResult, type SteadyResult, type TrickleResult } from './ours.ts';
 import type { PeerResult } from './peers/run.ts';
@@ -168,6 +168,7 @@ export function rows(r: BenchResults): Row[] {
       ],
       LAMBDA_MEMORY_GB.route,
       d.ingressQueueName,
+      d.idleReceives,
     );
     const pairsPerEvent = d.pairs / d.events;
     const modelUsd = apiDestinationCostPerM(pairsPerEvent);
@@ -181,7 +182,7 @@ export function rows(r: BenchResults): Row[] {
         .map(([n, v]) => `${n} ${usd(v)}`)
         .join(', ')}, SM ${usd(u.costPerM.secretsManager)})`,
       `<= ${usd(Math.min(TARGETS.costPerM, modelUsd))}`,
-      `API-dest. MODEL ${usd(modelUsd)}; ours via an EventBridge bus ${usd(u.totalViaEventBridgePerM)}; per event: SQS ${f2(pe.producer)} producer / ${f2(pe.eventSource)} event sources / ${f2(pe.handlersSqs)} handlers, DynamoDB ${f2(pe.dynamoWrites)} writes / ${f2(pe.dynamoReads)} reads`,
+      `API-dest. MODEL ${usd(modelUsd)}; ours via an EventBridge bus ${usd(u.totalViaEventBridgePerM)}; per event: SQS ${f2(pe.producer)} producer / ${f2(pe.eventSource)} event sources / ${f2(pe.handlersSqs)} handlers, DynamoDB ${f2(pe.dynamoWrites)} writes / ${f2(pe.dynamoReads)} reads; idle polling apart: ${usd(idleUsdPerQueueMonth(false))} per standard queue-month, ${usd(idleUsdPerQueueMonth(true))} per FIFO (${IDLE_POLLERS_PER_QUEUE} pollers, 20 s polls; ${f2(pe.idle)} idle receives per event in this run)`,
       verdict(u.costPerM.total <= Math.min(TARGETS.costPerM, modelUsd)),
     );
     add(

@@ -4,92 +4,26 @@
  * and apply the partial batch response the way the ESM does (delete what succeeded; leave the rest
  * in flight so SQS redelivers it after its visibility timeout, counting receives and redriving).
  *
- * Not emulated: the 6 MB payload cap, poller scaling, and killing a handler: a timed-out or
- * crashed invocation is abandoned (its batch counts as failed) but its promise keeps running.
+ * Not emulated: the 6 MB payload cap, poller scaling (a fixed number of pollers), and killing a handler:
+ * a timed-out or crashed invocation is abandoned (its batch counts as failed) but its promise keeps running.
  */
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message } from '@aws-sdk/client-sqs';
+import type { EventSource, EventSourceOptions, EventSourceStats, InvocationInfo, InvocationOutcome } from './event-source-types.ts';
 
-import { ACCOUNT, makeContext, parseBatchResponse, type Receiver, sleep, toRecord, wireReceiver } from './lambda-shapes.ts';
+import { ACCOUNT, makeContext, parseBatchResponse, sleep, toRecord, wireReceiver } from './lambda-shapes.ts';
 
 export { makeContext, parseBatchResponse, type Receiver, toRecord, wireReceiver } from './lambda-shapes.ts';
 export { type DrainOptions, type QueueCounts, queueCounts, waitUntilDrained } from './drain.ts';
 
-export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void> | SQSBatchResponse | void;
-
-export type InvocationOutcome = 'ok' | 'partial' | 'error' | 'invalid-response' | 'timeout' | 'crash';
-
-export interface InvocationInfo {
-  /** 1-based, per event source. */
-  invocation: number;
-  requestId: string;
-  records: readonly SQSRecord[];
-}
-
-export interface InvocationResult extends InvocationInfo {
-  outcome: InvocationOutcome;
-  /** Message ids left in flight for redelivery (every record unless outcome is ok/partial). */
-  failedIds: string[];
-  /** Message ids deleted from the queue. */
-  deletedIds: string[];
-  error?: unknown;
-  durationMs: number;
-}
-
-export interface EventSourceOptions {
-  sqs: SQSClient;
-  queueUrl: string;
-  /** eventSourceARN of the records; read from the queue's QueueArn attribute when absent. */
-  queueArn?: string;
-  handler: SqsHandler;
-  /** Records per invocation (Lambda: 1-10 for FIFO, up to 10,000 for standard). Default 10. */
-  batchSize?: number;
-  /** Lambda's MaximumBatchingWindowInSeconds, in ms: keep gathering this long after the first message. Default 0. */
-  maxBatchingWindowMs?: number;
-  /** The function's timeout: the Context counts down from it; exceeding it fails the whole batch. Default 30 s. */
-  functionTimeoutMs?: number;
-  /** Concurrent pollers, each invoking one batch at a time (the ESM's maxConcurrency). Default 2. */
-  concurrency?: number;
-  /** Defaults to queueUrl ending in `.fifo`. */
-  fifo?: boolean;
-  functionName?: string;
-  awsRegion?: string;
-  /** Long-poll wait per receive when idle. Lambda uses 20 s; short keeps stop() and idle CPU cheap. Default 1000. */
-  pollWaitMs?: number;
-  /**
-   * How messages are received. Default: ReceiveMessage over the wire (local/standins/sqs.ts makes
-   * fauxqs return several messages of one FIFO group per call, in order, as AWS does).
-   */
-  receiver?: Receiver;
-  /**
-   * Chaos hook: `true` = the invocation dies after the handler returned and before anything is
-   * deleted; a number = it dies that many ms after it started (the handler is abandoned, not
-   * stopped). Either way the whole batch stays in flight.
-   */
-  crashAfter?: (info: InvocationInfo) => boolean | number;
-  /** Called after each invocation settled and its deletions were made. */
-  onInvocation?: (result: InvocationResult) => void;
-  /** Called when the harness itself fails (receive/delete errors); default: ignored and retried. */
-  onError?: (err: unknown) => void;
-}
-
-export interface EventSourceStats {
-  invocations: number;
-  records: number;
-  deleted: number;
-  /** Records left for redelivery (partial failures plus whole failed batches). */
-  failures: number;
-  errors: number;
-  invalidResponses: number;
-  timeouts: number;
-  crashes: number;
-  inFlightInvocations: number;
-}
-
-export interface EventSource {
-  stop(): Promise<void>;
-  stats(): EventSourceStats;
-}
+export type {
+  EventSource,
+  EventSourceOptions,
+  EventSourceStats,
+  InvocationInfo,
+  InvocationOutcome,
+  InvocationResult,
+  SqsHandler,
+} from './event-source-types.ts';
 
 type Settled = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown } | { kind: 'timeout' } | { kind: 'crash' };
 
@@ -129,19 +63,41 @@ export async function startEventSource(opts: EventSourceOptions): Promise<EventS
     timeouts: 0,
     crashes: 0,
     inFlightInvocations: 0,
+    receives: 0,
+    idleReceives: 0,
   };
   const abort = new AbortController();
   const signal = abort.signal;
 
-  async function gather(): Promise<Message[]> {
-    const first = await receive(Math.min(10, batchSize), pollWaitMs, signal);
+  /**
+   * One batch, the way Lambda's poller gathers it: a long poll (pollWaitMs) while idle; once a message
+   * came, long polls of the window's remainder (SQS answers as soon as messages arrive, so a trickle
+   * costs one receive per arrival, not one per few milliseconds). A receive still waiting when the
+   * window ends stays with the poller and starts its next batch. Empty receives while idle are
+   * counted apart (`idleReceives`): a fixed cost per queue and poller, not per message.
+   */
+  async function gather(poll: { pending?: Promise<Message[]> | undefined }): Promise<Message[]> {
+    const idle = !poll.pending;
+    const first = await (poll.pending ?? receive(Math.min(10, batchSize), pollWaitMs, signal));
+    poll.pending = undefined;
+    stats.receives++;
+    if (first.length === 0 && idle) stats.idleReceives++;
     if (first.length === 0 || signal.aborted) return first;
     const batch = [...first];
     const until = Date.now() + windowMs;
     while (batch.length < batchSize && !signal.aborted) {
       const left = until - Date.now();
       if (left <= 0) break;
-      batch.push(...(await receive(Math.min(10, batchSize - batch.length), left, signal)));
+      const pending = receive(Math.min(10, batchSize - batch.length), left, signal);
+      let timer: NodeJS.Timeout | undefined;
+      const got = await Promise.race([pending, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), left)))]);
+      clearTimeout(timer);
+      if (got === undefined) {
+        poll.pending = pending;
+        break;
+      }
+      stats.receives++;
+      batch.push(...got);
     }
     return batch;
   }
@@ -240,23 +196,43 @@ export async function startEventSource(opts: EventSourceOptions): Promise<EventS
     }
   }
 
+  // Invocations in flight, at most `concurrency`: a poller gathers its next batch while its last one
+  // runs (Lambda's pollers hand batches on), so a message never waits for an unrelated invocation.
+  const running = new Set<Promise<void>>();
+  const slotFreed: (() => void)[] = [];
+  async function slot(): Promise<boolean> {
+    while (running.size >= concurrency && !signal.aborted) await new Promise<void>((r) => slotFreed.push(r));
+    return !signal.aborted;
+  }
+  signal.addEventListener('abort', () => {
+    for (const r of slotFreed.splice(0)) r();
+  });
+
   async function poller(): Promise<void> {
+    const poll: { pending?: Promise<Message[]> | undefined } = {};
     while (!signal.aborted) {
       let batch: Message[];
       try {
-        batch = await gather();
+        batch = await gather(poll);
       } catch (err) {
+        poll.pending = undefined;
         onError(err);
         await sleep(100, signal);
         continue;
       }
       // Messages received while stopping stay in flight; SQS redelivers them after their visibility.
-      if (batch.length === 0 || signal.aborted) continue;
-      await invoke(batch);
+      if (batch.length === 0 || !(await slot())) continue;
+      const run = invoke(batch)
+        .catch(onError)
+        .finally(() => {
+          running.delete(run);
+          slotFreed.shift()?.();
+        });
+      running.add(run);
     }
   }
 
-  const loops = Array.from({ length: concurrency }, () => poller());
+  const loops = Array.from({ length: opts.pollers ?? concurrency }, () => poller());
   let stopping: Promise<void> | undefined;
   return {
     stats: () => ({ ...stats }),
@@ -264,6 +240,7 @@ export async function startEventSource(opts: EventSourceOptions): Promise<EventS
       stopping ??= (async () => {
         abort.abort();
         await Promise.all(loops);
+        await Promise.all(running);
       })();
       return stopping;
     },

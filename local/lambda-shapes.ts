@@ -15,7 +15,8 @@ export type Receiver = (max: number, waitMs: number, signal: AbortSignal) => Pro
 /** ReceiveMessage over the wire, as the ESM's pollers do. */
 export function wireReceiver(sqs: SQSClient, queueUrl: string): Receiver {
   return async (max, waitMs, signal) => {
-    const waitSeconds = Math.min(20, Math.floor(waitMs / 1000));
+    // SQS waits whole seconds: a wait of part of a second is one of a second (the caller may stop waiting sooner).
+    const waitSeconds = Math.min(20, Math.ceil(waitMs / 1000));
     try {
       const out = await sqs.send(
         new ReceiveMessageCommand({
@@ -28,10 +29,7 @@ export function wireReceiver(sqs: SQSClient, queueUrl: string): Receiver {
         }),
         { abortSignal: signal },
       );
-      const msgs = out.Messages ?? [];
-      // Sub-second waits: a short poll answered at once; do not spin.
-      if (msgs.length === 0 && waitSeconds === 0 && waitMs > 0) await sleep(Math.min(waitMs, 25), signal);
-      return msgs;
+      return out.Messages ?? [];
     } catch (err) {
       if (signal.aborted) return [];
       throw err;

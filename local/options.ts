@@ -8,6 +8,10 @@ export interface StageOptions {
   maxBatchingWindowMs: number;
   functionTimeoutMs: number;
   concurrency: number;
+  /** The event source's idle long poll (Lambda: 20 s); default 1 s, so a test's stop() and idle CPU stay cheap. */
+  pollWaitMs?: number;
+  /** Pollers gathering batches; default concurrency (one each). */
+  pollers?: number;
   crashAfter?: (info: InvocationInfo) => boolean | number;
   onInvocation?: (r: InvocationResult) => void;
 }
@@ -41,7 +45,7 @@ export interface LocalPipelineOptions {
   route?: Partial<StageOptions>;
   apply?: Partial<StageOptions>;
   /** The sweep's page source (one page per invocation); its hooks, e.g. to tag its Nango calls. */
-  sweep?: Pick<Partial<StageOptions>, 'crashAfter' | 'onInvocation'>;
+  sweep?: Pick<Partial<StageOptions>, 'crashAfter' | 'onInvocation' | 'pollWaitMs'>;
   /** The sweep queue's visibility and its page function's timeout (default 60 s): how soon a failed page is retried. */
   sweepVisibilitySeconds?: number;
   /** The webhook function URL's reserved concurrency (429 past it, and past 10 x it a second); none by default. */

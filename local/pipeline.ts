@@ -205,6 +205,8 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
         maxBatchingWindowMs: s.maxBatchingWindowMs,
         functionTimeoutMs: s.functionTimeoutMs,
         concurrency: s.concurrency,
+        ...(s.pollWaitMs !== undefined ? { pollWaitMs: s.pollWaitMs } : {}),
+        ...(s.pollers !== undefined ? { pollers: s.pollers } : {}),
         // startLocalSqs makes fauxqs receive several messages of one group in order, as AWS does.
         fifo,
         ...(s.crashAfter ? { crashAfter: s.crashAfter } : {}),

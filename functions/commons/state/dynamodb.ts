@@ -1,10 +1,12 @@
 /**
  * The state store on DynamoDB (one table, `pk`/`sk` strings), through the document client:
  *
- *   S#<subject>  K#<scope>#@<group>  the keys one event type writes together, for one scope (`*` =
- *                                  every integration, or one provider config key): per key its value
- *                                  (JSON text) and order; the group's order, event, write time.
- *                                  (`K#<scope>#<key>`: one key, as version 2 wrote them; still read.)
+ *   S#<subject>  K#<scope>#@<group>  the keys one event type writes together, for one scope set (`*`
+ *                                  = every integration, or the event's provider config keys, sorted,
+ *                                  comma-joined; a digest `%...` when long): per key its value (JSON
+ *                                  text) and order; the group's order, event, write time. (Items of one
+ *                                  config key each, as 3.0 wrote them, and version 2's `K#<scope>#<key>`
+ *                                  items of one key are still read.)
  *   I#<subject>  INDEX     the subject's known connections (a string set, at most MAX_INDEX_ENTRIES)
  *                          and when Nango was asked; its own partition so IAM can grant it apart
  *   C#<conn>     APPLIED   per key `k:<key>` = the order last sent to that connection and `s:<key>` =
@@ -33,6 +35,7 @@ import { FLOOR_ORDER, groupOrderOf } from '../domain/order.ts';
 import { sendIfCondition } from './conditional.ts';
 import { connectionKey, type EventRef, type Target } from '../sync/message.ts';
 import { attributeBytes, MAX_INDEX_ENTRIES } from './limits.ts';
+import { MAX_SCOPE_NAME, SCOPE_SEPARATOR, scopeSets } from './scope.ts';
 import type { AppliedProvenance, AppliedState, IndexEntry, KeyWrite, StatePort, WriteOutcome } from './port.ts';
 
 const subjectPk = (subject: string) => `S#${subject}`;
@@ -75,11 +78,13 @@ export class DynamoStateStore implements StatePort {
   }
 
   /**
-   * One item per scope and key group (the keys one event type writes together): one conditional put
-   * per event and scope instead of one per key. A value meant for some integrations never replaces the
-   * value another scope holds (a later `region` for salesforce leaves hubspot's), and keys another
-   * event type writes live in that type's items: readers take, per key, the newest order among them.
-   * A key write counts as written when any of its scopes took it.
+   * One item per key group (the keys one event type writes together) and scope set (`*` = every
+   * integration, or the event's integrations, sorted): one conditional put per event. A value meant
+   * for some integrations never replaces the value another scope set holds (a later `region` for
+   * salesforce leaves the item of salesforce and hubspot as it was), and keys another event type
+   * writes live in that type's items: readers take, per connection and key, the newest order among
+   * the items whose scope holds the connection's integration. A key counts as written when any of its
+   * items took it.
    */
   async writeDesired(subject: string, writes: readonly KeyWrite[]): Promise<WriteOutcome> {
     const now = Date.now();
@@ -92,7 +97,7 @@ export class DynamoStateStore implements StatePort {
     await Promise.all(
       [...groups.values()].map(async (group) => {
         const first = group[0]!;
-        const scopes = first.integrations === 'all' ? [ALL_SCOPE] : first.integrations;
+        const scopes = first.integrations === 'all' ? [ALL_SCOPE] : scopeSets(first.integrations);
         const took = await Promise.all(scopes.map((scope) => this.putGroup(subject, group, scope, now)));
         for (const w of group) (took.some((t) => t !== undefined) ? out.written : out.stale).push(w.key);
         for (const t of took) if (t !== undefined) out.at = Math.max(out.at, t);
@@ -105,7 +110,9 @@ export class DynamoStateStore implements StatePort {
   private async putGroup(subject: string, group: readonly KeyWrite[], scope: string, at: number): Promise<number | undefined> {
     const first = group[0]!;
     const keys = group.map((w) => w.key).sort();
-    const sk = `${KEY_PREFIX}${scope}#${GROUP_MARK}${sha256(JSON.stringify([first.event.source, first.event.detailType, keys])).slice(0, 32)}`;
+    // A long scope set is named by its digest (a sort key holds 1,024 bytes); the item keeps it whole.
+    const scopeName = scope.length <= MAX_SCOPE_NAME ? scope : `%${sha256(scope).slice(0, 32)}`;
+    const sk = `${KEY_PREFIX}${scopeName}#${GROUP_MARK}${sha256(JSON.stringify([first.event.source, first.event.detailType, keys])).slice(0, 32)}`;
     // The item is accepted or refused whole, so each key takes the group's order (groupOrderOf).
     const ord = groupOrderOf(group);
     const stored = await this.ifCondition(
@@ -147,7 +154,8 @@ export class DynamoStateStore implements StatePort {
   async readDesired(subject: string): Promise<DesiredKey[]> {
     const out: DesiredKey[] = [];
     for (const item of await this.desiredItems(subject)) {
-      const integrations = item.scope === ALL_SCOPE ? 'all' : [String(item.scope)];
+      // A scope set (version 3.1) or one provider config key (earlier items): config keys hold no comma.
+      const integrations = item.scope === ALL_SCOPE ? 'all' : String(item.scope).split(SCOPE_SEPARATOR);
       const event = item.event as EventRef;
       // Items stored before write times were kept read as written at 0: never taken for a later rewrite.
       const writtenAt = typeof item.at === 'number' ? item.at : 0;

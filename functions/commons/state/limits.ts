@@ -19,6 +19,13 @@ const INDEX_ITEM_OVERHEAD_BYTES = 8 * 1024;
 /** Connections one subject's index item holds at the longest ids (519, rounded down). */
 export const MAX_INDEX_ENTRIES = 500;
 
+/**
+ * The provider config keys one desired item names, at most (bytes, comma-joined): with an event's
+ * values (MAX_EVENT_BYTES, 256 KiB) the item stays far below ITEM_LIMIT_BYTES; an event naming more
+ * integrations is stored in several items.
+ */
+export const MAX_SCOPE_BYTES = 16 * 1024;
+
 /** Applied state past this is refused before the PATCH that would need to record it. */
 export const MAX_APPLIED_BYTES = 380 * 1024;
 

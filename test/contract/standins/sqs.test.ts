@@ -204,4 +204,29 @@ describe('local SQS', () => {
       else process.env['AWS_ENDPOINT_URL_SQS'] = before;
     }
   });
+
+  it('long polls on a standard queue as AWS answers them: one message wakes one waiting receive; the others wait out their time', async () => {
+    const l = await start();
+    const { ingressUrl } = await l.createPipelineQueues();
+    const sqs = l.client();
+    const poll = (url: string, WaitTimeSeconds: number) => {
+      const started = Date.now();
+      return sqs
+        .send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds }))
+        .then((o) => ({ n: o.Messages?.length ?? 0, ms: Date.now() - started }));
+    };
+    for (const [url, send] of [
+      [ingressUrl, () => sqs.send(new SendMessageCommand({ QueueUrl: ingressUrl, MessageBody: 'one' }))],
+    ] as const) {
+      const waiting = Array.from({ length: 5 }, () => poll(url, 2));
+      await new Promise((r) => setTimeout(r, 200));
+      await send();
+      const got = await Promise.all(waiting);
+      // fauxqs alone answers all five at once, four of them empty.
+      expect(got.filter((g) => g.n === 1)).toHaveLength(1);
+      const empty = got.filter((g) => g.n === 0);
+      expect(empty).toHaveLength(4);
+      for (const e of empty) expect(e.ms).toBeGreaterThanOrEqual(1900);
+    }
+  });
 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { desiredFor } from '#commons/domain/desired';
 import { orderOf } from '#commons/domain/order';
 import { DynamoStateStore } from '#commons/state/dynamodb';
+import { ITEM_LIMIT_BYTES, MAX_SCOPE_BYTES } from '#commons/state/limits';
 import { startLocalDynamo, type LocalDynamo } from '../../../local/standins/dynamodb.ts';
 
 const ev = (id: string) => ({ id, source: 'app.test', detailType: 't', time: '2026-11-20T09:00:00.000Z' });
@@ -146,8 +147,8 @@ describe('DynamoStateStore over dynalite', () => {
     }));
     expect((await store.writeDesired(s, writes)).written).toHaveLength(30);
     const back = await store.readDesired(s);
-    // One item per key and scope: 15 keys for all, 15 keys for two integrations each.
-    expect(back).toHaveLength(45);
+    // One item per event and scope set: 15 keys for all, 15 keys for two integrations together.
+    expect(back).toHaveLength(30);
     for (const w of writes) {
       const rows = back.filter((k) => k.key === w.key);
       const scopes = rows.flatMap((k) => (k.integrations === 'all' ? ['all'] : k.integrations)).sort();
@@ -246,5 +247,107 @@ describe('DynamoStateStore over dynalite', () => {
     const kept = await store.readIndex(s);
     expect(kept?.fetchedAt).toBe(600);
     expect(kept?.connections.map((c) => c.connectionId).sort()).toEqual(['created-meanwhile', 'listed']);
+  });
+
+  const itemsOf = async (s: string) =>
+    (
+      await db.client().send(
+        new QueryCommand({
+          TableName: 'state',
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: `S#${s}` } },
+          ConsistentRead: true,
+        }),
+      )
+    ).Items ?? [];
+
+  it('an event for several integrations is one item (one conditional write); a later value for one of them wins there only', async () => {
+    const s = 'tags:organization_id=scopes';
+    const plan = (value: string, version: number, id: string, integrations: string[]) => ({
+      key: 'plan',
+      value,
+      order: orderOf(version, id, value),
+      integrations,
+      event: { ...ev(id), detailType: 'customer.plan_changed' },
+    });
+    expect((await store.writeDesired(s, [plan('pro', 2, 'p2', ['salesforce', 'hubspot'])])).written).toEqual(['plan']);
+    const items = await itemsOf(s);
+    expect(items).toHaveLength(1);
+    expect(items[0]?.scope).toEqual({ S: 'hubspot,salesforce' });
+    expect(items[0]?.sk?.S).toMatch(/^K#hubspot,salesforce#@[0-9a-f]{32}$/);
+    // Older, for the same integrations: refused by the one item's condition.
+    expect((await store.writeDesired(s, [plan('free', 1, 'p1', ['hubspot', 'salesforce'])])).stale).toEqual(['plan']);
+    // Newer, for salesforce alone: an item of its own; hubspot keeps pro.
+    expect((await store.writeDesired(s, [plan('enterprise', 3, 'p3', ['salesforce'])])).written).toEqual(['plan']);
+    // Older, for salesforce alone: refused by that item.
+    expect((await store.writeDesired(s, [plan('starter', 1, 'p0', ['salesforce'])])).stale).toEqual(['plan']);
+    const desired = await store.readDesired(s);
+    expect(desired.map((d) => d.integrations)).toEqual(expect.arrayContaining([['hubspot', 'salesforce'], ['salesforce']]));
+    expect(desiredFor(desired, 'salesforce').get('plan')?.value).toBe('enterprise');
+    expect(desiredFor(desired, 'hubspot').get('plan')?.value).toBe('pro');
+    expect(desiredFor(desired, 'zendesk').get('plan')).toBeUndefined();
+  });
+
+  it('items of one integration each (as 3.0 wrote them) are read beside scope sets, and the newest order still wins', async () => {
+    const s = 'tags:organization_id=layout-3-0';
+    const old = orderOf(5, 'old', 'enterprise');
+    const put = (scope: string, sk: string, value: string, ord: string) =>
+      db.client().send(
+        new PutItemCommand({
+          TableName: 'state',
+          Item: {
+            pk: { S: `S#${s}` },
+            sk: { S: sk },
+            subject: { S: s },
+            scope: { S: scope },
+            keys: { S: JSON.stringify({ plan: [JSON.stringify(value), ord] }) },
+            ord: { S: ord },
+            event: { M: { id: { S: 'old' }, source: { S: 'app.test' }, detailType: { S: 't' }, time: { S: '2026-11-20T09:00:00.000Z' } } },
+            at: { N: '5' },
+          },
+        }),
+      );
+    await put('salesforce', 'K#salesforce#@00000000000000000000000000000000', 'enterprise', old);
+    await put('hubspot', 'K#hubspot#@00000000000000000000000000000000', 'enterprise', old);
+    // An older event after the upgrade: its scope-set item is new, so the write is taken, yet it loses when read.
+    const older = {
+      key: 'plan',
+      value: 'free',
+      order: orderOf(4, 'older', 'free'),
+      integrations: ['salesforce', 'hubspot'],
+      event: ev('older'),
+    };
+    expect((await store.writeDesired(s, [older])).written).toEqual(['plan']);
+    const desired = await store.readDesired(s);
+    expect(desiredFor(desired, 'salesforce').get('plan')?.value).toBe('enterprise');
+    expect(desiredFor(desired, 'hubspot').get('plan')?.value).toBe('enterprise');
+    // A newer one wins over both 3.0 items.
+    const newer = { ...older, value: 'pro', order: orderOf(6, 'newer', 'pro'), event: ev('newer') };
+    await store.writeDesired(s, [newer]);
+    const after = await store.readDesired(s);
+    expect(desiredFor(after, 'salesforce').get('plan')?.value).toBe('pro');
+    expect(desiredFor(after, 'hubspot').get('plan')?.value).toBe('pro');
+    // The operator's reset still releases every item that holds the key, old layout and new.
+    expect(await store.resetDesiredKey(s, 'plan')).toBe(3);
+  });
+
+  it('an event naming integrations past MAX_SCOPE_BYTES is stored in as few items as fit, each under the item limit', async () => {
+    const s = 'tags:organization_id=many-integrations';
+    // 255-character provider config keys, the longest Nango allows: 16 KiB holds 64 of them.
+    const integrations = Array.from({ length: 150 }, (_, i) => `${String(i).padStart(3, '0')}${'k'.repeat(252)}`);
+    const value = 'v'.repeat(200_000);
+    const w = { key: 'plan', value, order: orderOf(1, 'many', value), integrations, event: ev('many') };
+    expect((await store.writeDesired(s, [w])).written).toEqual(['plan']);
+    const items = await itemsOf(s);
+    expect(items).toHaveLength(3);
+    for (const item of items) {
+      expect(Buffer.byteLength(item.scope?.S ?? '')).toBeLessThanOrEqual(MAX_SCOPE_BYTES);
+      expect(item.sk?.S).toMatch(/^K#%[0-9a-f]{32}#@[0-9a-f]{32}$/);
+      expect(Buffer.byteLength(JSON.stringify(item))).toBeLessThan(ITEM_LIMIT_BYTES);
+    }
+    const desired = await store.readDesired(s);
+    for (const pck of [integrations[0]!, integrations[75]!, integrations[149]!])
+      expect(desiredFor(desired, pck).get('plan')?.value).toBe(value);
+    expect(desiredFor(desired, 'salesforce').get('plan')).toBeUndefined();
   });
 });
