@@ -5,7 +5,8 @@
  * listed once; a run over an unchanged fleet writes only its run item; the daily run reads a subject's
  * desired state once per page however many of its connections the page lists, and a catalog with no
  * connection-id event type reads (and indexes) no connection-id subject; an add past the subject cap
- * is refused and counted.
+ * is refused and counted. `npm run reconcile -- --request-repair` makes the next tick start a run
+ * with drift repair (the CLI's way to a fleet too large for its own process), `--status` shows it.
  */
 import { randomUUID } from 'node:crypto';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
@@ -194,5 +195,42 @@ describe('the sweep walker', () => {
     expect((await t.runs.readRun('index'))?.lastComplete?.counts).toMatchObject({ refused: 6 });
     const index = await (t.state as DynamoStateStore).readIndex('tags:organization_id=org-0');
     expect(index?.connections).toHaveLength(3);
+  });
+
+  it('`npm run reconcile -- --request-repair`: the next tick starts a run with drift repair, `--status` follows it', async () => {
+    const t = walker({ table: 'tags', byConnectionId: false });
+    const { main } = await import('../../cli/reconcile.ts');
+    const saved = { ...process.env };
+    // The CLI builds its own client from the environment, as against AWS.
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    });
+    const cli = async (args: string[]) => {
+      let text = '';
+      const code = await main(args, { env: { STATE_TABLE_NAME: 'tags' }, out: { write: (x: string) => void (text += x), isTTY: false } });
+      return { code, text };
+    };
+    try {
+      const asked = await cli(['--request-repair']);
+      expect(asked.code).toBe(0);
+      expect(asked.text).toContain('Drift repair requested');
+      // Not due by the interval (the last run just ended): the request alone starts it.
+      expect(await tick(t, { repair: false })).toMatchObject({ action: 'started' });
+      const running = await cli(['--status', '--json']);
+      expect(JSON.parse(running.text)).toMatchObject({ status: 'running', repair: true, repairRequested: false });
+      await drain(t);
+      expect(JSON.parse((await cli(['--status', '--json'])).text)).toMatchObject({
+        status: 'done',
+        lastComplete: { repair: true, pages: 3 },
+      });
+    } finally {
+      for (const k of ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
   });
 });
