@@ -4,12 +4,15 @@
  * in its own process, so this process's RSS is the walker's alone: its peak is what the largest page
  * invocation needs (an upper bound: a warm container carries what earlier pages left).
  *
- * Input (env SCALE_JOB, JSON): { nangoUrl, dynamoEndpoint, run: 'first' | 'steady' | 'repair', now, tagsOnly? }; the stand-in's
+ * Input (env SCALE_JOB, JSON): { nangoUrl, dynamoEndpoint, run: 'first' | 'steady' | 'repair' | 'cli', now, tagsOnly? }
+ * ('cli': the CLI's reconcile in this one process, the largest "page" being the whole run).; the stand-in's
  * key in SCALE_NANGO_KEY. Output: one JSON line on stdout.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { subjectRules } from '#events/catalog';
+import { defaultOf } from '#commons/config';
 import { HttpNangoClient } from '#commons/nango/http-client';
+import { reconcile } from '#commons/reconcile/run';
 import type { OutgoingMessage, QueuePort, SendFailure } from '#commons/queues';
 import { staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
@@ -72,6 +75,7 @@ const queues = {
   },
 } satisfies Pick<QueuePort, 'sendBatch' | 'send'>;
 const members = new DynamoMembershipStore(client, 'state');
+const state = new DynamoStateStore(client, 'state');
 const deps: SweepDeps = {
   nango: new HttpNangoClient({
     host: job.nangoUrl,
@@ -79,7 +83,7 @@ const deps: SweepDeps = {
     keys: staticKeyProvider(process.env.SCALE_NANGO_KEY ?? ''),
     timeoutMs: 60_000,
   }),
-  state: new DynamoStateStore(client, 'state'),
+  state,
   members,
   runs: members,
   queues,
@@ -96,24 +100,35 @@ const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 global.gc?.();
 const baselineRss = process.memoryUsage().rss;
 const cpu0 = process.cpuUsage();
-const t = await tick(deps, { repair: job.run === 'repair', now: job.now });
-if (t.action !== 'started') throw new Error(`tick did not start a run: ${t.action}`);
 let largestPageMs = 0;
 let largestHeap = 0;
 let n = 0;
-for (let m = pages.shift(); m; m = pages.shift()) {
-  global.gc?.();
-  const heap0 = process.memoryUsage().heapUsed;
-  let peak = heap0;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 5);
+if (job.run === 'cli') {
+  // The CLI's single process (version 2's reconcile, one invocation for the whole fleet): the baseline.
   const t0 = Date.now();
-  const out = await runPage(deps, m, Date.now() + 900_000);
-  if (out.action === 'skipped') throw new Error(`page ${m.page} skipped`);
-  clearInterval(sampler);
-  peak = Math.max(peak, process.memoryUsage().heapUsed);
-  largestPageMs = Math.max(largestPageMs, Date.now() - t0);
-  largestHeap = Math.max(largestHeap, peak - heap0);
-  n++;
+  const report = await reconcile(
+    { ...deps, state, maxConnectionsPerSubject: defaultOf('MAX_CONNECTIONS_PER_SUBJECT') },
+    { dryRun: false, deadline: Date.now() + 3_600_000, runId: 'bench' },
+  );
+  n = report.pages;
+  largestPageMs = Date.now() - t0;
+} else {
+  const t = await tick(deps, { repair: job.run === 'repair', now: job.now });
+  if (t.action !== 'started') throw new Error(`tick did not start a run: ${t.action}`);
+  for (let m = pages.shift(); m; m = pages.shift()) {
+    global.gc?.();
+    const heap0 = process.memoryUsage().heapUsed;
+    let peak = heap0;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 5);
+    const t0 = Date.now();
+    const out = await runPage(deps, m, Date.now() + 900_000);
+    if (out.action === 'skipped') throw new Error(`page ${m.page} skipped`);
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+    largestPageMs = Math.max(largestPageMs, Date.now() - t0);
+    largestHeap = Math.max(largestHeap, peak - heap0);
+    n++;
+  }
 }
 const cpu = process.cpuUsage(cpu0);
 const result: WorkerResult = {

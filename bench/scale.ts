@@ -16,7 +16,7 @@ import { startLocalDynamo } from '../local/standins/dynamodb.ts';
 import { startNangoStandin } from '../local/standins/nango.ts';
 import type { WorkerResult } from './scale-worker.ts';
 
-type Run = 'first' | 'steady' | 'repair';
+type Run = 'first' | 'steady' | 'repair' | 'cli';
 interface RunFigures extends WorkerResult {
   run: Run;
   wallMs: number;
@@ -43,7 +43,7 @@ function runWorker(
   });
 }
 
-async function measure(size: number, tagsOnly: boolean): Promise<RunFigures[]> {
+async function measure(size: number, tagsOnly: boolean, withCli: boolean): Promise<RunFigures[]> {
   const secretKey = randomUUID();
   const connections = Array.from({ length: size }, (_, i) => ({
     connectionId: `c0000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
@@ -58,7 +58,7 @@ async function measure(size: number, tagsOnly: boolean): Promise<RunFigures[]> {
   try {
     // Each run starts past the last one's interval, so its tick starts a new run.
     let now = Date.now();
-    for (const run of ['first', 'steady', 'repair'] as const) {
+    for (const run of withCli ? (['first', 'steady', 'repair', 'cli'] as const) : (['first', 'steady', 'repair'] as const)) {
       const calls = nango.requests.length;
       const started = Date.now();
       const w = await runWorker({ nangoUrl: nango.url, dynamoEndpoint: db.endpoint, run, now, tagsOnly }, secretKey);
@@ -80,12 +80,14 @@ async function measure(size: number, tagsOnly: boolean): Promise<RunFigures[]> {
 // --tags-only: the catalog has no connection-id event type (the sample's has one: every connection is
 // then also the subject of its own id, one more index entry and, in the daily run, one more desired read).
 const tagsOnly = process.argv.includes('--tags-only');
+// --cli: a fourth run, the CLI's reconcile in one process (what one invocation did before the sweep).
+const withCli = process.argv.includes('--cli');
 const sizes = process.argv
   .slice(2)
   .map(Number)
   .filter((n) => n > 0);
 const results: Record<number, RunFigures[]> = {};
-for (const size of sizes.length ? sizes : [10_000, 100_000]) results[size] = await measure(size, tagsOnly);
+for (const size of sizes.length ? sizes : [10_000, 100_000]) results[size] = await measure(size, tagsOnly, withCli);
 const per = (n: number, r: RunFigures) => n / r.pages;
 const f1 = (n: number) => n.toLocaleString('en', { maximumFractionDigits: 1 });
 console.log(
