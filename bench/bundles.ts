@@ -1,25 +1,28 @@
 /**
- * Bundles each function with the construct's own esbuild options (infra/construct/bundling.ts), and
- * a second time for running here: target node20 with @aws-sdk bundled in (no Lambda runtime provides
- * it locally). Each build writes esbuild's
+ * Bundles each function as the construct does: its generated entry (the handler module's factory over
+ * the sample catalog module, infra/construct/catalog-module.ts) with the construct's own esbuild
+ * options (infra/construct/bundling.ts), and a second time for running here, the same build with
+ * @aws-sdk bundled in (no Lambda runtime provides it locally). Each build writes esbuild's
  * metafile; `analyze` says what dominates a bundle and flags code the function never runs.
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Metafile } from 'esbuild';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 import { BUNDLING, ESM_BANNER } from '../infra/construct/bundling.ts';
+import { generatedEntry, PACKAGE_ALIASES, resolveCatalogModule } from '../infra/construct/catalog-module.ts';
 
 export { ESM_BANNER };
 
+/** The deployed functions: entries generated as the construct generates them, over the sample catalog. */
+const FUNCTION_ENTRIES = ['route', 'apply', 'webhook', 'reconcile'] as const;
+export const SAMPLE_CATALOG_MODULE = 'events/catalog.ts';
+
+/** The bench's own handlers, by file. */
 export const ENTRIES = {
-  route: 'functions/route.ts',
-  apply: 'functions/apply.ts',
-  webhook: 'functions/webhook.ts',
-  reconcile: 'functions/reconcile.ts',
   hello: 'bench/handlers/hello.ts',
   'sdk-consumer': 'bench/peers/sdk-consumer.ts',
   'floor-undici': 'bench/handlers/floor-undici.ts',
@@ -27,9 +30,38 @@ export const ENTRIES = {
 } as const;
 /** Bundled for the cold-start and size rows; the floor handlers only serve the CPU table. */
 export const MEASURED_ENTRIES: EntryName[] = ['route', 'apply', 'webhook', 'reconcile', 'hello', 'sdk-consumer'];
-export type EntryName = keyof typeof ENTRIES;
+export type EntryName = (typeof FUNCTION_ENTRIES)[number] | keyof typeof ENTRIES;
 
-/** deploy: what the construct ships. local: the same code runnable here (node20, SDK bundled). */
+/** The file esbuild starts from: for a function, the construct's generated entry (written under node_modules/.cache). */
+export function entryFile(name: EntryName): string {
+  if ((FUNCTION_ENTRIES as readonly string[]).includes(name))
+    return generatedEntry(ROOT, name, resolveCatalogModule({ path: join(ROOT, SAMPLE_CATALOG_MODULE) }));
+  return join(ROOT, ENTRIES[name as keyof typeof ENTRIES]);
+}
+
+/** The construct's esbuild options (functions.ts passes the same to NodejsFunction), but for what is only here: output and minification. */
+export function constructOptions(variant: Variant): BuildOptions {
+  return {
+    bundle: true,
+    platform: 'node',
+    format: BUNDLING.format,
+    target: BUNDLING.target,
+    mainFields: [...BUNDLING.mainFields],
+    banner: { js: BUNDLING.banner },
+    define: { ...BUNDLING.define },
+    alias: { ...PACKAGE_ALIASES },
+    external: variant === 'deploy' ? [...BUNDLING.externalModules] : [],
+    tsconfig: join(ROOT, 'tsconfig.json'),
+    logLevel: 'error',
+    absWorkingDir: ROOT,
+  };
+}
+
+/**
+ * deploy: what the construct ships, written under the project's node_modules so that its @aws-sdk/*
+ * imports resolve there as they resolve to the runtime's copy in Lambda (the cold starts run these).
+ * local: the same build with the SDK bundled in, for the CPU and memory rows.
+ */
 export type Variant = 'deploy' | 'local';
 
 export interface BundleInfo {
@@ -46,27 +78,21 @@ export interface BundleInfo {
   neverRuns: { what: string; bytes: number; why: string }[];
 }
 
+/** Where deploy bundles go: under ROOT, so an external import resolves from ROOT/node_modules. */
+export const DEPLOY_DIR = join(ROOT, 'node_modules', '.cache', 'nango-metadata-sync-bench');
+
 export async function bundle(name: EntryName, variant: Variant, outDir: string): Promise<BundleInfo> {
-  const dir = join(outDir, variant, name);
+  const dir = variant === 'deploy' ? join(DEPLOY_DIR, name) : join(outDir, variant, name);
   mkdirSync(dir, { recursive: true });
   const outfile = join(dir, 'index.mjs');
   const result = await build({
-    entryPoints: [join(ROOT, ENTRIES[name])],
+    ...constructOptions(variant),
+    entryPoints: [entryFile(name)],
     outfile,
-    bundle: true,
-    platform: 'node',
-    format: BUNDLING.format,
-    target: variant === 'deploy' ? BUNDLING.target : 'node20',
-    mainFields: [...BUNDLING.mainFields],
-    banner: { js: BUNDLING.banner },
     minify: BUNDLING.minify,
     sourcemap: BUNDLING.sourceMap,
     sourcesContent: BUNDLING.sourcesContent,
-    external: variant === 'deploy' ? [...BUNDLING.externalModules] : [],
-    tsconfig: join(ROOT, 'tsconfig.json'),
     metafile: true,
-    logLevel: 'error',
-    absWorkingDir: ROOT,
   });
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
   return {
@@ -75,7 +101,7 @@ export async function bundle(name: EntryName, variant: Variant, outDir: string):
     file: outfile,
     bytes: statSync(outfile).size,
     mapBytes: statSync(`${outfile}.map`).size,
-    ...analyze(name, result.metafile),
+    ...analyze(name, result.metafile!),
   };
 }
 

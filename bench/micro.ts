@@ -29,7 +29,7 @@ export interface MicroResults {
   profiles: Record<string, ProfileSummary>;
   memory: MemoryRow[];
   coldStart: ColdStartRow[];
-  /** Import + first invocation, the whole process sampled (unminified build). */
+  /** Import + first invocation, the whole process sampled (unminified deploy build). */
   coldProfiles?: Record<string, ProfileSummary>;
 }
 
@@ -137,7 +137,8 @@ export async function micro(
       hello: ingressEvent(rest.slice(1101, 1102)),
       'sdk-consumer': ingressEvent(rest.slice(1102, 1103)),
     };
-    const measuredBundles = bundles.filter((b) => b.variant === 'local' && b.name in first);
+    // The deployed bundles, their @aws-sdk/* imports loaded from node_modules as Lambda loads the runtime's.
+    const measuredBundles = bundles.filter((b) => b.variant === 'deploy' && b.name in first);
     const coldStart = await coldStarts(measuredBundles, first, s, o.coldRuns, join(work, 'cold'));
     const coldProfiles: Record<string, ProfileSummary> = {};
     for (const name of ['route', 'apply'] as const) {

@@ -8,8 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLING } from '../infra/construct/bundling.ts';
-import { ENTRIES, ROOT, packageOf, type EntryName } from './bundles.ts';
+import { constructOptions, DEPLOY_DIR, type EntryName, entryFile, packageOf, type Variant } from './bundles.ts';
 import { runChild, type ChildJob } from './microbench.ts';
 
 interface ProfileNode {
@@ -29,22 +28,9 @@ export interface ProfileSummary {
   byFunction: { name: string; ms: number; share: number }[];
 }
 
-export async function readableBundle(name: EntryName, outDir: string): Promise<string> {
-  const outfile = join(outDir, `${name}.mjs`);
-  await build({
-    entryPoints: [join(ROOT, ENTRIES[name])],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: BUNDLING.format,
-    target: 'node20',
-    mainFields: [...BUNDLING.mainFields],
-    banner: { js: BUNDLING.banner },
-    minify: false,
-    tsconfig: join(ROOT, 'tsconfig.json'),
-    logLevel: 'error',
-    absWorkingDir: ROOT,
-  });
+export async function readableBundle(name: EntryName, outDir: string, variant: Variant = 'local'): Promise<string> {
+  const outfile = join(variant === 'deploy' ? join(DEPLOY_DIR, 'readable') : outDir, `${name}.mjs`);
+  await build({ ...constructOptions(variant), entryPoints: [entryFile(name)], outfile, minify: false });
   return outfile;
 }
 
@@ -120,14 +106,14 @@ export async function profileJob(
   return summarize(profileOut, bundleFile);
 }
 
-/** Profiles a cold start (import + first invocation) of the readable bundle, the whole process sampled. */
+/** Profiles a cold start (import + first invocation) of the readable deploy bundle, the whole process sampled. */
 export async function profileColdStart(
   name: EntryName,
   job: Omit<ChildJob, 'bundle'>,
   env: Record<string, string>,
   workDir: string,
 ): Promise<ProfileSummary> {
-  const bundleFile = await readableBundle(name, join(workDir, 'readable'));
+  const bundleFile = await readableBundle(name, join(workDir, 'readable'), 'deploy');
   const profDir = join(workDir, `cold-prof-${name}-${Date.now()}`);
   await runChild({ ...job, bundle: bundleFile }, env, workDir, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=100']);
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));

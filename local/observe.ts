@@ -88,3 +88,13 @@ export async function metadataFromNango(nango: Pick<NangoPort, 'listConnections'
   );
   return c ? c.metadata : undefined;
 }
+
+/** The `id` an event body names, if it names one. */
+export function eventIdOf(body: string): string | undefined {
+  try {
+    const id = (JSON.parse(body) as { id?: unknown }).id;
+    return typeof id === 'string' && id ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -21,14 +21,14 @@ import { DynamoStateStore } from '#commons/state/dynamodb';
 import { DynamoMembershipStore } from '#commons/state/membership';
 import { startEventSource, waitUntilDrained, type DrainOptions, type EventSource, type QueueCounts } from './event-source.ts';
 import { captureFauxqsStores } from './fauxqs-store.ts';
-import { makeContext } from './lambda-shapes.ts';
-import { type DlqMessage, metadataFromNango, type ObservedSync, readDlqs, syncObserver } from './observe.ts';
+import { type DlqMessage, eventIdOf, metadataFromNango, type ObservedSync, readDlqs, syncObserver } from './observe.ts';
 import { localReconcile, type LocalReconcile } from './reconcile.ts';
 import { startLocalDynamo } from './standins/dynamodb.ts';
 import { startNangoStandin, type NangoStandin, type SeedConnection } from './standins/nango.ts';
 import { startSecretsManagerStandin } from './standins/secrets-manager.ts';
 import { type LocalSqs, startLocalSqs, type PipelineQueues } from './standins/sqs.ts';
 import { processEnv, type LocalPipelineOptions, type StageOptions, stageDefaults } from './options.ts';
+import { sweepTicks } from './sweep-schedule.ts';
 import { startWebhookServer, type LocalWebhook } from './webhook-server.ts';
 
 export type { DlqMessage, LocalPipelineOptions, ObservedSync, PipelineQueues, StageOptions };
@@ -77,6 +77,8 @@ export interface LocalPipeline {
   reconcile: LocalReconcile;
   /** One tick of the sweep's schedule (`repair`: the daily one): starts or resumes a run; drain() runs its pages. */
   sweep(repair?: boolean): Promise<Record<string, unknown>>;
+  /** The sweep's schedule with its minute scaled to `everyMs`: a tick now and every `everyMs` until stop(). */
+  scheduleSweep(everyMs: number): void;
   sweepSource: EventSource;
   /** Membership and sweep runs, read as the functions read them. */
   members: DynamoMembershipStore;
@@ -225,6 +227,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       false,
     );
     stops.push(() => sweepSource.stop());
+    const ticks = sweepTicks(sweepHandler as Parameters<typeof sweepTicks>[0]);
     // Event sources stop first (reverse order): no handler runs against a closed queue or stand-in.
 
     const state = new DynamoStateStore(dynamo.client(), STATE_TABLE);
@@ -270,13 +273,9 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
         await nango?.webhooksSettled();
         return waitUntilDrained(sqs, [queues.ingressUrl, queues.syncUrl, queues.sweepUrl], d);
       },
-      sweep: async (repair = false) => {
-        const out = await sweepHandler(
-          { sweep: repair ? 'repair' : 'tick' },
-          makeContext('nango-metadata-sync-sweep', 'us-east-1', 60_000),
-        );
-        return out as Record<string, unknown>;
-      },
+      sweep: ticks.sweep,
+      // Stopped before the event sources (stops run in reverse): no tick sends to a closed queue.
+      scheduleSweep: (everyMs) => void stops.push(ticks.schedule(everyMs)),
       sweepSource,
       members,
       dlq: async () => readDlqs(queues),
@@ -291,14 +290,5 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
   } catch (e) {
     await stopAll();
     throw e;
-  }
-}
-
-function eventIdOf(body: string): string | undefined {
-  try {
-    const id = (JSON.parse(body) as { id?: unknown }).id;
-    return typeof id === 'string' && id ? id : undefined;
-  } catch {
-    return undefined;
   }
 }

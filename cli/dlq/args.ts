@@ -9,21 +9,20 @@ import { CliError } from '../errors.ts';
 export const COMMANDS = ['list', 'inspect', 'replay', 'purge'] as const;
 export type Command = (typeof COMMANDS)[number];
 
-/** `name` a flag, `name=` a value, `name*` a repeatable value. */
+/** `name` a flag, `name=` a value, `name*` a repeatable value; -h and -y the short forms. */
 const spec = (names: string): NonNullable<ParseArgsConfig['options']> =>
   Object.fromEntries(
-    names.split(/\s+/).map((n) => {
-      const name = n.replace(/[=*]$/, '');
-      const type = n === name ? 'boolean' : 'string';
-      return [name, { type, multiple: n.endsWith('*'), ...(name === 'help' || name === 'yes' ? { short: name[0] } : {}) }];
+    names.split(' ').map((n) => {
+      const [name, short] = [n.replace(/[=*]$/, ''), /^(help|yes)$/.test(n) ? { short: n[0] } : {}];
+      return [name, { type: n === name ? 'boolean' : 'string', multiple: n.endsWith('*'), ...short }];
     }),
   );
 const COMMON = 'help json stage* stack= region= endpoint= ingress-url= ingress-dlq-url= sync-url= sync-dlq-url= nango-secret-id=';
-const READ = 'visibility= wait= scan-limit= since= until= max= error-code* event-type* connection* provider-config-key* id*';
+const READ = `${COMMON} visibility= wait= scan-limit= since= until= max= error-code* event-type* connection* provider-config-key* id*`;
 const OPTIONS = {
-  list: spec(`${COMMON} ${READ}`),
-  inspect: spec(`${COMMON} ${READ}`),
-  replay: spec(`${COMMON} ${READ} yes dry-run native no-nango force rate= nango-host=`),
+  list: spec(READ),
+  inspect: spec(READ),
+  replay: spec(`${READ} yes dry-run native no-nango force rate= nango-host=`),
   purge: spec(`${COMMON} yes`),
 };
 
@@ -66,45 +65,33 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
     stages,
     errorCodes: splitList(list('error-code')),
     // Event types, connection ids and keys may contain commas: repeat the flag instead.
-    eventTypes: list('event-type'),
-    connectionIds: list('connection'),
-    providerConfigKeys: list('provider-config-key'),
+    ...{ eventTypes: list('event-type'), connectionIds: list('connection'), providerConfigKeys: list('provider-config-key') },
     messageIds: splitList(list('id')),
     /** Failure time (envelope lastFailureAt, else the DLQ message's SentTimestamp): since inclusive, until exclusive. */
-    since: opt('since', time),
-    until: opt('until', time),
-    max: opt('max', int(1, 1_000_000)),
+    ...{ since: opt('since', time), until: opt('until', time), max: opt('max', int(1, 1_000_000)) },
   };
   if (filter.since && filter.until && filter.since >= filter.until) throw new CliError('--since must be before --until');
+  const endpoint = url('endpoint');
+  const [ingress, ingressDlq, sync, syncDlq] = ['ingress', 'ingress-dlq', 'sync', 'sync-dlq'].map((k) => url(`${k}-url`));
   return {
     command,
     help: bool('help'),
     /** Undefined: both. */
     stages,
     json: bool('json'),
-    queues: {
-      stack: str('stack'),
-      region: str('region'),
-      endpoint: url('endpoint'),
-      ingress: url('ingress-url'),
-      ingressDlq: url('ingress-dlq-url'),
-      sync: url('sync-url'),
-      syncDlq: url('sync-dlq-url'),
-    },
+    queues: { stack: str('stack'), region: str('region'), endpoint, ingress, ingressDlq, sync, syncDlq },
     read: {
       visibilitySeconds: opt('visibility', int(5, 43_200)) ?? DEFAULTS.visibilitySeconds,
       waitSeconds: opt('wait', int(0, 20)) ?? DEFAULTS.waitSeconds,
       scanLimit: opt('scan-limit', int(1, 10_000_000)) ?? DEFAULTS.scanLimit,
     },
     filter: filter as Partial<typeof filter>,
-    dryRun: bool('dry-run'),
-    native: bool('native'),
+    ...{ dryRun: bool('dry-run'), native: bool('native') },
     /** Messages sent per second; 0 = unlimited. */
     rate: opt('rate', num) ?? DEFAULTS.rate,
     nango: { skip: bool('no-nango'), host: url('nango-host'), secretId: str('nango-secret-id') },
     /** Replay even where the destination queue's redrive policy does not name the DLQ. */
-    force: bool('force'),
-    yes: bool('yes'),
+    ...{ force: bool('force'), yes: bool('yes') },
   };
 }
 
@@ -123,14 +110,8 @@ function num(v: string, flag: string): number {
 }
 
 function checkUrl(v: string, flag: string): string {
-  const protocol = (() => {
-    try {
-      return new URL(v).protocol;
-    } catch {
-      throw new CliError(`${flag} must be a URL (got "${v}")`);
-    }
-  })();
-  if (protocol !== 'https:' && protocol !== 'http:') throw new CliError(`${flag} must be an http(s) URL (got "${v}")`);
+  if (!URL.canParse(v)) throw new CliError(`${flag} must be a URL (got "${v}")`);
+  if (!/^https?:$/.test(new URL(v).protocol)) throw new CliError(`${flag} must be an http(s) URL (got "${v}")`);
   return v;
 }
 
@@ -147,10 +128,7 @@ export function parseTime(value: string, flag: string, now: Date = new Date()): 
 
 /** Repeatable flags also accept comma-separated values: --error-code a,b --error-code c. */
 function splitList(values: readonly string[] | undefined): string[] | undefined {
-  const out = values
-    ?.flatMap((v) => v.split(','))
-    .map((v) => v.trim())
-    .filter(Boolean);
+  const out = values?.flatMap((v) => v.split(',').map((s) => s.trim())).filter(Boolean);
   return out?.length ? out : undefined;
 }
 

@@ -32,21 +32,21 @@ export class Ctx {
     readonly io: Io,
   ) {}
 
-  get now(): Date {
-    return this.io.now?.() ?? new Date();
+  private get region() {
+    return this.args.queues.region ? { region: this.args.queues.region } : {};
   }
 
   get endpoint(): string | undefined {
     return this.args.queues.endpoint ?? this.io.env.AWS_ENDPOINT_URL_SQS ?? this.io.env.AWS_ENDPOINT_URL;
   }
 
+  get now(): Date {
+    return this.io.now?.() ?? new Date();
+  }
+
   private client<T extends { destroy(): void }>(c: T): T {
     this.closing.push(() => c.destroy());
     return c;
-  }
-
-  private get region() {
-    return this.args.queues.region ? { region: this.args.queues.region } : {};
   }
 
   /** The SDK retries throttling and 5xx; a replay re-run covers anything beyond that. */
@@ -73,40 +73,28 @@ export class Ctx {
     for (const c of this.closing) await c();
   }
 
-  out(text: string): void {
+  private write(to: NodeJS.WritableStream, text: string): void {
     const t = scrub(text);
-    this.io.stdout.write(t.endsWith('\n') ? t : `${t}\n`);
+    to.write(t.endsWith('\n') ? t : `${t}\n`);
   }
-
-  err(text: string): void {
-    const t = scrub(text);
-    this.io.stderr.write(t.endsWith('\n') ? t : `${t}\n`);
-  }
-
-  json(value: unknown): void {
-    this.out(JSON.stringify(value, null, 2));
-  }
+  out = (text: string): void => this.write(this.io.stdout, text);
+  err = (text: string): void => this.write(this.io.stderr, text);
+  json = (value: unknown): void => this.out(JSON.stringify(value, null, 2));
 
   /**
    * Reads the configured Nango key only to scrub it from what is printed (an older version could
    * store an echoed Authorization header in an envelope). Not finding it is no reason to stop.
    */
   async learnNangoKey(): Promise<void> {
-    try {
-      await readNangoKey(this.args.nango, this.io.env, this.secrets);
-    } catch (e) {
-      this.err(`note: ${(e as Error).message}; printing without it (credentials after "Bearer" are still hidden).`);
-    }
+    await readNangoKey(this.args.nango, this.io.env, this.secrets).catch((e: Error) =>
+      this.err(`note: ${e.message}; printing without it (credentials after "Bearer" are still hidden).`),
+    );
   }
 
   async confirm(question: string, word: string): Promise<boolean> {
     const rl = createInterface({ input: this.io.stdin, output: this.io.stderr, terminal: false });
-    try {
-      return (await rl.question(question, { signal: this.io.signal })).trim().toLowerCase() === word;
-    } catch {
-      return false;
-    } finally {
-      rl.close();
-    }
+    const answer = await rl.question(question, { signal: this.io.signal }).catch(() => '');
+    rl.close();
+    return answer.trim().toLowerCase() === word;
   }
 }

@@ -2,12 +2,10 @@
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { CliError, describeError, EXIT, scrub } from '../errors.ts';
 import { HELP, type ParsedArgs, parseCommandLine } from './args.ts';
+import { Ctx, type Io } from './ctx.ts';
 import { dlqsFor, resolveQueueUrls } from './read.ts';
 import { replayCommand } from './replay.ts';
 import { listCommand } from './show.ts';
-import { Ctx, type Io } from './ctx.ts';
-
-export { EXIT } from '../errors.ts';
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   let args: ParsedArgs;
@@ -25,8 +23,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   const ctx = new Ctx(args, io);
   try {
     if (args.command === 'replay') return await replayCommand(ctx);
-    if (args.command === 'purge') return await purgeCommand(ctx);
-    return await listCommand(ctx, args.command);
+    return await (args.command === 'purge' ? purgeCommand(ctx) : listCommand(ctx, args.command));
   } catch (e) {
     const err = describeError(e, { endpoint: ctx.endpoint });
     ctx.err(`dlq ${args.command}: ${err.message}`);

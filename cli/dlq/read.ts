@@ -4,10 +4,8 @@
  * and how it would be replayed. Everything after this works on DlqItem only.
  */
 import { createHash } from 'node:crypto';
+import { CloudFormationClient, type Output } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Agent, request } from 'undici';
-import { registerSecret } from '#commons/redact';
-import { KEY_FORMAT } from '#commons/secrets';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
@@ -15,9 +13,11 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { CloudFormationClient, type Output } from '@aws-sdk/client-cloudformation';
+import { Agent, request } from 'undici';
 import { ENV } from '#commons/config';
 import { dlqEnvelopeSchema, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
+import { registerSecret } from '#commons/redact';
+import { KEY_FORMAT } from '#commons/secrets';
 import { connectionKey } from '#commons/sync/message';
 import { OutputKeys } from '../../infra/outputs.ts';
 import { CliError, describeError, networkCode, scrub, scrubValue } from '../errors.ts';
@@ -27,12 +27,9 @@ import type { Filter, QueueFlags } from './args.ts';
 // ---- queues ----------------------------------------------------------------------------------
 
 export type QueueRole = 'ingress' | 'ingressDlq' | 'sync' | 'syncDlq';
-export type SourceRole = 'ingress' | 'sync';
 export type QueueUrls = Partial<Record<QueueRole, string>>;
-export const STAGE_QUEUES: Record<Stage, { dlq: QueueRole; source: SourceRole }> = {
-  route: { dlq: 'ingressDlq', source: 'ingress' },
-  apply: { dlq: 'syncDlq', source: 'sync' },
-};
+export type Dlq = { stage: Stage; url: string };
+export const STAGE_QUEUES = { route: { dlq: 'ingressDlq', source: 'ingress' }, apply: { dlq: 'syncDlq', source: 'sync' } } as const;
 /** Per role: the stack output, the functions' variable, the flag; then version 1's output and variable. */
 const WHERE: Record<QueueRole, [output: string, env: string, flag: string, v1Output?: string, v1Env?: string]> = {
   ingress: [OutputKeys.IngressQueueUrl, ENV.INGRESS_QUEUE_URL, '--ingress-url'],
@@ -41,44 +38,38 @@ const WHERE: Record<QueueRole, [output: string, env: string, flag: string, v1Out
   syncDlq: [OutputKeys.SyncDlqUrl, ENV.SYNC_DLQ_URL, '--sync-dlq-url', 'PatchesDlqUrl', 'PATCHES_DLQ_URL'],
 };
 const ROLES = Object.keys(WHERE) as QueueRole[];
+const [IDLQ, SDLQ] = [WHERE.ingressDlq, WHERE.syncDlq];
 
 export const isFifoUrl = (url: string): boolean => /\.fifo$/.test(new URL(url).pathname);
 
 export const howToGive = (role: QueueRole): string =>
   `pass ${WHERE[role][2]}, or --stack NAME with a ${WHERE[role][0]} output, or set ${WHERE[role][1]}`;
 
+/** The source queue a stage's failures go back to; throws when nothing names it. */
+export function sourceUrl(urls: QueueUrls, stage: Stage): string {
+  const role = STAGE_QUEUES[stage].source;
+  const url = urls[role];
+  if (!url) throw new CliError(`no URL for the ${role} queue that ${stage} failures go back to: ${howToGive(role)}`);
+  return url;
+}
+
 export function urlsFromOutputs(outputs: readonly Output[]): QueueUrls {
-  const out: QueueUrls = {};
-  for (const role of ROLES) {
-    const [key, , , v1] = WHERE[role];
-    const v = findOutput(outputs, key) ?? (v1 ? findOutput(outputs, v1) : undefined);
-    if (v) out[role] = v;
-  }
-  return out;
+  const pairs = ROLES.map((r) => [r, findOutput(outputs, WHERE[r][0]) ?? (WHERE[r][3] ? findOutput(outputs, WHERE[r][3]) : undefined)]);
+  return Object.fromEntries(pairs.filter(([, v]) => v));
 }
 
 /** Flags win over the stack's outputs (--stack), the stack over the functions' environment variables. */
-export async function resolveQueueUrls(
-  flags: QueueFlags,
-  env: NodeJS.ProcessEnv,
-  cfn = () => new CloudFormationClient(flags.region ? { region: flags.region } : {}),
-): Promise<QueueUrls> {
-  let urls: QueueUrls = {};
-  if (flags.stack) {
-    urls = urlsFromOutputs(await stackOutputs(flags.stack, cfn()));
-    if (!urls.ingressDlq && !urls.syncDlq) {
-      throw new CliError(
-        `stack ${flags.stack} has no ${WHERE.ingressDlq[0]} or ${WHERE.syncDlq[0]} output; pass ${WHERE.ingressDlq[2]} / ${WHERE.syncDlq[2]}`,
-      );
-    }
-  } else {
-    for (const role of ROLES) {
-      const v = env[WHERE[role][1]] || env[WHERE[role][4] ?? ''];
-      if (v) urls[role] = v;
-    }
+export async function resolveQueueUrls(flags: QueueFlags, env: NodeJS.ProcessEnv, cfn?: () => CloudFormationClient): Promise<QueueUrls> {
+  const client = () => cfn?.() ?? new CloudFormationClient(flags.region ? { region: flags.region } : {});
+  const stack = flags.stack ? urlsFromOutputs(await stackOutputs(flags.stack, client())) : {};
+  if (flags.stack && !stack.ingressDlq && !stack.syncDlq) {
+    throw new CliError(`stack ${flags.stack} has no ${IDLQ[0]} or ${SDLQ[0]} output; pass ${IDLQ[2]} / ${SDLQ[2]}`);
   }
-  const given: QueueUrls = { ingress: flags.ingress, ingressDlq: flags.ingressDlq, sync: flags.sync, syncDlq: flags.syncDlq };
-  for (const role of ROLES) if (given[role]) urls[role] = given[role];
+  const urls: QueueUrls = {};
+  for (const r of ROLES) {
+    const url = flags[r] || (flags.stack ? stack[r] : env[WHERE[r][1]] || env[WHERE[r][4] ?? '']);
+    if (url) urls[r] = url;
+  }
   return urls;
 }
 
@@ -90,16 +81,11 @@ export function dlqsFor(urls: QueueUrls, stages: readonly Stage[] | undefined): 
     if (url) out.push({ stage, url });
     else if (stages?.length) throw new CliError(`no URL for the ${stage} stage's DLQ: ${howToGive(STAGE_QUEUES[stage].dlq)}`);
   }
-  if (!out.length) {
-    throw new CliError(
-      `no DLQ to read: pass --stack NAME, or ${WHERE.ingressDlq[2]} / ${WHERE.syncDlq[2]} (or set ${WHERE.ingressDlq[1]} / ${WHERE.syncDlq[1]}). ` +
-        'For the local pipeline also set AWS_ENDPOINT_URL_SQS.',
-    );
-  }
-  return out;
+  if (out.length) return out;
+  throw new CliError(
+    `no DLQ to read: pass --stack NAME, or ${IDLQ[2]} / ${SDLQ[2]} (or set ${IDLQ[1]} / ${SDLQ[1]}). For the local pipeline also set AWS_ENDPOINT_URL_SQS.`,
+  );
 }
-
-export type Dlq = { stage: Stage; url: string };
 
 // ---- holding -------------------------------------------------------------------------------
 
@@ -108,6 +94,7 @@ export type HeldMessage = Record<'queueUrl' | 'messageId' | 'receiptHandle' | 'b
   attributes: Record<string, string>;
   messageAttributes: Record<string, string>;
 };
+export type ReadOptions = { visibilitySeconds: number; waitSeconds: number; scanLimit: number };
 export type QueueReport = Awaited<ReturnType<Holder['scan']>>['report'];
 
 /** Receives a message again only when our hold ran out; stop after this many rounds of only those. */
@@ -131,16 +118,16 @@ export class Holder {
   ) {}
 
   /** Receives until the queue has nothing visible left for us, deduplicating by MessageId. */
-  async scan({ stage, url }: Dlq, o: { visibilitySeconds: number; waitSeconds: number; scanLimit: number }) {
+  async scan({ stage, url }: Dlq, o: ReadOptions) {
     const approximateTotal = await this.count(url);
-    const mine = this.held.get(url) ?? new Map<string, HeldMessage>();
-    this.held.set(url, mine);
+    const mine = this.held.get(url) ?? this.held.set(url, new Map()).get(url)!;
     const seen = new Map<string, HeldMessage>();
     for (let repeats = 0; repeats < REPEAT_ROUNDS_TO_STOP && seen.size < o.scanLimit; ) {
-      const max = Math.min(10, o.scanLimit - seen.size);
-      const receive = { QueueUrl: url, MaxNumberOfMessages: max, VisibilityTimeout: o.visibilitySeconds, WaitTimeSeconds: o.waitSeconds };
-      const all = { MessageSystemAttributeNames: ['All' as const], MessageAttributeNames: ['All'] };
-      const got = (await this.call(url, this.sqs.send(new ReceiveMessageCommand({ ...receive, ...all })))).Messages ?? [];
+      const receive = new ReceiveMessageCommand({
+        ...{ QueueUrl: url, MaxNumberOfMessages: Math.min(10, o.scanLimit - seen.size), VisibilityTimeout: o.visibilitySeconds },
+        ...{ WaitTimeSeconds: o.waitSeconds, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] },
+      });
+      const got = (await this.call(url, this.sqs.send(receive))).Messages ?? [];
       if (!got.length) break;
       const before = seen.size;
       for (const { MessageId: messageId, ReceiptHandle: receiptHandle, Body, Attributes, MessageAttributes } of got) {
@@ -155,21 +142,21 @@ export class Holder {
       }
       repeats = seen.size > before ? 0 : repeats + 1;
     }
-    const messages = [...seen.values()];
+    // notReached: visible after the scan, so behind a held message of its FIFO group, or new. Approximate.
+    const notReached = Number((await this.attributes(url)).ApproximateNumberOfMessages ?? 0);
     const report = {
       stage,
       url,
       fifo: isFifoUrl(url),
-      /** Messages in the queue before the scan (visible + hidden + delayed), as SQS reports it. */
       approximateTotal,
-      scanned: messages.length,
-      /** Visible after the scan, so not reached: behind a held message of its FIFO group, or new. Approximate. */
-      notReached: Number((await this.attributes(url)).ApproximateNumberOfMessages ?? 0),
+      scanned: seen.size,
+      notReached,
       scanLimitReached: seen.size >= o.scanLimit,
     };
-    return { messages, items: messages.map((m) => classify(m, stage)), report };
+    return { items: [...seen.values()].map((m) => classify(m, stage)), report };
   }
 
+  /** Messages in the queue (visible + hidden + delayed), as SQS reports it. */
   async count(queueUrl: string): Promise<number> {
     const a = await this.attributes(queueUrl);
     return ['', 'NotVisible', 'Delayed'].reduce((n, s) => n + Number(a[`ApproximateNumberOfMessages${s}`] ?? 0), 0);
@@ -214,7 +201,8 @@ export class Holder {
       for (let i = 0; i < all.length; i += 10) {
         const chunk = all.slice(i, i + 10);
         const Entries = chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.receiptHandle, VisibilityTimeout: seconds }));
-        failed += await this.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl, Entries })).then(
+        const batch = this.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl, Entries }));
+        failed += await batch.then(
           (r) => r.Failed?.length ?? 0,
           () => chunk.length,
         );
@@ -223,61 +211,46 @@ export class Holder {
     return failed;
   }
 
-  private async call<T>(queueUrl: string, request: Promise<T>): Promise<T> {
-    try {
-      return await request;
-    } catch (e) {
+  private call<T>(queueUrl: string, request: Promise<T>): Promise<T> {
+    return request.catch((e: unknown) => {
       throw describeError(e, { queueUrl, endpoint: this.endpoint });
-    }
+    });
   }
+}
+
+/** Reads the DLQs into items, with a report per queue of what was and was not reached. */
+export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: ReadOptions) {
+  const scans = [];
+  for (const d of dlqs) scans.push(await holder.scan(d, read));
+  return { items: scans.flatMap((s) => s.items), reports: scans.map((s) => s.report) };
 }
 
 // ---- what a message is ---------------------------------------------------------------------
 
 /** One message to put back on a source queue; FIFO: in the connection's group, with a new deduplication id. */
-export interface Outgoing {
-  queue: SourceRole;
-  body: string;
-  groupId?: string;
-  deduplicationId?: string;
-}
-
+export type Outgoing = { queue: 'ingress' | 'sync'; body: string; groupId?: string; deduplicationId?: string };
 export type ReplayPlan = { ok: true; messages: Outgoing[] } | { ok: false; reason: string };
-
-export interface DlqItem {
-  /** The DLQ it was read from. */
+/**
+ * One DLQ message as the tool sees it. `stage` failed (the envelope's; else `dlqStage`, the DLQ's);
+ * `kind` bare: SQS's redrive moved it (a crashed function), malformed: never replayed. `failedAt`:
+ * lastFailureAt, else SentTimestamp. Version 1 only: `patch` and its keys' event times, `keyTimes`.
+ */
+export type DlqItem = Record<'messageId' | 'errorCode' | 'errorMessage' | 'body', string> & {
   dlqStage: Stage;
-  /** The stage that failed (the envelope's; for bare/malformed, the DLQ's). */
   stage: Stage;
-  /** envelope: route/apply wrote it. bare: SQS's redrive moved it (a crashed function). malformed: never replayed. */
   kind: 'envelope' | 'bare' | 'malformed';
-  messageId: string;
-  errorCode: string;
-  errorMessage: string;
-  status?: number | undefined;
-  retryable?: boolean | undefined;
-  eventType?: string | undefined;
-  eventSource?: string | undefined;
   eventIds: string[];
-  connectionId?: string | undefined;
-  providerConfigKey?: string | undefined;
-  /** Envelope: lastFailureAt. Bare/malformed: the DLQ message's SentTimestamp. */
   failedAt: Date;
-  attempts?: number | undefined;
-  /** How often the DLQ message itself was received (each inspection counts one). */
   dlqReceiveCount: number;
-  sequenceNumber?: string | undefined;
-  /** Version 1 only: the merged patch (envelope) or the patch message's patch (bare apply message). */
-  patch?: Record<string, unknown> | undefined;
-  /** Version 1 apply only: the event time behind each patch key (for the dry run's staleness check). */
-  keyTimes?: Record<string, string> | undefined;
-  envelope?: DlqEnvelope | undefined;
-  body: string;
   replay: ReplayPlan;
   held: HeldMessage;
-}
+} & Partial<Record<'eventType' | 'eventSource' | 'connectionId' | 'providerConfigKey' | 'sequenceNumber', string | undefined>> &
+  Partial<{ status: number; retryable: boolean; attempts: number; patch: Obj; keyTimes: Record<string, string>; envelope: DlqEnvelope }>;
+type Obj = Record<string, unknown>;
 
 const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)';
+/** Synthetic error codes for messages that carry none, so filters can select them. */
+const [BARE_CODE, MALFORMED_CODE] = ['sqs_redrive', 'malformed_message'];
 
 /**
  * Route failures go back to ingress as the original event; apply failures to the sync FIFO as the
@@ -287,48 +260,31 @@ const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function faile
  */
 export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
   const sentAt = new Date(Number(held.attributes.SentTimestamp ?? 0) || 0);
-  const base = {
-    dlqStage,
-    stage: dlqStage,
-    messageId: held.messageId,
-    dlqReceiveCount: Number(held.attributes.ApproximateReceiveCount ?? 0),
-    sequenceNumber: held.attributes.SequenceNumber,
-    body: held.body,
-    held,
-    eventIds: [] as string[],
-    failedAt: sentAt,
+  const { messageId, body } = held;
+  const dlqReceiveCount = Number(held.attributes.ApproximateReceiveCount ?? 0);
+  const base = { dlqStage, stage: dlqStage, messageId, dlqReceiveCount, sequenceNumber: held.attributes.SequenceNumber, body, held };
+  const bare = { ...base, eventIds: [] as string[], failedAt: sentAt, kind: 'bare' as const, errorCode: BARE_CODE, errorMessage: REDRIVEN };
+  const malformed = (why: string): DlqItem => {
+    const errorMessage = `malformed DLQ message: ${why}`;
+    return { ...bare, kind: 'malformed', errorCode: MALFORMED_CODE, errorMessage, replay: { ok: false, reason: `malformed: ${why}` } };
   };
-  const malformed = (why: string): DlqItem => ({
-    ...base,
-    kind: 'malformed',
-    errorCode: MALFORMED_CODE,
-    errorMessage: `malformed DLQ message: ${why}`,
-    replay: { ok: false, reason: `malformed: ${why}` },
-  });
-  const json = tryJson(held.body);
-  const env = parseEnvelope(held.body);
+  const json = tryJson(body);
+  const env = parseEnvelope(body);
   if (env) {
     const shown = scrubValue(env);
     const failedAt = new Date(env.lastFailureAt);
     return {
       ...base,
-      stage: env.stage,
       kind: 'envelope',
-      errorCode: shown.error.code,
-      errorMessage: shown.error.message,
-      status: env.error.status,
-      retryable: env.error.retryable,
-      eventType: shown.events[0]?.detailType,
-      eventSource: shown.events[0]?.source,
-      eventIds: shown.events.map((e) => e.id),
-      connectionId: env.target?.connectionId,
-      providerConfigKey: env.target?.providerConfigKey,
+      stage: env.stage,
+      ...{ errorCode: shown.error.code, errorMessage: shown.error.message, status: env.error.status, retryable: env.error.retryable },
+      ...{ eventType: shown.events[0]?.detailType, eventSource: shown.events[0]?.source, eventIds: shown.events.map((e) => e.id) },
+      ...{ connectionId: env.target?.connectionId, providerConfigKey: env.target?.providerConfigKey, attempts: env.attempts },
       failedAt: Number.isNaN(failedAt.getTime()) ? sentAt : failedAt,
-      attempts: env.attempts,
       patch: shown.patch,
       ...(env.stage === 'apply' && env.patch ? { keyTimes: keyTimesOf(env) } : {}),
       envelope: shown,
-      replay: planEnvelope(env, held.messageId),
+      replay: planEnvelope(env, messageId),
     };
   }
   // Looks like our envelope but does not parse: never guess how to replay it.
@@ -337,33 +293,17 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
   }
   if (dlqStage === 'apply') {
     if (!isObject(json)) return malformed(json === undefined ? 'not JSON' : 'not a JSON object');
-    const msg = readMessage(json);
+    const { target, patch, event } = readMessage(json);
     // SQS's redrive keeps the message's group: the connection it belongs to.
-    const groupId = held.attributes.MessageGroupId ?? (msg.target ? connectionKey(msg.target) : undefined);
-    if (!msg.target || !groupId) return malformed('not a sync message (it names no connection)');
+    const groupId = held.attributes.MessageGroupId ?? (target ? connectionKey(target) : undefined);
+    if (!target || !groupId) return malformed('not a sync message (it names no connection)');
+    const deduplicationId = replayDeduplicationId(messageId, messageId, 0);
     return {
-      ...base,
-      kind: 'bare',
-      errorCode: BARE_CODE,
-      errorMessage: REDRIVEN,
-      eventType: msg.event?.detailType,
-      eventSource: msg.event?.source,
-      eventIds: msg.event ? [msg.event.id] : [],
-      connectionId: msg.target.connectionId,
-      providerConfigKey: msg.target.providerConfigKey,
-      ...(msg.patch ? { patch: scrubValue(msg.patch) } : {}),
-      ...(msg.patch && msg.event ? { keyTimes: Object.fromEntries(Object.keys(msg.patch).map((k) => [k, msg.event!.time])) } : {}),
-      replay: {
-        ok: true,
-        messages: [
-          {
-            queue: 'sync',
-            body: resendable(held.body),
-            groupId,
-            deduplicationId: replayDeduplicationId(held.messageId, held.messageId, 0),
-          },
-        ],
-      },
+      ...bare,
+      ...{ eventType: event?.detailType, eventSource: event?.source, eventIds: event ? [event.id] : [], ...target },
+      ...(patch ? { patch: scrubValue(patch) } : {}),
+      ...(patch && event ? { keyTimes: Object.fromEntries(Object.keys(patch).map((k) => [k, event.time])) } : {}),
+      replay: { ok: true, messages: [{ queue: 'sync', body: resendable(body), groupId, deduplicationId }] },
     };
   }
   // Ingress: any body is an event as far as we know; route validates it again on replay. The rule's
@@ -372,14 +312,15 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
   const a = held.messageAttributes;
   const eb = a.RULE_ARN !== undefined && a.ERROR_CODE !== undefined;
   return {
-    ...base,
-    kind: 'bare',
-    errorCode: eb ? a.ERROR_CODE! : BARE_CODE,
-    errorMessage: eb ? scrub(`EventBridge could not deliver the event to the ingress queue: ${a.ERROR_MESSAGE ?? a.ERROR_CODE}`) : REDRIVEN,
-    eventType: str(ev['detail-type']),
-    eventSource: str(ev.source),
-    eventIds: typeof ev.id === 'string' ? [ev.id] : [],
-    replay: { ok: true, messages: [{ queue: 'ingress', body: held.body }] },
+    ...bare,
+    ...(eb
+      ? {
+          errorCode: a.ERROR_CODE!,
+          errorMessage: scrub(`EventBridge could not deliver the event to the ingress queue: ${a.ERROR_MESSAGE ?? a.ERROR_CODE}`),
+        }
+      : {}),
+    ...{ eventType: str(ev['detail-type']), eventSource: str(ev.source), eventIds: typeof ev.id === 'string' ? [ev.id] : [] },
+    replay: { ok: true, messages: [{ queue: 'ingress', body }] },
   };
 }
 
@@ -438,16 +379,12 @@ function readMessage(json: Record<string, unknown>): {
 } {
   const t = isObject(json.target) ? json.target : json;
   const e = isObject(json.event) ? json.event : {};
+  const target = typeof t.connectionId === 'string' && typeof t.providerConfigKey === 'string';
+  const event = typeof e.id === 'string' && typeof e.time === 'string';
   return {
-    target:
-      typeof t.connectionId === 'string' && typeof t.providerConfigKey === 'string'
-        ? { connectionId: t.connectionId, providerConfigKey: t.providerConfigKey }
-        : undefined,
+    target: target ? { connectionId: t.connectionId as string, providerConfigKey: t.providerConfigKey as string } : undefined,
     patch: isObject(json.patch) ? json.patch : undefined,
-    event:
-      typeof e.id === 'string' && typeof e.time === 'string'
-        ? { id: e.id, time: e.time, source: str(e.source), detailType: str(e.detailType) }
-        : undefined,
+    event: event ? { id: e.id as string, time: e.time as string, source: str(e.source), detailType: str(e.detailType) } : undefined,
   };
 }
 
@@ -459,10 +396,6 @@ function readMessage(json: Record<string, unknown>): {
 export function replayDeduplicationId(originalBasis: string, dlqMessageId: string, index: number): string {
   return createHash('sha256').update(`replay\n${originalBasis}\n${dlqMessageId}\n${index}`).digest('hex');
 }
-
-/** Synthetic error codes for messages that carry none, so filters can select them. */
-export const BARE_CODE = 'sqs_redrive';
-export const MALFORMED_CODE = 'malformed_message';
 
 export function tryJson(s: string): unknown {
   try {
@@ -477,18 +410,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 // ---- choosing ------------------------------------------------------------------------------
 
 /** Every criterion given must match (AND); a criterion with several values matches any of them (OR). */
-export function matches(item: DlqItem, f: Filter): boolean {
-  const inList = (list: string[] | undefined, v: string | undefined) => !list?.length || (v !== undefined && list.includes(v));
-  return (
-    inList(f.stages, item.stage) &&
-    inList(f.errorCodes, item.errorCode) &&
-    inList(f.eventTypes, item.eventType) &&
-    inList(f.connectionIds, item.connectionId) &&
-    inList(f.providerConfigKeys, item.providerConfigKey) &&
-    inList(f.messageIds, item.messageId) &&
-    (!f.since || item.failedAt.getTime() >= f.since.getTime()) &&
-    (!f.until || item.failedAt.getTime() < f.until.getTime())
-  );
+export function matches(i: DlqItem, f: Filter): boolean {
+  const lists = [f.stages, f.errorCodes, f.eventTypes, f.connectionIds, f.providerConfigKeys, f.messageIds];
+  const values = [i.stage, i.errorCode, i.eventType, i.connectionId, i.providerConfigKey, i.messageId];
+  const t = i.failedAt.getTime();
+  const inTime = !(f.since && t < f.since.getTime()) && !(f.until && t >= f.until.getTime());
+  return inTime && lists.every((l, n) => !l?.length || l.includes(values[n]!));
 }
 
 /** Oldest failure first, so replay keeps each connection's order; within a FIFO group the sequence number breaks ties. */
@@ -508,60 +435,36 @@ export function select(items: readonly DlqItem[], f: Filter): DlqItem[] {
     .slice(0, f.max);
 }
 
-export const hasCriteria = (f: Filter): boolean =>
-  Boolean(
-    f.errorCodes?.length ||
-      f.eventTypes?.length ||
-      f.connectionIds?.length ||
-      f.providerConfigKeys?.length ||
-      f.messageIds?.length ||
-      f.since ||
-      f.until ||
-      f.max !== undefined,
-  );
-
-// ---- reading -------------------------------------------------------------------------------
-
-/** Reads the DLQs into items, with a report per queue of what was and was not reached. */
-export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: Parameters<Holder['scan']>[1]) {
-  const scans = [];
-  for (const d of dlqs) scans.push(await holder.scan(d, read));
-  return { items: scans.flatMap((s) => s.items), reports: scans.map((s) => s.report) };
-}
+/** Any criterion but the stage (the parser leaves absent or empty ones undefined). */
+export const hasCriteria = (f: Filter): boolean => Object.entries(f).some(([k, v]) => k !== 'stages' && v !== undefined);
 
 // ---- Nango, for a dry run ----------------------------------------------------------------------
 
 export type MetadataResult =
-  | { ok: true; metadata: Record<string, unknown> | null }
-  | { ok: false; status?: number | undefined; code: string; message: string; errors?: unknown };
+  | { ok: true; metadata: Obj | null }
+  | { ok: false; status?: number; code: string; message: string; errors?: unknown };
 
 /**
  * The key as configured (NANGO_SECRET_KEY, or Secrets Manager: bare or JSON {secretKey, host}),
  * registered for scrubbing the moment it is read; undefined when none is configured. A configured
  * but empty secret is kept as an empty key: reading with it fails clearly, it is not "no key".
  */
-export async function readNangoKey(
-  opts: { secretId?: string | undefined },
-  env: NodeJS.ProcessEnv,
-  secrets: () => SecretsManagerClient,
-): Promise<{ key: string; host?: string | undefined } | undefined> {
+export async function readNangoKey(opts: { secretId?: string | undefined }, env: NodeJS.ProcessEnv, secrets: () => SecretsManagerClient) {
   if (env.NANGO_SECRET_KEY) {
     registerSecret(env.NANGO_SECRET_KEY.trim());
     return { key: env.NANGO_SECRET_KEY.trim() };
   }
   const secretId = opts.secretId ?? env.NANGO_SECRET_ID;
   if (!secretId) return undefined;
-  let value: string;
-  try {
-    value = (await secrets().send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString?.trim() ?? '';
-  } catch (e) {
-    const err = describeError(e);
-    throw new CliError(`reading the Nango key from Secrets Manager (${secretId}): ${scrub(err.message)}`, err.exitCode);
-  }
+  const got = await secrets()
+    .send(new GetSecretValueCommand({ SecretId: secretId }))
+    .catch((e: unknown) => {
+      const err = describeError(e);
+      throw new CliError(`reading the Nango key from Secrets Manager (${secretId}): ${scrub(err.message)}`, err.exitCode);
+    });
+  const value = got.SecretString?.trim() ?? '';
   const j = value.startsWith('{') ? (tryJson(value) as { secretKey?: unknown; host?: unknown } | undefined) : undefined;
-  const found = j
-    ? { key: typeof j.secretKey === 'string' ? j.secretKey.trim() : '', host: typeof j.host === 'string' ? j.host : undefined }
-    : { key: value };
+  const found = j ? { key: typeof j.secretKey === 'string' ? j.secretKey.trim() : '', host: str(j.host) } : { key: value };
   registerSecret(found.key);
   return found;
 }
@@ -571,42 +474,28 @@ export async function readNangoKey(
  * which returns no credentials; never `GET /connections/{id}`, which makes Nango refresh OAuth
  * tokens. One keep-alive pool, closed at the end so no socket holds the CLI open.
  */
-export class NangoReader {
-  private readonly agent = new Agent({ connect: { timeout: 5_000 } });
-
-  constructor(
-    readonly host: string,
-    private readonly key: string,
-    private readonly timeoutMs = 10_000,
-  ) {}
-
-  async metadataOf(connectionId: string, providerConfigKey: string): Promise<MetadataResult> {
+export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
+  const agent = new Agent({ connect: { timeout: 5_000 } });
+  const metadataOf = async (connectionId: string, providerConfigKey: string): Promise<MetadataResult> => {
     // Nango's secret keys are UUIDs; its server answers 401 `invalid_secret_key_format` to anything else.
-    if (!KEY_FORMAT.test(this.key)) {
-      const what = this.key ? 'not a UUID' : 'empty';
-      const message = `the configured Nango secret key is ${what}; check NANGO_SECRET_KEY or the secret (bare key, or JSON {"secretKey": ...})`;
+    if (!KEY_FORMAT.test(key)) {
+      const message = `the configured Nango secret key is ${key ? 'not a UUID' : 'empty'}; check NANGO_SECRET_KEY or the secret (bare key, or JSON {"secretKey": ...})`;
       return { ok: false, code: 'invalid_secret_key_format', message };
     }
-    const url = new URL(`${this.host.replace(/\/+$/, '')}/connections`);
+    const url = new URL(`${host.replace(/\/+$/, '')}/connections`);
     url.searchParams.set('connectionId', connectionId);
     url.searchParams.set('integrationId', providerConfigKey);
     try {
-      const res = await request(url, {
-        method: 'GET',
-        dispatcher: this.agent,
-        headers: { authorization: `Bearer ${this.key}`, accept: 'application/json' },
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-      });
+      const headers = { authorization: `Bearer ${key}`, accept: 'application/json' };
+      const res = await request(url, { dispatcher: agent, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
       const text = await res.body.text();
       return scrubValue(interpret(res.statusCode, String(res.headers['content-type'] ?? ''), text, connectionId, providerConfigKey));
     } catch (e) {
       const code = networkCode(e);
-      return { ok: false, code: 'network_error', message: scrub(`cannot reach ${this.host}${code ? ` (${code})` : ''}`) };
+      return { ok: false, code: 'network_error', message: scrub(`cannot reach ${host}${code ? ` (${code})` : ''}`) };
     }
-  }
-
-  close = (): Promise<void> => this.agent.close();
+  };
+  return { host, metadataOf, close: () => agent.close() };
 }
 
 function interpret(status: number, contentType: string, text: string, connectionId: string, providerConfigKey: string): MetadataResult {
@@ -614,29 +503,21 @@ function interpret(status: number, contentType: string, text: string, connection
   if (status < 200 || status >= 300) {
     const err = body?.error;
     if (err && typeof err === 'object') {
-      const code = typeof err.code === 'string' ? err.code : `http_${status}`;
-      const message = typeof err.message === 'string' ? err.message : `HTTP ${status}`;
+      const [code, message] = [str(err.code) ?? `http_${status}`, str(err.message) ?? `HTTP ${status}`];
       return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: err.errors } : {}) };
     }
     // A proxy's page: a short excerpt of its text says more than the status alone.
-    const excerpt = /html/i.test(contentType)
-      ? text
-          .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
-          .replace(/<[^>]*>/g, ' ')
-          .replace(/\s+/g, ' ')
-          .trim()
-      : text.trim();
+    const stripped = text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
+    const excerpt = /html/i.test(contentType) ? stripped.replace(/\s+/g, ' ').trim() : text.trim();
     return { ok: false, status, code: `http_${status}`, message: excerpt.slice(0, 300) || `HTTP ${status}` };
   }
   const list = body?.connections;
   if (!Array.isArray(list)) return { ok: false, status, code: 'unexpected_body', message: 'the answer has no connections list' };
   // The filters are Nango's; checked again here so a server that ignores one cannot show another connection.
-  const c = list.find((x) => x?.connection_id === connectionId && x.provider_config_key === providerConfigKey) as
-    | { metadata?: unknown }
-    | undefined;
+  const c = list.find((x) => x?.connection_id === connectionId && x.provider_config_key === providerConfigKey);
   if (!c) return { ok: false, status: 404, code: 'unknown_connection', message: 'Nango lists no such connection' };
-  const md = c.metadata ?? null;
+  const md: unknown = c.metadata ?? null;
   if (typeof md !== 'object' || Array.isArray(md))
     return { ok: false, status, code: 'unexpected_body', message: 'metadata is not an object' };
-  return { ok: true, metadata: md as Record<string, unknown> | null };
+  return { ok: true, metadata: md as Obj | null };
 }

@@ -1,17 +1,23 @@
 /**
- * `replay`: parse, find the chosen DLQ messages, check each destination against its DLQ, move them
- * (send the originals, then delete from the DLQ), report. A message is deleted only once every send
- * for it succeeded: it is always either still in the DLQ or sent. `--dry-run` shows the plan beside
- * Nango's current metadata; `--native` hands the whole DLQ to SQS's own move task.
+ * `replay`, top-down in this file:
+ *   parse    args.ts (via main.ts) gives the filter, queues and flags;
+ *   find     read.ts resolves the queue URLs and scans the DLQs into items, chosen by the filter;
+ *   check    checkDestinations: each source queue's redrive policy must name the DLQ replayed;
+ *   move     replayItems: send each item's originals (the functions' SqsQueues), then delete it from the DLQ;
+ *   report   the summary (show.ts formats what it prints) and the exit code.
+ * A message is deleted only once every send for it succeeded: it is always either still in the DLQ
+ * or sent. `--dry-run` shows the plan beside Nango's current metadata; `--native` hands the whole
+ * DLQ to SQS's own move task.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListMessageMoveTasksCommand, type SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import type { Stage } from '#commons/dlq-envelope';
 import { SqsQueues } from '#commons/queues';
 import { CliError, describeError, EXIT } from '../errors.ts';
 import { progressLine } from '../format.ts';
 import type { Ctx } from './ctx.ts';
 import * as read from './read.ts';
-import { type Dlq, type DlqItem, type Holder, type QueueUrls, STAGE_QUEUES } from './read.ts';
+import type { Dlq, DlqItem, Holder, QueueUrls } from './read.ts';
 import * as show from './show.ts';
 
 export async function replayCommand(ctx: Ctx): Promise<number> {
@@ -41,7 +47,7 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
     const fresh = scan.items.filter((i) => !processed.has(i.messageId) && processed.add(i.messageId));
     const chosen = read.select(fresh, { ...args.filter, max: Number.isFinite(remaining) ? remaining : undefined });
     if (!chosen.length) break;
-    checkTargets(chosen, urls);
+    for (const stage of missingTargets(chosen, urls)) read.sourceUrl(urls, stage);
     remaining -= chosen.length;
     progress ??= progressBar(ctx.io.stderr);
     progress.total += chosen.length;
@@ -55,8 +61,8 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   const selected = progress?.total ?? 0;
   const after = [];
   for (const { stage, url } of dlqs) after.push({ stage, url, approximateMessages: await holder.count(url).catch(() => undefined) });
-  const ids = <T extends { item: DlqItem }>(list: T[], key: 'error' | 'reason') =>
-    list.map((f) => ({ messageId: f.item.messageId, [key]: (f as unknown as Record<string, string>)[key] }));
+  type Listed = { item: DlqItem; error?: string; reason?: string }[];
+  const ids = (list: Listed, key: 'error' | 'reason') => list.map((f) => ({ messageId: f.item.messageId, [key]: f[key] }));
   if (args.json) {
     ctx.json({
       ...{ selected, replayed: o.replayed.length, messagesSent: o.messagesSent },
@@ -69,14 +75,13 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
       ? `${o.interrupted ? 'Interrupted. ' : ''}Replayed ${o.replayed.length} of ${selected} chosen message(s): ${o.messagesSent} message(s) sent to source queues, ` +
         `${o.failed.length} failed, ${o.skipped.length} skipped, ${o.sentNotDeleted.length} sent but still in the DLQ.`
       : 'Nothing to replay: no message matches.';
+    const line = (head: string, list: Listed) => list.map((f) => `  ${head} ${f.item.messageId}: ${show.safe(f.error ?? f.reason, 300)}`);
     ctx.out(
       [
         total,
-        ...o.failed.map((f) => `  failed   ${f.item.messageId}: ${show.safe(f.error, 300)}`),
-        ...o.skipped.map((s) => `  skipped  ${s.item.messageId}: ${show.safe(s.reason, 300)}`),
-        ...o.sentNotDeleted.map(
-          (s) => `  sent, not deleted (a later replay sends it again) ${s.item.messageId}: ${show.safe(s.error, 300)}`,
-        ),
+        ...line('failed  ', o.failed),
+        ...line('skipped ', o.skipped),
+        ...line('sent, not deleted (a later replay sends it again)', o.sentNotDeleted),
         ...(o.interrupted ? ['Every message not replayed is still in the DLQ; run the same command again to go on.'] : []),
         after.map((a) => `${a.stage} DLQ now holds ~${a.approximateMessages ?? '?'} message(s).`).join(' '),
       ].join('\n'),
@@ -90,51 +95,43 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
  * Replay sends wherever it is told, so each destination must name the DLQ being replayed in its
  * RedrivePolicy (deadLetterTargetArn == the DLQ's QueueArn), and both must be FIFO or both
  * standard: a wrong URL (another stack's queue, the DLQ itself, a swapped flag) is refused.
- * Stages whose destination is not given are left to checkTargets.
+ * Stages whose destination is not given are left to the replay's own check. Returns the problems
+ * (one line per stage) and each destination's ARN.
  */
 async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls) {
-  const checks = [];
+  const problems: string[] = [];
+  const arns: Partial<Record<Stage, string>> = {};
   for (const { stage, url: dlqUrl } of dlqs) {
-    const destinationUrl = urls[STAGE_QUEUES[stage].source];
+    const destinationUrl = urls[read.STAGE_QUEUES[stage].source];
     if (!destinationUrl) continue;
     const [dlq, dest] = [await holder.attributes(dlqUrl), await holder.attributes(destinationUrl)];
     const target = (read.tryJson(dest.RedrivePolicy ?? '') as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn;
-    const problems: string[] = [];
-    if (!dlq.QueueArn) problems.push(`SQS returned no QueueArn for the DLQ ${dlqUrl}`);
+    const bad: string[] = [];
+    if (!dlq.QueueArn) bad.push(`SQS returned no QueueArn for the DLQ ${dlqUrl}`);
     else if (typeof target !== 'string')
-      problems.push(`${destinationUrl} has no redrive policy: it is not the queue whose failures land in ${dlq.QueueArn}`);
+      bad.push(`${destinationUrl} has no redrive policy: it is not the queue whose failures land in ${dlq.QueueArn}`);
     else if (target !== dlq.QueueArn)
-      problems.push(`${destinationUrl} sends its failures to ${target}, not to the DLQ being replayed (${dlq.QueueArn})`);
+      bad.push(`${destinationUrl} sends its failures to ${target}, not to the DLQ being replayed (${dlq.QueueArn})`);
     const kind = (a: Record<string, string>, url: string) => (a.FifoQueue === 'true' || read.isFifoUrl(url) ? 'FIFO' : 'standard');
     if (kind(dlq, dlqUrl) !== kind(dest, destinationUrl))
-      problems.push(`the DLQ is ${kind(dlq, dlqUrl)} but ${destinationUrl} is ${kind(dest, destinationUrl)}`);
-    checks.push({ stage, destinationArn: dest.QueueArn, problems });
+      bad.push(`the DLQ is ${kind(dlq, dlqUrl)} but ${destinationUrl} is ${kind(dest, destinationUrl)}`);
+    if (bad.length) problems.push(`${stage}: ${bad.join('; ')}`);
+    if (dest.QueueArn) arns[stage] = dest.QueueArn;
   }
-  return checks;
+  return { problems: problems.join('\n'), arns };
 }
-
-const describeProblems = (checks: Awaited<ReturnType<typeof checkDestinations>>): string =>
-  checks.flatMap((c) => (c.problems.length ? [`${c.stage}: ${c.problems.join('; ')}`] : [])).join('\n');
 
 /** Refuses (exit 2) before anything is sent, unless --force, which says loudly what it overrides. */
-function guard(ctx: Ctx, checks: Awaited<ReturnType<typeof checkDestinations>>): void {
-  const bad = describeProblems(checks);
-  if (bad && !ctx.args.force) {
-    throw new CliError(`refusing to replay, nothing was sent:\n${bad}\nCheck the queue URLs (or --stack); --force replays anyway.`);
+function guard(ctx: Ctx, { problems }: { problems: string }): void {
+  if (problems && !ctx.args.force) {
+    throw new CliError(`refusing to replay, nothing was sent:\n${problems}\nCheck the queue URLs (or --stack); --force replays anyway.`);
   }
-  if (bad) ctx.err(`WARNING: --force given: replaying although\n${bad}`);
+  if (problems) ctx.err(`WARNING: --force given: replaying although\n${problems}`);
 }
 
-/** The source queues the chosen messages go back to that no flag, stack or variable names. */
-const missingTargets = (items: readonly DlqItem[], urls: QueueUrls, stages = ['route', 'apply'] as const) =>
-  stages.filter((s) => !urls[STAGE_QUEUES[s].source] && items.some((i) => i.replay.ok && i.stage === s));
-
-function checkTargets(items: readonly DlqItem[], urls: QueueUrls): void {
-  for (const stage of missingTargets(items, urls)) {
-    const role = STAGE_QUEUES[stage].source;
-    throw new CliError(`no URL for the ${role} queue that ${stage} failures go back to: ${read.howToGive(role)}`);
-  }
-}
+/** The stages whose chosen messages go back to a source queue that no flag, stack or variable names. */
+const missingTargets = (items: readonly DlqItem[], urls: QueueUrls) =>
+  (['route', 'apply'] as const).filter((s) => !urls[read.STAGE_QUEUES[s].source] && items.some((i) => i.replay.ok && i.stage === s));
 
 const emptyOutcome = () => ({
   /** Sent and deleted from the DLQ. */
@@ -148,29 +145,20 @@ const emptyOutcome = () => ({
   sentNotDeleted: [] as { item: DlqItem; error: string }[],
   interrupted: false,
 });
-export type ReplayOutcome = ReturnType<typeof emptyOutcome>;
+type Outcome = ReturnType<typeof emptyOutcome>;
+type Deps = { sqs: SQSClient; holder: Holder; targets: QueueUrls; pacer: Pacer; signal: AbortSignal } & Options;
+type Options = { progress?: Progress; blockedGroups?: Set<string> };
 
 /**
  * For each item, in order: send its original message(s) to the stage's source queue, then delete it
- * from the DLQ. An apply message whose send fails holds back the later messages of its connection,
- * so a connection's messages are never replayed out of order.
+ * from the DLQ. An apply message whose send fails holds back the later messages of its connection
+ * (`blockedGroups`, shared across rounds of one run), so a connection's messages never go out of order.
  */
-export async function replayItems(
-  items: readonly DlqItem[],
-  deps: { sqs: SQSClient; holder: Holder; targets: Partial<Record<'ingress' | 'sync', string>>; pacer: Pacer; signal: AbortSignal } & {
-    progress?: Progress;
-    /** Connection groups held back after a failed send; shared across rounds of one run. */
-    blockedGroups?: Set<string>;
-  },
-  out = emptyOutcome(),
-): Promise<ReplayOutcome> {
+export async function replayItems(items: readonly DlqItem[], deps: Deps, out = emptyOutcome()): Promise<Outcome> {
   const blocked = deps.blockedGroups ?? new Set<string>();
   const queues = new SqsQueues(deps.sqs);
   for (const item of items) {
-    if (deps.signal.aborted) {
-      out.interrupted = true;
-      break;
-    }
+    if ((out.interrupted = deps.signal.aborted)) break;
     const messages = item.replay.ok ? item.replay.messages : [];
     const groups = messages.flatMap((m) => (m.groupId ? [m.groupId] : []));
     let sent = 0;
@@ -209,15 +197,13 @@ export async function replayItems(
 }
 
 /** Resolves when the next send may start; rejects with an AbortError if the signal fires first. */
-export type Pacer = { take(signal?: AbortSignal): Promise<void> };
+type Pacer = { take(signal?: AbortSignal): Promise<void> };
+type Clock = { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<unknown> };
 
 /** Sends evenly spaced (no bursts), so a large replay floods neither the pipeline nor Nango's rate limit behind it. */
 export function pacer(
   perSecond: number,
-  clock: { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<unknown> } = {
-    now: () => performance.now(),
-    sleep: (ms, signal) => sleep(ms, undefined, { signal }),
-  },
+  clock: Clock = { now: () => performance.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) },
 ): Pacer {
   let next = -Infinity;
   return {
@@ -232,29 +218,21 @@ export function pacer(
   };
 }
 
-type Progress = { total: number; update(o: ReplayOutcome): void; finish(o: ReplayOutcome): void };
+type Progress = { total: number; update(o: Outcome): void; finish(o: Outcome): void };
 
 /** On stderr, so stdout stays clean for --json; a FIFO DLQ reveals more messages per round, so the total grows. */
 function progressBar(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }): Progress {
   const start = performance.now();
   const status = progressLine({ write: (t) => out.write(t), isTTY: Boolean(out.isTTY) }, 5000);
-  const line = (o: ReplayOutcome) => {
+  const line = (o: Outcome) => {
     const [done, failed, skipped] = [o.replayed.length + o.sentNotDeleted.length, o.failed.length, o.skipped.length];
     const width = Math.max(10, Math.min(30, (out.columns ?? 80) - 60));
     const fill = Math.round((p.total ? (done + failed + skipped) / p.total : 1) * width);
     const secs = (performance.now() - start) / 1000;
-    const rate = secs > 0 ? done / secs : 0;
     const bar = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done + failed + skipped}/${p.total}`;
-    return `replay ${bar}  sent ${done}  failed ${failed}  skipped ${skipped}  ${rate.toFixed(1)}/s`;
+    return `replay ${bar}  sent ${done}  failed ${failed}  skipped ${skipped}  ${(secs > 0 ? done / secs : 0).toFixed(1)}/s`;
   };
-  const p: Progress = {
-    total: 0,
-    update: (o) => status.update(line(o)),
-    finish: (o) => {
-      status.done();
-      out.write(`${line(o)}\n`);
-    },
-  };
+  const p: Progress = { total: 0, update: (o) => status.update(line(o)), finish: (o) => (status.done(), out.write(`${line(o)}\n`)) };
   return p;
 }
 
@@ -267,8 +245,8 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
   const found = needsNango ? await read.readNangoKey(args.nango, ctx.io.env, ctx.secrets) : undefined;
   if (!needsNango && !args.nango.skip) await ctx.learnNangoKey();
   const host = args.nango.host ?? ctx.io.env.NANGO_HOST ?? found?.host ?? 'https://api.nango.dev';
-  const reader = found ? new read.NangoReader(host, found.key) : undefined;
-  const problems = describeProblems(await checkDestinations(holder, dlqs, urls));
+  const reader = found ? read.nangoReader(host, found.key) : undefined;
+  const { problems } = await checkDestinations(holder, dlqs, urls);
   const cache = new Map<string, Promise<read.MetadataResult>>();
   const current = (i: DlqItem) => {
     if (!reader || i.stage !== 'apply' || i.connectionId === undefined || i.providerConfigKey === undefined) return undefined;
@@ -276,9 +254,9 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
     if (!cache.has(k)) cache.set(k, reader.metadataOf(i.connectionId, i.providerConfigKey));
     return cache.get(k);
   };
-  const missing = missingTargets(chosen, urls)
-    .map((s) => STAGE_QUEUES[s].source)
-    .map((r) => `${r} (${read.howToGive(r)})`);
+  const missing = missingTargets(chosen, urls).map(
+    (s) => `${read.STAGE_QUEUES[s].source} (${read.howToGive(read.STAGE_QUEUES[s].source)})`,
+  );
   try {
     if (args.json) {
       const out = [];
@@ -287,13 +265,12 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
         const comparison = cur?.ok && i.patch ? show.comparePatch(cur.metadata, i.patch, i.keyTimes) : undefined;
         out.push({ ...show.itemJson(i, true), current: cur, comparison });
       }
-      const nango = reader?.host ?? null;
-      const destinationProblems = problems ? problems.split('\n') : [];
+      const [nango, destinationProblems] = [reader?.host ?? null, problems ? problems.split('\n') : []];
       ctx.json({ dryRun: true, queues: reports, selected: chosen.length, nango, missingTargets: missing, destinationProblems, items: out });
       return EXIT.ok;
     }
-    const replayable = chosen.filter((i) => i.replay.ok).length;
     ctx.out(show.renderReports(reports));
+    const replayable = chosen.filter((i) => i.replay.ok).length;
     ctx.out(`Dry run: ${chosen.length} message(s) chosen, ${replayable} replayable. Nothing is sent or removed.`);
     if (missing.length) ctx.out(`Before a real replay, give the queue URL for: ${missing.join('; ')}`);
     if (problems) ctx.out(`A real replay would refuse (without --force):\n${problems}`);
@@ -302,28 +279,20 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
         "(No Nango key: set NANGO_SECRET_KEY, or NANGO_SECRET_ID / --nango-secret-id, to see each connection's current metadata; --no-nango hides this note.)",
       );
     }
+    const { safe } = show;
     for (const i of chosen) {
-      const { safe } = show;
       const target = i.connectionId !== undefined ? `  ${safe(i.providerConfigKey ?? '-', 40)} / ${safe(i.connectionId, 60)}` : '';
-      ctx.out(
-        `\n[${i.stage}] ${i.messageId}  ${safe(i.errorCode, 40)}${i.status ? ` (HTTP ${i.status})` : ''}  ${safe(i.eventType ?? '-', 40)}${target}`,
-      );
+      const status = i.status ? ` (HTTP ${i.status})` : '';
+      ctx.out(`\n[${i.stage}] ${i.messageId}  ${safe(i.errorCode, 40)}${status}  ${safe(i.eventType ?? '-', 40)}${target}`);
       if (!i.replay.ok) {
         ctx.out(`  not replayable: ${safe(i.replay.reason, 200)}`);
         continue;
       }
-      for (const m of i.replay.messages) {
-        ctx.out(
-          `  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${i.stage === 'route' ? `: ${safe(m.body, 300)}` : ''}`,
-        );
-      }
+      const body = (m: read.Outgoing) => (i.stage === 'route' ? `: ${safe(m.body, 300)}` : '');
+      for (const m of i.replay.messages) ctx.out(`  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${body(m)}`);
       // A sync message carries no data: apply sends the latest desired state, so show what Nango holds now.
-      const shown =
-        i.stage !== 'apply'
-          ? undefined
-          : i.patch
-            ? show.renderComparison(i.patch, await current(i), i.keyTimes)
-            : reader && show.renderCurrent(await current(i));
+      if (i.stage !== 'apply') continue;
+      const shown = i.patch ? show.renderComparison(i.patch, await current(i), i.keyTimes) : reader && show.renderCurrent(await current(i));
       if (shown) ctx.out(shown.replace(/^/gm, '  '));
     }
     return EXIT.ok;
@@ -344,10 +313,7 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
   }
   const dlqs = read.dlqsFor(urls, args.stages);
   const holder = ctx.holder(Math.max(5, args.read.visibilitySeconds), false);
-  for (const d of dlqs) {
-    const role = STAGE_QUEUES[d.stage].source;
-    if (!urls[role]) throw new CliError(`no URL for the ${role} queue that ${d.stage} failures go back to: ${read.howToGive(role)}`);
-  }
+  for (const d of dlqs) read.sourceUrl(urls, d.stage);
   const checks = await checkDestinations(holder, dlqs, urls);
   guard(ctx, checks);
   const plans = [];
@@ -355,8 +321,8 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
     const approximate = await holder.count(d.url);
     const arn = (await holder.attributes(d.url)).QueueArn;
     if (!arn) throw new CliError(`SQS returned no QueueArn for ${d.url}`);
-    const destinationArn = checks.find((c) => c.stage === d.stage)?.destinationArn;
-    if (!destinationArn) throw new CliError(`SQS returned no QueueArn for ${urls[STAGE_QUEUES[d.stage].source]}`);
+    const destinationArn = checks.arns[d.stage];
+    if (!destinationArn) throw new CliError(`SQS returned no QueueArn for ${read.sourceUrl(urls, d.stage)}`);
     // A small sample shows what the DLQ holds (envelopes, bare redriven messages), for the operator.
     const sample = await holder.scan(d, { ...args.read, scanLimit: 10 });
     await holder.releaseAll();
@@ -376,6 +342,8 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
     return EXIT.ok;
   }
   const results = [];
+  // Resolves true when Ctrl-C ends the wait: stop watching, the task goes on.
+  const stopped = () => sleep(Number(ctx.io.env.DLQ_NATIVE_POLL_MS ?? 2000), false, { signal: ctx.io.signal }).catch(() => true);
   for (const p of plans) {
     const call = <T>(request: Promise<T>) =>
       request.catch((e: unknown) => {
@@ -384,22 +352,21 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
     const rate = args.rate > 0 ? { MaxNumberOfMessagesPerSecond: Math.max(1, Math.min(500, Math.floor(args.rate))) } : {};
     const start = new StartMessageMoveTaskCommand({ SourceArn: p.arn, DestinationArn: p.destinationArn, ...rate });
     const taskHandle = (await call(ctx.sqs.send(start))).TaskHandle ?? '';
-    for (let detached = false; ; ) {
+    const poll = async () => {
       const list = await call(ctx.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: p.arn, MaxResults: 10 })));
       const t = list.Results?.find((r) => r.TaskHandle === taskHandle) ?? list.Results?.[0];
-      const { Status: status, ApproximateNumberOfMessagesMoved: moved, FailureReason: failureReason } = t ?? {};
-      if (t)
-        ctx.err(
-          `${p.stage}: ${status ?? '?'}  moved ${moved ?? 0}/${t.ApproximateNumberOfMessagesToMove ?? '?'}${failureReason ? `  (${failureReason})` : ''}`,
-        );
-      if (!detached && !['COMPLETED', 'CANCELLED', 'FAILED'].includes(status ?? '')) {
-        detached = await sleep(Number(ctx.io.env.DLQ_NATIVE_POLL_MS ?? 2000), false, { signal: ctx.io.signal }).catch(() => true);
-        if (!detached) continue;
-      }
-      results.push({ stage: p.stage, url: p.url, taskHandle, status, moved, failureReason, detached });
-      break;
+      const [moved, of, why] = [t?.ApproximateNumberOfMessagesMoved ?? 0, t?.ApproximateNumberOfMessagesToMove ?? '?', t?.FailureReason];
+      if (t) ctx.err(`${p.stage}: ${t.Status ?? '?'}  moved ${moved}/${of}${why ? `  (${why})` : ''}`);
+      return t;
+    };
+    let [t, detached] = [await poll(), false];
+    while (!['COMPLETED', 'CANCELLED', 'FAILED'].includes(t?.Status ?? '')) {
+      if ((detached = await stopped())) break;
+      t = await poll();
     }
-    if (results.at(-1)!.detached) {
+    const { Status: status, ApproximateNumberOfMessagesMoved: moved, FailureReason: failureReason } = t ?? {};
+    results.push({ stage: p.stage, url: p.url, taskHandle, status, moved, failureReason, detached });
+    if (detached) {
       ctx.err(
         `Stopped watching; the move task goes on in AWS. Cancel it with: aws sqs cancel-message-move-task --task-handle '${taskHandle}'`,
       );

@@ -5,6 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { EXIT, scrub } from '../errors.ts';
+import { columns } from '../format.ts';
 import type { Ctx } from './ctx.ts';
 import { type DlqItem, type MetadataResult, dlqsFor, hasCriteria, type QueueReport, resolveQueueUrls, scanDlqs, select } from './read.ts';
 
@@ -75,34 +76,25 @@ export function safe(v: unknown, max = 120): string {
 /** A metadata value as JSON, so "5" and 5 read differently. */
 const val = (v: unknown, max: number) => safe(v === undefined ? '' : (JSON.stringify(v) ?? String(v)), max);
 
-export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) =>
-    r
-      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [fmt(headers), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
+/** Aligned columns under a header and a rule of dashes. */
+function table(headers: string[], rows: string[][]): string {
+  const rule = headers.map((h, i) => '-'.repeat(Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
+  return columns([headers, rule, ...rows]).join('\n');
 }
 
 // ---- the summary: counts only, so text and JSON show the same numbers --------------------------
 
-export interface Count<K> {
-  key: K;
-  count: number;
-}
+type Count = { key: string; count: number };
 
-const AGE_BUCKETS: readonly { label: string; maxMs: number }[] = [
-  { label: '< 1h', maxMs: 3_600_000 },
-  { label: '1h-24h', maxMs: 86_400_000 },
-  { label: '1d-7d', maxMs: 7 * 86_400_000 },
-  { label: '> 7d', maxMs: Number.POSITIVE_INFINITY },
-];
+/** Age buckets, youngest first, each with the age it stays under. */
+const AGES: Record<string, number> = { '< 1h': 3_600_000, '1h-24h': 86_400_000, '1d-7d': 7 * 86_400_000, '> 7d': Infinity };
+const ageOrder = Object.keys(AGES);
 
 export function ageBucket(failedAt: Date, now: Date): string {
   const age = Math.max(0, now.getTime() - failedAt.getTime());
-  return (AGE_BUCKETS.find((b) => age < b.maxMs) ?? AGE_BUCKETS.at(-1)!).label;
+  return ageOrder.find((b) => age < AGES[b]!) ?? '> 7d';
 }
+const connection = (i: DlqItem) => JSON.stringify({ providerConfigKey: i.providerConfigKey ?? '', connectionId: i.connectionId ?? '' });
 
 export function summarize(items: readonly DlqItem[], now: Date = new Date()) {
   const times = items.map((i) => i.failedAt.getTime()).filter((t) => t > 0);
@@ -114,16 +106,12 @@ export function summarize(items: readonly DlqItem[], now: Date = new Date()) {
     byKind: countBy(items, (i) => i.kind),
     byErrorCode: countBy(items, (i) => i.errorCode),
     byEventType: countBy(items, (i) => i.eventType ?? '(unknown)'),
-    byConnection: countBy(withConnection, (i) => JSON.stringify([i.providerConfigKey ?? '', i.connectionId ?? ''])).map(
-      ({ key, count }) => {
-        const [providerConfigKey, connectionId] = JSON.parse(key) as [string, string];
-        return { key: { providerConfigKey, connectionId }, count };
-      },
-    ),
+    byConnection: countBy(withConnection, connection).map((c) => ({
+      ...c,
+      key: JSON.parse(c.key) as Record<'providerConfigKey' | 'connectionId', string>,
+    })),
     // Buckets in age order, not by count: the distribution reads left to right.
-    byAge: AGE_BUCKETS.map((b) => ({ key: b.label, count: items.filter((i) => ageBucket(i.failedAt, now) === b.label).length })).filter(
-      (c) => c.count > 0,
-    ),
+    byAge: countBy(items, (i) => ageBucket(i.failedAt, now)).sort((a, b) => ageOrder.indexOf(a.key) - ageOrder.indexOf(b.key)),
     // reduce, not Math.min(...): a spread of a large DLQ would overflow the stack.
     oldest: times.length ? new Date(times.reduce((a, b) => Math.min(a, b))).toISOString() : undefined,
     newest: times.length ? new Date(times.reduce((a, b) => Math.max(a, b))).toISOString() : undefined,
@@ -131,7 +119,7 @@ export function summarize(items: readonly DlqItem[], now: Date = new Date()) {
 }
 
 /** Largest group first; ties by key so output is stable. */
-function countBy<T>(items: readonly T[], key: (t: T) => string): Count<string>[] {
+function countBy<T>(items: readonly T[], key: (t: T) => string): Count[] {
   const m = new Map<string, number>();
   for (const it of items) m.set(key(it), (m.get(key(it)) ?? 0) + 1);
   return [...m.entries()]
@@ -142,14 +130,8 @@ function countBy<T>(items: readonly T[], key: (t: T) => string): Count<string>[]
 export function renderSummary(s: ReturnType<typeof summarize>): string {
   if (s.total === 0) return 'No messages.';
   const parts = [`${s.total} message(s), ${s.replayable} replayable. Oldest failure ${s.oldest ?? '-'}, newest ${s.newest ?? '-'}.`];
-  const block = (title: string, rows: Count<string>[]) =>
-    rows.length &&
-    parts.push(
-      table(
-        [title, 'count'],
-        rows.map((r) => [safe(r.key, 80), String(r.count)]),
-      ),
-    );
+  const block = (title: string, rows: Count[], cells = rows.map((r) => [safe(r.key, 80), String(r.count)])) =>
+    rows.length && parts.push(table([title, 'count'], cells));
   block('stage', s.byStage);
   block('kind', s.byKind);
   block('error code', s.byErrorCode);
@@ -164,20 +146,12 @@ export function renderSummary(s: ReturnType<typeof summarize>): string {
 
 export function renderList(items: readonly DlqItem[], now: Date): string {
   if (!items.length) return '';
-  return table(
-    ['message id', 'stage', 'error code', 'status', 'event type', 'integration', 'connection', 'age', 'replay'],
-    items.map((i) => [
-      i.messageId,
-      i.stage,
-      safe(i.errorCode, 40),
-      i.status !== undefined ? String(i.status) : '-',
-      safe(i.eventType ?? '-', 40),
-      safe(i.providerConfigKey ?? '-', 30),
-      safe(i.connectionId ?? '-', 40),
-      ageBucket(i.failedAt, now),
-      i.replay.ok ? `${i.replay.messages.length} msg` : 'no',
-    ]),
-  );
+  const rows = items.map((i) => {
+    const [status, replay] = [i.status !== undefined ? String(i.status) : '-', i.replay.ok ? `${i.replay.messages.length} msg` : 'no'];
+    const who = [safe(i.eventType ?? '-', 40), safe(i.providerConfigKey ?? '-', 30), safe(i.connectionId ?? '-', 40)];
+    return [i.messageId, i.stage, safe(i.errorCode, 40), status, ...who, ageBucket(i.failedAt, now), replay];
+  });
+  return table(['message id', 'stage', 'error code', 'status', 'event type', 'integration', 'connection', 'age', 'replay'], rows);
 }
 
 export function renderItem(i: DlqItem): string {
@@ -196,11 +170,8 @@ export function renderItem(i: DlqItem): string {
     const ids = i.eventIds.map((e) => safe(e, 80)).join(', ') || '-';
     lines.push(`events     ${safe(i.eventType ?? '-')} from ${safe(i.eventSource ?? '-')}: ${ids}`);
   }
-  lines.push(
-    env
-      ? `attempts   ${env.attempts}; first failure ${env.firstFailureAt}, last ${env.lastFailureAt}`
-      : `enqueued   ${i.failedAt.toISOString()}`,
-  );
+  const attempts = env && `attempts   ${env.attempts}; first failure ${env.firstFailureAt}, last ${env.lastFailureAt}`;
+  lines.push(attempts || `enqueued   ${i.failedAt.toISOString()}`);
   if (i.patch !== undefined) lines.push(`patch      ${safe(i.patch, 800)}`);
   if (!i.replay.ok) {
     lines.push(`replay     not possible: ${safe(i.replay.reason)}`);
@@ -221,41 +192,31 @@ export function renderItem(i: DlqItem): string {
  */
 const VERSIONS_KEY = '_metadataSyncVersions';
 
-/** Key by key, what replaying a version 1 patch would do; `stale`: Nango holds a value set by a newer event. */
-export type KeyChange = 'new' | 'overwrites' | 'unchanged' | 'stale';
+type Obj = Record<string, unknown>;
 
-/** What a shallow merge of `patch` into `current` would change, key by key. */
-export function comparePatch(
-  current: Record<string, unknown> | null,
-  patch: Record<string, unknown>,
-  keyTimes: Record<string, string> = {},
-) {
+/** What a shallow merge of `patch` into `current` would change, key by key; `stale`: Nango holds a value set by a newer event. */
+export function comparePatch(current: Obj | null, patch: Obj, keyTimes: Record<string, string> = {}) {
   const cur = current ?? {};
   const v = current?.[VERSIONS_KEY];
-  const versions = (v && typeof v === 'object' && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
+  const versions = (v && typeof v === 'object' && !Array.isArray(v) ? v : {}) as Obj;
   const keys = Object.keys(patch)
     .filter((k) => k !== VERSIONS_KEY)
     .map((key) => {
       const present = Object.hasOwn(cur, key);
       const [seen, mine, same] = [versions[key], keyTimes[key], isDeepStrictEqual(cur[key], patch[key])];
       if (present && typeof seen === 'string' && mine !== undefined && seen > mine && !same) {
-        return { key, current: cur[key], patch: patch[key], change: 'stale' as KeyChange, present, newerEventAt: seen };
+        return { key, current: cur[key], patch: patch[key], change: 'stale', present, newerEventAt: seen };
       }
-      const change: KeyChange = !present ? 'new' : same ? 'unchanged' : 'overwrites';
+      const change = !present ? 'new' : same ? 'unchanged' : 'overwrites';
       return { key, current: cur[key], patch: patch[key], change, present };
     });
   return { keys, untouched: Object.keys(cur).filter((k) => k !== VERSIONS_KEY && !Object.hasOwn(patch, k)).length };
 }
 
-export function renderComparison(
-  patch: Record<string, unknown>,
-  current: MetadataResult | undefined,
-  keyTimes: Record<string, string> = {},
-) {
-  const plain = table(
-    ['key', 'patch'],
-    Object.entries(patch).map(([k, v]) => [safe(k, 40), val(v, 60)]),
-  );
+const keyValues = (o: Obj, skip?: string) => Object.entries(o).flatMap(([k, v]) => (k === skip ? [] : [[safe(k, 40), val(v, 60)]]));
+
+export function renderComparison(patch: Obj, current: MetadataResult | undefined, keyTimes: Record<string, string> = {}) {
+  const plain = table(['key', 'patch'], keyValues(patch));
   if (!current) return plain;
   if (!current.ok) return `${plain}\n  ! ${readFailure(current)}`;
   const cmp = comparePatch(current.metadata, patch, keyTimes);
@@ -272,12 +233,8 @@ export function renderComparison(
 export function renderCurrent(current: MetadataResult | undefined): string {
   if (!current) return '(current metadata not read)';
   if (!current.ok) return `! ${readFailure(current)}`;
-  const entries = Object.entries(current.metadata ?? {}).filter(([k]) => k !== VERSIONS_KEY);
-  if (!entries.length) return 'current metadata (Nango): none';
-  return `current metadata (Nango):\n${table(
-    ['key', 'value'],
-    entries.map(([k, v]) => [safe(k, 40), val(v, 60)]),
-  )}`;
+  const rows = keyValues(current.metadata ?? {}, VERSIONS_KEY);
+  return rows.length ? `current metadata (Nango):\n${table(['key', 'value'], rows)}` : 'current metadata (Nango): none';
 }
 
 /** Why the current metadata could not be read, with Nango's details when it sent any (scrubbed by `safe`). */

@@ -1,10 +1,9 @@
 /**
- * The Nango secret key, from Secrets Manager through Powertools Parameters (cached for the TTL), or
+ * The Nango secret key, from Secrets Manager (cached for the TTL), or
  * from NANGO_SECRET_KEY for local runs. The secret holds a bare key or JSON {"secretKey", "host"}.
  * `refresh(stale)` is single-flight: when many message groups hit 401 at once after a rotation, one
  * fetch serves them all.
  */
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { AWS_REQUEST_HANDLER } from './aws-request.ts';
 import { Failure } from './failure.ts';
 import { registerSecret } from './redact.ts';
@@ -63,24 +62,38 @@ export function staticKeyProvider(secretKey: string): KeyProvider {
   return { get: async () => creds, refresh: async () => creds };
 }
 
-function secretsManagerKeyProvider(
-  secretId: string,
-  ttlSeconds: number,
-  provider = new SecretsProvider({
-    clientConfig: { requestHandler: AWS_REQUEST_HANDLER },
-  }),
-): KeyProvider {
+/** What the key provider reads: a secret's SecretString (undefined when it has none). */
+type ReadSecret = (secretId: string) => Promise<string | undefined>;
+
+/**
+ * Secrets Manager's client, imported on the first read rather than with the function: route reads the
+ * key only when it calls Nango (an index miss), so most of its cold starts never load this client.
+ */
+function secretsManagerRead(): ReadSecret {
+  let client: Promise<(secretId: string) => Promise<string | undefined>> | undefined;
+  return async (secretId) => {
+    client ??= import('@aws-sdk/client-secrets-manager').then(({ SecretsManagerClient, GetSecretValueCommand }) => {
+      const sm = new SecretsManagerClient({ requestHandler: AWS_REQUEST_HANDLER });
+      return async (id: string) => (await sm.send(new GetSecretValueCommand({ SecretId: id }))).SecretString;
+    });
+    return (await client)(secretId);
+  };
+}
+
+function secretsManagerKeyProvider(secretId: string, ttlSeconds: number, read: ReadSecret = secretsManagerRead()): KeyProvider {
   let current: NangoCredentials | undefined;
+  let fetchedAt = Number.NEGATIVE_INFINITY;
   let inflight: Promise<NangoCredentials> | undefined;
 
-  const fetch = (forceFetch: boolean): Promise<NangoCredentials> => {
+  const fetch = (): Promise<NangoCredentials> => {
     inflight ??= (async () => {
       try {
-        const value = await provider.get(secretId, { maxAge: ttlSeconds, forceFetch });
+        const value = await read(secretId);
         if (typeof value !== 'string') {
           throw unavailable(`secret ${secretId} has no SecretString`);
         }
         current = parseSecretValue(value);
+        fetchedAt = Date.now();
         return current;
       } catch (e) {
         if (e instanceof Failure) throw e;
@@ -95,8 +108,8 @@ function secretsManagerKeyProvider(
   };
 
   return {
-    // Powertools' cache answers within the TTL; past it, one fetch.
-    get: () => (inflight ? inflight : fetch(false)),
+    // Within the TTL the key read last answers; past it, one read.
+    get: () => inflight ?? (current && Date.now() - fetchedAt < ttlSeconds * 1_000 ? Promise.resolve(current) : fetch()),
     refresh: async (stale) => {
       // A fetch already under way may be a cached read that still holds the stale key: then fetch anew.
       if (inflight) {
@@ -104,7 +117,7 @@ function secretsManagerKeyProvider(
         if (c && c.secretKey !== stale.secretKey) return c;
       }
       if (current && current.secretKey !== stale.secretKey) return current;
-      return fetch(true);
+      return fetch();
     },
   };
 }

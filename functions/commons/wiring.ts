@@ -5,10 +5,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
-import { HttpNangoClient } from './nango/http-client.ts';
-import { RateLimitGate } from './nango/rate-limit.ts';
-import { keyProviderFromConfig } from './secrets.ts';
+import { lazyNango } from './nango/lazy.ts';
+import type { NangoPort } from './nango/port.ts';
 import { SqsQueues } from './queues.ts';
 import type { NangoConfig } from './config.ts';
 import { AWS_REQUEST_HANDLER } from './aws-request.ts';
@@ -17,16 +15,13 @@ import { DynamoStateStore } from './state/dynamodb.ts';
 let sqs: SQSClient | undefined;
 export const sqsClient = (): SQSClient => (sqs ??= new SQSClient({ requestHandler: AWS_REQUEST_HANDLER }));
 
-export function nangoFromConfig(c: NangoConfig): HttpNangoClient {
-  return new HttpNangoClient({
-    host: c.NANGO_HOST,
-    endpoint: c.NANGO_ENDPOINT,
-    keys: keyProviderFromConfig(c),
-    timeoutMs: c.NANGO_TIMEOUT_MS,
-    gate: new RateLimitGate(c.NANGO_RATE_LIMIT_WINDOW_MS),
-    onResponse: ({ ms }) => metrics.addMetric(MetricName.NangoLatency, MetricUnit.Milliseconds, ms),
-  });
-}
+/**
+ * The Nango client, imported on its first call (a dynamic import keeps undici out of the module's
+ * start-up in the bundle too). Functions that call Nango on every invocation import
+ * `nango/from-config.ts` directly.
+ */
+export const lazyNangoFromConfig = (c: NangoConfig): NangoPort =>
+  lazyNango(async () => (await import('./nango/from-config.ts')).nangoFromConfig(c));
 
 export const queuesFromConfig = (): SqsQueues => new SqsQueues(sqsClient());
 

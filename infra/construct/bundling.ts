@@ -18,4 +18,9 @@ export const BUNDLING = {
   /** The Lambda runtime provides the AWS SDK. */
   externalModules: ['@aws-sdk/*'],
   target: 'node24',
+  /**
+   * undici's own switch for bundlers (its Node core build sets it): drops the experimental Milo parser,
+   * two WASM copies (about 150 KiB) that are off by default, so the HTTP/1.1 client keeps llhttp.
+   */
+  define: { esbuildDetection: '1' },
 } as const;

@@ -85,6 +85,9 @@ export function createDashboard(scope: Construct, cfg: Resolved, p: MonitoredPar
       custom(MetricName.WebhookSeedFailures, 'seed failures'),
       custom(MetricName.ReconcileConnectionsChecked, 'connections checked'),
       custom(MetricName.ReconcileDriftedConnections, 'connections drifted'),
+      // A point a day: subjects whose state still reaches no connection (no alarm: a customer may
+      // simply have none yet; a count that stays up is a producer's tag to fix).
+      custom(MetricName.ReconcileUnmatchedSubjects, 'subjects without a connection (daily)', cw.Stats.MAXIMUM),
     ]),
     graph('Nango', [
       custom(MetricName.NangoLatency, 'latency p99 (ms)', cw.Stats.p(99)),

@@ -90,6 +90,7 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
       sourcesContent: BUNDLING.sourcesContent,
       externalModules: [...BUNDLING.externalModules],
       target: BUNDLING.target,
+      define: { ...BUNDLING.define },
       forceDockerBundling: false,
       ...cfg.bundling,
       esbuildArgs: { ...aliasArgs(), ...cfg.bundling.esbuildArgs },

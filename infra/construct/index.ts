@@ -21,7 +21,7 @@ import type * as sm from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { defaultOf, type SettingName } from '#commons/config';
+import type { SettingName } from '#commons/config';
 import type { CatalogEventPattern } from '../event-pattern.ts';
 import { createDashboard } from './dashboard.ts';
 import { acknowledgeEventSources, entryOf, functionEnvironment, nodeFunction } from './functions.ts';
@@ -32,6 +32,7 @@ import { createReconcile } from './reconcile.ts';
 import { createIngressRule } from './rule.ts';
 import { grantSecretRead, resolveSecret } from './secrets.ts';
 import { createStateTable, grantItems } from './table.ts';
+import { settingVariables } from './settings.ts';
 import { resolveProps } from './validate-props.ts';
 import { createWebhook, webhookPathToken } from './webhook.ts';
 
@@ -105,33 +106,18 @@ export class NangoMetadataSync extends Construct {
     });
 
     // ---- functions: each reads exactly its FUNCTION_SETTINGS ----------------------------------------
-    const values: Partial<Record<SettingName | 'INGRESS_QUEUE_URL', string>> = {
-      NANGO_HOST: cfg.nangoHost,
-      NANGO_ENDPOINT: cfg.nangoEndpoint,
+    // Every prop-backed setting comes from the settings table; what follows is what the construct wires itself.
+    const values: Partial<Record<SettingName, string>> = {
+      ...settingVariables(cfg),
       NANGO_SECRET_ID: this.secret.secretFullArn ?? this.secret.secretArn,
-      SECRET_CACHE_TTL_SECONDS: String(cfg.secretCacheTtl.toSeconds()),
-      NANGO_TIMEOUT_MS: String(cfg.nangoTimeout.toMilliseconds()),
-      NANGO_RATE_LIMIT_WINDOW_MS: String(cfg.nangoRateLimitWindow.toMilliseconds()),
       STATE_TABLE_NAME: this.stateTable.tableName,
       SYNC_QUEUE_URL: sync.queueUrl,
       SYNC_DLQ_URL: syncDlq.queueUrl,
       // Route sets a Retry-After as the visibility of its records on the queue it consumes; apply sends deadlines there.
       INGRESS_QUEUE_URL: ingress.queueUrl,
       INGRESS_DLQ_URL: ingressDlq.queueUrl,
-      INDEX_TTL_SECONDS: String(cfg.route.indexTtl.toSeconds()),
-      INDEX_EMPTY_TTL_SECONDS: String(cfg.route.indexEmptyTtl.toSeconds()),
-      MAX_CONNECTIONS_PER_SUBJECT: String(cfg.route.maxConnectionsPerSubject),
-      MAX_INTEGRATIONS_PER_EVENT: String(cfg.route.maxIntegrationsPerEvent),
-      MAX_FUTURE_SKEW_SECONDS: String(cfg.route.maxFutureSkew.toSeconds()),
-      APPLY_GROUP_CONCURRENCY: String(cfg.apply.groupConcurrency),
-      APPLY_MAX_DEFER_SECONDS: String(cfg.apply.maxDefer.toSeconds()),
       WEBHOOK_SECRET_ID: this.webhookSecret.secretFullArn ?? this.webhookSecret.secretArn,
-      WEBHOOK_MAX_BODY_BYTES: String(cfg.webhook.maxBodyBytes),
-      INDEX_SWEEP_SECONDS: String(
-        cfg.reconcile.indexSweep === false ? defaultOf('INDEX_SWEEP_SECONDS') : cfg.reconcile.indexSweep.toSeconds(),
-      ),
       WEBHOOK_PATH_TOKEN: webhookPathToken(this, cfg),
-      LOG_SUBJECT_IDS: String(cfg.logSubjectIds),
     };
     // Route and apply park a transient failure themselves on the last receive: they must know the limit.
     this.routeFunction = nodeFunction(this, cfg, {

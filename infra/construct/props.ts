@@ -14,6 +14,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { defaultOf, type FunctionName, NANGO_ENDPOINTS, type NangoEndpoint } from '#commons/config';
 import type { CatalogModule } from './catalog-module.ts';
+import { settingDefaults } from './settings.ts';
 
 export type { CatalogModule };
 
@@ -103,6 +104,8 @@ export interface ReconcileFunctionOptions extends FunctionOptions {
    * seeded. Ticks come every minute; `false` turns the sweep off (route then lists per subject). @default 5 minutes
    */
   readonly indexSweep?: Duration | false;
+  /** Connections the sweep lists per page, one page per invocation (SWEEP_PAGE_SIZE, 1-2000). @default 1000 */
+  readonly sweepPageSize?: number;
 }
 
 export interface QueueOptions {
@@ -223,16 +226,12 @@ export interface NangoMetadataSyncProps {
   readonly bundling?: BundlingOptions;
 }
 
-const seconds = (name: Parameters<typeof defaultOf>[0]) => Duration.seconds(defaultOf(name) as number);
-const millis = (name: Parameters<typeof defaultOf>[0]) => Duration.millis(defaultOf(name) as number);
-
-/** Every default, in one place. */
+/**
+ * Every default, in one place. A prop behind a function setting takes its default from the settings
+ * table (settings.ts), so the construct and the handlers cannot disagree.
+ */
 export const DEFAULTS = {
-  nangoHost: defaultOf('NANGO_HOST'),
-  nangoEndpoint: defaultOf('NANGO_ENDPOINT'),
-  nangoTimeout: millis('NANGO_TIMEOUT_MS'),
-  nangoRateLimitWindow: millis('NANGO_RATE_LIMIT_WINDOW_MS'),
-  secretCacheTtl: seconds('SECRET_CACHE_TTL_SECONDS'),
+  ...settingDefaults(''),
   rule: { retryAttempts: 185, maxEventAge: Duration.hours(24), enabled: true },
   route: {
     timeout: Duration.seconds(30),
@@ -240,11 +239,7 @@ export const DEFAULTS = {
     batchSize: 50,
     maxBatchingWindow: Duration.seconds(1),
     maxConcurrency: 10,
-    indexTtl: seconds('INDEX_TTL_SECONDS'),
-    indexEmptyTtl: seconds('INDEX_EMPTY_TTL_SECONDS'),
-    maxConnectionsPerSubject: defaultOf('MAX_CONNECTIONS_PER_SUBJECT'),
-    maxIntegrationsPerEvent: defaultOf('MAX_INTEGRATIONS_PER_EVENT'),
-    maxFutureSkew: seconds('MAX_FUTURE_SKEW_SECONDS'),
+    ...settingDefaults('route'),
   },
   apply: {
     // A whole 60 s rate-limit window plus one request fits one invocation: handing the batch back
@@ -255,8 +250,7 @@ export const DEFAULTS = {
     memorySize: 256,
     batchSize: 10,
     maxConcurrency: 2,
-    groupConcurrency: defaultOf('APPLY_GROUP_CONCURRENCY'),
-    maxDefer: seconds('APPLY_MAX_DEFER_SECONDS'),
+    ...settingDefaults('apply'),
   },
   // Nango gives a webhook 20 s; a verify, a table read and one enqueue need far less.
   webhook: {
@@ -264,9 +258,8 @@ export const DEFAULTS = {
     memorySize: 256,
     // 50 requests/s at the URL: docs/operations.md, "Security", for the sizing.
     reservedConcurrency: 5,
-    maxBodyBytes: defaultOf('WEBHOOK_MAX_BODY_BYTES'),
-    pathToken: undefined as string | undefined,
     cloudFront: false as boolean | WebhookCloudFrontOptions,
+    ...settingDefaults('webhook'),
   },
   webhookCloudFront: { rateLimitPer5Minutes: 300 },
   // One list call per 1,000 connections, each bounded by nangoTimeout and the rate limit.
@@ -275,7 +268,7 @@ export const DEFAULTS = {
     timeout: Duration.minutes(5),
     memorySize: 512,
     schedule: 'rate(1 day)' as string | false,
-    indexSweep: seconds('INDEX_SWEEP_SECONDS') as Duration | false,
+    ...settingDefaults('reconcile'),
   },
   queue: { retentionPeriod: Duration.days(4), maxReceiveCount: defaultOf('MAX_RECEIVE_COUNT') },
   // No fixed delay: apply's deferral already leaves a connection's keys to its later sync while its
@@ -286,7 +279,6 @@ export const DEFAULTS = {
   table: { deletionProtection: true },
   logRetention: logs.RetentionDays.ONE_MONTH,
   logLevel: 'INFO' as LogLevel,
-  logSubjectIds: false,
   serviceName: 'nango-metadata-sync',
   metricsNamespace: 'NangoMetadataSync',
   tracing: lambda.Tracing.DISABLED,

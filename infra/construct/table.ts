@@ -39,6 +39,8 @@ export const ITEM_PREFIXES = {
   membership: 'M#',
   /** `R#<run name>`: a sweep or reconcile run's lease and progress. */
   runs: 'R#',
+  /** `U#` (one partition, sort key = subject): subjects whose keys route wrote with no connection (route notes; the sweep checks). */
+  unmatched: 'U#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIXES;
 
@@ -62,6 +64,8 @@ export const TABLE_ACCESS: Readonly<Record<string, readonly ItemGrant[]>> = {
     { items: ['index'], actions: ['GetItem', 'PutItem'] },
     // The last complete sweep: while it is fresh, the index is trusted.
     { items: ['runs'], actions: ['GetItem'] },
+    // A subject whose keys it wrote had no connection: noted for the daily check.
+    { items: ['unmatched'], actions: ['UpdateItem'] },
   ],
   apply: [
     { items: ['desired'], actions: ['Query'] },
@@ -78,10 +82,12 @@ export const TABLE_ACCESS: Readonly<Record<string, readonly ItemGrant[]>> = {
     { items: ['desired'], actions: ['Query'] },
     // BatchGetItem: a page reads its connections' membership 100 at a time; PutItem: what changed.
     { items: ['membership'], actions: ['BatchGetItem', 'PutItem'] },
-    // Adds, moves and removals.
-    { items: ['index'], actions: ['UpdateItem'] },
+    // Adds, moves and removals; BatchGetItem: whether a noted subject (or a near variant) has connections.
+    { items: ['index'], actions: ['BatchGetItem', 'UpdateItem'] },
     // The run's lease and progress.
     { items: ['runs'], actions: ['GetItem', 'UpdateItem'] },
+    // The daily check reads the noted subjects (one partition) and forgets those that gained a connection.
+    { items: ['unmatched'], actions: ['Query', 'DeleteItem'] },
   ],
   webhook: [],
 };

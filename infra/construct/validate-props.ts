@@ -8,11 +8,15 @@ import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { type Catalog, indexCatalog } from '#events/define';
-import { rangeOf, SETTINGS, type SettingName } from '#commons/config';
+import { SETTINGS } from '#commons/config';
 import { catalogEventPattern } from '../event-pattern.ts';
 import { findLockFile, loadCatalog, resolveCatalogModule } from './catalog-module.ts';
 import { Checks, isEmail, isHttpUrl, SECRET_ARN_RE, SECRET_NAME_RE } from '../validate.ts';
-import { DEFAULTS, LOG_LEVELS, type LogLevel, NANGO_ENDPOINTS, type NangoEndpoint, type NangoMetadataSyncProps } from './props.ts';
+import { DEFAULTS, LOG_LEVELS, type LogLevel, NANGO_ENDPOINTS, type NangoMetadataSyncProps } from './props.ts';
+import { checkSettingProps, topLevelSettings } from './settings.ts';
+
+/** Setting props with a check of their own below; every other setting prop is checked by its schema. */
+const OWN_CHECKS: ReadonlySet<string> = new Set(['nangoHost', 'nangoEndpoint', 'nangoTimeout']);
 
 /** PutRule's limit on EventPattern. */
 const MAX_EVENT_PATTERN_LENGTH = 4096;
@@ -49,11 +53,8 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
     deliveryDelay: o?.deliveryDelay ?? deliveryDelay,
   });
   const resolved = {
-    nangoHost: props.nangoHost ?? d.nangoHost,
-    nangoEndpoint: (props.nangoEndpoint ?? d.nangoEndpoint) as NangoEndpoint,
-    nangoTimeout: props.nangoTimeout ?? d.nangoTimeout,
-    nangoRateLimitWindow: props.nangoRateLimitWindow ?? d.nangoRateLimitWindow,
-    secretCacheTtl: props.secretCacheTtl ?? d.secretCacheTtl,
+    // nangoHost, nangoTimeout and every other top-level prop behind a function setting.
+    ...topLevelSettings(props),
     catalog: catalog ?? loadCatalog(catalogModule),
     catalogModule,
     depsLockFilePath: lockFile,
@@ -69,7 +70,6 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
     table: { ...d.table, ...defined(props.table) } as { deletionProtection: boolean; tableName?: string },
     logRetention: (props.logRetention ?? d.logRetention) as logs.RetentionDays,
     logLevel: (props.logLevel ?? d.logLevel) as LogLevel,
-    logSubjectIds: props.logSubjectIds ?? d.logSubjectIds,
     webhookCloudFront:
       webhook.cloudFront === false
         ? undefined
@@ -84,12 +84,7 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
   };
 
   const c = new Checks();
-  /** A function setting is checked by the very schema the handler parses it with. */
-  const setting = (prop: string, name: SettingName, value: number | string) => {
-    if (typeof value === 'number' && Token.isUnresolved(value)) return;
-    const parsed = SETTINGS[name].schema.safeParse(String(value));
-    if (!parsed.success) c.fail(`${prop} (${name}) is invalid: ${parsed.error.issues[0]?.message ?? 'rejected'} (got ${value})`);
-  };
+  checkSettingProps(c, resolved, OWN_CHECKS);
   const secs = (x: Duration) => (x.isUnresolved() ? 0 : x.toMilliseconds() / 1000);
 
   if (!Token.isUnresolved(resolved.nangoHost) && !isHttpUrl(resolved.nangoHost)) {
@@ -110,7 +105,10 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
   if (!resolved.nangoTimeout.isUnresolved()) {
     if (resolved.nangoTimeout.toMilliseconds() < 100) {
       c.fail(`nangoTimeout must be at least 100 milliseconds (got ${resolved.nangoTimeout.toHumanString()})`);
-    } else setting('nangoTimeout', 'NANGO_TIMEOUT_MS', resolved.nangoTimeout.toMilliseconds());
+    } else {
+      const parsed = SETTINGS.NANGO_TIMEOUT_MS.schema.safeParse(resolved.nangoTimeout.toMilliseconds());
+      if (!parsed.success) c.fail(`nangoTimeout (NANGO_TIMEOUT_MS) is invalid: ${parsed.error.issues[0]?.message ?? 'rejected'}`);
+    }
     for (const [name, fnTimeout] of [
       ['route', route.timeout],
       ['apply', apply.timeout],
@@ -123,10 +121,6 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
       }
     }
   }
-  if (!resolved.nangoRateLimitWindow.isUnresolved()) {
-    setting('nangoRateLimitWindow', 'NANGO_RATE_LIMIT_WINDOW_MS', resolved.nangoRateLimitWindow.toMilliseconds());
-  }
-  c.seconds('secretCacheTtl', resolved.secretCacheTtl, ...rangeOf('SECRET_CACHE_TTL_SECONDS'));
 
   try {
     if (resolved.catalog.length === 0) c.fail('catalog must hold at least one event type');
@@ -156,26 +150,15 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
     c.fail(`route.maxBatchingWindow must be at least 1 second when route.batchSize is above 10 (got batchSize ${route.batchSize})`);
   }
   c.int('route.maxConcurrency', route.maxConcurrency, 2, 1000);
-  c.seconds('route.indexTtl', route.indexTtl, ...rangeOf('INDEX_TTL_SECONDS'));
-  c.seconds('route.indexEmptyTtl', route.indexEmptyTtl, ...rangeOf('INDEX_EMPTY_TTL_SECONDS'));
-  c.seconds('route.maxFutureSkew', route.maxFutureSkew, ...rangeOf('MAX_FUTURE_SKEW_SECONDS'));
-  setting('route.maxConnectionsPerSubject', 'MAX_CONNECTIONS_PER_SUBJECT', route.maxConnectionsPerSubject);
-  setting('route.maxIntegrationsPerEvent', 'MAX_INTEGRATIONS_PER_EVENT', route.maxIntegrationsPerEvent);
   c.int('apply.batchSize', apply.batchSize, 1, 10);
   c.int('apply.maxConcurrency', apply.maxConcurrency, 2, 1000);
-  setting('apply.groupConcurrency', 'APPLY_GROUP_CONCURRENCY', apply.groupConcurrency);
-  c.seconds('apply.maxDefer', apply.maxDefer, ...rangeOf('APPLY_MAX_DEFER_SECONDS'));
   c.int('webhook.reservedConcurrency', webhook.reservedConcurrency, 1, 1000);
-  setting('webhook.maxBodyBytes', 'WEBHOOK_MAX_BODY_BYTES', webhook.maxBodyBytes);
-  if (webhook.pathToken !== undefined && !Token.isUnresolved(webhook.pathToken))
-    setting('webhook.pathToken', 'WEBHOOK_PATH_TOKEN', webhook.pathToken);
   if (resolved.webhookCloudFront) {
     c.int('webhook.cloudFront.rateLimitPer5Minutes', resolved.webhookCloudFront.rateLimitPer5Minutes, 10, 2_000_000_000);
   }
   if (!webhook.timeout.isUnresolved() && secs(webhook.timeout) >= 20) {
     c.fail(`webhook.timeout must be under Nango's 20 second webhook timeout (got ${webhook.timeout.toHumanString()})`);
   }
-  if (reconcile.indexSweep !== false) c.seconds('reconcile.indexSweep', reconcile.indexSweep, ...rangeOf('INDEX_SWEEP_SECONDS'));
   const schedule = reconcile.schedule;
   if (schedule !== false && (typeof schedule !== 'string' || (!Token.isUnresolved(schedule) && !SCHEDULE_RE.test(schedule)))) {
     c.fail(`reconcile.schedule must be an EventBridge rate(...) or cron(...) expression, or false (got ${JSON.stringify(schedule)})`);

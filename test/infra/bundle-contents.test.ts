@@ -14,14 +14,15 @@ import { FUNCTIONS, SAMPLE_CATALOG } from './helpers.ts';
 
 const entryPath = (fn: FunctionName) => generatedEntry(PROJECT_ROOT, fn, resolveCatalogModule(SAMPLE_CATALOG));
 
-async function inputsOf(entry: string): Promise<string[]> {
-  const r = await build({
+async function bundleOf(entry: string) {
+  return build({
     entryPoints: [entry],
     bundle: true,
     platform: 'node',
     format: BUNDLING.format,
     target: BUNDLING.target,
     mainFields: [...BUNDLING.mainFields],
+    define: { ...BUNDLING.define },
     external: [...BUNDLING.externalModules],
     alias: { ...PACKAGE_ALIASES },
     write: false,
@@ -29,8 +30,9 @@ async function inputsOf(entry: string): Promise<string[]> {
     outfile: 'index.mjs',
     logLevel: 'silent',
   });
-  return Object.keys(r.metafile.inputs);
 }
+
+const inputsOf = async (entry: string): Promise<string[]> => Object.keys((await bundleOf(entry)).metafile.inputs);
 
 /** The node_modules package directories an input list draws from (nested copies kept apart). */
 const copiesOf = (inputs: readonly string[], pkg: string) =>
@@ -51,5 +53,20 @@ describe('bundle contents', () => {
     const copies = copiesOf(await inputsOf(entryPath(fn)), '@aws-lambda-powertools/commons');
     // One package directory (a nested copy would add its parent's path).
     expect([...copies]).toHaveLength(1);
+  });
+
+  it.each(FUNCTIONS)("%s leaves out undici's Milo parser (off by default; its bundler switch is set)", async (fn) => {
+    const inputs = await inputsOf(entryPath(fn));
+    expect(inputs.filter((i) => /node_modules\/undici\/lib\/(milo\/|dispatcher\/parser-h1)/.test(i))).toEqual([]);
+  });
+
+  it('route imports the Secrets Manager client on its first key read, not at its start', async () => {
+    const code = async (fn: FunctionName) => (await bundleOf(entryPath(fn))).outputFiles![0]!.text;
+    const staticImport = /from\s*"@aws-sdk\/client-secrets-manager"/;
+    const route = await code('route');
+    expect(route).not.toMatch(staticImport);
+    expect(route).toMatch(/import\(\s*"@aws-sdk\/client-secrets-manager"\s*\)/);
+    // The webhook reads its signing key through Powertools Parameters: a static import (the check can fail).
+    expect(await code('webhook')).toMatch(staticImport);
   });
 });

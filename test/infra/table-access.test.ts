@@ -43,13 +43,14 @@ function matrix(role: string): Record<string, string> {
 }
 
 describe('effective table permissions per role', () => {
-  it('route: writes desired state (reading the order a refused write met); reads and replaces indexes; reads the sweep run', () => {
+  it('route: writes desired state (reading the order a refused write met); reads and replaces indexes; reads the sweep run; notes subjects without a connection', () => {
     expect(matrix('Route')).toEqual({
       'S#': 'GetItem,PutItem',
       'I#': 'GetItem,PutItem',
       'C#': '-',
       'M#': '-',
       'R#': 'GetItem',
+      'U#': 'UpdateItem',
     });
   });
   it('apply: reads desired state; owns applied state; writes and deletes membership; updates indexes', () => {
@@ -59,18 +60,20 @@ describe('effective table permissions per role', () => {
       'C#': 'GetItem,UpdateItem,DeleteItem',
       'M#': 'GetItem,PutItem,DeleteItem',
       'R#': '-',
+      'U#': '-',
     });
   });
   it('webhook: nothing at all', () => {
-    expect(matrix('Webhook')).toEqual({ 'S#': '-', 'I#': '-', 'C#': '-', 'M#': '-', 'R#': '-' });
+    expect(matrix('Webhook')).toEqual({ 'S#': '-', 'I#': '-', 'C#': '-', 'M#': '-', 'R#': '-', 'U#': '-' });
   });
-  it('reconcile (the sweep): reads desired state; batch-reads and writes membership; updates indexes and its run', () => {
+  it('reconcile (the sweep): reads desired state; batch-reads and writes membership; batch-reads and updates indexes, updates its run; reads and forgets noted subjects', () => {
     expect(matrix('Reconcile')).toEqual({
       'S#': 'Query',
-      'I#': 'UpdateItem',
+      'I#': 'BatchGetItem,UpdateItem',
       'C#': '-',
       'M#': 'BatchGetItem,PutItem',
       'R#': 'GetItem,UpdateItem',
+      'U#': 'Query,DeleteItem',
     });
   });
   it('no role may Scan or batch-write, nor touch an item outside the known prefixes', () => {

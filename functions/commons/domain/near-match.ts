@@ -4,6 +4,7 @@
  * or surrounding spaces reaches nobody, without an error: Nango compares tag values exactly, and so
  * do we. This names the likely typo so an operator can fix the producer or the tags. Pure.
  */
+import { subjectId } from './subject.ts';
 
 export type Difference = 'case' | 'unicode' | 'spaces';
 
@@ -81,4 +82,35 @@ export function nearMatches(unmatched: Iterable<string>, known: Iterable<string>
     });
   }
   return out;
+}
+
+const FORMS: ((v: string) => string)[][] = [
+  [(v) => v, (v) => v.trim()],
+  [(v) => v, (v) => v.toLowerCase(), (v) => v.toUpperCase()],
+  [(v) => v, (v) => v.normalize('NFC'), (v) => v.normalize('NFD')],
+];
+
+/**
+ * The ids a subject would have with its values trimmed, lower- or upper-cased, or in NFC or NFD
+ * (each alone and together, the same for every value): where the sweep looks for the subject a typo
+ * meant without listing every subject there is. Not every case variant ("Acme" for "ACME" is found
+ * only from one side), which `npm run reconcile` compares in full.
+ */
+export function likelyVariants(id: string): string[] {
+  const p = subjectParts(id);
+  if (!p) return [];
+  const out = new Set<string>();
+  for (const a of FORMS[0]!)
+    for (const b of FORMS[1]!)
+      for (const c of FORMS[2]!) {
+        const f = (v: string) => c(b(a(v)));
+        const parts = p.parts.map(([k, v]) => [k, f(v)] as const);
+        out.add(
+          p.kind === 'connection'
+            ? subjectId({ by: 'connectionId', connectionId: parts[0]![1], integrations: 'all' })
+            : subjectId({ by: 'tags', tags: Object.fromEntries(parts), integrations: 'all' }),
+        );
+      }
+  out.delete(id);
+  return [...out];
 }

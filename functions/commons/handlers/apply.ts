@@ -8,13 +8,13 @@
  * then retries the batch and its redrive is the safety net.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { logger } from '#powertools/logger';
-import { metrics } from '#powertools/metrics';
 import { applyConfigSchema, loadConfig } from '#commons/config';
 import { applyRecords, type ApplyDeps } from '#commons/apply/processor';
 import { DynamoMembershipStore } from '#commons/state/membership';
-import { deadlineFrom, dynamoClient, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { nangoFromConfig } from '#commons/nango/from-config';
+import { deadlineFrom, dynamoClient, queuesFromConfig, stateFromConfig } from '#commons/wiring';
 import { type Catalog, subjectRules } from '#events/define';
+import { lambdaHandler } from './lambda-handler.ts';
 
 function init(catalog: Catalog): ApplyDeps {
   const c = loadConfig(applyConfigSchema);
@@ -37,16 +37,11 @@ function init(catalog: Catalog): ApplyDeps {
 export type ApplyHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 /** The apply function over `catalog` (its subject rules tell a looked-up connection's subjects). */
-export const createApplyHandler = ({ catalog }: { catalog: Catalog }): ApplyHandler => {
-  let deps: ApplyDeps | undefined;
-  return async (event, context) => {
-    logger.addContext(context);
-    deps ??= init(catalog);
-    try {
+export const createApplyHandler = ({ catalog }: { catalog: Catalog }): ApplyHandler =>
+  lambdaHandler(
+    () => init(catalog),
+    async (event: SQSEvent, deps, context) => {
       const r = await applyRecords(event.Records, deps, deadlineFrom(context));
       return { batchItemFailures: r.failedRecordIds.map((itemIdentifier) => ({ itemIdentifier })) };
-    } finally {
-      metrics.publishStoredMetrics();
-    }
-  };
-};
+    },
+  );

@@ -12,14 +12,15 @@
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type Catalog, indexCatalog } from '#events/define';
 import { logger } from '#powertools/logger';
-import { metrics } from '#powertools/metrics';
 import { loadConfig, routeConfigSchema } from '#commons/config';
 import { ConnectionIndex } from '#commons/route/connections';
 import { routeRecords, type RouteDeps } from '#commons/route/processor';
 import { recordFromEventBridge } from '#commons/sqs-record';
 import { DynamoMembershipStore } from '#commons/state/membership';
+import { DynamoUnmatchedStore, notesOncePerMinute } from '#commons/state/unmatched';
 import { SWEEP_RUN } from '#commons/sweep/run';
-import { deadlineFrom, dynamoClient, nangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { deadlineFrom, dynamoClient, lazyNangoFromConfig, queuesFromConfig, stateFromConfig } from '#commons/wiring';
+import { lambdaHandler } from './lambda-handler.ts';
 
 function init(catalog: Catalog): RouteDeps {
   const c = loadConfig(routeConfigSchema);
@@ -28,13 +29,16 @@ function init(catalog: Catalog): RouteDeps {
   return {
     catalog: indexCatalog(catalog),
     state,
-    index: new ConnectionIndex(state, nangoFromConfig(c), {
+    index: new ConnectionIndex(state, lazyNangoFromConfig(c), {
       lastSweep: async () => (await sweeps.readRun(SWEEP_RUN))?.lastComplete?.startedAt,
       sweepFreshMs: 2 * c.INDEX_SWEEP_SECONDS * 1000,
       ttlMs: c.INDEX_TTL_SECONDS * 1000,
       emptyTtlMs: c.INDEX_EMPTY_TTL_SECONDS * 1000,
       maxConnections: c.MAX_CONNECTIONS_PER_SUBJECT,
     }),
+    unmatched: notesOncePerMinute(new DynamoUnmatchedStore(dynamoClient(), c.STATE_TABLE_NAME), (e) =>
+      logger.warn('a subject without a connection could not be noted for the daily check', { error: (e as Error).message }),
+    ),
     queues: queuesFromConfig(),
     syncQueueUrl: c.SYNC_QUEUE_URL,
     ingressQueueUrl: c.INGRESS_QUEUE_URL,
@@ -51,11 +55,9 @@ export type RouteHandler = (event: SQSEvent | EventBridgeEvent<string, unknown>,
 /** The route function over `catalog`: configuration is read on the first invocation (a cold start). */
 export const createRouteHandler = ({ catalog }: { catalog: Catalog }): RouteHandler => {
   indexCatalog(catalog);
-  let deps: RouteDeps | undefined;
-  return async (event, context) => {
-    logger.addContext(context);
-    deps ??= init(catalog);
-    try {
+  return lambdaHandler(
+    () => init(catalog),
+    async (event: SQSEvent | EventBridgeEvent<string, unknown>, deps, context): Promise<SQSBatchResponse | undefined> => {
       if (isSqsEvent(event)) {
         const r = await routeRecords(event.Records, deps, deadlineFrom(context));
         return { batchItemFailures: r.failedRecordIds.map((itemIdentifier) => ({ itemIdentifier })) };
@@ -64,8 +66,6 @@ export const createRouteHandler = ({ catalog }: { catalog: Catalog }): RouteHand
       if (r.failedRecordIds.length)
         throw new Error(`event ${(event as { id?: string }).id ?? ''} could not be routed; EventBridge will retry`);
       return undefined;
-    } finally {
-      metrics.publishStoredMetrics();
-    }
-  };
+    },
+  );
 };

@@ -11,14 +11,13 @@
  */
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import type { Catalog } from '#events/define';
-import { logger } from '#powertools/logger';
-import { metrics } from '#powertools/metrics';
 import { loadConfig, webhookConfigSchema } from '#commons/config';
 import { handleDelivery, type WebhookDeps } from '#commons/webhook/process';
 import { SIGNATURE_HEADER, signingKeyFromConfig } from '#commons/webhook/signature';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { AWS_REQUEST_HANDLER } from '#commons/aws-request';
 import { SqsQueues } from '#commons/queues';
+import { lambdaHandler } from './lambda-handler.ts';
 
 function init(): WebhookDeps {
   const c = loadConfig(webhookConfigSchema);
@@ -39,31 +38,22 @@ const lower = (headers: LambdaFunctionURLEvent['headers']): Record<string, strin
 export type WebhookHandler = (event: LambdaFunctionURLEvent, context: Context) => Promise<LambdaFunctionURLResult>;
 
 /** The webhook function. It takes the catalog like the others, so every entry is built the same way (it reads none of it: the seed is a hint apply looks up). */
-export const createWebhookHandler = (_options: { catalog?: Catalog } = {}): WebhookHandler => {
-  let deps: WebhookDeps | undefined;
-  return async (event, context) => {
-    logger.addContext(context);
-    deps ??= init();
+export const createWebhookHandler = (_options: { catalog?: Catalog } = {}): WebhookHandler =>
+  lambdaHandler(init, async (event: LambdaFunctionURLEvent, deps) => {
     let body: Buffer | undefined;
-    try {
-      const answer = await handleDelivery(
-        {
-          method: event.requestContext?.http?.method ?? 'POST',
-          path: event.rawPath ?? '/',
-          // Decoded lazily: a request with the wrong path never pays for its body.
-          get body() {
-            body ??= Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
-            return body;
-          },
-          signature: lower(event.headers)[SIGNATURE_HEADER],
-          sourceIp: event.requestContext?.http?.sourceIp,
+    const answer = await handleDelivery(
+      {
+        method: event.requestContext?.http?.method ?? 'POST',
+        path: event.rawPath ?? '/',
+        // Decoded lazily: a request with the wrong path never pays for its body.
+        get body() {
+          body ??= Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+          return body;
         },
-        deps,
-      );
-      return { statusCode: answer.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer.body) };
-    } finally {
-      // Nothing stored (a wrong path): no EMF line, and no "no metrics" warning either.
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-    }
-  };
-};
+        signature: lower(event.headers)[SIGNATURE_HEADER],
+        sourceIp: event.requestContext?.http?.sourceIp,
+      },
+      deps,
+    );
+    return { statusCode: answer.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer.body) };
+  });

@@ -41,7 +41,10 @@ export const MetricName = {
   ReconcileConnectionsChecked: 'ReconcileConnectionsChecked',
   ReconcileDriftedConnections: 'ReconcileDriftedConnections',
   ReconcileDriftedKeys: 'ReconcileDriftedKeys',
-  /** Subjects holding state that no connection belongs to after a complete reconcile: their events reach nobody. */
+  /**
+   * Subjects holding state that no connection belongs to, counted by the sweep's daily check (route
+   * notes each when its keys reach nobody): their events reach nobody.
+   */
   ReconcileUnmatchedSubjects: 'ReconcileUnmatchedSubjects',
   /** The sweep: pages listed, connections listed, added (new), moved (re-tagged), seeded, left unchanged. */
   SweepPages: 'SweepPages',

@@ -29,6 +29,7 @@ export interface IndexOptions {
 const PAGE_SIZE = 1_000;
 /** How long a container reuses its read of the sweep's progress. */
 const SWEEP_READ_MS = 10_000;
+const STALE_REREAD_MS = 1_000;
 
 export class ConnectionIndex {
   private readonly pending = new Map<string, Promise<{ targets: Target[]; fromNango: boolean }>>();
@@ -49,17 +50,27 @@ export class ConnectionIndex {
     return p;
   }
 
-  private swept: { at: number; value: Promise<number | undefined> } | undefined;
+  private swept: { at: number; value: Promise<number | undefined>; resolved?: number | undefined } | undefined;
 
-  /** The last complete sweep's start, read at most every few seconds per container. */
+  /**
+   * The last complete sweep's start, read at most every few seconds per container; a read that
+   * shows a run no longer fresh is read again sooner (at most every second), so a container does
+   * not list per event for seconds after the next run completed.
+   */
   private sweptAt(): Promise<number | undefined> {
     if (!this.o.lastSweep) return Promise.resolve(undefined);
     const now = Date.now();
-    if (!this.swept || now - this.swept.at > SWEEP_READ_MS) {
-      const value = this.o.lastSweep().catch(() => undefined);
-      this.swept = { at: now, value };
+    const c = this.swept;
+    const stale = c?.resolved !== undefined && now - c.resolved >= (this.o.sweepFreshMs ?? 0);
+    if (!c || now - c.at > SWEEP_READ_MS || (stale && now - c.at > STALE_REREAD_MS)) {
+      const entry: NonNullable<typeof this.swept> = { at: now, value: Promise.resolve(undefined) };
+      entry.value = this.o
+        .lastSweep()
+        .catch(() => undefined)
+        .then((v) => (entry.resolved = v));
+      this.swept = entry;
     }
-    return this.swept.value;
+    return this.swept!.value;
   }
 
   private async lookup(subject: Subject, deadline: number): Promise<{ targets: Target[]; fromNango: boolean }> {

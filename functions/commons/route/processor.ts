@@ -50,6 +50,8 @@ export interface RouteDeps {
   limits: Omit<MapLimits, 'now'>;
   /** Events processed at once within one invocation. */
   concurrency?: number;
+  /** Where a subject whose keys were written with no connection is noted (the sweep's daily check reads them). */
+  unmatched?: { note(subject: string, at: number): Promise<void> };
 }
 
 export interface RouteResult {
@@ -150,6 +152,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       if (found.length === 0) {
         metrics.addMetric(MetricName.SubjectsWithoutConnections, MetricUnit.Count, 1);
         logger.info('no connection yet: the state waits for one', { correlation_id, subject: subjectForLog(mapped.subject.id) });
+        await deps.unmatched?.note(mapped.subject.id, Date.now());
       }
       // Every written key's order: two writes may share their highest order (one event id, two bodies).
       const orders = written

@@ -13,12 +13,14 @@ import * as z from 'zod';
 import type { NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
 import type { RunPort, RunState } from '../state/membership.ts';
+import type { UnmatchedPort } from '../state/unmatched.ts';
 import { type PageCounts, type PageDeps, type PageReport, sweepPage } from './page.ts';
+import { firstUnmatchedMessage } from './unmatched.ts';
 
 export const SWEEP_RUN = 'index';
 export const PAGE_SIZE = 1_000;
-/** Ticks come every minute: a run due within half of one starts now rather than a minute late. */
-const TICK_SLACK_MS = 30_000;
+/** The deployed schedule ticks every minute. */
+export const TICK_MS = 60_000;
 
 export const sweepMessageSchema = z.object({
   v: z.literal(1),
@@ -39,11 +41,17 @@ export interface SweepDeps extends PageDeps {
   leaseMs: number;
   pageSize?: number;
   name?: string;
+  /** Subjects route found without a connection: checked after a repair run's last page. */
+  unmatched?: UnmatchedPort;
 }
 
 export type TickOutcome = { action: 'started' | 'resumed'; run: string; page: number } | { action: 'running' | 'idle'; run?: string };
 
-export async function tick(deps: SweepDeps, o: { repair: boolean; now?: number }): Promise<TickOutcome> {
+/**
+ * `tickMs`: how often the schedule ticks (a minute when deployed; local runs scale it with the
+ * interval). A run due within half a tick starts now rather than a tick late.
+ */
+export async function tick(deps: SweepDeps, o: { repair: boolean; now?: number; tickMs?: number }): Promise<TickOutcome> {
   const name = deps.name ?? SWEEP_RUN;
   const now = o.now ?? Date.now();
   const r = await deps.runs.readRun(name);
@@ -55,7 +63,7 @@ export async function tick(deps: SweepDeps, o: { repair: boolean; now?: number }
     return { action: 'resumed', run: r.run, page: r.page };
   }
   const repair = o.repair || r?.repairRequested === true;
-  if (!repair && r && now - r.startedAt < deps.intervalMs - TICK_SLACK_MS) return { action: 'idle' };
+  if (!repair && r && now - r.startedAt < deps.intervalMs - (o.tickMs ?? TICK_MS) / 2) return { action: 'idle' };
   const run = `${new Date(now).toISOString()}-${randomUUID().slice(0, 8)}`;
   if (!(await deps.runs.startRun(name, run, repair, now, deps.leaseMs))) return { action: 'running' };
   await sendPage(deps, { v: 1, kind: 'sweep-page', run, page: 0, repair });
@@ -64,7 +72,7 @@ export async function tick(deps: SweepDeps, o: { repair: boolean; now?: number }
 
 export type PageOutcome =
   | { action: 'skipped' }
-  | { action: 'next' | 'done'; report: PageReport; listMs: number; run?: RunState['lastComplete'] };
+  | { action: 'next' | 'done'; report: PageReport; listMs: number; run?: RunState['lastComplete']; unmatchedCheck?: 'queued' | 'failed' };
 
 export async function runPage(deps: SweepDeps, m: SweepMessage, deadline: number): Promise<PageOutcome> {
   const name = deps.name ?? SWEEP_RUN;
@@ -80,7 +88,16 @@ export async function runPage(deps: SweepDeps, m: SweepMessage, deadline: number
     const done = batch.length < pageSize;
     const counts = { ...report.counts, pages: 1 } as Record<string, number>;
     if (!(await deps.runs.advance(name, m.run, m.page, counts, Date.now(), deps.leaseMs, done))) return { action: 'skipped' };
-    if (done) return { action: 'done', report, listMs, run: (await deps.runs.readRun(name))?.lastComplete };
+    if (done) {
+      const run = (await deps.runs.readRun(name))?.lastComplete;
+      if (!m.repair || !deps.unmatched) return { action: 'done', report, listMs, run };
+      // The run is done whatever becomes of the check: a send that failed waits for the next day's.
+      const unmatchedCheck = await deps.queues.send(deps.sweepQueueUrl, { body: JSON.stringify(firstUnmatchedMessage(m.run)) }).then(
+        () => 'queued' as const,
+        () => 'failed' as const,
+      );
+      return { action: 'done', report, listMs, run, unmatchedCheck };
+    }
     await sendPage(deps, { ...m, page: m.page + 1 });
     return { action: 'next', report, listMs };
   } catch (e) {

@@ -97,4 +97,33 @@ describe('ConnectionIndex', () => {
     await expect(index.connectionsOf(big, deadline())).rejects.toMatchObject({ code: 'too_many_connections' });
     expect(lists()).toBe(before + 1);
   });
+
+  it('trusts the index while the last complete sweep is fresh, and reads the sweep again within a second once the read it holds is stale', async () => {
+    const globex = subjectOf({ by: 'tags', tags: { organization_id: 'globex' }, integrations: 'all' });
+    const target = { connectionId: 'swept-globex', providerConfigKey: 'hubspot' };
+    await state.addToIndex(globex.id, target);
+    // The first read shows a run older than the trust window; the next, a run just completed.
+    const runs = [Date.now() - 25_000, Date.now()];
+    let reads = 0;
+    const trusting = new ConnectionIndex(state, client, {
+      lastSweep: async () => runs[Math.min(reads++, runs.length - 1)],
+      sweepFreshMs: 20_000,
+      ttlMs: 0,
+      emptyTtlMs: 0,
+      maxConnections: 3,
+    });
+    const before = lists();
+    // Stale: the per-subject lookup lists (TTL 0), and the answer replaces the index.
+    expect((await trusting.connectionsOf(globex, deadline())).fromNango).toBe(true);
+    expect(lists()).toBe(before + 1);
+    // Within the second, the stale read is kept (no read per event while the sweep is stalled).
+    expect((await trusting.connectionsOf(globex, deadline())).fromNango).toBe(true);
+    expect(reads).toBe(1);
+    await new Promise((r) => setTimeout(r, 1_100));
+    // Past it, the sweep is read again: the run just completed makes the index the answer.
+    const fresh = await trusting.connectionsOf(globex, deadline());
+    expect(reads).toBe(2);
+    expect(fresh.fromNango).toBe(false);
+    expect(lists()).toBe(before + 2);
+  });
 });

@@ -1,17 +1,18 @@
 /**
  * The README's table of function settings, rendered from `SETTINGS` and checked against it. Kept
- * beside its test: `npx tsx test/unit/docs/config-table.ts` prints the table to paste after a change.
+ * beside its test; `npm run docs:settings` writes it into the README (settings-docs.ts).
  */
 import { FUNCTION_SETTINGS, SETTINGS, type SettingName } from '#commons/config';
 
 export const CONFIG_HEADING = '## Configuration';
-export const HEADER = ['variable', 'default', 'read by', 'meaning'] as const;
+export const HEADER = ['variable', 'default', 'read by', 'prop (-c key)', 'meaning'] as const;
 const NONE = '—';
 
 export interface Row {
   variable: string;
   default: string;
   readBy: string;
+  prop: string;
   meaning: string;
 }
 
@@ -29,11 +30,18 @@ export function readByText(name: SettingName): string {
     .join(', ');
 }
 
+/** The construct prop behind a setting, its unit and its context key; a dash for what the construct wires itself. */
+export function propText(name: SettingName): string {
+  const s = SETTINGS[name] as { prop?: string; unit?: string; context?: string };
+  return s.prop ? `\`${s.prop}\` (${s.unit}; \`-c ${s.context}\`)` : NONE;
+}
+
 export function expectedRows(): Row[] {
   return (Object.keys(SETTINGS) as SettingName[]).map((name) => ({
     variable: `\`${name}\``,
     default: defaultText(name),
     readBy: readByText(name),
+    prop: propText(name),
     meaning: SETTINGS[name].doc,
   }));
 }
@@ -42,7 +50,7 @@ const escapeCell = (s: string) => s.replace(/\|/g, '\\|');
 
 export function renderTable(rows: readonly Row[] = expectedRows()): string {
   const lines = [`| ${HEADER.join(' | ')} |`, `| ${HEADER.map(() => '---').join(' | ')} |`];
-  for (const r of rows) lines.push(`| ${[r.variable, r.default, r.readBy, r.meaning].map(escapeCell).join(' | ')} |`);
+  for (const r of rows) lines.push(`| ${[r.variable, r.default, r.readBy, r.prop, r.meaning].map(escapeCell).join(' | ')} |`);
   return lines.join('\n');
 }
 
@@ -67,8 +75,8 @@ export function readmeRows(readme: string): Row[] | undefined {
   const [header, , ...body] = table;
   if (!header || cells(header).join('|').toLowerCase() !== HEADER.join('|')) return undefined;
   return body.map((l) => {
-    const [variable = '', def = '', readBy = '', meaning = ''] = cells(l);
-    return { variable, default: def, readBy, meaning };
+    const [variable = '', def = '', readBy = '', prop = '', meaning = ''] = cells(l);
+    return { variable, default: def, readBy, prop, meaning };
   });
 }
 
@@ -84,7 +92,7 @@ export function tableProblems(readme: string): string[] {
       problems.push(`${want.variable} is missing`);
       continue;
     }
-    for (const field of ['default', 'readBy', 'meaning'] as const) {
+    for (const field of ['default', 'readBy', 'prop', 'meaning'] as const) {
       if (got[field] !== want[field]) problems.push(`${want.variable}: ${field} is "${got[field]}", the code says "${want[field]}"`);
     }
   }
@@ -93,5 +101,3 @@ export function tableProblems(readme: string): string[] {
   if (new Set(rows.map((r) => r.variable)).size !== rows.length) problems.push('a variable is listed twice');
   return problems;
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) console.log(renderTable());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nearMatches, subjectParts } from '#commons/domain/near-match';
+import { likelyVariants, nearMatches, subjectParts } from '#commons/domain/near-match';
 import { subjectId } from '#commons/domain/subject';
 
 const tags = (t: Record<string, string>) => subjectId({ by: 'tags', tags: t, integrations: 'all' });
@@ -44,5 +44,26 @@ describe('nearMatches', () => {
 
   it('decodes what subjectId encodes', () => {
     expect(subjectParts(tags({ organization_id: 'a&b=c d' }))).toEqual({ kind: 'tags', parts: [['organization_id', 'a&b=c d']] });
+  });
+});
+
+describe('likelyVariants', () => {
+  it.each([
+    ['upper case for lower', tags({ organization_id: 'ACME' }), tags({ organization_id: 'acme' })],
+    ['lower case for upper', tags({ organization_id: 'acme' }), tags({ organization_id: 'ACME' })],
+    ['NFD for NFC', tags({ organization_id: 'Zu\u0308rich AG' }), tags({ organization_id: 'Zürich AG' })],
+    ['spaces and case together', tags({ organization_id: ' Acme ' }), tags({ organization_id: 'acme' })],
+    ['every value of a tag set alike', tags({ organization_id: 'GLOBEX', team: 'EU' }), tags({ organization_id: 'globex', team: 'eu' })],
+    ['a connection id', conn('ACME-corp'), conn('acme-corp')],
+  ])('%s', (_, id, variant) => {
+    expect(likelyVariants(id)).toContain(variant);
+  });
+
+  it('never the subject itself, no duplicates, nothing for a digest id', () => {
+    const id = tags({ organization_id: 'acme' });
+    const v = likelyVariants(id);
+    expect(v).not.toContain(id);
+    expect(new Set(v).size).toBe(v.length);
+    expect(likelyVariants(`tags#${'0'.repeat(64)}`)).toEqual([]);
   });
 });
