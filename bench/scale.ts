@@ -1,38 +1,49 @@
 /**
  * `npm run bench:scale -- [sizes...]`: the sweep at fleet scale, on the Nango stand-in (20 ms
  * answers, 4 connections per customer) and dynalite, with the production walker (tick, then one
- * page per "invocation", as the page queue chains them). Two runs per size: the first finds every
- * connection new (indexes, membership, one seed each), the second is steady state (nothing changed).
- * Reports wall time, Nango calls, DynamoDB reads and writes, and the largest page's time and heap.
- * SQS is counted, not run: the page chain is driven in process so the measurement is the walker's.
+ * page per "invocation", as the page queue chains them). Three runs per size: the first finds every
+ * connection new (indexes, membership, one seed each), the second is steady state (nothing changed),
+ * the third is the daily run (steady, with drift repair: desired state read once per subject and page).
+ * Each run is walked in its own process (bench/scale-worker.ts) while the stand-ins stay in this one,
+ * so the reported peak RSS is the walker's. Reports wall time, Nango calls, DynamoDB reads and writes,
+ * desired-state reads, CPU, the largest page's time and heap, and per-page figures with 1,000,000
+ * connections extrapolated from them. SQS is counted, not run.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { subjectRules } from '#events/catalog';
-import { HttpNangoClient } from '#commons/nango/http-client';
-import type { OutgoingMessage, QueuePort, SendFailure } from '#commons/queues';
-import { staticKeyProvider } from '#commons/secrets';
-import { DynamoStateStore } from '#commons/state/dynamodb';
-import { DynamoMembershipStore } from '#commons/state/membership';
-import { runPage, type SweepDeps, type SweepMessage, sweepMessageSchema, tick } from '#commons/sweep/run';
+import { cpus, loadavg } from 'node:os';
 import { startLocalDynamo } from '../local/standins/dynamodb.ts';
 import { startNangoStandin } from '../local/standins/nango.ts';
+import type { WorkerResult } from './scale-worker.ts';
 
-const READS = new Set(['GetItemCommand', 'QueryCommand', 'BatchGetItemCommand']);
-const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
-
-interface RunFigures {
-  run: 'first' | 'steady';
+type Run = 'first' | 'steady' | 'repair' | 'cli';
+interface RunFigures extends WorkerResult {
+  run: Run;
   wallMs: number;
-  pages: number;
   nangoCalls: number;
-  dynamoReads: number;
-  dynamoWrites: number;
-  syncsEnqueued: number;
-  largestPageMs: number;
-  largestPageHeapMb: number;
 }
 
-async function measure(size: number): Promise<RunFigures[]> {
+/** One run in a fresh process (the walker's memory alone); the stand-ins stay here and count Nango's calls. */
+function runWorker(
+  job: { nangoUrl: string; dynamoEndpoint: string; run: Run; now: number; tagsOnly: boolean },
+  key: string,
+): Promise<WorkerResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', new URL('./scale-worker.ts', import.meta.url).pathname], {
+      env: { ...process.env, SCALE_JOB: JSON.stringify(job), SCALE_NANGO_KEY: key },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`scale worker exited ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as WorkerResult);
+    });
+  });
+}
+
+async function measure(size: number, tagsOnly: boolean, withCli: boolean): Promise<RunFigures[]> {
   const secretKey = randomUUID();
   const connections = Array.from({ length: size }, (_, i) => ({
     connectionId: `c0000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
@@ -43,77 +54,21 @@ async function measure(size: number): Promise<RunFigures[]> {
   const nango = await startNangoStandin({ secretKey, connections, latencyMs: 20 });
   const db = await startLocalDynamo();
   await db.createStateTable('state');
-  const client = db.client();
-  const counts = { reads: 0, writes: 0 };
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = String(context.commandName);
-      if (READS.has(name)) counts.reads++;
-      if (WRITES.has(name)) counts.writes++;
-      return next(args);
-    },
-    { step: 'initialize', name: 'countRequests' },
-  );
-  const pages: SweepMessage[] = [];
-  let syncs = 0;
-  const queues: SweepDeps['queues'] = {
-    async sendBatch(_url: string, m: OutgoingMessage[]): Promise<SendFailure[]> {
-      syncs += m.length;
-      return [];
-    },
-    async send(_url: string, m: Omit<OutgoingMessage, 'id'>) {
-      pages.push(sweepMessageSchema.parse(JSON.parse(m.body)));
-    },
-  } satisfies Pick<QueuePort, 'sendBatch' | 'send'>;
-  const members = new DynamoMembershipStore(client, 'state');
-  const deps: SweepDeps = {
-    nango: new HttpNangoClient({ host: nango.url, endpoint: 'current', keys: staticKeyProvider(secretKey), timeoutMs: 30_000 }),
-    state: new DynamoStateStore(client, 'state'),
-    members,
-    runs: members,
-    queues,
-    syncQueueUrl: 'sync',
-    sweepQueueUrl: 'sweep',
-    intervalMs: 300_000,
-    leaseMs: 360_000,
-    ...subjectRules(),
-  };
   const out: RunFigures[] = [];
   try {
-    for (const run of ['first', 'steady'] as const) {
-      const before = { ...counts, nango: nango.requests.length };
-      syncs = 0;
+    // Each run starts past the last one's interval, so its tick starts a new run.
+    let now = Date.now();
+    for (const run of withCli ? (['first', 'steady', 'repair', 'cli'] as const) : (['first', 'steady', 'repair'] as const)) {
+      const calls = nango.requests.length;
       const started = Date.now();
-      const t = await tick(deps, { repair: false, now: run === 'first' ? Date.now() : Date.now() + 600_000 });
-      if (t.action !== 'started') throw new Error(`tick did not start a run: ${t.action}`);
-      let largestPageMs = 0;
-      let largestHeap = 0;
-      let n = 0;
-      for (let m = pages.shift(); m; m = pages.shift()) {
-        global.gc?.();
-        const heap0 = process.memoryUsage().heapUsed;
-        let peak = heap0;
-        const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 5);
-        const t0 = Date.now();
-        await runPage(deps, m, Date.now() + 300_000);
-        clearInterval(sampler);
-        peak = Math.max(peak, process.memoryUsage().heapUsed);
-        largestPageMs = Math.max(largestPageMs, Date.now() - t0);
-        largestHeap = Math.max(largestHeap, peak - heap0);
-        n++;
-      }
-      out.push({
-        run,
-        wallMs: Date.now() - started,
-        pages: n,
-        nangoCalls: nango.requests.length - before.nango,
-        dynamoReads: counts.reads - before.reads,
-        dynamoWrites: counts.writes - before.writes,
-        syncsEnqueued: syncs,
-        largestPageMs,
-        largestPageHeapMb: Math.round((largestHeap / 2 ** 20) * 10) / 10,
-      });
-      process.stderr.write(`${size} ${run}: ${JSON.stringify(out.at(-1))}\n`);
+      const w = await runWorker({ nangoUrl: nango.url, dynamoEndpoint: db.endpoint, run, now, tagsOnly }, secretKey);
+      out.push({ run, ...w, wallMs: Date.now() - started, nangoCalls: nango.requests.length - calls });
+      process.stderr.write(
+        `${size} ${run}: ${JSON.stringify(out.at(-1))} load ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}\n`,
+      );
+      now += 600_000 + (Date.now() - started);
     }
   } finally {
     await nango.close();
@@ -122,18 +77,40 @@ async function measure(size: number): Promise<RunFigures[]> {
   return out;
 }
 
+// --tags-only: the catalog has no connection-id event type (the sample's has one: every connection is
+// then also the subject of its own id, one more index entry and, in the daily run, one more desired read).
+const tagsOnly = process.argv.includes('--tags-only');
+// --cli: a fourth run, the CLI's reconcile in one process (what one invocation did before the sweep).
+const withCli = process.argv.includes('--cli');
 const sizes = process.argv
   .slice(2)
   .map(Number)
   .filter((n) => n > 0);
 const results: Record<number, RunFigures[]> = {};
-for (const size of sizes.length ? sizes : [10_000, 100_000]) results[size] = await measure(size);
-console.log('| connections | run | wall | pages | Nango calls | DynamoDB reads / writes | syncs | largest page: time, heap |');
-console.log('|---|---|---|---|---|---|---|---|');
-for (const [size, runs] of Object.entries(results)) {
-  for (const r of runs) {
+for (const size of sizes.length ? sizes : [10_000, 100_000]) results[size] = await measure(size, tagsOnly, withCli);
+const per = (n: number, r: RunFigures) => n / r.pages;
+const f1 = (n: number) => n.toLocaleString('en', { maximumFractionDigits: 1 });
+console.log(
+  `load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} on ${cpus().length} cores`,
+);
+console.log(
+  '| connections | run | wall | pages | Nango calls | DynamoDB reads / writes | desired-state reads | syncs | CPU | largest page: time, heap | walker peak RSS (baseline) |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+for (const [size, runs] of Object.entries(results))
+  for (const r of runs)
     console.log(
-      `| ${Number(size).toLocaleString('en')} | ${r.run} | ${(r.wallMs / 1000).toFixed(1)} s | ${r.pages} | ${r.nangoCalls} | ${r.dynamoReads.toLocaleString('en')} / ${r.dynamoWrites.toLocaleString('en')} | ${r.syncsEnqueued.toLocaleString('en')} | ${r.largestPageMs} ms, ${r.largestPageHeapMb} MB |`,
+      `| ${Number(size).toLocaleString('en')} | ${r.run} | ${(r.wallMs / 1000).toFixed(1)} s | ${r.pages} | ${r.nangoCalls} | ${r.dynamoReads.toLocaleString('en')} / ${r.dynamoWrites.toLocaleString('en')} | ${r.desiredReads.toLocaleString('en')} | ${r.syncsEnqueued.toLocaleString('en')} | ${(r.cpuMs / 1000).toFixed(1)} s | ${(r.largestPageMs / 1000).toFixed(1)} s, ${r.largestPageHeapMb} MB | ${r.peakRssMb} MB (${r.baselineRssMb} MB) |`,
     );
-  }
-}
+console.log('\nPer page (the unit one invocation does), and 1,000,000 connections (1,001 pages) from it:');
+console.log(
+  '| connections | run | wall / page | Nango calls / page | reads / writes per page | CPU / page | 1,000,000: wall, reads / writes |',
+);
+console.log('|---|---|---|---|---|---|---|');
+for (const [size, runs] of Object.entries(results))
+  for (const r of runs)
+    console.log(
+      `| ${Number(size).toLocaleString('en')} | ${r.run} | ${f1(per(r.wallMs, r) / 1000)} s | ${f1(per(r.nangoCalls, r))} | ${f1(per(r.dynamoReads, r))} / ${f1(per(r.dynamoWrites, r))} | ${f1(per(r.cpuMs, r))} ms | ${f1((per(r.wallMs, r) * 1001) / 60_000)} min, ${Math.round(per(r.dynamoReads, r) * 1001).toLocaleString('en')} / ${Math.round(per(r.dynamoWrites, r) * 1001).toLocaleString('en')} |`,
+    );

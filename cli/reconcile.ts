@@ -40,6 +40,11 @@ const OPTIONS = {
   'catalog-export': { type: 'string', valueName: 'NAME', description: 'the export of --catalog holding the catalog (default catalog)' },
   'dry-run': { type: 'boolean', description: 'report the drift, enqueue nothing' },
   status: { type: 'boolean', description: "show the deployed sweep's run (progress, last complete run) and exit; needs only the table" },
+  'request-repair': {
+    type: 'boolean',
+    description:
+      'ask the deployed sweep for a run with drift repair (its next tick, within a minute, starts it) and exit; needs only the table',
+  },
   json: { type: 'boolean', description: 'print the report as JSON (for scripts)' },
   subject: {
     type: 'string',
@@ -59,18 +64,25 @@ const OPTIONS = {
 } satisfies OptionTable;
 
 const HELP = helpText({
-  usage: 'npm run reconcile -- [--status] [--dry-run] [--json] [--subject ID]... [--integration KEY]... [--stack NAME]',
+  usage: 'npm run reconcile -- [--status | --request-repair] [--dry-run] [--json] [--subject ID]... [--integration KEY]... [--stack NAME]',
   description:
     "Pages through Nango's connections (metadata and tags included, one request per page, paced by the\n" +
     'rate-limit headers), compares the keys this deployment owns with the desired state in the state table,\n' +
     'prints what drifted and, unless --dry-run, enqueues a repair sync for each drifted connection.\n' +
     'Where things are: --stack, else the environment (STATE_TABLE_NAME, SYNC_QUEUE_URL, NANGO_SECRET_KEY or\n' +
-    'NANGO_SECRET_ID, NANGO_HOST), as `npm start -- --keep-running` prints them.',
+    'NANGO_SECRET_ID, NANGO_HOST), as `npm start -- --keep-running` prints them.\n' +
+    'This runs in one process, for small fleets and dry runs (about 100,000 connections in the default\n' +
+    'timeout). A larger fleet is checked by the deployed sweep, one page per invocation: --request-repair\n' +
+    'asks it for a run with drift repair, --status follows it.',
   options: OPTIONS,
   sections: [
     {
       title: 'Examples',
-      lines: ['npm run reconcile -- --dry-run', 'npm run reconcile -- --stack NangoMetadataSync-prod --subject organization_id=acme'],
+      lines: [
+        'npm run reconcile -- --dry-run',
+        'npm run reconcile -- --stack NangoMetadataSync-prod --subject organization_id=acme',
+        'npm run reconcile -- --stack NangoMetadataSync-prod --request-repair',
+      ],
     },
     {
       title: 'Exit status',
@@ -175,14 +187,20 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
     if (e instanceof UsageError) return fail(`${e.message}\nRun "npm run reconcile -- --help" for usage.`, 2);
     throw e;
   }
-  if (values.status) {
+  if (values.status || values['request-repair']) {
     try {
       const outputs = values.stack ? await stackOutputs(values.stack, new CloudFormationClient({})) : [];
       const table = findOutput(outputs, OutputKeys.StateTableName) ?? env[ENV.STATE_TABLE_NAME];
       if (!table) throw new ConfigError('no state table: pass --stack or set STATE_TABLE_NAME');
-      const run = await new DynamoMembershipStore(new DynamoDBClient({}), table).readRun(SWEEP_RUN);
+      const runs = new DynamoMembershipStore(new DynamoDBClient({}), table);
+      // The tick reads the flag: it starts a repair run, or makes the next run one if a run is going.
+      if (values['request-repair']) await runs.requestRepair(SWEEP_RUN);
+      const run = await runs.readRun(SWEEP_RUN);
       if (values.json) out.write(`${JSON.stringify(run ?? null)}\n`);
-      else out.write(renderStatus(run));
+      else
+        out.write(
+          `${values['request-repair'] ? "Drift repair requested: the sweep's next tick (within a minute) starts it, or the next run does.\n" : ''}${renderStatus(run)}`,
+        );
       return 0;
     } catch (e) {
       if (e instanceof ConfigError) return fail(e.message, 2);
@@ -227,7 +245,8 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
 }
 
 function renderStatus(run: RunState | undefined): string {
-  if (!run) return 'No sweep run yet: the deployed sweep starts one on its next tick.\n';
+  // A repair asked before any run leaves the item with only its flag.
+  if (!run?.run) return 'No sweep run yet: the deployed sweep starts one on its next tick.\n';
   const when = (ms: number) => new Date(ms).toISOString();
   const lines = [
     run.status === 'running'
@@ -235,6 +254,7 @@ function renderStatus(run: RunState | undefined): string {
       : `Idle: last run ${run.run} ended.`,
     `  so far: ${JSON.stringify(run.counts)}`,
   ];
+  if (run.repairRequested) lines.push('  drift repair requested: the next run repairs');
   const c = run.lastComplete;
   if (c)
     lines.push(

@@ -95,6 +95,22 @@ export function createDashboard(scope: Construct, cfg: Resolved, p: MonitoredPar
       custom(MetricName.DeferredWait, 'deferred keys waited, max (ms)', cw.Stats.MAXIMUM),
     ]),
   );
+  // The sweep's progress (a run is a chain of one-page invocations) and whether it keeps its interval.
+  dashboard.addWidgets(
+    graph('Sweep', [
+      custom(MetricName.SweepPages, 'pages'),
+      custom(MetricName.SweepConnectionsListed, 'connections listed'),
+      custom(MetricName.SweepConnectionsAdded, 'added'),
+      custom(MetricName.SweepConnectionsMoved, 'moved'),
+      custom(MetricName.SweepSeedsEnqueued, 'seeds enqueued'),
+      custom(MetricName.IndexAddsRefused, 'index adds refused (subject cap)'),
+    ]),
+    graph('Sweep runs (s)', [
+      custom(MetricName.SweepRunSeconds, 'run duration, max', cw.Stats.MAXIMUM),
+      custom(MetricName.SweepAgeSeconds, 'since the last complete run started, max', cw.Stats.MAXIMUM),
+    ]),
+    graph('Sweep runs completed', [custom(MetricName.SweepRunsCompleted, 'runs completed')]),
+  );
   dashboard.addWidgets(new cw.AlarmStatusWidget({ title: 'Alarms', alarms: [...alarms], width: 24, height: 6 }));
   return dashboard;
 }

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertAppliedFits } from '#commons/apply/tenancy';
+import { SETTINGS } from '#commons/config';
 import { DynamoStateStore } from '#commons/state/dynamodb';
 import { ITEM_LIMIT_BYTES, MAX_APPLIED_BYTES, MAX_INDEX_ENTRIES } from '#commons/state/limits';
 import { startLocalDynamo, type LocalDynamo } from '../../../local/standins/dynamodb.ts';
@@ -25,6 +26,12 @@ const LONG_PCK = `p${'-'.repeat(254)}`;
 const LONG_SUBJECT = `tags:organization_id=${'x'.repeat(1_000 - 'tags:organization_id='.length)}`;
 
 describe('item limits', () => {
+  it('MAX_CONNECTIONS_PER_SUBJECT is refused past what one index item holds at the longest ids', () => {
+    const cap = SETTINGS.MAX_CONNECTIONS_PER_SUBJECT.schema;
+    expect(cap.safeParse(String(MAX_INDEX_ENTRIES)).success).toBe(true);
+    expect(cap.safeParse(String(MAX_INDEX_ENTRIES + 1)).success).toBe(false);
+  });
+
   it('an index holds MAX_INDEX_ENTRIES connections at the longest ids; the next add is refused', async () => {
     expect(longId(1)).toHaveLength(255);
     for (let i = 0; i < MAX_INDEX_ENTRIES; i += 50) {
