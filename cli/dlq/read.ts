@@ -144,15 +144,8 @@ export class Holder {
     }
     // notReached: visible after the scan, so behind a held message of its FIFO group, or new. Approximate.
     const notReached = Number((await this.attributes(url)).ApproximateNumberOfMessages ?? 0);
-    const report = {
-      stage,
-      url,
-      fifo: isFifoUrl(url),
-      approximateTotal,
-      scanned: seen.size,
-      notReached,
-      scanLimitReached: seen.size >= o.scanLimit,
-    };
+    const scanned = seen.size;
+    const report = { stage, url, fifo: isFifoUrl(url), approximateTotal, scanned, notReached, scanLimitReached: scanned >= o.scanLimit };
     return { items: [...seen.values()].map((m) => classify(m, stage)), report };
   }
 
@@ -202,10 +195,7 @@ export class Holder {
         const chunk = all.slice(i, i + 10);
         const Entries = chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.receiptHandle, VisibilityTimeout: seconds }));
         const batch = this.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl, Entries }));
-        failed += await batch.then(
-          (r) => r.Failed?.length ?? 0,
-          () => chunk.length,
-        );
+        failed += await batch.then((r) => r.Failed?.length ?? 0).catch(() => chunk.length);
       }
     }
     return failed;
