@@ -253,9 +253,9 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
     const k = JSON.stringify([i.providerConfigKey, i.connectionId]);
     return cache.get(k) ?? cache.set(k, reader.metadataOf(i.connectionId, i.providerConfigKey)).get(k);
   };
-  const missing = missingTargets(chosen, urls)
-    .map((s) => read.STAGE_QUEUES[s].source)
-    .map((r) => `${r} (${read.howToGive(r)})`);
+  const missing = missingTargets(chosen, urls).map(
+    (s) => `${read.STAGE_QUEUES[s].source} (${read.howToGive(read.STAGE_QUEUES[s].source)})`,
+  );
   try {
     if (args.json) {
       const out = [];
