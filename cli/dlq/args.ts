@@ -148,7 +148,9 @@ const QUEUE_HELP = `Queues (flags win over --stack, --stack over environment var
   A version 1 stack (PatchesQueueUrl, PatchesDlqUrl) or environment (PATCHES_QUEUE_URL,
   PATCHES_DLQ_URL) is read too.`;
 
-const FILTER_HELP = `Filters (all given must match; repeat a flag for several values):
+const READ_HELP = `${QUEUE_HELP}
+
+Filters (all given must match; repeat a flag for several values):
   --error-code CODE          Nango's or the tool's error code (unknown_connection, invalid_event,
                              sqs_redrive for bare messages SQS moved, malformed_message, ...)
   --event-type TYPE          the event's detail-type (customer.plan_changed, ...)
@@ -186,9 +188,7 @@ envelope) are shown with error code sqs_redrive; unreadable ones as malformed_me
 
   --json                     machine-readable output on stdout
 
-${QUEUE_HELP}
-
-${FILTER_HELP}`,
+${READ_HELP}`,
 
   inspect: `Usage: dlq inspect [options]
 
@@ -198,9 +198,7 @@ times, and what replay would send. Nothing is removed.
 
   --json                     the items as JSON (envelope included)
 
-${QUEUE_HELP}
-
-${FILTER_HELP}`,
+${READ_HELP}`,
 
   replay: `Usage: dlq replay [options]
 
@@ -232,9 +230,7 @@ replayed, and both must be FIFO or both standard; otherwise replay refuses (exit
 Exit codes: 0 every chosen message replayed, 1 some failed or were skipped (the summary says which
 and why; they stay in the DLQ), 2 bad input or a destination check failed, 130 interrupted.
 
-${QUEUE_HELP}
-
-${FILTER_HELP}`,
+${READ_HELP}`,
 
   purge: `Usage: dlq purge [options]
 

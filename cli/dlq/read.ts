@@ -18,7 +18,7 @@ import { ENV } from '#commons/config';
 import { dlqEnvelopeSchema, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
 import { registerSecret } from '#commons/redact';
 import { KEY_FORMAT } from '#commons/secrets';
-import { connectionKey } from '#commons/sync/message';
+import { connectionKey, type Target } from '#commons/sync/message';
 import { OutputKeys } from '../../infra/outputs.ts';
 import { CliError, describeError, networkCode, scrub, scrubValue } from '../errors.ts';
 import { findOutput, stackOutputs } from '../stack-outputs.ts';
@@ -144,15 +144,8 @@ export class Holder {
     }
     // notReached: visible after the scan, so behind a held message of its FIFO group, or new. Approximate.
     const notReached = Number((await this.attributes(url)).ApproximateNumberOfMessages ?? 0);
-    const report = {
-      stage,
-      url,
-      fifo: isFifoUrl(url),
-      approximateTotal,
-      scanned: seen.size,
-      notReached,
-      scanLimitReached: seen.size >= o.scanLimit,
-    };
+    const scanned = seen.size;
+    const report = { stage, url, fifo: isFifoUrl(url), approximateTotal, scanned, notReached, scanLimitReached: scanned >= o.scanLimit };
     return { items: [...seen.values()].map((m) => classify(m, stage)), report };
   }
 
@@ -202,10 +195,7 @@ export class Holder {
         const chunk = all.slice(i, i + 10);
         const Entries = chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.receiptHandle, VisibilityTimeout: seconds }));
         const batch = this.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl, Entries }));
-        failed += await batch.then(
-          (r) => r.Failed?.length ?? 0,
-          () => chunk.length,
-        );
+        failed += await batch.then((r) => r.Failed?.length ?? 0).catch(() => chunk.length);
       }
     }
     return failed;
@@ -247,6 +237,7 @@ export type DlqItem = Record<'messageId' | 'errorCode' | 'errorMessage' | 'body'
 } & Partial<Record<'eventType' | 'eventSource' | 'connectionId' | 'providerConfigKey' | 'sequenceNumber', string | undefined>> &
   Partial<{ status: number; retryable: boolean; attempts: number; patch: Obj; keyTimes: Record<string, string>; envelope: DlqEnvelope }>;
 type Obj = Record<string, unknown>;
+type Original = { body: string; messageId: string; messageGroupId?: string | undefined };
 
 const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)';
 /** Synthetic error codes for messages that carry none, so filters can select them. */
@@ -295,30 +286,23 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
     if (!isObject(json)) return malformed(json === undefined ? 'not JSON' : 'not a JSON object');
     const { target, patch, event } = readMessage(json);
     // SQS's redrive keeps the message's group: the connection it belongs to.
-    const groupId = held.attributes.MessageGroupId ?? (target ? connectionKey(target) : undefined);
-    if (!target || !groupId) return malformed('not a sync message (it names no connection)');
-    const deduplicationId = replayDeduplicationId(messageId, messageId, 0);
+    if (!target) return malformed('not a sync message (it names no connection)');
     return {
       ...bare,
       ...{ eventType: event?.detailType, eventSource: event?.source, eventIds: event ? [event.id] : [], ...target },
       ...(patch ? { patch: scrubValue(patch) } : {}),
       ...(patch && event ? { keyTimes: Object.fromEntries(Object.keys(patch).map((k) => [k, event.time])) } : {}),
-      replay: { ok: true, messages: [{ queue: 'sync', body: resendable(body), groupId, deduplicationId }] },
+      replay: planSync([{ body, messageId, messageGroupId: held.attributes.MessageGroupId }], messageId, target),
     };
   }
   // Ingress: any body is an event as far as we know; route validates it again on replay. The rule's
   // target DLQ is this queue too: EventBridge adds RULE_ARN and ERROR_CODE when it could not deliver.
   const ev = isObject(json) ? json : {};
-  const a = held.messageAttributes;
-  const eb = a.RULE_ARN !== undefined && a.ERROR_CODE !== undefined;
+  const { RULE_ARN, ERROR_CODE, ERROR_MESSAGE } = held.messageAttributes;
+  const why = `EventBridge could not deliver the event to the ingress queue: ${ERROR_MESSAGE ?? ERROR_CODE}`;
   return {
     ...bare,
-    ...(eb
-      ? {
-          errorCode: a.ERROR_CODE!,
-          errorMessage: scrub(`EventBridge could not deliver the event to the ingress queue: ${a.ERROR_MESSAGE ?? a.ERROR_CODE}`),
-        }
-      : {}),
+    ...(RULE_ARN !== undefined && ERROR_CODE !== undefined ? { errorCode: ERROR_CODE, errorMessage: scrub(why) } : {}),
     ...{ eventType: str(ev['detail-type']), eventSource: str(ev.source), eventIds: typeof ev.id === 'string' ? [ev.id] : [] },
     replay: { ok: true, messages: [{ queue: 'ingress', body }] },
   };
@@ -329,11 +313,16 @@ function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
   const cut = env.originals.findIndex((o) => o.truncated);
   if (cut >= 0) return { ok: false, reason: `original message ${cut + 1} was truncated when the envelope was written` };
   if (env.stage === 'route') return { ok: true, messages: env.originals.map((o) => ({ queue: 'ingress', body: o.body })) };
+  return planSync(env.originals, dlqMessageId, env.target);
+}
+
+/** Sync messages back to the sync queue, each in its connection's group, with a new deduplication id. */
+function planSync(originals: readonly Original[], dlqMessageId: string, fallback?: Target): ReplayPlan {
   const messages: Outgoing[] = [];
-  for (const [i, o] of env.originals.entries()) {
+  for (const [i, o] of originals.entries()) {
     const json = tryJson(o.body);
     if (!isObject(json)) return { ok: false, reason: `original message ${i + 1} is not a JSON object` };
-    const target = readMessage(json).target ?? env.target;
+    const target = readMessage(json).target ?? fallback;
     const groupId = o.messageGroupId ?? (target ? connectionKey(target) : undefined);
     if (!groupId) return { ok: false, reason: `original message ${i + 1} has no message group and the envelope names no connection` };
     messages.push({

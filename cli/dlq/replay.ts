@@ -251,8 +251,7 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
   const current = (i: DlqItem) => {
     if (!reader || i.stage !== 'apply' || i.connectionId === undefined || i.providerConfigKey === undefined) return undefined;
     const k = JSON.stringify([i.providerConfigKey, i.connectionId]);
-    if (!cache.has(k)) cache.set(k, reader.metadataOf(i.connectionId, i.providerConfigKey));
-    return cache.get(k);
+    return cache.get(k) ?? cache.set(k, reader.metadataOf(i.connectionId, i.providerConfigKey)).get(k);
   };
   const missing = missingTargets(chosen, urls).map(
     (s) => `${read.STAGE_QUEUES[s].source} (${read.howToGive(read.STAGE_QUEUES[s].source)})`,
