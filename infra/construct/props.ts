@@ -219,7 +219,10 @@ export interface NangoMetadataSyncProps {
   readonly alarms?: AlarmOptions;
   /** @default a CloudFormation-generated name */
   readonly dashboardName?: string;
-  /** Merged over the default esbuild options (ESM, minified, source maps, @aws-sdk/* external). */
+  /**
+   * Merged over the default esbuild options (ESM, minified, source maps, the AWS SDK bundled in).
+   * `{ bundleAwsSDK: false }` (or `externalModules: ['@aws-sdk/*']`) loads the Lambda runtime's SDK instead.
+   */
   readonly bundling?: BundlingOptions;
 }
 
