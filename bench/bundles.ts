@@ -1,8 +1,8 @@
 /**
  * Bundles each function as the construct does: its generated entry (the handler module's factory over
  * the sample catalog module, infra/construct/catalog-module.ts) with the construct's own esbuild
- * options (infra/construct/bundling.ts), and a second time for running here, the same build with
- * @aws-sdk bundled in (no Lambda runtime provides it locally). Each build writes esbuild's
+ * options (infra/construct/bundling.ts), and a second time for the CPU and memory rows (the same
+ * build now that the construct bundles the AWS SDK too). Each build writes esbuild's
  * metafile; `analyze` says what dominates a bundle and flags code the function never runs.
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -58,9 +58,9 @@ export function constructOptions(variant: Variant): BuildOptions {
 }
 
 /**
- * deploy: what the construct ships, written under the project's node_modules so that its @aws-sdk/*
- * imports resolve there as they resolve to the runtime's copy in Lambda (the cold starts run these).
- * local: the same build with the SDK bundled in, for the CPU and memory rows.
+ * deploy: what the construct ships (the AWS SDK bundled in), written under the project's node_modules
+ * so that a deployer's externals would resolve there as from the runtime in Lambda (the cold starts run these).
+ * local: the same build with nothing external, for the CPU and memory rows.
  */
 export type Variant = 'deploy' | 'local';
 
