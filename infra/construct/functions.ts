@@ -12,7 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { FUNCTION_SETTINGS, type FunctionName, type SettingName } from '#commons/config';
 import { BUNDLING, RUNTIME_SDK } from './bundling.ts';
-import { generatedEntry, PACKAGE_ALIASES } from './catalog-module.ts';
+import { BUNDLE_ALIASES, generatedEntry } from './catalog-module.ts';
 import type { Resolved } from './validate-props.ts';
 
 /** The package's own root (its sources in this repository, its installed copy for a user): never a bundling root. */
@@ -129,9 +129,9 @@ export const externalsOf = (b: Resolved['bundling']): readonly string[] =>
 /** The entry of a function: generated, the runtime's `create<Fn>Handler` over the catalog module. */
 export const entryOf = (cfg: Resolved, fn: FunctionName): string => generatedEntry(cfg.projectRoot, fn, cfg.catalogModule);
 
-/** The catalog module's imports of the package resolve to the catalog API in every bundle (see PACKAGE_ALIASES). */
+/** The catalog module's imports of the package resolve to the catalog API in every bundle, `node:http` is required (see BUNDLE_ALIASES). */
 const aliasArgs = (): Record<string, string> =>
-  Object.fromEntries(Object.entries(PACKAGE_ALIASES).map(([name, file]) => [`--alias:${name}`, file]));
+  Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([name, file]) => [`--alias:${name}`, file]));
 
 /** SQS event sources cannot have an on-failure destination: their failures go through the queue's redrive. */
 export function acknowledgeEventSources(f: lambda.IFunction): void {

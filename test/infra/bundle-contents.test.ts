@@ -8,7 +8,7 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import type { FunctionName } from '../../functions/commons/config.ts';
 import { BUNDLING, RUNTIME_SDK } from '../../infra/construct/bundling.ts';
-import { generatedEntry, PACKAGE_ALIASES, resolveCatalogModule } from '../../infra/construct/catalog-module.ts';
+import { BUNDLE_ALIASES, generatedEntry, resolveCatalogModule } from '../../infra/construct/catalog-module.ts';
 import { externalsOf } from '../../infra/construct/functions.ts';
 import { PROJECT_ROOT } from '../../infra/construct/index.ts';
 import { FUNCTIONS, SAMPLE_CATALOG } from './helpers.ts';
@@ -25,7 +25,7 @@ async function bundleOf(entry: string, external: readonly string[] = BUNDLING.ex
     mainFields: [...BUNDLING.mainFields],
     define: { ...BUNDLING.define },
     external: [...external],
-    alias: { ...PACKAGE_ALIASES },
+    alias: { ...BUNDLE_ALIASES },
     write: false,
     metafile: true,
     outfile: 'index.mjs',
