@@ -8,14 +8,14 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import type { FunctionName } from '../../functions/commons/config.ts';
 import { BUNDLING, RUNTIME_SDK } from '../../infra/construct/bundling.ts';
-import { BUNDLE_ALIASES, generatedEntry, resolveCatalogModule } from '../../infra/construct/catalog-module.ts';
+import { BUNDLE_ALIASES, generatedEntry, PACKAGE_ALIASES, resolveCatalogModule } from '../../infra/construct/catalog-module.ts';
 import { externalsOf } from '../../infra/construct/functions.ts';
 import { PROJECT_ROOT } from '../../infra/construct/index.ts';
 import { FUNCTIONS, SAMPLE_CATALOG } from './helpers.ts';
 
 const entryPath = (fn: FunctionName) => generatedEntry(PROJECT_ROOT, fn, resolveCatalogModule(SAMPLE_CATALOG));
 
-async function bundleOf(entry: string, external: readonly string[] = BUNDLING.externalModules) {
+async function bundleOf(entry: string, external: readonly string[] = BUNDLING.externalModules, alias = BUNDLE_ALIASES) {
   return build({
     entryPoints: [entry],
     bundle: true,
@@ -25,7 +25,7 @@ async function bundleOf(entry: string, external: readonly string[] = BUNDLING.ex
     mainFields: [...BUNDLING.mainFields],
     define: { ...BUNDLING.define },
     external: [...external],
-    alias: { ...BUNDLE_ALIASES },
+    alias: { ...alias },
     write: false,
     metafile: true,
     outfile: 'index.mjs',
@@ -70,6 +70,13 @@ describe('bundle contents', () => {
     // ES module builds only (mainFields, the `module` condition): no CommonJS copy of an SDK package.
     expect(inputs.filter((i) => /node_modules\/@(aws-sdk|smithy)\/[^/]+\/dist-cjs\//.test(i))).toEqual([]);
     expect(out.outputFiles![0]!.text).not.toMatch(/(from\s*|import\(\s*)"@aws-sdk\//);
+  });
+
+  it.each(FUNCTIONS)("%s requires node:http rather than importing it (its ES facade would load Node's undici)", async (fn) => {
+    const esImport = /(from\s*|import\s*)"(node:)?http"/;
+    expect((await bundleOf(entryPath(fn))).outputFiles![0]!.text).not.toMatch(esImport);
+    // Without the alias the SDK's HTTP handler imports it (the check can fail).
+    if (fn === 'apply') expect((await bundleOf(entryPath(fn), undefined, PACKAGE_ALIASES)).outputFiles![0]!.text).toMatch(esImport);
   });
 
   it("the construct's externals: none by default, the runtime's SDK on `bundleAwsSDK: false`, a deployer's list as given", () => {

@@ -134,5 +134,7 @@ describe.each(FUNCTIONS)('%s bundle', (fn) => {
     });
     expect(out.code, out.stderr.slice(-3000)).toBe(0);
     expect(out.stdout).toContain(`${IMPORTED_MARK}function`);
+    // node:http is required, not imported: its ES facade would load Node's internal undici at import.
+    expect(out.stdout).toContain('@@node-undici@@ false');
   });
 });
