@@ -219,10 +219,7 @@ export interface NangoMetadataSyncProps {
   readonly alarms?: AlarmOptions;
   /** @default a CloudFormation-generated name */
   readonly dashboardName?: string;
-  /**
-   * Merged over the default esbuild options (ESM, minified, source maps, the AWS SDK bundled in).
-   * `{ bundleAwsSDK: false }` (or `externalModules: ['@aws-sdk/*']`) loads the Lambda runtime's SDK instead.
-   */
+  /** Over the default esbuild options (ESM, minified, source maps, AWS SDK bundled; `bundleAwsSDK: false`: the runtime's). */
   readonly bundling?: BundlingOptions;
 }
 
