@@ -1,8 +1,8 @@
 /**
  * Bundles each function as the construct does: its generated entry (the handler module's factory over
  * the sample catalog module, infra/construct/catalog-module.ts) with the construct's own esbuild
- * options (infra/construct/bundling.ts), and a second time for running here, the same build with
- * @aws-sdk bundled in (no Lambda runtime provides it locally). Each build writes esbuild's
+ * options (infra/construct/bundling.ts), and a second time for the CPU and memory rows (the same
+ * build now that the construct bundles the AWS SDK too). Each build writes esbuild's
  * metafile; `analyze` says what dominates a bundle and flags code the function never runs.
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { type BuildOptions, build, type Metafile } from 'esbuild';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 import { BUNDLING, ESM_BANNER } from '../infra/construct/bundling.ts';
-import { generatedEntry, PACKAGE_ALIASES, resolveCatalogModule } from '../infra/construct/catalog-module.ts';
+import { BUNDLE_ALIASES, generatedEntry, PACKAGE_ALIASES, resolveCatalogModule } from '../infra/construct/catalog-module.ts';
 
 export { ESM_BANNER };
 
@@ -40,7 +40,7 @@ export function entryFile(name: EntryName): string {
 }
 
 /** The construct's esbuild options (functions.ts passes the same to NodejsFunction), but for what is only here: output and minification. */
-export function constructOptions(variant: Variant): BuildOptions {
+export function constructOptions(variant: Variant, name?: EntryName): BuildOptions {
   return {
     bundle: true,
     platform: 'node',
@@ -49,7 +49,8 @@ export function constructOptions(variant: Variant): BuildOptions {
     mainFields: [...BUNDLING.mainFields],
     banner: { js: BUNDLING.banner },
     define: { ...BUNDLING.define },
-    alias: { ...PACKAGE_ALIASES },
+    // The functions' own aliases (node:http required); the bench's peers are built as a user would.
+    alias: name && (FUNCTION_ENTRIES as readonly string[]).includes(name) ? { ...BUNDLE_ALIASES } : { ...PACKAGE_ALIASES },
     external: variant === 'deploy' ? [...BUNDLING.externalModules] : [],
     tsconfig: join(ROOT, 'tsconfig.json'),
     logLevel: 'error',
@@ -58,9 +59,9 @@ export function constructOptions(variant: Variant): BuildOptions {
 }
 
 /**
- * deploy: what the construct ships, written under the project's node_modules so that its @aws-sdk/*
- * imports resolve there as they resolve to the runtime's copy in Lambda (the cold starts run these).
- * local: the same build with the SDK bundled in, for the CPU and memory rows.
+ * deploy: what the construct ships (the AWS SDK bundled in), written under the project's node_modules
+ * so that a deployer's externals would resolve there as from the runtime in Lambda (the cold starts run these).
+ * local: the same build with nothing external, for the CPU and memory rows.
  */
 export type Variant = 'deploy' | 'local';
 
@@ -86,7 +87,7 @@ export async function bundle(name: EntryName, variant: Variant, outDir: string):
   mkdirSync(dir, { recursive: true });
   const outfile = join(dir, 'index.mjs');
   const result = await build({
-    ...constructOptions(variant),
+    ...constructOptions(variant, name),
     entryPoints: [entryFile(name)],
     outfile,
     minify: BUNDLING.minify,

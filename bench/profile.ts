@@ -30,7 +30,7 @@ export interface ProfileSummary {
 
 export async function readableBundle(name: EntryName, outDir: string, variant: Variant = 'local'): Promise<string> {
   const outfile = join(variant === 'deploy' ? join(DEPLOY_DIR, 'readable') : outDir, `${name}.mjs`);
-  await build({ ...constructOptions(variant), entryPoints: [entryFile(name)], outfile, minify: false });
+  await build({ ...constructOptions(variant, name), entryPoints: [entryFile(name)], outfile, minify: false });
   return outfile;
 }
 

@@ -15,8 +15,12 @@ export const BUNDLING = {
   minify: true,
   sourceMap: true,
   sourcesContent: false,
-  /** The Lambda runtime provides the AWS SDK. */
-  externalModules: ['@aws-sdk/*'],
+  /**
+   * Nothing left to the runtime: the AWS SDK clients are bundled (minified, tree-shaken from their ES
+   * module builds), which starts faster than loading the runtime's unbundled copy and ships the SDK
+   * version the tests ran. `RUNTIME_SDK` is the deployer's way back to the runtime's copy.
+   */
+  externalModules: [],
   target: 'node24',
   /**
    * undici's own switch for bundlers (its Node core build sets it): drops the experimental Milo parser,
@@ -24,3 +28,6 @@ export const BUNDLING = {
    */
   define: { esbuildDetection: '1' },
 } as const;
+
+/** The Lambda runtime's AWS SDK v3 (`bundling: { bundleAwsSDK: false }` or these `externalModules`). */
+export const RUNTIME_SDK = ['@aws-sdk/*'] as const;

@@ -51,6 +51,10 @@ export const PACKAGE_ALIASES: Readonly<Record<string, string>> = {
   'nango-metadata-sync/catalog': CATALOG_API_MODULE,
 };
 
+/** `node:http` required, not imported, in the functions' bundles (see node-http.cts). */
+const NODE_HTTP = fileURLToPath(new URL(`./node-http${EXT === '.ts' ? '.cts' : '.cjs'}`, import.meta.url));
+export const BUNDLE_ALIASES: Readonly<Record<string, string>> = { ...PACKAGE_ALIASES, http: NODE_HTTP, 'node:http': NODE_HTTP };
+
 export const resolveCatalogModule = (m: CatalogModule): ResolvedCatalogModule => ({
   path: path.resolve(m.path),
   exportName: m.exportName ?? 'catalog',

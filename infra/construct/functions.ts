@@ -11,8 +11,8 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { FUNCTION_SETTINGS, type FunctionName, type SettingName } from '#commons/config';
-import { BUNDLING } from './bundling.ts';
-import { generatedEntry, PACKAGE_ALIASES } from './catalog-module.ts';
+import { BUNDLING, RUNTIME_SDK } from './bundling.ts';
+import { BUNDLE_ALIASES, generatedEntry } from './catalog-module.ts';
 import type { Resolved } from './validate-props.ts';
 
 /** The package's own root (its sources in this repository, its installed copy for a user): never a bundling root. */
@@ -88,7 +88,7 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
       minify: BUNDLING.minify,
       sourceMap: BUNDLING.sourceMap,
       sourcesContent: BUNDLING.sourcesContent,
-      externalModules: [...BUNDLING.externalModules],
+      externalModules: [...externalsOf(cfg.bundling)],
       target: BUNDLING.target,
       define: { ...BUNDLING.define },
       forceDockerBundling: false,
@@ -118,12 +118,20 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
   return f;
 }
 
+/**
+ * The AWS SDK is bundled unless the deployer asks for the runtime's copy: `externalModules` as given,
+ * else `bundleAwsSDK: false` leaves `@aws-sdk/*` to the runtime (CDK's own switch, which our explicit
+ * default would otherwise silence).
+ */
+export const externalsOf = (b: Resolved['bundling']): readonly string[] =>
+  b.externalModules ?? (b.bundleAwsSDK === false ? RUNTIME_SDK : BUNDLING.externalModules);
+
 /** The entry of a function: generated, the runtime's `create<Fn>Handler` over the catalog module. */
 export const entryOf = (cfg: Resolved, fn: FunctionName): string => generatedEntry(cfg.projectRoot, fn, cfg.catalogModule);
 
-/** The catalog module's imports of the package resolve to the catalog API in every bundle (see PACKAGE_ALIASES). */
+/** The catalog module's imports of the package resolve to the catalog API in every bundle, `node:http` is required (see BUNDLE_ALIASES). */
 const aliasArgs = (): Record<string, string> =>
-  Object.fromEntries(Object.entries(PACKAGE_ALIASES).map(([name, file]) => [`--alias:${name}`, file]));
+  Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([name, file]) => [`--alias:${name}`, file]));
 
 /** SQS event sources cannot have an on-failure destination: their failures go through the queue's redrive. */
 export function acknowledgeEventSources(f: lambda.IFunction): void {

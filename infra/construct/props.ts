@@ -222,7 +222,7 @@ export interface NangoMetadataSyncProps {
   readonly alarms?: AlarmOptions;
   /** @default a CloudFormation-generated name */
   readonly dashboardName?: string;
-  /** Merged over the default esbuild options (ESM, minified, source maps, @aws-sdk/* external). */
+  /** Over the default esbuild options (ESM, minified, source maps, AWS SDK bundled; `bundleAwsSDK: false`: the runtime's). */
   readonly bundling?: BundlingOptions;
 }
 

@@ -1,20 +1,21 @@
 /**
  * What goes into each function's bundle, from esbuild's metafile with the construct's options
  * (bundling.ts) over the construct's generated entries (the runtime's factory over the sample
- * catalog): the webhook carries neither the Nango client nor undici, and no bundle carries two copies
- * of Powertools commons.
+ * catalog): the webhook carries neither the Nango client nor undici, no bundle carries two copies
+ * of Powertools commons, and the AWS SDK is bundled unless the deployer leaves it to the runtime.
  */
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import type { FunctionName } from '../../functions/commons/config.ts';
-import { BUNDLING } from '../../infra/construct/bundling.ts';
-import { generatedEntry, PACKAGE_ALIASES, resolveCatalogModule } from '../../infra/construct/catalog-module.ts';
+import { BUNDLING, RUNTIME_SDK } from '../../infra/construct/bundling.ts';
+import { BUNDLE_ALIASES, generatedEntry, PACKAGE_ALIASES, resolveCatalogModule } from '../../infra/construct/catalog-module.ts';
+import { externalsOf } from '../../infra/construct/functions.ts';
 import { PROJECT_ROOT } from '../../infra/construct/index.ts';
 import { FUNCTIONS, SAMPLE_CATALOG } from './helpers.ts';
 
 const entryPath = (fn: FunctionName) => generatedEntry(PROJECT_ROOT, fn, resolveCatalogModule(SAMPLE_CATALOG));
 
-async function bundleOf(entry: string) {
+async function bundleOf(entry: string, external: readonly string[] = BUNDLING.externalModules, alias = BUNDLE_ALIASES) {
   return build({
     entryPoints: [entry],
     bundle: true,
@@ -23,8 +24,8 @@ async function bundleOf(entry: string) {
     target: BUNDLING.target,
     mainFields: [...BUNDLING.mainFields],
     define: { ...BUNDLING.define },
-    external: [...BUNDLING.externalModules],
-    alias: { ...PACKAGE_ALIASES },
+    external: [...external],
+    alias: { ...alias },
     write: false,
     metafile: true,
     outfile: 'index.mjs',
@@ -60,13 +61,51 @@ describe('bundle contents', () => {
     expect(inputs.filter((i) => /node_modules\/undici\/lib\/(milo\/|dispatcher\/parser-h1)/.test(i))).toEqual([]);
   });
 
-  it('route imports the Secrets Manager client on its first key read, not at its start', async () => {
-    const code = async (fn: FunctionName) => (await bundleOf(entryPath(fn))).outputFiles![0]!.text;
+  it.each(FUNCTIONS)('%s bundles the AWS SDK clients it uses: no import is left to the runtime', async (fn) => {
+    const out = await bundleOf(entryPath(fn));
+    const inputs = Object.keys(out.metafile.inputs);
+    // Every handler sends to a queue: the SQS client (and the SDK core under it) is in the bundle.
+    expect(inputs.some((i) => /node_modules\/@aws-sdk\/client-sqs\/dist-es\//.test(i))).toBe(true);
+    expect(inputs.some((i) => /node_modules\/@smithy\/core\/dist-es\//.test(i))).toBe(true);
+    // ES module builds only (mainFields, the `module` condition): no CommonJS copy of an SDK package.
+    expect(inputs.filter((i) => /node_modules\/@(aws-sdk|smithy)\/[^/]+\/dist-cjs\//.test(i))).toEqual([]);
+    expect(out.outputFiles![0]!.text).not.toMatch(/(from\s*|import\(\s*)"@aws-sdk\//);
+  });
+
+  it.each(FUNCTIONS)("%s requires node:http rather than importing it (its ES facade would load Node's undici)", async (fn) => {
+    const esImport = /(from\s*|import\s*)"(node:)?http"/;
+    expect((await bundleOf(entryPath(fn))).outputFiles![0]!.text).not.toMatch(esImport);
+    // Without the alias the SDK's HTTP handler imports it (the check can fail).
+    if (fn === 'apply') expect((await bundleOf(entryPath(fn), undefined, PACKAGE_ALIASES)).outputFiles![0]!.text).toMatch(esImport);
+  });
+
+  it("the construct's externals: none by default, the runtime's SDK on `bundleAwsSDK: false`, a deployer's list as given", () => {
+    expect(externalsOf({})).toEqual([]);
+    expect(externalsOf({ bundleAwsSDK: true })).toEqual([]);
+    expect(externalsOf({ bundleAwsSDK: false })).toEqual(['@aws-sdk/*']);
+    expect(externalsOf({ bundleAwsSDK: false, externalModules: ['@aws-sdk/client-sqs'] })).toEqual(['@aws-sdk/client-sqs']);
+  });
+
+  it("the runtime's SDK on request: RUNTIME_SDK (`bundleAwsSDK: false`) leaves every @aws-sdk import external", async () => {
+    const out = await bundleOf(entryPath('apply'), RUNTIME_SDK);
+    expect(Object.keys(out.metafile.inputs).filter((i) => i.includes('node_modules/@aws-sdk/'))).toEqual([]);
+    expect(out.outputFiles![0]!.text).toMatch(/from\s*"@aws-sdk\/client-sqs"/);
+  });
+
+  it('route evaluates the Secrets Manager client on its first key read, not at its start', async () => {
+    const code = async (fn: FunctionName, external?: readonly string[]) => (await bundleOf(entryPath(fn), external)).outputFiles![0]!.text;
+    // Bundled: the client's module sits in a lazy-init wrapper that only the dynamic import runs.
+    const lazyInit = /__esm\(\{\s*"[^"]*node_modules\/@aws-sdk\/client-secrets-manager\/dist-es\/index\.js"/;
+    expect(await code('route')).toMatch(lazyInit);
+    // The webhook reads its signing key through Powertools Parameters: imported statically, no wrapper (the check can fail).
+    const webhook = await bundleOf(entryPath('webhook'));
+    expect(Object.keys(webhook.metafile.inputs).some((i) => i.includes('node_modules/@aws-sdk/client-secrets-manager/'))).toBe(true);
+    expect(webhook.outputFiles![0]!.text).not.toMatch(lazyInit);
+    // With the runtime's SDK: a dynamic import in route, a static one in the webhook.
     const staticImport = /from\s*"@aws-sdk\/client-secrets-manager"/;
-    const route = await code('route');
+    const route = await code('route', RUNTIME_SDK);
     expect(route).not.toMatch(staticImport);
     expect(route).toMatch(/import\(\s*"@aws-sdk\/client-secrets-manager"\s*\)/);
-    // The webhook reads its signing key through Powertools Parameters: a static import (the check can fail).
-    expect(await code('webhook')).toMatch(staticImport);
+    expect(await code('webhook', RUNTIME_SDK)).toMatch(staticImport);
   });
 });

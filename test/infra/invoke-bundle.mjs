@@ -15,6 +15,8 @@ const events = JSON.parse(input || '[]');
 
 const mod = await import(pathToFileURL(bundle).href);
 process.stdout.write(`${IMPORTED_MARK}${typeof mod.handler}\n`);
+// Whether the import loaded Node's internal undici (what an ES import of node:http does).
+process.stdout.write(`@@node-undici@@ ${process.moduleLoadList.some((m) => m.includes('internal/deps/undici'))}\n`);
 if (typeof mod.handler !== 'function') throw new Error(`${bundle} exports no handler`);
 
 for (const event of events) {
