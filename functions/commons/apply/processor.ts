@@ -21,7 +21,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { logger, subjectsForLog } from '#powertools/logger';
 import { MetricName, MetricUnit, countBy, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
-import { type DesiredKey, deferToLaterSync, desiredFor, planSync } from '../domain/desired.ts';
+import { changesKeepComing, type DesiredKey, deferToLaterSync, desiredFor, planSync } from '../domain/desired.ts';
 import { namesConnection } from '../domain/subject.ts';
 import { unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { attemptsOf, classify, invalidInput, settle } from '../failure.ts';
@@ -151,6 +151,8 @@ async function applyGroup(
   const force = messages.some(forcesFullSync);
   const correlation_id = messages.flatMap((m) => m.events).at(-1)?.id ?? units[0]!.messageId;
   const queuedAt = force ? undefined : deferralTime(units);
+  const settling = messages.some((m) => m.reason === 'settle');
+  const events = new Set(messages.flatMap((m) => m.events.map((e) => e.id))).size;
   let planned: DesiredKey[] = [];
   let deferred = false;
   try {
@@ -169,13 +171,21 @@ async function applyGroup(
         const clearing = withClearing(plan.patch, plan.keys, want, applied, member.current);
         const now = Date.now();
         const maxDeferMs = deps.deadlineQueueUrl ? deps.maxDeferMs : 0;
+        const d = { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs };
         // A connection holding a left subject's keys is cleared now, never left to a later sync.
-        deferred = !foreign && deferToLaterSync(plan.keys, { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs });
+        const later = !foreign && deferToLaterSync(plan.keys, d);
+        // A settle waits again only if changes came while it was on its way (`later`, from its queue time).
+        const burst = !foreign && !later && !settling && changesKeepComing(plan.keys, want.values(), { ...d, windowMs: BURST_WINDOW_MS, events });
+        deferred = later || burst;
         if (deferred) {
-          const fresh = [...new Set(plan.keys.map((k) => k.subject))].filter((s) => applied.deferredSince[s] === undefined);
+          const waiting = [...new Set(plan.keys.map((k) => k.subject))];
+          const fresh = waiting.filter((s) => applied.deferredSince[s] === undefined);
+          // A wait no later sync ends rests on a settle on its way: one per subject, unless one already is.
+          const due = applied.settleDue ?? {};
+          const unsettled = later && !settling ? [] : waiting.filter((s) => !((due[s] ?? 0) > now));
           // A wait begins only once its deadline is on its way: that message, not the later sync, bounds it.
-          deferred = fresh.length === 0 || (await sendDeadlines(deps, target, fresh, correlation_id));
-          if (deferred) await deps.state.markDeferred(target, fresh, now);
+          deferred = await sendWaits(deps, target, { deadline: fresh, settle: unsettled }, correlation_id);
+          if (deferred) await deps.state.markDeferred(target, fresh, now, { subjects: unsettled, due: now + SETTLE_SECONDS * 1000 });
         }
         planned = deferred ? [] : plan.keys;
         if (deferred) return;
@@ -275,20 +285,38 @@ async function applyGroup(
 
 /** SQS delays a standard queue's message at most 15 minutes. */
 const MAX_DELAY_SECONDS = 900;
+/**
+ * A debounce's quiet period: a settle comes back this long after it was queued (the shortest delay
+ * SQS has, then route's hop), and sends unless the connection's keys changed meanwhile.
+ */
+const SETTLE_SECONDS = 1;
+/** Two writes of a connection's keys this close together are a burst, not a trickle: the sync waits for it to settle. */
+const BURST_WINDOW_MS = 2_000;
 
 /**
- * Sends the deadline of the waits about to begin: one `deadline` sync per (at most 20) subjects,
- * delayed by the longest wait. It reaches the connection's group whatever becomes of the rewrites
- * the wait counts on, and sends whatever is still waiting then (nothing, if a later sync did). False
- * when it could not be sent: the caller then sends now rather than wait on a promise.
+ * Sends what the waits about to begin rest on: for new waits a `deadline` sync per (at most 20)
+ * subjects, delayed by the longest wait, which reaches the connection's group whatever becomes of the
+ * rewrites the wait counts on and sends whatever is still waiting then (nothing, if a later sync
+ * did); for waits no later sync ends a `settle`, delayed SETTLE_SECONDS, stamped with its queue time.
+ * False when they could not be sent: the caller then sends now rather than wait on a promise.
  */
-async function sendDeadlines(deps: ApplyDeps, target: Target, subjects: readonly string[], correlation_id: string): Promise<boolean> {
-  const delaySeconds = Math.min(MAX_DELAY_SECONDS, Math.ceil(deps.maxDeferMs / 1000));
-  const messages = [];
-  for (let i = 0; i < subjects.length; i += MAX_SUBJECTS_PER_SYNC) {
-    const body = JSON.stringify(syncMessage(target, subjects.slice(i, i + MAX_SUBJECTS_PER_SYNC), 'deadline'));
-    messages.push({ id: String(messages.length), body, delaySeconds });
-  }
+async function sendWaits(
+  deps: ApplyDeps,
+  target: Target,
+  subjects: { deadline: readonly string[]; settle: readonly string[] },
+  correlation_id: string,
+): Promise<boolean> {
+  const messages: { id: string; body: string; delaySeconds: number }[] = [];
+  const add = (list: readonly string[], reason: 'deadline' | 'settle', delaySeconds: number) => {
+    for (let i = 0; i < list.length; i += MAX_SUBJECTS_PER_SYNC) {
+      const chunk = list.slice(i, i + MAX_SUBJECTS_PER_SYNC);
+      const body = JSON.stringify(syncMessage(target, chunk, reason, [], reason === 'settle' ? Date.now() : undefined));
+      messages.push({ id: String(messages.length), body, delaySeconds });
+    }
+  };
+  add(subjects.deadline, 'deadline', Math.min(MAX_DELAY_SECONDS, Math.ceil(deps.maxDeferMs / 1000)));
+  add(subjects.settle, 'settle', SETTLE_SECONDS);
+  if (messages.length === 0) return true;
   try {
     const failures = await deps.queues.sendBatch(deps.deadlineQueueUrl!, messages);
     if (failures.length === 0) return true;
@@ -306,12 +334,13 @@ async function sendDeadlines(deps: ApplyDeps, target: Target, subjects: readonly
  */
 const RESENT_AFTER_MS = 60_000;
 
-/** The latest queue time of the group's syncs, when each is a change sent as route queued it; else undefined (never defer). */
+/** The latest queue time of the group's syncs, when each is a change or a settle sent as queued; else undefined (never defer). */
 function deferralTime(units: readonly Unit[]): number | undefined {
   let latest: number | undefined;
   for (const u of units) {
     const fromEnvelope = u.body !== u.record.body;
-    const queuedAt = u.message?.reason === 'change' && !fromEnvelope ? u.message.queuedAt : undefined;
+    const reason = u.message?.reason;
+    const queuedAt = (reason === 'change' || reason === 'settle') && !fromEnvelope ? u.message?.queuedAt : undefined;
     const sent = Number(u.record.attributes?.SentTimestamp);
     if (queuedAt === undefined || !Number.isFinite(sent) || sent - queuedAt > RESENT_AFTER_MS) return undefined;
     latest = Math.max(latest ?? 0, queuedAt);

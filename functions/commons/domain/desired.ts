@@ -85,6 +85,30 @@ export function deferToLaterSync(keys: readonly DesiredKey[], d: Deferral): bool
   return true;
 }
 
+/**
+ * Whether a change sync that no later sync will follow may still wait: the connection's changes keep
+ * coming. Its keys were written within the last `windowMs` and, in that window, at least two events
+ * wrote the keys it is to receive (or its syncs stand for two events). An isolated change (a
+ * trickle) is sent at once; a customer in the middle of a burst waits for the burst to settle.
+ * Bounded by `maxDeferMs` as `deferToLaterSync` is.
+ */
+export function changesKeepComing(
+  keys: readonly DesiredKey[],
+  desired: Iterable<DesiredKey>,
+  d: Deferral & { windowMs: number; events: number },
+): boolean {
+  if (d.queuedAt === undefined || keys.length === 0 || d.maxDeferMs <= 0) return false;
+  for (const s of new Set(keys.map((k) => k.subject))) {
+    const since = d.deferredSince[s];
+    if (since !== undefined && d.now - since >= d.maxDeferMs) return false;
+  }
+  const recent = (k: DesiredKey) => d.now - k.writtenAt < d.windowMs;
+  if (!keys.some(recent)) return false;
+  const writes = new Set<string>();
+  for (const k of desired) if (recent(k)) writes.add(`${k.subject}\n${k.event.id}`);
+  return writes.size >= 2 || d.events >= 2;
+}
+
 export interface Drift {
   key: string;
   atNango: unknown;

@@ -26,7 +26,7 @@ import type { StatePort } from '../state/port.ts';
 import {
   connectionKey,
   type EventRef,
-  parseDeadline,
+  parseForwarded,
   type SyncMessage,
   syncDeduplicationId,
   syncMessage,
@@ -90,11 +90,11 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   };
 
   const items: Item[] = [];
-  // Deferral deadlines apply sent through this queue (delayed): forwarded as they are, after the syncs.
+  // Deadlines and settles apply sent through this queue (delayed): forwarded as they are, after the syncs.
   const deadlines: { record: SQSRecord; message: SyncMessage; messageId: string }[] = [];
   for (const record of records) {
     for (const one of unwrapOwnEnvelope(record.body, 'route', record.messageId)) {
-      const deadline = parseDeadline(one.body);
+      const deadline = parseForwarded(one.body);
       if (deadline) {
         deadlines.push({ record, message: deadline, messageId: one.messageId });
         continue;

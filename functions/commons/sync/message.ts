@@ -22,9 +22,11 @@ export type EventRef = z.output<typeof eventRefSchema>;
 /**
  * `change`: keys changed at route; `seed`: a new connection (webhook); `repair`: drift found by
  * reconcile; `replay`: sent again by the DLQ tool; `deadline`: the end of a deferral (apply sends it,
- * delayed, through the ingress queue when it first leaves a connection's keys to later syncs).
+ * delayed, through the ingress queue when it first leaves a connection's keys to later syncs);
+ * `settle`: the end of a debounce (apply sends it, delayed a second, the same way, when it leaves
+ * keys while a connection's changes keep coming; it sends them unless more came meanwhile).
  */
-export const SYNC_REASONS = ['change', 'seed', 'repair', 'replay', 'deadline'] as const;
+export const SYNC_REASONS = ['change', 'seed', 'repair', 'replay', 'deadline', 'settle'] as const;
 export type SyncReason = (typeof SYNC_REASONS)[number];
 
 export const MAX_SUBJECTS_PER_SYNC = 20;
@@ -41,7 +43,7 @@ export const syncMessageSchema = z
     events: z.array(eventRefSchema).max(10).default([]),
     /**
      * For a `change`: when route queued it (epoch ms), at or after every key write behind it. Apply
-     * leaves to later syncs what was rewritten after this time.
+     * leaves to later syncs what was rewritten after this time. For a `settle`: when apply queued it.
      */
     queuedAt: z.number().int().nonnegative().optional(),
     /**
@@ -89,11 +91,11 @@ export function syncMessage(
 }
 
 /**
- * A deferral's deadline as it travels through the ingress queue (a standard queue, so it can be
- * delayed per message): a sync message with reason `deadline`, which route forwards to the sync
- * queue. Undefined for anything else (events).
+ * A deferral's deadline or a debounce's settle as it travels through the ingress queue (a standard
+ * queue, so it can be delayed per message): a sync message with reason `deadline` or `settle`, which
+ * route forwards to the sync queue. Undefined for anything else (events).
  */
-export function parseDeadline(body: string): SyncMessage | undefined {
+export function parseForwarded(body: string): SyncMessage | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(body);
@@ -102,5 +104,5 @@ export function parseDeadline(body: string): SyncMessage | undefined {
   }
   if (typeof raw !== 'object' || raw === null || (raw as { kind?: unknown }).kind !== 'sync') return undefined;
   const r = syncMessageSchema.safeParse(raw);
-  return r.success && r.data.reason === 'deadline' ? r.data : undefined;
+  return r.success && (r.data.reason === 'deadline' || r.data.reason === 'settle') ? r.data : undefined;
 }
