@@ -153,6 +153,7 @@ async function applyGroup(
   const queuedAt = force ? undefined : deferralTime(units);
   const settling = messages.some((m) => m.reason === 'settle');
   const events = new Set(messages.flatMap((m) => m.events.map((e) => e.id))).size;
+  const behindMs = Math.max(0, ...messages.map((m) => m.behindMs ?? 0));
   let planned: DesiredKey[] = [];
   let deferred = false;
   try {
@@ -175,7 +176,8 @@ async function applyGroup(
         // A connection holding a left subject's keys is cleared now, never left to a later sync.
         const later = !foreign && deferToLaterSync(plan.keys, d);
         // A settle waits again only if changes came while it was on its way (`later`, from its queue time).
-        const burst = !foreign && !later && !settling && changesKeepComing(plan.keys, want.values(), { ...d, windowMs: BURST_WINDOW_MS, events });
+        const burst =
+          !foreign && !later && !settling && changesKeepComing(plan.keys, want.values(), { ...d, windowMs: BURST_WINDOW_MS, events });
         deferred = later || burst;
         if (deferred) {
           const waiting = [...new Set(plan.keys.map((k) => k.subject))];
@@ -184,8 +186,9 @@ async function applyGroup(
           const due = applied.settleDue ?? {};
           const unsettled = later && !settling ? [] : waiting.filter((s) => !((due[s] ?? 0) > now));
           // A wait begins only once its deadline is on its way: that message, not the later sync, bounds it.
-          deferred = await sendWaits(deps, target, { deadline: fresh, settle: unsettled }, correlation_id);
-          if (deferred) await deps.state.markDeferred(target, fresh, now, { subjects: unsettled, due: now + SETTLE_SECONDS * 1000 });
+          const settleSeconds = settleDelaySeconds(behindMs, maxDeferMs);
+          deferred = await sendWaits(deps, target, { deadline: fresh, settle: unsettled, settleSeconds, behindMs }, correlation_id);
+          if (deferred) await deps.state.markDeferred(target, fresh, now, { subjects: unsettled, due: now + settleSeconds * 1000 });
         }
         planned = deferred ? [] : plan.keys;
         if (deferred) return;
@@ -286,10 +289,15 @@ async function applyGroup(
 /** SQS delays a standard queue's message at most 15 minutes. */
 const MAX_DELAY_SECONDS = 900;
 /**
- * A debounce's quiet period: a settle comes back this long after it was queued (the shortest delay
- * SQS has, then route's hop), and sends unless the connection's keys changed meanwhile.
+ * A debounce's quiet period: a settle comes back this long after it was queued (then route's hop),
+ * and sends unless the connection's keys changed meanwhile. At least the shortest delay SQS has; as
+ * long as route is behind (the burst's later events may still wait in the ingress queue that long),
+ * up to SETTLE_MAX_SECONDS, and never past the wait's own bound.
  */
 const SETTLE_SECONDS = 1;
+const SETTLE_MAX_SECONDS = 10;
+const settleDelaySeconds = (behindMs: number, maxDeferMs: number): number =>
+  Math.max(SETTLE_SECONDS, Math.min(SETTLE_MAX_SECONDS, Math.ceil(behindMs / 1000), Math.ceil(maxDeferMs / 1000)));
 /** Two writes of a connection's keys this close together are a burst, not a trickle: the sync waits for it to settle. */
 const BURST_WINDOW_MS = 2_000;
 
@@ -297,25 +305,28 @@ const BURST_WINDOW_MS = 2_000;
  * Sends what the waits about to begin rest on: for new waits a `deadline` sync per (at most 20)
  * subjects, delayed by the longest wait, which reaches the connection's group whatever becomes of the
  * rewrites the wait counts on and sends whatever is still waiting then (nothing, if a later sync
- * did); for waits no later sync ends a `settle`, delayed SETTLE_SECONDS, stamped with its queue time.
+ * did); for waits no later sync ends a `settle`, delayed `settleSeconds`, stamped with its queue time.
  * False when they could not be sent: the caller then sends now rather than wait on a promise.
  */
 async function sendWaits(
   deps: ApplyDeps,
   target: Target,
-  subjects: { deadline: readonly string[]; settle: readonly string[] },
+  subjects: { deadline: readonly string[]; settle: readonly string[]; settleSeconds: number; behindMs: number },
   correlation_id: string,
 ): Promise<boolean> {
   const messages: { id: string; body: string; delaySeconds: number }[] = [];
   const add = (list: readonly string[], reason: 'deadline' | 'settle', delaySeconds: number) => {
     for (let i = 0; i < list.length; i += MAX_SUBJECTS_PER_SYNC) {
       const chunk = list.slice(i, i + MAX_SUBJECTS_PER_SYNC);
-      const body = JSON.stringify(syncMessage(target, chunk, reason, [], reason === 'settle' ? Date.now() : undefined));
+      const settle = reason === 'settle';
+      const body = JSON.stringify(
+        syncMessage(target, chunk, reason, [], settle ? Date.now() : undefined, settle ? subjects.behindMs : undefined),
+      );
       messages.push({ id: String(messages.length), body, delaySeconds });
     }
   };
   add(subjects.deadline, 'deadline', Math.min(MAX_DELAY_SECONDS, Math.ceil(deps.maxDeferMs / 1000)));
-  add(subjects.settle, 'settle', SETTLE_SECONDS);
+  add(subjects.settle, 'settle', subjects.settleSeconds);
   if (messages.length === 0) return true;
   try {
     const failures = await deps.queues.sendBatch(deps.deadlineQueueUrl!, messages);

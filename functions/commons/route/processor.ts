@@ -180,7 +180,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const queuedAt = Math.max(Date.now(), lastWriteAt);
   const messages = pending.map((s, i) => ({
     id: String(i),
-    body: JSON.stringify(syncMessage(s.target, [...s.subjects], 'change', s.events, queuedAt)),
+    body: JSON.stringify(syncMessage(s.target, [...s.subjects], 'change', s.events, queuedAt, behindOf(s.items, queuedAt))),
     groupId: connectionKey(s.target),
     deduplicationId: syncDeduplicationId(s.target, s.causes.sort().join('\n')),
   }));
@@ -227,4 +227,13 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   }
   result.failedRecordIds = [...new Set(result.failedRecordIds)];
   return result;
+}
+
+/**
+ * How long the oldest record behind a sync waited in the ingress queue (SQS's sent time to now):
+ * apply sizes a debounce by it. Undefined when EventBridge invoked route directly.
+ */
+function behindOf(items: ReadonlySet<Item>, queuedAt: number): number | undefined {
+  const sent = [...items].map((i) => Number(i.record.attributes?.SentTimestamp)).filter((t) => Number.isFinite(t) && t > 0);
+  return sent.length ? Math.max(0, queuedAt - Math.min(...sent)) : undefined;
 }

@@ -79,7 +79,12 @@ export interface StatePort {
    * Notes that these subjects' keys were left to later syncs, unless already noted: the first time is
    * kept. `settle` names the subjects a settle sync was just queued for, and when it is due.
    */
-  markDeferred(target: Target, subjects: readonly string[], at: number, settle?: { subjects: readonly string[]; due: number }): Promise<void>;
+  markDeferred(
+    target: Target,
+    subjects: readonly string[],
+    at: number,
+    settle?: { subjects: readonly string[]; due: number },
+  ): Promise<void>;
   /** Forgets what a connection was sent (Nango no longer has it). */
   forgetApplied(target: Target): Promise<void>;
   readIndex(subject: string): Promise<IndexEntry | undefined>;

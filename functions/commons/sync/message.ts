@@ -47,6 +47,12 @@ export const syncMessageSchema = z
      */
     queuedAt: z.number().int().nonnegative().optional(),
     /**
+     * For a `change`: how long the oldest event behind it waited in the ingress queue before route
+     * queued it (epoch ms apart): how far route is behind, so how long more of a burst may still be
+     * on its way. A `settle` carries the one its wait was sized by.
+     */
+    behindMs: z.number().int().nonnegative().optional(),
+    /**
      * A seed from a webhook: a hint, not a fact. Apply reads the connection as Nango lists it now (one
      * list call by connection id), updates its membership and indexes, then seeds its subjects.
      */
@@ -78,6 +84,7 @@ export function syncMessage(
   reason: SyncReason,
   events: readonly EventRef[] = [],
   queuedAt?: number,
+  behindMs?: number,
 ): SyncMessage {
   return {
     v: 2,
@@ -87,6 +94,7 @@ export function syncMessage(
     reason,
     events: events.slice(0, 10),
     ...(queuedAt === undefined ? {} : { queuedAt }),
+    ...(behindMs === undefined ? {} : { behindMs: Math.max(0, Math.round(behindMs)) }),
   };
 }
 
