@@ -220,6 +220,7 @@ async function applyGroup(
         keyCount: planned.length,
         attempts,
         force,
+        reasons: [...new Set(messages.map((m) => m.reason))],
       });
     } else if (deferred) {
       result.deferred++;

@@ -87,10 +87,11 @@ export function deferToLaterSync(keys: readonly DesiredKey[], d: Deferral): bool
 
 /**
  * Whether a change sync that no later sync will follow may still wait: the connection's changes keep
- * coming. Its keys were written within the last `windowMs` and, in that window, at least two events
- * wrote the keys it is to receive (or its syncs stand for two events). An isolated change (a
- * trickle) is sent at once; a customer in the middle of a burst waits for the burst to settle.
- * Bounded by `maxDeferMs` as `deferToLaterSync` is.
+ * coming. Within `windowMs` before the sync was queued, at least two events wrote keys it is to
+ * receive (or its syncs stand for two events), and one of the keys it would send is among them.
+ * Measured from the queue time, not now: a sync that waited behind others (apply behind route) is
+ * still part of the burst it came from. An isolated change (a trickle) is sent at once; a customer in
+ * the middle of a burst waits for the burst to settle. Bounded by `maxDeferMs` as `deferToLaterSync` is.
  */
 export function changesKeepComing(
   keys: readonly DesiredKey[],
@@ -102,7 +103,8 @@ export function changesKeepComing(
     const since = d.deferredSince[s];
     if (since !== undefined && d.now - since >= d.maxDeferMs) return false;
   }
-  const recent = (k: DesiredKey) => d.now - k.writtenAt < d.windowMs;
+  const from = d.queuedAt - d.windowMs;
+  const recent = (k: DesiredKey) => k.writtenAt > from;
   if (!keys.some(recent)) return false;
   const writes = new Set<string>();
   for (const k of desired) if (recent(k)) writes.add(`${k.subject}\n${k.event.id}`);
