@@ -177,7 +177,10 @@ async function applyGroup(
         const later = !foreign && deferToLaterSync(plan.keys, d);
         // A settle waits again only if changes came while it was on its way (`later`, from its queue time).
         const burst =
-          !foreign && !later && !settling && changesKeepComing(plan.keys, want.values(), { ...d, windowMs: BURST_WINDOW_MS, events });
+          !foreign &&
+          !later &&
+          !settling &&
+          changesKeepComing(plan.keys, want.values(), { ...d, windowMs: Math.max(BURST_WINDOW_MS, behindMs), events });
         deferred = later || burst;
         if (deferred) {
           const waiting = [...new Set(plan.keys.map((k) => k.subject))];
@@ -299,7 +302,10 @@ const SETTLE_SECONDS = 1;
 const SETTLE_MAX_SECONDS = 10;
 const settleDelaySeconds = (behindMs: number, maxDeferMs: number): number =>
   Math.max(SETTLE_SECONDS, Math.min(SETTLE_MAX_SECONDS, Math.ceil(behindMs / 1000), Math.ceil(maxDeferMs / 1000)));
-/** Two writes of a connection's keys this close together are a burst, not a trickle: the sync waits for it to settle. */
+/**
+ * Two writes of a connection's keys this close together are a burst, not a trickle: the sync waits
+ * for it to settle. Wider while route is behind: its writes of one burst are then spread as far.
+ */
 const BURST_WINDOW_MS = 2_000;
 
 /**
