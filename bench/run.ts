@@ -27,6 +27,7 @@ const OPTIONS = {
   quick: { type: 'boolean', description: 'a smaller backlog and shorter runs: a smoke run of every row (figures not comparable)' },
   'skip-micro': { type: 'boolean', description: 'skip CPU, memory and cold start (bundle sizes stay)' },
   'skip-scenarios': { type: 'boolean', description: 'skip the drains, trickle, seeding and peers' },
+  only: { type: 'string', description: 'run only these scenarios (comma-separated: steady,drain,cold,sdk-parallel,rated-real,rated,...)' },
 } as const;
 
 function usage(): string {
@@ -46,7 +47,7 @@ function usage(): string {
   ].join('\n');
 }
 
-let flags: { help?: boolean; quick?: boolean; 'skip-micro'?: boolean; 'skip-scenarios'?: boolean };
+let flags: { help?: boolean; quick?: boolean; 'skip-micro'?: boolean; 'skip-scenarios'?: boolean; only?: string };
 try {
   flags = parseArgs({ args: process.argv.slice(2), options: OPTIONS, strict: true, allowPositionals: false }).values;
 } catch (e) {
@@ -58,6 +59,8 @@ if (flags.help) {
   process.exit(0);
 }
 const quick = flags.quick === true;
+/** `--only`: the scenarios to run (by name); the others are skipped, and so are bundles' CPU runs. */
+const only = flags.only === undefined ? undefined : new Set(flags.only.split(',').map((s) => s.trim()));
 
 /** Every scenario's stand-in: fixed latency, race mode (a PATCH reads, waits, writes: concurrent writes lose updates). */
 const NANGO: StandinShape = { latencyMs: 20, raceDelayMs: 5 };
@@ -71,6 +74,7 @@ const SAMPLE = quick ? 100 : 500;
 const progress = (s: string) => process.stderr.write(`${s}\n`);
 
 async function scenario<T>(kind: 'drain' | 'trickle' | 'seed' | 'steady' | 'peer', name: string, o: object, dir: string): Promise<T> {
+  if (only && !only.has(name)) return undefined as T;
   const out = join(dir, `${name}.json`);
   const started = Date.now();
   progress(`  ${name}: started`);
@@ -141,7 +145,7 @@ async function main(): Promise<void> {
 
   progress("bundling (esbuild, the construct's options)...");
   r.bundles = await bundleAll(join(dir, 'bundles'));
-  if (!flags['skip-micro']) {
+  if (!flags['skip-micro'] && !only) {
     progress('CPU, memory, cold start...');
     r.micro = await micro(makeDataset(DEFAULT_DATASET), r.bundles, join(dir, 'work'), {
       coldRuns: quick ? 2 : 3,
