@@ -1,5 +1,5 @@
 /**
- * A backlog (every customer's changes already queued, as after an outage) reaches Nango as one PATCH
+ * A backlog (every customer's changes arriving at once, as after an outage) reaches Nango as one PATCH
  * per connection, with the sync queue undelayed (the construct's default) and route's and apply's
  * event sources shaped as deployed. Route queues a sync per connection and batch; apply leaves each
  * to the next while the customer's changes keep coming, and a settle sync sends them once they
@@ -14,6 +14,12 @@ import { burstConnections } from './burst.ts';
 const ORGS = Array.from({ length: 8 }, (_, i) => `backlog-${i}`);
 const CONNECTIONS = ORGS.flatMap((o, i) => burstConnections(o, 200 + i));
 const CHANGES = 12;
+/**
+ * Two changes per customer at a time, 700 ms apart: apply keeps up with route, so a sync rarely finds
+ * its customer's next change already stored (which alone would fold them), yet the changes keep coming.
+ */
+const CHUNK = 16;
+const CHUNK_EVERY_MS = 700;
 const PLANS = ['free', 'starter', 'pro', 'enterprise'];
 const STATUSES = ['active', 'suspended'];
 let p: LocalPipeline;
@@ -43,7 +49,12 @@ it('a backlog of every customer folds to one PATCH per connection, with the last
       else events.push(statusChanged(org, STATUSES[i % STATUSES.length]!, { changedAt: at }));
     }
   const from = p.nango!.requests.length;
-  await p.send(events);
+  // Arriving over a few seconds, as a backlog reaches the ingress queue through EventBridge: route
+  // works on it in waves, and apply sees a customer's first syncs long before its last changes.
+  for (let i = 0; i < events.length; i += CHUNK) {
+    await p.send(events.slice(i, i + CHUNK));
+    await new Promise((r) => setTimeout(r, CHUNK_EVERY_MS));
+  }
   await p.drain({ quietMs: 500, timeoutMs: 60_000 });
 
   const patches = p.nango!.requests.slice(from).filter((r) => r.method === 'PATCH');
