@@ -186,11 +186,15 @@ async function applyGroup(
           const waiting = [...new Set(plan.keys.map((k) => k.subject))];
           const fresh = waiting.filter((s) => applied.deferredSince[s] === undefined);
           // A wait no later sync ends rests on a settle on its way: one per subject, unless one already is.
+          // The settle is its deadline (a delayed message that exists; it waits again only with the next
+          // on its way, and never past maxDeferMs).
+          const onLater = later && !settling;
           const due = applied.settleDue ?? {};
-          const unsettled = later && !settling ? [] : waiting.filter((s) => !((due[s] ?? 0) > now));
-          // A wait begins only once its deadline is on its way: that message, not the later sync, bounds it.
+          const unsettled = onLater ? [] : waiting.filter((s) => !((due[s] ?? 0) > now));
+          // A wait on a later sync begins only once its deadline is on its way: that message, not the later sync, bounds it.
+          const deadlines = onLater ? fresh : [];
           const settleSeconds = settleDelaySeconds(behindMs, maxDeferMs);
-          deferred = await sendWaits(deps, target, { deadline: fresh, settle: unsettled, settleSeconds, behindMs }, correlation_id);
+          deferred = await sendWaits(deps, target, { deadline: deadlines, settle: unsettled, settleSeconds, behindMs }, correlation_id);
           if (deferred) await deps.state.markDeferred(target, fresh, now, { subjects: unsettled, due: now + settleSeconds * 1000 });
         }
         planned = deferred ? [] : plan.keys;
