@@ -202,7 +202,7 @@ export class DynamoStateStore implements StatePort {
       else if (k.startsWith(DEFERRED_ATTR) && typeof v === 'number') deferredSince[k.slice(DEFERRED_ATTR.length)] = v;
       else if (k.startsWith(SETTLE_ATTR) && typeof v === 'number') settleDue[k.slice(SETTLE_ATTR.length)] = v;
     }
-    return { keys, deferredSince, settleDue, sources, bytes };
+    return { keys, deferredSince, ...(Object.keys(settleDue).length ? { settleDue } : {}), sources, bytes };
   }
 
   async markDeferred(
