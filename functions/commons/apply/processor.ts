@@ -29,7 +29,7 @@ import type { NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
 import { defaultRetry, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
-import { forcesFullSync, MAX_SUBJECTS_PER_SYNC, syncMessage, syncMessageSchema, type Target } from '../sync/message.ts';
+import { type EventRef, forcesFullSync, MAX_SUBJECTS_PER_SYNC, syncMessage, syncMessageSchema, type Target } from '../sync/message.ts';
 import { parkSyncs, type Unit } from './park.ts';
 import { assertAppliedFits, holdsForeignKeys, memberSubjects, type TenancyDeps, withClearing } from './tenancy.ts';
 
@@ -194,7 +194,13 @@ async function applyGroup(
           // A wait on a later sync begins only once its deadline is on its way: that message, not the later sync, bounds it.
           const deadlines = onLater ? fresh : [];
           const settleSeconds = settleDelaySeconds(behindMs, maxDeferMs);
-          deferred = await sendWaits(deps, target, { deadline: deadlines, settle: unsettled, settleSeconds, behindMs }, correlation_id);
+          const refs = messages.flatMap((m) => m.events);
+          deferred = await sendWaits(
+            deps,
+            target,
+            { deadline: deadlines, settle: unsettled, settleSeconds, behindMs, refs },
+            correlation_id,
+          );
           if (deferred) await deps.state.markDeferred(target, fresh, now, { subjects: unsettled, due: now + settleSeconds * 1000 });
         }
         planned = deferred ? [] : plan.keys;
@@ -322,7 +328,7 @@ const BURST_WINDOW_MS = 2_000;
 async function sendWaits(
   deps: ApplyDeps,
   target: Target,
-  subjects: { deadline: readonly string[]; settle: readonly string[]; settleSeconds: number; behindMs: number },
+  subjects: { deadline: readonly string[]; settle: readonly string[]; settleSeconds: number; behindMs: number; refs: readonly EventRef[] },
   correlation_id: string,
 ): Promise<boolean> {
   const messages: { id: string; body: string; delaySeconds: number }[] = [];
@@ -331,7 +337,17 @@ async function sendWaits(
       const chunk = list.slice(i, i + MAX_SUBJECTS_PER_SYNC);
       const settle = reason === 'settle';
       const body = JSON.stringify(
-        syncMessage(target, chunk, reason, [], settle ? Date.now() : undefined, settle ? subjects.behindMs : undefined),
+        // A settle names the latest events it stands for: the DLQ envelope and the logs show them if it fails.
+        settle
+          ? syncMessage(
+              target,
+              chunk,
+              reason,
+              [...new Map(subjects.refs.map((e) => [e.id, e])).values()].slice(-10),
+              Date.now(),
+              subjects.behindMs,
+            )
+          : syncMessage(target, chunk, reason),
       );
       messages.push({ id: String(messages.length), body, delaySeconds });
     }
