@@ -46,7 +46,7 @@ describe("a burst of one customer's changes", () => {
     // Each connection's last PATCH carries the last value (sendBurst checks the final metadata too).
     for (const c of B) {
       const last = r.patches.filter((x) => (x.body as { connection_id: string }).connection_id === c.connectionId).at(-1);
-      expect((last?.body as { metadata: { seats: number } }).metadata.seats).toBe(8);
+      expect((last!.body as { metadata: { seats: number } }).metadata.seats).toBe(8);
     }
   }, 60_000);
 });
