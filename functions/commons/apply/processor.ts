@@ -180,7 +180,12 @@ async function applyGroup(
           !foreign &&
           !later &&
           !settling &&
-          changesKeepComing(plan.keys, want.values(), { ...d, windowMs: Math.max(BURST_WINDOW_MS, behindMs), events });
+          changesKeepComing(plan.keys, want.values(), {
+            ...d,
+            windowMs: Math.max(BURST_WINDOW_MS, behindMs),
+            events,
+            sentAt: applied.sentAt,
+          });
         deferred = later || burst;
         if (deferred) {
           const waiting = [...new Set(plan.keys.map((k) => k.subject))];

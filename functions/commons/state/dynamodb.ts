@@ -51,6 +51,7 @@ const NEWER_LISTING = 'attribute_not_exists(fetchedAt) OR fetchedAt < :f';
 const DEFERRED_ATTR = 'd:';
 const SOURCE_ATTR = 's:';
 const SETTLE_ATTR = 'u:';
+const SENT_AT = 'sentAt';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -202,7 +203,8 @@ export class DynamoStateStore implements StatePort {
       else if (k.startsWith(DEFERRED_ATTR) && typeof v === 'number') deferredSince[k.slice(DEFERRED_ATTR.length)] = v;
       else if (k.startsWith(SETTLE_ATTR) && typeof v === 'number') settleDue[k.slice(SETTLE_ATTR.length)] = v;
     }
-    return { keys, deferredSince, ...(Object.keys(settleDue).length ? { settleDue } : {}), sources, bytes };
+    const sentAt = typeof res.Item?.[SENT_AT] === 'number' ? { sentAt: res.Item[SENT_AT] as number } : {};
+    return { keys, deferredSince, ...(Object.keys(settleDue).length ? { settleDue } : {}), ...sentAt, sources, bytes };
   }
 
   async markDeferred(
@@ -255,6 +257,11 @@ export class DynamoStateStore implements StatePort {
       const names: Record<string, string> = { '#c': 'connectionId', '#p': 'providerConfigKey' };
       const values: Record<string, unknown> = { ':c': target.connectionId, ':p': target.providerConfigKey };
       const sets = ['#c = :c', '#p = :p'];
+      if (from === 0 && entries.length) {
+        names['#sent'] = SENT_AT;
+        values[':sent'] = Date.now();
+        sets.push('#sent = :sent');
+      }
       // 50 keys per update: each may carry its source too.
       entries.slice(from, from + 50).forEach(([key, order], i) => {
         names[`#k${i}`] = `${APPLIED_ATTR}${key}`;

@@ -43,6 +43,8 @@ export interface AppliedState {
    * while that is later than now. Optional: absent is none.
    */
   settleDue?: Record<string, number>;
+  /** When a PATCH was last recorded (epoch ms); absent before any. */
+  sentAt?: number;
   /** key -> digest of the subject its value came from (`subjectDigest`); absent for keys sent before it was kept. */
   sources?: Record<string, string>;
   /** The item's size as DynamoDB counts it (approximately, rounded up). */
