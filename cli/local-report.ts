@@ -134,7 +134,12 @@ export function buildEvents(
     if (!mapped?.ok) return { ...base, outcome: 'pending', keysSet: [], keysSuperseded: [], syncedTo: 0 };
     const keys = mapped.writes.map((w) => w.key);
     const keysSet = keys.filter((k) => setBy.get(`${mapped.subject.id}\n${k}`) === s.eventId);
-    const syncedTo = syncs.filter((x) => x.message?.events.some((e) => e.id === s.eventId)).length;
+    // Route's change syncs, per connection: apply's settles name the events they stand for too.
+    const syncedTo = new Set(
+      syncs
+        .filter((x) => x.message?.reason === 'change' && x.message.events.some((e) => e.id === s.eventId))
+        .map((x) => `${x.message!.target.providerConfigKey}\n${x.message!.target.connectionId}`),
+    ).size;
     // Not drained: an event that reached no connection may still be waiting for its lookup.
     if (!drained && syncedTo === 0)
       return { ...base, subject: mapped.subject.id, outcome: 'pending', keysSet, keysSuperseded: [], syncedTo };

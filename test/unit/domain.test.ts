@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { desiredFor, type DesiredKey, driftOf, jsonEqual, planSync, deferToLaterSync } from '#commons/domain/desired';
+import { changesKeepComing, desiredFor, type DesiredKey, driftOf, jsonEqual, planSync, deferToLaterSync } from '#commons/domain/desired';
 import { groupOrderOf, orderOf, versionOf } from '#commons/domain/order';
 import { inScope, namesConnection, subjectId, subjectsOfConnection, tagsMatch } from '#commons/domain/subject';
 
@@ -149,6 +149,40 @@ describe('desiredFor and planSync', () => {
     // One subject waiting too long is enough to send all now.
     expect(deferToLaterSync([a, b, b2], d({ 'connection:c': 8_000 - 60_000 }))).toBe(false);
     expect(deferToLaterSync([a, b, b2], d({ 'tags:organization_id=acme': 8_000 - 59_999 }))).toBe(true);
+  });
+
+  it('a change sync with no later one waits while the connection changes keep coming: two writes close before its queue time', () => {
+    const s = 'tags:organization_id=acme';
+    const plan = key(s, 'plan', 'pro', 2, 'all', 9_000);
+    const seats = key(s, 'seats', 12, 3, 'all', 8_000);
+    const old = key(s, 'seats', 12, 3, 'all', 1_000);
+    const at = (
+      keys: DesiredKey[],
+      desired: DesiredKey[],
+      o: { events?: number; windowMs?: number; deferredSince?: number; queuedAt?: number } = {},
+    ) =>
+      changesKeepComing(keys, desired, {
+        queuedAt: 'queuedAt' in o ? o.queuedAt : 9_500,
+        now: 30_000,
+        deferredSince: o.deferredSince === undefined ? {} : { [s]: o.deferredSince },
+        maxDeferMs: 60_000,
+        windowMs: o.windowMs ?? 2_000,
+        events: o.events ?? 1,
+      });
+    // Two events wrote the connection's keys within 2 s of the queue time: a burst (now is long after: apply was behind).
+    expect(at([plan], [plan, seats])).toBe(true);
+    // One recent write: an isolated change (a trickle) is sent at once.
+    expect(at([plan], [plan, old])).toBe(false);
+    // ...unless its syncs stand for two events, or the window is wider (route behind).
+    expect(at([plan], [plan, old], { events: 2 })).toBe(true);
+    expect(at([plan], [plan, old], { windowMs: 9_000 })).toBe(true);
+    // Nothing to send from the burst itself: nothing waits.
+    expect(at([old], [plan, seats, old], { events: 2, queuedAt: 9_500 })).toBe(false);
+    // Seeds, repairs, replays (no queue time), an empty plan, a wait already at its bound: send now.
+    expect(at([plan], [plan, seats], { queuedAt: undefined })).toBe(false);
+    expect(at([], [plan, seats])).toBe(false);
+    expect(at([plan], [plan, seats], { deferredSince: 30_000 - 60_000 })).toBe(false);
+    expect(at([plan], [plan, seats], { deferredSince: 30_000 - 59_999 })).toBe(true);
   });
 
   it('driftOf: keys we own whose value at Nango differs, deep and key-order insensitive; other keys ignored', () => {

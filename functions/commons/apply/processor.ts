@@ -21,7 +21,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { logger, subjectsForLog } from '#powertools/logger';
 import { MetricName, MetricUnit, countBy, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
-import { type DesiredKey, deferToLaterSync, desiredFor, planSync } from '../domain/desired.ts';
+import { changesKeepComing, type DesiredKey, deferToLaterSync, desiredFor, planSync } from '../domain/desired.ts';
 import { namesConnection } from '../domain/subject.ts';
 import { unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { attemptsOf, classify, invalidInput, settle } from '../failure.ts';
@@ -29,7 +29,7 @@ import type { NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
 import { defaultRetry, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
-import { forcesFullSync, MAX_SUBJECTS_PER_SYNC, syncMessage, syncMessageSchema, type Target } from '../sync/message.ts';
+import { type EventRef, forcesFullSync, MAX_SUBJECTS_PER_SYNC, syncMessage, syncMessageSchema, type Target } from '../sync/message.ts';
 import { parkSyncs, type Unit } from './park.ts';
 import { assertAppliedFits, holdsForeignKeys, memberSubjects, type TenancyDeps, withClearing } from './tenancy.ts';
 
@@ -151,6 +151,9 @@ async function applyGroup(
   const force = messages.some(forcesFullSync);
   const correlation_id = messages.flatMap((m) => m.events).at(-1)?.id ?? units[0]!.messageId;
   const queuedAt = force ? undefined : deferralTime(units);
+  const settling = messages.some((m) => m.reason === 'settle');
+  const events = new Set(messages.flatMap((m) => m.events.map((e) => e.id))).size;
+  const behindMs = Math.max(0, ...messages.map((m) => m.behindMs ?? 0));
   let planned: DesiredKey[] = [];
   let deferred = false;
   try {
@@ -169,13 +172,41 @@ async function applyGroup(
         const clearing = withClearing(plan.patch, plan.keys, want, applied, member.current);
         const now = Date.now();
         const maxDeferMs = deps.deadlineQueueUrl ? deps.maxDeferMs : 0;
+        const d = { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs };
         // A connection holding a left subject's keys is cleared now, never left to a later sync.
-        deferred = !foreign && deferToLaterSync(plan.keys, { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs });
+        const later = !foreign && deferToLaterSync(plan.keys, d);
+        // A settle waits again only if changes came while it was on its way (`later`, from its queue time).
+        const burst =
+          !foreign &&
+          !later &&
+          !settling &&
+          changesKeepComing(plan.keys, want.values(), {
+            ...d,
+            windowMs: Math.max(BURST_WINDOW_MS, behindMs),
+            events,
+            sentAt: applied.sentAt,
+          });
+        deferred = later || burst;
         if (deferred) {
-          const fresh = [...new Set(plan.keys.map((k) => k.subject))].filter((s) => applied.deferredSince[s] === undefined);
-          // A wait begins only once its deadline is on its way: that message, not the later sync, bounds it.
-          deferred = fresh.length === 0 || (await sendDeadlines(deps, target, fresh, correlation_id));
-          if (deferred) await deps.state.markDeferred(target, fresh, now);
+          const waiting = [...new Set(plan.keys.map((k) => k.subject))];
+          const fresh = waiting.filter((s) => applied.deferredSince[s] === undefined);
+          // A wait no later sync ends rests on a settle on its way: one per subject, unless one already is.
+          // The settle is its deadline (a delayed message that exists; it waits again only with the next
+          // on its way, and never past maxDeferMs).
+          const onLater = later && !settling;
+          const due = applied.settleDue ?? {};
+          const unsettled = onLater ? [] : waiting.filter((s) => !((due[s] ?? 0) > now));
+          // A wait on a later sync begins only once its deadline is on its way: that message, not the later sync, bounds it.
+          const deadlines = onLater ? fresh : [];
+          const settleSeconds = settleDelaySeconds(behindMs, maxDeferMs);
+          const refs = messages.flatMap((m) => m.events);
+          deferred = await sendWaits(
+            deps,
+            target,
+            { deadline: deadlines, settle: unsettled, settleSeconds, behindMs, refs },
+            correlation_id,
+          );
+          if (deferred) await deps.state.markDeferred(target, fresh, now, { subjects: unsettled, due: now + settleSeconds * 1000 });
         }
         planned = deferred ? [] : plan.keys;
         if (deferred) return;
@@ -207,6 +238,7 @@ async function applyGroup(
         keyCount: planned.length,
         attempts,
         force,
+        reasons: [...new Set(messages.map((m) => m.reason))],
       });
     } else if (deferred) {
       result.deferred++;
@@ -275,20 +307,59 @@ async function applyGroup(
 
 /** SQS delays a standard queue's message at most 15 minutes. */
 const MAX_DELAY_SECONDS = 900;
+/**
+ * A debounce's quiet period: a settle comes back this long after it was queued (then route's hop),
+ * and sends unless the connection's keys changed meanwhile. At least the shortest delay SQS has; as
+ * long as route is behind (the burst's later events may still wait in the ingress queue that long),
+ * up to SETTLE_MAX_SECONDS, and never past the wait's own bound.
+ */
+const SETTLE_SECONDS = 1;
+const SETTLE_MAX_SECONDS = 10;
+const settleDelaySeconds = (behindMs: number, maxDeferMs: number): number =>
+  Math.max(SETTLE_SECONDS, Math.min(SETTLE_MAX_SECONDS, Math.ceil(behindMs / 1000), Math.ceil(maxDeferMs / 1000)));
+/**
+ * Two writes of a connection's keys this close together are a burst, not a trickle: the sync waits
+ * for it to settle. Wider while route is behind: its writes of one burst are then spread as far.
+ */
+const BURST_WINDOW_MS = 2_000;
 
 /**
- * Sends the deadline of the waits about to begin: one `deadline` sync per (at most 20) subjects,
- * delayed by the longest wait. It reaches the connection's group whatever becomes of the rewrites
- * the wait counts on, and sends whatever is still waiting then (nothing, if a later sync did). False
- * when it could not be sent: the caller then sends now rather than wait on a promise.
+ * Sends what the waits about to begin rest on: for new waits a `deadline` sync per (at most 20)
+ * subjects, delayed by the longest wait, which reaches the connection's group whatever becomes of the
+ * rewrites the wait counts on and sends whatever is still waiting then (nothing, if a later sync
+ * did); for waits no later sync ends a `settle`, delayed `settleSeconds`, stamped with its queue time.
+ * False when they could not be sent: the caller then sends now rather than wait on a promise.
  */
-async function sendDeadlines(deps: ApplyDeps, target: Target, subjects: readonly string[], correlation_id: string): Promise<boolean> {
-  const delaySeconds = Math.min(MAX_DELAY_SECONDS, Math.ceil(deps.maxDeferMs / 1000));
-  const messages = [];
-  for (let i = 0; i < subjects.length; i += MAX_SUBJECTS_PER_SYNC) {
-    const body = JSON.stringify(syncMessage(target, subjects.slice(i, i + MAX_SUBJECTS_PER_SYNC), 'deadline'));
-    messages.push({ id: String(messages.length), body, delaySeconds });
-  }
+async function sendWaits(
+  deps: ApplyDeps,
+  target: Target,
+  subjects: { deadline: readonly string[]; settle: readonly string[]; settleSeconds: number; behindMs: number; refs: readonly EventRef[] },
+  correlation_id: string,
+): Promise<boolean> {
+  const messages: { id: string; body: string; delaySeconds: number }[] = [];
+  const add = (list: readonly string[], reason: 'deadline' | 'settle', delaySeconds: number) => {
+    for (let i = 0; i < list.length; i += MAX_SUBJECTS_PER_SYNC) {
+      const chunk = list.slice(i, i + MAX_SUBJECTS_PER_SYNC);
+      const settle = reason === 'settle';
+      const body = JSON.stringify(
+        // A settle names the latest events it stands for: the DLQ envelope and the logs show them if it fails.
+        settle
+          ? syncMessage(
+              target,
+              chunk,
+              reason,
+              [...new Map(subjects.refs.map((e) => [e.id, e])).values()].slice(-10),
+              Date.now(),
+              subjects.behindMs,
+            )
+          : syncMessage(target, chunk, reason),
+      );
+      messages.push({ id: String(messages.length), body, delaySeconds });
+    }
+  };
+  add(subjects.deadline, 'deadline', Math.min(MAX_DELAY_SECONDS, Math.ceil(deps.maxDeferMs / 1000)));
+  add(subjects.settle, 'settle', subjects.settleSeconds);
+  if (messages.length === 0) return true;
   try {
     const failures = await deps.queues.sendBatch(deps.deadlineQueueUrl!, messages);
     if (failures.length === 0) return true;
@@ -306,12 +377,13 @@ async function sendDeadlines(deps: ApplyDeps, target: Target, subjects: readonly
  */
 const RESENT_AFTER_MS = 60_000;
 
-/** The latest queue time of the group's syncs, when each is a change sent as route queued it; else undefined (never defer). */
+/** The latest queue time of the group's syncs, when each is a change or a settle sent as queued; else undefined (never defer). */
 function deferralTime(units: readonly Unit[]): number | undefined {
   let latest: number | undefined;
   for (const u of units) {
     const fromEnvelope = u.body !== u.record.body;
-    const queuedAt = u.message?.reason === 'change' && !fromEnvelope ? u.message.queuedAt : undefined;
+    const reason = u.message?.reason;
+    const queuedAt = (reason === 'change' || reason === 'settle') && !fromEnvelope ? u.message?.queuedAt : undefined;
     const sent = Number(u.record.attributes?.SentTimestamp);
     if (queuedAt === undefined || !Number.isFinite(sent) || sent - queuedAt > RESENT_AFTER_MS) return undefined;
     latest = Math.max(latest ?? 0, queuedAt);

@@ -85,6 +85,35 @@ export function deferToLaterSync(keys: readonly DesiredKey[], d: Deferral): bool
   return true;
 }
 
+/**
+ * Whether a change sync that no later sync will follow may still wait: the connection's changes keep
+ * coming. Within `windowMs` before the sync was queued, at least two events wrote keys it is to
+ * receive, or one did and the connection was PATCHed (or its syncs stand for two events), and one of
+ * the keys it would send is among them.
+ * Measured from the queue time, not now: a sync that waited behind others (apply behind route) is
+ * still part of the burst it came from. An isolated change (a trickle) is sent at once; a customer in
+ * the middle of a burst waits for the burst to settle. Bounded by `maxDeferMs` as `deferToLaterSync` is.
+ */
+export function changesKeepComing(
+  keys: readonly DesiredKey[],
+  desired: Iterable<DesiredKey>,
+  d: Deferral & { windowMs: number; events: number; sentAt?: number | undefined },
+): boolean {
+  if (d.queuedAt === undefined || keys.length === 0 || d.maxDeferMs <= 0) return false;
+  for (const s of new Set(keys.map((k) => k.subject))) {
+    const since = d.deferredSince[s];
+    if (since !== undefined && d.now - since >= d.maxDeferMs) return false;
+  }
+  const from = d.queuedAt - d.windowMs;
+  const recent = (k: DesiredKey) => k.writtenAt > from;
+  if (!keys.some(recent)) return false;
+  const writes = new Set<string>();
+  for (const k of desired) if (recent(k)) writes.add(`${k.subject}\n${k.event.id}`);
+  // A PATCH in the window was the change before this one (one event type rewriting its keys).
+  if (d.sentAt !== undefined && d.sentAt > from) writes.add('');
+  return writes.size >= 2 || d.events >= 2;
+}
+
 export interface Drift {
   key: string;
   atNango: unknown;

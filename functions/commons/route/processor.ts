@@ -26,7 +26,7 @@ import type { StatePort } from '../state/port.ts';
 import {
   connectionKey,
   type EventRef,
-  parseDeadline,
+  parseForwarded,
   type SyncMessage,
   syncDeduplicationId,
   syncMessage,
@@ -92,11 +92,11 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   };
 
   const items: Item[] = [];
-  // Deferral deadlines apply sent through this queue (delayed): forwarded as they are, after the syncs.
+  // Deadlines and settles apply sent through this queue (delayed): forwarded as they are, after the syncs.
   const deadlines: { record: SQSRecord; message: SyncMessage; messageId: string }[] = [];
   for (const record of records) {
     for (const one of unwrapOwnEnvelope(record.body, 'route', record.messageId)) {
-      const deadline = parseDeadline(one.body);
+      const deadline = parseForwarded(one.body);
       if (deadline) {
         deadlines.push({ record, message: deadline, messageId: one.messageId });
         continue;
@@ -183,7 +183,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const queuedAt = Math.max(Date.now(), lastWriteAt);
   const messages = pending.map((s, i) => ({
     id: String(i),
-    body: JSON.stringify(syncMessage(s.target, [...s.subjects], 'change', s.events, queuedAt)),
+    body: JSON.stringify(syncMessage(s.target, [...s.subjects], 'change', s.events, queuedAt, behindOf(s.items, queuedAt))),
     groupId: connectionKey(s.target),
     deduplicationId: syncDeduplicationId(s.target, s.causes.sort().join('\n')),
   }));
@@ -230,4 +230,13 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   }
   result.failedRecordIds = [...new Set(result.failedRecordIds)];
   return result;
+}
+
+/**
+ * How long the oldest record behind a sync waited in the ingress queue (SQS's sent time to now):
+ * apply sizes a debounce by it. Undefined when EventBridge invoked route directly.
+ */
+function behindOf(items: ReadonlySet<Item>, queuedAt: number): number | undefined {
+  const sent = [...items].map((i) => Number(i.record.attributes?.SentTimestamp)).filter((t) => Number.isFinite(t) && t > 0);
+  return sent.length ? Math.max(0, queuedAt - Math.min(...sent)) : undefined;
 }

@@ -11,7 +11,8 @@
  *                          and when Nango was asked; its own partition so IAM can grant it apart
  *   C#<conn>     APPLIED   per key `k:<key>` = the order last sent to that connection and `s:<key>` =
  *                          the digest of the subject it came from; per subject `d:<subject>` = since
- *                          when apply has left its keys to a later sync
+ *                          when apply has left its keys to a later sync, and `u:<subject>` = when
+ *                          the settle sync queued for that wait is due
  *
  * Every write is a single-item conditional or additive update: no transactions (dynalite has none,
  * and none is needed). Items stay far below 400 KB: a key group holds the values of one event
@@ -52,6 +53,8 @@ const APPLIED_ATTR = 'k:';
 const NEWER_LISTING = 'attribute_not_exists(fetchedAt) OR fetchedAt < :f';
 const DEFERRED_ATTR = 'd:';
 const SOURCE_ATTR = 's:';
+const SETTLE_ATTR = 'u:';
+const SENT_AT = 'sentAt';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -199,23 +202,35 @@ export class DynamoStateStore implements StatePort {
     const keys: Record<string, string> = {};
     const deferredSince: Record<string, number> = {};
     const sources: Record<string, string> = {};
+    const settleDue: Record<string, number> = {};
     let bytes = 0;
     for (const [k, v] of Object.entries(res.Item ?? {})) {
       bytes += attributeBytes(k, v);
       if (k.startsWith(APPLIED_ATTR)) keys[k.slice(APPLIED_ATTR.length)] = String(v);
       else if (k.startsWith(SOURCE_ATTR)) sources[k.slice(SOURCE_ATTR.length)] = String(v);
       else if (k.startsWith(DEFERRED_ATTR) && typeof v === 'number') deferredSince[k.slice(DEFERRED_ATTR.length)] = v;
+      else if (k.startsWith(SETTLE_ATTR) && typeof v === 'number') settleDue[k.slice(SETTLE_ATTR.length)] = v;
     }
-    return { keys, deferredSince, sources, bytes };
+    const sentAt = typeof res.Item?.[SENT_AT] === 'number' ? { sentAt: res.Item[SENT_AT] as number } : {};
+    return { keys, deferredSince, ...(Object.keys(settleDue).length ? { settleDue } : {}), ...sentAt, sources, bytes };
   }
 
-  async markDeferred(target: Target, subjects: readonly string[], at: number): Promise<void> {
-    if (subjects.length === 0) return;
+  async markDeferred(
+    target: Target,
+    subjects: readonly string[],
+    at: number,
+    settle: { subjects: readonly string[]; due: number } = { subjects: [], due: 0 },
+  ): Promise<void> {
+    if (subjects.length === 0 && settle.subjects.length === 0) return;
     const names: Record<string, string> = { '#c': 'connectionId', '#p': 'providerConfigKey' };
     const sets = ['#c = :c', '#p = :p'];
     subjects.forEach((s, i) => {
       names[`#d${i}`] = `${DEFERRED_ATTR}${s}`;
       sets.push(`#d${i} = if_not_exists(#d${i}, :at)`);
+    });
+    settle.subjects.forEach((s, i) => {
+      names[`#u${i}`] = `${SETTLE_ATTR}${s}`;
+      sets.push(`#u${i} = :due`);
     });
     await this.doc.send(
       new UpdateCommand({
@@ -223,7 +238,12 @@ export class DynamoStateStore implements StatePort {
         Key: { pk: `C#${connectionKey(target)}`, sk: APPLIED_SK },
         UpdateExpression: `SET ${sets.join(', ')}`,
         ExpressionAttributeNames: names,
-        ExpressionAttributeValues: { ':at': at, ':c': target.connectionId, ':p': target.providerConfigKey },
+        ExpressionAttributeValues: {
+          ':c': target.connectionId,
+          ':p': target.providerConfigKey,
+          ...(subjects.length ? { ':at': at } : {}),
+          ...(settle.subjects.length ? { ':due': settle.due } : {}),
+        },
       }),
     );
   }
@@ -245,6 +265,11 @@ export class DynamoStateStore implements StatePort {
       const names: Record<string, string> = { '#c': 'connectionId', '#p': 'providerConfigKey' };
       const values: Record<string, unknown> = { ':c': target.connectionId, ':p': target.providerConfigKey };
       const sets = ['#c = :c', '#p = :p'];
+      if (from === 0 && entries.length) {
+        names['#sent'] = SENT_AT;
+        values[':sent'] = Date.now();
+        sets.push('#sent = :sent');
+      }
       // 50 keys per update: each may carry its source too.
       entries.slice(from, from + 50).forEach(([key, order], i) => {
         names[`#k${i}`] = `${APPLIED_ATTR}${key}`;
@@ -260,9 +285,10 @@ export class DynamoStateStore implements StatePort {
       // The subjects read for this PATCH no longer wait: their keys have just been sent.
       const removes =
         from === 0
-          ? subjects.map((s, i) => {
+          ? subjects.flatMap((s, i) => {
               names[`#d${i}`] = `${DEFERRED_ATTR}${s}`;
-              return `#d${i}`;
+              names[`#u${i}`] = `${SETTLE_ATTR}${s}`;
+              return [`#d${i}`, `#u${i}`];
             })
           : [];
       const remove = removes.length ? ` REMOVE ${removes.join(', ')}` : '';

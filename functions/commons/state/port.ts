@@ -38,6 +38,13 @@ export interface AppliedState {
   keys: Record<string, string>;
   /** subject -> since when apply has left its keys to later syncs (epoch ms); gone once a sync that read the subject sent them or found nothing to send. */
   deferredSince: Record<string, number>;
+  /**
+   * subject -> when the settle sync last queued for its wait is due (epoch ms): one is on its way
+   * while that is later than now. Optional: absent is none.
+   */
+  settleDue?: Record<string, number>;
+  /** When a PATCH was last recorded (epoch ms); absent before any. */
+  sentAt?: number;
   /** key -> digest of the subject its value came from (`subjectDigest`); absent for keys sent before it was kept. */
   sources?: Record<string, string>;
   /** The item's size as DynamoDB counts it (approximately, rounded up). */
@@ -70,8 +77,16 @@ export interface StatePort {
     subjects?: readonly string[],
     provenance?: AppliedProvenance,
   ): Promise<void>;
-  /** Notes that these subjects' keys were left to later syncs, unless already noted: the first time is kept. */
-  markDeferred(target: Target, subjects: readonly string[], at: number): Promise<void>;
+  /**
+   * Notes that these subjects' keys were left to later syncs, unless already noted: the first time is
+   * kept. `settle` names the subjects a settle sync was just queued for, and when it is due.
+   */
+  markDeferred(
+    target: Target,
+    subjects: readonly string[],
+    at: number,
+    settle?: { subjects: readonly string[]; due: number },
+  ): Promise<void>;
   /** Forgets what a connection was sent (Nango no longer has it). */
   forgetApplied(target: Target): Promise<void>;
   readIndex(subject: string): Promise<IndexEntry | undefined>;

@@ -22,9 +22,11 @@ export type EventRef = z.output<typeof eventRefSchema>;
 /**
  * `change`: keys changed at route; `seed`: a new connection (webhook); `repair`: drift found by
  * reconcile; `replay`: sent again by the DLQ tool; `deadline`: the end of a deferral (apply sends it,
- * delayed, through the ingress queue when it first leaves a connection's keys to later syncs).
+ * delayed, through the ingress queue when it first leaves a connection's keys to later syncs);
+ * `settle`: the end of a debounce (apply sends it, delayed a second, the same way, when it leaves
+ * keys while a connection's changes keep coming; it sends them unless more came meanwhile).
  */
-export const SYNC_REASONS = ['change', 'seed', 'repair', 'replay', 'deadline'] as const;
+export const SYNC_REASONS = ['change', 'seed', 'repair', 'replay', 'deadline', 'settle'] as const;
 export type SyncReason = (typeof SYNC_REASONS)[number];
 
 export const MAX_SUBJECTS_PER_SYNC = 20;
@@ -41,9 +43,15 @@ export const syncMessageSchema = z
     events: z.array(eventRefSchema).max(10).default([]),
     /**
      * For a `change`: when route queued it (epoch ms), at or after every key write behind it. Apply
-     * leaves to later syncs what was rewritten after this time.
+     * leaves to later syncs what was rewritten after this time. For a `settle`: when apply queued it.
      */
     queuedAt: z.number().int().nonnegative().optional(),
+    /**
+     * For a `change`: how long the oldest event behind it waited in the ingress queue before route
+     * queued it (epoch ms apart): how far route is behind, so how long more of a burst may still be
+     * on its way. A `settle` carries the one its wait was sized by.
+     */
+    behindMs: z.number().int().nonnegative().optional(),
     /**
      * A seed from a webhook: a hint, not a fact. Apply reads the connection as Nango lists it now (one
      * list call by connection id), updates its membership and indexes, then seeds its subjects.
@@ -76,6 +84,7 @@ export function syncMessage(
   reason: SyncReason,
   events: readonly EventRef[] = [],
   queuedAt?: number,
+  behindMs?: number,
 ): SyncMessage {
   return {
     v: 2,
@@ -85,15 +94,16 @@ export function syncMessage(
     reason,
     events: events.slice(0, 10),
     ...(queuedAt === undefined ? {} : { queuedAt }),
+    ...(behindMs === undefined ? {} : { behindMs: Math.max(0, Math.round(behindMs)) }),
   };
 }
 
 /**
- * A deferral's deadline as it travels through the ingress queue (a standard queue, so it can be
- * delayed per message): a sync message with reason `deadline`, which route forwards to the sync
- * queue. Undefined for anything else (events).
+ * A deferral's deadline or a debounce's settle as it travels through the ingress queue (a standard
+ * queue, so it can be delayed per message): a sync message with reason `deadline` or `settle`, which
+ * route forwards to the sync queue. Undefined for anything else (events).
  */
-export function parseDeadline(body: string): SyncMessage | undefined {
+export function parseForwarded(body: string): SyncMessage | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(body);
@@ -102,5 +112,5 @@ export function parseDeadline(body: string): SyncMessage | undefined {
   }
   if (typeof raw !== 'object' || raw === null || (raw as { kind?: unknown }).kind !== 'sync') return undefined;
   const r = syncMessageSchema.safeParse(raw);
-  return r.success && r.data.reason === 'deadline' ? r.data : undefined;
+  return r.success && (r.data.reason === 'deadline' || r.data.reason === 'settle') ? r.data : undefined;
 }

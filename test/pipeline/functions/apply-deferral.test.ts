@@ -65,16 +65,18 @@ const patchesTo = (id: string) =>
 
 /**
  * A connection of both subjects, each given `key` = its first value; a sync naming both is queued;
- * then each subject with a second value is rewritten. Returns the sync's queue time.
+ * then each subject with a second value is rewritten. Returns the sync's queue time. `quietMs`: how
+ * long before the queue time the first values were written (more than the burst window: then the
+ * first values are no burst the sync waits out, only the rewrites count).
  */
-async function queuedThenRewritten(o: { tags: [string, string, string?]; own: [string, string, string?] }) {
+async function queuedThenRewritten(o: { tags: [string, string, string?]; own: [string, string, string?]; quietMs?: number }) {
   const c = await connection();
   const subjects = [
     [TAGS, o.tags],
     [c.own, o.own],
   ] as const;
   for (const [s, [key, first]] of subjects) await p.state.writeDesired(s, [write(key, first, 1)]);
-  await tick();
+  await new Promise((r) => setTimeout(r, o.quietMs ?? 5));
   const queuedAt = Date.now();
   await tick();
   for (const [s, [key, , second]] of subjects) if (second !== undefined) await p.state.writeDesired(s, [write(key, second, 2)]);
@@ -83,7 +85,11 @@ async function queuedThenRewritten(o: { tags: [string, string, string?]; own: [s
 
 describe('deferral across subjects', () => {
   it('one subject rewritten after the sync was queued, the other not: both sent now', async () => {
-    const { target, own, queuedAt } = await queuedThenRewritten({ tags: ['plan', 'pro', 'enterprise'], own: ['region', 'eu'] });
+    const { target, own, queuedAt } = await queuedThenRewritten({
+      tags: ['plan', 'pro', 'enterprise'],
+      own: ['region', 'eu'],
+      quietMs: 2_100,
+    });
     const r = await apply(target, [TAGS, own], queuedAt);
     expect(r).toMatchObject({ patched: 1, deferred: 0 });
     expect(p.nango!.metadataOf(target.connectionId, 'salesforce')).toEqual({ plan: 'enterprise', region: 'eu' });
@@ -97,7 +103,9 @@ describe('deferral across subjects', () => {
     expect(Object.keys(waiting).sort()).toEqual([own, TAGS].sort());
 
     // The rewrite of the tag subject queued a sync naming it alone. Its PATCH reports how long the keys waited.
-    await tick();
+    // Queued once the subject's writes (these and the previous test's) are past the burst window:
+    // otherwise the sync waits for them to settle (debounce.test.ts, backlog-fold.test.ts).
+    await new Promise((r) => setTimeout(r, 2_100));
     const logs = captureLogs();
     try {
       expect(await apply(target, [TAGS], Date.now())).toMatchObject({ patched: 1 });
