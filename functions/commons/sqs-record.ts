@@ -27,3 +27,15 @@ export function recordFromEventBridge(event: unknown): SQSRecord {
     awsRegion: process.env.AWS_REGION ?? '',
   };
 }
+
+/** Records grouped by MessageGroupId, each group in batch order (which is FIFO order). */
+export function groupRecords(records: readonly SQSRecord[]): SQSRecord[][] {
+  const groups = new Map<string, SQSRecord[]>();
+  for (const r of records) {
+    const g = r.attributes?.MessageGroupId ?? r.messageId;
+    const list = groups.get(g) ?? [];
+    list.push(r);
+    groups.set(g, list);
+  }
+  return [...groups.values()];
+}

@@ -205,6 +205,27 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       pendingCreation.splice(pendingCreation.indexOf(c), 1);
     };
 
+    /**
+     * Re-tags one candidate. The last moves it to a customer with no events, so every key it holds must
+     * be cleared: it waits (false) until some candidate holds keys of its customer (how soon apply sends
+     * varies with the machine's load; a move before any send would clear nothing), or until `now`.
+     */
+    const retagOne = (now: boolean): boolean => {
+      const last = retagShares.length === 1;
+      const sent = retagCandidates.filter((x) => nango.applyHistory(x.connectionId, x.providerConfigKey).length > 0);
+      if (last && !sent.length && !now) return false;
+      retagShares.shift();
+      const pool = sent.length ? sent : retagCandidates;
+      const c = pool[Math.floor(retagRand() * pool.length)]!;
+      retagCandidates.splice(retagCandidates.indexOf(c), 1);
+      const from = c.tags.organization_id!;
+      const others = workload.customers.filter((x) => x !== from);
+      const to = last ? `moved-${o.workload.seed}` : others[Math.floor(retagRand() * others.length)]!;
+      nango.retag(c.connectionId, c.providerConfigKey, { ...c.tags, organization_id: to });
+      retags.push({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey, from, to, atMs: Date.now() - started });
+      return true;
+    };
+
     // Rotation: Secrets Manager and Nango change the key at the same moment; cached keys go stale.
     let rotated: { atRequest: number; atMs: number } | undefined;
     let sweepTicked = false;
@@ -217,16 +238,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
         rotated = { atRequest: nango.stats().requests, atMs: Date.now() - started };
       }
       // Someone re-tags a connection through Nango's API: no webhook; only the sweep can see it.
-      while (retagShares.length && retagShares[0]! <= share && retagCandidates.length) {
-        retagShares.shift();
-        const last = retagShares.length === 0;
-        const c = retagCandidates.splice(Math.floor(retagRand() * retagCandidates.length), 1)[0]!;
-        const from = c.tags.organization_id!;
-        const others = workload.customers.filter((x) => x !== from);
-        const to = last ? `moved-${o.workload.seed}` : others[Math.floor(retagRand() * others.length)]!;
-        nango.retag(c.connectionId, c.providerConfigKey, { ...c.tags, organization_id: to });
-        retags.push({ connectionId: c.connectionId, providerConfigKey: c.providerConfigKey, from, to, atMs: Date.now() - started });
-      }
+      while (retagShares.length && retagShares[0]! <= share && retagCandidates.length) if (!retagOne(false)) break;
       if (o.retags && !sweepTicked && share >= o.retags.sweepAtShare) {
         sweepTicked = true;
         void p.sweep(false).then(
@@ -276,6 +288,9 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     phase('drained');
     let sweptPastRetags: number | undefined;
     if (o.retags) {
+      // A re-tag still waiting for a connection that holds keys: everything is sent by now.
+      while (retagShares.length && retagCandidates.length) retagOne(true);
+      await p.drain({ timeoutMs: o.drainTimeoutMs, quietMs: 500 });
       // The tenancy window: a run that starts after the last re-tag (ticks a scaled second apart).
       const lastRetag = Math.max(0, ...retags.map((r) => r.atMs));
       for (;;) {

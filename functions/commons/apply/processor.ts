@@ -24,13 +24,15 @@ import { mapConcurrent } from '../concurrency.ts';
 import { changesKeepComing, type DesiredKey, deferToLaterSync, desiredFor, planSync } from '../domain/desired.ts';
 import { namesConnection } from '../domain/subject.ts';
 import { unwrapOwnEnvelope } from '../dlq-envelope.ts';
+import { groupRecords } from '../sqs-record.ts';
 import { attemptsOf, classify, invalidInput, settle } from '../failure.ts';
 import type { NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
 import { defaultRetry, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
-import { type EventRef, forcesFullSync, MAX_SUBJECTS_PER_SYNC, syncMessage, syncMessageSchema, type Target } from '../sync/message.ts';
+import { forcesFullSync, parseSync, type Target } from '../sync/message.ts';
 import { parkSyncs, type Unit } from './park.ts';
+import { BURST_WINDOW_MS, deferralTime, sendWaits, settleDelaySeconds } from './waits.ts';
 import { assertAppliedFits, holdsForeignKeys, memberSubjects, type TenancyDeps, withClearing } from './tenancy.ts';
 
 export interface ApplyDeps {
@@ -61,18 +63,6 @@ export interface ApplyResult {
   /** Connections left to later syncs: every subject with keys to send had one rewritten after their syncs were queued. */
   deferred: number;
   dlq: number;
-}
-
-/** Records grouped by MessageGroupId, each group in batch order (which is FIFO order). */
-function groupRecords(records: readonly SQSRecord[]): SQSRecord[][] {
-  const groups = new Map<string, SQSRecord[]>();
-  for (const r of records) {
-    const g = r.attributes?.MessageGroupId ?? r.messageId;
-    const list = groups.get(g) ?? [];
-    list.push(r);
-    groups.set(g, list);
-  }
-  return [...groups.values()];
 }
 
 export async function applyRecords(records: readonly SQSRecord[], deps: ApplyDeps, deadline: number): Promise<ApplyResult> {
@@ -305,109 +295,4 @@ async function applyGroup(
   }
 }
 
-/** SQS delays a standard queue's message at most 15 minutes. */
-const MAX_DELAY_SECONDS = 900;
-/**
- * A debounce's quiet period: a settle comes back this long after it was queued (then route's hop),
- * and sends unless the connection's keys changed meanwhile. At least the shortest delay SQS has; as
- * long as route is behind (the burst's later events may still wait in the ingress queue that long),
- * up to SETTLE_MAX_SECONDS, and never past the wait's own bound.
- */
-const SETTLE_SECONDS = 1;
-const SETTLE_MAX_SECONDS = 10;
-const settleDelaySeconds = (behindMs: number, maxDeferMs: number): number =>
-  Math.max(SETTLE_SECONDS, Math.min(SETTLE_MAX_SECONDS, Math.ceil(behindMs / 1000), Math.ceil(maxDeferMs / 1000)));
-/**
- * Two writes of a connection's keys this close together are a burst, not a trickle: the sync waits
- * for it to settle. Wider while route is behind: its writes of one burst are then spread as far.
- */
-const BURST_WINDOW_MS = 2_000;
-
-/**
- * Sends what the waits about to begin rest on: for new waits a `deadline` sync per (at most 20)
- * subjects, delayed by the longest wait, which reaches the connection's group whatever becomes of the
- * rewrites the wait counts on and sends whatever is still waiting then (nothing, if a later sync
- * did); for waits no later sync ends a `settle`, delayed `settleSeconds`, stamped with its queue time.
- * False when they could not be sent: the caller then sends now rather than wait on a promise.
- */
-async function sendWaits(
-  deps: ApplyDeps,
-  target: Target,
-  subjects: { deadline: readonly string[]; settle: readonly string[]; settleSeconds: number; behindMs: number; refs: readonly EventRef[] },
-  correlation_id: string,
-): Promise<boolean> {
-  const messages: { id: string; body: string; delaySeconds: number }[] = [];
-  const add = (list: readonly string[], reason: 'deadline' | 'settle', delaySeconds: number) => {
-    for (let i = 0; i < list.length; i += MAX_SUBJECTS_PER_SYNC) {
-      const chunk = list.slice(i, i + MAX_SUBJECTS_PER_SYNC);
-      const settle = reason === 'settle';
-      const body = JSON.stringify(
-        // A settle names the latest events it stands for: the DLQ envelope and the logs show them if it fails.
-        settle
-          ? syncMessage(
-              target,
-              chunk,
-              reason,
-              [...new Map(subjects.refs.map((e) => [e.id, e])).values()].slice(-10),
-              Date.now(),
-              subjects.behindMs,
-            )
-          : syncMessage(target, chunk, reason),
-      );
-      messages.push({ id: String(messages.length), body, delaySeconds });
-    }
-  };
-  add(subjects.deadline, 'deadline', Math.min(MAX_DELAY_SECONDS, Math.ceil(deps.maxDeferMs / 1000)));
-  add(subjects.settle, 'settle', subjects.settleSeconds);
-  if (messages.length === 0) return true;
-  try {
-    const failures = await deps.queues.sendBatch(deps.deadlineQueueUrl!, messages);
-    if (failures.length === 0) return true;
-    logger.warn('could not queue the deferral deadline; sending now', { correlation_id, code: failures[0]!.code });
-  } catch (e) {
-    logger.warn('could not queue the deferral deadline; sending now', { correlation_id, error: (e as Error).message });
-  }
-  return false;
-}
-
-/**
- * A sync that reached SQS this long after route queued it was sent again (moved back from the DLQ):
- * the rewrites after its queue time may have failed too, so it never defers. (The DLQ tool also
- * drops `queuedAt` from what it replays, and an envelope moved back whole is never deferred.)
- */
-const RESENT_AFTER_MS = 60_000;
-
-/** The latest queue time of the group's syncs, when each is a change or a settle sent as queued; else undefined (never defer). */
-function deferralTime(units: readonly Unit[]): number | undefined {
-  let latest: number | undefined;
-  for (const u of units) {
-    const fromEnvelope = u.body !== u.record.body;
-    const reason = u.message?.reason;
-    const queuedAt = (reason === 'change' || reason === 'settle') && !fromEnvelope ? u.message?.queuedAt : undefined;
-    const sent = Number(u.record.attributes?.SentTimestamp);
-    if (queuedAt === undefined || !Number.isFinite(sent) || sent - queuedAt > RESENT_AFTER_MS) return undefined;
-    latest = Math.max(latest ?? 0, queuedAt);
-  }
-  return latest;
-}
-
 const sameConnection = (a: Target, b: Target) => a.connectionId === b.connectionId && a.providerConfigKey === b.providerConfigKey;
-
-function parseSync(body: string): { ok: true; message: ReturnType<typeof syncMessageSchema.parse> } | { ok: false; error: string } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(body);
-  } catch {
-    return { ok: false, error: 'message body is not JSON' };
-  }
-  const r = syncMessageSchema.safeParse(raw);
-  return r.success
-    ? { ok: true, message: r.data }
-    : {
-        ok: false,
-        error: `not a sync message: ${r.error.issues
-          .map((i) => `${i.path.join('.')}: ${i.message}`)
-          .join('; ')
-          .slice(0, 1_000)}`,
-      };
-}

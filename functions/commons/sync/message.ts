@@ -114,3 +114,23 @@ export function parseForwarded(body: string): SyncMessage | undefined {
   const r = syncMessageSchema.safeParse(raw);
   return r.success && (r.data.reason === 'deadline' || r.data.reason === 'settle') ? r.data : undefined;
 }
+
+/** A sync message body, or why it is not one (bounded: it goes into a DLQ envelope). */
+export function parseSync(body: string): { ok: true; message: SyncMessage } | { ok: false; error: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    return { ok: false, error: 'message body is not JSON' };
+  }
+  const r = syncMessageSchema.safeParse(raw);
+  return r.success
+    ? { ok: true, message: r.data }
+    : {
+        ok: false,
+        error: `not a sync message: ${r.error.issues
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; ')
+          .slice(0, 1_000)}`,
+      };
+}
