@@ -206,13 +206,23 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
     };
 
     /**
-     * Re-tags one candidate. The last moves it to a customer with no events, so every key it holds must
-     * be cleared: it waits (false) until some candidate holds keys of its customer (how soon apply sends
+     * Re-tags one candidate. The last moves it to a customer with no events, so every key it holds from
+     * its customer must be cleared: it waits (false) until some candidate holds such a key (how soon apply sends
      * varies with the machine's load; a move before any send would clear nothing), or until `now`.
      */
+    // Keys a customer (a tag subject) sets, as opposed to keys set by connection id, which stay with a moved connection.
+    const tagKeys = new Set(
+      workload.events.flatMap((e) =>
+        e.expect.kind === 'valid' && e.expect.subject.startsWith('tags:') ? Object.keys(e.expect.patch) : [],
+      ),
+    );
     const retagOne = (now: boolean): boolean => {
       const last = retagShares.length === 1;
-      const sent = retagCandidates.filter((x) => nango.applyHistory(x.connectionId, x.providerConfigKey).length > 0);
+      const sent = retagCandidates.filter((x) =>
+        nango
+          .applyHistory(x.connectionId, x.providerConfigKey)
+          .some((h) => Object.entries(h.patch).some(([k, v]) => v !== null && tagKeys.has(k))),
+      );
       if (last && !sent.length && !now) return false;
       retagShares.shift();
       const pool = sent.length ? sent : retagCandidates;
