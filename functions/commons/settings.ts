@@ -191,7 +191,7 @@ export const SETTINGS = {
   },
   APPLY_MAX_DEFER_SECONDS: {
     schema: int(0, 900, 60),
-    doc: "while apply is behind, how long a subject's keys may be left to later syncs of a connection, counted from the first time; a delayed deadline message ends the wait by itself (0: never wait)",
+    doc: "how long a subject's keys may wait, counted from the first time: left to later syncs while apply is behind (a delayed deadline message ends the wait by itself), or held by the debounce while changes keep coming (a settle ends it); 0: never wait",
     readBy: ['apply'],
     prop: 'apply.maxDefer',
     unit: 'seconds',

@@ -165,11 +165,16 @@ async function applyGroup(
         const d = { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs };
         // A connection holding a left subject's keys is cleared now, never left to a later sync.
         const later = !foreign && deferToLaterSync(plan.keys, d);
+        const settleSeconds = settleDelaySeconds(behindMs, maxDeferMs);
+        // What is left of the wait's bound for the subjects it would hold: a settle due after it would
+        // outlive the bound, so the keys go now instead.
+        const leftMs = Math.min(...plan.keys.map((k) => (applied.deferredSince[k.subject] ?? now) + maxDeferMs - now));
         // A settle waits again only if changes came while it was on its way (`later`, from its queue time).
         const burst =
           !foreign &&
           !later &&
           !settling &&
+          leftMs >= settleSeconds * 1000 &&
           changesKeepComing(plan.keys, want.values(), {
             ...d,
             windowMs: Math.max(BURST_WINDOW_MS, behindMs),
@@ -188,7 +193,6 @@ async function applyGroup(
           const unsettled = onLater ? [] : waiting.filter((s) => !((due[s] ?? 0) > now));
           // A wait on a later sync begins only once its deadline is on its way: that message, not the later sync, bounds it.
           const deadlines = onLater ? fresh : [];
-          const settleSeconds = settleDelaySeconds(behindMs, maxDeferMs);
           const refs = messages.flatMap((m) => m.events);
           deferred = await sendWaits(
             deps,

@@ -73,9 +73,9 @@ export async function sendWaits(
   try {
     const failures = await deps.queues.sendBatch(deps.deadlineQueueUrl!, messages);
     if (failures.length === 0) return true;
-    logger.warn('could not queue the deferral deadline; sending now', { correlation_id, code: failures[0]!.code });
+    logger.warn("could not queue the wait's deadline or settle sync; sending now", { correlation_id, code: failures[0]!.code });
   } catch (e) {
-    logger.warn('could not queue the deferral deadline; sending now', { correlation_id, error: (e as Error).message });
+    logger.warn("could not queue the wait's deadline or settle sync; sending now", { correlation_id, error: (e as Error).message });
   }
   return false;
 }

@@ -23,7 +23,7 @@ export type EventRef = z.output<typeof eventRefSchema>;
  * `change`: keys changed at route; `seed`: a new connection (webhook); `repair`: drift found by
  * reconcile; `replay`: sent again by the DLQ tool; `deadline`: the end of a deferral (apply sends it,
  * delayed, through the ingress queue when it first leaves a connection's keys to later syncs);
- * `settle`: the end of a debounce (apply sends it, delayed a second, the same way, when it leaves
+ * `settle`: the end of a debounce (apply sends it, delayed 1 to 10 s as far as route is behind, the same way, when it leaves
  * keys while a connection's changes keep coming; it sends them unless more came meanwhile).
  */
 export const SYNC_REASONS = ['change', 'seed', 'repair', 'replay', 'deadline', 'settle'] as const;
