@@ -90,9 +90,10 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
       sourcesContent: BUNDLING.sourcesContent,
       externalModules: [...externalsOf(cfg.bundling)],
       target: BUNDLING.target,
-      define: { ...BUNDLING.define },
       forceDockerBundling: false,
       ...cfg.bundling,
+      // A deployer's defines add to ours (undici's bundler switch among them), as its esbuild args do.
+      define: { ...BUNDLING.define, ...cfg.bundling.define },
       esbuildArgs: { ...aliasArgs(), ...cfg.bundling.esbuildArgs },
     },
   });
