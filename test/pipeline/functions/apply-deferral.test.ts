@@ -126,3 +126,33 @@ describe('deferral across subjects', () => {
     expect(p.nango!.metadataOf(target.connectionId, 'salesforce')).toMatchObject({ seats: '2', flags: 'b' });
   });
 });
+
+describe("the debounce's bound", () => {
+  /**
+   * A burst (two events within the window before the sync was queued) whose subject has already
+   * waited all but 3 s of APPLY_MAX_DEFER_SECONDS. `behindMs`: how far route reports it is behind,
+   * which sizes the settle's delay (1 s when not behind, up to 10 s).
+   */
+  async function burstNearTheBound(behindMs: number) {
+    const { target } = await connection();
+    await p.state.writeDesired(TAGS, [write('plan', `p-${behindMs}`, 10 + behindMs)]);
+    await p.state.writeDesired(TAGS, [write('seats', `s-${behindMs}`, 10 + behindMs)]);
+    await p.state.markDeferred(target, [TAGS], Date.now() - (deps.maxDeferMs - 3_000));
+    const queuedAt = Date.now();
+    await tick();
+    const body = JSON.stringify(syncMessage(target, [TAGS], 'change', [], queuedAt, behindMs));
+    const r = await applyRecords([sqsRecord(randomUUID(), body, { groupId: connectionKey(target) })], deps, Date.now() + 20_000);
+    return { r, target };
+  }
+
+  it('a settle due within what is left of the bound: the burst waits for it', async () => {
+    const { r } = await burstNearTheBound(0);
+    expect(r).toMatchObject({ patched: 0, deferred: 1 });
+  });
+
+  it('a settle due past what is left of the bound (route 10 s behind, 3 s left): the keys go now', async () => {
+    const { r, target } = await burstNearTheBound(10_000);
+    expect(r).toMatchObject({ patched: 1, deferred: 0 });
+    expect(p.nango!.metadataOf(target.connectionId, 'salesforce')).toMatchObject({ plan: 'p-10000', seats: 's-10000' });
+  });
+});
