@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
+import { defaultOf } from '../config.ts';
 import type { NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
 import type { RunPort, RunState } from '../state/membership.ts';
@@ -18,7 +19,6 @@ import { type PageCounts, type PageDeps, type PageReport, sweepPage } from './pa
 import { firstUnmatchedMessage } from './unmatched.ts';
 
 export const SWEEP_RUN = 'index';
-export const PAGE_SIZE = 1_000;
 /** The deployed schedule ticks every minute. */
 export const TICK_MS = 60_000;
 
@@ -76,7 +76,7 @@ export type PageOutcome =
 
 export async function runPage(deps: SweepDeps, m: SweepMessage, deadline: number): Promise<PageOutcome> {
   const name = deps.name ?? SWEEP_RUN;
-  const pageSize = deps.pageSize ?? PAGE_SIZE;
+  const pageSize = deps.pageSize ?? defaultOf('SWEEP_PAGE_SIZE');
   // A duplicate, or a page of a run that moved on or was replaced: nothing to do.
   if (!(await deps.runs.claimPage(name, m.run, m.page, Date.now(), deps.leaseMs))) return { action: 'skipped' };
   try {
