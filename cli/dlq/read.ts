@@ -17,6 +17,7 @@ import { Agent, request } from 'undici';
 import { ENV } from '#commons/config';
 import { dlqEnvelopeSchema, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
 import { registerSecret } from '#commons/redact';
+import { tryJson } from '#commons/json';
 import { parseConnections } from '#commons/nango/listed';
 import { KEY_FORMAT } from '#commons/secrets';
 import { connectionKey, type Target } from '#commons/sync/message';
@@ -202,7 +203,8 @@ export class Holder {
     return failed;
   }
 
-  private call<T>(queueUrl: string, request: Promise<T>): Promise<T> {
+  /** An SQS request about `queueUrl`, its error described for the operator. */
+  call<T>(queueUrl: string, request: Promise<T>): Promise<T> {
     return request.catch((e: unknown) => {
       throw describeError(e, { queueUrl, endpoint: this.endpoint });
     });
@@ -368,13 +370,6 @@ export function replayDeduplicationId(originalBasis: string, dlqMessageId: strin
   return createHash('sha256').update(`replay\n${originalBasis}\n${dlqMessageId}\n${index}`).digest('hex');
 }
 
-export function tryJson(s: string): unknown {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return undefined;
-  }
-}
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -12,6 +12,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListMessageMoveTasksCommand, type SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import type { Stage } from '#commons/dlq-envelope';
+import { tryJson } from '#commons/json';
 import { SqsQueues } from '#commons/queues';
 import { CliError, describeError, EXIT } from '../errors.ts';
 import { progressLine } from '../format.ts';
@@ -105,7 +106,7 @@ async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: Que
     const destinationUrl = urls[read.STAGE_QUEUES[stage].source];
     if (!destinationUrl) continue;
     const [dlq, dest] = [await holder.attributes(dlqUrl), await holder.attributes(destinationUrl)];
-    const target = (read.tryJson(dest.RedrivePolicy ?? '') as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn;
+    const target = (tryJson(dest.RedrivePolicy ?? '') as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn;
     const bad: string[] = [];
     if (!dlq.QueueArn) bad.push(`SQS returned no QueueArn for the DLQ ${dlqUrl}`);
     else if (typeof target !== 'string')
@@ -344,10 +345,7 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
   // Resolves true when Ctrl-C ends the wait: stop watching, the task goes on.
   const stopped = () => sleep(Number(ctx.io.env.DLQ_NATIVE_POLL_MS ?? 2000), false, { signal: ctx.io.signal }).catch(() => true);
   for (const p of plans) {
-    const call = <T>(request: Promise<T>) =>
-      request.catch((e: unknown) => {
-        throw describeError(e, { queueUrl: p.url });
-      });
+    const call = <T>(request: Promise<T>) => holder.call(p.url, request);
     const rate = args.rate > 0 ? { MaxNumberOfMessagesPerSecond: Math.max(1, Math.min(500, Math.floor(args.rate))) } : {};
     const start = new StartMessageMoveTaskCommand({ SourceArn: p.arn, DestinationArn: p.destinationArn, ...rate });
     const taskHandle = (await call(ctx.sqs.send(start))).TaskHandle ?? '';
