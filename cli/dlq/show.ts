@@ -7,7 +7,18 @@ import { isDeepStrictEqual } from 'node:util';
 import { EXIT, scrub } from '../errors.ts';
 import { columns } from '../format.ts';
 import type { Ctx } from './ctx.ts';
-import { type DlqItem, type MetadataResult, dlqsFor, hasCriteria, type QueueReport, resolveQueueUrls, scanDlqs, select } from './read.ts';
+import type { Target } from '#commons/sync/message';
+import {
+  type DlqItem,
+  type MetadataResult,
+  type Obj,
+  dlqsFor,
+  hasCriteria,
+  type QueueReport,
+  resolveQueueUrls,
+  scanDlqs,
+  select,
+} from './read.ts';
 
 export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<number> {
   const { args } = ctx;
@@ -53,14 +64,8 @@ export function itemJson(i: DlqItem, full: boolean): Record<string, unknown> {
     ...pick(i, 'attempts', 'dlqReceiveCount', 'patch'),
     replayable: i.replay.ok,
     ...(i.replay.ok ? {} : { notReplayableReason: i.replay.reason }),
-    ...(full
-      ? {
-          envelope: i.envelope,
-          ...(i.envelope ? {} : { body: i.body }),
-          messageAttributes: i.held.messageAttributes,
-          replayMessages: i.replay.ok ? i.replay.messages : [],
-        }
-      : {}),
+    ...(full ? { envelope: i.envelope, ...(i.envelope ? {} : { body: i.body }), messageAttributes: i.held.messageAttributes } : {}),
+    ...(full ? { replayMessages: i.replay.ok ? i.replay.messages : [] } : {}),
   };
 }
 
@@ -106,10 +111,7 @@ export function summarize(items: readonly DlqItem[], now: Date = new Date()) {
     byKind: countBy(items, (i) => i.kind),
     byErrorCode: countBy(items, (i) => i.errorCode),
     byEventType: countBy(items, (i) => i.eventType ?? '(unknown)'),
-    byConnection: countBy(withConnection, connection).map((c) => ({
-      ...c,
-      key: JSON.parse(c.key) as Record<'providerConfigKey' | 'connectionId', string>,
-    })),
+    byConnection: countBy(withConnection, connection).map((c) => ({ ...c, key: JSON.parse(c.key) as Target })),
     // Buckets in age order, not by count: the distribution reads left to right.
     byAge: countBy(items, (i) => ageBucket(i.failedAt, now)).sort((a, b) => ageOrder.indexOf(a.key) - ageOrder.indexOf(b.key)),
     // reduce, not Math.min(...): a spread of a large DLQ would overflow the stack.
@@ -191,8 +193,6 @@ export function renderItem(i: DlqItem): string {
  * none. Read only to explain a version 1 patch in a dry run.
  */
 const VERSIONS_KEY = '_metadataSyncVersions';
-
-type Obj = Record<string, unknown>;
 
 /** What a shallow merge of `patch` into `current` would change, key by key; `stale`: Nango holds a value set by a newer event. */
 export function comparePatch(current: Obj | null, patch: Obj, keyTimes: Record<string, string> = {}) {
