@@ -1,13 +1,9 @@
 /**
- * `replay`, top-down in this file:
- *   parse    args.ts (via main.ts) gives the filter, queues and flags;
- *   find     read.ts resolves the queue URLs and scans the DLQs into items, chosen by the filter;
- *   check    checkDestinations: each source queue's redrive policy must name the DLQ replayed;
- *   move     replayItems: send each item's originals (the functions' SqsQueues), then delete it from the DLQ;
- *   report   the summary (show.ts formats what it prints) and the exit code.
- * A message is deleted only once every send for it succeeded: it is always either still in the DLQ
- * or sent. `--dry-run` shows the plan beside Nango's current metadata; `--native` hands the whole
- * DLQ to SQS's own move task.
+ * `replay`, top-down: parse (args.ts, via main.ts), find (read.ts: queue URLs, the DLQs scanned into
+ * items, chosen by the filter), check the destinations, move (replayItems: send with the functions'
+ * SqsQueues, then delete from the DLQ), report. A message is deleted only once every send for it
+ * succeeded: it is always either still in the DLQ or sent. `--dry-run` shows the plan beside Nango's
+ * current metadata; `--native` hands the whole DLQ to SQS's own move task.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListMessageMoveTasksCommand, type SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
@@ -134,15 +130,12 @@ function guard(ctx: Ctx, { problems }: { problems: string }): void {
 const missingTargets = (items: readonly DlqItem[], urls: QueueUrls) =>
   (['route', 'apply'] as const).filter((s) => !urls[read.STAGE_QUEUES[s].source] && items.some((i) => i.replay.ok && i.stage === s));
 
+/** `replayed`: sent and deleted; `failed`, `skipped` (not attempted): still in the DLQ; `sentNotDeleted`: a later replay sends it again. */
 const emptyOutcome = () => ({
-  /** Sent and deleted from the DLQ. */
   replayed: [] as DlqItem[],
   /** Messages put on source queues (an envelope of several originals holds several). */
   messagesSent: 0,
-  /** Not sent (or only partly), or not attempted: still in the DLQ. */
-  failed: [] as { item: DlqItem; error: string }[],
-  skipped: [] as { item: DlqItem; reason: string }[],
-  /** Sent, but SQS refused the delete: still in the DLQ, and a later replay sends it again. */
+  ...{ failed: [] as { item: DlqItem; error: string }[], skipped: [] as { item: DlqItem; reason: string }[] },
   sentNotDeleted: [] as { item: DlqItem; error: string }[],
   interrupted: false,
 });
@@ -197,7 +190,7 @@ export async function replayItems(items: readonly DlqItem[], deps: Deps, out = e
   return out;
 }
 
-/** Resolves when the next send may start; rejects with an AbortError if the signal fires first. */
+/** `take` resolves when the next send may start; rejects with an AbortError if the signal fires first. */
 type Pacer = { take(signal?: AbortSignal): Promise<void> };
 type Clock = { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<unknown> };
 
