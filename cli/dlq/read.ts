@@ -50,9 +50,8 @@ export const howToGive = (role: QueueRole): string =>
 /** The source queue a stage's failures go back to; throws when nothing names it. */
 export function sourceUrl(urls: QueueUrls, stage: Stage): string {
   const role = STAGE_QUEUES[stage].source;
-  const url = urls[role];
-  if (!url) throw new CliError(`no URL for the ${role} queue that ${stage} failures go back to: ${howToGive(role)}`);
-  return url;
+  if (urls[role]) return urls[role];
+  throw new CliError(`no URL for the ${role} queue that ${stage} failures go back to: ${howToGive(role)}`);
 }
 
 export function urlsFromOutputs(outputs: readonly Output[]): QueueUrls {
