@@ -93,11 +93,11 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
  * RedrivePolicy (deadLetterTargetArn == the DLQ's QueueArn), and both must be FIFO or both
  * standard: a wrong URL (another stack's queue, the DLQ itself, a swapped flag) is refused.
  * Stages whose destination is not given are left to the replay's own check. Returns the problems
- * (one line per stage) and each destination's ARN.
+ * (one line per stage) and the ARNs of each stage's DLQ and destination.
  */
 async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls) {
   const problems: string[] = [];
-  const arns: Partial<Record<Stage, string>> = {};
+  const arns: Partial<Record<Stage, { dlq?: string | undefined; destination?: string | undefined }>> = {};
   for (const { stage, url: dlqUrl } of dlqs) {
     const destinationUrl = urls[read.STAGE_QUEUES[stage].source];
     if (!destinationUrl) continue;
@@ -113,7 +113,7 @@ async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: Que
     if (kind(dlq, dlqUrl) !== kind(dest, destinationUrl))
       bad.push(`the DLQ is ${kind(dlq, dlqUrl)} but ${destinationUrl} is ${kind(dest, destinationUrl)}`);
     if (bad.length) problems.push(`${stage}: ${bad.join('; ')}`);
-    if (dest.QueueArn) arns[stage] = dest.QueueArn;
+    arns[stage] = { dlq: dlq.QueueArn, destination: dest.QueueArn };
   }
   return { problems: problems.join('\n'), arns };
 }
@@ -312,10 +312,8 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
   const plans = [];
   for (const d of dlqs) {
     const approximate = await holder.count(d.url);
-    const arn = (await holder.attributes(d.url)).QueueArn;
-    if (!arn) throw new CliError(`SQS returned no QueueArn for ${d.url}`);
-    const destinationArn = checks.arns[d.stage];
-    if (!destinationArn) throw new CliError(`SQS returned no QueueArn for ${read.sourceUrl(urls, d.stage)}`);
+    const { dlq: arn, destination: destinationArn } = checks.arns[d.stage] ?? {};
+    if (!arn || !destinationArn) throw new CliError(`SQS returned no QueueArn for ${arn ? read.sourceUrl(urls, d.stage) : d.url}`);
     // A small sample shows what the DLQ holds (envelopes, bare redriven messages), for the operator.
     const sample = await holder.scan(d, { ...args.read, scanLimit: 10 });
     await holder.releaseAll();
@@ -338,12 +336,11 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
   // Resolves true when Ctrl-C ends the wait: stop watching, the task goes on.
   const stopped = () => sleep(Number(ctx.io.env.DLQ_NATIVE_POLL_MS ?? 2000), false, { signal: ctx.io.signal }).catch(() => true);
   for (const p of plans) {
-    const call = <T>(request: Promise<T>) => holder.call(p.url, request);
     const rate = args.rate > 0 ? { MaxNumberOfMessagesPerSecond: Math.max(1, Math.min(500, Math.floor(args.rate))) } : {};
     const start = new StartMessageMoveTaskCommand({ SourceArn: p.arn, DestinationArn: p.destinationArn, ...rate });
-    const taskHandle = (await call(ctx.sqs.send(start))).TaskHandle ?? '';
+    const taskHandle = (await holder.call(p.url, ctx.sqs.send(start))).TaskHandle ?? '';
     const poll = async () => {
-      const list = await call(ctx.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: p.arn, MaxResults: 10 })));
+      const list = await holder.call(p.url, ctx.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: p.arn, MaxResults: 10 })));
       const t = list.Results?.find((r) => r.TaskHandle === taskHandle) ?? list.Results?.[0];
       const [moved, of, why] = [t?.ApproximateNumberOfMessagesMoved ?? 0, t?.ApproximateNumberOfMessagesToMove ?? '?', t?.FailureReason];
       if (t) ctx.err(`${p.stage}: ${t.Status ?? '?'}  moved ${moved}/${of}${why ? `  (${why})` : ''}`);

@@ -202,13 +202,10 @@ export function comparePatch(current: Obj | null, patch: Obj, keyTimes: Record<s
   const keys = Object.keys(patch)
     .filter((k) => k !== VERSIONS_KEY)
     .map((key) => {
-      const present = Object.hasOwn(cur, key);
-      const [seen, mine, same] = [versions[key], keyTimes[key], isDeepStrictEqual(cur[key], patch[key])];
-      if (present && typeof seen === 'string' && mine !== undefined && seen > mine && !same) {
-        return { key, current: cur[key], patch: patch[key], change: 'stale', present, newerEventAt: seen };
-      }
-      const change = !present ? 'new' : same ? 'unchanged' : 'overwrites';
-      return { key, current: cur[key], patch: patch[key], change, present };
+      const [present, seen, same] = [Object.hasOwn(cur, key), versions[key], isDeepStrictEqual(cur[key], patch[key])];
+      const stale = present && !same && typeof seen === 'string' && keyTimes[key] !== undefined && seen > keyTimes[key];
+      const change = stale ? 'stale' : !present ? 'new' : same ? 'unchanged' : 'overwrites';
+      return { key, current: cur[key], patch: patch[key], change, present, ...(stale ? { newerEventAt: seen } : {}) };
     });
   return { keys, untouched: Object.keys(cur).filter((k) => k !== VERSIONS_KEY && !Object.hasOwn(patch, k)).length };
 }
