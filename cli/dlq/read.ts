@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import { CloudFormationClient, type Output } from '@aws-sdk/client-cloudformation';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
@@ -16,7 +15,6 @@ import {
 import { Agent, request } from 'undici';
 import { ENV } from '#commons/config';
 import { dlqEnvelopeSchema, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
-import { registerSecret } from '#commons/redact';
 import { tryJson } from '#commons/json';
 import { parseConnections } from '#commons/nango/listed';
 import { KEY_FORMAT } from '#commons/secrets';
@@ -408,31 +406,6 @@ export const hasCriteria = (f: Filter): boolean => Object.entries(f).some(([k, v
 export type MetadataResult =
   | { ok: true; metadata: Obj | null }
   | { ok: false; status?: number; code: string; message: string; errors?: unknown };
-
-/**
- * The key as configured (NANGO_SECRET_KEY, or Secrets Manager: bare or JSON {secretKey, host}),
- * registered for scrubbing the moment it is read; undefined when none is configured. A configured
- * but empty secret is kept as an empty key: reading with it fails clearly, it is not "no key".
- */
-export async function readNangoKey(opts: { secretId?: string | undefined }, env: NodeJS.ProcessEnv, secrets: () => SecretsManagerClient) {
-  if (env.NANGO_SECRET_KEY) {
-    registerSecret(env.NANGO_SECRET_KEY.trim());
-    return { key: env.NANGO_SECRET_KEY.trim() };
-  }
-  const secretId = opts.secretId ?? env.NANGO_SECRET_ID;
-  if (!secretId) return undefined;
-  const got = await secrets()
-    .send(new GetSecretValueCommand({ SecretId: secretId }))
-    .catch((e: unknown) => {
-      const err = describeError(e);
-      throw new CliError(`reading the Nango key from Secrets Manager (${secretId}): ${scrub(err.message)}`, err.exitCode);
-    });
-  const value = got.SecretString?.trim() ?? '';
-  const j = value.startsWith('{') ? (tryJson(value) as { secretKey?: unknown; host?: unknown } | undefined) : undefined;
-  const found = j ? { key: typeof j.secretKey === 'string' ? j.secretKey.trim() : '', host: str(j.host) } : { key: value };
-  registerSecret(found.key);
-  return found;
-}
 
 /**
  * Reads a connection's metadata with the list endpoint (`GET /connections?connectionId=&integrationId=`),

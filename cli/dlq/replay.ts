@@ -21,7 +21,7 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   const { args } = ctx;
   // Find the queues, and (unless a dry run reads it to ask Nango) the key to scrub from what is printed.
   const urls = await read.resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation);
-  if (!args.dryRun || args.nango.skip) await ctx.learnNangoKey();
+  if (!args.dryRun || args.nango.skip) await ctx.nangoKey();
   if (args.native) return nativeCommand(ctx, urls);
   const dlqs = read.dlqsFor(urls, args.stages);
   const holder = ctx.holder();
@@ -236,10 +236,9 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
   const { items, reports } = await read.scanDlqs(holder, dlqs, args.read);
   const chosen = read.select(items, args.filter);
   const needsNango = !args.nango.skip && chosen.some((i) => i.stage === 'apply' && i.connectionId !== undefined);
-  const found = needsNango ? await read.readNangoKey(args.nango, ctx.io.env, ctx.secrets) : undefined;
-  if (!needsNango && !args.nango.skip) await ctx.learnNangoKey();
+  const found = args.nango.skip ? undefined : await ctx.nangoKey(needsNango);
   const host = args.nango.host ?? ctx.io.env.NANGO_HOST ?? found?.host ?? 'https://api.nango.dev';
-  const reader = found ? read.nangoReader(host, found.key) : undefined;
+  const reader = needsNango && found ? read.nangoReader(host, found.key) : undefined;
   const { problems } = await checkDestinations(holder, dlqs, urls);
   const cache = new Map<string, Promise<read.MetadataResult>>();
   const current = (i: DlqItem) => {

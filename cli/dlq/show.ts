@@ -23,7 +23,7 @@ import {
 export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<number> {
   const { args } = ctx;
   const dlqs = dlqsFor(await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation), args.stages);
-  await ctx.learnNangoKey();
+  await ctx.nangoKey();
   const holder = ctx.holder();
   const { items, reports } = await scanDlqs(holder, dlqs, args.read);
   const chosen = select(items, args.filter);
