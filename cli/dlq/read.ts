@@ -16,6 +16,7 @@ import { Agent, request } from 'undici';
 import { ENV } from '#commons/config';
 import { dlqEnvelopeSchema, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
 import { tryJson } from '#commons/json';
+import { excerptOf } from '#commons/nango/errors';
 import { parseConnections } from '#commons/nango/listed';
 import { KEY_FORMAT } from '#commons/secrets';
 import { connectionKey, type Target } from '#commons/sync/message';
@@ -426,7 +427,7 @@ export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
       const headers = { authorization: `Bearer ${key}`, accept: 'application/json' };
       const res = await request(url, { dispatcher: agent, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
       const [status, text] = [res.statusCode, await res.body.text()];
-      if (status < 200 || status >= 300) return scrubValue(failureOf(status, String(res.headers['content-type'] ?? ''), text));
+      if (status < 200 || status >= 300) return scrubValue(failureOf(status, text, key));
       const listed = parseConnections(text);
       if (!listed) return { ok: false, status, code: 'unexpected_body', message: 'the answer has no connections list' };
       // The filters are Nango's; checked again here so a server that ignores one cannot show another connection.
@@ -441,14 +442,12 @@ export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
   return { host, metadataOf, close: () => agent.close() };
 }
 
-/** Nango's StdError with its details; a proxy's page as a short excerpt of its text, which says more than the status alone. */
-function failureOf(status: number, contentType: string, text: string): MetadataResult {
+/** Nango's StdError with its details; a proxy's page as the runtime's excerpt of it, which says more than the status alone. */
+function failureOf(status: number, text: string, key: string): MetadataResult {
   const err = (tryJson(text) as { error?: { code?: unknown; message?: unknown; errors?: unknown } } | undefined)?.error;
   if (err && typeof err === 'object') {
     const [code, message] = [str(err.code) ?? `http_${status}`, str(err.message) ?? `HTTP ${status}`];
     return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: err.errors } : {}) };
   }
-  const stripped = text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
-  const excerpt = /html/i.test(contentType) ? stripped.replace(/\s+/g, ' ').trim() : text.trim();
-  return { ok: false, status, code: `http_${status}`, message: excerpt.slice(0, 300) || `HTTP ${status}` };
+  return { ok: false, status, code: `http_${status}`, message: excerptOf(text, [key]) || `HTTP ${status}` };
 }
