@@ -237,7 +237,7 @@ export type DlqItem = Record<'messageId' | 'errorCode' | 'errorMessage' | 'body'
   held: HeldMessage;
 } & Partial<Record<'eventType' | 'eventSource' | 'connectionId' | 'providerConfigKey' | 'sequenceNumber', string | undefined>> &
   Partial<{ status: number; retryable: boolean; attempts: number; patch: Obj; keyTimes: Record<string, string>; envelope: DlqEnvelope }>;
-export type Obj = Record<string, unknown>;
+type Obj = Record<string, unknown>;
 type Original = { body: string; messageId: string; messageGroupId?: string | undefined };
 
 const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)';

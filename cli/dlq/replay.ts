@@ -135,7 +135,8 @@ const emptyOutcome = () => ({
   replayed: [] as DlqItem[],
   /** Messages put on source queues (an envelope of several originals holds several). */
   messagesSent: 0,
-  ...{ failed: [] as { item: DlqItem; error: string }[], skipped: [] as { item: DlqItem; reason: string }[] },
+  failed: [] as { item: DlqItem; error: string }[],
+  skipped: [] as { item: DlqItem; reason: string }[],
   sentNotDeleted: [] as { item: DlqItem; error: string }[],
   interrupted: false,
 });

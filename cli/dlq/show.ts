@@ -8,17 +8,7 @@ import { EXIT, scrub } from '../errors.ts';
 import { columns } from '../format.ts';
 import type { Ctx } from './ctx.ts';
 import type { Target } from '#commons/sync/message';
-import {
-  type DlqItem,
-  type MetadataResult,
-  type Obj,
-  dlqsFor,
-  hasCriteria,
-  type QueueReport,
-  resolveQueueUrls,
-  scanDlqs,
-  select,
-} from './read.ts';
+import { type DlqItem, type MetadataResult, dlqsFor, hasCriteria, type QueueReport, resolveQueueUrls, scanDlqs, select } from './read.ts';
 
 export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<number> {
   const { args } = ctx;
@@ -193,6 +183,8 @@ export function renderItem(i: DlqItem): string {
  * none. Read only to explain a version 1 patch in a dry run.
  */
 const VERSIONS_KEY = '_metadataSyncVersions';
+
+type Obj = Record<string, unknown>;
 
 /** What a shallow merge of `patch` into `current` would change, key by key; `stale`: Nango holds a value set by a newer event. */
 export function comparePatch(current: Obj | null, patch: Obj, keyTimes: Record<string, string> = {}) {
