@@ -1,11 +1,13 @@
 /** What a command runs with; tests call `run` with their own streams and environment. */
 import { createInterface } from 'node:readline/promises';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { scrub } from '../errors.ts';
+import { tryJson } from '#commons/json';
+import { registerSecret } from '#commons/redact';
+import { CliError, describeError, scrub } from '../errors.ts';
 import type { ParsedArgs } from './args.ts';
-import { Holder, readNangoKey } from './read.ts';
+import { Holder } from './read.ts';
 
 export interface Io {
   stdout: NodeJS.WritableStream;
@@ -82,13 +84,31 @@ export class Ctx {
   json = (value: unknown): void => this.out(JSON.stringify(value, null, 2));
 
   /**
-   * Reads the configured Nango key only to scrub it from what is printed (an older version could
-   * store an echoed Authorization header in an envelope). Not finding it is no reason to stop.
+   * The Nango key as configured (NANGO_SECRET_KEY, or Secrets Manager: bare or JSON {secretKey, host}),
+   * registered for scrubbing as it is read: an older version could store an echoed Authorization
+   * header in an envelope. Undefined when none is configured; a configured but empty secret is an
+   * empty key, which fails clearly when used. Not finding it stops only a dry run that `needs` it.
    */
-  async learnNangoKey(): Promise<void> {
-    await readNangoKey(this.args.nango, this.io.env, this.secrets).catch((e: Error) =>
-      this.err(`note: ${e.message}; printing without it (credentials after "Bearer" are still hidden).`),
-    );
+  async nangoKey(needs = false): Promise<{ key: string; host?: string | undefined } | undefined> {
+    const { env } = this.io;
+    const found = (key: string, host?: unknown) => {
+      registerSecret(key.trim());
+      return { key: key.trim(), host: typeof host === 'string' ? host : undefined };
+    };
+    if (env.NANGO_SECRET_KEY) return found(env.NANGO_SECRET_KEY);
+    const secretId = this.args.nango.secretId ?? env.NANGO_SECRET_ID;
+    if (!secretId) return undefined;
+    try {
+      const value = (await this.secrets().send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString?.trim() ?? '';
+      const j = value.startsWith('{') ? (tryJson(value) as { secretKey?: unknown; host?: unknown } | undefined) : undefined;
+      return j ? found(typeof j.secretKey === 'string' ? j.secretKey : '', j.host) : found(value);
+    } catch (e) {
+      const err = describeError(e);
+      const message = `reading the Nango key from Secrets Manager (${secretId}): ${scrub(err.message)}`;
+      if (needs) throw new CliError(message, err.exitCode);
+      this.err(`note: ${message}; printing without it (credentials after "Bearer" are still hidden).`);
+      return undefined;
+    }
   }
 
   async confirm(question: string, word: string): Promise<boolean> {

@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import { CloudFormationClient, type Output } from '@aws-sdk/client-cloudformation';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
@@ -16,7 +15,9 @@ import {
 import { Agent, request } from 'undici';
 import { ENV } from '#commons/config';
 import { dlqEnvelopeSchema, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
-import { registerSecret } from '#commons/redact';
+import { tryJson } from '#commons/json';
+import { excerptOf } from '#commons/nango/errors';
+import { parseConnections } from '#commons/nango/listed';
 import { KEY_FORMAT } from '#commons/secrets';
 import { connectionKey, type Target } from '#commons/sync/message';
 import { OutputKeys } from '../../infra/outputs.ts';
@@ -48,9 +49,8 @@ export const howToGive = (role: QueueRole): string =>
 /** The source queue a stage's failures go back to; throws when nothing names it. */
 export function sourceUrl(urls: QueueUrls, stage: Stage): string {
   const role = STAGE_QUEUES[stage].source;
-  const url = urls[role];
-  if (!url) throw new CliError(`no URL for the ${role} queue that ${stage} failures go back to: ${howToGive(role)}`);
-  return url;
+  if (urls[role]) return urls[role];
+  throw new CliError(`no URL for the ${role} queue that ${stage} failures go back to: ${howToGive(role)}`);
 }
 
 export function urlsFromOutputs(outputs: readonly Output[]): QueueUrls {
@@ -201,7 +201,8 @@ export class Holder {
     return failed;
   }
 
-  private call<T>(queueUrl: string, request: Promise<T>): Promise<T> {
+  /** An SQS request about `queueUrl`, its error described for the operator. */
+  call<T>(queueUrl: string, request: Promise<T>): Promise<T> {
     return request.catch((e: unknown) => {
       throw describeError(e, { queueUrl, endpoint: this.endpoint });
     });
@@ -240,8 +241,6 @@ type Obj = Record<string, unknown>;
 type Original = { body: string; messageId: string; messageGroupId?: string | undefined };
 
 const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)';
-/** Synthetic error codes for messages that carry none, so filters can select them. */
-const [BARE_CODE, MALFORMED_CODE] = ['sqs_redrive', 'malformed_message'];
 
 /**
  * Route failures go back to ingress as the original event; apply failures to the sync FIFO as the
@@ -250,30 +249,34 @@ const [BARE_CODE, MALFORMED_CODE] = ['sqs_redrive', 'malformed_message'];
  * syncs that may be in this DLQ too. What is shown is scrubbed; what is sent is the body as stored.
  */
 export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
-  const sentAt = new Date(Number(held.attributes.SentTimestamp ?? 0) || 0);
-  const { messageId, body } = held;
-  const dlqReceiveCount = Number(held.attributes.ApproximateReceiveCount ?? 0);
-  const base = { dlqStage, stage: dlqStage, messageId, dlqReceiveCount, sequenceNumber: held.attributes.SequenceNumber, body, held };
-  const bare = { ...base, eventIds: [] as string[], failedAt: sentAt, kind: 'bare' as const, errorCode: BARE_CODE, errorMessage: REDRIVEN };
+  const { messageId, body, attributes: a } = held;
+  const sentAt = new Date(Number(a.SentTimestamp ?? 0) || 0);
+  const bare = {
+    ...{ dlqStage, stage: dlqStage, messageId, dlqReceiveCount: Number(a.ApproximateReceiveCount ?? 0), body, held },
+    ...{ sequenceNumber: a.SequenceNumber, eventIds: [] as string[], failedAt: sentAt, kind: 'bare' as const },
+  };
+  // Synthetic error codes for messages that carry none, so filters can select them.
+  const redriven = { ...bare, errorCode: 'sqs_redrive', errorMessage: REDRIVEN };
   const malformed = (why: string): DlqItem => {
-    const errorMessage = `malformed DLQ message: ${why}`;
-    return { ...bare, kind: 'malformed', errorCode: MALFORMED_CODE, errorMessage, replay: { ok: false, reason: `malformed: ${why}` } };
+    const replay = { ok: false as const, reason: `malformed: ${why}` };
+    return { ...bare, kind: 'malformed', errorCode: 'malformed_message', errorMessage: `malformed DLQ message: ${why}`, replay };
   };
   const json = tryJson(body);
   const env = parseEnvelope(body);
   if (env) {
     const shown = scrubValue(env);
+    const { error, events, patch } = shown;
     const failedAt = new Date(env.lastFailureAt);
     return {
-      ...base,
+      ...bare,
       kind: 'envelope',
       stage: env.stage,
-      ...{ errorCode: shown.error.code, errorMessage: shown.error.message, status: env.error.status, retryable: env.error.retryable },
-      ...{ eventType: shown.events[0]?.detailType, eventSource: shown.events[0]?.source, eventIds: shown.events.map((e) => e.id) },
+      ...{ errorCode: error.code, errorMessage: error.message, status: env.error.status, retryable: env.error.retryable },
+      ...{ eventType: events[0]?.detailType, eventSource: events[0]?.source, eventIds: events.map((e) => e.id) },
       ...{ connectionId: env.target?.connectionId, providerConfigKey: env.target?.providerConfigKey, attempts: env.attempts },
       failedAt: Number.isNaN(failedAt.getTime()) ? sentAt : failedAt,
-      patch: shown.patch,
-      ...(env.stage === 'apply' && env.patch ? { keyTimes: keyTimesOf(env) } : {}),
+      patch,
+      ...(env.stage === 'apply' && patch ? { keyTimes: keyTimesOf(env.originals.map((o) => o.body)) } : {}),
       envelope: shown,
       replay: planEnvelope(env, messageId),
     };
@@ -288,11 +291,10 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
     // SQS's redrive keeps the message's group: the connection it belongs to.
     if (!target) return malformed('not a sync message (it names no connection)');
     return {
-      ...bare,
+      ...redriven,
       ...{ eventType: event?.detailType, eventSource: event?.source, eventIds: event ? [event.id] : [], ...target },
-      ...(patch ? { patch: scrubValue(patch) } : {}),
-      ...(patch && event ? { keyTimes: Object.fromEntries(Object.keys(patch).map((k) => [k, event.time])) } : {}),
-      replay: planSync([{ body, messageId, messageGroupId: held.attributes.MessageGroupId }], messageId, target),
+      ...(patch ? { patch: scrubValue(patch), ...(event ? { keyTimes: keyTimesOf([body]) } : {}) } : {}),
+      replay: planSync([{ body, messageId, messageGroupId: a.MessageGroupId }], messageId, target),
     };
   }
   // Ingress: any body is an event as far as we know; route validates it again on replay. The rule's
@@ -301,7 +303,7 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
   const { RULE_ARN, ERROR_CODE, ERROR_MESSAGE } = held.messageAttributes;
   const why = `EventBridge could not deliver the event to the ingress queue: ${ERROR_MESSAGE ?? ERROR_CODE}`;
   return {
-    ...bare,
+    ...redriven,
     ...(RULE_ARN !== undefined && ERROR_CODE !== undefined ? { errorCode: ERROR_CODE, errorMessage: scrub(why) } : {}),
     ...{ eventType: str(ev['detail-type']), eventSource: str(ev.source), eventIds: typeof ev.id === 'string' ? [ev.id] : [] },
     replay: { ok: true, messages: [{ queue: 'ingress', body }] },
@@ -325,55 +327,35 @@ function planSync(originals: readonly Original[], dlqMessageId: string, fallback
     const target = readMessage(json).target ?? fallback;
     const groupId = o.messageGroupId ?? (target ? connectionKey(target) : undefined);
     if (!groupId) return { ok: false, reason: `original message ${i + 1} has no message group and the envelope names no connection` };
-    messages.push({
-      queue: 'sync',
-      body: resendable(o.body),
-      groupId,
-      deduplicationId: replayDeduplicationId(o.messageId, dlqMessageId, i),
-    });
+    // Without its queue time, so apply never leaves the keys of a sync to a later one.
+    const { queuedAt: _, ...rest } = json;
+    const body = json.kind === 'sync' && 'queuedAt' in json ? JSON.stringify(rest) : o.body;
+    messages.push({ queue: 'sync', body, groupId, deduplicationId: replayDeduplicationId(o.messageId, dlqMessageId, i) });
   }
   return { ok: true, messages };
 }
 
-/** A sync message without its queue time, so apply never leaves its keys to a later sync; anything else as it is. */
-function resendable(body: string): string {
-  const json = tryJson(body);
-  if (!isObject(json) || json.kind !== 'sync' || !('queuedAt' in json)) return body;
-  const { queuedAt: _, ...rest } = json;
-  return JSON.stringify(rest);
-}
-
-/** Version 1: latest event time per patched key over the originals; else the envelope's latest event. */
-function keyTimesOf(env: DlqEnvelope): Record<string, string> {
+/** Version 1: the latest event time of each key its patch messages set. */
+function keyTimesOf(bodies: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const o of env.originals) {
-    const json = tryJson(o.body);
-    const m = isObject(json) ? readMessage(json) : {};
-    const t = m.event?.time;
-    if (m.patch && t !== undefined) for (const k of Object.keys(m.patch)) if (out[k] === undefined || t > out[k]) out[k] = t;
+  for (const b of bodies) {
+    const json = tryJson(b);
+    const { patch, event } = isObject(json) ? readMessage(json) : {};
+    if (!event) continue;
+    for (const k of Object.keys(patch ?? {})) if (out[k] === undefined || event.time > out[k]) out[k] = event.time;
   }
-  const latest = env.events
-    .map((e) => e.time)
-    .sort()
-    .at(-1);
-  if (latest) for (const k of Object.keys(env.patch ?? {})) out[k] ??= latest;
   return out;
 }
 
 /** What a sync (or version 1 patch) message says about itself, where it says it; nothing is required. */
-function readMessage(json: Record<string, unknown>): {
-  target?: { connectionId: string; providerConfigKey: string } | undefined;
-  patch?: Record<string, unknown> | undefined;
-  event?: { id: string; source?: string | undefined; detailType?: string | undefined; time: string } | undefined;
-} {
+function readMessage(json: Obj) {
   const t = isObject(json.target) ? json.target : json;
   const e = isObject(json.event) ? json.event : {};
-  const target = typeof t.connectionId === 'string' && typeof t.providerConfigKey === 'string';
-  const event = typeof e.id === 'string' && typeof e.time === 'string';
+  const [connectionId, providerConfigKey, id, time] = [str(t.connectionId), str(t.providerConfigKey), str(e.id), str(e.time)];
   return {
-    target: target ? { connectionId: t.connectionId as string, providerConfigKey: t.providerConfigKey as string } : undefined,
+    target: connectionId !== undefined && providerConfigKey !== undefined ? { connectionId, providerConfigKey } : undefined,
     patch: isObject(json.patch) ? json.patch : undefined,
-    event: event ? { id: e.id as string, time: e.time as string, source: str(e.source), detailType: str(e.detailType) } : undefined,
+    event: id !== undefined && time !== undefined ? { id, time, source: str(e.source), detailType: str(e.detailType) } : undefined,
   };
 }
 
@@ -386,15 +368,8 @@ export function replayDeduplicationId(originalBasis: string, dlqMessageId: strin
   return createHash('sha256').update(`replay\n${originalBasis}\n${dlqMessageId}\n${index}`).digest('hex');
 }
 
-export function tryJson(s: string): unknown {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return undefined;
-  }
-}
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // ---- choosing ------------------------------------------------------------------------------
 
@@ -434,51 +409,31 @@ export type MetadataResult =
   | { ok: false; status?: number; code: string; message: string; errors?: unknown };
 
 /**
- * The key as configured (NANGO_SECRET_KEY, or Secrets Manager: bare or JSON {secretKey, host}),
- * registered for scrubbing the moment it is read; undefined when none is configured. A configured
- * but empty secret is kept as an empty key: reading with it fails clearly, it is not "no key".
- */
-export async function readNangoKey(opts: { secretId?: string | undefined }, env: NodeJS.ProcessEnv, secrets: () => SecretsManagerClient) {
-  if (env.NANGO_SECRET_KEY) {
-    registerSecret(env.NANGO_SECRET_KEY.trim());
-    return { key: env.NANGO_SECRET_KEY.trim() };
-  }
-  const secretId = opts.secretId ?? env.NANGO_SECRET_ID;
-  if (!secretId) return undefined;
-  const got = await secrets()
-    .send(new GetSecretValueCommand({ SecretId: secretId }))
-    .catch((e: unknown) => {
-      const err = describeError(e);
-      throw new CliError(`reading the Nango key from Secrets Manager (${secretId}): ${scrub(err.message)}`, err.exitCode);
-    });
-  const value = got.SecretString?.trim() ?? '';
-  const j = value.startsWith('{') ? (tryJson(value) as { secretKey?: unknown; host?: unknown } | undefined) : undefined;
-  const found = j ? { key: typeof j.secretKey === 'string' ? j.secretKey.trim() : '', host: str(j.host) } : { key: value };
-  registerSecret(found.key);
-  return found;
-}
-
-/**
  * Reads a connection's metadata with the list endpoint (`GET /connections?connectionId=&integrationId=`),
  * which returns no credentials; never `GET /connections/{id}`, which makes Nango refresh OAuth
- * tokens. One keep-alive pool, closed at the end so no socket holds the CLI open.
+ * tokens. One keep-alive pool, closed at the end so no socket holds the CLI open. Unlike the
+ * runtime's client, it shows Nango's `errors` (scrubbed): an operator is looking at them.
  */
 export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
   const agent = new Agent({ connect: { timeout: 5_000 } });
-  const metadataOf = async (connectionId: string, providerConfigKey: string): Promise<MetadataResult> => {
+  const metadataOf = async (connectionId: string, integrationId: string): Promise<MetadataResult> => {
     // Nango's secret keys are UUIDs; its server answers 401 `invalid_secret_key_format` to anything else.
     if (!KEY_FORMAT.test(key)) {
       const message = `the configured Nango secret key is ${key ? 'not a UUID' : 'empty'}; check NANGO_SECRET_KEY or the secret (bare key, or JSON {"secretKey": ...})`;
       return { ok: false, code: 'invalid_secret_key_format', message };
     }
-    const url = new URL(`${host.replace(/\/+$/, '')}/connections`);
-    url.searchParams.set('connectionId', connectionId);
-    url.searchParams.set('integrationId', providerConfigKey);
+    const url = `${host.replace(/\/+$/, '')}/connections?${new URLSearchParams({ connectionId, integrationId })}`;
     try {
       const headers = { authorization: `Bearer ${key}`, accept: 'application/json' };
       const res = await request(url, { dispatcher: agent, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-      const text = await res.body.text();
-      return scrubValue(interpret(res.statusCode, String(res.headers['content-type'] ?? ''), text, connectionId, providerConfigKey));
+      const [status, text] = [res.statusCode, await res.body.text()];
+      if (status < 200 || status >= 300) return scrubValue(failureOf(status, text, key));
+      const listed = parseConnections(text);
+      if (!listed) return { ok: false, status, code: 'unexpected_body', message: 'the answer has no connections list' };
+      // The filters are Nango's; checked again here so a server that ignores one cannot show another connection.
+      const c = listed.find((x) => x.connectionId === connectionId && x.providerConfigKey === integrationId);
+      if (!c) return { ok: false, status: 404, code: 'unknown_connection', message: 'Nango lists no such connection' };
+      return { ok: true, metadata: scrubValue(c.metadata) };
     } catch (e) {
       const code = networkCode(e);
       return { ok: false, code: 'network_error', message: scrub(`cannot reach ${host}${code ? ` (${code})` : ''}`) };
@@ -487,26 +442,12 @@ export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
   return { host, metadataOf, close: () => agent.close() };
 }
 
-function interpret(status: number, contentType: string, text: string, connectionId: string, providerConfigKey: string): MetadataResult {
-  const body = tryJson(text) as { error?: { code?: unknown; message?: unknown; errors?: unknown }; connections?: unknown } | undefined;
-  if (status < 200 || status >= 300) {
-    const err = body?.error;
-    if (err && typeof err === 'object') {
-      const [code, message] = [str(err.code) ?? `http_${status}`, str(err.message) ?? `HTTP ${status}`];
-      return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: err.errors } : {}) };
-    }
-    // A proxy's page: a short excerpt of its text says more than the status alone.
-    const stripped = text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
-    const excerpt = /html/i.test(contentType) ? stripped.replace(/\s+/g, ' ').trim() : text.trim();
-    return { ok: false, status, code: `http_${status}`, message: excerpt.slice(0, 300) || `HTTP ${status}` };
+/** Nango's StdError with its details; a proxy's page as the runtime's excerpt of it, which says more than the status alone. */
+function failureOf(status: number, text: string, key: string): MetadataResult {
+  const err = (tryJson(text) as { error?: { code?: unknown; message?: unknown; errors?: unknown } } | undefined)?.error;
+  if (err && typeof err === 'object') {
+    const [code, message] = [str(err.code) ?? `http_${status}`, str(err.message) ?? `HTTP ${status}`];
+    return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: err.errors } : {}) };
   }
-  const list = body?.connections;
-  if (!Array.isArray(list)) return { ok: false, status, code: 'unexpected_body', message: 'the answer has no connections list' };
-  // The filters are Nango's; checked again here so a server that ignores one cannot show another connection.
-  const c = list.find((x) => x?.connection_id === connectionId && x.provider_config_key === providerConfigKey);
-  if (!c) return { ok: false, status: 404, code: 'unknown_connection', message: 'Nango lists no such connection' };
-  const md: unknown = c.metadata ?? null;
-  if (typeof md !== 'object' || Array.isArray(md))
-    return { ok: false, status, code: 'unexpected_body', message: 'metadata is not an object' };
-  return { ok: true, metadata: md as Obj | null };
+  return { ok: false, status, code: `http_${status}`, message: excerptOf(text, [key]) || `HTTP ${status}` };
 }

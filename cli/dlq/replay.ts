@@ -1,17 +1,14 @@
 /**
- * `replay`, top-down in this file:
- *   parse    args.ts (via main.ts) gives the filter, queues and flags;
- *   find     read.ts resolves the queue URLs and scans the DLQs into items, chosen by the filter;
- *   check    checkDestinations: each source queue's redrive policy must name the DLQ replayed;
- *   move     replayItems: send each item's originals (the functions' SqsQueues), then delete it from the DLQ;
- *   report   the summary (show.ts formats what it prints) and the exit code.
- * A message is deleted only once every send for it succeeded: it is always either still in the DLQ
- * or sent. `--dry-run` shows the plan beside Nango's current metadata; `--native` hands the whole
- * DLQ to SQS's own move task.
+ * `replay`, top-down: parse (args.ts, via main.ts), find (read.ts: queue URLs, the DLQs scanned into
+ * items, chosen by the filter), check the destinations, move (replayItems: send with the functions'
+ * SqsQueues, then delete from the DLQ), report. A message is deleted only once every send for it
+ * succeeded: it is always either still in the DLQ or sent. `--dry-run` shows the plan beside Nango's
+ * current metadata; `--native` hands the whole DLQ to SQS's own move task.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListMessageMoveTasksCommand, type SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import type { Stage } from '#commons/dlq-envelope';
+import { tryJson } from '#commons/json';
 import { SqsQueues } from '#commons/queues';
 import { CliError, describeError, EXIT } from '../errors.ts';
 import { progressLine } from '../format.ts';
@@ -24,7 +21,7 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   const { args } = ctx;
   // Find the queues, and (unless a dry run reads it to ask Nango) the key to scrub from what is printed.
   const urls = await read.resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation);
-  if (!args.dryRun || args.nango.skip) await ctx.learnNangoKey();
+  if (!args.dryRun || args.nango.skip) await ctx.nangoKey();
   if (args.native) return nativeCommand(ctx, urls);
   const dlqs = read.dlqsFor(urls, args.stages);
   const holder = ctx.holder();
@@ -96,16 +93,16 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
  * RedrivePolicy (deadLetterTargetArn == the DLQ's QueueArn), and both must be FIFO or both
  * standard: a wrong URL (another stack's queue, the DLQ itself, a swapped flag) is refused.
  * Stages whose destination is not given are left to the replay's own check. Returns the problems
- * (one line per stage) and each destination's ARN.
+ * (one line per stage) and the ARNs of each stage's DLQ and destination.
  */
 async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls) {
   const problems: string[] = [];
-  const arns: Partial<Record<Stage, string>> = {};
+  const arns: Partial<Record<Stage, { dlq?: string | undefined; destination?: string | undefined }>> = {};
   for (const { stage, url: dlqUrl } of dlqs) {
     const destinationUrl = urls[read.STAGE_QUEUES[stage].source];
     if (!destinationUrl) continue;
     const [dlq, dest] = [await holder.attributes(dlqUrl), await holder.attributes(destinationUrl)];
-    const target = (read.tryJson(dest.RedrivePolicy ?? '') as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn;
+    const target = (tryJson(dest.RedrivePolicy ?? '') as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn;
     const bad: string[] = [];
     if (!dlq.QueueArn) bad.push(`SQS returned no QueueArn for the DLQ ${dlqUrl}`);
     else if (typeof target !== 'string')
@@ -116,7 +113,7 @@ async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: Que
     if (kind(dlq, dlqUrl) !== kind(dest, destinationUrl))
       bad.push(`the DLQ is ${kind(dlq, dlqUrl)} but ${destinationUrl} is ${kind(dest, destinationUrl)}`);
     if (bad.length) problems.push(`${stage}: ${bad.join('; ')}`);
-    if (dest.QueueArn) arns[stage] = dest.QueueArn;
+    arns[stage] = { dlq: dlq.QueueArn, destination: dest.QueueArn };
   }
   return { problems: problems.join('\n'), arns };
 }
@@ -133,15 +130,13 @@ function guard(ctx: Ctx, { problems }: { problems: string }): void {
 const missingTargets = (items: readonly DlqItem[], urls: QueueUrls) =>
   (['route', 'apply'] as const).filter((s) => !urls[read.STAGE_QUEUES[s].source] && items.some((i) => i.replay.ok && i.stage === s));
 
+/** `replayed`: sent and deleted; `failed`, `skipped` (not attempted): still in the DLQ; `sentNotDeleted`: a later replay sends it again. */
 const emptyOutcome = () => ({
-  /** Sent and deleted from the DLQ. */
   replayed: [] as DlqItem[],
   /** Messages put on source queues (an envelope of several originals holds several). */
   messagesSent: 0,
-  /** Not sent (or only partly), or not attempted: still in the DLQ. */
   failed: [] as { item: DlqItem; error: string }[],
   skipped: [] as { item: DlqItem; reason: string }[],
-  /** Sent, but SQS refused the delete: still in the DLQ, and a later replay sends it again. */
   sentNotDeleted: [] as { item: DlqItem; error: string }[],
   interrupted: false,
 });
@@ -196,7 +191,7 @@ export async function replayItems(items: readonly DlqItem[], deps: Deps, out = e
   return out;
 }
 
-/** Resolves when the next send may start; rejects with an AbortError if the signal fires first. */
+/** `take` resolves when the next send may start; rejects with an AbortError if the signal fires first. */
 type Pacer = { take(signal?: AbortSignal): Promise<void> };
 type Clock = { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<unknown> };
 
@@ -242,10 +237,9 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
   const { items, reports } = await read.scanDlqs(holder, dlqs, args.read);
   const chosen = read.select(items, args.filter);
   const needsNango = !args.nango.skip && chosen.some((i) => i.stage === 'apply' && i.connectionId !== undefined);
-  const found = needsNango ? await read.readNangoKey(args.nango, ctx.io.env, ctx.secrets) : undefined;
-  if (!needsNango && !args.nango.skip) await ctx.learnNangoKey();
+  const found = args.nango.skip ? undefined : await ctx.nangoKey(needsNango);
   const host = args.nango.host ?? ctx.io.env.NANGO_HOST ?? found?.host ?? 'https://api.nango.dev';
-  const reader = found ? read.nangoReader(host, found.key) : undefined;
+  const reader = needsNango && found ? read.nangoReader(host, found.key) : undefined;
   const { problems } = await checkDestinations(holder, dlqs, urls);
   const cache = new Map<string, Promise<read.MetadataResult>>();
   const current = (i: DlqItem) => {
@@ -318,10 +312,8 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
   const plans = [];
   for (const d of dlqs) {
     const approximate = await holder.count(d.url);
-    const arn = (await holder.attributes(d.url)).QueueArn;
-    if (!arn) throw new CliError(`SQS returned no QueueArn for ${d.url}`);
-    const destinationArn = checks.arns[d.stage];
-    if (!destinationArn) throw new CliError(`SQS returned no QueueArn for ${read.sourceUrl(urls, d.stage)}`);
+    const { dlq: arn, destination: destinationArn } = checks.arns[d.stage] ?? {};
+    if (!arn || !destinationArn) throw new CliError(`SQS returned no QueueArn for ${arn ? read.sourceUrl(urls, d.stage) : d.url}`);
     // A small sample shows what the DLQ holds (envelopes, bare redriven messages), for the operator.
     const sample = await holder.scan(d, { ...args.read, scanLimit: 10 });
     await holder.releaseAll();
@@ -344,15 +336,11 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
   // Resolves true when Ctrl-C ends the wait: stop watching, the task goes on.
   const stopped = () => sleep(Number(ctx.io.env.DLQ_NATIVE_POLL_MS ?? 2000), false, { signal: ctx.io.signal }).catch(() => true);
   for (const p of plans) {
-    const call = <T>(request: Promise<T>) =>
-      request.catch((e: unknown) => {
-        throw describeError(e, { queueUrl: p.url });
-      });
     const rate = args.rate > 0 ? { MaxNumberOfMessagesPerSecond: Math.max(1, Math.min(500, Math.floor(args.rate))) } : {};
     const start = new StartMessageMoveTaskCommand({ SourceArn: p.arn, DestinationArn: p.destinationArn, ...rate });
-    const taskHandle = (await call(ctx.sqs.send(start))).TaskHandle ?? '';
+    const taskHandle = (await holder.call(p.url, ctx.sqs.send(start))).TaskHandle ?? '';
     const poll = async () => {
-      const list = await call(ctx.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: p.arn, MaxResults: 10 })));
+      const list = await holder.call(p.url, ctx.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: p.arn, MaxResults: 10 })));
       const t = list.Results?.find((r) => r.TaskHandle === taskHandle) ?? list.Results?.[0];
       const [moved, of, why] = [t?.ApproximateNumberOfMessagesMoved ?? 0, t?.ApproximateNumberOfMessagesToMove ?? '?', t?.FailureReason];
       if (t) ctx.err(`${p.stage}: ${t.Status ?? '?'}  moved ${moved}/${of}${why ? `  (${why})` : ''}`);

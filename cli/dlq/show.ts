@@ -7,12 +7,13 @@ import { isDeepStrictEqual } from 'node:util';
 import { EXIT, scrub } from '../errors.ts';
 import { columns } from '../format.ts';
 import type { Ctx } from './ctx.ts';
+import type { Target } from '#commons/sync/message';
 import { type DlqItem, type MetadataResult, dlqsFor, hasCriteria, type QueueReport, resolveQueueUrls, scanDlqs, select } from './read.ts';
 
 export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<number> {
   const { args } = ctx;
   const dlqs = dlqsFor(await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation), args.stages);
-  await ctx.learnNangoKey();
+  await ctx.nangoKey();
   const holder = ctx.holder();
   const { items, reports } = await scanDlqs(holder, dlqs, args.read);
   const chosen = select(items, args.filter);
@@ -53,14 +54,8 @@ export function itemJson(i: DlqItem, full: boolean): Record<string, unknown> {
     ...pick(i, 'attempts', 'dlqReceiveCount', 'patch'),
     replayable: i.replay.ok,
     ...(i.replay.ok ? {} : { notReplayableReason: i.replay.reason }),
-    ...(full
-      ? {
-          envelope: i.envelope,
-          ...(i.envelope ? {} : { body: i.body }),
-          messageAttributes: i.held.messageAttributes,
-          replayMessages: i.replay.ok ? i.replay.messages : [],
-        }
-      : {}),
+    ...(full ? { envelope: i.envelope, ...(i.envelope ? {} : { body: i.body }), messageAttributes: i.held.messageAttributes } : {}),
+    ...(full ? { replayMessages: i.replay.ok ? i.replay.messages : [] } : {}),
   };
 }
 
@@ -106,10 +101,7 @@ export function summarize(items: readonly DlqItem[], now: Date = new Date()) {
     byKind: countBy(items, (i) => i.kind),
     byErrorCode: countBy(items, (i) => i.errorCode),
     byEventType: countBy(items, (i) => i.eventType ?? '(unknown)'),
-    byConnection: countBy(withConnection, connection).map((c) => ({
-      ...c,
-      key: JSON.parse(c.key) as Record<'providerConfigKey' | 'connectionId', string>,
-    })),
+    byConnection: countBy(withConnection, connection).map((c) => ({ ...c, key: JSON.parse(c.key) as Target })),
     // Buckets in age order, not by count: the distribution reads left to right.
     byAge: countBy(items, (i) => ageBucket(i.failedAt, now)).sort((a, b) => ageOrder.indexOf(a.key) - ageOrder.indexOf(b.key)),
     // reduce, not Math.min(...): a spread of a large DLQ would overflow the stack.
@@ -202,13 +194,10 @@ export function comparePatch(current: Obj | null, patch: Obj, keyTimes: Record<s
   const keys = Object.keys(patch)
     .filter((k) => k !== VERSIONS_KEY)
     .map((key) => {
-      const present = Object.hasOwn(cur, key);
-      const [seen, mine, same] = [versions[key], keyTimes[key], isDeepStrictEqual(cur[key], patch[key])];
-      if (present && typeof seen === 'string' && mine !== undefined && seen > mine && !same) {
-        return { key, current: cur[key], patch: patch[key], change: 'stale', present, newerEventAt: seen };
-      }
-      const change = !present ? 'new' : same ? 'unchanged' : 'overwrites';
-      return { key, current: cur[key], patch: patch[key], change, present };
+      const [present, seen, same] = [Object.hasOwn(cur, key), versions[key], isDeepStrictEqual(cur[key], patch[key])];
+      const stale = present && !same && typeof seen === 'string' && keyTimes[key] !== undefined && seen > keyTimes[key];
+      const change = stale ? 'stale' : !present ? 'new' : same ? 'unchanged' : 'overwrites';
+      return { key, current: cur[key], patch: patch[key], change, present, ...(stale ? { newerEventAt: seen } : {}) };
     });
   return { keys, untouched: Object.keys(cur).filter((k) => k !== VERSIONS_KEY && !Object.hasOwn(patch, k)).length };
 }

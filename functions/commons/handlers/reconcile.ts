@@ -10,6 +10,7 @@ import { type Catalog, subjectRules } from '#events/define';
 import { logger, subjectForLog } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { loadConfig, reconcileConfigSchema } from '#commons/config';
+import { tryJson } from '#commons/json';
 import { DynamoMembershipStore } from '#commons/state/membership';
 import { runPage, SWEEP_RUN, type SweepDeps, sweepMessageSchema, tick } from '#commons/sweep/run';
 import { nangoFromConfig } from '#commons/nango/from-config';
@@ -69,7 +70,7 @@ export const createSweepHandler = createReconcileHandler;
 async function pages(d: SweepDeps, event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const failures: { itemIdentifier: string }[] = [];
   for (const record of event.Records) {
-    const body = safeJson(record.body);
+    const body = tryJson(record.body);
     const check = unmatchedMessageSchema.safeParse(body);
     if (check.success) {
       if (!(await unmatched(d, check.data))) failures.push({ itemIdentifier: record.messageId });
@@ -137,13 +138,5 @@ async function unmatched(d: SweepDeps, m: UnmatchedMessage): Promise<boolean> {
   } catch (e) {
     logger.warn('the check of subjects without a connection failed; it will be retried', { run: m.run, error: (e as Error).message });
     return false;
-  }
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return undefined;
   }
 }
