@@ -164,11 +164,11 @@ async function applyGroup(
         const maxDeferMs = deps.deadlineQueueUrl ? deps.maxDeferMs : 0;
         const d = { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs };
         // A connection holding a left subject's keys is cleared now, never left to a later sync.
-        const later = !foreign && deferToLaterSync(plan.keys, d);
         const settleSeconds = settleDelaySeconds(behindMs, maxDeferMs);
         // What is left of the wait's bound for the subjects it would hold: a settle due after it would
         // outlive the bound, so the keys go now instead.
         const leftMs = Math.min(...plan.keys.map((k) => (applied.deferredSince[k.subject] ?? now) + maxDeferMs - now));
+        const later = !foreign && deferToLaterSync(plan.keys, d) && leftMs >= settleSeconds * 1000;
         // A settle waits again only if changes came while it was on its way (`later`, from its queue time).
         const burst =
           !foreign &&
@@ -188,11 +188,9 @@ async function applyGroup(
           // A wait no later sync ends rests on a settle on its way: one per subject, unless one already is.
           // The settle is its deadline (a delayed message that exists; it waits again only with the next
           // on its way, and never past maxDeferMs).
-          const onLater = later && !settling;
           const due = applied.settleDue ?? {};
-          const unsettled = onLater ? [] : waiting.filter((s) => !((due[s] ?? 0) > now));
-          // A wait on a later sync begins only once its deadline is on its way: that message, not the later sync, bounds it.
-          const deadlines = onLater ? fresh : [];
+          const unsettled = waiting.filter((s) => !((due[s] ?? 0) > now));
+          const deadlines: string[] = [];
           const refs = messages.flatMap((m) => m.events);
           deferred = await sendWaits(
             deps,
