@@ -180,7 +180,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
         let s = syncs.get(key);
         if (!s) syncs.set(key, (s = { target, subjects: new Set(), events: [], causes: [], items: new Set() }));
         s.subjects.add(mapped.subject.id);
-        s.events.push(mapped.ref, ...fold.map((f) => f.mapped.ref));
+        s.events.push(mapped.ref);
         s.causes.push(cause);
         s.items.add(item);
         // The events this write stands for share its fate: a failed send hands them back with it.
