@@ -39,7 +39,11 @@ describe('route folds a batch', () => {
     nango = await startNangoStandin({
       secretKey: KEY,
       connections: ['fold', 'fold-refused'].flatMap((org) =>
-        ['salesforce', 'hubspot'].map((providerConfigKey) => ({ connectionId: randomUUID(), providerConfigKey, tags: { organization_id: org } })),
+        ['salesforce', 'hubspot'].map((providerConfigKey) => ({
+          connectionId: randomUUID(),
+          providerConfigKey,
+          tags: { organization_id: org },
+        })),
       ),
     });
     state = new DynamoStateStore(db.client(), 'state');
@@ -67,7 +71,8 @@ describe('route folds a batch', () => {
     seats.map((n, i) =>
       sqsRecord(`m-${org}-${i}`, JSON.stringify(seatsChanged(org, n, `2026-11-20T09:00:0${n}.000Z`, { id: `e-${org}-${n}` }))),
     );
-  const putsIn = (counts: Map<string, number>) => [...counts].filter(([k]) => k.startsWith('dynamodb|PutItem')).reduce((a, [, n]) => a + n, 0);
+  const putsIn = (counts: Map<string, number>) =>
+    [...counts].filter(([k]) => k.startsWith('dynamodb|PutItem')).reduce((a, [, n]) => a + n, 0);
 
   it('three events of one key group: one put of the newest, one sync per connection', async () => {
     aws.reset();
@@ -80,7 +85,7 @@ describe('route folds a batch', () => {
     expect(desired.find((k) => k.key === 'seats')?.value).toBe(5);
   });
 
-  it("an event folded into one whose sync was refused is handed back with it", async () => {
+  it('an event folded into one whose sync was refused is handed back with it', async () => {
     sqs.refuse((r) => r.action === 'SendMessageBatch' && r.queueName === 'sync.fifo');
     try {
       const batch = records('fold-refused', [4, 1]);
