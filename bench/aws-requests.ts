@@ -45,9 +45,10 @@ function classify(target: string, body: string): AwsCount {
   if (prefix === 'AmazonSQS') {
     const url = /"QueueUrl"\s*:\s*"([^"]+)"/.exec(body)?.[1];
     const queueName = url?.slice(url.lastIndexOf('/') + 1);
-    // Apply's deferral deadlines go to the ingress queue too: told from the producer's events by their body.
-    const deadline = action.startsWith('SendMessage') && /\\"reason\\":\\"deadline\\"/.test(body);
-    return { service: 'sqs', action: deadline ? `${action}(deadline)` : action, ...(queueName ? { queueName } : {}) };
+    // Apply's waits (settles; deadlines before) go to the ingress queue too: told from the producer's
+    // events by their body, so the cost counts them as the handlers' requests.
+    const wait = action.startsWith('SendMessage') ? /\\"reason\\":\\"(deadline|settle)\\"/.exec(body)?.[1] : undefined;
+    return { service: 'sqs', action: wait ? `${action}(${wait})` : action, ...(queueName ? { queueName } : {}) };
   }
   if (prefix?.startsWith('DynamoDB')) {
     const pk = process.env.BENCH_AWS_DETAIL ? `:${/"pk":\{"S":"(\w)#/.exec(body)?.[1] ?? (/"Keys"/.test(body) ? 'batch' : '?')}` : '';
