@@ -17,6 +17,8 @@ export interface AwsCount {
   queueName?: string;
   /** DynamoDB: the consistency of a read. */
   consistent?: boolean;
+  /** How many it counts for: a BatchGetItem is billed per item read, so it counts once per key asked. */
+  items?: number;
 }
 
 export interface AwsCounter {
@@ -43,11 +45,16 @@ function classify(target: string, body: string): AwsCount {
   if (prefix === 'AmazonSQS') {
     const url = /"QueueUrl"\s*:\s*"([^"]+)"/.exec(body)?.[1];
     const queueName = url?.slice(url.lastIndexOf('/') + 1);
-    // Apply's deferral deadlines go to the ingress queue too: told from the producer's events by their body.
-    const deadline = action.startsWith('SendMessage') && /\\"reason\\":\\"deadline\\"/.test(body);
-    return { service: 'sqs', action: deadline ? `${action}(deadline)` : action, ...(queueName ? { queueName } : {}) };
+    // Apply's waits (settles; deadlines before) go to the ingress queue too: told from the producer's
+    // events by their body, so the cost counts them as the handlers' requests.
+    const wait = action.startsWith('SendMessage') ? /\\"reason\\":\\"(deadline|settle)\\"/.exec(body)?.[1] : undefined;
+    return { service: 'sqs', action: wait ? `${action}(${wait})` : action, ...(queueName ? { queueName } : {}) };
   }
-  if (prefix?.startsWith('DynamoDB')) return { service: 'dynamodb', action, consistent: /"ConsistentRead"\s*:\s*true/.test(body) };
+  if (prefix?.startsWith('DynamoDB')) {
+    const pk = process.env.BENCH_AWS_DETAIL ? `:${/"pk":\{"S":"(\w)#/.exec(body)?.[1] ?? (/"Keys"/.test(body) ? 'batch' : '?')}` : '';
+    const items = action === 'BatchGetItem' ? { items: (body.match(/"pk":\{"S":/g) ?? []).length } : {};
+    return { service: 'dynamodb', action: action + pk, consistent: /"ConsistentRead"\s*:\s*true/.test(body), ...items };
+  }
   if (prefix === 'secretsmanager') return { service: 'secretsmanager', action };
   return { service: 'other', action: target };
 }
@@ -66,8 +73,15 @@ export function countAwsRequests(): AwsCounter {
       const chunk = a[0];
       const body = typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : '';
       if (on) {
-        const k = countKey(classify(target, body));
-        counts.set(k, (counts.get(k) ?? 0) + 1);
+        const c = classify(target, body);
+        const k = countKey(c);
+        counts.set(k, (counts.get(k) ?? 0) + (c.items ?? 1));
+        if (process.env.BENCH_AWS_DETAIL && target.endsWith('SendMessageBatch')) {
+          for (const m of body.matchAll(/\\"reason\\":\\"(\w+)\\"/g)) {
+            const e = `entries|${m[1]}|${/"QueueUrl"\s*:\s*"[^"]*\/([^"]+)"/.exec(body)?.[1]}`;
+            counts.set(e, (counts.get(e) ?? 0) + 1);
+          }
+        }
       }
       return end(...a);
     };

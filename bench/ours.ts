@@ -189,6 +189,7 @@ export async function drain(o: DrainRun) {
       final,
       dlq,
       stats: nango.stats(),
+      eventSources: { route: p.route.stats(), apply: p.apply.stats() },
       loopLag: lag(),
       lambda,
       ...(awsCounts ? { aws: awsCounts, idleReceives: idle } : {}),

@@ -28,7 +28,10 @@ export interface SendFailure {
 }
 
 export interface QueuePort {
-  /** Send in order; returns the entries that were not accepted (the rest were). Stops at the first failure. */
+  /**
+   * Send in order; returns the entries that were not accepted (the rest were). Stops at the first
+   * failure. Chunks of 10 that share no message group go at once: order matters only within a group.
+   */
   sendBatch(queueUrl: string, messages: OutgoingMessage[]): Promise<SendFailure[]>;
   send(queueUrl: string, message: Omit<OutgoingMessage, 'id'>): Promise<void>;
   changeVisibility(queueUrl: string, receiptHandle: string, seconds: number): Promise<void>;
@@ -42,8 +45,16 @@ export class SqsQueues implements QueuePort {
   constructor(private readonly client: SQSClient = new SQSClient({})) {}
 
   async sendBatch(queueUrl: string, messages: OutgoingMessage[]): Promise<SendFailure[]> {
+    const all = [...chunks(messages)];
+    // Every group within one chunk (route's syncs: one per connection): no entry can overtake
+    // another of its group, so the chunks go at once, and a failed one holds back none of the others.
+    if (all.length > 1 && groupsWithinChunks(all)) return (await Promise.all(all.map((c) => this.sendChunks(queueUrl, [c])))).flat();
+    return this.sendChunks(queueUrl, all);
+  }
+
+  private async sendChunks(queueUrl: string, all: OutgoingMessage[][]): Promise<SendFailure[]> {
     const failures: SendFailure[] = [];
-    for (const chunk of chunks(messages)) {
+    for (const chunk of all) {
       // After a failed part nothing more goes: a later patch of the same group must not overtake it.
       if (failures.length) {
         for (const m of chunk)
@@ -95,6 +106,19 @@ export class SqsQueues implements QueuePort {
       }),
     );
   }
+}
+
+/** Whether every message group (absent: a standard queue's messages, unordered) lies within one chunk. */
+function groupsWithinChunks(all: readonly OutgoingMessage[][]): boolean {
+  const chunkOf = new Map<string, number>();
+  for (const [i, chunk] of all.entries()) {
+    for (const m of chunk) {
+      if (m.groupId === undefined) continue;
+      if ((chunkOf.get(m.groupId) ?? i) !== i) return false;
+      chunkOf.set(m.groupId, i);
+    }
+  }
+  return true;
 }
 
 function* chunks(messages: OutgoingMessage[]): Generator<OutgoingMessage[]> {

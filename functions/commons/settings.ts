@@ -111,7 +111,7 @@ export const SETTINGS = {
   SYNC_DLQ_URL: { schema: z.url(), doc: "apply's dead-letter queue (FIFO)", readBy: ['apply'] },
   INGRESS_QUEUE_URL: {
     schema: z.url().optional(),
-    doc: "the ingress queue route consumes: a Retry-After becomes the visibility of its records there; apply sends a deferral's deadline there, delayed (apply without it defers nothing)",
+    doc: "the ingress queue route consumes: a Retry-After becomes the visibility of its records there; apply sends a wait's settle there, delayed (apply without it defers nothing)",
     readBy: ['route', 'apply'],
   },
   INGRESS_DLQ_URL: { schema: z.url(), doc: "route's dead-letter queue", readBy: ['route'] },
@@ -191,7 +191,7 @@ export const SETTINGS = {
   },
   APPLY_MAX_DEFER_SECONDS: {
     schema: int(0, 900, 60),
-    doc: "how long a subject's keys may wait, counted from the first time: left to later syncs while apply is behind (a delayed deadline message ends the wait by itself), or held by the debounce while changes keep coming (a settle ends it); 0: never wait",
+    doc: "how long a subject's keys may wait, counted from the first time, while they are rewritten behind apply or changes keep coming (a delayed settle message ends each wait by itself); 0: never wait",
     readBy: ['apply'],
     prop: 'apply.maxDefer',
     unit: 'seconds',

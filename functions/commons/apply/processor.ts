@@ -30,7 +30,7 @@ import type { NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
 import { defaultRetry, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
-import { forcesFullSync, parseSync, type Target } from '../sync/message.ts';
+import { forcesFullSync, parseSync, type SyncMessage, type Target } from '../sync/message.ts';
 import { parkSyncs, type Unit } from './park.ts';
 import { BURST_WINDOW_MS, deferralTime, sendWaits, settleDelaySeconds } from './waits.ts';
 import { assertAppliedFits, holdsForeignKeys, memberSubjects, type TenancyDeps, withClearing } from './tenancy.ts';
@@ -155,6 +155,13 @@ async function applyGroup(
         ]);
         // Keys from a subject the connection left: its whole state is sent, and those keys cleared.
         const foreign = holdsForeignKeys(applied, member.current);
+        if (!foreign && restsOnSettle(messages, member.subjects, queuedAt, applied.settleDue, Date.now())) {
+          // A settle on its way for every subject reads the state after these syncs' writes and sends
+          // it (or waits again, within the bound): nothing to read or decide here.
+          deferred = true;
+          planned = [];
+          return;
+        }
         const read = foreign ? member.current! : member.subjects;
         const desired = await Promise.all(read.map((s) => desiredOf(s, attempt > 1)));
         const want = desiredFor(desired.flat(), target.providerConfigKey);
@@ -164,11 +171,11 @@ async function applyGroup(
         const maxDeferMs = deps.deadlineQueueUrl ? deps.maxDeferMs : 0;
         const d = { queuedAt, deferredSince: applied.deferredSince, now, maxDeferMs };
         // A connection holding a left subject's keys is cleared now, never left to a later sync.
-        const later = !foreign && deferToLaterSync(plan.keys, d);
         const settleSeconds = settleDelaySeconds(behindMs, maxDeferMs);
         // What is left of the wait's bound for the subjects it would hold: a settle due after it would
         // outlive the bound, so the keys go now instead.
         const leftMs = Math.min(...plan.keys.map((k) => (applied.deferredSince[k.subject] ?? now) + maxDeferMs - now));
+        const later = !foreign && deferToLaterSync(plan.keys, d) && leftMs >= settleSeconds * 1000;
         // A settle waits again only if changes came while it was on its way (`later`, from its queue time).
         const burst =
           !foreign &&
@@ -188,11 +195,9 @@ async function applyGroup(
           // A wait no later sync ends rests on a settle on its way: one per subject, unless one already is.
           // The settle is its deadline (a delayed message that exists; it waits again only with the next
           // on its way, and never past maxDeferMs).
-          const onLater = later && !settling;
           const due = applied.settleDue ?? {};
-          const unsettled = onLater ? [] : waiting.filter((s) => !((due[s] ?? 0) > now));
-          // A wait on a later sync begins only once its deadline is on its way: that message, not the later sync, bounds it.
-          const deadlines = onLater ? fresh : [];
+          const unsettled = waiting.filter((s) => !((due[s] ?? 0) > now));
+          const deadlines: string[] = [];
           const refs = messages.flatMap((m) => m.events);
           deferred = await sendWaits(
             deps,
@@ -297,6 +302,23 @@ async function applyGroup(
       ),
     );
   }
+}
+
+/**
+ * Whether change syncs can leave everything to the settles on their way: each subject they may send
+ * has a settle due later than now (so delivered after these syncs' keys were written, which happened
+ * before they were queued), and none of them may skip a wait (a resent sync has no queue time).
+ */
+export function restsOnSettle(
+  messages: readonly SyncMessage[],
+  subjects: readonly string[],
+  queuedAt: number | undefined,
+  settleDue: Readonly<Record<string, number>> | undefined,
+  now: number,
+): boolean {
+  if (queuedAt === undefined || subjects.length === 0 || !settleDue) return false;
+  if (!messages.every((m) => m.reason === 'change' && m.lookup !== true)) return false;
+  return subjects.every((s) => (settleDue[s] ?? 0) > now);
 }
 
 const sameConnection = (a: Target, b: Target) => a.connectionId === b.connectionId && a.providerConfigKey === b.providerConfigKey;

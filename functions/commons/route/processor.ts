@@ -16,6 +16,7 @@ import type { EventDefinition } from '#events/define';
 import { logger, subjectForLog } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import { mapConcurrent } from '../concurrency.ts';
+import { groupOrderOf } from '../domain/order.ts';
 import { inScope, type Subject } from '../domain/subject.ts';
 import { boundFailure, type FailureRecord, unwrapOwnEnvelope } from '../dlq-envelope.ts';
 import { type DomainEvent, parseEventBody } from '../event-envelope.ts';
@@ -33,7 +34,7 @@ import {
   type Target,
 } from '../sync/message.ts';
 import type { ConnectionIndex } from './connections.ts';
-import { type MapLimits, mapEvent } from './map-event.ts';
+import { type MapLimits, type Mapped, mapEvent } from './map-event.ts';
 import { parkEvent } from './park.ts';
 
 export interface RouteDeps {
@@ -48,7 +49,7 @@ export interface RouteDeps {
   /** The ingress queue's redrive maxReceiveCount: its last receive parks transient failures itself. */
   maxReceiveCount: number;
   limits: Omit<MapLimits, 'now'>;
-  /** Events processed at once within one invocation. */
+  /** Events processed at once within one invocation (default ROUTE_CONCURRENCY). */
   concurrency?: number;
   /** Where a subject whose keys were written with no connection is noted (the sweep's daily check reads them). */
   unmatched?: { note(subject: string, at: number): Promise<void> };
@@ -125,9 +126,23 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const syncs = new Map<string, PendingSync>();
   const now = Date.now();
   let lastWriteAt = 0;
-  await mapConcurrent(items, deps.concurrency ?? 8, async (item) => {
+  const mappedItems: { item: Item; mapped: MappedOk }[] = [];
+  const invalid: Promise<void>[] = [];
+  for (const item of items) {
     const mapped = mapEvent(item.event, deps.catalog, { ...deps.limits, now });
-    if (!mapped.ok) return reject(item.record, item.body, item.event, invalidInput(mapped));
+    if (mapped.ok) mappedItems.push({ item, mapped });
+    else invalid.push(reject(item.record, item.body, item.event, invalidInput(mapped)));
+  }
+  await Promise.all(invalid);
+  const { winners, superseded } = foldBatch(mappedItems);
+  const rejected = new Set<Item>();
+  await mapConcurrent(winners, deps.concurrency ?? ROUTE_CONCURRENCY, async ({ item, mapped }) => {
+    const fold = superseded.get(item) ?? [];
+    if (fold.length) {
+      const keys = fold.length * mapped.writes.length;
+      result.stale += keys;
+      metrics.addMetric(MetricName.KeysStale, MetricUnit.Count, keys);
+    }
     const correlation_id = item.event.id;
     try {
       // Write, then look up, each retried on its own: a lookup's retry must not write every key again.
@@ -168,15 +183,28 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
         s.events.push(mapped.ref);
         s.causes.push(cause);
         s.items.add(item);
+        // The events this write stands for share its fate: a failed send hands them back with it.
+        for (const f of fold) s.items.add(f.item);
       }
     } catch (e) {
       const error = classify(e);
-      if (!error.retryable) return reject(item.record, item.body, item.event, error.toRecord());
+      if (!error.retryable) {
+        rejected.add(item);
+        return reject(item.record, item.body, item.event, error.toRecord());
+      }
       logger.warn('event failed; it will be retried', { correlation_id, code: error.code, error: error.message });
       failed.set(item, { error, attempts: attemptsOf(e) });
     }
   });
 
+  // An event folded into one that failed is handed back with it (its retry writes it, alone if the
+  // newer one is parked meanwhile); one folded into a refused event is handed back too, and then
+  // meets the refusal on its own.
+  for (const [winner, fold] of superseded) {
+    const outcome = failed.get(winner);
+    const error = outcome?.error ?? (rejected.has(winner) ? supersededRefused : undefined);
+    if (error) for (const f of fold) failed.set(f.item, { error, attempts: outcome?.attempts ?? 1 });
+  }
   // Items that already failed send nothing now: their retry sends their syncs.
   const pending = [...syncs.values()].filter((s) => ![...s.items].some((i) => failed.has(i)));
   // Never before a write of this batch, even if the clock stepped back: apply must see those keys as this sync's own.
@@ -230,6 +258,51 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   }
   result.failedRecordIds = [...new Set(result.failedRecordIds)];
   return result;
+}
+
+type MappedOk = Extract<Mapped, { ok: true }>;
+
+/** Events processed at once within one invocation. */
+const ROUTE_CONCURRENCY = 8;
+
+const supersededRefused = new Failure({
+  source: 'aws',
+  kind: 'unavailable',
+  code: 'folded_event_refused',
+  message: 'a newer event of the same keys in this batch was refused; this one is routed again on its own',
+});
+
+/**
+ * Folds events of one batch that write the same keys of one subject (one event type, one scope): only
+ * the newest order is written, one conditional put instead of one per event, and it stores what the
+ * events written one after another would have left (the newest order per key wins; an older one is
+ * superseded as a stale write is). Returns the events to write and, per written event, those folded
+ * into it. Events whose keys have different scopes are not folded.
+ */
+export function foldBatch<T extends { item: Item; mapped: MappedOk }>(all: readonly T[]): { winners: T[]; superseded: Map<Item, T[]> } {
+  const byKey = new Map<string, { winner: T; order: string; folded: T[] }>();
+  const winners: T[] = [];
+  for (const m of all) {
+    const writes = m.mapped.writes;
+    const scope = JSON.stringify(writes[0]?.integrations);
+    if (writes.length === 0 || writes.some((w) => JSON.stringify(w.integrations) !== scope)) {
+      winners.push(m);
+      continue;
+    }
+    const e = m.mapped.ref;
+    const key = JSON.stringify([m.mapped.subject.id, e.source, e.detailType, scope, writes.map((w) => w.key).sort()]);
+    const order = groupOrderOf(writes);
+    const held = byKey.get(key);
+    if (!held) byKey.set(key, { winner: m, order, folded: [] });
+    else if (order > held.order) byKey.set(key, { winner: m, order, folded: [...held.folded, held.winner] });
+    else held.folded.push(m);
+  }
+  const superseded = new Map<Item, T[]>();
+  for (const { winner, folded } of byKey.values()) {
+    winners.push(winner);
+    if (folded.length) superseded.set(winner.item, folded);
+  }
+  return { winners, superseded };
 }
 
 /**
