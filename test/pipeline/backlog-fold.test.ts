@@ -28,8 +28,9 @@ beforeAll(async () => {
   p = await startLocalPipeline({
     nangoSecretKey: randomUUID(),
     connections: CONNECTIONS,
-    // The construct's event sources: route gathers up to 50 events for up to a second, 10 at once.
-    route: { batchSize: 50, maxBatchingWindowMs: 1_000, concurrency: 10 },
+    // The construct's event sources: route takes what one receive returns (up to 10, no batching
+    // window), 10 at once, so route's own per-batch merge folds little and apply's deferral must.
+    route: { batchSize: 10, maxBatchingWindowMs: 0, concurrency: 10 },
     apply: { batchSize: 10, concurrency: 2 },
     // Short, so the drain (which waits for the delayed deadlines) ends soon.
     env: { APPLY_MAX_DEFER_SECONDS: '10' },
