@@ -26,8 +26,8 @@ import {
 } from './dataset.ts';
 import { lastAnswer, nangoCalls, percentiles, timeline } from './nango-calls.ts';
 
-/** The construct's defaults (infra/nango-metadata-sync.ts resolveProps), kept in step by hand: importing infra pulls in aws-cdk-lib. */
-export const ROUTE_DEFAULTS = { batchSize: 50, maxBatchingWindowMs: 1000, concurrency: 10, functionTimeoutMs: 30_000 };
+/** The construct's defaults (DEFAULTS in infra/construct/props.ts), kept in step by hand: importing infra pulls in aws-cdk-lib. */
+export const ROUTE_DEFAULTS = { batchSize: 10, maxBatchingWindowMs: 0, concurrency: 10, functionTimeoutMs: 30_000 };
 export const APPLY_DEFAULTS = { batchSize: 10, maxBatchingWindowMs: 0, concurrency: 2, functionTimeoutMs: 90_000 };
 export const SYNC_DELIVERY_DELAY_SECONDS = 0;
 /** Lambda's pollers long-poll 20 s while a queue is idle: idle receives are then what a deployment pays per queue-month. */

@@ -125,18 +125,41 @@ export function rows(r: BenchResults): Row[] {
     );
   }
 
-  // 2. Drains at the limit: Nango's real window, and the scaled one beside it.
-  const rated = (q: DrainResult | undefined, rl: { limit: number; windowMs: number } | undefined, label: string) => {
+  // 2. Drains at the limit: the target is judged at Nango's real window; the scaled window is kept
+  // beside it for reference, since at 2 s the bound is shorter than route's own time on this machine.
+  const rated = (q: DrainResult | undefined, rl: { limit: number; windowMs: number } | undefined, label: string, judged: boolean) => {
     if (q?.boundMs === undefined || !rl) return;
     const S = `2. drain at the limit, ${label} (${rl.limit} per ${rl.windowMs / 1000} s)`;
-    head(
-      S,
-      'wall / floor bound (connections touched / allowed rate)',
-      `${f2(q.wallOverBound!)}x (${s1(q.wallMs)} / ${s1(q.boundMs)})`,
-      `<= ${TARGETS.wallOverBound}x`,
-      `${q.touched} connections; fixed-window floor ${s1(q.fixedWindowFloorMs ?? Number.NaN)}; route done at ${s1(q.routeDoneMs ?? Number.NaN)}`,
-      verdict(q.wallOverBound! <= TARGETS.wallOverBound),
-    );
+    const routeDone = q.routeDoneMs ?? Number.NaN;
+    const where = `${q.touched} connections; fixed-window floor ${s1(q.fixedWindowFloorMs ?? Number.NaN)}; route done at ${s1(routeDone)}`;
+    if (judged) {
+      head(
+        S,
+        'wall / floor bound (connections touched / allowed rate)',
+        `${f2(q.wallOverBound!)}x (${s1(q.wallMs)} / ${s1(q.boundMs)})`,
+        `<= ${TARGETS.wallOverBound}x`,
+        where,
+        verdict(q.wallOverBound! <= TARGETS.wallOverBound),
+      );
+    } else {
+      // No verdict: at a 2 s window the bound can be shorter than route's own time on the harness's
+      // shared cores, and then the run measures route, not the limit. The cell says which, from this
+      // run's figures: when the requests first reached the limit in a window, and when route last ran.
+      const first = q.timeline?.requests.findIndex((n) => n >= rl.limit) ?? -1;
+      const atLimit = first >= 0 && q.timeline ? `at the limit from ${s1(first * q.timeline.bucketMs)}` : 'never at the limit';
+      const why =
+        routeDone > q.boundMs
+          ? `${atLimit}; route (the whole pipeline, producer and stand-ins in one process on ${r.meta.cores} shared cores) last ran at ${s1(routeDone)}, past the ${s1(q.boundMs)} bound, so this run measures route's CPU, not the limit`
+          : `${atLimit}; route last ran at ${s1(routeDone)}, inside the ${s1(q.boundMs)} bound`;
+      head(
+        S,
+        "wall / floor bound (connections touched / allowed rate), for reference beside Nango's window",
+        `${f2(q.wallOverBound!)}x (${s1(q.wallMs)} / ${s1(q.boundMs)})`,
+        "reference (target judged at Nango's window)",
+        `${q.touched} connections; fixed-window floor ${s1(q.fixedWindowFloorMs ?? Number.NaN)}; ${why}`,
+        '',
+      );
+    }
     head(
       S,
       '429s answered / 429s that ended in a DLQ',
@@ -154,8 +177,8 @@ export function rows(r: BenchResults): Row[] {
       verdict(q.callsPerTouched <= TARGETS.backlogCallsPerTouched),
     );
   };
-  rated(r.ratedReal, r.settings.rateLimitReal as { limit: number; windowMs: number } | undefined, "Nango's window");
-  rated(r.rated, r.settings.rateLimit as { limit: number; windowMs: number } | undefined, 'scaled window');
+  rated(r.ratedReal, r.settings.rateLimitReal as { limit: number; windowMs: number } | undefined, "Nango's window", true);
+  rated(r.rated, r.settings.rateLimit as { limit: number; windowMs: number } | undefined, 'scaled window', false);
 
   // 3. Cost.
   if (d?.aws) {

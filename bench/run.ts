@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     rateLimitReal: RATE_LIMIT_REAL,
     peerSample: SAMPLE,
     construct:
-      'route batch 50, window 1 s, 10 concurrent; apply batch 10, 2 concurrent, 8 connections per invocation; route 512 MB, apply 256 MB; no sync queue delay',
+      'route batch 10, no batching window, 10 concurrent; apply batch 10, 2 concurrent, 8 connections per invocation; route 512 MB, apply 256 MB; no sync queue delay',
   };
   const r: BenchResults = {
     meta: {

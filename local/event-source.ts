@@ -6,6 +6,9 @@
  *
  * Not emulated: the 6 MB payload cap, poller scaling (a fixed number of pollers), and killing a handler:
  * a timed-out or crashed invocation is abandoned (its batch counts as failed) but its promise keeps running.
+ * With a batching window, a batch here is invoked when the window ends; AWS documents that on a queue
+ * with very little traffic Lambda may wait up to 20 s whatever the window, so a window's latency here
+ * is its best case.
  */
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message } from '@aws-sdk/client-sqs';
 import type { EventSource, EventSourceOptions, EventSourceStats, InvocationInfo, InvocationOutcome } from './event-source-types.ts';

@@ -28,9 +28,19 @@ export interface FunctionOptions {
 }
 
 export interface RouteFunctionOptions extends FunctionOptions {
-  /** Records per invocation (1-10000; above 10 needs a batching window). */
+  /**
+   * Records per invocation (1-10000; above 10 needs a batching window of 1 s or more).
+   * @default 10
+   */
   readonly batchSize?: number;
-  /** How long Lambda gathers records before invoking (0-300 s). */
+  /**
+   * How long Lambda gathers records before invoking (0-300 s, whole seconds). Zero invokes as soon
+   * as a receive returns: an isolated change is routed at once. A window gathers bigger batches in a
+   * burst (fewer invocations and sync messages: docs/operations.md, "Deployment settings") but holds every
+   * change at least that long, and on a queue with very little traffic AWS documents waits of up to
+   * 20 s whatever the window.
+   * @default Duration.seconds(0)
+   */
   readonly maxBatchingWindow?: Duration;
   /** Concurrent invocations the event source may run (2-1000). */
   readonly maxConcurrency?: number;
@@ -236,8 +246,11 @@ export const DEFAULTS = {
   route: {
     timeout: Duration.seconds(30),
     memorySize: 512,
-    batchSize: 50,
-    maxBatchingWindow: Duration.seconds(1),
+    // No batching window: an isolated change reaches Nango in about 0.1 s instead of the window's 1 s
+    // (or more: Lambda may hold a windowed batch on a quiet queue). Apply's deferral, not route's
+    // batch, is what folds a burst into one PATCH per connection; the window only saved requests.
+    batchSize: 10,
+    maxBatchingWindow: Duration.seconds(0),
     maxConcurrency: 10,
     ...settingDefaults('route'),
   },

@@ -147,7 +147,10 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
   c.int('route.batchSize', route.batchSize, 1, 10_000);
   c.seconds('route.maxBatchingWindow', route.maxBatchingWindow, 0, 300);
   if (route.batchSize > 10 && route.maxBatchingWindow.toMilliseconds() < 1000) {
-    c.fail(`route.maxBatchingWindow must be at least 1 second when route.batchSize is above 10 (got batchSize ${route.batchSize})`);
+    // Lambda's own rule; the default window is 0, so raising the batch alone lands here.
+    c.fail(
+      `route.maxBatchingWindow must be at least 1 second when route.batchSize is above 10 (got batchSize ${route.batchSize}, window ${route.maxBatchingWindow.toMilliseconds() / 1000} s): set both`,
+    );
   }
   c.int('route.maxConcurrency', route.maxConcurrency, 2, 1000);
   c.int('apply.batchSize', apply.batchSize, 1, 10);

@@ -108,12 +108,12 @@ describe('queues', () => {
     }
   });
 
-  it('ingress is standard, 4 days, visibility 6 x 30 s + 1 s window, no delivery delay, redrive to ingress-dlq after 5 receives', () => {
+  it('ingress is standard, 4 days, visibility 6 x 30 s (no batching window), no delivery delay, redrive to ingress-dlq after 5 receives', () => {
     const p = resource(t, 'AWS::SQS::Queue', ids.Ingress!).Properties;
     expect(p.FifoQueue).toBeUndefined();
     expect(p.DelaySeconds ?? 0).toBe(0);
     expect(p.MessageRetentionPeriod).toBe(345_600);
-    expect(p.VisibilityTimeout).toBe(181);
+    expect(p.VisibilityTimeout).toBe(180);
     expect(p.RedrivePolicy).toEqual({ deadLetterTargetArn: arn('IngressDlq'), maxReceiveCount: 5 });
   });
 
@@ -359,7 +359,7 @@ describe('functions', () => {
     }
   });
 
-  it('event sources: report batch item failures; route 50 records / 1 s / 10 concurrent; apply 10 / 2 concurrent', () => {
+  it('event sources: report batch item failures; route 10 records / no window / 10 concurrent; apply 10 / 2 concurrent', () => {
     t.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
     // The sweep: one page per invocation.
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -372,8 +372,8 @@ describe('functions', () => {
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: ref('Route'),
       EventSourceArn: arn('Ingress'),
-      BatchSize: 50,
-      MaximumBatchingWindowInSeconds: 1,
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 0,
       ScalingConfig: { MaximumConcurrency: 10 },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });

@@ -62,12 +62,22 @@ const cases: [string, TestProps, RegExp][] = [
   ['rule age', { rule: { maxEventAge: Duration.hours(25) } }, /^rule.maxEventAge must be whole seconds from 60 to 86400/],
   ['route timeout', { route: { timeout: Duration.minutes(16) } }, /^route.timeout must be whole seconds from 1 to 900/],
   ['route memory', { route: { memorySize: 64 } }, /^route.memorySize must be an integer from 128 to 10240/],
-  ['route batch', { route: { batchSize: 10_001 } }, /^route.batchSize must be an integer from 1 to 10000/],
+  [
+    'route batch',
+    // With a window, so that Lambda's rule for batches above 10 is not a second problem.
+    { route: { batchSize: 10_001, maxBatchingWindow: Duration.seconds(1) } },
+    /^route.batchSize must be an integer from 1 to 10000/,
+  ],
   ['route window', { route: { maxBatchingWindow: Duration.minutes(6) } }, /^route.maxBatchingWindow must be whole seconds from 0 to 300/],
   [
     'route batch > 10 without window',
     { route: { batchSize: 20, maxBatchingWindow: Duration.seconds(0) } },
     /^route.maxBatchingWindow must be at least 1 second when route.batchSize is above 10/,
+  ],
+  [
+    'route batch > 10 with the default window (none)',
+    { route: { batchSize: 50 } },
+    /^route.maxBatchingWindow must be at least 1 second when route.batchSize is above 10 \(got batchSize 50, window 0 s\): set both/,
   ],
   ['route concurrency', { route: { maxConcurrency: 1 } }, /^route.maxConcurrency must be an integer from 2 to 1000 \(got 1\)/],
   ['route index TTL', { route: { indexTtl: Duration.days(2) } }, /^route.indexTtl must be whole seconds from 0 to 86400/],
@@ -108,7 +118,12 @@ const cases: [string, TestProps, RegExp][] = [
   ['reconcile timeout', { reconcile: { timeout: Duration.minutes(20) } }, /^reconcile.timeout must be whole seconds from 1 to 900/],
   [
     'ingress visibility under 6x',
-    { ingressQueue: { visibilityTimeout: Duration.seconds(180) } },
+    { ingressQueue: { visibilityTimeout: Duration.seconds(179) } },
+    /^ingressQueue.visibilityTimeout must be at least route.timeout x 6 \+ route.maxBatchingWindow = 180 seconds \(got 2 minutes 59 seconds\)/,
+  ],
+  [
+    'ingress visibility under 6x plus the window',
+    { route: { maxBatchingWindow: Duration.seconds(1) }, ingressQueue: { visibilityTimeout: Duration.seconds(180) } },
     /^ingressQueue.visibilityTimeout must be at least route.timeout x 6 \+ route.maxBatchingWindow = 181 seconds \(got 3 minutes\)/,
   ],
   [
