@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { Agent, request } from 'undici';
 import { ENV } from '#commons/config';
-import { dlqEnvelopeSchema, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
+import { DLQ_ENVELOPE_KIND, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
 import { tryJson } from '#commons/json';
 import { excerptOf } from '#commons/nango/errors';
 import { parseConnections } from '#commons/nango/listed';
@@ -282,7 +282,7 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
     };
   }
   // Looks like our envelope but does not parse: never guess how to replay it.
-  if (isObject(json) && json.kind === dlqEnvelopeSchema.shape.kind.value) {
+  if (isObject(json) && json.kind === DLQ_ENVELOPE_KIND) {
     return malformed('a failure envelope that does not match the schema (version or fields)');
   }
   if (dlqStage === 'apply') {

@@ -31,14 +31,15 @@ const hasNangoKey = (c: { NANGO_SECRET_ID?: string | undefined; NANGO_SECRET_KEY
   c.NANGO_SECRET_ID !== undefined || c.NANGO_SECRET_KEY !== undefined;
 const nangoKeyMessage = { message: 'set NANGO_SECRET_ID (Secrets Manager name or ARN) or, for local runs, NANGO_SECRET_KEY' };
 
-export const routeConfigSchema = z.object(shapeOf('route')).refine(hasNangoKey, nangoKeyMessage);
-export const applyConfigSchema = z.object(shapeOf('apply')).refine(hasNangoKey, nangoKeyMessage);
-export const reconcileConfigSchema = z.object(shapeOf('reconcile')).refine(hasNangoKey, nangoKeyMessage);
-export const webhookConfigSchema = z
-  .object(shapeOf('webhook'))
-  .refine((c) => c.WEBHOOK_SECRET_ID !== undefined || c.WEBHOOK_SIGNING_KEY !== undefined, {
+// Built on the first parse (`z.lazy`), at the first invocation: each function parses one of them once.
+export const routeConfigSchema = z.lazy(() => z.object(shapeOf('route')).refine(hasNangoKey, nangoKeyMessage));
+export const applyConfigSchema = z.lazy(() => z.object(shapeOf('apply')).refine(hasNangoKey, nangoKeyMessage));
+export const reconcileConfigSchema = z.lazy(() => z.object(shapeOf('reconcile')).refine(hasNangoKey, nangoKeyMessage));
+export const webhookConfigSchema = z.lazy(() =>
+  z.object(shapeOf('webhook')).refine((c) => c.WEBHOOK_SECRET_ID !== undefined || c.WEBHOOK_SIGNING_KEY !== undefined, {
     message: "set WEBHOOK_SECRET_ID (the secret holding Nango's webhook signing key) or, for local runs, WEBHOOK_SIGNING_KEY",
-  });
+  }),
+);
 
 export type RouteConfig = z.output<typeof routeConfigSchema>;
 export type ApplyConfig = z.output<typeof applyConfigSchema>;

@@ -10,43 +10,53 @@ import { boundErrors } from './failure.ts';
 import { redactAll } from './redact.ts';
 import { eventRefSchema, type EventRef, type Target } from './sync/message.ts';
 
+/** What marks a message as one of these envelopes. */
+export const DLQ_ENVELOPE_KIND = 'nango-metadata-sync.failure';
+
 export const stageSchema = z.enum(['route', 'apply']);
 export type Stage = z.output<typeof stageSchema>;
 
-export const failureSchema = z.object({
-  status: z.number().int().optional(),
-  code: z.string(),
-  message: z.string(),
-  errors: z.unknown().optional(),
-  retryable: z.boolean(),
-});
+// The schemas here are built on their first parse (`z.lazy`), not at a cold start's import.
+export const failureSchema = z.lazy(() =>
+  z.object({
+    status: z.number().int().optional(),
+    code: z.string(),
+    message: z.string(),
+    errors: z.unknown().optional(),
+    retryable: z.boolean(),
+  }),
+);
 export type FailureRecord = z.output<typeof failureSchema>;
 
-export const originalSchema = z.object({
-  messageId: z.string(),
-  body: z.string(),
-  /** The body was cut to keep the envelope under SQS's message size limit. */
-  truncated: z.boolean().optional(),
-  messageGroupId: z.string().optional(),
-});
+export const originalSchema = z.lazy(() =>
+  z.object({
+    messageId: z.string(),
+    body: z.string(),
+    /** The body was cut to keep the envelope under SQS's message size limit. */
+    truncated: z.boolean().optional(),
+    messageGroupId: z.string().optional(),
+  }),
+);
 
-export const dlqEnvelopeSchema = z.object({
-  /** 1: version 1's patch messages; 2: sync messages (what to replay names no values). */
-  v: z.union([z.literal(1), z.literal(2)]),
-  kind: z.literal('nango-metadata-sync.failure'),
-  stage: stageSchema,
-  error: failureSchema,
-  target: z.object({ connectionId: z.string(), providerConfigKey: z.string() }).optional(),
-  patch: z.record(z.string(), z.json()).optional(),
-  /** The subjects whose desired state the failed sync was to send, and the keys it tried. */
-  subjects: z.array(z.string()).optional(),
-  keys: z.array(z.string()).optional(),
-  events: z.array(eventRefSchema),
-  attempts: z.number().int().min(0),
-  firstFailureAt: z.string(),
-  lastFailureAt: z.string(),
-  originals: z.array(originalSchema),
-});
+export const dlqEnvelopeSchema = z.lazy(() =>
+  z.object({
+    /** 1: version 1's patch messages; 2: sync messages (what to replay names no values). */
+    v: z.union([z.literal(1), z.literal(2)]),
+    kind: z.literal(DLQ_ENVELOPE_KIND),
+    stage: stageSchema,
+    error: failureSchema,
+    target: z.object({ connectionId: z.string(), providerConfigKey: z.string() }).optional(),
+    patch: z.record(z.string(), z.json()).optional(),
+    /** The subjects whose desired state the failed sync was to send, and the keys it tried. */
+    subjects: z.array(z.string()).optional(),
+    keys: z.array(z.string()).optional(),
+    events: z.array(eventRefSchema),
+    attempts: z.number().int().min(0),
+    firstFailureAt: z.string(),
+    lastFailureAt: z.string(),
+    originals: z.array(originalSchema),
+  }),
+);
 export type DlqEnvelope = z.output<typeof dlqEnvelopeSchema>;
 
 export interface EnvelopeInput {
@@ -81,7 +91,7 @@ export function buildEnvelope(input: EnvelopeInput): DlqEnvelope {
   const error = redactAll(boundFailure(input.error));
   return fitEnvelope({
     v: 2,
-    kind: 'nango-metadata-sync.failure',
+    kind: DLQ_ENVELOPE_KIND,
     stage: input.stage,
     error,
     ...(input.target ? { target: { connectionId: input.target.connectionId, providerConfigKey: input.target.providerConfigKey } } : {}),

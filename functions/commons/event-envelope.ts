@@ -5,13 +5,16 @@
  */
 import * as z from 'zod';
 
-export const eventEnvelopeSchema = z.object({
-  id: z.string().min(1).max(256).optional(),
-  source: z.string().min(1).max(256),
-  'detail-type': z.string().min(1).max(128),
-  time: z.iso.datetime({ offset: true }).optional(),
-  detail: z.unknown(),
-});
+// The schemas here are built on their first parse (`z.lazy`), not at a cold start's import.
+export const eventEnvelopeSchema = z.lazy(() =>
+  z.object({
+    id: z.string().min(1).max(256).optional(),
+    source: z.string().min(1).max(256),
+    'detail-type': z.string().min(1).max(128),
+    time: z.iso.datetime({ offset: true }).optional(),
+    detail: z.unknown(),
+  }),
+);
 
 export interface DomainEvent {
   id: string;

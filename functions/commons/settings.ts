@@ -5,12 +5,24 @@
  * (config.ts) is parsed from it; the construct derives its defaults, its checks and each function's
  * environment from it, the CDK app its context keys, and the README and docs/operations.md their
  * tables (`npm run docs:settings`). Plain data and zod only: the functions bundle this module.
+ *
+ * Each schema is built on its first read, not when the module loads: a function imports this table
+ * at its cold start but reads its settings once, at the first invocation, and building zod schemas
+ * is among the largest costs of the import.
  */
 import * as z from 'zod';
 import { MAX_INDEX_ENTRIES } from './state/limits.ts';
 
 export const NANGO_ENDPOINTS = ['current', 'legacy'] as const;
 export type NangoEndpoint = (typeof NANGO_ENDPOINTS)[number];
+
+/** Schemas built so far, by table entry: a getter builds its entry's schema once, on the first read. */
+const built = new WeakMap<object, z.ZodType>();
+function once<S extends z.ZodType>(entry: object, make: () => S): S {
+  let schema = built.get(entry) as S | undefined;
+  if (!schema) built.set(entry, (schema = make()));
+  return schema;
+}
 
 const int = (min: number, max: number, def: number) => z.coerce.number().int().min(min).max(max).default(def);
 
@@ -49,7 +61,9 @@ export interface SettingSpec {
  */
 export const SETTINGS = {
   NANGO_HOST: {
-    schema: z.url().default('https://api.nango.dev'),
+    get schema() {
+      return once(this, () => z.url().default('https://api.nango.dev'));
+    },
     doc: 'Nango API base URL',
     readBy: NANGO,
     prop: 'nangoHost',
@@ -57,7 +71,9 @@ export const SETTINGS = {
     context: 'nangoHost',
   },
   NANGO_ENDPOINT: {
-    schema: z.enum(NANGO_ENDPOINTS).default('current'),
+    get schema() {
+      return once(this, () => z.enum(NANGO_ENDPOINTS).default('current'));
+    },
     doc: '`current`: PATCH /connections/metadata; `legacy`: PATCH /connection/{id}/metadata (self-hosted)',
     readBy: NANGO,
     prop: 'nangoEndpoint',
@@ -65,17 +81,23 @@ export const SETTINGS = {
     context: 'nangoEndpoint',
   },
   NANGO_SECRET_ID: {
-    schema: z.string().min(1).optional(),
+    get schema() {
+      return once(this, () => z.string().min(1).optional());
+    },
     doc: 'Secrets Manager name or ARN of the Nango secret key (bare, or JSON `{"secretKey": ...}`)',
     readBy: NANGO,
   },
   NANGO_SECRET_KEY: {
-    schema: z.string().min(1).optional(),
+    get schema() {
+      return once(this, () => z.string().min(1).optional());
+    },
     doc: 'local runs only: the key itself, bypassing Secrets Manager',
     readBy: NANGO,
   },
   SECRET_CACHE_TTL_SECONDS: {
-    schema: int(0, 86_400, 300),
+    get schema() {
+      return once(this, () => int(0, 86_400, 300));
+    },
     doc: 'how long a secret read is reused (a 401 reads it again at once)',
     readBy: [...NANGO, 'webhook'],
     prop: 'secretCacheTtl',
@@ -83,7 +105,9 @@ export const SETTINGS = {
     context: 'secretCacheTtlSeconds',
   },
   NANGO_TIMEOUT_MS: {
-    schema: int(100, 900_000, 10_000),
+    get schema() {
+      return once(this, () => int(100, 900_000, 10_000));
+    },
     doc: "upper bound of one Nango request; the invocation's time left bounds it further",
     readBy: NANGO,
     prop: 'nangoTimeout',
@@ -91,7 +115,9 @@ export const SETTINGS = {
     context: 'nangoTimeoutMs',
   },
   NANGO_RATE_LIMIT_WINDOW_MS: {
-    schema: int(1_000, 3_600_000, 60_000),
+    get schema() {
+      return once(this, () => int(1_000, 3_600_000, 60_000));
+    },
     doc: "length of Nango's fixed rate-limit window",
     readBy: NANGO,
     prop: 'nangoRateLimitWindow',
@@ -99,29 +125,51 @@ export const SETTINGS = {
     context: 'nangoRateLimitWindowMs',
   },
   STATE_TABLE_NAME: {
-    schema: z.string().min(3).max(255),
+    get schema() {
+      return once(this, () => z.string().min(3).max(255));
+    },
     doc: 'the DynamoDB state table (desired state, applied state, connection index)',
     readBy: NANGO,
   },
   SYNC_QUEUE_URL: {
-    schema: z.url(),
+    get schema() {
+      return once(this, () => z.url());
+    },
     doc: 'the sync FIFO queue (one message group per connection)',
     readBy: ['route', 'apply', 'webhook', 'reconcile'],
   },
-  SYNC_DLQ_URL: { schema: z.url(), doc: "apply's dead-letter queue (FIFO)", readBy: ['apply'] },
+  SYNC_DLQ_URL: {
+    get schema() {
+      return once(this, () => z.url());
+    },
+    doc: "apply's dead-letter queue (FIFO)",
+    readBy: ['apply'],
+  },
   INGRESS_QUEUE_URL: {
-    schema: z.url().optional(),
+    get schema() {
+      return once(this, () => z.url().optional());
+    },
     doc: "the ingress queue route consumes: a Retry-After becomes the visibility of its records there; apply sends a wait's settle there, delayed (apply without it defers nothing)",
     readBy: ['route', 'apply'],
   },
-  INGRESS_DLQ_URL: { schema: z.url(), doc: "route's dead-letter queue", readBy: ['route'] },
+  INGRESS_DLQ_URL: {
+    get schema() {
+      return once(this, () => z.url());
+    },
+    doc: "route's dead-letter queue",
+    readBy: ['route'],
+  },
   MAX_RECEIVE_COUNT: {
-    schema: int(1, 1000, 5),
+    get schema() {
+      return once(this, () => int(1, 1000, 5));
+    },
     doc: "the consumed queue's redrive maxReceiveCount: the last receive parks transient failures itself",
     readBy: ['route', 'apply'],
   },
   INDEX_TTL_SECONDS: {
-    schema: int(0, 86_400, 300),
+    get schema() {
+      return once(this, () => int(0, 86_400, 300));
+    },
     doc: "how long a subject's connection index is trusted before Nango is asked again",
     readBy: ['route'],
     prop: 'route.indexTtl',
@@ -129,7 +177,9 @@ export const SETTINGS = {
     context: 'indexTtlSeconds',
   },
   INDEX_EMPTY_TTL_SECONDS: {
-    schema: int(0, 3_600, 5),
+    get schema() {
+      return once(this, () => int(0, 3_600, 5));
+    },
     doc: 'how long an empty lookup (no connection yet) is trusted',
     readBy: ['route'],
     prop: 'route.indexEmptyTtl',
@@ -137,7 +187,9 @@ export const SETTINGS = {
     context: 'indexEmptyTtlSeconds',
   },
   MAX_CONNECTIONS_PER_SUBJECT: {
-    schema: int(1, MAX_INDEX_ENTRIES, 100),
+    get schema() {
+      return once(this, () => int(1, MAX_INDEX_ENTRIES, 100));
+    },
     doc: `a subject resolving to more connections is refused (\`too_many_connections\`); at most ${MAX_INDEX_ENTRIES}, what one index item holds at the longest ids Nango allows`,
     readBy: NANGO,
     prop: 'route.maxConnectionsPerSubject',
@@ -145,7 +197,9 @@ export const SETTINGS = {
     context: 'maxConnectionsPerSubject',
   },
   INDEX_SWEEP_SECONDS: {
-    schema: int(1, 86_400, 300),
+    get schema() {
+      return once(this, () => int(1, 86_400, 300));
+    },
     doc: "how often the sweep lists every connection (adds, moves, seeds): the longest a re-tag made through Nango's API can misdirect a key; route trusts the index while the last complete sweep is younger than twice this (the construct allows 60 or more: its schedule ticks every minute)",
     readBy: ['route', 'reconcile'],
     // A shorter interval than the minute tick would start a run every tick, yet route would trust no
@@ -155,10 +209,18 @@ export const SETTINGS = {
     unit: 'seconds or false',
     context: 'indexSweepSeconds',
   },
-  SWEEP_QUEUE_URL: { schema: z.url(), doc: "the sweep's own queue: one message per page of the listing", readBy: ['reconcile'] },
+  SWEEP_QUEUE_URL: {
+    get schema() {
+      return once(this, () => z.url());
+    },
+    doc: "the sweep's own queue: one message per page of the listing",
+    readBy: ['reconcile'],
+  },
   SWEEP_PAGE_SIZE: {
     // 2,000 is the largest `limit` Nango's GET /connections takes.
-    schema: int(1, 2_000, 1_000),
+    get schema() {
+      return once(this, () => int(1, 2_000, 1_000));
+    },
     doc: 'connections the sweep lists per page, one page per invocation with a membership read each: lower it if a page nears the reconcile timeout',
     readBy: ['reconcile'],
     prop: 'reconcile.sweepPageSize',
@@ -166,7 +228,9 @@ export const SETTINGS = {
     context: 'sweepPageSize',
   },
   MAX_INTEGRATIONS_PER_EVENT: {
-    schema: int(1, 1_000, 25),
+    get schema() {
+      return once(this, () => int(1, 1_000, 25));
+    },
     doc: 'an event naming more integrations is refused (`too_many_integrations`)',
     readBy: ['route'],
     prop: 'route.maxIntegrationsPerEvent',
@@ -174,7 +238,9 @@ export const SETTINGS = {
     context: 'maxIntegrationsPerEvent',
   },
   MAX_FUTURE_SKEW_SECONDS: {
-    schema: int(0, 86_400, 300),
+    get schema() {
+      return once(this, () => int(0, 86_400, 300));
+    },
     doc: 'an event timed further in the future is refused (`event_time_in_future`)',
     readBy: ['route'],
     prop: 'route.maxFutureSkew',
@@ -182,7 +248,9 @@ export const SETTINGS = {
     context: 'maxFutureSkewSeconds',
   },
   APPLY_GROUP_CONCURRENCY: {
-    schema: int(1, 100, 8),
+    get schema() {
+      return once(this, () => int(1, 100, 8));
+    },
     doc: 'connections applied concurrently within one apply invocation',
     readBy: ['apply'],
     prop: 'apply.groupConcurrency',
@@ -190,7 +258,9 @@ export const SETTINGS = {
     context: 'applyGroupConcurrency',
   },
   APPLY_MAX_DEFER_SECONDS: {
-    schema: int(0, 900, 60),
+    get schema() {
+      return once(this, () => int(0, 900, 60));
+    },
     doc: "how long a subject's keys may wait, counted from the first time, while they are rewritten behind apply or changes keep coming (a delayed settle message ends each wait by itself); 0: never wait",
     readBy: ['apply'],
     prop: 'apply.maxDefer',
@@ -198,17 +268,23 @@ export const SETTINGS = {
     context: 'applyMaxDeferSeconds',
   },
   WEBHOOK_SECRET_ID: {
-    schema: z.string().min(1).optional(),
+    get schema() {
+      return once(this, () => z.string().min(1).optional());
+    },
     doc: 'Secrets Manager name or ARN of Nango\'s webhook signing key (bare, or JSON `{"signingKey": ...}`)',
     readBy: ['webhook'],
   },
   WEBHOOK_SIGNING_KEY: {
-    schema: z.string().min(1).optional(),
+    get schema() {
+      return once(this, () => z.string().min(1).optional());
+    },
     doc: 'local runs only: the webhook signing key itself',
     readBy: ['webhook'],
   },
   WEBHOOK_MAX_BODY_BYTES: {
-    schema: int(1_024, 1_048_576, 65_536),
+    get schema() {
+      return once(this, () => int(1_024, 1_048_576, 65_536));
+    },
     doc: 'larger webhook bodies are refused with 413',
     readBy: ['webhook'],
     prop: 'webhook.maxBodyBytes',
@@ -216,7 +292,9 @@ export const SETTINGS = {
     context: 'webhookMaxBodyBytes',
   },
   WEBHOOK_PATH_TOKEN: {
-    schema: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, '16-128 characters of A-Z a-z 0-9 _ -'),
+    get schema() {
+      return once(this, () => z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, '16-128 characters of A-Z a-z 0-9 _ -'));
+    },
     doc: 'the secret last segment of the webhook URL: any other path is refused before any other work',
     readBy: ['webhook'],
     prop: 'webhook.pathToken',
@@ -224,7 +302,9 @@ export const SETTINGS = {
     context: 'webhookPathToken',
   },
   LOG_SUBJECT_IDS: {
-    schema: z.enum(['true', 'false']).default('false'),
+    get schema() {
+      return once(this, () => z.enum(['true', 'false']).default('false'));
+    },
     doc: 'log subject ids (they carry tag values) as they are; by default each is logged as `sha256:` and 16 hex digits',
     readBy: NANGO,
     prop: 'logSubjectIds',

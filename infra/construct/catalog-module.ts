@@ -51,9 +51,20 @@ export const PACKAGE_ALIASES: Readonly<Record<string, string>> = {
   'nango-metadata-sync/catalog': CATALOG_API_MODULE,
 };
 
-/** `node:http` required, not imported, in the functions' bundles (see node-http.cts). */
-const NODE_HTTP = fileURLToPath(new URL(`./node-http${EXT === '.ts' ? '.cts' : '.cjs'}`, import.meta.url));
-export const BUNDLE_ALIASES: Readonly<Record<string, string>> = { ...PACKAGE_ALIASES, http: NODE_HTTP, 'node:http': NODE_HTTP };
+/**
+ * Builtins the functions' bundles require where they are first used rather than import at load
+ * (see builtins/README.md): an ES import of a builtin is hoisted to the bundle's top, so the AWS
+ * SDK's credential providers alone would load `node:child_process` at every cold start. Not `fs`,
+ * `path`, `stream`, `util` or `crypto`: Node has them loaded before the bundle, or the bundle uses them
+ * at import, and an alias would also catch their subpaths (`node:stream/web`).
+ */
+export const LAZY_BUILTINS = ['http', 'https', 'http2', 'zlib', 'child_process', 'fs/promises', 'os', 'process', 'console'] as const;
+const builtinFile = (name: string) =>
+  fileURLToPath(new URL(`./builtins/${name.replace('/', '-')}${EXT === '.ts' ? '.cts' : '.cjs'}`, import.meta.url));
+export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  ...PACKAGE_ALIASES,
+  ...Object.fromEntries(LAZY_BUILTINS.flatMap((name) => [name, `node:${name}`].map((spec) => [spec, builtinFile(name)]))),
+};
 
 export const resolveCatalogModule = (m: CatalogModule): ResolvedCatalogModule => ({
   path: path.resolve(m.path),

@@ -81,6 +81,7 @@ export function createDashboard(scope: Construct, cfg: Resolved, p: MonitoredPar
     graph('Webhook and reconcile', [
       custom(MetricName.WebhooksReceived, 'webhooks received'),
       custom(MetricName.WebhookSignatureRejected, 'bad signatures'),
+      custom(MetricName.WebhookRequestsRejected, 'requests rejected (any reason)'),
       custom(MetricName.WebhookSeedsEnqueued, 'seeds enqueued'),
       custom(MetricName.WebhookSeedFailures, 'seed failures'),
       custom(MetricName.ReconcileConnectionsChecked, 'connections checked'),

@@ -130,7 +130,7 @@ export const externalsOf = (b: Resolved['bundling']): readonly string[] =>
 /** The entry of a function: generated, the runtime's `create<Fn>Handler` over the catalog module. */
 export const entryOf = (cfg: Resolved, fn: FunctionName): string => generatedEntry(cfg.projectRoot, fn, cfg.catalogModule);
 
-/** The catalog module's imports of the package resolve to the catalog API in every bundle, `node:http` is required (see BUNDLE_ALIASES). */
+/** The catalog module's imports of the package resolve to the catalog API in every bundle, some builtins are required (see BUNDLE_ALIASES). */
 const aliasArgs = (): Record<string, string> =>
   Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([name, file]) => [`--alias:${name}`, file]));
 

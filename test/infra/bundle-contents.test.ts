@@ -8,7 +8,13 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import type { FunctionName } from '../../functions/commons/config.ts';
 import { BUNDLING, RUNTIME_SDK } from '../../infra/construct/bundling.ts';
-import { BUNDLE_ALIASES, generatedEntry, PACKAGE_ALIASES, resolveCatalogModule } from '../../infra/construct/catalog-module.ts';
+import {
+  BUNDLE_ALIASES,
+  generatedEntry,
+  LAZY_BUILTINS,
+  PACKAGE_ALIASES,
+  resolveCatalogModule,
+} from '../../infra/construct/catalog-module.ts';
 import { externalsOf } from '../../infra/construct/functions.ts';
 import { PROJECT_ROOT } from '../../infra/construct/index.ts';
 import { FUNCTIONS, SAMPLE_CATALOG } from './helpers.ts';
@@ -77,6 +83,13 @@ describe('bundle contents', () => {
     expect((await bundleOf(entryPath(fn))).outputFiles![0]!.text).not.toMatch(esImport);
     // Without the alias the SDK's HTTP handler imports it (the check can fail).
     if (fn === 'apply') expect((await bundleOf(entryPath(fn), undefined, PACKAGE_ALIASES)).outputFiles![0]!.text).toMatch(esImport);
+  });
+
+  it.each(FUNCTIONS)('%s imports none of the builtins it only needs later (each is required where first used)', async (fn) => {
+    const imported = (text: string) => LAZY_BUILTINS.filter((b) => new RegExp(`(from\\s*|import\\s*)"(node:)?${b}"`).test(text));
+    expect(imported((await bundleOf(entryPath(fn))).outputFiles![0]!.text)).toEqual([]);
+    // Without the aliases the SDK's credential providers import node:child_process (the check can fail).
+    expect(imported((await bundleOf(entryPath(fn), undefined, PACKAGE_ALIASES)).outputFiles![0]!.text)).toContain('child_process');
   });
 
   it("the construct's externals: none by default, the runtime's SDK on `bundleAwsSDK: false`, a deployer's list as given", () => {

@@ -9,6 +9,8 @@ export interface Logs {
   capture: OutputCapture;
   /** Every JSON line, parsed. */
   records(): Record<string, unknown>[];
+  /** Every other line (console warnings such as Powertools' own), as printed. */
+  plain(): string[];
   /** Bytes of the longest line printed. */
   maxLineBytes(): number;
   /** The longest line's first characters (to say which one it was). */
@@ -18,6 +20,7 @@ export interface Logs {
 
 export function captureLogs(watch: readonly string[] = []): Logs {
   const records: Record<string, unknown>[] = [];
+  const plain: string[] = [];
   let max = 0;
   let longest = '';
   const capture = captureOutput({
@@ -28,7 +31,10 @@ export function captureLogs(watch: readonly string[] = []): Logs {
         max = bytes;
         longest = line.slice(0, 300);
       }
-      if (!line.startsWith('{')) return;
+      if (!line.startsWith('{')) {
+        plain.push(line);
+        return;
+      }
       try {
         records.push(JSON.parse(line) as Record<string, unknown>);
       } catch {
@@ -39,6 +45,7 @@ export function captureLogs(watch: readonly string[] = []): Logs {
   return {
     capture,
     records: () => records,
+    plain: () => plain,
     maxLineBytes: () => max,
     longest: () => longest,
     stop: () => capture.stop(),

@@ -67,6 +67,7 @@ export interface ApplyResult {
 
 export async function applyRecords(records: readonly SQSRecord[], deps: ApplyDeps, deadline: number): Promise<ApplyResult> {
   const result: ApplyResult = { failedRecordIds: [], patched: 0, noop: 0, deferred: 0, dlq: 0 };
+  metrics.addMetric(MetricName.SyncMessagesReceived, MetricUnit.Count, records.length);
   const desiredOf = sharedReads(deps.state);
   await mapConcurrent(groupRecords(records), deps.groupConcurrency, (group) => applyGroup(group, deps, desiredOf, deadline, result));
   // An envelope record carries several syncs: name it once.

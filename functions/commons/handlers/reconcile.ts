@@ -51,6 +51,7 @@ export const createReconcileHandler = ({ catalog }: { catalog: Catalog }): Recon
     (context) => init(catalog, context),
     async (event: SQSEvent | Scheduled, deps, context): Promise<SQSBatchResponse | Record<string, unknown>> => {
       if ('Records' in event && Array.isArray(event.Records)) return await pages(deps, event, context);
+      metrics.addMetric(MetricName.SweepTicks, MetricUnit.Count, 1);
       const repair = (event as Scheduled).sweep === 'repair';
       const r = await deps.runs.readRun(SWEEP_RUN);
       if (r?.lastComplete)
@@ -69,6 +70,7 @@ export const createSweepHandler = createReconcileHandler;
 /** Batch size 1: one page per invocation. A failure goes back to the queue (its DLQ after the redrive count). */
 async function pages(d: SweepDeps, event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const failures: { itemIdentifier: string }[] = [];
+  metrics.addMetric(MetricName.SweepMessagesReceived, MetricUnit.Count, event.Records.length);
   for (const record of event.Records) {
     const body = tryJson(record.body);
     const check = unmatchedMessageSchema.safeParse(body);

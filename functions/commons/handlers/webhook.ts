@@ -6,7 +6,8 @@
  * Always answers (never throws): 200 for what was handled or deliberately ignored, 404 for any other
  * path, 401 with no detail for a bad signature, 413 for an oversized body, 503 when the signing key
  * cannot be read or the seed could not be enqueued (Nango retries the delivery). A wrong path is
- * answered before the body is decoded and writes no metric line: a flood of them costs one hash each.
+ * answered before the body is decoded: a flood of them costs one hash and one EMF line (the count of
+ * rejected requests) each.
  * No table access and no Nango key: one SendMessage.
  */
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';

@@ -20,6 +20,8 @@ export const MetricName = {
   SubjectsWithoutConnections: 'SubjectsWithoutConnections',
   ConnectionLookups: 'ConnectionLookups',
   SyncsEnqueued: 'SyncsEnqueued',
+  /** Sync messages apply received (an envelope record carries several syncs: it counts once). */
+  SyncMessagesReceived: 'SyncMessagesReceived',
   /** Connections PATCHed by apply. */
   SyncsApplied: 'SyncsApplied',
   /** Syncs that found nothing to send (Nango already had every key). */
@@ -34,6 +36,11 @@ export const MetricName = {
   DlqWrites: 'DlqWrites',
   WebhooksReceived: 'WebhooksReceived',
   WebhookSignatureRejected: 'WebhookSignatureRejected',
+  /**
+   * Requests the webhook refused before reading a delivery (wrong path, method, size or signature);
+   * the EMF line names the reason (`rejection`). A rise is someone probing the URL.
+   */
+  WebhookRequestsRejected: 'WebhookRequestsRejected',
   WebhookSeedsEnqueued: 'WebhookSeedsEnqueued',
   WebhookSeedFailures: 'WebhookSeedFailures',
   /** The signing key could not be read (empty secret, Secrets Manager failing): no delivery can be checked. */
@@ -48,6 +55,9 @@ export const MetricName = {
   ReconcileUnmatchedSubjects: 'ReconcileUnmatchedSubjects',
   /** The sweep: pages listed, connections listed, added (new), moved (re-tagged), seeded, left unchanged. */
   SweepPages: 'SweepPages',
+  /** Invocations by the schedule (a minute tick or the daily repair), and messages from the sweep's queue. */
+  SweepTicks: 'SweepTicks',
+  SweepMessagesReceived: 'SweepMessagesReceived',
   SweepConnectionsListed: 'SweepConnectionsListed',
   SweepConnectionsAdded: 'SweepConnectionsAdded',
   SweepConnectionsMoved: 'SweepConnectionsMoved',

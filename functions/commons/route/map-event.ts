@@ -30,12 +30,15 @@ export type Mapped =
   | { ok: true; def: EventDefinition; subject: Subject; writes: KeyWrite[]; ref: EventRef }
   | { ok: false; code: string; message: string; errors?: unknown };
 
-const patchSchema = z.record(
-  z
-    .string()
-    .min(1)
-    .refine((k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES, `a metadata key is at most ${MAX_KEY_BYTES} bytes`),
-  z.json(),
+// The schemas here are built on their first parse (`z.lazy`), not at a cold start's import.
+const patchSchema = z.lazy(() =>
+  z.record(
+    z
+      .string()
+      .min(1)
+      .refine((k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES, `a metadata key is at most ${MAX_KEY_BYTES} bytes`),
+    z.json(),
+  ),
 );
 const fail = (code: string, message: string, errors?: unknown): Mapped => ({ ok: false, code, message, ...(errors ? { errors } : {}) });
 

@@ -22,13 +22,16 @@ export const SWEEP_RUN = 'index';
 /** The deployed schedule ticks every minute. */
 export const TICK_MS = 60_000;
 
-export const sweepMessageSchema = z.object({
-  v: z.literal(1),
-  kind: z.literal('sweep-page'),
-  run: z.string().min(1).max(128),
-  page: z.number().int().nonnegative(),
-  repair: z.boolean(),
-});
+// The schemas here are built on their first parse (`z.lazy`), not at a cold start's import.
+export const sweepMessageSchema = z.lazy(() =>
+  z.object({
+    v: z.literal(1),
+    kind: z.literal('sweep-page'),
+    run: z.string().min(1).max(128),
+    page: z.number().int().nonnegative(),
+    repair: z.boolean(),
+  }),
+);
 export type SweepMessage = z.output<typeof sweepMessageSchema>;
 
 export interface SweepDeps extends PageDeps {

@@ -14,17 +14,20 @@ export const NOTES_PER_PAGE = 500;
 /** Subjects named in the report; the count covers every one. */
 export const SAMPLES = 5;
 
-export const unmatchedMessageSchema = z.object({
-  v: z.literal(1),
-  kind: z.literal('sweep-unmatched'),
-  run: z.string().min(1).max(128),
-  /** The last subject of the previous page (absent: the first). */
-  after: z.string().min(1).max(2_048).optional(),
-  /** Carried from page to page. */
-  count: z.number().int().nonnegative(),
-  oldestSince: z.number().int().nonnegative().optional(),
-  samples: z.array(z.string().min(1).max(2_048)).max(SAMPLES),
-});
+// The schemas here are built on their first parse (`z.lazy`), not at a cold start's import.
+export const unmatchedMessageSchema = z.lazy(() =>
+  z.object({
+    v: z.literal(1),
+    kind: z.literal('sweep-unmatched'),
+    run: z.string().min(1).max(128),
+    /** The last subject of the previous page (absent: the first). */
+    after: z.string().min(1).max(2_048).optional(),
+    /** Carried from page to page. */
+    count: z.number().int().nonnegative(),
+    oldestSince: z.number().int().nonnegative().optional(),
+    samples: z.array(z.string().min(1).max(2_048)).max(SAMPLES),
+  }),
+);
 export type UnmatchedMessage = z.output<typeof unmatchedMessageSchema>;
 
 export const firstUnmatchedMessage = (run: string): UnmatchedMessage => ({ v: 1, kind: 'sweep-unmatched', run, count: 0, samples: [] });

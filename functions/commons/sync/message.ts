@@ -8,15 +8,18 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { connectionIdSchema, providerConfigKeySchema } from '#events/ids';
 
-export const targetSchema = z.object({ connectionId: connectionIdSchema, providerConfigKey: providerConfigKeySchema });
+// The schemas here are built on their first parse (`z.lazy`), not at a cold start's import.
+export const targetSchema = z.lazy(() => z.object({ connectionId: connectionIdSchema, providerConfigKey: providerConfigKeySchema }));
 export type Target = z.output<typeof targetSchema>;
 
-export const eventRefSchema = z.object({
-  id: z.string().max(512),
-  source: z.string().max(256),
-  detailType: z.string().max(256),
-  time: z.string().max(64),
-});
+export const eventRefSchema = z.lazy(() =>
+  z.object({
+    id: z.string().max(512),
+    source: z.string().max(256),
+    detailType: z.string().max(256),
+    time: z.string().max(64),
+  }),
+);
 export type EventRef = z.output<typeof eventRefSchema>;
 
 /**
@@ -31,37 +34,39 @@ export type SyncReason = (typeof SYNC_REASONS)[number];
 
 export const MAX_SUBJECTS_PER_SYNC = 20;
 
-export const syncMessageSchema = z
-  .object({
-    v: z.literal(2),
-    kind: z.literal('sync'),
-    target: targetSchema,
-    /** Empty only for a seed `lookup`: apply then finds the connection's subjects itself. */
-    subjects: z.array(z.string().min(1).max(1_100)).max(MAX_SUBJECTS_PER_SYNC),
-    reason: z.enum(SYNC_REASONS),
-    /** The events behind a `change`, for the DLQ envelope and logs (at most a few). */
-    events: z.array(eventRefSchema).max(10).default([]),
-    /**
-     * For a `change`: when route queued it (epoch ms), at or after every key write behind it. Apply
-     * leaves to later syncs what was rewritten after this time. For a `settle`: when apply queued it.
-     */
-    queuedAt: z.number().int().nonnegative().optional(),
-    /**
-     * For a `change`: how long the oldest event behind it waited in the ingress queue before route
-     * queued it (epoch ms apart): how far route is behind, so how long more of a burst may still be
-     * on its way. A `settle` carries the one its wait was sized by.
-     */
-    behindMs: z.number().int().nonnegative().optional(),
-    /**
-     * A seed from a webhook: a hint, not a fact. Apply reads the connection as Nango lists it now (one
-     * list call by connection id), updates its membership and indexes, then seeds its subjects.
-     */
-    lookup: z.literal(true).optional(),
-  })
-  .refine((m) => m.subjects.length > 0 || m.lookup === true, {
-    message: 'a sync names at least one subject, unless it is a lookup',
-    path: ['subjects'],
-  });
+export const syncMessageSchema = z.lazy(() =>
+  z
+    .object({
+      v: z.literal(2),
+      kind: z.literal('sync'),
+      target: targetSchema,
+      /** Empty only for a seed `lookup`: apply then finds the connection's subjects itself. */
+      subjects: z.array(z.string().min(1).max(1_100)).max(MAX_SUBJECTS_PER_SYNC),
+      reason: z.enum(SYNC_REASONS),
+      /** The events behind a `change`, for the DLQ envelope and logs (at most a few). */
+      events: z.array(eventRefSchema).max(10).default([]),
+      /**
+       * For a `change`: when route queued it (epoch ms), at or after every key write behind it. Apply
+       * leaves to later syncs what was rewritten after this time. For a `settle`: when apply queued it.
+       */
+      queuedAt: z.number().int().nonnegative().optional(),
+      /**
+       * For a `change`: how long the oldest event behind it waited in the ingress queue before route
+       * queued it (epoch ms apart): how far route is behind, so how long more of a burst may still be
+       * on its way. A `settle` carries the one its wait was sized by.
+       */
+      behindMs: z.number().int().nonnegative().optional(),
+      /**
+       * A seed from a webhook: a hint, not a fact. Apply reads the connection as Nango lists it now (one
+       * list call by connection id), updates its membership and indexes, then seeds its subjects.
+       */
+      lookup: z.literal(true).optional(),
+    })
+    .refine((m) => m.subjects.length > 0 || m.lookup === true, {
+      message: 'a sync names at least one subject, unless it is a lookup',
+      path: ['subjects'],
+    }),
+);
 export type SyncMessage = z.output<typeof syncMessageSchema>;
 
 /** Seeds and repairs send every key in scope, whatever the applied state says. */

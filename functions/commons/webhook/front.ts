@@ -1,7 +1,7 @@
 /**
  * The webhook's front door, checked before any other work: the secret last segment of the URL, and
  * a sampled log of what was turned away. Nango takes any URL, so the token costs Nango nothing, and a
- * request without it costs us one hash: no body decoding, no secret read, no metric line.
+ * request without it costs us one hash and a count: no body decoding, no secret read.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { logger } from '#powertools/logger';

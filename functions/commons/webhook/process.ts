@@ -9,8 +9,9 @@
  * deduplication id, so SQS keeps one.
  *
  * Cost of a rejection, cheapest first: a wrong path is one hash; a signature that is not 64 hex
- * digits, a metric; a well-formed wrong signature, an HMAC against the cached key and at most one
- * fresh read of the secret per interval. Only a signed delivery reaches the queue.
+ * digits, the same; a well-formed wrong signature, an HMAC against the cached key and at most one
+ * fresh read of the secret per interval. Each is counted, with its reason, in the invocation's one
+ * EMF line. Only a signed delivery reaches the queue.
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
@@ -61,16 +62,33 @@ const authWebhookSchema = z.object({
 
 const SEEDED_OPERATIONS = new Set(['creation', 'override']);
 
+/**
+ * A request refused before its delivery was read: counted (the invocation's EMF line, one per
+ * request, which a probe of the URL shows as a rise) with its reason beside the count.
+ */
+function rejected(reason: 'path' | 'method' | 'too_large' | 'signature_malformed' | 'signature_mismatch'): void {
+  metrics.addMetric(MetricName.WebhookRequestsRejected, MetricUnit.Count, 1);
+  metrics.addMetadata('rejection', reason);
+}
+
 export async function handleDelivery(d: Delivery, deps: WebhookDeps): Promise<Answer> {
   const rejections = deps.rejections ?? defaultRejections;
   if (!pathTokenMatches(d.path, deps.pathToken)) {
+    rejected('path');
     rejections.note('path', d.sourceIp);
     return { status: 404, body: {} };
   }
   metrics.addMetric(MetricName.WebhooksReceived, MetricUnit.Count, 1);
-  if (d.method !== 'POST') return { status: 405, body: { error: 'method_not_allowed' } };
-  if (d.body.length > deps.maxBodyBytes) return { status: 413, body: { error: 'payload_too_large' } };
+  if (d.method !== 'POST') {
+    rejected('method');
+    return { status: 405, body: { error: 'method_not_allowed' } };
+  }
+  if (d.body.length > deps.maxBodyBytes) {
+    rejected('too_large');
+    return { status: 413, body: { error: 'payload_too_large' } };
+  }
   const refuse = (reason: 'signature_malformed' | 'signature_mismatch'): Answer => {
+    rejected(reason);
     metrics.addMetric(MetricName.WebhookSignatureRejected, MetricUnit.Count, 1);
     rejections.note(reason, d.sourceIp, { bytes: d.body.length });
     return { status: 401, body: {} };

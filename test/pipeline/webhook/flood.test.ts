@@ -1,9 +1,10 @@
 /**
  * A flood at the function URL's cap, through the real webhook handler (as Lambda calls it) with the
  * real Powertools SecretsProvider against the Secrets Manager stand-in and the sync queue on fauxqs:
- * requests with the wrong path, no signature or a malformed one are refused without a secret read
- * and (for the wrong path) without a metric line; well-formed wrong signatures read the secret at
- * most once per refresh interval; connections created during the flood are all seeded.
+ * requests with the wrong path, no signature or a malformed one are refused without a secret read,
+ * each counted by reason in one EMF line (and no Powertools warning of an empty flush); well-formed
+ * wrong signatures read the secret at most once per refresh interval; connections created during
+ * the flood are all seeded.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -125,13 +126,23 @@ describe('a flood at the cap', () => {
     // One read for the first genuine delivery, at most one forced re-read for the wrong-key signatures.
     expect(sm.calls()).toBeGreaterThanOrEqual(1);
     expect(sm.calls()).toBeLessThanOrEqual(2);
-    // Sampled: a few lines per reason, not one per request; no EMF line for a wrong path.
+    // Sampled: a few lines per reason, not one per request; one EMF line per request.
     const lines = logs.records().slice(linesBefore);
     const rejectedLines = lines.filter((l) => l.message === 'webhook request rejected');
     expect(rejectedLines.length).toBeLessThanOrEqual(3 * Math.ceil(elapsedMs / 10_000 + 1));
     for (const l of rejectedLines) expect(l.sourceIp).toBe('203.0.113.7');
     const emf = lines.filter((l) => '_aws' in l);
-    expect(emf.length).toBe((flood * 3) / 5 + CREATED_DURING_FLOOD);
+    expect(emf.length).toBe(flood + CREATED_DURING_FLOOD);
+    // Every rejection counted once, by reason: no signature and a non-hex one are both malformed.
+    const reasons = new Map<unknown, number>();
+    for (const l of emf) if (l.WebhookRequestsRejected === 1) reasons.set(l.rejection, (reasons.get(l.rejection) ?? 0) + 1);
+    expect(Object.fromEntries(reasons)).toEqual({
+      path: (flood * 2) / 5,
+      signature_malformed: (flood * 2) / 5,
+      signature_mismatch: flood / 5,
+    });
+    // logMetrics flushes every invocation: none of them was empty.
+    expect(logs.plain().filter((l) => l.includes('No application metrics'))).toEqual([]);
     expect(logs.capture.leaks()).toBe(0);
     console.info(
       `flood: ${flood} requests (${CAP_PER_SECOND}/s for ${FLOOD_SECONDS} s at the cap) handled in ${elapsedMs.toFixed(0)} ms, ` +
