@@ -22,6 +22,7 @@ import {
   sqsEvent,
   startStandins,
 } from './microbench.ts';
+import { ROUTE_DEFAULTS } from './ours.ts';
 import { profileColdStart, profileJob, type ProfileSummary } from './profile.ts';
 
 export interface MicroResults {
@@ -57,12 +58,13 @@ export async function micro(
     const rest = data.events.slice(o.routeEvents);
     const cpu: CpuRow[] = [];
     const profiles: Record<string, ProfileSummary> = {};
-    progress('CPU: route (batches of 50, the default)...');
+    const batch = ROUTE_DEFAULTS.batchSize;
+    progress(`CPU: route (batches of ${batch}, the default)...`);
     cpu.push(
       await cpuRow(
         'route',
-        'batch of 50 events, index warm',
-        { warmup: warm, events: chunks(measured, 50).map(ingressEvent) },
+        `batch of ${batch} events, index warm`,
+        { warmup: warm, events: chunks(measured, batch).map(ingressEvent) },
         file('route'),
         s,
         work,
@@ -116,7 +118,7 @@ export async function micro(
     progress('profiles of route and apply...');
     profiles.route = await profileJob(
       'route',
-      { mode: 'cpu', warmup: warm, events: chunks(rest.slice(500, 750), 50).map(ingressEvent) },
+      { mode: 'cpu', warmup: warm, events: chunks(rest.slice(500, 750), batch).map(ingressEvent) },
       envFor('route', s),
       work,
     );
@@ -125,6 +127,7 @@ export async function micro(
       profiles.apply = await profileJob('apply', { mode: 'cpu', warmup: more[0]!, events: more.slice(1) }, envFor('apply', s), work);
 
     progress('peak memory...');
+    // 50 events: the largest batch a deployer may set (with a window), above the default, bounds memory.
     const memory = [
       await memoryRow('route', ingressEvent(rest.slice(1000, 1050)), file('route'), s, work),
       await memoryRow('apply', reserve[0]!, file('apply'), s, work),

@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   if (!flags['skip-micro'] && !only) {
     progress('CPU, memory, cold start...');
     r.micro = await micro(makeDataset(DEFAULT_DATASET), r.bundles, join(dir, 'work'), {
-      coldRuns: quick ? 2 : 3,
+      coldRuns: quick ? 2 : 7,
       routeEvents: quick ? 300 : 500,
     });
   }
