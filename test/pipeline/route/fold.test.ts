@@ -6,18 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalog, indexCatalog } from '#events/catalog';
-import { HttpNangoClient } from '#commons/nango/http-client';
-import { SqsQueues } from '#commons/queues';
-import { ConnectionIndex } from '#commons/route/connections';
 import { type RouteDeps, routeRecords } from '#commons/route/processor';
-import { staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
 import { countAwsRequests } from '../../../bench/aws-requests.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../../local/standins/dynamodb.ts';
 import { type NangoStandin, startNangoStandin } from '../../../local/standins/nango.ts';
 import { type LocalSqs, type PipelineQueues, startLocalSqs } from '../../../local/standins/sqs.ts';
 import { seatsChanged, sqsRecord } from '../../support/events.ts';
+import { routeDeps } from '../../support/route-deps.ts';
 
 const KEY = randomUUID();
 // Installed before any client sends: the SDK looks node:http up at its first request.
@@ -47,18 +43,7 @@ describe('route folds a batch', () => {
       ),
     });
     state = new DynamoStateStore(db.client(), 'state');
-    const client = new HttpNangoClient({ host: nango.url, endpoint: 'current', keys: staticKeyProvider(KEY), timeoutMs: 2_000 });
-    deps = {
-      catalog: indexCatalog(catalog),
-      state,
-      index: new ConnectionIndex(state, client, { ttlMs: 60_000, emptyTtlMs: 5_000, maxConnections: 100 }),
-      queues: new SqsQueues(sqs.client()),
-      syncQueueUrl: q.syncUrl,
-      ingressQueueUrl: q.ingressUrl,
-      ingressDlqUrl: q.ingressDlqUrl,
-      maxReceiveCount: 5,
-      limits: { maxIntegrationsPerEvent: 25, maxFutureSkewMs: 300_000 },
-    };
+    deps = routeDeps({ state, nangoUrl: nango.url, secretKey: KEY, sqs, queues: q, maxReceiveCount: 5 });
   });
   afterAll(async () => {
     aws.stop();

@@ -8,18 +8,14 @@ import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalog, indexCatalog } from '#events/catalog';
 import { parseEnvelope } from '#commons/dlq-envelope';
-import { HttpNangoClient } from '#commons/nango/http-client';
-import { SqsQueues } from '#commons/queues';
-import { ConnectionIndex } from '#commons/route/connections';
 import { type RouteDeps, routeRecords } from '#commons/route/processor';
-import { staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
 import { toRecord } from '../../../local/lambda-shapes.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../../local/standins/dynamodb.ts';
 import { type NangoStandin, startNangoStandin } from '../../../local/standins/nango.ts';
 import { type LocalSqs, type PipelineQueues, startLocalSqs } from '../../../local/standins/sqs.ts';
+import { routeDeps } from '../../support/route-deps.ts';
 
 const KEY = randomUUID();
 const event = (id: string) => ({
@@ -49,18 +45,7 @@ describe('route when its connection lookup is rate limited', () => {
     // Every list request: 429 with Retry-After 2 (the real server rounds down).
     nango.setFault((r) => (r.method === 'GET' ? { kind: 'rateLimit', retryAfter: 2 } : undefined));
     const state = new DynamoStateStore(db.client(), 'state');
-    const client = new HttpNangoClient({ host: nango.url, endpoint: 'current', keys: staticKeyProvider(KEY), timeoutMs: 2_000 });
-    deps = {
-      catalog: indexCatalog(catalog),
-      state,
-      index: new ConnectionIndex(state, client, { ttlMs: 60_000, emptyTtlMs: 5_000, maxConnections: 100 }),
-      queues: new SqsQueues(sqs.client()),
-      syncQueueUrl: q.syncUrl,
-      ingressQueueUrl: q.ingressUrl,
-      ingressDlqUrl: q.ingressDlqUrl,
-      maxReceiveCount: 3,
-      limits: { maxIntegrationsPerEvent: 25, maxFutureSkewMs: 300_000 },
-    };
+    deps = routeDeps({ state, nangoUrl: nango.url, secretKey: KEY, sqs, queues: q, maxReceiveCount: 3 });
   });
   afterAll(async () => {
     await nango.close();
