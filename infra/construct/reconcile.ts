@@ -55,7 +55,8 @@ export function createReconcile(
   const fn = nodeFunction(scope, cfg, {
     name: 'Reconcile',
     entry: entryOf(cfg, 'reconcile'),
-    description: 'Sweeps Nango connections page by page: keeps the connection index true, seeds new or re-tagged connections, repairs drift daily',
+    description:
+      'Sweeps Nango connections page by page: keeps the connection index true, seeds new or re-tagged connections, repairs drift daily',
     timeout: cfg.reconcile.timeout,
     memorySize: cfg.reconcile.memorySize,
     environment,
