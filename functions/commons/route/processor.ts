@@ -138,11 +138,6 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const rejected = new Set<Item>();
   await mapConcurrent(winners, deps.concurrency ?? ROUTE_CONCURRENCY, async ({ item, mapped }) => {
     const fold = superseded.get(item) ?? [];
-    if (fold.length) {
-      const keys = fold.length * mapped.writes.length;
-      result.stale += keys;
-      metrics.addMetric(MetricName.KeysStale, MetricUnit.Count, keys);
-    }
     const correlation_id = item.event.id;
     try {
       // Write, then look up, each retried on its own: a lookup's retry must not write every key again.
@@ -151,6 +146,13 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
         deadline,
       });
       lastWriteAt = Math.max(lastWriteAt, outcome.at);
+      // The folded events' keys count as stale once the write that stands for them is stored: a failed
+      // write hands them back, and their retry counts them then.
+      if (fold.length) {
+        const keys = fold.length * mapped.writes.length;
+        result.stale += keys;
+        metrics.addMetric(MetricName.KeysStale, MetricUnit.Count, keys);
+      }
       if (outcome.stale.length) {
         result.stale += outcome.stale.length;
         metrics.addMetric(MetricName.KeysStale, MetricUnit.Count, outcome.stale.length);

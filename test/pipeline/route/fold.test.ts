@@ -5,6 +5,7 @@
  * it, so neither is lost. Real route processor, fauxqs, dynalite, the Nango stand-in.
  */
 import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RouteDeps, routeRecords } from '#commons/route/processor';
 import { DynamoStateStore } from '#commons/state/dynamodb';
@@ -68,6 +69,24 @@ describe('route folds a batch', () => {
     expect(putsIn(aws.counts())).toBe(2);
     const desired = await state.readDesired('tags:organization_id=fold');
     expect(desired.find((k) => k.key === 'seats')?.value).toBe(5);
+  });
+
+  it('the keys of events folded into a write that failed are not counted stale: their retry counts them', async () => {
+    // Nothing listens there: the write fails as a network error, which route hands back for a retry.
+    const down = new DynamoDBClient({
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    try {
+      const batch = records('fold-down', [2, 6]);
+      const result = await routeRecords(batch, { ...deps, state: new DynamoStateStore(down, 'state') }, Date.now() + 2_000);
+      expect(result.failedRecordIds.sort()).toEqual(batch.map((r) => r.messageId).sort());
+      expect(result.stale).toBe(0);
+    } finally {
+      down.destroy();
+    }
   });
 
   it('an event folded into one whose sync was refused is handed back with it', async () => {
