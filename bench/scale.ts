@@ -95,22 +95,51 @@ console.log(
     .map((l) => l.toFixed(1))
     .join(' ')} on ${cpus().length} cores`,
 );
-console.log(
-  '| connections | run | wall | pages | Nango calls | DynamoDB reads / writes | desired-state reads | syncs | CPU | largest page: time, heap | walker peak RSS (baseline) |',
+/** A Markdown table on stdout, one row per run of each size. */
+function printTable(headers: string[], cells: (size: number, r: RunFigures) => string[]): void {
+  console.log(`| ${headers.join(' | ')} |`);
+  console.log(`|${headers.map(() => '---').join('|')}|`);
+  for (const [size, runs] of Object.entries(results)) for (const r of runs) console.log(`| ${cells(Number(size), r).join(' | ')} |`);
+}
+const n = (x: number) => x.toLocaleString('en');
+printTable(
+  [
+    'connections',
+    'run',
+    'wall',
+    'pages',
+    'Nango calls',
+    'DynamoDB reads / writes',
+    'desired-state reads',
+    'syncs',
+    'CPU',
+    'largest page: time, heap',
+    'walker peak RSS (baseline)',
+  ],
+  (size, r) => [
+    n(size),
+    r.run,
+    `${(r.wallMs / 1000).toFixed(1)} s`,
+    String(r.pages),
+    String(r.nangoCalls),
+    `${n(r.dynamoReads)} / ${n(r.dynamoWrites)}`,
+    n(r.desiredReads),
+    n(r.syncsEnqueued),
+    `${(r.cpuMs / 1000).toFixed(1)} s`,
+    `${(r.largestPageMs / 1000).toFixed(1)} s, ${r.largestPageHeapMb} MB`,
+    `${r.peakRssMb} MB (${r.baselineRssMb} MB)`,
+  ],
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-for (const [size, runs] of Object.entries(results))
-  for (const r of runs)
-    console.log(
-      `| ${Number(size).toLocaleString('en')} | ${r.run} | ${(r.wallMs / 1000).toFixed(1)} s | ${r.pages} | ${r.nangoCalls} | ${r.dynamoReads.toLocaleString('en')} / ${r.dynamoWrites.toLocaleString('en')} | ${r.desiredReads.toLocaleString('en')} | ${r.syncsEnqueued.toLocaleString('en')} | ${(r.cpuMs / 1000).toFixed(1)} s | ${(r.largestPageMs / 1000).toFixed(1)} s, ${r.largestPageHeapMb} MB | ${r.peakRssMb} MB (${r.baselineRssMb} MB) |`,
-    );
 console.log('\nPer page (the unit one invocation does), and 1,000,000 connections (1,001 pages) from it:');
-console.log(
-  '| connections | run | wall / page | Nango calls / page | reads / writes per page | CPU / page | 1,000,000: wall, reads / writes |',
+printTable(
+  ['connections', 'run', 'wall / page', 'Nango calls / page', 'reads / writes per page', 'CPU / page', '1,000,000: wall, reads / writes'],
+  (size, r) => [
+    n(size),
+    r.run,
+    `${f1(per(r.wallMs, r) / 1000)} s`,
+    f1(per(r.nangoCalls, r)),
+    `${f1(per(r.dynamoReads, r))} / ${f1(per(r.dynamoWrites, r))}`,
+    `${f1(per(r.cpuMs, r))} ms`,
+    `${f1((per(r.wallMs, r) * 1001) / 60_000)} min, ${n(Math.round(per(r.dynamoReads, r) * 1001))} / ${n(Math.round(per(r.dynamoWrites, r) * 1001))}`,
+  ],
 );
-console.log('|---|---|---|---|---|---|---|');
-for (const [size, runs] of Object.entries(results))
-  for (const r of runs)
-    console.log(
-      `| ${Number(size).toLocaleString('en')} | ${r.run} | ${f1(per(r.wallMs, r) / 1000)} s | ${f1(per(r.nangoCalls, r))} | ${f1(per(r.dynamoReads, r))} / ${f1(per(r.dynamoWrites, r))} | ${f1(per(r.cpuMs, r))} ms | ${f1((per(r.wallMs, r) * 1001) / 60_000)} min, ${Math.round(per(r.dynamoReads, r) * 1001).toLocaleString('en')} / ${Math.round(per(r.dynamoWrites, r) * 1001).toLocaleString('en')} |`,
-    );
