@@ -5,14 +5,14 @@
  * build now that the construct bundles the AWS SDK too). Each build writes esbuild's
  * metafile; `analyze` says what dominates a bundle and flags code the function never runs.
  */
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-import { BUNDLING, ESM_BANNER } from '../infra/construct/bundling.ts';
+import { BUNDLING, ENTRY_FILE, ESM_BANNER, entryOutput, esbuildOptions, loadedAtStart } from '../infra/construct/bundling.ts';
 import { BUNDLE_ALIASES, generatedEntry, PACKAGE_ALIASES, resolveCatalogModule } from '../infra/construct/catalog-module.ts';
 
 export { ESM_BANNER };
@@ -39,23 +39,17 @@ export function entryFile(name: EntryName): string {
   return join(ROOT, ENTRIES[name as keyof typeof ENTRIES]);
 }
 
-/** The construct's esbuild options (functions.ts passes the same to NodejsFunction), but for what is only here: output and minification. */
-export function constructOptions(variant: Variant, name?: EntryName): BuildOptions {
-  return {
-    bundle: true,
-    platform: 'node',
-    format: BUNDLING.format,
-    target: BUNDLING.target,
-    mainFields: [...BUNDLING.mainFields],
-    banner: { js: BUNDLING.banner },
-    define: { ...BUNDLING.define },
-    // The functions' own aliases (node:http required); the bench's peers are built as a user would.
-    alias: name && (FUNCTION_ENTRIES as readonly string[]).includes(name) ? { ...BUNDLE_ALIASES } : { ...PACKAGE_ALIASES },
+/** The construct's esbuild build (bundling.ts) into `outdir`: the same options the construct passes to esbuild. */
+export function constructOptions(variant: Variant, name: EntryName, outdir: string): BuildOptions {
+  return esbuildOptions({
+    entry: entryFile(name),
+    outdir,
+    workingDir: ROOT,
     external: variant === 'deploy' ? [...BUNDLING.externalModules] : [],
-    tsconfig: join(ROOT, 'tsconfig.json'),
-    logLevel: 'error',
-    absWorkingDir: ROOT,
-  };
+    // The functions' own aliases (node:http required); the bench's peers are built as a user would.
+    alias: (FUNCTION_ENTRIES as readonly string[]).includes(name) ? BUNDLE_ALIASES : PACKAGE_ALIASES,
+    overrides: { tsconfig: join(ROOT, 'tsconfig.json'), logLevel: 'error', metafile: true },
+  });
 }
 
 /**
@@ -68,8 +62,12 @@ export type Variant = 'deploy' | 'local';
 export interface BundleInfo {
   name: EntryName;
   variant: Variant;
+  /** The entry file (the chunks sit beside it). */
   file: string;
+  /** Code shipped: the entry and every chunk. */
   bytes: number;
+  /** Code an import reads before the handler runs: the entry and the chunks it imports statically. */
+  startBytes: number;
   mapBytes: number;
   /** Bytes in the output by package (or project folder), largest first. */
   byPackage: { name: string; bytes: number; share: number }[];
@@ -84,24 +82,20 @@ export const DEPLOY_DIR = join(ROOT, 'node_modules', '.cache', 'nango-metadata-s
 
 export async function bundle(name: EntryName, variant: Variant, outDir: string): Promise<BundleInfo> {
   const dir = variant === 'deploy' ? join(DEPLOY_DIR, name) : join(outDir, variant, name);
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const outfile = join(dir, 'index.mjs');
-  const result = await build({
-    ...constructOptions(variant, name),
-    entryPoints: [entryFile(name)],
-    outfile,
-    minify: BUNDLING.minify,
-    sourcemap: BUNDLING.sourceMap,
-    sourcesContent: BUNDLING.sourcesContent,
-    metafile: true,
-  });
+  const result = await build(constructOptions(variant, name, dir));
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
+  const code = Object.entries(result.metafile!.outputs).filter(([f]) => f.endsWith('.mjs'));
   return {
     name,
     variant,
-    file: outfile,
-    bytes: statSync(outfile).size,
-    mapBytes: statSync(`${outfile}.map`).size,
+    file: join(dir, ENTRY_FILE),
+    bytes: code.reduce((n, [, o]) => n + o.bytes, 0),
+    startBytes: loadedAtStart(result.metafile!, entryOutput(result.metafile!)).reduce((n, f) => n + result.metafile!.outputs[f]!.bytes, 0),
+    mapBytes: Object.entries(result.metafile!.outputs)
+      .filter(([f]) => f.endsWith('.map'))
+      .reduce((n, [, o]) => n + o.bytes, 0),
     ...analyze(name, result.metafile!),
   };
 }
@@ -144,9 +138,10 @@ const NEVER_RUNS: { pkg: string; pattern: RegExp; why: string }[] = [
 ];
 
 export function analyze(name: EntryName, meta: Metafile): Pick<BundleInfo, 'byPackage' | 'projectModules' | 'neverRuns'> {
-  const out = Object.values(meta.outputs).find((o) => o.entryPoint !== undefined);
-  if (!out) throw new Error(`${name}: no entry output in metafile`);
-  const total = out.bytes;
+  // Every code file of the bundle, entry and chunks alike: what a package weighs in what is shipped.
+  const code = Object.entries(meta.outputs).filter(([f]) => f.endsWith('.mjs'));
+  const out = { inputs: Object.assign({}, ...code.map(([, o]) => o.inputs)) as Metafile['outputs'][string]['inputs'] };
+  const total = code.reduce((n, [, o]) => n + o.bytes, 0);
   const pkgs = new Map<string, number>();
   for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {
     const p = packageOf(input);

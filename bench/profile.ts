@@ -8,7 +8,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { constructOptions, DEPLOY_DIR, type EntryName, entryFile, packageOf, type Variant } from './bundles.ts';
+import { ENTRY_FILE } from '../infra/construct/bundling.ts';
+import { constructOptions, DEPLOY_DIR, type EntryName, packageOf, type Variant } from './bundles.ts';
 import { runChild, type ChildJob } from './microbench.ts';
 
 interface ProfileNode {
@@ -29,9 +30,10 @@ export interface ProfileSummary {
 }
 
 export async function readableBundle(name: EntryName, outDir: string, variant: Variant = 'local'): Promise<string> {
-  const outfile = join(variant === 'deploy' ? join(DEPLOY_DIR, 'readable') : outDir, `${name}.mjs`);
-  await build({ ...constructOptions(variant, name), entryPoints: [entryFile(name)], outfile, minify: false });
-  return outfile;
+  const dir = join(variant === 'deploy' ? join(DEPLOY_DIR, 'readable') : outDir, `${name}-readable`);
+  // One file, so every line traces back to its module; what runs is the same code as the split build's.
+  await build({ ...constructOptions(variant, name, dir), splitting: false, minify: false });
+  return join(dir, ENTRY_FILE);
 }
 
 /** Line (0-based) -> module path, from esbuild's `// path` comments. */

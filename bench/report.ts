@@ -239,7 +239,7 @@ export function rows(r: BenchResults): Row[] {
       sdkCold
         ? `<= ${f0(importBound(sdkCold.importMs))} ms (${TARGETS.routeImportMs} ms at the SDK consumer's ${TARGETS.sdkConsumerImportMs} ms, scaled to its ${f0(sdkCold.importMs)} ms here)`
         : `<= ${TARGETS.routeImportMs} ms`,
-      `${sdkCold ? `route ${f2(routeCold.importMs / sdkCold.importMs)}x the SDK consumer; ` : ''}${hello ? `${f1(routeCold.totalMs / hello.totalMs)}x hello-world from process start; ` : ''}first event +${f0(routeCold.invokeMs)} ms${b ? `; bundle ${kib(b.bytes)}, undici ${f0((b.byPackage.find((p) => p.name === 'undici')?.share ?? 0) * 100)}%` : ''}`,
+      `${sdkCold ? `route ${f2(routeCold.importMs / sdkCold.importMs)}x the SDK consumer; ` : ''}${hello ? `${f1(routeCold.totalMs / hello.totalMs)}x hello-world from process start; ` : ''}first event +${f0(routeCold.invokeMs)} ms${b ? `; bundle ${kib(b.bytes)}, ${kib(b.startBytes)} read at import (undici ${f0((b.byPackage.find((p) => p.name === 'undici')?.share ?? 0) * 100)}% of the bundle)` : ''}`,
       verdict(routeCold.importMs <= (sdkCold ? importBound(sdkCold.importMs) : TARGETS.routeImportMs)),
     );
   }
@@ -425,7 +425,7 @@ export function rows(r: BenchResults): Row[] {
     add(
       'details: functions',
       `bundle as deployed: ${b.name}`,
-      kib(b.bytes),
+      `${kib(b.bytes)} (${kib(b.startBytes)} at import)`,
       '',
       `${b.byPackage
         .slice(0, 3)

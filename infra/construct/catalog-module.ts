@@ -148,8 +148,8 @@ export function findLockFile(from: string): string | undefined {
 export const factoryName = (fn: string): string => `create${fn[0]!.toUpperCase()}${fn.slice(1)}Handler`;
 
 /**
- * Writes the entry of function `fn`: the runtime's factory over the catalog module. NodejsFunction
- * wants an entry under the project root, so it goes to the project's node_modules/.cache (named by its
+ * Writes the entry of function `fn`: the runtime's factory over the catalog module, under the
+ * project root, in its node_modules/.cache (named by its
  * content: the same entry for the same inputs, and the asset hash follows the bundle's output anyway).
  */
 export function generatedEntry(projectRoot: string, fn: string, m: ResolvedCatalogModule): string {

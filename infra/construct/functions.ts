@@ -1,24 +1,25 @@
 /**
- * One way to build a function: NodejsFunction on nodejs24.x/arm64, bundled locally by esbuild as ESM,
- * with its own role (no managed policies) and its own retained log group. The environment is built
+ * One way to build a function: nodejs24.x/arm64, its code bundled locally by esbuild as split ESM
+ * (function-code.ts), with its own role (no managed policies) and its own retained log group. The environment is built
  * from the functions' configuration module: exactly the variables a function reads, by their names.
  */
 import { fileURLToPath } from 'node:url';
 import { type Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { FUNCTION_SETTINGS, type FunctionName, type SettingName } from '#commons/config';
-import { BUNDLING, RUNTIME_SDK } from './bundling.ts';
-import { BUNDLE_ALIASES, generatedEntry } from './catalog-module.ts';
+import { ENTRY_FILE } from './bundling.ts';
+import { generatedEntry } from './catalog-module.ts';
+import { functionCode } from './function-code.ts';
 import type { Resolved } from './validate-props.ts';
 
 /** The package's own root (its sources in this repository, its installed copy for a user): never a bundling root. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export { ESM_BANNER } from './bundling.ts';
+export { externalsOf } from './function-code.ts';
 
 /** Key material is never put in a function's environment: functions read it from Secrets Manager. */
 const NEVER_SET: ReadonlySet<SettingName> = new Set(['NANGO_SECRET_KEY', 'WEBHOOK_SIGNING_KEY']);
@@ -50,7 +51,7 @@ export interface NodeFunctionOptions {
   readonly reservedConcurrentExecutions?: number;
 }
 
-export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOptions): NodejsFunction {
+export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOptions): lambda.Function {
   // Own role without AWSLambdaBasicExecutionRole: logs are granted on this function's log group only.
   const role = new iam.Role(scope, `${o.name}Role`, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -58,12 +59,9 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
   });
   const logGroup = new logs.LogGroup(scope, `${o.name}Logs`, { retention: cfg.logRetention });
   logGroup.grantWrite(role);
-  const f = new NodejsFunction(scope, o.name, {
-    entry: o.entry,
-    handler: 'handler',
-    // The consumer's project: its node_modules and lock file, never the package's.
-    projectRoot: cfg.projectRoot,
-    depsLockFilePath: cfg.depsLockFilePath,
+  const f = new lambda.Function(scope, o.name, {
+    code: functionCode(o.entry, cfg.projectRoot, cfg.bundling),
+    handler: `${ENTRY_FILE.replace(/\.mjs$/, '')}.handler`,
     runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,
     description: o.description,
@@ -79,22 +77,6 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
       POWERTOOLS_METRICS_NAMESPACE: cfg.metricsNamespace,
       POWERTOOLS_LOG_LEVEL: cfg.logLevel,
       NODE_OPTIONS: '--enable-source-maps',
-    },
-    awsSdkConnectionReuse: false,
-    bundling: {
-      format: OutputFormat.ESM,
-      mainFields: [...BUNDLING.mainFields],
-      banner: BUNDLING.banner,
-      minify: BUNDLING.minify,
-      sourceMap: BUNDLING.sourceMap,
-      sourcesContent: BUNDLING.sourcesContent,
-      externalModules: [...externalsOf(cfg.bundling)],
-      target: BUNDLING.target,
-      forceDockerBundling: false,
-      ...cfg.bundling,
-      // A deployer's defines add to ours (undici's bundler switch among them), as its esbuild args do.
-      define: { ...BUNDLING.define, ...cfg.bundling.define },
-      esbuildArgs: { ...aliasArgs(), ...cfg.bundling.esbuildArgs },
     },
   });
   Validations.of(f).acknowledge({ id: 'Serverless-LambdaDLQ', reason: o.noAsyncDlqReason });
@@ -119,20 +101,8 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
   return f;
 }
 
-/**
- * The AWS SDK is bundled unless the deployer asks for the runtime's copy: `externalModules` as given,
- * else `bundleAwsSDK: false` leaves `@aws-sdk/*` to the runtime (CDK's own switch, which our explicit
- * default would otherwise silence).
- */
-export const externalsOf = (b: Resolved['bundling']): readonly string[] =>
-  b.externalModules ?? (b.bundleAwsSDK === false ? RUNTIME_SDK : BUNDLING.externalModules);
-
 /** The entry of a function: generated, the runtime's `create<Fn>Handler` over the catalog module. */
 export const entryOf = (cfg: Resolved, fn: FunctionName): string => generatedEntry(cfg.projectRoot, fn, cfg.catalogModule);
-
-/** The catalog module's imports of the package resolve to the catalog API in every bundle, some builtins are required (see BUNDLE_ALIASES). */
-const aliasArgs = (): Record<string, string> =>
-  Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([name, file]) => [`--alias:${name}`, file]));
 
 /** SQS event sources cannot have an on-failure destination: their failures go through the queue's redrive. */
 export function acknowledgeEventSources(f: lambda.IFunction): void {

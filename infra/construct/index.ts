@@ -16,7 +16,6 @@ import * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as sm from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -37,6 +36,7 @@ import { resolveProps } from './validate-props.ts';
 import { createWebhook, webhookPathToken } from './webhook.ts';
 
 export { ESM_BANNER, PROJECT_ROOT } from './functions.ts';
+export { SUPPORTED_BUNDLING } from './function-code.ts';
 export { type CatalogModule, checkCatalog, loadCatalog, resolveCatalogModule } from './catalog-module.ts';
 export { catalogEventPattern, type CatalogEventPattern, patternPairs } from '../event-pattern.ts';
 export * from '#events/define';
@@ -52,15 +52,15 @@ export class NangoMetadataSync extends Construct {
   readonly syncQueue: sqs.Queue;
   readonly syncDlq: sqs.Queue;
   readonly stateTable: dynamodb.Table;
-  readonly routeFunction: NodejsFunction;
-  readonly applyFunction: NodejsFunction;
-  readonly webhookFunction: NodejsFunction;
+  readonly routeFunction: lambda.Function;
+  readonly applyFunction: lambda.Function;
+  readonly webhookFunction: lambda.Function;
   readonly webhookUrl: lambda.FunctionUrl;
   /** The URL to register in Nango: with the path token, and CloudFront's domain when it is in front. */
   readonly webhookEndpoint: string;
   /** Only with `webhook.cloudFront`. */
   readonly webhookDistribution?: cloudfront.Distribution;
-  readonly reconcileFunction: NodejsFunction;
+  readonly reconcileFunction: lambda.Function;
   /** Undefined when `reconcile.schedule` is false. */
   readonly reconcileSchedule?: events.Rule;
   /** The sweep's minute tick; undefined when `reconcile.indexSweep` is false. */

@@ -202,7 +202,7 @@ export interface NangoMetadataSyncProps {
    * @default the directory of the lock file nearest above the catalog module
    */
   readonly projectRoot?: string;
-  /** The lock file of that project. @default the lock file nearest above the catalog module */
+  /** The lock file of that project: where `projectRoot` is when it is not given. @default the lock file nearest above the catalog module */
   readonly depsLockFilePath?: string;
   readonly rule?: EventRuleOptions;
   readonly route?: RouteFunctionOptions;
@@ -232,7 +232,11 @@ export interface NangoMetadataSyncProps {
   readonly alarms?: AlarmOptions;
   /** @default a CloudFormation-generated name */
   readonly dashboardName?: string;
-  /** Over the default esbuild options (ESM, minified, source maps, AWS SDK bundled; `bundleAwsSDK: false`: the runtime's). */
+  /**
+   * Over the default esbuild options (split ESM, minified, source maps, AWS SDK bundled;
+   * `bundleAwsSDK: false`: the runtime's). NodejsFunction's names; only esbuild's own options
+   * (`SUPPORTED_BUNDLING`): the functions are bundled locally with esbuild's API, never in Docker.
+   */
   readonly bundling?: BundlingOptions;
 }
 

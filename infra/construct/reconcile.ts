@@ -5,17 +5,17 @@
  * Deployed even unscheduled, for the CLI.
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import { entryOf, nodeFunction } from './functions.ts';
 import type { Resolved } from './validate-props.ts';
 
 export interface Reconcile {
-  readonly fn: NodejsFunction;
+  readonly fn: lambda.Function;
   /** Undefined when `reconcile.schedule` is false. */
   readonly schedule?: events.Rule;
   /** The minute tick; undefined when `reconcile.indexSweep` is false. */

@@ -11,6 +11,7 @@ import { type Catalog, indexCatalog } from '#events/define';
 import { SETTINGS } from '#commons/config';
 import { catalogEventPattern } from '../event-pattern.ts';
 import { findLockFile, loadCatalog, resolveCatalogModule } from './catalog-module.ts';
+import { bundlingProblem } from './function-code.ts';
 import { Checks, isEmail, isHttpUrl, SECRET_ARN_RE, SECRET_NAME_RE } from '../validate.ts';
 import { DEFAULTS, LOG_LEVELS, type LogLevel, NANGO_ENDPOINTS, type NangoMetadataSyncProps } from './props.ts';
 import { checkSettingProps, topLevelSettings } from './settings.ts';
@@ -87,6 +88,8 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
   checkSettingProps(c, resolved, OWN_CHECKS);
   const secs = (x: Duration) => (x.isUnresolved() ? 0 : x.toMilliseconds() / 1000);
 
+  const badBundling = bundlingProblem(resolved.bundling);
+  if (badBundling) c.fail(badBundling);
   if (!Token.isUnresolved(resolved.nangoHost) && !isHttpUrl(resolved.nangoHost)) {
     c.fail(`nangoHost must be an http(s) URL without credentials (got "${resolved.nangoHost}")`);
   }

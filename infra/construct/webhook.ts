@@ -13,14 +13,13 @@ import { Fn, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import type { Construct } from 'constructs';
 import { entryOf, nodeFunction } from './functions.ts';
 import type { Resolved } from './validate-props.ts';
 
 export interface Webhook {
-  readonly fn: NodejsFunction;
+  readonly fn: lambda.Function;
   readonly url: lambda.FunctionUrl;
   /** What to register in Nango: the URL (CloudFront's when it is in front) with the path token. */
   readonly endpoint: string;

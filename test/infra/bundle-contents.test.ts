@@ -2,12 +2,14 @@
  * What goes into each function's bundle, from esbuild's metafile with the construct's options
  * (bundling.ts) over the construct's generated entries (the runtime's factory over the sample
  * catalog): the webhook carries neither the Nango client nor undici, no bundle carries two copies
- * of Powertools commons, and the AWS SDK is bundled unless the deployer leaves it to the runtime.
+ * of Powertools commons, the AWS SDK is bundled unless the deployer leaves it to the runtime, and
+ * what only a dynamic import reaches waits in a chunk.
  */
-import { build } from 'esbuild';
+import { join } from 'node:path';
+import { type BuildOptions, build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import type { FunctionName } from '../../functions/commons/config.ts';
-import { BUNDLING, RUNTIME_SDK } from '../../infra/construct/bundling.ts';
+import { BUNDLING, entryOutput, esbuildOptions, loadedAtStart, RUNTIME_SDK } from '../../infra/construct/bundling.ts';
 import {
   BUNDLE_ALIASES,
   generatedEntry,
@@ -21,22 +23,24 @@ import { FUNCTIONS, SAMPLE_CATALOG } from './helpers.ts';
 
 const entryPath = (fn: FunctionName) => generatedEntry(PROJECT_ROOT, fn, resolveCatalogModule(SAMPLE_CATALOG));
 
-async function bundleOf(entry: string, external: readonly string[] = BUNDLING.externalModules, alias = BUNDLE_ALIASES) {
-  return build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    format: BUNDLING.format,
-    target: BUNDLING.target,
-    mainFields: [...BUNDLING.mainFields],
-    define: { ...BUNDLING.define },
-    external: [...external],
-    alias: { ...alias },
+/** The construct's build of `entry`, in memory: its metafile, and its code (entry and chunks) as one text. */
+async function bundleOf(
+  entry: string,
+  external: readonly string[] = BUNDLING.externalModules,
+  alias = BUNDLE_ALIASES,
+  more: BuildOptions = {},
+) {
+  const outdir = join(PROJECT_ROOT, 'node_modules', '.cache', 'nms-bundle-contents');
+  const out = await build({
+    ...esbuildOptions({ entry, outdir, workingDir: PROJECT_ROOT, external, alias, overrides: { logLevel: 'silent', ...more } }),
     write: false,
     metafile: true,
-    outfile: 'index.mjs',
-    logLevel: 'silent',
   });
+  const text = out.outputFiles
+    .filter((f) => f.path.endsWith('.mjs'))
+    .map((f) => f.text)
+    .join('\n');
+  return { metafile: out.metafile, text };
 }
 
 const inputsOf = async (entry: string): Promise<string[]> => Object.keys((await bundleOf(entry)).metafile.inputs);
@@ -75,21 +79,21 @@ describe('bundle contents', () => {
     expect(inputs.some((i) => /node_modules\/@smithy\/core\/dist-es\//.test(i))).toBe(true);
     // ES module builds only (mainFields, the `module` condition): no CommonJS copy of an SDK package.
     expect(inputs.filter((i) => /node_modules\/@(aws-sdk|smithy)\/[^/]+\/dist-cjs\//.test(i))).toEqual([]);
-    expect(out.outputFiles![0]!.text).not.toMatch(/(from\s*|import\(\s*)"@aws-sdk\//);
+    expect(out.text).not.toMatch(/(from\s*|import\(\s*)"@aws-sdk\//);
   });
 
   it.each(FUNCTIONS)("%s requires node:http rather than importing it (its ES facade would load Node's undici)", async (fn) => {
     const esImport = /(from\s*|import\s*)"(node:)?http"/;
-    expect((await bundleOf(entryPath(fn))).outputFiles![0]!.text).not.toMatch(esImport);
+    expect((await bundleOf(entryPath(fn))).text).not.toMatch(esImport);
     // Without the alias the SDK's HTTP handler imports it (the check can fail).
-    if (fn === 'apply') expect((await bundleOf(entryPath(fn), undefined, PACKAGE_ALIASES)).outputFiles![0]!.text).toMatch(esImport);
+    if (fn === 'apply') expect((await bundleOf(entryPath(fn), undefined, PACKAGE_ALIASES)).text).toMatch(esImport);
   });
 
   it.each(FUNCTIONS)('%s imports none of the builtins it only needs later (each is required where first used)', async (fn) => {
     const imported = (text: string) => LAZY_BUILTINS.filter((b) => new RegExp(`(from\\s*|import\\s*)"(node:)?${b}"`).test(text));
-    expect(imported((await bundleOf(entryPath(fn))).outputFiles![0]!.text)).toEqual([]);
+    expect(imported((await bundleOf(entryPath(fn))).text)).toEqual([]);
     // Without the aliases the SDK's credential providers import node:child_process (the check can fail).
-    expect(imported((await bundleOf(entryPath(fn), undefined, PACKAGE_ALIASES)).outputFiles![0]!.text)).toContain('child_process');
+    expect(imported((await bundleOf(entryPath(fn), undefined, PACKAGE_ALIASES)).text)).toContain('child_process');
   });
 
   it("the construct's externals: none by default, the runtime's SDK on `bundleAwsSDK: false`, a deployer's list as given", () => {
@@ -102,23 +106,40 @@ describe('bundle contents', () => {
   it("the runtime's SDK on request: RUNTIME_SDK (`bundleAwsSDK: false`) leaves every @aws-sdk import external", async () => {
     const out = await bundleOf(entryPath('apply'), RUNTIME_SDK);
     expect(Object.keys(out.metafile.inputs).filter((i) => i.includes('node_modules/@aws-sdk/'))).toEqual([]);
-    expect(out.outputFiles![0]!.text).toMatch(/from\s*"@aws-sdk\/client-sqs"/);
+    expect(out.text).toMatch(/from\s*"@aws-sdk\/client-sqs"/);
   });
 
-  it('route evaluates the Secrets Manager client on its first key read, not at its start', async () => {
-    const code = async (fn: FunctionName, external?: readonly string[]) => (await bundleOf(entryPath(fn), external)).outputFiles![0]!.text;
-    // Bundled: the client's module sits in a lazy-init wrapper that only the dynamic import runs.
-    const lazyInit = /__esm\(\{\s*"[^"]*node_modules\/@aws-sdk\/client-secrets-manager\/dist-es\/index\.js"/;
-    expect(await code('route')).toMatch(lazyInit);
-    // The webhook reads its signing key through Powertools Parameters: imported statically, no wrapper (the check can fail).
-    const webhook = await bundleOf(entryPath('webhook'));
-    expect(Object.keys(webhook.metafile.inputs).some((i) => i.includes('node_modules/@aws-sdk/client-secrets-manager/'))).toBe(true);
-    expect(webhook.outputFiles![0]!.text).not.toMatch(lazyInit);
-    // With the runtime's SDK: a dynamic import in route, a static one in the webhook.
+  /** The inputs of the files a cold start reads (the entry and its static imports), and of the rest. */
+  async function split(fn: FunctionName, more?: BuildOptions) {
+    const { metafile } = await bundleOf(entryPath(fn), undefined, undefined, more);
+    const start = new Set(loadedAtStart(metafile, entryOutput(metafile)));
+    const inputsIn = (files: string[]) => files.flatMap((f) => Object.keys(metafile.outputs[f]!.inputs));
+    const code = Object.keys(metafile.outputs).filter((f) => f.endsWith('.mjs'));
+    return { atStart: inputsIn(code.filter((f) => start.has(f))), later: inputsIn(code.filter((f) => !start.has(f))) };
+  }
+  const nangoClient = /node_modules\/undici\/|functions\/commons\/nango\/http-client\.ts$|node_modules\/@aws-sdk\/client-secrets-manager\//;
+
+  it('route reads neither undici, the Nango client nor the Secrets Manager client at its start: they wait in chunks for its first index miss', async () => {
+    const { atStart, later } = await split('route');
+    expect(atStart.filter((i) => nangoClient.test(i))).toEqual([]);
+    expect(later.filter((i) => /node_modules\/undici\//.test(i)).length).toBeGreaterThan(0);
+    expect(later.some((i) => /functions\/commons\/nango\/http-client\.ts$/.test(i))).toBe(true);
+    expect(later.some((i) => i.includes('node_modules/@aws-sdk/client-secrets-manager/'))).toBe(true);
+    // One file, as CDK's NodejsFunction writes it, reads them all at the start (the check can fail).
+    expect((await split('route', { splitting: false })).atStart.filter((i) => nangoClient.test(i)).length).toBeGreaterThan(0);
+  });
+
+  it('the webhook reads its signing key through Powertools Parameters: the Secrets Manager client is read at its start', async () => {
+    const { atStart } = await split('webhook');
+    expect(atStart.some((i) => i.includes('node_modules/@aws-sdk/client-secrets-manager/'))).toBe(true);
+  });
+
+  it("with the runtime's SDK: route imports the Secrets Manager client dynamically, the webhook statically", async () => {
+    const code = async (fn: FunctionName) => (await bundleOf(entryPath(fn), RUNTIME_SDK)).text;
     const staticImport = /from\s*"@aws-sdk\/client-secrets-manager"/;
-    const route = await code('route', RUNTIME_SDK);
+    const route = await code('route');
     expect(route).not.toMatch(staticImport);
     expect(route).toMatch(/import\(\s*"@aws-sdk\/client-secrets-manager"\s*\)/);
-    expect(await code('webhook', RUNTIME_SDK)).toMatch(staticImport);
+    expect(await code('webhook')).toMatch(staticImport);
   });
 });

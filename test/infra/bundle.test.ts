@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionName } from '../../functions/commons/config.ts';
+import { CHUNKS_DIR } from '../../infra/construct/bundling.ts';
 import { ESM_BANNER, PROJECT_ROOT } from '../../infra/construct/index.ts';
 import { FUNCTIONS } from './helpers.ts';
 
@@ -110,25 +111,31 @@ describe('cdk synth through the CLI', () => {
 });
 
 describe.each(FUNCTIONS)('%s bundle', (fn) => {
-  it('is one minified ESM file with the require banner, the AWS SDK bundled in, and its source map', () => {
+  it('is minified ESM: its entry and chunks, each with the require banner and its source map, the AWS SDK bundled in', () => {
     const { file } = bundles[fn];
     expect(existsSync(file), file).toBe(true);
-    expect(existsSync(`${file}.map`)).toBe(true);
-    const code = readFileSync(file, 'utf8');
-    expect(code.startsWith(ESM_BANNER)).toBe(true);
+    const dir = join(file, '..');
+    expect(readdirSync(dir).sort()).toEqual([CHUNKS_DIR, 'index.mjs', 'index.mjs.map']);
+    const chunks = readdirSync(join(dir, CHUNKS_DIR));
+    expect(chunks.filter((f) => !/\.mjs(\.map)?$/.test(f))).toEqual([]);
+    const codeFiles = [file, ...chunks.filter((f) => f.endsWith('.mjs')).map((f) => join(dir, CHUNKS_DIR, f))];
+    for (const f of codeFiles) {
+      expect(existsSync(`${f}.map`), f).toBe(true);
+      expect(readFileSync(f, 'utf8').startsWith(ESM_BANNER), f).toBe(true);
+    }
+    const code = codeFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
     // Inlined, not imported from the runtime: every handler sends to a queue (the SQS client's schema
     // namespace, a string the minifier keeps, shows it is in).
     expect(code).not.toMatch(/(from|import\()"@aws-sdk\//);
     expect(code).toContain('com.amazonaws.sqs');
     expect(code).not.toMatch(/from"#(commons|events|powertools)\//);
-    expect(statSync(file).size).toBeLessThan(3 * 1024 * 1024);
-    expect(readdirSync(join(file, '..')).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+    expect(codeFiles.reduce((n, f) => n + statSync(f).size, 0)).toBeLessThan(3 * 1024 * 1024);
   });
 
   it('imports in a fresh Node process with its template environment and exports a handler', async () => {
     const b = bundles[fn];
     const out = await run(process.execPath, [join(PROJECT_ROOT, 'test/infra/invoke-bundle.mjs'), b.file, fn, '10000'], {
-      env: localEnv(b.env),
+      env: { ...localEnv(b.env), IMPORT_CHUNKS: '1' },
       input: '[]',
       timeoutMs: 30_000,
     });
@@ -136,5 +143,9 @@ describe.each(FUNCTIONS)('%s bundle', (fn) => {
     expect(out.stdout).toContain(`${IMPORTED_MARK}function`);
     // node:http is required, not imported: its ES facade would load Node's internal undici at import.
     expect(out.stdout).toContain('@@node-undici@@ false');
+    // Every chunk a later dynamic import loads resolves its own imports from where it is shipped.
+    expect(Number(/@@chunks@@ (\d+)/.exec(out.stdout)?.[1])).toBe(
+      readdirSync(join(b.file, '..', CHUNKS_DIR)).filter((f) => f.endsWith('.mjs')).length,
+    );
   });
 });

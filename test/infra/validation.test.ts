@@ -36,6 +36,12 @@ const cases: [string, TestProps, RegExp][] = [
   ['webhookSecretId malformed', { webhookSecretId: 'has spaces' }, /^webhookSecretId must be a Secrets Manager secret name or ARN/],
   ['nangoTimeout too small', { nangoTimeout: Duration.millis(50) }, /^nangoTimeout must be at least 100 milliseconds/],
   [
+    'bundling with a step esbuild cannot take',
+    { bundling: { nodeModules: ['sharp'], commandHooks: undefined } },
+    /^bundling: nodeModules not supported\. .*; supported: minify, sourceMap,/,
+  ],
+  ['bundling to CommonJS', { bundling: { format: 'cjs' as never } }, /^bundling\.format must be "esm" \(got "cjs"\)/],
+  [
     'nangoTimeout not under route timeout',
     { nangoTimeout: Duration.seconds(30) },
     /^nangoTimeout \(30 seconds\) must be shorter than route.timeout/,
