@@ -6,8 +6,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { AssetHashType } from 'aws-cdk-lib';
+import { join, relative } from 'node:path';
+import { AssetHashType, type ILocalBundling } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions } from 'esbuild';
@@ -48,6 +48,10 @@ export function bundlingProblem(b: BundlingOptions): string | undefined {
       `bundling: ${unsupported.join(', ')} not supported. The functions are bundled locally with esbuild's API ` +
       `(code splitting keeps code a cold start never runs out of its import), not by NodejsFunction; supported: ${SUPPORTED_BUNDLING.join(', ')}`
     );
+  }
+  // Ours comes first in every output file: a second `require` would fail each function at import.
+  if (b.banner !== undefined && /\b(const|let|var|function)\s+require\b/.test(b.banner)) {
+    return `bundling.banner must not declare require: the construct's banner, which comes first in every file, already does (${BUNDLING.banner})`;
   }
   if (b.format !== undefined && b.format !== 'esm') return `bundling.format must be "esm" (got "${b.format}"): the bundles are ES modules`;
   return undefined;
@@ -94,37 +98,55 @@ type Esbuild = typeof import('esbuild');
 const esbuild = (): Esbuild => createRequire(import.meta.url)('esbuild') as Esbuild;
 
 /**
+ * Local bundling as data. CDK keys its staging cache, and a custom asset hash, on the JSON of the
+ * bundling options, which drops functions: without these fields every function of a stack would get
+ * the first one's asset. They hold no absolute path, so a custom hash does not vary by checkout.
+ */
+class EsbuildBundling implements ILocalBundling {
+  readonly #options: BuildOptions;
+  constructor(
+    /** The generated entry, relative to the project root (named by its content). */
+    readonly entry: string,
+    /** The deployer's options and the externals they give. */
+    readonly bundling: BundlingOptions,
+    readonly external: readonly string[],
+    options: BuildOptions,
+  ) {
+    this.#options = options;
+  }
+  tryBundle(outdir: string): boolean {
+    let result: ReturnType<Esbuild['buildSync']>;
+    try {
+      result = esbuild().buildSync({ ...this.#options, outdir });
+    } catch (e) {
+      throw new Error(`bundling ${this.entry} failed: ${(e as Error).message}`);
+    }
+    if (this.#options.metafile) writeFileSync(join(outdir, 'index.meta.json'), JSON.stringify(result.metafile));
+    return true;
+  }
+}
+
+/**
  * The asset: bundled when CDK stages it (so `aws:cdk:bundling-stacks` still skips it), hashed by its
  * output. Local bundling always succeeds or throws: esbuild is this package's dependency, so
  * Docker (the image CDK requires to be named) is never used.
  */
 export function functionCode(entry: string, projectRoot: string, b: BundlingOptions): lambda.Code {
+  const external = externalsOf(b);
+  const options = esbuildOptions({
+    entry,
+    outdir: '',
+    workingDir: projectRoot,
+    external,
+    alias: BUNDLE_ALIASES,
+    overrides: esbuildOverrides(b),
+  });
   return lambda.Code.fromAsset(projectRoot, {
     assetHash: b.assetHash,
     assetHashType: b.assetHash ? AssetHashType.CUSTOM : AssetHashType.OUTPUT,
     bundling: {
       image: lambda.Runtime.NODEJS_24_X.bundlingImage,
-      local: {
-        tryBundle(outdir) {
-          const overrides = esbuildOverrides(b);
-          const opts = esbuildOptions({
-            entry,
-            outdir,
-            workingDir: projectRoot,
-            external: externalsOf(b),
-            alias: BUNDLE_ALIASES,
-            overrides,
-          });
-          let result: ReturnType<Esbuild['buildSync']>;
-          try {
-            result = esbuild().buildSync(opts);
-          } catch (e) {
-            throw new Error(`bundling ${entry} failed: ${(e as Error).message}`);
-          }
-          if (overrides.metafile) writeFileSync(join(outdir, 'index.meta.json'), JSON.stringify(result.metafile));
-          return true;
-        },
-      },
+      local: new EsbuildBundling(relative(projectRoot, entry), b, external, options),
     },
   });
 }

@@ -110,6 +110,23 @@ describe('cdk synth through the CLI', () => {
   });
 });
 
+describe("the functions' assets", () => {
+  it('are one per function, each built from its own entry (its factory named in its source map)', () => {
+    expect(new Set(FUNCTIONS.map((fn) => bundles[fn].file)).size).toBe(FUNCTIONS.length);
+    for (const fn of FUNCTIONS) {
+      const dir = join(bundles[fn].file, '..');
+      const maps = [
+        join(dir, 'index.mjs.map'),
+        ...readdirSync(join(dir, CHUNKS_DIR))
+          .filter((f) => f.endsWith('.map'))
+          .map((f) => join(dir, CHUNKS_DIR, f)),
+      ];
+      const names = new Set(maps.flatMap((m) => readFileSync(m, 'utf8').match(/create[A-Z][a-z]+Handler/g) ?? []));
+      expect([...names], fn).toEqual([`create${fn[0]!.toUpperCase()}${fn.slice(1)}Handler`]);
+    }
+  });
+});
+
 describe.each(FUNCTIONS)('%s bundle', (fn) => {
   it('is minified ESM: its entry and chunks, each with the require banner and its source map, the AWS SDK bundled in', () => {
     const { file } = bundles[fn];

@@ -40,6 +40,11 @@ const cases: [string, TestProps, RegExp][] = [
     { bundling: { nodeModules: ['sharp'], commandHooks: undefined } },
     /^bundling: nodeModules not supported\. .*; supported: minify, sourceMap,/,
   ],
+  [
+    "bundling with a banner that declares require (the construct's does)",
+    { bundling: { banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" } },
+    /^bundling\.banner must not declare require/,
+  ],
   ['bundling to CommonJS', { bundling: { format: 'cjs' as never } }, /^bundling\.format must be "esm" \(got "cjs"\)/],
   [
     'nangoTimeout not under route timeout',
