@@ -5,8 +5,9 @@
  * its module through esbuild's `// path` markers, and sums the profile's self time by package and
  * by function.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { ENTRY_FILE } from '../infra/construct/bundling.ts';
 import { constructOptions, DEPLOY_DIR, type EntryName, packageOf, type Variant } from './bundles.ts';
@@ -31,8 +32,9 @@ export interface ProfileSummary {
 
 export async function readableBundle(name: EntryName, outDir: string, variant: Variant = 'local'): Promise<string> {
   const dir = join(variant === 'deploy' ? join(DEPLOY_DIR, 'readable') : outDir, `${name}-readable`);
-  // One file, so every line traces back to its module; what runs is the same code as the split build's.
-  await build({ ...constructOptions(variant, name, dir), splitting: false, minify: false });
+  rmSync(dir, { recursive: true, force: true });
+  // The construct's split build, unminified: each file's lines trace back to their modules.
+  await build({ ...constructOptions(variant, name, dir), minify: false });
   return join(dir, ENTRY_FILE);
 }
 
@@ -68,7 +70,15 @@ export function summarize(profileFile: string, bundleFile: string): ProfileSumma
   p.samples.forEach((id, i) => {
     selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
   });
-  const moduleOf = moduleLines(bundleFile);
+  // The entry and its chunks: a frame in any file of the bundle is traced to its module.
+  const bundleDir = dirname(bundleFile);
+  const linesOf = new Map<string, (line: number) => string>();
+  const moduleOf = (url: string, line: number): string | undefined => {
+    const file = url.startsWith('file://') ? fileURLToPath(url) : undefined;
+    if (!file?.startsWith(`${bundleDir}/`)) return undefined;
+    if (!linesOf.has(file)) linesOf.set(file, moduleLines(file));
+    return linesOf.get(file)!(line);
+  };
   const pkgs = new Map<string, number>();
   const fns = new Map<string, number>();
   let total = 0;
@@ -77,14 +87,14 @@ export function summarize(profileFile: string, bundleFile: string): ProfileSumma
     const { url, functionName, lineNumber } = n.callFrame;
     if (functionName === '(idle)') continue;
     total += us;
+    const mod = moduleOf(url, lineNumber);
     let pkg: string;
-    if (url.endsWith(bundleFile.split('/').pop()!)) pkg = packageOf(moduleOf(lineNumber));
+    if (mod) pkg = packageOf(mod);
     else if (url.startsWith('node:') || url === '')
       pkg = functionName.startsWith('(') ? functionName : `node internals ${url || ''}`.trim();
     else pkg = url;
     pkgs.set(pkg, (pkgs.get(pkg) ?? 0) + us);
-    const fn =
-      `${functionName || '(anonymous)'} ${url.endsWith('.mjs') ? `[${packageOf(moduleOf(lineNumber))}]` : url ? `[${url}]` : ''}`.trim();
+    const fn = `${functionName || '(anonymous)'} ${mod ? `[${packageOf(mod)}]` : url ? `[${url}]` : ''}`.trim();
     fns.set(fn, (fns.get(fn) ?? 0) + us);
   }
   const top = (m: Map<string, number>) =>

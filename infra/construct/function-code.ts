@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { AssetHashType, type ILocalBundling } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -40,8 +40,12 @@ export const SUPPORTED_BUNDLING = [
 
 /** Why an option is refused, or undefined: for the construct's prop checks. */
 export function bundlingProblem(b: BundlingOptions): string | undefined {
+  // `forceDockerBundling: false` only says what is true anyway: bundling is local.
   const unsupported = Object.keys(b).filter(
-    (k) => (b as Record<string, unknown>)[k] !== undefined && !(SUPPORTED_BUNDLING as readonly string[]).includes(k),
+    (k) =>
+      (b as Record<string, unknown>)[k] !== undefined &&
+      !(SUPPORTED_BUNDLING as readonly string[]).includes(k) &&
+      !(k === 'forceDockerBundling' && b.forceDockerBundling === false),
   );
   if (unsupported.length > 0) {
     return (
@@ -53,6 +57,8 @@ export function bundlingProblem(b: BundlingOptions): string | undefined {
   if (b.banner !== undefined && /\b(const|let|var|function)\s+require\b/.test(b.banner)) {
     return `bundling.banner must not declare require: the construct's banner, which comes first in every file, already does (${BUNDLING.banner})`;
   }
+  if (b.sourceMap === false && b.sourceMapMode !== undefined)
+    return 'bundling.sourceMapMode needs source maps: it is set while sourceMap is false';
   if (b.format !== undefined && b.format !== 'esm') return `bundling.format must be "esm" (got "${b.format}"): the bundles are ES modules`;
   return undefined;
 }
@@ -82,7 +88,8 @@ export function esbuildOverrides(b: BundlingOptions): BuildOptions {
     loader: b.loader as BuildOptions['loader'],
     logLevel: b.logLevel as BuildOptions['logLevel'],
     keepNames: b.keepNames,
-    tsconfig: b.tsconfig,
+    // As NodejsFunction took it: relative to where `cdk` runs (esbuild would take it from the project root).
+    tsconfig: b.tsconfig === undefined ? undefined : resolve(b.tsconfig),
     banner: b.banner ? { js: b.banner } : undefined,
     footer: b.footer ? { js: b.footer } : undefined,
     charset: b.charset as BuildOptions['charset'],

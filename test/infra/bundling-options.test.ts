@@ -1,4 +1,5 @@
 /** The deployer's `bundling` prop (NodejsFunction's names) as esbuild options, over the construct's own. */
+import { join } from 'node:path';
 import { SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { describe, expect, it } from 'vitest';
 import { BUNDLING, ESM_BANNER, esbuildOptions } from '../../infra/construct/bundling.ts';
@@ -41,6 +42,8 @@ describe('bundling options', () => {
     expect(o.banner).toEqual({ js: `${ESM_BANNER}\n/* mine */` });
     expect(build(esbuildOverrides({ sourceMap: false })).sourcemap).toBe(false);
     expect(build(esbuildOverrides({ sourceMap: true })).sourcemap).toBe('linked');
+    // A tsconfig is where `cdk` runs, as NodejsFunction took it.
+    expect(esbuildOverrides({ tsconfig: 'tsconfig.build.json' }).tsconfig).toBe(join(process.cwd(), 'tsconfig.build.json'));
     // Options not given leave the defaults alone.
     expect(esbuildOverrides({})).toEqual({});
   });

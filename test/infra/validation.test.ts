@@ -45,6 +45,11 @@ const cases: [string, TestProps, RegExp][] = [
     { bundling: { banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" } },
     /^bundling\.banner must not declare require/,
   ],
+  [
+    'bundling: a source map mode without source maps',
+    { bundling: { sourceMap: false, sourceMapMode: 'inline' as never } },
+    /^bundling\.sourceMapMode needs source maps/,
+  ],
   ['bundling to CommonJS', { bundling: { format: 'cjs' as never } }, /^bundling\.format must be "esm" \(got "cjs"\)/],
   [
     'nangoTimeout not under route timeout',
@@ -254,5 +259,14 @@ describe('props validation', () => {
     expect(r.nangoTimeout.toMilliseconds()).toBe(10_000);
     expect(DEFAULTS.reconcile.schedule).toBe('rate(1 day)');
     expect(DEFAULTS.table.deletionProtection).toBe(true);
+  });
+});
+
+describe('bundling prop', () => {
+  it("takes esbuild's own options and `forceDockerBundling: false` (bundling is local anyway); refuses Docker", () => {
+    expect(problemsOf({ bundling: { minify: false, forceDockerBundling: false, externalModules: ['@aws-sdk/*'] } })).toEqual([]);
+    expect(problemsOf({ bundling: { forceDockerBundling: true } })).toEqual([
+      expect.stringMatching(/^bundling: forceDockerBundling not supported/),
+    ]);
   });
 });
