@@ -1,5 +1,4 @@
 /** What a command runs with; tests call `run` with their own streams and environment. */
-import { createInterface } from 'node:readline/promises';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -27,7 +26,6 @@ export interface Io {
 export class Ctx {
   private readonly closing: (() => Promise<unknown> | unknown)[] = [];
   private sqsClient: SQSClient | undefined;
-  private secretsClient: SecretsManagerClient | undefined;
 
   constructor(
     readonly args: ParsedArgs,
@@ -57,11 +55,11 @@ export class Ctx {
     return (this.sqsClient ??= this.client(new SQSClient({ ...this.region, ...endpoint, maxAttempts: 5 })));
   }
 
-  readonly secrets = (): SecretsManagerClient => (this.secretsClient ??= this.client(new SecretsManagerClient(this.region)));
   readonly cloudFormation = (): CloudFormationClient => this.client(new CloudFormationClient(this.region));
 
   /** Holds what it reads until the command ends, then makes it visible again at once. */
-  holder(visibilitySeconds = this.args.read.visibilitySeconds, renew = true): Holder {
+  holder(renew = true): Holder {
+    const { visibilitySeconds } = this.args.read;
     const h = new Holder(this.sqs, visibilitySeconds, this.endpoint);
     if (renew) h.startRenewing();
     this.closing.unshift(async () => {
@@ -99,7 +97,8 @@ export class Ctx {
     const secretId = this.args.nango.secretId ?? env.NANGO_SECRET_ID;
     if (!secretId) return undefined;
     try {
-      const value = (await this.secrets().send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString?.trim() ?? '';
+      const secrets = this.client(new SecretsManagerClient(this.region));
+      const value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString?.trim() ?? '';
       const j = value.startsWith('{') ? (tryJson(value) as { secretKey?: unknown; host?: unknown } | undefined) : undefined;
       return j ? found(typeof j.secretKey === 'string' ? j.secretKey : '', j.host) : found(value);
     } catch (e) {
@@ -109,12 +108,5 @@ export class Ctx {
       this.err(`note: ${message}; printing without it (credentials after "Bearer" are still hidden).`);
       return undefined;
     }
-  }
-
-  async confirm(question: string, word: string): Promise<boolean> {
-    const rl = createInterface({ input: this.io.stdin, output: this.io.stderr, terminal: false });
-    const answer = await rl.question(question, { signal: this.io.signal }).catch(() => '');
-    rl.close();
-    return answer.trim().toLowerCase() === word;
   }
 }

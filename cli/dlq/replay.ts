@@ -22,13 +22,21 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   // Find the queues, and (unless a dry run reads it to ask Nango) the key to scrub from what is printed.
   const urls = await read.resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation);
   if (!args.dryRun || args.nango.skip) await ctx.nangoKey();
-  if (args.native) return nativeCommand(ctx, urls);
+  if (args.native && read.hasCriteria(args.filter)) {
+    throw new CliError('--native moves every message of a DLQ; it takes no filters. Drop --native to replay a chosen subset.');
+  }
   const dlqs = read.dlqsFor(urls, args.stages);
-  const holder = ctx.holder();
-  if (args.dryRun) return dryRun(ctx, holder, dlqs, urls);
+  if (args.native) for (const d of dlqs) read.sourceUrl(urls, d.stage);
+  const holder = ctx.holder(!args.native);
+  if (args.dryRun && !args.native) return dryRun(ctx, holder, dlqs, urls);
 
-  // Check the destinations before anything is read or sent.
-  guard(ctx, await checkDestinations(holder, dlqs, urls));
+  // Check the destinations before anything is read or sent: refuse (exit 2) unless --force, which says loudly what it overrides.
+  const { problems, arns } = await checkDestinations(holder, dlqs, urls);
+  if (problems && !args.force) {
+    throw new CliError(`refusing to replay, nothing was sent:\n${problems}\nCheck the queue URLs (or --stack); --force replays anyway.`);
+  }
+  if (problems) ctx.err(`WARNING: --force given: replaying although\n${problems}`);
+  if (args.native) return nativeCommand(ctx, holder, dlqs, urls, arns);
 
   // Move, round after round: in a FIFO DLQ, deleting the replayed heads of groups uncovers the messages behind them.
   const o = emptyOutcome();
@@ -97,7 +105,7 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
  */
 async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls) {
   const problems: string[] = [];
-  const arns: Partial<Record<Stage, { dlq?: string | undefined; destination?: string | undefined }>> = {};
+  const arns: Arns = {};
   for (const { stage, url: dlqUrl } of dlqs) {
     const destinationUrl = urls[read.STAGE_QUEUES[stage].source];
     if (!destinationUrl) continue;
@@ -118,13 +126,7 @@ async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: Que
   return { problems: problems.join('\n'), arns };
 }
 
-/** Refuses (exit 2) before anything is sent, unless --force, which says loudly what it overrides. */
-function guard(ctx: Ctx, { problems }: { problems: string }): void {
-  if (problems && !ctx.args.force) {
-    throw new CliError(`refusing to replay, nothing was sent:\n${problems}\nCheck the queue URLs (or --stack); --force replays anyway.`);
-  }
-  if (problems) ctx.err(`WARNING: --force given: replaying although\n${problems}`);
-}
+type Arns = Partial<Record<Stage, { dlq?: string | undefined; destination?: string | undefined }>>;
 
 /** The stages whose chosen messages go back to a source queue that no flag, stack or variable names. */
 const missingTargets = (items: readonly DlqItem[], urls: QueueUrls) =>
@@ -299,20 +301,12 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
  * recognise their own stage's envelopes and process the originals inside. The destination is always
  * named: SQS knows the source only of messages its own redrive moved. Ctrl-C stops the watching only.
  */
-async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
+async function nativeCommand(ctx: Ctx, holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls, arns: Arns): Promise<number> {
   const { args } = ctx;
-  if (read.hasCriteria(args.filter)) {
-    throw new CliError('--native moves every message of a DLQ; it takes no filters. Drop --native to replay a chosen subset.');
-  }
-  const dlqs = read.dlqsFor(urls, args.stages);
-  const holder = ctx.holder(Math.max(5, args.read.visibilitySeconds), false);
-  for (const d of dlqs) read.sourceUrl(urls, d.stage);
-  const checks = await checkDestinations(holder, dlqs, urls);
-  guard(ctx, checks);
   const plans = [];
   for (const d of dlqs) {
     const approximate = await holder.count(d.url);
-    const { dlq: arn, destination: destinationArn } = checks.arns[d.stage] ?? {};
+    const { dlq: arn, destination: destinationArn } = arns[d.stage] ?? {};
     if (!arn || !destinationArn) throw new CliError(`SQS returned no QueueArn for ${arn ? read.sourceUrl(urls, d.stage) : d.url}`);
     // A small sample shows what the DLQ holds (envelopes, bare redriven messages), for the operator.
     const sample = await holder.scan(d, { ...args.read, scanLimit: 10 });
