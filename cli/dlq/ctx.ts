@@ -40,10 +40,6 @@ export class Ctx {
     return this.args.queues.endpoint ?? this.io.env.AWS_ENDPOINT_URL_SQS ?? this.io.env.AWS_ENDPOINT_URL;
   }
 
-  get now(): Date {
-    return this.io.now?.() ?? new Date();
-  }
-
   private client<T extends { destroy(): void }>(c: T): T {
     this.closing.push(() => c.destroy());
     return c;

@@ -17,7 +17,8 @@ export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<n
   const holder = ctx.holder();
   const { items, reports } = await scanDlqs(holder, dlqs, args.read);
   const chosen = select(items, args.filter);
-  const summary = summarize(chosen, ctx.now);
+  const now = ctx.io.now?.() ?? new Date();
+  const summary = summarize(chosen, now);
   if (args.json) {
     const json = chosen.map((i) => itemJson(i, mode === 'inspect'));
     ctx.json({ queues: reports, matched: chosen.length, read: items.length, summary, items: json });
@@ -26,23 +27,19 @@ export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<n
   ctx.out(renderReports(reports));
   if (hasCriteria(args.filter)) ctx.out(`${chosen.length} of ${items.length} message(s) match the filters.`);
   ctx.out(`\n${renderSummary(summary)}`);
-  if (chosen.length) ctx.out(`\n${mode === 'list' ? renderList(chosen, ctx.now) : chosen.map(renderItem).join('\n\n')}`);
+  if (chosen.length) ctx.out(`\n${mode === 'list' ? renderList(chosen, now) : chosen.map(renderItem).join('\n\n')}`);
   return EXIT.ok;
 }
 
 export function renderReports(reports: readonly QueueReport[]): string {
-  return reports
-    .map((r) => {
-      let line = `${r.stage} DLQ ${safe(r.url, 200)}: read ${r.scanned} message(s)`;
-      if (r.scanLimitReached) line += `; stopped at --scan-limit, ~${Math.max(0, r.approximateTotal - r.scanned)} not read`;
-      if (r.notReached > 0) {
-        line += r.fifo
-          ? `; ~${r.notReached} more wait behind these in their FIFO message groups (SQS hands a group out in order only; replay reaches them once the ones ahead are replayed)`
-          : `; ~${r.notReached} arrived or became visible during the scan`;
-      }
-      return line;
-    })
-    .join('\n');
+  const line = (r: QueueReport) => {
+    const cut = r.scanLimitReached ? `; stopped at --scan-limit, ~${Math.max(0, r.approximateTotal - r.scanned)} not read` : '';
+    const behind = r.fifo
+      ? `; ~${r.notReached} more wait behind these in their FIFO message groups (SQS hands a group out in order only; replay reaches them once the ones ahead are replayed)`
+      : `; ~${r.notReached} arrived or became visible during the scan`;
+    return `${r.stage} DLQ ${safe(r.url, 200)}: read ${r.scanned} message(s)${cut}${r.notReached > 0 ? behind : ''}`;
+  };
+  return reports.map(line).join('\n');
 }
 
 /** The JSON view of an item; `full` adds the envelope, the raw body and what replay would send. */
@@ -137,7 +134,6 @@ export function renderSummary(s: ReturnType<typeof summarize>): string {
 }
 
 export function renderList(items: readonly DlqItem[], now: Date): string {
-  if (!items.length) return '';
   const rows = items.map((i) => {
     const [status, replay] = [i.status !== undefined ? String(i.status) : '-', i.replay.ok ? `${i.replay.messages.length} msg` : 'no'];
     const who = [safe(i.eventType ?? '-', 40), safe(i.providerConfigKey ?? '-', 30), safe(i.connectionId ?? '-', 40)];
@@ -165,13 +161,10 @@ export function renderItem(i: DlqItem): string {
   const attempts = env && `attempts   ${env.attempts}; first failure ${env.firstFailureAt}, last ${env.lastFailureAt}`;
   lines.push(attempts || `enqueued   ${i.failedAt.toISOString()}`);
   if (i.patch !== undefined) lines.push(`patch      ${safe(i.patch, 800)}`);
-  if (!i.replay.ok) {
-    lines.push(`replay     not possible: ${safe(i.replay.reason)}`);
-    if (i.kind === 'malformed') lines.push(`body       ${safe(i.body, 800)}`);
-  } else {
-    for (const m of i.replay.messages) {
-      lines.push(`replay  -> ${m.queue}${m.groupId ? ` (group ${m.groupId.slice(0, 12)}…)` : ''}: ${safe(m.body, 400)}`);
-    }
+  if (!i.replay.ok) lines.push(`replay     not possible: ${safe(i.replay.reason)}`);
+  if (i.kind === 'malformed') lines.push(`body       ${safe(i.body, 800)}`);
+  for (const m of i.replay.ok ? i.replay.messages : []) {
+    lines.push(`replay  -> ${m.queue}${m.groupId ? ` (group ${m.groupId.slice(0, 12)}…)` : ''}: ${safe(m.body, 400)}`);
   }
   return lines.join('\n');
 }
