@@ -65,12 +65,8 @@ export async function resolveQueueUrls(flags: QueueFlags, env: NodeJS.ProcessEnv
   if (flags.stack && !stack.ingressDlq && !stack.syncDlq) {
     throw new CliError(`stack ${flags.stack} has no ${IDLQ[0]} or ${SDLQ[0]} output; pass ${IDLQ[2]} / ${SDLQ[2]}`);
   }
-  const urls: QueueUrls = {};
-  for (const r of ROLES) {
-    const url = flags[r] || (flags.stack ? stack[r] : env[WHERE[r][1]] || env[WHERE[r][4] ?? '']);
-    if (url) urls[r] = url;
-  }
-  return urls;
+  const urls = ROLES.map((r) => [r, flags[r] || (flags.stack ? stack[r] : env[WHERE[r][1]] || env[WHERE[r][4] ?? ''])]);
+  return Object.fromEntries(urls.filter(([, v]) => v));
 }
 
 /** The DLQs a command reads: the stages asked for, or every stage whose DLQ is known. */
@@ -238,7 +234,6 @@ export type DlqItem = Record<'messageId' | 'errorCode' | 'errorMessage' | 'body'
 } & Partial<Record<'eventType' | 'eventSource' | 'connectionId' | 'providerConfigKey' | 'sequenceNumber', string | undefined>> &
   Partial<{ status: number; retryable: boolean; attempts: number; patch: Obj; keyTimes: Record<string, string>; envelope: DlqEnvelope }>;
 type Obj = Record<string, unknown>;
-type Original = { body: string; messageId: string; messageGroupId?: string | undefined };
 
 const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)';
 
@@ -319,7 +314,7 @@ function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
 }
 
 /** Sync messages back to the sync queue, each in its connection's group, with a new deduplication id. */
-function planSync(originals: readonly Original[], dlqMessageId: string, fallback?: Target): ReplayPlan {
+function planSync(originals: DlqEnvelope['originals'], dlqMessageId: string, fallback?: Target): ReplayPlan {
   const messages: Outgoing[] = [];
   for (const [i, o] of originals.entries()) {
     const json = tryJson(o.body);
