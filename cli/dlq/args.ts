@@ -1,6 +1,6 @@
 /**
- * The command line (node:util parseArgs, strict) and its help texts. Parsing yields plain option
- * objects; nothing here touches AWS, so bad input fails before any request is made.
+ * The command line (node:util parseArgs, strict) and its help texts. Nothing here touches AWS, so bad
+ * input fails before any request is made.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Stage } from '#commons/dlq-envelope';

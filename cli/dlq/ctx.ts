@@ -1,4 +1,8 @@
-/** What a command runs with; tests call `run` with their own streams and environment. */
+/**
+ * What a command runs with: its arguments and streams (tests call `run` with their own), and AWS clients
+ * and DLQ holders made on first use and closed at the end (held messages visible again, no keep-alive
+ * socket holding the CLI open). Everything printed passes through `scrub`.
+ */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -18,11 +22,6 @@ export interface Io {
   now?: () => Date;
 }
 
-/**
- * What a command runs with: its arguments, streams and clock, and AWS clients and DLQ holders
- * created on first use and closed at the end (held messages visible again, no keep-alive socket
- * holding the CLI open). Everything printed passes through `scrub`.
- */
 export class Ctx {
   private readonly closing: (() => Promise<unknown> | unknown)[] = [];
   private sqsClient: SQSClient | undefined;

@@ -1,7 +1,6 @@
 /**
- * Reading the DLQs: where they are, holding their messages without losing any, and what each
- * message is (an envelope route or apply wrote, a bare message SQS's redrive moved, or malformed)
- * and how it would be replayed. Everything after this works on DlqItem only.
+ * Reading the DLQs: where they are, holding their messages without losing any, and what each message
+ * is (an envelope, a bare message SQS's redrive moved, or malformed) and how it would be replayed.
  */
 import { createHash } from 'node:crypto';
 import { CloudFormationClient, type Output } from '@aws-sdk/client-cloudformation';
@@ -86,10 +85,8 @@ export function dlqsFor(urls: QueueUrls, stages: readonly Stage[] | undefined): 
 // ---- holding -------------------------------------------------------------------------------
 
 /** A message received from a DLQ and held invisible until we delete or release it; attributes as strings. */
-export type HeldMessage = Record<'queueUrl' | 'messageId' | 'receiptHandle' | 'body', string> & {
-  attributes: Record<string, string>;
-  messageAttributes: Record<string, string>;
-};
+export type HeldMessage = Record<'queueUrl' | 'messageId' | 'receiptHandle' | 'body', string> &
+  Record<'attributes' | 'messageAttributes', Record<string, string>>;
 export type ReadOptions = { visibilitySeconds: number; waitSeconds: number; scanLimit: number };
 export type QueueReport = Awaited<ReturnType<Holder['scan']>>['report'];
 
@@ -97,9 +94,8 @@ export type QueueReport = Awaited<ReturnType<Holder['scan']>>['report'];
 const REPEAT_ROUNDS_TO_STOP = 3;
 
 /**
- * SQS has no "peek": we receive with a visibility timeout (messages stay in the queue, hidden),
- * renew it while we work, delete only what was replayed, and make the rest visible again at the
- * end. If the process dies, the hidden messages reappear when the timeout runs out.
+ * SQS has no "peek": we receive with a visibility timeout (messages stay in the queue, hidden), renew
+ * it while we work, delete only what was replayed, and release the rest at the end (or at the timeout).
  */
 export class Holder {
   /** queueUrl -> messageId -> the latest receipt */
@@ -218,9 +214,9 @@ export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: ReadO
 export type Outgoing = { queue: 'ingress' | 'sync'; body: string; groupId?: string; deduplicationId?: string };
 export type ReplayPlan = { ok: true; messages: Outgoing[] } | { ok: false; reason: string };
 /**
- * One DLQ message as the tool sees it. `stage` failed (the envelope's; else `dlqStage`, the DLQ's);
- * `kind` bare: SQS's redrive moved it (a crashed function), malformed: never replayed. `failedAt`:
- * lastFailureAt, else SentTimestamp. Version 1 only: `patch` and its keys' event times, `keyTimes`.
+ * One DLQ message as the tool sees it. `stage` failed (the envelope's, else the DLQ's); `kind` bare:
+ * SQS's redrive moved it, malformed: never replayed. `failedAt`: lastFailureAt, else SentTimestamp.
+ * Version 1 only: `patch` and its keys' event times, `keyTimes`.
  */
 export type DlqItem = Record<'messageId' | 'errorCode' | 'errorMessage' | 'body', string> & {
   dlqStage: Stage;
@@ -238,10 +234,8 @@ type Obj = Record<string, unknown>;
 const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)';
 
 /**
- * Route failures go back to ingress as the original event; apply failures to the sync FIFO as the
- * original bodies, each in its group with a new deduplication id. A version 2 sync loses its
- * `queuedAt`, so apply writes the latest desired state at once instead of leaving its keys to later
- * syncs that may be in this DLQ too. What is shown is scrubbed; what is sent is the body as stored.
+ * Route failures go back to ingress as the original event, apply failures to the sync FIFO as the
+ * original bodies (see planSync). What is shown is scrubbed; what is sent is the body as stored.
  */
 export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
   const { messageId, body, attributes: a } = held;
@@ -322,7 +316,7 @@ function planSync(originals: DlqEnvelope['originals'], dlqMessageId: string, fal
     const target = readMessage(json).target ?? fallback;
     const groupId = o.messageGroupId ?? (target ? connectionKey(target) : undefined);
     if (!groupId) return { ok: false, reason: `original message ${i + 1} has no message group and the envelope names no connection` };
-    // Without its queue time, so apply never leaves the keys of a sync to a later one.
+    // Without its queue time, so apply writes the latest desired state rather than leave keys to later syncs (maybe in this DLQ too).
     const { queuedAt: _, ...rest } = json;
     const body = json.kind === 'sync' && 'queuedAt' in json ? JSON.stringify(rest) : o.body;
     messages.push({ queue: 'sync', body, groupId, deduplicationId: replayDeduplicationId(o.messageId, dlqMessageId, i) });
@@ -355,9 +349,9 @@ function readMessage(json: Obj) {
 }
 
 /**
- * Differs from the original's (so SQS's 5-minute window does not swallow a replay of a message
- * that failed minutes ago) and from every earlier replay (each failure is a new DLQ message id),
- * but is the same when a killed replay is run again: SQS then drops the second send.
+ * Differs from the original's (SQS's 5-minute window would swallow the replay of a recent failure)
+ * and from every earlier replay's (each failure is a new DLQ message id), but is the same when a
+ * killed replay is run again: SQS then drops the second send.
  */
 export function replayDeduplicationId(originalBasis: string, dlqMessageId: string, index: number): string {
   return createHash('sha256').update(`replay\n${originalBasis}\n${dlqMessageId}\n${index}`).digest('hex');
@@ -404,10 +398,9 @@ export type MetadataResult =
   | { ok: false; status?: number; code: string; message: string; errors?: unknown };
 
 /**
- * Reads a connection's metadata with the list endpoint (`GET /connections?connectionId=&integrationId=`),
- * which returns no credentials; never `GET /connections/{id}`, which makes Nango refresh OAuth
- * tokens. One keep-alive pool, closed at the end so no socket holds the CLI open. Unlike the
- * runtime's client, it shows Nango's `errors` (scrubbed): an operator is looking at them.
+ * A connection's metadata from `GET /connections?connectionId=&integrationId=`, which returns no
+ * credentials (`GET /connections/{id}` makes Nango refresh OAuth tokens). One pool, closed at the end
+ * so no socket holds the CLI open. Unlike the runtime's client, it shows Nango's `errors` (scrubbed).
  */
 export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
   const agent = new Agent({ connect: { timeout: 5_000 } });

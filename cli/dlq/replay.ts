@@ -1,9 +1,8 @@
 /**
- * `replay`, top-down: parse (args.ts, via main.ts), find (read.ts: queue URLs, the DLQs scanned into
- * items, chosen by the filter), check the destinations, move (replayItems: send with the functions'
- * SqsQueues, then delete from the DLQ), report. A message is deleted only once every send for it
- * succeeded: it is always either still in the DLQ or sent. `--dry-run` shows the plan beside Nango's
- * current metadata; `--native` hands the whole DLQ to SQS's own move task.
+ * `replay`, top-down: parse (args.ts), find (read.ts), check the destinations, move (replayItems: send
+ * with the functions' SqsQueues, then delete from the DLQ), report. A message is deleted only once every
+ * send for it succeeded, so it is always either still in the DLQ or sent. `--dry-run` shows the plan
+ * beside Nango's current metadata; `--native` hands the whole DLQ to SQS's own move task.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListMessageMoveTasksCommand, type SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
@@ -97,11 +96,9 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
 }
 
 /**
- * Replay sends wherever it is told, so each destination must name the DLQ being replayed in its
- * RedrivePolicy (deadLetterTargetArn == the DLQ's QueueArn), and both must be FIFO or both
- * standard: a wrong URL (another stack's queue, the DLQ itself, a swapped flag) is refused.
- * Stages whose destination is not given are left to the replay's own check. Returns the problems
- * (one line per stage) and the ARNs of each stage's DLQ and destination.
+ * Replay sends wherever it is told, so a wrong URL (another stack's queue, the DLQ itself, a swapped
+ * flag) must be refused: each given destination's RedrivePolicy must name the DLQ's QueueArn, and both
+ * must be FIFO or both standard. Returns the problems (a line per stage) and each stage's ARNs.
  */
 async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls) {
   const problems: string[] = [];
@@ -147,9 +144,8 @@ type Deps = { sqs: SQSClient; holder: Holder; targets: QueueUrls; pacer: Pacer; 
 type Options = { progress?: Progress; blockedGroups?: Set<string> };
 
 /**
- * For each item, in order: send its original message(s) to the stage's source queue, then delete it
- * from the DLQ. An apply message whose send fails holds back the later messages of its connection
- * (`blockedGroups`, shared across rounds of one run), so a connection's messages never go out of order.
+ * For each item, in order: send its original message(s) to the stage's source queue, then delete it from
+ * the DLQ. A failed send holds back its connection's later messages (`blockedGroups`, kept across rounds).
  */
 export async function replayItems(items: readonly DlqItem[], deps: Deps, out = emptyOutcome()): Promise<Outcome> {
   const blocked = deps.blockedGroups ?? new Set<string>();
@@ -298,8 +294,8 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
 
 /**
  * `--native`: SQS moves a whole DLQ back (AWS only; no filters), bodies as they are: route and apply
- * recognise their own stage's envelopes and process the originals inside. The destination is always
- * named: SQS knows the source only of messages its own redrive moved. Ctrl-C stops the watching only.
+ * unwrap their own envelopes. The destination is named, as SQS knows the source only of messages its
+ * own redrive moved. Ctrl-C stops the watching only.
  */
 async function nativeCommand(ctx: Ctx, holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls, arns: Arns): Promise<number> {
   const { args } = ctx;

@@ -1,7 +1,7 @@
 /**
- * What the tool prints: `list` and `inspect`, the summary, and a dry run's comparison with what
- * Nango holds. Values from DLQ messages are untrusted (a bare ingress message can
- * hold anything), so every one passes through `safe`: keys scrubbed, no control characters, bounded.
+ * What the tool prints: `list` and `inspect`, the summary, and a dry run's comparison with what Nango
+ * holds. Values from DLQ messages are untrusted (a bare ingress message can hold anything), so every
+ * one passes through `safe`: keys scrubbed, no control characters, bounded.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { EXIT, scrub } from '../errors.ts';
@@ -171,10 +171,7 @@ export function renderItem(i: DlqItem): string {
 
 // ---- a dry run beside Nango's current metadata ------------------------------------------------
 
-/**
- * Version 1 kept per-key event times in the connection's metadata under this key; version 2 keeps
- * none. Read only to explain a version 1 patch in a dry run.
- */
+/** Version 1 kept per-key event times in the metadata under this key (version 2 none); read to explain a version 1 patch. */
 const VERSIONS_KEY = '_metadataSyncVersions';
 
 type Obj = Record<string, unknown>;
