@@ -68,12 +68,8 @@ export class Ctx {
     for (const c of this.closing) await c();
   }
 
-  private write(to: NodeJS.WritableStream, text: string): void {
-    const t = scrub(text);
-    to.write(t.endsWith('\n') ? t : `${t}\n`);
-  }
-  out = (text: string): void => this.write(this.io.stdout, text);
-  err = (text: string): void => this.write(this.io.stderr, text);
+  out = (text: string): void => void this.io.stdout.write(`${scrub(text)}\n`);
+  err = (text: string): void => void this.io.stderr.write(`${scrub(text)}\n`);
   json = (value: unknown): void => this.out(JSON.stringify(value, null, 2));
 
   /**

@@ -154,12 +154,9 @@ export class Holder {
 
   /** Renews the hold on everything held, every third of the visibility timeout. */
   startRenewing(): void {
-    this.timer ??= setInterval(
-      () => (this.renewing ??= this.setVisibility(this.visibilitySeconds).finally(() => (this.renewing = undefined))),
-      Math.max(1, Math.floor(this.visibilitySeconds / 3)) * 1000,
-    );
-    // A pending renewal must not keep a finished CLI alive.
-    this.timer.unref();
+    const renew = () => (this.renewing ??= this.setVisibility(this.visibilitySeconds).finally(() => (this.renewing = undefined)));
+    // unref: a pending renewal must not keep a finished CLI alive.
+    this.timer ??= setInterval(renew, Math.max(1, Math.floor(this.visibilitySeconds / 3)) * 1000).unref();
   }
 
   /** Removes a replayed message. Throws if SQS refuses (the message then stays and is replayed again later). */
@@ -328,8 +325,7 @@ function planSync(originals: DlqEnvelope['originals'], dlqMessageId: string, fal
 function keyTimesOf(bodies: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const b of bodies) {
-    const json = tryJson(b);
-    const { patch, event } = isObject(json) ? readMessage(json) : {};
+    const { patch, event } = readMessage(tryJson(b));
     if (!event) continue;
     for (const k of Object.keys(patch ?? {})) if (out[k] === undefined || event.time > out[k]) out[k] = event.time;
   }
@@ -337,7 +333,8 @@ function keyTimesOf(bodies: readonly string[]): Record<string, string> {
 }
 
 /** What a sync (or version 1 patch) message says about itself, where it says it; nothing is required. */
-function readMessage(json: Obj) {
+function readMessage(message: unknown) {
+  const json = isObject(message) ? message : {};
   const t = isObject(json.target) ? json.target : json;
   const e = isObject(json.event) ? json.event : {};
   const [connectionId, providerConfigKey, id, time] = [str(t.connectionId), str(t.providerConfigKey), str(e.id), str(e.time)];
@@ -382,10 +379,8 @@ export function compareItems(a: DlqItem, b: DlqItem): number {
 
 /** The matching items in order; --max takes the oldest. */
 export function select(items: readonly DlqItem[], f: Filter): DlqItem[] {
-  return items
-    .filter((i) => matches(i, f))
-    .sort(compareItems)
-    .slice(0, f.max);
+  const matching = items.filter((i) => matches(i, f));
+  return matching.sort(compareItems).slice(0, f.max);
 }
 
 /** Any criterion but the stage (the parser leaves absent or empty ones undefined). */

@@ -265,11 +265,10 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
     ctx.out(`Dry run: ${chosen.length} message(s) chosen, ${replayable} replayable. Nothing is sent or removed.`);
     if (missing.length) ctx.out(`Before a real replay, give the queue URL for: ${missing.join('; ')}`);
     if (problems) ctx.out(`A real replay would refuse (without --force):\n${problems}`);
-    if (needsNango && !reader) {
+    if (needsNango && !reader)
       ctx.out(
         "(No Nango key: set NANGO_SECRET_KEY, or NANGO_SECRET_ID / --nango-secret-id, to see each connection's current metadata; --no-nango hides this note.)",
       );
-    }
     const { safe } = show;
     for (const i of chosen) {
       const target = i.connectionId !== undefined ? `  ${safe(i.providerConfigKey ?? '-', 40)} / ${safe(i.connectionId, 60)}` : '';
@@ -337,10 +336,7 @@ async function nativeCommand(ctx: Ctx, holder: Holder, dlqs: readonly Dlq[], url
       return t;
     };
     let [t, detached] = [await poll(), false];
-    while (!['COMPLETED', 'CANCELLED', 'FAILED'].includes(t?.Status ?? '')) {
-      if ((detached = await stopped())) break;
-      t = await poll();
-    }
+    while (!['COMPLETED', 'CANCELLED', 'FAILED'].includes(t?.Status ?? '') && !(detached = await stopped())) t = await poll();
     const { Status: status, ApproximateNumberOfMessagesMoved: moved, FailureReason: failureReason } = t ?? {};
     results.push({ stage: p.stage, url: p.url, taskHandle, status, moved, failureReason, detached });
     if (detached) {

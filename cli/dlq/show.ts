@@ -111,9 +111,7 @@ export function summarize(items: readonly DlqItem[], now: Date = new Date()) {
 function countBy<T>(items: readonly T[], key: (t: T) => string): Count[] {
   const m = new Map<string, number>();
   for (const it of items) m.set(key(it), (m.get(key(it)) ?? 0) + 1);
-  return [...m.entries()]
-    .map(([k, count]) => ({ key: k, count }))
-    .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return [...m].map(([key, count]) => ({ key, count })).sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 export function renderSummary(s: ReturnType<typeof summarize>): string {
