@@ -31,10 +31,6 @@ export class Ctx {
     readonly io: Io,
   ) {}
 
-  private get region() {
-    return this.args.queues.region ? { region: this.args.queues.region } : {};
-  }
-
   get endpoint(): string | undefined {
     return this.args.queues.endpoint ?? this.io.env.AWS_ENDPOINT_URL_SQS ?? this.io.env.AWS_ENDPOINT_URL;
   }
@@ -46,11 +42,11 @@ export class Ctx {
 
   /** The SDK retries throttling and 5xx; a replay re-run covers anything beyond that. */
   get sqs(): SQSClient {
-    const endpoint = this.args.queues.endpoint ? { endpoint: this.args.queues.endpoint } : {};
-    return (this.sqsClient ??= this.client(new SQSClient({ ...this.region, ...endpoint, maxAttempts: 5 })));
+    const { region, endpoint } = this.args.queues;
+    return (this.sqsClient ??= this.client(new SQSClient({ region, endpoint, maxAttempts: 5 })));
   }
 
-  readonly cloudFormation = (): CloudFormationClient => this.client(new CloudFormationClient(this.region));
+  readonly cloudFormation = (): CloudFormationClient => this.client(new CloudFormationClient({ region: this.args.queues.region }));
 
   /** Holds what it reads until the command ends, then makes it visible again at once. */
   holder(renew = true): Holder {
@@ -88,7 +84,7 @@ export class Ctx {
     const secretId = this.args.nango.secretId ?? env.NANGO_SECRET_ID;
     if (!secretId) return undefined;
     try {
-      const secrets = this.client(new SecretsManagerClient(this.region));
+      const secrets = this.client(new SecretsManagerClient({ region: this.args.queues.region }));
       const value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString?.trim() ?? '';
       const j = value.startsWith('{') ? (tryJson(value) as { secretKey?: unknown; host?: unknown } | undefined) : undefined;
       return j ? found(typeof j.secretKey === 'string' ? j.secretKey : '', j.host) : found(value);

@@ -66,30 +66,29 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   const after = [];
   for (const { stage, url } of dlqs) after.push({ stage, url, approximateMessages: await holder.count(url).catch(() => undefined) });
   type Listed = { item: DlqItem; error?: string; reason?: string }[];
-  const ids = (list: Listed, key: 'error' | 'reason') => list.map((f) => ({ messageId: f.item.messageId, [key]: f[key] }));
+  const ids = (list: Listed) => list.map(({ item, ...why }) => ({ messageId: item.messageId, ...why }));
   if (args.json) {
     ctx.json({
       ...{ selected, replayed: o.replayed.length, messagesSent: o.messagesSent },
-      ...{ failed: ids(o.failed, 'error'), skipped: ids(o.skipped, 'reason'), sentNotDeleted: ids(o.sentNotDeleted, 'error') },
+      ...{ failed: ids(o.failed), skipped: ids(o.skipped), sentNotDeleted: ids(o.sentNotDeleted) },
       ...{ interrupted: o.interrupted, queuesBefore: reports[0], queuesAfter: after },
       notReached: reports.at(-1)!.reduce((n, r) => n + r.notReached, 0),
     });
   } else {
-    const total = selected
-      ? `${o.interrupted ? 'Interrupted. ' : ''}Replayed ${o.replayed.length} of ${selected} chosen message(s): ${o.messagesSent} message(s) sent to source queues, ` +
-        `${o.failed.length} failed, ${o.skipped.length} skipped, ${o.sentNotDeleted.length} sent but still in the DLQ.`
-      : 'Nothing to replay: no message matches.';
-    const line = (head: string, list: Listed) => list.map((f) => `  ${head} ${f.item.messageId}: ${show.safe(f.error ?? f.reason, 300)}`);
     ctx.out(
-      [
-        total,
-        ...line('failed  ', o.failed),
-        ...line('skipped ', o.skipped),
-        ...line('sent, not deleted (a later replay sends it again)', o.sentNotDeleted),
-        ...(o.interrupted ? ['Every message not replayed is still in the DLQ; run the same command again to go on.'] : []),
-        after.map((a) => `${a.stage} DLQ now holds ~${a.approximateMessages ?? '?'} message(s).`).join(' '),
-      ].join('\n'),
+      selected
+        ? `${o.interrupted ? 'Interrupted. ' : ''}Replayed ${o.replayed.length} of ${selected} chosen message(s): ${o.messagesSent} message(s) sent to source queues, ` +
+            `${o.failed.length} failed, ${o.skipped.length} skipped, ${o.sentNotDeleted.length} sent but still in the DLQ.`
+        : 'Nothing to replay: no message matches.',
     );
+    const lines = (head: string, list: Listed) => {
+      for (const f of list) ctx.out(`  ${head} ${f.item.messageId}: ${show.safe(f.error ?? f.reason, 300)}`);
+    };
+    lines('failed  ', o.failed);
+    lines('skipped ', o.skipped);
+    lines('sent, not deleted (a later replay sends it again)', o.sentNotDeleted);
+    if (o.interrupted) ctx.out('Every message not replayed is still in the DLQ; run the same command again to go on.');
+    ctx.out(after.map((a) => `${a.stage} DLQ now holds ~${a.approximateMessages ?? '?'} message(s).`).join(' '));
   }
   if (o.interrupted) return EXIT.interrupted;
   return o.failed.length || o.sentNotDeleted.length || o.skipped.length ? EXIT.failed : EXIT.ok;
