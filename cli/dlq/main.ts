@@ -33,9 +33,8 @@ async function purgeCommand(ctx: Ctx): Promise<number> {
   const { args, io } = ctx;
   const holder = ctx.holder(false);
   const plan = [];
-  for (const d of dlqsFor(await resolveQueueUrls(args.queues, io.env, ctx.cloudFormation), args.stages)) {
-    plan.push({ ...d, approximateMessages: await holder.count(d.url) });
-  }
+  const dlqs = dlqsFor(await resolveQueueUrls(args.queues, io.env, ctx.cloudFormation), args.stages);
+  for (const d of dlqs) plan.push({ ...d, approximateMessages: await holder.count(d.url) });
   if (!args.yes) {
     if (!io.stdin.isTTY) throw new CliError('refusing to purge without a terminal to confirm on: pass --yes to purge anyway.');
     for (const p of plan) ctx.err(`${p.stage} DLQ ${p.url}: ~${p.approximateMessages} message(s)`);
@@ -48,9 +47,7 @@ async function purgeCommand(ctx: Ctx): Promise<number> {
     }
   }
   for (const p of plan) {
-    await ctx.sqs.send(new PurgeQueueCommand({ QueueUrl: p.url })).catch((e: unknown) => {
-      throw describeError(e, { queueUrl: p.url });
-    });
+    await holder.call(p.url, ctx.sqs.send(new PurgeQueueCommand({ QueueUrl: p.url })));
     if (!args.json) ctx.out(`Purged the ${p.stage} DLQ (~${p.approximateMessages} message(s)). SQS may take up to 60 seconds to finish.`);
   }
   if (args.json) ctx.json({ purged: plan });

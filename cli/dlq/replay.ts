@@ -131,15 +131,14 @@ const missingTargets = (items: readonly DlqItem[], urls: QueueUrls) =>
 /** `replayed`: sent and deleted; `failed`, `skipped` (not attempted): still in the DLQ; `sentNotDeleted`: a later replay sends it again. */
 const emptyOutcome = () => ({
   replayed: [] as DlqItem[],
-  /** Messages put on source queues (an envelope of several originals holds several). */
-  messagesSent: 0,
+  messagesSent: 0, // messages put on source queues (an envelope of several originals holds several)
   failed: [] as { item: DlqItem; error: string }[],
   skipped: [] as { item: DlqItem; reason: string }[],
   sentNotDeleted: [] as { item: DlqItem; error: string }[],
   interrupted: false,
 });
 type Outcome = ReturnType<typeof emptyOutcome>;
-type Deps = { sqs: SQSClient; holder: Holder; targets: QueueUrls; pacer: Pacer; signal: AbortSignal } & Options;
+type Deps = { sqs: SQSClient; holder: Holder; targets: QueueUrls; pacer: ReturnType<typeof pacer>; signal: AbortSignal } & Options;
 type Options = { progress?: Progress; blockedGroups?: Set<string> };
 
 /**
@@ -188,18 +187,17 @@ export async function replayItems(items: readonly DlqItem[], deps: Deps, out = e
   return out;
 }
 
-/** `take` resolves when the next send may start; rejects with an AbortError if the signal fires first. */
-type Pacer = { take(signal?: AbortSignal): Promise<void> };
 type Clock = { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<unknown> };
 
 /** Sends evenly spaced (no bursts), so a large replay floods neither the pipeline nor Nango's rate limit behind it. */
 export function pacer(
   perSecond: number,
   clock: Clock = { now: () => performance.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) },
-): Pacer {
+) {
   let next = -Infinity;
   return {
-    async take(signal) {
+    /** Resolves when the next send may start; rejects with an AbortError if the signal fires first. */
+    async take(signal?: AbortSignal): Promise<void> {
       signal?.throwIfAborted();
       if (!(perSecond > 0)) return;
       const t = clock.now();
@@ -273,14 +271,12 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
       const target = i.connectionId !== undefined ? `  ${safe(i.providerConfigKey ?? '-', 40)} / ${safe(i.connectionId, 60)}` : '';
       const status = i.status ? ` (HTTP ${i.status})` : '';
       ctx.out(`\n[${i.stage}] ${i.messageId}  ${safe(i.errorCode, 40)}${status}  ${safe(i.eventType ?? '-', 40)}${target}`);
-      if (!i.replay.ok) {
-        ctx.out(`  not replayable: ${safe(i.replay.reason, 200)}`);
-        continue;
-      }
+      if (!i.replay.ok) ctx.out(`  not replayable: ${safe(i.replay.reason, 200)}`);
       const body = (m: read.Outgoing) => (i.stage === 'route' ? `: ${safe(m.body, 300)}` : '');
-      for (const m of i.replay.messages) ctx.out(`  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${body(m)}`);
+      for (const m of i.replay.ok ? i.replay.messages : [])
+        ctx.out(`  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${body(m)}`);
       // A sync message carries no data: apply sends the latest desired state, so show what Nango holds now.
-      if (i.stage !== 'apply') continue;
+      if (!i.replay.ok || i.stage !== 'apply') continue;
       const shown = i.patch ? show.renderComparison(i.patch, await current(i), i.keyTimes) : reader && show.renderCurrent(await current(i));
       if (shown) ctx.out(shown.replace(/^/gm, '  '));
     }
