@@ -94,8 +94,8 @@ export type QueueReport = Awaited<ReturnType<Holder['scan']>>['report'];
 const REPEAT_ROUNDS_TO_STOP = 3;
 
 /**
- * SQS has no "peek": we receive with a visibility timeout (messages stay in the queue, hidden), renew
- * it while we work, delete only what was replayed, and release the rest at the end (or at the timeout).
+ * SQS has no "peek": we receive with a visibility timeout (messages stay in the queue, hidden), renew it while we work, delete only
+ * what was replayed, and make the rest visible again at the end; if the process dies, they reappear when the timeout runs out.
  */
 export class Holder {
   /** queueUrl -> messageId -> the latest receipt */
