@@ -124,11 +124,10 @@ export class Holder {
       const before = seen.size;
       for (const { MessageId: messageId, ReceiptHandle: receiptHandle, Body, Attributes, MessageAttributes } of got) {
         if (!messageId || !receiptHandle) continue;
-        const strings = Object.entries(MessageAttributes ?? {}).flatMap(([k, v]) =>
-          v.StringValue === undefined ? [] : [[k, v.StringValue]],
-        );
+        const strings = Object.entries(MessageAttributes ?? {}).filter(([, v]) => v.StringValue !== undefined);
+        const messageAttributes = Object.fromEntries(strings.map(([k, v]) => [k, v.StringValue!]));
         const attributes = { ...(Attributes as Record<string, string> | undefined) };
-        const h = { queueUrl: url, messageId, receiptHandle, body: Body ?? '', attributes, messageAttributes: Object.fromEntries(strings) };
+        const h = { queueUrl: url, messageId, receiptHandle, body: Body ?? '', attributes, messageAttributes };
         seen.set(messageId, h);
         mine.set(messageId, h);
       }
