@@ -1,10 +1,8 @@
 /**
- * The DLQ tool's entry point: `npm run dlq -- <command>` (or `npx tsx cli/dlq.ts`, or the
- * `npx nango-metadata-sync dlq` of the package, or cli/dlq.mjs). See cli/dlq/args.ts for the commands.
- *
- * Ctrl-C (or SIGTERM) once: finish the message in flight, make every held message visible again,
- * print the summary, exit 130. Twice: exit at once; held messages reappear at their visibility
- * timeout, so nothing is lost either way.
+ * The DLQ tool's entry point: `npm run dlq -- <command>` (or `npx tsx cli/dlq.ts`, the package's `npx nango-metadata-sync dlq`,
+ * cli/dlq.mjs); the commands are in cli/dlq/args.ts. Ctrl-C (or SIGTERM) once: finish the message in flight, make every held
+ * message visible again, print the summary, exit 130. Twice: exit at once; held messages reappear at their visibility timeout,
+ * so nothing is lost either way.
  */
 import { run } from './dlq/main.ts';
 

@@ -1,6 +1,6 @@
 /**
- * The command line (node:util parseArgs, strict) and its help texts. Parsing yields plain option
- * objects; nothing here touches AWS, so bad input fails before any request is made.
+ * The command line (node:util parseArgs, strict) and its help texts. Nothing here touches AWS, so bad
+ * input fails before any request is made.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Stage } from '#commons/dlq-envelope';
@@ -33,25 +33,22 @@ export type QueueFlags = Partial<ParsedArgs['queues']>;
 export const DEFAULTS = { visibilitySeconds: 60, waitSeconds: 1, scanLimit: 10_000, rate: 10 } as const;
 
 export function parseCommandLine(argv: readonly string[], now: Date = new Date()) {
-  const [first, ...rest] = argv;
-  const unknown = (c: string, hint = '') => new CliError(`unknown command "${c}". Commands: ${COMMANDS.join(', ')}${hint}`);
+  const [first = 'help', ...rest] = argv;
+  const asksHelp = first === 'help' || first === '--help' || first === '-h';
+  const named = first === 'help' ? rest[0] : asksHelp ? undefined : first;
+  if (named !== undefined && !isCommand(named)) {
+    throw new CliError(`unknown command "${named}". Commands: ${COMMANDS.join(', ')}${asksHelp ? '' : ' (see --help)'}`);
+  }
   let values: Record<string, string | boolean | (string | boolean)[] | undefined> = { help: true };
-  let command: Command | 'help' = 'help';
-  if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
-    const target = first === 'help' ? rest[0] : undefined;
-    if (target !== undefined && !isCommand(target)) throw unknown(target);
-    command = target ?? 'help';
-  } else {
-    if (!isCommand(first)) throw unknown(first, ' (see --help)');
-    command = first;
+  if (named && !asksHelp) {
     try {
-      ({ values } = parseArgs({ args: [...rest], options: OPTIONS[first], strict: true, allowPositionals: false }));
+      ({ values } = parseArgs({ args: [...rest], options: OPTIONS[named], strict: true, allowPositionals: false }));
     } catch (e) {
-      throw new CliError(`${first}: ${(e as Error).message.split('\n')[0]} (see \`${first} --help\`)`);
+      throw new CliError(`${named}: ${(e as Error).message.split('\n')[0]} (see \`${named} --help\`)`);
     }
   }
   const str = (k: string) => values[k] as string | undefined;
-  const list = (k: string) => ((values[k] as string[] | undefined)?.length ? (values[k] as string[]) : undefined);
+  const list = (k: string) => values[k] as string[] | undefined;
   const bool = (k: string) => values[k] === true;
   const opt = <T>(k: string, parse: (v: string, flag: string) => T) => (str(k) === undefined ? undefined : parse(str(k)!, `--${k}`));
   const url = (k: string) => opt(k, checkUrl);
@@ -74,7 +71,7 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
   const endpoint = url('endpoint');
   const [ingress, ingressDlq, sync, syncDlq] = ['ingress', 'ingress-dlq', 'sync', 'sync-dlq'].map((k) => url(`${k}-url`));
   return {
-    command,
+    command: named ?? ('help' as const),
     help: bool('help'),
     /** Undefined: both. */
     stages,

@@ -1,5 +1,8 @@
-/** What a command runs with; tests call `run` with their own streams and environment. */
-import { createInterface } from 'node:readline/promises';
+/**
+ * What a command runs with: its arguments and streams (tests call `run` with their own), and AWS clients
+ * and DLQ holders made on first use and closed at the end (held messages visible again, no keep-alive
+ * socket holding the CLI open). Everything printed passes through `scrub`.
+ */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -19,31 +22,17 @@ export interface Io {
   now?: () => Date;
 }
 
-/**
- * What a command runs with: its arguments, streams and clock, and AWS clients and DLQ holders
- * created on first use and closed at the end (held messages visible again, no keep-alive socket
- * holding the CLI open). Everything printed passes through `scrub`.
- */
 export class Ctx {
   private readonly closing: (() => Promise<unknown> | unknown)[] = [];
   private sqsClient: SQSClient | undefined;
-  private secretsClient: SecretsManagerClient | undefined;
 
   constructor(
     readonly args: ParsedArgs,
     readonly io: Io,
   ) {}
 
-  private get region() {
-    return this.args.queues.region ? { region: this.args.queues.region } : {};
-  }
-
   get endpoint(): string | undefined {
     return this.args.queues.endpoint ?? this.io.env.AWS_ENDPOINT_URL_SQS ?? this.io.env.AWS_ENDPOINT_URL;
-  }
-
-  get now(): Date {
-    return this.io.now?.() ?? new Date();
   }
 
   private client<T extends { destroy(): void }>(c: T): T {
@@ -53,15 +42,15 @@ export class Ctx {
 
   /** The SDK retries throttling and 5xx; a replay re-run covers anything beyond that. */
   get sqs(): SQSClient {
-    const endpoint = this.args.queues.endpoint ? { endpoint: this.args.queues.endpoint } : {};
-    return (this.sqsClient ??= this.client(new SQSClient({ ...this.region, ...endpoint, maxAttempts: 5 })));
+    const { region, endpoint } = this.args.queues;
+    return (this.sqsClient ??= this.client(new SQSClient({ region, endpoint, maxAttempts: 5 })));
   }
 
-  readonly secrets = (): SecretsManagerClient => (this.secretsClient ??= this.client(new SecretsManagerClient(this.region)));
-  readonly cloudFormation = (): CloudFormationClient => this.client(new CloudFormationClient(this.region));
+  readonly cloudFormation = (): CloudFormationClient => this.client(new CloudFormationClient({ region: this.args.queues.region }));
 
   /** Holds what it reads until the command ends, then makes it visible again at once. */
-  holder(visibilitySeconds = this.args.read.visibilitySeconds, renew = true): Holder {
+  holder(renew = true): Holder {
+    const { visibilitySeconds } = this.args.read;
     const h = new Holder(this.sqs, visibilitySeconds, this.endpoint);
     if (renew) h.startRenewing();
     this.closing.unshift(async () => {
@@ -75,12 +64,8 @@ export class Ctx {
     for (const c of this.closing) await c();
   }
 
-  private write(to: NodeJS.WritableStream, text: string): void {
-    const t = scrub(text);
-    to.write(t.endsWith('\n') ? t : `${t}\n`);
-  }
-  out = (text: string): void => this.write(this.io.stdout, text);
-  err = (text: string): void => this.write(this.io.stderr, text);
+  out = (text: string): void => void this.io.stdout.write(`${scrub(text)}\n`);
+  err = (text: string): void => void this.io.stderr.write(`${scrub(text)}\n`);
   json = (value: unknown): void => this.out(JSON.stringify(value, null, 2));
 
   /**
@@ -99,7 +84,8 @@ export class Ctx {
     const secretId = this.args.nango.secretId ?? env.NANGO_SECRET_ID;
     if (!secretId) return undefined;
     try {
-      const value = (await this.secrets().send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString?.trim() ?? '';
+      const secrets = this.client(new SecretsManagerClient({ region: this.args.queues.region }));
+      const value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString?.trim() ?? '';
       const j = value.startsWith('{') ? (tryJson(value) as { secretKey?: unknown; host?: unknown } | undefined) : undefined;
       return j ? found(typeof j.secretKey === 'string' ? j.secretKey : '', j.host) : found(value);
     } catch (e) {
@@ -109,12 +95,5 @@ export class Ctx {
       this.err(`note: ${message}; printing without it (credentials after "Bearer" are still hidden).`);
       return undefined;
     }
-  }
-
-  async confirm(question: string, word: string): Promise<boolean> {
-    const rl = createInterface({ input: this.io.stdin, output: this.io.stderr, terminal: false });
-    const answer = await rl.question(question, { signal: this.io.signal }).catch(() => '');
-    rl.close();
-    return answer.trim().toLowerCase() === word;
   }
 }

@@ -1,58 +1,53 @@
 /** Dispatch: parse, run the command, turn any error into one clear line and an exit code. */
+import { createInterface } from 'node:readline/promises';
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { CliError, describeError, EXIT, scrub } from '../errors.ts';
-import { HELP, type ParsedArgs, parseCommandLine } from './args.ts';
+import { HELP, parseCommandLine } from './args.ts';
 import { Ctx, type Io } from './ctx.ts';
 import { dlqsFor, resolveQueueUrls } from './read.ts';
 import { replayCommand } from './replay.ts';
 import { listCommand } from './show.ts';
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  let args: ParsedArgs;
+  let ctx: Ctx | undefined;
   try {
-    args = parseCommandLine(argv, io.now?.() ?? new Date());
-  } catch (e) {
-    const err = describeError(e);
-    io.stderr.write(`dlq: ${scrub(err.message)}\n`);
-    return err.exitCode;
-  }
-  if (args.help || args.command === 'help') {
-    io.stdout.write(`${HELP[args.command]}\n`);
-    return EXIT.ok;
-  }
-  const ctx = new Ctx(args, io);
-  try {
+    const args = parseCommandLine(argv, io.now?.() ?? new Date());
+    if (args.help || args.command === 'help') {
+      io.stdout.write(`${HELP[args.command]}\n`);
+      return EXIT.ok;
+    }
+    ctx = new Ctx(args, io);
     if (args.command === 'replay') return await replayCommand(ctx);
     return await (args.command === 'purge' ? purgeCommand(ctx) : listCommand(ctx, args.command));
   } catch (e) {
-    const err = describeError(e, { endpoint: ctx.endpoint });
-    ctx.err(`dlq ${args.command}: ${err.message}`);
+    const err = describeError(e, { endpoint: ctx?.endpoint });
+    io.stderr.write(`${scrub(`dlq${ctx ? ` ${ctx.args.command}` : ''}: ${err.message}`)}\n`);
     return err.exitCode;
   } finally {
-    await ctx.close();
+    await ctx?.close();
   }
 }
 
 /** `purge`: empty a DLQ for good. Asks on a terminal; without one, only with --yes. */
 async function purgeCommand(ctx: Ctx): Promise<number> {
-  const { args } = ctx;
-  const holder = ctx.holder(undefined, false);
+  const { args, io } = ctx;
+  const holder = ctx.holder(false);
   const plan = [];
-  for (const d of dlqsFor(await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation), args.stages)) {
-    plan.push({ ...d, approximateMessages: await holder.count(d.url) });
-  }
+  const dlqs = dlqsFor(await resolveQueueUrls(args.queues, io.env, ctx.cloudFormation), args.stages);
+  for (const d of dlqs) plan.push({ ...d, approximateMessages: await holder.count(d.url) });
   if (!args.yes) {
-    if (!ctx.io.stdin.isTTY) throw new CliError('refusing to purge without a terminal to confirm on: pass --yes to purge anyway.');
+    if (!io.stdin.isTTY) throw new CliError('refusing to purge without a terminal to confirm on: pass --yes to purge anyway.');
     for (const p of plan) ctx.err(`${p.stage} DLQ ${p.url}: ~${p.approximateMessages} message(s)`);
-    if (!(await ctx.confirm('Delete all of them for good? Type "purge" to confirm: ', 'purge'))) {
+    const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: false });
+    const answer = await rl.question('Delete all of them for good? Type "purge" to confirm: ', { signal: io.signal }).catch(() => '');
+    rl.close();
+    if (answer.trim().toLowerCase() !== 'purge') {
       ctx.err('Not purged.');
       return EXIT.failed;
     }
   }
   for (const p of plan) {
-    await ctx.sqs.send(new PurgeQueueCommand({ QueueUrl: p.url })).catch((e: unknown) => {
-      throw describeError(e, { queueUrl: p.url });
-    });
+    await holder.call(p.url, ctx.sqs.send(new PurgeQueueCommand({ QueueUrl: p.url })));
     if (!args.json) ctx.out(`Purged the ${p.stage} DLQ (~${p.approximateMessages} message(s)). SQS may take up to 60 seconds to finish.`);
   }
   if (args.json) ctx.json({ purged: plan });

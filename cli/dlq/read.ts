@@ -1,7 +1,6 @@
 /**
- * Reading the DLQs: where they are, holding their messages without losing any, and what each
- * message is (an envelope route or apply wrote, a bare message SQS's redrive moved, or malformed)
- * and how it would be replayed. Everything after this works on DlqItem only.
+ * Reading the DLQs: where they are, holding their messages without losing any, and what each message
+ * is (an envelope, a bare message SQS's redrive moved, or malformed) and how it would be replayed.
  */
 import { createHash } from 'node:crypto';
 import { CloudFormationClient, type Output } from '@aws-sdk/client-cloudformation';
@@ -65,12 +64,8 @@ export async function resolveQueueUrls(flags: QueueFlags, env: NodeJS.ProcessEnv
   if (flags.stack && !stack.ingressDlq && !stack.syncDlq) {
     throw new CliError(`stack ${flags.stack} has no ${IDLQ[0]} or ${SDLQ[0]} output; pass ${IDLQ[2]} / ${SDLQ[2]}`);
   }
-  const urls: QueueUrls = {};
-  for (const r of ROLES) {
-    const url = flags[r] || (flags.stack ? stack[r] : env[WHERE[r][1]] || env[WHERE[r][4] ?? '']);
-    if (url) urls[r] = url;
-  }
-  return urls;
+  const urls = ROLES.map((r) => [r, flags[r] || (flags.stack ? stack[r] : env[WHERE[r][1]] || env[WHERE[r][4] ?? ''])]);
+  return Object.fromEntries(urls.filter(([, v]) => v));
 }
 
 /** The DLQs a command reads: the stages asked for, or every stage whose DLQ is known. */
@@ -90,10 +85,8 @@ export function dlqsFor(urls: QueueUrls, stages: readonly Stage[] | undefined): 
 // ---- holding -------------------------------------------------------------------------------
 
 /** A message received from a DLQ and held invisible until we delete or release it; attributes as strings. */
-export type HeldMessage = Record<'queueUrl' | 'messageId' | 'receiptHandle' | 'body', string> & {
-  attributes: Record<string, string>;
-  messageAttributes: Record<string, string>;
-};
+export type HeldMessage = Record<'queueUrl' | 'messageId' | 'receiptHandle' | 'body', string> &
+  Record<'attributes' | 'messageAttributes', Record<string, string>>;
 export type ReadOptions = { visibilitySeconds: number; waitSeconds: number; scanLimit: number };
 export type QueueReport = Awaited<ReturnType<Holder['scan']>>['report'];
 
@@ -101,9 +94,8 @@ export type QueueReport = Awaited<ReturnType<Holder['scan']>>['report'];
 const REPEAT_ROUNDS_TO_STOP = 3;
 
 /**
- * SQS has no "peek": we receive with a visibility timeout (messages stay in the queue, hidden),
- * renew it while we work, delete only what was replayed, and make the rest visible again at the
- * end. If the process dies, the hidden messages reappear when the timeout runs out.
+ * SQS has no "peek": we receive with a visibility timeout (messages stay in the queue, hidden), renew it while we work, delete only
+ * what was replayed, and make the rest visible again at the end; if the process dies, they reappear when the timeout runs out.
  */
 export class Holder {
   /** queueUrl -> messageId -> the latest receipt */
@@ -132,11 +124,10 @@ export class Holder {
       const before = seen.size;
       for (const { MessageId: messageId, ReceiptHandle: receiptHandle, Body, Attributes, MessageAttributes } of got) {
         if (!messageId || !receiptHandle) continue;
-        const strings = Object.entries(MessageAttributes ?? {}).flatMap(([k, v]) =>
-          v.StringValue === undefined ? [] : [[k, v.StringValue]],
-        );
+        const strings = Object.entries(MessageAttributes ?? {}).filter(([, v]) => v.StringValue !== undefined);
+        const messageAttributes = Object.fromEntries(strings.map(([k, v]) => [k, v.StringValue!]));
         const attributes = { ...(Attributes as Record<string, string> | undefined) };
-        const h = { queueUrl: url, messageId, receiptHandle, body: Body ?? '', attributes, messageAttributes: Object.fromEntries(strings) };
+        const h = { queueUrl: url, messageId, receiptHandle, body: Body ?? '', attributes, messageAttributes };
         seen.set(messageId, h);
         mine.set(messageId, h);
       }
@@ -162,12 +153,9 @@ export class Holder {
 
   /** Renews the hold on everything held, every third of the visibility timeout. */
   startRenewing(): void {
-    this.timer ??= setInterval(
-      () => (this.renewing ??= this.setVisibility(this.visibilitySeconds).finally(() => (this.renewing = undefined))),
-      Math.max(1, Math.floor(this.visibilitySeconds / 3)) * 1000,
-    );
-    // A pending renewal must not keep a finished CLI alive.
-    this.timer.unref();
+    const renew = () => (this.renewing ??= this.setVisibility(this.visibilitySeconds).finally(() => (this.renewing = undefined)));
+    // unref: a pending renewal must not keep a finished CLI alive.
+    this.timer ??= setInterval(renew, Math.max(1, Math.floor(this.visibilitySeconds / 3)) * 1000).unref();
   }
 
   /** Removes a replayed message. Throws if SQS refuses (the message then stays and is replayed again later). */
@@ -222,9 +210,9 @@ export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: ReadO
 export type Outgoing = { queue: 'ingress' | 'sync'; body: string; groupId?: string; deduplicationId?: string };
 export type ReplayPlan = { ok: true; messages: Outgoing[] } | { ok: false; reason: string };
 /**
- * One DLQ message as the tool sees it. `stage` failed (the envelope's; else `dlqStage`, the DLQ's);
- * `kind` bare: SQS's redrive moved it (a crashed function), malformed: never replayed. `failedAt`:
- * lastFailureAt, else SentTimestamp. Version 1 only: `patch` and its keys' event times, `keyTimes`.
+ * One DLQ message as the tool sees it. `stage` failed (the envelope's, else the DLQ's); `kind` bare:
+ * SQS's redrive moved it, malformed: never replayed. `failedAt`: lastFailureAt, else SentTimestamp.
+ * Version 1 only: `patch` and its keys' event times, `keyTimes`.
  */
 export type DlqItem = Record<'messageId' | 'errorCode' | 'errorMessage' | 'body', string> & {
   dlqStage: Stage;
@@ -238,15 +226,12 @@ export type DlqItem = Record<'messageId' | 'errorCode' | 'errorMessage' | 'body'
 } & Partial<Record<'eventType' | 'eventSource' | 'connectionId' | 'providerConfigKey' | 'sequenceNumber', string | undefined>> &
   Partial<{ status: number; retryable: boolean; attempts: number; patch: Obj; keyTimes: Record<string, string>; envelope: DlqEnvelope }>;
 type Obj = Record<string, unknown>;
-type Original = { body: string; messageId: string; messageGroupId?: string | undefined };
 
 const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)';
 
 /**
- * Route failures go back to ingress as the original event; apply failures to the sync FIFO as the
- * original bodies, each in its group with a new deduplication id. A version 2 sync loses its
- * `queuedAt`, so apply writes the latest desired state at once instead of leaving its keys to later
- * syncs that may be in this DLQ too. What is shown is scrubbed; what is sent is the body as stored.
+ * Route failures go back to ingress as the original event, apply failures to the sync FIFO as the
+ * original bodies (see planSync). What is shown is scrubbed; what is sent is the body as stored.
  */
 export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
   const { messageId, body, attributes: a } = held;
@@ -319,7 +304,7 @@ function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
 }
 
 /** Sync messages back to the sync queue, each in its connection's group, with a new deduplication id. */
-function planSync(originals: readonly Original[], dlqMessageId: string, fallback?: Target): ReplayPlan {
+function planSync(originals: DlqEnvelope['originals'], dlqMessageId: string, fallback?: Target): ReplayPlan {
   const messages: Outgoing[] = [];
   for (const [i, o] of originals.entries()) {
     const json = tryJson(o.body);
@@ -327,7 +312,7 @@ function planSync(originals: readonly Original[], dlqMessageId: string, fallback
     const target = readMessage(json).target ?? fallback;
     const groupId = o.messageGroupId ?? (target ? connectionKey(target) : undefined);
     if (!groupId) return { ok: false, reason: `original message ${i + 1} has no message group and the envelope names no connection` };
-    // Without its queue time, so apply never leaves the keys of a sync to a later one.
+    // Without its queue time, so apply writes the latest desired state rather than leave keys to later syncs (maybe in this DLQ too).
     const { queuedAt: _, ...rest } = json;
     const body = json.kind === 'sync' && 'queuedAt' in json ? JSON.stringify(rest) : o.body;
     messages.push({ queue: 'sync', body, groupId, deduplicationId: replayDeduplicationId(o.messageId, dlqMessageId, i) });
@@ -339,8 +324,7 @@ function planSync(originals: readonly Original[], dlqMessageId: string, fallback
 function keyTimesOf(bodies: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const b of bodies) {
-    const json = tryJson(b);
-    const { patch, event } = isObject(json) ? readMessage(json) : {};
+    const { patch, event } = readMessage(tryJson(b));
     if (!event) continue;
     for (const k of Object.keys(patch ?? {})) if (out[k] === undefined || event.time > out[k]) out[k] = event.time;
   }
@@ -348,7 +332,8 @@ function keyTimesOf(bodies: readonly string[]): Record<string, string> {
 }
 
 /** What a sync (or version 1 patch) message says about itself, where it says it; nothing is required. */
-function readMessage(json: Obj) {
+function readMessage(message: unknown) {
+  const json = isObject(message) ? message : {};
   const t = isObject(json.target) ? json.target : json;
   const e = isObject(json.event) ? json.event : {};
   const [connectionId, providerConfigKey, id, time] = [str(t.connectionId), str(t.providerConfigKey), str(e.id), str(e.time)];
@@ -360,9 +345,9 @@ function readMessage(json: Obj) {
 }
 
 /**
- * Differs from the original's (so SQS's 5-minute window does not swallow a replay of a message
- * that failed minutes ago) and from every earlier replay (each failure is a new DLQ message id),
- * but is the same when a killed replay is run again: SQS then drops the second send.
+ * Differs from the original's (SQS's 5-minute window would swallow the replay of a recent failure)
+ * and from every earlier replay's (each failure is a new DLQ message id), but is the same when a
+ * killed replay is run again: SQS then drops the second send.
  */
 export function replayDeduplicationId(originalBasis: string, dlqMessageId: string, index: number): string {
   return createHash('sha256').update(`replay\n${originalBasis}\n${dlqMessageId}\n${index}`).digest('hex');
@@ -393,10 +378,8 @@ export function compareItems(a: DlqItem, b: DlqItem): number {
 
 /** The matching items in order; --max takes the oldest. */
 export function select(items: readonly DlqItem[], f: Filter): DlqItem[] {
-  return items
-    .filter((i) => matches(i, f))
-    .sort(compareItems)
-    .slice(0, f.max);
+  const matching = items.filter((i) => matches(i, f));
+  return matching.sort(compareItems).slice(0, f.max);
 }
 
 /** Any criterion but the stage (the parser leaves absent or empty ones undefined). */
@@ -409,10 +392,9 @@ export type MetadataResult =
   | { ok: false; status?: number; code: string; message: string; errors?: unknown };
 
 /**
- * Reads a connection's metadata with the list endpoint (`GET /connections?connectionId=&integrationId=`),
- * which returns no credentials; never `GET /connections/{id}`, which makes Nango refresh OAuth
- * tokens. One keep-alive pool, closed at the end so no socket holds the CLI open. Unlike the
- * runtime's client, it shows Nango's `errors` (scrubbed): an operator is looking at them.
+ * A connection's metadata from `GET /connections?connectionId=&integrationId=`, which returns no
+ * credentials (`GET /connections/{id}` makes Nango refresh OAuth tokens). One pool, closed at the end
+ * so no socket holds the CLI open. Unlike the runtime's client, it shows Nango's `errors` (scrubbed).
  */
 export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
   const agent = new Agent({ connect: { timeout: 5_000 } });

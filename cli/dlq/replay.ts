@@ -1,9 +1,8 @@
 /**
- * `replay`, top-down: parse (args.ts, via main.ts), find (read.ts: queue URLs, the DLQs scanned into
- * items, chosen by the filter), check the destinations, move (replayItems: send with the functions'
- * SqsQueues, then delete from the DLQ), report. A message is deleted only once every send for it
- * succeeded: it is always either still in the DLQ or sent. `--dry-run` shows the plan beside Nango's
- * current metadata; `--native` hands the whole DLQ to SQS's own move task.
+ * `replay`, top-down: parse (args.ts), find (read.ts), check the destinations, move (replayItems: send
+ * with the functions' SqsQueues, then delete from the DLQ), report. A message is deleted only once every
+ * send for it succeeded, so it is always either still in the DLQ or sent. `--dry-run` shows the plan
+ * beside Nango's current metadata; `--native` hands the whole DLQ to SQS's own move task.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListMessageMoveTasksCommand, type SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
@@ -22,13 +21,21 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   // Find the queues, and (unless a dry run reads it to ask Nango) the key to scrub from what is printed.
   const urls = await read.resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation);
   if (!args.dryRun || args.nango.skip) await ctx.nangoKey();
-  if (args.native) return nativeCommand(ctx, urls);
+  if (args.native && read.hasCriteria(args.filter)) {
+    throw new CliError('--native moves every message of a DLQ; it takes no filters. Drop --native to replay a chosen subset.');
+  }
   const dlqs = read.dlqsFor(urls, args.stages);
-  const holder = ctx.holder();
-  if (args.dryRun) return dryRun(ctx, holder, dlqs, urls);
+  if (args.native) for (const d of dlqs) read.sourceUrl(urls, d.stage);
+  const holder = ctx.holder(!args.native);
+  if (args.dryRun && !args.native) return dryRun(ctx, holder, dlqs, urls);
 
-  // Check the destinations before anything is read or sent.
-  guard(ctx, await checkDestinations(holder, dlqs, urls));
+  // Check the destinations before anything is read or sent: refuse (exit 2) unless --force, which says loudly what it overrides.
+  const { problems, arns } = await checkDestinations(holder, dlqs, urls);
+  if (problems && !args.force) {
+    throw new CliError(`refusing to replay, nothing was sent:\n${problems}\nCheck the queue URLs (or --stack); --force replays anyway.`);
+  }
+  if (problems) ctx.err(`WARNING: --force given: replaying although\n${problems}`);
+  if (args.native) return nativeCommand(ctx, holder, dlqs, urls, arns);
 
   // Move, round after round: in a FIFO DLQ, deleting the replayed heads of groups uncovers the messages behind them.
   const o = emptyOutcome();
@@ -59,45 +66,42 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   const after = [];
   for (const { stage, url } of dlqs) after.push({ stage, url, approximateMessages: await holder.count(url).catch(() => undefined) });
   type Listed = { item: DlqItem; error?: string; reason?: string }[];
-  const ids = (list: Listed, key: 'error' | 'reason') => list.map((f) => ({ messageId: f.item.messageId, [key]: f[key] }));
+  const ids = (list: Listed) => list.map(({ item, ...why }) => ({ messageId: item.messageId, ...why }));
   if (args.json) {
     ctx.json({
       ...{ selected, replayed: o.replayed.length, messagesSent: o.messagesSent },
-      ...{ failed: ids(o.failed, 'error'), skipped: ids(o.skipped, 'reason'), sentNotDeleted: ids(o.sentNotDeleted, 'error') },
+      ...{ failed: ids(o.failed), skipped: ids(o.skipped), sentNotDeleted: ids(o.sentNotDeleted) },
       ...{ interrupted: o.interrupted, queuesBefore: reports[0], queuesAfter: after },
       notReached: reports.at(-1)!.reduce((n, r) => n + r.notReached, 0),
     });
   } else {
-    const total = selected
-      ? `${o.interrupted ? 'Interrupted. ' : ''}Replayed ${o.replayed.length} of ${selected} chosen message(s): ${o.messagesSent} message(s) sent to source queues, ` +
-        `${o.failed.length} failed, ${o.skipped.length} skipped, ${o.sentNotDeleted.length} sent but still in the DLQ.`
-      : 'Nothing to replay: no message matches.';
-    const line = (head: string, list: Listed) => list.map((f) => `  ${head} ${f.item.messageId}: ${show.safe(f.error ?? f.reason, 300)}`);
     ctx.out(
-      [
-        total,
-        ...line('failed  ', o.failed),
-        ...line('skipped ', o.skipped),
-        ...line('sent, not deleted (a later replay sends it again)', o.sentNotDeleted),
-        ...(o.interrupted ? ['Every message not replayed is still in the DLQ; run the same command again to go on.'] : []),
-        after.map((a) => `${a.stage} DLQ now holds ~${a.approximateMessages ?? '?'} message(s).`).join(' '),
-      ].join('\n'),
+      selected
+        ? `${o.interrupted ? 'Interrupted. ' : ''}Replayed ${o.replayed.length} of ${selected} chosen message(s): ${o.messagesSent} message(s) sent to source queues, ` +
+            `${o.failed.length} failed, ${o.skipped.length} skipped, ${o.sentNotDeleted.length} sent but still in the DLQ.`
+        : 'Nothing to replay: no message matches.',
     );
+    const lines = (head: string, list: Listed) => {
+      for (const f of list) ctx.out(`  ${head} ${f.item.messageId}: ${show.safe(f.error ?? f.reason, 300)}`);
+    };
+    lines('failed  ', o.failed);
+    lines('skipped ', o.skipped);
+    lines('sent, not deleted (a later replay sends it again)', o.sentNotDeleted);
+    if (o.interrupted) ctx.out('Every message not replayed is still in the DLQ; run the same command again to go on.');
+    ctx.out(after.map((a) => `${a.stage} DLQ now holds ~${a.approximateMessages ?? '?'} message(s).`).join(' '));
   }
   if (o.interrupted) return EXIT.interrupted;
   return o.failed.length || o.sentNotDeleted.length || o.skipped.length ? EXIT.failed : EXIT.ok;
 }
 
 /**
- * Replay sends wherever it is told, so each destination must name the DLQ being replayed in its
- * RedrivePolicy (deadLetterTargetArn == the DLQ's QueueArn), and both must be FIFO or both
- * standard: a wrong URL (another stack's queue, the DLQ itself, a swapped flag) is refused.
- * Stages whose destination is not given are left to the replay's own check. Returns the problems
- * (one line per stage) and the ARNs of each stage's DLQ and destination.
+ * Replay sends wherever it is told, so a wrong URL (another stack's queue, the DLQ itself, a swapped
+ * flag) must be refused: each given destination's RedrivePolicy must name the DLQ's QueueArn, and both
+ * must be FIFO or both standard. Returns the problems (a line per stage) and each stage's ARNs.
  */
 async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls) {
   const problems: string[] = [];
-  const arns: Partial<Record<Stage, { dlq?: string | undefined; destination?: string | undefined }>> = {};
+  const arns: Arns = {};
   for (const { stage, url: dlqUrl } of dlqs) {
     const destinationUrl = urls[read.STAGE_QUEUES[stage].source];
     if (!destinationUrl) continue;
@@ -118,13 +122,7 @@ async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: Que
   return { problems: problems.join('\n'), arns };
 }
 
-/** Refuses (exit 2) before anything is sent, unless --force, which says loudly what it overrides. */
-function guard(ctx: Ctx, { problems }: { problems: string }): void {
-  if (problems && !ctx.args.force) {
-    throw new CliError(`refusing to replay, nothing was sent:\n${problems}\nCheck the queue URLs (or --stack); --force replays anyway.`);
-  }
-  if (problems) ctx.err(`WARNING: --force given: replaying although\n${problems}`);
-}
+type Arns = Partial<Record<Stage, { dlq?: string | undefined; destination?: string | undefined }>>;
 
 /** The stages whose chosen messages go back to a source queue that no flag, stack or variable names. */
 const missingTargets = (items: readonly DlqItem[], urls: QueueUrls) =>
@@ -133,21 +131,19 @@ const missingTargets = (items: readonly DlqItem[], urls: QueueUrls) =>
 /** `replayed`: sent and deleted; `failed`, `skipped` (not attempted): still in the DLQ; `sentNotDeleted`: a later replay sends it again. */
 const emptyOutcome = () => ({
   replayed: [] as DlqItem[],
-  /** Messages put on source queues (an envelope of several originals holds several). */
-  messagesSent: 0,
+  messagesSent: 0, // messages put on source queues (an envelope of several originals holds several)
   failed: [] as { item: DlqItem; error: string }[],
   skipped: [] as { item: DlqItem; reason: string }[],
   sentNotDeleted: [] as { item: DlqItem; error: string }[],
   interrupted: false,
 });
 type Outcome = ReturnType<typeof emptyOutcome>;
-type Deps = { sqs: SQSClient; holder: Holder; targets: QueueUrls; pacer: Pacer; signal: AbortSignal } & Options;
+type Deps = { sqs: SQSClient; holder: Holder; targets: QueueUrls; pacer: ReturnType<typeof pacer>; signal: AbortSignal } & Options;
 type Options = { progress?: Progress; blockedGroups?: Set<string> };
 
 /**
- * For each item, in order: send its original message(s) to the stage's source queue, then delete it
- * from the DLQ. An apply message whose send fails holds back the later messages of its connection
- * (`blockedGroups`, shared across rounds of one run), so a connection's messages never go out of order.
+ * For each item, in order: send its original message(s) to the stage's source queue, then delete it from
+ * the DLQ. A failed send holds back its connection's later messages (`blockedGroups`, kept across rounds).
  */
 export async function replayItems(items: readonly DlqItem[], deps: Deps, out = emptyOutcome()): Promise<Outcome> {
   const blocked = deps.blockedGroups ?? new Set<string>();
@@ -191,18 +187,17 @@ export async function replayItems(items: readonly DlqItem[], deps: Deps, out = e
   return out;
 }
 
-/** `take` resolves when the next send may start; rejects with an AbortError if the signal fires first. */
-type Pacer = { take(signal?: AbortSignal): Promise<void> };
 type Clock = { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<unknown> };
 
 /** Sends evenly spaced (no bursts), so a large replay floods neither the pipeline nor Nango's rate limit behind it. */
 export function pacer(
   perSecond: number,
   clock: Clock = { now: () => performance.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) },
-): Pacer {
+) {
   let next = -Infinity;
   return {
-    async take(signal) {
+    /** Resolves when the next send may start; rejects with an AbortError if the signal fires first. */
+    async take(signal?: AbortSignal): Promise<void> {
       signal?.throwIfAborted();
       if (!(perSecond > 0)) return;
       const t = clock.now();
@@ -267,24 +262,21 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
     ctx.out(`Dry run: ${chosen.length} message(s) chosen, ${replayable} replayable. Nothing is sent or removed.`);
     if (missing.length) ctx.out(`Before a real replay, give the queue URL for: ${missing.join('; ')}`);
     if (problems) ctx.out(`A real replay would refuse (without --force):\n${problems}`);
-    if (needsNango && !reader) {
+    if (needsNango && !reader)
       ctx.out(
         "(No Nango key: set NANGO_SECRET_KEY, or NANGO_SECRET_ID / --nango-secret-id, to see each connection's current metadata; --no-nango hides this note.)",
       );
-    }
     const { safe } = show;
     for (const i of chosen) {
       const target = i.connectionId !== undefined ? `  ${safe(i.providerConfigKey ?? '-', 40)} / ${safe(i.connectionId, 60)}` : '';
       const status = i.status ? ` (HTTP ${i.status})` : '';
       ctx.out(`\n[${i.stage}] ${i.messageId}  ${safe(i.errorCode, 40)}${status}  ${safe(i.eventType ?? '-', 40)}${target}`);
-      if (!i.replay.ok) {
-        ctx.out(`  not replayable: ${safe(i.replay.reason, 200)}`);
-        continue;
-      }
+      if (!i.replay.ok) ctx.out(`  not replayable: ${safe(i.replay.reason, 200)}`);
       const body = (m: read.Outgoing) => (i.stage === 'route' ? `: ${safe(m.body, 300)}` : '');
-      for (const m of i.replay.messages) ctx.out(`  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${body(m)}`);
+      for (const m of i.replay.ok ? i.replay.messages : [])
+        ctx.out(`  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${body(m)}`);
       // A sync message carries no data: apply sends the latest desired state, so show what Nango holds now.
-      if (i.stage !== 'apply') continue;
+      if (!i.replay.ok || i.stage !== 'apply') continue;
       const shown = i.patch ? show.renderComparison(i.patch, await current(i), i.keyTimes) : reader && show.renderCurrent(await current(i));
       if (shown) ctx.out(shown.replace(/^/gm, '  '));
     }
@@ -296,23 +288,15 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
 
 /**
  * `--native`: SQS moves a whole DLQ back (AWS only; no filters), bodies as they are: route and apply
- * recognise their own stage's envelopes and process the originals inside. The destination is always
- * named: SQS knows the source only of messages its own redrive moved. Ctrl-C stops the watching only.
+ * unwrap their own envelopes. The destination is named, as SQS knows the source only of messages its
+ * own redrive moved. Ctrl-C stops the watching only.
  */
-async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
+async function nativeCommand(ctx: Ctx, holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls, arns: Arns): Promise<number> {
   const { args } = ctx;
-  if (read.hasCriteria(args.filter)) {
-    throw new CliError('--native moves every message of a DLQ; it takes no filters. Drop --native to replay a chosen subset.');
-  }
-  const dlqs = read.dlqsFor(urls, args.stages);
-  const holder = ctx.holder(Math.max(5, args.read.visibilitySeconds), false);
-  for (const d of dlqs) read.sourceUrl(urls, d.stage);
-  const checks = await checkDestinations(holder, dlqs, urls);
-  guard(ctx, checks);
   const plans = [];
   for (const d of dlqs) {
     const approximate = await holder.count(d.url);
-    const { dlq: arn, destination: destinationArn } = checks.arns[d.stage] ?? {};
+    const { dlq: arn, destination: destinationArn } = arns[d.stage] ?? {};
     if (!arn || !destinationArn) throw new CliError(`SQS returned no QueueArn for ${arn ? read.sourceUrl(urls, d.stage) : d.url}`);
     // A small sample shows what the DLQ holds (envelopes, bare redriven messages), for the operator.
     const sample = await holder.scan(d, { ...args.read, scanLimit: 10 });
@@ -347,10 +331,7 @@ async function nativeCommand(ctx: Ctx, urls: QueueUrls): Promise<number> {
       return t;
     };
     let [t, detached] = [await poll(), false];
-    while (!['COMPLETED', 'CANCELLED', 'FAILED'].includes(t?.Status ?? '')) {
-      if ((detached = await stopped())) break;
-      t = await poll();
-    }
+    while (!['COMPLETED', 'CANCELLED', 'FAILED'].includes(t?.Status ?? '') && !(detached = await stopped())) t = await poll();
     const { Status: status, ApproximateNumberOfMessagesMoved: moved, FailureReason: failureReason } = t ?? {};
     results.push({ stage: p.stage, url: p.url, taskHandle, status, moved, failureReason, detached });
     if (detached) {

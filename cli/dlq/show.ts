@@ -1,7 +1,7 @@
 /**
- * What the tool prints: `list` and `inspect`, the summary, and a dry run's comparison with what
- * Nango holds. Values from DLQ messages are untrusted (a bare ingress message can
- * hold anything), so every one passes through `safe`: keys scrubbed, no control characters, bounded.
+ * What the tool prints: `list` and `inspect`, the summary, and a dry run's comparison with what Nango
+ * holds. Values from DLQ messages are untrusted (a bare ingress message can hold anything), so every
+ * one passes through `safe`: keys scrubbed, no control characters, bounded.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { EXIT, scrub } from '../errors.ts';
@@ -17,7 +17,8 @@ export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<n
   const holder = ctx.holder();
   const { items, reports } = await scanDlqs(holder, dlqs, args.read);
   const chosen = select(items, args.filter);
-  const summary = summarize(chosen, ctx.now);
+  const now = ctx.io.now?.() ?? new Date();
+  const summary = summarize(chosen, now);
   if (args.json) {
     const json = chosen.map((i) => itemJson(i, mode === 'inspect'));
     ctx.json({ queues: reports, matched: chosen.length, read: items.length, summary, items: json });
@@ -26,23 +27,19 @@ export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<n
   ctx.out(renderReports(reports));
   if (hasCriteria(args.filter)) ctx.out(`${chosen.length} of ${items.length} message(s) match the filters.`);
   ctx.out(`\n${renderSummary(summary)}`);
-  if (chosen.length) ctx.out(`\n${mode === 'list' ? renderList(chosen, ctx.now) : chosen.map(renderItem).join('\n\n')}`);
+  if (chosen.length) ctx.out(`\n${mode === 'list' ? renderList(chosen, now) : chosen.map(renderItem).join('\n\n')}`);
   return EXIT.ok;
 }
 
 export function renderReports(reports: readonly QueueReport[]): string {
-  return reports
-    .map((r) => {
-      let line = `${r.stage} DLQ ${safe(r.url, 200)}: read ${r.scanned} message(s)`;
-      if (r.scanLimitReached) line += `; stopped at --scan-limit, ~${Math.max(0, r.approximateTotal - r.scanned)} not read`;
-      if (r.notReached > 0) {
-        line += r.fifo
-          ? `; ~${r.notReached} more wait behind these in their FIFO message groups (SQS hands a group out in order only; replay reaches them once the ones ahead are replayed)`
-          : `; ~${r.notReached} arrived or became visible during the scan`;
-      }
-      return line;
-    })
-    .join('\n');
+  const line = (r: QueueReport) => {
+    const cut = r.scanLimitReached ? `; stopped at --scan-limit, ~${Math.max(0, r.approximateTotal - r.scanned)} not read` : '';
+    const behind = r.fifo
+      ? `; ~${r.notReached} more wait behind these in their FIFO message groups (SQS hands a group out in order only; replay reaches them once the ones ahead are replayed)`
+      : `; ~${r.notReached} arrived or became visible during the scan`;
+    return `${r.stage} DLQ ${safe(r.url, 200)}: read ${r.scanned} message(s)${cut}${r.notReached > 0 ? behind : ''}`;
+  };
+  return reports.map(line).join('\n');
 }
 
 /** The JSON view of an item; `full` adds the envelope, the raw body and what replay would send. */
@@ -114,9 +111,7 @@ export function summarize(items: readonly DlqItem[], now: Date = new Date()) {
 function countBy<T>(items: readonly T[], key: (t: T) => string): Count[] {
   const m = new Map<string, number>();
   for (const it of items) m.set(key(it), (m.get(key(it)) ?? 0) + 1);
-  return [...m.entries()]
-    .map(([k, count]) => ({ key: k, count }))
-    .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return [...m].map(([key, count]) => ({ key, count })).sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 export function renderSummary(s: ReturnType<typeof summarize>): string {
@@ -137,7 +132,6 @@ export function renderSummary(s: ReturnType<typeof summarize>): string {
 }
 
 export function renderList(items: readonly DlqItem[], now: Date): string {
-  if (!items.length) return '';
   const rows = items.map((i) => {
     const [status, replay] = [i.status !== undefined ? String(i.status) : '-', i.replay.ok ? `${i.replay.messages.length} msg` : 'no'];
     const who = [safe(i.eventType ?? '-', 40), safe(i.providerConfigKey ?? '-', 30), safe(i.connectionId ?? '-', 40)];
@@ -165,23 +159,17 @@ export function renderItem(i: DlqItem): string {
   const attempts = env && `attempts   ${env.attempts}; first failure ${env.firstFailureAt}, last ${env.lastFailureAt}`;
   lines.push(attempts || `enqueued   ${i.failedAt.toISOString()}`);
   if (i.patch !== undefined) lines.push(`patch      ${safe(i.patch, 800)}`);
-  if (!i.replay.ok) {
-    lines.push(`replay     not possible: ${safe(i.replay.reason)}`);
-    if (i.kind === 'malformed') lines.push(`body       ${safe(i.body, 800)}`);
-  } else {
-    for (const m of i.replay.messages) {
-      lines.push(`replay  -> ${m.queue}${m.groupId ? ` (group ${m.groupId.slice(0, 12)}…)` : ''}: ${safe(m.body, 400)}`);
-    }
+  if (!i.replay.ok) lines.push(`replay     not possible: ${safe(i.replay.reason)}`);
+  if (i.kind === 'malformed') lines.push(`body       ${safe(i.body, 800)}`);
+  for (const m of i.replay.ok ? i.replay.messages : []) {
+    lines.push(`replay  -> ${m.queue}${m.groupId ? ` (group ${m.groupId.slice(0, 12)}…)` : ''}: ${safe(m.body, 400)}`);
   }
   return lines.join('\n');
 }
 
 // ---- a dry run beside Nango's current metadata ------------------------------------------------
 
-/**
- * Version 1 kept per-key event times in the connection's metadata under this key; version 2 keeps
- * none. Read only to explain a version 1 patch in a dry run.
- */
+/** Version 1 kept per-key event times in the metadata under this key (version 2 none); read to explain a version 1 patch. */
 const VERSIONS_KEY = '_metadataSyncVersions';
 
 type Obj = Record<string, unknown>;
