@@ -76,7 +76,8 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
     /** Undefined: both. */
     stages,
     json: bool('json'),
-    queues: { stack: str('stack'), region: str('region'), endpoint, ingress, ingressDlq, sync, syncDlq },
+    // An empty --region (say, an unset shell variable) leaves the region to the SDK (AWS_REGION, the profile), as no --region does.
+    queues: { stack: str('stack'), region: str('region') || undefined, endpoint, ingress, ingressDlq, sync, syncDlq },
     read: {
       visibilitySeconds: opt('visibility', int(5, 43_200)) ?? DEFAULTS.visibilitySeconds,
       waitSeconds: opt('wait', int(0, 20)) ?? DEFAULTS.waitSeconds,

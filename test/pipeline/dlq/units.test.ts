@@ -318,6 +318,8 @@ describe('arguments', () => {
     }
     expect(parseCommandLine(['replay', '--help'])).toMatchObject({ command: 'replay', help: true });
     expect(parseCommandLine([])).toMatchObject({ command: 'help', help: true });
+    // The clients are given the region as parsed: an empty one would make the SDK fail instead of reading AWS_REGION.
+    expect(parseCommandLine(['list', '--region', '']).queues.region).toBeUndefined();
   });
 });
 
