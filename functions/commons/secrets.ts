@@ -3,6 +3,10 @@
  * from NANGO_SECRET_KEY for local runs. The secret holds a bare key or JSON {"secretKey", "host"}.
  * `refresh(stale)` is single-flight: when many message groups hit 401 at once after a rotation, one
  * fetch serves them all.
+ *
+ * Hand-written rather than Powertools' SecretsProvider (which the webhook uses for its signing key):
+ * its `forceFetch` would send one read per group hitting 401, and it cannot say "fetch again unless
+ * the stale key was replaced meanwhile", which is what ends a rotation with one read.
  */
 import { AWS_REQUEST_HANDLER } from './aws-request.ts';
 import { Failure } from './failure.ts';
