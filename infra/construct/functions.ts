@@ -1,7 +1,8 @@
 /**
  * One way to build a function: nodejs24.x/arm64, its code bundled locally by esbuild as split ESM
- * (function-code.ts), with its own role (no managed policies) and its own retained log group. The environment is built
- * from the functions' configuration module: exactly the variables a function reads, by their names.
+ * (function-code.ts), with its own role (no managed policies) and its own retained log group. The
+ * environment is built from the functions' configuration module: exactly the variables a function
+ * reads, by their names.
  */
 import { fileURLToPath } from 'node:url';
 import { type Duration, Validations } from 'aws-cdk-lib';
@@ -19,7 +20,6 @@ import type { Resolved } from './validate-props.ts';
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export { ESM_BANNER } from './bundling.ts';
-export { externalsOf } from './function-code.ts';
 
 /** Key material is never put in a function's environment: functions read it from Secrets Manager. */
 const NEVER_SET: ReadonlySet<SettingName> = new Set(['NANGO_SECRET_KEY', 'WEBHOOK_SIGNING_KEY']);

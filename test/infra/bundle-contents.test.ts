@@ -17,7 +17,7 @@ import {
   PACKAGE_ALIASES,
   resolveCatalogModule,
 } from '../../infra/construct/catalog-module.ts';
-import { externalsOf } from '../../infra/construct/functions.ts';
+import { externalsOf } from '../../infra/construct/function-code.ts';
 import { PROJECT_ROOT } from '../../infra/construct/index.ts';
 import { FUNCTIONS, SAMPLE_CATALOG } from './helpers.ts';
 
