@@ -15,8 +15,17 @@ export function orderOf(version: number, eventId: string, value: unknown): strin
     .update(JSON.stringify(value ?? null))
     .digest('hex')
     .slice(0, 16);
-  return `${String(version).padStart(VERSION_DIGITS, '0')}#${eventId}#${digest}`;
+  return `${String(version).padStart(VERSION_DIGITS, '0')}#${comparableId(eventId)}#${digest}`;
 }
+
+/**
+ * The event id as it goes into an order: characters past U+FFFF written as `%u` and their UTF-16
+ * units. DynamoDB compares strings by their UTF-8 bytes and JavaScript's `<` by UTF-16 units; the two
+ * disagree only where such a character meets one in U+E000 to U+FFFF, so with them escaped, route's
+ * condition, apply's check and the stand-in all order two ids alike. Idempotent: the escape is ASCII.
+ */
+const comparableId = (eventId: string): string =>
+  eventId.replace(/[\uD800-\uDFFF]/g, (unit) => `%u${unit.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /**
  * Below every order `orderOf` makes (it is their common prefix, so it sorts first): what an operator's

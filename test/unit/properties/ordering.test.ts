@@ -18,7 +18,24 @@ import { jsonArb } from './arbitraries.ts';
 const versionArb = fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: MAX_VERSION }));
 const idArb = fc.oneof(fc.constantFrom('e1', 'e2', 'e10', 'a#b', 'a'), fc.string({ minLength: 1, maxLength: 12 }));
 
+/** Which of two strings DynamoDB puts after the other: it compares their UTF-8 bytes. */
+const utf8After = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) > 0;
+
 describe('orderOf', () => {
+  it('orders any two event ids alike by UTF-16 units (JavaScript, dynalite) and by UTF-8 bytes (DynamoDB)', () => {
+    const [astral, privateUse] = ['a\u{1F600}', 'a\uE000'];
+    // Raw, the two comparisons disagree (the check can fail): an id past U+FFFF against one in U+E000..U+FFFF.
+    expect(astral > privateUse).not.toBe(utf8After(astral, privateUse));
+    expect(orderOf(1, astral, 'x') > orderOf(1, privateUse, 'x')).toBe(utf8After(orderOf(1, astral, 'x'), orderOf(1, privateUse, 'x')));
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 8 }), fc.string({ unit: 'binary', maxLength: 8 }), jsonArb, (id1, id2, v) => {
+        const [o1, o2] = [orderOf(7, id1, v), orderOf(7, id2, v)];
+        expect(o1 > o2).toBe(utf8After(o1, o2));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('the version dominates, whatever the event ids and values', () => {
     fc.assert(
       fc.property(versionArb, versionArb, idArb, idArb, jsonArb, jsonArb, (v1, v2, id1, id2, a, b) => {
