@@ -28,6 +28,15 @@ const comparableId = (eventId: string): string =>
   eventId.replace(/[\uD800-\uDFFF]/g, (unit) => `%u${unit.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /**
+ * Whether a stored order is the write `order` again: equal, or the same write as an earlier release
+ * stored it, with its id unescaped (its version and digest are ASCII, so escaping the whole string
+ * escapes the id). A retry of an event stored before the escape was introduced still counts as
+ * written, and its syncs are sent again; the raw order sorts above the escaped one, so the condition
+ * alone would call it stale.
+ */
+export const isSameWrite = (stored: string, order: string): boolean => stored === order || comparableId(stored) === order;
+
+/**
  * Below every order `orderOf` makes (it is their common prefix, so it sorts first): what an operator's
  * reset leaves on a key, so that the next event wins whatever its version.
  */

@@ -32,7 +32,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Json } from '#events/define';
 import type { DesiredKey } from '../domain/desired.ts';
-import { FLOOR_ORDER, groupOrderOf } from '../domain/order.ts';
+import { FLOOR_ORDER, groupOrderOf, isSameWrite } from '../domain/order.ts';
 import { sendIfCondition } from './conditional.ts';
 import { connectionKey, type EventRef, type Target } from '../sync/message.ts';
 import { attributeBytes, MAX_INDEX_ENTRIES } from './limits.ts';
@@ -137,7 +137,8 @@ export class DynamoStateStore implements StatePort {
       }),
     );
     if (stored) return at;
-    // An equal order is this very write again (a retried record, or the same event delivered twice): it
+    // An equal order is this very write again (a retried record, or the same event delivered twice, also
+    // as an earlier release stored it: isSameWrite): it
     // counts as written, so its syncs are sent again, and the item keeps the write time it has, which the
     // syncs' queue time must not precede. (dynalite has no ReturnValuesOnConditionCheckFailure, hence the
     // read; it costs only for stale or repeated writes.)
@@ -150,7 +151,7 @@ export class DynamoStateStore implements StatePort {
         ExpressionAttributeNames: { '#at': 'at' },
       }),
     );
-    if (held.Item?.ord !== ord) return undefined;
+    if (typeof held.Item?.ord !== 'string' || !isSameWrite(held.Item.ord, ord)) return undefined;
     return typeof held.Item.at === 'number' ? held.Item.at : 0;
   }
 

@@ -127,4 +127,26 @@ describe('DynamoStateStore: the greatest write of a key wins, whatever the arriv
       { numRuns: 15 },
     );
   });
+
+  it('a retry of a write stored before ids were escaped counts as written; an older write is still stale', async () => {
+    const subject = `tags:organization_id=prop-${run++}`;
+    const id = 'e\u{1F600}';
+    const order = orderOf(3, id, 'pro');
+    // The same write as the earlier release ordered it: the id unescaped, the same version and digest.
+    const stored = order.replace(/%u([0-9A-F]{4})/g, (_, unit: string) => String.fromCharCode(Number.parseInt(unit, 16)));
+    expect(stored).toBe(`${'3'.padStart(16, '0')}#${id}#${order.slice(order.lastIndexOf('#') + 1)}`);
+    // Raw, it sorts above its escaped form: the condition alone refuses the retry.
+    expect(stored > order).toBe(true);
+    const write = (o: string): KeyWrite => ({
+      key: 'plan',
+      value: 'pro',
+      order: o,
+      integrations: 'all',
+      event: { id, source: 'app.test', detailType: 'prop', time: new Date(3).toISOString() },
+    });
+    expect((await store.writeDesired(subject, [write(stored)])).written).toEqual(['plan']);
+    expect((await store.writeDesired(subject, [write(order)])).written).toEqual(['plan']);
+    expect((await store.writeDesired(subject, [write(orderOf(2, id, 'pro'))])).stale).toEqual(['plan']);
+    expect((await store.readDesired(subject))[0]?.order).toBe(stored);
+  });
 });
