@@ -17,7 +17,7 @@
  * Every write is a single-item conditional or additive update: no transactions (dynalite has none,
  * and none is needed). Items stay far below 400 KB: a key group holds the values of one event
  * (events are at most 256 KiB), an index at most MAX_CONNECTIONS_PER_SUBJECT entries of ~300 bytes,
- * an applied item one order (~90 bytes) per key.
+ * an applied item one order per key (about 90 bytes; up to 1.6 KB for a 256-character id escaped).
  */
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -137,11 +137,11 @@ export class DynamoStateStore implements StatePort {
       }),
     );
     if (stored) return at;
-    // An equal order is this very write again (a retried record, or the same event delivered twice, also
-    // as an earlier release stored it: isSameWrite): it
-    // counts as written, so its syncs are sent again, and the item keeps the write time it has, which the
-    // syncs' queue time must not precede. (dynalite has no ReturnValuesOnConditionCheckFailure, hence the
-    // read; it costs only for stale or repeated writes.)
+    // An equal order is this very write again (a retried record, or the same event delivered twice; also
+    // as an earlier release stored it, see isSameWrite): it counts as written, so its syncs are sent
+    // again, and the item keeps the write time it has, which the syncs' queue time must not precede.
+    // (dynalite has no ReturnValuesOnConditionCheckFailure, hence the read; it costs only for stale or
+    // repeated writes.)
     const held = await this.doc.send(
       new GetCommand({
         TableName: this.table,
