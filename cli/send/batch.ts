@@ -4,6 +4,7 @@
  * before anything is sent. Sizes are counted as each service counts them.
  */
 import type { PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { sqsSafeJson } from '#commons/json';
 import { entrySize } from '../../local/standins/eventbridge.ts';
 import type { EventFileEntry } from './read.ts';
 
@@ -38,7 +39,8 @@ export function busItems(events: readonly EventFileEntry[], busName: string): It
 
 export function queueItems(events: readonly EventFileEntry[]): Item<string>[] {
   return events.map((e, index) => {
-    const payload = JSON.stringify(e.envelope);
+    // As route's own sends: SQS refuses U+FFFE and U+FFFF raw, their JSON escapes read back the same.
+    const payload = sqsSafeJson(JSON.stringify(e.envelope));
     return { index, where: e.where, payload, bytes: Buffer.byteLength(payload, 'utf8') };
   });
 }

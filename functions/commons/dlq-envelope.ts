@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { boundErrors } from './failure.ts';
+import { sqsSafeJson } from './json.ts';
 import { redactAll } from './redact.ts';
 import { eventRefSchema, type EventRef, type Target } from './sync/message.ts';
 
@@ -117,7 +118,8 @@ export function boundFailure(f: FailureRecord): FailureRecord {
   };
 }
 
-export const envelopeBytes = (env: DlqEnvelope): number => Buffer.byteLength(JSON.stringify(env), 'utf8');
+/** As sent: the queue adapter escapes what SQS refuses (sqsSafeJson), which lengthens the body. */
+export const envelopeBytes = (env: DlqEnvelope): number => Buffer.byteLength(sqsSafeJson(JSON.stringify(env)), 'utf8');
 
 /** Shrinks an envelope that would not fit its queue: first `errors`, then the originals' bodies (flagged `truncated`). */
 function fitEnvelope(env: DlqEnvelope): DlqEnvelope {

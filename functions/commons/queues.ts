@@ -9,10 +9,12 @@ import {
   SendMessageCommand,
   type MessageAttributeValue,
 } from '@aws-sdk/client-sqs';
+import { sqsSafeJson } from './json.ts';
 
 export interface OutgoingMessage {
   /** Unique within one sendBatch call. */
   id: string;
+  /** JSON text (every body the pipeline sends is): see sqsSafeJson. */
   body: string;
   groupId?: string;
   deduplicationId?: string;
@@ -45,7 +47,7 @@ export class SqsQueues implements QueuePort {
   constructor(private readonly client: SQSClient = new SQSClient({})) {}
 
   async sendBatch(queueUrl: string, messages: OutgoingMessage[]): Promise<SendFailure[]> {
-    const all = [...chunks(messages)];
+    const all = [...chunks(messages.map((m) => ({ ...m, body: sqsSafeJson(m.body) })))];
     // Every group within one chunk (route's syncs: one per connection): no entry can overtake
     // another of its group, so the chunks go at once, and a failed one holds back none of the others.
     if (all.length > 1 && groupsWithinChunks(all)) return (await Promise.all(all.map((c) => this.sendChunks(queueUrl, [c])))).flat();
@@ -88,7 +90,7 @@ export class SqsQueues implements QueuePort {
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: queueUrl,
-        MessageBody: m.body,
+        MessageBody: sqsSafeJson(m.body),
         MessageGroupId: m.groupId,
         MessageDeduplicationId: m.deduplicationId,
         DelaySeconds: m.delaySeconds,

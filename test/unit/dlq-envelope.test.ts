@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildEnvelope, envelopeAttributes, MAX_ORIGINALS_CHARS } from '#commons/dlq-envelope';
+import { buildEnvelope, envelopeAttributes, MAX_ENVELOPE_BYTES, MAX_ORIGINALS_CHARS } from '#commons/dlq-envelope';
+import { sqsSafeJson } from '#commons/json';
 
 const base = {
   stage: 'apply' as const,
@@ -15,6 +16,12 @@ describe('DLQ envelope limits', () => {
     const env = buildEnvelope({ ...base, events: [], originals });
     expect(Buffer.byteLength(JSON.stringify(env))).toBeLessThan(1024 * 1024);
     expect(env.originals.every((o) => o.truncated && o.body.length === MAX_ORIGINALS_CHARS / 10)).toBe(true);
+  });
+
+  it('fits the body as sent: U+FFFF, escaped for SQS, takes six bytes, not three', () => {
+    const env = buildEnvelope({ ...base, events: [], originals: [{ messageId: 'a', body: '\uFFFF'.repeat(MAX_ORIGINALS_CHARS) }] });
+    expect(Buffer.byteLength(sqsSafeJson(JSON.stringify(env)))).toBeLessThanOrEqual(MAX_ENVELOPE_BYTES);
+    expect(env.originals[0]?.truncated).toBe(true);
   });
 
   it('leaves originals whole within the budget', () => {

@@ -165,6 +165,14 @@ describe('to the queue (--queue-url)', () => {
     expect(eb.requests).toEqual([]);
   });
 
+  it('sends an event whose strings hold U+FFFE or U+FFFF (SQS refuses them raw) as the same JSON', async () => {
+    const odd = event(1, { id: 'id-\uFFFF', detail: { customerId: 'c\uFFFE1', plan: 'pro' } });
+    const r = await send([write('odd.json', [odd]), '--queue-url', q.ingressUrl, '--endpoint-url', local.endpoint]);
+    expect(r.code).toBe(0);
+    const got = await drainQueue(local.client(), q.ingressUrl);
+    expect(got.map((m) => JSON.parse(m.body) as unknown)).toEqual([odd]);
+  });
+
   it('refuses an event over 256 KiB by file and position, before sending anything', async () => {
     const big = write('big.json', [event(1), event(2, { detail: { blob: 'x'.repeat(270_000) } })]);
     for (const dest of [['--queue-url', q.ingressUrl, '--endpoint-url', local.endpoint], bus()]) {
