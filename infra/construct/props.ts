@@ -244,6 +244,9 @@ export interface NangoMetadataSyncProps {
  * Every default, in one place. A prop behind a function setting takes its default from the settings
  * table (settings.ts), so the construct and the handlers cannot disagree.
  */
+/** The sweep's own queue keeps a page this long (a page waits only for the next tick); its DLQ must keep it longer. */
+export const SWEEP_QUEUE_RETENTION = Duration.days(1);
+
 export const DEFAULTS = {
   ...settingDefaults(''),
   rule: { retryAttempts: 185, maxEventAge: Duration.hours(24), enabled: true },

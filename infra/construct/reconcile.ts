@@ -12,6 +12,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type { Construct } from 'constructs';
 import { entryOf, nodeFunction } from './functions.ts';
+import { SWEEP_QUEUE_RETENTION } from './props.ts';
 import type { Resolved } from './validate-props.ts';
 
 export interface Reconcile {
@@ -38,7 +39,7 @@ function sweepQueues(scope: Construct, cfg: Resolved) {
   });
   const sweepQueue = new sqs.Queue(scope, 'SweepQueue', {
     ...encrypted,
-    retentionPeriod: Duration.days(1),
+    retentionPeriod: SWEEP_QUEUE_RETENTION,
     visibilityTimeout: Duration.seconds(Math.ceil(cfg.reconcile.timeout.toSeconds()) * 6),
     deadLetterQueue: { queue: sweepDlq, maxReceiveCount: 3 },
   });

@@ -13,7 +13,7 @@ import { catalogEventPattern } from '../event-pattern.ts';
 import { findLockFile, loadCatalog, resolveCatalogModule } from './catalog-module.ts';
 import { bundlingProblem } from './function-code.ts';
 import { Checks, isEmail, isHttpUrl, SECRET_ARN_RE, SECRET_NAME_RE } from '../validate.ts';
-import { DEFAULTS, LOG_LEVELS, type LogLevel, NANGO_ENDPOINTS, type NangoMetadataSyncProps } from './props.ts';
+import { DEFAULTS, LOG_LEVELS, type LogLevel, NANGO_ENDPOINTS, type NangoMetadataSyncProps, SWEEP_QUEUE_RETENTION } from './props.ts';
 import { checkSettingProps, topLevelSettings } from './settings.ts';
 
 /** Setting props with a check of their own below; every other setting prop is checked by its schema. */
@@ -189,6 +189,11 @@ export function resolveProps(props: NangoMetadataSyncProps, catalog?: Catalog) {
         );
       }
     }
+  }
+  if (!resolved.dlqRetention.isUnresolved() && resolved.dlqRetention.toMilliseconds() <= SWEEP_QUEUE_RETENTION.toMilliseconds()) {
+    c.fail(
+      `dlqRetentionPeriod (${resolved.dlqRetention.toHumanString()}) must be longer than the sweep queue's retention (${SWEEP_QUEUE_RETENTION.toHumanString()}): its DLQ shares the setting`,
+    );
   }
   c.seconds('dlqRetentionPeriod', resolved.dlqRetention, 60, 1_209_600);
   if (resolved.table.tableName !== undefined && !Token.isUnresolved(resolved.table.tableName)) {

@@ -164,6 +164,16 @@ const cases: [string, TestProps, RegExp][] = [
     { syncQueue: { retentionPeriod: Duration.days(14) } },
     /^dlqRetentionPeriod \(14 days\) must be longer than syncQueue.retentionPeriod \(14 days\)/,
   ],
+  [
+    "DLQ retention not longer than the sweep queue's",
+    {
+      dlqRetentionPeriod: Duration.hours(12),
+      ingressQueue: { retentionPeriod: Duration.hours(1) },
+      syncQueue: { retentionPeriod: Duration.hours(1) },
+      alarms: { dlqOldestMessageAge: Duration.hours(6) },
+    },
+    /^dlqRetentionPeriod \(12 hours\) must be longer than the sweep queue's retention \(1 day\)/,
+  ],
   ['table name', { table: { tableName: 'no spaces allowed' } }, /^table.tableName must be 3-255 letters/],
   ['logLevel', { logLevel: 'TRACE' as never }, /^logLevel must be one of DEBUG, INFO, WARN, ERROR/],
   ['serviceName', { serviceName: 'has space' }, /^serviceName must be 1-100 letters/],
