@@ -45,7 +45,11 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 it('keeps the string tags of a connection whose other tag values are not strings', async () => {
   const client = new HttpNangoClient({ host: url, endpoint: 'current', keys: staticKeyProvider(KEY), timeoutMs: 5_000 });
   try {
-    const got = await client.listConnections({ tags: { organization_id: 'acme' } }, { limit: 10, page: 0 }, { deadline: Date.now() + 5_000 });
+    const got = await client.listConnections(
+      { tags: { organization_id: 'acme' } },
+      { limit: 10, page: 0 },
+      { deadline: Date.now() + 5_000 },
+    );
     expect(got).toHaveLength(1);
     expect(got[0]!.tags).toEqual({ organization_id: 'acme' });
     expect(got[0]!.metadata).toEqual({ plan: 'pro' });
