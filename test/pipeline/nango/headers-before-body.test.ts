@@ -1,7 +1,7 @@
 /**
  * The rate headers of an answer count even when its body cannot be read: the gate learns the window
  * from the headers, which arrived, not from whether the body did. A first 2xx whose body is cut must
- * not leave the gate believing the server does not meter (it would then stop pacing for good).
+ * neither leave the gate believing the server does not meter nor lose that the window is spent.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
