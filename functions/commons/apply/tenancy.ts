@@ -12,6 +12,7 @@ import type { DesiredKey } from '../domain/desired.ts';
 import { keysToClear, membershipChange, subjectDigest } from '../domain/membership.ts';
 import { subjectsOfConnection } from '../domain/subject.ts';
 import { Failure } from '../failure.ts';
+import { MAX_PAGE_SIZE } from '../nango/filter.ts';
 import type { NangoPort } from '../nango/port.ts';
 import { attributeBytes, MAX_APPLIED_BYTES } from '../state/limits.ts';
 import type { MembershipPort } from '../state/membership.ts';
@@ -60,9 +61,12 @@ export async function memberSubjects(
 
 async function lookUp(deps: TenancyDeps, target: Target, deadline: number): Promise<Membership> {
   const listedAt = Date.now();
+  // Nango trims each id of its integrationId list: a key with outer spaces cannot be named there, so
+  // that connection is listed by its id alone (one page holds all of one id's integrations).
+  const scoped = target.providerConfigKey === target.providerConfigKey.trim();
   const listed = await deps.nango.listConnections(
-    { connectionId: target.connectionId, integrationIds: [target.providerConfigKey] },
-    { limit: 10, page: 0 },
+    scoped ? { connectionId: target.connectionId, integrationIds: [target.providerConfigKey] } : { connectionId: target.connectionId },
+    { limit: scoped ? 10 : MAX_PAGE_SIZE, page: 0 },
     { deadline },
   );
   const found = listed.find((c) => c.connectionId === target.connectionId && c.providerConfigKey === target.providerConfigKey);

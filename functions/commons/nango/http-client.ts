@@ -201,10 +201,11 @@ export class HttpNangoClient implements NangoPort {
         signal: AbortSignal.timeout(timeout),
       });
       answered = res.statusCode >= 200 && res.statusCode < 300;
+      // The headers count even if the body then fails: a metered 2xx must never pass for unmetered.
+      observed = readRateLimit(res.headers);
       // Only a list page is worth more than an error's worth of text; a PATCH's answer is not used.
       const cap = answered && route === 'connections' ? this.listCap : MAX_ERROR_BODY_BYTES;
       const { text, truncated } = await readCapped(res.body, cap);
-      observed = readRateLimit(res.headers);
       const contentType = headerValue(res.headers['content-type']);
       const retryAfterMs = res.statusCode === 429 ? this.gate.tooManyRequests(res.headers['retry-after'], observed) : undefined;
       this.opts.onResponse?.({ method, route, status: res.statusCode, ms: performance.now() - started });

@@ -10,7 +10,12 @@ const listedSchema = z.object({
   connection_id: z.string(),
   provider_config_key: z.string(),
   provider: z.string().optional().catch(undefined),
-  tags: z.record(z.string(), z.string()).nullish().catch(null),
+  // Entry by entry: one odd value must not empty the set, which would read as "left every subject".
+  tags: z
+    .record(z.string(), z.unknown())
+    .nullish()
+    .catch(null)
+    .transform((t) => (t ? Object.fromEntries(Object.entries(t).filter((e): e is [string, string] => typeof e[1] === 'string')) : t)),
   metadata: z.record(z.string(), z.unknown()).nullish().catch(null),
   created: z.string().optional().catch(undefined),
 });
