@@ -5,6 +5,7 @@
  * connections of other customers.
  */
 import * as z from 'zod';
+import { logsSubjectIds, subjectForLog } from '#powertools/logger';
 import { connectionIdSchema, MAX_TAGS, providerConfigKeySchema, tagKeySchema, tagValueSchema } from '#events/ids';
 import { tagsMatch } from '../domain/subject.ts';
 import { Failure } from '../failure.ts';
@@ -75,7 +76,10 @@ export function matchesFilter(c: ListedConnection, filter: ConnectionFilter): bo
 export function describeFilter(filter: ConnectionFilter): string {
   const parts: string[] = [];
   const tags = Object.entries(filter.tags ?? {});
-  if (tags.length) parts.push(`tags ${tags.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' AND ')}`);
+  // Tag values name a customer: these messages are logged, so they show as subject ids do (digests
+  // unless LOG_SUBJECT_IDS is on).
+  const value = (v: string) => (logsSubjectIds() ? JSON.stringify(v) : subjectForLog(v));
+  if (tags.length) parts.push(`tags ${tags.map(([k, v]) => `${k}=${value(v)}`).join(' AND ')}`);
   if (filter.connectionId !== undefined) parts.push(`connection id ${JSON.stringify(filter.connectionId)}`);
   if (filter.integrationIds?.length) parts.push(`integrations ${filter.integrationIds.join(', ')}`);
   return parts.length ? parts.join(', ') : 'no filter (every connection)';

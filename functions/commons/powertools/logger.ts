@@ -16,10 +16,11 @@ const DIGEST_HEX = 16;
  * The same digest is computed by hand with `printf '%s' '<subject id>' | sha256sum | cut -c1-16`.
  */
 export function subjectForLog(id: string): string {
-  if (logSubjectIds()) return id;
+  if (logsSubjectIds()) return id;
   return `sha256:${createHash('sha256').update(id).digest('hex').slice(0, DIGEST_HEX)}`;
 }
 
 export const subjectsForLog = (ids: readonly string[]): string[] => ids.map(subjectForLog);
 
-const logSubjectIds = (): boolean => process.env.LOG_SUBJECT_IDS === 'true';
+/** Whether logs show subject ids (and the tag values in them) as they are. */
+export const logsSubjectIds = (): boolean => process.env.LOG_SUBJECT_IDS === 'true';
