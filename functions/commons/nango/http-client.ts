@@ -12,7 +12,7 @@ import type { Target } from '../sync/message.ts';
 import type { KeyProvider, NangoCredentials } from '../secrets.ts';
 import { registerSecret } from '../redact.ts';
 import { Failure } from '../failure.ts';
-import { excerptOf, MAX_ERROR_BODY_BYTES, errorFromException, errorFromResponse } from './errors.ts';
+import { MAX_ERROR_BODY_BYTES, errorFromException, errorFromResponse } from './errors.ts';
 import { assertValidFilter, assertValidPage, connectionsQuery, describeFilter, matchesFilter } from './filter.ts';
 import { assertValidTarget } from './ids.ts';
 import { parseConnections } from './listed.ts';
@@ -92,14 +92,14 @@ export class HttpNangoClient implements NangoPort {
     );
     if (res.status !== 200) throw this.toError(res);
     if (res.truncated) {
-      // The same page answers the same way again: not worth a retry.
+      // The same page answers the same way again: not worth a retry. No excerpt: a list page holds
+      // other customers' tags and metadata, and this message is logged and kept in the DLQ.
       throw new Failure({
         source: 'nango',
         kind: 'over_limit',
         code: 'response_too_large',
-        message: `GET /connections answered more than ${Math.round(this.listCap / 1024 / 1024)} MiB for one page of ${page.limit}: ask for smaller pages. ${excerptOf(res.text.slice(0, 1000), [res.key])}`,
+        message: `GET /connections answered more than ${Math.round(this.listCap / 1024 / 1024)} MiB for one page of ${page.limit}: ask for smaller pages`,
         status: res.status,
-        secrets: [res.key],
       });
     }
     const listed = parseConnections(res.text);
