@@ -124,16 +124,17 @@ export async function handleDelivery(d: Delivery, deps: WebhookDeps): Promise<An
   } catch {
     return { status: 400, body: { error: 'invalid_json' } };
   }
-  const type = (raw as { type?: unknown })?.type;
+  const { type, operation, success } = (raw ?? {}) as { type?: unknown; operation?: unknown; success?: unknown };
   if (type !== 'auth') return { status: 200, body: { ignored: `type ${typeof type === 'string' ? type.slice(0, 64) : 'unknown'}` } };
+  // What is not seeded is ignored whatever its other fields hold: only a seed's shape is ours to check.
+  if (success !== true || typeof operation !== 'string' || !SEEDED_OPERATIONS.has(operation))
+    return { status: 200, body: { ignored: `auth ${String(operation).slice(0, 32)} success=${String(success).slice(0, 8)}` } };
   const parsed = authWebhookSchema.safeParse(raw);
   if (!parsed.success) {
     logger.warn('auth webhook not understood', { issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) });
     return { status: 400, body: { error: 'invalid_auth_webhook' } };
   }
   const w = parsed.data;
-  if (!w.success || !SEEDED_OPERATIONS.has(w.operation))
-    return { status: 200, body: { ignored: `auth ${w.operation.slice(0, 32)} success=${w.success}` } };
 
   const target = { connectionId: w.connectionId, providerConfigKey: w.providerConfigKey };
   try {

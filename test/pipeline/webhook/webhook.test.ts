@@ -143,6 +143,9 @@ describe('auth webhooks', () => {
       JSON.stringify({ type: 'forward', payload: { anything: true } }),
       JSON.stringify({ ...JSON.parse(authBody(ACME_SF)), operation: 'refresh' }),
       JSON.stringify({ ...JSON.parse(authBody(ACME_SF)), success: false }),
+      // Not seeded, so its other fields are not ours to check: a shape we would refuse for a seed.
+      JSON.stringify({ ...JSON.parse(authBody(ACME_SF)), operation: 'refresh', connectionId: 42, tags: ['x'] }),
+      JSON.stringify({ ...JSON.parse(authBody(ACME_SF)), success: false, providerConfigKey: null }),
     ]) {
       const res = await post(body, { 'x-nango-hmac-sha256': sign(body) });
       expect(res.status, body).toBe(200);
