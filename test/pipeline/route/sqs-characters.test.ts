@@ -19,17 +19,20 @@ import { type LocalDynamo, startLocalDynamo } from '../../../local/standins/dyna
 import { type NangoStandin, startNangoStandin } from '../../../local/standins/nango.ts';
 import { type LocalSqs, type PipelineQueues, startLocalSqs } from '../../../local/standins/sqs.ts';
 import { routeDeps } from '../../support/route-deps.ts';
+import { sqsSafeJson } from '#commons/json';
 
 const KEY = randomUUID();
 /** The body as a producer writes it: JSON whose strings escape the two characters (ASCII on the wire). */
 const body = (id: string, detailType: string) =>
-  JSON.stringify({
-    id,
-    source: 'app.billing',
-    'detail-type': detailType,
-    time: '2026-11-20T09:00:00Z',
-    detail: { organizationId: 'acme', plan: 'pro', changedAt: '2026-11-20T09:00:00.000Z' },
-  }).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  sqsSafeJson(
+    JSON.stringify({
+      id,
+      source: 'app.billing',
+      'detail-type': detailType,
+      time: '2026-11-20T09:00:00Z',
+      detail: { organizationId: 'acme', plan: 'pro', changedAt: '2026-11-20T09:00:00.000Z' },
+    }),
+  );
 
 describe('route with U+FFFE and U+FFFF in an event', () => {
   let sqs: LocalSqs;
