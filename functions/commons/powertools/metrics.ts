@@ -10,6 +10,8 @@ export const metrics = new Metrics({
 });
 
 export const MetricName = {
+  /** A function could not build its dependencies (bad configuration): the invocation failed. */
+  StartFailures: 'StartFailures',
   EventsReceived: 'EventsReceived',
   EventsInvalid: 'EventsInvalid',
   /** Desired-state keys written (newer than what was stored). */
