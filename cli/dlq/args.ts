@@ -35,8 +35,8 @@ export const DEFAULTS = { visibilitySeconds: 60, waitSeconds: 1, scanLimit: 10_0
 export function parseCommandLine(argv: readonly string[], now: Date = new Date()) {
   const [first = 'help', ...rest] = argv;
   const asksHelp = first === 'help' || first === '--help' || first === '-h';
-  const named = first === 'help' ? rest[0] : asksHelp ? undefined : first;
-  if (named !== undefined && !isCommand(named)) {
+  const named = (first === 'help' ? rest[0] : asksHelp ? undefined : first) as Command | undefined;
+  if (named !== undefined && !COMMANDS.includes(named)) {
     throw new CliError(`unknown command "${named}". Commands: ${COMMANDS.join(', ')}${asksHelp ? '' : ' (see --help)'}`);
   }
   let values: Record<string, string | boolean | (string | boolean)[] | undefined> = { help: true };
@@ -54,10 +54,8 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
   const url = (k: string) => opt(k, checkUrl);
   const time = (v: string, f: string) => parseTime(v, f, now);
 
-  const stages = splitList(list('stage'))?.map((s): Stage => {
-    if (s !== 'route' && s !== 'apply') throw new CliError(`--stage must be route or apply (got "${s}")`);
-    return s;
-  });
+  const stages = splitList(list('stage')) as Stage[] | undefined;
+  for (const s of stages ?? []) if (s !== 'route' && s !== 'apply') throw new CliError(`--stage must be route or apply (got "${s}")`);
   const filter = {
     stages,
     errorCodes: splitList(list('error-code')),
@@ -73,8 +71,6 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
   return {
     command: named ?? ('help' as const),
     help: bool('help'),
-    /** Undefined: both. */
-    stages,
     json: bool('json'),
     // An empty --region (say, an unset shell variable) leaves the region to the SDK (AWS_REGION, the profile), as no --region does.
     queues: { stack: str('stack'), region: str('region') || undefined, endpoint, ingress, ingressDlq, sync, syncDlq },
@@ -92,8 +88,6 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
     ...{ force: bool('force'), yes: bool('yes') },
   };
 }
-
-const isCommand = (s: string): s is Command => (COMMANDS as readonly string[]).includes(s);
 
 const int = (min: number, max: number) => (v: string, flag: string) => {
   if (!/^\d+$/.test(v.trim())) throw new CliError(`${flag} must be a whole number (got "${v}")`);

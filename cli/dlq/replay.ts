@@ -24,7 +24,7 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   if (args.native && read.hasCriteria(args.filter)) {
     throw new CliError('--native moves every message of a DLQ; it takes no filters. Drop --native to replay a chosen subset.');
   }
-  const dlqs = read.dlqsFor(urls, args.stages);
+  const dlqs = read.dlqsFor(urls, args.filter.stages);
   if (args.native) for (const d of dlqs) read.sourceUrl(urls, d.stage);
   const holder = ctx.holder(!args.native);
   if (args.dryRun && !args.native) return dryRun(ctx, holder, dlqs, urls);

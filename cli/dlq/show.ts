@@ -12,7 +12,7 @@ import { type DlqItem, type MetadataResult, dlqsFor, hasCriteria, type QueueRepo
 
 export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<number> {
   const { args } = ctx;
-  const dlqs = dlqsFor(await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation), args.stages);
+  const dlqs = dlqsFor(await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation), args.filter.stages);
   await ctx.nangoKey();
   const holder = ctx.holder();
   const { items, reports } = await scanDlqs(holder, dlqs, args.read);
