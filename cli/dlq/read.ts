@@ -22,7 +22,7 @@ import { connectionKey, type Target } from '#commons/sync/message';
 import { OutputKeys } from '../../infra/outputs.ts';
 import { CliError, describeError, networkCode, scrub, scrubValue } from '../errors.ts';
 import { findOutput, stackOutputs } from '../stack-outputs.ts';
-import type { Filter, QueueFlags } from './args.ts';
+import type { Filter, ParsedArgs, QueueFlags } from './args.ts';
 
 // ---- queues ----------------------------------------------------------------------------------
 
@@ -87,7 +87,6 @@ export function dlqsFor(urls: QueueUrls, stages: readonly Stage[] | undefined): 
 /** A message received from a DLQ and held invisible until we delete or release it; attributes as strings. */
 export type HeldMessage = Record<'queueUrl' | 'messageId' | 'receiptHandle' | 'body', string> &
   Record<'attributes' | 'messageAttributes', Record<string, string>>;
-export type ReadOptions = { visibilitySeconds: number; waitSeconds: number; scanLimit: number };
 export type QueueReport = Awaited<ReturnType<Holder['scan']>>['report'];
 
 /** Receives a message again only when our hold ran out; stop after this many rounds of only those. */
@@ -110,7 +109,7 @@ export class Holder {
   ) {}
 
   /** Receives until the queue has nothing visible left for us, deduplicating by MessageId. */
-  async scan({ stage, url }: Dlq, o: ReadOptions) {
+  async scan({ stage, url }: Dlq, o: ParsedArgs['read']) {
     const approximateTotal = await this.count(url);
     const mine = this.held.get(url) ?? this.held.set(url, new Map()).get(url)!;
     const seen = new Map<string, HeldMessage>();
@@ -140,7 +139,6 @@ export class Holder {
     return { items: [...seen.values()].map((m) => classify(m, stage)), report };
   }
 
-  /** Messages in the queue (visible + hidden + delayed), as SQS reports it. */
   async count(queueUrl: string): Promise<number> {
     const a = await this.attributes(queueUrl);
     return ['', 'NotVisible', 'Delayed'].reduce((n, s) => n + Number(a[`ApproximateNumberOfMessages${s}`] ?? 0), 0);
@@ -151,7 +149,6 @@ export class Holder {
     return (await this.call(queueUrl, this.sqs.send(get))).Attributes ?? {};
   }
 
-  /** Renews the hold on everything held, every third of the visibility timeout. */
   startRenewing(): void {
     const renew = () => (this.renewing ??= this.setVisibility(this.visibilitySeconds).finally(() => (this.renewing = undefined)));
     // unref: a pending renewal must not keep a finished CLI alive.
@@ -170,9 +167,7 @@ export class Holder {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.renewing;
-    const failed = await this.setVisibility(0);
-    this.held.clear();
-    return failed;
+    return this.setVisibility(0).finally(() => this.held.clear());
   }
 
   private async setVisibility(seconds: number): Promise<number> {
@@ -189,7 +184,6 @@ export class Holder {
     return failed;
   }
 
-  /** An SQS request about `queueUrl`, its error described for the operator. */
   call<T>(queueUrl: string, request: Promise<T>): Promise<T> {
     return request.catch((e: unknown) => {
       throw describeError(e, { queueUrl, endpoint: this.endpoint });
@@ -197,8 +191,7 @@ export class Holder {
   }
 }
 
-/** Reads the DLQs into items, with a report per queue of what was and was not reached. */
-export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: ReadOptions) {
+export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: ParsedArgs['read']) {
   const scans = [];
   for (const d of dlqs) scans.push(await holder.scan(d, read));
   return { items: scans.flatMap((s) => s.items), reports: scans.map((s) => s.report) };
@@ -250,18 +243,17 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
   const env = parseEnvelope(body);
   if (env) {
     const shown = scrubValue(env);
-    const { error, events, patch } = shown;
     const failedAt = new Date(env.lastFailureAt);
     return {
       ...bare,
       kind: 'envelope',
       stage: env.stage,
-      ...{ errorCode: error.code, errorMessage: error.message, status: env.error.status, retryable: env.error.retryable },
-      ...{ eventType: events[0]?.detailType, eventSource: events[0]?.source, eventIds: events.map((e) => e.id) },
+      ...{ errorCode: shown.error.code, errorMessage: shown.error.message, status: env.error.status, retryable: env.error.retryable },
+      ...{ eventType: shown.events[0]?.detailType, eventSource: shown.events[0]?.source, eventIds: shown.events.map((e) => e.id) },
       ...{ connectionId: env.target?.connectionId, providerConfigKey: env.target?.providerConfigKey, attempts: env.attempts },
       failedAt: Number.isNaN(failedAt.getTime()) ? sentAt : failedAt,
-      patch,
-      ...(env.stage === 'apply' && patch ? { keyTimes: keyTimesOf(env.originals.map((o) => o.body)) } : {}),
+      patch: shown.patch,
+      ...(env.stage === 'apply' && shown.patch ? { keyTimes: keyTimesOf(env.originals.map((o) => o.body)) } : {}),
       envelope: shown,
       replay: planEnvelope(env, messageId),
     };
@@ -303,7 +295,6 @@ function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
   return planSync(env.originals, dlqMessageId, env.target);
 }
 
-/** Sync messages back to the sync queue, each in its connection's group, with a new deduplication id. */
 function planSync(originals: DlqEnvelope['originals'], dlqMessageId: string, fallback?: Target): ReplayPlan {
   const messages: Outgoing[] = [];
   for (const [i, o] of originals.entries()) {

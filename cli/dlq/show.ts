@@ -161,9 +161,8 @@ export function renderItem(i: DlqItem): string {
   if (i.patch !== undefined) lines.push(`patch      ${safe(i.patch, 800)}`);
   if (!i.replay.ok) lines.push(`replay     not possible: ${safe(i.replay.reason)}`);
   if (i.kind === 'malformed') lines.push(`body       ${safe(i.body, 800)}`);
-  for (const m of i.replay.ok ? i.replay.messages : []) {
+  for (const m of i.replay.ok ? i.replay.messages : [])
     lines.push(`replay  -> ${m.queue}${m.groupId ? ` (group ${m.groupId.slice(0, 12)}…)` : ''}: ${safe(m.body, 400)}`);
-  }
   return lines.join('\n');
 }
 
@@ -197,12 +196,9 @@ export function renderComparison(patch: Obj, current: MetadataResult | undefined
   if (!current) return plain;
   if (!current.ok) return `${plain}\n  ! ${readFailure(current)}`;
   const cmp = comparePatch(current.metadata, patch, keyTimes);
-  const rows = cmp.keys.map((k) => [
-    safe(k.key, 40),
-    k.present ? val(k.current, 50) : '(absent)',
-    val(k.patch, 50),
-    k.change === 'stale' ? `stale: kept, a newer event (${k.newerEventAt}) set it` : k.change,
-  ]);
+  const effect = (k: (typeof cmp.keys)[number]) =>
+    k.change === 'stale' ? `stale: kept, a newer event (${k.newerEventAt}) set it` : k.change;
+  const rows = cmp.keys.map((k) => [safe(k.key, 40), k.present ? val(k.current, 50) : '(absent)', val(k.patch, 50), effect(k)]);
   return `${table(['key', 'current (Nango)', 'patch', 'effect'], rows)}\n  ${cmp.untouched} other key(s) of the connection stay as they are.`;
 }
 
