@@ -360,8 +360,7 @@ export function matches(i: DlqItem, f: Filter): boolean {
 
 /** Oldest failure first, so replay keeps each connection's order; within a FIFO group the sequence number breaks ties. */
 export function compareItems(a: DlqItem, b: DlqItem): number {
-  const t = a.failedAt.getTime() - b.failedAt.getTime();
-  if (t !== 0) return t;
+  if (a.failedAt.getTime() !== b.failedAt.getTime()) return a.failedAt.getTime() - b.failedAt.getTime();
   const [sa, sb] = [a.sequenceNumber, b.sequenceNumber].map((s) => (s ? BigInt(s) : undefined));
   if (sa !== undefined && sb !== undefined && sa !== sb) return sa < sb ? -1 : 1;
   return a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0;

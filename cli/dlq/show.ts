@@ -80,11 +80,10 @@ type Count = { key: string; count: number };
 
 /** Age buckets, youngest first, each with the age it stays under. */
 const AGES: Record<string, number> = { '< 1h': 3_600_000, '1h-24h': 86_400_000, '1d-7d': 7 * 86_400_000, '> 7d': Infinity };
-const ageOrder = Object.keys(AGES);
 
 export function ageBucket(failedAt: Date, now: Date): string {
   const age = Math.max(0, now.getTime() - failedAt.getTime());
-  return ageOrder.find((b) => age < AGES[b]!) ?? '> 7d';
+  return Object.keys(AGES).find((b) => age < AGES[b]!) ?? '> 7d';
 }
 const connection = (i: DlqItem) => JSON.stringify({ providerConfigKey: i.providerConfigKey ?? '', connectionId: i.connectionId ?? '' });
 
@@ -100,7 +99,7 @@ export function summarize(items: readonly DlqItem[], now: Date = new Date()) {
     byEventType: countBy(items, (i) => i.eventType ?? '(unknown)'),
     byConnection: countBy(withConnection, connection).map((c) => ({ ...c, key: JSON.parse(c.key) as Target })),
     // Buckets in age order, not by count: the distribution reads left to right.
-    byAge: countBy(items, (i) => ageBucket(i.failedAt, now)).sort((a, b) => ageOrder.indexOf(a.key) - ageOrder.indexOf(b.key)),
+    byAge: countBy(items, (i) => ageBucket(i.failedAt, now)).sort((a, b) => AGES[a.key]! - AGES[b.key]!),
     // reduce, not Math.min(...): a spread of a large DLQ would overflow the stack.
     oldest: times.length ? new Date(times.reduce((a, b) => Math.min(a, b))).toISOString() : undefined,
     newest: times.length ? new Date(times.reduce((a, b) => Math.max(a, b))).toISOString() : undefined,
