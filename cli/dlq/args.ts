@@ -81,7 +81,6 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
     },
     filter: filter as Partial<typeof filter>,
     ...{ dryRun: bool('dry-run'), native: bool('native') },
-    /** Messages sent per second; 0 = unlimited. */
     rate: opt('rate', num) ?? DEFAULTS.rate,
     nango: { skip: bool('no-nango'), host: url('nango-host'), secretId: str('nango-secret-id') },
     /** Replay even where the destination queue's redrive policy does not name the DLQ. */

@@ -30,7 +30,6 @@ export type QueueRole = 'ingress' | 'ingressDlq' | 'sync' | 'syncDlq';
 export type QueueUrls = Partial<Record<QueueRole, string>>;
 export type Dlq = { stage: Stage; url: string };
 export const STAGE_QUEUES = { route: { dlq: 'ingressDlq', source: 'ingress' }, apply: { dlq: 'syncDlq', source: 'sync' } } as const;
-/** Per role: the stack output, the functions' variable, the flag; then version 1's output and variable. */
 const WHERE: Record<QueueRole, [output: string, env: string, flag: string, v1Output?: string, v1Env?: string]> = {
   ingress: [OutputKeys.IngressQueueUrl, ENV.INGRESS_QUEUE_URL, '--ingress-url'],
   ingressDlq: [OutputKeys.IngressDlqUrl, ENV.INGRESS_DLQ_URL, '--ingress-dlq-url'],
@@ -218,7 +217,7 @@ export type DlqItem = Record<'messageId' | 'errorCode' | 'errorMessage' | 'body'
   held: HeldMessage;
 } & Partial<Record<'eventType' | 'eventSource' | 'connectionId' | 'providerConfigKey' | 'sequenceNumber', string | undefined>> &
   Partial<{ status: number; retryable: boolean; attempts: number; patch: Obj; keyTimes: Record<string, string>; envelope: DlqEnvelope }>;
-type Obj = Record<string, unknown>;
+export type Obj = Record<string, unknown>;
 
 const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)';
 
@@ -311,7 +310,6 @@ function planSync(originals: DlqEnvelope['originals'], dlqMessageId: string, fal
   return { ok: true, messages };
 }
 
-/** Version 1: the latest event time of each key its patch messages set. */
 function keyTimesOf(bodies: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const b of bodies) {

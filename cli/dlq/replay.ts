@@ -1,8 +1,7 @@
 /**
- * `replay`, top-down: parse (args.ts), find (read.ts), check the destinations, move (replayItems: send
- * with the functions' SqsQueues, then delete from the DLQ), report. A message is deleted only once every
- * send for it succeeded, so it is always either still in the DLQ or sent. `--dry-run` shows the plan
- * beside Nango's current metadata; `--native` hands the whole DLQ to SQS's own move task.
+ * `replay`: check the destinations, then send each message with the functions' SqsQueues and delete it from the DLQ only once
+ * every send for it succeeded, so it is always either still in the DLQ or sent. `--dry-run` shows the plan beside Nango's
+ * current metadata; `--native` hands the whole DLQ to SQS's own move task.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListMessageMoveTasksCommand, type SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
@@ -91,9 +90,8 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
 }
 
 /**
- * Replay sends wherever it is told, so a wrong URL (another stack's queue, the DLQ itself, a swapped
- * flag) must be refused: each given destination's RedrivePolicy must name the DLQ's QueueArn, and both
- * must be FIFO or both standard. Returns the problems (a line per stage) and each stage's ARNs.
+ * Replay sends wherever it is told, so a wrong URL (another stack's queue, the DLQ itself, a swapped flag) must be refused:
+ * each given destination's RedrivePolicy must name the DLQ's QueueArn, and both must be FIFO or both standard.
  */
 async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls) {
   const problems: string[] = [];
@@ -219,7 +217,6 @@ function progressBar(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: n
   return p;
 }
 
-/** What would be sent where; for apply failures, beside each connection's current metadata in Nango. */
 async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): Promise<number> {
   const { args } = ctx;
   const { items, reports } = await read.scanDlqs(holder, dlqs, args.read);

@@ -8,7 +8,8 @@ import { EXIT, scrub } from '../errors.ts';
 import { columns } from '../format.ts';
 import type { Ctx } from './ctx.ts';
 import type { Target } from '#commons/sync/message';
-import { type DlqItem, type MetadataResult, dlqsFor, hasCriteria, type QueueReport, resolveQueueUrls, scanDlqs, select } from './read.ts';
+import type { DlqItem, MetadataResult, Obj, QueueReport } from './read.ts';
+import { dlqsFor, hasCriteria, resolveQueueUrls, scanDlqs, select } from './read.ts';
 
 export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<number> {
   const { args } = ctx;
@@ -68,15 +69,12 @@ export function safe(v: unknown, max = 120): string {
 /** A metadata value as JSON, so "5" and 5 read differently. */
 const val = (v: unknown, max: number) => safe(v === undefined ? '' : (JSON.stringify(v) ?? String(v)), max);
 
-/** Aligned columns under a header and a rule of dashes. */
 function table(headers: string[], rows: string[][]): string {
   const rule = headers.map((h, i) => '-'.repeat(Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
   return columns([headers, rule, ...rows]).join('\n');
 }
 
 // ---- the summary: counts only, so text and JSON show the same numbers --------------------------
-
-type Count = { key: string; count: number };
 
 /** Age buckets, youngest first, each with the age it stays under. */
 const AGES: Record<string, number> = { '< 1h': 3_600_000, '1h-24h': 86_400_000, '1d-7d': 7 * 86_400_000, '> 7d': Infinity };
@@ -107,7 +105,7 @@ export function summarize(items: readonly DlqItem[], now: Date = new Date()) {
 }
 
 /** Largest group first; ties by key so output is stable. */
-function countBy<T>(items: readonly T[], key: (t: T) => string): Count[] {
+function countBy<T>(items: readonly T[], key: (t: T) => string) {
   const m = new Map<string, number>();
   for (const it of items) m.set(key(it), (m.get(key(it)) ?? 0) + 1);
   return [...m].map(([key, count]) => ({ key, count })).sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -116,7 +114,7 @@ function countBy<T>(items: readonly T[], key: (t: T) => string): Count[] {
 export function renderSummary(s: ReturnType<typeof summarize>): string {
   if (s.total === 0) return 'No messages.';
   const parts = [`${s.total} message(s), ${s.replayable} replayable. Oldest failure ${s.oldest ?? '-'}, newest ${s.newest ?? '-'}.`];
-  const block = (title: string, rows: Count[], cells = rows.map((r) => [safe(r.key, 80), String(r.count)])) =>
+  const block = (title: string, rows: ReturnType<typeof countBy>, cells = rows.map((r) => [safe(r.key, 80), String(r.count)])) =>
     rows.length && parts.push(table([title, 'count'], cells));
   block('stage', s.byStage);
   block('kind', s.byKind);
@@ -169,8 +167,6 @@ export function renderItem(i: DlqItem): string {
 
 /** Version 1 kept per-key event times in the metadata under this key (version 2 none); read to explain a version 1 patch. */
 const VERSIONS_KEY = '_metadataSyncVersions';
-
-type Obj = Record<string, unknown>;
 
 /** What a shallow merge of `patch` into `current` would change, key by key; `stale`: Nango holds a value set by a newer event. */
 export function comparePatch(current: Obj | null, patch: Obj, keyTimes: Record<string, string> = {}) {
