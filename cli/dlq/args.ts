@@ -106,12 +106,11 @@ function checkUrl(v: string, flag: string): string {
   return v;
 }
 
-const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
 /** ISO-8601 (`2026-05-01`, `2026-05-01T10:00:00Z`) or an age relative to now (`90m`, `2h`, `7d` = that long ago). */
 export function parseTime(value: string, flag: string, now: Date = new Date()): Date {
+  const unitMs: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
   const rel = /^(\d+)\s*([smhdw])$/i.exec(value.trim());
-  if (rel) return new Date(now.getTime() - Number(rel[1]) * (UNIT_MS[rel[2]!.toLowerCase()] ?? 0));
+  if (rel) return new Date(now.getTime() - Number(rel[1]) * (unitMs[rel[2]!.toLowerCase()] ?? 0));
   const d = /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : undefined;
   if (d && !Number.isNaN(d.getTime())) return d;
   throw new CliError(`${flag}: "${value}" is not a time; use ISO-8601 (2026-05-01T10:00:00Z) or an age such as 30m, 2h, 7d`);

@@ -44,7 +44,6 @@ export const isFifoUrl = (url: string): boolean => /\.fifo$/.test(new URL(url).p
 export const howToGive = (role: QueueRole): string =>
   `pass ${WHERE[role][2]}, or --stack NAME with a ${WHERE[role][0]} output, or set ${WHERE[role][1]}`;
 
-/** The source queue a stage's failures go back to; throws when nothing names it. */
 export function sourceUrl(urls: QueueUrls, stage: Stage): string {
   const role = STAGE_QUEUES[stage].source;
   if (urls[role]) return urls[role];
@@ -88,9 +87,6 @@ export type HeldMessage = Record<'queueUrl' | 'messageId' | 'receiptHandle' | 'b
   Record<'attributes' | 'messageAttributes', Record<string, string>>;
 export type QueueReport = Awaited<ReturnType<Holder['scan']>>['report'];
 
-/** Receives a message again only when our hold ran out; stop after this many rounds of only those. */
-const REPEAT_ROUNDS_TO_STOP = 3;
-
 /**
  * SQS has no "peek": we receive with a visibility timeout (messages stay in the queue, hidden), renew it while we work, delete only
  * what was replayed, and make the rest visible again at the end; if the process dies, they reappear when the timeout runs out.
@@ -112,7 +108,8 @@ export class Holder {
     const approximateTotal = await this.count(url);
     const mine = this.held.get(url) ?? this.held.set(url, new Map()).get(url)!;
     const seen = new Map<string, HeldMessage>();
-    for (let repeats = 0; repeats < REPEAT_ROUNDS_TO_STOP && seen.size < o.scanLimit; ) {
+    // A message comes again only when our hold ran out: stop after three rounds of only those.
+    for (let repeats = 0; repeats < 3 && seen.size < o.scanLimit; ) {
       const receive = new ReceiveMessageCommand({
         ...{ QueueUrl: url, MaxNumberOfMessages: Math.min(10, o.scanLimit - seen.size), VisibilityTimeout: o.visibilitySeconds },
         ...{ WaitTimeSeconds: o.waitSeconds, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] },

@@ -97,19 +97,18 @@ async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: Que
   const problems: string[] = [];
   const arns: Arns = {};
   for (const { stage, url: dlqUrl } of dlqs) {
-    const destinationUrl = urls[read.STAGE_QUEUES[stage].source];
-    if (!destinationUrl) continue;
-    const [dlq, dest] = [await holder.attributes(dlqUrl), await holder.attributes(destinationUrl)];
+    const destUrl = urls[read.STAGE_QUEUES[stage].source];
+    if (!destUrl) continue;
+    const [dlq, dest] = [await holder.attributes(dlqUrl), await holder.attributes(destUrl)];
     const target = (tryJson(dest.RedrivePolicy ?? '') as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn;
     const bad: string[] = [];
     if (!dlq.QueueArn) bad.push(`SQS returned no QueueArn for the DLQ ${dlqUrl}`);
     else if (typeof target !== 'string')
-      bad.push(`${destinationUrl} has no redrive policy: it is not the queue whose failures land in ${dlq.QueueArn}`);
+      bad.push(`${destUrl} has no redrive policy: it is not the queue whose failures land in ${dlq.QueueArn}`);
     else if (target !== dlq.QueueArn)
-      bad.push(`${destinationUrl} sends its failures to ${target}, not to the DLQ being replayed (${dlq.QueueArn})`);
+      bad.push(`${destUrl} sends its failures to ${target}, not to the DLQ being replayed (${dlq.QueueArn})`);
     const kind = (a: Record<string, string>, url: string) => (a.FifoQueue === 'true' || read.isFifoUrl(url) ? 'FIFO' : 'standard');
-    if (kind(dlq, dlqUrl) !== kind(dest, destinationUrl))
-      bad.push(`the DLQ is ${kind(dlq, dlqUrl)} but ${destinationUrl} is ${kind(dest, destinationUrl)}`);
+    if (kind(dlq, dlqUrl) !== kind(dest, destUrl)) bad.push(`the DLQ is ${kind(dlq, dlqUrl)} but ${destUrl} is ${kind(dest, destUrl)}`);
     if (bad.length) problems.push(`${stage}: ${bad.join('; ')}`);
     arns[stage] = { dlq: dlq.QueueArn, destination: dest.QueueArn };
   }
