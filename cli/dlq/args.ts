@@ -35,8 +35,8 @@ export const DEFAULTS = { visibilitySeconds: 60, waitSeconds: 1, scanLimit: 10_0
 export function parseCommandLine(argv: readonly string[], now: Date = new Date()) {
   const [first = 'help', ...rest] = argv;
   const asksHelp = first === 'help' || first === '--help' || first === '-h';
-  const named = first === 'help' ? rest[0] : asksHelp ? undefined : first;
-  if (named !== undefined && !isCommand(named)) {
+  const named = (first === 'help' ? rest[0] : asksHelp ? undefined : first) as Command | undefined;
+  if (named !== undefined && !COMMANDS.includes(named)) {
     throw new CliError(`unknown command "${named}". Commands: ${COMMANDS.join(', ')}${asksHelp ? '' : ' (see --help)'}`);
   }
   let values: Record<string, string | boolean | (string | boolean)[] | undefined> = { help: true };
@@ -54,10 +54,8 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
   const url = (k: string) => opt(k, checkUrl);
   const time = (v: string, f: string) => parseTime(v, f, now);
 
-  const stages = splitList(list('stage'))?.map((s): Stage => {
-    if (s !== 'route' && s !== 'apply') throw new CliError(`--stage must be route or apply (got "${s}")`);
-    return s;
-  });
+  const stages = splitList(list('stage')) as Stage[] | undefined;
+  for (const s of stages ?? []) if (s !== 'route' && s !== 'apply') throw new CliError(`--stage must be route or apply (got "${s}")`);
   const filter = {
     stages,
     errorCodes: splitList(list('error-code')),
@@ -73,8 +71,6 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
   return {
     command: named ?? ('help' as const),
     help: bool('help'),
-    /** Undefined: both. */
-    stages,
     json: bool('json'),
     // An empty --region (say, an unset shell variable) leaves the region to the SDK (AWS_REGION, the profile), as no --region does.
     queues: { stack: str('stack'), region: str('region') || undefined, endpoint, ingress, ingressDlq, sync, syncDlq },
@@ -85,15 +81,12 @@ export function parseCommandLine(argv: readonly string[], now: Date = new Date()
     },
     filter: filter as Partial<typeof filter>,
     ...{ dryRun: bool('dry-run'), native: bool('native') },
-    /** Messages sent per second; 0 = unlimited. */
     rate: opt('rate', num) ?? DEFAULTS.rate,
     nango: { skip: bool('no-nango'), host: url('nango-host'), secretId: str('nango-secret-id') },
     /** Replay even where the destination queue's redrive policy does not name the DLQ. */
     ...{ force: bool('force'), yes: bool('yes') },
   };
 }
-
-const isCommand = (s: string): s is Command => (COMMANDS as readonly string[]).includes(s);
 
 const int = (min: number, max: number) => (v: string, flag: string) => {
   if (!/^\d+$/.test(v.trim())) throw new CliError(`${flag} must be a whole number (got "${v}")`);
@@ -113,12 +106,11 @@ function checkUrl(v: string, flag: string): string {
   return v;
 }
 
-const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
 /** ISO-8601 (`2026-05-01`, `2026-05-01T10:00:00Z`) or an age relative to now (`90m`, `2h`, `7d` = that long ago). */
 export function parseTime(value: string, flag: string, now: Date = new Date()): Date {
+  const unitMs: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
   const rel = /^(\d+)\s*([smhdw])$/i.exec(value.trim());
-  if (rel) return new Date(now.getTime() - Number(rel[1]) * (UNIT_MS[rel[2]!.toLowerCase()] ?? 0));
+  if (rel) return new Date(now.getTime() - Number(rel[1]) * (unitMs[rel[2]!.toLowerCase()] ?? 0));
   const d = /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : undefined;
   if (d && !Number.isNaN(d.getTime())) return d;
   throw new CliError(`${flag}: "${value}" is not a time; use ISO-8601 (2026-05-01T10:00:00Z) or an age such as 30m, 2h, 7d`);

@@ -69,10 +69,9 @@ export class Ctx {
   json = (value: unknown): void => this.out(JSON.stringify(value, null, 2));
 
   /**
-   * The Nango key as configured (NANGO_SECRET_KEY, or Secrets Manager: bare or JSON {secretKey, host}),
-   * registered for scrubbing as it is read: an older version could store an echoed Authorization
-   * header in an envelope. Undefined when none is configured; a configured but empty secret is an
-   * empty key, which fails clearly when used. Not finding it stops only a dry run that `needs` it.
+   * The Nango key as configured (NANGO_SECRET_KEY, or Secrets Manager: bare or JSON {secretKey, host}), registered for scrubbing as
+   * it is read: an older version could store an echoed Authorization header in an envelope. Undefined when none is configured; a
+   * configured but empty secret is an empty key, which fails clearly when used. Not finding it stops only a dry run that `needs` it.
    */
   async nangoKey(needs = false): Promise<{ key: string; host?: string | undefined } | undefined> {
     const { env } = this.io;

@@ -33,7 +33,7 @@ async function purgeCommand(ctx: Ctx): Promise<number> {
   const { args, io } = ctx;
   const holder = ctx.holder(false);
   const plan = [];
-  const dlqs = dlqsFor(await resolveQueueUrls(args.queues, io.env, ctx.cloudFormation), args.stages);
+  const dlqs = dlqsFor(await resolveQueueUrls(args.queues, io.env, ctx.cloudFormation), args.filter.stages);
   for (const d of dlqs) plan.push({ ...d, approximateMessages: await holder.count(d.url) });
   if (!args.yes) {
     if (!io.stdin.isTTY) throw new CliError('refusing to purge without a terminal to confirm on: pass --yes to purge anyway.');

@@ -22,7 +22,7 @@ import { connectionKey, type Target } from '#commons/sync/message';
 import { OutputKeys } from '../../infra/outputs.ts';
 import { CliError, describeError, networkCode, scrub, scrubValue } from '../errors.ts';
 import { findOutput, stackOutputs } from '../stack-outputs.ts';
-import type { Filter, QueueFlags } from './args.ts';
+import type { Filter, ParsedArgs, QueueFlags } from './args.ts';
 
 // ---- queues ----------------------------------------------------------------------------------
 
@@ -30,7 +30,6 @@ export type QueueRole = 'ingress' | 'ingressDlq' | 'sync' | 'syncDlq';
 export type QueueUrls = Partial<Record<QueueRole, string>>;
 export type Dlq = { stage: Stage; url: string };
 export const STAGE_QUEUES = { route: { dlq: 'ingressDlq', source: 'ingress' }, apply: { dlq: 'syncDlq', source: 'sync' } } as const;
-/** Per role: the stack output, the functions' variable, the flag; then version 1's output and variable. */
 const WHERE: Record<QueueRole, [output: string, env: string, flag: string, v1Output?: string, v1Env?: string]> = {
   ingress: [OutputKeys.IngressQueueUrl, ENV.INGRESS_QUEUE_URL, '--ingress-url'],
   ingressDlq: [OutputKeys.IngressDlqUrl, ENV.INGRESS_DLQ_URL, '--ingress-dlq-url'],
@@ -45,7 +44,6 @@ export const isFifoUrl = (url: string): boolean => /\.fifo$/.test(new URL(url).p
 export const howToGive = (role: QueueRole): string =>
   `pass ${WHERE[role][2]}, or --stack NAME with a ${WHERE[role][0]} output, or set ${WHERE[role][1]}`;
 
-/** The source queue a stage's failures go back to; throws when nothing names it. */
 export function sourceUrl(urls: QueueUrls, stage: Stage): string {
   const role = STAGE_QUEUES[stage].source;
   if (urls[role]) return urls[role];
@@ -87,11 +85,7 @@ export function dlqsFor(urls: QueueUrls, stages: readonly Stage[] | undefined): 
 /** A message received from a DLQ and held invisible until we delete or release it; attributes as strings. */
 export type HeldMessage = Record<'queueUrl' | 'messageId' | 'receiptHandle' | 'body', string> &
   Record<'attributes' | 'messageAttributes', Record<string, string>>;
-export type ReadOptions = { visibilitySeconds: number; waitSeconds: number; scanLimit: number };
 export type QueueReport = Awaited<ReturnType<Holder['scan']>>['report'];
-
-/** Receives a message again only when our hold ran out; stop after this many rounds of only those. */
-const REPEAT_ROUNDS_TO_STOP = 3;
 
 /**
  * SQS has no "peek": we receive with a visibility timeout (messages stay in the queue, hidden), renew it while we work, delete only
@@ -110,11 +104,12 @@ export class Holder {
   ) {}
 
   /** Receives until the queue has nothing visible left for us, deduplicating by MessageId. */
-  async scan({ stage, url }: Dlq, o: ReadOptions) {
+  async scan({ stage, url }: Dlq, o: ParsedArgs['read']) {
     const approximateTotal = await this.count(url);
     const mine = this.held.get(url) ?? this.held.set(url, new Map()).get(url)!;
     const seen = new Map<string, HeldMessage>();
-    for (let repeats = 0; repeats < REPEAT_ROUNDS_TO_STOP && seen.size < o.scanLimit; ) {
+    // A message comes again only when our hold ran out: stop after three rounds of only those.
+    for (let repeats = 0; repeats < 3 && seen.size < o.scanLimit; ) {
       const receive = new ReceiveMessageCommand({
         ...{ QueueUrl: url, MaxNumberOfMessages: Math.min(10, o.scanLimit - seen.size), VisibilityTimeout: o.visibilitySeconds },
         ...{ WaitTimeSeconds: o.waitSeconds, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] },
@@ -140,7 +135,6 @@ export class Holder {
     return { items: [...seen.values()].map((m) => classify(m, stage)), report };
   }
 
-  /** Messages in the queue (visible + hidden + delayed), as SQS reports it. */
   async count(queueUrl: string): Promise<number> {
     const a = await this.attributes(queueUrl);
     return ['', 'NotVisible', 'Delayed'].reduce((n, s) => n + Number(a[`ApproximateNumberOfMessages${s}`] ?? 0), 0);
@@ -151,7 +145,6 @@ export class Holder {
     return (await this.call(queueUrl, this.sqs.send(get))).Attributes ?? {};
   }
 
-  /** Renews the hold on everything held, every third of the visibility timeout. */
   startRenewing(): void {
     const renew = () => (this.renewing ??= this.setVisibility(this.visibilitySeconds).finally(() => (this.renewing = undefined)));
     // unref: a pending renewal must not keep a finished CLI alive.
@@ -170,9 +163,7 @@ export class Holder {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.renewing;
-    const failed = await this.setVisibility(0);
-    this.held.clear();
-    return failed;
+    return this.setVisibility(0).finally(() => this.held.clear());
   }
 
   private async setVisibility(seconds: number): Promise<number> {
@@ -189,7 +180,6 @@ export class Holder {
     return failed;
   }
 
-  /** An SQS request about `queueUrl`, its error described for the operator. */
   call<T>(queueUrl: string, request: Promise<T>): Promise<T> {
     return request.catch((e: unknown) => {
       throw describeError(e, { queueUrl, endpoint: this.endpoint });
@@ -197,8 +187,7 @@ export class Holder {
   }
 }
 
-/** Reads the DLQs into items, with a report per queue of what was and was not reached. */
-export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: ReadOptions) {
+export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: ParsedArgs['read']) {
   const scans = [];
   for (const d of dlqs) scans.push(await holder.scan(d, read));
   return { items: scans.flatMap((s) => s.items), reports: scans.map((s) => s.report) };
@@ -225,7 +214,7 @@ export type DlqItem = Record<'messageId' | 'errorCode' | 'errorMessage' | 'body'
   held: HeldMessage;
 } & Partial<Record<'eventType' | 'eventSource' | 'connectionId' | 'providerConfigKey' | 'sequenceNumber', string | undefined>> &
   Partial<{ status: number; retryable: boolean; attempts: number; patch: Obj; keyTimes: Record<string, string>; envelope: DlqEnvelope }>;
-type Obj = Record<string, unknown>;
+export type Obj = Record<string, unknown>;
 
 const REDRIVEN = 'moved by SQS redrive after maxReceiveCount (the function failed without writing an envelope)';
 
@@ -250,18 +239,17 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
   const env = parseEnvelope(body);
   if (env) {
     const shown = scrubValue(env);
-    const { error, events, patch } = shown;
     const failedAt = new Date(env.lastFailureAt);
     return {
       ...bare,
       kind: 'envelope',
       stage: env.stage,
-      ...{ errorCode: error.code, errorMessage: error.message, status: env.error.status, retryable: env.error.retryable },
-      ...{ eventType: events[0]?.detailType, eventSource: events[0]?.source, eventIds: events.map((e) => e.id) },
+      ...{ errorCode: shown.error.code, errorMessage: shown.error.message, status: env.error.status, retryable: env.error.retryable },
+      ...{ eventType: shown.events[0]?.detailType, eventSource: shown.events[0]?.source, eventIds: shown.events.map((e) => e.id) },
       ...{ connectionId: env.target?.connectionId, providerConfigKey: env.target?.providerConfigKey, attempts: env.attempts },
       failedAt: Number.isNaN(failedAt.getTime()) ? sentAt : failedAt,
-      patch,
-      ...(env.stage === 'apply' && patch ? { keyTimes: keyTimesOf(env.originals.map((o) => o.body)) } : {}),
+      patch: shown.patch,
+      ...(env.stage === 'apply' && shown.patch ? { keyTimes: keyTimesOf(env.originals.map((o) => o.body)) } : {}),
       envelope: shown,
       replay: planEnvelope(env, messageId),
     };
@@ -303,7 +291,6 @@ function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
   return planSync(env.originals, dlqMessageId, env.target);
 }
 
-/** Sync messages back to the sync queue, each in its connection's group, with a new deduplication id. */
 function planSync(originals: DlqEnvelope['originals'], dlqMessageId: string, fallback?: Target): ReplayPlan {
   const messages: Outgoing[] = [];
   for (const [i, o] of originals.entries()) {
@@ -320,7 +307,6 @@ function planSync(originals: DlqEnvelope['originals'], dlqMessageId: string, fal
   return { ok: true, messages };
 }
 
-/** Version 1: the latest event time of each key its patch messages set. */
 function keyTimesOf(bodies: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const b of bodies) {
@@ -369,8 +355,7 @@ export function matches(i: DlqItem, f: Filter): boolean {
 
 /** Oldest failure first, so replay keeps each connection's order; within a FIFO group the sequence number breaks ties. */
 export function compareItems(a: DlqItem, b: DlqItem): number {
-  const t = a.failedAt.getTime() - b.failedAt.getTime();
-  if (t !== 0) return t;
+  if (a.failedAt.getTime() !== b.failedAt.getTime()) return a.failedAt.getTime() - b.failedAt.getTime();
   const [sa, sb] = [a.sequenceNumber, b.sequenceNumber].map((s) => (s ? BigInt(s) : undefined));
   if (sa !== undefined && sb !== undefined && sa !== sb) return sa < sb ? -1 : 1;
   return a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0;

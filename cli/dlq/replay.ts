@@ -1,8 +1,7 @@
 /**
- * `replay`, top-down: parse (args.ts), find (read.ts), check the destinations, move (replayItems: send
- * with the functions' SqsQueues, then delete from the DLQ), report. A message is deleted only once every
- * send for it succeeded, so it is always either still in the DLQ or sent. `--dry-run` shows the plan
- * beside Nango's current metadata; `--native` hands the whole DLQ to SQS's own move task.
+ * `replay`: check the destinations, then send each message with the functions' SqsQueues and delete it from the DLQ only once
+ * every send for it succeeded, so it is always either still in the DLQ or sent. `--dry-run` shows the plan beside Nango's
+ * current metadata; `--native` hands the whole DLQ to SQS's own move task.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListMessageMoveTasksCommand, type SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
@@ -14,7 +13,7 @@ import { progressLine } from '../format.ts';
 import type { Ctx } from './ctx.ts';
 import * as read from './read.ts';
 import type { Dlq, DlqItem, Holder, QueueUrls } from './read.ts';
-import * as show from './show.ts';
+import { comparePatch, itemJson, renderComparison, renderCurrent, renderReports, safe } from './show.ts';
 
 export async function replayCommand(ctx: Ctx): Promise<number> {
   const { args } = ctx;
@@ -24,7 +23,7 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   if (args.native && read.hasCriteria(args.filter)) {
     throw new CliError('--native moves every message of a DLQ; it takes no filters. Drop --native to replay a chosen subset.');
   }
-  const dlqs = read.dlqsFor(urls, args.stages);
+  const dlqs = read.dlqsFor(urls, args.filter.stages);
   if (args.native) for (const d of dlqs) read.sourceUrl(urls, d.stage);
   const holder = ctx.holder(!args.native);
   if (args.dryRun && !args.native) return dryRun(ctx, holder, dlqs, urls);
@@ -41,13 +40,12 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   const o = emptyOutcome();
   const processed = new Set<string>();
   const deps = { sqs: ctx.sqs, holder, targets: urls, pacer: pacer(args.rate), signal: ctx.io.signal, blockedGroups: new Set<string>() };
-  const fifo = dlqs.some((d) => read.isFifoUrl(d.url));
   let remaining = args.filter.max ?? Number.POSITIVE_INFINITY;
   const reports: read.QueueReport[][] = [];
   let progress: Progress | undefined;
   for (;;) {
     const scan = await read.scanDlqs(holder, dlqs, args.read);
-    if (reports.push(scan.reports) === 1 && !args.json) ctx.err(show.renderReports(scan.reports));
+    if (reports.push(scan.reports) === 1 && !args.json) ctx.err(renderReports(scan.reports));
     const fresh = scan.items.filter((i) => !processed.has(i.messageId) && processed.add(i.messageId));
     const chosen = read.select(fresh, { ...args.filter, max: Number.isFinite(remaining) ? remaining : undefined });
     if (!chosen.length) break;
@@ -57,10 +55,9 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
     progress.total += chosen.length;
     const before = o.replayed.length;
     await replayItems(chosen, { ...deps, progress }, o);
-    if (!fifo || o.interrupted || remaining <= 0 || o.replayed.length === before) break;
+    if (!dlqs.some((d) => read.isFifoUrl(d.url)) || o.interrupted || remaining <= 0 || o.replayed.length === before) break;
   }
 
-  // Report.
   progress?.finish(o);
   const selected = progress?.total ?? 0;
   const after = [];
@@ -81,12 +78,10 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
             `${o.failed.length} failed, ${o.skipped.length} skipped, ${o.sentNotDeleted.length} sent but still in the DLQ.`
         : 'Nothing to replay: no message matches.',
     );
-    const lines = (head: string, list: Listed) => {
-      for (const f of list) ctx.out(`  ${head} ${f.item.messageId}: ${show.safe(f.error ?? f.reason, 300)}`);
-    };
-    lines('failed  ', o.failed);
-    lines('skipped ', o.skipped);
-    lines('sent, not deleted (a later replay sends it again)', o.sentNotDeleted);
+    const heads = ['failed  ', 'skipped ', 'sent, not deleted (a later replay sends it again)'];
+    [o.failed, o.skipped, o.sentNotDeleted].forEach((list: Listed, n) => {
+      for (const f of list) ctx.out(`  ${heads[n]} ${f.item.messageId}: ${safe(f.error ?? f.reason, 300)}`);
+    });
     if (o.interrupted) ctx.out('Every message not replayed is still in the DLQ; run the same command again to go on.');
     ctx.out(after.map((a) => `${a.stage} DLQ now holds ~${a.approximateMessages ?? '?'} message(s).`).join(' '));
   }
@@ -95,27 +90,25 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
 }
 
 /**
- * Replay sends wherever it is told, so a wrong URL (another stack's queue, the DLQ itself, a swapped
- * flag) must be refused: each given destination's RedrivePolicy must name the DLQ's QueueArn, and both
- * must be FIFO or both standard. Returns the problems (a line per stage) and each stage's ARNs.
+ * Replay sends wherever it is told, so a wrong URL (another stack's queue, the DLQ itself, a swapped flag) must be refused:
+ * each given destination's RedrivePolicy must name the DLQ's QueueArn, and both must be FIFO or both standard.
  */
 async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: QueueUrls) {
   const problems: string[] = [];
   const arns: Arns = {};
   for (const { stage, url: dlqUrl } of dlqs) {
-    const destinationUrl = urls[read.STAGE_QUEUES[stage].source];
-    if (!destinationUrl) continue;
-    const [dlq, dest] = [await holder.attributes(dlqUrl), await holder.attributes(destinationUrl)];
+    const destUrl = urls[read.STAGE_QUEUES[stage].source];
+    if (!destUrl) continue;
+    const [dlq, dest] = [await holder.attributes(dlqUrl), await holder.attributes(destUrl)];
     const target = (tryJson(dest.RedrivePolicy ?? '') as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn;
     const bad: string[] = [];
     if (!dlq.QueueArn) bad.push(`SQS returned no QueueArn for the DLQ ${dlqUrl}`);
     else if (typeof target !== 'string')
-      bad.push(`${destinationUrl} has no redrive policy: it is not the queue whose failures land in ${dlq.QueueArn}`);
+      bad.push(`${destUrl} has no redrive policy: it is not the queue whose failures land in ${dlq.QueueArn}`);
     else if (target !== dlq.QueueArn)
-      bad.push(`${destinationUrl} sends its failures to ${target}, not to the DLQ being replayed (${dlq.QueueArn})`);
+      bad.push(`${destUrl} sends its failures to ${target}, not to the DLQ being replayed (${dlq.QueueArn})`);
     const kind = (a: Record<string, string>, url: string) => (a.FifoQueue === 'true' || read.isFifoUrl(url) ? 'FIFO' : 'standard');
-    if (kind(dlq, dlqUrl) !== kind(dest, destinationUrl))
-      bad.push(`the DLQ is ${kind(dlq, dlqUrl)} but ${destinationUrl} is ${kind(dest, destinationUrl)}`);
+    if (kind(dlq, dlqUrl) !== kind(dest, destUrl)) bad.push(`the DLQ is ${kind(dlq, dlqUrl)} but ${destUrl} is ${kind(dest, destUrl)}`);
     if (bad.length) problems.push(`${stage}: ${bad.join('; ')}`);
     arns[stage] = { dlq: dlq.QueueArn, destination: dest.QueueArn };
   }
@@ -124,7 +117,6 @@ async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: Que
 
 type Arns = Partial<Record<Stage, { dlq?: string | undefined; destination?: string | undefined }>>;
 
-/** The stages whose chosen messages go back to a source queue that no flag, stack or variable names. */
 const missingTargets = (items: readonly DlqItem[], urls: QueueUrls) =>
   (['route', 'apply'] as const).filter((s) => !urls[read.STAGE_QUEUES[s].source] && items.some((i) => i.replay.ok && i.stage === s));
 
@@ -188,12 +180,10 @@ export async function replayItems(items: readonly DlqItem[], deps: Deps, out = e
 }
 
 type Clock = { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<unknown> };
+const SYSTEM_CLOCK: Clock = { now: () => performance.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) };
 
 /** Sends evenly spaced (no bursts), so a large replay floods neither the pipeline nor Nango's rate limit behind it. */
-export function pacer(
-  perSecond: number,
-  clock: Clock = { now: () => performance.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) },
-) {
+export function pacer(perSecond: number, clock = SYSTEM_CLOCK) {
   let next = -Infinity;
   return {
     /** Resolves when the next send may start; rejects with an AbortError if the signal fires first. */
@@ -226,7 +216,6 @@ function progressBar(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: n
   return p;
 }
 
-/** What would be sent where; for apply failures, beside each connection's current metadata in Nango. */
 async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): Promise<number> {
   const { args } = ctx;
   const { items, reports } = await read.scanDlqs(holder, dlqs, args.read);
@@ -250,14 +239,14 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
       const out = [];
       for (const i of chosen) {
         const cur = await current(i);
-        const comparison = cur?.ok && i.patch ? show.comparePatch(cur.metadata, i.patch, i.keyTimes) : undefined;
-        out.push({ ...show.itemJson(i, true), current: cur, comparison });
+        const comparison = cur?.ok && i.patch ? comparePatch(cur.metadata, i.patch, i.keyTimes) : undefined;
+        out.push({ ...itemJson(i, true), current: cur, comparison });
       }
       const [nango, destinationProblems] = [reader?.host ?? null, problems ? problems.split('\n') : []];
       ctx.json({ dryRun: true, queues: reports, selected: chosen.length, nango, missingTargets: missing, destinationProblems, items: out });
       return EXIT.ok;
     }
-    ctx.out(show.renderReports(reports));
+    ctx.out(renderReports(reports));
     const replayable = chosen.filter((i) => i.replay.ok).length;
     ctx.out(`Dry run: ${chosen.length} message(s) chosen, ${replayable} replayable. Nothing is sent or removed.`);
     if (missing.length) ctx.out(`Before a real replay, give the queue URL for: ${missing.join('; ')}`);
@@ -266,7 +255,6 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
       ctx.out(
         "(No Nango key: set NANGO_SECRET_KEY, or NANGO_SECRET_ID / --nango-secret-id, to see each connection's current metadata; --no-nango hides this note.)",
       );
-    const { safe } = show;
     for (const i of chosen) {
       const target = i.connectionId !== undefined ? `  ${safe(i.providerConfigKey ?? '-', 40)} / ${safe(i.connectionId, 60)}` : '';
       const status = i.status ? ` (HTTP ${i.status})` : '';
@@ -277,7 +265,7 @@ async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): P
         ctx.out(`  -> ${m.queue}${m.groupId ? ` group ${m.groupId.slice(0, 12)}…` : ''}${body(m)}`);
       // A sync message carries no data: apply sends the latest desired state, so show what Nango holds now.
       if (!i.replay.ok || i.stage !== 'apply') continue;
-      const shown = i.patch ? show.renderComparison(i.patch, await current(i), i.keyTimes) : reader && show.renderCurrent(await current(i));
+      const shown = i.patch ? renderComparison(i.patch, await current(i), i.keyTimes) : reader && renderCurrent(await current(i));
       if (shown) ctx.out(shown.replace(/^/gm, '  '));
     }
     return EXIT.ok;
@@ -312,10 +300,8 @@ async function nativeCommand(ctx: Ctx, holder: Holder, dlqs: readonly Dlq[], url
           'processes the original messages inside. Use plain `replay` (without --native) to choose a subset or to preview with --dry-run.',
       );
   }
-  if (args.dryRun) {
-    if (args.json) ctx.json({ dryRun: true, native: true, queues: plans });
-    return EXIT.ok;
-  }
+  if (args.dryRun && args.json) ctx.json({ dryRun: true, native: true, queues: plans });
+  if (args.dryRun) return EXIT.ok;
   const results = [];
   // Resolves true when Ctrl-C ends the wait: stop watching, the task goes on.
   const stopped = () => sleep(Number(ctx.io.env.DLQ_NATIVE_POLL_MS ?? 2000), false, { signal: ctx.io.signal }).catch(() => true);

@@ -8,11 +8,12 @@ import { EXIT, scrub } from '../errors.ts';
 import { columns } from '../format.ts';
 import type { Ctx } from './ctx.ts';
 import type { Target } from '#commons/sync/message';
-import { type DlqItem, type MetadataResult, dlqsFor, hasCriteria, type QueueReport, resolveQueueUrls, scanDlqs, select } from './read.ts';
+import type { DlqItem, MetadataResult, Obj, QueueReport } from './read.ts';
+import { dlqsFor, hasCriteria, resolveQueueUrls, scanDlqs, select } from './read.ts';
 
 export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<number> {
   const { args } = ctx;
-  const dlqs = dlqsFor(await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation), args.stages);
+  const dlqs = dlqsFor(await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation), args.filter.stages);
   await ctx.nangoKey();
   const holder = ctx.holder();
   const { items, reports } = await scanDlqs(holder, dlqs, args.read);
@@ -68,7 +69,6 @@ export function safe(v: unknown, max = 120): string {
 /** A metadata value as JSON, so "5" and 5 read differently. */
 const val = (v: unknown, max: number) => safe(v === undefined ? '' : (JSON.stringify(v) ?? String(v)), max);
 
-/** Aligned columns under a header and a rule of dashes. */
 function table(headers: string[], rows: string[][]): string {
   const rule = headers.map((h, i) => '-'.repeat(Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
   return columns([headers, rule, ...rows]).join('\n');
@@ -76,15 +76,12 @@ function table(headers: string[], rows: string[][]): string {
 
 // ---- the summary: counts only, so text and JSON show the same numbers --------------------------
 
-type Count = { key: string; count: number };
-
 /** Age buckets, youngest first, each with the age it stays under. */
 const AGES: Record<string, number> = { '< 1h': 3_600_000, '1h-24h': 86_400_000, '1d-7d': 7 * 86_400_000, '> 7d': Infinity };
-const ageOrder = Object.keys(AGES);
 
 export function ageBucket(failedAt: Date, now: Date): string {
   const age = Math.max(0, now.getTime() - failedAt.getTime());
-  return ageOrder.find((b) => age < AGES[b]!) ?? '> 7d';
+  return Object.keys(AGES).find((b) => age < AGES[b]!) ?? '> 7d';
 }
 const connection = (i: DlqItem) => JSON.stringify({ providerConfigKey: i.providerConfigKey ?? '', connectionId: i.connectionId ?? '' });
 
@@ -100,7 +97,7 @@ export function summarize(items: readonly DlqItem[], now: Date = new Date()) {
     byEventType: countBy(items, (i) => i.eventType ?? '(unknown)'),
     byConnection: countBy(withConnection, connection).map((c) => ({ ...c, key: JSON.parse(c.key) as Target })),
     // Buckets in age order, not by count: the distribution reads left to right.
-    byAge: countBy(items, (i) => ageBucket(i.failedAt, now)).sort((a, b) => ageOrder.indexOf(a.key) - ageOrder.indexOf(b.key)),
+    byAge: countBy(items, (i) => ageBucket(i.failedAt, now)).sort((a, b) => AGES[a.key]! - AGES[b.key]!),
     // reduce, not Math.min(...): a spread of a large DLQ would overflow the stack.
     oldest: times.length ? new Date(times.reduce((a, b) => Math.min(a, b))).toISOString() : undefined,
     newest: times.length ? new Date(times.reduce((a, b) => Math.max(a, b))).toISOString() : undefined,
@@ -108,7 +105,7 @@ export function summarize(items: readonly DlqItem[], now: Date = new Date()) {
 }
 
 /** Largest group first; ties by key so output is stable. */
-function countBy<T>(items: readonly T[], key: (t: T) => string): Count[] {
+function countBy<T>(items: readonly T[], key: (t: T) => string) {
   const m = new Map<string, number>();
   for (const it of items) m.set(key(it), (m.get(key(it)) ?? 0) + 1);
   return [...m].map(([key, count]) => ({ key, count })).sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -117,7 +114,7 @@ function countBy<T>(items: readonly T[], key: (t: T) => string): Count[] {
 export function renderSummary(s: ReturnType<typeof summarize>): string {
   if (s.total === 0) return 'No messages.';
   const parts = [`${s.total} message(s), ${s.replayable} replayable. Oldest failure ${s.oldest ?? '-'}, newest ${s.newest ?? '-'}.`];
-  const block = (title: string, rows: Count[], cells = rows.map((r) => [safe(r.key, 80), String(r.count)])) =>
+  const block = (title: string, rows: ReturnType<typeof countBy>, cells = rows.map((r) => [safe(r.key, 80), String(r.count)])) =>
     rows.length && parts.push(table([title, 'count'], cells));
   block('stage', s.byStage);
   block('kind', s.byKind);
@@ -161,9 +158,8 @@ export function renderItem(i: DlqItem): string {
   if (i.patch !== undefined) lines.push(`patch      ${safe(i.patch, 800)}`);
   if (!i.replay.ok) lines.push(`replay     not possible: ${safe(i.replay.reason)}`);
   if (i.kind === 'malformed') lines.push(`body       ${safe(i.body, 800)}`);
-  for (const m of i.replay.ok ? i.replay.messages : []) {
+  for (const m of i.replay.ok ? i.replay.messages : [])
     lines.push(`replay  -> ${m.queue}${m.groupId ? ` (group ${m.groupId.slice(0, 12)}…)` : ''}: ${safe(m.body, 400)}`);
-  }
   return lines.join('\n');
 }
 
@@ -171,8 +167,6 @@ export function renderItem(i: DlqItem): string {
 
 /** Version 1 kept per-key event times in the metadata under this key (version 2 none); read to explain a version 1 patch. */
 const VERSIONS_KEY = '_metadataSyncVersions';
-
-type Obj = Record<string, unknown>;
 
 /** What a shallow merge of `patch` into `current` would change, key by key; `stale`: Nango holds a value set by a newer event. */
 export function comparePatch(current: Obj | null, patch: Obj, keyTimes: Record<string, string> = {}) {
@@ -197,12 +191,9 @@ export function renderComparison(patch: Obj, current: MetadataResult | undefined
   if (!current) return plain;
   if (!current.ok) return `${plain}\n  ! ${readFailure(current)}`;
   const cmp = comparePatch(current.metadata, patch, keyTimes);
-  const rows = cmp.keys.map((k) => [
-    safe(k.key, 40),
-    k.present ? val(k.current, 50) : '(absent)',
-    val(k.patch, 50),
-    k.change === 'stale' ? `stale: kept, a newer event (${k.newerEventAt}) set it` : k.change,
-  ]);
+  const effect = (k: (typeof cmp.keys)[number]) =>
+    k.change === 'stale' ? `stale: kept, a newer event (${k.newerEventAt}) set it` : k.change;
+  const rows = cmp.keys.map((k) => [safe(k.key, 40), k.present ? val(k.current, 50) : '(absent)', val(k.patch, 50), effect(k)]);
   return `${table(['key', 'current (Nango)', 'patch', 'effect'], rows)}\n  ${cmp.untouched} other key(s) of the connection stay as they are.`;
 }
 
