@@ -32,14 +32,15 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 async function purgeCommand(ctx: Ctx): Promise<number> {
   const { args, io } = ctx;
   const holder = ctx.holder(false);
-  const plan = [];
   const dlqs = dlqsFor(await resolveQueueUrls(args.queues, io.env, ctx.cloudFormation), args.filter.stages);
-  for (const d of dlqs) plan.push({ ...d, approximateMessages: await holder.count(d.url) });
+  const plan = await Promise.all(dlqs.map(async (d) => ({ ...d, approximateMessages: await holder.count(d.url) })));
   if (!args.yes) {
     if (!io.stdin.isTTY) throw new CliError('refusing to purge without a terminal to confirm on: pass --yes to purge anyway.');
     for (const p of plan) ctx.err(`${p.stage} DLQ ${p.url}: ~${p.approximateMessages} message(s)`);
     const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: false });
-    const answer = await rl.question('Delete all of them for good? Type "purge" to confirm: ', { signal: io.signal }).catch(() => '');
+    const ask = rl.question('Delete all of them for good? Type "purge" to confirm: ', { signal: io.signal }).catch(() => '');
+    // Ctrl-D closes the prompt unanswered, which alone never settles the question; an answer read just before wins.
+    const answer = await Promise.race([ask, new Promise<string>((end) => rl.once('close', () => setImmediate(end, '')))]);
     rl.close();
     if (answer.trim().toLowerCase() !== 'purge') {
       ctx.err('Not purged.');

@@ -85,8 +85,7 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
     if (o.interrupted) ctx.out('Every message not replayed is still in the DLQ; run the same command again to go on.');
     ctx.out(after.map((a) => `${a.stage} DLQ now holds ~${a.approximateMessages ?? '?'} message(s).`).join(' '));
   }
-  if (o.interrupted) return EXIT.interrupted;
-  return o.failed.length || o.sentNotDeleted.length || o.skipped.length ? EXIT.failed : EXIT.ok;
+  return o.interrupted ? EXIT.interrupted : o.failed.length || o.sentNotDeleted.length || o.skipped.length ? EXIT.failed : EXIT.ok;
 }
 
 /**

@@ -326,6 +326,16 @@ describe('purge', () => {
     expect(yes.stdout).toMatch(/Purged the apply DLQ/);
     expect((await counts(sqs, q.syncDlqUrl)).total).toBe(0);
   });
+
+  it('a terminal whose input ends unanswered (Ctrl-D) purges nothing and exits at once', async () => {
+    const q = await fresh();
+    const sqs = local.client();
+    await seed(sqs, q.ingressDlqUrl, [{ MessageBody: '{}' }]);
+    const ended = await dlq(['purge', '--stage', 'route', ...purgeFlags(q)], { stdinTTY: true, stdin: '' });
+    expect(ended.code).toBe(1);
+    expect(ended.stderr).toMatch(/Not purged/);
+    expect((await counts(sqs, q.ingressDlqUrl)).total).toBe(1);
+  });
 });
 
 describe('bad input', () => {
