@@ -143,6 +143,7 @@ async function applyGroup(
   const correlation_id = messages.flatMap((m) => m.events).at(-1)?.id ?? units[0]!.messageId;
   const queuedAt = force ? undefined : deferralTime(units);
   const settling = messages.some((m) => m.reason === 'settle');
+  const settled = new Set(messages.flatMap((m) => (m.reason === 'settle' ? m.subjects : [])));
   const events = new Set(messages.flatMap((m) => m.events.map((e) => e.id))).size;
   const behindMs = Math.max(0, ...messages.map((m) => m.behindMs ?? 0));
   let planned: DesiredKey[] = [];
@@ -197,7 +198,9 @@ async function applyGroup(
           // The settle is its deadline (a delayed message that exists; it waits again only with the next
           // on its way, and never past maxDeferMs).
           const due = applied.settleDue ?? {};
-          const unsettled = waiting.filter((s) => !((due[s] ?? 0) > now));
+          // A settle being applied never rests on the due on record for its own subjects: that due may be
+          // its own, set by a host whose clock ran ahead of this one's.
+          const unsettled = waiting.filter((s) => settled.has(s) || !((due[s] ?? 0) > now));
           const deadlines: string[] = [];
           const refs = messages.flatMap((m) => m.events);
           deferred = await sendWaits(
