@@ -57,6 +57,11 @@ export const syncMessageSchema = z.lazy(() =>
        */
       behindMs: z.number().int().nonnegative().optional(),
       /**
+       * For a `settle`: the due apply recorded for it (`u:<subject>`, epoch ms by apply's clock). Applied,
+       * a settle that finds this due still on record counts it as its own, however far ahead it lies.
+       */
+      dueAt: z.number().int().nonnegative().optional(),
+      /**
        * A seed from a webhook: a hint, not a fact. Apply reads the connection as Nango lists it now (one
        * list call by connection id), updates its membership and indexes, then seeds its subjects.
        */
