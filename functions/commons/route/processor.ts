@@ -27,6 +27,7 @@ import type { StatePort } from '../state/port.ts';
 import {
   connectionKey,
   type EventRef,
+  MAX_SUBJECTS_PER_SYNC,
   parseForwarded,
   type SyncMessage,
   syncDeduplicationId,
@@ -70,9 +71,9 @@ interface Item {
 
 interface PendingSync {
   target: Target;
-  subjects: Set<string>;
+  /** subject -> what caused a sync of it (its written keys and their orders). */
+  causes: Map<string, string[]>;
   events: EventRef[];
-  causes: string[];
   items: Set<Item>;
 }
 
@@ -180,10 +181,9 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       for (const target of found.filter((t) => written.some((w) => inScope(w.integrations, t.providerConfigKey)))) {
         const key = connectionKey(target);
         let s = syncs.get(key);
-        if (!s) syncs.set(key, (s = { target, subjects: new Set(), events: [], causes: [], items: new Set() }));
-        s.subjects.add(mapped.subject.id);
+        if (!s) syncs.set(key, (s = { target, causes: new Map(), events: [], items: new Set() }));
+        s.causes.set(mapped.subject.id, [...(s.causes.get(mapped.subject.id) ?? []), cause]);
         s.events.push(mapped.ref);
-        s.causes.push(cause);
         s.items.add(item);
         // The events this write stands for share its fate: a failed send hands them back with it.
         for (const f of fold) s.items.add(f.item);
@@ -211,12 +211,21 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const pending = [...syncs.values()].filter((s) => ![...s.items].some((i) => failed.has(i)));
   // Never before a write of this batch, even if the clock stepped back: apply must see those keys as this sync's own.
   const queuedAt = Math.max(Date.now(), lastWriteAt);
-  const messages = pending.map((s, i) => ({
-    id: String(i),
-    body: JSON.stringify(syncMessage(s.target, [...s.subjects], 'change', s.events, queuedAt, behindOf(s.items, queuedAt))),
-    groupId: connectionKey(s.target),
-    deduplicationId: syncDeduplicationId(s.target, s.causes.sort().join('\n')),
-  }));
+  // A sync names at most MAX_SUBJECTS_PER_SYNC subjects: a connection in more of them gets several.
+  const messages = pending.flatMap((s, i) =>
+    chunked([...s.causes.keys()], MAX_SUBJECTS_PER_SYNC).map((subjects, j) => ({
+      id: `${i}_${j}`,
+      body: JSON.stringify(syncMessage(s.target, subjects, 'change', s.events, queuedAt, behindOf(s.items, queuedAt))),
+      groupId: connectionKey(s.target),
+      deduplicationId: syncDeduplicationId(
+        s.target,
+        subjects
+          .flatMap((subject) => s.causes.get(subject) ?? [])
+          .sort()
+          .join('\n'),
+      ),
+    })),
+  );
   for (const [i, d] of deadlines.entries()) {
     messages.push({
       id: `d${i}`,
@@ -234,7 +243,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       if (d) result.failedRecordIds.push(d.record.messageId);
       continue;
     }
-    const s = pending[Number(f.id)];
+    const s = pending[Number(f.id.split('_')[0])];
     if (!s) continue;
     // SQS refused the entry: the record's retry sends its syncs again.
     const error = new Failure({ source: 'aws', kind: 'unavailable', code: f.code, message: `${f.code}: sync send failed: ${f.message}` });
@@ -263,6 +272,9 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
 }
 
 type MappedOk = Extract<Mapped, { ok: true }>;
+
+const chunked = <T>(list: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
 
 /** Events processed at once within one invocation. */
 const ROUTE_CONCURRENCY = 8;
