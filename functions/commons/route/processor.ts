@@ -81,16 +81,24 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const result: RouteResult = { failedRecordIds: [], synced: 0, invalid: 0, stale: 0 };
   metrics.addMetric(MetricName.EventsReceived, MetricUnit.Count, records.length);
   const failed = new Map<Item, { error: ReturnType<typeof classify>; attempts: number }>();
-  const park = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: FailureRecord, attempts: number) => {
-    if (!(await parkEvent(deps, record, body, event, error, attempts))) result.failedRecordIds.push(record.messageId);
+  // `mapped`: the event may have written its keys, so its replay keeps the moment it first reached us.
+  const park = async (
+    record: SQSRecord,
+    body: string,
+    event: DomainEvent | undefined,
+    error: FailureRecord,
+    attempts: number,
+    mapped = false,
+  ) => {
+    if (!(await parkEvent(deps, record, body, event, error, attempts, mapped))) result.failedRecordIds.push(record.messageId);
   };
-  const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: FailureRecord) => {
+  const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: FailureRecord, mapped = false) => {
     result.invalid++;
     // Bounded as the envelope is: a schema error can list tens of thousands of issues.
     const logged = boundFailure(error);
     logger.warn('event rejected', { correlation_id: event?.id ?? record.messageId, code: logged.code, error: logged.message });
     metrics.addMetric(MetricName.EventsInvalid, MetricUnit.Count, 1);
-    await park(record, body, event, error, 1);
+    await park(record, body, event, error, 1, mapped);
   };
 
   const items: Item[] = [];
@@ -192,7 +200,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       const error = classify(e);
       if (!error.retryable) {
         rejected.add(item);
-        return reject(item.record, item.body, item.event, error.toRecord());
+        return reject(item.record, item.body, item.event, error.toRecord(), true);
       }
       logger.warn('event failed; it will be retried', { correlation_id, code: error.code, error: error.message });
       failed.set(item, { error, attempts: attemptsOf(e) });
@@ -256,7 +264,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     const { park: toPark, handBack, visibilitySeconds } = settle([item], error, (i) => i.record, deps.maxReceiveCount);
     for (const p of toPark) {
       logger.warn('transient failure on the last allowed attempt; parked in the DLQ', { correlation_id: p.event.id, code: error.code });
-      await park(p.record, p.body, p.event, error.toRecord(), Math.max(attempts, 1));
+      await park(p.record, p.body, p.event, error.toRecord(), Math.max(attempts, 1), true);
     }
     for (const h of handBack) {
       result.failedRecordIds.push(h.record.messageId);
