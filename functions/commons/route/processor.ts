@@ -27,10 +27,10 @@ import type { StatePort } from '../state/port.ts';
 import {
   connectionKey,
   type EventRef,
-  MAX_SUBJECTS_PER_SYNC,
   parseForwarded,
   type SyncMessage,
   syncDeduplicationId,
+  subjectChunks,
   syncMessage,
   type Target,
 } from '../sync/message.ts';
@@ -221,7 +221,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const queuedAt = Math.max(Date.now(), lastWriteAt);
   // A sync names at most MAX_SUBJECTS_PER_SYNC subjects: a connection in more of them gets several.
   const messages = pending.flatMap((s, i) =>
-    chunked([...s.causes.keys()], MAX_SUBJECTS_PER_SYNC).map((subjects, j) => ({
+    subjectChunks([...s.causes.keys()]).map((subjects, j) => ({
       id: `${i}_${j}`,
       body: JSON.stringify(syncMessage(s.target, subjects, 'change', s.events, queuedAt, behindOf(s.items, queuedAt))),
       groupId: connectionKey(s.target),
@@ -280,9 +280,6 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
 }
 
 type MappedOk = Extract<Mapped, { ok: true }>;
-
-const chunked = <T>(list: readonly T[], size: number): T[][] =>
-  Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
 
 /** Events processed at once within one invocation. */
 const ROUTE_CONCURRENCY = 8;

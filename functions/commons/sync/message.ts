@@ -34,6 +34,12 @@ export type SyncReason = (typeof SYNC_REASONS)[number];
 
 export const MAX_SUBJECTS_PER_SYNC = 20;
 
+/** Subjects as sync messages take them: at most MAX_SUBJECTS_PER_SYNC each (syncMessage keeps no more). */
+export const subjectChunks = (subjects: readonly string[]): string[][] =>
+  Array.from({ length: Math.max(1, Math.ceil(subjects.length / MAX_SUBJECTS_PER_SYNC)) }, (_, i) =>
+    subjects.slice(i * MAX_SUBJECTS_PER_SYNC, (i + 1) * MAX_SUBJECTS_PER_SYNC),
+  );
+
 export const syncMessageSchema = z.lazy(() =>
   z
     .object({

@@ -17,6 +17,8 @@ import { SqsQueues } from '#commons/queues';
 import { routeRecords } from '#commons/route/processor';
 import { staticKeyProvider } from '#commons/secrets';
 import { DynamoStateStore } from '#commons/state/dynamodb';
+import { DynamoMembershipStore } from '#commons/state/membership';
+import { sweepPage } from '#commons/sweep/page';
 import { MAX_SUBJECTS_PER_SYNC } from '#commons/sync/message';
 import { toRecord } from '../../../local/lambda-shapes.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../../local/standins/dynamodb.ts';
@@ -66,21 +68,14 @@ describe('a connection in more subjects than one sync names', () => {
     await sqs?.close();
   });
 
-  it(`one event for each of ${SETS.length} subjects in one batch: every key reaches the connection`, async () => {
-    const deps = {
-      ...routeDeps({ state, nangoUrl: nango.url, secretKey: KEY, sqs, queues: q, maxReceiveCount: 5 }),
-      catalog: indexCatalog(defineCatalog(types)),
-    };
-    const records = types.map((t, i) =>
-      sqsRecord(`m-${i}`, JSON.stringify({ source: t.source, 'detail-type': t.detailType, detail: { value: `v${i}` } })),
-    );
-    const routed = await routeRecords(records, deps, Date.now() + 20_000);
-    expect(routed).toMatchObject({ failedRecordIds: [], invalid: 0 });
+  const nangoClient = () => new HttpNangoClient({ host: nango.url, endpoint: 'current', keys: staticKeyProvider(KEY), timeoutMs: 5_000 });
+  const every = Object.fromEntries(types.map((_, i) => [`k${i}`, `v${i}`]));
 
-    // Apply takes the connection's syncs as SQS hands them out (one group: one at a time here).
+  /** Apply takes the syncs on the sync queue as SQS hands them out, until none is left. */
+  async function applyAll() {
     const client = sqs.client();
     const apply = {
-      nango: new HttpNangoClient({ host: nango.url, endpoint: 'current', keys: staticKeyProvider(KEY), timeoutMs: 5_000 }),
+      nango: nangoClient(),
       state,
       queues: new SqsQueues(client),
       syncQueueUrl: q.syncUrl,
@@ -111,6 +106,45 @@ describe('a connection in more subjects than one sync names', () => {
       expect(r).toMatchObject({ failedRecordIds: [], dlq: 0 });
       for (const m of messages) await client.send(new DeleteMessageCommand({ QueueUrl: q.syncUrl, ReceiptHandle: m.ReceiptHandle }));
     }
-    expect(nango.metadataOf(target.connectionId, 'salesforce')).toEqual(Object.fromEntries(types.map((_, i) => [`k${i}`, `v${i}`])));
+  }
+
+  it(`one event for each of ${SETS.length} subjects in one batch: every key reaches the connection`, async () => {
+    const deps = {
+      ...routeDeps({ state, nangoUrl: nango.url, secretKey: KEY, sqs, queues: q, maxReceiveCount: 5 }),
+      catalog: indexCatalog(defineCatalog(types)),
+    };
+    const records = types.map((t, i) =>
+      sqsRecord(`m-${i}`, JSON.stringify({ source: t.source, 'detail-type': t.detailType, detail: { value: `v${i}` } })),
+    );
+    const routed = await routeRecords(records, deps, Date.now() + 20_000);
+    expect(routed).toMatchObject({ failedRecordIds: [], invalid: 0 });
+
+    await applyAll();
+    expect(nango.metadataOf(target.connectionId, 'salesforce')).toEqual(every);
+  });
+
+  it('the sweep seeds a new connection in all those subjects: every key reaches it', async () => {
+    const added = { connectionId: randomUUID(), providerConfigKey: 'salesforce' };
+    nango.addConnection({ ...added, provider: 'salesforce', tags: Object.fromEntries(TAGS.map((k) => [k, 'x'])) });
+    const listed = await nangoClient().listConnections(
+      { connectionId: added.connectionId },
+      { limit: 10, page: 0 },
+      { deadline: Date.now() + 5_000 },
+    );
+    const page = await sweepPage(
+      {
+        state,
+        members: new DynamoMembershipStore(db.client(), 'state'),
+        queues: new SqsQueues(sqs.client()),
+        syncQueueUrl: q.syncUrl,
+        tagKeySets: SETS,
+        byConnectionId: false,
+      },
+      listed,
+      { repair: false, runId: randomUUID(), listedAt: Date.now() },
+    );
+    expect(page.counts).toMatchObject({ added: 1, seeded: 1, syncsFailed: 0 });
+    await applyAll();
+    expect(nango.metadataOf(added.connectionId, 'salesforce')).toEqual(every);
   });
 });
