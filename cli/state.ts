@@ -174,10 +174,11 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
       return 0;
     }
     const k = key!;
-    const scopes = await state.resetDesiredKey(subject, k);
+    const { scopes, keys } = await state.resetDesiredKey(subject, k);
     if (scopes === 0) return fail(`${subject} holds no key "${k}": nothing reset`, 1);
     const targets = (await state.readIndex(subject))?.connections ?? [];
-    for (const t of targets) await state.forgetAppliedKey(t, k);
+    // Every key released with it too: the next event's order is below what each connection was sent.
+    for (const t of targets) for (const released of keys) await state.forgetAppliedKey(t, released);
     const result = { subject, key: k, scopes, connections: targets.length };
     out.write(
       values.json

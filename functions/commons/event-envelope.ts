@@ -12,6 +12,8 @@ export const eventEnvelopeSchema = z.lazy(() =>
     source: z.string().min(1).max(256),
     'detail-type': z.string().min(1).max(128),
     time: z.iso.datetime({ offset: true }).optional(),
+    /** When a parked event first reached us (epoch ms), as route parks it: its replay keeps that bound. Else ignored. */
+    receivedAt: z.unknown().optional(),
     detail: z.unknown(),
   }),
 );
@@ -57,6 +59,12 @@ function toDomainEvent(raw: unknown, fallback: { messageId: string; sentTimestam
   const sent = Number(fallback.sentTimestamp);
   const time = e.time ? new Date(e.time).toISOString() : new Date(Number.isFinite(sent) && sent > 0 ? sent : Date.now()).toISOString();
   const event: DomainEvent = { id: e.id ?? fallback.messageId, source: e.source, detailType: e['detail-type'], time, detail: e.detail };
-  if (Number.isFinite(sent) && sent > 0) event.receivedAt = sent;
+  // The earlier of this delivery's sent time and, for a replay, when the event first reached us.
+  const first = e.receivedAt;
+  const arrivals = [
+    ...(Number.isFinite(sent) && sent > 0 ? [sent] : []),
+    ...(Number.isSafeInteger(first) && (first as number) > 0 ? [first as number] : []),
+  ];
+  if (arrivals.length) event.receivedAt = Math.min(...arrivals);
   return { ok: true, event };
 }

@@ -21,7 +21,7 @@ import { captureLogs, type Logs } from '../support/logs.ts';
 import { startSqsFaultProxy } from '../support/sqs-fault-proxy.ts';
 
 const KEY = randomUUID();
-const ORGS = ['oldco', 'samesec', 'dup-a', 'dup-b', 'future', 'crashco'];
+const ORGS = ['oldco', 'samesec', 'dup-a', 'dup-b', 'future', 'crashco', 'aheadco'];
 const conn = (o: string, i: number): SeedConnection => ({
   connectionId: `0d5e6f70-1a2b-4c3d-8e4f-${String(i).padStart(12, '0')}`,
   providerConfigKey: 'salesforce',
@@ -179,6 +179,27 @@ describe('old data never overwrites new', () => {
       sqs.destroy();
       await proxy.close();
     }
+  });
+
+  it('(f) an event dated ahead, parked after its write, then replayed after a genuine later change: the later change stays', async () => {
+    // The producer's clock runs a minute ahead: the event's version is lowered to when it reached us.
+    p.nango!.setFault((r) => (r.method === 'GET' && r.path === '/connections' ? { kind: 'status', status: 503 } : undefined));
+    const [ahead] = await p.send([planChanged('aheadco', 'enterprise', new Date(Date.now() + 60_000).toISOString(), { id: 'ahead-1' })]);
+    await drain();
+    p.nango!.setFault(undefined);
+    const [parked] = (await p.dlq()).filter((d) => d.envelope?.originals[0]?.messageId === ahead!.messageId);
+    expect(parked?.envelope).toMatchObject({ stage: 'route', error: { status: 503 } });
+
+    // A change made after the parked event reached us, from a producer with the right clock.
+    await p.send([planChanged('aheadco', 'pro', new Date().toISOString(), { id: 'ahead-2' })]);
+    await drain();
+    expect(await metaOf('aheadco')).toMatchObject({ plan: 'pro' });
+
+    // The replay is the same event: it reached us first, so it still loses to the later change.
+    await p.send([parked!.envelope!.originals[0]!.body]);
+    await drain();
+    expect(await desiredOf('aheadco', 'plan')).toBe('pro');
+    expect(await metaOf('aheadco')).toMatchObject({ plan: 'pro' });
   });
 
   it('printed no key', () => {

@@ -143,6 +143,10 @@ async function applyGroup(
   const correlation_id = messages.flatMap((m) => m.events).at(-1)?.id ?? units[0]!.messageId;
   const queuedAt = force ? undefined : deferralTime(units);
   const settling = messages.some((m) => m.reason === 'settle');
+  // The dues recorded for the settles being applied, per subject: a due on record among them is theirs.
+  const ownDue = new Set(
+    messages.flatMap((m) => (m.reason === 'settle' && m.dueAt !== undefined ? m.subjects.map((s) => `${m.dueAt}\n${s}`) : [])),
+  );
   const events = new Set(messages.flatMap((m) => m.events.map((e) => e.id))).size;
   const behindMs = Math.max(0, ...messages.map((m) => m.behindMs ?? 0));
   let planned: DesiredKey[] = [];
@@ -197,16 +201,19 @@ async function applyGroup(
           // The settle is its deadline (a delayed message that exists; it waits again only with the next
           // on its way, and never past maxDeferMs).
           const due = applied.settleDue ?? {};
-          const unsettled = waiting.filter((s) => !((due[s] ?? 0) > now));
+          // A settle being applied never rests on its own due: set by a host whose clock ran ahead of this
+          // one's, it may still lie ahead here, with nothing left on its way.
+          const unsettled = waiting.filter((s) => !((due[s] ?? 0) > now) || ownDue.has(`${due[s]}\n${s}`));
+          const dueAt = now + settleSeconds * 1000;
           const deadlines: string[] = [];
           const refs = messages.flatMap((m) => m.events);
           deferred = await sendWaits(
             deps,
             target,
-            { deadline: deadlines, settle: unsettled, settleSeconds, behindMs, refs },
+            { deadline: deadlines, settle: unsettled, settleSeconds, dueAt, behindMs, refs },
             correlation_id,
           );
-          if (deferred) await deps.state.markDeferred(target, fresh, now, { subjects: unsettled, due: now + settleSeconds * 1000 });
+          if (deferred) await deps.state.markDeferred(target, fresh, now, { subjects: unsettled, due: dueAt });
         }
         planned = deferred ? [] : plan.keys;
         if (deferred) return;

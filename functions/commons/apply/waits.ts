@@ -43,7 +43,15 @@ export const BURST_WINDOW_MS = 2_000;
 export async function sendWaits(
   deps: WaitDeps,
   target: Target,
-  subjects: { deadline: readonly string[]; settle: readonly string[]; settleSeconds: number; behindMs: number; refs: readonly EventRef[] },
+  subjects: {
+    deadline: readonly string[];
+    settle: readonly string[];
+    settleSeconds: number;
+    /** The due recorded for the settles (`u:<subject>`): each carries it, to tell its own due from a later settle's. */
+    dueAt?: number;
+    behindMs: number;
+    refs: readonly EventRef[];
+  },
   correlation_id: string,
 ): Promise<boolean> {
   const messages: { id: string; body: string; delaySeconds: number }[] = [];
@@ -54,14 +62,17 @@ export async function sendWaits(
       const body = JSON.stringify(
         // A settle names the latest events it stands for: the DLQ envelope and the logs show them if it fails.
         settle
-          ? syncMessage(
-              target,
-              chunk,
-              reason,
-              [...new Map(subjects.refs.map((e) => [e.id, e])).values()].slice(-10),
-              Date.now(),
-              subjects.behindMs,
-            )
+          ? {
+              ...syncMessage(
+                target,
+                chunk,
+                reason,
+                [...new Map(subjects.refs.map((e) => [e.id, e])).values()].slice(-10),
+                Date.now(),
+                subjects.behindMs,
+              ),
+              ...(subjects.dueAt === undefined ? {} : { dueAt: subjects.dueAt }),
+            }
           : syncMessage(target, chunk, reason),
       );
       messages.push({ id: String(messages.length), body, delaySeconds });

@@ -16,7 +16,7 @@ import { type Subject, subjectsOfConnection } from '../domain/subject.ts';
 import type { ConnectionFilter, ListedConnection, NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
 import type { StatePort } from '../state/port.ts';
-import { connectionKey, syncDeduplicationId, syncMessage, type Target } from '../sync/message.ts';
+import { connectionKey, subjectChunks, syncDeduplicationId, syncMessage, type Target } from '../sync/message.ts';
 
 /** State reads and writes of one page (up to 1,000 connections) at once. */
 const STATE_CONCURRENCY = 16;
@@ -187,16 +187,18 @@ async function repair(deps: ReconcileDeps, repairs: DriftedConnection[], runId: 
     const target = { connectionId: r.connectionId, providerConfigKey: r.providerConfigKey };
     return Promise.all(r.subjects.map((s) => deps.state.addToIndex(s, target)));
   });
-  const messages = repairs.map((r, i) => {
+  // A connection in more subjects than one sync names gets several (MAX_SUBJECTS_PER_SYNC each).
+  const messages = repairs.flatMap((r, i) => {
     const target = { connectionId: r.connectionId, providerConfigKey: r.providerConfigKey };
-    return {
-      id: String(i),
-      body: JSON.stringify(syncMessage(target, r.subjects, 'repair')),
+    return subjectChunks(r.subjects).map((subjects, j) => ({
+      id: `${i}_${j}`,
+      body: JSON.stringify(syncMessage(target, subjects, 'repair')),
       groupId: connectionKey(target),
-      deduplicationId: syncDeduplicationId(target, `repair\n${runId}`),
-    };
+      deduplicationId: syncDeduplicationId(target, j === 0 ? `repair\n${runId}` : `repair\n${runId}\n${j}`),
+    }));
   });
-  const failures = await deps.queues.sendBatch(deps.syncQueueUrl, messages);
-  report.repairsFailed += failures.length;
-  report.repairsEnqueued += messages.length - failures.length;
+  // A repair counts as sent only when every one of its messages was.
+  const failed = new Set((await deps.queues.sendBatch(deps.syncQueueUrl, messages)).map((f) => f.id.split('_')[0]));
+  report.repairsFailed += failed.size;
+  report.repairsEnqueued += repairs.length - failed.size;
 }

@@ -1,7 +1,8 @@
 /**
  * Parks an event in the ingress DLQ with its error. What is parked is the event as route resolved
  * it: an event sent without `id` or `time` gets the ones route gave it (the SQS message id and sent
- * time), so a replay cannot re-stamp it and let old data win.
+ * time), and one that may have written its keys keeps when it first reached us (`receivedAt`), so a
+ * replay cannot re-stamp it and let old data win.
  */
 import type { SQSRecord } from 'aws-lambda';
 import { logger } from '#powertools/logger';
@@ -17,12 +18,23 @@ export interface ParkDeps {
   ingressDlqUrl: string;
 }
 
-/** The body with the resolved id and time filled in where it lacked them; anything unparseable stays as it was. */
-function resolvedBody(body: string, event: DomainEvent): string {
+/**
+ * The body with the resolved id and time filled in where it lacked them and, for an event that was
+ * mapped (it may have written its keys), the moment it first reached us: its replay reaches us later,
+ * and its version must not rise past a change made meanwhile. Anything unparseable stays as it was.
+ */
+function resolvedBody(body: string, event: DomainEvent, mapped: boolean): string {
   try {
     const raw = JSON.parse(body) as Record<string, unknown>;
-    if (raw && typeof raw === 'object' && !Array.isArray(raw) && (raw.id === undefined || raw.time === undefined)) {
-      return JSON.stringify({ ...raw, id: raw.id ?? event.id, time: raw.time ?? event.time });
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return body;
+    const arrival = mapped && event.receivedAt !== undefined && raw.receivedAt !== event.receivedAt;
+    if (raw.id === undefined || raw.time === undefined || arrival) {
+      return JSON.stringify({
+        ...raw,
+        id: raw.id ?? event.id,
+        time: raw.time ?? event.time,
+        ...(arrival ? { receivedAt: event.receivedAt } : {}),
+      });
     }
   } catch {
     // kept as it came
@@ -57,6 +69,7 @@ export async function parkEvent(
   event: DomainEvent | undefined,
   error: FailureRecord,
   attempts: number,
+  mapped = false,
 ): Promise<boolean> {
   const now = new Date();
   const first = Number(record.attributes?.ApproximateFirstReceiveTimestamp);
@@ -68,7 +81,7 @@ export async function parkEvent(
     attempts: Math.max(attempts, receiveCount(record)),
     firstFailureAt: first > 0 && error.retryable ? new Date(first) : now,
     lastFailureAt: now,
-    originals: [{ messageId: record.messageId, body: event ? resolvedBody(body, event) : body }],
+    originals: [{ messageId: record.messageId, body: event ? resolvedBody(body, event, mapped) : body }],
   });
   try {
     await deps.queues.send(deps.ingressDlqUrl, { body: JSON.stringify(env), attributes: envelopeAttributes(env) });

@@ -30,6 +30,7 @@ import {
   parseForwarded,
   type SyncMessage,
   syncDeduplicationId,
+  subjectChunks,
   syncMessage,
   type Target,
 } from '../sync/message.ts';
@@ -70,9 +71,9 @@ interface Item {
 
 interface PendingSync {
   target: Target;
-  subjects: Set<string>;
+  /** subject -> what caused a sync of it (its written keys and their orders). */
+  causes: Map<string, string[]>;
   events: EventRef[];
-  causes: string[];
   items: Set<Item>;
 }
 
@@ -80,16 +81,24 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const result: RouteResult = { failedRecordIds: [], synced: 0, invalid: 0, stale: 0 };
   metrics.addMetric(MetricName.EventsReceived, MetricUnit.Count, records.length);
   const failed = new Map<Item, { error: ReturnType<typeof classify>; attempts: number }>();
-  const park = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: FailureRecord, attempts: number) => {
-    if (!(await parkEvent(deps, record, body, event, error, attempts))) result.failedRecordIds.push(record.messageId);
+  // `mapped`: the event may have written its keys, so its replay keeps the moment it first reached us.
+  const park = async (
+    record: SQSRecord,
+    body: string,
+    event: DomainEvent | undefined,
+    error: FailureRecord,
+    attempts: number,
+    mapped = false,
+  ) => {
+    if (!(await parkEvent(deps, record, body, event, error, attempts, mapped))) result.failedRecordIds.push(record.messageId);
   };
-  const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: FailureRecord) => {
+  const reject = async (record: SQSRecord, body: string, event: DomainEvent | undefined, error: FailureRecord, mapped = false) => {
     result.invalid++;
     // Bounded as the envelope is: a schema error can list tens of thousands of issues.
     const logged = boundFailure(error);
     logger.warn('event rejected', { correlation_id: event?.id ?? record.messageId, code: logged.code, error: logged.message });
     metrics.addMetric(MetricName.EventsInvalid, MetricUnit.Count, 1);
-    await park(record, body, event, error, 1);
+    await park(record, body, event, error, 1, mapped);
   };
 
   const items: Item[] = [];
@@ -180,10 +189,9 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       for (const target of found.filter((t) => written.some((w) => inScope(w.integrations, t.providerConfigKey)))) {
         const key = connectionKey(target);
         let s = syncs.get(key);
-        if (!s) syncs.set(key, (s = { target, subjects: new Set(), events: [], causes: [], items: new Set() }));
-        s.subjects.add(mapped.subject.id);
+        if (!s) syncs.set(key, (s = { target, causes: new Map(), events: [], items: new Set() }));
+        s.causes.set(mapped.subject.id, [...(s.causes.get(mapped.subject.id) ?? []), cause]);
         s.events.push(mapped.ref);
-        s.causes.push(cause);
         s.items.add(item);
         // The events this write stands for share its fate: a failed send hands them back with it.
         for (const f of fold) s.items.add(f.item);
@@ -192,7 +200,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       const error = classify(e);
       if (!error.retryable) {
         rejected.add(item);
-        return reject(item.record, item.body, item.event, error.toRecord());
+        return reject(item.record, item.body, item.event, error.toRecord(), true);
       }
       logger.warn('event failed; it will be retried', { correlation_id, code: error.code, error: error.message });
       failed.set(item, { error, attempts: attemptsOf(e) });
@@ -211,12 +219,21 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
   const pending = [...syncs.values()].filter((s) => ![...s.items].some((i) => failed.has(i)));
   // Never before a write of this batch, even if the clock stepped back: apply must see those keys as this sync's own.
   const queuedAt = Math.max(Date.now(), lastWriteAt);
-  const messages = pending.map((s, i) => ({
-    id: String(i),
-    body: JSON.stringify(syncMessage(s.target, [...s.subjects], 'change', s.events, queuedAt, behindOf(s.items, queuedAt))),
-    groupId: connectionKey(s.target),
-    deduplicationId: syncDeduplicationId(s.target, s.causes.sort().join('\n')),
-  }));
+  // A sync names at most MAX_SUBJECTS_PER_SYNC subjects: a connection in more of them gets several.
+  const messages = pending.flatMap((s, i) =>
+    subjectChunks([...s.causes.keys()]).map((subjects, j) => ({
+      id: `${i}_${j}`,
+      body: JSON.stringify(syncMessage(s.target, subjects, 'change', s.events, queuedAt, behindOf(s.items, queuedAt))),
+      groupId: connectionKey(s.target),
+      deduplicationId: syncDeduplicationId(
+        s.target,
+        subjects
+          .flatMap((subject) => s.causes.get(subject) ?? [])
+          .sort()
+          .join('\n'),
+      ),
+    })),
+  );
   for (const [i, d] of deadlines.entries()) {
     messages.push({
       id: `d${i}`,
@@ -234,7 +251,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
       if (d) result.failedRecordIds.push(d.record.messageId);
       continue;
     }
-    const s = pending[Number(f.id)];
+    const s = pending[Number(f.id.split('_')[0])];
     if (!s) continue;
     // SQS refused the entry: the record's retry sends its syncs again.
     const error = new Failure({ source: 'aws', kind: 'unavailable', code: f.code, message: `${f.code}: sync send failed: ${f.message}` });
@@ -247,7 +264,7 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
     const { park: toPark, handBack, visibilitySeconds } = settle([item], error, (i) => i.record, deps.maxReceiveCount);
     for (const p of toPark) {
       logger.warn('transient failure on the last allowed attempt; parked in the DLQ', { correlation_id: p.event.id, code: error.code });
-      await park(p.record, p.body, p.event, error.toRecord(), Math.max(attempts, 1));
+      await park(p.record, p.body, p.event, error.toRecord(), Math.max(attempts, 1), true);
     }
     for (const h of handBack) {
       result.failedRecordIds.push(h.record.messageId);

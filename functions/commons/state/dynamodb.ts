@@ -408,8 +408,9 @@ export class DynamoStateStore implements StatePort {
    * A key group holds the keys one event wrote, all at that event's version: a version stuck in one
    * of them is stuck in all, so the whole group is released (the next event of its type wins).
    */
-  async resetDesiredKey(subject: string, key: string): Promise<number> {
+  async resetDesiredKey(subject: string, key: string): Promise<{ scopes: number; keys: string[] }> {
     let reset = 0;
+    const released = new Set<string>([key]);
     for (const item of await this.desiredItems(subject)) {
       const names: Record<string, string> = {};
       const values: Record<string, unknown> = { ':floor': FLOOR_ORDER, ':now': Date.now() };
@@ -417,7 +418,10 @@ export class DynamoStateStore implements StatePort {
       if (typeof item.keys === 'string') {
         const keys = JSON.parse(item.keys) as Record<string, [string, string]>;
         if (!Object.hasOwn(keys, key)) continue;
-        for (const k of Object.keys(keys)) keys[k]![1] = FLOOR_ORDER;
+        for (const k of Object.keys(keys)) {
+          keys[k]![1] = FLOOR_ORDER;
+          released.add(k);
+        }
         names['#keys'] = 'keys';
         values[':keys'] = JSON.stringify(keys);
         set += ', #keys = :keys';
@@ -434,7 +438,7 @@ export class DynamoStateStore implements StatePort {
       );
       reset++;
     }
-    return reset;
+    return { scopes: reset, keys: reset ? [...released] : [] };
   }
 
   async forgetAppliedKey(target: Target, key: string): Promise<void> {

@@ -106,9 +106,10 @@ export interface StatePort {
   /**
    * An operator's reset of one key of a subject: every scope keeps its value, at the lowest order
    * there is, so the next event for the key wins whatever version it carries. Returns how many scopes
-   * were reset (0: the subject holds no such key).
+   * were reset (0: the subject holds no such key) and every key released with it: the keys one event
+   * wrote together share one order, so they are released together, and each must be sent again.
    */
-  resetDesiredKey(subject: string, key: string): Promise<number>;
+  resetDesiredKey(subject: string, key: string): Promise<{ scopes: number; keys: string[] }>;
   /** Forgets the order a connection was last sent for one key, so its next sync sends the key again. */
   forgetAppliedKey(target: Target, key: string): Promise<void>;
   /** Every subject that holds at least one desired key (a paged scan: reconcile's, once a run). */

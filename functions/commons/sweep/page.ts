@@ -18,7 +18,7 @@ import type { ListedConnection } from '../nango/port.ts';
 import type { OutgoingMessage, QueuePort } from '../queues.ts';
 import type { MembershipPort } from '../state/membership.ts';
 import type { StatePort } from '../state/port.ts';
-import { connectionKey, syncDeduplicationId, syncMessage, type SyncReason, type Target } from '../sync/message.ts';
+import { connectionKey, subjectChunks, syncDeduplicationId, syncMessage, type SyncReason, type Target } from '../sync/message.ts';
 
 const STATE_CONCURRENCY = 16;
 
@@ -153,15 +153,19 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
   });
 
   if (syncs.length) {
-    const messages: OutgoingMessage[] = syncs.map((s, i) => ({
-      id: String(i),
-      // A moved connection's seed looks it up again: apply then holds the new membership before it
-      // sends (this page writes it only once its syncs are queued), at one list call per re-tag.
-      body: JSON.stringify({ ...syncMessage(s.target, s.subjects, s.reason), ...(s.lookup ? { lookup: true } : {}) }),
-      groupId: connectionKey(s.target),
-      deduplicationId: syncDeduplicationId(s.target, `${s.reason}\n${o.runId}\n${[...s.subjects].sort().join('\n')}`),
-    }));
-    const failures = new Set((await deps.queues.sendBatch(deps.syncQueueUrl, messages)).map((f) => f.id));
+    // A connection in more subjects than one sync names gets several (MAX_SUBJECTS_PER_SYNC each).
+    const messages: OutgoingMessage[] = syncs.flatMap((s, i) =>
+      subjectChunks(s.subjects).map((subjects, j) => ({
+        id: `${i}_${j}`,
+        // A moved connection's seed looks it up again: apply then holds the new membership before it
+        // sends (this page writes it only once its syncs are queued), at one list call per re-tag.
+        body: JSON.stringify({ ...syncMessage(s.target, subjects, s.reason), ...(s.lookup ? { lookup: true } : {}) }),
+        groupId: connectionKey(s.target),
+        deduplicationId: syncDeduplicationId(s.target, `${s.reason}\n${o.runId}\n${[...subjects].sort().join('\n')}`),
+      })),
+    );
+    // A sync counts as sent only when every one of its messages was.
+    const failures = new Set((await deps.queues.sendBatch(deps.syncQueueUrl, messages)).map((f) => f.id.split('_')[0]));
     counts.syncsFailed = failures.size;
     for (const [i, s] of syncs.entries()) {
       if (failures.has(String(i))) continue;

@@ -34,6 +34,12 @@ export type SyncReason = (typeof SYNC_REASONS)[number];
 
 export const MAX_SUBJECTS_PER_SYNC = 20;
 
+/** Subjects as sync messages take them: at most MAX_SUBJECTS_PER_SYNC each (syncMessage keeps no more). */
+export const subjectChunks = (subjects: readonly string[]): string[][] =>
+  Array.from({ length: Math.max(1, Math.ceil(subjects.length / MAX_SUBJECTS_PER_SYNC)) }, (_, i) =>
+    subjects.slice(i * MAX_SUBJECTS_PER_SYNC, (i + 1) * MAX_SUBJECTS_PER_SYNC),
+  );
+
 export const syncMessageSchema = z.lazy(() =>
   z
     .object({
@@ -56,6 +62,11 @@ export const syncMessageSchema = z.lazy(() =>
        * on its way. A `settle` carries the one its wait was sized by.
        */
       behindMs: z.number().int().nonnegative().optional(),
+      /**
+       * For a `settle`: the due apply recorded for it (`u:<subject>`, epoch ms by apply's clock). Applied,
+       * a settle that finds this due still on record counts it as its own, however far ahead it lies.
+       */
+      dueAt: z.number().int().nonnegative().optional(),
       /**
        * A seed from a webhook: a hint, not a fact. Apply reads the connection as Nango lists it now (one
        * list call by connection id), updates its membership and indexes, then seeds its subjects.

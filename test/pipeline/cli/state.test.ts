@@ -121,6 +121,33 @@ describe('npm run state -- reset', () => {
     }
   });
 
+  it('a key stuck with others one event wrote: each connection is sent every key the reset released', async () => {
+    const subject = 'tags:organization_id=grouped';
+    const both = (id: string, version: number, plan: string, seats: number) =>
+      (['plan', 'seats'] as const).map((key) => {
+        const value = key === 'plan' ? plan : seats;
+        return {
+          key,
+          value,
+          order: orderOf(version, id, value),
+          integrations: 'all' as const,
+          event: ev(id, new Date(version).toISOString()),
+        };
+      });
+    // One event wrote both keys (one key group) with a version from the future, and apply sent them.
+    await store.writeDesired(subject, both('stuck-2', STUCK, 'enterprise', 50));
+    await store.replaceIndex(subject, [SF], NOW);
+    const sent = planSync(desiredFor(await store.readDesired(subject), 'salesforce'), {}, false);
+    await store.recordApplied(SF, sent.applied);
+
+    const r = await run(['reset', 'organization_id=grouped', 'plan', '--yes', '--json']);
+    expect(r.code, r.err).toBe(0);
+    // The next event of that type writes both keys again, below the stuck version: it wins for both.
+    expect((await store.writeDesired(subject, both('now-2', NOW + 2000, 'pro', 12))).written.sort()).toEqual(['plan', 'seats']);
+    const desired = desiredFor(await store.readDesired(subject), 'salesforce');
+    expect(planSync(desired, (await store.readApplied(SF)).keys, false).patch).toEqual({ plan: 'pro', seats: 12 });
+  });
+
   it('a key the subject does not hold: exit 1, nothing written', async () => {
     const r = await run(['reset', 'organization_id=acme', 'nope', '--yes']);
     expect(r.code).toBe(1);

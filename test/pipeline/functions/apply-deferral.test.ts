@@ -6,7 +6,7 @@
  * queue times are exact.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyRecords, type ApplyDeps } from '#commons/apply/processor';
 import { orderOf } from '#commons/domain/order';
 import { HttpNangoClient } from '#commons/nango/http-client';
@@ -169,4 +169,42 @@ describe("the debounce's bound", () => {
     expect(r).toMatchObject({ patched: 1, deferred: 0 });
     expect(p.nango!.metadataOf(target.connectionId, 'salesforce')).toMatchObject({ region: 'r-2' });
   });
+});
+
+describe('a settle and the clocks of two apply hosts', () => {
+  /**
+   * Host A, whose clock runs 5 s ahead, leaves a burst to a settle due 8 s later by its clock. A
+   * rewrite comes after the settle's queue time; its sync rests on that settle (due later than now).
+   * The settle reaches apply on a host with the right clock before its due by A's clock: it must not
+   * count on itself (the due on record is its own) and must send, or wait again on a new settle.
+   */
+  it('a settle that arrives before the due its host recorded still ends the wait', async () => {
+    const { target, own } = await connection();
+    await p.state.writeDesired(own, [write('plan', 'basic', 1)]);
+    await p.state.writeDesired(own, [write('seats', '1', 1)]);
+    const sync = (behindMs?: number) =>
+      sqsRecord(randomUUID(), JSON.stringify(syncMessage(target, [own], 'change', [], Date.now(), behindMs)), {
+        groupId: connectionKey(target),
+      });
+    const first = sync(8_000);
+    const realNow = Date.now.bind(Date);
+    // Only apply's own reads of the clock run ahead: SQS (in this process) keeps the right time.
+    const ahead = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + (new Error().stack?.includes('/commons/apply/') ? 5_000 : 0));
+    try {
+      // Two events in the window, route 8 s behind: a burst, left to a settle delayed 8 s.
+      expect(await applyRecords([first], deps, Date.now() + 20_000)).toMatchObject({ patched: 0, deferred: 1 });
+    } finally {
+      ahead.mockRestore();
+    }
+    // Past the settle's queue time by A's clock, the key is rewritten; its sync rests on the settle.
+    await new Promise((r) => setTimeout(r, 5_200));
+    await p.state.writeDesired(own, [write('seats', '2', 2)]);
+    expect(await applyRecords([sync()], deps, Date.now() + 20_000)).toMatchObject({ patched: 0, deferred: 1 });
+
+    // The pipeline's route forwards the settle and its apply (the right clock) takes it.
+    const until = Date.now() + 30_000;
+    while (patchesTo(target.connectionId).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect((await p.dlq()).filter((d) => d.body.includes(target.connectionId))).toEqual([]);
+    expect(p.nango!.metadataOf(target.connectionId, 'salesforce')).toMatchObject({ plan: 'basic', seats: '2' });
+  }, 60_000);
 });

@@ -328,7 +328,7 @@ describe('DynamoStateStore over dynalite', () => {
     expect(desiredFor(after, 'salesforce').get('plan')?.value).toBe('pro');
     expect(desiredFor(after, 'hubspot').get('plan')?.value).toBe('pro');
     // The operator's reset still releases every item that holds the key, old layout and new.
-    expect(await store.resetDesiredKey(s, 'plan')).toBe(3);
+    expect(await store.resetDesiredKey(s, 'plan')).toEqual({ scopes: 3, keys: ['plan'] });
   });
 
   it('an event naming integrations past MAX_SCOPE_BYTES is stored in as few items as fit, each under the item limit', async () => {
