@@ -37,8 +37,9 @@ export interface Membership {
 }
 
 /**
- * The subjects a group's syncs may send. For a `lookup` seed, Nango is asked first and what it lists
- * becomes the membership (indexes moved to match) and the subjects to seed.
+ * The subjects a group's syncs may send. For a `lookup` seed, or a sync naming a subject the
+ * membership does not hold, Nango is asked first and what it lists becomes the membership (indexes
+ * moved to match) and the subjects to send.
  */
 export async function memberSubjects(
   deps: TenancyDeps,
@@ -52,11 +53,20 @@ export async function memberSubjects(
   if (!m) return { subjects: [...named], current: undefined, gone: false };
   const allowed = new Set(m.subjects);
   const subjects = named.filter((s) => allowed.has(s));
-  if (subjects.length < named.length) {
-    metrics.addMetric(MetricName.SubjectsNotMember, MetricUnit.Count, named.length - subjects.length);
-    logger.info('subjects the connection left are not sent', { dropped: named.length - subjects.length });
+  if (subjects.length === named.length) return { subjects, current: m.subjects, gone: false };
+  // Route named a subject the membership does not hold: either the connection left it, or Nango
+  // re-tagged it into it (no webhook) and no sweep has listed it since. Nango decides, at one list
+  // call: the membership and indexes follow what it shows now.
+  const fresh = await lookUp(deps, target, deadline);
+  const now = new Set(fresh.current);
+  const left = named.filter((s) => !now.has(s));
+  if (left.length) {
+    metrics.addMetric(MetricName.SubjectsNotMember, MetricUnit.Count, left.length);
+    logger.info('subjects the connection left are not sent', { dropped: left.length });
+    // Out of the indexes that still named it, so route stops sending it their changes.
+    await Promise.all(left.map((s) => deps.state.removeFromIndex(s, target)));
   }
-  return { subjects, current: m.subjects, gone: false };
+  return fresh;
 }
 
 async function lookUp(deps: TenancyDeps, target: Target, deadline: number): Promise<Membership> {
