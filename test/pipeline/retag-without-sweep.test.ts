@@ -31,10 +31,18 @@ afterAll(() => p?.stop());
 
 describe('a re-tag no sweep has seen', () => {
   it("once Nango lists the connection as the new customer's, it gets that customer's state, not the former's keys", async () => {
-    p.nango!.retag(C.connectionId, C.providerConfigKey, { organization_id: 'beta' });
+    // Through Nango's API, which sends no webhook.
+    const res = await fetch(`${p.nangoUrl}/connections/${encodeURIComponent(C.connectionId)}?provider_config_key=${C.providerConfigKey}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ tags: { organization_id: 'beta' } }),
+    });
+    expect(res.status).toBe(200);
+    const hooks = p.nango!.webhookDeliveries().length;
     // Beta's change: route lists beta's connections (no young sweep to trust) and finds this one.
     await p.send([planChanged('beta', 'enterprise', at(2))]);
     await p.drain({ quietMs: 300 });
+    expect(p.nango!.webhookDeliveries()).toHaveLength(hooks);
     const md = p.nango!.metadataOf(C.connectionId, C.providerConfigKey);
     // Before: membership still said acme, so beta's keys were dropped and acme's seats stayed.
     expect(md).toMatchObject({ plan: 'enterprise', seats: null });
