@@ -60,8 +60,9 @@ export const TABLE_ACCESS: Readonly<Record<string, readonly ItemGrant[]>> = {
   route: [
     // PutItem: a key group's conditional write; GetItem: the order held when that write was refused.
     { items: ['desired'], actions: ['GetItem', 'PutItem'] },
-    // The fallback lookup reads the index and replaces it with Nango's answer.
-    { items: ['index'], actions: ['GetItem', 'PutItem'] },
+    // The fallback lookup reads the index and replaces it with Nango's answer; UpdateItem: it merges
+    // the answer instead when the index changed since the listing began (an add, a newer listing).
+    { items: ['index'], actions: ['GetItem', 'PutItem', 'UpdateItem'] },
     // The last complete sweep: while it is fresh, the index is trusted.
     { items: ['runs'], actions: ['GetItem'] },
     // A subject whose keys it wrote had no connection: noted for the daily check.

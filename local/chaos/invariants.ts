@@ -263,9 +263,13 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
 
   // Reads: only route's list lookups; never GET /connections/{id} (it returns, and may refresh, credentials).
   const getById = i.nango.requests.filter((r) => r.method === 'GET' && r.path !== '/connections').length;
-  // Apply reads Nango only to look up a seed's connection (one list call by its id, for a sync that
-  // asked for that lookup): never anything else. Stricter than counting list calls by id alone.
-  const lookups = new Set(i.syncs.filter((s) => s.message?.lookup === true).map((s) => connKey(s.message!.target)));
+  // Apply reads Nango only to look up a connection (one list call by its id): for a sync that asked
+  // for that lookup, or for a re-tagged one (a sync naming a subject its membership did not hold yet).
+  // Never anything else. Stricter than counting list calls by id alone.
+  const lookups = new Set([
+    ...i.syncs.filter((s) => s.message?.lookup === true).map((s) => connKey(s.message!.target)),
+    ...retagged.keys(),
+  ]);
   const applyReads = i.nango.requests.filter((r) => r.method === 'GET' && (r.headers[TAG_HEADER] ?? '').startsWith('apply/'));
   const applyReadsBeyondLookups = applyReads.filter(
     (r) =>
@@ -274,7 +278,8 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
       !lookups.has(connKey({ connectionId: r.query.connectionId, providerConfigKey: r.query.integrationId ?? '' })),
   ).length;
   if (getById) note(`${getById} GET request(s) other than the list endpoint`);
-  if (applyReadsBeyondLookups) note(`apply sent ${applyReadsBeyondLookups} GET request(s) to Nango that look up no seed's connection`);
+  if (applyReadsBeyondLookups)
+    note(`apply sent ${applyReadsBeyondLookups} GET request(s) to Nango that look up no seed's or re-tagged connection`);
 
   const keys = i.keys.filter(Boolean);
   let keyLeaks = i.leaks.logHits;

@@ -122,7 +122,7 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['PATCHED MORE THAN DIRTY', `${fmt(r.overPatched)} connections`],
     [
       'APPLY GETs BEYOND LOOKUPS / GET BY ID',
-      `${fmt(r.applyReadsBeyondLookups)} (of ${fmt(r.applyReads)} apply GETs, all seed lookups otherwise) / ${fmt(r.getById)}`,
+      `${fmt(r.applyReadsBeyondLookups)} (of ${fmt(r.applyReads)} apply GETs, all seed or re-tag lookups otherwise) / ${fmt(r.getById)}`,
     ],
     [
       'KEYS OUTSIDE CURRENT SUBJECTS',

@@ -441,7 +441,7 @@ describe('IAM: least privilege, one role per function', () => {
 
   const items = (actions: string, prefixes: string) => `${line(actions, arn('StateTable'))} if pk like ${prefixes}`;
 
-  it('route: consume ingress; send to sync.fifo and ingress-dlq; write desired state, read and replace indexes, read the sweep run, note subjects without a connection; the Nango key', () => {
+  it('route: consume ingress; send to sync.fifo and ingress-dlq; write desired state, read, replace and merge indexes, read the sweep run, note subjects without a connection; the Nango key', () => {
     expect(grants('RouteRole')).toEqual(
       [
         ...own('Route'),
@@ -449,7 +449,7 @@ describe('IAM: least privilege, one role per function', () => {
         line(send, arn('IngressDlq')),
         line(send, arn('SyncQueue')),
         items('dynamodb:GetItem,dynamodb:PutItem', 'S#*'),
-        items('dynamodb:GetItem,dynamodb:PutItem', 'I#*'),
+        items('dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem', 'I#*'),
         items('dynamodb:GetItem', 'R#*'),
         items('dynamodb:UpdateItem', 'U#*'),
         line('secretsmanager:GetSecretValue', ref('NangoSecret')),

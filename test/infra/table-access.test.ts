@@ -43,10 +43,10 @@ function matrix(role: string): Record<string, string> {
 }
 
 describe('effective table permissions per role', () => {
-  it('route: writes desired state (reading the order a refused write met); reads and replaces indexes; reads the sweep run; notes subjects without a connection', () => {
+  it('route: writes desired state (reading the order a refused write met); reads, replaces and merges indexes; reads the sweep run; notes subjects without a connection', () => {
     expect(matrix('Route')).toEqual({
       'S#': 'GetItem,PutItem',
-      'I#': 'GetItem,PutItem',
+      'I#': 'GetItem,PutItem,UpdateItem',
       'C#': '-',
       'M#': '-',
       'R#': 'GetItem',

@@ -9,7 +9,7 @@ import type { MetadataPatch } from '#events/define';
 import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import type { DesiredKey } from '../domain/desired.ts';
-import { keysToClear, membershipChange, subjectDigest } from '../domain/membership.ts';
+import { keysToClear, listedChange, subjectDigest } from '../domain/membership.ts';
 import { subjectsOfConnection } from '../domain/subject.ts';
 import { Failure } from '../failure.ts';
 import { MAX_PAGE_SIZE } from '../nango/filter.ts';
@@ -37,8 +37,9 @@ export interface Membership {
 }
 
 /**
- * The subjects a group's syncs may send. For a `lookup` seed, Nango is asked first and what it lists
- * becomes the membership (indexes moved to match) and the subjects to seed.
+ * The subjects a group's syncs may send. For a `lookup` seed, or a sync naming a subject the
+ * membership does not hold, Nango is asked first and what it lists becomes the membership (indexes
+ * moved to match) and the subjects to send.
  */
 export async function memberSubjects(
   deps: TenancyDeps,
@@ -52,11 +53,20 @@ export async function memberSubjects(
   if (!m) return { subjects: [...named], current: undefined, gone: false };
   const allowed = new Set(m.subjects);
   const subjects = named.filter((s) => allowed.has(s));
-  if (subjects.length < named.length) {
-    metrics.addMetric(MetricName.SubjectsNotMember, MetricUnit.Count, named.length - subjects.length);
-    logger.info('subjects the connection left are not sent', { dropped: named.length - subjects.length });
+  if (subjects.length === named.length) return { subjects, current: m.subjects, gone: false };
+  // Route named a subject the membership does not hold: either the connection left it, or Nango
+  // re-tagged it into it (no webhook) and no sweep has listed it since. Nango decides, at one list
+  // call: the membership and indexes follow what it shows now.
+  const fresh = await lookUp(deps, target, deadline);
+  const now = new Set(fresh.current);
+  const left = named.filter((s) => !now.has(s));
+  if (left.length) {
+    metrics.addMetric(MetricName.SubjectsNotMember, MetricUnit.Count, left.length);
+    logger.info('subjects the connection left are not sent', { dropped: left.length });
+    // Out of the indexes that still named it, so route stops sending it their changes.
+    await Promise.all(left.map((s) => deps.state.removeFromIndex(s, target)));
   }
-  return { subjects, current: m.subjects, gone: false };
+  return fresh;
 }
 
 async function lookUp(deps: TenancyDeps, target: Target, deadline: number): Promise<Membership> {
@@ -78,13 +88,13 @@ async function lookUp(deps: TenancyDeps, target: Target, deadline: number): Prom
     return { subjects: [], current: [], gone: true };
   }
   const current = subjectsOfConnection(found, deps.tagKeySets, deps.byConnectionId).map((s) => s.id);
-  const change = membershipChange(before?.subjects, current);
-  if (change.kind !== 'same' || !before) {
+  const change = listedChange(before, current, found.created);
+  if (change.kind !== 'same' || !before || before.created !== found.created) {
     const adds = await Promise.all(change.joined.map((s) => deps.state.addToIndex(s, target)));
     await Promise.all(change.left.map((s) => deps.state.removeFromIndex(s, target)));
     const refused = adds.filter((a) => !a).length;
     if (refused) metrics.addMetric(MetricName.IndexAddsRefused, MetricUnit.Count, refused);
-    await deps.members.writeMember(target, { subjects: current, seenAt: listedAt });
+    await deps.members.writeMember(target, { subjects: current, seenAt: listedAt, created: found.created });
   } else {
     // Joins are re-added: a subject's index may have lost it (route's own listing, a 404 long ago).
     await Promise.all(current.map((s) => deps.state.addToIndex(s, target)));

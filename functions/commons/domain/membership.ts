@@ -24,6 +24,22 @@ export function membershipChange(previous: readonly string[] | undefined, curren
   return { kind: joined.length || left.length ? 'moved' : 'same', joined, left };
 }
 
+/**
+ * A listed connection against its membership: a connection created again under the same id (another
+ * `created`) is new, whatever subjects it shares with the one before: its indexes are moved as for a
+ * re-tag, and it is seeded whole. A membership without `created` (written before it was recorded) is
+ * compared by subjects only.
+ */
+export function listedChange(
+  previous: { subjects: readonly string[]; created?: string | undefined } | undefined,
+  current: readonly string[],
+  created: string | undefined,
+): MembershipChange & { recreated: boolean } {
+  const change = membershipChange(previous?.subjects, current);
+  const recreated = previous?.created !== undefined && created !== undefined && previous.created !== created;
+  return recreated ? { kind: 'new', joined: [...new Set(current)], left: change.left, recreated } : { ...change, recreated };
+}
+
 /** What the applied item records as a key's source: short, since an item holds one per key. */
 export const subjectDigest = (subject: string): string => createHash('sha256').update(subject).digest('hex').slice(0, 16);
 

@@ -76,12 +76,14 @@ export class ConnectionIndex {
   private async lookup(subject: Subject, deadline: number): Promise<{ targets: Target[]; fromNango: boolean }> {
     const now = (this.o.now ?? Date.now)();
     const [entry, swept] = await Promise.all([this.state.readIndex(subject.id), this.sweptAt()]);
+    // An index over the cap, or one that refused an add (full: it lacks a member), is not trusted: the
+    // listing refuses the subject, or replaces the index whole once the subject fits again.
+    const whole = (entry?.connections.length ?? 0) <= this.o.maxConnections && entry?.refusedAt === undefined;
     // A fresh sweep saw every connection: the index (absent means none) is the answer.
-    if (swept !== undefined && now - swept < (this.o.sweepFreshMs ?? 0) && (entry?.connections.length ?? 0) <= this.o.maxConnections) {
+    if (swept !== undefined && now - swept < (this.o.sweepFreshMs ?? 0) && whole) {
       return { targets: entry?.connections ?? [], fromNango: false };
     }
-    // An index over the cap is not trusted: the listing refuses the subject.
-    if (entry?.fetchedAt !== undefined && entry.connections.length <= this.o.maxConnections) {
+    if (entry?.fetchedAt !== undefined && whole) {
       const ttl = entry.connections.length > 0 ? this.o.ttlMs : this.o.emptyTtlMs;
       if (now - entry.fetchedAt < ttl) return { targets: entry.connections, fromNango: false };
     }

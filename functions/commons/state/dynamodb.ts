@@ -336,7 +336,12 @@ export class DynamoStateStore implements StatePort {
     if (!res.Item) return undefined;
     const set = res.Item.conns as Set<string> | undefined;
     const connections = [...(set ?? [])].map(decodeTarget).filter((t): t is Target => t !== undefined);
-    return { connections, fetchedAt: typeof res.Item.fetchedAt === 'number' ? res.Item.fetchedAt : undefined };
+    const refusedAt = typeof res.Item.refusedAt === 'number' ? res.Item.refusedAt : undefined;
+    return {
+      connections,
+      fetchedAt: typeof res.Item.fetchedAt === 'number' ? res.Item.fetchedAt : undefined,
+      ...(refusedAt ? { refusedAt } : {}),
+    };
   }
 
   async replaceIndex(subject: string, connections: readonly Target[], fetchedAt: number, listedSince = fetchedAt): Promise<void> {
@@ -389,6 +394,18 @@ export class DynamoStateStore implements StatePort {
         },
       }),
     );
+    // The index now lacks a member: marked, so route stops trusting it (a listing then refuses the
+    // subject, or, once it fits again, replaces the index whole, which clears the mark).
+    if (!added) {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: indexPk(subject), sk: INDEX_SK },
+          UpdateExpression: 'SET refusedAt = :now',
+          ExpressionAttributeValues: { ':now': Date.now() },
+        }),
+      );
+    }
     return added;
   }
 

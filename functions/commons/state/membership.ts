@@ -25,6 +25,11 @@ export interface Membership {
   subjects: string[];
   /** Epoch ms of the listing this was read from. */
   seenAt: number;
+  /**
+   * The connection's `created` as Nango listed it: a connection deleted and created again under the
+   * same id has another, so it is seeded as new (its creation webhook may repeat the first one's body).
+   */
+  created?: string | undefined;
 }
 
 export interface RunSummary {
@@ -134,6 +139,7 @@ export class DynamoMembershipStore implements MembershipPort, RunPort {
           providerConfigKey: target.providerConfigKey,
           subjects: m.subjects,
           seenAt: m.seenAt,
+          ...(m.created !== undefined ? { created: m.created } : {}),
         },
         ConditionExpression: 'attribute_not_exists(seenAt) OR seenAt <= :t',
         ExpressionAttributeValues: { ':t': m.seenAt },
@@ -280,5 +286,9 @@ export class DynamoMembershipStore implements MembershipPort, RunPort {
 
 function toMembership(item: Record<string, unknown>): Membership | undefined {
   if (!Array.isArray(item.subjects) || typeof item.seenAt !== 'number') return undefined;
-  return { subjects: item.subjects.map(String), seenAt: item.seenAt };
+  return {
+    subjects: item.subjects.map(String),
+    seenAt: item.seenAt,
+    ...(typeof item.created === 'string' ? { created: item.created } : {}),
+  };
 }

@@ -31,6 +31,11 @@ export interface IndexEntry {
   connections: Target[];
   /** When Nango was last asked (epoch ms); undefined when only webhooks filled it. */
   fetchedAt: number | undefined;
+  /**
+   * When an add was refused because the index was full (epoch ms): the index then lacks a member, so
+   * it is not trusted until a listing replaces it.
+   */
+  refusedAt?: number | undefined;
 }
 
 export interface AppliedState {

@@ -12,7 +12,7 @@
  */
 import { mapConcurrent } from '../concurrency.ts';
 import { desiredFor, type Drift, driftOf, type DesiredKey } from '../domain/desired.ts';
-import { membershipChange } from '../domain/membership.ts';
+import { listedChange } from '../domain/membership.ts';
 import { subjectsOfConnection } from '../domain/subject.ts';
 import type { ListedConnection } from '../nango/port.ts';
 import type { OutgoingMessage, QueuePort } from '../queues.ts';
@@ -105,7 +105,7 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
   const syncs: { target: Target; subjects: string[]; reason: SyncReason; lookup?: boolean }[] = [];
   // Membership is written after the seed is on its queue: a seed that was not sent is tried again
   // by the next listing, which still finds the connection new or moved.
-  const writes: { target: Target; subjects: string[]; sync: number | undefined }[] = [];
+  const writes: { target: Target; subjects: string[]; created: string | undefined; sync: number | undefined }[] = [];
 
   await mapConcurrent(unique, STATE_CONCURRENCY, async (c) => {
     const target = { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey };
@@ -118,7 +118,10 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
       counts.unchanged++;
       return;
     }
-    const change = membershipChange(before?.subjects, subjects);
+    const change = listedChange(before, subjects, c.created);
+    // A membership written before `created` was recorded gets it once (one write), so a later
+    // re-creation under the same id is seen.
+    const backfill = change.kind === 'same' && before?.created === undefined && c.created !== undefined;
     let seeded = false;
     if (change.kind === 'same') counts.unchanged++;
     else if (!o.dryRun) {
@@ -131,7 +134,8 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
       else counts.moved++;
       // A new connection with subjects, or one that moved, is seeded: its webhook may never have come,
       // and one that left a subject must lose that subject's keys.
-      if (subjects.length || change.left.length) {
+      // A connection created again with no subject holds nothing of the one before: nothing to clear.
+      if (subjects.length || (change.left.length && !change.recreated)) {
         syncs.push({ target, subjects: subjects.length ? subjects : change.left, reason: 'seed', lookup: change.kind === 'moved' });
         seeded = true;
       }
@@ -149,7 +153,8 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
         if (!o.dryRun) syncs.push({ target, subjects: owners, reason: 'repair' });
       }
     }
-    if (change.kind !== 'same' && !o.dryRun) writes.push({ target, subjects, sync: seeded ? syncs.length - 1 : undefined });
+    if ((change.kind !== 'same' || backfill) && !o.dryRun)
+      writes.push({ target, subjects, created: c.created, sync: seeded ? syncs.length - 1 : undefined });
   });
 
   if (syncs.length) {
@@ -178,7 +183,7 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
     writes.filter((w) => w.sync !== -1),
     STATE_CONCURRENCY,
     async (w) => {
-      await deps.members.writeMember(w.target, { subjects: w.subjects, seenAt: o.listedAt });
+      await deps.members.writeMember(w.target, { subjects: w.subjects, seenAt: o.listedAt, created: w.created });
       counts.membershipWrites++;
     },
   );

@@ -28,6 +28,8 @@ function matchRoute(method: string, rawPath: string): Route | undefined {
   if (method === 'GET' && seg.length === 1 && seg[0] === 'connections') return { kind: 'list' };
   if (method === 'POST' && seg.length === 1 && seg[0] === 'connections') return { kind: 'import' };
   if (method === 'GET' && seg.length === 2 && seg[0] === 'connections' && seg[1]) return { kind: 'get', rawId: seg[1] };
+  // Registered after /connections/metadata, which it would otherwise shadow.
+  if (method === 'PATCH' && seg.length === 2 && seg[0] === 'connections' && seg[1]) return { kind: 'edit', rawId: seg[1] };
   return undefined;
 }
 
@@ -116,7 +118,7 @@ export async function handle(st: StandinState, req: http.IncomingMessage, res: h
       'X-Content-Type-Options': 'nosniff',
     });
   }
-  const isWrite = route.kind === 'current' || route.kind === 'legacy' || route.kind === 'import';
+  const isWrite = route.kind === 'current' || route.kind === 'legacy' || route.kind === 'import' || route.kind === 'edit';
   if ((route.kind === 'current' || route.kind === 'legacy') && route.method === 'PATCH') st.counters.patches++;
   if (size > BODY_LIMIT) return sendJson(413, stdError('payload_too_large', { message: 'request entity too large' }));
 
@@ -162,7 +164,7 @@ export async function handle(st: StandinState, req: http.IncomingMessage, res: h
   let connectionIds: string[] = [];
   let providerConfigKey: string | undefined;
   let legacyId: string | undefined;
-  if (route.kind === 'legacy' || route.kind === 'get') {
+  if (route.kind === 'legacy' || route.kind === 'get' || route.kind === 'edit') {
     try {
       legacyId = decodeURIComponent(route.rawId);
     } catch {

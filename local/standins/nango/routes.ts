@@ -5,14 +5,23 @@ import { listConnections, parseListQuery } from './list.ts';
 import type { StandinState } from './state.ts';
 import { listedJson, type StoredConnection } from './store.ts';
 import type { AppliedWrite, Metadata } from './types.ts';
-import { genericErrorSupport, legacyUnknownConnection, metadataBodySchema, stdError, unknownConnection, zodIssues } from './wire.ts';
+import {
+  editBodySchema,
+  genericErrorSupport,
+  legacyUnknownConnection,
+  metadataBodySchema,
+  stdError,
+  unknownConnection,
+  zodIssues,
+} from './wire.ts';
 
 export type Route =
   | { kind: 'current'; method: 'PATCH' | 'POST' }
   | { kind: 'legacy'; method: 'PATCH' | 'POST'; rawId: string }
   | { kind: 'list' }
   | { kind: 'import' }
-  | { kind: 'get'; rawId: string };
+  | { kind: 'get'; rawId: string }
+  | { kind: 'edit'; rawId: string };
 
 export interface RouteRequest {
   route: Route;
@@ -112,6 +121,25 @@ export async function serveRoute(st: StandinState, r: RouteRequest, sendJson: Se
         connection_config: b.connection_config ?? {},
         credentials: { type: b.credentials.type },
       });
+    }
+    case 'edit': {
+      // Edits tags (and the deprecated end_user) and sends NO webhook: a re-tag is seen only by listing.
+      const pck = r.providerConfigKey;
+      if (!pck) {
+        return sendJson(
+          400,
+          stdError('invalid_query_params', { errors: [{ code: 'invalid_type', message: 'Required', path: ['provider_config_key'] }] }),
+        );
+      }
+      const val = editBodySchema.safeParse(body);
+      if (!val.success) return sendJson(400, stdError('invalid_body', { errors: zodIssues(val.error) }));
+      const c = st.store.get(r.legacyId!, pck);
+      if (!c) return sendJson(404, unknownConnection(r.legacyId!, pck));
+      if (val.data.tags !== undefined) {
+        c.tags = val.data.tags;
+        c.updated = new Date().toISOString();
+      }
+      return sendJson(200, { success: true });
     }
     case 'get': {
       const pck = r.providerConfigKey;

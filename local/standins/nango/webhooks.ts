@@ -3,7 +3,7 @@
  * a POST of the JSON body to the environment's webhook URL with `X-Nango-Hmac-Sha256` = hex
  * HMAC-SHA256 of the raw body under the webhook signing key; 20 s timeout, 2 retries.
  */
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { request } from 'undici';
 
 export interface WebhookOptions {
@@ -60,6 +60,8 @@ export interface WebhookDelivery {
   /** Exactly the bytes sent and signed. */
   raw: string;
   signature: string;
+  /** X-Nango-Signature: sha256 of the signing key and the body. */
+  legacySignature: string;
   attempts: WebhookAttempt[];
   /** Undefined while attempts go on. */
   delivered?: boolean;
@@ -75,7 +77,9 @@ export class WebhookSender {
   send(body: AuthWebhookBody): void {
     const raw = JSON.stringify(body);
     const signature = createHmac('sha256', this.opts.signingKey).update(raw).digest('hex');
-    const d: WebhookDelivery = { body, raw, signature, attempts: [] };
+    // Nango's older header, sent beside the HMAC: sha256 of key and body together.
+    const legacySignature = createHash('sha256').update(`${this.opts.signingKey}${raw}`).digest('hex');
+    const d: WebhookDelivery = { body, raw, signature, legacySignature, attempts: [] };
     this.deliveries.push(d);
     const p = this.deliver(d).finally(() => this.pending.delete(p));
     this.pending.add(p);
@@ -91,7 +95,7 @@ export class WebhookSender {
       try {
         const res = await request(this.opts.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-nango-hmac-sha256': d.signature },
+          headers: { 'content-type': 'application/json', 'x-nango-hmac-sha256': d.signature, 'x-nango-signature': d.legacySignature },
           body: d.raw,
           signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs ?? 20_000), this.abort.signal]),
         });

@@ -55,6 +55,15 @@ export const metadataBodySchema = z
   })
   .strict();
 
+/** PATCH /connections/{connectionId}: what an edit may change (the spec's body; strict like the others). */
+export const editBodySchema = z
+  .object({
+    tags: tagsSchema.optional(),
+    webhook_url_override: z.string().optional(),
+    end_user: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
 export interface ValidationIssue {
   code: string;
   message: string;

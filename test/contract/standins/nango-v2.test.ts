@@ -3,7 +3,7 @@
  * Nango's controller has them, POST /connections (import) with tags, the admin API, signed auth
  * webhooks with retries, and the fault that echoes the Authorization header.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listenOnLoopback, type LoopbackServer } from '../../../local/standins/loopback-server.ts';
@@ -144,6 +144,45 @@ describe('POST /connections (import)', () => {
     expect(q.status).toBe(400);
     expect(q.json.error.code).toBe('invalid_query_params');
     expect(n.metadataOf('imported', 'hubspot')).toBeUndefined();
+  });
+});
+
+describe('PATCH /connections/{connectionId} (edit a connection)', () => {
+  it('re-tags (keys lowercased), answers 200 {success: true}, sends no webhook: the list shows the re-tag', async () => {
+    const rx = await startReceiver();
+    const n = await start({ webhook: { url: rx.url, signingKey: SIGNING } });
+    const path = `/connections/${encodeURIComponent('u-1')}?provider_config_key=hubspot`;
+    const r = await call(n.url, 'PATCH', path, { key: KEY, body: { tags: { Organization_Id: 'beta' } } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.json).toEqual({ success: true });
+    expect(ids(await list(n, '?tags[organization_id]=beta'))).toEqual(['u-1']);
+    expect(ids(await list(n, '?tags[organization_id]=acme'))).toEqual(['u-2']);
+    await n.webhooksSettled();
+    expect(rx.got).toEqual([]);
+  });
+
+  it('404 unknown_connection for an unknown connection, 400 without provider_config_key or with bad tags', async () => {
+    const n = await start();
+    const unknown = await call(n.url, 'PATCH', '/connections/nope?provider_config_key=hubspot', { key: KEY, body: { tags: {} } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error.code).toBe('unknown_connection');
+    const noKey = await call(n.url, 'PATCH', '/connections/u-1', { key: KEY, body: { tags: {} } });
+    expect(noKey.status).toBe(400);
+    expect(noKey.json.error.code).toBe('invalid_query_params');
+    const badTags = await call(n.url, 'PATCH', '/connections/u-1?provider_config_key=hubspot', { key: KEY, body: { tags: { '1x': 'a' } } });
+    expect(badTags.status).toBe(400);
+    expect(ids(await list(n, '?tags[organization_id]=acme'))).toEqual(['u-2', 'u-1']);
+  });
+});
+
+describe('auth webhook headers', () => {
+  it('X-Nango-Signature (sha256 of key + body) beside X-Nango-Hmac-Sha256', async () => {
+    const rx = await startReceiver();
+    const n = await start({ webhook: { url: rx.url, signingKey: SIGNING } });
+    n.createConnection({ connectionId: 'signed', providerConfigKey: 'hubspot' });
+    await n.webhooksSettled();
+    const g = rx.got[0]!;
+    expect(g.headers['x-nango-signature']).toBe(createHash('sha256').update(`${SIGNING}${g.raw}`).digest('hex'));
   });
 });
 
