@@ -137,11 +137,9 @@ export async function handle(st: StandinState, req: http.IncomingMessage, res: h
   if (!isUuidV4(key)) return sendJson(401, authError('invalid_secret_key_format'));
   if (key !== st.secretKey && !st.forbidden.has(key)) return sendJson(401, authError('unknown_account'));
 
-  if (st.window) {
-    const decision = st.window.hit();
-    rateHeaders = decision.headers;
-    if (!decision.allowed) return sendJson(429, tooManyRequests(method, path), { 'Retry-After': String(decision.retryAfter ?? 0) });
-  }
+  const decision = st.window.hit();
+  rateHeaders = decision.headers;
+  if (!decision.allowed) return sendJson(429, tooManyRequests(method, path), { 'Retry-After': String(decision.retryAfter ?? 0) });
   if (isWrite && st.forbidden.has(key)) return sendJson(403, stdError('forbidden', { message: AUTH_MESSAGES.forbidden }));
 
   // The body parser rejects malformed JSON and top-level primitives.

@@ -1,6 +1,6 @@
 /** Everything the Nango stand-in holds between requests: settings, connections, recordings, counters. */
 import type { FaultHook } from './faults.ts';
-import { FixedWindow } from './rate-limit.ts';
+import { DEFAULT_RATE_LIMIT, FixedWindow } from './rate-limit.ts';
 import { ConnectionStore, type StoredConnection } from './store.ts';
 import type { AdminAction, NangoStandinOptions, NangoStandinStats, RecordedRequest, SeedConnection } from './types.ts';
 import { authWebhookBody, WebhookSender } from './webhooks.ts';
@@ -28,7 +28,7 @@ export class StandinState {
   faultHook: FaultHook | undefined;
   readonly raceMode: boolean;
   readonly raceDelayMs: number;
-  readonly window: FixedWindow | undefined;
+  readonly window: FixedWindow;
   readonly rateLimitDefault: number;
   readonly listOrder: 'newest-first' | 'oldest-first';
   readonly store = new ConnectionStore();
@@ -51,7 +51,7 @@ export class StandinState {
     this.faultHook = opts.fault;
     this.raceMode = opts.raceMode ?? false;
     this.raceDelayMs = opts.raceDelayMs ?? 25;
-    this.window = opts.rateLimit ? new FixedWindow(opts.rateLimit) : undefined;
+    this.window = new FixedWindow(opts.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.rateLimitDefault = opts.rateLimit?.limit ?? 200;
     this.listOrder = opts.listOrder ?? 'newest-first';
     this.webhooks = opts.webhook ? new WebhookSender(opts.webhook) : undefined;
@@ -113,6 +113,6 @@ export class StandinState {
     this.perConnectionCount.clear();
     this.counters = freshStats();
     this.seq = 0;
-    this.window?.reset();
+    this.window.reset();
   }
 }

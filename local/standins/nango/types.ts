@@ -22,7 +22,7 @@ export interface NangoStandinOptions {
   connections?: SeedConnection[];
   /** Fixed delay added to every request before it is answered. */
   latencyMs?: number;
-  /** Per-account fixed window; when set, authenticated answers carry X-RateLimit-* headers. */
+  /** Per-account fixed window (default: 1,000,000 a minute); every authenticated answer carries X-RateLimit-*. */
   rateLimit?: RateLimitConfig;
   /** Read, wait `raceDelayMs`, write: concurrent PATCHes to one connection lose updates. */
   raceMode?: boolean;
