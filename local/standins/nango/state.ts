@@ -24,6 +24,7 @@ const freshStats = (): NangoStandinStats => ({
 export class StandinState {
   secretKey: string;
   readonly forbidden: Set<string>;
+  readonly unlistable: Set<string>;
   latencyMs: number;
   faultHook: FaultHook | undefined;
   readonly raceMode: boolean;
@@ -47,6 +48,7 @@ export class StandinState {
   constructor(opts: NangoStandinOptions) {
     this.secretKey = requireKey(opts.secretKey);
     this.forbidden = new Set((opts.forbiddenKeys ?? []).map(requireKey));
+    this.unlistable = new Set((opts.unlistableKeys ?? []).map(requireKey));
     this.latencyMs = opts.latencyMs ?? 0;
     this.faultHook = opts.fault;
     this.raceMode = opts.raceMode ?? false;

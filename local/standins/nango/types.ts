@@ -31,6 +31,8 @@ export interface NangoStandinOptions {
   fault?: FaultHook;
   /** Keys that authenticate but lack environment:connections:update: writes get 403 `forbidden`. */
   forbiddenKeys?: string[];
+  /** Keys that authenticate but lack environment:connections:list: GET /connections gets 403 `forbidden`. */
+  unlistableKeys?: string[];
   /** Auth webhooks (creation, override) to this URL, signed with the signing key. */
   webhook?: WebhookOptions;
   /** GET /connections order: newest first as Nango lists (default), or oldest first, to show a client depends on neither. */

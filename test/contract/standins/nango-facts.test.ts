@@ -60,3 +60,23 @@ describe('rate-limit headers without a configured limit', () => {
     expect(rateHeaders(r.headers).sort()).toEqual(['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']);
   });
 });
+
+describe('403 forbidden per scope', () => {
+  it('a key without environment:connections:list gets 403 on GET /connections, and may still write', async () => {
+    const noList = randomUUID();
+    const n = await start({ unlistableKeys: [noList] });
+    const listed = await call(n.url, 'GET', '/connections', { key: noList });
+    expect(listed.status).toBe(403);
+    expect(listed.json.error.code).toBe('forbidden');
+    expect(listed.json.error.message).toContain('environment:connections:list');
+    expect(listed.json.connections).toBeUndefined();
+    const written = await call(n.url, 'PATCH', '/connections/metadata', {
+      key: noList,
+      body: { connection_id: 'u-1', provider_config_key: 'hubspot', metadata: { a: 1 } },
+    });
+    expect(written.status).toBe(200);
+    expect(n.metadataOf('u-1', 'hubspot')).toEqual({ a: 1 });
+    // The account's full key lists as before.
+    expect((await call(n.url, 'GET', '/connections', { key: KEY })).status).toBe(200);
+  });
+});
