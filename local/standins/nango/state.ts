@@ -53,8 +53,10 @@ export class StandinState {
     this.faultHook = opts.fault;
     this.raceMode = opts.raceMode ?? false;
     this.raceDelayMs = opts.raceDelayMs ?? 25;
-    this.window = new FixedWindow(opts.rateLimit ?? DEFAULT_RATE_LIMIT);
-    this.rateLimitDefault = opts.rateLimit?.limit ?? 200;
+    const rateLimit = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
+    this.window = new FixedWindow(rateLimit);
+    // An injected 429 names the same limit as every other answer, as one account's would.
+    this.rateLimitDefault = rateLimit.limit;
     this.listOrder = opts.listOrder ?? 'newest-first';
     this.webhooks = opts.webhook ? new WebhookSender(opts.webhook) : undefined;
     for (const c of opts.connections ?? []) this.store.put(c);

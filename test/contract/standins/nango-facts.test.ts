@@ -80,3 +80,16 @@ describe('403 forbidden per scope', () => {
     expect((await call(n.url, 'GET', '/connections', { key: KEY })).status).toBe(200);
   });
 });
+
+describe('an injected 429 speaks for the same account', () => {
+  it('its X-RateLimit-Limit is the limit every other answer names', async () => {
+    let faulty = false;
+    const n = await start({ fault: () => (faulty ? { kind: 'rateLimit', retryAfter: 0 } : undefined) });
+    const ok = await call(n.url, 'GET', '/connections', { key: KEY });
+    faulty = true;
+    const limited = await call(n.url, 'GET', '/connections', { key: KEY });
+    expect([ok.status, limited.status]).toEqual([200, 429]);
+    expect(limited.headers['x-ratelimit-limit']).toBe(ok.headers['x-ratelimit-limit']);
+    expect(limited.headers['retry-after']).toBe('0');
+  });
+});
