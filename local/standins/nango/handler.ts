@@ -141,7 +141,8 @@ export async function handle(st: StandinState, req: http.IncomingMessage, res: h
   rateHeaders = decision.headers;
   if (!decision.allowed) return sendJson(429, tooManyRequests(method, path), { 'Retry-After': String(decision.retryAfter ?? 0) });
   if (isWrite && st.forbidden.has(key)) return sendJson(403, stdError('forbidden', { message: AUTH_MESSAGES.forbidden }));
-  if (route.kind === 'list' && st.unlistable.has(key)) return sendJson(403, stdError('forbidden', { message: AUTH_MESSAGES.forbiddenList }));
+  if (route.kind === 'list' && st.unlistable.has(key))
+    return sendJson(403, stdError('forbidden', { message: AUTH_MESSAGES.forbiddenList }));
 
   // The body parser rejects malformed JSON and top-level primitives.
   let body: unknown = {};

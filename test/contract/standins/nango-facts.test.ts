@@ -29,7 +29,10 @@ describe('rate-limit headers without a configured limit', () => {
     const answers = [
       await call(n.url, 'GET', '/connections', { key: KEY }),
       await call(n.url, 'GET', '/connections?limit=0', { key: KEY }),
-      await call(n.url, 'PATCH', '/connections/metadata', { key: KEY, body: { connection_id: 'nope', provider_config_key: 'hubspot', metadata: {} } }),
+      await call(n.url, 'PATCH', '/connections/metadata', {
+        key: KEY,
+        body: { connection_id: 'nope', provider_config_key: 'hubspot', metadata: {} },
+      }),
       await call(n.url, 'PATCH', '/connections/metadata?x=1', { key: KEY, body: {} }),
     ];
     expect(answers.map((r) => r.status)).toEqual([200, 400, 404, 400]);
