@@ -135,14 +135,14 @@ export async function handle(st: StandinState, req: http.IncomingMessage, res: h
   const key = authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length).trim() : authorization.trim();
   if (!key) return sendJson(401, authError('missing_auth_header'));
   if (!isUuidV4(key)) return sendJson(401, authError('invalid_secret_key_format'));
-  if (key !== st.secretKey && !st.forbidden.has(key)) return sendJson(401, authError('unknown_account'));
+  if (key !== st.secretKey && !st.forbidden.has(key) && !st.unlistable.has(key)) return sendJson(401, authError('unknown_account'));
 
-  if (st.window) {
-    const decision = st.window.hit();
-    rateHeaders = decision.headers;
-    if (!decision.allowed) return sendJson(429, tooManyRequests(method, path), { 'Retry-After': String(decision.retryAfter ?? 0) });
-  }
+  const decision = st.window.hit();
+  rateHeaders = decision.headers;
+  if (!decision.allowed) return sendJson(429, tooManyRequests(method, path), { 'Retry-After': String(decision.retryAfter ?? 0) });
   if (isWrite && st.forbidden.has(key)) return sendJson(403, stdError('forbidden', { message: AUTH_MESSAGES.forbidden }));
+  if (route.kind === 'list' && st.unlistable.has(key))
+    return sendJson(403, stdError('forbidden', { message: AUTH_MESSAGES.forbiddenList }));
 
   // The body parser rejects malformed JSON and top-level primitives.
   let body: unknown = {};

@@ -9,6 +9,12 @@ export interface RateLimitConfig {
   windowMs: number;
 }
 
+/**
+ * When a test configures no limit: the real server meters every account, so every authenticated
+ * answer still carries X-RateLimit-*, but with a budget no test comes near, so nothing is slowed.
+ */
+export const DEFAULT_RATE_LIMIT: RateLimitConfig = { limit: 1_000_000, windowMs: 60_000 };
+
 export interface RateDecision {
   allowed: boolean;
   headers: Record<string, string>;

@@ -1,6 +1,6 @@
 /** Everything the Nango stand-in holds between requests: settings, connections, recordings, counters. */
 import type { FaultHook } from './faults.ts';
-import { FixedWindow } from './rate-limit.ts';
+import { DEFAULT_RATE_LIMIT, FixedWindow } from './rate-limit.ts';
 import { ConnectionStore, type StoredConnection } from './store.ts';
 import type { AdminAction, NangoStandinOptions, NangoStandinStats, RecordedRequest, SeedConnection } from './types.ts';
 import { authWebhookBody, WebhookSender } from './webhooks.ts';
@@ -24,11 +24,12 @@ const freshStats = (): NangoStandinStats => ({
 export class StandinState {
   secretKey: string;
   readonly forbidden: Set<string>;
+  readonly unlistable: Set<string>;
   latencyMs: number;
   faultHook: FaultHook | undefined;
   readonly raceMode: boolean;
   readonly raceDelayMs: number;
-  readonly window: FixedWindow | undefined;
+  readonly window: FixedWindow;
   readonly rateLimitDefault: number;
   readonly listOrder: 'newest-first' | 'oldest-first';
   readonly store = new ConnectionStore();
@@ -47,12 +48,15 @@ export class StandinState {
   constructor(opts: NangoStandinOptions) {
     this.secretKey = requireKey(opts.secretKey);
     this.forbidden = new Set((opts.forbiddenKeys ?? []).map(requireKey));
+    this.unlistable = new Set((opts.unlistableKeys ?? []).map(requireKey));
     this.latencyMs = opts.latencyMs ?? 0;
     this.faultHook = opts.fault;
     this.raceMode = opts.raceMode ?? false;
     this.raceDelayMs = opts.raceDelayMs ?? 25;
-    this.window = opts.rateLimit ? new FixedWindow(opts.rateLimit) : undefined;
-    this.rateLimitDefault = opts.rateLimit?.limit ?? 200;
+    const rateLimit = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
+    this.window = new FixedWindow(rateLimit);
+    // An injected 429 names the same limit as every other answer, as one account's would.
+    this.rateLimitDefault = rateLimit.limit;
     this.listOrder = opts.listOrder ?? 'newest-first';
     this.webhooks = opts.webhook ? new WebhookSender(opts.webhook) : undefined;
     for (const c of opts.connections ?? []) this.store.put(c);
@@ -113,6 +117,6 @@ export class StandinState {
     this.perConnectionCount.clear();
     this.counters = freshStats();
     this.seq = 0;
-    this.window?.reset();
+    this.window.reset();
   }
 }

@@ -22,7 +22,7 @@ export interface NangoStandinOptions {
   connections?: SeedConnection[];
   /** Fixed delay added to every request before it is answered. */
   latencyMs?: number;
-  /** Per-account fixed window; when set, authenticated answers carry X-RateLimit-* headers. */
+  /** Per-account fixed window (default: 1,000,000 a minute); every authenticated answer carries X-RateLimit-*. */
   rateLimit?: RateLimitConfig;
   /** Read, wait `raceDelayMs`, write: concurrent PATCHes to one connection lose updates. */
   raceMode?: boolean;
@@ -31,6 +31,8 @@ export interface NangoStandinOptions {
   fault?: FaultHook;
   /** Keys that authenticate but lack environment:connections:update: writes get 403 `forbidden`. */
   forbiddenKeys?: string[];
+  /** Keys that authenticate but lack environment:connections:list: GET /connections gets 403 `forbidden`. */
+  unlistableKeys?: string[];
   /** Auth webhooks (creation, override) to this URL, signed with the signing key. */
   webhook?: WebhookOptions;
   /** GET /connections order: newest first as Nango lists (default), or oldest first, to show a client depends on neither. */

@@ -86,6 +86,7 @@ export const AUTH_MESSAGES = {
   invalid_secret_key_format: 'Authentication failed. The provided secret key is not a UUID v4.',
   unknown_account: 'Authentication failed. The provided authorization header does not match any account.',
   forbidden: 'Forbidden: the secret key lacks the scope environment:connections:update.',
+  forbiddenList: 'Forbidden: the secret key lacks the scope environment:connections:list.',
 } as const;
 
 /** The legacy route without Provider-Config-Key: a 500 with a support id and the extra keys the spec forbids. */
