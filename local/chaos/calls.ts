@@ -40,6 +40,8 @@ export interface NangoCalls {
   counts(): Record<string, CallCounts>;
   /** Whether nobody waited for the answer of the request with this tag, open until `endedAt`. */
   unawaited(tag: string | undefined, endedAt: number | undefined): boolean;
+  /** Whether the invocation that sent the request with this tag died (timed out or crashed), at any time. */
+  died(tag: string | undefined): boolean;
   stop(): void;
 }
 
@@ -90,6 +92,7 @@ export function trackNangoCalls(nangoOrigin: () => string | undefined): NangoCal
       const at = abandonedAt.get(tag.slice(0, tag.lastIndexOf('/')));
       return at !== undefined && at <= (endedAt ?? Number.POSITIVE_INFINITY);
     },
+    died: (tag) => tag !== undefined && abandonedAt.has(tag.slice(0, tag.lastIndexOf('/'))),
     stop: () => {
       diagnostics.unsubscribe('undici:request:create', onCreate);
       diagnostics.unsubscribe('undici:request:error', onError);

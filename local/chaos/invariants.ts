@@ -58,6 +58,14 @@ export interface InvariantInput {
   nangoCalls: Record<string, CallCounts>;
   /** Whether nobody waited for a request's answer any more (seen on the client side). */
   unawaited: Unawaited;
+  /**
+   * Whether the invocation that sent a request died (timed out or crashed), before or after it. Its
+   * batch went back to the queue whole, so the syncs it had already PATCHed are delivered again and
+   * may PATCH again: on Lambda an invocation stopped between its PATCH and `recordApplied` does the
+   * same, which the design accepts (the keys are sent twice, harmlessly). Under load a 15 ms crash
+   * timer or a function timeout fires after PATCHes that completed.
+   */
+  died?: Unawaited;
   route: EventSourceStats;
   apply: EventSourceStats;
   /** Re-tags made during the run; the fold then follows each connection's tags at the end. */
@@ -158,7 +166,10 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
   const syncsOf = new Map<string, number>();
   for (const s of i.syncs) if (s.message) syncsOf.set(connKey(s.message.target), (syncsOf.get(connKey(s.message.target)) ?? 0) + 1);
   const gaveUp = unawaitedWrites(i.nango.requests, i.unawaited);
+  // PATCHes of invocations that died: their syncs came back, and the redelivery's PATCH is the one counted.
+  const died = new Set(i.died ? i.nango.requests.filter((r) => i.died!(r)).map((r) => r.n) : []);
   let patchesAbandoned = 0;
+  let patchesRedone = 0;
   for (const [k, x] of expected) {
     pairs += x.events.size;
     const c = final.get(k);
@@ -209,7 +220,8 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
       );
     }
     const history = i.nango.applyHistory(c.connectionId, c.providerConfigKey);
-    const applied = history.filter((h) => !gaveUp.has(h.n)).length;
+    const applied = history.filter((h) => !gaveUp.has(h.n) && !died.has(h.n)).length;
+    patchesRedone += history.filter((h) => !gaveUp.has(h.n) && died.has(h.n)).length;
     const bound = syncsOf.get(k) ?? 0;
     patchesApplied += history.length;
     patchesAbandoned += history.length - applied;
@@ -321,6 +333,7 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     syncDeliveries: i.syncs.reduce((n, s) => n + s.deliveries, 0),
     patchesApplied,
     patchesAbandoned,
+    patchesRedone,
     dirtyBound,
     overPatched,
     mismatchedConnections,

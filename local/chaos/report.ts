@@ -21,6 +21,8 @@ export interface InvariantReport {
   patchesApplied: number;
   /** Applied writes nobody waited for (the client gave up, or its invocation was past its timeout). */
   patchesAbandoned: number;
+  /** PATCHes (answered) by invocations that then died: their syncs were delivered again. */
+  patchesRedone: number;
   /** Times connections became dirty: the sync messages (changes, seeds, repairs) that reached them. */
   dirtyBound: number;
   /** Connections PATCHed more often than they could have become dirty. */
@@ -99,7 +101,7 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['sync messages', `${list(r.syncsByReason)}; ${fmt(r.syncDeliveries)} deliveries`],
     [
       'PATCHes applied',
-      `${fmt(r.patchesApplied)} (${fmt(r.patchesAbandoned)} nobody waited for) for ${fmt(r.dirtyBound)} syncs that reached connections`,
+      `${fmt(r.patchesApplied)} (${fmt(r.patchesAbandoned)} nobody waited for, ${fmt(r.patchesRedone)} by invocations that died, whose syncs came back) for ${fmt(r.dirtyBound)} syncs that reached connections`,
     ],
     ['events in ingress DLQ', fmt(r.eventsInRouteDlq)],
     ['DLQ by code', list(r.dlqByCode)],
