@@ -21,7 +21,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => p?.stop());
 
-describe("a connection whose created Nango shows in another format", () => {
+describe('a connection whose created Nango shows in another format', () => {
   it('is not taken for one created again: the sweep neither seeds nor PATCHes it', async () => {
     p.nango!.createConnection(C);
     await p.drain({ quietMs: 300 });
