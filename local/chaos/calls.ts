@@ -42,6 +42,8 @@ export interface NangoCalls {
   unawaited(tag: string | undefined, endedAt: number | undefined): boolean;
   /** Whether the invocation that sent the request with this tag died (timed out or crashed), at any time. */
   died(tag: string | undefined): boolean;
+  /** Whether the request was sent after its invocation died: Lambda would have stopped it first. */
+  sentDead(tag: string | undefined, startedAt: number): boolean;
   stop(): void;
 }
 
@@ -93,6 +95,10 @@ export function trackNangoCalls(nangoOrigin: () => string | undefined): NangoCal
       return at !== undefined && at <= (endedAt ?? Number.POSITIVE_INFINITY);
     },
     died: (tag) => tag !== undefined && abandonedAt.has(tag.slice(0, tag.lastIndexOf('/'))),
+    sentDead(tag, startedAt) {
+      const at = tag === undefined ? undefined : abandonedAt.get(tag.slice(0, tag.lastIndexOf('/')));
+      return at !== undefined && at <= startedAt;
+    },
     stop: () => {
       diagnostics.unsubscribe('undici:request:create', onCreate);
       diagnostics.unsubscribe('undici:request:error', onError);

@@ -66,6 +66,13 @@ export interface InvariantInput {
    * timer or a function timeout fires after PATCHes that completed.
    */
   died?: Unawaited;
+  /**
+   * Whether a request was sent after its invocation died. Here a dead invocation runs on (Lambda
+   * would have stopped it): a PATCH it sends with a membership read before a re-tag can land after
+   * the clearing seed. Such a write is no product outcome, so a former customer's key it left is
+   * counted apart, not as a tenancy failure.
+   */
+  sentDead?: Unawaited;
   route: EventSourceStats;
   apply: EventSourceStats;
   /** Re-tags made during the run; the fold then follows each connection's tags at the end. */
@@ -152,6 +159,8 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     i.workload.events.filter((e) => e.expect.kind === 'valid' && e.expect.subject.startsWith('tags:')),
   );
   let foreignKeys = 0;
+  let foreignByDead = 0;
+  const requestByN = new Map(i.nango.requests.map((r) => [r.n, r]));
   let foreignCleared = 0;
   let retaggedBehind = 0;
   let mismatchedConnections = 0;
@@ -193,7 +202,10 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
         if (got === undefined || got === null) {
           if (everSent) foreignCleared++;
         } else if (everSent || JSON.stringify(got) !== JSON.stringify(seed)) {
+          const last = history.findLast((h) => h.patch[key] !== undefined);
+          const lastRequest = last ? requestByN.get(last.n) : undefined;
           if (excused === 'all' || excused?.has(key)) parkedMismatches++;
+          else if (lastRequest && i.sentDead?.(lastRequest)) foreignByDead++;
           else {
             foreignKeys++;
             note(
@@ -355,6 +367,7 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     retags: (i.retags ?? []).length,
     sweptPastRetags: i.sweptPastRetagsAtMs !== undefined || !(i.retags ?? []).length,
     foreignKeys,
+    foreignByDead,
     foreignCleared,
     retaggedBehind,
     nangoCalls: i.nangoCalls,

@@ -56,6 +56,8 @@ export interface InvariantReport {
   sweptPastRetags: boolean;
   /** Keys a re-tagged connection holds (not null) that only a customer it left sets. */
   foreignKeys: number;
+  /** Former customers' keys last written by an invocation that had died (Lambda would have stopped it). */
+  foreignByDead: number;
   /** Such keys that were sent and then cleared to null. */
   foreignCleared: number;
   /** Keys of its current customers' state a re-tagged connection lacks (also counted as lost). */
@@ -128,7 +130,7 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ],
     [
       'KEYS OUTSIDE CURRENT SUBJECTS',
-      `${fmt(r.foreignKeys)} after ${fmt(r.retags)} re-tags (${fmt(r.foreignCleared)} sent then cleared to null; ${fmt(r.retaggedBehind)} current keys missing; a sweep ran past the last re-tag: ${r.sweptPastRetags ? 'yes' : 'NO'})`,
+      `${fmt(r.foreignKeys)} after ${fmt(r.retags)} re-tags (${fmt(r.foreignCleared)} sent then cleared to null; ${fmt(r.foreignByDead)} left by a write sent after its invocation died; ${fmt(r.retaggedBehind)} current keys missing; a sweep ran past the last re-tag: ${r.sweptPastRetags ? 'yes' : 'NO'})`,
     ],
     [
       'OVERLAPS',
