@@ -236,7 +236,7 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     patchesRedone += history.filter((h) => !gaveUp.has(h.n) && died.has(h.n)).length;
     const bound = syncsOf.get(k) ?? 0;
     patchesApplied += history.length;
-    patchesAbandoned += history.length - applied;
+    patchesAbandoned += history.filter((h) => gaveUp.has(h.n)).length;
     dirtyBound += bound;
     if (applied > bound) {
       overPatched++;
