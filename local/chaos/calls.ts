@@ -40,6 +40,10 @@ export interface NangoCalls {
   counts(): Record<string, CallCounts>;
   /** Whether nobody waited for the answer of the request with this tag, open until `endedAt`. */
   unawaited(tag: string | undefined, endedAt: number | undefined): boolean;
+  /** Whether the invocation that sent the request with this tag died (timed out or crashed), at any time. */
+  died(tag: string | undefined): boolean;
+  /** Whether the request was sent after its invocation died: Lambda would have stopped it first. */
+  sentDead(tag: string | undefined, startedAt: number): boolean;
   stop(): void;
 }
 
@@ -89,6 +93,11 @@ export function trackNangoCalls(nangoOrigin: () => string | undefined): NangoCal
       if (gaveUp.has(tag)) return true;
       const at = abandonedAt.get(tag.slice(0, tag.lastIndexOf('/')));
       return at !== undefined && at <= (endedAt ?? Number.POSITIVE_INFINITY);
+    },
+    died: (tag) => tag !== undefined && abandonedAt.has(tag.slice(0, tag.lastIndexOf('/'))),
+    sentDead(tag, startedAt) {
+      const at = tag === undefined ? undefined : abandonedAt.get(tag.slice(0, tag.lastIndexOf('/')));
+      return at !== undefined && at <= startedAt;
     },
     stop: () => {
       diagnostics.unsubscribe('undici:request:create', onCreate);

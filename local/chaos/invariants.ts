@@ -58,6 +58,21 @@ export interface InvariantInput {
   nangoCalls: Record<string, CallCounts>;
   /** Whether nobody waited for a request's answer any more (seen on the client side). */
   unawaited: Unawaited;
+  /**
+   * Whether the invocation that sent a request died (timed out or crashed), before or after it. Its
+   * batch went back to the queue whole, so the syncs it had already PATCHed are delivered again and
+   * may PATCH again: on Lambda an invocation stopped between its PATCH and `recordApplied` does the
+   * same, which the design accepts (the keys are sent twice, harmlessly). Under load a 15 ms crash
+   * timer or a function timeout fires after PATCHes that completed.
+   */
+  died?: Unawaited;
+  /**
+   * Whether a request was sent after its invocation died. Here a dead invocation runs on (Lambda
+   * would have stopped it): a PATCH it sends with a membership read before a re-tag can land after
+   * the clearing seed. Such a write is no product outcome, so a former customer's key it left is
+   * counted apart, not as a tenancy failure.
+   */
+  sentDead?: Unawaited;
   route: EventSourceStats;
   apply: EventSourceStats;
   /** Re-tags made during the run; the fold then follows each connection's tags at the end. */
@@ -144,6 +159,8 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     i.workload.events.filter((e) => e.expect.kind === 'valid' && e.expect.subject.startsWith('tags:')),
   );
   let foreignKeys = 0;
+  let foreignByDead = 0;
+  const requestByN = new Map(i.nango.requests.map((r) => [r.n, r]));
   let foreignCleared = 0;
   let retaggedBehind = 0;
   let mismatchedConnections = 0;
@@ -158,7 +175,10 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
   const syncsOf = new Map<string, number>();
   for (const s of i.syncs) if (s.message) syncsOf.set(connKey(s.message.target), (syncsOf.get(connKey(s.message.target)) ?? 0) + 1);
   const gaveUp = unawaitedWrites(i.nango.requests, i.unawaited);
+  // PATCHes of invocations that died: their syncs came back, and the redelivery's PATCH is the one counted.
+  const died = new Set(i.died ? i.nango.requests.filter((r) => i.died!(r)).map((r) => r.n) : []);
   let patchesAbandoned = 0;
+  let patchesRedone = 0;
   for (const [k, x] of expected) {
     pairs += x.events.size;
     const c = final.get(k);
@@ -182,7 +202,10 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
         if (got === undefined || got === null) {
           if (everSent) foreignCleared++;
         } else if (everSent || JSON.stringify(got) !== JSON.stringify(seed)) {
+          const last = history.findLast((h) => h.patch[key] !== undefined);
+          const lastRequest = last ? requestByN.get(last.n) : undefined;
           if (excused === 'all' || excused?.has(key)) parkedMismatches++;
+          else if (lastRequest && i.sentDead?.(lastRequest)) foreignByDead++;
           else {
             foreignKeys++;
             note(
@@ -209,10 +232,11 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
       );
     }
     const history = i.nango.applyHistory(c.connectionId, c.providerConfigKey);
-    const applied = history.filter((h) => !gaveUp.has(h.n)).length;
+    const applied = history.filter((h) => !gaveUp.has(h.n) && !died.has(h.n)).length;
+    patchesRedone += history.filter((h) => !gaveUp.has(h.n) && died.has(h.n)).length;
     const bound = syncsOf.get(k) ?? 0;
     patchesApplied += history.length;
-    patchesAbandoned += history.length - applied;
+    patchesAbandoned += history.filter((h) => gaveUp.has(h.n)).length;
     dirtyBound += bound;
     if (applied > bound) {
       overPatched++;
@@ -321,6 +345,7 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     syncDeliveries: i.syncs.reduce((n, s) => n + s.deliveries, 0),
     patchesApplied,
     patchesAbandoned,
+    patchesRedone,
     dirtyBound,
     overPatched,
     mismatchedConnections,
@@ -342,6 +367,7 @@ export function computeInvariants(i: InvariantInput): InvariantReport {
     retags: (i.retags ?? []).length,
     sweptPastRetags: i.sweptPastRetagsAtMs !== undefined || !(i.retags ?? []).length,
     foreignKeys,
+    foreignByDead,
     foreignCleared,
     retaggedBehind,
     nangoCalls: i.nangoCalls,

@@ -21,6 +21,8 @@ export interface InvariantReport {
   patchesApplied: number;
   /** Applied writes nobody waited for (the client gave up, or its invocation was past its timeout). */
   patchesAbandoned: number;
+  /** PATCHes (answered) by invocations that then died: their syncs were delivered again. */
+  patchesRedone: number;
   /** Times connections became dirty: the sync messages (changes, seeds, repairs) that reached them. */
   dirtyBound: number;
   /** Connections PATCHed more often than they could have become dirty. */
@@ -54,6 +56,8 @@ export interface InvariantReport {
   sweptPastRetags: boolean;
   /** Keys a re-tagged connection holds (not null) that only a customer it left sets. */
   foreignKeys: number;
+  /** Former customers' keys last written by an invocation that had died (Lambda would have stopped it). */
+  foreignByDead: number;
   /** Such keys that were sent and then cleared to null. */
   foreignCleared: number;
   /** Keys of its current customers' state a re-tagged connection lacks (also counted as lost). */
@@ -99,7 +103,7 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ['sync messages', `${list(r.syncsByReason)}; ${fmt(r.syncDeliveries)} deliveries`],
     [
       'PATCHes applied',
-      `${fmt(r.patchesApplied)} (${fmt(r.patchesAbandoned)} nobody waited for) for ${fmt(r.dirtyBound)} syncs that reached connections`,
+      `${fmt(r.patchesApplied)} (${fmt(r.patchesAbandoned)} nobody waited for, ${fmt(r.patchesRedone)} by invocations that died, whose syncs came back) for ${fmt(r.dirtyBound)} syncs that reached connections`,
     ],
     ['events in ingress DLQ', fmt(r.eventsInRouteDlq)],
     ['DLQ by code', list(r.dlqByCode)],
@@ -126,7 +130,7 @@ export function formatInvariants(r: InvariantReport, title: string): string {
     ],
     [
       'KEYS OUTSIDE CURRENT SUBJECTS',
-      `${fmt(r.foreignKeys)} after ${fmt(r.retags)} re-tags (${fmt(r.foreignCleared)} sent then cleared to null; ${fmt(r.retaggedBehind)} current keys missing; a sweep ran past the last re-tag: ${r.sweptPastRetags ? 'yes' : 'NO'})`,
+      `${fmt(r.foreignKeys)} after ${fmt(r.retags)} re-tags (${fmt(r.foreignCleared)} sent then cleared to null; ${fmt(r.foreignByDead)} left by a write sent after its invocation died; ${fmt(r.retaggedBehind)} current keys missing; a sweep ran past the last re-tag: ${r.sweptPastRetags ? 'yes' : 'NO'})`,
     ],
     [
       'OVERLAPS',

@@ -346,6 +346,8 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRunResult> {
       ...(sweptPastRetags !== undefined ? { sweptPastRetagsAtMs: sweptPastRetags } : {}),
       nangoCalls: calls.counts(),
       unawaited: (r) => calls.unawaited(r.headers[TAG_HEADER], r.endedAt),
+      died: (r) => calls.died(r.headers[TAG_HEADER]),
+      sentDead: (r) => calls.sentDead(r.headers[TAG_HEADER], r.startedAt),
       route: routeStats,
       apply: applyStats,
       extra: {

@@ -9,7 +9,7 @@ import type { MetadataPatch } from '#events/define';
 import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import type { DesiredKey } from '../domain/desired.ts';
-import { keysToClear, listedChange, subjectDigest } from '../domain/membership.ts';
+import { keysToClear, listedChange, sameCreated, subjectDigest } from '../domain/membership.ts';
 import { subjectsOfConnection } from '../domain/subject.ts';
 import { Failure } from '../failure.ts';
 import { MAX_PAGE_SIZE } from '../nango/filter.ts';
@@ -89,7 +89,7 @@ async function lookUp(deps: TenancyDeps, target: Target, deadline: number): Prom
   }
   const current = subjectsOfConnection(found, deps.tagKeySets, deps.byConnectionId).map((s) => s.id);
   const change = listedChange(before, current, found.created);
-  if (change.kind !== 'same' || !before || before.created !== found.created) {
+  if (change.kind !== 'same' || !before || !sameCreated(before.created, found.created)) {
     const adds = await Promise.all(change.joined.map((s) => deps.state.addToIndex(s, target)));
     await Promise.all(change.left.map((s) => deps.state.removeFromIndex(s, target)));
     const refused = adds.filter((a) => !a).length;

@@ -36,8 +36,21 @@ export function listedChange(
   created: string | undefined,
 ): MembershipChange & { recreated: boolean } {
   const change = membershipChange(previous?.subjects, current);
-  const recreated = previous?.created !== undefined && created !== undefined && previous.created !== created;
+  const recreated = previous?.created !== undefined && created !== undefined && !sameCreated(previous.created, created);
   return recreated ? { kind: 'new', joined: [...new Set(current)], left: change.left, recreated } : { ...change, recreated };
+}
+
+/**
+ * Two listings' `created` name one creation when they name one instant: Nango may write it as `Z` or
+ * `+00:00`, with more or fewer fraction digits, and a format change must not re-seed the whole fleet.
+ * Text that is no date is compared as text.
+ */
+export function sameCreated(a: string | undefined, b: string | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  const ta = Date.parse(a);
+  const tb = Date.parse(b);
+  return Number.isFinite(ta) && Number.isFinite(tb) ? ta === tb : false;
 }
 
 /** What the applied item records as a key's source: short, since an item holds one per key. */
