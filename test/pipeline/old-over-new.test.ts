@@ -18,7 +18,7 @@ import { startLocalPipeline, type LocalPipeline } from '../../local/pipeline.ts'
 import type { SeedConnection } from '../../local/standins/nango.ts';
 import { planChanged, sqsRecord, statusChanged } from '../support/events.ts';
 import { captureLogs, type Logs } from '../support/logs.ts';
-import { startSqsFaultProxy } from '../support/sqs-fault-proxy.ts';
+import { startAwsFaultProxy } from '../support/aws-fault-proxy.ts';
 
 const KEY = randomUUID();
 const ORGS = ['oldco', 'samesec', 'dup-a', 'dup-b', 'future', 'crashco', 'aheadco'];
@@ -140,7 +140,7 @@ describe('old data never overwrites new', () => {
 
   it('(e) a retried record whose keys its earlier attempt already wrote still sends its syncs', async () => {
     let failNext = true;
-    const proxy = await startSqsFaultProxy(p.env.AWS_ENDPOINT_URL_SQS!, (c) => {
+    const proxy = await startAwsFaultProxy(p.env.AWS_ENDPOINT_URL_SQS!, (c) => {
       if (c.action !== 'SendMessageBatch' || c.body.QueueUrl !== p.queues.syncUrl || !failNext) return undefined;
       failNext = false;
       return { status: 500, type: 'InternalError', message: 'injected: the sync queue is unavailable' };

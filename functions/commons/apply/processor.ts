@@ -28,7 +28,7 @@ import { groupRecords } from '../sqs-record.ts';
 import { attemptsOf, classify, invalidInput, settle } from '../failure.ts';
 import type { NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
-import { defaultRetry, withRetries } from '../retry.ts';
+import { defaultRetry, type RetryOptions, withRetries } from '../retry.ts';
 import type { StatePort } from '../state/port.ts';
 import { forcesFullSync, parseSync, type SyncMessage, type Target } from '../sync/message.ts';
 import { parkSyncs, type Unit } from './park.ts';
@@ -50,7 +50,8 @@ export interface ApplyDeps {
    * back to route, which forwards it to the sync queue. Without it nothing is deferred.
    */
   deadlineQueueUrl?: string | undefined;
-  retry?: Partial<typeof defaultRetry>;
+  /** In-process retries (tests shorten the backoff). */
+  retry?: Partial<Pick<RetryOptions, 'maxAttempts' | 'baseMs' | 'capMs' | 'minAttemptMs'>>;
   /** Membership checks, seed lookups and clearing; without it every named subject is sent (tests of other rules). */
   tenancy?: TenancyDeps;
 }
@@ -227,8 +228,12 @@ async function applyGroup(
         await deps.nango.patchMetadata(target, clearing.patch, { deadline });
         const firstDeferred = Math.min(...subjects.map((s) => applied.deferredSince[s] ?? Number.POSITIVE_INFINITY));
         if (Number.isFinite(firstDeferred)) metrics.addMetric(MetricName.DeferredWait, MetricUnit.Milliseconds, Date.now() - firstDeferred);
-        // Every subject read: what any of them had waiting is in this PATCH.
-        await deps.state.recordApplied(target, plan.applied, subjects, clearing);
+        // Every subject read: what any of them had waiting is in this PATCH. The PATCH is made: its
+        // record is retried alone (it only sets what was sent), so a failed write does not send it again.
+        await withRetries(
+          () => deps.state.recordApplied(target, plan.applied, subjects, clearing).catch((e: unknown) => Promise.reject(classify(e))),
+          { ...defaultRetry, ...deps.retry, deadline },
+        );
       },
       // A PATCH that timed out or was cut may still run at Nango, which reads then writes: a second one
       // now could interleave with it and lose keys. It goes back to SQS, long after the first finished.

@@ -15,7 +15,7 @@ import type { SeedConnection } from '../../../local/standins/nango.ts';
 import { authWebhookBody } from '../../../local/standins/nango/webhooks.ts';
 import { planChanged, seatsChanged, settingsChanged, statusChanged } from '../../support/events.ts';
 import { captureLogs, type Logs } from '../../support/logs.ts';
-import { startSqsFaultProxy } from '../../support/sqs-fault-proxy.ts';
+import { startAwsFaultProxy } from '../../support/aws-fault-proxy.ts';
 
 const KEY = randomUUID();
 const AT = new Date(Date.now() - 60_000).toISOString();
@@ -166,7 +166,7 @@ describe('auth webhooks', () => {
     const c = { ...ACME_SF, connectionId: '5a0e7c1d-2b3f-4a5c-9d6e-000000000004' };
     p.nango!.addConnection(c);
     let failures = 1;
-    const proxy = await startSqsFaultProxy(p.env.AWS_ENDPOINT_URL_SQS!, (call) =>
+    const proxy = await startAwsFaultProxy(p.env.AWS_ENDPOINT_URL_SQS!, (call) =>
       call.action === 'SendMessage' && failures-- > 0 ? { status: 503, type: 'ServiceUnavailable', message: 'injected' } : undefined,
     );
     const sqs = new SQSClient({ endpoint: proxy.endpoint, maxAttempts: 1 });
