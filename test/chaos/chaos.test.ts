@@ -26,7 +26,9 @@ describe('chaos through the local pipeline', () => {
 
     // The scenario really happened as specified.
     expect(x.eventsSent).toBeGreaterThanOrEqual(options.workload.events);
-    expect(x.connections).toBeGreaterThanOrEqual(60);
+    // Each customer has one to four integrations, drawn by the seed: about 63 connections for 30
+    // customers, as few as 58 for some seeds.
+    expect(x.connections).toBeGreaterThanOrEqual(options.workload.customers * 1.5);
     expect(x.connectionsCreatedMidRun).toBeGreaterThan(0);
     expect(x.connectionsCreatedAfterTheirEvents).toBeGreaterThan(0);
     expect(x.webhooks.delivered).toBe(x.connectionsCreatedMidRun + x.connectionsCreatedAfterTheirEvents);
