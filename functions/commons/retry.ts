@@ -40,5 +40,6 @@ export async function withRetries<T>(fn: (attempt: number) => Promise<T>, o: Ret
 }
 
 function withAttempts(e: unknown, attempts: number): AttemptsExhausted {
-  return new AttemptsExhausted(e, attempts);
+  // Counted by a retry inside this one: its cause and count stand, so the error is still classified by its cause.
+  return e instanceof AttemptsExhausted ? e : new AttemptsExhausted(e, attempts);
 }

@@ -17,6 +17,7 @@ import { connectionKey, syncMessage } from '#commons/sync/message';
 import { type LocalPipeline, STATE_TABLE, startLocalPipeline } from '../../../local/pipeline.ts';
 import { type AwsFaultProxy, startAwsFaultProxy } from '../../support/aws-fault-proxy.ts';
 import { sqsRecord } from '../../support/events.ts';
+import { captureLogs } from '../../support/logs.ts';
 
 const KEY = randomUUID();
 const SUBJECT = 'tags:organization_id=recordco';
@@ -96,9 +97,19 @@ describe('recording a PATCH that was made', () => {
   it('hands the sync back only when the record still fails on its last attempt', async () => {
     failures = 3;
     const before = patches();
-    const result = await changeTo('enterprise', 2);
+    const logs = captureLogs();
+    let result: Awaited<ReturnType<typeof changeTo>>;
+    try {
+      result = await changeTo('enterprise', 2);
+    } finally {
+      logs.stop();
+    }
     expect(failures).toBe(0);
     expect(result.failedRecordIds).toHaveLength(1);
+    expect(result.dlq).toBe(0);
     expect(patches() - before).toBe(1);
+    // Handed back as what it is: DynamoDB's error, transient.
+    const handedBack = logs.records().find((r) => r.message === 'transient failure; handed back to SQS');
+    expect(handedBack?.code).toBe('InternalServerError');
   });
 });
