@@ -98,12 +98,25 @@ async function drain(deps: SweepDeps): Promise<number[]> {
   return pages;
 }
 
+/** Every sync message on the sync queue, taken off it. */
+async function takeSyncs(): Promise<{ reason: string; lookup?: boolean; target: { connectionId: string } }[]> {
+  const out: { reason: string; lookup?: boolean; target: { connectionId: string } }[] = [];
+  for (;;) {
+    const r = await sqs.client().send(new ReceiveMessageCommand({ QueueUrl: queues.syncUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    if (!r.Messages?.length) return out;
+    for (const m of r.Messages) {
+      out.push(JSON.parse(m.Body!));
+      await sqs.client().send(new DeleteMessageCommand({ QueueUrl: queues.syncUrl, ReceiptHandle: m.ReceiptHandle! }));
+    }
+  }
+}
+
 const lists = (from: number) => nango.requests.slice(from).filter((r) => r.method === 'GET' && r.path === '/connections');
 const count = (from: number, command: string) => seen.commands.slice(from).filter((c) => c === command).length;
 
 beforeAll(async () => {
   db = await startLocalDynamo();
-  await Promise.all(['byid', 'tags', 'capped'].map((t) => db.createStateTable(t)));
+  await Promise.all(['byid', 'tags', 'capped', 'catalog'].map((t) => db.createStateTable(t)));
   sqs = await startLocalSqs();
   queues = await sqs.createPipelineQueues({ prefix: 'walker-' });
   nango = await startNangoStandin({ secretKey: KEY, connections: CONNECTIONS });
@@ -185,6 +198,28 @@ describe('the sweep walker', () => {
     await tick(t, { repair: true, now: Date.now() + 600_000 });
     await drain(t);
     expect(count(from, 'QueryCommand')).toBe(9);
+  });
+
+  it('a catalog change that only adds subjects seeds without a lookup per connection; a re-tag still gets one', async () => {
+    const before = walker({ table: 'catalog', byConnectionId: false });
+    await tick(before, { repair: false });
+    await drain(before);
+    await takeSyncs();
+    // The catalog gains a connection-id event type: every connection joins its `connection:<id>`
+    // subject under the tags it was listed with. One connection is also re-tagged meanwhile.
+    nango.retag('conn-000', 'hubspot', { organization_id: 'org-5' });
+    try {
+      const after = walker({ table: 'catalog', byConnectionId: true });
+      expect(await tick(after, { repair: false, now: Date.now() + 600_000 })).toMatchObject({ action: 'started' });
+      await drain(after);
+      expect((await after.runs.readRun('index'))?.lastComplete?.counts).toMatchObject({ listed: 25, moved: 25, seeded: 25 });
+      const seeds = (await takeSyncs()).filter((m) => m.reason === 'seed');
+      expect(seeds).toHaveLength(25);
+      // Apply reads Nango again only for the re-tagged one: not 25 list calls for a catalog deploy.
+      expect(seeds.filter((m) => m.lookup).map((m) => m.target.connectionId)).toEqual(['conn-000']);
+    } finally {
+      nango.retag('conn-000', 'hubspot', { organization_id: 'org-0' });
+    }
   });
 
   it('an add past the subject cap is refused and counted, the index kept at the cap', async () => {

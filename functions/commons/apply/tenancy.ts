@@ -9,7 +9,7 @@ import type { MetadataPatch } from '#events/define';
 import { logger } from '#powertools/logger';
 import { MetricName, MetricUnit, metrics } from '#powertools/metrics';
 import type { DesiredKey } from '../domain/desired.ts';
-import { keysToClear, listedChange, sameCreated, subjectDigest } from '../domain/membership.ts';
+import { keysToClear, listedChange, sameCreated, subjectDigest, tagsDigest } from '../domain/membership.ts';
 import { subjectsOfConnection } from '../domain/subject.ts';
 import { Failure } from '../failure.ts';
 import { MAX_PAGE_SIZE } from '../nango/filter.ts';
@@ -94,7 +94,7 @@ async function lookUp(deps: TenancyDeps, target: Target, deadline: number): Prom
     await Promise.all(change.left.map((s) => deps.state.removeFromIndex(s, target)));
     const refused = adds.filter((a) => !a).length;
     if (refused) metrics.addMetric(MetricName.IndexAddsRefused, MetricUnit.Count, refused);
-    await deps.members.writeMember(target, { subjects: current, seenAt: listedAt, created: found.created });
+    await deps.members.writeMember(target, { subjects: current, seenAt: listedAt, created: found.created, tags: tagsDigest(found.tags) });
   } else {
     // Joins are re-added: a subject's index may have lost it (route's own listing, a 404 long ago).
     await Promise.all(current.map((s) => deps.state.addToIndex(s, target)));

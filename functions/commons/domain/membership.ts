@@ -53,6 +53,26 @@ export function sameCreated(a: string | undefined, b: string | undefined): boole
   return Number.isFinite(ta) && Number.isFinite(tb) ? ta === tb : false;
 }
 
+/**
+ * A digest of a connection's tags as listed (order-free): kept with its membership, so a change of
+ * subjects under the same tags is told from a re-tag (the catalog changed, Nango did not).
+ */
+export function tagsDigest(tags: Readonly<Record<string, unknown>> | undefined): string {
+  const sorted = Object.entries(tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 32);
+}
+
+/**
+ * Whether a moved connection is read again from Nango before its seed (one list call): unless it
+ * only joined subjects under the very tags its membership was listed with. Such a move is the
+ * catalog's (a new tag key or connection-id event type): the listing is as fresh as a new
+ * connection's, and a fleet-wide catalog change costs no call per connection. A connection that
+ * left a subject is always read again, so no state is sent under a membership it no longer has.
+ */
+export function needsLookup(change: MembershipChange, before: { tags?: string | undefined } | undefined, tags: string): boolean {
+  return change.kind === 'moved' && !(change.left.length === 0 && before?.tags !== undefined && before.tags === tags);
+}
+
 /** What the applied item records as a key's source: short, since an item holds one per key. */
 export const subjectDigest = (subject: string): string => createHash('sha256').update(subject).digest('hex').slice(0, 16);
 

@@ -2,7 +2,8 @@
  * Membership and sweep runs, on the state table:
  *
  *   M#<conn>     MEMBER   the connection's subjects as Nango last listed it (`subjects`, `seenAt` =
- *                         when that listing was asked for); the sweep and apply's seed lookup write it
+ *                         when that listing was asked for, `created`, `tags` = a digest of its tags);
+ *                         the sweep and apply's seed lookup write it
  *   R#<name>     RUN      a sweep run's lease and progress, and the last complete run's result
  *
  * Membership is what apply enforces (a subject's keys go only to its members); the index is route's
@@ -30,6 +31,8 @@ export interface Membership {
    * same id has another, so it is seeded as new (its creation webhook may repeat the first one's body).
    */
   created?: string | undefined;
+  /** `tagsDigest` of the tags the connection was listed with (absent on memberships written before it was kept). */
+  tags?: string | undefined;
 }
 
 export interface RunSummary {
@@ -140,6 +143,7 @@ export class DynamoMembershipStore implements MembershipPort, RunPort {
           subjects: m.subjects,
           seenAt: m.seenAt,
           ...(m.created !== undefined ? { created: m.created } : {}),
+          ...(m.tags !== undefined ? { tags: m.tags } : {}),
         },
         ConditionExpression: 'attribute_not_exists(seenAt) OR seenAt <= :t',
         ExpressionAttributeValues: { ':t': m.seenAt },
@@ -290,5 +294,6 @@ function toMembership(item: Record<string, unknown>): Membership | undefined {
     subjects: item.subjects.map(String),
     seenAt: item.seenAt,
     ...(typeof item.created === 'string' ? { created: item.created } : {}),
+    ...(typeof item.tags === 'string' ? { tags: item.tags } : {}),
   };
 }

@@ -12,7 +12,7 @@
  */
 import { mapConcurrent } from '../concurrency.ts';
 import { desiredFor, type Drift, driftOf, type DesiredKey } from '../domain/desired.ts';
-import { listedChange } from '../domain/membership.ts';
+import { listedChange, needsLookup, tagsDigest } from '../domain/membership.ts';
 import { subjectsOfConnection } from '../domain/subject.ts';
 import type { ListedConnection } from '../nango/port.ts';
 import type { OutgoingMessage, QueuePort } from '../queues.ts';
@@ -105,7 +105,7 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
   const syncs: { target: Target; subjects: string[]; reason: SyncReason; lookup?: boolean }[] = [];
   // Membership is written after the seed is on its queue: a seed that was not sent is tried again
   // by the next listing, which still finds the connection new or moved.
-  const writes: { target: Target; subjects: string[]; created: string | undefined; sync: number | undefined }[] = [];
+  const writes: { target: Target; subjects: string[]; created: string | undefined; tags: string; sync: number | undefined }[] = [];
 
   await mapConcurrent(unique, STATE_CONCURRENCY, async (c) => {
     const target = { connectionId: c.connectionId, providerConfigKey: c.providerConfigKey };
@@ -119,9 +119,11 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
       return;
     }
     const change = listedChange(before, subjects, c.created);
-    // A membership written before `created` was recorded gets it once (one write), so a later
-    // re-creation under the same id is seen.
-    const backfill = change.kind === 'same' && before?.created === undefined && c.created !== undefined;
+    const tags = tagsDigest(c.tags);
+    // A membership written before `created` (or the tags' digest) was recorded gets it once (one
+    // write), so a later re-creation under the same id, or a catalog change, is told apart; so does
+    // one whose tags changed without a change of subjects.
+    const backfill = change.kind === 'same' && ((before?.created === undefined && c.created !== undefined) || before?.tags !== tags);
     let seeded = false;
     if (change.kind === 'same') counts.unchanged++;
     else if (!o.dryRun) {
@@ -136,7 +138,12 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
       // and one that left a subject must lose that subject's keys.
       // A connection created again with no subject holds nothing of the one before: nothing to clear.
       if (subjects.length || (change.left.length && !change.recreated)) {
-        syncs.push({ target, subjects: subjects.length ? subjects : change.left, reason: 'seed', lookup: change.kind === 'moved' });
+        syncs.push({
+          target,
+          subjects: subjects.length ? subjects : change.left,
+          reason: 'seed',
+          lookup: needsLookup(change, before, tags),
+        });
         seeded = true;
       }
     } else if (change.kind === 'new') counts.added++;
@@ -154,7 +161,7 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
       }
     }
     if ((change.kind !== 'same' || backfill) && !o.dryRun)
-      writes.push({ target, subjects, created: c.created, sync: seeded ? syncs.length - 1 : undefined });
+      writes.push({ target, subjects, created: c.created, tags, sync: seeded ? syncs.length - 1 : undefined });
   });
 
   if (syncs.length) {
@@ -162,8 +169,10 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
     const messages: OutgoingMessage[] = syncs.flatMap((s, i) =>
       subjectChunks(s.subjects).map((subjects, j) => ({
         id: `${i}_${j}`,
-        // A moved connection's seed looks it up again: apply then holds the new membership before it
-        // sends (this page writes it only once its syncs are queued), at one list call per re-tag.
+        // A re-tagged connection's seed looks it up again: apply then holds the new membership before it
+        // sends (this page writes it only once its syncs are queued), at one list call per re-tag. A
+        // catalog's join needs none: apply reads the membership this page writes, or looks it up
+        // itself if it comes first (a seed naming a subject the membership lacks).
         body: JSON.stringify({ ...syncMessage(s.target, subjects, s.reason), ...(s.lookup ? { lookup: true } : {}) }),
         groupId: connectionKey(s.target),
         deduplicationId: syncDeduplicationId(s.target, `${s.reason}\n${o.runId}\n${[...subjects].sort().join('\n')}`),
@@ -183,7 +192,7 @@ export async function sweepPage(deps: PageDeps, listed: readonly ListedConnectio
     writes.filter((w) => w.sync !== -1),
     STATE_CONCURRENCY,
     async (w) => {
-      await deps.members.writeMember(w.target, { subjects: w.subjects, seenAt: o.listedAt, created: w.created });
+      await deps.members.writeMember(w.target, { subjects: w.subjects, seenAt: o.listedAt, created: w.created, tags: w.tags });
       counts.membershipWrites++;
     },
   );
