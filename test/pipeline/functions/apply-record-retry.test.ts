@@ -1,6 +1,7 @@
 /**
  * After a PATCH was made, recording what it sent is retried on its own: a DynamoDB write that fails
- * (throttled, a 500) must not hand the sync back to SQS, whose next delivery would PATCH again. The
+ * (throttled, a 500) must not hand the sync back to SQS, whose next delivery would PATCH again; one
+ * DynamoDB refuses (a 400) is not retried and parks the sync as refused, classified by its cause. The
  * real apply processor, undici against the Nango stand-in, and the state table on dynalite behind a
  * proxy that refuses the first writes of the applied state.
  */
@@ -27,6 +28,8 @@ let p: LocalPipeline;
 let proxy: AwsFaultProxy;
 let client: DynamoDBClient;
 let failures = 0;
+/** The fault the applied state's writes meet while `failures` lasts. */
+let fault = { status: 500, type: 'InternalServerError', message: 'injected: the table is unavailable' };
 let deps: ApplyDeps;
 
 beforeAll(async () => {
@@ -38,7 +41,7 @@ beforeAll(async () => {
     if (call.action !== 'UpdateItem' || !key.startsWith('C#') || !String(call.body.UpdateExpression).includes('#sent')) return undefined;
     if (failures <= 0) return undefined;
     failures--;
-    return { status: 500, type: 'InternalServerError', message: 'injected: the table is unavailable' };
+    return fault;
   });
   client = new DynamoDBClient({
     endpoint: proxy.endpoint,
@@ -111,5 +114,27 @@ describe('recording a PATCH that was made', () => {
     // Handed back as what it is: DynamoDB's error, transient.
     const handedBack = logs.records().find((r) => r.message === 'transient failure; handed back to SQS');
     expect(handedBack?.code).toBe('InternalServerError');
+  });
+
+  it('is not retried when DynamoDB refuses it: parked at once as refused, with one PATCH', async () => {
+    fault = { status: 400, type: 'ValidationException', message: 'injected: the item is refused' };
+    failures = 3;
+    const before = patches();
+    const logs = captureLogs();
+    let result: Awaited<ReturnType<typeof changeTo>>;
+    try {
+      result = await changeTo('team', 3);
+    } finally {
+      logs.stop();
+      fault = { status: 500, type: 'InternalServerError', message: 'injected: the table is unavailable' };
+    }
+    // One write tried: a refusal is not worth another, and the PATCH is not sent again.
+    expect(failures).toBe(2);
+    failures = 0;
+    expect(patches() - before).toBe(1);
+    expect(result.dlq).toBe(1);
+    expect(result.failedRecordIds).toEqual([]);
+    const parked = logs.records().find((r) => r.message === 'sync refused; parked in the DLQ');
+    expect(parked?.code).toBe('ValidationException');
   });
 });
