@@ -12,6 +12,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subjectRules } from '#events/catalog';
 import { applyRecords, type ApplyDeps } from '#commons/apply/processor';
+import { MEMBERSHIP_WAIT_MS } from '#commons/apply/tenancy';
 import { orderOf } from '#commons/domain/order';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import type { OutgoingMessage } from '#commons/queues';
@@ -29,6 +30,8 @@ const KEY = randomUUID();
 const TABLE = 'catalogjoin';
 const EARLY = { connectionId: 'early-conn', providerConfigKey: 'hubspot' };
 const LATE = { connectionId: 'late-conn', providerConfigKey: 'hubspot' };
+/** Not re-tagged: the catalog change alone. */
+const QUIET = { connectionId: 'quiet-conn', providerConfigKey: 'hubspot' };
 
 let db: LocalDynamo;
 let sqs: LocalSqs;
@@ -109,7 +112,7 @@ beforeAll(async () => {
   queues = await sqs.createPipelineQueues({ prefix: 'catalogjoin-' });
   nango = await startNangoStandin({
     secretKey: KEY,
-    connections: [EARLY, LATE].map((c) => ({ ...c, provider: 'hubspot', tags: { organization_id: 'formerco' } })),
+    connections: [EARLY, LATE, QUIET].map((c) => ({ ...c, provider: 'hubspot', tags: { organization_id: 'formerco' } })),
   });
   const dynamo = db.client();
   state = new DynamoStateStore(dynamo, TABLE);
@@ -120,7 +123,8 @@ beforeAll(async () => {
   // The catalog before: no connection-id event type. Both connections are formerco's, and hold its key.
   await sweepPage(pageDeps(false), await listAll(), { repair: false, runId: 'before', listedAt: Date.now() });
   await applyQueued(false);
-  for (const c of [EARLY, LATE]) expect(nango.metadataOf(c.connectionId, c.providerConfigKey)).toMatchObject({ secret: 'formerco-only' });
+  for (const c of [EARLY, LATE, QUIET])
+    expect(nango.metadataOf(c.connectionId, c.providerConfigKey)).toMatchObject({ secret: 'formerco-only' });
 }, 60_000);
 afterAll(async () => {
   await nango?.close();
@@ -151,6 +155,31 @@ describe('a catalog join seeded without a lookup, the connection re-tagged after
     expect(nango.metadataOf(EARLY.connectionId, EARLY.providerConfigKey)).toEqual({ plan: 'newco-plan', secret: null });
     // The page's older listing does not replace what apply saw.
     expect((await members.readMember(EARLY))?.subjects).toContain('tags:organization_id=newco');
+  });
+
+  it('a seed apply takes just before its page writes the membership waits for it: no list call', async () => {
+    const listed = (await listAll()).filter((c) => c.connectionId === QUIET.connectionId);
+    const lists = nango.requests.length;
+    let applying: Promise<{ lookup?: boolean }[]> | undefined;
+    const started = Date.now();
+    await sweepPage(
+      pageDeps(true, async () => {
+        // Apply takes the seed as soon as it is queued and reads the membership before the page,
+        // held here a moment, writes the new one.
+        applying = applyQueued(true);
+        await new Promise((r) => setTimeout(r, 300));
+      }),
+      listed,
+      { repair: false, runId: 'catalog-quiet', listedAt: Date.now() },
+    );
+    const seeds = await applying!;
+    expect(seeds).toHaveLength(1);
+    expect(seeds[0]?.lookup).toBeUndefined();
+    expect(nango.requests.slice(lists).filter((r) => r.path === '/connections' && r.query.connectionId === QUIET.connectionId)).toEqual([]);
+    // It waited for the membership (once), then sent its own subject's state beside what it held.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(MEMBERSHIP_WAIT_MS);
+    expect((await members.readMember(QUIET))?.subjects).toContain(`connection:${QUIET.connectionId}`);
+    expect(nango.metadataOf(QUIET.connectionId, QUIET.providerConfigKey)).toEqual({ secret: 'formerco-only' });
   });
 
   it("a seed apply takes after is trusted as any sync is, and the next page clears the former customer's key", async () => {

@@ -24,7 +24,7 @@ import { mapConcurrent } from '../concurrency.ts';
 import { changesKeepComing, type DesiredKey, deferToLaterSync, desiredFor, planSync } from '../domain/desired.ts';
 import { namesConnection } from '../domain/subject.ts';
 import { unwrapOwnEnvelope } from '../dlq-envelope.ts';
-import { groupRecords } from '../sqs-record.ts';
+import { groupRecords, receiveCount } from '../sqs-record.ts';
 import { attemptsOf, classify, invalidInput, settle } from '../failure.ts';
 import type { NangoPort } from '../nango/port.ts';
 import type { QueuePort } from '../queues.ts';
@@ -144,6 +144,10 @@ async function applyGroup(
   const correlation_id = messages.flatMap((m) => m.events).at(-1)?.id ?? units[0]!.messageId;
   const queuedAt = force ? undefined : deferralTime(units);
   const settling = messages.some((m) => m.reason === 'settle');
+  // A sweep's seeds on their first receive (a later one may be the last, which parks): they may wait
+  // for the membership their page writes once they are queued.
+  const sweepSeed =
+    !lookup && deps.maxReceiveCount > 1 && messages.every((m) => m.reason === 'seed') && units.every((u) => receiveCount(u.record) === 1);
   // The dues recorded for the settles being applied, per subject: a due on record among them is theirs.
   const ownDue = new Set(
     messages.flatMap((m) => (m.reason === 'settle' && m.dueAt !== undefined ? m.subjects.map((s) => `${m.dueAt}\n${s}`) : [])),
@@ -156,7 +160,9 @@ async function applyGroup(
     const { attempts } = await withRetries(
       async (attempt) => {
         const [member, applied] = await Promise.all([
-          deps.tenancy ? memberSubjects(deps.tenancy, target, subjects, lookup, deadline) : { subjects, current: undefined },
+          deps.tenancy
+            ? memberSubjects(deps.tenancy, target, subjects, lookup, deadline, { sweepSeed, attempt })
+            : { subjects, current: undefined },
           deps.state.readApplied(target),
         ]);
         // Keys from a subject the connection left: its whole state is sent, and those keys cleared.

@@ -36,10 +36,15 @@ export interface Membership {
   gone: boolean;
 }
 
+/** How long a sweep's seed waits for the membership its page writes once the seed is queued. */
+export const MEMBERSHIP_WAIT_MS = 1_500;
+
 /**
  * The subjects a group's syncs may send. For a `lookup` seed, or a sync naming a subject the
  * membership does not hold, Nango is asked first and what it lists becomes the membership (indexes
- * moved to match) and the subjects to send.
+ * moved to match) and the subjects to send. A sweep's seed (`sweepSeed`, on its first try) that
+ * names a subject the membership lacks waits for the membership first: its page writes it just after
+ * queuing the seed, and a catalog change seeds every connection at once (a list call each otherwise).
  */
 export async function memberSubjects(
   deps: TenancyDeps,
@@ -47,13 +52,24 @@ export async function memberSubjects(
   named: readonly string[],
   lookup: boolean,
   deadline: number,
+  o: { sweepSeed?: boolean; attempt?: number } = {},
 ): Promise<Membership> {
   if (lookup) return lookUp(deps, target, deadline);
-  const m = await deps.members.readMember(target);
+  // A retry reads what was written since the first try.
+  const m = await deps.members.readMember(target, (o.attempt ?? 1) > 1);
   if (!m) return { subjects: [...named], current: undefined, gone: false };
   const allowed = new Set(m.subjects);
   const subjects = named.filter((s) => allowed.has(s));
   if (subjects.length === named.length) return { subjects, current: m.subjects, gone: false };
+  if (o.sweepSeed && (o.attempt ?? 1) === 1) {
+    throw new Failure({
+      source: 'aws',
+      kind: 'unavailable',
+      code: 'membership_pending',
+      message: "the seed names a subject its connection's membership lacks: waiting for the sweep page to write it",
+      retryAfterMs: MEMBERSHIP_WAIT_MS,
+    });
+  }
   // Route named a subject the membership does not hold: either the connection left it, or Nango
   // re-tagged it into it (no webhook) and no sweep has listed it since. Nango decides, at one list
   // call: the membership and indexes follow what it shows now.

@@ -62,7 +62,8 @@ export interface RunState {
 export interface MembershipPort {
   /** Eventually consistent: the sweep compares, and a write is conditional on the listing's time. */
   readMembers(targets: readonly Target[]): Promise<Map<string, Membership>>;
-  readMember(target: Target): Promise<Membership | undefined>;
+  /** Eventually consistent unless `consistent`. */
+  readMember(target: Target, consistent?: boolean): Promise<Membership | undefined>;
   /** False when a listing at least as recent wrote it first. */
   writeMember(target: Target, m: Membership): Promise<boolean>;
   forgetMember(target: Target): Promise<void>;
@@ -126,8 +127,10 @@ export class DynamoMembershipStore implements MembershipPort, RunPort {
     return out;
   }
 
-  async readMember(target: Target): Promise<Membership | undefined> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: memberPk(target), sk: MEMBER_SK } }));
+  async readMember(target: Target, consistent = false): Promise<Membership | undefined> {
+    const res = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: memberPk(target), sk: MEMBER_SK }, ConsistentRead: consistent }),
+    );
     return res.Item ? toMembership(res.Item) : undefined;
   }
 
