@@ -182,6 +182,69 @@ describe('a catalog join seeded without a lookup, the connection re-tagged after
     expect(nango.metadataOf(QUIET.connectionId, QUIET.providerConfigKey)).toEqual({ secret: 'formerco-only' });
   });
 
+  it('a seed whose wait would pass the deadline is handed back, not parked, and sent on its next receive', async () => {
+    const NEAR = { connectionId: 'near-conn', providerConfigKey: 'hubspot' };
+    nango.addConnection({ ...NEAR, provider: 'hubspot', tags: { organization_id: 'formerco' } });
+    const near = async () => (await listAll()).filter((c) => c.connectionId === NEAR.connectionId);
+    await sweepPage(pageDeps(false), await near(), { repair: false, runId: 'near-before', listedAt: Date.now() });
+    await applyQueued(false);
+    await state.writeDesired(`connection:${NEAR.connectionId}`, [
+      {
+        key: 'region',
+        value: 'eu',
+        order: orderOf(1, 'e-near', 'eu'),
+        integrations: 'all',
+        event: { id: 'e-near', source: 'app.test', detailType: 't', time: '2026-11-20T09:00:00.000Z' },
+      },
+    ]);
+    const listed = await near();
+    const requests = nango.requests.length;
+    let first: { failedRecordIds: string[]; dlq: number } | undefined;
+    await sweepPage(
+      pageDeps(true, async () => {
+        const r = await sqs.client().send(new ReceiveMessageCommand({ QueueUrl: queues.syncUrl, MaxNumberOfMessages: 10 }));
+        expect(r.Messages).toHaveLength(1);
+        const m = r.Messages![0]!;
+        // Too little time left to wait for the membership the page is about to write.
+        first = await applyRecords(
+          [
+            {
+              ...sqsRecord(m.MessageId!, m.Body!, { groupId: m.Attributes?.MessageGroupId ?? 'g', receiveCount: 1 }),
+              receiptHandle: m.ReceiptHandle!,
+            },
+          ],
+          applyDeps(true),
+          Date.now() + MEMBERSHIP_WAIT_MS,
+        );
+      }),
+      listed,
+      { repair: false, runId: 'catalog-near', listedAt: Date.now() },
+    );
+    expect(first).toMatchObject({ failedRecordIds: [expect.any(String)], dlq: 0 });
+    const handedBack = Date.now();
+    expect(nango.requests.slice(requests)).toEqual([]);
+    // Its next receive (after the hand-back's visibility) finds the membership the page wrote.
+    for (let i = 0; i < 50; i++) {
+      const r = await sqs
+        .client()
+        .send(new ReceiveMessageCommand({ QueueUrl: queues.syncUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      const m = r.Messages?.[0];
+      if (!m) continue;
+      const out = await applyRecords(
+        [sqsRecord(m.MessageId!, m.Body!, { groupId: m.Attributes?.MessageGroupId ?? 'g', receiveCount: 2 })],
+        applyDeps(true),
+        Date.now() + 20_000,
+      );
+      expect(out).toMatchObject({ failedRecordIds: [], dlq: 0, patched: 1 });
+      // Visible again after the wait it asked for (2 s), not the queue's default (30 s).
+      expect(Date.now() - handedBack).toBeLessThan(15_000);
+      await sqs.client().send(new DeleteMessageCommand({ QueueUrl: queues.syncUrl, ReceiptHandle: m.ReceiptHandle! }));
+      break;
+    }
+    expect(nango.requests.slice(requests).filter((r) => r.path === '/connections')).toEqual([]);
+    expect(nango.metadataOf(NEAR.connectionId, NEAR.providerConfigKey)).toEqual({ secret: 'formerco-only', region: 'eu' });
+  });
+
   it("a seed apply takes after is trusted as any sync is, and the next page clears the former customer's key", async () => {
     const listed = (await listAll()).filter((c) => c.connectionId === LATE.connectionId);
     const listedAt = Date.now();

@@ -33,7 +33,7 @@ import type { StatePort } from '../state/port.ts';
 import { forcesFullSync, parseSync, type SyncMessage, type Target } from '../sync/message.ts';
 import { parkSyncs, type Unit } from './park.ts';
 import { BURST_WINDOW_MS, deferralTime, sendWaits, settleDelaySeconds } from './waits.ts';
-import { assertAppliedFits, holdsForeignKeys, memberSubjects, type TenancyDeps, withClearing } from './tenancy.ts';
+import { assertAppliedFits, holdsForeignKeys, type Membership, memberSubjects, type TenancyDeps, withClearing } from './tenancy.ts';
 
 export interface ApplyDeps {
   nango: Pick<NangoPort, 'patchMetadata'>;
@@ -162,12 +162,15 @@ async function applyGroup(
         const [member, applied] = await Promise.all([
           deps.tenancy
             ? memberSubjects(deps.tenancy, target, subjects, lookup, deadline, { sweepSeed, attempt })
-            : { subjects, current: undefined },
+            : Promise.resolve<Membership>({ subjects, current: undefined, gone: false }),
           deps.state.readApplied(target),
         ]);
         // Keys from a subject the connection left: its whole state is sent, and those keys cleared.
         const foreign = holdsForeignKeys(applied, member.current);
-        if (!foreign && restsOnSettle(messages, member.subjects, queuedAt, applied.settleDue, Date.now())) {
+        // A connection created again under the id holds none of the keys recorded (read before the
+        // lookup forgot them): all in scope are sent now, never left to a later sync.
+        const whole = foreign || member.recreated === true;
+        if (!whole && restsOnSettle(messages, member.subjects, queuedAt, applied.settleDue, Date.now())) {
           // A settle on its way for every subject reads the state after these syncs' writes and sends
           // it (or waits again, within the bound): nothing to read or decide here.
           deferred = true;
@@ -177,7 +180,7 @@ async function applyGroup(
         const read = foreign ? member.current! : member.subjects;
         const desired = await Promise.all(read.map((s) => desiredOf(s, attempt > 1)));
         const want = desiredFor(desired.flat(), target.providerConfigKey);
-        const plan = planSync(want, applied.keys, force || foreign);
+        const plan = planSync(want, applied.keys, force || whole);
         const clearing = withClearing(plan.patch, plan.keys, want, applied, member.current);
         const now = Date.now();
         const maxDeferMs = deps.deadlineQueueUrl ? deps.maxDeferMs : 0;
@@ -187,10 +190,10 @@ async function applyGroup(
         // What is left of the wait's bound for the subjects it would hold: a settle due after it would
         // outlive the bound, so the keys go now instead.
         const leftMs = Math.min(...plan.keys.map((k) => (applied.deferredSince[k.subject] ?? now) + maxDeferMs - now));
-        const later = !foreign && deferToLaterSync(plan.keys, d) && leftMs >= settleSeconds * 1000;
+        const later = !whole && deferToLaterSync(plan.keys, d) && leftMs >= settleSeconds * 1000;
         // A settle waits again only if changes came while it was on its way (`later`, from its queue time).
         const burst =
-          !foreign &&
+          !whole &&
           !later &&
           !settling &&
           leftMs >= settleSeconds * 1000 &&

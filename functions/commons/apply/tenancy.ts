@@ -21,7 +21,7 @@ import type { Target } from '../sync/message.ts';
 
 export interface TenancyDeps {
   nango: Pick<NangoPort, 'listConnections'>;
-  state: Pick<StatePort, 'addToIndex' | 'removeFromIndex'>;
+  state: Pick<StatePort, 'addToIndex' | 'removeFromIndex' | 'forgetApplied'>;
   members: Pick<MembershipPort, 'readMember' | 'writeMember' | 'forgetMember'>;
   tagKeySets: readonly (readonly string[])[];
   byConnectionId: boolean;
@@ -34,6 +34,11 @@ export interface Membership {
   current: string[] | undefined;
   /** Nango no longer lists the connection. */
   gone: boolean;
+  /**
+   * Nango lists another connection under this id than the membership's (created again): it starts
+   * with no metadata, and what was recorded as sent went to the one before, so every key in scope is sent.
+   */
+  recreated?: boolean;
 }
 
 /** How long a sweep's seed waits for the membership its page writes once the seed is queued. */
@@ -105,6 +110,9 @@ async function lookUp(deps: TenancyDeps, target: Target, deadline: number): Prom
   }
   const current = subjectsOfConnection(found, deps.tagKeySets, deps.byConnectionId).map((s) => s.id);
   const change = listedChange(before, current, found.created);
+  // Forgotten before the membership records the new creation: once it does, no later listing tells
+  // the two connections apart, and a sync would send only keys newer than the old one's.
+  if (change.recreated) await deps.state.forgetApplied(target);
   if (change.kind !== 'same' || !before || !sameCreated(before.created, found.created)) {
     const adds = await Promise.all(change.joined.map((s) => deps.state.addToIndex(s, target)));
     await Promise.all(change.left.map((s) => deps.state.removeFromIndex(s, target)));
@@ -115,7 +123,7 @@ async function lookUp(deps: TenancyDeps, target: Target, deadline: number): Prom
     // Joins are re-added: a subject's index may have lost it (route's own listing, a 404 long ago).
     await Promise.all(current.map((s) => deps.state.addToIndex(s, target)));
   }
-  return { subjects: current, current, gone: false };
+  return { subjects: current, current, gone: false, recreated: change.recreated };
 }
 
 /** Whether the connection holds keys from a subject it left (then its state is sent whole). */
