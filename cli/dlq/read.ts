@@ -15,7 +15,9 @@ import { Agent, request } from 'undici';
 import { ENV } from '#commons/config';
 import { DLQ_ENVELOPE_KIND, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
 import { tryJson } from '#commons/json';
-import { excerptOf } from '#commons/nango/errors';
+import { boundErrors } from '#commons/failure';
+import { excerptOf, MAX_ERROR_BODY_BYTES } from '#commons/nango/errors';
+import { MAX_LIST_PAGE_BYTES, readCapped } from '#commons/nango/http-client';
 import { parseConnections } from '#commons/nango/listed';
 import { KEY_FORMAT } from '#commons/secrets';
 import { connectionKey, type Target } from '#commons/sync/message';
@@ -392,9 +394,17 @@ export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
     const url = `${host.replace(/\/+$/, '')}/connections?${new URLSearchParams({ connectionId, integrationId })}`;
     try {
       const headers = { authorization: `Bearer ${key}`, accept: 'application/json' };
-      const res = await request(url, { dispatcher: agent, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-      const [status, text] = [res.statusCode, await res.body.text()];
-      if (status < 200 || status >= 300) return scrubValue(failureOf(status, text, key));
+      const signal = AbortSignal.timeout(timeoutMs);
+      const res = await request(url, { dispatcher: agent, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal });
+      const status = res.statusCode;
+      // Untrusted: read up to what one list page may hold (an error, far less), then drop the connection.
+      const ok = status >= 200 && status < 300;
+      const { text, truncated } = await readCapped(res.body, ok ? MAX_LIST_PAGE_BYTES : MAX_ERROR_BODY_BYTES);
+      if (truncated) {
+        const max = ok ? `${MAX_LIST_PAGE_BYTES / 1024 / 1024} MiB` : `${MAX_ERROR_BODY_BYTES / 1024} KiB`;
+        return { ok: false, status, code: 'response_too_large', message: `Nango answered ${status} with more than ${max}` };
+      }
+      if (!ok) return scrubValue(failureOf(status, text, key));
       const listed = parseConnections(text);
       if (!listed) return { ok: false, status, code: 'unexpected_body', message: 'the answer has no connections list' };
       // The filters are Nango's; checked again here so a server that ignores one cannot show another connection.
@@ -413,8 +423,10 @@ export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
 function failureOf(status: number, text: string, key: string): MetadataResult {
   const err = (tryJson(text) as { error?: { code?: unknown; message?: unknown; errors?: unknown } } | undefined)?.error;
   if (err && typeof err === 'object') {
-    const [code, message] = [str(err.code) ?? `http_${status}`, str(err.message) ?? `HTTP ${status}`];
-    return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: err.errors } : {}) };
+    // Bounded as the runtime bounds them: a code in Nango's shape, a short excerpt, the first details.
+    const code = typeof err.code === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(err.code) ? err.code : `http_${status}`;
+    const message = (typeof err.message === 'string' && excerptOf(err.message, [key])) || `HTTP ${status}`;
+    return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: boundErrors(err.errors) } : {}) };
   }
   return { ok: false, status, code: `http_${status}`, message: excerptOf(text, [key]) || `HTTP ${status}` };
 }
