@@ -23,6 +23,7 @@ import { KEY_FORMAT } from '#commons/secrets';
 import { connectionKey, type Target } from '#commons/sync/message';
 import { OutputKeys } from '../../infra/outputs.ts';
 import { CliError, describeError, networkCode, scrub, scrubValue } from '../errors.ts';
+import { progressLine } from '../format.ts';
 import { findOutput, stackOutputs } from '../stack-outputs.ts';
 import type { Filter, ParsedArgs, QueueFlags } from './args.ts';
 
@@ -106,7 +107,7 @@ export class Holder {
   ) {}
 
   /** Receives until the queue has nothing visible left for us, deduplicating by MessageId. */
-  async scan({ stage, url }: Dlq, o: ParsedArgs['read']) {
+  async scan({ stage, url }: Dlq, o: ParsedArgs['read'], onRead?: (scanned: number, approximateTotal: number) => void) {
     const approximateTotal = await this.count(url);
     const mine = this.held.get(url) ?? this.held.set(url, new Map()).get(url)!;
     const seen = new Map<string, HeldMessage>();
@@ -129,6 +130,7 @@ export class Holder {
         mine.set(messageId, h);
       }
       repeats = seen.size > before ? 0 : repeats + 1;
+      onRead?.(seen.size, approximateTotal);
     }
     // notReached: visible after the scan, so behind a held message of its FIFO group, or new. Approximate.
     const notReached = Number((await this.attributes(url)).ApproximateNumberOfMessages ?? 0);
@@ -189,9 +191,23 @@ export class Holder {
   }
 }
 
-export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: ParsedArgs['read']) {
+/** A DLQ this large takes many receives (10 messages each) to read: say how far the reading is, on `progress` (stderr). */
+export const SCAN_PROGRESS_FROM = 100;
+
+export async function scanDlqs(
+  holder: Holder,
+  dlqs: readonly Dlq[],
+  read: ParsedArgs['read'],
+  progress?: NodeJS.WritableStream & { isTTY?: boolean },
+) {
   const scans = [];
-  for (const d of dlqs) scans.push(await holder.scan(d, read));
+  for (const d of dlqs) {
+    const line = progress && progressLine({ write: (t) => progress.write(t), isTTY: Boolean(progress.isTTY) }, 5000);
+    const onRead = (n: number, total: number) =>
+      total >= SCAN_PROGRESS_FROM && line?.update(`reading the ${d.stage} DLQ: ${n} of ~${total} message(s)`);
+    scans.push(await holder.scan(d, read, onRead));
+    line?.done();
+  }
   return { items: scans.flatMap((s) => s.items), reports: scans.map((s) => s.report) };
 }
 

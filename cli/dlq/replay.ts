@@ -44,7 +44,7 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   const reports: read.QueueReport[][] = [];
   let progress: Progress | undefined;
   for (;;) {
-    const scan = await read.scanDlqs(holder, dlqs, args.read);
+    const scan = await read.scanDlqs(holder, dlqs, args.read, ctx.io.stderr);
     if (reports.push(scan.reports) === 1 && !args.json) ctx.err(renderReports(scan.reports));
     const fresh = scan.items.filter((i) => !processed.has(i.messageId) && processed.add(i.messageId));
     const chosen = read.select(fresh, { ...args.filter, max: Number.isFinite(remaining) ? remaining : undefined });
@@ -217,7 +217,7 @@ function progressBar(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: n
 
 async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): Promise<number> {
   const { args } = ctx;
-  const { items, reports } = await read.scanDlqs(holder, dlqs, args.read);
+  const { items, reports } = await read.scanDlqs(holder, dlqs, args.read, ctx.io.stderr);
   const chosen = read.select(items, args.filter);
   const needsNango = !args.nango.skip && chosen.some((i) => i.stage === 'apply' && i.connectionId !== undefined);
   const found = args.nango.skip ? undefined : await ctx.nangoKey(needsNango);

@@ -46,6 +46,24 @@ const forbidden = { status: 403, code: 'forbidden', message: 'key lacks environm
 const at = (min: number) => new Date(Date.UTC(2026, 10, 20, 12, min));
 
 describe('list and inspect', () => {
+  it('says how far it has read a large DLQ, on stderr, while stdout stays the JSON alone', async () => {
+    const q = await fresh();
+    const sqs = local.client();
+    await seed(
+      sqs,
+      q.ingressDlqUrl,
+      Array.from({ length: 120 }, (_, i) => envelopeMessage(routeEnvelope(planEvent(`big${i}`, 'acme', 'pro'), undefined, at(i % 60)))),
+    );
+    const r = await dlq(['list', '--json', '--stage', 'route', ...urlFlags(q)]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ read: 120 });
+    expect(r.stderr).toMatch(/reading the route DLQ: \d+ of ~120 message\(s\)/);
+    // A small DLQ reads in a moment: no progress line.
+    const small = await fresh();
+    await seed(sqs, small.ingressDlqUrl, [envelopeMessage(routeEnvelope(planEvent('one', 'acme', 'pro')))]);
+    expect((await dlq(['list', '--stage', 'route', ...urlFlags(small)])).stderr).not.toMatch(/reading the/);
+  });
+
   it('shows every message of both DLQs (more than 10), grouped, and leaves them all in place', async () => {
     const q = await fresh();
     const sqs = local.client();
