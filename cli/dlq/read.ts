@@ -14,6 +14,7 @@ import {
 import { Agent, request } from 'undici';
 import { ENV } from '#commons/config';
 import { DLQ_ENVELOPE_KIND, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
+import { MAX_EVENT_BYTES } from '#commons/event-envelope';
 import { tryJson } from '#commons/json';
 import { boundErrors } from '#commons/failure';
 import { excerptOf, MAX_ERROR_BODY_BYTES } from '#commons/nango/errors';
@@ -290,15 +291,29 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
   }
   // Ingress: any body is an event as far as we know; route validates it again on replay. The rule's
   // target DLQ is this queue too: EventBridge adds RULE_ARN and ERROR_CODE when it could not deliver.
-  const ev = isObject(json) ? json : {};
+  const resolved = isObject(json) ? arrivalKept(json, messageId, Number(a.SentTimestamp)) : undefined;
+  const ev = resolved ?? {};
   const { RULE_ARN, ERROR_CODE, ERROR_MESSAGE } = held.messageAttributes;
   const why = `EventBridge could not deliver the event to the ingress queue: ${ERROR_MESSAGE ?? ERROR_CODE}`;
+  const out = resolved && JSON.stringify(resolved);
   return {
     ...redriven,
     ...(RULE_ARN !== undefined && ERROR_CODE !== undefined ? { errorCode: ERROR_CODE, errorMessage: scrub(why) } : {}),
     ...{ eventType: str(ev['detail-type']), eventSource: str(ev.source), eventIds: typeof ev.id === 'string' ? [ev.id] : [] },
-    replay: { ok: true, messages: [{ queue: 'ingress', body }] },
+    replay: { ok: true, messages: [{ queue: 'ingress', body: out && Buffer.byteLength(out, 'utf8') <= MAX_EVENT_BYTES ? out : body }] },
   };
+}
+
+/**
+ * A bare ingress message as route resolved it the first time, as route's own park does for an envelope: a missing `id` is the
+ * message id (SQS's redrive keeps it), a missing `time` and the arrival (`receivedAt`) its SentTimestamp. Sent as it is, it would
+ * be re-stamped with the replay's arrival, and a version dated ahead could then outrank a change made while it sat in the DLQ.
+ */
+function arrivalKept(ev: Obj, messageId: string, sentMs: number): Obj {
+  if (!Number.isSafeInteger(sentMs) || sentMs <= 0) return ev;
+  const first = ev.receivedAt;
+  const receivedAt = Number.isSafeInteger(first) && (first as number) > 0 ? Math.min(first as number, sentMs) : sentMs;
+  return { ...ev, id: ev.id ?? messageId, time: ev.time ?? new Date(sentMs).toISOString(), receivedAt };
 }
 
 function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
