@@ -270,7 +270,7 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
       patch: shown.patch,
       ...(env.stage === 'apply' && shown.patch ? { keyTimes: keyTimesOf(env.originals.map((o) => o.body)) } : {}),
       envelope: shown,
-      replay: planEnvelope(env, messageId),
+      replay: planEnvelope(env, messageId, Math.min(Number(a.SentTimestamp) || Infinity, Date.parse(env.firstFailureAt) || Infinity)),
     };
   }
   // Looks like our envelope but does not parse: never guess how to replay it.
@@ -316,12 +316,28 @@ function arrivalKept(ev: Obj, messageId: string, sentMs: number): Obj {
   return { ...ev, id: ev.id ?? messageId, time: ev.time ?? new Date(sentMs).toISOString(), receivedAt };
 }
 
-function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
+/** `parkedMs`: when the envelope was parked at the latest (its DLQ sent time, its first failure), so after the event reached us. */
+function planEnvelope(env: DlqEnvelope, dlqMessageId: string, parkedMs: number): ReplayPlan {
   if (env.originals.length === 0) return { ok: false, reason: 'the envelope holds no original message' };
   const cut = env.originals.findIndex((o) => o.truncated);
   if (cut >= 0) return { ok: false, reason: `original message ${cut + 1} was truncated when the envelope was written` };
-  if (env.stage === 'route') return { ok: true, messages: env.originals.map((o) => ({ queue: 'ingress', body: o.body })) };
+  if (env.stage === 'route') {
+    return { ok: true, messages: env.originals.map((o) => ({ queue: 'ingress', body: withArrival(o.body, parkedMs) })) };
+  }
   return planSync(env.originals, dlqMessageId, env.target);
+}
+
+/**
+ * Route records `receivedAt` only for an event it had mapped (and older versions not at all). One refused before (dated ahead,
+ * a detail the catalog did not accept yet) reached us no later than it was parked: without that bound its replay would be
+ * bounded by the replay's arrival, and a version dated ahead could outrank a change made while it sat in the DLQ.
+ */
+function withArrival(body: string, parkedMs: number): string {
+  if (!Number.isSafeInteger(parkedMs) || parkedMs <= 0) return body;
+  const ev = tryJson(body);
+  if (!isObject(ev) || (Number.isSafeInteger(ev.receivedAt) && (ev.receivedAt as number) > 0)) return body;
+  const out = JSON.stringify({ ...ev, receivedAt: parkedMs });
+  return Buffer.byteLength(out, 'utf8') <= MAX_EVENT_BYTES ? out : body;
 }
 
 function planSync(originals: DlqEnvelope['originals'], dlqMessageId: string, fallback?: Target): ReplayPlan {

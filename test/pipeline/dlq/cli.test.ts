@@ -171,11 +171,13 @@ describe('replay', () => {
     const r2 = await dlq(['replay', '--rate', '0', '--stage', 'route', '--event-type', 'customer.seats_changed', ...urlFlags(q)]);
     expect(r2.code).toBe(0);
     expect(r2.stdout).toMatch(/Replayed 1 of 1 chosen message/);
-    expect((await drainQueue(sqs, q.ingressUrl)).map((s) => s.body)).toEqual([JSON.stringify(seats)]);
+    // The event as parked, bounded by when it was parked (`receivedAt`): its replay cannot outrank a change made meanwhile.
+    expect((await drainQueue(sqs, q.ingressUrl)).map((s) => JSON.parse(s.body))).toEqual([{ ...seats, receivedAt: expect.any(Number) }]);
 
     const r3 = await dlq(['replay', '--rate', '0', '--stage', 'route', '--max', '1', ...urlFlags(q)]);
     expect(r3.code).toBe(0);
-    expect((await drainQueue(sqs, q.ingressUrl)).map((s) => s.body)).toEqual([JSON.stringify(plan)]);
+    // The event as parked, bounded by when it was parked (`receivedAt`): its replay cannot outrank a change made meanwhile.
+    expect((await drainQueue(sqs, q.ingressUrl)).map((s) => JSON.parse(s.body))).toEqual([{ ...plan, receivedAt: expect.any(Number) }]);
     const r4 = await dlq(['replay', '--rate', '0', '--stage', 'route', '--error-code', 'sqs_redrive', ...urlFlags(q)]);
     expect(r4.code).toBe(0);
     // The bare event as it came, with its first arrival (the DLQ copy's sent time) so route bounds its version as the first time.

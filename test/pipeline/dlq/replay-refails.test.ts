@@ -24,7 +24,9 @@ const flags = () => [
 
 it('a failure that fails again while the tool runs is sent once, not replayed round after round', async () => {
   p.nango!.setFault((r) =>
-    r.method === 'PATCH' ? { kind: 'status', status: 403, code: 'forbidden', message: 'missing scope environment:connections:update' } : undefined,
+    r.method === 'PATCH'
+      ? { kind: 'status', status: 403, code: 'forbidden', message: 'missing scope environment:connections:update' }
+      : undefined,
   );
   const event = JSON.parse(await readFile(new URL('../../../events/samples/01-plan-changed-acme.json', import.meta.url), 'utf8'));
   await p.send([event]);

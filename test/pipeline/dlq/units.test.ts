@@ -90,7 +90,12 @@ describe('classify', () => {
       eventType: 'customer.plan_changed',
       eventIds: ['ev-9'],
     });
-    expect(item.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(ev) }] });
+    // The event, bounded by when it was parked at the latest (here the DLQ copy's sent time): see withArrival.
+    const parked = { ...ev, receivedAt: Date.parse('2026-11-20T12:00:00Z') };
+    expect(item.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(parked) }] });
+    // An arrival route recorded is kept as it is.
+    const recorded = classify(held(JSON.stringify(routeEnvelope({ ...ev, receivedAt: 5 } as typeof ev))), 'route');
+    expect(recorded.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify({ ...ev, receivedAt: 5 }) }] });
   });
 
   it('treats a bare ingress message (SQS redrive) as the event itself, with its first arrival, even when it is not JSON', () => {
