@@ -14,13 +14,17 @@ import {
 import { Agent, request } from 'undici';
 import { ENV } from '#commons/config';
 import { DLQ_ENVELOPE_KIND, parseEnvelope, type DlqEnvelope, type Stage } from '#commons/dlq-envelope';
+import { MAX_EVENT_BYTES } from '#commons/event-envelope';
 import { tryJson } from '#commons/json';
-import { excerptOf } from '#commons/nango/errors';
+import { boundErrors } from '#commons/failure';
+import { excerptOf, MAX_ERROR_BODY_BYTES } from '#commons/nango/errors';
+import { MAX_LIST_PAGE_BYTES, readCapped } from '#commons/nango/http-client';
 import { parseConnections } from '#commons/nango/listed';
 import { KEY_FORMAT } from '#commons/secrets';
 import { connectionKey, type Target } from '#commons/sync/message';
 import { OutputKeys } from '../../infra/outputs.ts';
 import { CliError, describeError, networkCode, scrub, scrubValue } from '../errors.ts';
+import { progressLine } from '../format.ts';
 import { findOutput, stackOutputs } from '../stack-outputs.ts';
 import type { Filter, ParsedArgs, QueueFlags } from './args.ts';
 
@@ -104,7 +108,7 @@ export class Holder {
   ) {}
 
   /** Receives until the queue has nothing visible left for us, deduplicating by MessageId. */
-  async scan({ stage, url }: Dlq, o: ParsedArgs['read']) {
+  async scan({ stage, url }: Dlq, o: ParsedArgs['read'], onRead?: (scanned: number, approximateTotal: number) => void) {
     const approximateTotal = await this.count(url);
     const mine = this.held.get(url) ?? this.held.set(url, new Map()).get(url)!;
     const seen = new Map<string, HeldMessage>();
@@ -127,6 +131,7 @@ export class Holder {
         mine.set(messageId, h);
       }
       repeats = seen.size > before ? 0 : repeats + 1;
+      onRead?.(seen.size, approximateTotal);
     }
     // notReached: visible after the scan, so behind a held message of its FIFO group, or new. Approximate.
     const notReached = Number((await this.attributes(url)).ApproximateNumberOfMessages ?? 0);
@@ -187,9 +192,23 @@ export class Holder {
   }
 }
 
-export async function scanDlqs(holder: Holder, dlqs: readonly Dlq[], read: ParsedArgs['read']) {
+/** A DLQ this large takes many receives (10 messages each) to read: say how far the reading is, on `progress` (stderr). */
+export const SCAN_PROGRESS_FROM = 100;
+
+export async function scanDlqs(
+  holder: Holder,
+  dlqs: readonly Dlq[],
+  read: ParsedArgs['read'],
+  progress?: NodeJS.WritableStream & { isTTY?: boolean },
+) {
   const scans = [];
-  for (const d of dlqs) scans.push(await holder.scan(d, read));
+  for (const d of dlqs) {
+    const line = progress && progressLine({ write: (t) => progress.write(t), isTTY: Boolean(progress.isTTY) }, 5000);
+    const onRead = (n: number, total: number) =>
+      total >= SCAN_PROGRESS_FROM && line?.update(`reading the ${d.stage} DLQ: ${n} of ~${total} message(s)`);
+    scans.push(await holder.scan(d, read, onRead));
+    line?.done();
+  }
   return { items: scans.flatMap((s) => s.items), reports: scans.map((s) => s.report) };
 }
 
@@ -251,7 +270,7 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
       patch: shown.patch,
       ...(env.stage === 'apply' && shown.patch ? { keyTimes: keyTimesOf(env.originals.map((o) => o.body)) } : {}),
       envelope: shown,
-      replay: planEnvelope(env, messageId),
+      replay: planEnvelope(env, messageId, Math.min(Number(a.SentTimestamp) || Infinity, Date.parse(env.firstFailureAt) || Infinity)),
     };
   }
   // Looks like our envelope but does not parse: never guess how to replay it.
@@ -272,23 +291,53 @@ export function classify(held: HeldMessage, dlqStage: Stage): DlqItem {
   }
   // Ingress: any body is an event as far as we know; route validates it again on replay. The rule's
   // target DLQ is this queue too: EventBridge adds RULE_ARN and ERROR_CODE when it could not deliver.
-  const ev = isObject(json) ? json : {};
+  const resolved = isObject(json) ? arrivalKept(json, messageId, Number(a.SentTimestamp)) : undefined;
+  const ev = resolved ?? {};
   const { RULE_ARN, ERROR_CODE, ERROR_MESSAGE } = held.messageAttributes;
   const why = `EventBridge could not deliver the event to the ingress queue: ${ERROR_MESSAGE ?? ERROR_CODE}`;
+  const out = resolved && JSON.stringify(resolved);
   return {
     ...redriven,
     ...(RULE_ARN !== undefined && ERROR_CODE !== undefined ? { errorCode: ERROR_CODE, errorMessage: scrub(why) } : {}),
     ...{ eventType: str(ev['detail-type']), eventSource: str(ev.source), eventIds: typeof ev.id === 'string' ? [ev.id] : [] },
-    replay: { ok: true, messages: [{ queue: 'ingress', body }] },
+    replay: { ok: true, messages: [{ queue: 'ingress', body: out && Buffer.byteLength(out, 'utf8') <= MAX_EVENT_BYTES ? out : body }] },
   };
 }
 
-function planEnvelope(env: DlqEnvelope, dlqMessageId: string): ReplayPlan {
+/**
+ * A bare ingress message as route resolved it the first time, as route's own park does for an envelope: a missing `id` is the
+ * message id (SQS's redrive keeps it), a missing `time` and the arrival (`receivedAt`) its SentTimestamp. Sent as it is, it would
+ * be re-stamped with the replay's arrival, and a version dated ahead could then outrank a change made while it sat in the DLQ.
+ */
+function arrivalKept(ev: Obj, messageId: string, sentMs: number): Obj {
+  if (!Number.isSafeInteger(sentMs) || sentMs <= 0) return ev;
+  const first = ev.receivedAt;
+  const receivedAt = Number.isSafeInteger(first) && (first as number) > 0 ? Math.min(first as number, sentMs) : sentMs;
+  return { ...ev, id: ev.id ?? messageId, time: ev.time ?? new Date(sentMs).toISOString(), receivedAt };
+}
+
+/** `parkedMs`: when the envelope was parked at the latest (its DLQ sent time, its first failure), so after the event reached us. */
+function planEnvelope(env: DlqEnvelope, dlqMessageId: string, parkedMs: number): ReplayPlan {
   if (env.originals.length === 0) return { ok: false, reason: 'the envelope holds no original message' };
   const cut = env.originals.findIndex((o) => o.truncated);
   if (cut >= 0) return { ok: false, reason: `original message ${cut + 1} was truncated when the envelope was written` };
-  if (env.stage === 'route') return { ok: true, messages: env.originals.map((o) => ({ queue: 'ingress', body: o.body })) };
+  if (env.stage === 'route') {
+    return { ok: true, messages: env.originals.map((o) => ({ queue: 'ingress', body: withArrival(o.body, parkedMs) })) };
+  }
   return planSync(env.originals, dlqMessageId, env.target);
+}
+
+/**
+ * Route records `receivedAt` only for an event it had mapped (and older versions not at all). One refused before (dated ahead,
+ * a detail the catalog did not accept yet) reached us no later than it was parked: without that bound its replay would be
+ * bounded by the replay's arrival, and a version dated ahead could outrank a change made while it sat in the DLQ.
+ */
+function withArrival(body: string, parkedMs: number): string {
+  if (!Number.isSafeInteger(parkedMs) || parkedMs <= 0) return body;
+  const ev = tryJson(body);
+  if (!isObject(ev) || (Number.isSafeInteger(ev.receivedAt) && (ev.receivedAt as number) > 0)) return body;
+  const out = JSON.stringify({ ...ev, receivedAt: parkedMs });
+  return Buffer.byteLength(out, 'utf8') <= MAX_EVENT_BYTES ? out : body;
 }
 
 function planSync(originals: DlqEnvelope['originals'], dlqMessageId: string, fallback?: Target): ReplayPlan {
@@ -392,9 +441,17 @@ export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
     const url = `${host.replace(/\/+$/, '')}/connections?${new URLSearchParams({ connectionId, integrationId })}`;
     try {
       const headers = { authorization: `Bearer ${key}`, accept: 'application/json' };
-      const res = await request(url, { dispatcher: agent, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-      const [status, text] = [res.statusCode, await res.body.text()];
-      if (status < 200 || status >= 300) return scrubValue(failureOf(status, text, key));
+      const signal = AbortSignal.timeout(timeoutMs);
+      const res = await request(url, { dispatcher: agent, headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal });
+      const status = res.statusCode;
+      // Untrusted: read up to what one list page may hold (an error, far less), then drop the connection.
+      const ok = status >= 200 && status < 300;
+      const { text, truncated } = await readCapped(res.body, ok ? MAX_LIST_PAGE_BYTES : MAX_ERROR_BODY_BYTES);
+      if (truncated) {
+        const max = ok ? `${MAX_LIST_PAGE_BYTES / 1024 / 1024} MiB` : `${MAX_ERROR_BODY_BYTES / 1024} KiB`;
+        return { ok: false, status, code: 'response_too_large', message: `Nango answered ${status} with more than ${max}` };
+      }
+      if (!ok) return scrubValue(failureOf(status, text, key));
       const listed = parseConnections(text);
       if (!listed) return { ok: false, status, code: 'unexpected_body', message: 'the answer has no connections list' };
       // The filters are Nango's; checked again here so a server that ignores one cannot show another connection.
@@ -413,8 +470,10 @@ export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
 function failureOf(status: number, text: string, key: string): MetadataResult {
   const err = (tryJson(text) as { error?: { code?: unknown; message?: unknown; errors?: unknown } } | undefined)?.error;
   if (err && typeof err === 'object') {
-    const [code, message] = [str(err.code) ?? `http_${status}`, str(err.message) ?? `HTTP ${status}`];
-    return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: err.errors } : {}) };
+    // Bounded as the runtime bounds them: a code in Nango's shape, a short excerpt, the first details.
+    const code = typeof err.code === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(err.code) ? err.code : `http_${status}`;
+    const message = (typeof err.message === 'string' && excerptOf(err.message, [key])) || `HTTP ${status}`;
+    return { ok: false, status, code, message, ...(err.errors !== undefined ? { errors: boundErrors(err.errors) } : {}) };
   }
   return { ok: false, status, code: `http_${status}`, message: excerptOf(text, [key]) || `HTTP ${status}` };
 }

@@ -43,8 +43,9 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
   let remaining = args.filter.max ?? Number.POSITIVE_INFINITY;
   const reports: read.QueueReport[][] = [];
   let progress: Progress | undefined;
+  const sentThisRun = new Set<string>();
   for (;;) {
-    const scan = await read.scanDlqs(holder, dlqs, args.read);
+    const scan = await read.scanDlqs(holder, dlqs, args.read, ctx.io.stderr);
     if (reports.push(scan.reports) === 1 && !args.json) ctx.err(renderReports(scan.reports));
     const fresh = scan.items.filter((i) => !processed.has(i.messageId) && processed.add(i.messageId));
     const chosen = read.select(fresh, { ...args.filter, max: Number.isFinite(remaining) ? remaining : undefined });
@@ -53,8 +54,20 @@ export async function replayCommand(ctx: Ctx): Promise<number> {
     remaining -= chosen.length;
     progress ??= progressBar(ctx.io.stderr);
     progress.total += chosen.length;
+    // What this run sent and the pipeline parked again (the cause is not fixed) comes back as a new DLQ message: sending it
+    // again would go round for as long as the tool runs. It stays in the DLQ for a run after the fix.
+    const again = chosen.filter((i) => i.replay.ok && i.replay.messages.every((m) => sentThisRun.has(sentKey(m))));
+    for (const item of again) o.skipped.push({ item, reason: 'failed again after this run sent it; fix the cause, then replay' });
     const before = o.replayed.length;
-    await replayItems(chosen, { ...deps, progress }, o);
+    const doneBefore = o.replayed.length + o.sentNotDeleted.length;
+    await replayItems(
+      chosen.filter((i) => !again.includes(i)),
+      { ...deps, progress },
+      o,
+    );
+    for (const { replay } of [...o.replayed, ...o.sentNotDeleted.map((x) => x.item)].slice(doneBefore)) {
+      for (const m of replay.ok ? replay.messages : []) sentThisRun.add(sentKey(m));
+    }
     if (!dlqs.some((d) => read.isFifoUrl(d.url)) || o.interrupted || remaining <= 0 || o.replayed.length === before) break;
   }
 
@@ -115,6 +128,9 @@ async function checkDestinations(holder: Holder, dlqs: readonly Dlq[], urls: Que
 }
 
 type Arns = Partial<Record<Stage, { dlq?: string | undefined; destination?: string | undefined }>>;
+
+/** One outgoing message as its destination sees it (the deduplication id differs per DLQ message, so it is left out). */
+const sentKey = (m: read.Outgoing) => JSON.stringify([m.queue, m.groupId ?? '', m.body]);
 
 const missingTargets = (items: readonly DlqItem[], urls: QueueUrls) =>
   (['route', 'apply'] as const).filter((s) => !urls[read.STAGE_QUEUES[s].source] && items.some((i) => i.replay.ok && i.stage === s));
@@ -217,7 +233,7 @@ function progressBar(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: n
 
 async function dryRun(ctx: Ctx, holder: Holder, dlqs: Dlq[], urls: QueueUrls): Promise<number> {
   const { args } = ctx;
-  const { items, reports } = await read.scanDlqs(holder, dlqs, args.read);
+  const { items, reports } = await read.scanDlqs(holder, dlqs, args.read, ctx.io.stderr);
   const chosen = read.select(items, args.filter);
   const needsNango = !args.nango.skip && chosen.some((i) => i.stage === 'apply' && i.connectionId !== undefined);
   const found = args.nango.skip ? undefined : await ctx.nangoKey(needsNango);

@@ -16,7 +16,7 @@ export async function listCommand(ctx: Ctx, mode: 'list' | 'inspect'): Promise<n
   const dlqs = dlqsFor(await resolveQueueUrls(args.queues, ctx.io.env, ctx.cloudFormation), args.filter.stages);
   await ctx.nangoKey();
   const holder = ctx.holder();
-  const { items, reports } = await scanDlqs(holder, dlqs, args.read);
+  const { items, reports } = await scanDlqs(holder, dlqs, args.read, ctx.io.stderr);
   const chosen = select(items, args.filter);
   const now = ctx.io.now?.() ?? new Date();
   const summary = summarize(chosen, now);

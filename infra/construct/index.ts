@@ -228,12 +228,13 @@ export class NangoMetadataSync extends Construct {
    * and send to their source queues (IAM, and past those queues' Deny).
    */
   grantReplay(grantee: iam.IGrantable): void {
+    // The sends first: a grantee they refuse (no ARN to except from the Deny) fails before any grant is added.
+    this.queues.allowSend(this.ingressQueue, grantee);
+    this.queues.allowSend(this.syncQueue, grantee);
     for (const dlq of [this.ingressDlq, this.syncDlq]) {
       dlq.grantConsumeMessages(grantee);
       dlq.grant(grantee, 'sqs:StartMessageMoveTask', 'sqs:ListMessageMoveTasks', 'sqs:CancelMessageMoveTask');
     }
-    this.queues.allowSend(this.ingressQueue, grantee);
-    this.queues.allowSend(this.syncQueue, grantee);
   }
 
   /** Lets the DLQ tool purge both DLQs (PurgeQueue deletes every message: grant it on purpose). */

@@ -3,7 +3,7 @@
  * SSE-SQS rather than a KMS key: EventBridge can deliver to it without a key grant, and EventBridge's
  * KMS requests carry no aws:SourceArn, so a key policy for it could not be scoped to our rule.
  */
-import { Lazy, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Lazy, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -102,6 +102,13 @@ function principalArn(grantee: iam.IGrantable): string {
   const aws = principal.policyFragment.principalJson.AWS ?? [];
   if (aws.length !== 1) {
     throw new Error('grantSend/grantReplay need one IAM role or user (a principal with an ARN); service principals are not supported');
+  }
+  // A request from a role carries the role's ARN as aws:PrincipalArn, never the account's: excepting
+  // `:root` from the Deny would let only the root user through, and every operator role would be refused.
+  if (principal instanceof iam.AccountPrincipal || (!Token.isUnresolved(aws[0]!) && /:root$/.test(aws[0]!))) {
+    throw new Error(
+      "grantSend/grantReplay need one IAM role or user: an account principal (arn:...:root) would let only the root user past the queues' Deny, not the roles of that account",
+    );
   }
   return aws[0]!;
 }

@@ -367,4 +367,15 @@ describe('grantSend and grantReplay', () => {
   it('a service principal cannot be granted (it has no aws:PrincipalArn to except)', () => {
     expect(() => syncB.grantSend(new iam.ServicePrincipal('sns.amazonaws.com'))).toThrow(/one IAM role or user/);
   });
+
+  it('an account principal cannot be granted: the Deny would then admit only the root user, no role of the account', () => {
+    for (const p of [
+      new iam.AccountRootPrincipal(),
+      new iam.AccountPrincipal('123456789012'),
+      new iam.ArnPrincipal('arn:aws:iam::123456789012:root'),
+    ]) {
+      expect(() => syncB.grantReplay(p)).toThrow(/account principal .* only the root user/);
+      expect(() => syncB.grantSend(p)).toThrow(/account principal/);
+    }
+  });
 });

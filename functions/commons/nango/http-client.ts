@@ -222,7 +222,7 @@ export class HttpNangoClient implements NangoPort {
  * Reads at most `cap` bytes of a body, then drops the connection: an answer of any size costs at most
  * the cap in memory (plus one chunk), never the whole body.
  */
-async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): Promise<{ text: string; truncated: boolean }> {
+export async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): Promise<{ text: string; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

@@ -46,6 +46,24 @@ const forbidden = { status: 403, code: 'forbidden', message: 'key lacks environm
 const at = (min: number) => new Date(Date.UTC(2026, 10, 20, 12, min));
 
 describe('list and inspect', () => {
+  it('says how far it has read a large DLQ, on stderr, while stdout stays the JSON alone', async () => {
+    const q = await fresh();
+    const sqs = local.client();
+    await seed(
+      sqs,
+      q.ingressDlqUrl,
+      Array.from({ length: 120 }, (_, i) => envelopeMessage(routeEnvelope(planEvent(`big${i}`, 'acme', 'pro'), undefined, at(i % 60)))),
+    );
+    const r = await dlq(['list', '--json', '--stage', 'route', ...urlFlags(q)]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ read: 120 });
+    expect(r.stderr).toMatch(/reading the route DLQ: \d+ of ~120 message\(s\)/);
+    // A small DLQ reads in a moment: no progress line.
+    const small = await fresh();
+    await seed(sqs, small.ingressDlqUrl, [envelopeMessage(routeEnvelope(planEvent('one', 'acme', 'pro')))]);
+    expect((await dlq(['list', '--stage', 'route', ...urlFlags(small)])).stderr).not.toMatch(/reading the/);
+  });
+
   it('shows every message of both DLQs (more than 10), grouped, and leaves them all in place', async () => {
     const q = await fresh();
     const sqs = local.client();
@@ -153,14 +171,17 @@ describe('replay', () => {
     const r2 = await dlq(['replay', '--rate', '0', '--stage', 'route', '--event-type', 'customer.seats_changed', ...urlFlags(q)]);
     expect(r2.code).toBe(0);
     expect(r2.stdout).toMatch(/Replayed 1 of 1 chosen message/);
-    expect((await drainQueue(sqs, q.ingressUrl)).map((s) => s.body)).toEqual([JSON.stringify(seats)]);
+    // The event as parked, bounded by when it was parked (`receivedAt`): its replay cannot outrank a change made meanwhile.
+    expect((await drainQueue(sqs, q.ingressUrl)).map((s) => JSON.parse(s.body))).toEqual([{ ...seats, receivedAt: expect.any(Number) }]);
 
     const r3 = await dlq(['replay', '--rate', '0', '--stage', 'route', '--max', '1', ...urlFlags(q)]);
     expect(r3.code).toBe(0);
-    expect((await drainQueue(sqs, q.ingressUrl)).map((s) => s.body)).toEqual([JSON.stringify(plan)]);
+    // The event as parked, bounded by when it was parked (`receivedAt`): its replay cannot outrank a change made meanwhile.
+    expect((await drainQueue(sqs, q.ingressUrl)).map((s) => JSON.parse(s.body))).toEqual([{ ...plan, receivedAt: expect.any(Number) }]);
     const r4 = await dlq(['replay', '--rate', '0', '--stage', 'route', '--error-code', 'sqs_redrive', ...urlFlags(q)]);
     expect(r4.code).toBe(0);
-    expect((await drainQueue(sqs, q.ingressUrl)).map((s) => s.body)).toEqual([JSON.stringify(bare)]);
+    // The bare event as it came, with its first arrival (the DLQ copy's sent time) so route bounds its version as the first time.
+    expect((await drainQueue(sqs, q.ingressUrl)).map((s) => JSON.parse(s.body))).toEqual([{ ...bare, receivedAt: expect.any(Number) }]);
     expect((await counts(sqs, q.ingressDlqUrl)).total).toBe(0);
     // The forbidden one was never chosen: still there.
     expect((await counts(sqs, q.syncDlqUrl)).total).toBe(1);

@@ -345,3 +345,49 @@ it('a malformed or empty key is invalid_secret_key_format, without a request; no
     await empty.close();
   }
 });
+
+it('reads an answer with a bound: an endless page ends the read, a huge error prints as a bounded excerpt', async () => {
+  process.env.NANGO_SECRET_KEY = KEY;
+  let sent = 0;
+  const server = http.createServer((req, res) => {
+    const mode = new URLSearchParams(req.url?.split('?')[1] ?? '').get('connectionId') === acme.connectionId ? 'endless' : 'huge';
+    if (mode === 'huge') {
+      // An error within the read's bound, but long: a 30,000-character message and 600 details.
+      res.writeHead(400, { 'content-type': 'application/json' });
+      const errors = Array.from({ length: 600 }, (_, i) => ({ path: ['x', i], message: 'bad' }));
+      res.end(JSON.stringify({ error: { code: 'invalid_request', message: 'm'.repeat(30_000), errors } }));
+      return;
+    }
+    // 200 and a body that never ends: the read must stop by itself, not wait for the end.
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"connections":[');
+    const chunk = `${JSON.stringify({ connection_id: 'x', provider_config_key: 'y', metadata: { pad: 'p'.repeat(60_000) } })},`;
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk)) sent += chunk.length;
+      if (!res.destroyed) res.once('drain', pump);
+    };
+    res.on('close', () => res.destroy());
+    pump();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const started = Date.now();
+    const r = await dlq(['replay', '--dry-run', '--json', '--stage', 'apply', '--nango-host', url, ...flags()]);
+    expect(r.code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    // Read up to the tool's cap, not gigabytes.
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
+    const j = JSON.parse(r.stdout) as { items: { connectionId?: string; current?: { ok: boolean; code: string; message: string } }[] };
+    const of = (id: string) => j.items.find((i) => i.connectionId === id)!.current!;
+    expect(of(acme.connectionId)).toMatchObject({ ok: false, code: 'response_too_large' });
+    expect(of(ghost.connectionId)).toMatchObject({ ok: false, code: 'invalid_request' });
+    // The huge error is kept as a short excerpt and bounded details.
+    expect(of(ghost.connectionId).message.length).toBeLessThanOrEqual(2_000);
+    expect(r.stdout.length).toBeLessThan(32 * 1024);
+  } finally {
+    delete process.env.NANGO_SECRET_KEY;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}, 60_000);

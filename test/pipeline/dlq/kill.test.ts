@@ -81,7 +81,13 @@ it('loses nothing when a replay is interrupted and killed midway, and a re-run f
   const ingress = await drainQueue(sqs, q.ingressUrl);
   const fifo = await drainQueue(sqs, q.syncUrl);
   // Every event at least once (a kill between send and delete may repeat one on the standard queue).
-  expect(new Set(ingress.map((m) => m.body))).toEqual(new Set(events.map((e) => JSON.stringify(e))));
+  // As parked, plus when they were parked (`receivedAt`, the bound of their version on replay).
+  const asParked = (body: string) => {
+    const { receivedAt, ...e } = JSON.parse(body) as { receivedAt?: number };
+    expect(receivedAt).toBeGreaterThan(0);
+    return JSON.stringify(e);
+  };
+  expect(new Set(ingress.map((m) => asParked(m.body)))).toEqual(new Set(events.map((e) => JSON.stringify(e))));
   // Syncs: exactly once and in order per connection, because a re-sent DLQ message reuses its dedupe id.
   expect(fifo).toHaveLength(20);
   for (const [c, t] of conns.entries()) {

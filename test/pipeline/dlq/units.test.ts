@@ -90,14 +90,34 @@ describe('classify', () => {
       eventType: 'customer.plan_changed',
       eventIds: ['ev-9'],
     });
-    expect(item.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(ev) }] });
+    // The event, bounded by when it was parked at the latest (here the DLQ copy's sent time): see withArrival.
+    const parked = { ...ev, receivedAt: Date.parse('2026-11-20T12:00:00Z') };
+    expect(item.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(parked) }] });
+    // An arrival route recorded is kept as it is.
+    const recorded = classify(held(JSON.stringify(routeEnvelope({ ...ev, receivedAt: 5 } as typeof ev))), 'route');
+    expect(recorded.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify({ ...ev, receivedAt: 5 }) }] });
   });
 
-  it('treats a bare ingress message (SQS redrive) as the event itself, even when it is not JSON', () => {
+  it('treats a bare ingress message (SQS redrive) as the event itself, with its first arrival, even when it is not JSON', () => {
     const ev = planEvent('ev-3', 'acme', 'pro');
+    // Its arrival (the DLQ copy keeps the SentTimestamp) goes with it, so its replay's version is bounded as the first time.
+    const first = { ...ev, receivedAt: Date.parse('2026-11-20T12:00:00Z') };
     const item = classify(held(JSON.stringify(ev)), 'route');
     expect(item).toMatchObject({ kind: 'bare', errorCode: 'sqs_redrive', eventType: 'customer.plan_changed', eventIds: ['ev-3'] });
-    expect(item.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(ev) }] });
+    expect(item.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(first) }] });
+    // Sent without id and time: route took the message id and the sent time; so does its replay.
+    const { id: _id, time: _time, ...bareEvent } = ev;
+    const resolved = classify(held(JSON.stringify(bareEvent), {}, 'sqs-id-1'), 'route');
+    expect(resolved.eventIds).toEqual(['sqs-id-1']);
+    expect(resolved.replay.ok && JSON.parse(resolved.replay.messages[0]!.body)).toEqual({
+      ...bareEvent,
+      id: 'sqs-id-1',
+      time: '2026-11-20T12:00:00.000Z',
+      receivedAt: first.receivedAt,
+    });
+    // An earlier arrival recorded in the body is kept.
+    const earlier = classify(held(JSON.stringify({ ...ev, receivedAt: 1 })), 'route');
+    expect(earlier.replay.ok && JSON.parse(earlier.replay.messages[0]!.body).receivedAt).toBe(1);
     const undelivered = classify(
       {
         ...held(JSON.stringify(ev)),
@@ -115,7 +135,7 @@ describe('classify', () => {
       errorCode: 'NO_PERMISSIONS',
       errorMessage: expect.stringMatching(/EventBridge could not deliver.*not authorized/),
     });
-    expect(undelivered.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(ev) }] });
+    expect(undelivered.replay).toEqual({ ok: true, messages: [{ queue: 'ingress', body: JSON.stringify(first) }] });
     const junk = classify(held('not json {'), 'route');
     expect(junk.kind).toBe('bare');
     expect(junk.replay.ok).toBe(true);
