@@ -111,8 +111,11 @@ export function parseTime(value: string, flag: string, now: Date = new Date()): 
   const unitMs: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
   const rel = /^(\d+)\s*([smhdw])$/i.exec(value.trim());
   if (rel) return new Date(now.getTime() - Number(rel[1]) * (unitMs[rel[2]!.toLowerCase()] ?? 0));
-  const d = /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : undefined;
-  if (d && !Number.isNaN(d.getTime())) return d;
+  const ymd = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
+  const d = ymd ? new Date(value) : undefined;
+  // JavaScript rolls a day past the month's end over (2026-02-30 is 2 March): such a date is refused.
+  const real = ymd && new Date(Date.UTC(Number(ymd[1]), Number(ymd[2]) - 1, Number(ymd[3]))).getUTCDate() === Number(ymd[3]);
+  if (d && real && !Number.isNaN(d.getTime())) return d;
   throw new CliError(`${flag}: "${value}" is not a time; use ISO-8601 (2026-05-01T10:00:00Z) or an age such as 30m, 2h, 7d`);
 }
 

@@ -260,6 +260,10 @@ describe('filters', () => {
     expect(parseTime('7d', '--since', now).toISOString()).toBe('2026-11-13T12:00:00.000Z');
     expect(parseTime('2026-11-01T00:00:00Z', '--since', now).toISOString()).toBe('2026-11-01T00:00:00.000Z');
     expect(() => parseTime('yesterday', '--since', now)).toThrow(/--since: "yesterday" is not a time/);
+    // A day past the month's end is no date (JavaScript would read 2 March).
+    expect(() => parseTime('2026-02-30', '--since', now)).toThrow(/--since: "2026-02-30" is not a time/);
+    expect(() => parseTime('2026-02-30T10:00:00Z', '--until', now)).toThrow(/is not a time/);
+    expect(parseTime('2028-02-29', '--since', now).toISOString()).toBe('2028-02-29T00:00:00.000Z');
   });
 });
 
