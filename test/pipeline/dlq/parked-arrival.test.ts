@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startLocalPipeline, type LocalPipeline } from '../../../local/pipeline.ts';
 import { orgSubject } from './fixtures.ts';
-import { dlq } from './run-cli.ts';
+import { dlq, pipelineQueueFlags } from './run-cli.ts';
 
 let p: LocalPipeline;
 beforeAll(async () => {
@@ -18,10 +18,7 @@ afterAll(async () => {
   await p?.stop();
 });
 
-const flags = () => [
-  ...['--wait', '0', '--ingress-url', p.queues.ingressUrl, '--ingress-dlq-url', p.queues.ingressDlqUrl],
-  ...['--sync-url', p.queues.syncUrl, '--sync-dlq-url', p.queues.syncDlqUrl],
-];
+const flags = () => pipelineQueueFlags(p.queues);
 const status = async () => (await p.state.readDesired(orgSubject('acme'))).find((d) => d.key === 'status')?.value;
 const statusEvent = (id: string, status: string, changedAt: string) => ({
   id,

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startLocalPipeline, type LocalPipeline } from '../../../local/pipeline.ts';
 import { orgSubject } from './fixtures.ts';
-import { dlq } from './run-cli.ts';
+import { dlq, pipelineQueueFlags } from './run-cli.ts';
 
 let p: LocalPipeline;
 let crashOn: string | undefined;
@@ -23,10 +23,7 @@ afterAll(async () => {
   await p?.stop();
 });
 
-const flags = () => [
-  ...['--wait', '0', '--ingress-url', p.queues.ingressUrl, '--ingress-dlq-url', p.queues.ingressDlqUrl],
-  ...['--sync-url', p.queues.syncUrl, '--sync-dlq-url', p.queues.syncDlqUrl],
-];
+const flags = () => pipelineQueueFlags(p.queues);
 const status = async () => (await p.state.readDesired(orgSubject('acme'))).find((d) => d.key === 'status')?.value;
 
 it('a redriven event without id and time, dated ahead, replayed after a newer change does not overwrite it', async () => {

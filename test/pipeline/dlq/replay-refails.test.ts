@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startLocalPipeline, type LocalPipeline } from '../../../local/pipeline.ts';
-import { dlq } from './run-cli.ts';
+import { dlq, pipelineQueueFlags } from './run-cli.ts';
 
 let p: LocalPipeline;
 beforeAll(async () => {
@@ -17,10 +17,7 @@ afterAll(async () => {
   await p?.stop();
 });
 
-const flags = () => [
-  ...['--wait', '1', '--ingress-url', p.queues.ingressUrl, '--ingress-dlq-url', p.queues.ingressDlqUrl],
-  ...['--sync-url', p.queues.syncUrl, '--sync-dlq-url', p.queues.syncDlqUrl],
-];
+const flags = () => pipelineQueueFlags(p.queues, 1);
 
 it('a failure that fails again while the tool runs is sent once, not replayed round after round', async () => {
   p.nango!.setFault((r) =>

@@ -23,6 +23,12 @@ export async function dlq(argv: string[], o: { signal?: AbortSignal; stdin?: str
   return { code, stdout: out, stderr: err };
 }
 
+/** The four queue flags of a local pipeline, and `--wait` (seconds a receive waits). */
+export const pipelineQueueFlags = (q: { ingressUrl: string; ingressDlqUrl: string; syncUrl: string; syncDlqUrl: string }, wait = 0) => [
+  ...['--wait', String(wait), '--ingress-url', q.ingressUrl, '--ingress-dlq-url', q.ingressDlqUrl],
+  ...['--sync-url', q.syncUrl, '--sync-dlq-url', q.syncDlqUrl],
+];
+
 export const CLI_ENTRY = fileURLToPath(new URL('../../../cli/dlq.ts', import.meta.url));
 export const CLI_SHIM = fileURLToPath(new URL('../../../cli/dlq.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
