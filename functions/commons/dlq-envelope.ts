@@ -172,9 +172,15 @@ export function parseEnvelope(body: string): DlqEnvelope | undefined {
  * on the wrapper. Anything else is itself. A truncated original cannot be replayed as it was, so it
  * stays wrapped and fails validation again with its envelope intact.
  */
-export function unwrapOwnEnvelope(body: string, stage: Stage, messageId: string): { body: string; messageId: string }[] {
+export function unwrapOwnEnvelope(body: string, stage: Stage, messageId: string): { body: string; messageId: string; parkedAt?: number }[] {
   if (!body.includes('"nango-metadata-sync.failure"')) return [{ body, messageId }];
   const env = parseEnvelope(body);
   if (!env || env.stage !== stage || env.originals.length === 0 || env.originals.some((o) => o.truncated)) return [{ body, messageId }];
-  return env.originals.map((o) => ({ body: o.body, messageId: o.messageId }));
+  // When it was first parked: its originals reached us before that (a bound on their arrival).
+  const parked = Date.parse(env.firstFailureAt);
+  return env.originals.map((o) => ({
+    body: o.body,
+    messageId: o.messageId,
+    ...(Number.isFinite(parked) && parked > 0 ? { parkedAt: parked } : {}),
+  }));
 }

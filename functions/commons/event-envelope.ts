@@ -37,7 +37,10 @@ export type EnvelopeResult = { ok: true; event: DomainEvent } | { ok: false; cod
 /** Bodies larger than this are refused before JSON.parse: no domain event needs it. */
 export const MAX_EVENT_BYTES = 256 * 1024;
 
-export function parseEventBody(body: string, fallback: { messageId: string; sentTimestamp?: string | undefined }): EnvelopeResult {
+export function parseEventBody(
+  body: string,
+  fallback: { messageId: string; sentTimestamp?: string | undefined; parkedAt?: number | undefined },
+): EnvelopeResult {
   if (Buffer.byteLength(body, 'utf8') > MAX_EVENT_BYTES) {
     return { ok: false, code: 'event_too_large', message: `event body exceeds ${MAX_EVENT_BYTES} bytes` };
   }
@@ -50,7 +53,10 @@ export function parseEventBody(body: string, fallback: { messageId: string; sent
   return toDomainEvent(raw, fallback);
 }
 
-function toDomainEvent(raw: unknown, fallback: { messageId: string; sentTimestamp?: string | undefined }): EnvelopeResult {
+function toDomainEvent(
+  raw: unknown,
+  fallback: { messageId: string; sentTimestamp?: string | undefined; parkedAt?: number | undefined },
+): EnvelopeResult {
   const parsed = eventEnvelopeSchema.safeParse(raw);
   if (!parsed.success) {
     return { ok: false, code: 'invalid_envelope', message: z.prettifyError(parsed.error), errors: parsed.error.issues };
@@ -59,11 +65,13 @@ function toDomainEvent(raw: unknown, fallback: { messageId: string; sentTimestam
   const sent = Number(fallback.sentTimestamp);
   const time = e.time ? new Date(e.time).toISOString() : new Date(Number.isFinite(sent) && sent > 0 ? sent : Date.now()).toISOString();
   const event: DomainEvent = { id: e.id ?? fallback.messageId, source: e.source, detailType: e['detail-type'], time, detail: e.detail };
-  // The earlier of this delivery's sent time and, for a replay, when the event first reached us.
+  // The earliest of this delivery's sent time and, for a replay, when the event first reached us and
+  // when it was parked (an envelope moved back whole: route refused it before it recorded an arrival).
   const first = e.receivedAt;
   const arrivals = [
     ...(Number.isFinite(sent) && sent > 0 ? [sent] : []),
     ...(Number.isSafeInteger(first) && (first as number) > 0 ? [first as number] : []),
+    ...(fallback.parkedAt !== undefined && fallback.parkedAt > 0 ? [fallback.parkedAt] : []),
   ];
   if (arrivals.length) event.receivedAt = Math.min(...arrivals);
   return { ok: true, event };

@@ -111,7 +111,11 @@ export async function routeRecords(records: readonly SQSRecord[], deps: RouteDep
         deadlines.push({ record, message: deadline, messageId: one.messageId });
         continue;
       }
-      const parsed = parseEventBody(one.body, { messageId: one.messageId, sentTimestamp: record.attributes?.SentTimestamp });
+      const parsed = parseEventBody(one.body, {
+        messageId: one.messageId,
+        sentTimestamp: record.attributes?.SentTimestamp,
+        parkedAt: one.parkedAt,
+      });
       if (!parsed.ok) await reject(record, one.body, undefined, invalidInput(parsed));
       else items.push({ record, body: one.body, event: parsed.event });
     }

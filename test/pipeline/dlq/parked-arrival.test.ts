@@ -4,6 +4,7 @@
  * outrank that change: its version is bounded by its first arrival, as for an event parked after
  * it was mapped.
  */
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startLocalPipeline, type LocalPipeline } from '../../../local/pipeline.ts';
 import { orgSubject } from './fixtures.ts';
@@ -44,6 +45,28 @@ it('an event parked as dated ahead, replayed once its date has passed, does not 
   await new Promise((res) => setTimeout(res, 3_500));
   const r = await dlq(['replay', '--json', '--rate', '0', '--stage', 'route', ...flags()]);
   expect(JSON.parse(r.stdout)).toMatchObject({ selected: 1, replayed: 1 });
+  await p.drain();
+  expect(await p.dlq()).toEqual([]);
+  expect(await status()).toBe('active');
+}, 60_000);
+
+it('moved back whole (as `replay --native` or a redrive moves it), the same event is bounded by when it was parked', async () => {
+  const ahead = statusEvent('status-ahead-native', 'churned', new Date(Date.now() + 3_000).toISOString());
+  await p.send([ahead]);
+  await p.drain();
+  await new Promise((res) => setTimeout(res, 200));
+  await p.send([statusEvent('status-later-native', 'active', new Date().toISOString())]);
+  await p.drain();
+  expect(await status()).toBe('active');
+
+  await new Promise((res) => setTimeout(res, 3_500));
+  // The envelope itself goes back to the ingress queue, as SQS's move task sends it.
+  const got = await p.sqs.send(new ReceiveMessageCommand({ QueueUrl: p.queues.ingressDlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+  expect(got.Messages).toHaveLength(1);
+  const [m] = got.Messages!;
+  expect(m!.Body).toContain('event_time_in_future');
+  await p.sqs.send(new SendMessageCommand({ QueueUrl: p.queues.ingressUrl, MessageBody: m!.Body! }));
+  await p.sqs.send(new DeleteMessageCommand({ QueueUrl: p.queues.ingressDlqUrl, ReceiptHandle: m!.ReceiptHandle! }));
   await p.drain();
   expect(await p.dlq()).toEqual([]);
   expect(await status()).toBe('active');
