@@ -61,7 +61,9 @@ it('moved back whole (as `replay --native` or a redrive moves it), the same even
 
   await new Promise((res) => setTimeout(res, 3_500));
   // The envelope itself goes back to the ingress queue, as SQS's move task sends it.
-  const got = await p.sqs.send(new ReceiveMessageCommand({ QueueUrl: p.queues.ingressDlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+  const got = await p.sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: p.queues.ingressDlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+  );
   expect(got.Messages).toHaveLength(1);
   const [m] = got.Messages!;
   expect(m!.Body).toContain('event_time_in_future');
