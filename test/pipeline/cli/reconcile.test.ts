@@ -84,6 +84,22 @@ describe('npm run reconcile (local pipeline)', () => {
     expect(r.err).toMatch(/reconcile: 1 page/);
   });
 
+  it.each([
+    // `npm run reconcile --dry-run`: npm keeps the flag (npm_config_dry_run) and passes nothing on.
+    [[], { npm_config_dry_run: 'true' }, /npm took --dry-run for itself.*npm run reconcile -- --dry-run/],
+    // `npm run reconcile -- dry-run`: a flag without its dashes.
+    [['dry-run'], {}, /Unexpected argument 'dry-run'/],
+  ])('a --dry-run that did not arrive (%j %j) repairs nothing and exits 2', async (argv, envOver, message) => {
+    const nango = p.nango!;
+    const before = nango.requests.filter((r) => r.method === 'PATCH').length;
+    const r = await run(argv, { ...process.env, ...envOver });
+    expect(r.err).toMatch(message);
+    expect(r.code).toBe(2);
+    await p.drain();
+    expect(nango.requests.filter((r) => r.method === 'PATCH').length).toBe(before);
+    expect(nango.metadataOf(ACME_SF.connectionId, ACME_SF.providerConfigKey)).toMatchObject({ plan: 'free' });
+  });
+
   it('without --dry-run repairs them: one PATCH per drifted connection, keys not ours left alone', async () => {
     const r = await run([]);
     expect(r.code, r.err).toBe(0);
