@@ -78,5 +78,7 @@ export function helpText(h: HelpSpec): string {
  */
 export function npmTookDryRun(env: NodeJS.ProcessEnv, script: string, given: boolean): UsageError | undefined {
   if (given || env.npm_config_dry_run !== 'true') return undefined;
-  return new UsageError(`npm took --dry-run for itself and did not pass it on; nothing was done. Write: npm run ${script} -- --dry-run ...`);
+  return new UsageError(
+    `npm took --dry-run for itself and did not pass it on; nothing was done. Write: npm run ${script} -- --dry-run ...`,
+  );
 }
