@@ -207,7 +207,9 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
       return 0;
     } catch (e) {
       if (e instanceof ConfigError) return fail(e.message, 2);
-      return fail((e as Error).message, 1);
+      // As the full run: no credentials (say) is the operator's to fix, in words they can act on.
+      const d = describeError(e);
+      return fail(d.message, d.exitCode);
     }
   }
   const progress = progressLine(err);
@@ -238,7 +240,8 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
     );
   } catch (e) {
     progress.done();
-    return fail((e as Error).message, exitCodeOf(e));
+    const message = e instanceof ConfigError || e instanceof Failure ? e.message : describeError(e).message;
+    return fail(message, exitCodeOf(e));
   }
   progress.done();
   if (values.json) out.write(`${JSON.stringify(report, null, 2)}\n`);
