@@ -70,3 +70,15 @@ export function helpText(h: HelpSpec): string {
   for (const s of h.sections ?? []) lines.push('', `${s.title}:`, ...s.lines.map((l) => `  ${l}`));
   return lines.join('\n') + '\n';
 }
+
+/**
+ * `npm run X --dry-run`, without `--` before the flag, gives it to npm: npm sets npm_config_dry_run
+ * and runs the script without it, so a preview would do the real thing. A CLI with --dry-run calls
+ * this first and refuses (nothing done) when npm took the flag.
+ */
+export function npmTookDryRun(env: NodeJS.ProcessEnv, script: string, given: boolean): UsageError | undefined {
+  if (given || env.npm_config_dry_run !== 'true') return undefined;
+  return new UsageError(
+    `npm took --dry-run for itself and did not pass it on; nothing was done. Write: npm run ${script} -- --dry-run ...`,
+  );
+}

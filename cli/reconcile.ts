@@ -25,7 +25,7 @@ import { DynamoStateStore } from '#commons/state/dynamodb';
 import { DynamoMembershipStore, type RunState } from '#commons/state/membership';
 import { SWEEP_RUN } from '#commons/sweep/run';
 import { OutputKeys } from '../infra/outputs.ts';
-import { helpText, parseCommandLine, UsageError, type OptionTable } from './args.ts';
+import { helpText, npmTookDryRun, parseCommandLine, UsageError, type OptionTable } from './args.ts';
 import { describeError } from './errors.ts';
 import { findOutput, stackOutputs } from './stack-outputs.ts';
 import { compactJson, plural, progressLine, stdoutOut, type Out } from './format.ts';
@@ -171,11 +171,14 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
   let timeoutMs: number;
   let catalog: Catalog;
   try {
-    ({ values } = parseCommandLine(argv, OPTIONS));
+    // No positionals: `npm run reconcile -- dry-run` (a flag without its dashes) must not run a live repair.
+    ({ values } = parseCommandLine(argv, OPTIONS, { positionals: false }));
     if (values.help) {
       out.write(HELP);
       return 0;
     }
+    const tookDryRun = npmTookDryRun(env, 'reconcile', values['dry-run'] === true);
+    if (tookDryRun) throw tookDryRun;
     catalog = values.catalog ? loadCatalogArg(values.catalog, values['catalog-export']) : samples;
     subjects = values.subject?.map(subjectArg);
     pageSize = Number(values['page-size'] ?? 1000);
@@ -204,7 +207,9 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
       return 0;
     } catch (e) {
       if (e instanceof ConfigError) return fail(e.message, 2);
-      return fail((e as Error).message, 1);
+      // As the full run: no credentials (say) is the operator's to fix, in words they can act on.
+      const d = describeError(e);
+      return fail(d.message, d.exitCode);
     }
   }
   const progress = progressLine(err);
@@ -235,7 +240,8 @@ export async function main(argv: readonly string[], io: Io = {}): Promise<number
     );
   } catch (e) {
     progress.done();
-    return fail((e as Error).message, exitCodeOf(e));
+    const message = e instanceof ConfigError || e instanceof Failure ? e.message : describeError(e).message;
+    return fail(message, exitCodeOf(e));
   }
   progress.done();
   if (values.json) out.write(`${JSON.stringify(report, null, 2)}\n`);

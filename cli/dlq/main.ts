@@ -1,6 +1,7 @@
 /** Dispatch: parse, run the command, turn any error into one clear line and an exit code. */
 import { createInterface } from 'node:readline/promises';
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
+import { npmTookDryRun } from '../args.ts';
 import { CliError, describeError, EXIT, scrub } from '../errors.ts';
 import { HELP, parseCommandLine } from './args.ts';
 import { Ctx, type Io } from './ctx.ts';
@@ -16,6 +17,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       io.stdout.write(`${HELP[args.command]}\n`);
       return EXIT.ok;
     }
+    const tookDryRun = args.command === 'replay' && npmTookDryRun(io.env, 'dlq replay', args.dryRun);
+    if (tookDryRun) throw new CliError(tookDryRun.message, EXIT.usage);
     ctx = new Ctx(args, io);
     if (args.command === 'replay') return await replayCommand(ctx);
     return await (args.command === 'purge' ? purgeCommand(ctx) : listCommand(ctx, args.command));

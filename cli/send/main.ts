@@ -4,7 +4,7 @@
  */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { UsageError } from '../args.ts';
+import { npmTookDryRun, UsageError } from '../args.ts';
 import { CliError, describeError, EXIT, scrub } from '../errors.ts';
 import { type Out, plural, progressLine } from '../format.ts';
 import { HELP, parseSendArgs, type SendArgs } from './args.ts';
@@ -17,6 +17,8 @@ export interface SendIo {
   stdout: Out;
   stderr: Out;
   retry?: RetryPolicy;
+  /** @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function runSend(argv: readonly string[], io: SendIo): Promise<number> {
@@ -27,6 +29,8 @@ export async function runSend(argv: readonly string[], io: SendIo): Promise<numb
       io.stdout.write(HELP);
       return EXIT.ok;
     }
+    const tookDryRun = npmTookDryRun(io.env ?? process.env, 'send', args.dryRun);
+    if (tookDryRun) throw tookDryRun;
     const events: EventFileEntry[] = [];
     for (const file of await expandPaths(args.files)) events.push(...(await readEventFile(file)));
     const dest = await resolveDestination(args);

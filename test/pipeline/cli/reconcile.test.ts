@@ -84,6 +84,22 @@ describe('npm run reconcile (local pipeline)', () => {
     expect(r.err).toMatch(/reconcile: 1 page/);
   });
 
+  it.each([
+    // `npm run reconcile --dry-run`: npm keeps the flag (npm_config_dry_run) and passes nothing on.
+    [[], { npm_config_dry_run: 'true' }, /npm took --dry-run for itself.*npm run reconcile -- --dry-run/],
+    // `npm run reconcile -- dry-run`: a flag without its dashes.
+    [['dry-run'], {}, /Unexpected argument 'dry-run'/],
+  ])('a --dry-run that did not arrive (%j %j) repairs nothing and exits 2', async (argv, envOver, message) => {
+    const nango = p.nango!;
+    const before = nango.requests.filter((r) => r.method === 'PATCH').length;
+    const r = await run(argv, { ...process.env, ...envOver });
+    expect(r.err).toMatch(message);
+    expect(r.code).toBe(2);
+    await p.drain();
+    expect(nango.requests.filter((r) => r.method === 'PATCH').length).toBe(before);
+    expect(nango.metadataOf(ACME_SF.connectionId, ACME_SF.providerConfigKey)).toMatchObject({ plan: 'free' });
+  });
+
   it('without --dry-run repairs them: one PATCH per drifted connection, keys not ours left alone', async () => {
     const r = await run([]);
     expect(r.code, r.err).toBe(0);
@@ -136,6 +152,29 @@ describe('npm run reconcile (local pipeline)', () => {
     expect(r.err).toMatch(message);
     expect(r.code).toBe(2);
   });
+
+  it.each([[['--status']], [['--request-repair']], [['--dry-run']]])(
+    'without AWS credentials, %j says so in words an operator can act on, and exits 2',
+    async (argv) => {
+      const names = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'];
+      const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+      const files = { AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials', AWS_CONFIG_FILE: '/nonexistent/config' };
+      const savedFiles = Object.fromEntries(Object.keys(files).map((n) => [n, process.env[n]]));
+      const imds = process.env.AWS_EC2_METADATA_DISABLED;
+      for (const n of names) delete process.env[n];
+      Object.assign(process.env, files, { AWS_EC2_METADATA_DISABLED: 'true' });
+      try {
+        // No NANGO_SECRET_KEY: the full run reads the key from Secrets Manager, which needs credentials.
+        const r = await run(argv, { ...process.env, NANGO_SECRET_KEY: '' });
+        expect(r.err).toMatch(/^npm run reconcile: no AWS credentials found: set AWS_PROFILE/);
+        expect(r.code).toBe(2);
+      } finally {
+        for (const [n, v] of Object.entries({ ...saved, ...savedFiles, AWS_EC2_METADATA_DISABLED: imds }))
+          if (v === undefined) delete process.env[n];
+          else process.env[n] = v;
+      }
+    },
+  );
 
   it('a key Nango refuses (401) is configuration too: exit 2', async () => {
     const r = await run(['--dry-run'], { ...process.env, NANGO_SECRET_KEY: '00000000-0000-4000-8000-000000000000' });

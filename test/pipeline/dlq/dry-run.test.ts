@@ -102,6 +102,24 @@ it('shows a version 1 patch beside the current metadata, key by key, and an unkn
   }
 });
 
+it('`npm run dlq replay --dry-run` (npm keeps the flag, npm_config_dry_run) replays nothing and exits 2', async () => {
+  process.env.NANGO_SECRET_KEY = KEY;
+  process.env.npm_config_dry_run = 'true';
+  try {
+    const r = await dlq(['replay', '--nango-host', nango.url, ...flags()]);
+    expect(r.stderr).toMatch(/npm took --dry-run for itself.*npm run dlq replay -- --dry-run/);
+    expect(r.code).toBe(2);
+  } finally {
+    delete process.env.npm_config_dry_run;
+  }
+  try {
+    const still = await dlq(['replay', '--dry-run', '--nango-host', nango.url, ...flags()]);
+    expect(still.stdout).toMatch(/Dry run: 3 message\(s\) chosen, 3 replayable\./);
+  } finally {
+    delete process.env.NANGO_SECRET_KEY;
+  }
+});
+
 it('takes the key (and host) from Secrets Manager; --json carries the comparison; no key means a note, not a failure', async () => {
   nango.reset();
   const r = await dlq([

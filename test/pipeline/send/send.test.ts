@@ -147,6 +147,13 @@ describe('to the bus', () => {
     expect(r.stdout).toMatch(/dry\.json\[1\]: app\.billing \/ customer\.plan_changed at 2026-11-20T12:00:02\.250Z/);
     expect(eb.requests).toEqual([]);
   });
+
+  it('`npm run send FILE --dry-run` (npm keeps the flag, npm_config_dry_run) sends nothing and exits 2', async () => {
+    const r = await spawnSend([write('npm-dry.json', [event(1)]), ...bus()], { ...process.env, npm_config_dry_run: 'true' });
+    expect(r.stderr).toMatch(/^send: npm took --dry-run for itself.*npm run send -- --dry-run/);
+    expect(r.code).toBe(2);
+    expect(eb.requests).toEqual([]);
+  });
 });
 
 describe('to the queue (--queue-url)', () => {
