@@ -72,9 +72,9 @@ function unescaped(text: string): string {
     .replace(/\\+x([0-9a-f]{2})/gi, (e, h: string) => codePoint(e, h));
 }
 
-function codePoint(escape: string, hex: string): string {
+function codePoint(written: string, hex: string): string {
   const n = Number.parseInt(hex, 16);
-  return n <= 0x10ffff ? String.fromCodePoint(n) : escape;
+  return n <= 0x10ffff ? String.fromCodePoint(n) : written;
 }
 
 function percentDecoded(text: string): string {
