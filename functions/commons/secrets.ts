@@ -84,10 +84,15 @@ function secretsManagerRead(): ReadSecret {
   };
 }
 
+/** How long the key read last keeps serving, without a read, after the secret could not be read. */
+const STALE_READ_RETRY_MS = 30_000;
+
 function secretsManagerKeyProvider(secretId: string, ttlSeconds: number, read: ReadSecret = secretsManagerRead()): KeyProvider {
   let current: NangoCredentials | undefined;
   let fetchedAt = Number.NEGATIVE_INFINITY;
   let inflight: Promise<NangoCredentials> | undefined;
+  /** After a failed read past the TTL: the cached key serves until then without another read. */
+  let readAgainAt = 0;
 
   const fetch = (): Promise<NangoCredentials> => {
     inflight ??= (async () => {
@@ -113,7 +118,21 @@ function secretsManagerKeyProvider(secretId: string, ttlSeconds: number, read: R
 
   return {
     // Within the TTL the key read last answers; past it, one read.
-    get: () => inflight ?? (current && Date.now() - fetchedAt < ttlSeconds * 1_000 ? Promise.resolve(current) : fetch()),
+    get: () => {
+      const now = Date.now();
+      if (!inflight && current && (now - fetchedAt < ttlSeconds * 1_000 || now < readAgainAt)) return Promise.resolve(current);
+      const read = inflight ?? fetch();
+      const kept = current;
+      if (!kept) return read;
+      // A secret that cannot be read now does not make the key read last wrong: it goes on serving
+      // (a 401 would still fetch again, and fail), and the next read waits a little instead of
+      // putting every request through Secrets Manager's retries while it is down.
+      return read.catch((e: unknown) => {
+        if (!(e instanceof Failure) || e.kind !== 'unavailable') throw e;
+        readAgainAt = Date.now() + STALE_READ_RETRY_MS;
+        return kept;
+      });
+    },
     refresh: async (stale) => {
       // A fetch already under way may be a cached read that still holds the stale key: then fetch anew.
       if (inflight) {
