@@ -38,22 +38,30 @@ export function parseSecretValue(value: string): NangoCredentials {
 }
 
 function parseSecretShape(value: string): NangoCredentials {
-  registerSecret(value.trim());
   const trimmed = value.trim();
   if (trimmed.startsWith('{')) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(trimmed);
     } catch {
+      // Unreadable: any of it may be the key.
+      registerSecret(trimmed);
       throw misconfigured('secret_malformed', 'the Nango secret looks like JSON but does not parse');
+    }
+    // Every string in it but the host, which is no secret: registering the whole text would withhold
+    // every error that names the host (a DNS or TLS failure, a wrong base path's 404).
+    for (const [k, v] of Object.entries(parsed && typeof parsed === 'object' ? parsed : {})) {
+      if (k !== 'host') registerSecret(typeof v === 'string' ? v.trim() : JSON.stringify(v));
     }
     const p = parsed as { secretKey?: unknown; host?: unknown };
     if (typeof p.secretKey !== 'string' || !p.secretKey) {
+      registerSecret(trimmed);
       throw misconfigured('secret_malformed', 'the Nango secret JSON has no "secretKey" string');
     }
     return { secretKey: p.secretKey.trim(), host: typeof p.host === 'string' && p.host ? p.host : undefined };
   }
   if (!trimmed) throw misconfigured('secret_empty', 'the Nango secret is empty: put the secret key in it');
+  registerSecret(trimmed);
   return { secretKey: trimmed };
 }
 

@@ -3,10 +3,11 @@
  * SDK), with the real client against the Nango stand-in. A rotation (the key changed at Nango and
  * in the secret) costs each concurrent request one 401 and the process one read of the secret; a
  * Secrets Manager that cannot answer when the cached key's time is up does not fail requests the
- * cached key still serves.
+ * cached key still serves. The secret's `host` is not a secret: errors that name it stay readable.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Failure } from '#commons/failure';
 import { HttpNangoClient } from '#commons/nango/http-client';
 import { keyProviderFromConfig } from '#commons/secrets';
 import { startNangoStandin, type NangoStandin } from '../../../local/standins/nango.ts';
@@ -101,6 +102,31 @@ describe('the Nango key from Secrets Manager', () => {
     } finally {
       sm.throttleNext(0);
       nango.setSecretKey(OLD);
+      await client.close();
+    }
+  });
+
+  it("the secret's host is not scrubbed: a wrong base path's 404 says which path, and the key is still hidden", async () => {
+    const prefixed = 'nango/prefixed-host';
+    // A self-hosted Nango behind a prefix, configured with the wrong one: Express answers its HTML 404.
+    sm.setSecret(prefixed, JSON.stringify({ secretKey: OLD, host: `${nango.url}/selfhosted-nango-wrong-prefix` }));
+    const client = new HttpNangoClient({
+      host: 'http://127.0.0.1:9',
+      endpoint: 'current',
+      keys: keyProviderFromConfig({ NANGO_SECRET_ID: prefixed, SECRET_CACHE_TTL_SECONDS: 300 }),
+      timeoutMs: 5_000,
+    });
+    try {
+      const e = await client.patchMetadata(targets[0]!, { seats: 7 }, { deadline: Date.now() + 5_000 }).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(Failure);
+      const f = e as Failure;
+      expect(f.status).toBe(404);
+      expect(f.message).toContain('Cannot PATCH /selfhosted-nango-wrong-prefix/connections/metadata');
+      expect(JSON.stringify(f.toRecord())).not.toContain(OLD);
+    } finally {
       await client.close();
     }
   });
