@@ -28,6 +28,20 @@ export function redactText(text: string, secrets: readonly (string | undefined)[
   return live.length && tracesSecret(out, live) ? WITHHELD : out;
 }
 
+/**
+ * Whether texts shown side by side (an error's code, message and details) carry a secret together,
+ * in whatever order its pieces were put in them: each alone may hold too little of it to be seen.
+ */
+export function quotedAcross(parts: readonly string[], secrets: readonly (string | undefined)[]): boolean {
+  const shown = parts.filter(Boolean);
+  return orders(shown.slice(0, 4)).some((o) => redactText([...o, ...shown.slice(4)].join(' '), secrets) === WITHHELD);
+}
+
+function orders<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) => orders([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
+
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Letters and digits only, lower-cased: what is left of a value once case, separators and markup are ignored. */

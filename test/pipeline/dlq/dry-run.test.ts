@@ -237,7 +237,8 @@ it('never prints the key split across the code, the message and `errors` (each p
   const split = {
     kind: 'status' as const,
     status: 400,
-    body: { error: { code: pieces[0], message: pieces[1], errors: [pieces[2]] } },
+    // Last piece first: a reader puts them back in order.
+    body: { error: { code: pieces[2], message: pieces[1], errors: [pieces[0]] } },
   };
   nango.reset();
   nango.setFault(() => split);

@@ -93,3 +93,41 @@ describe('escaped echoes of the key', () => {
     }
   });
 });
+
+describe('the key cut in pieces across the fields, in any order', () => {
+  it('code, message and errors holding its pieces last to first: not all of them in the error', async () => {
+    const pieces = [KEY.slice(0, 12), KEY.slice(12, 24), KEY.slice(24)];
+    const f = await failureFrom(JSON.stringify({ error: { code: pieces[2], message: pieces[1], errors: [pieces[0]] } }));
+    expect(f.status).toBe(400);
+    const shown = JSON.stringify(f.toRecord()).toLowerCase();
+    expect(pieces.filter((p) => shown.includes(p.toLowerCase()))).toEqual([]);
+  });
+});
+
+/** The Failure of a PATCH to a server on 127.0.0.1 that answers 400 with `json`. */
+async function failureFrom(json: string): Promise<Failure> {
+  const one = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(400, { 'content-type': 'application/json' }).end(json));
+  });
+  await new Promise<void>((r) => one.listen(0, '127.0.0.1', r));
+  const client = new HttpNangoClient({
+    host: `http://127.0.0.1:${(one.address() as AddressInfo).port}`,
+    endpoint: 'current',
+    keys: staticKeyProvider(KEY),
+    timeoutMs: 5_000,
+  });
+  try {
+    const e = await client
+      .patchMetadata({ connectionId: 'c1', providerConfigKey: 'hubspot' }, { seats: 1 }, { deadline: Date.now() + 5_000 })
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+    expect(e).toBeInstanceOf(Failure);
+    return e as Failure;
+  } finally {
+    await client.close();
+    await new Promise((r) => one.close(r));
+  }
+}
