@@ -17,6 +17,7 @@ import { DLQ_ENVELOPE_KIND, parseEnvelope, type DlqEnvelope, type Stage } from '
 import { MAX_EVENT_BYTES } from '#commons/event-envelope';
 import { tryJson } from '#commons/json';
 import { boundErrors } from '#commons/failure';
+import { knownSecrets, quotedAcross, WITHHELD } from '#commons/redact';
 import { excerptOf, MAX_ERROR_BODY_BYTES } from '#commons/nango/errors';
 import { MAX_LIST_PAGE_BYTES, readCapped } from '#commons/nango/http-client';
 import { parseConnections } from '#commons/nango/listed';
@@ -466,10 +467,23 @@ export function nangoReader(host: string, key: string, timeoutMs = 10_000) {
   return { host, metadataOf, close: () => agent.close() };
 }
 
+function tryStringify(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v)?.slice(0, MAX_ERROR_BODY_BYTES);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Nango's StdError with its details; a proxy's page as the runtime's excerpt of it, which says more than the status alone. */
 function failureOf(status: number, text: string, key: string): MetadataResult {
   const err = (tryJson(text) as { error?: { code?: unknown; message?: unknown; errors?: unknown } } | undefined)?.error;
   if (err && typeof err === 'object') {
+    // A key split across the fields hides in each alone (each is scrubbed on its own below): when,
+    // once its plain quotes are cut out, they still carry a piece of it together (in any order),
+    // none is shown, as the runtime's errors do.
+    const fields = [err.code, err.message, err.errors].map((v) => (typeof v === 'string' ? v : (tryStringify(v) ?? '')));
+    if (quotedAcross(fields, [key, ...knownSecrets()])) return { ok: false, status, code: `http_${status}`, message: WITHHELD };
     // Bounded as the runtime bounds them: a code in Nango's shape, a short excerpt, the first details.
     const code = typeof err.code === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(err.code) ? err.code : `http_${status}`;
     const message = (typeof err.message === 'string' && excerptOf(err.message, [key])) || `HTTP ${status}`;

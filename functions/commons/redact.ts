@@ -28,6 +28,20 @@ export function redactText(text: string, secrets: readonly (string | undefined)[
   return live.length && tracesSecret(out, live) ? WITHHELD : out;
 }
 
+/**
+ * Whether texts shown side by side (an error's code, message and details) carry a secret together,
+ * in whatever order its pieces were put in them: each alone may hold too little of it to be seen.
+ */
+export function quotedAcross(parts: readonly string[], secrets: readonly (string | undefined)[]): boolean {
+  const shown = parts.filter(Boolean);
+  return orders(shown.slice(0, 4)).some((o) => redactText([...o, ...shown.slice(4)].join(' '), secrets) === WITHHELD);
+}
+
+function orders<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) => orders([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
+
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Letters and digits only, lower-cased: what is left of a value once case, separators and markup are ignored. */
@@ -43,7 +57,9 @@ const TRACE_CHARS = 16;
 /**
  * Whether `text` carries a secret in a transformed form: compared letter-and-digit skeletons (so case,
  * dashes, spaces, markup and entities do not hide it), on the text as is, percent-decoded, and with
- * every base64 run decoded (`Bearer <key>` and `:<key>`, as Basic auth would carry it).
+ * every base64 run decoded (`Bearer <key>` and `:<key>`, as Basic auth would carry it), and with
+ * backslash escapes undone (`\u0033` as JSON writes a character, `\x33` as a dump does): any JSON reader
+ * turns the first back into the key.
  */
 export function tracesSecret(text: string, secrets: readonly (string | undefined)[]): boolean {
   const pieces: string[] = [];
@@ -55,11 +71,24 @@ export function tracesSecret(text: string, secrets: readonly (string | undefined
     for (let i = 0; i + TRACE_CHARS <= k.length; i++) pieces.push(k.slice(i, i + TRACE_CHARS));
   }
   if (pieces.length === 0) return false;
-  const forms = [text, text.replace(/<[^>]*>/g, ''), percentDecoded(text), ...base64Decodings(text)];
+  const forms = [text, text.replace(/<[^>]*>/g, ''), percentDecoded(text), unescaped(text), ...base64Decodings(text)];
   return forms.some((f) => {
     const sk = skeleton(f);
     return pieces.some((p) => sk.includes(p));
   });
+}
+
+/** `\uXXXX`, `\u{X..}` and `\xXX` escapes (with any number of backslashes, as re-escaped JSON has) as their characters. */
+function unescaped(text: string): string {
+  return text
+    .replace(/\\+u\{([0-9a-f]{1,6})\}/gi, (e, h: string) => codePoint(e, h))
+    .replace(/\\+u([0-9a-f]{4})/gi, (e, h: string) => codePoint(e, h))
+    .replace(/\\+x([0-9a-f]{2})/gi, (e, h: string) => codePoint(e, h));
+}
+
+function codePoint(written: string, hex: string): string {
+  const n = Number.parseInt(hex, 16);
+  return n <= 0x10ffff ? String.fromCodePoint(n) : written;
 }
 
 function percentDecoded(text: string): string {

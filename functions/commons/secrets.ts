@@ -38,22 +38,30 @@ export function parseSecretValue(value: string): NangoCredentials {
 }
 
 function parseSecretShape(value: string): NangoCredentials {
-  registerSecret(value.trim());
   const trimmed = value.trim();
   if (trimmed.startsWith('{')) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(trimmed);
     } catch {
+      // Unreadable: any of it may be the key.
+      registerSecret(trimmed);
       throw misconfigured('secret_malformed', 'the Nango secret looks like JSON but does not parse');
+    }
+    // Every string in it but the host, which is no secret: registering the whole text would withhold
+    // every error that names the host (a DNS or TLS failure, a wrong base path's 404).
+    for (const [k, v] of Object.entries(parsed && typeof parsed === 'object' ? parsed : {})) {
+      if (k !== 'host') registerSecret(typeof v === 'string' ? v.trim() : JSON.stringify(v));
     }
     const p = parsed as { secretKey?: unknown; host?: unknown };
     if (typeof p.secretKey !== 'string' || !p.secretKey) {
+      registerSecret(trimmed);
       throw misconfigured('secret_malformed', 'the Nango secret JSON has no "secretKey" string');
     }
     return { secretKey: p.secretKey.trim(), host: typeof p.host === 'string' && p.host ? p.host : undefined };
   }
   if (!trimmed) throw misconfigured('secret_empty', 'the Nango secret is empty: put the secret key in it');
+  registerSecret(trimmed);
   return { secretKey: trimmed };
 }
 
@@ -84,10 +92,15 @@ function secretsManagerRead(): ReadSecret {
   };
 }
 
+/** How long the key read last keeps serving, without a read, after the secret could not be read. */
+const STALE_READ_RETRY_MS = 30_000;
+
 function secretsManagerKeyProvider(secretId: string, ttlSeconds: number, read: ReadSecret = secretsManagerRead()): KeyProvider {
   let current: NangoCredentials | undefined;
   let fetchedAt = Number.NEGATIVE_INFINITY;
   let inflight: Promise<NangoCredentials> | undefined;
+  /** After a failed read past the TTL: the cached key serves until then without another read. */
+  let readAgainAt = 0;
 
   const fetch = (): Promise<NangoCredentials> => {
     inflight ??= (async () => {
@@ -113,7 +126,21 @@ function secretsManagerKeyProvider(secretId: string, ttlSeconds: number, read: R
 
   return {
     // Within the TTL the key read last answers; past it, one read.
-    get: () => inflight ?? (current && Date.now() - fetchedAt < ttlSeconds * 1_000 ? Promise.resolve(current) : fetch()),
+    get: () => {
+      const now = Date.now();
+      if (!inflight && current && (now - fetchedAt < ttlSeconds * 1_000 || now < readAgainAt)) return Promise.resolve(current);
+      const read = inflight ?? fetch();
+      const kept = current;
+      if (!kept) return read;
+      // A secret that cannot be read now does not make the key read last wrong: it goes on serving
+      // (a 401 would still fetch again, and fail), and the next read waits a little instead of
+      // putting every request through Secrets Manager's retries while it is down.
+      return read.catch((e: unknown) => {
+        if (!(e instanceof Failure) || e.kind !== 'unavailable') throw e;
+        readAgainAt = Date.now() + STALE_READ_RETRY_MS;
+        return kept;
+      });
+    },
     refresh: async (stale) => {
       // A fetch already under way may be a cached read that still holds the stale key: then fetch anew.
       if (inflight) {

@@ -4,7 +4,7 @@
  * that), so it can go to a log or a DLQ message as is.
  */
 import { Failure, type FailureKind } from '../failure.ts';
-import { knownSecrets, redactText, tracesSecret, WITHHELD } from '../redact.ts';
+import { knownSecrets, quotedAcross, redactText, tracesSecret, WITHHELD } from '../redact.ts';
 
 export { errorFromException } from '../failure.ts';
 
@@ -68,6 +68,8 @@ export function errorFromResponse(
   const err = (json as { error?: unknown } | undefined)?.error;
   let code = `http_${status}`;
   let what = text;
+  /** A StdError's message and details: a key cut into them and the code is looked for in any order. */
+  let fields: string[] | undefined;
   let codeFromBody = false;
   if (truncated) code = 'response_too_large';
   else if (err && typeof err === 'object') {
@@ -78,13 +80,14 @@ export function errorFromResponse(
     }
     const parts = [typeof e.message === 'string' ? e.message : '', e.errors === undefined ? '' : safeJson(e.errors)];
     what = parts.filter(Boolean).join(' ');
+    fields = parts.map((f) => f.slice(0, MAX_ERROR_BODY_BYTES));
   } else if (typeof err === 'string') what = err;
   else if (json && typeof json === 'object' && typeof (json as { message?: unknown }).message === 'string')
     what = (json as { message: string }).message;
   else if (json === undefined) code = contentType?.includes('json') || !text ? code : 'non_json_response';
   // A key split across code and message hides in neither alone: when the two together carry a
   // piece of it, the code gives way to the status, and the excerpt is withheld below.
-  const jointWithheld = redactText(`${code} ${what.slice(0, MAX_ERROR_BODY_BYTES)}`, all) === WITHHELD;
+  const jointWithheld = quotedAcross([code, ...(fields ?? [what.slice(0, MAX_ERROR_BODY_BYTES)])], all);
   if (codeFromBody && (jointWithheld || redactText(code, all) !== code)) code = `http_${status}`;
   const excerpt = excerptOf(what, secrets);
   const head = truncated

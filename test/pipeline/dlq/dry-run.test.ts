@@ -249,6 +249,31 @@ it('never prints the key when Nango (or a proxy) echoes the Authorization header
   );
 });
 
+it('never prints the key split across the code, the message and `errors` (each piece too short to be seen alone)', async () => {
+  process.env.NANGO_SECRET_KEY = KEY;
+  const pieces = [KEY.slice(0, 12), KEY.slice(12, 24), KEY.slice(24)];
+  const split = {
+    kind: 'status' as const,
+    status: 400,
+    // Last piece first: a reader puts them back in order.
+    body: { error: { code: pieces[2], message: pieces[1], errors: [pieces[0]] } },
+  };
+  nango.reset();
+  nango.setFault(() => split);
+  try {
+    for (const json of [false, true]) {
+      const r = await dlq(['replay', '--dry-run', ...(json ? ['--json'] : []), '--stage', 'apply', '--nango-host', nango.url, ...flags()]);
+      expect(r.code).toBe(0);
+      // The answer was read: the operator is told the read failed, with its status.
+      expect(r.stdout).toMatch(/400/);
+      const printed = (r.stdout + r.stderr).toLowerCase();
+      for (const piece of pieces) expect(printed).not.toContain(piece.toLowerCase());
+    }
+  } finally {
+    nango.setFault(undefined);
+  }
+});
+
 it('scrubs a server that really echoes the header it was sent (a tiny HTTP server on 127.0.0.1)', async () => {
   process.env.NANGO_SECRET_KEY = KEY;
   const seen: string[] = [];
