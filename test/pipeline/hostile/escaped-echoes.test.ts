@@ -13,6 +13,12 @@ import { Failure } from '#commons/failure';
 import { redact } from '#commons/redact';
 import { staticKeyProvider } from '#commons/secrets';
 
+/** What one PATCH through `client` was refused with (undefined if it was not). */
+const patchError = (client: HttpNangoClient): Promise<unknown> =>
+  client.patchMetadata({ connectionId: 'c1', providerConfigKey: 'hubspot' }, { seats: 1 }, { deadline: Date.now() + 5_000 }).then(
+    () => undefined,
+    (x: unknown) => x,
+  );
 const KEY = randomUUID();
 
 const jsonEscaped = (s: string) => [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
@@ -73,12 +79,7 @@ describe('escaped echoes of the key', () => {
     const before = answered;
     const client = new HttpNangoClient({ host, endpoint: 'current', keys: staticKeyProvider(KEY), timeoutMs: 5_000 });
     try {
-      const e = await client
-        .patchMetadata({ connectionId: 'c1', providerConfigKey: 'hubspot' }, { seats: 1 }, { deadline: Date.now() + 5_000 })
-        .then(
-          () => undefined,
-          (x: unknown) => x,
-        );
+      const e = await patchError(client);
       expect(answered).toBe(before + 1);
       expect(e).toBeInstanceOf(Failure);
       const f = e as Failure;
@@ -118,12 +119,7 @@ async function failureFrom(json: string): Promise<Failure> {
     timeoutMs: 5_000,
   });
   try {
-    const e = await client
-      .patchMetadata({ connectionId: 'c1', providerConfigKey: 'hubspot' }, { seats: 1 }, { deadline: Date.now() + 5_000 })
-      .then(
-        () => undefined,
-        (x: unknown) => x,
-      );
+    const e = await patchError(client);
     expect(e).toBeInstanceOf(Failure);
     return e as Failure;
   } finally {
