@@ -73,13 +73,27 @@ export const MAX_KEY_BYTES = 512;
 const SOURCE_RE = /^[A-Za-z0-9._\-/]{1,256}$/;
 
 export function defineEvent<S extends z.ZodType>(def: EventDefinition<S>): EventDefinition<S> {
-  if (!SOURCE_RE.test(def.source)) throw new Error(`defineEvent: invalid source "${def.source}"`);
-  if (!def.detailType || def.detailType.length > 128) {
+  checkEvent(def);
+  return Object.freeze(def);
+}
+
+/**
+ * The checks of `defineEvent`, run again on every entry when a catalog is indexed: an entry spread
+ * or written by hand past `defineEvent` would otherwise deploy and fail each of its events at run time.
+ */
+export function checkEvent(def: EventDefinition): void {
+  if (!def || typeof def !== 'object') throw new Error('defineEvent: an entry is not an event definition');
+  if (typeof def.source !== 'string' || !SOURCE_RE.test(def.source)) throw new Error(`defineEvent: invalid source "${def.source}"`);
+  if (typeof def.detailType !== 'string' || !def.detailType || def.detailType.length > 128) {
     throw new Error(`defineEvent: detailType must be 1-128 characters (got "${def.detailType}")`);
+  }
+  if (!def.subject || (def.subject.by !== 'tags' && def.subject.by !== 'connectionId')) {
+    throw new Error(`defineEvent ${def.detailType}: subject.by must be 'tags' or 'connectionId'`);
   }
   if (def.subject.by === 'tags') {
     const keys = def.subject.tagKeys;
     if (
+      !Array.isArray(keys) ||
       keys.length === 0 ||
       keys.length > MAX_TAGS ||
       new Set(keys).size !== keys.length ||
@@ -101,6 +115,12 @@ export function defineEvent<S extends z.ZodType>(def: EventDefinition<S>): Event
       `defineEvent ${def.detailType}: keys must list the distinct metadata keys the patch writes, each 1-${MAX_KEY_BYTES} bytes (got ${JSON.stringify(keys)})`,
     );
   }
+  if (def.versionKind !== undefined && def.versionKind !== 'time' && def.versionKind !== 'sequence') {
+    throw new Error(`defineEvent ${def.detailType}: versionKind must be 'time' or 'sequence' (got ${JSON.stringify(def.versionKind)})`);
+  }
+  if (def.version !== undefined && typeof def.version !== 'function') {
+    throw new Error(`defineEvent ${def.detailType}: version must be a function of the detail`);
+  }
   if (def.versionKind === 'sequence') {
     if (!def.version) throw new Error(`defineEvent ${def.detailType}: versionKind 'sequence' needs a version function`);
     if (!Number.isSafeInteger(def.maxVersion) || (def.maxVersion as number) < 1) {
@@ -113,7 +133,9 @@ export function defineEvent<S extends z.ZodType>(def: EventDefinition<S>): Event
       `defineEvent ${def.detailType}: maxVersion is for sequence versions; a time version is bounded by the time it reached us`,
     );
   }
-  return Object.freeze(def);
+  if (typeof def.patch !== 'function' || typeof (def.detail as { safeParse?: unknown } | undefined)?.safeParse !== 'function') {
+    throw new Error(`defineEvent ${def.detailType}: detail must be a zod schema and patch a function`);
+  }
 }
 
 /** The catalog key of an event type. */
@@ -137,6 +159,7 @@ export function indexCatalog(entries: Catalog): ReadonlyMap<string, EventDefinit
   const map = new Map<string, EventDefinition>();
   const keyKinds = new Map<string, EventDefinition>();
   for (const def of entries) {
+    checkEvent(def);
     const key = eventKey(def.source, def.detailType);
     if (map.has(key)) throw new Error(`catalog: duplicate event type ${def.source} / ${def.detailType}`);
     map.set(key, def);

@@ -13,7 +13,7 @@ import {
   type SubjectSpec,
   versionKindOf,
 } from '#events/define';
-import { PROVIDER_CONFIG_KEY_RE, tagValueSchema } from '#events/ids';
+import { connectionIdSchema, PROVIDER_CONFIG_KEY_RE, tagValueSchema } from '#events/ids';
 import { MAX_VERSION, orderOf } from '../domain/order.ts';
 import { subjectOf, type Subject } from '../domain/subject.ts';
 import type { DomainEvent } from '../event-envelope.ts';
@@ -116,7 +116,14 @@ function subjectSpec(def: EventDefinition, detail: unknown): SubjectSpec {
   const named = typeof rule.integrations === 'function' ? rule.integrations(detail) : rule.integrations;
   // A repeat names nothing more: de-duplicated, so it cannot multiply the fan-out.
   const integrations = named === 'all' ? 'all' : [...new Set(named)];
-  if (rule.by === 'connectionId') return { by: 'connectionId', connectionId: rule.connectionId(detail), integrations };
+  if (rule.by === 'connectionId') {
+    // Checked here, not only by the schema: an id that is not one (undefined from a permissive
+    // schema) would leave the connection filter empty, and the listing would name every connection.
+    const connectionId: unknown = rule.connectionId(detail);
+    if (!connectionIdSchema.safeParse(connectionId).success)
+      throw new Error('the connection id must be 1-255 characters Nango allows in a connection id');
+    return { by: 'connectionId', connectionId: connectionId as string, integrations };
+  }
   const tags = rule.tags(detail);
   const keys = Object.keys(tags).sort();
   if (keys.join('\n') !== [...rule.tagKeys].sort().join('\n'))

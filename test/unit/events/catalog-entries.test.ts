@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { type EventDefinition, defineEvent, indexCatalog } from '#events/define';
+import { assertValidFilter } from '#commons/nango/filter';
+import { type MapLimits, mapEvent } from '#commons/route/map-event';
+
+const LIMITS: MapLimits = { maxIntegrationsPerEvent: 3, maxFutureSkewMs: 300_000, now: Date.parse('2026-11-20T09:10:00.000Z') };
+const ev = (detailType: string, detail: unknown) => ({ id: 'e1', source: 'app.x', detailType, time: '2026-11-20T09:00:00.000Z', detail });
+
+describe('a permissive schema cannot name a subject Nango would not', () => {
+  // A schema that accepts everything lets `connectionId` return undefined: the list filter then has
+  // no connection id and would list every customer's connections.
+  const loose = defineEvent({
+    source: 'app.x',
+    detailType: 'x.loose',
+    description: 't',
+    detail: z.any(),
+    subject: { by: 'connectionId', connectionId: (d) => d.customerId, integrations: 'all' },
+    keys: ['region'],
+    patch: (d) => ({ region: d.region }),
+  });
+  const idx = indexCatalog([loose]);
+
+  it('an undefined, non-string or invalid connection id is a mapping_error, not a subject', () => {
+    expect(() => assertValidFilter({ connectionId: undefined })).not.toThrow();
+    for (const customerId of [undefined, 42, { id: 'a' }, 'a\nb', ''])
+      expect(mapEvent(ev('x.loose', { customerId, region: 'eu' }), idx, LIMITS)).toMatchObject({ ok: false, code: 'mapping_error' });
+    const m = mapEvent(ev('x.loose', { customerId: 'acme-corp', region: 'eu' }), idx, LIMITS);
+    expect(m.ok && m.subject.id).toBe('connection:acme-corp');
+  });
+});
+
+describe('entries not made by defineEvent are checked when the catalog is indexed', () => {
+  const good = defineEvent({
+    source: 'app.x',
+    detailType: 'x.good',
+    description: 't',
+    detail: z.object({ org: z.string() }),
+    subject: { by: 'tags', tagKeys: ['organization_id'], tags: (d) => ({ organization_id: d.org }), integrations: 'all' },
+    keys: ['a'],
+    patch: () => ({ a: 1 }),
+  }) as unknown as EventDefinition;
+
+  it('an upper-case tag key, a missing key list or an unbounded sequence, spread past defineEvent, fail at index time', () => {
+    const bad: EventDefinition[] = [
+      { ...good, detailType: 'x.case', subject: { ...good.subject, tagKeys: ['Organization_Id'] } as EventDefinition['subject'] },
+      { ...good, detailType: 'x.nokeys', keys: undefined as unknown as string[] },
+      { ...good, detailType: 'x.seq', version: () => 1, versionKind: 'sequence' },
+      { ...good, source: 'bad source', detailType: 'x.src' },
+      { ...good, detailType: 'x.kind', versionKind: 'Sequence' as 'sequence' },
+    ];
+    expect(() => indexCatalog([good])).not.toThrow();
+    for (const def of bad) expect(() => indexCatalog([good, def]), def.detailType).toThrow(/defineEvent/);
+  });
+});
