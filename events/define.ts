@@ -175,6 +175,32 @@ export function indexCatalog(entries: Catalog): ReadonlyMap<string, EventDefinit
   return map;
 }
 
+/** The event types of a catalog as `source detail-type`, sorted: what the rule pattern matches. */
+export const eventTypesOf = (entries: Catalog): string[] => entries.map((e) => `${e.source} ${e.detailType}`).sort();
+
+/**
+ * Throws unless `entries` holds exactly the event types the rule was derived from at synth. The
+ * catalog module is evaluated again in each function: one that reads the environment or the clock
+ * could hold other types there, and route would then park the events the rule sends it (or the rule
+ * never send the ones route accepts). A function that fails at its start says so at once.
+ */
+export function assertEventTypes(entries: Catalog, atSynth: readonly string[]): void {
+  const here = Array.isArray(entries) ? eventTypesOf(entries) : [];
+  const synth = new Set(atSynth);
+  const extra = here.filter((t) => !synth.has(t));
+  const missing = atSynth.filter((t) => !here.includes(t));
+  if (extra.length === 0 && missing.length === 0) return;
+  const list = (ts: string[]) => `${ts.slice(0, 5).join(', ')}${ts.length > 5 ? ` and ${ts.length - 5} more` : ''}`;
+  throw new Error(
+    `catalog: this function's catalog differs from the one the rule was made from at synth (${[
+      missing.length ? `missing ${list(missing)}` : '',
+      extra.length ? `not in the rule ${list(extra)}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ')}); a catalog module must not depend on the environment or the time it is evaluated in`,
+  );
+}
+
 /** The tag-key sets subjects are addressed by: a connection belongs to one subject per set its tags cover. */
 export function subjectTagKeySets(entries: Catalog): string[][] {
   const sets = new Map<string, string[]>();
