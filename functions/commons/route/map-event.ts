@@ -40,6 +40,12 @@ const patchSchema = z.lazy(() =>
     z.json(),
   ),
 );
+/**
+ * The least time version accepted (1973-03-03 in milliseconds): a version in seconds is below it
+ * until the year 5138, and would otherwise order as January 1970, losing to every other write.
+ */
+export const MIN_TIME_VERSION = 100_000_000_000;
+
 const fail = (code: string, message: string, errors?: unknown): Mapped => ({ ok: false, code, message, ...(errors ? { errors } : {}) });
 
 export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDefinition>, limits: MapLimits): Mapped {
@@ -79,6 +85,12 @@ export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDef
       `${event.detailType}: the patch writes "${undeclared.slice(0, 100)}", a key its catalog entry does not declare`,
     );
   const kind = versionKindOf(def);
+  if (kind === 'time' && def.version !== undefined && version < MIN_TIME_VERSION) {
+    return fail(
+      'invalid_version',
+      `${event.detailType}: a time version is epoch milliseconds; ${version} is before 1973 (seconds?), and would lose to every write of its keys`,
+    );
+  }
   if (kind === 'sequence' && version > (def.maxVersion ?? MAX_VERSION)) {
     return fail('invalid_version', `${event.detailType}: sequence ${version} is above the catalog's bound ${def.maxVersion}`);
   }

@@ -53,3 +53,30 @@ describe('entries not made by defineEvent are checked when the catalog is indexe
     for (const def of bad) expect(() => indexCatalog([good, def]), def.detailType).toThrow(/defineEvent/);
   });
 });
+
+describe('a time version is epoch milliseconds', () => {
+  // A version in seconds is a valid integer, but as milliseconds it is a day in January 1970: every
+  // write of a key it shares with another time-versioned type (or with the event time) would lose.
+  const seconds = defineEvent({
+    source: 'app.x',
+    detailType: 'x.seconds',
+    description: 't',
+    detail: z.object({ id: z.string(), at: z.number().int() }),
+    subject: { by: 'connectionId', connectionId: (d) => d.id, integrations: 'all' },
+    keys: ['status'],
+    patch: (d) => ({ status: String(d.at) }),
+    version: (d) => d.at,
+  });
+  const idx = indexCatalog([seconds]);
+
+  it('a time version before 1973 (seconds, not milliseconds) is refused as invalid_version; milliseconds pass', () => {
+    const at = Date.parse('2026-11-20T09:00:00.000Z');
+    for (const v of [Math.floor(at / 1000), 0])
+      expect(mapEvent(ev('x.seconds', { id: 'c', at: v }), idx, LIMITS)).toMatchObject({
+        ok: false,
+        code: 'invalid_version',
+        message: expect.stringMatching(/milliseconds/),
+      });
+    expect(mapEvent(ev('x.seconds', { id: 'c', at }), idx, LIMITS)).toMatchObject({ ok: true });
+  });
+});
