@@ -126,6 +126,8 @@ export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDef
 function subjectSpec(def: EventDefinition, detail: unknown): SubjectSpec {
   const rule = def.subject;
   const named = typeof rule.integrations === 'function' ? rule.integrations(detail) : rule.integrations;
+  // Anything else is refused, not spread: a string would become its letters, integrations no connection has.
+  if (named !== 'all' && !Array.isArray(named)) throw new Error(`integrations must be 'all' or an array of provider config keys`);
   // A repeat names nothing more: de-duplicated, so it cannot multiply the fan-out.
   const integrations = named === 'all' ? 'all' : [...new Set(named)];
   if (rule.by === 'connectionId') {

@@ -47,6 +47,7 @@ describe('entries not made by defineEvent are checked when the catalog is indexe
       { ...good, detailType: 'x.nokeys', keys: undefined as unknown as string[] },
       { ...good, detailType: 'x.seq', version: () => 1, versionKind: 'sequence' },
       { ...good, source: 'bad source', detailType: 'x.src' },
+      { ...good, detailType: 'x.int', subject: { ...good.subject, integrations: 'salesforce' } as unknown as EventDefinition['subject'] },
       { ...good, detailType: 'x.kind', versionKind: 'Sequence' as 'sequence' },
     ];
     expect(() => indexCatalog([good])).not.toThrow();
@@ -78,5 +79,25 @@ describe('a time version is epoch milliseconds', () => {
         message: expect.stringMatching(/milliseconds/),
       });
     expect(mapEvent(ev('x.seconds', { id: 'c', at }), idx, LIMITS)).toMatchObject({ ok: true });
+  });
+});
+
+describe('integrations from a permissive schema', () => {
+  const loose = defineEvent({
+    source: 'app.x',
+    detailType: 'x.scope',
+    description: 't',
+    detail: z.any(),
+    subject: { by: 'connectionId', connectionId: () => 'acme', integrations: (d) => d.integration },
+    keys: ['region'],
+    patch: () => ({ region: 'eu' }),
+  });
+  const idx = indexCatalog([loose]);
+
+  it('a string (not a list) is refused, not spread into its letters as integration ids no connection has', () => {
+    for (const integration of ['salesforce', undefined, { a: 1 }])
+      expect(mapEvent(ev('x.scope', { integration }), idx, LIMITS)).toMatchObject({ ok: false, code: 'mapping_error' });
+    const m = mapEvent(ev('x.scope', { integration: ['salesforce'] }), idx, LIMITS);
+    expect(m.ok && m.writes[0]!.integrations).toEqual(['salesforce']);
   });
 });
