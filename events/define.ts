@@ -90,6 +90,12 @@ export function checkEvent(def: EventDefinition): void {
   if (!def.subject || (def.subject.by !== 'tags' && def.subject.by !== 'connectionId')) {
     throw new Error(`defineEvent ${def.detailType}: subject.by must be 'tags' or 'connectionId'`);
   }
+  const name: unknown = def.subject.by === 'tags' ? def.subject.tags : def.subject.connectionId;
+  if (typeof name !== 'function') {
+    throw new Error(
+      `defineEvent ${def.detailType}: subject.${def.subject.by === 'tags' ? 'tags' : 'connectionId'} must be a function of the detail`,
+    );
+  }
   const integrations: unknown = def.subject.integrations;
   if (typeof integrations !== 'function' && integrations !== 'all' && !(Array.isArray(integrations) && integrations.length > 0)) {
     throw new Error(`defineEvent ${def.detailType}: subject.integrations must be 'all', a non-empty list or a function of the detail`);

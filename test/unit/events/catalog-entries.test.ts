@@ -47,6 +47,11 @@ describe('entries not made by defineEvent are checked when the catalog is indexe
       { ...good, detailType: 'x.nokeys', keys: undefined as unknown as string[] },
       { ...good, detailType: 'x.seq', version: () => 1, versionKind: 'sequence' },
       { ...good, source: 'bad source', detailType: 'x.src' },
+      {
+        ...good,
+        detailType: 'x.fn',
+        subject: { ...good.subject, tags: { organization_id: 'acme' } } as unknown as EventDefinition['subject'],
+      },
       { ...good, detailType: 'x.int', subject: { ...good.subject, integrations: 'salesforce' } as unknown as EventDefinition['subject'] },
       { ...good, detailType: 'x.kind', versionKind: 'Sequence' as 'sequence' },
     ];
