@@ -13,7 +13,7 @@ import { type BuildOptions, build, type Metafile } from 'esbuild';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 import { BUNDLING, ENTRY_FILE, ESM_BANNER, entryOutput, esbuildOptions, loadedAtStart } from '../infra/construct/bundling.ts';
-import { BUNDLE_ALIASES, generatedEntry, PACKAGE_ALIASES, resolveCatalogModule } from '../infra/construct/catalog-module.ts';
+import { BUNDLE_ALIASES, generatedEntry, loadCatalog, PACKAGE_ALIASES, resolveCatalogModule } from '../infra/construct/catalog-module.ts';
 
 export { ESM_BANNER };
 
@@ -34,8 +34,11 @@ export type EntryName = (typeof FUNCTION_ENTRIES)[number] | keyof typeof ENTRIES
 
 /** The file esbuild starts from: for a function, the construct's generated entry (written under node_modules/.cache). */
 export function entryFile(name: EntryName): string {
-  if ((FUNCTION_ENTRIES as readonly string[]).includes(name))
-    return generatedEntry(ROOT, name, resolveCatalogModule({ path: join(ROOT, SAMPLE_CATALOG_MODULE) }));
+  if ((FUNCTION_ENTRIES as readonly string[]).includes(name)) {
+    // As the construct writes it: with the event types the rule was made from.
+    const m = resolveCatalogModule({ path: join(ROOT, SAMPLE_CATALOG_MODULE) });
+    return generatedEntry(ROOT, name, m, loadCatalog(m));
+  }
   return join(ROOT, ENTRIES[name as keyof typeof ENTRIES]);
 }
 

@@ -73,13 +73,37 @@ export const MAX_KEY_BYTES = 512;
 const SOURCE_RE = /^[A-Za-z0-9._\-/]{1,256}$/;
 
 export function defineEvent<S extends z.ZodType>(def: EventDefinition<S>): EventDefinition<S> {
-  if (!SOURCE_RE.test(def.source)) throw new Error(`defineEvent: invalid source "${def.source}"`);
-  if (!def.detailType || def.detailType.length > 128) {
+  checkEvent(def);
+  return Object.freeze(def);
+}
+
+/**
+ * The checks of `defineEvent`, run again on every entry when a catalog is indexed: an entry spread
+ * or written by hand past `defineEvent` would otherwise deploy and fail each of its events at run time.
+ */
+export function checkEvent(def: EventDefinition): void {
+  if (!def || typeof def !== 'object') throw new Error('defineEvent: an entry is not an event definition');
+  if (typeof def.source !== 'string' || !SOURCE_RE.test(def.source)) throw new Error(`defineEvent: invalid source "${def.source}"`);
+  if (typeof def.detailType !== 'string' || !def.detailType || def.detailType.length > 128) {
     throw new Error(`defineEvent: detailType must be 1-128 characters (got "${def.detailType}")`);
+  }
+  if (!def.subject || (def.subject.by !== 'tags' && def.subject.by !== 'connectionId')) {
+    throw new Error(`defineEvent ${def.detailType}: subject.by must be 'tags' or 'connectionId'`);
+  }
+  const name: unknown = def.subject.by === 'tags' ? def.subject.tags : def.subject.connectionId;
+  if (typeof name !== 'function') {
+    throw new Error(
+      `defineEvent ${def.detailType}: subject.${def.subject.by === 'tags' ? 'tags' : 'connectionId'} must be a function of the detail`,
+    );
+  }
+  const integrations: unknown = def.subject.integrations;
+  if (typeof integrations !== 'function' && integrations !== 'all' && !(Array.isArray(integrations) && integrations.length > 0)) {
+    throw new Error(`defineEvent ${def.detailType}: subject.integrations must be 'all', a non-empty list or a function of the detail`);
   }
   if (def.subject.by === 'tags') {
     const keys = def.subject.tagKeys;
     if (
+      !Array.isArray(keys) ||
       keys.length === 0 ||
       keys.length > MAX_TAGS ||
       new Set(keys).size !== keys.length ||
@@ -101,6 +125,12 @@ export function defineEvent<S extends z.ZodType>(def: EventDefinition<S>): Event
       `defineEvent ${def.detailType}: keys must list the distinct metadata keys the patch writes, each 1-${MAX_KEY_BYTES} bytes (got ${JSON.stringify(keys)})`,
     );
   }
+  if (def.versionKind !== undefined && def.versionKind !== 'time' && def.versionKind !== 'sequence') {
+    throw new Error(`defineEvent ${def.detailType}: versionKind must be 'time' or 'sequence' (got ${JSON.stringify(def.versionKind)})`);
+  }
+  if (def.version !== undefined && typeof def.version !== 'function') {
+    throw new Error(`defineEvent ${def.detailType}: version must be a function of the detail`);
+  }
   if (def.versionKind === 'sequence') {
     if (!def.version) throw new Error(`defineEvent ${def.detailType}: versionKind 'sequence' needs a version function`);
     if (!Number.isSafeInteger(def.maxVersion) || (def.maxVersion as number) < 1) {
@@ -113,7 +143,9 @@ export function defineEvent<S extends z.ZodType>(def: EventDefinition<S>): Event
       `defineEvent ${def.detailType}: maxVersion is for sequence versions; a time version is bounded by the time it reached us`,
     );
   }
-  return Object.freeze(def);
+  if (typeof def.patch !== 'function' || typeof (def.detail as { safeParse?: unknown } | undefined)?.safeParse !== 'function') {
+    throw new Error(`defineEvent ${def.detailType}: detail must be a zod schema and patch a function`);
+  }
 }
 
 /** The catalog key of an event type. */
@@ -137,6 +169,7 @@ export function indexCatalog(entries: Catalog): ReadonlyMap<string, EventDefinit
   const map = new Map<string, EventDefinition>();
   const keyKinds = new Map<string, EventDefinition>();
   for (const def of entries) {
+    checkEvent(def);
     const key = eventKey(def.source, def.detailType);
     if (map.has(key)) throw new Error(`catalog: duplicate event type ${def.source} / ${def.detailType}`);
     map.set(key, def);
@@ -150,6 +183,32 @@ export function indexCatalog(entries: Catalog): ReadonlyMap<string, EventDefinit
     }
   }
   return map;
+}
+
+/** The event types of a catalog as `source detail-type`, sorted: what the rule pattern matches. */
+export const eventTypesOf = (entries: Catalog): string[] => entries.map((e) => `${e.source} ${e.detailType}`).sort();
+
+/**
+ * Throws unless `entries` holds exactly the event types the rule was derived from at synth. The
+ * catalog module is evaluated again in each function: one that reads the environment or the clock
+ * could hold other types there, and route would then park the events the rule sends it (or the rule
+ * never send the ones route accepts). A function that fails at its start says so at once.
+ */
+export function assertEventTypes(entries: Catalog, atSynth: readonly string[]): void {
+  const here = Array.isArray(entries) ? eventTypesOf(entries) : [];
+  const synth = new Set(atSynth);
+  const extra = here.filter((t) => !synth.has(t));
+  const missing = atSynth.filter((t) => !here.includes(t));
+  if (extra.length === 0 && missing.length === 0) return;
+  const list = (ts: string[]) => `${ts.slice(0, 5).join(', ')}${ts.length > 5 ? ` and ${ts.length - 5} more` : ''}`;
+  throw new Error(
+    `catalog: this function's catalog differs from the one the rule was made from at synth (${[
+      missing.length ? `missing ${list(missing)}` : '',
+      extra.length ? `not in the rule ${list(extra)}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ')}); a catalog module must not depend on the environment or the time it is evaluated in`,
+  );
 }
 
 /** The tag-key sets subjects are addressed by: a connection belongs to one subject per set its tags cover. */

@@ -102,7 +102,7 @@ export function nodeFunction(scope: Construct, cfg: Resolved, o: NodeFunctionOpt
 }
 
 /** The entry of a function: generated, the runtime's `create<Fn>Handler` over the catalog module. */
-export const entryOf = (cfg: Resolved, fn: FunctionName): string => generatedEntry(cfg.projectRoot, fn, cfg.catalogModule);
+export const entryOf = (cfg: Resolved, fn: FunctionName): string => generatedEntry(cfg.projectRoot, fn, cfg.catalogModule, cfg.catalog);
 
 /** SQS event sources cannot have an on-failure destination: their failures go through the queue's redrive. */
 export function acknowledgeEventSources(f: lambda.IFunction): void {

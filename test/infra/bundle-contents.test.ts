@@ -14,6 +14,7 @@ import {
   BUNDLE_ALIASES,
   generatedEntry,
   LAZY_BUILTINS,
+  loadCatalog,
   PACKAGE_ALIASES,
   resolveCatalogModule,
 } from '../../infra/construct/catalog-module.ts';
@@ -21,7 +22,8 @@ import { externalsOf } from '../../infra/construct/function-code.ts';
 import { PROJECT_ROOT } from '../../infra/construct/index.ts';
 import { FUNCTIONS, SAMPLE_CATALOG } from './helpers.ts';
 
-const entryPath = (fn: FunctionName) => generatedEntry(PROJECT_ROOT, fn, resolveCatalogModule(SAMPLE_CATALOG));
+const sampleModule = resolveCatalogModule(SAMPLE_CATALOG);
+const entryPath = (fn: FunctionName) => generatedEntry(PROJECT_ROOT, fn, sampleModule, loadCatalog(sampleModule));
 
 /** The construct's build of `entry`, in memory: its metafile, and its code (entry and chunks) as one text. */
 async function bundleOf(

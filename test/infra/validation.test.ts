@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as sm from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as z from 'zod';
 import { type Catalog, catalog as samples } from '../../events/catalog.ts';
+import { defineEvent } from '../../events/define.ts';
 import { DEFAULTS, NangoMetadataSync, type NangoMetadataSyncProps, resolveProps } from '../../infra/construct/index.ts';
 import { PropsError } from '../../infra/validate.ts';
 import { newApp, SAMPLE_CATALOG } from './helpers.ts';
@@ -21,8 +23,17 @@ const problemsOf = ({ catalog = samples, ...props }: TestProps): string[] => {
   return [];
 };
 
-/** Only source and detail-type matter to the construct; the rest of an entry is the catalog's business. */
-const event = (source: string, detailType: string) => ({ source, detailType }) as unknown as Catalog[number];
+/** An entry that differs only by source and detail-type (the construct checks every entry as defineEvent does). */
+const event = (source: string, detailType: string) =>
+  defineEvent({
+    source,
+    detailType,
+    description: 't',
+    detail: z.object({ id: z.string() }),
+    subject: { by: 'connectionId', connectionId: (d) => d.id, integrations: 'all' },
+    keys: ['k'],
+    patch: () => ({ k: 1 }),
+  }) as unknown as Catalog[number];
 
 const cases: [string, TestProps, RegExp][] = [
   ['nangoHost not a URL', { nangoHost: 'nango.example.com' }, /^nangoHost must be an http\(s\) URL/],
@@ -68,6 +79,11 @@ const cases: [string, TestProps, RegExp][] = [
   ],
   ['secretCacheTtl too long', { secretCacheTtl: Duration.days(2) }, /^secretCacheTtl must be whole seconds from 0 to 86400/],
   ['empty catalog', { catalog: [] }, /^catalog must hold at least one event type/],
+  [
+    'catalog entry spread past defineEvent with an upper-case tag key',
+    { catalog: [{ ...samples[0]!, subject: { ...samples[0]!.subject, tagKeys: ['Organization_Id'] } } as Catalog[number]] },
+    /^catalog: defineEvent customer.plan_changed: tagKeys must be/,
+  ],
   ['duplicate catalog entry', { catalog: [event('a.b', 'x'), event('a.b', 'x')] }, /^catalog: .*duplicate event type a.b \/ x/],
   [
     'catalog too large for one rule pattern',

@@ -13,7 +13,7 @@ import {
   type SubjectSpec,
   versionKindOf,
 } from '#events/define';
-import { PROVIDER_CONFIG_KEY_RE, tagValueSchema } from '#events/ids';
+import { connectionIdSchema, PROVIDER_CONFIG_KEY_RE, tagValueSchema } from '#events/ids';
 import { MAX_VERSION, orderOf } from '../domain/order.ts';
 import { subjectOf, type Subject } from '../domain/subject.ts';
 import type { DomainEvent } from '../event-envelope.ts';
@@ -40,6 +40,12 @@ const patchSchema = z.lazy(() =>
     z.json(),
   ),
 );
+/**
+ * The least time version accepted (1973-03-03 in milliseconds): a version in seconds is below it
+ * until the year 5138, and would otherwise order as January 1970, losing to every other write.
+ */
+export const MIN_TIME_VERSION = 100_000_000_000;
+
 const fail = (code: string, message: string, errors?: unknown): Mapped => ({ ok: false, code, message, ...(errors ? { errors } : {}) });
 
 export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDefinition>, limits: MapLimits): Mapped {
@@ -79,6 +85,12 @@ export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDef
       `${event.detailType}: the patch writes "${undeclared.slice(0, 100)}", a key its catalog entry does not declare`,
     );
   const kind = versionKindOf(def);
+  if (kind === 'time' && def.version !== undefined && version < MIN_TIME_VERSION) {
+    return fail(
+      'invalid_version',
+      `${event.detailType}: a time version is epoch milliseconds; ${version} is before 1973 (seconds?), and would lose to every write of its keys`,
+    );
+  }
   if (kind === 'sequence' && version > (def.maxVersion ?? MAX_VERSION)) {
     return fail('invalid_version', `${event.detailType}: sequence ${version} is above the catalog's bound ${def.maxVersion}`);
   }
@@ -114,9 +126,18 @@ export function mapEvent(event: DomainEvent, index: ReadonlyMap<string, EventDef
 function subjectSpec(def: EventDefinition, detail: unknown): SubjectSpec {
   const rule = def.subject;
   const named = typeof rule.integrations === 'function' ? rule.integrations(detail) : rule.integrations;
+  // Anything else is refused, not spread: a string would become its letters, integrations no connection has.
+  if (named !== 'all' && !Array.isArray(named)) throw new Error(`integrations must be 'all' or an array of provider config keys`);
   // A repeat names nothing more: de-duplicated, so it cannot multiply the fan-out.
   const integrations = named === 'all' ? 'all' : [...new Set(named)];
-  if (rule.by === 'connectionId') return { by: 'connectionId', connectionId: rule.connectionId(detail), integrations };
+  if (rule.by === 'connectionId') {
+    // Checked here, not only by the schema: an id that is not one (undefined from a permissive
+    // schema) would leave the connection filter empty, and the listing would name every connection.
+    const connectionId: unknown = rule.connectionId(detail);
+    if (!connectionIdSchema.safeParse(connectionId).success)
+      throw new Error('the connection id must be 1-255 characters Nango allows in a connection id');
+    return { by: 'connectionId', connectionId: connectionId as string, integrations };
+  }
   const tags = rule.tags(detail);
   const keys = Object.keys(tags).sort();
   if (keys.join('\n') !== [...rule.tagKeys].sort().join('\n'))
